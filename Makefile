@@ -1,0 +1,58 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create what is missing
+# (Python venv from the lock file, npm packages from package-lock.json) and are idempotent:
+# with everything in place the set-up steps are timestamp checks only.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+APE_VENV := .venv-ape
+PY := $(VENV)/bin/python
+NPM_STAMP := node_modules/.attestia-installed
+PY_STAMP := $(VENV)/.attestia-installed
+APE_STAMP := $(APE_VENV)/.attestia-installed
+
+.PHONY: setup demo test test-fast lint bench ape-check chain-down clean
+
+setup: $(PY_STAMP) $(NPM_STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	@command -v node >/dev/null || { echo "error: node is not installed (need Node.js 20)"; exit 1; }
+	@command -v npm >/dev/null || { echo "error: npm is not installed (need npm with Node.js 20)"; exit 1; }
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(PY_STAMP): requirements/lock.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' || { echo "error: Python 3.11+ is required"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements/lock.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/attestia demo
+
+test: setup
+	$(VENV)/bin/ruff check offchain tests bench scripts
+	$(VENV)/bin/pytest
+
+test-fast: setup
+	$(VENV)/bin/pytest -m "not slow"
+
+bench: setup
+	$(PY) bench/gas.py
+	$(PY) bench/attribution.py
+	$(PY) bench/pipeline.py
+	$(PY) bench/zk.py
+
+$(APE_STAMP): requirements/ape.lock $(NPM_STAMP)
+	test -x $(APE_VENV)/bin/python || $(PYTHON) -m venv $(APE_VENV)
+	$(APE_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/ape.lock
+	@touch $@
+
+ape-check: setup $(APE_STAMP)
+	$(PY) scripts/ape_check.py
+
+chain-down:
+	-$(VENV)/bin/attestia chain down
+
+clean: chain-down
+	rm -rf build .attestia deployments/31337.json

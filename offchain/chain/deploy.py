@@ -1,0 +1,135 @@
+"""Deploy the contract set and record it in ``deployments/<chain-id>.json``.
+
+Re-running against the same chain reuses a recorded deployment when every address still
+holds code and every artifact hash matches; ``fresh=True`` always deploys anew.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+
+from offchain.build import Artifact, compile_contracts
+from offchain.chain.connection import Chain
+from offchain.chain.tx import Call
+from offchain.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DeployParams:
+    """Constructor parameters of the registry and distributor (seconds, wei)."""
+
+    min_stake: int = 10**17
+    unbonding_delay: int = 7 * 86400
+    request_timeout: int = 3600
+    epoch_length: int = 86400
+    root_timelock: int = 3600
+    reward_token: str | None = None
+
+
+@dataclass
+class Deployment:
+    chain_id: int
+    contracts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    deployer: str = ""
+    created_at: int = 0
+
+    def address(self, name: str) -> str:
+        if name not in self.contracts:
+            raise ConfigError(
+                f"{name} is not deployed on chain {self.chain_id}: run `attestia deploy`"
+            )
+        return self.contracts[name]["address"]
+
+    def to_json(self) -> dict:
+        fields = {k: v for k, v in asdict(self).items() if k != "chain_id"}
+        return {"chainId": self.chain_id, **fields}
+
+
+# name -> constructor-argument builder (deployment so far, deployer address, params).
+ArgsFn = Callable[[Deployment, str, DeployParams], list]
+PLAN: list[tuple[str, ArgsFn]] = []
+
+
+def deployment_path(chain: Chain) -> Path:
+    return chain.settings.deployments_dir / f"{chain.chain_id}.json"
+
+
+def load_deployment(chain: Chain, path: Path | None = None) -> Deployment:
+    """The recorded deployment for the connected chain; checks the chain id inside."""
+    path = path or deployment_path(chain)
+    if not path.exists():
+        raise ConfigError(
+            f"no deployment for chain id {chain.chain_id} ({path}): run `attestia deploy`"
+        )
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    if int(data.get("chainId", -1)) != chain.chain_id:
+        raise ConfigError(
+            f"{path} records chain id {data.get('chainId')}, but the RPC is chain id "
+            f"{chain.chain_id}: point at the right chain or deploy with `attestia deploy`"
+        )
+    data.pop("chainId")
+    return Deployment(chain_id=chain.chain_id, **data)
+
+
+def _still_valid(chain: Chain, deployment: Deployment, artifacts: dict[str, Artifact]) -> bool:
+    for name, _ in PLAN:
+        if name not in artifacts:
+            continue
+        entry = deployment.contracts.get(name)
+        if entry is None or entry.get("artifactHash") != artifacts[name].artifact_hash:
+            return False
+        if len(chain.w3.eth.get_code(Web3.to_checksum_address(entry["address"]))) == 0:
+            return False
+    return True
+
+
+def deploy(
+    chain: Chain, *, fresh: bool = False, params: DeployParams | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> tuple[Deployment, bool]:
+    """Deploy (or reuse) the contract set. Returns (deployment, reused?)."""
+    artifacts, _, _ = compile_contracts(chain.settings.build_dir)
+    path = deployment_path(chain)
+    if path.exists() and not fresh:
+        existing = load_deployment(chain, path)
+        if _still_valid(chain, existing, artifacts):
+            return existing, True
+    params = params or DeployParams()
+    sender = chain.sender()
+    deployment = Deployment(
+        chain_id=chain.chain_id, params=asdict(params), deployer=sender.address,
+        created_at=int(time.time()),
+    )
+    for name, args_fn in PLAN:
+        if name not in artifacts:
+            continue
+        artifact = artifacts[name]
+        factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        args = args_fn(deployment, sender.address, params)
+        data = bytes.fromhex(factory.constructor(*args).data_in_transaction[2:])
+        receipt = sender.transact(Call(to="", data=data, label=f"deploy {name}"))
+        deployment.contracts[name] = {
+            "address": receipt["contractAddress"],
+            "txHash": "0x" + bytes(receipt["transactionHash"]).hex(),
+            "block": receipt["blockNumber"],
+            "gasUsed": receipt["gasUsed"],
+            "artifactHash": artifact.artifact_hash,
+        }
+        if on_step:
+            on_step(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(deployment.to_json(), indent=2))
+    tmp.replace(path)
+    return deployment, False

@@ -1,0 +1,1 @@
+"""The ``attestia`` command: a thin layer over the library."""

@@ -1,0 +1,329 @@
+"""Model packages on disk: save, load (with full validation), model id and roster root.
+
+A package is a directory::
+
+    model.onnx      the graph; its sha-256 is the model id registered on chain
+    manifest.json   schema, preprocessing, contributors, roster (see ``manifest.py``)
+    train.npz       X (standardised float64), X_raw (float32 as contributed), y (int64),
+                    owner (int64 index into manifest contributors), one row per roster item
+
+Loading trusts nothing: it checks both sha-256s, the ONNX graph's input/output names and
+shapes against the manifest, every array's dtype and shape, that ``X`` is exactly
+``standardise(X_raw)``, and that each roster item is ``(contributor of the row,
+keccak256(canonical row + label))``. A package that loads is one whose roster root, model id
+and attribution data all describe the same thing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from offchain.models import encoding
+from offchain.models.errors import (
+    ModelPackageError,
+    PackageFileMissing,
+    PackageIntegrityError,
+    PackageSchemaError,
+)
+from offchain.models.manifest import (
+    Contributor,
+    InputSchema,
+    Manifest,
+    OutputSchema,
+    Preprocessing,
+    RosterItem,
+    build_manifest,
+    dumps_manifest,
+    loads_manifest,
+)
+
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "manifest.json"
+TRAIN_FILE = "train.npz"
+ROSTER_LEAF_TYPES = ("address", "bytes32")
+
+_TRAIN_ARRAYS = ("X", "X_raw", "y", "owner")
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The attribution set: standardised features, raw features, labels and row owners."""
+
+    X: np.ndarray
+    X_raw: np.ndarray
+    y: np.ndarray
+    owner: np.ndarray
+
+
+@dataclass(frozen=True)
+class ModelPackage:
+    """A loaded, validated model package."""
+
+    path: Path
+    manifest: Manifest
+    training: TrainingData
+
+    @property
+    def model_id(self) -> bytes:
+        """sha-256 of model.onnx (bytes32), as registered on chain."""
+        return self.manifest.model_sha256
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.manifest.input.features
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.manifest.output.labels
+
+    def parse_input(self, payload: Any) -> np.ndarray:
+        """A user's input JSON -> raw float32 ``(1, n_features)`` (what the input commits to)."""
+        return encoding.parse_input(payload, self.feature_names)
+
+    def standardise(self, x: np.ndarray) -> np.ndarray:
+        """Raw features -> standardised float64, the space of ``training.X`` and KNN-Shapley."""
+        return self.manifest.preprocessing.standardise(x)
+
+    def model_input(self, raw: np.ndarray) -> np.ndarray:
+        """Raw features -> the float32 tensor fed to the ONNX graph."""
+        return self.standardise(raw).astype(np.float32)
+
+    def row_owners(self) -> tuple[str, ...]:
+        """The contributor address of every training row, in row order."""
+        return tuple(self.manifest.contributors[int(i)].address for i in self.training.owner)
+
+    def roster_values(self) -> list[tuple[str, bytes]]:
+        """The roster as ``(address, bytes32)`` Merkle leaf values, in row order."""
+        return [(r.contributor, r.item_hash) for r in self.manifest.roster]
+
+    def roster_root(self) -> bytes:
+        """OpenZeppelin StandardMerkleTree root over ``(address, bytes32)`` roster items."""
+        return roster_root(self.roster_values())
+
+
+def model_id(onnx_path: str | Path) -> bytes:
+    """sha-256 of an ONNX file's bytes: the bytes32 model id (design.md)."""
+    return hashlib.sha256(_read(Path(onnx_path))).digest()
+
+
+def roster_root(values: Sequence[tuple[str, bytes]]) -> bytes:
+    """StandardMerkleTree root over roster leaves, via the project's one Merkle module.
+
+    Imported here, not at module top, so models load even where ``offchain.merkle`` is not
+    installed; only the root needs it.
+    """
+    try:
+        from offchain.merkle import StandardMerkleTree
+    except ImportError as exc:
+        raise ModelPackageError(
+            "offchain.merkle is not available; it is needed to compute the roster root"
+        ) from exc
+    if not values:
+        raise PackageSchemaError("cannot compute a roster root over zero items")
+    root = StandardMerkleTree.of([list(v) for v in values], list(ROSTER_LEAF_TYPES)).root
+    if isinstance(root, str):
+        root = bytes.fromhex(root.removeprefix("0x"))
+    return bytes(root)
+
+
+def graph_op_types(onnx_path: str | Path) -> list[str]:
+    """Op types of the graph's nodes in node order (EZKL supports only some ops)."""
+    return [node.op_type for node in _parse_onnx(_read(Path(onnx_path))).graph.node]
+
+
+def save_package(
+    out_dir: str | Path,
+    onnx_bytes: bytes,
+    *,
+    name: str,
+    version: str,
+    input_schema: InputSchema,
+    output_schema: OutputSchema,
+    preprocessing: Preprocessing,
+    contributors: Sequence[Contributor],
+    X_raw: np.ndarray,  # noqa: N803 - X is the conventional name for a feature matrix
+    y: np.ndarray,
+    owner: np.ndarray,
+) -> Path:
+    """Write a package (deterministically: same arguments, same bytes) and load it back.
+
+    ``X_raw`` is the float32 data as contributed; ``X`` is derived with ``preprocessing``
+    so it cannot disagree. Returns the package directory; raises if it does not validate.
+    """
+    X_raw = np.asarray(X_raw)  # noqa: N806
+    if X_raw.dtype != np.float32 or X_raw.ndim != 2:
+        raise PackageSchemaError("X_raw must be a 2-D float32 array (rows x features)")
+    y = np.asarray(y, dtype=np.int64)
+    owner = np.asarray(owner, dtype=np.int64)
+    if y.shape != (len(X_raw),) or owner.shape != (len(X_raw),):
+        raise PackageSchemaError("y and owner need one entry per row of X_raw")
+    if owner.min() < 0 or owner.max() >= len(contributors):
+        raise PackageSchemaError("owner indices must index the contributors list")
+    X = preprocessing.standardise(X_raw)  # noqa: N806
+    train_bytes = _npz_bytes({"X": X, "X_raw": X_raw, "y": y, "owner": owner})
+    roster = [
+        RosterItem(contributors[int(o)].address, encoding.item_hash(row, int(label)))
+        for row, label, o in zip(X_raw, y, owner, strict=True)
+    ]
+    manifest = build_manifest(
+        name=name,
+        version=version,
+        model_sha256=hashlib.sha256(onnx_bytes).digest(),
+        input_schema=input_schema,
+        output_schema=output_schema,
+        preprocessing=preprocessing,
+        train_sha256=hashlib.sha256(train_bytes).digest(),
+        contributors=contributors,
+        roster=roster,
+    )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MODEL_FILE).write_bytes(onnx_bytes)
+    (out / TRAIN_FILE).write_bytes(train_bytes)
+    (out / MANIFEST_FILE).write_bytes(dumps_manifest(manifest))
+    load_package(out)
+    return out
+
+
+def load_package(path: str | Path) -> ModelPackage:
+    """Read and fully validate a package directory (see the module docstring)."""
+    root = Path(path)
+    if not root.is_dir():
+        raise PackageFileMissing(f"model package directory {root} does not exist")
+    manifest = loads_manifest(_read(root / MANIFEST_FILE))
+    onnx_bytes = _read(root / MODEL_FILE)
+    _check_sha(onnx_bytes, manifest.model_sha256, root / MODEL_FILE)
+    _check_graph(_parse_onnx(onnx_bytes), manifest)
+    train_bytes = _read(root / TRAIN_FILE)
+    _check_sha(train_bytes, manifest.train_sha256, root / TRAIN_FILE)
+    training = _check_training(_load_npz(train_bytes), manifest)
+    return ModelPackage(root, manifest, training)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise PackageFileMissing(f"{path} is missing; rebuild or re-download the package") from exc
+    except OSError as exc:
+        raise PackageFileMissing(f"{path} cannot be read: {exc}") from exc
+
+
+def _check_sha(data: bytes, expected: bytes, path: Path) -> None:
+    actual = hashlib.sha256(data).digest()
+    if actual != expected:
+        raise PackageIntegrityError(
+            f"{path.name} has sha256 0x{actual.hex()} but the manifest declares "
+            f"0x{expected.hex()}; the file was modified or belongs to another package"
+        )
+
+
+def _parse_onnx(data: bytes) -> onnx.ModelProto:
+    try:
+        model = onnx.load_from_string(data)
+        onnx.checker.check_model(model)
+    except Exception as exc:  # onnx raises DecodeError, ValidationError, ... on bad bytes
+        raise PackageSchemaError(f"model.onnx is not a valid ONNX model: {exc}") from exc
+    return model
+
+
+def _value_info(info: onnx.ValueInfoProto) -> tuple[int, tuple[int | str, ...]]:
+    tensor = info.type.tensor_type
+    dims = tuple(d.dim_value if d.HasField("dim_value") else d.dim_param
+                 for d in tensor.shape.dim)
+    return tensor.elem_type, dims
+
+
+def _check_graph(model: onnx.ModelProto, manifest: Manifest) -> None:
+    graph = model.graph
+    initializers = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    for kind, infos, schema in (("input", inputs, manifest.input),
+                                ("output", list(graph.output), manifest.output)):
+        if len(infos) != 1 or infos[0].name != schema.name:
+            raise PackageSchemaError(
+                f"graph {kind}s are {[i.name for i in infos]}; the manifest declares one "
+                f"{kind} named {schema.name!r}"
+            )
+        elem_type, dims = _value_info(infos[0])
+        if elem_type != onnx.TensorProto.FLOAT:
+            raise PackageSchemaError(f"graph {kind} {schema.name!r} is not float32")
+        if dims != schema.shape:
+            raise PackageSchemaError(
+                f"graph {kind} {schema.name!r} has shape {list(dims)} but the manifest declares "
+                f"{list(schema.shape)}"
+            )
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An .npz that ``np.load`` reads, with fixed zip timestamps so its sha-256 is stable."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for key in sorted(arrays):
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]),
+                                      allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, member.getvalue())
+    return buf.getvalue()
+
+
+def _load_npz(data: bytes) -> dict[str, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except Exception as exc:  # zipfile.BadZipFile, ValueError on pickled arrays, ...
+        raise PackageSchemaError(f"train.npz cannot be read as numpy arrays: {exc}") from exc
+
+
+def _check_training(arrays: dict[str, np.ndarray], manifest: Manifest) -> TrainingData:
+    if sorted(arrays) != sorted(_TRAIN_ARRAYS):
+        raise PackageSchemaError(
+            f"train.npz holds {sorted(arrays)}; expected exactly {sorted(_TRAIN_ARRAYS)}"
+        )
+    rows, width = manifest.train_rows, len(manifest.input.features)
+    expected = {"X": (np.float64, (rows, width)), "X_raw": (np.float32, (rows, width)),
+                "y": (np.int64, (rows,)), "owner": (np.int64, (rows,))}
+    for key, (dtype, shape) in expected.items():
+        arr = arrays[key]
+        if arr.dtype != dtype or arr.shape != shape:
+            raise PackageSchemaError(
+                f"train.npz {key} is {arr.dtype}{list(arr.shape)}; expected "
+                f"{np.dtype(dtype)}{list(shape)}"
+            )
+    X, X_raw, y, owner = (arrays[k] for k in _TRAIN_ARRAYS)  # noqa: N806
+    if not (np.all(np.isfinite(X_raw)) and np.all(np.isfinite(X))):
+        raise PackageSchemaError("train.npz holds NaN or infinite features")
+    if y.min() < 0 or y.max() >= len(manifest.output.labels):
+        raise PackageSchemaError("train.npz y holds a label index outside output.labels")
+    if owner.min() < 0 or owner.max() >= len(manifest.contributors):
+        raise PackageSchemaError("train.npz owner holds an index outside contributors")
+    if not np.array_equal(X, manifest.preprocessing.standardise(X_raw)):
+        raise PackageIntegrityError(
+            "train.npz X is not standardise(X_raw) with the manifest's mean/std"
+        )
+    for i, (row, label, o, item) in enumerate(zip(X_raw, y, owner, manifest.roster,
+                                                  strict=True)):
+        address = manifest.contributors[int(o)].address
+        if item.contributor != address or item.item_hash != encoding.item_hash(row, int(label)):
+            raise PackageIntegrityError(
+                f"roster[{i}] does not match training row {i} (its owner or item hash differ)"
+            )
+    for arr in (X, X_raw, y, owner):
+        arr.setflags(write=False)
+    return TrainingData(X, X_raw, y, owner)
