@@ -44,6 +44,12 @@ class Settings:
         return self.home / ".attestia"
 
     @property
+    def contracts_dir(self) -> Path:
+        """The project's own contracts/ if it has one, else the contracts shipped here."""
+        own = self.home / "contracts"
+        return own if own.is_dir() else REPO_ROOT / "contracts"
+
+    @property
     def build_dir(self) -> Path:
         return self.home / "build"
 

@@ -41,7 +41,10 @@ class Chain:
 
     @cached_property
     def decoder(self) -> ErrorDecoder:
-        artifacts, _, _ = compile_contracts(self.settings.build_dir)
+        settings = self.settings
+        artifacts, _, _ = compile_contracts(
+            settings.build_dir, contracts_dir=settings.contracts_dir
+        )
         return ErrorDecoder(a.abi for a in artifacts.values())
 
     def account(self, dev_index: int = 0) -> LocalAccount:

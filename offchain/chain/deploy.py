@@ -99,7 +99,9 @@ def deploy(
     on_step: Callable[[str], None] | None = None,
 ) -> tuple[Deployment, bool]:
     """Deploy (or reuse) the contract set. Returns (deployment, reused?)."""
-    artifacts, _, _ = compile_contracts(chain.settings.build_dir)
+    artifacts, _, _ = compile_contracts(
+        chain.settings.build_dir, contracts_dir=chain.settings.contracts_dir
+    )
     path = deployment_path(chain)
     if path.exists() and not fresh:
         existing = load_deployment(chain, path)

@@ -25,7 +25,9 @@ def build(
     """
     settings = settings_of(ctx)
     start = time.perf_counter()
-    artifacts, warnings, cached = compile_contracts(settings.build_dir, force=force)
+    artifacts, warnings, cached = compile_contracts(
+        settings.build_dir, contracts_dir=settings.contracts_dir, force=force
+    )
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     elapsed = time.perf_counter() - start

@@ -155,7 +155,7 @@ def save_package(
     output_schema: OutputSchema,
     preprocessing: Preprocessing,
     contributors: Sequence[Contributor],
-    X_raw: np.ndarray,  # noqa: N803 - X is the conventional name for a feature matrix
+    X_raw: np.ndarray,
     y: np.ndarray,
     owner: np.ndarray,
 ) -> Path:
@@ -164,7 +164,7 @@ def save_package(
     ``X_raw`` is the float32 data as contributed; ``X`` is derived with ``preprocessing``
     so it cannot disagree. Returns the package directory; raises if it does not validate.
     """
-    X_raw = np.asarray(X_raw)  # noqa: N806
+    X_raw = np.asarray(X_raw)
     if X_raw.dtype != np.float32 or X_raw.ndim != 2:
         raise PackageSchemaError("X_raw must be a 2-D float32 array (rows x features)")
     y = np.asarray(y, dtype=np.int64)
@@ -173,7 +173,7 @@ def save_package(
         raise PackageSchemaError("y and owner need one entry per row of X_raw")
     if owner.min() < 0 or owner.max() >= len(contributors):
         raise PackageSchemaError("owner indices must index the contributors list")
-    X = preprocessing.standardise(X_raw)  # noqa: N806
+    X = preprocessing.standardise(X_raw)
     train_bytes = _npz_bytes({"X": X, "X_raw": X_raw, "y": y, "owner": owner})
     roster = [
         RosterItem(contributors[int(o)].address, encoding.item_hash(row, int(label)))
@@ -306,7 +306,7 @@ def _check_training(arrays: dict[str, np.ndarray], manifest: Manifest) -> Traini
                 f"train.npz {key} is {arr.dtype}{list(arr.shape)}; expected "
                 f"{np.dtype(dtype)}{list(shape)}"
             )
-    X, X_raw, y, owner = (arrays[k] for k in _TRAIN_ARRAYS)  # noqa: N806
+    X, X_raw, y, owner = (arrays[k] for k in _TRAIN_ARRAYS)
     if not (np.all(np.isfinite(X_raw)) and np.all(np.isfinite(X))):
         raise PackageSchemaError("train.npz holds NaN or infinite features")
     if y.min() < 0 or y.max() >= len(manifest.output.labels):

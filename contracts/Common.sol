@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+// Shared structs, constants and errors of the Attestia contracts. The encodings are fixed by
+// docs/design.md; the off-chain package mirrors every one of them.
+
+/// @notice Proof kind of a record (design.md): the value is the bit index in a model's policy.
+uint8 constant PROOF_SIGNED = 1;
+uint8 constant PROOF_TEE = 2;
+uint8 constant PROOF_ZK = 3;
+
+/// @notice Policy bits a model may set: (1 << PROOF_SIGNED) | (1 << PROOF_TEE) | (1 << PROOF_ZK).
+uint8 constant POLICY_MASK = 0x0E;
+
+/// @notice Basis points in a whole (fee splits and attribution lists sum to this).
+uint16 constant BPS = 10_000;
+
+/// @notice Largest distance between a record's signed timestamp and the block timestamp.
+uint64 constant TIMESTAMP_WINDOW = 15 minutes;
+
+/// @notice Request slot sentinels (see IInferenceRegistry.requestState).
+bytes32 constant REQUEST_CANCELLED = bytes32(uint256(1));
+bytes32 constant REQUEST_REJECTED = bytes32(uint256(2));
+
+/// @notice One entry of an attribution list: who contributed and how many bps of the
+///         contributors' cut they earn. Lists are sorted by ascending account, no zero bps,
+///         sum exactly BPS; attributionHash = keccak256(abi.encode(Share[])).
+struct Share {
+    address account;
+    uint16 bps;
+}
+
+/// @notice The signed record of one inference (EIP-712 type `Inference`, design.md). Also the
+///         leaf value of a batch Merkle tree (StandardMerkleTree, same field order).
+struct Inference {
+    bytes32 requestId;
+    bytes32 modelId;
+    bytes32 inputCommitment;
+    bytes32 outputCommitment;
+    bytes32 attributionHash;
+    uint8 proofKind;
+    bytes32 proofHash;
+    address worker;
+    uint64 timestamp;
+}
+
+/// @notice The signed commitment of a batch of inferences (EIP-712 type `Batch`, design.md).
+struct Batch {
+    bytes32 root;
+    uint32 count;
+    bytes32 modelId;
+    uint64 epoch;
+    bytes32 dataUriHash;
+    address worker;
+    uint256 deposit;
+}
+
+/// @notice An open request. Only keccak256(abi.encode(Request)) is stored; callers pass the
+///         struct back (it is in the InferenceRequested event) and the contract checks the hash.
+struct Request {
+    address requester;
+    bytes32 modelId;
+    address worker;
+    uint256 fee;
+    uint64 createdAt;
+    bytes32 inputCommitment;
+}
+
+/// @notice How the fee of one inference is split, in bps summing to BPS.
+struct Split {
+    uint16 workerBps;
+    uint16 ownerBps;
+    uint16 contributorBps;
+}
+
+/// @notice A registered model. Field order is the storage layout: the first slot is the one
+///         every request and record reads.
+struct Model {
+    // slot 0: read by requestInference, fulfill and commitBatch
+    address owner;
+    uint8 policy;
+    uint16 workerBps;
+    uint16 ownerBps;
+    bool deprecated;
+    uint48 revokedAt;
+    // slot 1: fee (read by requestInference) and ZK verifier (read by fulfillZk)
+    uint96 fee;
+    address verifier;
+    // slot 2..4: cold
+    bytes32 dataRoot;
+    uint32 contributors;
+    uint48 registeredAt;
+    string metadataURI;
+}
+
+/// @notice A registered worker key. Field order is the storage layout: the first slot is the
+///         one every record reads.
+struct Worker {
+    // slot 0: read by fulfill and commitBatch
+    address operator;
+    uint48 unbondingAt;
+    uint48 revokedAt;
+    // slot 1
+    uint96 stake;
+    uint48 registeredAt;
+    uint48 enclaveBoundAt;
+    // slot 2..5: TEE binding and encryption key
+    bytes32 measurement;
+    bytes32 attestationHash;
+    bytes encryptionKey;
+    string attestationURI;
+}
+
+/// @notice Governance status of an enclave measurement (0 = never).
+struct MeasurementStatus {
+    uint48 allowedAt;
+    uint48 revokedAt;
+}
+
+/// @notice What a consumer needs to decide whether to trust a record (0 timestamps = never).
+struct RecordStatus {
+    bool exists;
+    uint64 recordedAt;
+    uint64 workerRevokedAt;
+    uint64 measurementRevokedAt;
+    uint64 modelRevokedAt;
+    bool revokedAfter;
+}
+
+/// @notice The caller may not do this.
+error Unauthorized();
+/// @notice The id is already taken (a model, worker, request or batch).
+error AlreadyExists();
+/// @notice An address argument was address(0).
+error ZeroAddress();
+/// @notice The EIP-712 signature does not recover to the expected signer.
+error InvalidSignature();
+/// @notice msg.value differs from what the call requires.
+error IncorrectPayment(uint256 expected, uint256 paid);
+/// @notice There is nothing to withdraw for the caller.
+error NothingToWithdraw();

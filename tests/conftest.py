@@ -1,0 +1,67 @@
+"""Shared fixtures: one Anvil for the whole suite, each test inside evm_snapshot/evm_revert.
+
+Tests talk to 127.0.0.1 only. The suite's Attestia home (build/, deployments/, data) is a
+temporary directory, so running the tests never touches a developer's own chain.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from offchain.chain.anvil import EmbeddedChain
+from offchain.chain.connection import Chain, connect
+from offchain.config import REPO_ROOT, Settings, load_settings
+
+SHARED = Path(os.environ.get("ATTESTIA_SHARED", REPO_ROOT.parent / "shared"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def attestia_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("attestia-home")
+    # Reuse the repository's compiled artifacts when they are current (saves a solc run).
+    build = REPO_ROOT / "build"
+    if build.is_dir():
+        (home / "build").symlink_to(build, target_is_directory=True)
+    return home
+
+
+@pytest.fixture(scope="session")
+def anvil(attestia_home: Path) -> Iterator[EmbeddedChain]:
+    node = EmbeddedChain(attestia_home / ".attestia", free_port())
+    node.up()
+    yield node
+    node.down()
+
+
+@pytest.fixture(scope="session")
+def settings(attestia_home: Path, anvil: EmbeddedChain) -> Settings:
+    return load_settings(home=attestia_home, rpc_url=anvil.url)
+
+
+@pytest.fixture(scope="session")
+def session_chain(settings: Settings) -> Chain:
+    return connect(settings)
+
+
+@pytest.fixture
+def chain(session_chain: Chain) -> Iterator[Chain]:
+    """The suite's chain, reverted to its state before the test afterwards."""
+    w3 = session_chain.w3
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    for sender in session_chain._senders.values():
+        sender.resync()
+    yield session_chain
+    w3.provider.make_request("evm_revert", [snapshot])
+    for sender in session_chain._senders.values():
+        sender.resync()
