@@ -4,21 +4,21 @@ pragma solidity ^0.8.24;
 // Shared structs, constants and errors of the Attestia contracts. The encodings are fixed by
 // docs/design.md; the off-chain package mirrors every one of them.
 
-/// @notice Proof kind of a record (design.md): the value is the bit index in a model's policy.
+// Proof kind of a record (design.md): the value is the bit index in a model's policy.
 uint8 constant PROOF_SIGNED = 1;
 uint8 constant PROOF_TEE = 2;
 uint8 constant PROOF_ZK = 3;
 
-/// @notice Policy bits a model may set: (1 << PROOF_SIGNED) | (1 << PROOF_TEE) | (1 << PROOF_ZK).
+// Policy bits a model may set: (1 << PROOF_SIGNED) | (1 << PROOF_TEE) | (1 << PROOF_ZK).
 uint8 constant POLICY_MASK = 0x0E;
 
-/// @notice Basis points in a whole (fee splits and attribution lists sum to this).
+// Basis points in a whole (fee splits and attribution lists sum to this).
 uint16 constant BPS = 10_000;
 
-/// @notice Largest distance between a record's signed timestamp and the block timestamp.
+// Largest distance between a record's signed timestamp and the block timestamp.
 uint64 constant TIMESTAMP_WINDOW = 15 minutes;
 
-/// @notice Request slot sentinels (see IInferenceRegistry.requestState).
+// Request slot sentinels (see IInferenceRegistry.requestState).
 bytes32 constant REQUEST_CANCELLED = bytes32(uint256(1));
 bytes32 constant REQUEST_REJECTED = bytes32(uint256(2));
 
@@ -64,6 +64,16 @@ struct Request {
     uint256 fee;
     uint64 createdAt;
     bytes32 inputCommitment;
+}
+
+/// @notice How a recorded request's fee was paid out: workerCut to the worker's operator,
+///         ownerCut to the model owner (both withdrawable balances), contributorCut to the
+///         pool of `epoch` (split off-chain by the record's attribution list).
+struct Payout {
+    uint64 epoch;
+    uint256 workerCut;
+    uint256 ownerCut;
+    uint256 contributorCut;
 }
 
 /// @notice How the fee of one inference is split, in bps summing to BPS.
@@ -118,6 +128,9 @@ struct MeasurementStatus {
 }
 
 /// @notice What a consumer needs to decide whether to trust a record (0 timestamps = never).
+///         revokedAfter: the record exists and a reported revocation came after it was
+///         accepted (for single records every reported revocation did: they are accepted
+///         only while nothing is revoked).
 struct RecordStatus {
     bool exists;
     uint64 recordedAt;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {Inference, Share, Request, Batch, RecordStatus} from "../Common.sol";
+import {Inference, Share, Request, Batch, Payout, RecordStatus} from "../Common.sol";
 import {IModelRegistry} from "./IModelRegistry.sol";
 import {IWorkerRegistry} from "./IWorkerRegistry.sol";
 
@@ -40,10 +40,7 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @param inference The full record.
     /// @param shares The attribution list (hashes to inference.attributionHash).
     /// @param digest The EIP-712 digest of the record (now the request slot's value).
-    /// @param epoch The epoch whose contributor pool received contributorCut.
-    /// @param workerCut Credited to the worker's operator.
-    /// @param ownerCut Credited to the model owner.
-    /// @param contributorCut Added to the epoch pool, to be split by shares off-chain.
+    /// @param payout How the request's fee was split, and into which epoch's pool.
     event InferenceRecorded(
         bytes32 indexed requestId,
         bytes32 indexed modelId,
@@ -51,14 +48,14 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
         Inference inference,
         Share[] shares,
         bytes32 digest,
-        uint64 epoch,
-        uint256 workerCut,
-        uint256 ownerCut,
-        uint256 contributorCut
+        Payout payout
     );
 
     /// @notice A worker committed a batch of inference records.
-    /// @param deposit Fees of the batch's (off-chain paid) inferences for the epoch pool.
+    /// @param batchId keccak256(abi.encode(root, modelId, worker)).
+    /// @param epoch The epoch the batch (and its deposit) belongs to.
+    /// @param deposit Fees of the batch's (off-chain paid) inferences for the contributors of
+    ///        `epoch`; held in the batch slot until sweepBatches.
     /// @param dataURI Where the batch's leaves and attribution lists are published.
     event BatchCommitted(
         bytes32 indexed batchId,
@@ -76,6 +73,10 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
 
     /// @notice An ended epoch's contributor pool was sent to the reward distributor.
     event EpochSwept(uint64 indexed epoch, uint256 amount);
+
+    /// @notice A batch's deposit (for the contributors of `epoch`) was sent to the reward
+    ///         distributor.
+    event BatchSwept(bytes32 indexed batchId, uint64 indexed epoch, uint256 deposit);
 
     /// @notice The request is not open (never made, already recorded, cancelled or rejected),
     ///         or the Request struct passed does not hash to the stored value.
@@ -95,7 +96,7 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @notice proofHash is not what the proof kind requires (SIGNED: 0; TEE: the worker's
     ///         attestation hash; ZK: keccak256(proof)).
     error ProofHashMismatch(bytes32 expected, bytes32 actual);
-    /// @notice A ZK record must go through fulfillZk; fulfillZk takes ZK records only.
+    /// @notice A ZK record must go through fulfillZk / fulfillZkBySig.
     error ZkProofRequired();
     /// @notice fulfillZk was called with a non-ZK record.
     error NotZkRecord(uint8 proofKind);
@@ -121,6 +122,12 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     error EpochNotEnded(uint64 epoch);
     /// @notice The epoch pool is empty (or already swept).
     error NothingToSweep(uint64 epoch);
+    /// @notice The listed batches hold no deposit.
+    error NothingToSweepBatches();
+    /// @notice No batch is committed under this id.
+    error BatchNotFound(bytes32 batchId);
+    /// @notice The batch's deposit was already swept.
+    error BatchAlreadySwept(bytes32 batchId);
     /// @notice The reward distributor is not an ETH distributor.
     error InvalidDistributor(address distributor);
     /// @notice Epoch length must be non-zero and genesis not in the future.
@@ -156,25 +163,43 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
 
     // ---------------------------------------------------------------- records
 
-    /// @notice Fulfills a request with a SIGNED or TEE record.
-    /// @dev The worker submits it itself (signature may be empty) or a relayer submits it with
-    ///      the worker's EIP-712 signature of the Inference. Splits the request's fee: worker
-    ///      and owner cuts to balances, the rest to the current epoch's pool.
+    /// @notice The worker (msg.sender == inference.worker) fulfills a request with a SIGNED or
+    ///         TEE record.
+    /// @dev Checks the request is open and matches, the timestamp window, the worker is active
+    ///      (TEE: enclave-bound, measurement allowed and not revoked, proofHash = its
+    ///      attestation hash; SIGNED: proofHash = 0), the model's policy and non-revocation,
+    ///      and the attribution list. Then the request slot becomes the record's EIP-712
+    ///      digest and the request's fee is split: worker cut to the worker's operator and
+    ///      owner cut to the model owner (withdrawable balances), the rest to the current
+    ///      epoch's pool.
     /// @param request The request as emitted in InferenceRequested.
     /// @param inference The record; inference.requestId names the request.
     /// @param shares The attribution list hashing to inference.attributionHash.
-    /// @param signature The worker's EIP-712 signature (ignored if msg.sender is the worker).
-    function fulfill(
+    function fulfill(Request calldata request, Inference calldata inference, Share[] calldata shares)
+        external;
+
+    /// @notice The same, submitted by anyone with the worker's EIP-712 signature of the record.
+    function fulfillBySig(
         Request calldata request,
         Inference calldata inference,
         Share[] calldata shares,
         bytes calldata signature
     ) external;
 
-    /// @notice Fulfills a request with a ZK record, verified by the model's verifier.
+    /// @notice The worker fulfills a request with a ZK record, verified by the model's
+    ///         verifier; otherwise as fulfill.
     /// @dev Also checks proofHash == keccak256(proof) and
     ///      outputCommitment == keccak256(abi.encodePacked(instances)).
     function fulfillZk(
+        Request calldata request,
+        Inference calldata inference,
+        Share[] calldata shares,
+        bytes calldata proof,
+        uint256[] calldata instances
+    ) external;
+
+    /// @notice The same, submitted by anyone with the worker's EIP-712 signature of the record.
+    function fulfillZkBySig(
         Request calldata request,
         Inference calldata inference,
         Share[] calldata shares,
@@ -183,13 +208,25 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
         uint256[] calldata instances
     ) external;
 
-    /// @notice Commits a Merkle root over `count` inference leaves (StandardMerkleTree).
-    /// @dev Relayable: if msg.sender is not the worker, `signature` is the worker's EIP-712
-    ///      Batch signature with dataUriHash = keccak256(bytes(dataURI)) and deposit = msg.value.
-    ///      msg.value goes to the epoch's contributor pool. One storage slot per batch.
+    /// @notice The worker (msg.sender) commits a Merkle root over `count` inference leaves
+    ///         (StandardMerkleTree, design.md); msg.value is the deposit for the epoch pool.
+    /// @dev One storage slot per batch (deposit, committedAt, count), whatever count.
+    ///      The worker must be active; the model registered, not revoked, and accepting SIGNED
+    ///      records (or TEE records, then the worker's enclave binding must be valid).
     /// @param epoch Must equal currentEpoch().
+    /// @param dataURI Where the leaves and their attribution lists are published.
     /// @return batchId keccak256(abi.encode(root, modelId, worker)).
     function commitBatch(
+        bytes32 root,
+        uint32 count,
+        bytes32 modelId,
+        uint64 epoch,
+        string calldata dataURI
+    ) external payable returns (bytes32 batchId);
+
+    /// @notice The same, submitted by anyone with the worker's EIP-712 Batch signature
+    ///         (dataUriHash = keccak256(bytes(dataURI)), deposit = msg.value).
+    function commitBatchBySig(
         bytes32 root,
         uint32 count,
         bytes32 modelId,
@@ -212,8 +249,14 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @notice Sends the caller's whole credited balance to the caller.
     function withdraw() external;
 
-    /// @notice Sends an ended epoch's contributor pool to the reward distributor (anyone).
+    /// @notice Sends an ended epoch's contributor pool (single-record fees) to the reward
+    ///         distributor (anyone).
     function sweepEpoch(uint64 epoch) external;
+
+    /// @notice Sends the deposits of batches committed in ended epochs to the reward
+    ///         distributor (anyone), marking each batch swept. Batch deposits stay in their
+    ///         batch slot until then, which keeps commitBatch at one storage write.
+    function sweepBatches(bytes32[] calldata batchIds) external;
 
     // ---------------------------------------------------------------- views
 
@@ -232,8 +275,12 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
         view
         returns (RecordStatus memory);
 
-    /// @notice The batch's commit time and leaf count (0, 0 if none).
-    function batchInfo(bytes32 batchId) external view returns (uint64 committedAt, uint32 count);
+    /// @notice The batch's commit time, leaf count, deposit and whether the deposit was swept
+    ///         (all zero if none).
+    function batchInfo(bytes32 batchId)
+        external
+        view
+        returns (uint64 committedAt, uint32 count, uint256 deposit, bool swept);
 
     /// @notice The raw request slot (see the contract notes for its encoding).
     function requestState(bytes32 requestId) external view returns (bytes32);
@@ -241,7 +288,8 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @notice The current epoch: (block.timestamp - genesis) / epochLength.
     function currentEpoch() external view returns (uint64);
 
-    /// @notice The unswept contributor pool of an epoch, in wei.
+    /// @notice The unswept contributor pool of an epoch from single records, in wei (batch
+    ///         deposits are in batchInfo).
     function epochPool(uint64 epoch) external view returns (uint256);
 
     /// @notice The credited, withdrawable balance of an account, in wei.

@@ -47,6 +47,8 @@ interface IModelRegistry {
 
     /// @notice No model is registered under this id.
     error ModelNotFound(bytes32 modelId);
+    /// @notice A model id must be non-zero.
+    error InvalidModelId();
     /// @notice The model is deprecated or revoked and takes no new requests.
     error ModelNotActive(bytes32 modelId);
     /// @notice The model is revoked and takes no new records.

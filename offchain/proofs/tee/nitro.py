@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ class NitroDocument:
 
     @property
     def timestamp(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.timestamp_ms / 1000, tz=dt.timezone.utc)
+        return dt.datetime.fromtimestamp(self.timestamp_ms / 1000, tz=dt.UTC)
 
     @property
     def debug(self) -> bool:
@@ -100,10 +101,7 @@ def is_debug(pcrs: Mapping[int, bytes]) -> bool:
 
 def decode_cose_sign1(data: bytes) -> CoseSign1:
     """Decode a COSE_Sign1 (tagged or untagged) whose protected header says ES384."""
-    try:
-        obj = cbor2.loads(data)
-    except (cbor2.CBORDecodeError, ValueError, TypeError) as exc:
-        raise FormatError(f"Nitro document is not valid CBOR: {exc}") from exc
+    obj = _loads_exact(data, "Nitro document")
     if isinstance(obj, cbor2.CBORTag):
         if obj.tag != COSE_SIGN1_TAG:
             raise FormatError(f"Nitro document has CBOR tag {obj.tag}; expected COSE_Sign1 (18)")
@@ -114,10 +112,7 @@ def decode_cose_sign1(data: bytes) -> CoseSign1:
     if not (isinstance(protected, bytes) and isinstance(unprotected, Mapping)
             and isinstance(payload, bytes) and isinstance(signature, bytes)):
         raise FormatError("COSE_Sign1 parts have wrong types (want bstr, map, bstr, bstr)")
-    try:
-        header = cbor2.loads(protected) if protected else {}
-    except (cbor2.CBORDecodeError, ValueError) as exc:
-        raise FormatError(f"COSE protected header is not valid CBOR: {exc}") from exc
+    header = _loads_exact(protected, "COSE protected header") if protected else {}
     if not isinstance(header, Mapping) or header.get(1) != COSE_ALG_ES384:
         raise FormatError(f"COSE protected header {header!r} does not declare ES384 (alg -35)")
     if len(signature) != _SIG_LENGTH:
@@ -128,10 +123,7 @@ def decode_cose_sign1(data: bytes) -> CoseSign1:
 def parse_nitro_document(data: bytes) -> NitroDocument:
     """Decode a Nitro attestation document and check its fields' presence and types."""
     cose = decode_cose_sign1(data)
-    try:
-        body = cbor2.loads(cose.payload)
-    except (cbor2.CBORDecodeError, ValueError) as exc:
-        raise FormatError(f"Nitro payload is not valid CBOR: {exc}") from exc
+    body = _loads_exact(cose.payload, "Nitro payload")
     if not isinstance(body, Mapping):
         raise FormatError("Nitro payload is not a CBOR map")
 
@@ -285,6 +277,19 @@ def _apply_policy(
             f"Nitro freshness check failed: document made at {doc.timestamp.isoformat()} is "
             f"older than {max_age} at {now.isoformat()}; request a new attestation"
         )
+
+
+def _loads_exact(data: bytes, what: str) -> Any:
+    """Decode one CBOR item that must span all of ``data``: trailing bytes would let one
+    attestation have many encodings (and many attestation hashes)."""
+    stream = io.BytesIO(data)
+    try:
+        obj = cbor2.CBORDecoder(stream).decode()
+    except (cbor2.CBORDecodeError, ValueError, TypeError, EOFError) as exc:
+        raise FormatError(f"{what} is not valid CBOR: {exc}") from exc
+    if stream.tell() != len(data):
+        raise FormatError(f"{what} has {len(data) - stream.tell()} trailing bytes after its CBOR")
+    return obj
 
 
 def _field(body: Mapping, name: str, kind: type | tuple[type, ...]) -> Any:

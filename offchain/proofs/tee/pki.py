@@ -32,7 +32,9 @@ from offchain.proofs.tee.errors import CertificateExpired, ChainInvalid, FormatE
 #: SHA-256 fingerprints (DER) of the vendor roots, for checking the files an operator installs.
 AWS_NITRO_ROOT_G1_SHA256 = "641a0321a3e244efe456463195d606317ed7cdcc3c1756e09893f3c68f79bb5b"
 INTEL_SGX_ROOT_CA_SHA256 = "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3"
-NVIDIA_DEVICE_IDENTITY_CA_SHA256 = "102bf659d5419614c9d8e6aecebc80454eb26b1df6a769ac720b9a690b167b48"
+NVIDIA_DEVICE_IDENTITY_CA_SHA256 = (
+    "102bf659d5419614c9d8e6aecebc80454eb26b1df6a769ac720b9a690b167b48"
+)
 
 #: What every verifier accepts as ``roots``: PEM text/bytes (one or more certificates), or
 #: already-loaded certificates.
@@ -44,7 +46,8 @@ def fingerprint(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 
-def load_pem_certificates(data: bytes | str, *, what: str = "certificates") -> list[x509.Certificate]:
+def load_pem_certificates(data: bytes | str, *, what: str = "certificates"
+                          ) -> list[x509.Certificate]:
     """Parse one or more PEM certificates; ``FormatError`` if there are none or one is bad."""
     raw = data.encode() if isinstance(data, str) else bytes(data)
     try:
@@ -56,7 +59,8 @@ def load_pem_certificates(data: bytes | str, *, what: str = "certificates") -> l
     return certs
 
 
-def load_roots(roots: Roots, *, expected_sha256: Iterable[str] | None = None) -> list[x509.Certificate]:
+def load_roots(roots: Roots, *, expected_sha256: Iterable[str] | None = None
+               ) -> list[x509.Certificate]:
     """Normalise ``roots`` to a list of certificates.
 
     With ``expected_sha256`` every root must have one of the given fingerprints, so that a
@@ -65,7 +69,7 @@ def load_roots(roots: Roots, *, expected_sha256: Iterable[str] | None = None) ->
     if isinstance(roots, x509.Certificate):
         certs = [roots]
     elif isinstance(roots, (bytes, bytearray, str)):
-        certs = load_pem_certificates(bytes(roots) if not isinstance(roots, str) else roots,
+        certs = load_pem_certificates(roots if isinstance(roots, str) else bytes(roots),
                                       what="trusted roots")
     else:
         certs = list(roots)
@@ -93,7 +97,7 @@ def require_aware(now: dt.datetime) -> dt.datetime:
     """Verification time must be explicit and timezone-aware: a naive time is ambiguous."""
     if not isinstance(now, dt.datetime) or now.tzinfo is None:
         raise ValueError("now must be a timezone-aware datetime (e.g. datetime.now(timezone.utc))")
-    return now.astimezone(dt.timezone.utc)
+    return now.astimezone(dt.UTC)
 
 
 def verify_chain(

@@ -1,0 +1,205 @@
+"""Contributor shares: from per-point values to the on-chain ``Share[]`` list and its hash.
+
+design.md fixes the list: ``(address account, uint16 bps)`` entries sorted by ascending address,
+no zero-bps entries, bps summing to exactly 10,000, and
+``attributionHash = keccak256(abi.encode(Share[]))``. Everything here is a pure function of its
+inputs and uses exact arithmetic where rounding could differ between machines, so anyone who
+recomputes a list from the same values gets the same bytes:
+
+* a contributor's total is ``math.fsum`` of its points' values (correctly rounded, so the order
+  of the points does not matter); negative totals are clipped to 0;
+* totals become basis points by the largest-remainder method on exact fractions; equal
+  remainders go to the lower address (addresses compared as 20-byte integers);
+* if every total is 0 (nobody helped, or every helper hurt) the declared policy applies: an
+  equal split over the roster, the remainder handed out by the same rule.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+from eth_abi import decode, encode
+from eth_abi.exceptions import DecodingError
+from eth_utils import keccak
+
+from offchain.attribution.errors import InvalidInputError, InvalidSharesError
+
+BPS_TOTAL = 10_000
+SHARES_ABI_TYPE = "(address,uint16)[]"
+_HEX_ADDRESS = re.compile(r"(0[xX])?[0-9a-fA-F]{40}")
+
+Share = tuple[str, int]
+"""``(checksummed address, bps)``, the Python form of ``struct Share``."""
+
+
+class ContributorMap:
+    """Which contributor owns each training point, prepared for per-query aggregation.
+
+    Built once per dataset from one address per training point (any valid case; mixed case must
+    carry a valid EIP-55 checksum). ``roster`` is every contributor, ascending by address.
+    """
+
+    def __init__(self, point_owners: Sequence[str]) -> None:
+        if len(point_owners) == 0:
+            raise InvalidInputError("point_owners is empty: every training point needs an owner")
+        canonical = {raw: canonical_address(raw) for raw in dict.fromkeys(point_owners)}
+        self.roster: tuple[str, ...] = tuple(sorted(set(canonical.values()), key=address_key))
+        slot = {address: i for i, address in enumerate(self.roster)}
+        owner = np.fromiter((slot[canonical[raw]] for raw in point_owners), dtype=np.intp,
+                            count=len(point_owners))
+        # Points grouped by owner once, so each query's totals are one gather and n fsums.
+        self._order = np.argsort(owner, kind="stable")
+        self._bounds = np.searchsorted(owner[self._order], np.arange(len(self.roster) + 1))
+
+    @property
+    def n_points(self) -> int:
+        """Number of training points covered."""
+        return len(self._order)
+
+    def totals(self, point_values: np.ndarray) -> dict[str, float]:
+        """Sum of the point values of each contributor (``math.fsum``: order-independent)."""
+        values = np.asarray(point_values, dtype=np.float64)
+        if values.shape != (self.n_points,):
+            raise InvalidInputError(
+                f"point_values must have shape ({self.n_points},); got {values.shape}"
+            )
+        grouped = values[self._order].tolist()
+        bounds = self._bounds.tolist()
+        return {address: math.fsum(grouped[bounds[i]:bounds[i + 1]])
+                for i, address in enumerate(self.roster)}
+
+    def shares(self, point_values: np.ndarray) -> list[Share]:
+        """The share list for one inference from its per-point values (all-zero: equal split)."""
+        return shares_from_totals(self.totals(point_values), roster=self.roster)
+
+
+def shares_from_totals(totals: Mapping[str, float],
+                       roster: Iterable[str] | None = None) -> list[Share]:
+    """Basis-point shares from per-contributor totals.
+
+    Negative totals count as 0. If no total is positive, the equal split over ``roster``
+    applies (default: the contributors in ``totals``). Returns a valid list: ascending
+    addresses, positive bps, sum 10,000.
+    """
+    weights: dict[str, Fraction] = {}
+    for raw, value in totals.items():
+        address = canonical_address(raw)
+        if address in weights:
+            raise InvalidInputError(f"contributor {address} appears twice in totals")
+        number = float(value)
+        if not math.isfinite(number):
+            raise InvalidInputError(f"total for {address} is {number}; values must be finite")
+        weights[address] = Fraction(max(number, 0.0))
+    if any(weights.values()):
+        return _largest_remainder(weights)
+    policy = list(weights) if roster is None else [canonical_address(a) for a in roster]
+    if not policy:
+        raise InvalidInputError(
+            "all totals are zero and the roster is empty: there is nobody to split among"
+        )
+    if len(set(policy)) != len(policy):
+        raise InvalidInputError("roster lists a contributor twice")
+    return _largest_remainder(dict.fromkeys(policy, Fraction(1)))
+
+
+def _largest_remainder(weights: Mapping[str, Fraction]) -> list[Share]:
+    total = sum(weights.values())
+    quotas = {address: weight * BPS_TOTAL / total for address, weight in weights.items()}
+    bps = {address: math.floor(quota) for address, quota in quotas.items()}
+    leftover = BPS_TOTAL - sum(bps.values())
+    by_remainder = sorted(quotas, key=lambda a: (-(quotas[a] - bps[a]), address_key(a)))
+    for address in by_remainder[:leftover]:
+        bps[address] += 1
+    return sorted(((a, b) for a, b in bps.items() if b > 0), key=lambda s: address_key(s[0]))
+
+
+def validate_shares(shares: Iterable[Sequence[object]]) -> list[Share]:
+    """Check a share list against the on-chain rules; return it with checksummed addresses.
+
+    Raises :class:`InvalidSharesError` naming the first broken rule.
+    """
+    result: list[Share] = []
+    for position, entry in enumerate(shares):
+        if len(entry) != 2:
+            raise InvalidSharesError(f"share #{position} must be (address, bps); got {entry!r}")
+        raw, bps = entry
+        try:
+            address = canonical_address(raw)
+        except InvalidInputError as exc:
+            raise InvalidSharesError(f"share #{position}: {exc}") from exc
+        if isinstance(bps, bool) or not isinstance(bps, int | np.integer):
+            raise InvalidSharesError(f"share #{position} bps must be an int; got {bps!r}")
+        if not 0 < bps <= BPS_TOTAL:
+            raise InvalidSharesError(
+                f"share #{position} ({address}) has {bps} bps; each must be in 1..{BPS_TOTAL}"
+                " (omit zero entries)"
+            )
+        if result and address_key(address) <= address_key(result[-1][0]):
+            raise InvalidSharesError(
+                f"share #{position} ({address}) is not above {result[-1][0]}: addresses must be"
+                " unique and sorted ascending"
+            )
+        result.append((address, int(bps)))
+    total = sum(bps for _, bps in result)
+    if total != BPS_TOTAL:
+        raise InvalidSharesError(f"shares sum to {total} bps; they must sum to {BPS_TOTAL}")
+    return result
+
+
+def encode_shares(shares: Iterable[Sequence[object]]) -> bytes:
+    """``abi.encode(Share[])`` of a valid list (validated first)."""
+    return encode([SHARES_ABI_TYPE], [validate_shares(shares)])
+
+
+def decode_shares(data: bytes) -> list[Share]:
+    """Inverse of :func:`encode_shares`; rejects bytes that do not hold a valid list."""
+    try:
+        (entries,) = decode([SHARES_ABI_TYPE], data)
+    except (DecodingError, ValueError, TypeError) as exc:
+        raise InvalidSharesError(f"bytes are not an ABI-encoded Share[]: {exc}") from exc
+    shares = validate_shares([(address, bps) for address, bps in entries])
+    if encode([SHARES_ABI_TYPE], [shares]) != bytes(data):
+        raise InvalidSharesError("bytes are not the canonical ABI encoding of their Share[]")
+    return shares
+
+
+def attribution_hash(shares: Iterable[Sequence[object]]) -> bytes:
+    """``keccak256(abi.encode(Share[]))``: the 32-byte attributionHash of a valid list."""
+    return keccak(encode_shares(shares))
+
+
+def canonical_address(value: object) -> str:
+    """The EIP-55 checksummed form of an address; mixed case must already be a valid checksum."""
+    if isinstance(value, bytes) and len(value) == 20:
+        return _checksum(value.hex())
+    if not isinstance(value, str) or not _HEX_ADDRESS.fullmatch(value):
+        raise InvalidInputError(f"{value!r} is not a 20-byte hex address")
+    return _canonical_hex(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _canonical_hex(value: str) -> str:
+    # Cached and computed directly (eth_utils' version costs ~0.1 ms): rosters repeat.
+    body = value[-40:]
+    checksummed = _checksum(body.lower())
+    if body != body.lower() and body != body.upper() and body != checksummed[2:]:
+        raise InvalidInputError(
+            f"{value} has mixed case but an invalid EIP-55 checksum; check for a typo"
+        )
+    return checksummed
+
+
+def _checksum(lower_hex: str) -> str:
+    digest = keccak(lower_hex.encode("ascii")).hex()
+    return "0x" + "".join(c.upper() if h in "89abcdef" else c
+                          for c, h in zip(lower_hex, digest, strict=False))
+
+
+def address_key(address: str) -> int:
+    """Addresses order as 20-byte big-endian integers (case-insensitive)."""
+    return int(address, 16)

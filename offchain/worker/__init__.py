@@ -1,0 +1,1 @@
+"""The inference worker: follow requests, run the model, prove, attribute, record."""
