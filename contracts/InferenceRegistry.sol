@@ -158,7 +158,12 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
     // ------------------------------------------------------------------ records
 
     /// @inheritdoc IInferenceRegistry
-    function fulfill(Request calldata request, Inference calldata inference, Share[] calldata shares)
+    function fulfill(
+        Request calldata request,
+        Inference calldata inference,
+        Share[] calldata shares,
+        bytes calldata /* sealedResult: for the requester, see IInferenceRegistry */
+    )
         external
     {
         _requireSender(inference.worker);
@@ -170,7 +175,8 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         Request calldata request,
         Inference calldata inference,
         Share[] calldata shares,
-        bytes calldata signature
+        bytes calldata signature,
+        bytes calldata /* sealedResult: for the requester, see IInferenceRegistry */
     ) external {
         bytes32 digest = hashInference(inference);
         _checkSignature(digest, signature, inference.worker);
@@ -183,7 +189,8 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         Inference calldata inference,
         Share[] calldata shares,
         bytes calldata proof,
-        uint256[] calldata instances
+        uint256[] calldata instances,
+        bytes calldata /* sealedResult: for the requester, see IInferenceRegistry */
     ) external {
         _requireSender(inference.worker);
         _checkZkProof(inference, proof, instances);
@@ -197,7 +204,8 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         Share[] calldata shares,
         bytes calldata signature,
         bytes calldata proof,
-        uint256[] calldata instances
+        uint256[] calldata instances,
+        bytes calldata /* sealedResult: for the requester, see IInferenceRegistry */
     ) external {
         bytes32 digest = hashInference(inference);
         _checkSignature(digest, signature, inference.worker);

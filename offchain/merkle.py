@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 from eth_abi import encode as abi_encode
+from eth_abi.grammar import TupleType
+from eth_abi.grammar import parse as parse_abi_type
 from eth_utils import keccak
 
 from offchain.errors import AttestiaError
@@ -256,7 +258,9 @@ def _leaf_hashes(leaf_encoding: Sequence[str], values: Sequence[LeafValue]) -> n
     inner = np.empty((len(values), _WORD), dtype=np.uint8)
     for i, value in enumerate(values):
         try:
-            data = abi_encode(list(leaf_encoding), list(value))
+            nodes = [parse_abi_type(t) for t in leaf_encoding]
+            fields = [_abi_friendly(n, v) for n, v in zip(nodes, value, strict=True)]
+            data = abi_encode(list(leaf_encoding), fields)
         except Exception as exc:  # eth_abi raises many unrelated types for bad input
             raise InvalidArgumentError(f"cannot ABI-encode leaf {value!r}: {exc}") from exc
         inner[i] = np.frombuffer(keccak(data), dtype=np.uint8)
@@ -276,6 +280,21 @@ def _json_value(value: Any) -> Any:
         return "0x" + bytes(value).hex()
     if isinstance(value, list | tuple):
         return [_json_value(v) for v in value]
+    return value
+
+
+def _abi_friendly(node: Any, value: Any) -> Any:
+    """Undo the JSON form for eth_abi: decimal/hex strings to ints, 0x strings to bytes."""
+    if node.is_array or isinstance(node, TupleType):
+        if not isinstance(value, list | tuple):
+            return value
+        if node.is_array:
+            return [_abi_friendly(node.item_type, v) for v in value]
+        return tuple(_abi_friendly(c, v) for c, v in zip(node.components, value, strict=False))
+    if node.base in ("uint", "int") and isinstance(value, str):
+        return _as_int(value, node.to_type_str())
+    if node.base == "bytes" and isinstance(value, str) and value[:2].lower() == "0x":
+        return bytes.fromhex(value[2:])
     return value
 
 
@@ -451,6 +470,12 @@ class StandardMerkleTree:
     def root(self) -> str:
         """The root as 0x-hex, like the JS ``root``."""
         return _hex(self._nodes[0].tobytes())
+
+    @property
+    def values(self) -> list[dict[str, Any]]:
+        """JS ``values``: ``{"value", "treeIndex"}`` for each value, in the order given."""
+        return [{"value": value, "treeIndex": tree_index}
+                for value, tree_index in zip(self._values, self._tree_index, strict=True)]
 
     def __len__(self) -> int:
         return len(self._values)

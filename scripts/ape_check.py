@@ -51,10 +51,15 @@ def parse_addresses(output: str) -> dict[str, str]:
     return found
 
 
+def plan_names(plan: list[tuple[str, object]] = PLAN) -> list[str]:
+    """Contract names of offchain.chain.deploy.PLAN, which both deploy paths follow."""
+    if not plan:
+        raise ConfigError("offchain.chain.deploy.PLAN is empty: there is nothing to check")
+    return [name for name, _ in plan]
+
+
 def check_deployed_names(found: dict[str, str], expected: list[str]) -> None:
     """Ape must report exactly the contracts of PLAN, in PLAN order."""
-    if not expected:
-        raise ConfigError("offchain.chain.deploy.PLAN is empty: there is nothing to check")
     if list(found) != expected:
         raise ApeCheckError(
             f"`ape run deploy` reported {list(found) or 'no contracts'}, expected {expected} "
@@ -79,10 +84,24 @@ def check_config(text: str, version: str = SOLC_VERSION, evm: str = EVM_VERSION)
         )
 
 
-def last_line(text: str) -> str:
-    """The last non-blank line of a tool's output: usually the one that says what failed."""
+def failure_line(text: str) -> str:
+    """The line of a failed tool's output that says what went wrong.
+
+    A Python traceback ends with the exception; Ape logs its own errors as ``ERROR: ...``
+    followed by solc's `` --> file:line:col`` location; otherwise the last line.
+    """
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "(no output)"
+    if not lines:
+        return "(no output)"
+    if "Traceback (most recent call last)" in text:
+        return lines[-1]
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index].startswith("ERROR:"):
+            message = " ".join(lines[index].removeprefix("ERROR:").split())
+            if index + 1 < len(lines) and lines[index + 1].startswith("-->"):
+                message += f" (at {lines[index + 1].removeprefix('-->').strip()})"
+            return message
+    return lines[-1]
 
 
 # ---------------------------------------------------------------- shell
@@ -127,7 +146,7 @@ def throwaway_anvil(port: int) -> Iterator[str]:
                 if proc.poll() is not None:
                     raise ChainError(
                         f"anvil exited at start-up (code {proc.returncode}): "
-                        f"{last_line(log_path.read_text(errors='replace'))}"
+                        f"{failure_line(log_path.read_text(errors='replace'))}"
                     )
                 try:
                     rpc_call(url, "eth_chainId", timeout=0.5)
@@ -159,10 +178,10 @@ def run_ape(args: list[str], env: dict[str, str]) -> str:
     except subprocess.TimeoutExpired:
         raise ApeCheckError(f"`ape {' '.join(args)}` took over {STEP_TIMEOUT_S:.0f} s") from None
     if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
+        output = f"{done.stdout}\n{done.stderr}"
+        sys.stderr.write(output)  # the full log above, the one-line summary below
         raise ApeCheckError(
-            f"`ape {' '.join(args)}` failed (exit {done.returncode}): "
-            f"{last_line(done.stderr or done.stdout)}"
+            f"`ape {' '.join(args)}` failed (exit {done.returncode}): {failure_line(output)}"
         )
     return done.stdout
 
@@ -187,17 +206,13 @@ def ape_check() -> str:
     if not APE_CONFIG.exists():
         raise ConfigError(f"{APE_CONFIG} is missing: restore it from git")
     check_config(APE_CONFIG.read_text())
-    expected = [name for name, _ in PLAN]
-    if not expected:
-        raise ConfigError("offchain.chain.deploy.PLAN is empty: there is nothing to check")
+    expected = plan_names()
     solcx_dir = APE_VENV / "solcx"
     link_solc(solcx_dir)
     anvil = anvil_binary()
-    port = free_port()
     env = {
         **os.environ,
         "SOLCX_BINARY_PATH": str(solcx_dir),
-        "ATTESTIA_APE_PORT": str(port),
         # Ape's global config and caches stay in the project, away from the user's ~/.ape.
         "APE_DATA_FOLDER": str(APE_VENV / "ape-data"),
         # ape-foundry looks for `anvil` on PATH.
@@ -206,11 +221,16 @@ def ape_check() -> str:
     t0 = time.monotonic()
     run_ape(["compile"], env)
     compile_s = time.monotonic() - t0
+    # Chosen only now so nothing else can take the port during the compile.
+    port = free_port()
+    env["ATTESTIA_APE_PORT"] = str(port)  # ape-config.yaml: foundry host
     with throwaway_anvil(port) as url:
         t0 = time.monotonic()
         output = run_ape(["run", "deploy", "--network", "ethereum:local:foundry"], env)
         deploy_s = time.monotonic() - t0
         found = parse_addresses(output)
+        if list(found) != expected:
+            sys.stderr.write(output)
         check_deployed_names(found, expected)
         check_code(url, found)
     total_s = time.monotonic() - started

@@ -23,8 +23,9 @@ import sys
 import time
 from dataclasses import asdict
 
-# Under `ape run` the repository root is on sys.path while this module is imported (not
-# while main() runs), so every offchain import must happen here, at import time.
+# Under `ape run` the repository root is on sys.path only while this module is imported,
+# not while main() runs: what the Ape path needs from offchain is imported here. The web3
+# shell (connection, deploy()) is imported lazily by the main-package path alone.
 from offchain.chain.deploy import PLAN, Deployment, DeployParams
 from offchain.errors import AttestiaError, ConfigError
 
@@ -42,13 +43,12 @@ def main() -> None:
         created_at=int(time.time()),
     )
     for name, args_fn in PLAN:
-        try:
-            container = project.get_contract(name)
-        except Exception as exc:  # Ape raises several types here; all mean "not compiled"
+        container = project.get_contract(name)  # None when Ape compiled no such contract
+        if container is None:
             raise ConfigError(
-                f"Ape's project has no contract {name}: run `.venv-ape/bin/ape compile` "
-                f"and check contracts/ ({type(exc).__name__}: {exc})"
-            ) from exc
+                f"Ape's project has no contract {name} (named in offchain.chain.deploy.PLAN): "
+                "check contracts/ and run `.venv-ape/bin/ape compile`"
+            )
         args = args_fn(deployment, deployer.address, params)
         instance = container.deploy(*args, sender=deployer)
         deployment.contracts[name] = {"address": instance.address, "txHash": instance.txn_hash}

@@ -65,3 +65,19 @@ def chain(session_chain: Chain) -> Iterator[Chain]:
     w3.provider.make_request("evm_revert", [snapshot])
     for sender in session_chain._senders.values():
         sender.resync()
+
+
+@pytest.fixture(scope="session")
+def session_attestia(session_chain: Chain):
+    """The contract set, deployed once per test session (fresh)."""
+    from offchain.chain.contracts import Attestia
+    from offchain.chain.deploy import deploy
+
+    deployment, _ = deploy(session_chain, fresh=True)
+    return Attestia(session_chain, deployment)
+
+
+@pytest.fixture
+def attestia(session_attestia, chain: Chain):
+    """The deployed contracts inside this test's snapshot (reverted afterwards)."""
+    return session_attestia

@@ -175,15 +175,23 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @param request The request as emitted in InferenceRequested.
     /// @param inference The record; inference.requestId names the request.
     /// @param shares The attribution list hashing to inference.attributionHash.
-    function fulfill(Request calldata request, Inference calldata inference, Share[] calldata shares)
-        external;
+    /// @dev Every fulfill variant takes `sealedResult`: the output sealed to the requester's
+    ///      one-time reply key. The contract neither stores nor emits it (it is only calldata,
+    ///      read by the requester from the transaction); the signed outputCommitment binds it.
+    function fulfill(
+        Request calldata request,
+        Inference calldata inference,
+        Share[] calldata shares,
+        bytes calldata sealedResult
+    ) external;
 
     /// @notice The same, submitted by anyone with the worker's EIP-712 signature of the record.
     function fulfillBySig(
         Request calldata request,
         Inference calldata inference,
         Share[] calldata shares,
-        bytes calldata signature
+        bytes calldata signature,
+        bytes calldata sealedResult
     ) external;
 
     /// @notice The worker fulfills a request with a ZK record, verified by the model's
@@ -195,7 +203,8 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
         Inference calldata inference,
         Share[] calldata shares,
         bytes calldata proof,
-        uint256[] calldata instances
+        uint256[] calldata instances,
+        bytes calldata sealedResult
     ) external;
 
     /// @notice The same, submitted by anyone with the worker's EIP-712 signature of the record.
@@ -205,7 +214,8 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
         Share[] calldata shares,
         bytes calldata signature,
         bytes calldata proof,
-        uint256[] calldata instances
+        uint256[] calldata instances,
+        bytes calldata sealedResult
     ) external;
 
     /// @notice The worker (msg.sender) commits a Merkle root over `count` inference leaves

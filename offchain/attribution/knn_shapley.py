@@ -58,6 +58,10 @@ class KnnShapley:
         self._gamma = (d + 2) * _UNIT_ROUNDOFF / (1 - (d + 2) * _UNIT_ROUNDOFF)
         self._integral = bool(np.all(x == np.floor(x)))
         self._max_abs = float(np.abs(x).max())
+        # Identical rows (duplicated data) are exactly tied for every query: their order is
+        # the index order, with no exact arithmetic needed.
+        _, row_class = np.unique(x, axis=0, return_inverse=True)
+        self._row_class = row_class.reshape(-1)
 
     @property
     def n_train(self) -> int:
@@ -172,6 +176,9 @@ class KnnShapley:
 
     def _exact_rank(self, members: np.ndarray, q: np.ndarray) -> np.ndarray:
         """Sort ``members`` by exact squared distance, then by index."""
+        classes = self._row_class[members]
+        if np.all(classes == classes[0]):
+            return np.sort(members)
         rows = self._xt[:, members].T
         distinct, inverse = np.unique(rows, axis=0, return_inverse=True)
         fq = [Fraction(v) for v in q.tolist()]

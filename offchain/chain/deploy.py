@@ -53,9 +53,25 @@ class Deployment:
         return {"chainId": self.chain_id, **fields}
 
 
-# name -> constructor-argument builder (deployment so far, deployer address, params).
+# name -> constructor-argument builder (deployment so far, deployer address, params), in
+# deployment order. The deployer holds every admin role on a fresh deployment (settler and
+# guardian too); production deployments hand them to a multisig afterwards.
 ArgsFn = Callable[[Deployment, str, DeployParams], list]
-PLAN: list[tuple[str, ArgsFn]] = []
+PLAN: list[tuple[str, ArgsFn]] = [
+    (
+        "RewardDistributor",
+        lambda d, me, p: [
+            "0x" + "00" * 20, p.root_timelock, me, me, me,
+        ],
+    ),
+    (
+        "InferenceRegistry",
+        lambda d, me, p: [
+            me, d.address("RewardDistributor"), p.min_stake, p.unbonding_delay,
+            p.request_timeout, 0, p.epoch_length,
+        ],
+    ),
+]
 
 
 def deployment_path(chain: Chain) -> Path:

@@ -354,16 +354,14 @@ def zk_setup(
         raise ZkSetupError(f"ONNX model not found: {source}")
     if srs_path is not None and not Path(srs_path).is_file():
         raise SrsError(f"SRS file not found: {srs_path}")
+    input_shape = _input_shape(source)
+    rows = _as_rows(sample_input, int(np.prod(input_shape)), "sample_input")
+    started = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST_NAME).unlink(missing_ok=True)  # a half-finished setup has no manifest
     path = {kind: out / name for kind, name in FILES.items()}
-    started = time.perf_counter()
-
     shutil.copyfile(source, path["onnx"])
-    input_shape = _input_shape(path["onnx"])
-    width = int(np.prod(input_shape))
-    rows = _as_rows(sample_input, width, "sample_input")
     _write_json(path["calibration"], {"input_data": [rows.reshape(-1).tolist()]})
 
     ezkl = _ezkl()
@@ -400,8 +398,9 @@ def zk_setup(
     manifest = _manifest(out, settings, input_shape, abi, bytecode, runtime_size,
                          srs_path=srs_path, chain_id=chain_id, setup_s=setup_s)
     _write_json(out / MANIFEST_NAME, manifest)
-    log.info("ZK setup for %s: logrows %d, verifier %d bytes, %.1f s%s", source, logrows,
-             runtime_size, setup_s, f" — {LOCAL_SRS_NOTICE}" if srs_path is None else "")
+    log.log(logging.WARNING if srs_path is None else logging.INFO,
+            "ZK setup for %s done: logrows %d, verifier %d bytes, %.1f s, SRS: %s", source,
+            logrows, runtime_size, setup_s, manifest["srs"])
     return ZkArtifacts(out, manifest)
 
 
@@ -490,7 +489,7 @@ def _manifest(
                    "params": int(settings["run_args"]["param_scale"]),
                    "outputs": output_scales},
         "visibility": VISIBILITY,
-        "circuit_args": CIRCUIT_ARGS,
+        "circuit_args": {name: settings["run_args"][name] for name in CIRCUIT_ARGS},
         "input_shape": list(input_shape),
         "output_shapes": output_shapes,
         "instance_layout": layout,

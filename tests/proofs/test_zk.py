@@ -182,6 +182,7 @@ def test_setup_records_a_loud_test_only_srs_and_the_circuit(artifacts: zk.ZkArti
     m = artifacts.manifest
     assert m["srs"] == "LOCAL TEST-ONLY SRS — NOT SECURE" and artifacts.test_only_srs
     assert m["visibility"] == {"input": "hashed", "params": "fixed", "output": "public"}
+    assert m["circuit_args"] == {"num_inner_cols": 1, "decomp_base": 1024, "decomp_legs": 2}
     assert artifacts.logrows <= 11
     assert [e["name"] for e in m["instance_layout"]] == ["input_hash", "output0[0]", "output0[1]"]
     assert m["model_id"] == "0x" + zk._sha256_file(artifacts.path("onnx"))
@@ -244,6 +245,7 @@ def test_sample_input_must_be_whole_finite_rows(tmp_path: Path) -> None:
     with pytest.raises(zk.ZkInputError, match="NaN"):
         zk.zk_setup(model, tmp_path / "o", chain_id=31337,
                     sample_input=np.full((2, 30), np.nan, dtype=np.float32))
+    assert not (tmp_path / "o").exists()
 
 
 def test_altered_or_missing_artifacts_are_detected(
@@ -261,6 +263,9 @@ def test_altered_or_missing_artifacts_are_detected(
     (copy / "pk.key").unlink()
     (copy / "vk.key").write_bytes(artifacts.path("vk").read_bytes())
     with pytest.raises(zk.ZkArtifactsError, match="pk file is missing"):
+        zk.load_artifacts(copy)
+    (copy / zk.MANIFEST_NAME).write_text(json.dumps({**artifacts.manifest, "format": "x/0"}))
+    with pytest.raises(zk.ZkArtifactsError, match="has format 'x/0'"):
         zk.load_artifacts(copy)
     (copy / zk.MANIFEST_NAME).write_text("{")
     with pytest.raises(zk.ZkArtifactsError, match="not valid JSON"):

@@ -1,0 +1,278 @@
+"""StandardMerkleTree: byte-for-byte agreement with @openzeppelin/merkle-tree, proofs, dumps,
+the fast encoding path against eth_abi, and every error path."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eth_abi import encode
+from eth_utils import keccak, to_checksum_address
+
+import offchain.merkle as merkle
+from offchain.merkle import (
+    InvalidArgumentError,
+    InvariantError,
+    MultiProof,
+    StandardMerkleTree,
+    process_multi_proof,
+    process_proof,
+    standard_leaf_hash,
+    verify_multi_proof,
+    verify_proof,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN_SCRIPT = REPO / "tests" / "golden" / "merkle_vectors.js"
+REWARDS = ["address", "uint256"]
+INFERENCE = ["bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint8", "bytes32", "address",
+             "uint64"]
+
+
+def rewards_values(n: int, seed: int) -> list[tuple[str, int]]:
+    rng = random.Random(seed)
+    return [(to_checksum_address(rng.randbytes(20)), rng.getrandbits(96)) for _ in range(n)]
+
+
+def inference_values(n: int, seed: int) -> list[tuple]:
+    rng = random.Random(seed)
+    return [(*(rng.randbytes(32) for _ in range(5)), rng.choice([1, 2, 3]), rng.randbytes(32),
+             to_checksum_address(rng.randbytes(20)), rng.getrandbits(64)) for _ in range(n)]
+
+
+def golden_specs() -> list[tuple[list[str], list, bool]]:
+    specs = []
+    for n in (1, 2, 3, 7, 100):
+        specs.append((REWARDS, rewards_values(n, n), True))
+        specs.append((INFERENCE, inference_values(n, n), True))
+    specs.append((REWARDS, rewards_values(7, 99), False))
+    duplicated = rewards_values(3, 5)
+    specs.append((REWARDS, [*duplicated, duplicated[1]], True))
+    specs.append((["string", "bool", "uint256[]", "int32"],
+                  [("hello", True, [1, 2], -5), ("", False, [], 2**31 - 1),
+                   ("ünïcode", True, [2**256 - 1], -(2**31))], True))
+    specs.append((["(uint256,bytes)", "bytes", "bytes32[2]"],
+                  [((7, b"\x01\x02"), b"abc", [b"\x11" * 32, b"\x22" * 32]),
+                   ((2**200, b""), b"", [b"\x33" * 32, b"\x00" * 32])], True))
+    return specs
+
+
+@pytest.fixture(scope="module")
+def golden() -> list[tuple[StandardMerkleTree, dict]]:
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed: cannot produce @openzeppelin/merkle-tree vectors")
+    trees = [StandardMerkleTree.of(values, encoding, sort_leaves=sort)
+             for encoding, values, sort in golden_specs()]
+    request = [{"encoding": t.leaf_encoding, "values": [e["value"] for e in t.dump()["values"]],
+                "sortLeaves": sort}
+               for t, (_, _, sort) in zip(trees, golden_specs(), strict=True)]
+    result = subprocess.run(["node", str(GOLDEN_SCRIPT)], input=json.dumps(request), cwd=REPO,
+                            capture_output=True, text=True, check=True, timeout=60)
+    return list(zip(trees, json.loads(result.stdout), strict=True))
+
+
+def test_root_proofs_multiproof_render_and_dump_match_javascript(golden) -> None:
+    for tree, js in golden:
+        assert tree.root == js["root"]
+        assert [tree.get_proof(i) for i in range(len(tree))] == js["proofs"]
+        n = len(tree)
+        multi = tree.get_multi_proof(list(dict.fromkeys([0, n - 1, n // 2])))
+        assert multi.proof == js["multiProof"]["proof"]
+        assert multi.proof_flags == js["multiProof"]["proofFlags"]
+        assert [tree.leaf_hash(v) for v in multi.leaves] == \
+            [tree.leaf_hash(v) for v in js["multiProof"]["leaves"]]
+        assert tree.render() == js["render"]
+        assert tree.dump() == js["dump"]
+
+
+def test_loading_a_javascript_dump_gives_the_same_tree(golden) -> None:
+    for tree, js in golden:
+        loaded = StandardMerkleTree.load(js["dump"])
+        assert loaded.root == tree.root
+        assert [loaded.get_proof(i) for i in range(len(loaded))] == js["proofs"]
+        assert loaded.dump() == js["dump"]
+
+
+def test_openzeppelin_readme_vector() -> None:
+    values = [["0x1111111111111111111111111111111111111111", "5000000000000000000"],
+              ["0x2222222222222222222222222222222222222222", "2500000000000000000"]]
+    tree = StandardMerkleTree.of(values, REWARDS)
+    assert tree.root == "0xd4dee0beab2d53f2cc83e567171bd2820e49898130a22622b10ead383e90bd77"
+    assert tree.get_proof(values[0]) == tree.get_proof(0)
+    assert verify_proof(tree.root, REWARDS, [values[0][0], 5 * 10**18], tree.get_proof(0))
+
+
+def test_fast_static_encoding_equals_eth_abi() -> None:
+    rng = random.Random(11)
+    types = ["address", "bool", "uint8", "uint64", "uint256", "int8", "int256", "bytes4",
+             "bytes32", "uint", "int"]
+    for _ in range(300):
+        value = [to_checksum_address(rng.randbytes(20)), rng.random() < 0.5,
+                 rng.randrange(256), rng.getrandbits(64), rng.getrandbits(256),
+                 rng.randrange(-128, 128), rng.randrange(-(2**255), 2**255), rng.randbytes(4),
+                 rng.randbytes(32), rng.getrandbits(200), -rng.getrandbits(200)]
+        expected = keccak(keccak(encode(types, value)))
+        assert standard_leaf_hash(types, value) == expected
+        as_json = [value[0].lower(), value[1], str(value[2]), hex(value[3]), str(value[4]),
+                   str(value[5]), str(value[6]), "0x" + value[7].hex(), "0x" + value[8].hex(),
+                   value[9], value[10]]
+        assert standard_leaf_hash(types, as_json) == expected
+
+
+def test_bulk_and_per_value_encoding_agree() -> None:
+    values = rewards_values(50, 3)
+    bulk = StandardMerkleTree.of(values, REWARDS)
+    mixed = StandardMerkleTree.of([(bytes.fromhex(a[2:]), str(v)) for a, v in values], REWARDS)
+    assert bulk.root == mixed.root
+
+
+def test_keccak_fallback_matches_the_fast_path(monkeypatch) -> None:
+    values = inference_values(20, 4)
+    fast = StandardMerkleTree.of(values, INFERENCE)
+    monkeypatch.setattr(merkle, "_FAST_KECCAK", False)
+    slow = StandardMerkleTree.of(values, INFERENCE)
+    assert slow.dump() == fast.dump()
+    rows = np.frombuffer(b"abc" * 10, dtype=np.uint8).reshape(3, 10)
+    assert [bytes(r) for r in merkle.keccak_rows(rows)] == [keccak(bytes(r)) for r in rows]
+
+
+def test_proofs_verify_and_tampering_fails() -> None:
+    values = rewards_values(13, 8)
+    tree = StandardMerkleTree.of(values, REWARDS)
+    for i, value in enumerate(values):
+        proof = tree.get_proof(value)
+        assert tree.verify(i, proof) and tree.verify(value, proof)
+        assert verify_proof(tree.root, REWARDS, value, proof)
+    proof = tree.get_proof(0)
+    bad = [proof[0][:-1] + ("0" if proof[0][-1] != "0" else "1"), *proof[1:]]
+    assert not tree.verify(0, bad)
+    assert not tree.verify(values[1], proof)
+    assert not verify_proof(tree.root, REWARDS, (values[0][0], values[0][1] + 1), proof)
+
+
+def test_multiproofs() -> None:
+    values = rewards_values(9, 9)
+    tree = StandardMerkleTree.of(values, REWARDS)
+    multi = tree.get_multi_proof([values[2], 5, 7])
+    assert tree.verify_multi_proof(multi)
+    assert verify_multi_proof(tree.root, REWARDS, multi)
+    by_index = MultiProof([values.index(v) for v in multi.leaves], multi.proof,
+                          multi.proof_flags)
+    assert tree.verify_multi_proof(by_index)
+    assert not verify_multi_proof(tree.root, REWARDS,
+                                  MultiProof(multi.leaves[::-1][:1] + multi.leaves[1:],
+                                             multi.proof, multi.proof_flags))
+    empty = tree.get_multi_proof([])
+    assert empty.proof == [tree.root] and empty.leaves == [] and empty.proof_flags == []
+    with pytest.raises(InvalidArgumentError, match="duplicated index"):
+        tree.get_multi_proof([1, values[1]])
+
+
+def test_unsorted_leaves_keep_their_order() -> None:
+    values = rewards_values(4, 12)
+    tree = StandardMerkleTree.of(values, REWARDS, sort_leaves=False)
+    assert [e["treeIndex"] for e in tree.dump()["values"]] == [6, 5, 4, 3]
+    assert tree.at(-1) == values[-1] and tree.at(4) is None
+    assert list(tree.entries()) == list(enumerate(values))
+    assert tree.values == [{"value": v, "treeIndex": 6 - i} for i, v in enumerate(values)]
+
+
+def test_single_leaf_tree() -> None:
+    tree = StandardMerkleTree.of(rewards_values(1, 1), REWARDS)
+    assert tree.root == tree.leaf_hash(tree.at(0))
+    assert tree.get_proof(0) == []
+    assert tree.render() == f"0) {tree.root}"
+
+
+@pytest.mark.parametrize(
+    ("types", "value", "message"),
+    [
+        (["uint8"], [256], "out of range"),
+        (["uint8"], [-1], "out of range"),
+        (["int8"], [128], "out of range"),
+        (["uint256"], [True], "not a bool"),
+        (["uint256"], ["12x"], "decimal/0x-hex"),
+        (["uint256"], [1.5], "decimal/0x-hex"),
+        (["bytes32"], ["0x1234"], "must be 32 bytes"),
+        (["bytes32"], [b"\0" * 31], "must be 32 bytes"),
+        (["bytes4"], ["1234abcd"], "must be 4 bytes"),
+        (["address"], ["0xZZ11111111111111111111111111111111111111"], "must be 20 bytes"),
+        (["bool"], [1], "True or False"),
+        (["address", "uint256"], ["0x" + "11" * 20], "has 1 fields"),
+        (["uint256"], 5, "list or tuple"),
+        (["uint256"], "5", "list or tuple"),
+        (["string"], [5], "cannot ABI-encode"),
+    ],
+)
+def test_bad_leaf_values_are_rejected(types, value, message: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        StandardMerkleTree.of([value], types)
+
+
+def test_lookup_errors() -> None:
+    values = rewards_values(3, 2)
+    tree = StandardMerkleTree.of(values, REWARDS)
+    with pytest.raises(InvalidArgumentError, match="Expected non-zero number of leaves"):
+        StandardMerkleTree.of([], REWARDS)
+    with pytest.raises(InvalidArgumentError, match="Leaf is not in tree"):
+        tree.get_proof((values[0][0], values[0][1] + 1))
+    for index in (3, -1):
+        with pytest.raises(InvalidArgumentError, match="Index out of bounds"):
+            tree.get_proof(index)
+        with pytest.raises(InvalidArgumentError, match="Index out of bounds"):
+            tree.verify(index, [])
+
+
+def test_load_rejects_bad_dumps() -> None:
+    dump = StandardMerkleTree.of(rewards_values(5, 6), REWARDS).dump()
+    with pytest.raises(InvalidArgumentError, match="Unknown format 'v0'"):
+        StandardMerkleTree.load({**dump, "format": "v0"})
+    with pytest.raises(InvalidArgumentError, match="Expected leaf encoding"):
+        StandardMerkleTree.load({k: v for k, v in dump.items() if k != "leafEncoding"})
+    with pytest.raises(InvalidArgumentError, match="malformed tree dump"):
+        StandardMerkleTree.load({k: v for k, v in dump.items() if k != "values"})
+    with pytest.raises(InvalidArgumentError, match="32 bytes"):
+        StandardMerkleTree.load({**dump, "tree": ["0x1234", *dump["tree"][1:]]})
+    with pytest.raises(InvalidArgumentError, match="non-zero number of nodes"):
+        StandardMerkleTree.load({**dump, "tree": [], "values": []})
+    with pytest.raises(InvalidArgumentError, match="treeIndex must be an integer"):
+        StandardMerkleTree.load({**dump, "values": [{"value": dump["values"][0]["value"],
+                                                     "treeIndex": "4"}]})
+    tampered_node = {**dump, "tree": ["0x" + "00" * 32, *dump["tree"][1:]]}
+    with pytest.raises(InvariantError, match="Merkle tree is invalid"):
+        StandardMerkleTree.load(tampered_node)
+    moved = [dict(e) for e in dump["values"]]
+    moved[0]["treeIndex"], moved[1]["treeIndex"] = moved[1]["treeIndex"], moved[0]["treeIndex"]
+    with pytest.raises(InvariantError, match="does not contain the expected value"):
+        StandardMerkleTree.load({**dump, "values": moved})
+    outside = [dict(e) for e in dump["values"]]
+    outside[0]["treeIndex"] = 99
+    with pytest.raises(InvariantError, match="does not contain the expected value"):
+        StandardMerkleTree.load({**dump, "values": outside})
+    with pytest.raises(InvariantError, match="Merkle tree is invalid"):
+        StandardMerkleTree.load({**dump, "tree": dump["tree"][:-1], "values": dump["values"][:1]})
+
+
+def test_tree_with_a_corrupted_leaf_refuses_to_prove() -> None:
+    tree = StandardMerkleTree.of(rewards_values(4, 7), REWARDS)
+    tree._nodes[tree._tree_index[2]] ^= 1  # simulate memory corruption of one leaf
+    with pytest.raises(InvariantError, match="does not contain the expected value"):
+        tree.get_proof(2)
+    with pytest.raises(InvariantError):
+        tree.validate()
+
+
+def test_process_multi_proof_format_errors() -> None:
+    node = "0x" + "11" * 32
+    with pytest.raises(InvalidArgumentError, match="Invalid multiproof format"):
+        process_multi_proof([node], [], [False])
+    with pytest.raises(InvalidArgumentError, match="not compatible"):
+        process_multi_proof([node, node], [node], [True])
+    with pytest.raises(InvalidArgumentError, match="32 bytes"):
+        process_proof("0x11", [])
+    assert process_multi_proof([], [node], []) == node
