@@ -26,7 +26,7 @@ from dataclasses import asdict
 # Under `ape run` the repository root is on sys.path only while this module is imported,
 # not while main() runs: what the Ape path needs from offchain is imported here. The web3
 # shell (connection, deploy()) is imported lazily by the main-package path alone.
-from offchain.chain.deploy import PLAN, Deployment, DeployParams
+from offchain.chain.plan import PLAN, Deployment, DeployParams
 from offchain.errors import AttestiaError, ConfigError
 
 

@@ -9,69 +9,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from web3 import Web3
 
 from offchain.build import Artifact, compile_contracts
 from offchain.chain.connection import Chain
+from offchain.chain.plan import PLAN, Deployment, DeployParams
 from offchain.chain.tx import Call
 from offchain.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class DeployParams:
-    """Constructor parameters of the registry and distributor (seconds, wei)."""
-
-    min_stake: int = 10**17
-    unbonding_delay: int = 7 * 86400
-    request_timeout: int = 3600
-    epoch_length: int = 86400
-    root_timelock: int = 3600
-    reward_token: str | None = None
-
-
-@dataclass
-class Deployment:
-    chain_id: int
-    contracts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
-    deployer: str = ""
-    created_at: int = 0
-
-    def address(self, name: str) -> str:
-        if name not in self.contracts:
-            raise ConfigError(
-                f"{name} is not deployed on chain {self.chain_id}: run `attestia deploy`"
-            )
-        return self.contracts[name]["address"]
-
-    def to_json(self) -> dict:
-        fields = {k: v for k, v in asdict(self).items() if k != "chain_id"}
-        return {"chainId": self.chain_id, **fields}
-
-
-# name -> constructor-argument builder (deployment so far, deployer address, params), in
-# deployment order. The deployer holds every admin role on a fresh deployment (settler and
-# guardian too); production deployments hand them to a multisig afterwards.
-ArgsFn = Callable[[Deployment, str, DeployParams], list]
-PLAN: list[tuple[str, ArgsFn]] = [
-    (
-        "RewardDistributor",
-        lambda d, me, p: [
-            "0x" + "00" * 20, p.root_timelock, me, me, me,
-        ],
-    ),
-    (
-        "InferenceRegistry",
-        lambda d, me, p: [
-            me, d.address("RewardDistributor"), p.min_stake, p.unbonding_delay,
-            p.request_timeout, 0, p.epoch_length,
-        ],
-    ),
-]
 
 
 def deployment_path(chain: Chain) -> Path:

@@ -1,0 +1,201 @@
+"""Compile the contracts: py-solc-x drives solc (native if installed, else solc-js via a shim).
+
+Artifacts land in ``build/`` and are cached by a hash of the sources, the compiler settings
+and the npm lock file, so a build with nothing changed reads JSON and never starts Node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from offchain.config import REPO_ROOT
+from offchain.errors import CompileError, ToolchainError
+
+SOLC_VERSION = "0.8.37"
+EVM_VERSION = "shanghai"  # runs on Anvil, Ganache (newest hardfork: shanghai), py-evm and L2s
+SHIM = Path(__file__).with_name("solc_driver.js")
+CONTRACTS_DIR = REPO_ROOT / "contracts"
+COMPILER_SETTINGS: dict = {
+    "optimizer": {"enabled": True, "runs": 200},
+    "evmVersion": EVM_VERSION,
+    "remappings": ["@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"],
+    "outputSelection": {
+        "*": {
+            "*": [
+                "abi",
+                "evm.bytecode.object",
+                "evm.deployedBytecode.object",
+                "evm.methodIdentifiers",
+                "metadata",
+                "storageLayout",
+            ]
+        }
+    },
+}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One compiled contract, as written to build/<name>.json."""
+
+    name: str
+    source: str
+    abi: list
+    bytecode: str
+    deployed_bytecode: str
+
+    @property
+    def artifact_hash(self) -> str:
+        return "0x" + hashlib.sha256(bytes.fromhex(self.bytecode)).hexdigest()
+
+    @classmethod
+    def from_json(cls, data: dict) -> Artifact:
+        return cls(
+            name=data["contractName"],
+            source=data["sourceName"],
+            abi=data["abi"],
+            bytecode=data["bytecode"],
+            deployed_bytecode=data["deployedBytecode"],
+        )
+
+
+def solc_binary() -> Path:
+    """A native solc installed by py-solc-x when one exists for our version, else the shim."""
+    import solcx
+
+    try:
+        return Path(solcx.get_executable(SOLC_VERSION))
+    except Exception:  # not installed: the normal case offline
+        pass
+    if shutil.which("node") is None:
+        raise ToolchainError("node is not installed: install Node.js 20 (needed by solc-js)")
+    if not (REPO_ROOT / "node_modules" / "solc").is_dir():
+        raise ToolchainError("npm package solc is missing: run `npm ci` in the repository")
+    return SHIM
+
+
+def _sources(contracts_dir: Path) -> dict[str, str]:
+    files = sorted(contracts_dir.rglob("*.sol"))
+    if not files:
+        raise CompileError(f"no Solidity sources under {contracts_dir}")
+    return {f"contracts/{p.relative_to(contracts_dir).as_posix()}": p.read_text() for p in files}
+
+
+def cache_key(sources: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    digest.update(SOLC_VERSION.encode())
+    digest.update(json.dumps(COMPILER_SETTINGS, sort_keys=True).encode())
+    lock = REPO_ROOT / "package-lock.json"
+    if lock.exists():
+        digest.update(lock.read_bytes())
+    for name, text in sources.items():
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, max(offset, 0)) + 1
+
+
+def _format_diagnostic(diag: dict, sources: dict[str, str]) -> str:
+    loc = diag.get("sourceLocation") or {}
+    file = loc.get("file", "")
+    text = sources.get(file)
+    where = f"{file}:{_line_of(text, loc.get('start', 0))}" if text is not None else file or "solc"
+    return f"{where}: {diag.get('type', 'Error')}: {diag.get('message', '').strip()}"
+
+
+def compile_contracts(
+    build_dir: Path, *, contracts_dir: Path = CONTRACTS_DIR, force: bool = False
+) -> tuple[dict[str, Artifact], list[str], bool]:
+    """Compile every contract; return (artifacts by name, warnings, cached?)."""
+    sources = _sources(contracts_dir)
+    key = cache_key(sources)
+    manifest_path = build_dir / "manifest.json"
+    if not force and manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("cacheKey") == key:
+            return _load_artifacts(build_dir, manifest["contracts"]), [], True
+
+    import solcx
+    from solcx.exceptions import SolcError
+
+    standard_input = {
+        "language": "Solidity",
+        "sources": {name: {"content": text} for name, text in sources.items()},
+        "settings": COMPILER_SETTINGS,
+    }
+    try:
+        output = solcx.compile_standard(
+            standard_input,
+            solc_binary=solc_binary(),
+            base_path=str(REPO_ROOT),
+            allow_paths=str(REPO_ROOT),
+        )
+    except SolcError as exc:
+        diags = [d for d in (exc.error_dict or []) if d.get("severity") == "error"]
+        lines = [_format_diagnostic(d, sources) for d in diags] or [str(exc).splitlines()[0]]
+        raise CompileError("\n".join(lines)) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ToolchainError(f"the Solidity compiler could not run: {exc}") from None
+    warnings = [
+        _format_diagnostic(d, sources)
+        for d in output.get("errors", [])
+        if d.get("severity") == "warning" and d.get("sourceLocation", {}).get("file") in sources
+    ]
+    artifacts = _write_artifacts(build_dir, output, key, sources)
+    return artifacts, warnings, False
+
+
+def _write_artifacts(
+    build_dir: Path, output: dict, key: str, sources: dict[str, str]
+) -> dict[str, Artifact]:
+    build_dir.mkdir(parents=True, exist_ok=True)
+    names: list[str] = []
+    artifacts: dict[str, Artifact] = {}
+    for source_name, contracts in output["contracts"].items():
+        if source_name not in sources:
+            continue  # library dependencies (OpenZeppelin) are not deployable artifacts
+        for name, data in contracts.items():
+            if not data["evm"]["bytecode"]["object"]:
+                continue  # interfaces and abstract contracts
+            doc = {
+                "contractName": name,
+                "sourceName": source_name,
+                "abi": data["abi"],
+                "bytecode": data["evm"]["bytecode"]["object"],
+                "deployedBytecode": data["evm"]["deployedBytecode"]["object"],
+                "methodIdentifiers": data["evm"].get("methodIdentifiers", {}),
+                "metadata": data.get("metadata", ""),
+                "storageLayout": data.get("storageLayout", {}),
+                "compiler": {"version": SOLC_VERSION, "settings": COMPILER_SETTINGS},
+            }
+            tmp = build_dir / f"{name}.json.tmp"
+            tmp.write_text(json.dumps(doc, indent=1))
+            tmp.replace(build_dir / f"{name}.json")
+            names.append(name)
+            artifacts[name] = Artifact.from_json(doc)
+    # Errors ABI of every contract, so revert data from any of them can be decoded.
+    manifest = {"cacheKey": key, "contracts": sorted(names), "solc": SOLC_VERSION}
+    tmp = build_dir / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    tmp.replace(build_dir / "manifest.json")
+    return artifacts
+
+
+def _load_artifacts(build_dir: Path, names: list[str]) -> dict[str, Artifact]:
+    return {
+        name: Artifact.from_json(json.loads((build_dir / f"{name}.json").read_text()))
+        for name in names
+    }
+
+
+def load_artifact(build_dir: Path, name: str) -> Artifact:
+    path = build_dir / f"{name}.json"
+    if not path.exists():
+        raise CompileError(f"no artifact for {name} in {build_dir}: run `attestia build`")
+    return Artifact.from_json(json.loads(path.read_text()))

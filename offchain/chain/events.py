@@ -1,0 +1,59 @@
+"""Reading contract events in block ranges (paged, decoded)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from web3.contract import Contract
+
+from offchain.chain.tx import with_retries
+
+PAGE_BLOCKS = 5_000
+
+
+def iter_events(
+    contract: Contract, event: str, from_block: int, to_block: int | None = None,
+    argument_filters: dict[str, Any] | None = None, page: int = PAGE_BLOCKS,
+) -> Iterator[Any]:
+    """Decoded logs of ``event`` in [from_block, to_block], in chain order."""
+    w3 = contract.w3
+    last = to_block if to_block is not None else with_retries(
+        lambda: w3.eth.block_number, "read block number"
+    )
+    handle = getattr(contract.events, event)
+    start = max(from_block, 0)
+    while start <= last:
+        stop = min(start + page - 1, last)
+        logs = with_retries(
+            lambda s=start, e=stop: handle.get_logs(
+                from_block=s, to_block=e, argument_filters=argument_filters
+            ),
+            f"read {event} logs",
+        )
+        yield from logs
+        start = stop + 1
+
+
+def request_from_event(args: Any) -> dict:
+    """The Request struct (as a JSON-able dict) carried by an InferenceRequested event."""
+    return {
+        "requester": args["requester"],
+        "modelId": "0x" + bytes(args["modelId"]).hex(),
+        "worker": args["worker"],
+        "fee": int(args["fee"]),
+        "createdAt": int(args["createdAt"]),
+        "inputCommitment": "0x" + bytes(args["inputCommitment"]).hex(),
+    }
+
+
+def request_tuple(request: dict) -> tuple:
+    """A Request dict -> the ABI tuple (requester, modelId, worker, fee, createdAt, input)."""
+    return (
+        request["requester"],
+        bytes.fromhex(request["modelId"][2:]),
+        request["worker"],
+        int(request["fee"]),
+        int(request["createdAt"]),
+        bytes.fromhex(request["inputCommitment"][2:]),
+    )

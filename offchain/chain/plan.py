@@ -1,0 +1,66 @@
+"""What gets deployed, in which order, with which constructor arguments.
+
+Pure (standard library only) so that both deployment paths share it: the main package's
+``attestia deploy`` and Ape's ``ape run deploy`` (whose venv pins older eth libraries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from offchain.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DeployParams:
+    """Constructor parameters of the registry and distributor (seconds, wei)."""
+
+    min_stake: int = 10**17
+    unbonding_delay: int = 7 * 86400
+    request_timeout: int = 3600
+    epoch_length: int = 86400
+    root_timelock: int = 3600
+    reward_token: str | None = None
+
+
+@dataclass
+class Deployment:
+    chain_id: int
+    contracts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    deployer: str = ""
+    created_at: int = 0
+
+    def address(self, name: str) -> str:
+        if name not in self.contracts:
+            raise ConfigError(
+                f"{name} is not deployed on chain {self.chain_id}: run `attestia deploy`"
+            )
+        return self.contracts[name]["address"]
+
+    def to_json(self) -> dict:
+        fields = {k: v for k, v in asdict(self).items() if k != "chain_id"}
+        return {"chainId": self.chain_id, **fields}
+
+
+# name -> constructor-argument builder (deployment so far, deployer address, params), in
+# deployment order. The deployer holds every admin role on a fresh deployment (settler and
+# guardian too); production deployments hand them to a multisig afterwards.
+ArgsFn = Callable[[Deployment, str, DeployParams], list]
+PLAN: list[tuple[str, ArgsFn]] = [
+    (
+        "RewardDistributor",
+        lambda d, me, p: [
+            "0x" + "00" * 20, p.root_timelock, me, me, me,
+        ],
+    ),
+    (
+        "InferenceRegistry",
+        lambda d, me, p: [
+            me, d.address("RewardDistributor"), p.min_stake, p.unbonding_delay,
+            p.request_timeout, 0, p.epoch_length,
+        ],
+    ),
+]
