@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from web3.contract import Contract
 
+from offchain.chain.eip712 import Inference
 from offchain.chain.tx import with_retries
 
 PAGE_BLOCKS = 5_000
@@ -57,3 +59,41 @@ def request_tuple(request: dict) -> tuple:
         int(request["createdAt"]),
         bytes.fromhex(request["inputCommitment"][2:]),
     )
+
+
+def _values(struct: Any) -> tuple:
+    return tuple(struct.values()) if isinstance(struct, Mapping) else tuple(struct)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An InferenceRecorded event, decoded once for every reader."""
+
+    request_id: bytes
+    inference: Inference
+    shares: list[tuple[str, int]]
+    epoch: int
+    worker_cut: int
+    owner_cut: int
+    contributor_cut: int
+    digest: bytes
+    tx_hash: str
+    block: int
+
+
+def decode_recorded(event: Any) -> RecordedEvent:
+    args = event["args"]
+    shares = [(s[0], int(s[1])) for s in map(_values, args["shares"])]
+    epoch, worker_cut, owner_cut, contributor_cut = map(int, _values(args["payout"]))
+    return RecordedEvent(
+        bytes(args["requestId"]), Inference.from_tuple(_values(args["inference"])), shares,
+        epoch, worker_cut, owner_cut, contributor_cut, bytes(args["digest"]),
+        "0x" + bytes(event["transactionHash"]).hex(), int(event["blockNumber"]),
+    )
+
+
+def recorded_events(contract: Contract, from_block: int = 0, to_block: int | None = None,
+                    request_id: bytes | None = None) -> list[RecordedEvent]:
+    filters = {"requestId": request_id} if request_id is not None else None
+    return [decode_recorded(e) for e in iter_events(
+        contract, "InferenceRecorded", from_block, to_block, argument_filters=filters)]

@@ -19,7 +19,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TransactionNotFound,
+    Web3RPCError,
+)
 
 from offchain.errors import ChainError, TransactionReverted
 
@@ -130,6 +135,10 @@ def with_retries(fn: Callable[[], T], what: str) -> T:
                 raise ChainError(f"{what}: the RPC endpoint is unreachable ({exc})") from None
             time.sleep(0.1 * 3**attempt)
     raise AssertionError("unreachable")
+
+
+class NonceTooLow(ChainError):
+    """The node already has a transaction with this nonce from this account."""
 
 
 @dataclass
@@ -260,20 +269,25 @@ class Sender:
     def broadcast(self, tx_hash: bytes, raw: bytes) -> bytes:
         try:
             with_retries(lambda: self.w3.eth.send_raw_transaction(raw), "send transaction")
-        except ValueError as exc:
+        except (ValueError, Web3RPCError) as exc:
             message = str(exc).lower()
             if "already known" in message:
                 return tx_hash  # a retry of a send that did reach the node
             self.resync()
             if "nonce too low" in message:
-                raise ChainError(
+                raise NonceTooLow(
                     "nonce too low: another process sent from this account; retry"
                 ) from None
             raise ChainError(f"the node refused the transaction: {exc}") from None
         return tx_hash
 
     def send(self, call: Call) -> bytes:
-        return self.broadcast(*self.sign(call))
+        """Sign and broadcast; if another process used our nonce, resync and sign again once
+        (safe here: nothing was journaled for the refused transaction)."""
+        try:
+            return self.broadcast(*self.sign(call))
+        except NonceTooLow:
+            return self.broadcast(*self.sign(call))
 
     def wait(self, tx_hash: bytes, timeout: float = 120.0) -> Any:
         deadline = time.monotonic() + timeout

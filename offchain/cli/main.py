@@ -6,7 +6,14 @@ import sys
 
 import typer
 
-from offchain.cli import chain_cmd
+from offchain.cli import (
+    chain_cmd,
+    client_cmd,
+    demo_cmd,
+    model_cmd,
+    rewards_cmd,
+    worker_cmd,
+)
 from offchain.cli.common import err_console
 from offchain.errors import AttestiaError
 
@@ -31,24 +38,8 @@ def _root(
     ctx.obj = {"rpc_url": rpc_url, "port": port}
 
 
-chain_cmd.register(app)
-
-
-def _register_optional() -> None:
-    """Feature command groups; each module adds its commands to ``app``."""
-    import importlib
-
-    for name in ("model_cmd", "worker_cmd", "client_cmd", "rewards_cmd", "verify_cmd", "demo_cmd"):
-        try:
-            module = importlib.import_module(f"offchain.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"offchain.cli.{name}":
-                raise
-            continue
-        module.register(app)
-
-
-_register_optional()
+for module in (chain_cmd, model_cmd, worker_cmd, client_cmd, rewards_cmd, demo_cmd):
+    module.register(app)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
+from web3.logs import DISCARD
 
 from offchain.attribution.shares import SHARES_ABI_TYPE, attribution_hash
 from offchain.build import load_artifact
@@ -187,6 +188,27 @@ class Harness:
         receipt = self.attestia.sender(account).transact(Call(to="", data=data, label=name))
         return self.w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
 
+    @staticmethod
+    def events(contract: Contract, name: str, receipt: Any) -> list[Any]:
+        """The decoded args of ``contract``'s ``name`` events in a receipt (others skipped)."""
+        event = getattr(contract.events, name)()
+        return [log["args"] for log in event.process_receipt(receipt, errors=DISCARD)]
+
+    def read_uints(self, reads: Sequence[Any]) -> list[int]:
+        """Many single-uint reads in ONE JSON-RPC batch (the invariant checks run after every
+        step of the stateful test). Each read is a bound contract function returning one
+        uint, or an address string for its ETH balance."""
+        batch = []
+        for read in reads:
+            if isinstance(read, str):
+                batch.append(("eth_getBalance", [read, "latest"]))
+            else:
+                data = read._encode_transaction_data()
+                batch.append(("eth_call", [{"to": read.address, "data": data}, "latest"]))
+        responses = self.w3.provider.make_batch_request(batch)
+        assert isinstance(responses, list), f"batch read failed: {responses}"
+        return [int(r["result"], 16) for r in responses]
+
     def now(self) -> int:
         """Timestamp of the latest block."""
         return int(self.w3.eth.get_block("latest")["timestamp"])
@@ -250,11 +272,12 @@ class Harness:
     # -- requests ---------------------------------------------------------------------------
     def request(self, model_id: bytes, *, worker: str | None = WORKER.address,
                 requester: LocalAccount = REQUESTER, fee: int | None = None,
-                payload: bytes = b"sealed-input") -> Request:
+                payload: bytes = b"sealed-input", input_commitment: bytes | None = None,
+                ) -> Request:
         """Pay for a request (named worker by default; ``worker=None`` for an open one)."""
         if fee is None:
             fee = int(self.registry.functions.getModel(model_id).call()[6])
-        commitment = self.unique("input")
+        commitment = input_commitment or self.unique("input")
         receipt = self.send(self.registry.functions.requestInference(
             model_id, worker or ZERO_ADDRESS, commitment, payload), requester, value=fee)
         created = int(self.w3.eth.get_block(receipt["blockNumber"])["timestamp"])

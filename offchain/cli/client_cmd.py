@@ -1,0 +1,156 @@
+"""``attestia infer`` and ``attestia attribution``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from offchain.cli.common import (
+    attestia_of,
+    console,
+    dev_account_option,
+    eth,
+    print_json,
+    settings_of,
+)
+from offchain.cli.model_cmd import _model_id
+
+
+def infer(
+    ctx: typer.Context,
+    model: str = typer.Option(..., "--model", help="Model id (0x...)."),
+    input_path: Path = typer.Option(..., "--input", help="Input JSON: {\"features\": {...}}."),
+    package: Path = typer.Option(None, help="Model package (for feature names and labels)."),
+    worker: str = typer.Option(None, help="Worker address (default: newest active worker)."),
+    timeout: float = typer.Option(120.0, help="Seconds to wait for the record."),
+    as_json: bool = typer.Option(False, "--json"),
+    dev_account: int = dev_account_option(2, "requester"),
+) -> None:
+    """Encrypt an input, request and pay for an inference, wait for its record.
+
+    Example: attestia infer --model 0xc227... --input x.json --package .attestia/models/demo
+    """
+    from offchain.client import build_requests, send_requests, wait_for_outcomes
+    from offchain.errors import ConfigError
+    from offchain.models import load_package
+    from offchain.models.encoding import parse_input
+
+    settings = settings_of(ctx)
+    attestia = attestia_of(ctx)
+    model_id = _model_id(model)
+    pkg = load_package(package) if package else _find_package(settings.data_dir, model_id)
+    try:
+        payload = json.loads(input_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read input {input_path}: {exc}") from None
+    if pkg is None:
+        raise ConfigError(f"no local package for model {model}: pass --package PATH")
+    x = parse_input(payload, pkg.feature_names)
+    account = attestia.chain.account(dev_account)
+    built = build_requests(attestia, model_id, [x], requester=account.address, worker=worker)
+    [local] = send_requests(attestia, built, account, settings.data_dir)
+    outcome = wait_for_outcomes(attestia, [local], timeout=timeout)[local.request_id]
+    if outcome.rejected:
+        raise ConfigError(f"request 0x{local.request_id.hex()} was rejected: {outcome.rejected}")
+    logits = [float(v) for v in outcome.output.reshape(-1)]
+    labels = list(pkg.labels)
+    label = labels[max(range(len(logits)), key=logits.__getitem__)]
+    cut = outcome.payout["contributorCut"]
+    rows = [{"contributor": a, "bps": b, "feeShareWei": cut * b // 10_000}
+            for a, b in outcome.shares]
+    kept = settings.data_dir / "requests" / f"0x{local.request_id.hex()}.json"
+    result = {"requestId": "0x" + local.request_id.hex(), "txHash": outcome.tx_hash,
+              "label": label, "logits": dict(zip(labels, logits, strict=True)),
+              "proofKind": outcome.inference.proofKind, "worker": outcome.inference.worker,
+              "attribution": rows,
+              "localRecord": str(kept)}
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"answer: [bold]{label}[/] (logits {', '.join(f'{v:.3f}' for v in logits)})")
+    console.print(f"record: {result['requestId']} (tx {outcome.tx_hash})")
+    console.print(_share_table(rows, "attribution"))
+    console.print(f"input, salt and reply key kept in {result['localRecord']}")
+
+
+def _find_package(data_dir: Path, model_id: bytes):
+    from offchain.models import load_package
+
+    models = data_dir / "models"
+    for path in sorted(models.glob("*")) if models.exists() else []:
+        try:
+            pkg = load_package(path)
+        except Exception:  # not a package: ignore
+            continue
+        if pkg.model_id == model_id:
+            return pkg
+    return None
+
+
+def _share_table(rows: list[dict], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("contributor", "bps", "share of fee (ETH)"):
+        table.add_column(col, justify="right" if col != "contributor" else "left")
+    for row in rows:
+        table.add_row(row["contributor"], f"{row['bps']:,}", eth(row["feeShareWei"]))
+    return table
+
+
+def attribution(
+    ctx: typer.Context,
+    inference_id: str = typer.Argument(None, help="Record id (the request id, 0x...)."),
+    contributor: str = typer.Option(None, help="Totals of one contributor over all records."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Read a record's attribution from chain, check it against the on-chain hash.
+
+    Example: attestia attribution 0x5f3a...   |   attestia attribution --contributor 0x9965...
+    """
+    from eth_utils import to_checksum_address
+
+    from offchain.attribution.onchain import all_recorded, recorded_attribution
+    from offchain.errors import ConfigError
+
+    attestia = attestia_of(ctx)
+    if contributor:
+        who = to_checksum_address(contributor)
+        records = all_recorded(attestia)
+        mine = [(r, dict(r.shares).get(who, 0)) for r in records]
+        mine = [(r, b) for r, b in mine if b]
+        total = sum(r.fee_share(b) for r, b in mine)
+        data = {"contributor": who, "records": len(records), "recordsWithShare": len(mine),
+                "meanBps": (sum(b for _, b in mine) / len(mine)) if mine else 0,
+                "totalFeeShareWei": total,
+                "allHashesMatch": all(r.hash_matches and r.digest_matches for r, _ in mine)}
+        if as_json:
+            print_json(data)
+        else:
+            console.print(f"{who}: share in {len(mine)} of {len(records)} records, mean "
+                          f"{data['meanBps']:.0f} bps, earned {eth(total)} ETH")
+        return
+    if not inference_id:
+        raise ConfigError("give an INFERENCE_ID or --contributor ADDR")
+    rec = recorded_attribution(attestia, _model_id(inference_id))
+    rows = [{"contributor": a, "bps": b, "feeShareWei": rec.fee_share(b)} for a, b in rec.shares]
+    data = {"requestId": inference_id, "modelId": "0x" + rec.inference.modelId.hex(),
+            "epoch": rec.epoch, "contributorCutWei": rec.contributor_cut,
+            "attributionHash": "0x" + rec.inference.attributionHash.hex(),
+            "hashMatches": rec.hash_matches, "recordMatchesChain": rec.digest_matches,
+            "attribution": rows}
+    if as_json:
+        print_json(data)
+    else:
+        console.print(_share_table(rows, f"attribution of {inference_id[:18]}…"))
+        ok = rec.hash_matches and rec.digest_matches
+        console.print("[green]list matches the on-chain hash[/]" if ok else
+                       "[red]list does NOT match the on-chain record[/]")
+    if not (rec.hash_matches and rec.digest_matches):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("infer")(infer)
+    app.command("attribution")(attribution)

@@ -1,0 +1,71 @@
+"""``attestia worker run``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+
+import typer
+
+from offchain.cli.common import attestia_of, console, dev_account_option, err_console, settings_of
+
+worker_app = typer.Typer(help="Run an inference worker.", no_args_is_help=True)
+
+
+@worker_app.command("run")
+def run(
+    ctx: typer.Context,
+    model: list[Path] = typer.Option(..., "--model", help="Model package(s) to serve."),
+    name: str = typer.Option("default", help="Worker name (its data directory)."),
+    tee: str = typer.Option(None, help="'simulated': a SIMULATED Nitro enclave (no real TEE)."),
+    batch_size: int = typer.Option(0, help="Batch mode: leaves per committed Merkle root."),
+    max_latency: float = typer.Option(2.0, help="Batch mode: commit a partial batch after S s."),
+    until_idle: bool = typer.Option(False, "--until-idle", help="Exit when nothing is left."),
+    progress: bool = typer.Option(False, "--progress", help="Show a live progress display."),
+    dev_account: int = dev_account_option(1, "worker operator"),
+) -> None:
+    """Follow InferenceRequested events, run the model, attribute, sign and record.
+
+    Example: attestia worker run --model .attestia/models/demo --progress
+    """
+    from offchain.worker.node import WorkerOptions
+    from offchain.worker.service import build_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = settings_of(ctx)
+    attestia = attestia_of(ctx)
+    data_dir = settings.data_dir / "workers" / name
+    setup = build_worker(
+        attestia, operator=attestia.chain.account(dev_account), packages=model,
+        data_dir=data_dir, tee=tee, options=WorkerOptions(),
+    )
+    node = setup.node
+    signal.signal(signal.SIGTERM, lambda *_: node.stop_event.set())
+    signal.signal(signal.SIGINT, lambda *_: node.stop_event.set())
+    if batch_size:
+        from offchain.worker.batch import run_batch_mode
+
+        stats = run_batch_mode(node, data_dir, batch_size=batch_size, max_latency=max_latency,
+                               until_idle=until_idle)
+    elif progress:
+        from rich.progress import Progress
+
+        with Progress(console=err_console) as bar:
+            task = bar.add_task("inferences", total=None)
+            node.on_progress = lambda s: bar.update(
+                task, completed=s.recorded + s.rejected + s.skipped, total=max(s.seen, 1),
+                description=f"recorded {s.recorded} rejected {s.rejected}",
+            )
+            stats = node.run(until_idle=until_idle)
+    else:
+        stats = node.run(until_idle=until_idle)
+    node.journal.close()
+    console.print(
+        f"worker {setup.signer} stopped: {stats.recorded} recorded, {stats.rejected} rejected, "
+        f"{stats.skipped} skipped, {stats.failed} failed, gas {stats.gas:,}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(worker_app, name="worker")

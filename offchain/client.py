@@ -1,0 +1,232 @@
+"""The requester's side: seal an input, pay for a request, wait for and open the record.
+
+The requester keeps the input, its salt and the reply key locally (``requests/<id>.json``
+in the data directory) so it can later reveal them to a verifier, or prove them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+
+from offchain.attribution.shares import attribution_hash
+from offchain.chain.contracts import Attestia
+from offchain.chain.eip712 import PROOF_ZK, Inference
+from offchain.chain.events import RecordedEvent, iter_events, recorded_events
+from offchain.chain.tx import Call
+from offchain.errors import AttestiaError, ConfigError
+from offchain.models.encoding import commit, decode_tensor, encode_tensor, new_salt
+from offchain.models.onchain import get_model
+from offchain.privacy import (
+    EncryptionKey,
+    RequestPayload,
+    open_result,
+    output_salt,
+    seal_request,
+)
+
+ZERO = "0x" + "00" * 20
+GAS_REQUEST = 200_000
+
+
+class RequestFailed(AttestiaError):
+    """The request was rejected or cancelled, or no record arrived in time."""
+
+
+@dataclass
+class LocalRequest:
+    """What the requester keeps to reveal or prove its input later."""
+
+    request_id: bytes
+    model_id: bytes
+    worker: str
+    input_bytes: bytes
+    salt: bytes
+    reply_secret: bytes
+    tx_hash: str
+    block: int
+
+    def to_json(self) -> dict:
+        return {
+            "requestId": "0x" + self.request_id.hex(), "modelId": "0x" + self.model_id.hex(),
+            "worker": self.worker, "input": "0x" + self.input_bytes.hex(),
+            "salt": "0x" + self.salt.hex(), "replySecret": "0x" + self.reply_secret.hex(),
+            "txHash": self.tx_hash, "block": self.block,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> LocalRequest:
+        h = bytes.fromhex
+        return cls(h(d["requestId"][2:]), h(d["modelId"][2:]), d["worker"], h(d["input"][2:]),
+                   h(d["salt"][2:]), h(d["replySecret"][2:]), d["txHash"], int(d["block"]))
+
+    def save(self, data_dir: Path) -> Path:
+        path = data_dir / "requests" / f"0x{self.request_id.hex()}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1))
+        tmp.replace(path)
+        return path
+
+
+def load_local_request(data_dir: Path, request_id: str) -> LocalRequest | None:
+    path = data_dir / "requests" / f"{request_id.lower()}.json"
+    return LocalRequest.from_json(json.loads(path.read_text())) if path.exists() else None
+
+
+def request_id_of(requester: str, model_id: bytes, input_commitment: bytes) -> bytes:
+    return keccak(abi_encode(["address", "bytes32", "bytes32"],
+                             [requester, model_id, input_commitment]))
+
+
+def active_workers(attestia: Attestia) -> list[tuple[str, bytes]]:
+    """(signer, encryption key) of every active worker, newest registration first."""
+    seen: dict[str, bytes] = {}
+    for event in iter_events(attestia.registry, "WorkerRegistered", 0):
+        seen[event["args"]["signer"]] = bytes(event["args"]["encryptionKey"])
+    fn = attestia.registry.functions
+    return [(s, k) for s, k in reversed(seen.items()) if fn.isActiveWorker(s).call()]
+
+
+def worker_key(attestia: Attestia, worker: str) -> bytes:
+    info = attestia.registry.functions.getWorker(worker).call()
+    if info[0] == ZERO:
+        raise ConfigError(f"{worker} is not a registered worker")
+    return bytes(info[8])
+
+
+def build_requests(
+    attestia: Attestia, model_id: bytes, inputs: list[np.ndarray], *, requester: str,
+    worker: str | None = None,
+) -> list[tuple[LocalRequest, Call]]:
+    """Seal each input and build its paid requestInference call (not yet sent)."""
+    model = get_model(attestia, model_id)
+    if model is None:
+        raise ConfigError(f"model 0x{model_id.hex()} is not registered: attestia model register")
+    if model.revoked_at or model.deprecated:
+        raise ConfigError(f"model 0x{model_id.hex()} no longer takes requests")
+    if worker is None:
+        workers = active_workers(attestia)
+        if not workers:
+            raise ConfigError("no active worker is registered: start one with attestia worker run")
+        worker, key = workers[0]
+    else:
+        key = worker_key(attestia, worker)
+    out = []
+    for raw in inputs:
+        input_bytes = encode_tensor(np.asarray(raw, dtype=np.float32))
+        salt = new_salt()
+        reply = EncryptionKey.generate()
+        commitment = commit(salt, input_bytes)
+        payload = seal_request(key, RequestPayload(input_bytes, salt, reply.public))
+        call = Call.of(
+            attestia.registry.functions.requestInference(model_id, worker, commitment, payload),
+            value=model.fee, gas=GAS_REQUEST,
+        )
+        local = LocalRequest(request_id_of(requester, model_id, commitment), model_id, worker,
+                             input_bytes, salt, reply.secret, "", 0)
+        out.append((local, call))
+    return out
+
+
+def send_requests(attestia: Attestia, built: list[tuple[LocalRequest, Call]], account,
+                  data_dir: Path) -> list[LocalRequest]:
+    sender = attestia.sender(account)
+    receipts = sender.transact_many([call for _, call in built])
+    done = []
+    for (local, _), receipt in zip(built, receipts, strict=True):
+        local.tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+        local.block = receipt["blockNumber"]
+        local.save(data_dir)
+        done.append(local)
+    return done
+
+
+@dataclass
+class Outcome:
+    """A request's end: its record (with the opened output) or the rejection reason."""
+
+    request_id: bytes
+    inference: Inference | None = None
+    shares: list[tuple[str, int]] | None = None
+    payout: dict | None = None
+    tx_hash: str = ""
+    output: np.ndarray | None = None
+    rejected: str | None = None
+
+
+def wait_for_outcomes(
+    attestia: Attestia, requests: list[LocalRequest], timeout: float = 120.0,
+    poll: float = 0.05, on_poll: Callable[[int], None] | None = None,
+) -> dict[bytes, Outcome]:
+    """Follow InferenceRecorded / RequestRejected until every request has an outcome.
+
+    ``on_poll(n_done)`` runs after every poll (progress display; it may raise to abort).
+    """
+    pending = {r.request_id: r for r in requests}
+    outcomes: dict[bytes, Outcome] = {}
+    start_block = min(r.block for r in requests) if requests else 0
+    deadline = time.monotonic() + timeout
+    while pending:
+        latest = attestia.chain.w3.eth.block_number
+        for record in recorded_events(attestia.registry, start_block, latest):
+            if record.request_id in pending:
+                outcomes[record.request_id] = outcome_from_record(
+                    attestia, record, pending.pop(record.request_id))
+        for event in iter_events(attestia.registry, "RequestRejected", start_block, latest):
+            rid = bytes(event["args"]["requestId"])
+            if rid in pending:
+                pending.pop(rid)
+                outcomes[rid] = Outcome(rid, rejected=event["args"]["reason"])
+        start_block = latest + 1
+        if on_poll:
+            on_poll(len(outcomes))
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            raise RequestFailed(f"{len(pending)} request(s) got no record within {timeout:.0f} s:"
+                                " is a worker running (attestia worker run)?")
+        time.sleep(poll)
+    return outcomes
+
+
+def sealed_result_of(attestia: Attestia, tx_hash: str) -> bytes:
+    """The sealedResult argument (always the last) of a fulfill transaction's calldata."""
+    tx = attestia.chain.w3.eth.get_transaction(tx_hash)
+    fn, _ = attestia.registry.decode_function_input(tx["input"])
+    inputs = fn.abi["inputs"]
+    types = [_abi_type(p) for p in inputs]
+    values = abi_decode(types, bytes(tx["input"])[4:])
+    return bytes(values[-1])
+
+
+def _abi_type(param: dict) -> str:
+    if param["type"].startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + param["type"][5:]
+    return param["type"]
+
+
+def outcome_from_record(attestia: Attestia, record: RecordedEvent,
+                        local: LocalRequest | None) -> Outcome:
+    inference = record.inference
+    payout = {"epoch": record.epoch, "workerCut": record.worker_cut,
+              "ownerCut": record.owner_cut, "contributorCut": record.contributor_cut}
+    outcome = Outcome(record.request_id, inference, record.shares, payout, record.tx_hash)
+    if local is not None:
+        output_bytes = open_result(EncryptionKey(local.reply_secret),
+                                   sealed_result_of(attestia, outcome.tx_hash))
+        if inference.proofKind != PROOF_ZK and \
+                commit(output_salt(local.salt), output_bytes) != inference.outputCommitment:
+            raise RequestFailed("the worker's sealed output does not match its signed commitment")
+        if attribution_hash(record.shares) != inference.attributionHash:
+            raise RequestFailed("the attribution list does not match the record's hash")
+        outcome.output = decode_tensor(output_bytes)
+    return outcome

@@ -1,0 +1,417 @@
+"""A stateful property test: random sequences of requests, records, rejections, cancellations,
+batches, sweeps, root proposals, cancellations, activations, claims and withdrawals, with the
+whole money flow modelled in Python and the conservation invariants checked after every step.
+
+Time is handled so that every outcome is predictable: each clock jump is longer than the root
+timelock and the request timeout (so a jump makes every earlier proposal ready), and the clock
+never rests within a few minutes before an epoch boundary (so a record's epoch is the one read
+just before it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from offchain.rewards.settlement import PoolShare, cumulative_rewards
+from tests.contracts.helpers import (
+    ADMIN,
+    MIN_STAKE,
+    OPERATOR,
+    OUTSIDER,
+    OWNER,
+    RELAYER,
+    REQUESTER,
+    TIMELOCK,
+    TIMEOUT,
+    WORKER,
+    WORKER_B,
+    Harness,
+    Request,
+    contributor,
+    reverts,
+    root_bytes,
+    shares_for,
+)
+
+JUMP = max(TIMELOCK, TIMEOUT) + 120  # every clock jump outlasts the timelock and the timeout
+SAFE_BEFORE_BOUNDARY = 600  # never rest this close before an epoch boundary
+CONTRIBUTORS = [contributor(100 + i) for i in range(4)]
+PAYEES = [REQUESTER, OUTSIDER, OPERATOR, OWNER]
+EPOCH, GENESIS = 86_400, 0  # DeployParams defaults (checked in the test)
+MODELS: list[tuple[bytes, int, tuple[int, int, int]]] = []  # (id, fee, split), set per test
+
+
+@dataclass
+class Proposal:
+    epoch: int
+    tree: object
+    cumulative: dict[str, int]
+    total: int
+    status: str = "proposed"  # proposed | cancelled | activated
+    ready: bool = False
+
+
+class MoneyFlow(RuleBasedStateMachine):
+    """The registry's and distributor's money, modelled exactly."""
+
+    h: Harness  # set by the test before running
+    seen: Counter[str] = Counter()  # outcomes reached, over all examples (checked at the end)
+
+    requests = Bundle("requests")
+    recorded = Bundle("recorded")
+
+    def __init__(self) -> None:
+        super().__init__()
+        h = self.h
+        self.snapshot = h.w3.provider.make_request("evm_snapshot", [])["result"]
+        self._align()
+        self.open: dict[bytes, Request] = {}
+        self.balances: dict[str, int] = defaultdict(int)
+        self.pools: dict[int, int] = defaultdict(int)
+        self.pool_shares: dict[int, list[PoolShare]] = defaultdict(list)
+        self.batches: dict[bytes, tuple[int, int, int, tuple]] = {}  # deposit, epoch, count, shares
+        self.swept_batches: set[bytes] = set()
+        self.funded_shares: list[PoolShare] = []
+        self.earned: dict[str, int] = {}  # cumulative_rewards(funded_shares), kept current
+        self.funded_pool_total = 0
+        self.stakes = 2 * MIN_STAKE
+        self.total_funded = int(h.distributor.functions.totalFunded().call())
+        self.total_claimed = int(h.distributor.functions.totalClaimed().call())
+        self.claimed: dict[str, int] = defaultdict(int)
+        self.proposals: dict[int, Proposal] = {}
+        self.active: Proposal | None = None
+        self.latest: int | None = None
+        self.next_root_epoch = 1
+        self.registry_base = h.balance(h.registry.address) - self.stakes
+
+    def teardown(self) -> None:
+        self.h.w3.provider.make_request("evm_revert", [self.snapshot])
+        for sender in self.h.attestia.chain._senders.values():
+            sender.resync()
+
+    # -- time -------------------------------------------------------------------------------
+    def _align(self) -> None:
+        """Leave the clock well away from the end of an epoch (drift never crosses one), and
+        note the epoch, which therefore stays current until the next jump."""
+        into = (self.h.now() - GENESIS) % EPOCH
+        if into > EPOCH - SAFE_BEFORE_BOUNDARY:
+            self.h.travel(EPOCH - into + 60)
+        self.epoch = self.h.epoch()
+
+    def _jump(self, seconds: int) -> None:
+        self.h.travel(seconds)
+        self._align()
+        for proposal in self.proposals.values():
+            proposal.ready = True
+
+    # -- registry rules -----------------------------------------------------------------------
+    @rule(target=requests, model=st.integers(0, 1), named=st.booleans(),
+          requester=st.sampled_from([REQUESTER, OUTSIDER]))
+    def request(self, model: int, named: bool, requester) -> Request:
+        model_id, fee, _ = MODELS[model]
+        request = self.h.request(model_id, worker=WORKER.address if named else None,
+                                 requester=requester, fee=fee)
+        self.open[request.request_id] = request
+        return request
+
+    @initialize(target=recorded, model=st.integers(0, 1),
+                who=st.sets(st.sampled_from(CONTRIBUTORS), min_size=1))
+    def first_record(self, model: int, who: set[str]):
+        """Every run starts with one record, so the reward path has something to settle."""
+        return self.fulfill(self.request(model, True, REQUESTER), False, False, who)
+
+    @rule(target=recorded, request=consumes(requests), by_sig=st.booleans(),
+          second_worker=st.booleans(), who=st.sets(st.sampled_from(CONTRIBUTORS), min_size=1))
+    def fulfill(self, request: Request, by_sig: bool, second_worker: bool, who: set[str]):
+        h = self.h
+        worker = WORKER_B if second_worker and int(request.worker, 16) == 0 else WORKER
+        shares = shares_for(sorted(who))
+        inference = h.record(request, shares, worker=worker.address)
+        epoch = self.epoch
+        h.fulfill(request, inference, shares, by_sig=by_sig)
+        _, _, (worker_bps, owner_bps, _) = next(m for m in MODELS if m[0] == request.modelId)
+        worker_cut = request.fee * worker_bps // 10_000
+        owner_cut = request.fee * owner_bps // 10_000
+        del self.open[request.request_id]
+        self.balances[OPERATOR.address] += worker_cut
+        self.balances[OWNER.address] += owner_cut
+        cut = request.fee - worker_cut - owner_cut
+        self.pools[epoch] += cut
+        self.pool_shares[epoch].append(PoolShare(epoch, cut, tuple(shares)))
+        self.seen["fulfill"] += 1
+        return (request, inference, shares)
+
+    @rule(item=recorded, by_sig=st.booleans())
+    def replay(self, item, by_sig: bool) -> None:
+        request, inference, shares = item
+        with reverts("AlreadyRecorded", self.h.digest(inference)):
+            self.h.fulfill(request, inference, shares, by_sig=by_sig)
+
+    @rule(request=consumes(requests), by_operator=st.booleans())
+    def reject(self, request: Request, by_operator: bool) -> None:
+        named = int(request.worker, 16) != 0
+        who = (OPERATOR if by_operator else WORKER) if named else WORKER_B
+        self.h.send(self.h.registry.functions.rejectRequest(request.as_tuple(), "no"), who)
+        del self.open[request.request_id]
+        self.balances[request.requester] += request.fee
+        self.seen["reject"] += 1
+
+    @rule(request=consumes(requests))
+    def cancel(self, request: Request) -> None:
+        cancel = self.h.registry.functions.cancelRequest(request.as_tuple())
+        if self.h.now() < request.createdAt + TIMEOUT:
+            with reverts("RequestNotExpired", request.createdAt + TIMEOUT):
+                self.h.send(cancel, _account(request.requester))
+            self._jump(JUMP)
+        self.h.send(cancel, _account(request.requester))
+        del self.open[request.request_id]
+        self.balances[request.requester] += request.fee
+        self.seen["cancel"] += 1
+
+    @rule(deposit=st.sampled_from([0, 1, 999, 10**6 + 1]), count=st.integers(1, 4),
+          second_worker=st.booleans(), who=st.sets(st.sampled_from(CONTRIBUTORS), min_size=1))
+    def commit_batch(self, deposit: int, count: int, second_worker: bool, who: set[str]) -> None:
+        h = self.h
+        worker = WORKER_B if second_worker else WORKER
+        epoch = self.epoch
+        batch_id = h.commit_batch(MODELS[0][0], h.unique("root"), count, deposit=deposit,
+                                  worker=worker, epoch=epoch)
+        self.batches[batch_id] = (deposit, epoch, count, tuple(shares_for(sorted(who))))
+        self.seen["batch"] += 1
+
+    @rule()
+    def advance_epoch(self) -> None:
+        self._jump(EPOCH - (self.h.now() - GENESIS) % EPOCH + JUMP)
+
+    @rule()
+    def settle(self) -> None:
+        """A whole settlement round, as the settler runs it: end the epoch, sweep, propose."""
+        self.advance_epoch()
+        if self._sweepable_epochs() or self._sweepable_batches():
+            self.sweep()
+        if self.earned:
+            self.propose_root()
+
+    @precondition(lambda self: self._sweepable_epochs() or self._sweepable_batches())
+    @rule()
+    def sweep(self) -> None:
+        h = self.h
+        for epoch in self._sweepable_epochs():
+            h.send(h.registry.functions.sweepEpoch(epoch), RELAYER)
+            self.total_funded += self.pools.pop(epoch)
+            self.funded_shares += self.pool_shares.pop(epoch)
+        batch_ids = self._sweepable_batches()
+        if batch_ids:
+            h.send(h.registry.functions.sweepBatches(batch_ids), RELAYER)
+            for batch_id in batch_ids:
+                deposit, epoch, count, shares = self.batches[batch_id]
+                self.swept_batches.add(batch_id)
+                self.total_funded += deposit
+                self.funded_shares += [PoolShare(epoch, deposit // count, shares)] * count
+        self.earned = cumulative_rewards(self.funded_shares, 2**64)
+        self.funded_pool_total = sum(s.pool for s in self.funded_shares)
+        self.seen["sweep"] += 1
+        with reverts("EpochNotEnded", self.epoch):
+            h.send(h.registry.functions.sweepEpoch(self.epoch), RELAYER)
+
+    def _sweepable_epochs(self) -> list[int]:
+        return sorted(e for e, amount in self.pools.items() if e < self.epoch and amount)
+
+    def _sweepable_batches(self) -> list[bytes]:
+        ready = [b for b, (_, e, _, _) in self.batches.items()
+                 if e < self.epoch and b not in self.swept_batches]
+        return ready if any(self.batches[b][0] for b in ready) else []
+
+    @rule(payee=st.sampled_from(PAYEES))
+    def withdraw(self, payee) -> None:
+        h = self.h
+        amount = self.balances[payee.address]
+        if amount == 0:
+            with reverts("NothingToWithdraw"):
+                h.send(h.registry.functions.withdraw(), payee)
+            return
+        before = h.balance(payee.address)
+        receipt = h.send(h.registry.functions.withdraw(), payee)
+        fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        assert h.balance(payee.address) == before + amount - fee
+        self.balances[payee.address] = 0
+        self.seen["withdraw"] += 1
+
+    # -- distributor rules ------------------------------------------------------------------
+    def _lazy_activate(self) -> None:
+        """The distributor's _activateLatestIfReady, in the model."""
+        if self.latest is None:
+            return
+        latest = self.proposals[self.latest]
+        if self.active is not None and latest.epoch <= self.active.epoch:
+            return
+        if latest.status == "proposed" and latest.ready and \
+                latest.total >= (self.active.total if self.active else 0):
+            latest.status = "activated"
+            self.active = latest
+
+    @precondition(lambda self: self.earned)
+    @rule()
+    def propose_root(self) -> None:
+        h = self.h
+        cumulative = dict(self.earned)
+        total = sum(cumulative.values())
+        assert total <= self.total_funded
+        tree = h.rewards_tree(cumulative)
+        epoch = self.next_root_epoch
+        self.next_root_epoch += 1
+        h.send(h.distributor.functions.proposeRoot(epoch, root_bytes(tree), total), ADMIN)
+        self._lazy_activate()
+        assert self.active is None or total >= self.active.total
+        self.proposals[epoch] = Proposal(epoch, tree, cumulative, total)
+        self.latest = epoch
+        self.seen["propose"] += 1
+
+    @precondition(lambda self: any(p.status == "proposed" and not p.ready
+                                   for p in self.proposals.values()))
+    @rule()
+    def cancel_root(self) -> None:
+        epoch = max(e for e, p in self.proposals.items() if p.status == "proposed" and not p.ready)
+        self.h.send(self.h.distributor.functions.cancelRoot(epoch), ADMIN)
+        self.proposals[epoch].status = "cancelled"
+        self.seen["cancel_root"] += 1
+
+    @precondition(lambda self: any(p.status == "proposed" for p in self.proposals.values()))
+    @rule(data=st.data())
+    def activate(self, data) -> None:
+        h = self.h
+        waiting = sorted(e for e, p in self.proposals.items() if p.status == "proposed")
+        proposal = self.proposals[data.draw(st.sampled_from(waiting))]
+        if not proposal.ready:
+            with reverts("TimelockNotElapsed"):
+                h.send(h.distributor.functions.activateRoot(proposal.epoch), RELAYER)
+            self._jump(JUMP)
+        activate = h.distributor.functions.activateRoot(proposal.epoch)
+        if self.active is not None and proposal.epoch <= self.active.epoch:
+            with reverts("EpochNotAfterActive", proposal.epoch, self.active.epoch):
+                h.send(activate, RELAYER)
+            return
+        if self.active is not None and proposal.total < self.active.total:
+            with reverts("TotalDecreased", proposal.total, self.active.total):
+                h.send(activate, RELAYER)
+            return
+        h.send(activate, RELAYER)
+        proposal.status = "activated"
+        self.active = proposal
+        self.seen["activate"] += 1
+
+    @rule(account=st.sampled_from(CONTRIBUTORS), tamper=st.booleans(), wait=st.booleans())
+    def claim(self, account: str, tamper: bool, wait: bool) -> None:
+        h = self.h
+        claim = h.distributor.functions.claim
+        if wait and any(not p.ready for p in self.proposals.values()):
+            self._jump(JUMP)  # past the timelock: the claim activates the newest root lazily
+        saved = (self.active, {e: p.status for e, p in self.proposals.items()})
+        self._lazy_activate()
+        active = self.active
+        if active is None:
+            with reverts("NoActiveRoot"):
+                h.send(claim(account, 1, []), RELAYER)
+            return
+        if account not in active.cumulative:
+            with reverts("InvalidProof"):
+                h.send(claim(account, 1, []), RELAYER)
+            self._restore(saved)
+            return
+        cumulative, proof = h.proof(active.tree, account)
+        if tamper:
+            with reverts("InvalidProof"):
+                h.send(claim(account, cumulative + 1, proof), RELAYER)
+        already = self.claimed[account]
+        if cumulative <= already:
+            with reverts("NothingToClaim", cumulative, already):
+                h.send(claim(account, cumulative, proof), RELAYER)
+            self._restore(saved)
+            return
+        before = h.balance(account)
+        h.send(claim(account, cumulative, proof), RELAYER)
+        paid = cumulative - already
+        assert h.balance(account) == before + paid
+        self.claimed[account] = cumulative
+        self.total_claimed += paid
+        self.seen["claim_paid"] += 1
+        with reverts("NothingToClaim", cumulative, cumulative):  # never paid twice
+            h.send(claim(account, cumulative, proof), RELAYER)
+
+    def _restore(self, saved) -> None:
+        """A reverted claim also reverts its lazy activation."""
+        self.active, statuses = saved
+        for epoch, status in statuses.items():
+            self.proposals[epoch].status = status
+
+    # -- invariants -----------------------------------------------------------------------------
+    @invariant()
+    def money_is_conserved(self) -> None:
+        """One batched read of every figure, then the conservation laws."""
+        h = self.h
+        f, d = h.registry.functions, h.distributor.functions
+        pools = sorted(self.pools)
+        reads = [h.registry.address, h.distributor.address, d.totalFunded(), d.totalClaimed()]
+        reads += [f.balances(p.address) for p in PAYEES]
+        reads += [f.epochPool(e) for e in pools]
+        reads += [d.claimed(a) for a in CONTRIBUTORS]
+        values = h.read_uints(reads)
+        registry, distributor, funded, claimed_total = values[:4]
+        balances = values[4:4 + len(PAYEES)]
+        epoch_pools = values[4 + len(PAYEES):4 + len(PAYEES) + len(pools)]
+        claimed = values[4 + len(PAYEES) + len(pools):]
+
+        # The registry holds exactly what it owes: escrow, credits, pools, batch deposits, stakes.
+        escrow = sum(r.fee for r in self.open.values())
+        unswept = sum(d for b, (d, _, _, _) in self.batches.items()
+                      if b not in self.swept_batches)
+        owed = escrow + sum(self.balances.values()) + sum(self.pools.values()) + unswept + \
+            self.stakes
+        assert registry - self.registry_base == owed
+        assert balances == [self.balances[p.address] for p in PAYEES]
+        assert epoch_pools == [self.pools[e] for e in pools]
+
+        # The distributor holds what was funded minus what was claimed.
+        assert (funded, claimed_total) == (self.total_funded, self.total_claimed)
+        assert distributor == funded - claimed_total
+        # Nobody is paid more than its pools gave it, nor than the active root says.
+        assert claimed == [self.claimed[a] for a in CONTRIBUTORS]
+        for account, amount in zip(CONTRIBUTORS, claimed, strict=True):
+            assert amount <= self.earned.get(account, 0)
+            if amount:
+                assert self.active is not None and amount <= self.active.cumulative[account]
+        assert claimed_total <= self.funded_pool_total <= funded
+
+
+def _account(address: str):
+    return next(a for a in (REQUESTER, OUTSIDER) if a.address == address)
+
+
+def test_money_flow_state_machine(h: Harness) -> None:
+    MODELS.clear()
+    for fee, split in ((10_001, (2_000, 1_000, 7_000)), (999, (3_333, 3_333, 3_334))):
+        MODELS.append((h.register_model(fee=fee, split=split), fee, split))
+    h.register_worker(WORKER)
+    h.register_worker(WORKER_B)
+    assert (h.registry.functions.epochLength().call(), h.genesis()) == (EPOCH, GENESIS)
+    MoneyFlow.h = h
+    MoneyFlow.seen.clear()
+    run_state_machine_as_test(MoneyFlow, settings=settings(
+        max_examples=15, stateful_step_count=40, deadline=None, database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    ))
+    print(dict(MoneyFlow.seen))
