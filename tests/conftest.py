@@ -81,3 +81,29 @@ def session_attestia(session_chain: Chain):
 def attestia(session_attestia, chain: Chain):
     """The deployed contracts inside this test's snapshot (reverted afterwards)."""
     return session_attestia
+
+
+@pytest.fixture(scope="session")
+def demo_package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo model package, built once per session."""
+    from offchain.models.demo import build_demo_package
+
+    return build_demo_package(tmp_path_factory.mktemp("models") / "demo")
+
+
+@pytest.fixture(scope="session")
+def demo_package(demo_package_dir: Path):
+    from offchain.models import load_package
+
+    return load_package(demo_package_dir)
+
+
+@pytest.fixture
+def served_model(attestia, demo_package):
+    """The demo model registered (fee 0.001 ETH, split 20/20/60) inside this test."""
+    from offchain.chain.accounts import dev_account
+    from offchain.models.onchain import register_model
+
+    model, _ = register_model(attestia, demo_package, fee=10**15, kinds=["signed", "tee"],
+                              account=dev_account(0))
+    return model

@@ -12,7 +12,10 @@ from offchain.cli import (
     demo_cmd,
     model_cmd,
     rewards_cmd,
+    tee_cmd,
+    verify_cmd,
     worker_cmd,
+    zk_cmd,
 )
 from offchain.cli.common import err_console
 from offchain.errors import AttestiaError
@@ -38,7 +41,8 @@ def _root(
     ctx.obj = {"rpc_url": rpc_url, "port": port}
 
 
-for module in (chain_cmd, model_cmd, worker_cmd, client_cmd, rewards_cmd, demo_cmd):
+for module in (chain_cmd, model_cmd, zk_cmd, worker_cmd, client_cmd, rewards_cmd, demo_cmd,
+               verify_cmd, tee_cmd):
     module.register(app)
 
 

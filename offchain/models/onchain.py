@@ -77,3 +77,54 @@ def register_model(
     model = get_model(attestia, package.model_id)
     assert model is not None
     return model, True
+
+
+def set_verifier(attestia: Attestia, model_id: bytes, verifier: str, account=None) -> None:
+    """``setVerifier(modelId, verifier)`` (model owner only): the ZK verifier of the model."""
+    attestia.transact(attestia.registry.functions.setVerifier(model_id, verifier),
+                      account=account)
+
+
+def set_policy(attestia: Attestia, model_id: bytes, policy: int, account=None) -> None:
+    """``setPolicy(modelId, policy)`` (model owner only): the accepted proof kinds."""
+    attestia.transact(attestia.registry.functions.setPolicy(model_id, policy), account=account)
+
+
+def enable_zk(attestia: Attestia, package: ModelPackage, artifacts, account=None
+              ) -> tuple[OnchainModel, bool]:
+    """Deploy the package's per-model verifier, register it and add ZK to the policy.
+
+    ``artifacts`` is the package's ``offchain.proofs.zk.ZkArtifacts``. Idempotent: a verifier
+    whose code is already this circuit's is kept. Returns (model, deployed a new verifier?).
+    Refuses artifacts made on a local test SRS anywhere but the local dev chain.
+    """
+    from offchain.chain.eip712 import PROOF_ZK
+    from offchain.chain.tx import Call
+    from offchain.proofs.zk import require_secure_srs
+
+    chain = attestia.chain
+    require_secure_srs(artifacts, chain.chain_id)
+    if artifacts.model_id != package.model_id:
+        raise ConfigError(f"the zk artifacts in {artifacts.directory} are for model "
+                          f"0x{artifacts.model_id.hex()}, not 0x{package.model_id.hex()}: "
+                          "run the zk setup again")
+    model = get_model(attestia, package.model_id)
+    if model is None:
+        raise ConfigError(f"model 0x{package.model_id.hex()} is not registered: run "
+                          f"attestia model register {package.path}")
+    sender = attestia.sender(account)
+    if model.owner != sender.address:
+        raise ConfigError(f"only the model owner {model.owner} can set its verifier (you are "
+                          f"{sender.address})")
+    runtime = bytes(chain.w3.eth.call({"data": artifacts.verifier_bytecode, "gas": 15_000_000}))
+    current = bytes(chain.w3.eth.get_code(model.verifier)) if int(model.verifier, 16) else b""
+    deployed = current != runtime
+    if deployed:
+        receipt = sender.transact(Call(to="", data=artifacts.verifier_bytecode,
+                                       label="deploy Halo2Verifier"))
+        set_verifier(attestia, package.model_id, receipt["contractAddress"], account)
+    if not model.policy & policy_bit(PROOF_ZK):
+        set_policy(attestia, package.model_id, model.policy | policy_bit(PROOF_ZK), account)
+    updated = get_model(attestia, package.model_id)
+    assert updated is not None
+    return updated, deployed

@@ -79,22 +79,32 @@ class InferenceEngine:
             shares=tuple(self.contributors.shares(values)),
         )
 
-    def evaluate_batch(self, raws: list[np.ndarray]) -> list[Evaluation]:
+    def evaluate_batch(self, raws: list[np.ndarray], *, workers: int = 1,
+                       chunk_size: int = 16) -> list[Evaluation]:
         """Many inputs: the model runs one row at a time (bytes must not depend on batch
-        size); attribution runs as one batched KNN-Shapley pass."""
+        size); attribution runs as one batched KNN-Shapley pass, streamed ``chunk_size``
+        queries at a time (memory stays at a few chunks of per-point values, not
+        ``len(raws) * N``) on ``workers`` threads. Results do not depend on either knob."""
+        if not raws:
+            return []
         logits = [self.session.run(self.package.model_input(raw)) for raw in raws]
         labels = np.array([predicted_label(v) for v in logits])
         queries = np.vstack([self.package.standardise(raw) for raw in raws])
-        values = self.knn.values_batch(queries, labels)
+        shares = [
+            tuple(self.contributors.shares(row))
+            for block in self.knn.iter_values(queries, labels, chunk_size=chunk_size,
+                                              workers=workers)
+            for row in block
+        ]
         return [
             Evaluation(
                 input_bytes=encode_tensor(raw),
                 logits=out,
                 label=int(label),
                 output_bytes=encode_tensor(out),
-                shares=tuple(self.contributors.shares(row)),
+                shares=share_list,
             )
-            for raw, out, label, row in zip(raws, logits, labels, values, strict=True)
+            for raw, out, label, share_list in zip(raws, logits, labels, shares, strict=True)
         ]
 
     def record(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import urllib.parse
@@ -44,6 +45,13 @@ ZERO = "0x" + "00" * 20
 OPEN_REQUEST_PREFIX = b"uri:"
 GAS_REJECT = 150_000
 GAS_ZK = 1_500_000
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the exactly-once tests: ATTESTIA_WORKER_CRASH_AT=<name> makes the
+    process die at that point, as a power cut would (no cleanup, no flush)."""
+    if os.environ.get("ATTESTIA_WORKER_CRASH_AT") == name:
+        os._exit(97)
 
 
 def fulfill_gas(n_shares: int) -> int:
@@ -166,6 +174,7 @@ class WorkerNode:
             request = request_from_event(args)
             request["payload"] = "0x" + bytes(args["payload"]).hex()
             found.append(("0x" + bytes(args["requestId"]).hex(), event["blockNumber"], request))
+        crash_point("before-cursor")
         added = self.journal.add_requests(found, latest)
         self.stats.seen += added
         return added
@@ -187,6 +196,7 @@ class WorkerNode:
             return
         # Journal every signed transaction before any is broadcast.
         signed = []
+        crash_point("before-sign")
         for item in prepared:
             tx_hash, raw = self.sender.sign(item.call)
             nonce = self.sender._nonce - 1  # the nonce sign() just assigned
@@ -196,10 +206,14 @@ class WorkerNode:
                 raw_tx="0x" + raw.hex(), nonce=nonce, reason=item.rejected,
             )
             signed.append((item, tx_hash, raw))
-        for item, tx_hash, raw in signed:
+        crash_point("after-journal")
+        for index, (item, tx_hash, raw) in enumerate(signed):
             self.sender.broadcast(tx_hash, raw)
+            if index == len(signed) // 2:
+                crash_point("mid-broadcast")
             state = J.REJECT_SENT if item.rejected else J.SENT
             self.journal.update(item.entry.request_id, state)
+        crash_point("after-send")
         self._confirm(self.journal.entries(J.SENT, J.REJECT_SENT, J.SIGNED, J.REJECT_SIGNED))
 
     def _still_open(self, entry: J.JournalEntry) -> bool:

@@ -99,9 +99,21 @@ class MoneyFlow(RuleBasedStateMachine):
         self.registry_base = h.balance(h.registry.address) - self.stakes
 
     def teardown(self) -> None:
-        self.h.w3.provider.make_request("evm_revert", [self.snapshot])
-        for sender in self.h.attestia.chain._senders.values():
-            sender.resync()
+        """Whatever happened, a final settlement pays every contributor exactly what it
+        earned; then the chain goes back to the snapshot."""
+        try:
+            self.settle()
+            if any(p.status == "proposed" for p in self.proposals.values()):
+                self._jump(JUMP)
+            for account in CONTRIBUTORS:
+                self.claim(account, tamper=False, wait=False)
+            assert self.active is not None and self.active.cumulative == self.earned
+            assert {a: v for a, v in self.claimed.items() if v} == self.earned
+            self.money_is_conserved()
+        finally:
+            self.h.w3.provider.make_request("evm_revert", [self.snapshot])
+            for sender in self.h.attestia.chain._senders.values():
+                sender.resync()
 
     # -- time -------------------------------------------------------------------------------
     def _align(self) -> None:
@@ -182,6 +194,7 @@ class MoneyFlow(RuleBasedStateMachine):
         self.balances[request.requester] += request.fee
         self.seen["cancel"] += 1
 
+    @precondition(lambda self: len(self.batches) < 3)  # batches need no set-up: cap them
     @rule(deposit=st.sampled_from([0, 1, 999, 10**6 + 1]), count=st.integers(1, 4),
           second_worker=st.booleans(), who=st.sets(st.sampled_from(CONTRIBUTORS), min_size=1))
     def commit_batch(self, deposit: int, count: int, second_worker: bool, who: set[str]) -> None:
@@ -411,7 +424,9 @@ def test_money_flow_state_machine(h: Harness) -> None:
     MoneyFlow.h = h
     MoneyFlow.seen.clear()
     run_state_machine_as_test(MoneyFlow, settings=settings(
-        max_examples=15, stateful_step_count=40, deadline=None, database=None,
+        max_examples=20, stateful_step_count=40, deadline=None, database=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     ))
+    # The runs reached every outcome that matters (the final settlement guarantees claims).
+    assert MoneyFlow.seen["fulfill"] and MoneyFlow.seen["sweep"] and MoneyFlow.seen["claim_paid"]
     print(dict(MoneyFlow.seen))

@@ -1,0 +1,85 @@
+"""``attestia governance …``: the enclave-measurement allowlist and revocations."""
+
+from __future__ import annotations
+
+import typer
+
+from offchain.cli.common import attestia_of, console, dev_account_option
+
+governance_app = typer.Typer(help="Governance: enclave measurements and revocations "
+                             "(GOVERNANCE_ROLE).", no_args_is_help=True)
+
+
+def simulated_measurement() -> bytes:
+    """keccak256(PCR0 || PCR1 || PCR2) of the SIMULATED enclave ``--tee simulated`` runs."""
+    from eth_utils import keccak
+
+    from offchain.proofs.tee.simulated import simulated_pcrs
+
+    pcrs = simulated_pcrs(b"attestia-worker")
+    return bytes(keccak(pcrs[0] + pcrs[1] + pcrs[2]))
+
+
+def _bytes32(text: str) -> bytes:
+    from offchain.cli.model_cmd import _model_id
+
+    return _model_id(text)
+
+
+@governance_app.command("allow-measurement")
+def allow_measurement(
+    ctx: typer.Context,
+    measurement: str = typer.Argument(None, help="Measurement id: keccak256(PCR0||PCR1||PCR2)."),
+    simulated: bool = typer.Option(False, "--simulated", help="Allow the SIMULATED enclave's "
+                                   "measurement (local testing only)."),
+    dev_account: int = dev_account_option(0, "governance"),
+) -> None:
+    """Add an enclave measurement to the allowlist.
+
+    Example: attestia governance allow-measurement --simulated
+    """
+    from offchain.errors import ConfigError
+
+    if (measurement is None) == (not simulated):
+        raise ConfigError("give a MEASUREMENT or --simulated (one of them)")
+    value = simulated_measurement() if simulated else _bytes32(measurement)
+    attestia = attestia_of(ctx)
+    fn = attestia.registry.functions
+    if fn.measurementStatus(value).call()[0]:
+        console.print(f"measurement 0x{value.hex()} is already allowed")
+        return
+    attestia.transact(fn.allowMeasurement(value), account=attestia.chain.account(dev_account))
+    label = " (SIMULATED enclave: testing only)" if simulated else ""
+    console.print(f"measurement 0x{value.hex()} allowed{label}")
+
+
+@governance_app.command("revoke-measurement")
+def revoke_measurement(
+    ctx: typer.Context,
+    measurement: str = typer.Argument(..., help="Measurement id (0x…)."),
+    dev_account: int = dev_account_option(0, "governance"),
+) -> None:
+    """Revoke an enclave measurement (one-way; records made before stay verifiable)."""
+    attestia = attestia_of(ctx)
+    attestia.transact(attestia.registry.functions.revokeMeasurement(_bytes32(measurement)),
+                      account=attestia.chain.account(dev_account))
+    console.print(f"measurement {measurement} revoked")
+
+
+@governance_app.command("revoke-worker")
+def revoke_worker(
+    ctx: typer.Context,
+    signer: str = typer.Argument(..., help="Worker signing address."),
+    dev_account: int = dev_account_option(0, "governance"),
+) -> None:
+    """Revoke a worker key (one-way; records made before stay verifiable)."""
+    from eth_utils import to_checksum_address
+
+    attestia = attestia_of(ctx)
+    attestia.transact(attestia.registry.functions.revokeWorker(to_checksum_address(signer)),
+                      account=attestia.chain.account(dev_account))
+    console.print(f"worker {signer} revoked")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(governance_app, name="governance")

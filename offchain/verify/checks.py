@@ -1,0 +1,435 @@
+"""The checklist: one pure function per line, each returning a CheckResult.
+
+Inputs are the evidence read from the chain (``evidence.py``), the revealed input, the model
+package's recomputation (``Evaluation``, re-proved ZK instances) and, for the two questions
+only the chain can answer about given data, a ``ChainOracle``. Nothing here trusts the
+worker: every value is either read from the chain or recomputed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eth_keys import keys
+from eth_utils import keccak, to_checksum_address
+
+from offchain.attribution.errors import InvalidSharesError
+from offchain.attribution.shares import attribution_hash, validate_shares
+from offchain.chain.eip712 import (
+    PROOF_KIND_NAMES,
+    PROOF_TEE,
+    PROOF_ZK,
+    Batch,
+    batch_digest,
+    inference_digest,
+    recover_signer,
+)
+from offchain.config import ANVIL_CHAIN_ID
+from offchain.merkle import verify_proof
+from offchain.models.encoding import commit
+from offchain.models.package import ModelPackage
+from offchain.privacy import output_salt
+from offchain.proofs.tee import AttestationError, check_key_binding, verify_attestation
+from offchain.proofs.tee.nitro import parse_nitro_document
+from offchain.proofs.tee.pki import Roots
+from offchain.proofs.tee.result import measurement_id
+from offchain.proofs.zk import LOCAL_SRS_NOTICE, ZkArtifacts, output_binding
+from offchain.verify.evidence import ChainOracle, Evidence
+from offchain.verify.result import CheckResult, failed, passed, skipped, utc
+from offchain.worker.engine import Evaluation
+
+CHECKS = ("record", "model", "worker", "signature", "inclusion", "attribution", "package",
+          "input", "output", "attribution-recompute", "zk", "tee")
+INFERENCE_LEAF_TYPES = ["bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint8",
+                        "bytes32", "address", "uint64"]
+# How much later than the binding an attestation document may claim to be made (the chain
+# accepts record timestamps within the same window).
+ATTESTATION_SKEW = 15 * 60
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """The input a requester reveals: canonical bytes and the commitment salt."""
+
+    input_bytes: bytes
+    salt: bytes
+    source: str
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def _short(value: bytes) -> str:
+    return _hex(value)[:12] + "…"
+
+
+def _later(revoked_at: int, recorded_at: int, what: str) -> str | None:
+    """None if never revoked; a note if revoked after the record; raises nothing."""
+    if not revoked_at:
+        return None
+    return f"{what} revoked later, at {utc(revoked_at)} (after this record of {utc(recorded_at)})"
+
+
+def check_record(ev: Evidence) -> CheckResult:
+    """The record exists on chain, and the record shown is the one the chain holds."""
+    name = "record"
+    if not ev.found or ev.inference is None:
+        return failed(name, ev.missing_reason or "record not found")
+    inf = ev.inference
+    if ev.batch is None:
+        digest = inference_digest(inf, ev.chain_id, ev.registry)
+        if ev.ref.request_id is not None and inf.requestId != ev.ref.request_id:
+            return failed(name, f"the record names request {_hex(inf.requestId)}, not "
+                          f"{ev.ref.label}")
+        if ev.request_slot != digest or ev.event_digest != digest:
+            return failed(name, f"the request slot holds {_hex(ev.request_slot or b'')}, not "
+                          f"this record's EIP-712 digest {_hex(digest)}: the record shown is "
+                          "not the one recorded")
+        return passed(name, f"recorded at {utc(ev.recorded_at)} in tx {ev.tx_hash}; the "
+                      f"request slot holds its EIP-712 digest {_short(digest)}")
+    batch = ev.batch
+    from offchain.verify.evidence import batch_id_of
+
+    if not batch.committed_at:
+        return failed(name, f"batch {_hex(batch.batch_id)} is not committed (batchInfo is empty)")
+    if batch.tree_root != batch.root or batch.tree_size != batch.count:
+        return failed(name, f"the published tree (root {_hex(batch.tree_root or b'')}, "
+                      f"{batch.tree_size} leaves) is not the committed one (root "
+                      f"{_hex(batch.root)}, {batch.count} leaves)")
+    if batch_id_of(batch.root, inf.modelId, inf.worker) != batch.batch_id:
+        return failed(name, "the leaf's model and worker do not belong to this batch id")
+    return passed(name, f"leaf of batch {_short(batch.batch_id)} ({batch.count} leaves) "
+                  f"committed at {utc(ev.recorded_at)} in tx {ev.tx_hash}; published at "
+                  f"{batch.data_uri}")
+
+
+def check_model(ev: Evidence) -> CheckResult:
+    name = "model"
+    if ev.inference is None:
+        return skipped(name, "no record")
+    model = ev.model
+    model_id = _hex(ev.inference.modelId)
+    if model is None:
+        return failed(name, f"model {model_id} is not registered")
+    if model.registered_at > ev.recorded_at:
+        return failed(name, f"model {model_id} was registered at {utc(model.registered_at)}, "
+                      "after the record")
+    if model.revoked_at and model.revoked_at < ev.recorded_at:
+        return failed(name, f"model {model_id} was revoked at {utc(model.revoked_at)}, before "
+                      f"this record ({utc(ev.recorded_at)})")
+    note = _later(model.revoked_at, ev.recorded_at, "model") or "not revoked"
+    return passed(name, f"model {_short(ev.inference.modelId)} registered at "
+                  f"{utc(model.registered_at)} by {model.owner}; {note}")
+
+
+def check_worker(ev: Evidence) -> CheckResult:
+    name = "worker"
+    if ev.inference is None:
+        return skipped(name, "no record")
+    w = ev.worker
+    signer = ev.inference.worker
+    if w is None or not w.exists:
+        return failed(name, f"{signer} is not a registered worker key")
+    role = "enclave key" if w.enclave_bound_at else "worker key"
+    when = utc(ev.recorded_at)
+    if w.registered_at > ev.recorded_at:
+        return failed(name, f"{role} {signer} was registered at {utc(w.registered_at)}, after "
+                      f"the record ({when})")
+    if w.revoked_at and w.revoked_at < ev.recorded_at:
+        return failed(name, f"{role} {signer} was revoked at {utc(w.revoked_at)}, before the "
+                      f"record ({when})")
+    if w.unbonding_at and w.unbonding_at < ev.recorded_at:
+        return failed(name, f"{role} {signer} was unbonding since {utc(w.unbonding_at)}, before "
+                      f"the record ({when})")
+    if ev.inference.proofKind == PROOF_TEE and not (
+            w.enclave_bound_at and w.enclave_bound_at <= ev.recorded_at):
+        return failed(name, f"a TEE record, but {signer} was not enclave-bound at {when}")
+    notes = [n for n in (_later(w.revoked_at, ev.recorded_at, "worker"),
+                         _later(w.unbonding_at, ev.recorded_at, "unbonding started; key"))
+             if n]
+    return passed(name, f"{role} {signer} (operator {w.operator}) registered at "
+                  f"{utc(w.registered_at)}, active at {when}"
+                  + ("; " + "; ".join(notes) if notes else ""))
+
+
+def check_signature(ev: Evidence) -> CheckResult:
+    """The worker key authenticated the record: it sent the transaction, or signed it."""
+    name = "signature"
+    if ev.inference is None:
+        return skipped(name, "no record")
+    sub = ev.submission
+    inf = ev.inference
+    if sub is None or sub.error:
+        return failed(name, f"cannot re-check who authenticated the record: "
+                      f"{sub.error if sub else 'no transaction'}")
+    if ev.batch is None:
+        if sub.inference != inf:
+            return failed(name, "the transaction's calldata carries a different record than "
+                          "the one being verified")
+        digest = inference_digest(inf, ev.chain_id, ev.registry)
+        what = "record"
+    else:
+        b = ev.batch
+        digest = batch_digest(Batch(b.root, b.count, inf.modelId, b.epoch,
+                                    keccak(text=b.data_uri), inf.worker, sub.value),
+                              ev.chain_id, ev.registry)
+        what = "batch"
+    if sub.signature is None:
+        if sub.sender == inf.worker:
+            return passed(name, f"the worker key sent the {what} itself ({sub.method}: "
+                          f"msg.sender == {inf.worker})")
+        return failed(name, f"{sub.method} was sent by {sub.sender}, not by the worker key "
+                      f"{inf.worker}")
+    try:
+        signer = recover_signer(digest, sub.signature)
+    except Exception as exc:  # eth-account raises several types for malformed signatures
+        return failed(name, f"the {what}'s EIP-712 signature is malformed ({exc})")
+    if signer != inf.worker:
+        return failed(name, f"the EIP-712 signature on the {what} recovers to {signer}, not "
+                      f"to the worker {inf.worker}")
+    return passed(name, f"EIP-712 {'Batch' if ev.batch else 'Inference'} signature "
+                  f"({sub.method}, relayed by {sub.sender}) recovers to the worker {signer}")
+
+
+def check_inclusion(ev: Evidence, oracle: ChainOracle) -> CheckResult:
+    name = "inclusion"
+    if ev.inference is None:
+        return skipped(name, "no record")
+    if ev.batch is None:
+        return skipped(name, "a single record, not a batch leaf")
+    b = ev.batch
+    leaf = list(ev.inference.as_tuple())
+    if not b.proof and b.count > 1:
+        return failed(name, "the leaf is not in the published tree")
+    if not verify_proof(b.root, INFERENCE_LEAF_TYPES, leaf, list(b.proof)):
+        return failed(name, f"the inclusion proof does not lead to the committed root "
+                      f"{_hex(b.root)}")
+    if not oracle.verify_inclusion(b.batch_id, ev.inference, b.proof):
+        return failed(name, "verifyInclusion(batchId, leaf, proof) is false on chain")
+    return passed(name, f"proof of {len(b.proof)} hashes leads to root {_short(b.root)}; "
+                  "verifyInclusion is true on chain")
+
+
+def check_attribution(ev: Evidence) -> CheckResult:
+    name = "attribution"
+    if ev.inference is None:
+        return skipped(name, "no record")
+    try:
+        shares = validate_shares(ev.shares)
+    except InvalidSharesError as exc:
+        return failed(name, f"the attribution list is invalid: {exc}")
+    actual = attribution_hash(shares)
+    if actual != ev.inference.attributionHash:
+        return failed(name, f"the attribution list hashes to {_hex(actual)}, not the record's "
+                      f"attributionHash {_hex(ev.inference.attributionHash)}")
+    return passed(name, f"{len(shares)} contributors, 10,000 bps, keccak256(abi.encode(shares))"
+                  " is the record's attributionHash")
+
+
+def check_package(ev: Evidence, package: ModelPackage | None) -> CheckResult:
+    name = "package"
+    if ev.inference is None:
+        return skipped(name, "no record")
+    if package is None:
+        return skipped(name, "no model package given (--package PATH)")
+    if package.model_id != ev.inference.modelId:
+        return failed(name, f"the package is model {_hex(package.model_id)}, the record's is "
+                      f"{_hex(ev.inference.modelId)}")
+    if ev.model is None:
+        return failed(name, "the record's model is not registered")
+    root = package.roster_root()
+    if root != ev.model.data_root:
+        return failed(name, f"the package's roster root {_hex(root)} is not the registered "
+                      f"dataRoot {_hex(ev.model.data_root)}")
+    return passed(name, f"sha-256(model.onnx) is the model id; roster root {_short(root)} "
+                  f"({len(package.manifest.roster)} items) matches the chain")
+
+
+def check_input(ev: Evidence, revealed: Revealed | None) -> CheckResult:
+    name = "input"
+    if ev.inference is None:
+        return skipped(name, "no record")
+    if revealed is None:
+        return skipped(name, "no revealed input: pass --input FILE --salt HEX, or run on the "
+                       "requester's machine (its local record)")
+    actual = commit(revealed.salt, revealed.input_bytes)
+    if actual != ev.inference.inputCommitment:
+        return failed(name, f"keccak256(salt || input) = {_hex(actual)}, the record commits to "
+                      f"{_hex(ev.inference.inputCommitment)} ({revealed.source})")
+    return passed(name, f"the revealed input ({revealed.source}) reproduces the input "
+                  "commitment")
+
+
+def _input_ok(ev: Evidence, revealed: Revealed | None) -> bool:
+    return (revealed is not None and ev.inference is not None
+            and commit(revealed.salt, revealed.input_bytes) == ev.inference.inputCommitment)
+
+
+def check_output(ev: Evidence, revealed: Revealed | None, evaluation: Evaluation | None,
+                 zk_instances: Sequence[int] | None = None, why_not: str = "") -> CheckResult:
+    """Re-running the model reproduces the output commitment.
+
+    SIGNED/TEE: keccak256(output_salt(salt) || canonical logits). ZK: re-running the circuit
+    on the revealed input gives exactly the recorded public instances (Poseidon input hash,
+    quantized logits), whose keccak256 is the output commitment.
+    """
+    name = "output"
+    if ev.inference is None:
+        return skipped(name, "no record")
+    if evaluation is None:
+        return skipped(name, why_not or "no revealed input and package to re-run")
+    if not _input_ok(ev, revealed):
+        return skipped(name, "the revealed input is not the committed one (see input)")
+    inf = ev.inference
+    logits = ", ".join(f"{v:.4f}" for v in evaluation.logits.reshape(-1))
+    if inf.proofKind == PROOF_ZK:
+        recorded = ev.submission.zk_instances if ev.submission else None
+        if zk_instances is None:
+            return skipped(name, why_not or "a ZK record, and the package has no zk artifacts")
+        if recorded is None or tuple(zk_instances) != tuple(recorded):
+            return failed(name, "re-running the circuit on the revealed input gives other "
+                          "public instances than the recorded proof's")
+        if output_binding(zk_instances) != inf.outputCommitment:
+            return failed(name, "keccak256(instances) of the re-run is not the record's "
+                          "output commitment")
+        return passed(name, f"re-running the circuit reproduces the instances (input hash and "
+                      f"quantized logits) and the output commitment; model logits {logits}")
+    actual = commit(output_salt(revealed.salt), evaluation.output_bytes)
+    if actual != inf.outputCommitment:
+        return failed(name, f"re-running the model gives output commitment {_hex(actual)}, the "
+                      f"record has {_hex(inf.outputCommitment)}")
+    return passed(name, f"re-running the model gives label {evaluation.label} (logits {logits}) "
+                  "and reproduces the output commitment")
+
+
+def check_attribution_recompute(ev: Evidence, revealed: Revealed | None,
+                                evaluation: Evaluation | None, why_not: str = ""
+                                ) -> CheckResult:
+    name = "attribution-recompute"
+    if ev.inference is None:
+        return skipped(name, "no record")
+    if evaluation is None:
+        return skipped(name, why_not or "no revealed input and package to recompute from")
+    if not _input_ok(ev, revealed):
+        return skipped(name, "the revealed input is not the committed one (see input)")
+    mine = [(to_checksum_address(a), int(b)) for a, b in evaluation.shares]
+    theirs = [(to_checksum_address(a), int(b)) for a, b in ev.shares]
+    if mine != theirs:
+        diff = sorted(set(mine) ^ set(theirs))
+        return failed(name, f"recomputing KNN-Shapley from the package gives another list; "
+                      f"differing entries {diff[:4]}")
+    return passed(name, f"KNN-Shapley over the package's roster gives exactly the recorded "
+                  f"list ({len(mine)} entries)")
+
+
+def check_zk(ev: Evidence, oracle: ChainOracle, artifacts: ZkArtifacts | None) -> CheckResult:
+    name = "zk"
+    if ev.inference is None:
+        return skipped(name, "no record")
+    inf = ev.inference
+    if inf.proofKind != PROOF_ZK:
+        return skipped(name, f"not a zk record (proof kind "
+                       f"{PROOF_KIND_NAMES.get(inf.proofKind, inf.proofKind)})")
+    sub = ev.submission
+    if sub is None or sub.zk_proof is None or sub.zk_instances is None:
+        return failed(name, "the record's transaction carries no proof")
+    proof, instances = sub.zk_proof, sub.zk_instances
+    if keccak(proof) != inf.proofHash:
+        return failed(name, f"keccak256(proof) is {_hex(keccak(proof))}, the record's proofHash "
+                      f"is {_hex(inf.proofHash)}")
+    if output_binding(instances) != inf.outputCommitment:
+        return failed(name, "keccak256(abi.encodePacked(instances)) is not the record's output "
+                      "commitment")
+    model = ev.model
+    if model is None or int(model.verifier, 16) == 0:
+        return failed(name, "the model has no registered verifier")
+    ok, said = oracle.verify_zk(model.verifier, proof, instances)
+    if not ok:
+        return failed(name, f"the model's verifier {model.verifier} rejects the proof ({said})")
+    note = "the verifier's code was not compared with zk artifacts (no package zk/ given)"
+    if artifacts is not None:
+        if artifacts.model_id != inf.modelId:
+            return failed(name, f"the package's zk artifacts are for model "
+                          f"{_hex(artifacts.model_id)}")
+        if oracle.runtime_of(artifacts.verifier_bytecode) != oracle.code_at(model.verifier):
+            return failed(name, f"the registered verifier {model.verifier} is not the package's "
+                          "circuit (its code differs from the zk artifacts' verifier)")
+        note = "its code is the package's circuit"
+        if artifacts.test_only_srs:
+            if ev.chain_id != ANVIL_CHAIN_ID:
+                return failed(name, f"the circuit was set up with a {LOCAL_SRS_NOTICE} on chain "
+                              f"{ev.chain_id}: its maker can forge proofs")
+            note += f"; {LOCAL_SRS_NOTICE}: FOR TESTING ONLY"
+    return passed(name, f"the model's verifier {model.verifier} accepts the proof "
+                  f"({len(instances)} public instances); {note}")
+
+
+def check_tee(ev: Evidence, roots: Roots | None, roots_label: str = "") -> CheckResult:
+    """The attestation behind an enclave-bound key verifies, binds the key, is allowlisted.
+
+    The document is verified as of its own timestamp (when the enclave made it), which must
+    not be later than the on-chain binding: certificates of an enclave leaf live hours, a
+    record is checked for years.
+    """
+    name = "tee"
+    if ev.inference is None:
+        return skipped(name, "no record")
+    inf, w = ev.inference, ev.worker
+    bound = w is not None and w.exists and w.enclave_bound_at != 0
+    if not bound:
+        if inf.proofKind == PROOF_TEE:
+            return failed(name, f"a TEE record, but {inf.worker} is not enclave-bound")
+        return skipped(name, "the worker key is not enclave-bound")
+    if ev.attestation is None:
+        return failed(name, ev.attestation_error or "the attestation document was not fetched")
+    doc = ev.attestation
+    doc_hash = hashlib.sha256(doc).digest()
+    if doc_hash != w.attestation_hash:
+        return failed(name, f"sha256 of the document at {w.attestation_uri} is {_hex(doc_hash)}, "
+                      f"the registered attestation hash is {_hex(w.attestation_hash)}")
+    if inf.proofKind == PROOF_TEE and inf.proofHash != w.attestation_hash:
+        return failed(name, "the record's proofHash is not the registered attestation hash")
+    if roots is None:
+        return failed(name, "no trusted root: pass --tee-root PATH (the AWS Nitro root, or "
+                      "for a simulated enclave its root.pem); the document is untrusted")
+    try:
+        made = parse_nitro_document(doc).timestamp
+        result = verify_attestation("nitro", doc, roots=roots, now=made)
+    except AttestationError as exc:
+        return failed(name, f"the attestation document does not verify: {exc}")
+    except ValueError as exc:
+        return failed(name, f"the trusted root cannot be used: {exc}")
+    if made > dt.datetime.fromtimestamp(w.enclave_bound_at + ATTESTATION_SKEW, dt.UTC):
+        return failed(name, f"the document claims to be made at {made:%Y-%m-%d %H:%M:%S} UTC, "
+                      f"after the key was bound ({utc(w.enclave_bound_at)})")
+    pubkey = result.details.get("public_key")
+    if not isinstance(pubkey, bytes) or len(pubkey) != 64:
+        return failed(name, "the document carries no 64-byte enclave public key")
+    address = keys.PublicKey(pubkey).to_checksum_address()
+    if address != inf.worker:
+        return failed(name, f"the attested key is {address}, not the worker {inf.worker}")
+    try:
+        check_key_binding(result, pubkey, ev.chain_id, ev.registry)
+    except AttestationError as exc:
+        return failed(name, str(exc))
+    if measurement_id(result) != w.measurement:
+        return failed(name, f"the document's measurement id {_hex(measurement_id(result))} is "
+                      f"not the registered {_hex(w.measurement)}")
+    m = ev.measurement
+    if m is None or not m.allowed_at or m.allowed_at > w.enclave_bound_at:
+        return failed(name, f"measurement {_hex(w.measurement)} was not allowlisted when the key "
+                      "was bound")
+    if m.revoked_at and m.revoked_at < ev.recorded_at:
+        return failed(name, f"measurement {_hex(w.measurement)} was revoked at "
+                      f"{utc(m.revoked_at)}, before the record")
+    note = _later(m.revoked_at, ev.recorded_at, "measurement") or "not revoked"
+    prefix = ("SIMULATED enclave (root trusted only because you passed it"
+              f"{' as ' + roots_label if roots_label else ''}; proves nothing about hardware): "
+              if result.simulated else "")
+    return passed(name, f"{prefix}Nitro document {_short(doc_hash)} verifies; it binds "
+                  f"{address} to chain {ev.chain_id} and registry {ev.registry}; measurement "
+                  f"{_short(w.measurement)} allowlisted at {utc(m.allowed_at)}, {note}")

@@ -1,0 +1,161 @@
+"""``verify``: gather the evidence, recompute what can be recomputed, run every check."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from offchain.chain.contracts import Attestia
+from offchain.chain.eip712 import PROOF_ZK
+from offchain.client import load_local_request
+from offchain.errors import AttestiaError
+from offchain.models import load_package
+from offchain.models.encoding import commit, encode_tensor
+from offchain.models.package import ModelPackage
+from offchain.verify import checks as C
+from offchain.verify.evidence import ChainOracle, Evidence, RecordRef, VerifyError, gather
+from offchain.verify.result import Report
+from offchain.worker.engine import Evaluation, InferenceEngine
+
+log = logging.getLogger("attestia.verify")
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """What the verifier is given besides the chain.
+
+    ``input_path`` + ``salt`` reveal the input (else the requester's local record under
+    ``data_dir/requests`` is used if present); ``package_path`` is the public model package
+    (else one under ``data_dir/models`` with the record's model id); ``tee_root`` is the
+    PEM root the TEE attestation must chain to (never implied).
+    """
+
+    data_dir: Path | None = None
+    input_path: Path | None = None
+    salt: bytes | None = None
+    package_path: Path | None = None
+    tee_root: Path | None = None
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    package: ModelPackage | None
+    revealed: C.Revealed | None
+    evaluation: Evaluation | None
+    zk_instances: tuple[int, ...] | None
+    artifacts: object | None
+    why_not: str
+
+
+def find_package(data_dir: Path | None, model_id: bytes) -> ModelPackage | None:
+    """A package under ``data_dir/models`` whose model id matches (or None)."""
+    models = data_dir / "models" if data_dir else None
+    if models is None or not models.is_dir():
+        return None
+    for path in sorted(models.iterdir()):
+        if not (path / "manifest.json").is_file():
+            continue
+        try:
+            package = load_package(path)
+        except AttestiaError:
+            continue
+        if package.model_id == model_id:
+            return package
+    return None
+
+
+def reveal(ev: Evidence, options: VerifyOptions, package: ModelPackage | None
+           ) -> C.Revealed | None:
+    """The revealed input: --input/--salt, else the requester's local record."""
+    if options.input_path is not None:
+        if options.salt is None or len(options.salt) != 32:
+            raise VerifyError("--input needs --salt HEX (the 32-byte commitment salt)")
+        if package is None:
+            raise VerifyError("--input needs the model package (--package PATH) to read the "
+                              "feature names")
+        try:
+            payload = json.loads(options.input_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise VerifyError(f"cannot read input {options.input_path}: {exc}") from None
+        raw = package.parse_input(payload)
+        return C.Revealed(encode_tensor(raw), options.salt, f"--input {options.input_path}")
+    if ev.inference is None or options.data_dir is None:
+        return None
+    local = load_local_request(options.data_dir, "0x" + ev.inference.requestId.hex())
+    if local is None:
+        return None
+    return C.Revealed(local.input_bytes, local.salt, "the requester's local record")
+
+
+def recompute(ev: Evidence, options: VerifyOptions) -> Recomputed:
+    """Load the package, reveal the input, re-run the model (and the circuit for ZK)."""
+    inf = ev.inference
+    if inf is None:
+        return Recomputed(None, None, None, None, None, "no record")
+    if options.package_path is not None:
+        package = load_package(options.package_path)
+    else:
+        package = find_package(options.data_dir, inf.modelId)
+    revealed = reveal(ev, options, package)
+    if package is None or package.model_id != inf.modelId:
+        why = ("no model package given (--package PATH)" if package is None
+               else "the package is another model (see package)")
+        return Recomputed(package, revealed, None, None, None, why)
+    if revealed is None:
+        return Recomputed(package, None, None, None, None, "no revealed input")
+    engine = InferenceEngine(package)
+    try:
+        raw = engine.decode_input(revealed.input_bytes)
+    except AttestiaError as exc:
+        return Recomputed(package, revealed, None, None, None,
+                          f"the revealed input is not a valid input of this model: {exc}")
+    evaluation = engine.evaluate(raw)
+    artifacts = instances = None
+    why = ""
+    try:
+        artifacts = engine.zk
+    except AttestiaError as exc:
+        why = f"the package's zk artifacts are unusable: {exc}"
+    if (inf.proofKind == PROOF_ZK and artifacts is not None
+            and commit(revealed.salt, revealed.input_bytes) == inf.inputCommitment):
+        from offchain.proofs.zk import prove
+
+        instances = prove(artifacts, package.model_input(raw)).instances
+    return Recomputed(package, revealed, evaluation, instances, artifacts, why)
+
+
+def run_checks(ev: Evidence, oracle: ChainOracle, r: Recomputed, tee_roots: bytes | None,
+               roots_label: str = "") -> Report:
+    """Every checklist line, in order (pure but for the oracle's two live questions)."""
+    report = Report(ev.ref.label, ev.chain_id, ev.registry)
+    report.checks = [
+        C.check_record(ev),
+        C.check_model(ev),
+        C.check_worker(ev),
+        C.check_signature(ev),
+        C.check_inclusion(ev, oracle),
+        C.check_attribution(ev),
+        C.check_package(ev, r.package),
+        C.check_input(ev, r.revealed),
+        C.check_output(ev, r.revealed, r.evaluation, r.zk_instances, r.why_not),
+        C.check_attribution_recompute(ev, r.revealed, r.evaluation, r.why_not),
+        C.check_zk(ev, oracle, r.artifacts),  # type: ignore[arg-type]
+        C.check_tee(ev, tee_roots, roots_label),
+    ]
+    return report
+
+
+def verify(attestia: Attestia, ref: RecordRef, options: VerifyOptions) -> Report:
+    """Verify one record from an RPC connection, the public package and revealed data."""
+    evidence = gather(attestia, ref)
+    recomputed = recompute(evidence, options)
+    roots = None
+    if options.tee_root is not None:
+        try:
+            roots = options.tee_root.read_bytes()
+        except OSError as exc:
+            raise VerifyError(f"cannot read --tee-root {options.tee_root}: {exc}") from None
+    return run_checks(evidence, ChainOracle(attestia), recomputed, roots,
+                      str(options.tee_root) if options.tee_root else "")

@@ -1,0 +1,36 @@
+"""Builders shared by the worker tests: a client that sends demo requests, a worker node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from offchain.chain.accounts import dev_account
+from offchain.client import LocalRequest, build_requests, send_requests
+from offchain.models.demo import holdout
+from offchain.worker.node import WorkerNode, WorkerOptions
+from offchain.worker.service import build_worker
+
+CLIENT = 2
+
+
+def demo_inputs(count: int, offset: int = 0) -> list[np.ndarray]:
+    X, _ = holdout()
+    return [X[(offset + i) % len(X)][None, :].astype(np.float32) for i in range(count)]
+
+
+def send_demo_requests(attestia, package, data_dir: Path, count: int, *, worker: str,
+                       offset: int = 0) -> list[LocalRequest]:
+    client = dev_account(CLIENT)
+    built = build_requests(attestia, package.model_id, demo_inputs(count, offset),
+                           requester=client.address, worker=worker)
+    return send_requests(attestia, built, client, data_dir)
+
+
+def make_worker(attestia, package_dir: Path, data_dir: Path, operator_index: int = 1,
+                **kwargs) -> WorkerNode:
+    setup = build_worker(attestia, operator=dev_account(operator_index),
+                         packages=[package_dir], data_dir=data_dir,
+                         options=WorkerOptions(poll_interval=0.01), **kwargs)
+    return setup.node

@@ -1,0 +1,134 @@
+"""The worker records each request exactly once, rejects bad input, and shares models."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from offchain.chain.accounts import dev_account
+from offchain.chain.events import recorded_events
+from offchain.chain.tx import Call
+from offchain.client import request_id_of, wait_for_outcomes
+from offchain.models.encoding import commit, encode_tensor, new_salt
+from offchain.privacy import (
+    MAX_PAYLOAD_BYTES,
+    EncryptionKey,
+    RequestPayload,
+    seal_request,
+)
+from offchain.worker import journal as J
+from tests.worker.helpers import CLIENT, make_worker, send_demo_requests
+
+
+def test_requests_are_recorded_with_attribution_and_fee_split(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    sent = send_demo_requests(attestia, demo_package, tmp_path, 6, worker=node.signer.address)
+    stats = node.run(until_idle=True)
+    assert stats.recorded == 6 and stats.failed == 0 and stats.rejected == 0
+    outcomes = wait_for_outcomes(attestia, sent, timeout=5)
+    assert len(outcomes) == 6
+    for local in sent:
+        outcome = outcomes[local.request_id]
+        assert outcome.output is not None and outcome.output.shape == (1, 2)
+        assert sum(b for _, b in outcome.shares) == 10_000
+        assert outcome.inference.inputCommitment == commit(local.salt, local.input_bytes)
+        assert outcome.payout["workerCut"] == 2 * 10**14
+    reg = attestia.registry.functions
+    assert reg.balances(node.operator.address).call() == 6 * 2 * 10**14
+    assert reg.epochPool(reg.currentEpoch().call()).call() == 6 * 6 * 10**14
+    assert node.journal.counts() == {J.DONE: 6}
+    # Nothing left: running again records nothing and sends nothing.
+    nonce = attestia.chain.w3.eth.get_transaction_count(node.operator.address)
+    assert node.run(until_idle=True).recorded == 6
+    assert attestia.chain.w3.eth.get_transaction_count(node.operator.address) == nonce
+
+
+def _raw_request(attestia, model, payload: bytes, commitment: bytes, worker: str):
+    client = dev_account(CLIENT)
+    call = Call.of(attestia.registry.functions.requestInference(
+        model.model_id, worker, commitment, payload), value=model.fee)
+    attestia.sender(client).transact(call)
+    return request_id_of(client.address, model.model_id, commitment)
+
+
+def test_bad_input_is_rejected_on_chain_and_refunded(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    key = node.enc_key.public
+    reply = EncryptionKey.generate().public
+    model = served_model
+
+    def sealed(input_bytes: bytes, salt: bytes | None = None) -> tuple[bytes, bytes]:
+        salt = salt or new_salt()
+        return seal_request(key, RequestPayload(input_bytes, salt, reply)), commit(salt,
+                                                                                   input_bytes)
+
+    good = encode_tensor(demo_package.parse_input({"features": [1.0] * 30}))
+    nan = bytearray(good)
+    nan[-4:] = struct.pack("<f", float("nan"))
+    cases = {
+        "undecryptable": (b"\x04" + b"\x11" * 200, new_salt()),
+        "wrong shape": sealed(encode_tensor(demo_package.parse_input(
+            {"features": [1.0] * 30}))[:8] + b"\x00" * 4),
+        "nan": sealed(bytes(nan)),
+        "oversize": (b"\x00" * (MAX_PAYLOAD_BYTES + 1), new_salt()),
+        "commitment": (sealed(good)[0], new_salt()),
+    }
+    ids = {name: _raw_request(attestia, model, payload, commitment, node.signer.address)
+           for name, (payload, commitment) in cases.items()}
+    fine = send_demo_requests(attestia, demo_package, tmp_path, 1, worker=node.signer.address)
+    stats = node.run(until_idle=True)
+    assert stats.rejected == len(cases) and stats.recorded == 1 and stats.failed == 0
+    rejected = {bytes(e["args"]["requestId"]): e["args"]["reason"]
+                for e in attestia.registry.events.RequestRejected.get_logs(from_block=0)}
+    assert "undecryptable" in rejected[ids["undecryptable"]]
+    assert "malformed input" in rejected[ids["wrong shape"]]
+    assert "malformed input" in rejected[ids["nan"]]
+    assert "exceeds" in rejected[ids["oversize"]]
+    assert "does not match its commitment" in rejected[ids["commitment"]]
+    refund = attestia.registry.functions.balances(dev_account(CLIENT).address).call()
+    assert refund == len(cases) * model.fee
+    assert {r.request_id for r in recorded_events(attestia.registry)} == {fine[0].request_id}
+
+
+def test_two_workers_serve_open_requests_without_double_recording(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    first = make_worker(attestia, demo_package_dir, tmp_path / "w1", operator_index=1)
+    second = make_worker(attestia, demo_package_dir, tmp_path / "w2", operator_index=3)
+    from offchain.privacy import seal_request as seal
+    from tests.worker.helpers import demo_inputs
+
+    ids = []
+    for index, raw in enumerate(demo_inputs(4)):
+        input_bytes, salt = encode_tensor(raw), new_salt()
+        payload = RequestPayload(input_bytes, salt, EncryptionKey.generate().public)
+        doc = tmp_path / f"open-{index}.json"
+        doc.write_text(json.dumps({"sealed": {
+            w.signer.address: seal(w.enc_key.public, payload).hex() for w in (first, second)}}))
+        uri = b"uri:" + doc.resolve().as_uri().encode()
+        ids.append(_raw_request(attestia, served_model, uri, commit(salt, input_bytes),
+                                "0x" + "00" * 20))
+    a = first.run(until_idle=True)
+    b = second.run(until_idle=True)
+    records = recorded_events(attestia.registry)
+    assert sorted(r.request_id for r in records) == sorted(ids)
+    assert a.recorded + b.recorded == 4 and a.failed == b.failed == 0
+    assert b.skipped == 4  # the second saw every request already recorded
+
+
+def test_journal_survives_reopen(tmp_path: Path) -> None:
+    journal = J.Journal(tmp_path / "j.sqlite")
+    assert journal.add_requests([("0x01", 5, {"a": 1}), ("0x02", 6, {"b": 2})], 6) == 2
+    assert journal.add_requests([("0x01", 5, {"a": 1})], 7) == 0
+    journal.update("0x01", J.SIGNED, raw_tx="0xaa", tx_hash="0xbb", nonce=3, record={"x": 1})
+    journal.close()
+    again = J.Journal(tmp_path / "j.sqlite")
+    assert again.cursor == 7
+    [entry] = again.entries(J.SIGNED)
+    assert entry.nonce == 3 and entry.record == {"x": 1} and entry.request == {"a": 1}
+    assert again.max_nonce() == 3
