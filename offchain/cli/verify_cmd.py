@@ -48,7 +48,7 @@ def verify_cmd(
         print_json(report.to_json())
     else:
         console.print(f"[bold]verify[/] {report.record_id} on chain {report.chain_id} "
-                      f"(registry {report.registry})", highlight=False)
+                      f"(registry {report.registry})", highlight=False, soft_wrap=True)
         for check in report.checks:
             status = check.status.value
             console.print(f"[{_STYLE[status]}]{status:<7}[/] {check.name:<22} {check.reason}",

@@ -79,14 +79,15 @@ def zk_setup_cmd(
     if artifacts.test_only_srs:
         err_console.print(f"[bold red]WARNING: {LOCAL_SRS_NOTICE}[/]: this circuit's SRS was "
                           "generated here, so whoever holds it can forge proofs. FOR TESTING "
-                          f"ON CHAIN {ANVIL_CHAIN_ID} ONLY; use --srs PATH for a real chain.")
+                          f"ON CHAIN {ANVIL_CHAIN_ID} ONLY; use --srs PATH for a real chain.",
+                          soft_wrap=True, highlight=False)
     if as_json:
         print_json(data)
         return
     console.print(f"model {data['modelId']}: verifier {model.verifier} "
                   f"({'deployed' if deployed else 'already set'}), proof kinds "
                   f"{','.join(data['proofKinds'])}, logrows {artifacts.logrows}, SRS: "
-                  f"{data['srs']}", highlight=False)
+                  f"{data['srs']}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -216,7 +216,9 @@ class MoneyFlow(RuleBasedStateMachine):
         self.advance_epoch()
         if self._sweepable_epochs() or self._sweepable_batches():
             self.sweep()
-        if self.earned:
+        latest = self.proposals.get(self.latest) if self.latest is not None else None
+        if self.earned and (latest is None or latest.cumulative != self.earned
+                            or latest.status == "cancelled"):
             self.propose_root()
 
     @precondition(lambda self: self._sweepable_epochs() or self._sweepable_batches())
@@ -429,4 +431,3 @@ def test_money_flow_state_machine(h: Harness) -> None:
     ))
     # The runs reached every outcome that matters (the final settlement guarantees claims).
     assert MoneyFlow.seen["fulfill"] and MoneyFlow.seen["sweep"] and MoneyFlow.seen["claim_paid"]
-    print(dict(MoneyFlow.seen))

@@ -1,0 +1,630 @@
+"""Batch mode: off-chain requests become Merkle-batched records, one root per commit.
+
+Requests paid off-chain arrive in the inbox (``inbox.py``). The worker takes up to
+``batch_size`` of them for one model (or whatever is there once the oldest has waited
+``max_latency`` seconds), runs and attributes them in one pass, builds the StandardMerkleTree
+over their Inference leaves (design.md), publishes the leaves with their attribution lists as
+``<data_dir>/batches/<root>.json`` and commits the root with ``commitBatch`` (or, for an
+enclave key, ``commitBatchBySig`` relayed by the operator), paying the contributors' cut of
+the batch's fees as the deposit.
+
+Exactly once, as for single records: every step is journaled before its effect.
+
+1. the requests are bound to the batch id in the journal (state ``assigned``);
+2. the batch file is written (atomically);
+3. the commit transaction is signed and its raw bytes + nonce journaled (``signed``);
+4. it is broadcast (``sent``), then confirmed (``committed``: its requests ``recorded``);
+5. inbox files whose requests are all final move to ``inbox/done/``.
+
+On restart: journaled transactions are re-broadcast byte for byte; an ``assigned`` batch whose
+file exists is signed (again); one whose file was never written is released, its requests
+pending again. A request, once bound to a batch id, is never bound to another unless that
+batch was never signed, so no request is recorded twice (and the contract refuses the same
+batch id twice: ``AlreadyExists``), and none is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+
+from offchain.attribution.shares import Share
+from offchain.chain.eip712 import (
+    INFERENCE_ABI_TYPES,
+    PROOF_SIGNED,
+    PROOF_TEE,
+    Batch,
+    Inference,
+    batch_digest,
+    sign_digest,
+)
+from offchain.chain.tx import Call, NonceTooLow
+from offchain.errors import AttestiaError, ChainError, TransactionReverted
+from offchain.merkle import StandardMerkleTree
+from offchain.models.errors import EncodingError
+from offchain.models.onchain import get_model
+from offchain.worker import journal as J
+from offchain.worker.engine import Evaluation, InferenceEngine
+from offchain.worker.inbox import (
+    BAD,
+    DONE,
+    INBOX,
+    InboxError,
+    OffchainRequest,
+    inbox_files,
+    move_file,
+    parse_request,
+    read_inbox_file,
+    request_key,
+)
+from offchain.worker.node import WorkerNode, WorkerStats
+
+log = logging.getLogger("attestia.worker")
+
+BATCHES = "batches"
+OUTBOX = "outbox"
+DOCUMENT_FORMAT = "attestia-batch-v1"
+BPS = 10_000
+# Attribution threads: a sort over a large roster releases the GIL, a small one is not
+# worth a thread hand-off.
+PARALLEL_ROSTER = 20_000
+
+
+class BatchError(AttestiaError):
+    """A batch cannot be built or committed; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How the batch loop forms batches (``--batch-size``, ``--max-latency``)."""
+
+    batch_size: int = 1000
+    max_latency: float = 2.0
+    poll_interval: float = 0.02
+    attribution_workers: int | None = None  # None: 2 threads for large rosters, else 1
+    onchain: bool = True  # keep serving on-chain requests between batches
+    max_attempts: int = 3  # commits re-signed after an epoch change, at most
+
+
+@dataclass
+class BatchStats:
+    batches: int = 0
+    leaves: int = 0
+    started: float = field(default_factory=time.time)
+
+
+# -- pure core ------------------------------------------------------------------------------
+
+def contributors_cut(fee: int, worker_bps: int, owner_bps: int) -> int:
+    """design.md fee split: what is left for data contributors (no dust lost)."""
+    return fee - fee * worker_bps // BPS - fee * owner_bps // BPS
+
+
+def batch_deposit(fees: Sequence[int], worker_bps: int, owner_bps: int) -> int:
+    """A batch's deposit: the contributors' cut of every leaf's fee."""
+    return sum(contributors_cut(int(fee), worker_bps, owner_bps) for fee in fees)
+
+
+def batch_id_of(root: bytes, model_id: bytes, worker: str) -> bytes:
+    """keccak256(abi.encode(root, modelId, worker)), as the registry computes it."""
+    return keccak(abi_encode(["bytes32", "bytes32", "address"], [root, model_id, worker]))
+
+
+def leaf_value(record: Inference) -> list[Any]:
+    """A record as a StandardMerkleTree value: 0x-hex bytes and addresses, integer kinds."""
+    return list(record.to_json().values())
+
+
+def decode_request(engine: InferenceEngine, request: OffchainRequest) -> np.ndarray:
+    """The raw float32 input of a request, checked as the model needs it.
+
+    Raises EncodingError (wrong shape, NaN or infinity, bytes that are not canonical,
+    features that do not fit the schema, or a standardised value beyond float32).
+    """
+    if request.model_id != engine.model_id:
+        raise EncodingError(f"request is for model 0x{request.model_id.hex()}, not this one")
+    if request.input_bytes is not None:
+        raw = engine.decode_input(request.input_bytes)
+    else:
+        raw = engine.package.parse_input(request.features)
+    if not np.all(np.isfinite(engine.package.model_input(raw))):
+        raise EncodingError("the standardised input overflows float32")
+    return raw
+
+
+@dataclass
+class BuiltBatch:
+    """A batch's content before anything is written or sent."""
+
+    model_id: bytes
+    worker: str
+    request_ids: list[str]
+    records: list[Inference]
+    shares: list[tuple[Share, ...]]
+    labels: list[int]
+    fees: list[int]
+    outputs: list[bytes]
+    tree: StandardMerkleTree | None
+    rejected: list[tuple[str, str]]
+
+    @property
+    def root(self) -> bytes:
+        if self.tree is None:
+            raise BatchError("an empty batch has no root")
+        return bytes.fromhex(self.tree.root[2:])
+
+    @property
+    def batch_id(self) -> bytes:
+        return batch_id_of(self.root, self.model_id, self.worker)
+
+
+def _evaluate(engine: InferenceEngine, raws: list[np.ndarray], workers: int
+              ) -> list[Evaluation | str]:
+    """Evaluations, or the reason a row failed (one bad row must not sink the batch)."""
+    try:
+        return list(engine.evaluate_batch(raws, workers=workers))
+    except AttestiaError:
+        pass
+    results: list[Evaluation | str] = []
+    for raw in raws:
+        try:
+            results.append(engine.evaluate(raw))
+        except AttestiaError as exc:
+            results.append(f"evaluation failed: {exc}")
+    return results
+
+
+def build_batch(
+    engine: InferenceEngine, requests: Sequence[tuple[str, OffchainRequest]], *, worker: str,
+    timestamp: int, proof_kind: int = PROOF_SIGNED, proof_hash: bytes = bytes(32),
+    attribution_workers: int = 1,
+) -> BuiltBatch:
+    """Run, attribute and commit to every request; build the tree. No I/O.
+
+    Requests whose input is bad are left out and listed in ``rejected`` with the reason.
+    """
+    accepted: list[tuple[str, OffchainRequest]] = []
+    raws: list[np.ndarray] = []
+    rejected: list[tuple[str, str]] = []
+    for key, request in requests:
+        try:
+            raws.append(decode_request(engine, request))
+            accepted.append((key, request))
+        except AttestiaError as exc:
+            rejected.append((key, f"bad input: {exc}"))
+    built = BuiltBatch(engine.model_id, worker, [], [], [], [], [], [], None, rejected)
+    for (key, request), result in zip(accepted, _evaluate(engine, raws, attribution_workers),
+                                      strict=True):
+        if isinstance(result, str):
+            rejected.append((key, result))
+            continue
+        built.request_ids.append(key)
+        built.records.append(engine.record(
+            result, request_id=request.request_id, input_salt=request.salt, worker=worker,
+            timestamp=timestamp, proof_kind=proof_kind, proof_hash=proof_hash,
+        ))
+        built.shares.append(result.shares)
+        built.labels.append(result.label)
+        built.fees.append(request.fee)
+        built.outputs.append(result.output_bytes)
+    if built.records:
+        built.tree = StandardMerkleTree.of([leaf_value(r) for r in built.records],
+                                           INFERENCE_ABI_TYPES)
+    return built
+
+
+def batch_document(built: BuiltBatch, *, epoch: int, deposit: int) -> dict[str, Any]:
+    """The public batch file: the tree and, per leaf (tree value order), the record, its
+    attribution list, label and fee. Outputs and inputs stay private (commitments only)."""
+    if built.tree is None:
+        raise BatchError("an empty batch has no document")
+    return {
+        "format": DOCUMENT_FORMAT,
+        "root": built.tree.root,
+        "batchId": "0x" + built.batch_id.hex(),
+        "modelId": "0x" + built.model_id.hex(),
+        "worker": built.worker,
+        "count": len(built.records),
+        "epoch": epoch,
+        "deposit": deposit,
+        "tree": built.tree.dump(),
+        "leaves": [
+            {"inference": record.to_json(), "shares": [[a, b] for a, b in shares],
+             "label": label, "fee": fee}
+            for record, shares, label, fee in zip(built.records, built.shares, built.labels,
+                                                  built.fees, strict=True)
+        ],
+    }
+
+
+def results_document(built: BuiltBatch) -> dict[str, Any]:
+    """The private results (outputs per request) for the channel to deliver."""
+    return {
+        "batchId": "0x" + built.batch_id.hex(),
+        "root": built.tree.root if built.tree else None,
+        "results": {
+            key: {"leaf": index, "label": label, "output": "0x" + output.hex()}
+            for index, (key, label, output) in enumerate(zip(built.request_ids, built.labels,
+                                                             built.outputs, strict=True))
+        },
+    }
+
+
+def load_batch_document(path: Path, root: str | None = None) -> dict[str, Any]:
+    """Read a batch file and check it: its tree rebuilds to its root (and to ``root`` if
+    given) and every leaf is the tree value at its index. Raises BatchError."""
+    try:
+        doc = json.loads(path.read_text())
+        tree = StandardMerkleTree.load(doc["tree"])
+        leaves = doc["leaves"]
+    except (OSError, ValueError, KeyError, TypeError, AttestiaError) as exc:
+        raise BatchError(f"batch file {path} is unreadable: {exc}") from None
+    if root is not None and tree.root.lower() != root.lower():
+        raise BatchError(f"batch file {path} has root {tree.root}, not {root}")
+    if doc.get("root", "").lower() != tree.root.lower() or len(leaves) != len(tree):
+        raise BatchError(f"batch file {path} does not match its own tree")
+    for index, leaf in enumerate(leaves):
+        if [str(v).lower() for v in tree.at(index)] != [
+                str(v).lower() for v in leaf_value(Inference.from_json(leaf["inference"]))]:
+            raise BatchError(f"batch file {path}: leaf {index} is not the tree's value")
+    return doc
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomically (temporary file, fsync, rename): readers see the old file or the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(json.dumps(data, separators=(",", ":")).encode())
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+def _receipt(node: WorkerNode, tx_hash: bytes) -> Any:
+    try:
+        return node.chain.w3.eth.get_transaction_receipt(tx_hash)
+    except Exception:  # TransactionNotFound and transient errors alike: not mined yet
+        return None
+
+
+def _uri_path(uri: str) -> Path:
+    return Path(urllib.parse.unquote(urllib.parse.urlparse(uri).path))
+
+
+# -- the loop ---------------------------------------------------------------------------------
+
+class BatchWorker:
+    """Drains the inbox into committed batches (and keeps serving on-chain requests)."""
+
+    def __init__(self, node: WorkerNode, data_dir: Path, options: BatchOptions | None = None
+                 ) -> None:
+        self.node = node
+        self.journal = node.journal
+        self.sender = node.sender
+        self.registry = node.registry
+        self.options = options or BatchOptions()
+        if self.options.batch_size < 1 or self.options.max_latency < 0:
+            raise BatchError("batch size must be >= 1 and max latency >= 0 seconds")
+        self.inbox_dir = data_dir / INBOX
+        self.batch_dir = data_dir / BATCHES
+        self.outbox_dir = data_dir / OUTBOX
+        self.inbox_dir.mkdir(parents=True, exist_ok=True)
+        self.batch_stats = BatchStats()
+        self._known = self.journal.known_files()
+        self._splits: dict[bytes, tuple[int, int]] = {}
+
+    @property
+    def stats(self) -> WorkerStats:
+        return self.node.stats
+
+    # -- public -------------------------------------------------------------------------------
+    def run(self, *, until_idle: bool = False, max_seconds: float | None = None) -> WorkerStats:
+        """Serve until ``node.stop_event`` is set (SIGTERM), or until nothing is left.
+
+        A batch being committed when the stop comes is finished first; requests still
+        pending stay journaled for the next run.
+        """
+        self.recover()
+        deadline = time.monotonic() + max_seconds if max_seconds else None
+        stop = self.node.stop_event
+        while not stop.is_set():
+            new = self.ingest()
+            onchain_new, onchain_busy = 0, False
+            if self.options.onchain:
+                onchain_new = self.node.poll()
+                entries = self.journal.entries(J.NEW)[: self.node.options.pipeline]
+                if entries:
+                    self.node.process(entries)
+                    onchain_busy = True
+            idle = new == 0 and onchain_new == 0 and not onchain_busy
+            made = self.step(flush=until_idle and idle)
+            if not made and not onchain_busy:
+                if until_idle and idle and self.journal.oldest_pending() is None:
+                    break
+                stop.wait(self._sleep_time())
+            if deadline and time.monotonic() > deadline:
+                break
+        return self.stats
+
+    def recover(self) -> None:
+        """Settle what a previous run left: single records, journaled commits, assigned
+        batches, and inbox files whose requests are all final."""
+        self.node.recover()
+        in_flight = self.journal.batches(*J.BATCH_IN_FLIGHT)
+        if in_flight:
+            log.info("recovering %d journaled batch commit(s)", len(in_flight))
+        displaced = []
+        for entry in in_flight:
+            tx_hash = bytes.fromhex(entry.tx_hash[2:])
+            if _receipt(self.node, tx_hash) is not None:
+                continue
+            try:
+                self.sender.broadcast(tx_hash, bytes.fromhex(entry.raw_tx[2:]))
+            except NonceTooLow:
+                displaced.append(entry.batch_id)  # its nonce went to another transaction
+            except ChainError as exc:
+                log.warning("re-broadcast of batch %s failed: %s", entry.batch_id[:10], exc)
+        self.sender.resync()
+        for entry in in_flight:
+            if entry.batch_id in displaced:
+                self._retry_or_fail(entry, "its nonce was used by another transaction")
+            else:
+                self._confirm(entry)
+        for entry in self.journal.batches(J.ASSIGNED):
+            self._resume(entry)
+        self.settle_files()
+
+    def ingest(self) -> int:
+        """Journal the requests of inbox files not seen before. Returns how many."""
+        added_total = 0
+        for path in inbox_files(self.inbox_dir):
+            if path.name in self._known:
+                continue
+            try:
+                entries = read_inbox_file(path)
+            except InboxError as exc:
+                self.journal.mark_file(path.name, J.BAD, str(exc))
+                move_file(path, BAD)
+                self._known.add(path.name)
+                log.warning("inbox file %s moved to %s/: %s", path.name, BAD, exc)
+                continue
+            good: list[tuple[str, str | None, dict]] = []
+            bad: list[tuple[str, str | None, dict, str]] = []
+            for index, entry in enumerate(entries):
+                key = request_key(entry) or f"{path.name}#{index}"
+                try:
+                    request = parse_request(entry)
+                    if request.model_id not in self.node.engines:
+                        raise InboxError(f"model 0x{request.model_id.hex()} is not served here")
+                    good.append((key, "0x" + request.model_id.hex(), entry))
+                except InboxError as exc:
+                    bad.append((key, None, entry, f"malformed request: {exc}"))
+            added, duplicates = self.journal.ingest_file(path.name, good, bad)
+            self._known.add(path.name)
+            added_total += added
+            for key, _, _, reason in bad:
+                log.info("rejected %s: %s", key[:18], reason)
+            self.stats.rejected += len(bad)
+            self.stats.seen += added
+            if duplicates:
+                log.warning("inbox file %s: %d request id(s) seen before were ignored",
+                            path.name, duplicates)
+        if added_total:
+            self.settle_files()  # a file of only rejected requests is already settled
+        return added_total
+
+    def step(self, *, flush: bool = False) -> bool:
+        """Form and commit one batch if one is due (full, old enough, or ``flush``)."""
+        oldest = self.journal.oldest_pending()
+        if oldest is None:
+            return False
+        model_key, received_at = oldest
+        entries = self.journal.pending_for(model_key, self.options.batch_size)
+        due = (len(entries) >= self.options.batch_size or flush
+               or time.time() - received_at >= self.options.max_latency)
+        if not due:
+            return False
+        self._make_batch(bytes.fromhex(model_key[2:]), entries)
+        return True
+
+    def settle_files(self) -> None:
+        """Move inbox files whose requests are all final to inbox/done/."""
+        for name in self.journal.settled_files():
+            move_file(self.inbox_dir / name, DONE)
+            self.journal.mark_file(name, J.DONE)
+
+    # -- one batch ---------------------------------------------------------------------------------
+    def _make_batch(self, model_id: bytes, entries: list[J.OffchainEntry]) -> None:
+        engine = self.node.engines[model_id]
+        requests = []
+        malformed = []
+        for entry in entries:
+            try:
+                requests.append((entry.request_id, parse_request(entry.request)))
+            except InboxError as exc:  # journaled as parsed: only if the journal was edited
+                malformed.append((entry.request_id, f"malformed request: {exc}"))
+        kind, proof_hash = (PROOF_TEE, self.node.tee.attestation_hash) if self.node.tee else (
+            PROOF_SIGNED, bytes(32))
+        workers = self.options.attribution_workers or (
+            2 if engine.knn.n_train >= PARALLEL_ROSTER else 1)
+        built = build_batch(engine, requests, worker=self.node.signer.address,
+                            timestamp=int(time.time()), proof_kind=kind, proof_hash=proof_hash,
+                            attribution_workers=workers)
+        rejected = malformed + built.rejected
+        if rejected:
+            self.journal.reject_offchain(rejected)
+            self.stats.rejected += len(rejected)
+            for key, reason in rejected:
+                log.info("rejected %s: %s", key[:18], reason)
+        if not built.records:
+            self.settle_files()
+            return
+        worker_bps, owner_bps = self._split(model_id)
+        deposit = batch_deposit(built.fees, worker_bps, owner_bps)
+        epoch = int(self.registry.functions.currentEpoch().call())
+        root = built.tree.root  # type: ignore[union-attr]
+        path = (self.batch_dir / f"{root}.json").resolve()
+        entry = J.BatchEntry(
+            batch_id="0x" + built.batch_id.hex(), state=J.ASSIGNED, root=root,
+            count=len(built.records), uri=path.as_uri(), tx_hash=None, raw_tx=None, nonce=None,
+            model_id="0x" + model_id.hex(), epoch=epoch, deposit=deposit, reason=None,
+            attempts=0,
+        )
+        self.journal.assign_batch(entry, built.request_ids)
+        write_json(self.outbox_dir / f"{root}.json", results_document(built))
+        document = batch_document(built, epoch=epoch, deposit=deposit)
+        write_json(path, document)
+        self._sign_and_send(entry, document)
+
+    def _resume(self, entry: J.BatchEntry) -> None:
+        """An assigned batch: sign it if its file was written, else release its requests."""
+        try:
+            document = load_batch_document(_uri_path(entry.uri), entry.root)
+        except BatchError as exc:
+            released = self.journal.release_batch(entry.batch_id)
+            log.info("batch %s was never signed (%s): %d request(s) pending again",
+                     entry.root[:18], exc, released)
+            return
+        self._sign_and_send(entry, document)
+
+    def _commit_call(self, document: dict[str, Any], uri: str) -> Call:
+        root = bytes.fromhex(document["root"][2:])
+        model_id = bytes.fromhex(document["modelId"][2:])
+        count, epoch, deposit = int(document["count"]), int(document["epoch"]), int(
+            document["deposit"])
+        fn = self.registry.functions
+        signer = self.node.signer
+        if signer.address == self.node.operator.address:
+            call = fn.commitBatch(root, count, model_id, epoch, uri)
+        else:  # an enclave key signs the Batch, the operator relays and pays the deposit
+            batch = Batch(root, count, model_id, epoch, keccak(text=uri), signer.address, deposit)
+            signature = sign_digest(signer, batch_digest(batch, self.node.chain.chain_id,
+                                                         self.registry.address))
+            call = fn.commitBatchBySig(root, count, model_id, epoch, uri, signer.address,
+                                       signature)
+        return Call.of(call, value=deposit)
+
+    def _sign_and_send(self, entry: J.BatchEntry, document: dict[str, Any]) -> None:
+        path = _uri_path(entry.uri)
+        for _ in range(self.options.max_attempts):
+            epoch = int(self.registry.functions.currentEpoch().call())
+            if int(document["epoch"]) != epoch:  # not signed yet: the file may still change
+                document["epoch"] = epoch
+                write_json(path, document)
+            try:
+                tx_hash, raw = self.sender.sign(self._commit_call(document, entry.uri))
+            except TransactionReverted as exc:  # the gas estimate ran the commit
+                if exc.error == "EpochMismatch":
+                    continue  # the epoch turned between the read and the estimate
+                if exc.error == "AlreadyExists" and self._committed(entry):
+                    self._finish(entry, None, "already committed")
+                else:
+                    self._fail(entry, str(exc))
+                return
+            nonce = self.sender._nonce - 1  # the nonce sign() just assigned
+            self.journal.update_batch(entry.batch_id, J.SIGNED, tx_hash="0x" + tx_hash.hex(),
+                                      raw_tx="0x" + raw.hex(), nonce=nonce, epoch=epoch)
+            self.sender.broadcast(tx_hash, raw)
+            self.journal.update_batch(entry.batch_id, J.SENT)
+            self._confirm(self.journal.batch(entry.batch_id))  # type: ignore[arg-type]
+            return
+        self._fail(entry, "the epoch kept changing while the commit was prepared")
+
+    def _confirm(self, entry: J.BatchEntry) -> None:
+        assert entry.tx_hash is not None
+        receipt = self.sender.wait(bytes.fromhex(entry.tx_hash[2:]), timeout=120)
+        self.stats.gas += int(receipt["gasUsed"])
+        if receipt["status"] == 1:
+            self._finish(entry, receipt)
+            return
+        try:
+            document = load_batch_document(_uri_path(entry.uri), entry.root)
+            self.sender.check(receipt, self._commit_call(document, entry.uri))
+            error, reason = None, "reverted"
+        except TransactionReverted as exc:
+            error, reason = exc.error, str(exc)
+        except BatchError as exc:
+            error, reason = None, str(exc)
+        if error == "AlreadyExists" and self._committed(entry):
+            self._finish(entry, None, "already committed")
+        elif error == "EpochMismatch":
+            self._retry_or_fail(entry, reason)
+        else:
+            self._fail(entry, reason)
+
+    def _retry_or_fail(self, entry: J.BatchEntry, reason: str) -> None:
+        """The signed commit can never land: sign it again, a bounded number of times."""
+        if self._committed(entry):
+            self._finish(entry, None, "already committed")
+            return
+        if entry.attempts + 1 >= self.options.max_attempts:
+            self._fail(entry, reason)
+            return
+        log.info("batch %s: %s; signing it again", entry.root[:18], reason)
+        self.journal.update_batch(entry.batch_id, J.ASSIGNED, tx_hash=None, raw_tx=None,
+                                  nonce=None, reason=reason, attempts=entry.attempts + 1)
+        self._resume(self.journal.batch(entry.batch_id))  # type: ignore[arg-type]
+
+    def _finish(self, entry: J.BatchEntry, receipt: Any, note: str | None = None) -> None:
+        self.journal.finish_batch(entry.batch_id, True, note)
+        self.stats.recorded += entry.count
+        self.batch_stats.batches += 1
+        self.batch_stats.leaves += entry.count
+        gas = int(receipt["gasUsed"]) if receipt is not None else 0
+        log.info("batch %s model %s count %d deposit %s epoch %s gas %d tx %s%s",
+                 entry.root[:18], (entry.model_id or "")[:10], entry.count, entry.deposit,
+                 entry.epoch, gas, (entry.tx_hash or "-")[:12], f" ({note})" if note else "")
+        if self.node.on_progress:
+            self.node.on_progress(self.stats)
+        self.settle_files()
+
+    def _fail(self, entry: J.BatchEntry, reason: str) -> None:
+        self.journal.finish_batch(entry.batch_id, False, reason)
+        self.stats.failed += entry.count
+        log.warning("batch %s failed (%d request(s)): %s", entry.root[:18], entry.count, reason)
+        self.settle_files()
+
+    def _committed(self, entry: J.BatchEntry) -> bool:
+        info = self.registry.functions.batchInfo(bytes.fromhex(entry.batch_id[2:])).call()
+        return int(info[1]) == entry.count
+
+    def _split(self, model_id: bytes) -> tuple[int, int]:
+        if model_id not in self._splits:
+            model = get_model(self.node.attestia, model_id)
+            if model is None:
+                raise BatchError(f"model 0x{model_id.hex()} is not registered on this chain")
+            self._splits[model_id] = (model.worker_bps, model.owner_bps)
+        return self._splits[model_id]
+
+    def _sleep_time(self) -> float:
+        oldest = self.journal.oldest_pending()
+        if oldest is None:
+            return self.options.poll_interval
+        due_in = oldest[1] + self.options.max_latency - time.time()
+        return max(0.001, min(self.options.poll_interval, due_in))
+
+
+def run_batch_mode(
+    node: WorkerNode, data_dir: Path, *, batch_size: int, max_latency: float,
+    until_idle: bool = False, max_seconds: float | None = None,
+    options: BatchOptions | None = None,
+) -> WorkerStats:
+    """``attestia worker run --batch-size N --max-latency S``: serve in batch mode."""
+    base = options or BatchOptions()
+    opts = BatchOptions(batch_size=batch_size, max_latency=max_latency,
+                        poll_interval=base.poll_interval,
+                        attribution_workers=base.attribution_workers, onchain=base.onchain,
+                        max_attempts=base.max_attempts)
+    return BatchWorker(node, data_dir, opts).run(until_idle=until_idle, max_seconds=max_seconds)

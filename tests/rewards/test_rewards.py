@@ -1,0 +1,84 @@
+"""Settlement from chain data: sweep, propose, timelock, claim, verify."""
+
+from __future__ import annotations
+
+import pytest
+from eth_utils import to_checksum_address
+
+from offchain.chain.accounts import dev_account
+from offchain.demo import advance_time
+from offchain.rewards.chain import SettlementError, claim, compute, settle, verify
+from offchain.rewards.settlement import PoolShare, cumulative_rewards, pool_total
+from tests.worker.helpers import make_worker, send_demo_requests
+
+A = "0x" + "aa" * 20
+B = "0x" + "bb" * 20
+
+
+def test_cumulative_rewards_floor_and_never_exceed_pools() -> None:
+    records = [PoolShare(1, 1001, ((A, 3333), (B, 6667))), PoolShare(2, 999, ((A, 10_000),)),
+               PoolShare(3, 500, ((B, 10_000),))]
+    got = cumulative_rewards(records, through_epoch=2)
+    assert got == {to_checksum_address(A): 1001 * 3333 // 10_000 + 999,
+                   to_checksum_address(B): 1001 * 6667 // 10_000}
+    assert sum(got.values()) <= pool_total(records, 2)
+
+
+def _records_then_new_epoch(attestia, demo_package, demo_package_dir, tmp_path, n=5):
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    send_demo_requests(attestia, demo_package, tmp_path, n, worker=node.signer.address)
+    assert node.run(until_idle=True).recorded == n
+    advance_time(attestia.chain, attestia.registry.functions.epochLength().call())
+
+
+def test_settle_claim_verify(attestia, served_model, demo_package, demo_package_dir,
+                             tmp_path) -> None:
+    with pytest.raises(SettlementError, match="no contributor has earned"):
+        compute(attestia, attestia.registry.functions.currentEpoch().call())
+    _records_then_new_epoch(attestia, demo_package, demo_package_dir, tmp_path)
+    out = tmp_path / "rewards"
+    s = settle(attestia, out, account=dev_account(0))
+    dist = attestia.distributor.functions
+    assert dist.totalFunded().call() == 5 * 6 * 10**14
+    assert s.total <= dist.totalFunded().call()
+    assert (out / f"epoch-{s.epoch}.json").exists()
+    ok, again, onchain = verify(attestia, s.epoch)
+    assert ok and onchain == s.root.lower()
+    # Before the timelock nothing is claimable.
+    account = next(iter(s.cumulative))
+    with pytest.raises(SettlementError, match="no root is claimable"):
+        claim(attestia, account, out, sender_account=dev_account(0))
+    advance_time(attestia.chain, dist.timelock().call() + 1)
+    before = {a: attestia.chain.w3.eth.get_balance(a) for a in s.cumulative}
+    for a in s.cumulative:  # anyone may send the claim; the funds go to the account
+        assert claim(attestia, a, out, sender_account=dev_account(0)) == s.cumulative[a]
+        assert attestia.chain.w3.eth.get_balance(a) - before[a] == s.cumulative[a]
+        assert claim(attestia, a, out, sender_account=dev_account(0)) == 0  # nothing twice
+    assert dist.totalClaimed().call() == s.total
+    # Settling again in the same epoch proposes nothing new and keeps the root.
+    assert settle(attestia, out, account=dev_account(0)).root == s.root
+
+
+def test_claim_recomputes_when_the_local_tree_is_missing(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    _records_then_new_epoch(attestia, demo_package, demo_package_dir, tmp_path)
+    s = settle(attestia, tmp_path / "rewards", account=dev_account(0))
+    advance_time(attestia.chain, attestia.distributor.functions.timelock().call() + 1)
+    account = next(iter(s.cumulative))
+    assert claim(attestia, account, tmp_path / "elsewhere", dev_account(0)) == \
+        s.cumulative[account]
+
+
+def test_verify_fails_for_a_root_that_chain_data_does_not_give(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    _records_then_new_epoch(attestia, demo_package, demo_package_dir, tmp_path)
+    from offchain.rewards.chain import sweep_ended
+
+    sweep_ended(attestia, dev_account(0))
+    epoch = attestia.registry.functions.currentEpoch().call() - 1
+    attestia.transact(attestia.distributor.functions.proposeRoot(epoch, b"\x42" * 32, 1),
+                      account=dev_account(0))
+    ok, recomputed, onchain = verify(attestia, epoch)
+    assert not ok and onchain == "0x" + "42" * 32 and recomputed.root != onchain

@@ -1,0 +1,487 @@
+"""`attestia verify` end to end: the demo's signed records, a committed batch, a simulated-TEE
+record and a zk-proven record all PASS; every tamper FAILs on its own line.
+
+One module fixture runs the flow once on the suite's Anvil (inside an evm_snapshot that is
+reverted afterwards): the demo with 2 requests, a batch of 3 leaves committed with
+commitBatch, one request served by a `--tee simulated` worker, `attestia model zk-setup` on
+the demo package, and one zk-proven request. Tampering happens to what the verifier is
+given (a modified copy of the evidence, the attestation file on disk), since the chain holds
+the truth; where the contract itself is the guard, the test asserts that it refuses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from eth_account import Account
+from eth_utils import keccak
+from onnx import numpy_helper
+from rich.console import Console
+
+from offchain.chain.accounts import dev_account
+from offchain.chain.connection import connect
+from offchain.chain.contracts import Attestia
+from offchain.chain.eip712 import PROOF_SIGNED, PROOF_ZK, inference_digest, sign_digest
+from offchain.chain.events import request_tuple
+from offchain.cli.tee_cmd import simulated_measurement
+from offchain.cli.zk_cmd import calibration_sample
+from offchain.client import LocalRequest, build_requests, request_id_of, send_requests
+from offchain.config import REPO_ROOT, load_settings
+from offchain.demo import run_demo
+from offchain.errors import TransactionReverted
+from offchain.merkle import StandardMerkleTree
+from offchain.models import load_package
+from offchain.models.demo import holdout
+from offchain.models.encoding import commit, encode_tensor, input_to_json, new_salt
+from offchain.proofs import zk
+from offchain.proofs.tee.simulated import SimulatedNitroEnclave
+from offchain.verify import (
+    ChainOracle,
+    RecordRef,
+    Status,
+    VerifyError,
+    VerifyOptions,
+    gather,
+    recompute,
+    run_checks,
+    verify,
+)
+from offchain.verify.checks import INFERENCE_LEAF_TYPES
+from offchain.verify.evidence import batch_id_of
+from offchain.worker.engine import InferenceEngine
+from offchain.worker.service import build_worker
+
+ADMIN, WORKER, CLIENT, TEE_OPERATOR = 0, 1, 2, 3
+ALWAYS_PASS = ("record", "model", "worker", "signature", "attribution", "package", "input",
+               "output", "attribution-recompute")
+
+
+@dataclass
+class Flow:
+    settings: object
+    attestia: Attestia
+    package_dir: Path
+    nozk_dir: Path
+    signed_ids: list[bytes]
+    batch_id: bytes
+    batch_request_ids: list[bytes]
+    tee_id: bytes
+    tee_root: Path
+    zk_id: bytes
+    other_proof: zk.ZkProof
+    zk_open_request: dict
+    timings: dict[str, float]
+
+
+def cli(settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
+    env |= {"ATTESTIA_HOME": str(settings.home), "ATTESTIA_RPC_URL": settings.rpc_url}
+    return subprocess.run([sys.executable, "-m", "offchain.cli.main", *args], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _chain_time(attestia: Attestia) -> int:
+    return int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
+
+
+def _commit_batch(attestia: Attestia, package, data_dir: Path, rows: np.ndarray
+                  ) -> tuple[bytes, list[bytes]]:
+    """A batch in the published format (tree dump + leaves), committed with commitBatch by
+    the demo's worker key; the requester's local records are kept like a client's."""
+    engine = InferenceEngine(package)
+    operator, client = dev_account(WORKER), dev_account(CLIENT)
+    now = _chain_time(attestia)
+    records, leaves = [], []
+    for raw in rows:
+        evaluation = engine.evaluate(raw[None, :].astype(np.float32))
+        salt = new_salt()
+        rid = request_id_of(client.address, package.model_id,
+                            commit(salt, evaluation.input_bytes))
+        record = engine.record(evaluation, request_id=rid, input_salt=salt,
+                               worker=operator.address, timestamp=now, proof_kind=PROOF_SIGNED)
+        LocalRequest(rid, package.model_id, operator.address, evaluation.input_bytes, salt,
+                     bytes(32), "", 0).save(data_dir)
+        records.append(record)
+        leaves.append({"inference": record.to_json(),
+                       "shares": [[a, b] for a, b in evaluation.shares],
+                       "label": evaluation.label})
+    tree = StandardMerkleTree.of([list(r.as_tuple()) for r in records], INFERENCE_LEAF_TYPES)
+    path = data_dir / "batches" / f"{tree.root}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"root": tree.root, "tree": tree.dump(), "leaves": leaves}))
+    root = bytes.fromhex(tree.root[2:])
+    fn = attestia.registry.functions
+    attestia.transact(fn.commitBatch(root, len(records), package.model_id,
+                                     fn.currentEpoch().call(), path.resolve().as_uri()),
+                      value=10**14, account=operator)
+    return batch_id_of(root, package.model_id, operator.address), [r.requestId for r in records]
+
+
+def _serve(attestia, settings, package_dir: Path, worker_name: str, operator, rows,
+           tee: str | None = None) -> list[bytes]:
+    """Requests named to a worker, served by that worker in-process until idle."""
+    setup = build_worker(attestia, operator=operator, packages=[package_dir],
+                         data_dir=settings.data_dir / "workers" / worker_name, tee=tee)
+    package = load_package(package_dir)
+    built = build_requests(attestia, package.model_id, [r[None, :] for r in rows],
+                           requester=dev_account(CLIENT).address, worker=setup.signer)
+    sent = send_requests(attestia, built, dev_account(CLIENT), settings.data_dir)
+    stats = setup.node.run(until_idle=True)
+    setup.node.journal.close()
+    assert stats.recorded == len(rows), stats
+    return [s.request_id for s in sent]
+
+
+def _other_model_proof(package, tmp: Path, raw: np.ndarray) -> zk.ZkProof:
+    """The same network with other weights, set up and proved: a proof for another model."""
+    model = onnx.load(package.onnx_path)
+    first = model.graph.initializer[0]
+    first.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(first) + np.float32(0.05),
+                                           first.name))
+    path = tmp / "other.onnx"
+    onnx.save(model, path)
+    artifacts = zk.zk_setup(path, tmp / "other-zk", chain_id=31337,
+                            sample_input=calibration_sample(package))
+    return zk.prove(artifacts, package.model_input(raw))
+
+
+@pytest.fixture(scope="module")
+def flow(session_chain, anvil, tmp_path_factory):
+    w3 = session_chain.w3
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    home = tmp_path_factory.mktemp("verify-home")
+    if (REPO_ROOT / "build").is_dir():
+        (home / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
+    settings = load_settings(home=home, rpc_url=anvil.url)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    run_demo(settings, requests=2, console=Console(quiet=True))
+    timings["demo"] = time.perf_counter() - started
+    attestia = Attestia.load(connect(settings))
+    data_dir = settings.data_dir
+    package_dir = data_dir / "models" / "demo"
+    package = load_package(package_dir)
+    signed_ids = [bytes.fromhex(p.stem[2:]) for p in (data_dir / "requests").glob("*.json")]
+    X, _ = holdout()
+
+    mark = time.perf_counter()
+    batch_id, batch_ids = _commit_batch(attestia, package, data_dir, X[10:13])
+    timings["batch"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    fn = attestia.registry.functions
+    attestia.transact(fn.allowMeasurement(simulated_measurement()), account=dev_account(ADMIN))
+    nozk_dir = home / "demo-without-zk"  # the same model, served by an enclave key
+    nozk_dir.mkdir()
+    for name in ("model.onnx", "manifest.json", "train.npz"):
+        shutil.copyfile(package_dir / name, nozk_dir / name)
+    [tee_id] = _serve(attestia, settings, nozk_dir, "tee", dev_account(TEE_OPERATOR), X[20:21],
+                      tee="simulated")
+    timings["tee"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    setup = cli(settings, "model", "zk-setup", str(package_dir))
+    assert setup.returncode == 0, setup.stderr
+    assert "LOCAL TEST-ONLY SRS" in setup.stderr and "FOR TESTING" in setup.stderr
+    timings["zk-setup"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    [zk_id] = _serve(attestia, settings, package_dir, "demo", dev_account(WORKER), X[30:31])
+    timings["zk-record"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    raw = X[40][None, :].astype(np.float32)
+    other = _other_model_proof(package, home, raw)
+    built = build_requests(attestia, package.model_id, [raw], requester=dev_account(CLIENT).address,
+                           worker=dev_account(WORKER).address)
+    [local] = send_requests(attestia, built, dev_account(CLIENT), data_dir)
+    event = next(e for e in attestia.registry.events.InferenceRequested.get_logs(
+        from_block=local.block, to_block=local.block))
+    open_request = {"requester": event["args"]["requester"],
+                    "modelId": "0x" + bytes(event["args"]["modelId"]).hex(),
+                    "worker": event["args"]["worker"], "fee": event["args"]["fee"],
+                    "createdAt": event["args"]["createdAt"],
+                    "inputCommitment": "0x" + bytes(event["args"]["inputCommitment"]).hex(),
+                    "salt": local.salt, "input": local.input_bytes, "requestId": local.request_id}
+    timings["other-model"] = time.perf_counter() - mark
+    root = data_dir / "workers" / "tee" / "simulated-enclave" / "root.pem"
+    yield Flow(settings, attestia, package_dir, nozk_dir, signed_ids, batch_id, batch_ids,
+               tee_id, root, zk_id, other, open_request, timings)
+    w3.provider.make_request("evm_revert", [snapshot])
+    for sender in session_chain._senders.values():
+        sender.resync()
+
+
+def _options(flow: Flow, **kw) -> VerifyOptions:
+    return VerifyOptions(data_dir=flow.settings.data_dir, **kw)
+
+
+def _report(flow: Flow, evidence, *, roots: bytes | None = None, **kw):
+    return run_checks(evidence, ChainOracle(flow.attestia), recompute(evidence, _options(
+        flow, **kw)), roots)
+
+
+def _statuses(report) -> dict[str, Status]:
+    return {c.name: c.status for c in report.checks}
+
+
+def _assert_all_pass(report, also: tuple[str, ...] = ()) -> None:
+    statuses = _statuses(report)
+    assert report.ok, [c for c in report.checks if c.status is Status.FAIL]
+    for name in ALWAYS_PASS + also:
+        assert statuses[name] is Status.PASS, report.check(name)
+
+
+def _fails_on(report, name: str, *words: str) -> None:
+    assert not report.ok
+    result = report.check(name)
+    assert result.status is Status.FAIL, result
+    for word in words:
+        assert word in result.reason, result.reason
+
+
+# ----------------------------------------------------------------------------- all PASS
+
+
+def test_signed_record_passes_via_cli(flow: Flow) -> None:
+    rid = "0x" + flow.signed_ids[0].hex()
+    done = cli(flow.settings, "verify", rid, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(done.stdout)
+    statuses = {c["name"]: c["status"] for c in data["checks"]}
+    assert data["ok"] and all(statuses[n] == "PASS" for n in ALWAYS_PASS)
+    assert statuses["inclusion"] == statuses["zk"] == statuses["tee"] == "SKIPPED"
+    text = cli(flow.settings, "verify", rid)
+    assert text.returncode == 0 and "PASS    output" in text.stdout
+    assert "every check passed" in text.stdout
+
+
+def test_batched_record_passes_in_both_id_forms(flow: Flow) -> None:
+    by_index = verify(flow.attestia, RecordRef.parse(f"batch:0x{flow.batch_id.hex()}:1"),
+                      _options(flow))
+    _assert_all_pass(by_index, also=("inclusion",))
+    by_request = verify(flow.attestia, RecordRef.parse(
+        "0x" + flow.batch_request_ids[2].hex(), "0x" + flow.batch_id.hex()), _options(flow))
+    _assert_all_pass(by_request, also=("inclusion",))
+    assert "verifyInclusion is true on chain" in by_request.check("inclusion").reason
+
+
+def test_tee_record_passes_with_the_simulated_root_and_fails_without(flow: Flow) -> None:
+    ref = RecordRef(request_id=flow.tee_id)
+    report = verify(flow.attestia, ref, _options(flow, tee_root=flow.tee_root))
+    _assert_all_pass(report, also=("tee",))
+    assert "SIMULATED" in report.check("tee").reason
+    assert "fulfillBySig" in report.check("signature").reason
+    untrusted = verify(flow.attestia, ref, _options(flow))
+    _fails_on(untrusted, "tee", "no trusted root", "--tee-root")
+
+
+def test_zk_record_passes_and_says_test_srs(flow: Flow) -> None:
+    report = verify(flow.attestia, RecordRef(request_id=flow.zk_id), _options(flow))
+    _assert_all_pass(report, also=("zk",))
+    assert "LOCAL TEST-ONLY SRS" in report.check("zk").reason
+    assert "re-running the circuit" in report.check("output").reason
+
+
+def test_revealed_input_from_flags(flow: Flow, tmp_path: Path) -> None:
+    local = json.loads((flow.settings.data_dir / "requests" /
+                        f"0x{flow.signed_ids[0].hex()}.json").read_text())
+    package = load_package(flow.package_dir)
+    engine = InferenceEngine(package)
+    raw = engine.decode_input(bytes.fromhex(local["input"][2:]))
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps(input_to_json(raw, package.feature_names)))
+    options = VerifyOptions(data_dir=tmp_path, input_path=path, package_path=flow.package_dir,
+                            salt=bytes.fromhex(local["salt"][2:]))
+    ref = RecordRef(request_id=flow.signed_ids[0])
+    _assert_all_pass(verify(flow.attestia, ref, options))
+    wrong = verify(flow.attestia, ref, replace(options, salt=bytes(32)))
+    _fails_on(wrong, "input", "--input")
+    assert wrong.check("output").status is Status.SKIPPED
+    with pytest.raises(VerifyError, match="--salt"):
+        verify(flow.attestia, ref, replace(options, salt=None))
+
+
+def test_without_revealed_data_the_recomputations_are_skipped(flow: Flow, tmp_path) -> None:
+    report = verify(flow.attestia, RecordRef(request_id=flow.signed_ids[0]),
+                    VerifyOptions(data_dir=tmp_path))
+    assert report.ok
+    for name in ("package", "input", "output", "attribution-recompute"):
+        assert report.check(name).status is Status.SKIPPED
+
+
+# ----------------------------------------------------------------------------- tampering
+
+
+def test_flipped_output_commitment_fails_output_and_record(flow: Flow) -> None:
+    ev = gather(flow.attestia, RecordRef(request_id=flow.signed_ids[0]))
+    flipped = bytes([ev.inference.outputCommitment[0] ^ 1]) + ev.inference.outputCommitment[1:]
+    tampered = replace(ev, inference=replace(ev.inference, outputCommitment=flipped))
+    report = _report(flow, tampered)
+    _fails_on(report, "output", "re-running the model gives output commitment")
+    _fails_on(report, "record", "not the one recorded")
+    assert report.check("input").status is Status.PASS
+
+
+def test_forged_signature_fails_signature(flow: Flow) -> None:
+    ev = gather(flow.attestia, RecordRef(request_id=flow.tee_id))
+    digest = inference_digest(ev.inference, ev.chain_id, ev.registry)
+    forger = Account.create()
+    forged = replace(ev, submission=replace(ev.submission, signature=sign_digest(forger, digest)))
+    report = _report(flow, forged, roots=flow.tee_root.read_bytes())
+    _fails_on(report, "signature", forger.address, "not to the worker")
+    assert report.check("tee").status is Status.PASS
+    # A signed record claimed to be sent by someone other than the worker key.
+    signed = gather(flow.attestia, RecordRef(request_id=flow.signed_ids[0]))
+    impostor = replace(signed, submission=replace(signed.submission, sender=forger.address))
+    _fails_on(_report(flow, impostor), "signature", "not by the worker key")
+
+
+def test_forged_signature_is_refused_by_the_contract(flow: Flow) -> None:
+    req = flow.zk_open_request
+    engine = InferenceEngine(load_package(flow.nozk_dir))
+    evaluation = engine.evaluate(engine.decode_input(req["input"]))
+    record = engine.record(evaluation, request_id=req["requestId"], input_salt=req["salt"],
+                           worker=dev_account(WORKER).address,
+                           timestamp=_chain_time(flow.attestia), proof_kind=PROOF_SIGNED)
+    chain = flow.attestia.chain
+    forged = sign_digest(Account.create(), inference_digest(record, chain.chain_id,
+                                                            flow.attestia.registry.address))
+    call = flow.attestia.registry.functions.fulfillBySig(
+        request_tuple(req), record.as_tuple(), [tuple(s) for s in evaluation.shares], forged, b"")
+    with pytest.raises(TransactionReverted) as caught:
+        flow.attestia.transact(call, account=dev_account(CLIENT), gas=400_000)
+    assert caught.value.error == "InvalidSignature"
+
+
+def test_swapped_attribution_list_fails_attribution_lines(flow: Flow) -> None:
+    ev = gather(flow.attestia, RecordRef(request_id=flow.signed_ids[0]))
+    shares = list(ev.shares)
+    assert len(shares) >= 2 and shares[0][1] != shares[1][1]
+    shares[0], shares[1] = (shares[0][0], shares[1][1]), (shares[1][0], shares[0][1])
+    report = _report(flow, replace(ev, shares=tuple(shares)))
+    _fails_on(report, "attribution", "attributionHash")
+    _fails_on(report, "attribution-recompute", "another list")
+
+
+def test_proof_for_another_model_fails_zk_and_is_refused_on_chain(flow: Flow) -> None:
+    other = flow.other_proof
+    ev = gather(flow.attestia, RecordRef(request_id=flow.zk_id))
+    swapped = replace(
+        ev, inference=replace(ev.inference, proofHash=other.proof_hash,
+                              outputCommitment=other.output_commitment),
+        submission=replace(ev.submission, zk_proof=other.proof, zk_instances=other.instances))
+    report = _report(flow, swapped)
+    _fails_on(report, "zk", "rejects the proof")
+    # The registry refuses to record it in the first place.
+    req = flow.zk_open_request
+    engine = InferenceEngine(load_package(flow.package_dir))
+    evaluation = engine.evaluate(engine.decode_input(req["input"]))
+    record = engine.record(evaluation, request_id=req["requestId"], input_salt=req["salt"],
+                           worker=dev_account(WORKER).address,
+                           timestamp=_chain_time(flow.attestia), proof_kind=PROOF_ZK,
+                           proof_hash=other.proof_hash, output_commitment=other.output_commitment)
+    call = flow.attestia.registry.functions.fulfillZk(
+        request_tuple(req), record.as_tuple(), [tuple(s) for s in evaluation.shares],
+        other.proof, list(other.instances), b"")
+    with pytest.raises(TransactionReverted) as caught:
+        flow.attestia.transact(call, account=dev_account(WORKER), gas=1_500_000)
+    assert caught.value.error == "ZkProofInvalid"
+
+
+def test_tampered_attestation_document_fails_tee_via_cli(flow: Flow) -> None:
+    path = flow.settings.data_dir / "workers" / "tee" / "attestation.cose"
+    original = path.read_bytes()
+    tampered = bytearray(original)
+    tampered[len(tampered) // 2] ^= 0x01
+    path.write_bytes(bytes(tampered))
+    try:
+        done = cli(flow.settings, "verify", "0x" + flow.tee_id.hex(), "--package",
+                   str(flow.nozk_dir), "--tee-root", str(flow.tee_root))
+    finally:
+        path.write_bytes(original)
+    assert done.returncode == 1, done.stdout
+    line = next(x for x in done.stdout.splitlines() if x.split()[1:2] == ["tee"])
+    assert line.startswith("FAIL") and "registered attestation hash" in line
+    assert "at least one check FAILED" in done.stdout
+
+
+def test_attestation_for_another_registry_fails_key_binding(flow: Flow) -> None:
+    """A genuine document of the same enclave, hash registered, but bound elsewhere."""
+    ev = gather(flow.attestia, RecordRef(request_id=flow.tee_id))
+    enclave = SimulatedNitroEnclave.load(flow.tee_root.parent)
+    other = enclave.attest(chain_id=1, registry="0x" + "11" * 20)
+    digest = hashlib.sha256(other).digest()
+    moved = replace(ev, attestation=other,
+                    worker=replace(ev.worker, attestation_hash=digest),
+                    inference=replace(ev.inference, proofHash=digest))
+    _fails_on(_report(flow, moved, roots=flow.tee_root.read_bytes()), "tee", "key binding")
+    wrong_root = SimulatedNitroEnclave.create().root_pem
+    _fails_on(_report(flow, ev, roots=wrong_root), "tee", "does not verify")
+
+
+def test_leaf_not_in_the_committed_tree_fails_inclusion(flow: Flow) -> None:
+    ev = gather(flow.attestia, RecordRef.parse(f"batch:0x{flow.batch_id.hex()}:0"))
+    bad = replace(ev, batch=replace(ev.batch, proof=tuple(keccak(p) for p in ev.batch.proof)))
+    _fails_on(_report(flow, bad), "inclusion", "committed root")
+    missing = gather(flow.attestia, RecordRef.parse(f"batch:0x{flow.batch_id.hex()}:7"))
+    assert not missing.found
+    report = _report(flow, missing)
+    _fails_on(report, "record", "no leaf")
+    assert all(c.status is Status.SKIPPED for c in report.checks[1:])
+
+
+def test_unknown_record_fails_record_line_and_exits_non_zero(flow: Flow) -> None:
+    done = cli(flow.settings, "verify", "0x" + "ab" * 32)
+    assert done.returncode == 1
+    line = next(x for x in done.stdout.splitlines() if x.split()[1:2] == ["record"])
+    assert line.startswith("FAIL") and "no InferenceRecorded" in line
+    bad = cli(flow.settings, "verify", "0x1234")
+    assert bad.returncode == 1 and "32 bytes" in bad.stderr
+
+
+def test_revocations_before_fail_and_after_pass_with_the_date(flow: Flow) -> None:
+    ev = gather(flow.attestia, RecordRef(request_id=flow.signed_ids[0]))
+    at = ev.recorded_at
+    later = replace(ev, worker=replace(ev.worker, revoked_at=at + 3600),
+                    model=replace(ev.model, revoked_at=at + 7200))
+    report = _report(flow, later)
+    assert report.ok
+    assert "revoked later, at" in report.check("worker").reason
+    assert "revoked later, at" in report.check("model").reason
+    before = replace(ev, worker=replace(ev.worker, revoked_at=at - 1))
+    _fails_on(_report(flow, before), "worker", "before the record")
+    unbonding = replace(ev, worker=replace(ev.worker, unbonding_at=at - 1))
+    _fails_on(_report(flow, unbonding), "worker", "unbonding")
+    model_gone = replace(ev, model=replace(ev.model, revoked_at=at - 1))
+    _fails_on(_report(flow, model_gone), "model", "before this record")
+    unregistered = replace(ev, model=None)
+    _fails_on(_report(flow, unregistered), "model", "not registered")
+
+
+def test_record_ref_parsing() -> None:
+    rid = "0x" + "01" * 32
+    assert RecordRef.parse(rid).request_id == bytes([1]) * 32
+    assert RecordRef.parse(f"batch:{rid}:3").index == 3
+    for bad in ("0x12", f"batch:{rid}", f"batch:{rid}:x", "batch:0x12:1"):
+        with pytest.raises(VerifyError):
+            RecordRef.parse(bad)
+
+
+def test_flow_timings(flow: Flow) -> None:
+    """Keeps the measured phases visible (pytest -s) and bounded."""
+    print(json.dumps({k: round(v, 1) for k, v in flow.timings.items()}))
+    assert sum(flow.timings.values()) < 120
+    assert dataclasses.is_dataclass(flow)
+    assert encode_tensor is not None  # imported for input round-trips above

@@ -1,0 +1,448 @@
+"""Batch mode: off-chain requests are committed as Merkle roots, exactly once, with deposits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import struct
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from offchain.attribution.shares import attribution_hash
+from offchain.chain.accounts import dev_account
+from offchain.chain.eip712 import PROOF_SIGNED, PROOF_TEE, Inference
+from offchain.chain.events import iter_events
+from offchain.chain.tx import Sender
+from offchain.merkle import StandardMerkleTree
+from offchain.models.demo import holdout
+from offchain.models.encoding import commit, encode_tensor, new_salt
+from offchain.privacy import output_salt
+from offchain.rewards.chain import _batch_leaves
+from offchain.worker import batch as B
+from offchain.worker import journal as J
+from offchain.worker.batch import (
+    BatchError,
+    BatchOptions,
+    BatchWorker,
+    batch_deposit,
+    contributors_cut,
+    load_batch_document,
+    run_batch_mode,
+)
+from offchain.worker.inbox import offchain_request, submit_offchain
+from offchain.worker.node import WorkerOptions
+from offchain.worker.service import build_worker
+
+FEE = 10**15
+CLIENT = dev_account(2)
+
+
+class Crash(BaseException):
+    """A simulated power cut: nothing in the worker catches a BaseException."""
+
+
+def make_node(attestia, package_dir: Path, data_dir: Path, **kwargs):
+    return build_worker(attestia, operator=dev_account(1), packages=[package_dir],
+                        data_dir=data_dir, options=WorkerOptions(poll_interval=0.01),
+                        **kwargs).node
+
+
+def rows(count: int, offset: int = 0) -> list[np.ndarray]:
+    X, _ = holdout()
+    return [X[(offset + i) % len(X)][None, :].astype(np.float32) for i in range(count)]
+
+
+def requests_for(package, count: int, *, fee: int = FEE, offset: int = 0) -> list[dict]:
+    return [offchain_request(package.model_id, encode_tensor(raw), fee=fee,
+                             requester=CLIENT.address) for raw in rows(count, offset)]
+
+
+def committed_batches(attestia) -> list[dict]:
+    return [dict(e["args"]) for e in iter_events(attestia.registry, "BatchCommitted", 0)]
+
+
+def recorded_ids(attestia) -> list[str]:
+    """Every request id in every committed batch's published leaves (duplicates kept)."""
+    ids = []
+    for args in committed_batches(attestia):
+        leaves = _batch_leaves(args["dataURI"], bytes(args["root"]))
+        ids += [leaf["inference"]["requestId"] for leaf in leaves]
+    return ids
+
+
+def proof_bytes(proof: list[str]) -> list[bytes]:
+    return [bytes.fromhex(p[2:]) for p in proof]
+
+
+def test_batch_commits_and_every_leaf_verifies_on_chain(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="attestia.worker")
+    node = make_node(attestia, demo_package_dir, tmp_path / "w")
+    requests = requests_for(demo_package, 6)
+    features = rows(2, offset=6)
+    for raw in features:  # the other input form: features in schema order
+        entry = offchain_request(demo_package.model_id, encode_tensor(raw), fee=FEE,
+                                 requester=CLIENT.address)
+        del entry["inputBytes"]
+        entry["input"] = {"features": [float(v) for v in raw[0]]}
+        requests.append(entry)
+    inbox = tmp_path / "w" / "inbox"
+    submitted = submit_offchain(inbox, requests)
+
+    stats = run_batch_mode(node, tmp_path / "w", batch_size=8, max_latency=30, until_idle=True)
+
+    assert (stats.recorded, stats.rejected, stats.failed) == (8, 0, 0)
+    (event,) = committed_batches(attestia)
+    assert event["count"] == 8 and event["worker"] == node.signer.address
+    assert event["deposit"] == 8 * contributors_cut(FEE, 2_000, 2_000) == 8 * 6 * 10**14
+    reg = attestia.registry.functions
+    assert reg.batchInfo(event["batchId"]).call()[1:] == [8, event["deposit"], False]
+    path = Path(event["dataURI"].removeprefix("file://"))
+    assert path == tmp_path.resolve() / "w" / "batches" / f"0x{bytes(event['root']).hex()}.json"
+    document = load_batch_document(path, "0x" + bytes(event["root"]).hex())
+    tree = StandardMerkleTree.load(document["tree"])
+    results = json.loads((path.parent.parent / "outbox" / path.name).read_text())["results"]
+    by_id = {r["requestId"]: r for r in requests}
+    for index, leaf in enumerate(document["leaves"]):
+        record = Inference.from_json(leaf["inference"])
+        proof = proof_bytes(tree.get_proof(index))
+        assert reg.verifyInclusion(event["batchId"], record.as_tuple(), proof).call() is True
+        forged = Inference(**{**record.__dict__, "timestamp": record.timestamp + 1})
+        assert reg.verifyInclusion(event["batchId"], forged.as_tuple(), proof).call() is False
+        request = by_id[leaf["inference"]["requestId"]]
+        salt = bytes.fromhex(request["salt"][2:])
+        raw = rows(8)[requests.index(request)]
+        assert record.inputCommitment == commit(salt, encode_tensor(raw))
+        output = bytes.fromhex(results[leaf["inference"]["requestId"]]["output"][2:])
+        assert record.outputCommitment == commit(output_salt(salt), output)
+        assert record.attributionHash == attribution_hash(leaf["shares"])
+        assert (record.proofKind, record.proofHash) == (PROOF_SIGNED, bytes(32))
+        assert record.worker == node.signer.address and leaf["fee"] == FEE
+    assert sorted(r["inference"]["requestId"] for r in _batch_leaves(
+        event["dataURI"], bytes(event["root"]))) == sorted(by_id)
+    assert node.journal.offchain_counts() == {J.RECORDED: 8}
+    assert not submitted.exists() and (inbox / "done" / submitted.name).exists()
+    assert any(f"count 8 deposit {event['deposit']}" in r.message for r in caplog.records)
+    # Nothing left: another run commits nothing and sends nothing.
+    w3 = attestia.chain.w3
+    nonce = w3.eth.get_transaction_count(node.operator.address)
+    run_batch_mode(node, tmp_path / "w", batch_size=8, max_latency=30, until_idle=True)
+    assert w3.eth.get_transaction_count(node.operator.address) == nonce
+
+
+def test_max_latency_commits_a_partial_batch(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    node = make_node(attestia, demo_package_dir, tmp_path / "w")
+    submit_offchain(tmp_path / "w" / "inbox", requests_for(demo_package, 3))
+    started = time.monotonic()
+    run_batch_mode(node, tmp_path / "w", batch_size=100, max_latency=0.4, max_seconds=1.2)
+    assert time.monotonic() - started >= 1.2  # it kept serving after the batch
+    (event,) = committed_batches(attestia)
+    assert event["count"] == 3
+    (batch,) = node.journal.batches(J.COMMITTED)
+    received = min(e.received_at for e in node.journal.offchain(J.RECORDED))
+    waited = node.journal.db.execute("SELECT updated_at FROM batches").fetchone()[0] - received
+    assert waited >= 0.4
+
+
+def test_full_batches_are_cut_at_batch_size(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    node = make_node(attestia, demo_package_dir, tmp_path / "w")
+    submit_offchain(tmp_path / "w" / "inbox", requests_for(demo_package, 5))
+    stats = run_batch_mode(node, tmp_path / "w", batch_size=2, max_latency=30, until_idle=True)
+    assert stats.recorded == 5
+    assert sorted(e["count"] for e in committed_batches(attestia)) == [1, 2, 2]
+    assert len(set(recorded_ids(attestia))) == 5
+
+
+def test_bad_requests_are_dropped_with_a_reason_and_journaled_as_rejected(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="attestia.worker")
+    node = make_node(attestia, demo_package_dir, tmp_path / "w")
+    good = requests_for(demo_package, 2)
+    good_bytes = encode_tensor(rows(1)[0])
+    nan = bytearray(good_bytes)
+    nan[-4:] = struct.pack("<f", float("nan"))
+
+    def variant(**changes) -> dict:
+        base = offchain_request(demo_package.model_id, good_bytes, fee=FEE,
+                                requester=CLIENT.address, salt=new_salt())
+        base.update(changes)
+        return {k: v for k, v in base.items() if v is not None}
+
+    wrong_shape = encode_tensor(np.ones((1, 29), dtype=np.float32))
+    bad = {
+        "nan": variant(inputBytes="0x" + bytes(nan).hex()),
+        "shape": variant(inputBytes="0x" + wrong_shape.hex()),
+        "features": variant(inputBytes=None, input={"features": [1.0] * 29}),
+        "nan-feature": variant(inputBytes=None, input={"features": [math.nan] * 30}),
+        "overflow": variant(inputBytes="0x" + encode_tensor(
+            np.full((1, 30), 3e38, dtype=np.float32)).hex()),
+        "model": variant(modelId="0x" + "ab" * 32),
+        "salt": variant(salt="0x1234"),
+        "fee": variant(fee=-1),
+    }
+    inbox = tmp_path / "w" / "inbox"
+    path = inbox / "00-requests.json"
+    inbox.mkdir(parents=True)
+    path.write_text(json.dumps([*good, *bad.values(), 42]))  # json allows NaN tokens
+    (inbox / "01-garbage.json").write_text("{not json")
+
+    stats = run_batch_mode(node, tmp_path / "w", batch_size=50, max_latency=30, until_idle=True)
+
+    assert stats.recorded == 2 and stats.rejected == len(bad) + 1
+    (event,) = committed_batches(attestia)
+    assert event["count"] == 2
+    assert event["deposit"] == 2 * contributors_cut(FEE, 2_000, 2_000)
+    reasons = {e.request_id: e.reason for e in node.journal.offchain(J.REJECTED)}
+    expected = {"nan": "NaN", "shape": "shape", "features": "expected 30",
+                "nan-feature": "finite", "overflow": "overflows", "model": "not served",
+                "salt": "salt must be 32 bytes", "fee": "fee must be"}
+    for name, needle in expected.items():
+        assert needle in reasons[bad[name]["requestId"]], (name, reasons[bad[name]["requestId"]])
+    assert "00-requests.json#10" in reasons  # no request id at all
+    assert (inbox / "done" / path.name).exists()
+    assert (inbox / "bad" / "01-garbage.json").exists()
+    logged = " ".join(r.message for r in caplog.records)
+    assert "rejected " + bad["nan"]["requestId"][:18] in logged and "01-garbage" in logged
+
+
+def test_deposit_is_the_contributors_cut_of_each_fee(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    fees = [0, 1, 9_999, 12_345, FEE + 7]
+    assert contributors_cut(12_345, 2_000, 2_000) == 12_345 - 2_469 - 2_469
+    assert batch_deposit(fees, 2_000, 2_000) == sum(f - f // 5 - f // 5 for f in fees)
+    node = make_node(attestia, demo_package_dir, tmp_path / "w")
+    requests = [r | {"fee": fee} for r, fee in zip(requests_for(demo_package, 5), fees,
+                                                       strict=True)]
+    submit_offchain(tmp_path / "w" / "inbox", requests)
+    w3 = attestia.chain.w3
+    before = w3.eth.get_balance(attestia.registry.address)
+    run_batch_mode(node, tmp_path / "w", batch_size=5, max_latency=30, until_idle=True)
+    (event,) = committed_batches(attestia)
+    assert event["deposit"] == batch_deposit(fees, 2_000, 2_000)
+    assert w3.eth.get_balance(attestia.registry.address) - before == event["deposit"]
+
+
+def test_duplicate_request_ids_are_recorded_once(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    node = make_node(attestia, demo_package_dir, tmp_path / "w")
+    requests = requests_for(demo_package, 3)
+    inbox = tmp_path / "w" / "inbox"
+    submit_offchain(inbox, requests)
+    submit_offchain(inbox, [requests[1], requests[1]])
+    stats = run_batch_mode(node, tmp_path / "w", batch_size=10, max_latency=30, until_idle=True)
+    assert stats.recorded == 3
+    assert sorted(recorded_ids(attestia)) == sorted(r["requestId"] for r in requests)
+    assert not list(inbox.glob("*.json")) and len(list((inbox / "done").glob("*.json"))) == 2
+
+
+def _crash_at(monkeypatch, point: str) -> None:
+    """Make the worker die at one step of a batch's life (the first time it gets there)."""
+    def once(target, name):
+        original = getattr(target, name)
+        fired = []
+
+        def wrapper(*args, **kwargs):
+            if not fired:
+                fired.append(True)
+                raise Crash(point)
+            return original(*args, **kwargs)
+        monkeypatch.setattr(target, name, wrapper)
+
+    if point == "before-file":
+        once(B, "write_json")  # requests assigned in the journal, no file written
+    elif point == "before-sign":
+        original = B.write_json
+        writes = []
+
+        def write_then_crash(path, data):  # the outbox file, then the batch file
+            original(path, data)
+            writes.append(path)
+            if len(writes) == 2:
+                raise Crash(point)
+        monkeypatch.setattr(B, "write_json", write_then_crash)
+    elif point == "before-broadcast":
+        once(Sender, "broadcast")  # signed and journaled, never sent
+    elif point == "before-confirm":
+        once(Sender, "wait")  # sent, not confirmed
+    elif point == "before-move":
+        once(B, "move_file")  # committed, inbox file not moved yet
+    else:
+        raise AssertionError(point)
+
+
+@pytest.mark.parametrize("point", ["before-file", "before-sign", "before-broadcast",
+                                   "before-confirm", "before-move"])
+def test_a_crash_anywhere_loses_nothing_and_commits_nothing_twice(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path, monkeypatch, point
+) -> None:
+    data_dir = tmp_path / "w"
+    node = make_node(attestia, demo_package_dir, data_dir)
+    requests = requests_for(demo_package, 7)
+    inbox = data_dir / "inbox"
+    submit_offchain(inbox, requests[:4])
+    submit_offchain(inbox, requests[4:])
+    with monkeypatch.context() as patch:
+        _crash_at(patch, point)
+        with pytest.raises(Crash):
+            run_batch_mode(node, data_dir, batch_size=4, max_latency=30, until_idle=True)
+    journaled = {b.batch_id: b for b in node.journal.batches(J.SIGNED, J.SENT)}
+    node.journal.close()
+
+    again = make_node(attestia, demo_package_dir, data_dir)  # a fresh process, same data
+    stats = run_batch_mode(again, data_dir, batch_size=4, max_latency=30, until_idle=True)
+
+    ids = recorded_ids(attestia)
+    assert sorted(ids) == sorted(r["requestId"] for r in requests)  # each exactly once
+    assert again.journal.offchain_counts() == {J.RECORDED: 7}
+    assert stats.failed == 0 and not list(inbox.glob("*.json"))
+    assert len(list((inbox / "done").glob("*.json"))) == 2
+    for batch_id, entry in journaled.items():  # re-broadcast: the very same transaction
+        assert again.journal.batch(batch_id).tx_hash == entry.tx_hash
+        receipt = attestia.chain.w3.eth.get_transaction_receipt(entry.tx_hash)
+        assert receipt["status"] == 1
+
+
+def test_a_commit_signed_before_the_epoch_turned_is_signed_again(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path, monkeypatch
+) -> None:
+    data_dir = tmp_path / "w"
+    node = make_node(attestia, demo_package_dir, data_dir)
+    submit_offchain(data_dir / "inbox", requests_for(demo_package, 3))
+    with monkeypatch.context() as patch:
+        _crash_at(patch, "before-broadcast")
+        with pytest.raises(Crash):
+            run_batch_mode(node, data_dir, batch_size=3, max_latency=30, until_idle=True)
+    (stale,) = node.journal.batches(J.SIGNED)
+    w3 = attestia.chain.w3
+    w3.provider.make_request("evm_increaseTime", [86_400])
+    w3.provider.make_request("evm_mine", [])
+    epoch = attestia.registry.functions.currentEpoch().call()
+    assert epoch == stale.epoch + 1
+
+    stats = run_batch_mode(node, data_dir, batch_size=3, max_latency=30, until_idle=True)
+
+    assert stats.recorded == 3 and stats.failed == 0
+    assert w3.eth.get_transaction_receipt(stale.tx_hash)["status"] == 0  # EpochMismatch
+    (event,) = committed_batches(attestia)
+    assert event["epoch"] == epoch
+    done = node.journal.batch(stale.batch_id)
+    assert done.state == J.COMMITTED and done.attempts == 1 and done.tx_hash != stale.tx_hash
+    document = json.loads(Path(event["dataURI"].removeprefix("file://")).read_text())
+    assert document["epoch"] == epoch
+
+
+def test_an_uncommittable_batch_fails_its_requests(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    data_dir = tmp_path / "w"
+    node = make_node(attestia, demo_package_dir, data_dir)
+    # The model stops accepting SIGNED records: commitBatch must refuse this worker.
+    admin = dev_account(0)
+    fn = attestia.registry.functions
+    attestia.transact(fn.revokeModel(demo_package.model_id), account=admin)
+    submit_offchain(data_dir / "inbox", requests_for(demo_package, 2))
+    stats = run_batch_mode(node, data_dir, batch_size=2, max_latency=30, until_idle=True)
+    assert stats.recorded == 0 and stats.failed == 2
+    assert committed_batches(attestia) == []
+    (failed,) = node.journal.batches(J.FAILED)
+    assert "ModelIsRevoked" in failed.reason
+    assert node.journal.offchain_counts() == {J.FAILED: 2}
+    assert not list((data_dir / "inbox").glob("*.json"))
+
+
+def test_an_enclave_key_commits_by_signature(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    from offchain.cli.tee_cmd import simulated_measurement
+
+    attestia.transact(attestia.registry.functions.allowMeasurement(simulated_measurement()),
+                      account=dev_account(0))
+    node = make_node(attestia, demo_package_dir, tmp_path / "w", tee="simulated")
+    assert node.signer.address != node.operator.address
+    submit_offchain(tmp_path / "w" / "inbox", requests_for(demo_package, 3))
+    w3 = attestia.chain.w3
+    operator_before = w3.eth.get_balance(node.operator.address)
+    stats = run_batch_mode(node, tmp_path / "w", batch_size=3, max_latency=30, until_idle=True)
+    assert stats.recorded == 3
+    (event,) = committed_batches(attestia)
+    assert event["worker"] == node.signer.address
+    document = load_batch_document(Path(event["dataURI"].removeprefix("file://")))
+    tree = StandardMerkleTree.load(document["tree"])
+    for index, leaf in enumerate(document["leaves"]):
+        record = Inference.from_json(leaf["inference"])
+        assert (record.proofKind, record.proofHash) == (PROOF_TEE, node.tee.attestation_hash)
+        assert attestia.registry.functions.verifyInclusion(
+            event["batchId"], record.as_tuple(), proof_bytes(tree.get_proof(index))).call()
+    assert operator_before - w3.eth.get_balance(node.operator.address) >= event["deposit"]
+
+
+def test_stop_event_finishes_in_flight_work_and_returns(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    shared: dict = {}
+
+    def serve() -> None:  # the journal's SQLite handle belongs to the thread that opens it
+        node = make_node(attestia, demo_package_dir, tmp_path / "w")
+        shared["worker"] = BatchWorker(node, tmp_path / "w",
+                                       BatchOptions(batch_size=4, max_latency=0.05))
+        shared["stats"] = shared["worker"].run()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    submit_offchain(tmp_path / "w" / "inbox", requests_for(demo_package, 4))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (
+            "worker" not in shared or shared["worker"].batch_stats.batches == 0):
+        time.sleep(0.02)
+    shared["worker"].node.stop_event.set()  # what SIGTERM does
+    thread.join(timeout=10)
+    assert not thread.is_alive() and shared["stats"].recorded == 4
+
+
+def test_onchain_requests_are_still_served_in_batch_mode(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    from offchain.client import build_requests, send_requests, wait_for_outcomes
+
+    node = make_node(attestia, demo_package_dir, tmp_path / "w")
+    built = build_requests(attestia, demo_package.model_id, rows(2), requester=CLIENT.address,
+                           worker=node.signer.address)
+    sent = send_requests(attestia, built, CLIENT, tmp_path / "client")
+    submit_offchain(tmp_path / "w" / "inbox", requests_for(demo_package, 2))
+    stats = run_batch_mode(node, tmp_path / "w", batch_size=2, max_latency=30, until_idle=True)
+    assert stats.recorded == 4
+    assert len(wait_for_outcomes(attestia, sent, timeout=5)) == 2
+
+
+def test_batch_options_and_documents_are_checked(tmp_path, demo_package) -> None:
+    with pytest.raises(BatchError, match="batch size"):
+        BatchWorker(_FakeNode(), tmp_path, BatchOptions(batch_size=0))  # type: ignore[arg-type]
+    missing = tmp_path / "missing.json"
+    with pytest.raises(BatchError, match="unreadable"):
+        load_batch_document(missing)
+    tree = StandardMerkleTree.of([["0x" + "11" * 20, "1"]], ["address", "uint256"])
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text(json.dumps({"tree": tree.dump(), "leaves": [], "root": tree.root}))
+    with pytest.raises(BatchError, match="does not match"):
+        load_batch_document(bogus)
+    with pytest.raises(BatchError, match="has root"):
+        load_batch_document(bogus, "0x" + "00" * 32)
+
+
+class _FakeNode:
+    """Only what BatchWorker reads before it validates its options."""
+
+    journal = registry = sender = None
