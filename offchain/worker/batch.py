@@ -138,7 +138,9 @@ def decode_request(engine: InferenceEngine, request: OffchainRequest) -> np.ndar
         raw = engine.decode_input(request.input_bytes)
     else:
         raw = engine.package.parse_input(request.features)
-    if not np.all(np.isfinite(engine.package.model_input(raw))):
+    with np.errstate(over="ignore"):  # an overflow is the error reported just below
+        model_input = engine.package.model_input(raw)
+    if not np.all(np.isfinite(model_input)):
         raise EncodingError("the standardised input overflows float32")
     return raw
 
