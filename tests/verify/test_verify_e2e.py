@@ -384,6 +384,7 @@ def test_proof_for_another_model_fails_zk_and_is_refused_on_chain(flow: Flow) ->
         submission=replace(ev.submission, zk_proof=other.proof, zk_instances=other.instances))
     report = _report(flow, swapped)
     _fails_on(report, "zk", "rejects the proof")
+    _fails_on(report, "output", "other public instances")
     # The registry refuses to record it in the first place.
     req = flow.zk_open_request
     engine = InferenceEngine(load_package(flow.package_dir))
@@ -468,6 +469,75 @@ def test_revocations_before_fail_and_after_pass_with_the_date(flow: Flow) -> Non
     _fails_on(_report(flow, model_gone), "model", "before this record")
     unregistered = replace(ev, model=None)
     _fails_on(_report(flow, unregistered), "model", "not registered")
+
+
+def _quick(flow: Flow, evidence, package: Path | None = None, roots: bytes | None = None):
+    """All checks without revealed input (no model re-run, no re-proving)."""
+    return run_checks(evidence, ChainOracle(flow.attestia), recompute(evidence, VerifyOptions(
+        package_path=package)), roots)
+
+
+def _zk_cases(ev):
+    sub, inf = ev.submission, ev.inference
+    return {
+        "proofHash": replace(ev, submission=replace(sub, zk_proof=sub.zk_proof + b"\0")),
+        "output commitment": replace(ev, submission=replace(
+            sub, zk_instances=sub.zk_instances[:-1] + (sub.zk_instances[-1] ^ 1,))),
+        "no registered verifier": replace(ev, model=replace(ev.model, verifier="0x" + "00" * 20)),
+        "carries no proof": replace(ev, submission=replace(sub, zk_proof=None)),
+        "forge proofs": replace(ev, chain_id=1),
+        "different record": replace(ev, submission=replace(
+            sub, inference=replace(inf, timestamp=inf.timestamp + 1))),
+        "cannot re-check": replace(ev, submission=replace(sub, error="relayed by a contract")),
+    }
+
+
+def test_zk_and_submission_failure_paths(flow: Flow) -> None:
+    ev = gather(flow.attestia, RecordRef(request_id=flow.zk_id))
+    assert _quick(flow, ev, flow.package_dir).ok
+    for words, tampered in _zk_cases(ev).items():
+        report = _quick(flow, tampered, flow.package_dir)
+        line = "signature" if words in ("different record", "cannot re-check") else "zk"
+        _fails_on(report, line, words)
+    # Another package's zk artifacts: the registered verifier is not that circuit.
+    stranger = replace(ev, model=replace(ev.model, verifier=flow.attestia.registry.address))
+    _fails_on(_quick(flow, stranger, flow.package_dir), "zk", "rejects the proof")
+
+
+def test_tee_and_registry_failure_paths(flow: Flow) -> None:
+    ev = gather(flow.attestia, RecordRef(request_id=flow.tee_id))
+    roots = flow.tee_root.read_bytes()
+    at = ev.recorded_at
+    cases = {
+        "cannot fetch": replace(ev, attestation=None, attestation_error="cannot fetch x: gone"),
+        "not allowlisted": replace(ev, measurement=replace(ev.measurement, allowed_at=0)),
+        "revoked at": replace(ev, measurement=replace(ev.measurement, revoked_at=at - 1)),
+        "not enclave-bound": replace(ev, worker=replace(ev.worker, enclave_bound_at=0)),
+        "measurement id": replace(ev, worker=replace(ev.worker, measurement=bytes(32))),
+        "proofHash": replace(ev, inference=replace(ev.inference, proofHash=bytes(32))),
+    }
+    for words, tampered in cases.items():
+        _fails_on(_quick(flow, tampered, roots=roots), "tee", words)
+    later = replace(ev, measurement=replace(ev.measurement, revoked_at=at + 60))
+    report = _quick(flow, later, roots=roots)
+    assert report.ok and "measurement revoked later, at" in report.check("tee").reason
+    _fails_on(_quick(flow, ev, roots=b"not a pem"), "tee", "does not verify")
+
+
+def test_batch_package_and_list_failure_paths(flow: Flow) -> None:
+    ev = gather(flow.attestia, RecordRef.parse(f"batch:0x{flow.batch_id.hex()}:0"))
+    other_root = replace(ev, batch=replace(ev.batch, tree_root=bytes(32)))
+    _fails_on(_quick(flow, other_root), "record", "not the committed one")
+    uncommitted = replace(ev, batch=replace(ev.batch, committed_at=0))
+    _fails_on(_quick(flow, uncommitted), "record", "not committed")
+    relayed = replace(ev, submission=replace(ev.submission, sender=dev_account(CLIENT).address))
+    _fails_on(_quick(flow, relayed), "signature", "not by the worker key")
+    roster = replace(ev, model=replace(ev.model, data_root=bytes(32)))
+    _fails_on(_quick(flow, roster, flow.package_dir), "package", "roster root")
+    wrong_model = replace(ev, inference=replace(ev.inference, modelId=bytes(32)))
+    _fails_on(_quick(flow, wrong_model, flow.package_dir), "package", "the record's is")
+    short = replace(ev, shares=((ev.shares[0][0], 9_999),) + ev.shares[1:])
+    _fails_on(_quick(flow, short), "attribution", "invalid")
 
 
 def test_record_ref_parsing() -> None:
