@@ -226,7 +226,7 @@ def measured_batches(args, attestia, package_dir: Path, package, raws, data_dir:
                             tag=tag + 1)
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_TOP", "30")))
     node.journal.close()
     return measured
 

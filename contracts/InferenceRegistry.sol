@@ -561,8 +561,11 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
             revert WorkerMismatch(named, inference.worker);
         }
         uint64 timestamp = inference.timestamp;
+        // Sums in uint256: a timestamp near type(uint64).max must revert with our error, not
+        // with an arithmetic panic.
         if (
-            timestamp < request.createdAt || timestamp + TIMESTAMP_WINDOW < block.timestamp
+            timestamp < request.createdAt
+                || uint256(timestamp) + TIMESTAMP_WINDOW < block.timestamp
                 || timestamp > block.timestamp + TIMESTAMP_WINDOW
         ) revert TimestampOutOfWindow(timestamp);
     }

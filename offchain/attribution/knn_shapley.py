@@ -164,7 +164,21 @@ class KnnShapley:
             return
         padded = np.concatenate(([False], close, [False]))
         edges = np.flatnonzero(padded[1:] != padded[:-1])
-        for start, stop in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+        starts, stops = edges[0::2], edges[1::2]  # run i spans order[starts[i]:stops[i] + 1]
+        # A run made only of copies of one row (duplicated data) is ordered by index alone,
+        # as _exact_rank would: sort all such runs in one vectorised pass, since duplicated
+        # data makes them common and a call per run dominates the query otherwise.
+        classes = self._row_class[order]
+        distinct = np.concatenate(([0], np.cumsum(classes[1:] != classes[:-1])))
+        copies = distinct[stops] == distinct[starts]
+        if copies.any():
+            first, lengths = starts[copies], stops[copies] - starts[copies] + 1
+            offsets = np.cumsum(lengths) - lengths
+            positions = np.repeat(first - offsets, lengths) + np.arange(int(lengths.sum()))
+            members = order[positions]
+            run = np.repeat(np.arange(len(first)), lengths)
+            order[positions] = members[np.lexsort((members, run))]
+        for start, stop in zip(starts[~copies].tolist(), stops[~copies].tolist(), strict=True):
             order[start:stop + 1] = self._exact_rank(order[start:stop + 1], q)
 
     def _key_is_exact(self, q: np.ndarray) -> bool:

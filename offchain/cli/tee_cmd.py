@@ -59,7 +59,10 @@ def revoke_measurement(
     measurement: str = typer.Argument(..., help="Measurement id (0x…)."),
     dev_account: int = dev_account_option(0, "governance"),
 ) -> None:
-    """Revoke an enclave measurement (one-way; records made before stay verifiable)."""
+    """Revoke an enclave measurement (one-way; records made before stay verifiable).
+
+    Example: attestia governance revoke-measurement 0x18c9…
+    """
     attestia = attestia_of(ctx)
     attestia.transact(attestia.registry.functions.revokeMeasurement(_bytes32(measurement)),
                       account=attestia.chain.account(dev_account))
@@ -72,7 +75,10 @@ def revoke_worker(
     signer: str = typer.Argument(..., help="Worker signing address."),
     dev_account: int = dev_account_option(0, "governance"),
 ) -> None:
-    """Revoke a worker key (one-way; records made before stay verifiable)."""
+    """Revoke a worker key (one-way; records made before stay verifiable).
+
+    Example: attestia governance revoke-worker 0x7099…
+    """
     from eth_utils import to_checksum_address
 
     attestia = attestia_of(ctx)

@@ -28,8 +28,9 @@ def verify_cmd(
 ) -> None:
     """Check a record trusting only the chain: one line per check, exit 1 on any FAIL.
 
-    Examples: attestia verify 0x5f3a… --tee-root .attestia/workers/tee/simulated-enclave/root.pem
-    | attestia verify batch:0x9c1e…:3 | attestia verify 0x5f3a… --input x.json --salt 0x…
+    Example: attestia verify 0x5f3a… --tee-root .attestia/workers/tee/simulated-enclave/root.pem
+
+    Also: attestia verify batch:0x9c1e…:3 | attestia verify 0x5f3a… --input x.json --salt 0x…
     """
     from offchain.verify import RecordRef, VerifyError, VerifyOptions, verify
 

@@ -45,8 +45,10 @@ def zk_setup_cmd(
     as_json: bool = typer.Option(False, "--json"),
     dev_account: int = dev_account_option(0, "model owner"),
 ) -> None:
-    """Make the model's EZKL artifacts (in PACKAGE/zk), deploy its Halo2Verifier, call
-    setVerifier and add ZK to the model's policy (model owner).
+    """EZKL circuit and keys in PACKAGE/zk, its own Halo2Verifier on chain, ZK in the policy.
+
+    Deploys the per-model verifier, calls setVerifier and adds the zk bit to the model's
+    policy (model owner). Re-running reuses the artifacts and the verifier.
 
     Example: attestia model zk-setup .attestia/models/demo
     """

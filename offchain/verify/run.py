@@ -103,26 +103,29 @@ def recompute(ev: Evidence, options: VerifyOptions) -> Recomputed:
         why = ("no model package given (--package PATH)" if package is None
                else "the package is another model (see package)")
         return Recomputed(package, revealed, None, None, None, why)
-    if revealed is None:
-        return Recomputed(package, None, None, None, None, "no revealed input")
     engine = InferenceEngine(package)
-    try:
-        raw = engine.decode_input(revealed.input_bytes)
-    except AttestiaError as exc:
-        return Recomputed(package, revealed, None, None, None,
-                          f"the revealed input is not a valid input of this model: {exc}")
-    evaluation = engine.evaluate(raw)
-    artifacts = instances = None
-    why = ""
+    artifacts, why = None, ""
     try:
         artifacts = engine.zk
     except AttestiaError as exc:
         why = f"the package's zk artifacts are unusable: {exc}"
+    if revealed is None:
+        return Recomputed(package, None, None, None, artifacts, "no revealed input")
+    try:
+        raw = engine.decode_input(revealed.input_bytes)
+    except AttestiaError as exc:
+        return Recomputed(package, revealed, None, None, artifacts,
+                          f"the revealed input is not a valid input of this model: {exc}")
+    evaluation = engine.evaluate(raw)
+    instances = None
     if (inf.proofKind == PROOF_ZK and artifacts is not None
             and commit(revealed.salt, revealed.input_bytes) == inf.inputCommitment):
-        from offchain.proofs.zk import prove
+        from offchain.proofs.zk import ZkError, prove
 
-        instances = prove(artifacts, package.model_input(raw)).instances
+        try:
+            instances = prove(artifacts, package.model_input(raw)).instances
+        except ZkError as exc:
+            why = f"re-running the circuit on the revealed input failed: {exc}"
     return Recomputed(package, revealed, evaluation, instances, artifacts, why)
 
 

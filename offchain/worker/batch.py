@@ -153,6 +153,7 @@ class BuiltBatch:
     worker: str
     request_ids: list[str]
     records: list[Inference]
+    records_json: list[dict[str, Any]]
     shares: list[tuple[Share, ...]]
     labels: list[int]
     fees: list[int]
@@ -205,23 +206,25 @@ def build_batch(
             accepted.append((key, request))
         except AttestiaError as exc:
             rejected.append((key, f"bad input: {exc}"))
-    built = BuiltBatch(engine.model_id, worker, [], [], [], [], [], [], None, rejected)
+    built = BuiltBatch(engine.model_id, worker, [], [], [], [], [], [], [], None, rejected)
     for (key, request), result in zip(accepted, _evaluate(engine, raws, attribution_workers),
                                       strict=True):
         if isinstance(result, str):
             rejected.append((key, result))
             continue
         built.request_ids.append(key)
-        built.records.append(engine.record(
+        record = engine.record(
             result, request_id=request.request_id, input_salt=request.salt, worker=worker,
             timestamp=timestamp, proof_kind=proof_kind, proof_hash=proof_hash,
-        ))
+        )
+        built.records.append(record)
+        built.records_json.append(record.to_json())
         built.shares.append(result.shares)
         built.labels.append(result.label)
         built.fees.append(request.fee)
         built.outputs.append(result.output_bytes)
     if built.records:
-        built.tree = StandardMerkleTree.of([leaf_value(r) for r in built.records],
+        built.tree = StandardMerkleTree.of([list(r.values()) for r in built.records_json],
                                            INFERENCE_ABI_TYPES)
     return built
 
@@ -242,10 +245,10 @@ def batch_document(built: BuiltBatch, *, epoch: int, deposit: int) -> dict[str, 
         "deposit": deposit,
         "tree": built.tree.dump(),
         "leaves": [
-            {"inference": record.to_json(), "shares": [[a, b] for a, b in shares],
+            {"inference": record, "shares": [[a, b] for a, b in shares],
              "label": label, "fee": fee}
-            for record, shares, label, fee in zip(built.records, built.shares, built.labels,
-                                                  built.fees, strict=True)
+            for record, shares, label, fee in zip(built.records_json, built.shares,
+                                                  built.labels, built.fees, strict=True)
         ],
     }
 

@@ -186,9 +186,6 @@ def test_record_timestamp_window(h: Harness) -> None:
     h.fulfill(request, h.record(request, shares, timestamp=h.now() - 600), shares)
 
 
-@pytest.mark.xfail(strict=True, reason="contract bug: timestamp + TIMESTAMP_WINDOW overflows "
-                   "uint64 and panics (0x11) instead of reverting TimestampOutOfWindow; "
-                   "see the report (InferenceRegistry._checkMatchesRequest)")
 def test_record_timestamp_near_uint64_max_reverts_with_custom_error(h: Harness) -> None:
     model_id = h.setup_signed()
     request = h.request(model_id)
