@@ -137,49 +137,60 @@ class KnnShapley:
         keys *= -2.0
         keys += self._sqnorm
         order = np.argsort(keys, axis=1)
-        for row in range(q.shape[0]):
-            self._fix_near_ties(order[row], keys[row], q[row])
+        self._fix_near_ties(order, keys, q)
         return self._values_from_order(order, labels)
 
     def _exact_order(self, keys: np.ndarray, q: np.ndarray) -> np.ndarray:
         order = np.argsort(keys)
-        self._fix_near_ties(order, keys, q)
+        self._fix_near_ties(order[None, :], keys[None, :], q[None, :])
         return order
 
     def _fix_near_ties(self, order: np.ndarray, keys: np.ndarray, q: np.ndarray) -> None:
-        """Re-rank, in place, neighbours the fast key cannot separate with certainty."""
-        gaps = np.diff(keys[order])
-        if self._key_is_exact(q):
-            if np.any(gaps == 0):
-                order[:] = np.argsort(keys, kind="stable")
-            return
-        q_norm = float(np.sqrt(q @ q))
-        # Each key is within err of its true value, so two keys whose true order differs (or
-        # which are truly equal) are at most 2*err apart: every such pair lies in one run of
-        # consecutive gaps <= tol. Factor 2 on top covers the rounding of the bound itself.
-        err = self._gamma * (self._max_norm**2 + 2 * self._max_norm * q_norm)
-        tol = 4 * err + 4 * self.dim * _TINY
-        close = gaps <= tol
+        """Re-rank, in place, neighbours the fast key cannot separate with certainty.
+
+        Rows are independent queries (``order``, ``keys``: ``(m, N)``; ``q``: ``(m, d)``),
+        handled together so a chunk costs a few array operations, not a few per query.
+        """
+        rows, n = order.shape
+        gaps = np.diff(np.take_along_axis(keys, order, axis=1), axis=1)
+        tol = np.empty(rows)
+        for row in range(rows):
+            if self._key_is_exact(q[row]):
+                if np.any(gaps[row] == 0):
+                    order[row] = np.argsort(keys[row], kind="stable")
+                tol[row] = -np.inf  # the key order is exact: nothing else to fix
+                continue
+            q_norm = float(np.sqrt(q[row] @ q[row]))
+            # Each key is within err of its true value, so two keys whose true order differs
+            # (or which are truly equal) are at most 2*err apart: every such pair lies in one
+            # run of consecutive gaps <= tol. Factor 2 on top covers the rounding of the bound.
+            err = self._gamma * (self._max_norm**2 + 2 * self._max_norm * q_norm)
+            tol[row] = 4 * err + 4 * self.dim * _TINY
+        close = gaps <= tol[:, None]
         if not close.any():
             return
-        padded = np.concatenate(([False], close, [False]))
-        edges = np.flatnonzero(padded[1:] != padded[:-1])
-        starts, stops = edges[0::2], edges[1::2]  # run i spans order[starts[i]:stops[i] + 1]
+        padded = np.zeros((rows, n + 1), dtype=bool)
+        padded[:, 1:n] = close
+        # Flat indices into order.reshape(-1): run i spans flat[starts[i]:stops[i] + 1],
+        # never across rows (every row is padded with False on both ends).
+        edges = np.flatnonzero(padded[:, 1:] != padded[:, :-1])
+        starts, stops = edges[0::2], edges[1::2]
+        flat = order.reshape(-1)
         # A run made only of copies of one row (duplicated data) is ordered by index alone,
         # as _exact_rank would: sort all such runs in one vectorised pass, since duplicated
-        # data makes them common and a call per run dominates the query otherwise.
-        classes = self._row_class[order]
+        # data makes them common and a call per run would dominate the query.
+        classes = self._row_class[flat]
         distinct = np.concatenate(([0], np.cumsum(classes[1:] != classes[:-1])))
         copies = distinct[stops] == distinct[starts]
         if copies.any():
             first, lengths = starts[copies], stops[copies] - starts[copies] + 1
             offsets = np.cumsum(lengths) - lengths
             positions = np.repeat(first - offsets, lengths) + np.arange(int(lengths.sum()))
-            members = order[positions]
+            members = flat[positions]
             run = np.repeat(np.arange(len(first)), lengths)
-            order[positions] = members[np.lexsort((members, run))]
+            flat[positions] = members[np.lexsort((members, run))]
         for start, stop in zip(starts[~copies].tolist(), stops[~copies].tolist(), strict=True):
-            order[start:stop + 1] = self._exact_rank(order[start:stop + 1], q)
+            flat[start:stop + 1] = self._exact_rank(flat[start:stop + 1], q[start // n])
 
     def _key_is_exact(self, q: np.ndarray) -> bool:
         """Integer data small enough that every partial sum of the key is an exact float."""

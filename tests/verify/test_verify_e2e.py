@@ -40,11 +40,12 @@ from offchain.cli.zk_cmd import calibration_sample
 from offchain.client import LocalRequest, build_requests, request_id_of, send_requests
 from offchain.config import REPO_ROOT, load_settings
 from offchain.demo import run_demo
-from offchain.errors import TransactionReverted
+from offchain.errors import ConfigError, TransactionReverted
 from offchain.merkle import StandardMerkleTree
 from offchain.models import load_package
 from offchain.models.demo import holdout
 from offchain.models.encoding import commit, encode_tensor, input_to_json, new_salt
+from offchain.models.onchain import enable_zk
 from offchain.proofs import zk
 from offchain.proofs.tee.simulated import SimulatedNitroEnclave
 from offchain.verify import (
@@ -81,6 +82,7 @@ class Flow:
     tee_root: Path
     zk_id: bytes
     other_proof: zk.ZkProof
+    other_artifacts: zk.ZkArtifacts
     zk_open_request: dict
     timings: dict[str, float]
 
@@ -144,7 +146,8 @@ def _serve(attestia, settings, package_dir: Path, worker_name: str, operator, ro
     return [s.request_id for s in sent]
 
 
-def _other_model_proof(package, tmp: Path, raw: np.ndarray) -> zk.ZkProof:
+def _other_model_proof(package, tmp: Path, raw: np.ndarray
+                       ) -> tuple[zk.ZkProof, zk.ZkArtifacts]:
     """The same network with other weights, set up and proved: a proof for another model."""
     model = onnx.load(package.onnx_path)
     first = model.graph.initializer[0]
@@ -154,7 +157,7 @@ def _other_model_proof(package, tmp: Path, raw: np.ndarray) -> zk.ZkProof:
     onnx.save(model, path)
     artifacts = zk.zk_setup(path, tmp / "other-zk", chain_id=31337,
                             sample_input=calibration_sample(package))
-    return zk.prove(artifacts, package.model_input(raw))
+    return zk.prove(artifacts, package.model_input(raw)), artifacts
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +205,7 @@ def flow(session_chain, anvil, tmp_path_factory):
 
     mark = time.perf_counter()
     raw = X[40][None, :].astype(np.float32)
-    other = _other_model_proof(package, home, raw)
+    other, other_artifacts = _other_model_proof(package, home, raw)
     built = build_requests(attestia, package.model_id, [raw], requester=dev_account(CLIENT).address,
                            worker=dev_account(WORKER).address)
     [local] = send_requests(attestia, built, dev_account(CLIENT), data_dir)
@@ -217,7 +220,7 @@ def flow(session_chain, anvil, tmp_path_factory):
     timings["other-model"] = time.perf_counter() - mark
     root = data_dir / "workers" / "tee" / "simulated-enclave" / "root.pem"
     yield Flow(settings, attestia, package_dir, nozk_dir, signed_ids, batch_id, batch_ids,
-               tee_id, root, zk_id, other, open_request, timings)
+               tee_id, root, zk_id, other, other_artifacts, open_request, timings)
     w3.provider.make_request("evm_revert", [snapshot])
     for sender in session_chain._senders.values():
         sender.resync()
@@ -538,6 +541,25 @@ def test_batch_package_and_list_failure_paths(flow: Flow) -> None:
     _fails_on(_quick(flow, wrong_model, flow.package_dir), "package", "the record's is")
     short = replace(ev, shares=((ev.shares[0][0], 9_999),) + ev.shares[1:])
     _fails_on(_quick(flow, short), "attribution", "invalid")
+
+
+def test_enable_zk_is_idempotent_and_refuses_wrong_artifacts_or_owner(flow: Flow) -> None:
+    package = load_package(flow.package_dir)
+    artifacts = zk.load_artifacts(flow.package_dir / "zk")
+    model, deployed = enable_zk(flow.attestia, package, artifacts, account=dev_account(ADMIN))
+    assert not deployed and model.policy & 0x08
+    with pytest.raises(ConfigError, match="are for model"):
+        enable_zk(flow.attestia, package, flow.other_artifacts, account=dev_account(ADMIN))
+    with pytest.raises(ConfigError, match="only the model owner"):
+        enable_zk(flow.attestia, package, artifacts, account=dev_account(CLIENT))
+
+
+def test_governance_allow_measurement_cli(flow: Flow) -> None:
+    again = cli(flow.settings, "governance", "allow-measurement", "--simulated")
+    assert again.returncode == 0 and "already allowed" in again.stdout
+    assert simulated_measurement().hex() in again.stdout
+    neither = cli(flow.settings, "governance", "allow-measurement")
+    assert neither.returncode == 1 and "--simulated" in neither.stderr
 
 
 def test_record_ref_parsing() -> None:
