@@ -25,8 +25,6 @@ claims is the check that its leaves and proofs are the ones ``MerkleProof`` expe
 from __future__ import annotations
 
 import json
-import os
-import random
 import sys
 import tempfile
 import time
@@ -41,7 +39,7 @@ from eth_utils import keccak, to_checksum_address  # noqa: E402
 
 from offchain.attribution.shares import attribution_hash  # noqa: E402
 from offchain.chain.accounts import dev_account  # noqa: E402
-from offchain.chain.anvil import EmbeddedChain, port_in_use  # noqa: E402
+from offchain.chain.anvil import EmbeddedChain, free_port  # noqa: E402
 from offchain.chain.connection import Chain, connect  # noqa: E402
 from offchain.chain.contracts import Attestia  # noqa: E402
 from offchain.chain.deploy import DeployParams, deploy  # noqa: E402
@@ -77,14 +75,6 @@ URI = "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"  # 63
 console = Console(stderr=True)
 
 
-def free_port() -> int:
-    """A free port of our own in 20000-29999 (the range this project's tools use)."""
-    rng = random.Random(os.getpid())
-    for _ in range(200):
-        port = rng.randrange(20_000, 30_000)
-        if not port_in_use(port):
-            return port
-    raise RuntimeError("no free port in 20000-29999: stop some local services and retry")
 
 
 class Bench:

@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import resource
-import socket
 import statistics
 import sys
 import tempfile
@@ -32,7 +30,7 @@ from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from offchain.chain.anvil import EmbeddedChain  # noqa: E402
+from offchain.chain.anvil import EmbeddedChain, free_port  # noqa: E402
 from offchain.proofs import zk  # noqa: E402
 
 DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -87,15 +85,6 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def free_port() -> int:
-    for port in random.sample(range(20000, 30000), 200):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 20000-29999")
 
 
 class Sender:

@@ -7,23 +7,16 @@ temporary directory, so running the tests never touches a developer's own chain.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from offchain.chain.anvil import EmbeddedChain
+from offchain.chain.anvil import EmbeddedChain, free_port
 from offchain.chain.connection import Chain, connect
 from offchain.config import REPO_ROOT, Settings, load_settings
 
 SHARED = Path(os.environ.get("ATTESTIA_SHARED", REPO_ROOT.parent / "shared"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from offchain.chain.anvil import EmbeddedChain, rpc_call
+from offchain.chain.anvil import EmbeddedChain, free_port, rpc_call
 from offchain.errors import ChainError
-from tests.conftest import free_port
 
 
 def test_up_status_down_and_state_survives_restart(tmp_path: Path) -> None:

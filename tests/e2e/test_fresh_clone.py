@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
+from offchain.chain.anvil import free_port
 from offchain.config import REPO_ROOT
-from tests.conftest import free_port
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from offchain.chain.accounts import ANVIL_DEV_KEYS, dev_account
-from offchain.chain.anvil import rpc_call
+from offchain.chain.anvil import free_port, rpc_call
 from offchain.chain.connection import connect
 from offchain.chain.contracts import Attestia
 from offchain.chain.deploy import deploy
@@ -24,7 +24,6 @@ from offchain.demo import advance_time
 from offchain.errors import ConfigError
 from offchain.models.onchain import register_model
 from offchain.rewards.chain import claim, settle
-from tests.conftest import free_port
 from tests.worker.helpers import make_worker, send_demo_requests
 
 GANACHE = REPO_ROOT / "node_modules" / ".bin" / "ganache"

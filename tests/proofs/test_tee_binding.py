@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
-from pathlib import Path
 
 import pytest
 from eth_abi.packed import encode_packed
@@ -20,6 +18,7 @@ from offchain.proofs.tee import (
     verify_attestation,
 )
 from offchain.proofs.tee.simulated import SimulatedNitroEnclave
+from tests.proofs.vectors import attestation_vectors as _vectors
 
 # Anvil's first public dev key: a well-known test key, never a real one.
 ANVIL_KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
@@ -28,13 +27,6 @@ REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def _vectors() -> Path:
-    env = os.environ.get("ATTESTIA_TESTVECTORS")
-    repo = Path(__file__).resolve().parents[2]
-    base = Path(env) if env else repo.parent / "shared" / "testvectors"
-    if not (base / "attestation").is_dir():
-        pytest.skip(f"attestation test vectors not found at {base} (set ATTESTIA_TESTVECTORS)")
-    return base / "attestation"
 
 
 def test_digest_matches_solidity_encode_packed():

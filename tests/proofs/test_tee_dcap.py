@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import pytest
 from eth_utils import keccak
@@ -21,16 +19,7 @@ from offchain.proofs.tee import (
 )
 from offchain.proofs.tee.dcap import _classify, check_dcap_policy, parse_dcap_quote, verify_dcap
 from offchain.proofs.tee.pki import INTEL_SGX_ROOT_CA_SHA256
-
-
-def _vectors() -> Path:
-    env = os.environ.get("ATTESTIA_TESTVECTORS")
-    repo = Path(__file__).resolve().parents[2]
-    base = Path(env) if env else repo.parent / "shared" / "testvectors"
-    if not (base / "attestation").is_dir():
-        pytest.skip(f"attestation test vectors not found at {base} (set ATTESTIA_TESTVECTORS)")
-    return base / "attestation"
-
+from tests.proofs.vectors import attestation_vectors as _vectors
 
 UTC = dt.UTC
 NOW = dt.datetime.fromtimestamp(1751328000, UTC)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import pytest
 
@@ -17,17 +15,11 @@ from offchain.proofs.tee import (
     verify_attestation,
 )
 from offchain.proofs.tee.nitro import load_nitro_file
+from tests.proofs.vectors import attestation_vectors as _vectors
 
 UTC = dt.UTC
 
 
-def _vectors() -> Path:
-    env = os.environ.get("ATTESTIA_TESTVECTORS")
-    repo = Path(__file__).resolve().parents[2]
-    base = Path(env) if env else repo.parent / "shared" / "testvectors"
-    if not (base / "attestation").is_dir():
-        pytest.skip(f"attestation test vectors not found at {base} (set ATTESTIA_TESTVECTORS)")
-    return base / "attestation"
 
 
 def test_each_kind_returns_an_attestation_result():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import cbor2
 import pytest
@@ -21,16 +19,7 @@ from offchain.proofs.tee import (
 )
 from offchain.proofs.tee.nitro import load_nitro_file, verify_nitro
 from offchain.proofs.tee.pki import AWS_NITRO_ROOT_G1_SHA256, load_pem_certificates, load_roots
-
-
-def _vectors() -> Path:
-    env = os.environ.get("ATTESTIA_TESTVECTORS")
-    repo = Path(__file__).resolve().parents[2]
-    base = Path(env) if env else repo.parent / "shared" / "testvectors"
-    if not (base / "attestation").is_dir():
-        pytest.skip(f"attestation test vectors not found at {base} (set ATTESTIA_TESTVECTORS)")
-    return base / "attestation"
-
+from tests.proofs.vectors import attestation_vectors as _vectors
 
 UTC = dt.UTC
 PROD_NOW = dt.datetime(2024, 9, 7, 14, 37, 39, 545000, tzinfo=UTC)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-from pathlib import Path
 
 import pytest
 
@@ -26,16 +24,7 @@ from offchain.proofs.tee.nvidia import (
     verify_nvidia,
 )
 from offchain.proofs.tee.pki import NVIDIA_DEVICE_IDENTITY_CA_SHA256
-
-
-def _vectors() -> Path:
-    env = os.environ.get("ATTESTIA_TESTVECTORS")
-    repo = Path(__file__).resolve().parents[2]
-    base = Path(env) if env else repo.parent / "shared" / "testvectors"
-    if not (base / "attestation").is_dir():
-        pytest.skip(f"attestation test vectors not found at {base} (set ATTESTIA_TESTVECTORS)")
-    return base / "attestation"
-
+from tests.proofs.vectors import attestation_vectors as _vectors
 
 NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 

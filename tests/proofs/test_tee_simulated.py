@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import stat
-from pathlib import Path
 
 import cbor2
 import pytest
@@ -36,18 +34,12 @@ from offchain.proofs.tee.simulated import (
     SimulatedNitroEnclave,
     simulated_pcrs,
 )
+from tests.proofs.vectors import attestation_vectors as _vectors
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
 
-def _vectors() -> Path:
-    env = os.environ.get("ATTESTIA_TESTVECTORS")
-    repo = Path(__file__).resolve().parents[2]
-    base = Path(env) if env else repo.parent / "shared" / "testvectors"
-    if not (base / "attestation").is_dir():
-        pytest.skip(f"attestation test vectors not found at {base} (set ATTESTIA_TESTVECTORS)")
-    return base / "attestation"
 
 
 @pytest.fixture(scope="module")

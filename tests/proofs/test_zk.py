@@ -11,14 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
-import random
 import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import ezkl
@@ -32,7 +25,6 @@ from onnx import TensorProto, helper, numpy_helper
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
-from offchain.chain.anvil import anvil_binary
 from offchain.proofs import zk
 
 DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -110,41 +102,10 @@ def other_proof(other_artifacts: zk.ZkArtifacts) -> zk.ZkProof:
     return zk.prove(other_artifacts, X)
 
 
-def _free_port() -> int:
-    for port in random.sample(range(20000, 30000), 200):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 20000-29999")
-
-
 @pytest.fixture(scope="module")
-def w3() -> Iterator[Web3]:
-    """A private Anvil (own HOME, own port), stopped by its pid at the end."""
-    home = tempfile.mkdtemp(prefix="zk-anvil-home-")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, "HOME": home}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    web3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            web3.eth.chain_id  # noqa: B018 (readiness probe)
-            break
-        except Exception:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise
-            time.sleep(0.01)
-    yield web3
-    proc.terminate()
-    proc.wait(timeout=10)
-    shutil.rmtree(home, ignore_errors=True)
+def w3(session_chain) -> Web3:
+    """The suite's Anvil (tests/conftest.py)."""
+    return session_chain.w3
 
 
 def send(w3: Web3, tx: dict) -> dict:
