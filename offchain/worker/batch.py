@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
+from threadpoolctl import threadpool_limits
 
 from offchain.attribution.shares import Share
 from offchain.chain.eip712 import (
@@ -176,7 +177,10 @@ def _evaluate(engine: InferenceEngine, raws: list[np.ndarray], workers: int
               ) -> list[Evaluation | str]:
     """Evaluations, or the reason a row failed (one bad row must not sink the batch)."""
     try:
-        return list(engine.evaluate_batch(raws, workers=workers))
+        if workers > 1:  # attribution threads each run BLAS: one BLAS thread apiece
+            with threadpool_limits(limits=1):
+                return list(engine.evaluate_batch(raws, workers=workers))
+        return list(engine.evaluate_batch(raws))
     except AttestiaError:
         pass
     results: list[Evaluation | str] = []
@@ -329,6 +333,7 @@ class BatchWorker:
         self.batch_stats = BatchStats()
         self._known = self.journal.known_files()
         self._splits: dict[bytes, tuple[int, int]] = {}
+        self._epochs: tuple[int, int] | None = None
 
     @property
     def stats(self) -> WorkerStats:
@@ -554,20 +559,20 @@ class BatchWorker:
         if receipt["status"] == 1:
             self._finish(entry, receipt)
             return
+        if self._committed(entry):  # AlreadyExists: an earlier copy of this commit landed
+            self._finish(entry, None, "already committed")
+            return
+        mined_in = self._epoch_at(int(receipt["blockNumber"]))
+        if mined_in != entry.epoch:  # EpochMismatch, known without re-running the call
+            self._retry_or_fail(entry, f"signed for epoch {entry.epoch}, mined in {mined_in}")
+            return
         try:
             document = load_batch_document(_uri_path(entry.uri), entry.root)
             self.sender.check(receipt, self._commit_call(document, entry.uri))
-            error, reason = None, "reverted"
-        except TransactionReverted as exc:
-            error, reason = exc.error, str(exc)
-        except BatchError as exc:
-            error, reason = None, str(exc)
-        if error == "AlreadyExists" and self._committed(entry):
-            self._finish(entry, None, "already committed")
-        elif error == "EpochMismatch":
-            self._retry_or_fail(entry, reason)
-        else:
-            self._fail(entry, reason)
+            reason = "reverted"
+        except (TransactionReverted, BatchError) as exc:
+            reason = str(exc)
+        self._fail(entry, reason)
 
     def _retry_or_fail(self, entry: J.BatchEntry, reason: str) -> None:
         """The signed commit can never land: sign it again, a bounded number of times."""
@@ -604,6 +609,15 @@ class BatchWorker:
     def _committed(self, entry: J.BatchEntry) -> bool:
         info = self.registry.functions.batchInfo(bytes.fromhex(entry.batch_id[2:])).call()
         return int(info[1]) == entry.count
+
+    def _epoch_at(self, block_number: int) -> int:
+        """The registry's epoch at a block: (timestamp - genesis) / epochLength."""
+        if self._epochs is None:
+            fn = self.registry.functions
+            self._epochs = (int(fn.genesis().call()), int(fn.epochLength().call()))
+        genesis, length = self._epochs
+        timestamp = int(self.node.chain.w3.eth.get_block(block_number)["timestamp"])
+        return (timestamp - genesis) // length
 
     def _split(self, model_id: bytes) -> tuple[int, int]:
         if model_id not in self._splits:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import signal
 import struct
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -446,3 +450,49 @@ class _FakeNode:
     """Only what BatchWorker reads before it validates its options."""
 
     journal = registry = sender = None
+
+
+def test_cli_batch_mode_commits_and_exits_cleanly_on_sigterm(
+    attestia, served_model, demo_package, demo_package_dir, settings
+) -> None:
+    data_dir = settings.data_dir / "workers" / "batch-cli"
+    submit_offchain(data_dir / "inbox", requests_for(demo_package, 3))
+    cmd = [sys.executable, "-m", "offchain.cli.main", "--rpc-url", attestia.chain.url, "worker",
+           "run", "--model", str(demo_package_dir), "--name", "batch-cli", "--dev-account", "1",
+           "--batch-size", "10", "--max-latency", "0.2"]
+    env = {**os.environ, "ATTESTIA_HOME": str(settings.home)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not committed_batches(attestia) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert "3 recorded" in output and "count 3" in output
+    (event,) = committed_batches(attestia)
+    assert event["count"] == 3
+
+
+def test_a_journaled_commit_that_reverts_fails_its_requests_with_the_reason(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path, monkeypatch
+) -> None:
+    data_dir = tmp_path / "w"
+    node = make_node(attestia, demo_package_dir, data_dir)
+    submit_offchain(data_dir / "inbox", requests_for(demo_package, 2))
+    with monkeypatch.context() as patch:
+        _crash_at(patch, "before-broadcast")
+        with pytest.raises(Crash):
+            run_batch_mode(node, data_dir, batch_size=2, max_latency=30, until_idle=True)
+    attestia.transact(attestia.registry.functions.revokeModel(demo_package.model_id),
+                      account=dev_account(0))
+    stats = run_batch_mode(node, data_dir, batch_size=2, max_latency=30, until_idle=True)
+    assert stats.failed == 2 and committed_batches(attestia) == []
+    (failed,) = node.journal.batches(J.FAILED)
+    assert attestia.chain.w3.eth.get_transaction_receipt(failed.tx_hash)["status"] == 0
+    assert "ModelIsRevoked" in failed.reason
+    assert node.journal.offchain_counts() == {J.FAILED: 2}
