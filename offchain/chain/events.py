@@ -6,6 +6,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi import encode
+from eth_utils import keccak
 from web3.contract import Contract
 
 from offchain.chain.eip712 import Inference
@@ -47,6 +49,12 @@ def request_from_event(args: Any) -> dict:
         "createdAt": int(args["createdAt"]),
         "inputCommitment": "0x" + bytes(args["inputCommitment"]).hex(),
     }
+
+
+def request_hash(request: dict) -> bytes:
+    """keccak256(abi.encode(Request)): what an open request's slot holds (hashRequest)."""
+    return keccak(encode(["address", "bytes32", "address", "uint256", "uint64", "bytes32"],
+                         list(request_tuple(request))))
 
 
 def request_tuple(request: dict) -> tuple:

@@ -32,7 +32,12 @@ from offchain.chain.eip712 import (
     policy_bit,
     sign_digest,
 )
-from offchain.chain.events import iter_events, request_from_event, request_tuple
+from offchain.chain.events import (
+    iter_events,
+    request_from_event,
+    request_hash,
+    request_tuple,
+)
 from offchain.chain.tx import Call, Sender
 from offchain.errors import AttestiaError, ChainError, TransactionReverted
 from offchain.models.encoding import commit
@@ -195,31 +200,36 @@ class WorkerNode:
         if not prepared:
             return
         # Journal every signed transaction before any is broadcast.
+        # One journal transaction for the round: all signed or none (a crash inside it leaves
+        # nothing broadcast and nothing journaled; the next run signs again).
         signed = []
         crash_point("before-sign")
-        for item in prepared:
-            tx_hash, raw = self.sender.sign(item.call)
-            nonce = self.sender._nonce - 1  # the nonce sign() just assigned
-            state = J.REJECT_SIGNED if item.rejected else J.SIGNED
-            self.journal.update(
-                item.entry.request_id, state, record=item.record, tx_hash="0x" + tx_hash.hex(),
-                raw_tx="0x" + raw.hex(), nonce=nonce, reason=item.rejected,
-            )
-            signed.append((item, tx_hash, raw))
+        with self.journal.transaction():
+            for item in prepared:
+                tx_hash, raw = self.sender.sign(item.call)
+                nonce = self.sender._nonce - 1  # the nonce sign() just assigned
+                state = J.REJECT_SIGNED if item.rejected else J.SIGNED
+                self.journal.update(
+                    item.entry.request_id, state, record=item.record,
+                    tx_hash="0x" + tx_hash.hex(), raw_tx="0x" + raw.hex(), nonce=nonce,
+                    reason=item.rejected,
+                )
+                signed.append((item, tx_hash, raw))
         crash_point("after-journal")
-        for index, (item, tx_hash, raw) in enumerate(signed):
+        for index, (_, tx_hash, raw) in enumerate(signed):
             self.sender.broadcast(tx_hash, raw)
             if index == len(signed) // 2:
                 crash_point("mid-broadcast")
-            state = J.REJECT_SENT if item.rejected else J.SENT
-            self.journal.update(item.entry.request_id, state)
+        with self.journal.transaction():
+            for item, _, _ in signed:
+                state = J.REJECT_SENT if item.rejected else J.SENT
+                self.journal.update(item.entry.request_id, state)
         crash_point("after-send")
         self._confirm(self.journal.entries(J.SENT, J.REJECT_SENT, J.SIGNED, J.REJECT_SIGNED))
 
     def _still_open(self, entry: J.JournalEntry) -> bool:
-        request = request_tuple(entry.request)
         state = bytes(self.registry.functions.requestState(entry.request_id).call())
-        if state == bytes(self.registry.functions.hashRequest(request).call()):
+        if state == request_hash(entry.request):
             return True
         reason = {0: "unknown request", 1: "cancelled", 2: "rejected"}.get(
             int.from_bytes(state, "big"), "recorded by another worker"
@@ -321,6 +331,12 @@ class WorkerNode:
             return None
 
     def _confirm(self, entries: list[J.JournalEntry]) -> None:
+        # Outcomes are journaled in one transaction: after a crash inside it, recovery reads
+        # the receipts again and reaches the same states.
+        with self.journal.transaction():
+            self._confirm_each(entries)
+
+    def _confirm_each(self, entries: list[J.JournalEntry]) -> None:
         for entry in entries:
             tx_hash = bytes.fromhex(entry.tx_hash[2:])
             receipt = self.sender.wait(tx_hash, timeout=120)
@@ -359,9 +375,7 @@ class WorkerNode:
 
     def _still_open_quiet(self, entry: J.JournalEntry) -> bool:
         state = bytes(self.registry.functions.requestState(entry.request_id).call())
-        return state == bytes(
-            self.registry.functions.hashRequest(request_tuple(entry.request)).call()
-        )
+        return state == request_hash(entry.request)
 
 
 def checksum(address: str) -> str:

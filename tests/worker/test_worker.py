@@ -7,7 +7,7 @@ import struct
 from pathlib import Path
 
 from offchain.chain.accounts import dev_account
-from offchain.chain.events import recorded_events
+from offchain.chain.events import recorded_events, request_hash, request_tuple
 from offchain.chain.tx import Call
 from offchain.client import request_id_of, wait_for_outcomes
 from offchain.models.encoding import commit, encode_tensor, new_salt
@@ -40,6 +40,9 @@ def test_requests_are_recorded_with_attribution_and_fee_split(
     assert reg.balances(node.operator.address).call() == 6 * 2 * 10**14
     assert reg.epochPool(reg.currentEpoch().call()).call() == 6 * 6 * 10**14
     assert node.journal.counts() == {J.DONE: 6}
+    [entry, *_] = node.journal.entries(J.DONE)
+    assert request_hash(entry.request) == bytes(
+        attestia.registry.functions.hashRequest(request_tuple(entry.request)).call())
     # Nothing left: running again records nothing and sends nothing.
     nonce = attestia.chain.w3.eth.get_transaction_count(node.operator.address)
     assert node.run(until_idle=True).recorded == 6
