@@ -16,7 +16,7 @@ from offchain.cli.common import (
     print_json,
     settings_of,
 )
-from offchain.cli.model_cmd import _model_id
+from offchain.ids import parse_bytes32
 
 
 def infer(
@@ -40,7 +40,7 @@ def infer(
 
     settings = settings_of(ctx)
     attestia = attestia_of(ctx)
-    model_id = _model_id(model)
+    model_id = parse_bytes32(model, "model id")
     pkg = load_package(package) if package else _find_package(settings.data_dir, model_id)
     try:
         payload = json.loads(input_path.read_text())
@@ -133,7 +133,7 @@ def attribution(
         return
     if not inference_id:
         raise ConfigError("give an INFERENCE_ID or --contributor ADDR")
-    rec = recorded_attribution(attestia, _model_id(inference_id))
+    rec = recorded_attribution(attestia, parse_bytes32(inference_id, "inference id"))
     rows = [{"contributor": a, "bps": b, "feeShareWei": rec.fee_share(b)} for a, b in rec.shares]
     data = {"requestId": inference_id, "modelId": "0x" + rec.inference.modelId.hex(),
             "epoch": rec.epoch, "contributorCutWei": rec.contributor_cut,

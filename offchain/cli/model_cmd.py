@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from offchain.cli.common import attestia_of, console, dev_account_option, eth, print_json
+from offchain.ids import parse_bytes32
 
 model_app = typer.Typer(help="Register and inspect model packages.", no_args_is_help=True)
 
@@ -61,7 +62,7 @@ def show(
     from offchain.models.onchain import get_model, kinds_of
 
     attestia = attestia_of(ctx)
-    model = get_model(attestia, _model_id(model_id))
+    model = get_model(attestia, parse_bytes32(model_id, "model id"))
     if model is None:
         raise ConfigError(f"model {model_id} is not registered")
     data = {
@@ -79,16 +80,6 @@ def show(
             console.print(f"{key:>12}: {value}")
 
 
-def _model_id(text: str) -> bytes:
-    from offchain.errors import ConfigError
-
-    try:
-        raw = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise ConfigError(f"model id must be 32 bytes of hex, got {text!r}")
-    return raw
 
 
 def register(app: typer.Typer) -> None:

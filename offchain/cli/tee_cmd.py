@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from offchain.cli.common import attestia_of, console, dev_account_option
+from offchain.ids import parse_bytes32
 
 governance_app = typer.Typer(help="Governance: enclave measurements and revocations "
                              "(GOVERNANCE_ROLE).", no_args_is_help=True)
@@ -20,10 +21,6 @@ def simulated_measurement() -> bytes:
     return bytes(keccak(pcrs[0] + pcrs[1] + pcrs[2]))
 
 
-def _bytes32(text: str) -> bytes:
-    from offchain.cli.model_cmd import _model_id
-
-    return _model_id(text)
 
 
 @governance_app.command("allow-measurement")
@@ -42,7 +39,7 @@ def allow_measurement(
 
     if (measurement is None) == (not simulated):
         raise ConfigError("give a MEASUREMENT or --simulated (one of them)")
-    value = simulated_measurement() if simulated else _bytes32(measurement)
+    value = simulated_measurement() if simulated else parse_bytes32(measurement, "measurement id")
     attestia = attestia_of(ctx)
     fn = attestia.registry.functions
     if fn.measurementStatus(value).call()[0]:
@@ -64,7 +61,8 @@ def revoke_measurement(
     Example: attestia governance revoke-measurement 0x18c9…
     """
     attestia = attestia_of(ctx)
-    attestia.transact(attestia.registry.functions.revokeMeasurement(_bytes32(measurement)),
+    value = parse_bytes32(measurement, "measurement id")
+    attestia.transact(attestia.registry.functions.revokeMeasurement(value),
                       account=attestia.chain.account(dev_account))
     console.print(f"measurement {measurement} revoked")
 

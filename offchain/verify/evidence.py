@@ -25,6 +25,7 @@ from offchain.chain.contracts import Attestia
 from offchain.chain.eip712 import Inference
 from offchain.chain.events import iter_events, recorded_events
 from offchain.errors import AttestiaError
+from offchain.ids import parse_bytes32
 from offchain.merkle import StandardMerkleTree
 from offchain.models.onchain import OnchainModel, get_model
 from offchain.proofs.zk import verifier_calldata
@@ -62,9 +63,9 @@ class RecordRef:
                 index = int(parts[2])
             except ValueError:
                 raise VerifyError(f"leaf index must be an integer, got {parts[2]!r}") from None
-            return cls(batch_id=_bytes32(parts[1], "batch id"), index=index)
-        return cls(request_id=_bytes32(text, "inference id"),
-                   batch_id=_bytes32(batch, "batch id") if batch else None)
+            return cls(batch_id=parse_bytes32(parts[1], "batch id", VerifyError), index=index)
+        return cls(request_id=parse_bytes32(text, "inference id", VerifyError),
+                   batch_id=parse_bytes32(batch, "batch id", VerifyError) if batch else None)
 
     @property
     def label(self) -> str:
@@ -74,14 +75,6 @@ class RecordRef:
         return rid if self.batch_id is None else f"{rid} in batch 0x{self.batch_id.hex()}"
 
 
-def _bytes32(text: str, what: str) -> bytes:
-    try:
-        raw = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise VerifyError(f"{what} must be 32 bytes of hex (0x + 64 digits), got {text!r}")
-    return raw
 
 
 @dataclass(frozen=True)

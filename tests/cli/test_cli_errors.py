@@ -114,3 +114,11 @@ def test_help_lists_commands(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("build", "deploy", "chain"):
         assert command in result.stdout
+
+
+def test_malformed_ids(tmp_path: Path, anvil) -> None:
+    (tmp_path / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
+    result = run(["attribution", "0x1234"], tmp_path, ATTESTIA_RPC_URL=anvil.url)
+    assert_one_line_error(result, "inference id must be 32 bytes of hex")
+    result = run(["model", "show", "nothex"], tmp_path, ATTESTIA_RPC_URL=anvil.url)
+    assert_one_line_error(result, "model id must be 32 bytes of hex")
