@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from offchain.build import compile_contracts
 from offchain.chain.anvil import EmbeddedChain, free_port
 from offchain.chain.connection import Chain, connect
 from offchain.config import REPO_ROOT, Settings, load_settings
@@ -22,10 +23,10 @@ SHARED = Path(os.environ.get("ATTESTIA_SHARED", REPO_ROOT.parent / "shared"))
 @pytest.fixture(scope="session")
 def attestia_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("attestia-home")
-    # Reuse the repository's compiled artifacts when they are current (saves a solc run).
-    build = REPO_ROOT / "build"
-    if build.is_dir():
-        (home / "build").symlink_to(build, target_is_directory=True)
+    # Compile once into the repository's build/ (a no-op when current); every test home links
+    # to it, so no test pays for another solc run.
+    compile_contracts(REPO_ROOT / "build")
+    (home / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
     return home
 
 
@@ -100,3 +101,10 @@ def served_model(attestia, demo_package):
     model, _ = register_model(attestia, demo_package, fee=10**15, kinds=["signed", "tee"],
                               account=dev_account(0))
     return model
+
+
+@pytest.fixture
+def project_home(tmp_path: Path, attestia_home: Path) -> Path:
+    """An empty Attestia home (for CLI runs) sharing the compiled build/."""
+    (tmp_path / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
+    return tmp_path

@@ -9,12 +9,11 @@ import time
 from pathlib import Path
 
 from offchain.chain.anvil import free_port
-from offchain.config import REPO_ROOT
 from tests.cli.test_cli_errors import run
 
 
-def test_deployment_survives_a_killed_chain(tmp_path: Path) -> None:
-    (tmp_path / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
+def test_deployment_survives_a_killed_chain(project_home: Path) -> None:
+    tmp_path = project_home
     port = str(free_port())
     try:
         first = run(["deploy", "--json"], tmp_path, ATTESTIA_PORT=port)

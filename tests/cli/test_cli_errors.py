@@ -71,10 +71,10 @@ def test_compile_error(tmp_path: Path) -> None:
     assert_one_line_error(result, "contracts/Bad.sol:3: ParserError")
 
 
-def test_deployment_file_for_another_chain(tmp_path: Path, anvil) -> None:
+def test_deployment_file_for_another_chain(project_home: Path, anvil) -> None:
+    tmp_path = project_home
     (tmp_path / "deployments").mkdir()
     (tmp_path / "deployments" / "31337.json").write_text(json.dumps({"chainId": 1}))
-    (tmp_path / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
     result = run(["deploy"], tmp_path, ATTESTIA_RPC_URL=anvil.url)
     assert_one_line_error(result, "records chain id 1", "chain id 31337")
 
@@ -116,8 +116,8 @@ def test_help_lists_commands(tmp_path: Path) -> None:
         assert command in result.stdout
 
 
-def test_malformed_ids(tmp_path: Path, anvil) -> None:
-    (tmp_path / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
+def test_malformed_ids(project_home: Path, anvil) -> None:
+    tmp_path = project_home
     result = run(["attribution", "0x1234"], tmp_path, ATTESTIA_RPC_URL=anvil.url)
     assert_one_line_error(result, "inference id must be 32 bytes of hex")
     result = run(["model", "show", "nothex"], tmp_path, ATTESTIA_RPC_URL=anvil.url)

@@ -62,10 +62,10 @@ def test_no_default_key_on_ganache(ganache_url, tmp_path: Path) -> None:
         chain.account()
 
 
-def test_full_flow_on_ganache(ganache_url, tmp_path: Path, demo_package,
+def test_full_flow_on_ganache(ganache_url, project_home: Path, demo_package,
                               demo_package_dir) -> None:
+    tmp_path = project_home
     settings = load_settings(home=tmp_path, rpc_url=ganache_url, private_key=ANVIL_DEV_KEYS[0])
-    (tmp_path / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
     chain = connect(settings)
     deployment, _ = deploy(chain)
     attestia = Attestia(chain, deployment)
