@@ -90,7 +90,7 @@ def request_id_of(requester: str, model_id: bytes, input_commitment: bytes) -> b
 def active_workers(attestia: Attestia) -> list[tuple[str, bytes]]:
     """(signer, encryption key) of every active worker, newest registration first."""
     seen: dict[str, bytes] = {}
-    for event in iter_events(attestia.registry, "WorkerRegistered", 0):
+    for event in iter_events(attestia.registry, "WorkerRegistered", attestia.first_block):
         seen[event["args"]["signer"]] = bytes(event["args"]["encryptionKey"])
     fn = attestia.registry.functions
     return [(s, k) for s, k in reversed(seen.items()) if fn.isActiveWorker(s).call()]

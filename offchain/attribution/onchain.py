@@ -47,7 +47,7 @@ def _checked(attestia: Attestia, record: RecordedEvent) -> RecordedAttribution:
 
 
 def recorded_attribution(attestia: Attestia, request_id: bytes) -> RecordedAttribution:
-    events = recorded_events(attestia.registry, 0, request_id=request_id)
+    events = recorded_events(attestia.registry, attestia.first_block, request_id=request_id)
     if not events:
         raise RecordNotFound(f"no inference record for 0x{request_id.hex()} on chain "
                              f"{attestia.chain.chain_id}")
@@ -55,4 +55,4 @@ def recorded_attribution(attestia: Attestia, request_id: bytes) -> RecordedAttri
 
 
 def all_recorded(attestia: Attestia) -> list[RecordedAttribution]:
-    return [_checked(attestia, r) for r in recorded_events(attestia.registry)]
+    return [_checked(attestia, r) for r in recorded_events(attestia.registry, attestia.first_block)]

@@ -34,6 +34,12 @@ class Attestia:
             )
         return handle
 
+    @cached_property
+    def first_block(self) -> int:
+        """The deployment's first block: event scans start here, not at genesis."""
+        blocks = [int(c.get("block", 0)) for c in self.deployment.contracts.values()]
+        return min(blocks) if blocks else 0
+
     def _bind(self, name: str) -> Contract:
         artifact = load_artifact(self.chain.settings.build_dir, name)
         address = Web3.to_checksum_address(self.deployment.address(name))

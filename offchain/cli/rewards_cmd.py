@@ -74,14 +74,14 @@ def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
     attestia = attestia_of(ctx)
     reg, dist = attestia.registry.functions, attestia.distributor.functions
     epochs = []
-    for event in iter_events(attestia.distributor, "RootProposed", 0):
+    for event in iter_events(attestia.distributor, "RootProposed", attestia.first_block):
         epoch = int(event["args"]["epoch"])
         root, total, ready, status = dist.epochRoot(epoch).call()
         epochs.append({"epoch": epoch, "root": "0x" + bytes(root).hex(), "total": int(total),
                        "readyAt": int(ready),
                        "status": ["none", "proposed", "cancelled", "active"][status]})
     claimed: dict[str, int] = {}
-    for event in iter_events(attestia.distributor, "Claimed", 0):
+    for event in iter_events(attestia.distributor, "Claimed", attestia.first_block):
         claimed[event["args"]["account"]] = int(event["args"]["cumulative"])
     funded, total_claimed = dist.totalFunded().call(), dist.totalClaimed().call()
     data = {"currentEpoch": reg.currentEpoch().call(), "totalFunded": funded,

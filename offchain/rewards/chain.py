@@ -52,10 +52,10 @@ def _batch_leaves(uri: str, root: bytes) -> list[dict]:
 def pool_shares(attestia: Attestia) -> list[PoolShare]:
     """Every record's contribution to the contributors' pools, from chain data."""
     shares: list[PoolShare] = []
-    for record in recorded_events(attestia.registry):
+    for record in recorded_events(attestia.registry, attestia.first_block):
         shares.append(PoolShare(record.epoch, record.contributor_cut, tuple(record.shares),
                                 "0x" + record.request_id.hex()))
-    for event in iter_events(attestia.registry, "BatchCommitted", 0):
+    for event in iter_events(attestia.registry, "BatchCommitted", attestia.first_block):
         args = event["args"]
         if args["deposit"] == 0:
             continue
@@ -94,13 +94,13 @@ def sweep_ended(attestia: Attestia, account=None) -> int:
     fn = attestia.registry.functions
     current = fn.currentEpoch().call()
     swept = 0
-    epochs = {record.epoch for record in recorded_events(attestia.registry)}
+    epochs = {record.epoch for record in recorded_events(attestia.registry, attestia.first_block)}
     for epoch in sorted(e for e in epochs if e < current):
         if fn.epochPool(epoch).call() > 0:
             attestia.transact(fn.sweepEpoch(epoch), account=account)
             swept += 1
     batch_ids = [bytes(e["args"]["batchId"])
-                 for e in iter_events(attestia.registry, "BatchCommitted", 0)
+                 for e in iter_events(attestia.registry, "BatchCommitted", attestia.first_block)
                  if e["args"]["epoch"] < current and e["args"]["deposit"] > 0]
     pending = [b for b in batch_ids if not fn.batchInfo(b).call()[3]]
     if pending:

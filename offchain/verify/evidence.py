@@ -268,7 +268,8 @@ def gather(attestia: Attestia, ref: RecordRef) -> Evidence:
             "registry": attestia.registry.address}
     if ref.batch_id is not None:
         return _gather_batched(attestia, ref, base)
-    events = recorded_events(attestia.registry, 0, request_id=ref.request_id)
+    events = recorded_events(attestia.registry, attestia.first_block,
+                             request_id=ref.request_id)
     if not events:
         return Evidence(**base, found=False, missing_reason=(
             f"no InferenceRecorded event for {ref.label} on chain {base['chain_id']} "
@@ -286,7 +287,7 @@ def gather(attestia: Attestia, ref: RecordRef) -> Evidence:
 
 
 def _gather_batched(attestia: Attestia, ref: RecordRef, base: dict) -> Evidence:
-    events = list(iter_events(attestia.registry, "BatchCommitted", 0,
+    events = list(iter_events(attestia.registry, "BatchCommitted", attestia.first_block,
                               argument_filters={"batchId": ref.batch_id}))
     if not events:
         return Evidence(**base, found=False, missing_reason=(

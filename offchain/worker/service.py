@@ -87,6 +87,8 @@ def build_worker(
         raise ConfigError(f"unknown --tee {tee!r}: only 'simulated' runs on this machine")
     else:
         ensure_registered(attestia, operator.address, enc_key, operator, stake)
+    options = options or WorkerOptions()
+    options.start_block = max(options.start_block, attestia.first_block)
     journal = Journal(data_dir / "journal.sqlite")
     node = WorkerNode(attestia, operator=operator, enc_key=enc_key, engines=engines,
                       journal=journal, options=options, tee=binding)
