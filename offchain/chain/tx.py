@@ -190,6 +190,7 @@ class Sender:
         self.priority_fee = priority_fee
         self.gas_margin = gas_margin
         self._nonce: int | None = None
+        self.last_nonce: int | None = None
         self._lock = threading.Lock()
         self._base_fee: tuple[float, int] | None = None
         self.gas_used_total = 0
@@ -253,11 +254,13 @@ class Sender:
 
     # -- sending ------------------------------------------------------------------------
     def sign(self, call: Call) -> tuple[bytes, bytes]:
-        """Assign a nonce, fees and gas; return (tx hash, raw signed tx)."""
+        """Assign a nonce (kept in ``last_nonce`` for journals), fees and gas; return
+        (tx hash, raw signed tx)."""
         gas = call.gas if call.gas is not None else int(self.estimate(call) * self.gas_margin)
         with self._lock:
+            self.last_nonce = self._next_nonce()
             tx = self._tx(call) | {
-                "nonce": self._next_nonce(),
+                "nonce": self.last_nonce,
                 "gas": gas,
                 "maxFeePerGas": self._max_fee(),
                 "maxPriorityFeePerGas": self.priority_fee,

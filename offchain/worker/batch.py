@@ -543,7 +543,7 @@ class BatchWorker:
                 else:
                     self._fail(entry, str(exc))
                 return
-            nonce = self.sender._nonce - 1  # the nonce sign() just assigned
+            nonce = self.sender.last_nonce
             self.journal.update_batch(entry.batch_id, J.SIGNED, tx_hash="0x" + tx_hash.hex(),
                                       raw_tx="0x" + raw.hex(), nonce=nonce, epoch=epoch)
             self.sender.broadcast(tx_hash, raw)

@@ -207,7 +207,7 @@ class WorkerNode:
         with self.journal.transaction():
             for item in prepared:
                 tx_hash, raw = self.sender.sign(item.call)
-                nonce = self.sender._nonce - 1  # the nonce sign() just assigned
+                nonce = self.sender.last_nonce
                 state = J.REJECT_SIGNED if item.rejected else J.SIGNED
                 self.journal.update(
                     item.entry.request_id, state, record=item.record,
@@ -351,7 +351,7 @@ class WorkerNode:
                 else:
                     self.journal.update(entry.request_id, J.DONE)
                     self.stats.recorded += 1
-                    rec = entry.record or self.journal.entries(J.DONE)[-1].record or {}
+                    rec = entry.record or {}
                     log.info(
                         "recorded %s model %s kind %s shares %d gas %d tx %s", short,
                         entry.request["modelId"][:10], rec.get("inference", {}).get("proofKind"),
