@@ -32,16 +32,16 @@ class SettlementError(AttestiaError):
 
 
 def _batch_leaves(uri: str, root: bytes) -> list[dict]:
+    """The leaves of a committed batch, from its published file, checked against the root."""
+    from offchain.worker.batch import BatchError, load_batch_document
+
     parsed = urllib.parse.urlparse(uri)
     if parsed.scheme != "file":
         raise SettlementError(f"batch data at {uri}: only file:// URIs can be read here")
     try:
-        data = json.loads(Path(parsed.path).read_text())
-    except (OSError, ValueError) as exc:
-        raise SettlementError(f"batch data at {uri} unreadable: {exc}") from None
-    tree = StandardMerkleTree.load(data["tree"])
-    if tree.root.lower() != "0x" + root.hex():
-        raise SettlementError(f"batch data at {uri} does not match its committed root")
+        data = load_batch_document(Path(urllib.parse.unquote(parsed.path)), "0x" + root.hex())
+    except BatchError as exc:
+        raise SettlementError(f"batch data at {uri}: {exc}") from None
     for leaf in data["leaves"]:
         record = Inference.from_json(leaf["inference"])
         if attribution_hash(leaf["shares"]) != record.attributionHash:

@@ -82,3 +82,30 @@ def test_verify_fails_for_a_root_that_chain_data_does_not_give(
                       account=dev_account(0))
     ok, recomputed, onchain = verify(attestia, epoch)
     assert not ok and onchain == "0x" + "42" * 32 and recomputed.root != onchain
+
+
+def test_batch_deposits_are_settled_by_their_published_attribution(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    from offchain.models.encoding import encode_tensor
+    from offchain.worker.batch import run_batch_mode
+    from offchain.worker.inbox import offchain_request, submit_offchain
+    from tests.worker.helpers import demo_inputs
+
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    requests = [offchain_request(demo_package.model_id, encode_tensor(raw), fee=10**15,
+                                 requester=dev_account(2).address) for raw in demo_inputs(4)]
+    submit_offchain(tmp_path / "w" / "inbox", requests)
+    run_batch_mode(node, tmp_path / "w", batch_size=4, max_latency=30, until_idle=True)
+    advance_time(attestia.chain, attestia.registry.functions.epochLength().call())
+    s = settle(attestia, tmp_path / "rewards", account=dev_account(0))
+    deposit = 4 * 6 * 10**14
+    assert attestia.distributor.functions.totalFunded().call() == deposit
+    assert deposit - 5 * 4 <= s.total <= deposit  # per-leaf floor rounding only
+    assert verify(attestia, s.epoch)[0]
+    # A tampered batch file no longer settles: the leaves must match the committed root.
+    [path] = (tmp_path / "w" / "batches").glob("*.json")
+    doc = path.read_text()
+    path.write_text(doc.replace(requests[0]["requestId"][2:12], "0123456789"))
+    with pytest.raises(SettlementError, match="batch data at"):
+        compute(attestia, s.epoch)
