@@ -21,7 +21,7 @@ from offchain.attribution.shares import attribution_hash
 from offchain.chain.contracts import Attestia
 from offchain.chain.eip712 import PROOF_ZK, Inference
 from offchain.chain.events import RecordedEvent, iter_events, recorded_events
-from offchain.chain.tx import Call
+from offchain.chain.tx import Call, abi_type
 from offchain.errors import AttestiaError, ConfigError
 from offchain.models.encoding import commit, decode_tensor, encode_tensor, new_salt
 from offchain.models.onchain import get_model
@@ -203,15 +203,9 @@ def sealed_result_of(attestia: Attestia, tx_hash: str) -> bytes:
     tx = attestia.chain.w3.eth.get_transaction(tx_hash)
     fn, _ = attestia.registry.decode_function_input(tx["input"])
     inputs = fn.abi["inputs"]
-    types = [_abi_type(p) for p in inputs]
+    types = [abi_type(p) for p in inputs]
     values = abi_decode(types, bytes(tx["input"])[4:])
     return bytes(values[-1])
-
-
-def _abi_type(param: dict) -> str:
-    if param["type"].startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + param["type"][5:]
-    return param["type"]
 
 
 def outcome_from_record(attestia: Attestia, record: RecordedEvent,

@@ -41,9 +41,10 @@ _PANIC_REASONS = {
 }
 
 
-def _abi_type(param: dict) -> str:
+def abi_type(param: dict) -> str:
+    """The canonical ABI type string of an ABI parameter (tuples spelled out)."""
     if param["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in param["components"])
+        inner = ",".join(abi_type(c) for c in param["components"])
         return f"({inner}){param['type'][5:]}"
     return param["type"]
 
@@ -60,7 +61,7 @@ class ErrorDecoder:
         for item in abi:
             if item.get("type") != "error":
                 continue
-            types = [_abi_type(p) for p in item["inputs"]]
+            types = [abi_type(p) for p in item["inputs"]]
             selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
             self._errors[selector] = (item["name"], types, [p["name"] for p in item["inputs"]])
 

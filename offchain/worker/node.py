@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
 
 from offchain.chain.contracts import Attestia
 from offchain.chain.eip712 import (
@@ -376,7 +375,3 @@ class WorkerNode:
     def _still_open_quiet(self, entry: J.JournalEntry) -> bool:
         state = bytes(self.registry.functions.requestState(entry.request_id).call())
         return state == request_hash(entry.request)
-
-
-def checksum(address: str) -> str:
-    return to_checksum_address(address)
