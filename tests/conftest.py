@@ -6,7 +6,6 @@ temporary directory, so running the tests never touches a developer's own chain.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from offchain.build import compile_contracts
 from offchain.chain.anvil import EmbeddedChain, free_port
 from offchain.chain.connection import Chain, connect
 from offchain.config import REPO_ROOT, Settings, load_settings
-
-SHARED = Path(os.environ.get("ATTESTIA_SHARED", REPO_ROOT.parent / "shared"))
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Intel SGX/TDX DCAP verifier (dcap-qvl) against shared/testvectors/attestation/dcap."""
+"""Intel SGX/TDX DCAP verifier (dcap-qvl) against tests/vectors/attestation/dcap."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""AWS Nitro verifier against the real vectors in shared/testvectors/attestation/nitro."""
+"""AWS Nitro verifier against the real vectors in tests/vectors/attestation/nitro."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NVIDIA H100 SPDM report verifier against shared/testvectors/attestation/nvidia."""
+"""NVIDIA H100 SPDM report verifier against tests/vectors/attestation/nvidia."""
 
 from __future__ import annotations
 

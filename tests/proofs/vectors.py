@@ -1,4 +1,9 @@
-"""Where the real attestation test vectors live (shared/testvectors beside the repo)."""
+"""Where the real attestation test vectors live: ``tests/vectors/attestation`` in the repository.
+
+The vectors are part of the repository (see their README for source, licence and the pinned
+verification time of each), so a clone alone runs every test that uses them. A missing
+directory is a test failure, never a skip.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
+IN_REPO = Path(__file__).resolve().parents[1] / "vectors" / "attestation"
+
 
 def attestation_vectors() -> Path:
-    """``<shared>/testvectors/attestation``; ATTESTIA_TESTVECTORS overrides the base."""
+    """``tests/vectors/attestation``, or ``$ATTESTIA_TESTVECTORS/attestation`` when that is set."""
     env = os.environ.get("ATTESTIA_TESTVECTORS")
-    repo = Path(__file__).resolve().parents[2]
-    base = Path(env) if env else repo.parent / "shared" / "testvectors"
-    if not (base / "attestation").is_dir():
-        pytest.skip(f"attestation test vectors not found at {base} (set ATTESTIA_TESTVECTORS)")
-    return base / "attestation"
+    path = Path(env) / "attestation" if env else IN_REPO
+    if not path.is_dir():
+        pytest.fail(f"attestation test vectors missing at {path}", pytrace=False)
+    return path
