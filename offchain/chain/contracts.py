@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from web3 import Web3
 from web3.contract import Contract
@@ -14,6 +14,9 @@ from offchain.chain.connection import Chain
 from offchain.chain.deploy import Deployment, load_deployment
 from offchain.chain.tx import Call, Sender
 from offchain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from offchain.registry import Distributor, Registry
 
 
 @dataclass
@@ -43,7 +46,9 @@ class Attestia:
     def _bind(self, name: str) -> Contract:
         artifact = load_artifact(self.chain.settings.build_dir, name)
         address = Web3.to_checksum_address(self.deployment.address(name))
-        return self.chain.w3.eth.contract(address=address, abi=artifact.abi)
+        # decode_tuples: struct outputs come back as named tuples, so offchain.protocol maps
+        # them by field name (never by position).
+        return self.chain.w3.eth.contract(address=address, abi=artifact.abi, decode_tuples=True)
 
     @cached_property
     def registry(self) -> Contract:
@@ -55,6 +60,25 @@ class Attestia:
 
     def sender(self, account: Any = None) -> Sender:
         return self.chain.sender(account)
+
+    @cached_property
+    def reg(self) -> Registry:
+        """The typed registry client (reads as protocol dataclasses, named writes, events)."""
+        from offchain.registry import Registry
+
+        return Registry(self)
+
+    @cached_property
+    def dist(self) -> Distributor:
+        """The typed distributor client."""
+        from offchain.registry import Distributor
+
+        return Distributor(self)
+
+    def send(self, call: Call, *, account: Any = None) -> Any:
+        """Send an unsent call (from the typed clients) from ``account`` (default: the
+        configured key); returns the receipt."""
+        return self.sender(account).transact(call)
 
     def transact(self, fn: Any, *, value: int = 0, gas: int | None = None,
                  account: Any = None) -> Any:

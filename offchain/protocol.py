@@ -1,0 +1,548 @@
+"""The protocol, in Python: the mirror of ``contracts/Common.sol`` and of the registry's pure
+functions. The one place that states each fact.
+
+Every other module imports its structs, constants and ids from here; nothing re-derives them.
+Pure: no I/O, no web3 connection, only hashing and ABI encoding. ``tests/test_protocol.py``
+checks every constant and derivation against the compiled contracts' views on Anvil, so a
+change on one side that is not made on the other fails a test instead of a settlement.
+
+Struct field names are the Solidity names (``modelId``, ``workerBps``): a struct read from the
+chain is mapped **by name** (:func:`from_abi`), never by position, so reordering a field in
+``Common.sol`` cannot silently shift values here. ``Share`` is a ``NamedTuple`` rather than a
+dataclass because a worker builds one per contributor per inference and the attribution hot
+path indexes and sorts them as plain tuples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from enum import IntEnum
+from typing import Any, NamedTuple, TypeVar, get_type_hints
+
+from eth_abi import encode
+from eth_utils import keccak, to_checksum_address
+
+# -- constants (Common.sol) ----------------------------------------------------------------
+
+BPS = 10_000
+"""Basis points in a whole: fee splits and attribution lists sum to this."""
+
+PROOF_SIGNED = 1
+PROOF_TEE = 2
+PROOF_ZK = 3
+PROOF_KIND_NAMES = {PROOF_SIGNED: "signed", PROOF_TEE: "tee", PROOF_ZK: "zk"}
+PROOF_KINDS_BY_NAME = {name: kind for kind, name in PROOF_KIND_NAMES.items()}
+
+POLICY_MASK = 0x0E
+"""Policy bits a model may set: one bit (1 << kind) per accepted proof kind."""
+
+TIMESTAMP_WINDOW = 15 * 60
+"""Largest distance (seconds) between a record's signed timestamp and the block's."""
+
+REQUEST_CANCELLED = (1).to_bytes(32, "big")
+REQUEST_REJECTED = (2).to_bytes(32, "big")
+"""Request-slot sentinels (``requestState``): 0 none, the request hash while open, the
+record's EIP-712 digest once recorded, these two once closed without a record."""
+
+ZERO_ADDRESS = "0x" + "00" * 20
+ZERO32 = bytes(32)
+
+DOMAIN_NAME = "Attestia"
+DOMAIN_VERSION = "1"
+
+
+def policy_bit(kind: int) -> int:
+    """The policy bit of a proof kind (a model's policy is their OR)."""
+    return 1 << kind
+
+
+def policy_of(kinds: Iterable[str]) -> int:
+    """Proof-kind names -> policy bits; raises ``ValueError`` naming unknown kinds."""
+    names = list(kinds)
+    unknown = [k for k in names if k not in PROOF_KINDS_BY_NAME]
+    if unknown or not names:
+        raise ValueError(f"unknown proof kinds {unknown}; choose from "
+                         f"{sorted(PROOF_KINDS_BY_NAME)}")
+    policy = 0
+    for name in names:
+        policy |= policy_bit(PROOF_KINDS_BY_NAME[name])
+    return policy
+
+
+def kinds_of(policy: int) -> list[str]:
+    """Policy bits -> proof-kind names, in kind order."""
+    return [name for kind, name in PROOF_KIND_NAMES.items() if policy & policy_bit(kind)]
+
+
+def proof_kind_name(kind: int) -> str:
+    return PROOF_KIND_NAMES.get(kind, f"unknown({kind})")
+
+
+# -- ABI type strings -----------------------------------------------------------------------
+
+INFERENCE_TYPE = (
+    "Inference(bytes32 requestId,bytes32 modelId,bytes32 inputCommitment,"
+    "bytes32 outputCommitment,bytes32 attributionHash,uint8 proofKind,bytes32 proofHash,"
+    "address worker,uint64 timestamp)"
+)
+BATCH_TYPE = (
+    "Batch(bytes32 root,uint32 count,bytes32 modelId,uint64 epoch,bytes32 dataUriHash,"
+    "address worker,uint256 deposit)"
+)
+INFERENCE_TYPEHASH = keccak(text=INFERENCE_TYPE)
+BATCH_TYPEHASH = keccak(text=BATCH_TYPE)
+DOMAIN_TYPEHASH = keccak(
+    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+INFERENCE_ABI_TYPES = (
+    "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint8", "bytes32", "address", "uint64",
+)
+"""Field types of ``Inference``: its EIP-712 encoding and its batch Merkle leaf type."""
+BATCH_ABI_TYPES = ("bytes32", "uint32", "bytes32", "uint64", "bytes32", "address", "uint256")
+REQUEST_ABI_TYPES = ("address", "bytes32", "address", "uint256", "uint64", "bytes32")
+SHARES_ABI_TYPE = "(address,uint16)[]"
+ROSTER_LEAF_TYPES = ("address", "bytes32")
+"""A model's roster tree leaf (StandardMerkleTree): (contributor, keccak of its data)."""
+CLAIM_LEAF_TYPES = ("address", "uint256")
+"""A reward root's leaf (StandardMerkleTree): (account, cumulative amount)."""
+
+
+# -- mapping chain values to dataclasses -----------------------------------------------------
+
+T = TypeVar("T")
+
+
+def _convert(kind: Any, value: Any) -> Any:
+    if kind is bytes:
+        return bytes(value)
+    if kind is bool:
+        return bool(value)
+    if kind is int:
+        return int(value)
+    if kind is str:
+        return str(value)
+    if isinstance(kind, type) and issubclass(kind, IntEnum):
+        return kind(int(value))
+    return value
+
+
+def from_abi(cls: type[T], value: Any) -> T:
+    """Build a protocol dataclass from a decoded struct **by field name**.
+
+    ``value`` is a mapping or a named tuple (web3 contracts built with ``decode_tuples=True``)
+    whose keys are the Solidity field names; a missing or extra name raises ``ValueError``
+    (a struct changed on one side only).
+    """
+    if hasattr(value, "_asdict"):
+        value = value._asdict()
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{cls.__name__}: expected a named struct, got {type(value).__name__}")
+    hints = get_type_hints(cls)
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    if set(names) != set(value):
+        raise ValueError(f"{cls.__name__} fields {names} do not match the chain's {list(value)}")
+    return cls(**{n: _convert(hints[n], value[n]) for n in names})
+
+
+def _hex(value: Any) -> Any:
+    return "0x" + value.hex() if isinstance(value, bytes) else value
+
+
+def _b32(value: str | bytes, what: str) -> bytes:
+    raw = value if isinstance(value, bytes) else bytes.fromhex(value.removeprefix("0x"))
+    if len(raw) != 32:
+        raise ValueError(f"{what}: expected 32 bytes, got {len(raw)}")
+    return raw
+
+
+# -- structs (Common.sol) --------------------------------------------------------------------
+
+class Share(NamedTuple):
+    """One attribution-list entry: ``(account, bps)``; lists are sorted by account."""
+
+    account: str
+    bps: int
+
+
+@dataclass(frozen=True)
+class Inference:
+    """One inference record, exactly as signed (EIP-712 ``Inference``) and as a batch leaf."""
+
+    requestId: bytes
+    modelId: bytes
+    inputCommitment: bytes
+    outputCommitment: bytes
+    attributionHash: bytes
+    proofKind: int
+    proofHash: bytes
+    worker: str
+    timestamp: int
+
+    def as_tuple(self) -> tuple:
+        """In ABI order, ready for a contract call or a Merkle leaf."""
+        # Every field is immutable, so a shallow tuple equals astuple()'s deep copy (5x
+        # cheaper; a worker makes one per record).
+        return tuple([getattr(self, name) for name in _INFERENCE_FIELDS])
+
+    def to_json(self) -> dict:
+        return {n: _hex(v) for n, v in zip(_INFERENCE_FIELDS, self.as_tuple(), strict=True)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Inference:
+        return cls(
+            requestId=_b32(data["requestId"], "requestId"),
+            modelId=_b32(data["modelId"], "modelId"),
+            inputCommitment=_b32(data["inputCommitment"], "inputCommitment"),
+            outputCommitment=_b32(data["outputCommitment"], "outputCommitment"),
+            attributionHash=_b32(data["attributionHash"], "attributionHash"),
+            proofKind=int(data["proofKind"]),
+            proofHash=_b32(data["proofHash"], "proofHash"),
+            worker=to_checksum_address(data["worker"]),
+            timestamp=int(data["timestamp"]),
+        )
+
+    @classmethod
+    def from_tuple(cls, values: Sequence[Any]) -> Inference:
+        """From ABI-ordered values (a Merkle leaf, a decoded call argument)."""
+        if hasattr(values, "_asdict"):
+            return from_abi(cls, values)
+        v = list(values)
+        if len(v) != len(_INFERENCE_FIELDS):
+            raise ValueError(f"an Inference has {len(_INFERENCE_FIELDS)} fields, got {len(v)}")
+        return cls(
+            bytes(v[0]), bytes(v[1]), bytes(v[2]), bytes(v[3]), bytes(v[4]), int(v[5]),
+            bytes(v[6]), to_checksum_address(v[7]), int(v[8]),
+        )
+
+
+_INFERENCE_FIELDS = tuple(f.name for f in fields(Inference))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A worker's signed commitment to a Merkle root over ``count`` inference leaves."""
+
+    root: bytes
+    count: int
+    modelId: bytes
+    epoch: int
+    dataUriHash: bytes
+    worker: str
+    deposit: int
+
+    def as_tuple(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    @property
+    def batch_id(self) -> bytes:
+        return batch_id(self.root, self.modelId, self.worker)
+
+
+@dataclass(frozen=True)
+class Request:
+    """An open request; the registry stores only :func:`hash_request` of it."""
+
+    requester: str
+    modelId: bytes
+    worker: str
+    fee: int
+    createdAt: int
+    inputCommitment: bytes
+
+    def as_tuple(self) -> tuple:
+        return (self.requester, self.modelId, self.worker, self.fee, self.createdAt,
+                self.inputCommitment)
+
+    @property
+    def request_id(self) -> bytes:
+        return request_id(self.requester, self.modelId, self.inputCommitment)
+
+    @property
+    def hash(self) -> bytes:
+        return hash_request(self)
+
+    def to_json(self) -> dict:
+        return {"requester": self.requester, "modelId": _hex(self.modelId),
+                "worker": self.worker, "fee": self.fee, "createdAt": self.createdAt,
+                "inputCommitment": _hex(self.inputCommitment)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Request:
+        return cls(
+            requester=to_checksum_address(data["requester"]),
+            modelId=_b32(data["modelId"], "modelId"),
+            worker=to_checksum_address(data["worker"]),
+            fee=int(data["fee"]),
+            createdAt=int(data["createdAt"]),
+            inputCommitment=_b32(data["inputCommitment"], "inputCommitment"),
+        )
+
+
+@dataclass(frozen=True)
+class Split:
+    """How one inference's fee is split, in bps summing to :data:`BPS`."""
+
+    workerBps: int
+    ownerBps: int
+    contributorBps: int
+
+    def __post_init__(self) -> None:
+        parts = (self.workerBps, self.ownerBps, self.contributorBps)
+        if any(p < 0 for p in parts) or sum(parts) != BPS:
+            raise ValueError(f"a fee split must be three non-negative bps summing to {BPS}, "
+                             f"got {parts}")
+
+    @classmethod
+    def of(cls, worker_bps: int, owner_bps: int) -> Split:
+        return cls(worker_bps, owner_bps, BPS - worker_bps - owner_bps)
+
+    def as_tuple(self) -> tuple[int, int, int]:
+        return (self.workerBps, self.ownerBps, self.contributorBps)
+
+
+@dataclass(frozen=True)
+class Payout:
+    """How a recorded request's fee was paid out (``InferenceRecorded.payout``)."""
+
+    epoch: int
+    workerCut: int
+    ownerCut: int
+    contributorCut: int
+
+
+@dataclass(frozen=True)
+class Model:
+    """A registered model (``getModel``); ``owner == ZERO_ADDRESS`` means none."""
+
+    owner: str
+    policy: int
+    workerBps: int
+    ownerBps: int
+    deprecated: bool
+    revokedAt: int
+    fee: int
+    verifier: str
+    dataRoot: bytes
+    contributors: int
+    registeredAt: int
+    metadataURI: str
+
+    @property
+    def exists(self) -> bool:
+        return int(self.owner, 16) != 0
+
+    @property
+    def split(self) -> Split:
+        return Split.of(self.workerBps, self.ownerBps)
+
+    @property
+    def contributor_bps(self) -> int:
+        return self.split.contributorBps
+
+    @property
+    def kinds(self) -> list[str]:
+        return kinds_of(self.policy)
+
+    @property
+    def active(self) -> bool:
+        """Takes new requests: registered, not deprecated, not revoked."""
+        return self.exists and not self.deprecated and self.revokedAt == 0
+
+    @property
+    def has_verifier(self) -> bool:
+        return int(self.verifier, 16) != 0
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A registered worker key (``getWorker``); ``operator == ZERO_ADDRESS`` means none."""
+
+    operator: str
+    unbondingAt: int
+    revokedAt: int
+    stake: int
+    registeredAt: int
+    enclaveBoundAt: int
+    measurement: bytes
+    attestationHash: bytes
+    encryptionKey: bytes
+    attestationURI: str
+
+    @property
+    def exists(self) -> bool:
+        return int(self.operator, 16) != 0
+
+    @property
+    def enclave_bound(self) -> bool:
+        return self.enclaveBoundAt != 0
+
+    @property
+    def active(self) -> bool:
+        """What the registry's ``isActiveWorker`` says, from the same slot."""
+        return self.exists and self.unbondingAt == 0 and self.revokedAt == 0
+
+
+@dataclass(frozen=True)
+class MeasurementStatus:
+    """Governance status of an enclave measurement (0 = never)."""
+
+    allowedAt: int
+    revokedAt: int
+
+
+@dataclass(frozen=True)
+class RecordStatus:
+    """What a consumer needs to decide whether to trust a record (``recordStatus``)."""
+
+    exists: bool
+    recordedAt: int
+    workerRevokedAt: int
+    measurementRevokedAt: int
+    modelRevokedAt: int
+    revokedAfter: bool
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """A committed batch's slot (``batchInfo``); ``committedAt == 0`` means none."""
+
+    committedAt: int
+    count: int
+    deposit: int
+    swept: bool
+
+    @property
+    def exists(self) -> bool:
+        return self.committedAt != 0
+
+
+class RootStatus(IntEnum):
+    """``IRewardDistributor.RootStatus``."""
+
+    NONE = 0
+    PROPOSED = 1
+    CANCELLED = 2
+    ACTIVATED = 3
+
+
+@dataclass(frozen=True)
+class EpochRoot:
+    """An epoch's proposed reward root (``epochRoot``)."""
+
+    root: bytes
+    total: int
+    readyAt: int
+    status: RootStatus
+
+
+# -- ids and hashes (the registry's pure functions) ------------------------------------------
+
+def request_id(requester: str, model_id: bytes, input_commitment: bytes) -> bytes:
+    """``requestIdOf``: keccak256(abi.encode(requester, modelId, inputCommitment))."""
+    return keccak(encode(["address", "bytes32", "bytes32"],
+                         [requester, model_id, input_commitment]))
+
+
+def hash_request(request: Request) -> bytes:
+    """``hashRequest``: keccak256(abi.encode(Request)), what an open request's slot holds."""
+    return keccak(encode(list(REQUEST_ABI_TYPES), list(request.as_tuple())))
+
+
+def batch_id(root: bytes, model_id: bytes, worker: str) -> bytes:
+    """``batchIdOf``: keccak256(abi.encode(root, modelId, worker))."""
+    return keccak(encode(["bytes32", "bytes32", "address"], [root, model_id, worker]))
+
+
+def leaf_hash(inference: Inference) -> bytes:
+    """``leafHash``: a batch leaf, keccak256(bytes.concat(keccak256(abi.encode(inference))))."""
+    return keccak(keccak(encode(list(INFERENCE_ABI_TYPES), list(inference.as_tuple()))))
+
+
+_OFFSET_WORD = (32).to_bytes(32, "big")
+_ADDRESS_PAD = bytes(12)
+
+
+def encode_shares(shares: Iterable[Sequence[Any]]) -> bytes:
+    """``abi.encode(Share[])`` of a list as given (validate it first: see
+    ``offchain.attribution.shares.validate_shares``).
+
+    Written out directly (offset word, length word, then per entry the address and the uint16
+    as 32-byte words): a worker hashes one list per inference and the generic encoder costs
+    ~0.2 ms per list. Tests pin it to ``eth_abi.encode``.
+    """
+    entries = list(shares)
+    words = [_OFFSET_WORD, len(entries).to_bytes(32, "big")]
+    for account, bps in entries:
+        words.append(_ADDRESS_PAD + bytes.fromhex(str(account)[2:]))
+        words.append(int(bps).to_bytes(32, "big"))
+    return b"".join(words)
+
+
+def attribution_hash(shares: Iterable[Sequence[Any]]) -> bytes:
+    """``attributionHash = keccak256(abi.encode(Share[]))`` of a list as given."""
+    return keccak(encode_shares(shares))
+
+
+# -- EIP-712 ---------------------------------------------------------------------------------
+
+def domain_separator(chain_id: int, verifying_contract: str) -> bytes:
+    """The registry's EIP-712 domain: name, version, chain id and its own address."""
+    return keccak(encode(
+        ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+        [DOMAIN_TYPEHASH, keccak(text=DOMAIN_NAME), keccak(text=DOMAIN_VERSION), chain_id,
+         to_checksum_address(verifying_contract)],
+    ))
+
+
+def inference_struct_hash(record: Inference) -> bytes:
+    return keccak(INFERENCE_TYPEHASH + encode(list(INFERENCE_ABI_TYPES), list(record.as_tuple())))
+
+
+def batch_struct_hash(batch: Batch) -> bytes:
+    return keccak(BATCH_TYPEHASH + encode(list(BATCH_ABI_TYPES), list(batch.as_tuple())))
+
+
+def typed_digest(domain: bytes, struct_hash: bytes) -> bytes:
+    return keccak(b"\x19\x01" + domain + struct_hash)
+
+
+def inference_digest(record: Inference, chain_id: int, registry: str) -> bytes:
+    """``hashInference``: what a worker signs and what a recorded request's slot holds."""
+    return typed_digest(domain_separator(chain_id, registry), inference_struct_hash(record))
+
+
+def batch_digest(batch: Batch, chain_id: int, registry: str) -> bytes:
+    """``hashBatch``: what a worker signs for ``commitBatchBySig``."""
+    return typed_digest(domain_separator(chain_id, registry), batch_struct_hash(batch))
+
+
+def data_uri_hash(uri: str) -> bytes:
+    """``Batch.dataUriHash``: keccak256(bytes(dataURI))."""
+    return keccak(text=uri)
+
+
+# -- fees and epochs -------------------------------------------------------------------------
+
+def split_fee(fee: int, worker_bps: int, owner_bps: int, epoch: int = 0) -> Payout:
+    """The registry's fee split (``_splitFee``): worker and owner cuts round down, the
+    contributors get the rest, so no wei is lost."""
+    worker_cut = fee * worker_bps // BPS
+    owner_cut = fee * owner_bps // BPS
+    return Payout(epoch, worker_cut, owner_cut, fee - worker_cut - owner_cut)
+
+
+def contributors_cut(fee: int, worker_bps: int, owner_bps: int) -> int:
+    """The contributors' part of one fee (what a batch deposits per leaf)."""
+    return split_fee(fee, worker_bps, owner_bps).contributorCut
+
+
+def share_of(pool: int, bps: int) -> int:
+    """A contributor's part of a record's contributor cut (rounded down, as settlement pays)."""
+    return pool * bps // BPS
+
+
+def epoch_at(timestamp: int, genesis: int, epoch_length: int) -> int:
+    """``_epochAt``: the epoch a timestamp falls in."""
+    return (timestamp - genesis) // epoch_length
+

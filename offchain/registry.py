@@ -1,0 +1,465 @@
+"""The typed client of the deployed contracts: the only module that touches their ABI.
+
+Every read returns a :mod:`offchain.protocol` dataclass (structs mapped by field name, never by
+position), every write is a named method returning an unsent :class:`~offchain.chain.tx.Call`
+(send it with ``Attestia.send`` or queue it in a worker's journal), and every event comes
+decoded into a dataclass. Worker, client, settlement, verifier and CLI all go through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from offchain.chain.contracts import Attestia
+from offchain.chain.events import iter_events
+from offchain.chain.tx import Call
+from offchain.protocol import (
+    BatchInfo,
+    EpochRoot,
+    Inference,
+    MeasurementStatus,
+    Model,
+    Payout,
+    RecordStatus,
+    Request,
+    Share,
+    Split,
+    Worker,
+    from_abi,
+)
+
+# -- events ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EventMeta:
+    """Where an event was emitted."""
+
+    block: int
+    tx_hash: str
+    log_index: int
+
+    @classmethod
+    def of(cls, event: Any) -> EventMeta:
+        return cls(int(event["blockNumber"]), "0x" + bytes(event["transactionHash"]).hex(),
+                   int(event["logIndex"]))
+
+
+@dataclass(frozen=True)
+class Requested:
+    """``InferenceRequested``: the request as stored (hashed) and its payload."""
+
+    request_id: bytes
+    request: Request
+    payload: bytes
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """``InferenceRecorded``: a single record, its attribution list and fee split."""
+
+    request_id: bytes
+    inference: Inference
+    shares: tuple[Share, ...]
+    digest: bytes
+    payout: Payout
+    meta: EventMeta
+
+    @property
+    def block(self) -> int:
+        return self.meta.block
+
+    @property
+    def tx_hash(self) -> str:
+        return self.meta.tx_hash
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """``RequestRejected``."""
+
+    request_id: bytes
+    rejected_by: str
+    refund: int
+    reason: str
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """``RequestCancelled``."""
+
+    request_id: bytes
+    requester: str
+    refund: int
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
+class BatchCommitted:
+    """``BatchCommitted``: a batch root, its deposit and where its file is published."""
+
+    batch_id: bytes
+    model_id: bytes
+    worker: str
+    root: bytes
+    count: int
+    epoch: int
+    deposit: int
+    data_uri: str
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
+class WorkerRegistered:
+    """``WorkerRegistered``."""
+
+    signer: str
+    operator: str
+    stake: int
+    encryption_key: bytes
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
+class RootProposed:
+    """``RootProposed`` (distributor)."""
+
+    epoch: int
+    root: bytes
+    total: int
+    ready_at: int
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """``Claimed`` (distributor)."""
+
+    account: str
+    epoch: int
+    amount: int
+    cumulative: int
+    meta: EventMeta
+
+
+def decode_requested(event: Any) -> Requested:
+    a = event["args"]
+    request = Request(to_checksum_address(a["requester"]), bytes(a["modelId"]),
+                      to_checksum_address(a["worker"]), int(a["fee"]), int(a["createdAt"]),
+                      bytes(a["inputCommitment"]))
+    return Requested(bytes(a["requestId"]), request, bytes(a["payload"]), EventMeta.of(event))
+
+
+def decode_recorded(event: Any) -> Recorded:
+    a = event["args"]
+    shares = tuple(Share(to_checksum_address(s["account"]), int(s["bps"])) for s in a["shares"])
+    return Recorded(bytes(a["requestId"]), from_abi(Inference, a["inference"]), shares,
+                    bytes(a["digest"]), from_abi(Payout, a["payout"]), EventMeta.of(event))
+
+
+def decode_batch_committed(event: Any) -> BatchCommitted:
+    a = event["args"]
+    return BatchCommitted(bytes(a["batchId"]), bytes(a["modelId"]),
+                          to_checksum_address(a["worker"]), bytes(a["root"]), int(a["count"]),
+                          int(a["epoch"]), int(a["deposit"]),
+                          str(a["dataURI"]), EventMeta.of(event))
+
+
+# -- the registry ----------------------------------------------------------------------------
+
+class Registry:
+    """Typed reads, call builders and decoded events of the deployed ``InferenceRegistry``."""
+
+    def __init__(self, attestia: Attestia) -> None:
+        self.attestia = attestia
+        self.contract = attestia.registry
+        self._fn = self.contract.functions
+
+    @property
+    def address(self) -> str:
+        return str(self.contract.address)
+
+    # reads ---------------------------------------------------------------------------------
+    def model(self, model_id: bytes) -> Model | None:
+        """The registered model, or None when the id is not registered."""
+        model = from_abi(Model, self._fn.getModel(model_id).call())
+        return model if model.exists else None
+
+    def worker(self, signer: str) -> Worker | None:
+        """The registered worker key, or None when it never registered."""
+        worker = from_abi(Worker, self._fn.getWorker(signer).call())
+        return worker if worker.exists else None
+
+    def is_active_worker(self, signer: str) -> bool:
+        return bool(self._fn.isActiveWorker(signer).call())
+
+    def measurement_status(self, measurement: bytes) -> MeasurementStatus:
+        return from_abi(MeasurementStatus, self._fn.measurementStatus(measurement).call())
+
+    def batch_info(self, batch_id: bytes) -> BatchInfo:
+        committed_at, count, deposit, swept = self._fn.batchInfo(batch_id).call()
+        return BatchInfo(int(committed_at), int(count), int(deposit), bool(swept))
+
+    def request_state(self, request_id: bytes) -> bytes:
+        return bytes(self._fn.requestState(request_id).call())
+
+    def record_status(self, request_id: bytes, inference: Inference) -> RecordStatus:
+        return from_abi(RecordStatus,
+                        self._fn.recordStatus(request_id, inference.as_tuple()).call())
+
+    def batch_status(self, root: bytes, model_id: bytes, worker: str) -> RecordStatus:
+        return from_abi(RecordStatus, self._fn.batchStatus(root, model_id, worker).call())
+
+    def verify_inclusion(self, batch_id: bytes, inference: Inference,
+                         proof: Sequence[bytes]) -> bool:
+        return bool(self._fn.verifyInclusion(batch_id, inference.as_tuple(), list(proof)).call())
+
+    def current_epoch(self) -> int:
+        return int(self._fn.currentEpoch().call())
+
+    def epoch_pool(self, epoch: int) -> int:
+        return int(self._fn.epochPool(epoch).call())
+
+    def balance(self, account: str) -> int:
+        return int(self._fn.balances(account).call())
+
+    def min_stake(self) -> int:
+        return int(self._fn.minStake().call())
+
+    def unbonding_delay(self) -> int:
+        return int(self._fn.unbondingDelay().call())
+
+    def request_timeout(self) -> int:
+        return int(self._fn.requestTimeout().call())
+
+    def genesis(self) -> int:
+        return int(self._fn.genesis().call())
+
+    def epoch_length(self) -> int:
+        return int(self._fn.epochLength().call())
+
+    def governance_role(self) -> bytes:
+        return bytes(self._fn.GOVERNANCE_ROLE().call())
+
+    def has_role(self, role: bytes, account: str) -> bool:
+        return bool(self._fn.hasRole(role, account).call())
+
+    # writes (unsent calls) -----------------------------------------------------------------
+    def register_model(self, model_id: bytes, metadata_uri: str, data_root: bytes,
+                       contributors: int, policy: int, fee: int, split: Split) -> Call:
+        return Call.of(self._fn.registerModel(model_id, metadata_uri, data_root, contributors,
+                                              policy, fee, split.as_tuple()))
+
+    def set_fee(self, model_id: bytes, fee: int) -> Call:
+        return Call.of(self._fn.setFee(model_id, fee))
+
+    def set_split(self, model_id: bytes, split: Split) -> Call:
+        return Call.of(self._fn.setSplit(model_id, split.as_tuple()))
+
+    def set_policy(self, model_id: bytes, policy: int) -> Call:
+        return Call.of(self._fn.setPolicy(model_id, policy))
+
+    def set_verifier(self, model_id: bytes, verifier: str) -> Call:
+        return Call.of(self._fn.setVerifier(model_id, verifier))
+
+    def deprecate_model(self, model_id: bytes) -> Call:
+        return Call.of(self._fn.deprecateModel(model_id))
+
+    def revoke_model(self, model_id: bytes) -> Call:
+        return Call.of(self._fn.revokeModel(model_id))
+
+    def register_worker(self, signer: str, encryption_key: bytes, stake: int) -> Call:
+        return Call.of(self._fn.registerWorker(signer, encryption_key), value=stake)
+
+    def add_stake(self, signer: str, amount: int) -> Call:
+        return Call.of(self._fn.addStake(signer), value=amount)
+
+    def begin_unbonding(self, signer: str) -> Call:
+        return Call.of(self._fn.beginUnbonding(signer))
+
+    def withdraw_stake(self, signer: str) -> Call:
+        return Call.of(self._fn.withdrawStake(signer))
+
+    def bind_enclave(self, signer: str, measurement: bytes, attestation_hash: bytes,
+                     attestation_uri: str) -> Call:
+        return Call.of(self._fn.bindEnclave(signer, measurement, attestation_hash,
+                                            attestation_uri))
+
+    def allow_measurement(self, measurement: bytes) -> Call:
+        return Call.of(self._fn.allowMeasurement(measurement))
+
+    def revoke_measurement(self, measurement: bytes) -> Call:
+        return Call.of(self._fn.revokeMeasurement(measurement))
+
+    def revoke_worker(self, signer: str) -> Call:
+        return Call.of(self._fn.revokeWorker(signer))
+
+    def request_inference(self, model_id: bytes, worker: str, input_commitment: bytes,
+                          payload: bytes, fee: int) -> Call:
+        return Call.of(self._fn.requestInference(model_id, worker, input_commitment, payload),
+                       value=fee)
+
+    def cancel_request(self, request: Request) -> Call:
+        return Call.of(self._fn.cancelRequest(request.as_tuple()))
+
+    def reject_request(self, request: Request, reason: str) -> Call:
+        return Call.of(self._fn.rejectRequest(request.as_tuple(), reason))
+
+    def fulfill(self, request: Request, inference: Inference, shares: Sequence[Share],
+                sealed_result: bytes, *, gas: int | None = None) -> Call:
+        return Call.of(self._fn.fulfill(request.as_tuple(), inference.as_tuple(),
+                                        [tuple(s) for s in shares], sealed_result), gas=gas)
+
+    def fulfill_by_sig(self, request: Request, inference: Inference, shares: Sequence[Share],
+                       signature: bytes, sealed_result: bytes, *, gas: int | None = None
+                       ) -> Call:
+        return Call.of(self._fn.fulfillBySig(request.as_tuple(), inference.as_tuple(),
+                                             [tuple(s) for s in shares], signature,
+                                             sealed_result), gas=gas)
+
+    def fulfill_zk(self, request: Request, inference: Inference, shares: Sequence[Share],
+                   proof: bytes, instances: Sequence[int], sealed_result: bytes, *,
+                   gas: int | None = None) -> Call:
+        return Call.of(self._fn.fulfillZk(request.as_tuple(), inference.as_tuple(),
+                                          [tuple(s) for s in shares], proof, list(instances),
+                                          sealed_result), gas=gas)
+
+    def commit_batch(self, root: bytes, count: int, model_id: bytes, epoch: int, data_uri: str,
+                     deposit: int, *, gas: int | None = None) -> Call:
+        return Call.of(self._fn.commitBatch(root, count, model_id, epoch, data_uri),
+                       value=deposit, gas=gas)
+
+    def commit_batch_by_sig(self, root: bytes, count: int, model_id: bytes, epoch: int,
+                            data_uri: str, worker: str, signature: bytes, deposit: int) -> Call:
+        return Call.of(self._fn.commitBatchBySig(root, count, model_id, epoch, data_uri, worker,
+                                                 signature), value=deposit)
+
+    def sweep_epoch(self, epoch: int) -> Call:
+        return Call.of(self._fn.sweepEpoch(epoch))
+
+    def sweep_batches(self, batch_ids: Sequence[bytes]) -> Call:
+        return Call.of(self._fn.sweepBatches(list(batch_ids)))
+
+    def withdraw(self) -> Call:
+        return Call.of(self._fn.withdraw())
+
+    # events --------------------------------------------------------------------------------
+    def _events(self, name: str, from_block: int | None, to_block: int | None,
+                filters: dict[str, Any] | None = None) -> Iterator[Any]:
+        start = self.attestia.first_block if from_block is None else from_block
+        return iter_events(self.contract, name, start, to_block, argument_filters=filters)
+
+    def requested(self, from_block: int | None = None, to_block: int | None = None, *,
+                  request_id: bytes | None = None, worker: str | None = None
+                  ) -> list[Requested]:
+        filters: dict[str, Any] = {}
+        if request_id is not None:
+            filters["requestId"] = request_id
+        if worker is not None:
+            filters["worker"] = worker
+        return [decode_requested(e) for e in self._events(
+            "InferenceRequested", from_block, to_block, filters or None)]
+
+    def recorded(self, from_block: int | None = None, to_block: int | None = None, *,
+                 request_id: bytes | None = None) -> list[Recorded]:
+        filters = {"requestId": request_id} if request_id is not None else None
+        return [decode_recorded(e) for e in self._events(
+            "InferenceRecorded", from_block, to_block, filters)]
+
+    def rejected(self, from_block: int | None = None, to_block: int | None = None, *,
+                 request_id: bytes | None = None) -> list[Rejected]:
+        filters = {"requestId": request_id} if request_id is not None else None
+        return [Rejected(bytes(e["args"]["requestId"]), e["args"]["rejectedBy"],
+                         int(e["args"]["refund"]), str(e["args"]["reason"]), EventMeta.of(e))
+                for e in self._events("RequestRejected", from_block, to_block, filters)]
+
+    def cancelled(self, from_block: int | None = None, to_block: int | None = None, *,
+                  request_id: bytes | None = None) -> list[Cancelled]:
+        filters = {"requestId": request_id} if request_id is not None else None
+        return [Cancelled(bytes(e["args"]["requestId"]), e["args"]["requester"],
+                          int(e["args"]["refund"]), EventMeta.of(e))
+                for e in self._events("RequestCancelled", from_block, to_block, filters)]
+
+    def batches(self, from_block: int | None = None, to_block: int | None = None, *,
+                batch_id: bytes | None = None) -> list[BatchCommitted]:
+        filters = {"batchId": batch_id} if batch_id is not None else None
+        return [decode_batch_committed(e) for e in self._events(
+            "BatchCommitted", from_block, to_block, filters)]
+
+    def workers_registered(self, from_block: int | None = None, to_block: int | None = None
+                           ) -> list[WorkerRegistered]:
+        return [WorkerRegistered(e["args"]["signer"], e["args"]["operator"],
+                                 int(e["args"]["stake"]), bytes(e["args"]["encryptionKey"]),
+                                 EventMeta.of(e))
+                for e in self._events("WorkerRegistered", from_block, to_block)]
+
+
+# -- the distributor -------------------------------------------------------------------------
+
+class Distributor:
+    """Typed reads, call builders and decoded events of the deployed ``RewardDistributor``."""
+
+    def __init__(self, attestia: Attestia) -> None:
+        self.attestia = attestia
+        self.contract = attestia.distributor
+        self._fn = self.contract.functions
+
+    @property
+    def address(self) -> str:
+        return str(self.contract.address)
+
+    def epoch_root(self, epoch: int) -> EpochRoot:
+        return from_abi(EpochRoot, self._fn.epochRoot(epoch).call())
+
+    def claimable_root(self) -> tuple[int, bytes, int]:
+        """(epoch, root, total) of the root claims are checked against now."""
+        epoch, root, total = self._fn.claimableRoot().call()
+        return int(epoch), bytes(root), int(total)
+
+    def claimed(self, account: str) -> int:
+        return int(self._fn.claimed(account).call())
+
+    def total_funded(self) -> int:
+        return int(self._fn.totalFunded().call())
+
+    def total_claimed(self) -> int:
+        return int(self._fn.totalClaimed().call())
+
+    def timelock(self) -> int:
+        return int(self._fn.timelock().call())
+
+    def asset(self) -> str:
+        return str(self._fn.asset().call())
+
+    def propose_root(self, epoch: int, root: bytes, total: int) -> Call:
+        return Call.of(self._fn.proposeRoot(epoch, root, total))
+
+    def cancel_root(self, epoch: int) -> Call:
+        return Call.of(self._fn.cancelRoot(epoch))
+
+    def activate_root(self, epoch: int) -> Call:
+        return Call.of(self._fn.activateRoot(epoch))
+
+    def claim(self, account: str, cumulative: int, proof: Sequence[bytes]) -> Call:
+        return Call.of(self._fn.claim(account, cumulative, list(proof)))
+
+    def _events(self, name: str, from_block: int | None, to_block: int | None) -> Iterator[Any]:
+        start = self.attestia.first_block if from_block is None else from_block
+        return iter_events(self.contract, name, start, to_block)
+
+    def roots_proposed(self, from_block: int | None = None, to_block: int | None = None
+                       ) -> list[RootProposed]:
+        return [RootProposed(int(e["args"]["epoch"]), bytes(e["args"]["root"]),
+                             int(e["args"]["total"]), int(e["args"]["readyAt"]), EventMeta.of(e))
+                for e in self._events("RootProposed", from_block, to_block)]
+
+    def claims(self, from_block: int | None = None, to_block: int | None = None
+               ) -> list[Claimed]:
+        return [Claimed(e["args"]["account"], int(e["args"]["epoch"]), int(e["args"]["amount"]),
+                        int(e["args"]["cumulative"]), EventMeta.of(e))
+                for e in self._events("Claimed", from_block, to_block)]

@@ -1,0 +1,229 @@
+"""offchain.protocol against the compiled contracts on Anvil: every constant, struct layout and
+derivation the Python side states is checked against what the registry computes or enforces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+from eth_abi import encode
+from eth_utils import keccak
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from offchain import protocol as P
+from offchain.build import load_artifact
+from offchain.registry import Registry
+from tests.contracts.helpers import (
+    OPERATOR,
+    OWNER,
+    REQUESTER,
+    WORKER,
+    Harness,
+    contributors_shares,
+    reverts,
+)
+
+b32 = st.binary(min_size=32, max_size=32)
+address = st.binary(min_size=20, max_size=20).map(lambda b: P.Inference.from_tuple(
+    [bytes(32)] * 5 + [0, bytes(32), "0x" + b.hex(), 0]).worker)
+uint64 = st.integers(0, 2**64 - 1)
+inference = st.builds(P.Inference, b32, b32, b32, b32, b32, st.integers(0, 255), b32, address,
+                      uint64)
+SLOW = settings(max_examples=25, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _abi(build_dir, name: str) -> list[dict]:
+    return load_artifact(build_dir, name).abi
+
+
+def _function(abi: list[dict], name: str) -> dict:
+    (entry,) = [e for e in abi if e.get("type") == "function" and e["name"] == name]
+    return entry
+
+
+def _event(abi: list[dict], name: str) -> dict:
+    (entry,) = [e for e in abi if e.get("type") == "event" and e["name"] == name]
+    return entry
+
+
+def _names(components: list[dict]) -> list[str]:
+    return [c["name"] for c in components]
+
+
+@pytest.fixture(scope="module")
+def abis(attestia_home):
+    build = attestia_home / "build"
+    return _abi(build, "InferenceRegistry"), _abi(build, "RewardDistributor")
+
+
+def test_every_struct_mirrors_its_solidity_field_order(abis) -> None:
+    """Field names AND order equal the ABI's: a reordered struct fails here, not in production."""
+    reg, dist = abis
+    expected = {
+        P.Model: _function(reg, "getModel")["outputs"][0]["components"],
+        P.Worker: _function(reg, "getWorker")["outputs"][0]["components"],
+        P.RecordStatus: _function(reg, "recordStatus")["outputs"][0]["components"],
+        P.MeasurementStatus: _function(reg, "measurementStatus")["outputs"][0]["components"],
+        P.Inference: _function(reg, "hashInference")["inputs"][0]["components"],
+        P.Batch: _function(reg, "hashBatch")["inputs"][0]["components"],
+        P.Request: _function(reg, "hashRequest")["inputs"][0]["components"],
+        P.Split: _function(reg, "registerModel")["inputs"][6]["components"],
+        P.Payout: [i for i in _event(reg, "InferenceRecorded")["inputs"]
+                   if i["name"] == "payout"][0]["components"],
+        P.EpochRoot: _function(dist, "epochRoot")["outputs"][0]["components"],
+    }
+    for cls, components in expected.items():
+        assert [f.name for f in fields(cls)] == _names(components), cls.__name__
+    shares = [i for i in _event(reg, "InferenceRecorded")["inputs"] if i["name"] == "shares"][0]
+    assert list(P.Share._fields) == _names(shares["components"])
+    info = _function(reg, "batchInfo")["outputs"]
+    assert [f.name for f in fields(P.BatchInfo)] == _names(info)
+    # The ABI type strings used for encodings are the contract's.
+    assert tuple(c["type"] for c in expected[P.Inference]) == P.INFERENCE_ABI_TYPES
+    assert tuple(c["type"] for c in expected[P.Batch]) == P.BATCH_ABI_TYPES
+    assert tuple(c["type"] for c in expected[P.Request]) == P.REQUEST_ABI_TYPES
+    assert "(" + ",".join(c["type"] for c in shares["components"]) + ")[]" == P.SHARES_ABI_TYPE
+
+
+def test_from_abi_refuses_a_struct_with_other_fields() -> None:
+    with pytest.raises(ValueError, match="do not match"):
+        P.from_abi(P.MeasurementStatus, {"allowedAt": 1, "revokedAt": 2, "extra": 3})
+    with pytest.raises(TypeError):
+        P.from_abi(P.MeasurementStatus, (1, 2))
+
+
+@SLOW
+@given(record=inference)
+def test_eip712_and_leaf_hashes_equal_the_contract(attestia, record: P.Inference) -> None:
+    fn = attestia.registry.functions
+    chain_id = attestia.chain.chain_id
+    assert P.domain_separator(chain_id, attestia.registry.address) == fn.domainSeparator().call()
+    assert P.inference_digest(record, chain_id, attestia.registry.address) == \
+        fn.hashInference(record.as_tuple()).call()
+    assert P.leaf_hash(record) == fn.leafHash(record.as_tuple()).call()
+
+
+@SLOW
+@given(root=b32, model_id=b32, worker=address, count=st.integers(1, 2**32 - 1),
+       epoch=uint64, uri=st.text(max_size=40), deposit=st.integers(0, 2**128))
+def test_batch_ids_and_digests_equal_the_contract(attestia, root, model_id, worker, count, epoch,
+                                                  uri, deposit) -> None:
+    fn = attestia.registry.functions
+    batch = P.Batch(root, count, model_id, epoch, P.data_uri_hash(uri), worker, deposit)
+    assert batch.batch_id == P.batch_id(root, model_id, worker) == \
+        fn.batchIdOf(root, model_id, worker).call()
+    assert P.batch_digest(batch, attestia.chain.chain_id, attestia.registry.address) == \
+        fn.hashBatch(batch.as_tuple()).call()
+    assert P.data_uri_hash(uri) == keccak(uri.encode())
+
+
+@SLOW
+@given(requester=address, model_id=b32, worker=address, fee=st.integers(0, 2**96),
+       created=uint64, commitment=b32)
+def test_request_id_and_hash_equal_the_contract(attestia, requester, model_id, worker, fee,
+                                                created, commitment) -> None:
+    fn = attestia.registry.functions
+    request = P.Request(requester, model_id, worker, fee, created, commitment)
+    assert request.request_id == fn.requestIdOf(requester, model_id, commitment).call()
+    assert request.hash == fn.hashRequest(request.as_tuple()).call()
+    assert P.Request.from_json(request.to_json()) == request
+
+
+@given(n=st.integers(0, 8), data=st.data())
+def test_attribution_hash_is_abi_encode_of_the_share_list(n: int, data) -> None:
+    accounts = sorted({data.draw(address) for _ in range(n)}, key=lambda a: int(a, 16))
+    shares = [P.Share(a, data.draw(st.integers(0, 2**16 - 1))) for a in accounts]
+    assert P.encode_shares(shares) == encode([P.SHARES_ABI_TYPE], [shares])
+    assert P.attribution_hash(shares) == keccak(encode([P.SHARES_ABI_TYPE], [shares]))
+
+
+@given(fee=st.integers(0, 2**96), worker_bps=st.integers(0, P.BPS), data=st.data())
+def test_fee_split_loses_no_wei(fee: int, worker_bps: int, data) -> None:
+    owner_bps = data.draw(st.integers(0, P.BPS - worker_bps))
+    payout = P.split_fee(fee, worker_bps, owner_bps)
+    assert payout.workerCut + payout.ownerCut + payout.contributorCut == fee
+    assert payout.contributorCut == P.contributors_cut(fee, worker_bps, owner_bps)
+
+
+def test_recorded_payout_shares_and_epoch_follow_the_python_rules(attestia) -> None:
+    h = Harness(attestia)
+    split = P.Split(1_234, 567, P.BPS - 1_234 - 567)
+    fee = 10**15 + 7
+    model_id = h.register_model(split=split.as_tuple(), fee=fee)
+    h.register_worker()
+    shares = [P.Share(a, b) for a, b in contributors_shares(5)]
+    # web3 rebuilds tuples with type(value)(generator): the typed client passes plain tuples.
+    request, record = h.serve(model_id, [tuple(s) for s in shares])
+    reg = Registry(attestia)
+    (event,) = reg.recorded(request_id=request.request_id)
+    assert event.inference.as_tuple() == record.as_tuple()
+    assert event.shares == tuple(shares)
+    assert P.attribution_hash(event.shares) == record.attributionHash
+    assert event.digest == P.inference_digest(record, attestia.chain.chain_id, reg.address)
+    assert reg.request_state(request.request_id) == event.digest
+    expected = P.split_fee(fee, split.workerBps, split.ownerBps,
+                           P.epoch_at(h.now(), reg.genesis(), reg.epoch_length()))
+    assert event.payout == expected
+    assert reg.current_epoch() == expected.epoch
+    model = reg.model(model_id)
+    assert model is not None and model.split == split and model.fee == fee
+    assert model.owner == OWNER.address and model.kinds == ["signed"]
+    worker = reg.worker(WORKER.address)
+    assert worker is not None and worker.operator == OPERATOR.address and worker.active
+    assert reg.model(keccak(b"never registered")) is None
+    assert reg.worker(REQUESTER.address) is None
+
+
+def test_bps_and_policy_constants_are_what_the_registry_enforces(attestia) -> None:
+    h = Harness(attestia)
+    assert sum(P.policy_bit(k) for k in P.PROOF_KIND_NAMES) == P.POLICY_MASK
+    with reverts("InvalidSplit"):
+        h.register_model(split=(P.BPS // 2, P.BPS // 2, 1))
+    model_id = h.register_model(split=(0, 0, P.BPS), policy=P.POLICY_MASK)
+    reg = Registry(attestia)
+    model = reg.model(model_id)
+    assert model is not None and model.kinds == ["signed", "tee", "zk"]
+    for bad in (0, P.POLICY_MASK | 1, 0x10):
+        with reverts("InvalidPolicy"):
+            attestia.send(reg.set_policy(model_id, bad), account=OWNER)
+    assert P.policy_of(["signed", "zk"]) == P.policy_bit(P.PROOF_SIGNED) | P.policy_bit(P.PROOF_ZK)
+    assert P.kinds_of(P.policy_of(["tee"])) == ["tee"]
+    with pytest.raises(ValueError, match="unknown proof kinds"):
+        P.policy_of(["magic"])
+
+
+def test_timestamp_window_is_the_registry_window(attestia) -> None:
+    h = Harness(attestia)
+    model_id = h.setup_signed()
+    shares = contributors_shares(2)
+    request = h.request(model_id)
+    h.travel(P.TIMESTAMP_WINDOW + 10)
+    now = h.now()
+    late = h.record(request, shares, timestamp=now - P.TIMESTAMP_WINDOW - 5)
+    with reverts("TimestampOutOfWindow"):
+        h.fulfill(request, late, shares)
+    early = h.record(request, shares, timestamp=now + P.TIMESTAMP_WINDOW + 30)
+    with reverts("TimestampOutOfWindow"):
+        h.fulfill(request, early, shares)
+    inside = h.record(request, shares, timestamp=now - P.TIMESTAMP_WINDOW + 30)
+    h.fulfill(request, inside, shares)
+
+
+def test_request_slot_sentinels_are_the_registry_sentinels(attestia) -> None:
+    h = Harness(attestia)
+    model_id = h.setup_signed()
+    reg = Registry(attestia)
+    rejected = h.request(model_id)
+    attestia.send(reg.reject_request(P.Request(*rejected.as_tuple()), "no"), account=WORKER)
+    assert reg.request_state(rejected.request_id) == P.REQUEST_REJECTED
+    cancelled = h.request(model_id)
+    h.travel(reg.request_timeout() + 1)
+    attestia.send(reg.cancel_request(P.Request(*cancelled.as_tuple())), account=REQUESTER)
+    assert reg.request_state(cancelled.request_id) == P.REQUEST_CANCELLED
+    (event,) = reg.rejected(request_id=rejected.request_id)
+    assert event.reason == "no" and event.rejected_by == WORKER.address
+    (event,) = reg.cancelled(request_id=cancelled.request_id)
+    assert event.requester == REQUESTER.address
