@@ -18,6 +18,24 @@ uint16 constant BPS = 10_000;
 // Largest distance between a record's signed timestamp and the block timestamp.
 uint64 constant TIMESTAMP_WINDOW = 15 minutes;
 
+// Largest contributor roster a model may register (the roster is passed with every single
+// record: calldata grows with it).
+uint256 constant MAX_CONTRIBUTORS = 1024;
+
+// Part of a slashed stake credited to the reporter, in bps; the rest goes to the treasury.
+uint16 constant SLASH_REPORTER_BPS = 5_000;
+
+// EIP-712 type hashes (domain: name "Attestia", version "1", chain id, the InferenceRegistry).
+bytes32 constant INFERENCE_TYPEHASH = keccak256(
+    "Inference(bytes32 requestId,bytes32 modelId,bytes32 inputCommitment,bytes32 outputCommitment,bytes32 attributionHash,uint8 proofKind,bytes32 proofHash,address worker,uint64 timestamp,bytes32 resultHash)"
+);
+bytes32 constant BATCH_TYPEHASH = keccak256(
+    "Batch(bytes32 root,uint32 count,bytes32 modelId,uint64 epoch,bytes32 dataUriHash,bytes32 dataHash,address worker,uint256 deposit)"
+);
+bytes32 constant WORKER_REGISTRATION_TYPEHASH = keccak256(
+    "WorkerRegistration(address signer,address operator,bytes32 encryptionKeyHash,uint256 nonce,uint256 deadline)"
+);
+
 // Request slot sentinels (see IInferenceRegistry.requestState).
 bytes32 constant REQUEST_CANCELLED = bytes32(uint256(1));
 bytes32 constant REQUEST_REJECTED = bytes32(uint256(2));
@@ -32,6 +50,8 @@ struct Share {
 
 /// @notice The signed record of one inference (EIP-712 type `Inference`, design.md). Also the
 ///         leaf value of a batch Merkle tree (StandardMerkleTree, same field order).
+///         resultHash = keccak256(sealedResult) for single records (the signature covers the
+///         answer the requester reads), bytes32(0) for batch leaves.
 struct Inference {
     bytes32 requestId;
     bytes32 modelId;
@@ -42,6 +62,15 @@ struct Inference {
     bytes32 proofHash;
     address worker;
     uint64 timestamp;
+    bytes32 resultHash;
+}
+
+/// @notice A ZK proof of a record: the EZKL proof bytes (keccak256 = the record's proofHash) and
+///         all its public instances (the input binding first, then the outputs; keccak256 of
+///         abi.encodePacked(instances) = the record's outputCommitment).
+struct ZkProof {
+    bytes proof;
+    uint256[] instances;
 }
 
 /// @notice The signed commitment of a batch of inferences (EIP-712 type `Batch`, design.md).
@@ -51,12 +80,16 @@ struct Batch {
     bytes32 modelId;
     uint64 epoch;
     bytes32 dataUriHash;
+    bytes32 dataHash;
     address worker;
     uint256 deposit;
 }
 
 /// @notice An open request. Only keccak256(abi.encode(Request)) is stored; callers pass the
 ///         struct back (it is in the InferenceRequested event) and the contract checks the hash.
+///         The terms in force when it was paid (fee, split, policy) are part of it, so a later
+///         change by the model owner does not touch a paid request. zkInputHash is the input
+///         binding a ZK record's first public instance must equal (0: no ZK record possible).
 struct Request {
     address requester;
     bytes32 modelId;
@@ -64,6 +97,10 @@ struct Request {
     uint256 fee;
     uint64 createdAt;
     bytes32 inputCommitment;
+    bytes32 zkInputHash;
+    uint16 workerBps;
+    uint16 ownerBps;
+    uint8 policy;
 }
 
 /// @notice How a recorded request's fee was paid out: workerCut to the worker's operator,
@@ -96,7 +133,10 @@ struct Model {
     // slot 1: fee (read by requestInference) and ZK verifier (read by fulfillZk)
     uint96 fee;
     address verifier;
-    // slot 2..4: cold
+    // slot 2: read by single records (roster check)
+    bytes32 contributorsHash;
+    // slot 3..6: cold
+    bytes32 contentHash;
     bytes32 dataRoot;
     uint32 contributors;
     uint48 registeredAt;
@@ -114,6 +154,7 @@ struct Worker {
     uint96 stake;
     uint48 registeredAt;
     uint48 enclaveBoundAt;
+    uint48 slashedAt;
     // slot 2..5: TEE binding and encryption key
     bytes32 measurement;
     bytes32 attestationHash;
@@ -148,6 +189,8 @@ error AlreadyExists();
 error ZeroAddress();
 /// @notice The EIP-712 signature does not recover to the expected signer.
 error InvalidSignature();
+/// @notice The signature's deadline has passed.
+error SignatureExpired(uint256 deadline);
 /// @notice msg.value differs from what the call requires.
 error IncorrectPayment(uint256 expected, uint256 paid);
 /// @notice There is nothing to withdraw for the caller.

@@ -2,35 +2,34 @@
 pragma solidity ^0.8.24;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IInferenceRegistry} from "./interfaces/IInferenceRegistry.sol";
 import {IRewardDistributor} from "./interfaces/IRewardDistributor.sol";
 import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
+import {IWorkerRegistry} from "./interfaces/IWorkerRegistry.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {WorkerRegistry} from "./WorkerRegistry.sol";
 import {
     Inference,
     Share,
     Request,
-    Batch,
+    ZkProof,
     Payout,
     Model,
     Worker,
-    RecordStatus,
     BPS,
     PROOF_SIGNED,
     PROOF_TEE,
     PROOF_ZK,
     TIMESTAMP_WINDOW,
+    INFERENCE_TYPEHASH,
+    BATCH_TYPEHASH,
     REQUEST_CANCELLED,
     REQUEST_REJECTED,
     AlreadyExists,
     Unauthorized,
     ZeroAddress,
-    InvalidSignature,
     IncorrectPayment,
     NothingToWithdraw
 } from "./Common.sol";
@@ -39,16 +38,9 @@ import {
 /// @notice Requests, records, batches, fee split and epoch pools of Attestia; models and
 ///         workers are inherited so that the hot paths read their slots directly.
 /// @dev Storage per item is one slot: a request slot (request hash, then the record's EIP-712
-///      digest or a sentinel), a batch slot (deposit, committedAt, count, swept flag).
-///      Everything else a consumer needs is in the events.
-contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry, EIP712 {
-    bytes32 private constant INFERENCE_TYPEHASH = keccak256(
-        "Inference(bytes32 requestId,bytes32 modelId,bytes32 inputCommitment,bytes32 outputCommitment,bytes32 attributionHash,uint8 proofKind,bytes32 proofHash,address worker,uint64 timestamp)"
-    );
-    bytes32 private constant BATCH_TYPEHASH = keccak256(
-        "Batch(bytes32 root,uint32 count,bytes32 modelId,uint64 epoch,bytes32 dataUriHash,address worker,uint256 deposit)"
-    );
-
+///      digest or a sentinel), a batch slot (deposit, committedAt, count, swept flag), and a
+///      used flag per ZK proof. Everything else a consumer needs is in the events.
+contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry {
     uint256 private constant BATCH_TIME_SHIFT = 32;
     uint256 private constant BATCH_DEPOSIT_SHIFT = 96;
     uint256 private constant BATCH_SWEPT = 1 << 255;
@@ -69,12 +61,15 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
     /// @dev batchId -> swept << 255 | deposit << 96 | committedAt << 32 | count.
     mapping(bytes32 batchId => uint256) private _batches;
     mapping(uint64 epoch => uint256) private _epochPools;
+    mapping(bytes32 proofHash => bool) private _usedProofs;
 
-    /// @param admin Gets DEFAULT_ADMIN_ROLE and GOVERNANCE_ROLE.
+    /// @param admin Gets DEFAULT_ADMIN_ROLE and GOVERNANCE_ROLE (and sets the slasher once).
     /// @param distributor The ETH RewardDistributor ended epochs are swept to.
     /// @param minStake_ Minimum worker stake, in wei.
-    /// @param unbondingDelay_ Seconds between beginUnbonding and withdrawStake.
-    /// @param requestTimeout_ Seconds after which a requester may cancel a request.
+    /// @param unbondingDelay_ Seconds between beginUnbonding and withdrawStake
+    ///        (>= challengeWindow_ + TIMESTAMP_WINDOW).
+    /// @param challengeWindow_ Seconds after a record during which it may be challenged.
+    /// @param requestTimeout_ Seconds after a request by which its record must be signed.
     /// @param genesis_ Start of epoch 0 (unix seconds, not in the future; 0 aligns to UTC).
     /// @param epochLength_ Epoch length in seconds (non-zero).
     constructor(
@@ -82,10 +77,14 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         address distributor,
         uint256 minStake_,
         uint64 unbondingDelay_,
+        uint64 challengeWindow_,
         uint64 requestTimeout_,
         uint64 genesis_,
         uint64 epochLength_
-    ) EIP712("Attestia", "1") WorkerRegistry(minStake_, unbondingDelay_) {
+    )
+        EIP712("Attestia", "1")
+        WorkerRegistry(minStake_, unbondingDelay_, challengeWindow_)
+    {
         if (admin == address(0) || distributor == address(0)) revert ZeroAddress();
         if (IRewardDistributor(distributor).asset() != address(0)) {
             revert InvalidDistributor(distributor);
@@ -106,32 +105,48 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         bytes32 modelId,
         address worker,
         bytes32 inputCommitment,
+        bytes32 zkInputHash,
         bytes calldata payload
     ) external payable returns (bytes32 requestId) {
+        // The hot slot once (Common.Model): owner 0..159, policy 160..167, workerBps 168..183,
+        // ownerBps 184..199, deprecated 200..207, revokedAt 208..255.
         Model storage model = _models[modelId];
-        if (model.owner == address(0)) revert ModelNotFound(modelId);
-        if (model.deprecated || model.revokedAt != 0) revert ModelNotActive(modelId);
+        uint256 hot;
+        assembly ("memory-safe") {
+            hot := sload(model.slot)
+        }
+        if (uint160(hot) == 0) revert ModelNotFound(modelId);
+        if (hot >> 200 != 0) revert ModelNotActive(modelId);
         uint256 fee = model.fee;
         if (msg.value != fee) revert IncorrectPayment(fee, msg.value);
         if (worker != address(0)) _activeWorker(worker);
 
-        requestId = keccak256(abi.encode(msg.sender, modelId, inputCommitment));
+        requestId = requestIdOf(msg.sender, modelId, inputCommitment);
         if (_requests[requestId] != bytes32(0)) revert AlreadyExists();
-        uint64 createdAt = uint64(block.timestamp);
-        _requests[requestId] = keccak256(
-            abi.encode(msg.sender, modelId, worker, fee, createdAt, inputCommitment)
-        );
-        emit InferenceRequested(
-            requestId, modelId, worker, msg.sender, fee, createdAt, inputCommitment, payload
-        );
+        // The terms in force now travel with the request (abi.encode(Request) field by field).
+        Request memory request = Request({
+            requester: msg.sender,
+            modelId: modelId,
+            worker: worker,
+            fee: fee,
+            createdAt: uint64(block.timestamp),
+            inputCommitment: inputCommitment,
+            zkInputHash: zkInputHash,
+            workerBps: uint16(hot >> 168),
+            ownerBps: uint16(hot >> 184),
+            policy: uint8(hot >> 160)
+        });
+        _requests[requestId] = keccak256(abi.encode(request));
+        emit InferenceRequested(requestId, modelId, worker, request, payload);
     }
 
     /// @inheritdoc IInferenceRegistry
     function cancelRequest(Request calldata request) external {
         bytes32 requestId = _openRequest(request);
         if (msg.sender != request.requester) revert Unauthorized();
-        uint64 expiresAt = request.createdAt + requestTimeout;
-        if (block.timestamp < expiresAt) revert RequestNotExpired(expiresAt);
+        // The first second in which no record signed by the deadline can land any more.
+        uint64 cancellableAt = request.createdAt + requestTimeout + TIMESTAMP_WINDOW + 1;
+        if (block.timestamp < cancellableAt) revert RequestNotExpired(cancellableAt);
 
         _requests[requestId] = REQUEST_CANCELLED;
         balances[request.requester] += request.fee;
@@ -142,13 +157,9 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
     function rejectRequest(Request calldata request, string calldata reason) external {
         bytes32 requestId = _openRequest(request);
         address named = request.worker;
-        if (named != address(0)) {
-            if (msg.sender != named && msg.sender != _workers[named].operator) {
-                revert Unauthorized();
-            }
-        } else if (!isActiveWorker(msg.sender)) {
-            revert Unauthorized();
-        }
+        // Any worker may serve an open request: one worker's refusal must not close it.
+        if (named == address(0)) revert OpenRequestNotRejectable(requestId);
+        if (msg.sender != named && msg.sender != _workers[named].operator) revert Unauthorized();
 
         _requests[requestId] = REQUEST_REJECTED;
         balances[request.requester] += request.fee;
@@ -162,12 +173,13 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         Request calldata request,
         Inference calldata inference,
         Share[] calldata shares,
-        bytes calldata /* sealedResult: for the requester, see IInferenceRegistry */
-    )
-        external
-    {
+        address[] calldata roster,
+        bytes calldata sealedResult
+    ) external {
         _requireSender(inference.worker);
-        _fulfill(request, inference, shares, hashInference(inference));
+        _checkResult(inference, sealedResult);
+        _requireNotZk(inference);
+        _record(hashInference(inference), request, inference, shares, roster);
     }
 
     /// @inheritdoc IInferenceRegistry
@@ -175,12 +187,13 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         Request calldata request,
         Inference calldata inference,
         Share[] calldata shares,
+        address[] calldata roster,
         bytes calldata signature,
-        bytes calldata /* sealedResult: for the requester, see IInferenceRegistry */
+        bytes calldata sealedResult
     ) external {
-        bytes32 digest = hashInference(inference);
-        _checkSignature(digest, signature, inference.worker);
-        _fulfill(request, inference, shares, digest);
+        _checkResult(inference, sealedResult);
+        _requireNotZk(inference);
+        _record(_signedDigest(inference, signature), request, inference, shares, roster);
     }
 
     /// @inheritdoc IInferenceRegistry
@@ -188,13 +201,14 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         Request calldata request,
         Inference calldata inference,
         Share[] calldata shares,
-        bytes calldata proof,
-        uint256[] calldata instances,
-        bytes calldata /* sealedResult: for the requester, see IInferenceRegistry */
+        address[] calldata roster,
+        ZkProof calldata zk,
+        bytes calldata sealedResult
     ) external {
         _requireSender(inference.worker);
-        _checkZkProof(inference, proof, instances);
-        _record(request, inference, shares, hashInference(inference));
+        _checkResult(inference, sealedResult);
+        _useZkProof(request, inference, zk);
+        _record(hashInference(inference), request, inference, shares, roster);
     }
 
     /// @inheritdoc IInferenceRegistry
@@ -202,15 +216,14 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         Request calldata request,
         Inference calldata inference,
         Share[] calldata shares,
+        address[] calldata roster,
         bytes calldata signature,
-        bytes calldata proof,
-        uint256[] calldata instances,
-        bytes calldata /* sealedResult: for the requester, see IInferenceRegistry */
+        ZkProof calldata zk,
+        bytes calldata sealedResult
     ) external {
-        bytes32 digest = hashInference(inference);
-        _checkSignature(digest, signature, inference.worker);
-        _checkZkProof(inference, proof, instances);
-        _record(request, inference, shares, digest);
+        _checkResult(inference, sealedResult);
+        _useZkProof(request, inference, zk);
+        _record(_signedDigest(inference, signature), request, inference, shares, roster);
     }
 
     /// @inheritdoc IInferenceRegistry
@@ -219,9 +232,10 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         uint32 count,
         bytes32 modelId,
         uint64 epoch,
-        string calldata dataURI
+        string calldata dataURI,
+        bytes32 dataHash
     ) external payable returns (bytes32 batchId) {
-        return _commitBatch(root, count, modelId, epoch, dataURI, msg.sender);
+        return _commitBatch(root, count, modelId, epoch, dataURI, dataHash, msg.sender);
     }
 
     /// @inheritdoc IInferenceRegistry
@@ -231,24 +245,29 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         bytes32 modelId,
         uint64 epoch,
         string calldata dataURI,
+        bytes32 dataHash,
         address worker,
         bytes calldata signature
     ) external payable returns (bytes32 batchId) {
-        bytes32 digest =
-            _batchDigest(root, count, modelId, epoch, keccak256(bytes(dataURI)), worker);
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    BATCH_TYPEHASH,
+                    root,
+                    count,
+                    modelId,
+                    epoch,
+                    keccak256(bytes(dataURI)),
+                    dataHash,
+                    worker,
+                    msg.value
+                )
+            )
+        );
         _checkSignature(digest, signature, worker);
-        return _commitBatch(root, count, modelId, epoch, dataURI, worker);
+        return _commitBatch(root, count, modelId, epoch, dataURI, dataHash, worker);
     }
 
-    /// @inheritdoc IInferenceRegistry
-    function verifyInclusion(bytes32 batchId, Inference calldata inference, bytes32[] calldata proof)
-        external
-        view
-        returns (bool)
-    {
-        bytes32 root = MerkleProof.processProofCalldata(proof, leafHash(inference));
-        return _batches[batchId] != 0 && batchIdOf(root, inference.modelId, inference.worker) == batchId;
-    }
 
     // ------------------------------------------------------------------ payments
 
@@ -293,33 +312,22 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
 
     // ------------------------------------------------------------------ views
 
-    /// @inheritdoc IInferenceRegistry
-    function recordStatus(bytes32 requestId, Inference calldata inference)
-        external
+    /// @inheritdoc WorkerRegistry
+    function nonces(address signer)
+        public
         view
-        returns (RecordStatus memory status)
+        override(IWorkerRegistry, WorkerRegistry)
+        returns (uint256)
     {
-        status.exists =
-            inference.requestId == requestId && _requests[requestId] == hashInference(inference);
-        status.recordedAt = inference.timestamp;
-        // A single record was accepted only while worker, model and measurement were
-        // unrevoked, so every revocation reported now came after it.
-        _fillRevocations(
-            status, inference.modelId, inference.worker, inference.proofKind == PROOF_TEE, 0
-        );
+        return super.nonces(signer);
     }
 
     /// @inheritdoc IInferenceRegistry
-    function batchStatus(bytes32 root, bytes32 modelId, address worker)
-        external
-        view
-        returns (RecordStatus memory status)
-    {
-        uint256 packed = _batches[batchIdOf(root, modelId, worker)];
-        status.exists = packed != 0;
-        status.recordedAt = uint64(packed >> BATCH_TIME_SHIFT);
-        _fillRevocations(status, modelId, worker, true, status.recordedAt);
+    function proofUsed(bytes32 proofHash) external view returns (bool) {
+        return _usedProofs[proofHash];
     }
+
+
 
     /// @inheritdoc IInferenceRegistry
     function batchInfo(bytes32 batchId)
@@ -362,18 +370,8 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
     }
 
     /// @inheritdoc IInferenceRegistry
-    function hashBatch(Batch calldata batch) external view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(BATCH_TYPEHASH, batch)));
-    }
-
-    /// @inheritdoc IInferenceRegistry
     function hashRequest(Request calldata request) public pure returns (bytes32) {
         return keccak256(abi.encode(request));
-    }
-
-    /// @inheritdoc IInferenceRegistry
-    function leafHash(Inference calldata inference) public pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(inference))));
     }
 
     /// @inheritdoc IInferenceRegistry
@@ -396,41 +394,46 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
 
     // ------------------------------------------------------------------ internals
 
-    ///      replay reverts), the fee is split. Shared by fulfill and fulfillZk.
     /// @dev SIGNED and TEE records; ZK records must carry their proof.
-    function _fulfill(
-        Request calldata request,
-        Inference calldata inference,
-        Share[] calldata shares,
-        bytes32 digest
-    ) private {
+    function _requireNotZk(Inference calldata inference) private pure {
         if (inference.proofKind == PROOF_ZK) revert ZkProofRequired();
-        _record(request, inference, shares, digest);
+    }
+
+    /// @dev The record's EIP-712 digest, signed by its worker.
+    function _signedDigest(Inference calldata inference, bytes calldata signature)
+        private
+        view
+        returns (bytes32 digest)
+    {
+        digest = hashInference(inference);
+        _checkSignature(digest, signature, inference.worker);
     }
 
     /// @dev Checks a single record (its signer is already authenticated) and applies it: the
-    ///      request slot becomes the EIP-712 digest, so a replay reverts; the fee is split.
+    ///      request slot becomes the EIP-712 digest, so a replay reverts; the fee is split by
+    ///      the terms the request was paid under.
     function _record(
+        bytes32 digest,
         Request calldata request,
         Inference calldata inference,
         Share[] calldata shares,
-        bytes32 digest
+        address[] calldata roster
     ) private {
-        _checkRecord(request, inference, shares, digest);
+        _checkRecord(request, inference, digest);
+        _checkShares(inference, shares, roster);
         _requests[inference.requestId] = digest;
-        Payout memory payout = _splitFee(request.fee, inference);
+        Payout memory payout = _splitFee(request, inference.worker);
         emit InferenceRecorded(
             inference.requestId, inference.modelId, inference.worker, inference, shares, digest, payout
         );
     }
 
-    /// @dev Every check of a single record but the signer's (digest = its EIP-712 digest).
-    function _checkRecord(
-        Request calldata request,
-        Inference calldata inference,
-        Share[] calldata shares,
-        bytes32 digest
-    ) private view {
+    /// @dev Every check of a single record but the signer's, the sealed result's and the
+    ///      attribution list's (digest = its EIP-712 digest).
+    function _checkRecord(Request calldata request, Inference calldata inference, bytes32 digest)
+        private
+        view
+    {
         bytes32 state = _requests[inference.requestId];
         if (state != hashRequest(request)) {
             if (state == digest) revert AlreadyRecorded(digest);
@@ -438,25 +441,42 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         }
         _checkMatchesRequest(request, inference);
         Worker storage worker = _activeWorker(inference.worker);
-        _checkProof(_recordablePolicy(inference.modelId), inference, worker);
-        _checkShares(shares, inference.attributionHash);
+        // The model must not be revoked now; the proof kind is judged by the policy paid for.
+        _recordablePolicy(inference.modelId);
+        _checkProof(request.policy, inference, worker);
     }
 
-    /// @dev proofHash == keccak256(proof), outputCommitment == keccak256(instances), and the
-    ///      model's verifier accepts the proof. Runs before any state change.
-    function _checkZkProof(
-        Inference calldata inference,
-        bytes calldata proof,
-        uint256[] calldata instances
-    ) private view {
+    /// @dev The signature covers the answer the requester will read.
+    function _checkResult(Inference calldata inference, bytes calldata sealedResult)
+        private
+        pure
+    {
+        bytes32 actual = keccak256(sealedResult);
+        if (actual != inference.resultHash) revert ResultHashMismatch(inference.resultHash, actual);
+    }
+
+    /// @dev proofHash == keccak256(proof) and unused; outputCommitment == keccak256(instances);
+    ///      the first instance is the request's zk input binding; the model's verifier accepts
+    ///      the proof (STATICCALL). Then the proof is marked used.
+    function _useZkProof(Request calldata request, Inference calldata inference, ZkProof calldata zk)
+        private
+    {
+        bytes calldata proof = zk.proof;
+        uint256[] calldata instances = zk.instances;
         if (inference.proofKind != PROOF_ZK) revert NotZkRecord(inference.proofKind);
         bytes32 proofHash = keccak256(proof);
         if (inference.proofHash != proofHash) {
             revert ProofHashMismatch(proofHash, inference.proofHash);
         }
+        if (_usedProofs[proofHash]) revert ProofAlreadyUsed(proofHash);
         bytes32 outputCommitment = keccak256(abi.encodePacked(instances));
         if (inference.outputCommitment != outputCommitment) {
             revert OutputCommitmentMismatch(outputCommitment, inference.outputCommitment);
+        }
+        bytes32 zkInputHash = request.zkInputHash;
+        bytes32 input = instances.length == 0 ? bytes32(0) : bytes32(instances[0]);
+        if (zkInputHash == bytes32(0) || input != zkInputHash) {
+            revert ZkInputMismatch(zkInputHash, input);
         }
         address verifier = _models[inference.modelId].verifier;
         if (verifier == address(0)) revert VerifierNotSet(inference.modelId);
@@ -466,35 +486,35 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
             valid = ok;
         } catch {}
         if (!valid) revert ZkProofInvalid();
+        _usedProofs[proofHash] = true;
     }
 
-    /// @dev Credits the worker's operator and the model owner, adds the rest to the current
-    ///      epoch's pool (design.md: no dust lost).
-    function _splitFee(uint256 fee, Inference calldata inference)
+    /// @dev Credits the worker's operator and the model owner by the request's bps, adds the
+    ///      rest to the current epoch's pool (design.md: no dust lost).
+    function _splitFee(Request calldata request, address worker)
         private
         returns (Payout memory payout)
     {
-        Model storage model = _models[inference.modelId];
+        uint256 fee = request.fee;
         payout.epoch = currentEpoch();
-        payout.workerCut = fee * model.workerBps / BPS;
-        payout.ownerCut = fee * model.ownerBps / BPS;
+        payout.workerCut = fee * request.workerBps / BPS;
+        payout.ownerCut = fee * request.ownerBps / BPS;
         payout.contributorCut = fee - payout.workerCut - payout.ownerCut;
-        if (payout.workerCut != 0) {
-            balances[_workers[inference.worker].operator] += payout.workerCut;
-        }
-        if (payout.ownerCut != 0) balances[model.owner] += payout.ownerCut;
+        if (payout.workerCut != 0) balances[_workers[worker].operator] += payout.workerCut;
+        if (payout.ownerCut != 0) balances[_models[request.modelId].owner] += payout.ownerCut;
         if (payout.contributorCut != 0) _epochPools[payout.epoch] += payout.contributorCut;
     }
 
     /// @dev One new slot and nothing else: the deposit stays in the batch slot until
     ///      sweepBatches (an epoch-pool write would cost 5,000 gas more). The worker is already
-    ///      authenticated.
+    ///      authenticated. dataHash is only emitted: settlement checks the file against it.
     function _commitBatch(
         bytes32 root,
         uint32 count,
         bytes32 modelId,
         uint64 epoch,
         string calldata dataURI,
+        bytes32 dataHash,
         address worker
     ) private returns (bytes32 batchId) {
         if (count == 0) revert EmptyBatch();
@@ -505,7 +525,9 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         if (_batches[batchId] != 0) revert AlreadyExists();
         _batches[batchId] = (uint256(SafeCast.toUint128(msg.value)) << BATCH_DEPOSIT_SHIFT)
             | (block.timestamp << BATCH_TIME_SHIFT) | count;
-        emit BatchCommitted(batchId, modelId, worker, root, count, epoch, msg.value, dataURI);
+        emit BatchCommitted(
+            batchId, modelId, worker, root, count, epoch, msg.value, dataURI, dataHash
+        );
     }
 
     function _epochAt(uint64 timestamp) private view returns (uint64) {
@@ -525,21 +547,6 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
             if (policy & (1 << PROOF_TEE) == 0) revert ProofKindNotAllowed(PROOF_SIGNED);
             _activeEnclave(worker, signer);
         }
-    }
-
-    function _batchDigest(
-        bytes32 root,
-        uint32 count,
-        bytes32 modelId,
-        uint64 epoch,
-        bytes32 dataUriHash,
-        address worker
-    ) private view returns (bytes32) {
-        return _hashTypedDataV4(
-            keccak256(
-                abi.encode(BATCH_TYPEHASH, root, count, modelId, epoch, dataUriHash, worker, msg.value)
-            )
-        );
     }
 
     /// @dev The request slot holds this request's hash; returns its id.
@@ -568,10 +575,14 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
                 || uint256(timestamp) + TIMESTAMP_WINDOW < block.timestamp
                 || timestamp > block.timestamp + TIMESTAMP_WINDOW
         ) revert TimestampOutOfWindow(timestamp);
+        // Signed by the deadline; it may still land up to TIMESTAMP_WINDOW later, before the
+        // requester can cancel (cancelRequest).
+        uint64 deadline = request.createdAt + requestTimeout;
+        if (timestamp > deadline) revert RequestExpired(deadline);
     }
 
-    /// @dev The model accepts the proof kind, and proofHash is what the kind requires. ZK
-    ///      proofs themselves are checked in fulfillZk.
+    /// @dev The policy the request was paid under accepts the proof kind, and proofHash is what
+    ///      the kind requires. ZK proofs themselves are checked in _useZkProof.
     function _checkProof(uint8 policy, Inference calldata inference, Worker storage worker)
         private
         view
@@ -590,13 +601,33 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
         }
     }
 
-    /// @dev Sorted by strictly ascending account (so no duplicates, no address(0)), no zero
-    ///      bps, sum exactly BPS, and hashing to the signed attributionHash.
-    function _checkShares(Share[] calldata shares, bytes32 attributionHash) private pure {
+    /// @dev The attribution list hashes to the signed attributionHash; it is sorted by strictly
+    ///      ascending account (so no duplicates, no address(0)), has no zero bps and sums to
+    ///      exactly BPS; `roster` is the model's registered roster (its hash, one SLOAD) and
+    ///      every account is in it (a merge walk of the two ascending lists).
+    function _checkShares(
+        Inference calldata inference,
+        Share[] calldata shares,
+        address[] calldata roster
+    ) private view {
+        bytes32 attributionHash = inference.attributionHash;
         bytes32 actual = keccak256(abi.encode(shares));
         if (actual != attributionHash) revert AttributionHashMismatch(attributionHash, actual);
+        bytes32 expected = _models[inference.modelId].contributorsHash;
+        // keccak256(abi.encodePacked(roster)): the calldata words as they are (a dirty word
+        // hashes differently from the registered clean ones, so it fails here).
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            let size := shl(5, roster.length)
+            calldatacopy(ptr, roster.offset, size)
+            actual := keccak256(ptr, size)
+        }
+        if (actual != expected) revert RosterMismatch(expected, actual);
+
         uint256 sum;
         address previous;
+        uint256 next;
+        uint256 rosterLength = roster.length;
         uint256 length = shares.length;
         for (uint256 i; i < length; ++i) {
             address account = shares[i].account;
@@ -605,41 +636,13 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry,
             if (bps == 0) revert ZeroShare(i);
             sum += bps;
             previous = account;
+            address member;
+            do {
+                if (next == rosterLength) revert NotAContributor(account);
+                member = roster[next++];
+            } while (member < account);
+            if (member != account) revert NotAContributor(account);
         }
         if (sum != BPS) revert SharesSumInvalid(sum);
-    }
-
-    function _checkSignature(bytes32 digest, bytes calldata signature, address signer)
-        private
-        pure
-    {
-        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
-        if (err != ECDSA.RecoverError.NoError || recovered != signer) revert InvalidSignature();
-    }
-
-    function _fillRevocations(
-        RecordStatus memory status,
-        bytes32 modelId,
-        address signer,
-        bool withEnclave,
-        uint64 acceptedAt
-    ) private view {
-        Worker storage worker = _workers[signer];
-        status.workerRevokedAt = worker.revokedAt;
-        status.modelRevokedAt = _models[modelId].revokedAt;
-        bytes32 measurement = worker.measurement;
-        if (withEnclave && measurement != bytes32(0)) {
-            status.measurementRevokedAt = _measurements[measurement].revokedAt;
-        }
-        status.revokedAfter = status.exists
-            && (
-                _after(status.workerRevokedAt, acceptedAt)
-                    || _after(status.measurementRevokedAt, acceptedAt)
-                    || _after(status.modelRevokedAt, acceptedAt)
-            );
-    }
-
-    function _after(uint64 revokedAt, uint64 recordedAt) private pure returns (bool) {
-        return revokedAt != 0 && revokedAt >= recordedAt;
     }
 }

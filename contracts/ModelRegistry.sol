@@ -2,71 +2,78 @@
 pragma solidity ^0.8.24;
 
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
-import {Model, Split, BPS, POLICY_MASK, AlreadyExists, Unauthorized} from "./Common.sol";
+import {
+    Model, Split, BPS, POLICY_MASK, MAX_CONTRIBUTORS, AlreadyExists, Unauthorized
+} from "./Common.sol";
 
 /// @title ModelRegistry
-/// @notice Models by content hash. Abstract: InferenceRegistry inherits it so that requests
-///         and records read a model's hot slot without a cross-contract call.
+/// @notice Models by (owner, content hash), each with its contributor roster. Abstract:
+///         InferenceRegistry inherits it so that requests and records read a model's hot slots
+///         without a cross-contract call.
 abstract contract ModelRegistry is IModelRegistry {
     mapping(bytes32 modelId => Model) internal _models;
 
     modifier onlyModelOwner(bytes32 modelId) {
-        address owner = _models[modelId].owner;
-        if (owner == address(0)) revert ModelNotFound(modelId);
-        if (owner != msg.sender) revert Unauthorized();
+        _requireModelOwner(modelId);
         _;
     }
 
     /// @inheritdoc IModelRegistry
     function registerModel(
-        bytes32 modelId,
+        bytes32 contentHash,
         string calldata metadataURI,
         bytes32 dataRoot,
-        uint32 contributors,
+        address[] calldata contributors,
         uint8 policy,
         uint96 fee,
         Split calldata split
-    ) external {
-        if (modelId == bytes32(0)) revert InvalidModelId();
-        Model storage model = _models[modelId];
-        if (model.owner != address(0)) revert AlreadyExists();
+    ) external returns (bytes32 modelId) {
+        if (contentHash == bytes32(0)) revert InvalidModelId();
         _checkPolicy(policy);
         _checkSplit(split);
+        _checkContributors(contributors);
+        // Namespaced by owner: a front-runner registering the same content gets its own id.
+        modelId = modelIdOf(msg.sender, contentHash);
+        Model storage model = _models[modelId];
+        if (model.owner != address(0)) revert AlreadyExists();
 
         model.owner = msg.sender;
         model.policy = policy;
         model.workerBps = split.workerBps;
         model.ownerBps = split.ownerBps;
         model.fee = fee;
+        model.contributorsHash = keccak256(abi.encodePacked(contributors));
+        model.contentHash = contentHash;
         model.dataRoot = dataRoot;
-        model.contributors = contributors;
+        model.contributors = uint32(contributors.length);
         model.registeredAt = uint48(block.timestamp);
         model.metadataURI = metadataURI;
         emit ModelRegistered(
-            modelId, msg.sender, metadataURI, dataRoot, contributors, policy, fee, split
+            modelId,
+            msg.sender,
+            contentHash,
+            metadataURI,
+            dataRoot,
+            contributors,
+            policy,
+            fee,
+            split
         );
     }
 
     /// @inheritdoc IModelRegistry
-    function setFee(bytes32 modelId, uint96 fee) external onlyModelOwner(modelId) {
-        _models[modelId].fee = fee;
-        emit ModelFeeUpdated(modelId, fee);
-    }
-
-    /// @inheritdoc IModelRegistry
-    function setSplit(bytes32 modelId, Split calldata split) external onlyModelOwner(modelId) {
+    function setTerms(bytes32 modelId, uint96 fee, uint8 policy, Split calldata split)
+        external
+        onlyModelOwner(modelId)
+    {
+        _checkPolicy(policy);
         _checkSplit(split);
         Model storage model = _models[modelId];
+        model.policy = policy;
         model.workerBps = split.workerBps;
         model.ownerBps = split.ownerBps;
-        emit ModelSplitUpdated(modelId, split);
-    }
-
-    /// @inheritdoc IModelRegistry
-    function setPolicy(bytes32 modelId, uint8 policy) external onlyModelOwner(modelId) {
-        _checkPolicy(policy);
-        _models[modelId].policy = policy;
-        emit ModelPolicyUpdated(modelId, policy);
+        model.fee = fee;
+        emit ModelTermsUpdated(modelId, fee, policy, split);
     }
 
     /// @inheritdoc IModelRegistry
@@ -97,6 +104,11 @@ abstract contract ModelRegistry is IModelRegistry {
         return _models[modelId];
     }
 
+    /// @inheritdoc IModelRegistry
+    function modelIdOf(address owner, bytes32 contentHash) public pure returns (bytes32) {
+        return keccak256(abi.encode(owner, contentHash));
+    }
+
     /// @dev A model that may take new records (registered, not revoked); returns its policy.
     ///      One SLOAD of the hot slot, decoded by hand because the compiler would load it once
     ///      per field: owner = bits 0..159, policy = 160..167, revokedAt = 208..255 (Common.Model).
@@ -109,6 +121,23 @@ abstract contract ModelRegistry is IModelRegistry {
         if (uint160(hot) == 0) revert ModelNotFound(modelId);
         if (hot >> 208 != 0) revert ModelIsRevoked(modelId);
         return uint8(hot >> 160);
+    }
+
+    function _requireModelOwner(bytes32 modelId) private view {
+        address owner = _models[modelId].owner;
+        if (owner == address(0)) revert ModelNotFound(modelId);
+        if (owner != msg.sender) revert Unauthorized();
+    }
+
+    function _checkContributors(address[] calldata contributors) private pure {
+        uint256 length = contributors.length;
+        if (length == 0 || length > MAX_CONTRIBUTORS) revert InvalidRosterLength(length);
+        address previous;
+        for (uint256 i; i < length; ++i) {
+            address account = contributors[i];
+            if (account <= previous) revert RosterNotSorted(i);
+            previous = account;
+        }
     }
 
     function _checkPolicy(uint8 policy) private pure {
