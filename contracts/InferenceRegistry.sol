@@ -370,8 +370,15 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
     }
 
     /// @inheritdoc IInferenceRegistry
-    function hashRequest(Request calldata request) public pure returns (bytes32) {
-        return keccak256(abi.encode(request));
+    function hashRequest(Request calldata request) public pure returns (bytes32 hash) {
+        // A Request is ten static words: hashed as they are in calldata, without re-encoding. A
+        // dirty word (a value wider than its type) hashes differently from any request the
+        // registry stored, so it is never taken for an open request.
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, request, 0x140)
+            hash := keccak256(ptr, 0x140)
+        }
     }
 
     /// @inheritdoc IInferenceRegistry
@@ -610,12 +617,24 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         Share[] calldata shares,
         address[] calldata roster
     ) private view {
-        bytes32 attributionHash = inference.attributionHash;
-        bytes32 actual = keccak256(abi.encode(shares));
-        if (actual != attributionHash) revert AttributionHashMismatch(attributionHash, actual);
-        bytes32 expected = _models[inference.modelId].contributorsHash;
-        // keccak256(abi.encodePacked(roster)): the calldata words as they are (a dirty word
-        // hashes differently from the registered clean ones, so it fails here).
+        // Both hashes over the calldata as it is, without re-encoding: keccak256(abi.encode(
+        // shares)) is 0x20, the length, then the (account, bps) words; keccak256(abi.encodePacked(
+        // roster)) is the address words. A dirty word can't pass: the loop below reads every share
+        // field with the compiler's checks, and a dirty roster word hashes differently from the
+        // registered clean ones.
+        bytes32 actual;
+        bytes32 expected;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, 0x20)
+            mstore(add(ptr, 0x20), shares.length)
+            let size := shl(6, shares.length)
+            calldatacopy(add(ptr, 0x40), shares.offset, size)
+            actual := keccak256(ptr, add(size, 0x40))
+        }
+        expected = inference.attributionHash;
+        if (actual != expected) revert AttributionHashMismatch(expected, actual);
+        expected = _models[inference.modelId].contributorsHash;
         assembly ("memory-safe") {
             let ptr := mload(0x40)
             let size := shl(5, roster.length)
@@ -626,8 +645,14 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
 
         uint256 sum;
         address previous;
+        // Calldata position of the next roster word not yet passed, and of the end: the roster
+        // matched the registered one, so its words are clean, ascending addresses.
         uint256 next;
-        uint256 rosterLength = roster.length;
+        uint256 end;
+        assembly ("memory-safe") {
+            next := roster.offset
+            end := add(next, shl(5, roster.length))
+        }
         uint256 length = shares.length;
         for (uint256 i; i < length; ++i) {
             address account = shares[i].account;
@@ -638,8 +663,11 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
             previous = account;
             address member;
             do {
-                if (next == rosterLength) revert NotAContributor(account);
-                member = roster[next++];
+                if (next == end) revert NotAContributor(account);
+                assembly ("memory-safe") {
+                    member := calldataload(next)
+                    next := add(next, 0x20)
+                }
             } while (member < account);
             if (member != account) revert NotAContributor(account);
         }
