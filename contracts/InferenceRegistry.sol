@@ -583,9 +583,9 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
                 || timestamp > block.timestamp + TIMESTAMP_WINDOW
         ) revert TimestampOutOfWindow(timestamp);
         // Signed by the deadline; it may still land up to TIMESTAMP_WINDOW later, before the
-        // requester can cancel (cancelRequest).
-        uint64 deadline = request.createdAt + requestTimeout;
-        if (timestamp > deadline) revert RequestExpired(deadline);
+        // requester can cancel (cancelRequest). In uint256 too: no panic for any timeout.
+        uint256 deadline = uint256(request.createdAt) + requestTimeout;
+        if (timestamp > deadline) revert RequestExpired(uint64(deadline));
     }
 
     /// @dev The policy the request was paid under accepts the proof kind, and proofHash is what

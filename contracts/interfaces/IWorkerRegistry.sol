@@ -83,7 +83,7 @@ interface IWorkerRegistry {
 
     /// @notice The admin set the slasher contract (once).
     /// @param slasher The only account that may call slashStake.
-    event SlasherSet(address slasher);
+    event SlasherSet(address indexed slasher);
 
     /// @notice A worker's whole stake was slashed and sent to the slasher (which emits who
     ///         proved what and how the stake is shared).
