@@ -23,6 +23,7 @@ from offchain.chain.eip712 import PROOF_ZK, Inference
 from offchain.chain.events import RecordedEvent, iter_events, recorded_events
 from offchain.chain.tx import Call, abi_type
 from offchain.errors import AttestiaError, ConfigError
+from offchain.fsutil import atomic_write_json
 from offchain.models.encoding import commit, decode_tensor, encode_tensor, new_salt
 from offchain.models.onchain import get_model
 from offchain.privacy import (
@@ -71,10 +72,7 @@ class LocalRequest:
     def save(self, data_dir: Path) -> Path:
         path = data_dir / "requests" / f"0x{self.request_id.hex()}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1))
-        tmp.replace(path)
-        return path
+        return atomic_write_json(path, self.to_json(), indent=1)
 
 
 def load_local_request(data_dir: Path, request_id: str) -> LocalRequest | None:

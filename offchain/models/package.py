@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from offchain.fsutil import atomic_write_bytes
 from offchain.models import encoding
 from offchain.models.errors import (
     ModelPackageError,
@@ -192,9 +193,9 @@ def save_package(
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / MODEL_FILE).write_bytes(onnx_bytes)
-    (out / TRAIN_FILE).write_bytes(train_bytes)
-    (out / MANIFEST_FILE).write_bytes(dumps_manifest(manifest))
+    atomic_write_bytes(out / MODEL_FILE, onnx_bytes)
+    atomic_write_bytes(out / TRAIN_FILE, train_bytes)
+    atomic_write_bytes(out / MANIFEST_FILE, dumps_manifest(manifest))
     load_package(out)
     return out
 

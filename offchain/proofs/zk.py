@@ -52,6 +52,7 @@ from eth_utils import keccak
 from offchain.build import EVM_VERSION, SHIM, SOLC_VERSION
 from offchain.config import ANVIL_CHAIN_ID, REPO_ROOT
 from offchain.errors import AttestiaError, CompileError, ToolchainError
+from offchain.fsutil import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -321,9 +322,7 @@ def _as_rows(values: np.ndarray, width: int, what: str) -> np.ndarray:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
+    atomic_write_json(path, data, indent=1)
 
 
 # ----------------------------------------------------------------------------- setup

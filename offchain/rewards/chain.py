@@ -17,6 +17,7 @@ from offchain.chain.contracts import Attestia
 from offchain.chain.eip712 import Inference
 from offchain.chain.events import iter_events, recorded_events
 from offchain.errors import AttestiaError
+from offchain.fsutil import atomic_write_json
 from offchain.merkle import StandardMerkleTree
 from offchain.rewards.settlement import (
     PoolShare,
@@ -119,9 +120,7 @@ def settle(attestia: Attestia, out_dir: Path, account=None) -> Settlement:
     settlement = compute(attestia, through)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"epoch-{through}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(settlement.tree.dump(), indent=1))
-    tmp.replace(path)
+    atomic_write_json(path, settlement.tree.dump(), indent=1)
     settlement.path = path
     dist = attestia.distributor.functions
     existing = dist.epochRoot(through).call()

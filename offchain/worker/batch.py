@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import urllib.parse
 from collections.abc import Sequence
@@ -52,6 +51,7 @@ from offchain.chain.eip712 import (
 )
 from offchain.chain.tx import Call, NonceTooLow
 from offchain.errors import AttestiaError, ChainError, TransactionReverted
+from offchain.fsutil import atomic_write_json
 from offchain.merkle import StandardMerkleTree
 from offchain.models.errors import EncodingError
 from offchain.models.onchain import get_model
@@ -291,14 +291,9 @@ def load_batch_document(path: Path, root: str | None = None) -> dict[str, Any]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Atomically (temporary file, fsync, rename): readers see the old file or the new."""
+    """Atomically (:mod:`offchain.fsutil`): readers see the old file or the new."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(json.dumps(data, separators=(",", ":")).encode())
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    atomic_write_json(path, data, separators=(",", ":"))
 
 
 def _receipt(node: WorkerNode, tx_hash: bytes) -> Any:

@@ -32,6 +32,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from offchain.errors import AttestiaError
+from offchain.fsutil import atomic_write_bytes
 from offchain.models.encoding import SALT_SIZE, commit, new_salt
 
 INBOX = "inbox"
@@ -129,14 +130,9 @@ def submit_offchain(inbox_dir: Path, requests: Sequence[Mapping[str, Any]] | Map
     body = json.dumps(requests if isinstance(requests, Mapping) else list(requests),
                       separators=(",", ":")).encode()
     name = f"{time.time_ns():020d}-{secrets.token_hex(4)}.json"
-    tmp = inbox_dir / f".{name}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(body)
-        handle.flush()
-        os.fsync(handle.fileno())
-    path = inbox_dir / name
-    tmp.replace(path)
-    return path
+    # The helper's temporary file is ".<name>.<random>.tmp": hidden and not *.json, so
+    # inbox_files never picks it up half-written.
+    return atomic_write_bytes(inbox_dir / name, body)
 
 
 def inbox_files(inbox_dir: Path) -> list[Path]:

@@ -8,6 +8,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from offchain.chain.contracts import Attestia
+from offchain.fsutil import atomic_write_bytes
 from offchain.privacy import EncryptionKey
 
 ZERO = "0x" + "00" * 20
@@ -52,5 +53,5 @@ def save_attestation(data_dir: Path, document: bytes) -> str:
     """Store an attestation document where verifiers can fetch it; returns its file URI."""
     path = data_dir / "attestation.cose"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(document)
+    atomic_write_bytes(path, document)
     return path.resolve().as_uri()
