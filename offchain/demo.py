@@ -102,7 +102,7 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
     model, _ = register_model(attestia, package, fee=FEE, kinds=["signed", "tee"],
                               account=admin)
     console.print(f"[bold]model[/] 0x{package.model_id.hex()} ({package.manifest.name}), "
-                  f"roster root 0x{model.data_root.hex()[:16]}…, "
+                  f"roster root 0x{model.dataRoot.hex()[:16]}…, "
                   f"{model.contributors} contributors, fee {FEE / 1e18} ETH")
 
     worker_dir = settings.data_dir / "workers" / "demo"
@@ -133,11 +133,9 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
         raise ChainError(f"the worker did not stop cleanly (exit {code})")
     recorded = [o for o in outcomes.values() if not o.rejected]
 
-    epoch_length = attestia.registry.functions.epochLength().call()
-    advance_time(chain, int(epoch_length))
+    advance_time(chain, attestia.reg.epoch_length())
     settlement = settle(attestia, settings.data_dir / "rewards", account=admin)
-    timelock = attestia.distributor.functions.timelock().call()
-    advance_time(chain, int(timelock) + 1)
+    advance_time(chain, attestia.dist.timelock() + 1)
     contributors = []
     names = {c.address: c.name for c in CONTRIBUTORS}
     bps_sum: dict[str, int] = {}
@@ -153,12 +151,11 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
             "mean_bps": bps_sum.get(account, 0) / max(len(recorded), 1),
             "claimed": paid, "cumulative": settlement.cumulative[account],
         })
-    fn = attestia.registry.functions
     earned = {}
     for who in (operator, admin):
-        balance = fn.balances(who.address).call()
+        balance = attestia.reg.balance(who.address)
         if balance:
-            attestia.transact(fn.withdraw(), account=who)
+            attestia.send(attestia.reg.withdraw(), account=who)
         earned[who.address] = balance
     last_block = chain.w3.eth.block_number
     total_gas = sum(chain.w3.eth.get_block(b)["gasUsed"] for b in range(first_block,

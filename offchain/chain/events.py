@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import encode
-from eth_utils import keccak
 from web3.contract import Contract
 
-from offchain.chain.eip712 import Inference
 from offchain.chain.tx import with_retries
+from offchain.protocol import Inference
 
 PAGE_BLOCKS = 5_000
 
@@ -39,43 +37,14 @@ def iter_events(
         start = stop + 1
 
 
-def request_from_event(args: Any) -> dict:
-    """The Request struct (as a JSON-able dict) carried by an InferenceRequested event."""
-    return {
-        "requester": args["requester"],
-        "modelId": "0x" + bytes(args["modelId"]).hex(),
-        "worker": args["worker"],
-        "fee": int(args["fee"]),
-        "createdAt": int(args["createdAt"]),
-        "inputCommitment": "0x" + bytes(args["inputCommitment"]).hex(),
-    }
-
-
-def request_hash(request: dict) -> bytes:
-    """keccak256(abi.encode(Request)): what an open request's slot holds (hashRequest)."""
-    return keccak(encode(["address", "bytes32", "address", "uint256", "uint64", "bytes32"],
-                         list(request_tuple(request))))
-
-
-def request_tuple(request: dict) -> tuple:
-    """A Request dict -> the ABI tuple (requester, modelId, worker, fee, createdAt, input)."""
-    return (
-        request["requester"],
-        bytes.fromhex(request["modelId"][2:]),
-        request["worker"],
-        int(request["fee"]),
-        int(request["createdAt"]),
-        bytes.fromhex(request["inputCommitment"][2:]),
-    )
-
-
-def _values(struct: Any) -> tuple:
-    return tuple(struct.values()) if isinstance(struct, Mapping) else tuple(struct)
-
+# -- transitional ---------------------------------------------------------------------------
+# ``RecordedEvent`` / ``recorded_events`` keep the old flat shape for the modules that still use
+# it (rewards.chain, verify.evidence); decoding itself is the typed client's
+# (``offchain.registry.decode_recorded``). New code reads ``attestia.reg.recorded()``.
 
 @dataclass(frozen=True)
 class RecordedEvent:
-    """An InferenceRecorded event, decoded once for every reader."""
+    """An InferenceRecorded event in the old flat shape (see ``offchain.registry.Recorded``)."""
 
     request_id: bytes
     inference: Inference
@@ -89,19 +58,17 @@ class RecordedEvent:
     block: int
 
 
-def decode_recorded(event: Any) -> RecordedEvent:
-    args = event["args"]
-    shares = [(s[0], int(s[1])) for s in map(_values, args["shares"])]
-    epoch, worker_cut, owner_cut, contributor_cut = map(int, _values(args["payout"]))
-    return RecordedEvent(
-        bytes(args["requestId"]), Inference.from_tuple(_values(args["inference"])), shares,
-        epoch, worker_cut, owner_cut, contributor_cut, bytes(args["digest"]),
-        "0x" + bytes(event["transactionHash"]).hex(), int(event["blockNumber"]),
-    )
-
-
 def recorded_events(contract: Contract, from_block: int = 0, to_block: int | None = None,
                     request_id: bytes | None = None) -> list[RecordedEvent]:
+    from offchain.registry import decode_recorded
+
     filters = {"requestId": request_id} if request_id is not None else None
-    return [decode_recorded(e) for e in iter_events(
-        contract, "InferenceRecorded", from_block, to_block, argument_filters=filters)]
+    out = []
+    for event in iter_events(contract, "InferenceRecorded", from_block, to_block,
+                             argument_filters=filters):
+        r = decode_recorded(event)
+        out.append(RecordedEvent(
+            r.request_id, r.inference, [tuple(s) for s in r.shares], r.payout.epoch,
+            r.payout.workerCut, r.payout.ownerCut, r.payout.contributorCut, r.digest,
+            r.meta.tx_hash, r.meta.block))
+    return out

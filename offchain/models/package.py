@@ -46,11 +46,11 @@ from offchain.models.manifest import (
     dumps_manifest,
     loads_manifest,
 )
+from offchain.protocol import ROSTER_LEAF_TYPES
 
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
 TRAIN_FILE = "train.npz"
-ROSTER_LEAF_TYPES = ("address", "bytes32")
 
 _TRAIN_ARRAYS = ("X", "X_raw", "y", "owner")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

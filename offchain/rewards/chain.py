@@ -14,11 +14,11 @@ from pathlib import Path
 
 from offchain.attribution.shares import attribution_hash
 from offchain.chain.contracts import Attestia
-from offchain.chain.eip712 import Inference
 from offchain.chain.events import iter_events, recorded_events
 from offchain.errors import AttestiaError
 from offchain.fsutil import atomic_write_json
 from offchain.merkle import StandardMerkleTree
+from offchain.protocol import Inference
 from offchain.rewards.settlement import (
     PoolShare,
     build_tree,

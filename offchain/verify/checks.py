@@ -18,16 +18,9 @@ from eth_utils import keccak, to_checksum_address
 
 from offchain.attribution.errors import InvalidSharesError
 from offchain.attribution.shares import attribution_hash, validate_shares
-from offchain.chain.eip712 import (
-    PROOF_KIND_NAMES,
-    PROOF_TEE,
-    PROOF_ZK,
-    Batch,
-    batch_digest,
-    inference_digest,
-    recover_signer,
-)
+from offchain.chain.eip712 import recover_signer
 from offchain.config import ANVIL_CHAIN_ID
+from offchain.engine import Evaluation
 from offchain.merkle import verify_proof
 from offchain.models.encoding import commit
 from offchain.models.package import ModelPackage
@@ -37,9 +30,16 @@ from offchain.proofs.tee.nitro import parse_nitro_document
 from offchain.proofs.tee.pki import Roots
 from offchain.proofs.tee.result import measurement_id
 from offchain.proofs.zk import LOCAL_SRS_NOTICE, ZkArtifacts, output_binding
+from offchain.protocol import (
+    PROOF_KIND_NAMES,
+    PROOF_TEE,
+    PROOF_ZK,
+    Batch,
+    batch_digest,
+    inference_digest,
+)
 from offchain.verify.evidence import ChainOracle, Evidence
 from offchain.verify.result import CheckResult, failed, passed, skipped, utc
-from offchain.worker.engine import Evaluation
 
 CHECKS = ("record", "model", "worker", "signature", "inclusion", "attribution", "package",
           "input", "output", "attribution-recompute", "zk", "tee")

@@ -22,13 +22,13 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from offchain.attribution.shares import Share
 from offchain.chain.contracts import Attestia
-from offchain.chain.eip712 import Inference
 from offchain.chain.events import iter_events, recorded_events
 from offchain.errors import AttestiaError
 from offchain.ids import parse_bytes32
 from offchain.merkle import StandardMerkleTree
 from offchain.models.onchain import OnchainModel, get_model
 from offchain.proofs.zk import verifier_calldata
+from offchain.protocol import Inference
 
 ZERO_ADDRESS = "0x" + "00" * 20
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024

@@ -40,23 +40,23 @@ from eth_utils import keccak
 from threadpoolctl import threadpool_limits
 
 from offchain.attribution.shares import Share
-from offchain.chain.eip712 import (
+from offchain.chain.eip712 import sign_digest
+from offchain.chain.tx import Call, NonceTooLow
+from offchain.engine import Evaluation, InferenceEngine
+from offchain.errors import AttestiaError, ChainError, TransactionReverted
+from offchain.fsutil import atomic_write_json
+from offchain.merkle import StandardMerkleTree
+from offchain.models.errors import EncodingError
+from offchain.models.onchain import get_model
+from offchain.protocol import (
     INFERENCE_ABI_TYPES,
     PROOF_SIGNED,
     PROOF_TEE,
     Batch,
     Inference,
     batch_digest,
-    sign_digest,
 )
-from offchain.chain.tx import Call, NonceTooLow
-from offchain.errors import AttestiaError, ChainError, TransactionReverted
-from offchain.fsutil import atomic_write_json
-from offchain.merkle import StandardMerkleTree
-from offchain.models.errors import EncodingError
-from offchain.models.onchain import get_model
 from offchain.worker import journal as J
-from offchain.worker.engine import Evaluation, InferenceEngine
 from offchain.worker.inbox import (
     BAD,
     DONE,

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from eth_utils import keccak
 
-from offchain.chain.eip712 import PROOF_SIGNED, Batch
+from offchain.protocol import PROOF_SIGNED, Batch
 from tests.contracts.helpers import (
     ADMIN,
     OPERATOR,

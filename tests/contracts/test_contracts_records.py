@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from offchain.attribution.shares import attribution_hash
-from offchain.chain.eip712 import PROOF_SIGNED, PROOF_TEE, PROOF_ZK
+from offchain.protocol import PROOF_SIGNED, PROOF_TEE, PROOF_ZK
 from tests.contracts.helpers import (
     ADMIN,
     FEE,

@@ -33,13 +33,13 @@ from rich.console import Console
 from offchain.chain.accounts import dev_account
 from offchain.chain.connection import connect
 from offchain.chain.contracts import Attestia
-from offchain.chain.eip712 import PROOF_SIGNED, PROOF_ZK, inference_digest, sign_digest
-from offchain.chain.events import request_tuple
-from offchain.cli.tee_cmd import simulated_measurement
-from offchain.cli.zk_cmd import calibration_sample
-from offchain.client import LocalRequest, build_requests, request_id_of, send_requests
+from offchain.chain.eip712 import sign_digest
+from offchain.cli.governance import simulated_measurement
+from offchain.cli.model import calibration_sample
+from offchain.client import LocalRequest, build_requests, send_requests
 from offchain.config import REPO_ROOT, load_settings
 from offchain.demo import run_demo
+from offchain.engine import InferenceEngine
 from offchain.errors import ConfigError, TransactionReverted
 from offchain.merkle import StandardMerkleTree
 from offchain.models import load_package
@@ -48,6 +48,7 @@ from offchain.models.encoding import commit, encode_tensor, input_to_json, new_s
 from offchain.models.onchain import enable_zk
 from offchain.proofs import zk
 from offchain.proofs.tee.simulated import SimulatedNitroEnclave
+from offchain.protocol import PROOF_SIGNED, PROOF_ZK, Request, inference_digest, request_id
 from offchain.verify import (
     ChainOracle,
     RecordRef,
@@ -61,7 +62,6 @@ from offchain.verify import (
 )
 from offchain.verify.checks import INFERENCE_LEAF_TYPES
 from offchain.verify.evidence import batch_id_of
-from offchain.worker.engine import InferenceEngine
 from offchain.worker.service import build_worker
 
 ADMIN, WORKER, CLIENT, TEE_OPERATOR = 0, 1, 2, 3
@@ -109,7 +109,7 @@ def _commit_batch(attestia: Attestia, package, data_dir: Path, rows: np.ndarray
     for raw in rows:
         evaluation = engine.evaluate(raw[None, :].astype(np.float32))
         salt = new_salt()
-        rid = request_id_of(client.address, package.model_id,
+        rid = request_id(client.address, package.model_id,
                             commit(salt, evaluation.input_bytes))
         record = engine.record(evaluation, request_id=rid, input_salt=salt,
                                worker=operator.address, timestamp=now, proof_kind=PROOF_SIGNED)
@@ -362,7 +362,8 @@ def test_forged_signature_is_refused_by_the_contract(flow: Flow) -> None:
     forged = sign_digest(Account.create(), inference_digest(record, chain.chain_id,
                                                             flow.attestia.registry.address))
     call = flow.attestia.registry.functions.fulfillBySig(
-        request_tuple(req), record.as_tuple(), [tuple(s) for s in evaluation.shares], forged, b"")
+        Request.from_json(req).as_tuple(), record.as_tuple(),
+        [tuple(s) for s in evaluation.shares], forged, b"")
     with pytest.raises(TransactionReverted) as caught:
         flow.attestia.transact(call, account=dev_account(CLIENT), gas=400_000)
     assert caught.value.error == "InvalidSignature"
@@ -397,7 +398,7 @@ def test_proof_for_another_model_fails_zk_and_is_refused_on_chain(flow: Flow) ->
                            timestamp=_chain_time(flow.attestia), proof_kind=PROOF_ZK,
                            proof_hash=other.proof_hash, output_commitment=other.output_commitment)
     call = flow.attestia.registry.functions.fulfillZk(
-        request_tuple(req), record.as_tuple(), [tuple(s) for s in evaluation.shares],
+        Request.from_json(req).as_tuple(), record.as_tuple(), [tuple(s) for s in evaluation.shares],
         other.proof, list(other.instances), b"")
     with pytest.raises(TransactionReverted) as caught:
         flow.attestia.transact(call, account=dev_account(WORKER), gas=1_500_000)

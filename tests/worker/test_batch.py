@@ -19,13 +19,13 @@ import pytest
 
 from offchain.attribution.shares import attribution_hash
 from offchain.chain.accounts import dev_account
-from offchain.chain.eip712 import PROOF_SIGNED, PROOF_TEE, Inference
 from offchain.chain.events import iter_events
 from offchain.chain.tx import Sender
 from offchain.merkle import StandardMerkleTree
 from offchain.models.demo import holdout
 from offchain.models.encoding import commit, encode_tensor, new_salt
 from offchain.privacy import output_salt
+from offchain.protocol import PROOF_SIGNED, PROOF_TEE, Inference
 from offchain.rewards.chain import _batch_leaves
 from offchain.worker import batch as B
 from offchain.worker import journal as J
@@ -370,7 +370,7 @@ def test_an_uncommittable_batch_fails_its_requests(
 def test_an_enclave_key_commits_by_signature(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
-    from offchain.cli.tee_cmd import simulated_measurement
+    from offchain.cli.governance import simulated_measurement
 
     attestia.transact(attestia.registry.functions.allowMeasurement(simulated_measurement()),
                       account=dev_account(0))

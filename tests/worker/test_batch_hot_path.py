@@ -18,17 +18,16 @@ from eth_abi import encode
 
 from offchain.attribution import ContributorMap, KnnShapley
 from offchain.attribution.shares import (
-    BPS_TOTAL,
     address_key,
     canonical_address,
     encode_shares,
     shares_from_totals,
 )
-from offchain.chain.eip712 import PROOF_SIGNED, Inference
+from offchain.engine import InferenceEngine
 from offchain.merkle import StandardMerkleTree
 from offchain.models.encoding import encode_tensor
+from offchain.protocol import BPS, PROOF_SIGNED, Inference
 from offchain.worker.batch import build_batch, leaf_value
-from offchain.worker.engine import InferenceEngine
 from offchain.worker.inbox import offchain_request, parse_request
 
 WORKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -40,9 +39,9 @@ def fraction_largest_remainder(totals: dict[str, float], roster: list[str]) -> l
     if not any(weights.values()):
         weights = {canonical_address(a): Fraction(1) for a in roster}
     total = sum(weights.values())
-    quotas = {a: w * BPS_TOTAL / total for a, w in weights.items()}
+    quotas = {a: w * BPS / total for a, w in weights.items()}
     bps = {a: math.floor(q) for a, q in quotas.items()}
-    leftover = BPS_TOTAL - sum(bps.values())
+    leftover = BPS - sum(bps.values())
     for a in sorted(quotas, key=lambda a: (-(quotas[a] - bps[a]), address_key(a)))[:leftover]:
         bps[a] += 1
     return sorted(((a, b) for a, b in bps.items() if b > 0), key=lambda s: address_key(s[0]))
