@@ -447,10 +447,10 @@ class Distributor:
     def epoch_root(self, epoch: int) -> EpochRoot:
         return from_abi(EpochRoot, self._fn.epochRoot(epoch).call())
 
-    def claimable_root(self) -> tuple[int, bytes, int]:
-        """(epoch, root, total) of the root claims are checked against now."""
-        epoch, root, total = self._fn.claimableRoot().call()
-        return int(epoch), bytes(root), int(total)
+    def claimable_root(self) -> tuple[int, bytes, int] | None:
+        """(epoch, root, total) of the root claims are checked against now; None if none."""
+        exists, epoch, root, total = self._fn.claimableRoot().call()
+        return (int(epoch), bytes(root), int(total)) if exists else None
 
     def claimed(self, account: str) -> int:
         return int(self._fn.claimed(account).call())

@@ -26,8 +26,8 @@ from offchain.attribution.shares import (
 from offchain.engine import InferenceEngine
 from offchain.merkle import StandardMerkleTree
 from offchain.models.encoding import encode_tensor
-from offchain.protocol import BPS, PROOF_SIGNED, Inference
-from offchain.worker.batch import build_batch, leaf_value
+from offchain.protocol import BPS, INFERENCE_ABI_TYPES, PROOF_SIGNED, Inference
+from offchain.worker.batch import batch_file, build_batch
 from offchain.worker.inbox import offchain_request, parse_request
 
 WORKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -145,7 +145,9 @@ def test_build_batch_equals_one_request_at_a_time(demo_package) -> None:
                                        input_salt=request.salt, worker=WORKER, timestamp=5,
                                        proof_kind=PROOF_SIGNED)
     tree = StandardMerkleTree.of([list(r.as_tuple()) for r in built.records],
-                                 built.tree.leaf_encoding)
+                                 list(INFERENCE_ABI_TYPES))
     assert tree.root == built.tree.root
-    assert [leaf_value(r) for r in built.records] == [list(j.values())
-                                                      for j in built.records_json]
+    assert [r.to_json() for r in built.records] == built.records_json
+    # The published file's leaves are the tree's values, record for record.
+    published = batch_file(built, epoch=0, deposit=0).to_json()
+    assert [leaf["inference"] for leaf in published["leaves"]] == built.records_json
