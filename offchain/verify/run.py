@@ -94,6 +94,7 @@ def recompute(ev: Evidence, options: VerifyOptions) -> Recomputed:
     inf = ev.inference
     if inf is None:
         return Recomputed(None, None, None, None, None, "no record")
+    package: ModelPackage | None
     if options.package_path is not None:
         package = load_package(options.package_path)
     else:
