@@ -35,10 +35,10 @@ Values are kept as given; ``dump()`` writes them JSON-safe as the JS library exp
 (integers as decimal strings, bytes as ``0x`` hex) and :meth:`StandardMerkleTree.load`
 accepts that form back.
 
-Speed: an ``n``-leaf tree takes ``3n - 1`` keccak256 calls, one Python call each through
-``eth_hash`` (what ``eth_utils.keccak`` calls; web3 requires it with its pycryptodome
-backend), and they dominate the cost. ``ETH_HASH_BACKEND=pysha3``, where ``safe-pysha3`` is
-installed, makes every call several times cheaper. Leaves whose types are all static
+Speed: an ``n``-leaf tree takes ``3n - 1`` keccak256 calls and they dominate the cost, so
+they go straight to ``safe-pysha3``'s ``keccak_256`` (a declared dependency; ~1-2 us a call)
+rather than through ``eth_hash``'s pycryptodome backend (~6 us a call, measured: a
+1,000-leaf tree 7 ms against 20 ms). Leaves whose types are all static
 (address, bool, uintN, intN, bytesN: every leaf type Attestia uses) are ABI-encoded without
 ``eth_abi``: a column at a time for many leaves, with the common value shapes (``0x``-hex
 strings, in-range ints) converted in bulk. Any other type goes through ``eth_abi.encode``,
@@ -57,7 +57,7 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_abi.grammar import TupleType
 from eth_abi.grammar import parse as parse_abi_type
-from eth_hash.auto import keccak
+from sha3 import keccak_256
 
 from offchain.errors import AttestiaError
 
@@ -258,6 +258,10 @@ def _encode_leaves(leaf_encoding: Sequence[str], values: Sequence[LeafValue]) ->
 
 
 # -- hashing --------------------------------------------------------------------------------------
+
+def keccak(data: bytes) -> bytes:
+    return keccak_256(data).digest()
+
 
 def _leaf_hashes(leaf_encoding: Sequence[str], values: Sequence[LeafValue]) -> list[bytes]:
     return [keccak(keccak(data)) for data in _encode_leaves(leaf_encoding, values)]
