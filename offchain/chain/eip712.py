@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_keys import keys
 from eth_utils import to_checksum_address
 
 from offchain.protocol import DOMAIN_NAME, DOMAIN_VERSION, INFERENCE_ABI_TYPES, Inference
@@ -22,7 +22,13 @@ def sign_digest(account: LocalAccount, digest: bytes) -> bytes:
 
 
 def recover_signer(digest: bytes, signature: bytes) -> str:
-    return Account._recover_hash(digest, signature=signature)
+    """The address that made a 65-byte r||s||v signature (v 27/28 or 0/1) over a digest.
+    eth-account has no public recover for a bare hash, so eth-keys (its own backend) does it."""
+    if len(digest) != 32 or len(signature) != 65:
+        raise ValueError("need a 32-byte digest and a 65-byte r||s||v signature")
+    v = signature[64] - 27 if signature[64] >= 27 else signature[64]
+    sig = keys.Signature(signature_bytes=bytes(signature[:64]) + bytes([v]))
+    return sig.recover_public_key_from_msg_hash(digest).to_checksum_address()
 
 
 def typed_data(record: Inference, chain_id: int, registry: str) -> dict:

@@ -8,7 +8,6 @@ from typing import Any
 
 from web3.contract import Contract
 
-from offchain.chain.tx import with_retries
 from offchain.protocol import Inference
 
 PAGE_BLOCKS = 5_000
@@ -20,20 +19,14 @@ def iter_events(
 ) -> Iterator[Any]:
     """Decoded logs of ``event`` in [from_block, to_block], in chain order."""
     w3 = contract.w3
-    last = to_block if to_block is not None else with_retries(
-        lambda: w3.eth.block_number, "read block number"
-    )
+    last = to_block if to_block is not None else w3.eth.block_number
     handle = getattr(contract.events, event)
     start = max(from_block, 0)
     while start <= last:
         stop = min(start + page - 1, last)
-        logs = with_retries(
-            lambda s=start, e=stop: handle.get_logs(
-                from_block=s, to_block=e, argument_filters=argument_filters
-            ),
-            f"read {event} logs",
+        yield from handle.get_logs(
+            from_block=start, to_block=stop, argument_filters=argument_filters
         )
-        yield from logs
         start = stop + 1
 
 

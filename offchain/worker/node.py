@@ -90,6 +90,9 @@ class WorkerOptions:
     poll_interval: float = 0.05
     pipeline: int = 64
     start_block: int = 0
+    # Dry-run each record's transaction (eth_call, same sender and fields, pending block)
+    # before signing it: a revert is journaled as its custom error and costs no gas.
+    simulate: bool = True
 
 
 @dataclass
@@ -195,6 +198,7 @@ class WorkerNode:
                 self.stats.skipped += 1
             except Rejection as exc:
                 prepared.append(self._reject(entry, str(exc)))
+        prepared = [item for item in prepared if self._simulates(item)]
         if not prepared:
             return
         # Journal every signed transaction before any is broadcast.
@@ -234,6 +238,31 @@ class WorkerNode:
         self.journal.update(entry.request_id, J.SKIPPED, reason=reason)
         self.stats.skipped += 1
         return False
+
+    def _simulates(self, item: Prepared) -> bool:
+        """Whether the item's transaction would succeed now; if not, its failure (the custom
+        error by name) is journaled and nothing is signed."""
+        if not self.options.simulate:
+            return True
+        try:
+            self.sender.simulate(item.call)
+        except TransactionReverted as exc:
+            self._failed(item.entry, f"not sent: {exc}")
+            return False
+        return True
+
+    def _failed(self, entry: J.JournalEntry, reason: str) -> None:
+        """Journal a record or rejection that failed (or would fail) on chain: FAILED with the
+        decoded reason, or SKIPPED when the request is no longer open (reason kept)."""
+        short = entry.request_id[:10]
+        if self._still_open_quiet(entry):
+            self.journal.update(entry.request_id, J.FAILED, reason=reason)
+            self.stats.failed += 1
+            log.warning("failed %s: %s", short, reason)
+        else:
+            self.journal.update(entry.request_id, J.SKIPPED, reason=f"no longer open: {reason}")
+            self.stats.skipped += 1
+            log.info("skipped %s: no longer open: %s", short, reason)
 
     def _payload_blob(self, request: dict) -> bytes:
         payload = bytes.fromhex(request["payload"][2:])
@@ -359,17 +388,11 @@ class WorkerNode:
                     )
             else:
                 try:
-                    self.sender.check(receipt, Call(to=self.registry.address, data=b""))
+                    self.sender.check(receipt)
                     reason = "reverted"
                 except TransactionReverted as exc:
                     reason = str(exc)
-                if self._still_open_quiet(entry):
-                    self.journal.update(entry.request_id, J.FAILED, reason=reason)
-                    self.stats.failed += 1
-                    log.warning("failed %s: %s", short, reason)
-                else:
-                    self.journal.update(entry.request_id, J.SKIPPED, reason="no longer open")
-                    self.stats.skipped += 1
+                self._failed(entry, reason)
             if self.on_progress:
                 self.on_progress(self.stats)
 

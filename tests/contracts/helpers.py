@@ -185,7 +185,7 @@ class Harness:
             if isinstance(read, str):
                 batch.append(("eth_getBalance", [read, "latest"]))
             else:
-                data = read._encode_transaction_data()
+                data = "0x" + Call.of(read).data.hex()
                 batch.append(("eth_call", [{"to": read.address, "data": data}, "latest"]))
         responses = self.w3.provider.make_batch_request(batch)
         assert isinstance(responses, list), f"batch read failed: {responses}"

@@ -125,6 +125,54 @@ def test_two_workers_serve_open_requests_without_double_recording(
     assert b.skipped == 4  # the second saw every request already recorded
 
 
+def _closed_while_in_flight(attestia, node) -> None:
+    """Make the request close between the worker's check that it is open and its send: the
+    operator rejects it right after the record is prepared."""
+    prepare = node._prepare
+
+    def prepare_then_close(entry):
+        prepared = prepare(entry)
+        attestia.send(attestia.reg.reject_request(
+            Request.from_json(entry.request), "closed under the worker"), account=node.operator)
+        return prepared
+
+    node._prepare = prepare_then_close
+
+
+def test_a_record_that_reverts_on_chain_journals_its_custom_error(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    node.options.simulate = False  # the fulfill is sent, mined, and reverts
+    [sent] = send_demo_requests(attestia, demo_package, tmp_path, 1, worker=node.signer.address)
+    _closed_while_in_flight(attestia, node)
+    stats = node.run(until_idle=True)
+    assert stats.recorded == 0 and stats.skipped == 1
+    [entry] = node.journal.entries(J.SKIPPED)
+    receipt = attestia.chain.w3.eth.get_transaction_receipt(entry.tx_hash)
+    assert receipt["status"] == 0  # the failed fulfill was mined
+    error = f"RequestNotOpen(0x{sent.request_id.hex()})"
+    assert entry.reason == f"no longer open: reverted with {error}"
+
+
+def test_a_record_that_would_revert_is_not_sent_and_journals_its_custom_error(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    assert node.options.simulate
+    [sent] = send_demo_requests(attestia, demo_package, tmp_path, 1, worker=node.signer.address)
+    _closed_while_in_flight(attestia, node)
+    w3 = attestia.chain.w3
+    nonce = w3.eth.get_transaction_count(node.operator.address)
+    stats = node.run(until_idle=True)
+    assert stats.recorded == 0 and stats.skipped == 1
+    [entry] = node.journal.entries(J.SKIPPED)
+    assert entry.tx_hash is None
+    error = f"RequestNotOpen(0x{sent.request_id.hex()})"
+    assert entry.reason == f"no longer open: not sent: fulfill: reverted with {error}"
+    assert w3.eth.get_transaction_count(node.operator.address) == nonce + 1  # the reject only
+
+
 def test_journal_survives_reopen(tmp_path: Path) -> None:
     journal = J.Journal(tmp_path / "j.sqlite")
     assert journal.add_requests([("0x01", 5, {"a": 1}), ("0x02", 6, {"b": 2})], 6) == 2
