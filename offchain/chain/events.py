@@ -1,14 +1,11 @@
-"""Reading contract events in block ranges (paged, decoded)."""
+"""Reading contract events in block ranges (paged); ``offchain.registry`` decodes them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from web3.contract import Contract
-
-from offchain.protocol import Inference
 
 PAGE_BLOCKS = 5_000
 
@@ -28,40 +25,3 @@ def iter_events(
             from_block=start, to_block=stop, argument_filters=argument_filters
         )
         start = stop + 1
-
-
-# -- transitional ---------------------------------------------------------------------------
-# ``RecordedEvent`` / ``recorded_events`` keep the old flat shape for the modules that still use
-# it (rewards.chain, verify.evidence); decoding itself is the typed client's
-# (``offchain.registry.decode_recorded``). New code reads ``attestia.reg.recorded()``.
-
-@dataclass(frozen=True)
-class RecordedEvent:
-    """An InferenceRecorded event in the old flat shape (see ``offchain.registry.Recorded``)."""
-
-    request_id: bytes
-    inference: Inference
-    shares: list[tuple[str, int]]
-    epoch: int
-    worker_cut: int
-    owner_cut: int
-    contributor_cut: int
-    digest: bytes
-    tx_hash: str
-    block: int
-
-
-def recorded_events(contract: Contract, from_block: int = 0, to_block: int | None = None,
-                    request_id: bytes | None = None) -> list[RecordedEvent]:
-    from offchain.registry import decode_recorded
-
-    filters = {"requestId": request_id} if request_id is not None else None
-    out = []
-    for event in iter_events(contract, "InferenceRecorded", from_block, to_block,
-                             argument_filters=filters):
-        r = decode_recorded(event)
-        out.append(RecordedEvent(
-            r.request_id, r.inference, [tuple(s) for s in r.shares], r.payout.epoch,
-            r.payout.workerCut, r.payout.ownerCut, r.payout.contributorCut, r.digest,
-            r.meta.tx_hash, r.meta.block))
-    return out

@@ -6,8 +6,6 @@ go through its named call builders.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from offchain.chain.contracts import Attestia
 from offchain.errors import ConfigError
 from offchain.models.package import ModelPackage
@@ -79,37 +77,3 @@ def enable_zk(attestia: Attestia, package: ModelPackage, artifacts, account=None
     updated = reg.model(package.model_id)
     assert updated is not None
     return updated, deployed
-
-
-# -- transitional -----------------------------------------------------------------------------
-# The old snake_case view, kept only for the modules not yet reading ``attestia.reg.model``
-# (worker/batch.py, verify/evidence.py); it is built from the typed read, by field name.
-
-@dataclass(frozen=True)
-class OnchainModel:
-    model_id: bytes
-    owner: str
-    policy: int
-    fee: int
-    worker_bps: int
-    owner_bps: int
-    deprecated: bool
-    revoked_at: int
-    verifier: str
-    data_root: bytes
-    contributors: int
-    registered_at: int
-    metadata_uri: str
-
-    @property
-    def contributor_bps(self) -> int:
-        return Split.of(self.worker_bps, self.owner_bps).contributorBps
-
-
-def get_model(attestia: Attestia, model_id: bytes) -> OnchainModel | None:
-    m = attestia.reg.model(model_id)
-    if m is None:
-        return None
-    return OnchainModel(model_id, m.owner, m.policy, m.fee, m.workerBps, m.ownerBps, m.deprecated,
-                        m.revokedAt, m.verifier, m.dataRoot, m.contributors, m.registeredAt,
-                        m.metadataURI)

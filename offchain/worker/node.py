@@ -114,7 +114,6 @@ class WorkerNode:
         on_progress: Callable[[WorkerStats], None] | None = None,
     ) -> None:
         self.attestia = attestia
-        self.registry = attestia.registry
         self.reg = attestia.reg
         self.chain = attestia.chain
         self.operator = operator
