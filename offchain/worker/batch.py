@@ -227,7 +227,7 @@ def batch_file(built: BuiltBatch, *, epoch: int, deposit: int) -> BatchFile:
               for record, shares, fee in zip(built.records, built.shares, built.fees,
                                              strict=True)]
     return BatchFile.of(leaves, model_id=built.model_id, worker=built.worker, epoch=epoch,
-                        deposit=deposit, tree=built.tree)
+                        deposit=deposit, records_json=built.records_json, tree=built.tree)
 
 
 def results_document(built: BuiltBatch) -> dict[str, Any]:
