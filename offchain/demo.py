@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from web3.types import RPCEndpoint
 
 from offchain.chain.accounts import dev_account
 from offchain.chain.connection import Chain, connect
@@ -52,8 +53,8 @@ class DemoSummary:
 
 
 def advance_time(chain: Chain, seconds: int) -> None:
-    chain.w3.provider.make_request("evm_increaseTime", [seconds])
-    chain.w3.provider.make_request("evm_mine", [])
+    chain.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [seconds])
+    chain.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
 
 def _start_worker(settings: Settings, chain: Chain, package: Path, log_path: Path):
@@ -140,7 +141,7 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
     names = {c.address: c.name for c in CONTRIBUTORS}
     bps_sum: dict[str, int] = {}
     for o in recorded:
-        for account, bps in o.shares:
+        for account, bps in o.shares or []:
             bps_sum[account] = bps_sum.get(account, 0) + bps
     for account in sorted(settlement.cumulative):
         idx = next(i for i in range(10) if dev_account(i).address == account)

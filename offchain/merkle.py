@@ -503,8 +503,10 @@ class StandardMerkleTree:
         """Does ``proof`` take the leaf (value index or value) to this tree's root?"""
         if isinstance(leaf, int) and not isinstance(leaf, bool):
             self._check_index(leaf)
-            leaf = self._values[leaf]
-        return _process_proof(_leaf_hash(self.leaf_encoding, leaf), proof) == self._nodes[0]
+            value = self._values[leaf]
+        else:
+            value = leaf  # type: ignore[assignment]  # a bool is a (bad) value, not an index
+        return _process_proof(_leaf_hash(self.leaf_encoding, value), proof) == self._nodes[0]
 
     def verify_multi_proof(self, multiproof: MultiProof) -> bool:
         """Does the multiproof (leaves as values or value indices) lead to this tree's root?"""
@@ -565,7 +567,8 @@ class StandardMerkleTree:
         if isinstance(leaf, int) and not isinstance(leaf, bool):
             index = leaf
         else:
-            index = self._hash_lookup().get(_leaf_hash(self.leaf_encoding, leaf), -1)
+            value: LeafValue = leaf  # type: ignore[assignment]  # a bool is a value, not an index
+            index = self._hash_lookup().get(_leaf_hash(self.leaf_encoding, value), -1)
             if index < 0:
                 raise InvalidArgumentError("Leaf is not in tree")
         self._check_index(index)

@@ -14,6 +14,7 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import to_checksum_address
+from hexbytes import HexBytes
 
 from offchain.chain.contracts import Attestia
 from offchain.chain.events import iter_events
@@ -220,7 +221,7 @@ class Registry:
         """The ``sealedResult`` argument of a fulfill transaction (any of its four forms).
 
         It is every form's last argument; the implementation's ABI leaves it unnamed."""
-        tx = self.attestia.chain.w3.eth.get_transaction(tx_hash)
+        tx = self.attestia.chain.w3.eth.get_transaction(HexBytes(tx_hash))
         fn, _ = self.contract.decode_function_input(tx["input"])
         types = [abi_type(p) for p in fn.abi["inputs"]]
         *_, sealed_result = abi_decode(types, bytes(tx["input"])[4:])

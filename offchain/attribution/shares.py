@@ -66,7 +66,7 @@ class ContributorMap:
             )
         # fsum straight off the buffer: a memoryview yields the very same floats a list
         # would, without building a list of N Python objects first (~40% of the time).
-        grouped = memoryview(values[self._order])
+        grouped = memoryview(np.ascontiguousarray(values[self._order]).data)
         bounds = self._bounds.tolist()
         return {address: math.fsum(grouped[bounds[i]:bounds[i + 1]])
                 for i, address in enumerate(self.roster)}

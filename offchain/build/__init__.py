@@ -69,7 +69,7 @@ def solc_binary() -> Path:
     import solcx
 
     try:
-        return Path(solcx.get_executable(SOLC_VERSION))
+        return Path(solcx.install.get_executable(SOLC_VERSION))
     except Exception:  # not installed: the normal case offline
         pass
     if shutil.which("node") is None:

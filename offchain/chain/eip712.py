@@ -11,6 +11,7 @@ from dataclasses import fields
 
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys
+from eth_typing import Hash32
 from eth_utils import to_checksum_address
 
 from offchain.protocol import DOMAIN_NAME, DOMAIN_VERSION, INFERENCE_ABI_TYPES, Inference
@@ -18,7 +19,7 @@ from offchain.protocol import DOMAIN_NAME, DOMAIN_VERSION, INFERENCE_ABI_TYPES, 
 
 def sign_digest(account: LocalAccount, digest: bytes) -> bytes:
     """65-byte r||s||v signature over an EIP-712 digest."""
-    return bytes(account.unsafe_sign_hash(digest).signature)
+    return bytes(account.unsafe_sign_hash(Hash32(digest)).signature)
 
 
 def recover_signer(digest: bytes, signature: bytes) -> str:

@@ -226,8 +226,8 @@ class Sender:
             self._nonce = None
 
     # -- building, estimating -------------------------------------------------------
-    def _tx(self, call: Call) -> dict:
-        tx = {
+    def _tx(self, call: Call) -> TxParams:
+        tx: dict[str, Any] = {
             "from": self.address,
             "data": HexBytes(call.data),
             "value": call.value,
@@ -237,7 +237,7 @@ class Sender:
             tx["to"] = Web3.to_checksum_address(call.to)
         if call.gas is not None:
             tx["gas"] = call.gas
-        return tx
+        return cast(TxParams, tx)
 
     def _revert_of(self, exc: BaseException, label: str) -> TransactionReverted | None:
         """The decoded revert an eth_call / gas estimate failed with; None if ``exc`` is not
@@ -300,7 +300,7 @@ class Sender:
                 "maxPriorityFeePerGas": self.priority_fee,
                 "type": 2,
             }
-        signed = self.account.sign_transaction(tx)
+        signed = self.account.sign_transaction(cast(dict[str, Any], tx))
         return bytes(signed.hash), bytes(signed.raw_transaction)
 
     def broadcast(self, tx_hash: bytes, raw: bytes) -> bytes:
@@ -342,7 +342,7 @@ class Sender:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+                receipt = self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
                 if receipt is not None:
                     return receipt
             except TransactionNotFound:

@@ -34,7 +34,7 @@ def infer(
     Example: attestia infer --model 0xc227... --input x.json --package .attestia/models/demo
     """
     from offchain.client import build_requests, send_requests, wait_for_outcomes
-    from offchain.errors import ConfigError
+    from offchain.errors import ChainError, ConfigError
     from offchain.models import load_package
     from offchain.models.encoding import parse_input
     from offchain.models.runtime import predicted_label
@@ -56,6 +56,8 @@ def infer(
     outcome = wait_for_outcomes(attestia, [local], timeout=timeout)[local.request_id]
     if outcome.rejected:
         raise ConfigError(f"request 0x{local.request_id.hex()} was rejected: {outcome.rejected}")
+    if outcome.inference is None or outcome.output is None:
+        raise ChainError(f"request 0x{local.request_id.hex()} has no readable record yet")
     logits = [float(v) for v in outcome.output.reshape(-1)]
     labels = list(pkg.labels)
     label = labels[predicted_label(outcome.output)]

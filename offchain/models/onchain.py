@@ -6,6 +6,8 @@ go through its named call builders.
 
 from __future__ import annotations
 
+from eth_utils import to_checksum_address
+
 from offchain.chain.contracts import Attestia
 from offchain.errors import ConfigError
 from offchain.models.package import ModelPackage
@@ -64,7 +66,8 @@ def enable_zk(attestia: Attestia, package: ModelPackage, artifacts, account=None
         raise ConfigError(f"only the model owner {model.owner} can set its verifier (you are "
                           f"{sender.address})")
     runtime = bytes(chain.w3.eth.call({"data": artifacts.verifier_bytecode, "gas": 15_000_000}))
-    current = bytes(chain.w3.eth.get_code(model.verifier)) if model.has_verifier else b""
+    current = (bytes(chain.w3.eth.get_code(to_checksum_address(model.verifier)))
+               if model.has_verifier else b"")
     deployed = current != runtime
     if deployed:
         receipt = sender.transact(Call(to="", data=artifacts.verifier_bytecode,

@@ -136,9 +136,7 @@ def roster_root(values: Sequence[tuple[str, bytes]]) -> bytes:
     if not values:
         raise PackageSchemaError("cannot compute a roster root over zero items")
     root = StandardMerkleTree.of([list(v) for v in values], list(ROSTER_LEAF_TYPES)).root
-    if isinstance(root, str):
-        root = bytes.fromhex(root.removeprefix("0x"))
-    return bytes(root)
+    return bytes.fromhex(root.removeprefix("0x"))
 
 
 def graph_op_types(onnx_path: str | Path) -> list[str]:

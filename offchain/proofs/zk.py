@@ -481,7 +481,7 @@ def _manifest(
         "ezkl_version": EZKL_VERSION,
         "model_id": "0x" + files["onnx"]["sha256"],
         "chain_id": chain_id,
-        "srs": LOCAL_SRS_NOTICE if test_only else f"provided: {Path(srs_path).resolve()}",
+        "srs": LOCAL_SRS_NOTICE if srs_path is None else f"provided: {Path(srs_path).resolve()}",
         "srs_test_only": test_only,
         "logrows": int(settings["run_args"]["logrows"]),
         "scales": {"input": int(settings["run_args"]["input_scale"]),

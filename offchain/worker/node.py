@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
 
 from offchain.chain.contracts import Attestia
 from offchain.chain.eip712 import sign_digest
@@ -154,10 +155,10 @@ class WorkerNode:
             return
         log.info("recovering %d journaled transaction(s)", len(in_flight))
         for entry in in_flight:
-            tx_hash = bytes.fromhex(entry.tx_hash[2:])
+            tx_hash = entry.signed_hash
             if self._receipt(tx_hash) is None:
                 try:
-                    self.sender.broadcast(tx_hash, bytes.fromhex(entry.raw_tx[2:]))
+                    self.sender.broadcast(tx_hash, entry.signed_raw)
                 except ChainError as exc:
                     log.warning("re-broadcast of %s failed: %s", entry.request_id, exc)
         self.sender.resync()
@@ -354,7 +355,7 @@ class WorkerNode:
     # -- confirmation ---------------------------------------------------------------------------
     def _receipt(self, tx_hash: bytes) -> Any:
         try:
-            return self.chain.w3.eth.get_transaction_receipt(tx_hash)
+            return self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
         except Exception:  # TransactionNotFound and transient errors alike: not mined yet
             return None
 
@@ -366,7 +367,7 @@ class WorkerNode:
 
     def _confirm_each(self, entries: list[J.JournalEntry]) -> None:
         for entry in entries:
-            tx_hash = bytes.fromhex(entry.tx_hash[2:])
+            tx_hash = entry.signed_hash
             receipt = self.sender.wait(tx_hash, timeout=120)
             rejecting = entry.state in (J.REJECT_SIGNED, J.REJECT_SENT)
             short = entry.request_id[:10]
@@ -383,7 +384,7 @@ class WorkerNode:
                     log.info(
                         "recorded %s model %s kind %s shares %d gas %d tx %s", short,
                         entry.request["modelId"][:10], rec.get("inference", {}).get("proofKind"),
-                        len(rec.get("shares", [])), receipt["gasUsed"], entry.tx_hash[:12],
+                        len(rec.get("shares", [])), receipt["gasUsed"], "0x" + tx_hash.hex()[:10],
                     )
             else:
                 try:

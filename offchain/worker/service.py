@@ -58,8 +58,9 @@ def simulated_tee(attestia: Attestia, data_dir: Path, operator: LocalAccount) ->
                              attestation_hash(document), uri, operator)
         log.warning("SIMULATED TEE: enclave key %s bound to a simulated Nitro attestation "
                     "(root %s); not a real enclave", enclave.address, enclave_dir / "root.pem")
-    bound = info is not None and info.enclave_bound
-    return TeeBinding(enclave.account, info.attestationHash if bound else attestation_hash(
+    if info is not None and info.enclave_bound:
+        return TeeBinding(enclave.account, info.attestationHash)
+    return TeeBinding(enclave.account, attestation_hash(
         Path(data_dir / "attestation.cose").read_bytes()))
 
 
