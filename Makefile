@@ -9,8 +9,10 @@ PY := $(VENV)/bin/python
 NPM_STAMP := node_modules/.attestia-installed
 PY_STAMP := $(VENV)/.attestia-installed
 APE_STAMP := $(APE_VENV)/.attestia-installed
+SLITHER_VENV := .venv-slither
+SLITHER_STAMP := $(SLITHER_VENV)/.attestia-installed
 
-.PHONY: setup demo test test-fast lint bench ape-check chain-down clean
+.PHONY: setup demo test test-fast lint bench ape-check forge-test slither chain-down clean
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -51,8 +53,21 @@ $(APE_STAMP): requirements/ape.lock $(NPM_STAMP)
 ape-check: setup $(APE_STAMP)
 	$(PY) scripts/ape_check.py
 
+# Solidity fuzz + invariant suite (tests/forge/, foundry.toml): forge 1.7.1 from npm, offline.
+forge-test: $(NPM_STAMP)
+	scripts/forge_test.sh
+
+# Slither in its own venv (requirements/slither.lock); accepted findings: docs/slither.md.
+$(SLITHER_STAMP): requirements/slither.lock
+	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/slither.lock
+	@touch $@
+
+slither: $(NPM_STAMP) $(SLITHER_STAMP)
+	scripts/slither.sh
+
 chain-down:
 	-$(VENV)/bin/attestia chain down
 
 clean: chain-down
-	rm -rf build .attestia deployments/31337.json
+	rm -rf build .attestia .forge deployments/31337.json

@@ -43,17 +43,25 @@ from offchain.chain.anvil import EmbeddedChain, free_port  # noqa: E402
 from offchain.chain.connection import Chain, connect  # noqa: E402
 from offchain.chain.contracts import Attestia  # noqa: E402
 from offchain.chain.deploy import DeployParams, deploy  # noqa: E402
-from offchain.chain.eip712 import (  # noqa: E402
+from offchain.chain.eip712 import sign_digest  # noqa: E402
+from offchain.chain.tx import Call  # noqa: E402
+from offchain.config import REPO_ROOT, load_settings  # noqa: E402
+from offchain.merkle import StandardMerkleTree  # noqa: E402
+from offchain.protocol import (  # noqa: E402
+    BPS,
+    CLAIM_LEAF_TYPES,
+    INFERENCE_ABI_TYPES,
     PROOF_SIGNED,
     Batch,
     Inference,
+    Request,
+    Split,
     batch_digest,
+    batch_id,
+    data_uri_hash,
     inference_digest,
     policy_bit,
-    sign_digest,
 )
-from offchain.config import REPO_ROOT, load_settings  # noqa: E402
-from offchain.merkle import StandardMerkleTree  # noqa: E402
 
 GOALS = {
     "request": 70_000,
@@ -64,17 +72,13 @@ GOALS = {
 ADMIN, OWNER, OPERATOR, WORKER, REQUESTER, RELAYER = (dev_account(i) for i in range(6))
 FUNDED_CLAIMANT = dev_account(8)  # already holds ETH
 FEE = 10**15
-INFERENCE_LEAF = [
-    "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint8", "bytes32", "address", "uint64",
-]
-REWARD_LEAF = ["address", "uint256"]
+INFERENCE_LEAF = list(INFERENCE_ABI_TYPES)
+REWARD_LEAF = list(CLAIM_LEAF_TYPES)
 TREE_LEAVES = 1_000_000
 BATCH_LEAVES = 1_000
 URI = "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"  # 63 characters
 
 console = Console(stderr=True)
-
-
 
 
 class Bench:
@@ -83,16 +87,16 @@ class Bench:
     def __init__(self, chain: Chain, attestia: Attestia) -> None:
         self.chain = chain
         self.attestia = attestia
-        self.registry = attestia.registry
-        self.distributor = attestia.distributor
+        self.reg = attestia.reg
+        self.dist = attestia.dist
         self.counter = 0
 
     def unique(self) -> bytes:
         self.counter += 1
         return keccak(f"bench-{self.counter}".encode())
 
-    def gas(self, fn: Any, account: Any, value: int = 0) -> int:
-        return int(self.attestia.transact(fn, value=value, account=account)["gasUsed"])
+    def gas(self, call: Call, account: Any) -> int:
+        return int(self.attestia.send(call, account=account)["gasUsed"])
 
     def now(self) -> int:
         return int(self.chain.w3.eth.get_block("latest")["timestamp"])
@@ -101,42 +105,39 @@ class Bench:
         self.chain.w3.provider.make_request("evm_increaseTime", [seconds])
         self.chain.w3.provider.make_request("evm_mine", [])
 
-    def request(self, model_id: bytes) -> tuple[tuple, bytes, int]:
-        """(Request tuple, requestId, gas used)."""
+    def request(self, model_id: bytes) -> tuple[Request, int]:
+        """(the Request, gas used)."""
         commitment = self.unique()
-        fn = self.registry.functions.requestInference(model_id, WORKER.address, commitment,
-                                                      b"\xab" * 160)
-        receipt = self.attestia.transact(fn, value=FEE, account=REQUESTER)
+        call = self.reg.request_inference(model_id, WORKER.address, commitment, b"\xab" * 160,
+                                          FEE)
+        receipt = self.attestia.send(call, account=REQUESTER)
         created = int(self.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
-        request = (REQUESTER.address, model_id, WORKER.address, FEE, created, commitment)
-        request_id = self.registry.functions.requestIdOf(REQUESTER.address, model_id,
-                                                         commitment).call()
-        return request, request_id, int(receipt["gasUsed"])
+        request = Request(REQUESTER.address, model_id, WORKER.address, FEE, created, commitment)
+        return request, int(receipt["gasUsed"])
 
     def fulfill(self, model_id: bytes, shares: list[tuple[str, int]], *, by_sig: bool) -> int:
-        request, request_id, _ = self.request(model_id)
-        record = Inference(request_id, model_id, request[5], self.unique(),
+        request, _ = self.request(model_id)
+        record = Inference(request.request_id, model_id, request.inputCommitment, self.unique(),
                            attribution_hash(shares), PROOF_SIGNED, b"\0" * 32, WORKER.address,
                            self.now())
         if by_sig:
-            digest = inference_digest(record, self.chain.chain_id, self.registry.address)
-            fn = self.registry.functions.fulfillBySig(
-                request, record.as_tuple(), shares, sign_digest(WORKER, digest), b"\x01" * 64)
-            return self.gas(fn, RELAYER)
-        fn = self.registry.functions.fulfill(request, record.as_tuple(), shares, b"\x01" * 64)
-        return self.gas(fn, WORKER)
+            digest = inference_digest(record, self.chain.chain_id, self.reg.address)
+            call = self.reg.fulfill_by_sig(request, record, shares, sign_digest(WORKER, digest),
+                                           b"\x01" * 64)
+            return self.gas(call, RELAYER)
+        return self.gas(self.reg.fulfill(request, record, shares, b"\x01" * 64), WORKER)
 
 
 def contributors(n: int) -> list[tuple[str, int]]:
     accounts = sorted((to_checksum_address(keccak(f"c{i}".encode())[12:]) for i in range(n)),
                       key=lambda a: int(a, 16))
-    base, rest = divmod(10_000, n)
+    base, rest = divmod(BPS, n)
     return [(a, base + (1 if i < rest else 0)) for i, a in enumerate(accounts)]
 
 
 def measure_records(bench: Bench, model_id: bytes) -> dict[str, int]:
     bench.request(model_id)  # warm-up
-    _, _, request_gas = bench.request(model_id)
+    _, request_gas = bench.request(model_id)
     shares = contributors(5)
     bench.fulfill(model_id, shares, by_sig=False)  # warm-up: balances and pool become non-zero
     direct = bench.fulfill(model_id, shares, by_sig=False)
@@ -150,45 +151,42 @@ def measure_batches(bench: Bench, model_id: bytes) -> dict[str, Any]:
     leaves = [
         Inference(bench.unique(), model_id, bench.unique(), bench.unique(),
                   attribution_hash(contributors(3)), PROOF_SIGNED, b"\0" * 32, WORKER.address,
-                  now - i).as_tuple()
+                  now - i)
         for i in range(BATCH_LEAVES)
     ]
-    tree = StandardMerkleTree.of(leaves, INFERENCE_LEAF)
+    tree = StandardMerkleTree.of([leaf.as_tuple() for leaf in leaves], INFERENCE_LEAF)
     root = bytes.fromhex(tree.root[2:])
-    epoch = bench.registry.functions.currentEpoch().call()
-    commit = bench.registry.functions.commitBatch
-    bench.gas(commit(bench.unique(), BATCH_LEAVES, model_id, epoch, URI), WORKER, value=10**15)
-    gas = bench.gas(commit(root, BATCH_LEAVES, model_id, epoch, URI), WORKER, value=10**15)
-    batch_id = bench.registry.functions.batchIdOf(root, model_id, WORKER.address).call()
+    reg = bench.reg
+    epoch = reg.current_epoch()
+    bench.gas(reg.commit_batch(bench.unique(), BATCH_LEAVES, model_id, epoch, URI, 10**15),
+              WORKER)
+    gas = bench.gas(reg.commit_batch(root, BATCH_LEAVES, model_id, epoch, URI, 10**15), WORKER)
     proof = [bytes.fromhex(p[2:]) for p in tree.get_proof(BATCH_LEAVES // 2)]
-    included = bench.registry.functions.verifyInclusion(batch_id, leaves[BATCH_LEAVES // 2],
-                                                        proof).call()
-    if not included:
+    if not reg.verify_inclusion(batch_id(root, model_id, WORKER.address),
+                                leaves[BATCH_LEAVES // 2], proof):
         raise RuntimeError("verifyInclusion rejected a leaf of the committed batch")
     relayed_root = bench.unique()
-    batch = Batch(relayed_root, BATCH_LEAVES, model_id, epoch, keccak(text=URI), WORKER.address,
-                  10**15)
-    signature = sign_digest(WORKER, batch_digest(batch, bench.chain.chain_id,
-                                                 bench.registry.address))
-    relayed = bench.gas(bench.registry.functions.commitBatchBySig(
-        relayed_root, BATCH_LEAVES, model_id, epoch, URI, WORKER.address, signature), RELAYER,
-        value=10**15)
+    batch = Batch(relayed_root, BATCH_LEAVES, model_id, epoch, data_uri_hash(URI),
+                  WORKER.address, 10**15)
+    signature = sign_digest(WORKER, batch_digest(batch, bench.chain.chain_id, reg.address))
+    relayed = bench.gas(reg.commit_batch_by_sig(relayed_root, BATCH_LEAVES, model_id, epoch, URI,
+                                                WORKER.address, signature, 10**15), RELAYER)
     return {"commit_batch": gas, "commit_batch_per_inference_n1000": gas / BATCH_LEAVES,
             "commit_batch_by_sig": relayed}
 
 
 def measure_claims(bench: Bench) -> tuple[dict[str, int], float]:
-    d = bench.distributor.functions
+    d = bench.dist
     repeat = to_checksum_address(keccak(b"repeat-claimant")[12:])
     empty = to_checksum_address(keccak(b"empty-claimant")[12:])
-    bench.gas(d.fund(10**18), RELAYER, value=10**18)
-    timelock = int(d.timelock().call())
+    bench.gas(d.fund(10**18), RELAYER)
+    timelock = d.timelock()
 
     # Round 1: the repeat claimant's first claim, under a small root.
     small = StandardMerkleTree.of([[repeat, 1], [empty, 0]], REWARD_LEAF)
-    bench.gas(d.proposeRoot(1, bytes.fromhex(small.root[2:]), 1), ADMIN)
+    bench.gas(d.propose_root(1, bytes.fromhex(small.root[2:]), 1), ADMIN)
     bench.travel(timelock + 1)
-    bench.gas(d.activateRoot(1), RELAYER)
+    bench.gas(d.activate_root(1), RELAYER)
     bench.gas(d.claim(repeat, 1, [bytes.fromhex(p[2:]) for p in small.get_proof(0)]), RELAYER)
 
     # Round 2: a 1,000,000-leaf root with everyone's new cumulative amounts.
@@ -199,9 +197,9 @@ def measure_claims(bench: Bench) -> tuple[dict[str, int], float]:
     tree = StandardMerkleTree.of(values, REWARD_LEAF)
     tree_seconds = time.monotonic() - started
     total = TREE_LEAVES - 3 + 2 + 2_000
-    bench.gas(d.proposeRoot(2, bytes.fromhex(tree.root[2:]), total), ADMIN)
+    bench.gas(d.propose_root(2, bytes.fromhex(tree.root[2:]), total), ADMIN)
     bench.travel(timelock + 1)
-    bench.gas(d.activateRoot(2), RELAYER)  # activated apart: the claims below measure claims
+    bench.gas(d.activate_root(2), RELAYER)  # activated apart: the claims below measure claims
 
     def claim(index: int) -> int:
         account, cumulative = values[index]
@@ -237,11 +235,11 @@ def main() -> int:
             attestia = Attestia(chain, deployment)
             bench = Bench(chain, attestia)
             model_id = bench.unique()
-            attestia.transact(bench.registry.functions.registerModel(
+            attestia.send(bench.reg.register_model(
                 model_id, "ipfs://model", bench.unique(), 5, policy_bit(PROOF_SIGNED), FEE,
-                (2_000, 1_000, 7_000)), account=OWNER)
-            attestia.transact(bench.registry.functions.registerWorker(
-                WORKER.address, b"\x04" + b"\x11" * 64), value=10**17, account=OPERATOR)
+                Split(2_000, 1_000, 7_000)), account=OWNER)
+            attestia.send(bench.reg.register_worker(WORKER.address, b"\x04" + b"\x11" * 64, 10**17),
+                          account=OPERATOR)
             with console.status("requests and records"):
                 result: dict[str, Any] = measure_records(bench, model_id)
             console.log(f"request {result['request']:,} gas, fulfill "

@@ -13,18 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
-from eth_utils import keccak
 
+from offchain.attribution.onchain import FeeShare, fee_shares
 from offchain.attribution.shares import attribution_hash
 from offchain.chain.contracts import Attestia
-from offchain.chain.eip712 import PROOF_ZK, Inference
-from offchain.chain.events import RecordedEvent, iter_events, recorded_events
-from offchain.chain.tx import Call, abi_type
+from offchain.chain.tx import Call
 from offchain.errors import AttestiaError, ConfigError
+from offchain.fsutil import atomic_write_json
 from offchain.models.encoding import commit, decode_tensor, encode_tensor, new_salt
-from offchain.models.onchain import get_model
 from offchain.privacy import (
     EncryptionKey,
     RequestPayload,
@@ -32,8 +28,9 @@ from offchain.privacy import (
     output_salt,
     seal_request,
 )
+from offchain.protocol import PROOF_ZK, Inference, Payout, Share, request_id
+from offchain.registry import Recorded
 
-ZERO = "0x" + "00" * 20
 GAS_REQUEST = 200_000
 
 
@@ -71,10 +68,7 @@ class LocalRequest:
     def save(self, data_dir: Path) -> Path:
         path = data_dir / "requests" / f"0x{self.request_id.hex()}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1))
-        tmp.replace(path)
-        return path
+        return atomic_write_json(path, self.to_json(), indent=1)
 
 
 def load_local_request(data_dir: Path, request_id: str) -> LocalRequest | None:
@@ -82,25 +76,19 @@ def load_local_request(data_dir: Path, request_id: str) -> LocalRequest | None:
     return LocalRequest.from_json(json.loads(path.read_text())) if path.exists() else None
 
 
-def request_id_of(requester: str, model_id: bytes, input_commitment: bytes) -> bytes:
-    return keccak(abi_encode(["address", "bytes32", "bytes32"],
-                             [requester, model_id, input_commitment]))
-
-
 def active_workers(attestia: Attestia) -> list[tuple[str, bytes]]:
     """(signer, encryption key) of every active worker, newest registration first."""
     seen: dict[str, bytes] = {}
-    for event in iter_events(attestia.registry, "WorkerRegistered", attestia.first_block):
-        seen[event["args"]["signer"]] = bytes(event["args"]["encryptionKey"])
-    fn = attestia.registry.functions
-    return [(s, k) for s, k in reversed(seen.items()) if fn.isActiveWorker(s).call()]
+    for event in attestia.reg.workers_registered():
+        seen[event.signer] = event.encryption_key
+    return [(s, k) for s, k in reversed(seen.items()) if attestia.reg.is_active_worker(s)]
 
 
 def worker_key(attestia: Attestia, worker: str) -> bytes:
-    info = attestia.registry.functions.getWorker(worker).call()
-    if info[0] == ZERO:
+    info = attestia.reg.worker(worker)
+    if info is None:
         raise ConfigError(f"{worker} is not a registered worker")
-    return bytes(info[8])
+    return info.encryptionKey
 
 
 def build_requests(
@@ -108,10 +96,10 @@ def build_requests(
     worker: str | None = None,
 ) -> list[tuple[LocalRequest, Call]]:
     """Seal each input and build its paid requestInference call (not yet sent)."""
-    model = get_model(attestia, model_id)
+    model = attestia.reg.model(model_id)
     if model is None:
         raise ConfigError(f"model 0x{model_id.hex()} is not registered: attestia model register")
-    if model.revoked_at or model.deprecated:
+    if not model.active:
         raise ConfigError(f"model 0x{model_id.hex()} no longer takes requests")
     if worker is None:
         workers = active_workers(attestia)
@@ -127,11 +115,9 @@ def build_requests(
         reply = EncryptionKey.generate()
         commitment = commit(salt, input_bytes)
         payload = seal_request(key, RequestPayload(input_bytes, salt, reply.public))
-        call = Call.of(
-            attestia.registry.functions.requestInference(model_id, worker, commitment, payload),
-            value=model.fee, gas=GAS_REQUEST,
-        )
-        local = LocalRequest(request_id_of(requester, model_id, commitment), model_id, worker,
+        call = attestia.reg.request_inference(model_id, worker, commitment, payload, model.fee,
+                                              gas=GAS_REQUEST)
+        local = LocalRequest(request_id(requester, model_id, commitment), model_id, worker,
                              input_bytes, salt, reply.secret, "", 0)
         out.append((local, call))
     return out
@@ -156,11 +142,17 @@ class Outcome:
 
     request_id: bytes
     inference: Inference | None = None
-    shares: list[tuple[str, int]] | None = None
-    payout: dict | None = None
+    shares: list[Share] | None = None
+    payout: Payout | None = None
     tx_hash: str = ""
     output: np.ndarray | None = None
     rejected: str | None = None
+
+    def fee_shares(self) -> list[FeeShare]:
+        """Each contributor's bps and its wei of this record's contributor cut."""
+        if self.shares is None or self.payout is None:
+            return []
+        return fee_shares(self.shares, self.payout.contributorCut)
 
 
 def wait_for_outcomes(
@@ -177,15 +169,15 @@ def wait_for_outcomes(
     deadline = time.monotonic() + timeout
     while pending:
         latest = attestia.chain.w3.eth.block_number
-        for record in recorded_events(attestia.registry, start_block, latest):
+        for record in attestia.reg.recorded(start_block, latest):
             if record.request_id in pending:
                 outcomes[record.request_id] = outcome_from_record(
                     attestia, record, pending.pop(record.request_id))
-        for event in iter_events(attestia.registry, "RequestRejected", start_block, latest):
-            rid = bytes(event["args"]["requestId"])
+        for rejection in attestia.reg.rejected(start_block, latest):
+            rid = rejection.request_id
             if rid in pending:
                 pending.pop(rid)
-                outcomes[rid] = Outcome(rid, rejected=event["args"]["reason"])
+                outcomes[rid] = Outcome(rid, rejected=rejection.reason)
         start_block = latest + 1
         if on_poll:
             on_poll(len(outcomes))
@@ -198,25 +190,14 @@ def wait_for_outcomes(
     return outcomes
 
 
-def sealed_result_of(attestia: Attestia, tx_hash: str) -> bytes:
-    """The sealedResult argument (always the last) of a fulfill transaction's calldata."""
-    tx = attestia.chain.w3.eth.get_transaction(tx_hash)
-    fn, _ = attestia.registry.decode_function_input(tx["input"])
-    inputs = fn.abi["inputs"]
-    types = [abi_type(p) for p in inputs]
-    values = abi_decode(types, bytes(tx["input"])[4:])
-    return bytes(values[-1])
-
-
-def outcome_from_record(attestia: Attestia, record: RecordedEvent,
+def outcome_from_record(attestia: Attestia, record: Recorded,
                         local: LocalRequest | None) -> Outcome:
     inference = record.inference
-    payout = {"epoch": record.epoch, "workerCut": record.worker_cut,
-              "ownerCut": record.owner_cut, "contributorCut": record.contributor_cut}
-    outcome = Outcome(record.request_id, inference, record.shares, payout, record.tx_hash)
+    outcome = Outcome(record.request_id, inference, list(record.shares), record.payout,
+                      record.meta.tx_hash)
     if local is not None:
         output_bytes = open_result(EncryptionKey(local.reply_secret),
-                                   sealed_result_of(attestia, outcome.tx_hash))
+                                   attestia.reg.sealed_result(outcome.tx_hash))
         if inference.proofKind != PROOF_ZK and \
                 commit(output_salt(local.salt), output_bytes) != inference.outputCommitment:
             raise RequestFailed("the worker's sealed output does not match its signed commitment")

@@ -81,7 +81,7 @@ def load_settings(**overrides: object) -> Settings:
     values.update({k: v for k, v in env.items() if v})
     values.update({k: v for k, v in overrides.items() if v is not None and k != "home"})
     try:
-        port = int(values.get("port", DEFAULT_PORT))  # type: ignore[arg-type]
+        port = int(str(values.get("port", DEFAULT_PORT)))
     except ValueError as exc:
         raise ConfigError(f"port must be an integer, got {values.get('port')!r}") from exc
     keystore = values.get("keystore")

@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from web3.types import RPCEndpoint
 
 from offchain.chain.accounts import dev_account
 from offchain.chain.connection import Chain, connect
@@ -52,8 +53,8 @@ class DemoSummary:
 
 
 def advance_time(chain: Chain, seconds: int) -> None:
-    chain.w3.provider.make_request("evm_increaseTime", [seconds])
-    chain.w3.provider.make_request("evm_mine", [])
+    chain.w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [seconds])
+    chain.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
 
 def _start_worker(settings: Settings, chain: Chain, package: Path, log_path: Path):
@@ -102,7 +103,7 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
     model, _ = register_model(attestia, package, fee=FEE, kinds=["signed", "tee"],
                               account=admin)
     console.print(f"[bold]model[/] 0x{package.model_id.hex()} ({package.manifest.name}), "
-                  f"roster root 0x{model.data_root.hex()[:16]}…, "
+                  f"roster root 0x{model.dataRoot.hex()[:16]}…, "
                   f"{model.contributors} contributors, fee {FEE / 1e18} ETH")
 
     worker_dir = settings.data_dir / "workers" / "demo"
@@ -133,16 +134,14 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
         raise ChainError(f"the worker did not stop cleanly (exit {code})")
     recorded = [o for o in outcomes.values() if not o.rejected]
 
-    epoch_length = attestia.registry.functions.epochLength().call()
-    advance_time(chain, int(epoch_length))
+    advance_time(chain, attestia.reg.epoch_length())
     settlement = settle(attestia, settings.data_dir / "rewards", account=admin)
-    timelock = attestia.distributor.functions.timelock().call()
-    advance_time(chain, int(timelock) + 1)
+    advance_time(chain, attestia.dist.timelock() + 1)
     contributors = []
     names = {c.address: c.name for c in CONTRIBUTORS}
     bps_sum: dict[str, int] = {}
     for o in recorded:
-        for account, bps in o.shares:
+        for account, bps in o.shares or []:
             bps_sum[account] = bps_sum.get(account, 0) + bps
     for account in sorted(settlement.cumulative):
         idx = next(i for i in range(10) if dev_account(i).address == account)
@@ -153,12 +152,11 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
             "mean_bps": bps_sum.get(account, 0) / max(len(recorded), 1),
             "claimed": paid, "cumulative": settlement.cumulative[account],
         })
-    fn = attestia.registry.functions
     earned = {}
     for who in (operator, admin):
-        balance = fn.balances(who.address).call()
+        balance = attestia.reg.balance(who.address)
         if balance:
-            attestia.transact(fn.withdraw(), account=who)
+            attestia.send(attestia.reg.withdraw(), account=who)
         earned[who.address] = balance
     last_block = chain.w3.eth.block_number
     total_gas = sum(chain.w3.eth.get_block(b)["gasUsed"] for b in range(first_block,

@@ -1,37 +1,63 @@
 """OpenZeppelin's ``StandardMerkleTree`` in Python, byte for byte.
 
-Mirrors ``@openzeppelin/merkle-tree`` 1.0.8 (``dist/{standard,merkletree,core,hashes}.js``) so
-that a tree built here has the same root, proofs, multiproofs and ``dump()`` JSON as one built
-in JavaScript, and ``MerkleProof.verify`` in Solidity accepts its proofs:
+Attestia commits to batches of inference records and to reward distributions with Merkle roots
+that Solidity checks with OpenZeppelin's ``MerkleProof``, and publishes the trees as JSON that
+anyone can reload with the JavaScript library ``@openzeppelin/merkle-tree``. This module
+mirrors that library's ``StandardMerkleTree`` (version 1.0.8): the same root, proofs,
+multiproofs, ``render()`` and ``dump()`` JSON for the same input. Its format:
 
-* leaf hash ``keccak256(keccak256(abi.encode(types, value)))``; node hash ``keccak256`` of the
-  two children in ascending byte order;
-* the tree is an array in which node ``i`` has children ``2i+1`` and ``2i+2``; the sorted leaf
-  ``j`` sits at ``len(tree) - 1 - j`` (leaves sorted by hash unless ``sort_leaves=False``).
+* **Leaves are hashed twice**: ``keccak256(keccak256(abi.encode(leaf_encoding, value)))``.
+  An inner node hashes 64 bytes (two children); a leaf's outer hash hashes 32, so no leaf
+  encoding can be passed off as a pair of inner nodes (a second-preimage attack).
+* **Pairs are sorted**: an inner node is ``keccak256`` of its two children in ascending byte
+  order, so a proof is just the list of sibling hashes, with no left/right flags; that is
+  what ``MerkleProof.verify`` takes.
+* **Leaves are sorted by hash** (unless ``sort_leaves=False``), so a contract that rebuilds
+  leaf hashes can order them for a multiproof without knowing the tree. The tree is a flat
+  array, root first: node ``i`` has children ``2i+1`` and ``2i+2``; the ``j``-th sorted leaf
+  sits at ``len(tree) - 1 - j``.
 
-Why not just ``eth_abi`` + ``eth_utils.keccak`` per node: a 1,000,000-leaf tree (the gas
-benchmark) needs 3 million keccak calls. Leaves whose types are all static (address, bool,
-uintN, intN, bytesN: every leaf type Attestia uses) are encoded column-wise straight into one
-buffer, and hashing calls pycryptodome's C keccak directly over that buffer, about 2.5x faster
-than ``eth_utils.keccak`` per call. Any other type falls back to ``eth_abi.encode`` per leaf.
+Public API (the JavaScript name in brackets):
 
-Values are kept as given; ``dump()`` writes them JSON-safe the way the JS library expects them
-(integers as decimal strings, bytes as ``0x`` hex), and :meth:`StandardMerkleTree.load` accepts
-that form back.
+* :meth:`StandardMerkleTree.of` [``of``] and :meth:`StandardMerkleTree.load` [``load``],
+  which validates what it loads;
+* on a tree: ``root``, ``len()`` [``length``], ``at``, ``entries``, ``leaf_encoding``,
+  ``values`` (``{"value", "treeIndex"}`` per value, as in the dump), ``leaf_hash``
+  [``leafHash``], ``get_proof``, ``get_multi_proof``, ``verify``, ``verify_multi_proof``,
+  ``validate``, ``dump`` and ``render``; a leaf is named by its value index or its value;
+* :func:`verify_proof` and :func:`verify_multi_proof`, the static ``StandardMerkleTree.verify``
+  and ``StandardMerkleTree.verifyMultiProof``;
+* :class:`MultiProof` and the errors :class:`MerkleTreeError`, :class:`InvalidArgumentError`
+  and :class:`InvariantError`.
+
+Hashes and proof nodes are returned as ``0x``-hex strings and accepted as hex or bytes.
+Values are kept as given; ``dump()`` writes them JSON-safe as the JS library expects them
+(integers as decimal strings, bytes as ``0x`` hex) and :meth:`StandardMerkleTree.load`
+accepts that form back.
+
+Speed: an ``n``-leaf tree takes ``3n - 1`` keccak256 calls and they dominate the cost, so
+they go straight to ``safe-pysha3``'s ``keccak_256`` (a declared dependency; ~1-2 us a call)
+rather than through ``eth_hash``'s pycryptodome backend (~6 us a call, measured: a
+1,000-leaf tree 7 ms against 20 ms). Leaves whose types are all static
+(address, bool, uintN, intN, bytesN: every leaf type Attestia uses) are ABI-encoded without
+``eth_abi``: a column at a time for many leaves, with the common value shapes (``0x``-hex
+strings, in-range ints) converted in bulk. Any other type goes through ``eth_abi.encode``,
+one leaf at a time.
 """
 
 from __future__ import annotations
 
+import functools
+import numbers
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from eth_abi import encode as abi_encode
 from eth_abi.grammar import TupleType
 from eth_abi.grammar import parse as parse_abi_type
-from eth_utils import keccak
+from sha3 import keccak_256
 
 from offchain.errors import AttestiaError
 
@@ -62,70 +88,6 @@ class MultiProof:
     proof_flags: list[bool]
 
 
-# -- hashing -------------------------------------------------------------------------------------
-
-try:  # pycryptodome's C keccak, driven through cffi without per-call Python objects
-    from Crypto.Hash.keccak import _raw_keccak_lib as _KECCAK_LIB
-    from Crypto.Util._raw_api import backend as _RAW_BACKEND
-    from Crypto.Util._raw_api import ffi as _FFI
-
-    _FAST_KECCAK = _RAW_BACKEND == "cffi"
-except ImportError:  # pragma: no cover - depends on the installed pycryptodome
-    _FAST_KECCAK = False
-
-
-def keccak_rows(rows: np.ndarray) -> np.ndarray:
-    """keccak256 of every row of a C-contiguous ``(m, L)`` uint8 array, shape ``(m, 32)``."""
-    rows = np.ascontiguousarray(rows, dtype=np.uint8)
-    count, width = rows.shape
-    out = np.empty((count, 32), dtype=np.uint8)
-    if not _FAST_KECCAK:
-        for i in range(count):
-            out[i] = np.frombuffer(keccak(rows[i].tobytes()), dtype=np.uint8)
-        return out
-    state_ref = _FFI.new("void **")
-    if _KECCAK_LIB.keccak_init(state_ref, 64, 24):
-        raise MerkleTreeError("could not initialise keccak256 (pycryptodome)")
-    state = state_ref[0]
-    try:
-        src, dst = _FFI.from_buffer(rows), _FFI.from_buffer(out)
-        absorb, digest, reset = (_KECCAK_LIB.keccak_absorb, _KECCAK_LIB.keccak_digest,
-                                 _KECCAK_LIB.keccak_reset)
-        for i in range(count):
-            absorb(state, src + i * width, width)
-            digest(state, dst + 32 * i, 32, 1)  # padding byte 0x01: Keccak, not SHA3
-            reset(state)
-    finally:
-        _KECCAK_LIB.keccak_destroy(state)
-    return out
-
-
-def _hash_pairs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Node hashes of many sibling pairs: keccak256 of the two in ascending order."""
-    swap = _lex_less(right, left)
-    low = np.where(swap[:, None], right, left)
-    high = np.where(swap[:, None], left, right)
-    return keccak_rows(np.concatenate((low, high), axis=1))
-
-
-def _lex_less(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise ``a < b`` for ``(m, 32)`` byte arrays read as big-endian integers."""
-    differs = a != b
-    first = differs.argmax(axis=1)
-    rows = np.arange(a.shape[0])
-    return differs[rows, first] & (a[rows, first] < b[rows, first])
-
-
-def standard_node_hash(a: bytes, b: bytes) -> bytes:
-    """keccak256 of the two children concatenated in ascending order (OpenZeppelin)."""
-    return keccak(a + b if a <= b else b + a)
-
-
-def standard_leaf_hash(leaf_encoding: Sequence[str], value: LeafValue) -> bytes:
-    """``keccak256(keccak256(abi.encode(leaf_encoding, value)))``."""
-    return bytes(_leaf_hashes(leaf_encoding, [value])[0])
-
-
 # -- leaf encoding --------------------------------------------------------------------------------
 
 _WORD = 32
@@ -136,7 +98,7 @@ _BYTES_TYPE = re.compile(r"^bytes(\d+)$")
 def _as_int(value: Any, abi_type: str) -> int:
     if isinstance(value, bool):
         raise InvalidArgumentError(f"{abi_type} value must be an integer, not a bool ({value})")
-    if isinstance(value, int | np.integer):
+    if isinstance(value, numbers.Integral):  # int, and numpy integers
         return int(value)
     if isinstance(value, str):
         try:
@@ -164,7 +126,27 @@ def _as_bytes(value: Any, size: int, abi_type: str) -> bytes:
     return raw
 
 
-def _word_encoder(abi_type: str) -> Any:
+def _unhex_column(column: Sequence[Any], size: int) -> bytes | None:
+    """The bytes of values that are all ``0x`` + ``2 * size`` hex digits, joined; else None.
+
+    One ``bytes.fromhex`` for the whole column. Every value has the same length and starts
+    with ``0x``, so a stray ``0x`` or space inside a value makes the result too short.
+    """
+    width, count = 2 + 2 * size, len(column)
+    if set(map(type, column)) != {str} or set(map(len, column)) != {width}:
+        return None
+    text = "".join(column)
+    if text[0::width] != "0" * count or text[1::width] != "x" * count:
+        return None
+    try:
+        raw = bytes.fromhex(text.replace("0x", ""))
+    except ValueError:
+        return None
+    return raw if len(raw) == count * size else None
+
+
+@functools.cache
+def _word_encoder(abi_type: str) -> Callable[[Any], bytes] | None:
     """A function value -> 32-byte ABI word for a static elementary type, or None."""
     if abi_type == "address":
         def address(value: Any) -> bytes:
@@ -199,6 +181,30 @@ def _word_encoder(abi_type: str) -> Any:
     return None
 
 
+def _encode_column(abi_type: str, encoder: Callable[[Any], bytes],
+                   column: Sequence[Any]) -> list[bytes]:
+    """The ABI words of one static field across all leaves.
+
+    All ``0x``-hex strings (address, bytesN) and all plain ints in range (uintN) take a bulk
+    path; anything else goes value by value, which also gives the precise error message.
+    """
+    match = _BYTES_TYPE.match(abi_type)
+    size = 20 if abi_type == "address" else int(match.group(1)) if match else 0
+    if size:
+        raw = _unhex_column(column, size)
+        if raw is not None:
+            if abi_type == "address":
+                return [b"\0" * 12 + raw[i:i + 20] for i in range(0, len(raw), 20)]
+            pad = b"\0" * (_WORD - size)
+            return [raw[i:i + size] + pad for i in range(0, len(raw), size)]
+    match = _INT_TYPE.match(abi_type)
+    if match and match.group(1) and set(map(type, column)) == {int}:
+        bits = int(match.group(2) or 256)
+        if min(column) >= 0 and max(column) < (1 << bits):
+            return [v.to_bytes(_WORD, "big") for v in column]
+    return [encoder(v) for v in column]
+
+
 def _check_leaf(leaf_encoding: Sequence[str], value: Any) -> None:
     if type(value) not in (list, tuple) and (
             isinstance(value, str | bytes | int | float) or not isinstance(value, Sequence)):
@@ -207,80 +213,6 @@ def _check_leaf(leaf_encoding: Sequence[str], value: Any) -> None:
         raise InvalidArgumentError(
             f"leaf {value!r} has {len(value)} fields but the encoding has {len(leaf_encoding)}"
         )
-
-
-def _encode_column(abi_type: str, column: list[Any]) -> np.ndarray | None:
-    """ABI words of one field across all leaves, ``(n, 32)``; None if the type is not static.
-
-    The common shapes (all hex strings, all plain ints in range) take a bulk path; anything
-    else goes value by value, which also produces the precise error message.
-    """
-    encoder = _word_encoder(abi_type)
-    if encoder is None:
-        return None
-    n = len(column)
-    size = 20 if abi_type == "address" else _fixed_bytes_size(abi_type)
-    if size and all(type(v) is str and len(v) == 2 + 2 * size and v[:2] in ("0x", "0X")
-                    for v in column):
-        try:
-            raw = np.frombuffer(bytes.fromhex("".join([v[2:] for v in column])), dtype=np.uint8)
-        except ValueError:
-            raw = None
-        if raw is not None:
-            words = np.zeros((n, _WORD), dtype=np.uint8)
-            if abi_type == "address":
-                words[:, 12:] = raw.reshape(n, 20)
-            else:
-                words[:, :size] = raw.reshape(n, size)
-            return words
-    match = _INT_TYPE.match(abi_type)
-    if match and match.group(1) and all(type(v) is int for v in column):
-        bits = int(match.group(2) or 256)
-        if min(column) >= 0 and max(column) < (1 << bits):
-            data = b"".join([v.to_bytes(_WORD, "big") for v in column])
-            return np.frombuffer(data, dtype=np.uint8).reshape(n, _WORD)
-    return np.frombuffer(b"".join([encoder(v) for v in column]), dtype=np.uint8).reshape(n, _WORD)
-
-
-def _fixed_bytes_size(abi_type: str) -> int:
-    match = _BYTES_TYPE.match(abi_type)
-    return int(match.group(1)) if match else 0
-
-
-def _leaf_hashes(leaf_encoding: Sequence[str], values: Sequence[LeafValue]) -> np.ndarray:
-    """Leaf hashes of many values, shape ``(n, 32)``."""
-    for value in values:
-        _check_leaf(leaf_encoding, value)
-    if values and leaf_encoding and all(_word_encoder(t) for t in leaf_encoding):
-        columns = [_encode_column(t, [value[col] for value in values])
-                   for col, t in enumerate(leaf_encoding)]
-        return keccak_rows(keccak_rows(np.concatenate(columns, axis=1)))
-    inner = np.empty((len(values), _WORD), dtype=np.uint8)
-    for i, value in enumerate(values):
-        try:
-            nodes = [parse_abi_type(t) for t in leaf_encoding]
-            fields = [_abi_friendly(n, v) for n, v in zip(nodes, value, strict=True)]
-            data = abi_encode(list(leaf_encoding), fields)
-        except Exception as exc:  # eth_abi raises many unrelated types for bad input
-            raise InvalidArgumentError(f"cannot ABI-encode leaf {value!r}: {exc}") from exc
-        inner[i] = np.frombuffer(keccak(data), dtype=np.uint8)
-    return keccak_rows(inner)
-
-
-def _json_value(value: Any) -> Any:
-    """A leaf field as the JS library stores it in JSON (big ints as decimal strings)."""
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return value
-    if kind is int or isinstance(value, np.integer):
-        return str(int(value))
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    return value
 
 
 def _abi_friendly(node: Any, value: Any) -> Any:
@@ -298,24 +230,50 @@ def _abi_friendly(node: Any, value: Any) -> Any:
     return value
 
 
-def _json_rows(values: Sequence[LeafValue]) -> list[Any]:
-    """``_json_value`` of every leaf, a column at a time (plain str and int columns in bulk)."""
-    if not values or not all(type(v) in (list, tuple) for v in values) or \
-            len({len(v) for v in values}) != 1:
-        return [_json_value(v) for v in values]
-    columns = []
-    for column in zip(*values, strict=True):
-        kinds = set(map(type, column))
-        if kinds == {str}:
-            columns.append(column)
-        elif kinds == {int}:
-            columns.append(tuple(map(str, column)))
-        else:
-            columns.append(tuple(map(_json_value, column)))
-    return [list(row) for row in zip(*columns, strict=True)]
+def _abi_encode(leaf_encoding: Sequence[str], value: LeafValue) -> bytes:
+    try:
+        nodes = [parse_abi_type(t) for t in leaf_encoding]
+        fields = [_abi_friendly(n, v) for n, v in zip(nodes, value, strict=True)]
+        return abi_encode(list(leaf_encoding), fields)
+    except Exception as exc:  # eth_abi raises many unrelated types for bad input
+        raise InvalidArgumentError(f"cannot ABI-encode leaf {value!r}: {exc}") from exc
 
 
-# -- proofs ---------------------------------------------------------------------------------------
+def _encode_leaves(leaf_encoding: Sequence[str], values: Sequence[LeafValue]) -> list[bytes]:
+    """``abi.encode(leaf_encoding, value)`` of every value."""
+    width = len(leaf_encoding)
+    if not (set(map(type, values)) <= {list, tuple} and set(map(len, values)) <= {width}):
+        for value in values:
+            _check_leaf(leaf_encoding, value)  # raises for a bad one, with its message
+    encoders = [e for e in map(_word_encoder, leaf_encoding) if e is not None]
+    if not values or not encoders or len(encoders) < width:
+        return [_abi_encode(leaf_encoding, value) for value in values]
+    if len(values) < 16:  # a proof's or a check's single leaf: the bulk checks cost more
+        return [b"".join([encoder(field) for encoder, field in zip(encoders, value, strict=True)])
+                for value in values]
+    fields = zip(*values, strict=True)  # one column per field
+    columns = [_encode_column(abi_type, encoder, column)
+               for abi_type, encoder, column in zip(leaf_encoding, encoders, fields, strict=True)]
+    return list(map(b"".join, zip(*columns, strict=True)))
+
+
+# -- hashing --------------------------------------------------------------------------------------
+
+def keccak(data: bytes) -> bytes:
+    return keccak_256(data).digest()
+
+
+def _leaf_hashes(leaf_encoding: Sequence[str], values: Sequence[LeafValue]) -> list[bytes]:
+    return [keccak(keccak(data)) for data in _encode_leaves(leaf_encoding, values)]
+
+
+def _leaf_hash(leaf_encoding: Sequence[str], value: LeafValue) -> bytes:
+    return _leaf_hashes(leaf_encoding, [value])[0]
+
+
+def _node_hash(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b if a <= b else b + a)
+
 
 def _node(value: Any) -> bytes:
     if isinstance(value, bytes | bytearray) and len(value) == 32:
@@ -330,34 +288,29 @@ def _node(value: Any) -> bytes:
     raise InvalidArgumentError(f"Merkle tree nodes must be 32 bytes (0x-hex); got {value!r}")
 
 
-def _nodes_from_hex(tree: Sequence[Any]) -> np.ndarray:
-    """Parse a JS ``tree`` array of 0x-hex nodes into ``(m, 32)`` bytes (bulk when well-formed)."""
-    if all(type(node) is str and len(node) == 66 and node[:2] == "0x" for node in tree):
-        try:
-            raw = bytes.fromhex("".join([node[2:] for node in tree]))
-            return np.frombuffer(raw, dtype=np.uint8).reshape(len(tree), _WORD).copy()
-        except ValueError:
-            pass
-    nodes = b"".join([_node(node) for node in tree])
-    return np.frombuffer(nodes, dtype=np.uint8).reshape(len(tree), _WORD).copy()
+def _nodes(values: Sequence[Any]) -> list[bytes]:
+    """Parse many nodes (the JS ``tree`` array), in bulk when they are well-formed hex."""
+    raw = _unhex_column(values, _WORD) if values else None
+    if raw is None:
+        return [_node(value) for value in values]
+    return [raw[i:i + _WORD] for i in range(0, len(raw), _WORD)]
 
 
 def _hex(node: bytes) -> str:
     return "0x" + node.hex()
 
 
-def process_proof(leaf_hash: bytes | str, proof: Sequence[bytes | str]) -> str:
-    """The root a proof leads to from a leaf hash (hex, like the JS ``processProof``)."""
-    node = _node(leaf_hash)
+def _process_proof(leaf_hash: bytes, proof: Sequence[bytes | str]) -> bytes:
+    node = leaf_hash
     for sibling in proof:
-        node = standard_node_hash(node, _node(sibling))
-    return _hex(node)
+        node = _node_hash(node, _node(sibling))
+    return node
 
 
-def process_multi_proof(leaf_hashes: Sequence[bytes | str], proof: Sequence[bytes | str],
-                        proof_flags: Sequence[bool]) -> str:
-    """The root a multiproof leads to (hex), with the JS library's format checks."""
-    stack = [_node(leaf) for leaf in leaf_hashes]
+def _process_multi_proof(leaf_hashes: Sequence[bytes], proof: Sequence[bytes | str],
+                         proof_flags: Sequence[bool]) -> bytes:
+    """The root a multiproof leads to, with the JS library's format checks."""
+    stack = list(leaf_hashes)
     nodes = [_node(p) for p in proof]
     if len(nodes) < sum(1 for flag in proof_flags if not flag):
         raise InvalidArgumentError("Invalid multiproof format")
@@ -373,42 +326,53 @@ def process_multi_proof(leaf_hashes: Sequence[bytes | str], proof: Sequence[byte
         else:
             b = nodes[proof_pos]
             proof_pos += 1
-        stack.append(standard_node_hash(a, b))
-    remaining = len(stack) - stack_pos + len(nodes) - proof_pos
-    if remaining != 1:
+        stack.append(_node_hash(a, b))
+    if len(stack) - stack_pos + len(nodes) - proof_pos != 1:
         raise InvariantError("multiproof did not reduce to a single root")
-    return _hex(stack[-1] if len(stack) > stack_pos else nodes[proof_pos])
+    return stack[-1] if len(stack) > stack_pos else nodes[proof_pos]
 
 
 def verify_proof(root: bytes | str, leaf_encoding: Sequence[str], leaf: LeafValue,
                  proof: Sequence[bytes | str]) -> bool:
     """JS ``StandardMerkleTree.verify``: does ``proof`` take ``leaf`` to ``root``?"""
-    return _hex(_node(root)) == process_proof(standard_leaf_hash(leaf_encoding, leaf), proof)
+    return _node(root) == _process_proof(_leaf_hash(leaf_encoding, leaf), proof)
 
 
 def verify_multi_proof(root: bytes | str, leaf_encoding: Sequence[str],
                        multiproof: MultiProof) -> bool:
     """JS ``StandardMerkleTree.verifyMultiProof``."""
-    hashes = [standard_leaf_hash(leaf_encoding, leaf) for leaf in multiproof.leaves]
-    return _hex(_node(root)) == process_multi_proof(hashes, multiproof.proof,
-                                                    multiproof.proof_flags)
+    hashes = _leaf_hashes(leaf_encoding, multiproof.leaves)
+    return _node(root) == _process_multi_proof(hashes, multiproof.proof, multiproof.proof_flags)
+
+
+# -- JSON form of values --------------------------------------------------------------------------
+
+def _json_value(value: Any) -> Any:
+    """A leaf field as the JS library stores it in JSON (big ints as decimal strings)."""
+    if isinstance(value, str | bool) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def _json_values(values: Sequence[LeafValue], width: int) -> list[Any]:
+    """``_json_value`` of every leaf, a column at a time (plain str and int columns in bulk)."""
+    if not width:
+        return [[] for _ in values]
+    columns = []
+    for column in zip(*values, strict=True):
+        kinds = set(map(type, column))
+        columns.append(column if kinds == {str} else tuple(map(str, column)) if kinds == {int}
+                       else tuple(map(_json_value, column)))
+    return [list(row) for row in zip(*columns, strict=True)]
 
 
 # -- the tree -------------------------------------------------------------------------------------
-
-def _build_internal_nodes(nodes: np.ndarray, n_leaves: int) -> None:
-    """Fill nodes ``0 .. n_leaves-2`` from their children, many independent nodes per batch.
-
-    Node ``i`` depends on ``2i+1`` and ``2i+2``; every node in ``[b // 2, b)`` has both
-    children at ``>= b``, so the range can be hashed as one batch.
-    """
-    stop = n_leaves - 1
-    while stop > 0:
-        start = stop // 2
-        nodes[start:stop] = _hash_pairs(nodes[2 * start + 1:2 * stop:2],
-                                        nodes[2 * start + 2:2 * stop + 1:2])
-        stop = start
-
 
 class StandardMerkleTree:
     """A Merkle tree of ABI-encoded leaves, compatible with OpenZeppelin's JS library.
@@ -416,11 +380,11 @@ class StandardMerkleTree:
     Build with :meth:`of` or :meth:`load`; the constructor takes already-built parts.
     """
 
-    def __init__(self, nodes: np.ndarray, values: Sequence[LeafValue],
+    def __init__(self, nodes: Sequence[bytes], values: Sequence[LeafValue],
                  tree_indices: Sequence[int], leaf_encoding: Sequence[str]) -> None:
-        self._nodes = nodes
+        self._nodes = list(nodes)
         self._values = list(values)
-        self._tree_index = [int(i) for i in tree_indices]
+        self._tree_index = list(tree_indices)
         self.leaf_encoding: list[str] = list(leaf_encoding)
         self._lookup: dict[bytes, int] | None = None
 
@@ -433,17 +397,15 @@ class StandardMerkleTree:
             raise InvalidArgumentError("Expected non-zero number of leaves")
         hashes = _leaf_hashes(leaf_encoding, values)
         n = len(values)
-        if sort_leaves:
-            words = hashes.view(">u8").astype(np.uint64)
-            order = np.lexsort(words.T[::-1])  # stable, like Array.prototype.sort
-        else:
-            order = np.arange(n)
-        nodes = np.empty((2 * n - 1, _WORD), dtype=np.uint8)
-        nodes[n - 1:] = hashes[order][::-1]
-        _build_internal_nodes(nodes, n)
-        tree_index = np.empty(n, dtype=np.int64)
-        tree_index[order] = len(nodes) - 1 - np.arange(n)
-        return cls(nodes, values, tree_index.tolist(), leaf_encoding)
+        # sorted() is stable, like Array.prototype.sort: equal hashes keep the given order
+        order = sorted(range(n), key=hashes.__getitem__) if sort_leaves else list(range(n))
+        nodes = [b""] * (n - 1) + [hashes[i] for i in reversed(order)]
+        for i in range(n - 2, -1, -1):
+            nodes[i] = _node_hash(nodes[2 * i + 1], nodes[2 * i + 2])
+        tree_index = [0] * n
+        for position, index in enumerate(order):
+            tree_index[index] = len(nodes) - 1 - position
+        return cls(nodes, values, tree_index, leaf_encoding)
 
     @classmethod
     def load(cls, data: Mapping[str, Any]) -> StandardMerkleTree:
@@ -453,12 +415,12 @@ class StandardMerkleTree:
         if data.get("leafEncoding") is None:
             raise InvalidArgumentError("Expected leaf encoding")
         try:
-            tree = _nodes_from_hex(data["tree"])
+            tree = _nodes(data["tree"])
             values = [entry["value"] for entry in data["values"]]
             indices = [entry["treeIndex"] for entry in data["values"]]
         except (KeyError, TypeError) as exc:
             raise InvalidArgumentError(f"malformed tree dump: {exc!r}") from exc
-        if not len(tree):
+        if not tree:
             raise InvalidArgumentError("Expected non-zero number of nodes")
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in indices):
             raise InvalidArgumentError("every treeIndex must be an integer")
@@ -469,11 +431,11 @@ class StandardMerkleTree:
     @property
     def root(self) -> str:
         """The root as 0x-hex, like the JS ``root``."""
-        return _hex(self._nodes[0].tobytes())
+        return _hex(self._nodes[0])
 
     @property
     def values(self) -> list[dict[str, Any]]:
-        """JS ``values``: ``{"value", "treeIndex"}`` for each value, in the order given."""
+        """``{"value", "treeIndex"}`` for each value, in the order given (as in the dump)."""
         return [{"value": value, "treeIndex": tree_index}
                 for value, tree_index in zip(self._values, self._tree_index, strict=True)]
 
@@ -493,17 +455,17 @@ class StandardMerkleTree:
 
     def leaf_hash(self, value: LeafValue) -> str:
         """The leaf hash of a value under this tree's encoding (0x-hex)."""
-        return _hex(standard_leaf_hash(self.leaf_encoding, value))
+        return _hex(_leaf_hash(self.leaf_encoding, value))
 
     def get_proof(self, leaf: int | LeafValue) -> list[str]:
         """Sibling hashes from the leaf up to the root; ``leaf`` is a value index or a value."""
-        index = self._value_index(leaf)
-        tree_index = self._tree_index[index]
+        tree_index = self._tree_index[self._value_index(leaf)]
+        leaf_hash = self._nodes[tree_index]
         proof = []
         while tree_index > 0:
-            proof.append(_hex(self._nodes[tree_index - (-1) ** (tree_index % 2)].tobytes()))
+            proof.append(_hex(self._nodes[tree_index - (-1) ** (tree_index % 2)]))
             tree_index = (tree_index - 1) // 2
-        if not self._verify_hash(self._nodes[self._tree_index[index]].tobytes(), proof):
+        if _process_proof(leaf_hash, proof) != self._nodes[0]:
             raise InvariantError("Unable to prove value")
         return proof
 
@@ -526,12 +488,12 @@ class StandardMerkleTree:
                 head += 1
             else:
                 flags.append(False)
-                proof.append(_hex(self._nodes[sibling].tobytes()))
+                proof.append(_hex(self._nodes[sibling]))
             stack.append(parent)
         if not indices:
             proof.append(self.root)
-        leaf_hashes = [self._nodes[i].tobytes() for i in indices]
-        if process_multi_proof(leaf_hashes, proof, flags) != self.root:
+        leaf_hashes = [self._nodes[i] for i in indices]
+        if _process_multi_proof(leaf_hashes, proof, flags) != self._nodes[0]:
             raise InvariantError("Unable to prove values")
         lookup = self._hash_lookup()
         return MultiProof(leaves=[self._values[lookup[h]] for h in leaf_hashes], proof=proof,
@@ -541,44 +503,39 @@ class StandardMerkleTree:
         """Does ``proof`` take the leaf (value index or value) to this tree's root?"""
         if isinstance(leaf, int) and not isinstance(leaf, bool):
             self._check_index(leaf)
-            leaf = self._values[leaf]
-        return self._verify_hash(standard_leaf_hash(self.leaf_encoding, leaf), proof)
+            value = self._values[leaf]
+        else:
+            value = leaf  # type: ignore[assignment]  # a bool is a (bad) value, not an index
+        return _process_proof(_leaf_hash(self.leaf_encoding, value), proof) == self._nodes[0]
 
     def verify_multi_proof(self, multiproof: MultiProof) -> bool:
-        """Does the multiproof take its leaves to this tree's root?"""
+        """Does the multiproof (leaves as values or value indices) lead to this tree's root?"""
         leaves = [self._values[leaf] if isinstance(leaf, int) and not isinstance(leaf, bool)
                   else leaf for leaf in multiproof.leaves]
-        return verify_multi_proof(self.root, self.leaf_encoding,
+        return verify_multi_proof(self._nodes[0], self.leaf_encoding,
                                   MultiProof(leaves, multiproof.proof, multiproof.proof_flags))
 
     def validate(self) -> None:
         """Check every value sits at its leaf and every node hashes its children."""
         if len(self._values) != len(self._tree_index):
             raise InvariantError("values and tree indices differ in length")
-        if self._values:
-            hashes = _leaf_hashes(self.leaf_encoding, self._values)
-            for index, tree_index in enumerate(self._tree_index):
-                if not 0 <= tree_index < len(self._nodes) or not np.array_equal(
-                        self._nodes[tree_index], hashes[index]):
-                    raise InvariantError("Merkle tree does not contain the expected value")
+        hashes = _leaf_hashes(self.leaf_encoding, self._values)
+        for leaf_hash, tree_index in zip(hashes, self._tree_index, strict=True):
+            if not 0 <= tree_index < len(self._nodes) or self._nodes[tree_index] != leaf_hash:
+                raise InvariantError("Merkle tree does not contain the expected value")
         if not self._is_valid_tree():
             raise InvariantError("Merkle tree is invalid")
 
     def dump(self) -> dict[str, Any]:
         """The JSON-ready form the JS ``dump()`` produces (format ``standard-v1``)."""
+        values = _json_values(self._values, len(self.leaf_encoding))
         return {
             "format": FORMAT,
             "leafEncoding": list(self.leaf_encoding),
-            "tree": self.tree_hex(),
+            "tree": [_hex(node) for node in self._nodes],
             "values": [{"value": value, "treeIndex": tree_index}
-                       for value, tree_index in zip(_json_rows(self._values), self._tree_index,
-                                                    strict=True)],
+                       for value, tree_index in zip(values, self._tree_index, strict=True)],
         }
-
-    def tree_hex(self) -> list[str]:
-        """Every node as 0x-hex, root first (the JS ``tree`` array)."""
-        text = self._nodes.tobytes().hex()
-        return ["0x" + text[i:i + 64] for i in range(0, len(text), 64)]
 
     def render(self) -> str:
         """The ASCII drawing of the JS ``render()``."""
@@ -589,7 +546,7 @@ class StandardMerkleTree:
             i, path = stack.pop()
             prefix = "".join(["   ", "│  "][p] for p in path[:-1])
             prefix += "".join(["└─ ", "├─ "][p] for p in path[-1:])
-            lines.append(f"{prefix}{i}) {_hex(self._nodes[i].tobytes())}")
+            lines.append(f"{prefix}{i}) {_hex(self._nodes[i])}")
             if 2 * i + 2 < size:
                 stack.append((2 * i + 2, [*path, 0]))
                 stack.append((2 * i + 1, [*path, 1]))
@@ -599,7 +556,7 @@ class StandardMerkleTree:
 
     def _hash_lookup(self) -> dict[bytes, int]:
         if self._lookup is None:  # built on first use: a million-leaf tree rarely needs it
-            self._lookup = {self._nodes[t].tobytes(): i for i, t in enumerate(self._tree_index)}
+            self._lookup = {self._nodes[t]: i for i, t in enumerate(self._tree_index)}
         return self._lookup
 
     def _check_index(self, index: int) -> None:
@@ -610,24 +567,19 @@ class StandardMerkleTree:
         if isinstance(leaf, int) and not isinstance(leaf, bool):
             index = leaf
         else:
-            index = self._hash_lookup().get(standard_leaf_hash(self.leaf_encoding, leaf), -1)
+            value: LeafValue = leaf  # type: ignore[assignment]  # a bool is a value, not an index
+            index = self._hash_lookup().get(_leaf_hash(self.leaf_encoding, value), -1)
             if index < 0:
                 raise InvalidArgumentError("Leaf is not in tree")
         self._check_index(index)
-        expected = standard_leaf_hash(self.leaf_encoding, self._values[index])
-        if self._nodes[self._tree_index[index]].tobytes() != expected:
+        if self._nodes[self._tree_index[index]] != _leaf_hash(self.leaf_encoding,
+                                                              self._values[index]):
             raise InvariantError("Merkle tree does not contain the expected value")
         return index
-
-    def _verify_hash(self, leaf_hash: bytes, proof: Sequence[bytes | str]) -> bool:
-        return self.root == process_proof(leaf_hash, proof)
 
     def _is_valid_tree(self) -> bool:
         size = len(self._nodes)
         if size % 2 == 0:  # a node with a left child but no right child
             return False
-        internal = (size - 1) // 2
-        if internal == 0:
-            return True
-        expected = _hash_pairs(self._nodes[1:2 * internal:2], self._nodes[2:2 * internal + 1:2])
-        return bool(np.array_equal(expected, self._nodes[:internal]))
+        return all(self._nodes[i] == _node_hash(self._nodes[2 * i + 1], self._nodes[2 * i + 2])
+                   for i in range((size - 1) // 2))

@@ -537,6 +537,12 @@ def contributors_cut(fee: int, worker_bps: int, owner_bps: int) -> int:
     return split_fee(fee, worker_bps, owner_bps).contributorCut
 
 
+def batch_deposit(fees: Iterable[int], worker_bps: int, owner_bps: int) -> int:
+    """A batch's deposit: the contributors' cut of every leaf's fee, each split on its own
+    (what a single record of that fee would have paid them)."""
+    return sum(contributors_cut(int(fee), worker_bps, owner_bps) for fee in fees)
+
+
 def share_of(pool: int, bps: int) -> int:
     """A contributor's part of a record's contributor cut (rounded down, as settlement pays)."""
     return pool * bps // BPS

@@ -12,11 +12,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi import decode as abi_decode
 from eth_utils import to_checksum_address
+from hexbytes import HexBytes
 
 from offchain.chain.contracts import Attestia
 from offchain.chain.events import iter_events
-from offchain.chain.tx import Call
+from offchain.chain.tx import Call, abi_type
 from offchain.protocol import (
     BatchInfo,
     EpochRoot,
@@ -215,6 +217,16 @@ class Registry:
     def batch_status(self, root: bytes, model_id: bytes, worker: str) -> RecordStatus:
         return from_abi(RecordStatus, self._fn.batchStatus(root, model_id, worker).call())
 
+    def sealed_result(self, tx_hash: str | bytes) -> bytes:
+        """The ``sealedResult`` argument of a fulfill transaction (any of its four forms).
+
+        It is every form's last argument; the implementation's ABI leaves it unnamed."""
+        tx = self.attestia.chain.w3.eth.get_transaction(HexBytes(tx_hash))
+        fn, _ = self.contract.decode_function_input(tx["input"])
+        types = [abi_type(p) for p in fn.abi["inputs"]]
+        *_, sealed_result = abi_decode(types, bytes(tx["input"])[4:])
+        return bytes(sealed_result)
+
     def verify_inclusion(self, batch_id: bytes, inference: Inference,
                          proof: Sequence[bytes]) -> bool:
         return bool(self._fn.verifyInclusion(batch_id, inference.as_tuple(), list(proof)).call())
@@ -300,15 +312,15 @@ class Registry:
         return Call.of(self._fn.revokeWorker(signer))
 
     def request_inference(self, model_id: bytes, worker: str, input_commitment: bytes,
-                          payload: bytes, fee: int) -> Call:
+                          payload: bytes, fee: int, *, gas: int | None = None) -> Call:
         return Call.of(self._fn.requestInference(model_id, worker, input_commitment, payload),
-                       value=fee)
+                       value=fee, gas=gas)
 
     def cancel_request(self, request: Request) -> Call:
         return Call.of(self._fn.cancelRequest(request.as_tuple()))
 
-    def reject_request(self, request: Request, reason: str) -> Call:
-        return Call.of(self._fn.rejectRequest(request.as_tuple(), reason))
+    def reject_request(self, request: Request, reason: str, *, gas: int | None = None) -> Call:
+        return Call.of(self._fn.rejectRequest(request.as_tuple(), reason), gas=gas)
 
     def fulfill(self, request: Request, inference: Inference, shares: Sequence[Share],
                 sealed_result: bytes, *, gas: int | None = None) -> Call:
@@ -328,6 +340,13 @@ class Registry:
         return Call.of(self._fn.fulfillZk(request.as_tuple(), inference.as_tuple(),
                                           [tuple(s) for s in shares], proof, list(instances),
                                           sealed_result), gas=gas)
+
+    def fulfill_zk_by_sig(self, request: Request, inference: Inference, shares: Sequence[Share],
+                          signature: bytes, proof: bytes, instances: Sequence[int],
+                          sealed_result: bytes, *, gas: int | None = None) -> Call:
+        return Call.of(self._fn.fulfillZkBySig(request.as_tuple(), inference.as_tuple(),
+                                               [tuple(s) for s in shares], signature, proof,
+                                               list(instances), sealed_result), gas=gas)
 
     def commit_batch(self, root: bytes, count: int, model_id: bytes, epoch: int, data_uri: str,
                      deposit: int, *, gas: int | None = None) -> Call:
@@ -401,6 +420,19 @@ class Registry:
 
 # -- the distributor -------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Funding:
+    """What the distributor received (swept pools, direct funding) and what it paid out."""
+
+    funded: int
+    claimed: int
+
+    @property
+    def unclaimed(self) -> int:
+        """What it still holds for contributors."""
+        return self.funded - self.claimed
+
+
 class Distributor:
     """Typed reads, call builders and decoded events of the deployed ``RewardDistributor``."""
 
@@ -416,10 +448,10 @@ class Distributor:
     def epoch_root(self, epoch: int) -> EpochRoot:
         return from_abi(EpochRoot, self._fn.epochRoot(epoch).call())
 
-    def claimable_root(self) -> tuple[int, bytes, int]:
-        """(epoch, root, total) of the root claims are checked against now."""
-        epoch, root, total = self._fn.claimableRoot().call()
-        return int(epoch), bytes(root), int(total)
+    def claimable_root(self) -> tuple[int, bytes, int] | None:
+        """(epoch, root, total) of the root claims are checked against now; None if none."""
+        exists, epoch, root, total = self._fn.claimableRoot().call()
+        return (int(epoch), bytes(root), int(total)) if exists else None
 
     def claimed(self, account: str) -> int:
         return int(self._fn.claimed(account).call())
@@ -430,11 +462,19 @@ class Distributor:
     def total_claimed(self) -> int:
         return int(self._fn.totalClaimed().call())
 
+    def funding(self) -> Funding:
+        return Funding(self.total_funded(), self.total_claimed())
+
     def timelock(self) -> int:
         return int(self._fn.timelock().call())
 
     def asset(self) -> str:
         return str(self._fn.asset().call())
+
+    def fund(self, amount: int, *, token: bool = False) -> Call:
+        """Add ``amount`` to the rewards: sent as ETH, or pulled from the sender's token
+        allowance when the distributor pays in a token."""
+        return Call.of(self._fn.fund(amount), value=0 if token else amount)
 
     def propose_root(self, epoch: int, root: bytes, total: int) -> Call:
         return Call.of(self._fn.proposeRoot(epoch, root, total))

@@ -14,15 +14,11 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
-import offchain.merkle as merkle
 from offchain.merkle import (
     InvalidArgumentError,
     InvariantError,
     MultiProof,
     StandardMerkleTree,
-    process_multi_proof,
-    process_proof,
-    standard_leaf_hash,
     verify_multi_proof,
     verify_proof,
 )
@@ -59,6 +55,7 @@ def golden_specs() -> list[tuple[list[str], list, bool]]:
     specs.append((["(uint256,bytes)", "bytes", "bytes32[2]"],
                   [((7, b"\x01\x02"), b"abc", [b"\x11" * 32, b"\x22" * 32]),
                    ((2**200, b""), b"", [b"\x33" * 32, b"\x00" * 32])], True))
+    specs.append(([], [[], []], True))
     return specs
 
 
@@ -116,12 +113,13 @@ def test_fast_static_encoding_equals_eth_abi() -> None:
                  rng.randrange(256), rng.getrandbits(64), rng.getrandbits(256),
                  rng.randrange(-128, 128), rng.randrange(-(2**255), 2**255), rng.randbytes(4),
                  rng.randbytes(32), rng.getrandbits(200), -rng.getrandbits(200)]
-        expected = keccak(keccak(encode(types, value)))
-        assert standard_leaf_hash(types, value) == expected
+        expected = "0x" + keccak(keccak(encode(types, value))).hex()
+        tree = StandardMerkleTree.of([value], types)
+        assert tree.root == tree.leaf_hash(value) == expected
         as_json = [value[0].lower(), value[1], str(value[2]), hex(value[3]), str(value[4]),
                    str(value[5]), str(value[6]), "0x" + value[7].hex(), "0x" + value[8].hex(),
                    value[9], value[10]]
-        assert standard_leaf_hash(types, as_json) == expected
+        assert tree.leaf_hash(as_json) == expected
 
 
 def test_bulk_and_per_value_encoding_agree() -> None:
@@ -131,14 +129,40 @@ def test_bulk_and_per_value_encoding_agree() -> None:
     assert bulk.root == mixed.root
 
 
-def test_keccak_fallback_matches_the_fast_path(monkeypatch) -> None:
-    values = inference_values(20, 4)
-    fast = StandardMerkleTree.of(values, INFERENCE)
-    monkeypatch.setattr(merkle, "_FAST_KECCAK", False)
-    slow = StandardMerkleTree.of(values, INFERENCE)
-    assert slow.dump() == fast.dump()
-    rows = np.frombuffer(b"abc" * 10, dtype=np.uint8).reshape(3, 10)
-    assert [bytes(r) for r in merkle.keccak_rows(rows)] == [keccak(bytes(r)) for r in rows]
+def test_bulk_columns_equal_eth_abi_for_many_leaves() -> None:
+    values = inference_values(300, 4)
+    as_json = [[*("0x" + v.hex() for v in value[:5]), value[5], "0x" + value[6].hex(),
+                *value[7:]] for value in values]
+    leaves = [keccak(keccak(encode(INFERENCE, value))) for value in values]
+    expected = StandardMerkleTree.of(values, INFERENCE)
+    assert sorted(expected.leaf_hash(v) for v in values) == sorted("0x" + h.hex() for h in leaves)
+    assert StandardMerkleTree.of(as_json, INFERENCE).root == expected.root
+    numpy_ints = [[*value[:5], np.uint8(value[5]), *value[6:8], np.uint64(value[8])]
+                  for value in values]
+    tree = StandardMerkleTree.of(numpy_ints, INFERENCE)
+    assert tree.root == expected.root
+    assert [e["value"] for e in tree.dump()["values"]] == \
+        [e["value"] for e in expected.dump()["values"]]
+
+
+@pytest.mark.parametrize("bad", ["0X" + "ab" * 32, "0x" + "ab" * 15 + "0x" + "ab" * 16,
+                                 "0x" + "ab" * 31 + " a", "0x" + "ab" * 31 + "zz"])
+def test_one_odd_hex_value_in_a_column_is_read_alone(bad: str) -> None:
+    values = [[("0x" + f"{i:02x}" * 32)] for i in range(20)]
+    values[7] = [bad]
+    if bad.startswith("0X"):  # accepted, just not in bulk
+        assert StandardMerkleTree.of(values, ["bytes32"]).root == StandardMerkleTree.of(
+            [[bytes.fromhex(v[0][2:])] for v in values], ["bytes32"]).root
+        return
+    with pytest.raises(InvalidArgumentError, match=f"got '{bad}'"):
+        StandardMerkleTree.of(values, ["bytes32"])
+
+
+def test_empty_leaf_encoding_dumps_and_loads() -> None:
+    tree = StandardMerkleTree.of([[], ()], [])
+    assert tree.root == "0x" + keccak(keccak(keccak(b"")) * 2).hex()
+    assert tree.dump()["values"] == [{"value": [], "treeIndex": 2}, {"value": [], "treeIndex": 1}]
+    assert StandardMerkleTree.load(tree.dump()).root == tree.root
 
 
 def test_proofs_verify_and_tampering_fails() -> None:
@@ -212,6 +236,10 @@ def test_single_leaf_tree() -> None:
 def test_bad_leaf_values_are_rejected(types, value, message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
         StandardMerkleTree.of([value], types)
+    good = {"uint8": 1, "int8": 1, "uint256": 1, "bytes32": b"\0" * 32, "bytes4": b"\0" * 4,
+            "address": "0x" + "11" * 20, "bool": True, "string": "x"}
+    with pytest.raises(InvalidArgumentError, match=message):  # many leaves: column by column
+        StandardMerkleTree.of([[good[t] for t in types]] * 20 + [value], types)
 
 
 def test_lookup_errors() -> None:
@@ -260,19 +288,23 @@ def test_load_rejects_bad_dumps() -> None:
 
 def test_tree_with_a_corrupted_leaf_refuses_to_prove() -> None:
     tree = StandardMerkleTree.of(rewards_values(4, 7), REWARDS)
-    tree._nodes[tree._tree_index[2]] ^= 1  # simulate memory corruption of one leaf
+    leaf = tree._nodes[tree._tree_index[2]]  # simulate memory corruption of one leaf
+    tree._nodes[tree._tree_index[2]] = bytes([leaf[0] ^ 1]) + leaf[1:]
     with pytest.raises(InvariantError, match="does not contain the expected value"):
         tree.get_proof(2)
     with pytest.raises(InvariantError):
         tree.validate()
 
 
-def test_process_multi_proof_format_errors() -> None:
+def test_proof_format_errors() -> None:
     node = "0x" + "11" * 32
+    leaf = rewards_values(1, 1)[0]
     with pytest.raises(InvalidArgumentError, match="Invalid multiproof format"):
-        process_multi_proof([node], [], [False])
+        verify_multi_proof(node, REWARDS, MultiProof([leaf], [], [False]))
     with pytest.raises(InvalidArgumentError, match="not compatible"):
-        process_multi_proof([node, node], [node], [True])
+        verify_multi_proof(node, REWARDS, MultiProof([leaf, leaf], [node], [True]))
     with pytest.raises(InvalidArgumentError, match="32 bytes"):
-        process_proof("0x11", [])
-    assert process_multi_proof([], [node], []) == node
+        verify_proof(node, REWARDS, leaf, ["0x11"])
+    with pytest.raises(InvalidArgumentError, match="32 bytes"):
+        verify_proof("0x11", REWARDS, leaf, [])
+    assert verify_multi_proof(node, REWARDS, MultiProof([], [node], []))

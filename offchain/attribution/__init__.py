@@ -8,7 +8,6 @@ turns point values into the on-chain ``Share[]`` list (basis points per contribu
 from offchain.attribution.errors import AttributionError, InvalidInputError, InvalidSharesError
 from offchain.attribution.knn_shapley import KnnShapley, knn_shapley, knn_shapley_batch
 from offchain.attribution.shares import (
-    BPS_TOTAL,
     ContributorMap,
     Share,
     attribution_hash,
@@ -19,7 +18,6 @@ from offchain.attribution.shares import (
 )
 
 __all__ = [
-    "BPS_TOTAL",
     "AttributionError",
     "ContributorMap",
     "InvalidInputError",

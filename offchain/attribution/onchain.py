@@ -1,27 +1,44 @@
-"""Attribution as recorded on chain: read a record's list back and check it."""
+"""Attribution as recorded on chain: read a record's list back, check it, total it up.
+
+Fee shares follow settlement's rounding (:func:`offchain.protocol.share_of`), so what is
+shown here is what a contributor is paid for the record.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from offchain.attribution.shares import attribution_hash
 from offchain.chain.contracts import Attestia
-from offchain.chain.eip712 import Inference, inference_digest
-from offchain.chain.events import RecordedEvent, recorded_events
 from offchain.errors import AttestiaError
-
-BPS = 10_000
+from offchain.protocol import Inference, Share, inference_digest, share_of
+from offchain.registry import Recorded
 
 
 class RecordNotFound(AttestiaError):
     """No InferenceRecorded event for this id."""
 
 
+@dataclass(frozen=True)
+class FeeShare:
+    """One contributor's part of one record: its bps and the wei they earn it."""
+
+    account: str
+    bps: int
+    wei: int
+
+
+def fee_shares(shares: Sequence[Share], contributor_cut: int) -> list[FeeShare]:
+    """Each entry of an attribution list with its part of the record's contributor cut."""
+    return [FeeShare(account, bps, share_of(contributor_cut, bps)) for account, bps in shares]
+
+
 @dataclass
 class RecordedAttribution:
     request_id: bytes
     inference: Inference
-    shares: list[tuple[str, int]]
+    shares: list[Share]
     contributor_cut: int
     epoch: int
     tx_hash: str
@@ -29,25 +46,58 @@ class RecordedAttribution:
     hash_matches: bool
     digest_matches: bool
 
+    @property
+    def verified(self) -> bool:
+        """The list hashes to the record's attributionHash and the record is the chain's."""
+        return self.hash_matches and self.digest_matches
+
     def fee_share(self, bps: int) -> int:
-        return self.contributor_cut * bps // BPS
+        return share_of(self.contributor_cut, bps)
+
+    def fee_shares(self) -> list[FeeShare]:
+        return fee_shares(self.shares, self.contributor_cut)
 
 
-def _checked(attestia: Attestia, record: RecordedEvent) -> RecordedAttribution:
+@dataclass(frozen=True)
+class ContributorTotals:
+    """One contributor over many records: how often it had a share, its mean and its earnings."""
+
+    contributor: str
+    records: int
+    records_with_share: int
+    mean_bps: float
+    total_fee_share: int
+    all_verified: bool
+
+
+def contributor_totals(records: Sequence[RecordedAttribution], contributor: str
+                       ) -> ContributorTotals:
+    """Totals of ``contributor`` (checksummed) over ``records``; the mean is over the records
+    that gave it a share (0 if none did)."""
+    mine = [(r, b) for r in records if (b := dict(r.shares).get(contributor, 0))]
+    return ContributorTotals(
+        contributor, len(records), len(mine),
+        (sum(b for _, b in mine) / len(mine)) if mine else 0,
+        sum(r.fee_share(b) for r, b in mine),
+        all(r.verified for r, _ in mine),
+    )
+
+
+def _checked(attestia: Attestia, record: Recorded) -> RecordedAttribution:
     chain = attestia.chain
     inference = record.inference
-    digest = inference_digest(inference, chain.chain_id, attestia.registry.address)
-    slot = bytes(attestia.registry.functions.requestState(inference.requestId).call())
+    digest = inference_digest(inference, chain.chain_id, attestia.reg.address)
+    slot = attestia.reg.request_state(inference.requestId)
     return RecordedAttribution(
-        record.request_id, inference, record.shares, record.contributor_cut, record.epoch,
-        record.tx_hash, record.block,
+        record.request_id, inference, list(record.shares), record.payout.contributorCut,
+        record.payout.epoch, record.meta.tx_hash, record.meta.block,
         hash_matches=attribution_hash(record.shares) == inference.attributionHash,
         digest_matches=slot == digest,
     )
 
 
 def recorded_attribution(attestia: Attestia, request_id: bytes) -> RecordedAttribution:
-    events = recorded_events(attestia.registry, attestia.first_block, request_id=request_id)
+    events = attestia.reg.recorded(request_id=request_id)
     if not events:
         raise RecordNotFound(f"no inference record for 0x{request_id.hex()} on chain "
                              f"{attestia.chain.chain_id}")
@@ -55,4 +105,4 @@ def recorded_attribution(attestia: Attestia, request_id: bytes) -> RecordedAttri
 
 
 def all_recorded(attestia: Attestia) -> list[RecordedAttribution]:
-    return [_checked(attestia, r) for r in recorded_events(attestia.registry, attestia.first_block)]
+    return [_checked(attestia, r) for r in attestia.reg.recorded()]

@@ -1,7 +1,7 @@
 """Contributor shares: from per-point values to the on-chain ``Share[]`` list and its hash.
 
 design.md fixes the list: ``(address account, uint16 bps)`` entries sorted by ascending address,
-no zero-bps entries, bps summing to exactly 10,000, and
+no zero-bps entries, bps summing to exactly ``BPS`` (10,000), and
 ``attributionHash = keccak256(abi.encode(Share[]))``. Everything here is a pure function of its
 inputs and uses exact arithmetic where rounding could differ between machines, so anyone who
 recomputes a list from the same values gets the same bytes:
@@ -26,16 +26,11 @@ from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
 from eth_utils import keccak
 
+from offchain import protocol
 from offchain.attribution.errors import InvalidInputError, InvalidSharesError
+from offchain.protocol import BPS, SHARES_ABI_TYPE, Share
 
-BPS_TOTAL = 10_000
-SHARES_ABI_TYPE = "(address,uint16)[]"
 _HEX_ADDRESS = re.compile(r"(0[xX])?[0-9a-fA-F]{40}")
-_OFFSET_WORD = (32).to_bytes(32, "big")  # the one dynamic argument starts after the head
-_ADDRESS_PAD = bytes(12)
-
-Share = tuple[str, int]
-"""``(checksummed address, bps)``, the Python form of ``struct Share``."""
 
 
 class ContributorMap:
@@ -71,7 +66,7 @@ class ContributorMap:
             )
         # fsum straight off the buffer: a memoryview yields the very same floats a list
         # would, without building a list of N Python objects first (~40% of the time).
-        grouped = memoryview(values[self._order])
+        grouped = memoryview(np.ascontiguousarray(values[self._order]).data)
         bounds = self._bounds.tolist()
         return {address: math.fsum(grouped[bounds[i]:bounds[i + 1]])
                 for i, address in enumerate(self.roster)}
@@ -121,17 +116,17 @@ def _largest_remainder(weights: Mapping[str, float]) -> list[Share]:
     addresses = list(weights)
     ratios = [weight.as_integer_ratio() for weight in weights.values()]
     denominator = max(d for _, d in ratios)
-    scaled = [n * (denominator // d) * BPS_TOTAL for n, d in ratios]
-    total = sum(scaled) // BPS_TOTAL
+    scaled = [n * (denominator // d) * BPS for n, d in ratios]
+    total = sum(scaled) // BPS
     bps = [s // total for s in scaled]
     remainders = [s - b * total for s, b in zip(scaled, bps, strict=True)]
-    leftover = BPS_TOTAL - sum(bps)
+    leftover = BPS - sum(bps)
     if leftover:
         by_remainder = sorted(range(len(addresses)),
                               key=lambda i: (-remainders[i], address_key(addresses[i])))
         for i in by_remainder[:leftover]:
             bps[i] += 1
-    return sorted(((a, b) for a, b in zip(addresses, bps, strict=True) if b > 0),
+    return sorted((Share(a, b) for a, b in zip(addresses, bps, strict=True) if b > 0),
                   key=lambda s: address_key(s[0]))
 
 
@@ -151,9 +146,9 @@ def validate_shares(shares: Iterable[Sequence[object]]) -> list[Share]:
             raise InvalidSharesError(f"share #{position}: {exc}") from exc
         if isinstance(bps, bool) or not isinstance(bps, int | np.integer):
             raise InvalidSharesError(f"share #{position} bps must be an int; got {bps!r}")
-        if not 0 < bps <= BPS_TOTAL:
+        if not 0 < bps <= BPS:
             raise InvalidSharesError(
-                f"share #{position} ({address}) has {bps} bps; each must be in 1..{BPS_TOTAL}"
+                f"share #{position} ({address}) has {bps} bps; each must be in 1..{BPS}"
                 " (omit zero entries)"
             )
         if result and address_key(address) <= address_key(result[-1][0]):
@@ -161,26 +156,20 @@ def validate_shares(shares: Iterable[Sequence[object]]) -> list[Share]:
                 f"share #{position} ({address}) is not above {result[-1][0]}: addresses must be"
                 " unique and sorted ascending"
             )
-        result.append((address, int(bps)))
+        # A list this module made is already canonical Shares: reuse them (hot path).
+        if type(entry) is not Share or entry[0] != address or type(bps) is not int:
+            entry = Share(address, int(bps))
+        result.append(entry)
     total = sum(bps for _, bps in result)
-    if total != BPS_TOTAL:
-        raise InvalidSharesError(f"shares sum to {total} bps; they must sum to {BPS_TOTAL}")
+    if total != BPS:
+        raise InvalidSharesError(f"shares sum to {total} bps; they must sum to {BPS}")
     return result
 
 
 def encode_shares(shares: Iterable[Sequence[object]]) -> bytes:
-    """``abi.encode(Share[])`` of a valid list (validated first).
-
-    Written out directly (offset word, length word, then per entry the address and the
-    uint16 as 32-byte words): a worker hashes one list per inference, and the generic
-    encoder costs ~0.2 ms per list. Tests pin it to ``eth_abi.encode``.
-    """
-    valid = validate_shares(shares)
-    words = [_OFFSET_WORD, len(valid).to_bytes(32, "big")]
-    for address, bps in valid:
-        words.append(_ADDRESS_PAD + bytes.fromhex(address[2:]))
-        words.append(bps.to_bytes(32, "big"))
-    return b"".join(words)
+    """``abi.encode(Share[])`` of a valid list: validated here, encoded by
+    :func:`offchain.protocol.encode_shares`."""
+    return protocol.encode_shares(validate_shares(shares))
 
 
 def decode_shares(data: bytes) -> list[Share]:
@@ -196,8 +185,9 @@ def decode_shares(data: bytes) -> list[Share]:
 
 
 def attribution_hash(shares: Iterable[Sequence[object]]) -> bytes:
-    """``keccak256(abi.encode(Share[]))``: the 32-byte attributionHash of a valid list."""
-    return keccak(encode_shares(shares))
+    """``keccak256(abi.encode(Share[]))``: the 32-byte attributionHash of a valid list
+    (validated here, hashed by :func:`offchain.protocol.attribution_hash`)."""
+    return protocol.attribution_hash(validate_shares(shares))
 
 
 def canonical_address(value: object) -> str:

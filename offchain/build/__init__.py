@@ -14,6 +14,7 @@ from pathlib import Path
 
 from offchain.config import REPO_ROOT
 from offchain.errors import CompileError, ToolchainError
+from offchain.fsutil import atomic_write_json
 
 SOLC_VERSION = "0.8.37"
 EVM_VERSION = "shanghai"  # runs on Anvil, Ganache (newest hardfork: shanghai), py-evm and L2s
@@ -68,7 +69,7 @@ def solc_binary() -> Path:
     import solcx
 
     try:
-        return Path(solcx.get_executable(SOLC_VERSION))
+        return Path(solcx.install.get_executable(SOLC_VERSION))
     except Exception:  # not installed: the normal case offline
         pass
     if shutil.which("node") is None:
@@ -174,16 +175,12 @@ def _write_artifacts(
                 "storageLayout": data.get("storageLayout", {}),
                 "compiler": {"version": SOLC_VERSION, "settings": COMPILER_SETTINGS},
             }
-            tmp = build_dir / f"{name}.json.tmp"
-            tmp.write_text(json.dumps(doc, indent=1))
-            tmp.replace(build_dir / f"{name}.json")
+            atomic_write_json(build_dir / f"{name}.json", doc, indent=1)
             names.append(name)
             artifacts[name] = Artifact.from_json(doc)
     # Errors ABI of every contract, so revert data from any of them can be decoded.
     manifest = {"cacheKey": key, "contracts": sorted(names), "solc": SOLC_VERSION}
-    tmp = build_dir / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    tmp.replace(build_dir / "manifest.json")
+    atomic_write_json(build_dir / "manifest.json", manifest, indent=1)
     return artifacts
 
 

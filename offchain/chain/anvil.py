@@ -20,6 +20,7 @@ from pathlib import Path
 
 from offchain.config import REPO_ROOT
 from offchain.errors import ChainError, ToolchainError
+from offchain.fsutil import atomic_write_json
 
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 READY_TIMEOUT_S = 15.0
@@ -155,9 +156,7 @@ class EmbeddedChain:
                 tail = (self.dir / "anvil.log").read_text(errors="replace").strip()[-400:]
                 raise ChainError(f"anvil exited at start-up (code {proc.returncode}): {tail}")
             if self.answers() is not None:
-                tmp = self.pid_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"pid": proc.pid, "port": self.port}))
-                tmp.replace(self.pid_file)
+                atomic_write_json(self.pid_file, {"pid": proc.pid, "port": self.port})
                 return self.status()
             time.sleep(0.01)
         proc.kill()

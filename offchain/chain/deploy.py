@@ -19,6 +19,7 @@ from offchain.chain.connection import Chain
 from offchain.chain.plan import PLAN, Deployment, DeployParams
 from offchain.chain.tx import Call
 from offchain.errors import ConfigError
+from offchain.fsutil import atomic_write_json
 
 
 def deployment_path(chain: Chain) -> Path:
@@ -94,7 +95,5 @@ def deploy(
         if on_step:
             on_step(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(deployment.to_json(), indent=2))
-    tmp.replace(path)
+    atomic_write_json(path, deployment.to_json(), indent=2)
     return deployment, False

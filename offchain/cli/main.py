@@ -6,17 +6,7 @@ import sys
 
 import typer
 
-from offchain.cli import (
-    chain_cmd,
-    client_cmd,
-    demo_cmd,
-    model_cmd,
-    rewards_cmd,
-    tee_cmd,
-    verify_cmd,
-    worker_cmd,
-    zk_cmd,
-)
+from offchain.cli import chain, client, demo, governance, model, rewards, verify, worker
 from offchain.cli.common import err_console
 from offchain.errors import AttestiaError
 
@@ -41,8 +31,8 @@ def _root(
     ctx.obj = {"rpc_url": rpc_url, "port": port}
 
 
-for module in (chain_cmd, model_cmd, zk_cmd, worker_cmd, client_cmd, rewards_cmd, demo_cmd,
-               verify_cmd, tee_cmd):
+# One module per command group (client: the requester's ``infer`` and ``attribution``).
+for module in (chain, model, worker, client, rewards, demo, verify, governance):
     module.register(app)
 
 

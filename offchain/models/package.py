@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from offchain.fsutil import atomic_write_bytes
 from offchain.models import encoding
 from offchain.models.errors import (
     ModelPackageError,
@@ -45,11 +46,11 @@ from offchain.models.manifest import (
     dumps_manifest,
     loads_manifest,
 )
+from offchain.protocol import ROSTER_LEAF_TYPES
 
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
 TRAIN_FILE = "train.npz"
-ROSTER_LEAF_TYPES = ("address", "bytes32")
 
 _TRAIN_ARRAYS = ("X", "X_raw", "y", "owner")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -135,9 +136,7 @@ def roster_root(values: Sequence[tuple[str, bytes]]) -> bytes:
     if not values:
         raise PackageSchemaError("cannot compute a roster root over zero items")
     root = StandardMerkleTree.of([list(v) for v in values], list(ROSTER_LEAF_TYPES)).root
-    if isinstance(root, str):
-        root = bytes.fromhex(root.removeprefix("0x"))
-    return bytes(root)
+    return bytes.fromhex(root.removeprefix("0x"))
 
 
 def graph_op_types(onnx_path: str | Path) -> list[str]:
@@ -192,9 +191,9 @@ def save_package(
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / MODEL_FILE).write_bytes(onnx_bytes)
-    (out / TRAIN_FILE).write_bytes(train_bytes)
-    (out / MANIFEST_FILE).write_bytes(dumps_manifest(manifest))
+    atomic_write_bytes(out / MODEL_FILE, onnx_bytes)
+    atomic_write_bytes(out / TRAIN_FILE, train_bytes)
+    atomic_write_bytes(out / MANIFEST_FILE, dumps_manifest(manifest))
     load_package(out)
     return out
 

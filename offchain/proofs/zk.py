@@ -52,6 +52,7 @@ from eth_utils import keccak
 from offchain.build import EVM_VERSION, SHIM, SOLC_VERSION
 from offchain.config import ANVIL_CHAIN_ID, REPO_ROOT
 from offchain.errors import AttestiaError, CompileError, ToolchainError
+from offchain.fsutil import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -321,9 +322,7 @@ def _as_rows(values: np.ndarray, width: int, what: str) -> np.ndarray:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
+    atomic_write_json(path, data, indent=1)
 
 
 # ----------------------------------------------------------------------------- setup
@@ -482,7 +481,7 @@ def _manifest(
         "ezkl_version": EZKL_VERSION,
         "model_id": "0x" + files["onnx"]["sha256"],
         "chain_id": chain_id,
-        "srs": LOCAL_SRS_NOTICE if test_only else f"provided: {Path(srs_path).resolve()}",
+        "srs": LOCAL_SRS_NOTICE if srs_path is None else f"provided: {Path(srs_path).resolve()}",
         "srs_test_only": test_only,
         "logrows": int(settings["run_args"]["logrows"]),
         "scales": {"input": int(settings["run_args"]["input_scale"]),

@@ -1,70 +1,65 @@
 """Settlement against the chain: sweep pools, recompute from events, propose, claim.
 
 Every figure is recomputed from on-chain data (InferenceRecorded payouts and attribution
-lists; batch deposits with the leaves published at each batch's committed URI, checked
-against its committed root), so ``verify`` can be run by anyone.
+lists; batch deposits split by the leaves published at each batch's committed URI, read and
+checked against the commitment by :mod:`offchain.batchfile`), so ``verify`` can be run by
+anyone, and a batch published over https or IPFS settles like a local one.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from offchain.attribution.shares import attribution_hash
+from offchain import batchfile
+from offchain.batchfile import BatchFileError, BatchLeaf
 from offchain.chain.contracts import Attestia
-from offchain.chain.eip712 import Inference
-from offchain.chain.events import iter_events, recorded_events
 from offchain.errors import AttestiaError
+from offchain.fsutil import atomic_write_json
 from offchain.merkle import StandardMerkleTree
+from offchain.protocol import RootStatus
+from offchain.registry import BatchCommitted
 from offchain.rewards.settlement import (
     PoolShare,
     build_tree,
     cumulative_rewards,
+    leaf_pool,
     pool_total,
     proof_for,
 )
+from offchain.uri import UriError
 
 
 class SettlementError(AttestiaError):
     """Settlement cannot proceed (nothing to settle, a batch file missing or tampered)."""
 
 
-def _batch_leaves(uri: str, root: bytes) -> list[dict]:
-    """The leaves of a committed batch, from its published file, checked against the root."""
-    from offchain.worker.batch import BatchError, load_batch_document
+def batch_leaves(batch: BatchCommitted) -> tuple[BatchLeaf, ...]:
+    """The leaves of a committed batch, from its published file, checked against the commit.
 
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme != "file":
-        raise SettlementError(f"batch data at {uri}: only file:// URIs can be read here")
+    Raises SettlementError: without every batch's leaves no one can compute the root.
+    """
     try:
-        data = load_batch_document(Path(urllib.parse.unquote(parsed.path)), "0x" + root.hex())
-    except BatchError as exc:
-        raise SettlementError(f"batch data at {uri}: {exc}") from None
-    for leaf in data["leaves"]:
-        record = Inference.from_json(leaf["inference"])
-        if attribution_hash(leaf["shares"]) != record.attributionHash:
-            raise SettlementError(f"batch {uri}: an attribution list does not match its leaf")
-    return data["leaves"]
+        return batchfile.load(batch.data_uri, batch).leaves
+    except (BatchFileError, UriError) as exc:
+        raise SettlementError(f"batch 0x{batch.batch_id.hex()}: batch data at "
+                              f"{batch.data_uri}: {exc}") from None
 
 
 def pool_shares(attestia: Attestia) -> list[PoolShare]:
     """Every record's contribution to the contributors' pools, from chain data."""
-    shares: list[PoolShare] = []
-    for record in recorded_events(attestia.registry, attestia.first_block):
-        shares.append(PoolShare(record.epoch, record.contributor_cut, tuple(record.shares),
-                                "0x" + record.request_id.hex()))
-    for event in iter_events(attestia.registry, "BatchCommitted", attestia.first_block):
-        args = event["args"]
-        if args["deposit"] == 0:
+    shares = [PoolShare(r.payout.epoch, r.payout.contributorCut, r.shares,
+                        "0x" + r.request_id.hex())
+              for r in attestia.reg.recorded()]
+    for batch in attestia.reg.batches():
+        if batch.deposit == 0:
             continue
-        leaves = _batch_leaves(args["dataURI"], bytes(args["root"]))
-        per_leaf = int(args["deposit"]) // int(args["count"])
-        for leaf in leaves:
-            items = tuple((a, int(b)) for a, b in leaf["shares"])
-            shares.append(PoolShare(int(args["epoch"]), per_leaf, items,
-                                    leaf["inference"]["requestId"]))
+        pool = leaf_pool(batch.deposit, batch.count)
+        shares += [PoolShare(batch.epoch, pool, leaf.shares,
+                             "0x" + leaf.inference.requestId.hex())
+                   for leaf in batch_leaves(batch)]
     return shares
 
 
@@ -89,48 +84,42 @@ def compute(attestia: Attestia, through_epoch: int) -> Settlement:
     return Settlement(through_epoch, tree.root, total, cumulative, tree)
 
 
-def sweep_ended(attestia: Attestia, account=None) -> int:
+def sweep_ended(attestia: Attestia, account: Any = None) -> int:
     """Send every ended, unswept epoch pool and batch deposit to the distributor."""
-    fn = attestia.registry.functions
-    current = fn.currentEpoch().call()
+    reg = attestia.reg
+    current = reg.current_epoch()
     swept = 0
-    epochs = {record.epoch for record in recorded_events(attestia.registry, attestia.first_block)}
+    epochs = {record.payout.epoch for record in reg.recorded()}
     for epoch in sorted(e for e in epochs if e < current):
-        if fn.epochPool(epoch).call() > 0:
-            attestia.transact(fn.sweepEpoch(epoch), account=account)
+        if reg.epoch_pool(epoch) > 0:
+            attestia.send(reg.sweep_epoch(epoch), account=account)
             swept += 1
-    batch_ids = [bytes(e["args"]["batchId"])
-                 for e in iter_events(attestia.registry, "BatchCommitted", attestia.first_block)
-                 if e["args"]["epoch"] < current and e["args"]["deposit"] > 0]
-    pending = [b for b in batch_ids if not fn.batchInfo(b).call()[3]]
+    pending = [b.batch_id for b in reg.batches()
+               if b.epoch < current and b.deposit > 0 and not reg.batch_info(b.batch_id).swept]
     if pending:
-        attestia.transact(fn.sweepBatches(pending), account=account)
+        attestia.send(reg.sweep_batches(pending), account=account)
         swept += len(pending)
     return swept
 
 
-def settle(attestia: Attestia, out_dir: Path, account=None) -> Settlement:
+def settle(attestia: Attestia, out_dir: Path, account: Any = None) -> Settlement:
     """Sweep, recompute every contributor's cumulative reward, write the tree, propose it."""
-    fn = attestia.registry.functions
-    through = fn.currentEpoch().call() - 1
+    through = attestia.reg.current_epoch() - 1
     if through < 0:
         raise SettlementError("no epoch has ended yet")
     sweep_ended(attestia, account)
     settlement = compute(attestia, through)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"epoch-{through}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(settlement.tree.dump(), indent=1))
-    tmp.replace(path)
+    atomic_write_json(path, settlement.tree.dump(), indent=1)
     settlement.path = path
-    dist = attestia.distributor.functions
-    existing = dist.epochRoot(through).call()
-    if existing[3] in (1, 3):  # proposed or activated already
-        if "0x" + bytes(existing[0]).hex() != settlement.root.lower():
+    existing = attestia.dist.epoch_root(through)
+    if existing.status in (RootStatus.PROPOSED, RootStatus.ACTIVATED):
+        if "0x" + existing.root.hex() != settlement.root.lower():
             raise SettlementError(f"epoch {through} already has a different root on chain")
         return settlement
-    attestia.transact(dist.proposeRoot(through, settlement.root, settlement.total),
-                      account=account)
+    attestia.send(attestia.dist.propose_root(through, bytes.fromhex(settlement.root[2:]),
+                                             settlement.total), account=account)
     return settlement
 
 
@@ -139,31 +128,31 @@ def load_tree(out_dir: Path, epoch: int) -> StandardMerkleTree | None:
     return StandardMerkleTree.load(json.loads(path.read_text())) if path.exists() else None
 
 
-def claim(attestia: Attestia, account_address: str, out_dir: Path, sender_account=None) -> int:
+def claim(attestia: Attestia, account_address: str, out_dir: Path,
+          sender_account: Any = None) -> int:
     """Claim everything ``account_address`` is owed under the claimable root. Returns wei."""
-    dist = attestia.distributor.functions
-    exists, epoch, root, _ = dist.claimableRoot().call()
-    if not exists:
+    dist = attestia.dist
+    claimable = dist.claimable_root()
+    if claimable is None:
         raise SettlementError("no root is claimable yet (proposed roots wait for the timelock)")
+    epoch, root, _ = claimable
     tree = load_tree(out_dir, epoch)
-    if tree is None or tree.root.lower() != "0x" + bytes(root).hex():
+    if tree is None or tree.root.lower() != "0x" + root.hex():
         tree = compute(attestia, epoch).tree  # recompute from chain data
     try:
         cumulative, proof = proof_for(tree, account_address)
     except KeyError:
         raise SettlementError(f"{account_address} has no reward under epoch {epoch}") from None
-    already = dist.claimed(account_address).call()
+    already = dist.claimed(account_address)
     if cumulative <= already:
         return 0
-    attestia.transact(dist.claim(account_address, cumulative, proof), account=sender_account)
+    attestia.send(dist.claim(account_address, cumulative,
+                             [bytes.fromhex(p[2:]) for p in proof]), account=sender_account)
     return cumulative - already
 
 
 def verify(attestia: Attestia, epoch: int) -> tuple[bool, Settlement, str]:
     """Recompute epoch ``epoch`` from chain data; compare with the root on chain."""
-    onchain = attestia.distributor.functions.epochRoot(epoch).call()
+    onchain_root = "0x" + attestia.dist.epoch_root(epoch).root.hex()
     settlement = compute(attestia, epoch)
-    onchain_root = "0x" + bytes(onchain[0]).hex()
     return onchain_root == settlement.root.lower(), settlement, onchain_root
-
-

@@ -1,9 +1,10 @@
 """The pure core of settlement: contributor pools -> cumulative amounts -> Merkle tree.
 
 Each record carries a contributor pool (the fee share for data contributors, or a batch
-leaf's even share of the batch deposit) and an attribution list in basis points. A
-contributor earns ``floor(pool * bps / 10000)`` per record; the dust stays in the
-distributor, so the sum of cumulative amounts never exceeds what the pools received.
+leaf's even share of the batch deposit, :func:`leaf_pool`) and an attribution list in basis
+points. A contributor earns ``protocol.share_of(pool, bps)`` (rounded down) per record; the
+dust stays in the distributor, so the sum of cumulative amounts never exceeds what the pools
+received.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from dataclasses import dataclass
 from eth_utils import to_checksum_address
 
 from offchain.merkle import StandardMerkleTree
-
-BPS = 10_000
-LEAF_ENCODING = ["address", "uint256"]
+from offchain.protocol import CLAIM_LEAF_TYPES, share_of
 
 
 @dataclass(frozen=True)
@@ -30,6 +29,12 @@ class PoolShare:
     record: str = ""
 
 
+def leaf_pool(deposit: int, count: int) -> int:
+    """Each leaf's pool in a batch: the deposit split evenly over the committed count
+    (rounded down; the remainder stays in the distributor as dust)."""
+    return deposit // count
+
+
 def cumulative_rewards(
     records: Iterable[PoolShare], through_epoch: int
 ) -> dict[str, int]:
@@ -39,7 +44,7 @@ def cumulative_rewards(
         if record.epoch > through_epoch:
             continue
         for account, bps in record.shares:
-            totals[to_checksum_address(account)] += record.pool * bps // BPS
+            totals[to_checksum_address(account)] += share_of(record.pool, bps)
     return {account: amount for account, amount in sorted(totals.items()) if amount > 0}
 
 
@@ -51,7 +56,7 @@ def build_tree(cumulative: Mapping[str, int]) -> StandardMerkleTree:
     if not cumulative:
         raise ValueError("nothing to settle: no contributor has earned a reward yet")
     values = [[account, amount] for account, amount in sorted(cumulative.items())]
-    return StandardMerkleTree.of(values, LEAF_ENCODING)
+    return StandardMerkleTree.of(values, CLAIM_LEAF_TYPES)
 
 
 def proof_for(tree: StandardMerkleTree, account: str) -> tuple[int, list[str]]:

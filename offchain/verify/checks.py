@@ -17,17 +17,10 @@ from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
 from offchain.attribution.errors import InvalidSharesError
-from offchain.attribution.shares import attribution_hash, validate_shares
-from offchain.chain.eip712 import (
-    PROOF_KIND_NAMES,
-    PROOF_TEE,
-    PROOF_ZK,
-    Batch,
-    batch_digest,
-    inference_digest,
-    recover_signer,
-)
+from offchain.attribution.shares import validate_shares
+from offchain.chain.eip712 import recover_signer
 from offchain.config import ANVIL_CHAIN_ID
+from offchain.engine import Evaluation
 from offchain.merkle import verify_proof
 from offchain.models.encoding import commit
 from offchain.models.package import ModelPackage
@@ -37,14 +30,23 @@ from offchain.proofs.tee.nitro import parse_nitro_document
 from offchain.proofs.tee.pki import Roots
 from offchain.proofs.tee.result import measurement_id
 from offchain.proofs.zk import LOCAL_SRS_NOTICE, ZkArtifacts, output_binding
+from offchain.protocol import (
+    INFERENCE_ABI_TYPES,
+    PROOF_KIND_NAMES,
+    PROOF_TEE,
+    PROOF_ZK,
+    Batch,
+    attribution_hash,
+    batch_digest,
+    batch_id,
+    data_uri_hash,
+    inference_digest,
+)
 from offchain.verify.evidence import ChainOracle, Evidence
 from offchain.verify.result import CheckResult, failed, passed, skipped, utc
-from offchain.worker.engine import Evaluation
 
 CHECKS = ("record", "model", "worker", "signature", "inclusion", "attribution", "package",
           "input", "output", "attribution-recompute", "zk", "tee")
-INFERENCE_LEAF_TYPES = ["bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint8",
-                        "bytes32", "address", "uint64"]
 # How much later than the binding an attestation document may claim to be made (the chain
 # accepts record timestamps within the same window).
 ATTESTATION_SKEW = 15 * 60
@@ -92,15 +94,13 @@ def check_record(ev: Evidence) -> CheckResult:
         return passed(name, f"recorded at {utc(ev.recorded_at)} in tx {ev.tx_hash}; the "
                       f"request slot holds its EIP-712 digest {_short(digest)}")
     batch = ev.batch
-    from offchain.verify.evidence import batch_id_of
-
     if not batch.committed_at:
         return failed(name, f"batch {_hex(batch.batch_id)} is not committed (batchInfo is empty)")
     if batch.tree_root != batch.root or batch.tree_size != batch.count:
         return failed(name, f"the published tree (root {_hex(batch.tree_root or b'')}, "
                       f"{batch.tree_size} leaves) is not the committed one (root "
                       f"{_hex(batch.root)}, {batch.count} leaves)")
-    if batch_id_of(batch.root, inf.modelId, inf.worker) != batch.batch_id:
+    if batch_id(batch.root, inf.modelId, inf.worker) != batch.batch_id:
         return failed(name, "the leaf's model and worker do not belong to this batch id")
     return passed(name, f"leaf of batch {_short(batch.batch_id)} ({batch.count} leaves) "
                   f"committed at {utc(ev.recorded_at)} in tx {ev.tx_hash}; published at "
@@ -115,15 +115,15 @@ def check_model(ev: Evidence) -> CheckResult:
     model_id = _hex(ev.inference.modelId)
     if model is None:
         return failed(name, f"model {model_id} is not registered")
-    if model.registered_at > ev.recorded_at:
-        return failed(name, f"model {model_id} was registered at {utc(model.registered_at)}, "
+    if model.registeredAt > ev.recorded_at:
+        return failed(name, f"model {model_id} was registered at {utc(model.registeredAt)}, "
                       "after the record")
-    if model.revoked_at and model.revoked_at < ev.recorded_at:
-        return failed(name, f"model {model_id} was revoked at {utc(model.revoked_at)}, before "
+    if model.revokedAt and model.revokedAt < ev.recorded_at:
+        return failed(name, f"model {model_id} was revoked at {utc(model.revokedAt)}, before "
                       f"this record ({utc(ev.recorded_at)})")
-    note = _later(model.revoked_at, ev.recorded_at, "model") or "not revoked"
+    note = _later(model.revokedAt, ev.recorded_at, "model") or "not revoked"
     return passed(name, f"model {_short(ev.inference.modelId)} registered at "
-                  f"{utc(model.registered_at)} by {model.owner}; {note}")
+                  f"{utc(model.registeredAt)} by {model.owner}; {note}")
 
 
 def check_worker(ev: Evidence) -> CheckResult:
@@ -134,25 +134,25 @@ def check_worker(ev: Evidence) -> CheckResult:
     signer = ev.inference.worker
     if w is None or not w.exists:
         return failed(name, f"{signer} is not a registered worker key")
-    role = "enclave key" if w.enclave_bound_at else "worker key"
+    role = "enclave key" if w.enclaveBoundAt else "worker key"
     when = utc(ev.recorded_at)
-    if w.registered_at > ev.recorded_at:
-        return failed(name, f"{role} {signer} was registered at {utc(w.registered_at)}, after "
+    if w.registeredAt > ev.recorded_at:
+        return failed(name, f"{role} {signer} was registered at {utc(w.registeredAt)}, after "
                       f"the record ({when})")
-    if w.revoked_at and w.revoked_at < ev.recorded_at:
-        return failed(name, f"{role} {signer} was revoked at {utc(w.revoked_at)}, before the "
+    if w.revokedAt and w.revokedAt < ev.recorded_at:
+        return failed(name, f"{role} {signer} was revoked at {utc(w.revokedAt)}, before the "
                       f"record ({when})")
-    if w.unbonding_at and w.unbonding_at < ev.recorded_at:
-        return failed(name, f"{role} {signer} was unbonding since {utc(w.unbonding_at)}, before "
+    if w.unbondingAt and w.unbondingAt < ev.recorded_at:
+        return failed(name, f"{role} {signer} was unbonding since {utc(w.unbondingAt)}, before "
                       f"the record ({when})")
     if ev.inference.proofKind == PROOF_TEE and not (
-            w.enclave_bound_at and w.enclave_bound_at <= ev.recorded_at):
+            w.enclaveBoundAt and w.enclaveBoundAt <= ev.recorded_at):
         return failed(name, f"a TEE record, but {signer} was not enclave-bound at {when}")
-    notes = [n for n in (_later(w.revoked_at, ev.recorded_at, "worker"),
-                         _later(w.unbonding_at, ev.recorded_at, "unbonding started; key"))
+    notes = [n for n in (_later(w.revokedAt, ev.recorded_at, "worker"),
+                         _later(w.unbondingAt, ev.recorded_at, "unbonding started; key"))
              if n]
     return passed(name, f"{role} {signer} (operator {w.operator}) registered at "
-                  f"{utc(w.registered_at)}, active at {when}"
+                  f"{utc(w.registeredAt)}, active at {when}"
                   + ("; " + "; ".join(notes) if notes else ""))
 
 
@@ -175,7 +175,7 @@ def check_signature(ev: Evidence) -> CheckResult:
     else:
         b = ev.batch
         digest = batch_digest(Batch(b.root, b.count, inf.modelId, b.epoch,
-                                    keccak(text=b.data_uri), inf.worker, sub.value),
+                                    data_uri_hash(b.data_uri), inf.worker, sub.value),
                               ev.chain_id, ev.registry)
         what = "batch"
     if sub.signature is None:
@@ -205,7 +205,7 @@ def check_inclusion(ev: Evidence, oracle: ChainOracle) -> CheckResult:
     leaf = list(ev.inference.as_tuple())
     if not b.proof and b.count > 1:
         return failed(name, "the leaf is not in the published tree")
-    if not verify_proof(b.root, INFERENCE_LEAF_TYPES, leaf, list(b.proof)):
+    if not verify_proof(b.root, INFERENCE_ABI_TYPES, leaf, list(b.proof)):
         return failed(name, f"the inclusion proof does not lead to the committed root "
                       f"{_hex(b.root)}")
     if not oracle.verify_inclusion(b.batch_id, ev.inference, b.proof):
@@ -242,9 +242,9 @@ def check_package(ev: Evidence, package: ModelPackage | None) -> CheckResult:
     if ev.model is None:
         return failed(name, "the record's model is not registered")
     root = package.roster_root()
-    if root != ev.model.data_root:
+    if root != ev.model.dataRoot:
         return failed(name, f"the package's roster root {_hex(root)} is not the registered "
-                      f"dataRoot {_hex(ev.model.data_root)}")
+                      f"dataRoot {_hex(ev.model.dataRoot)}")
     return passed(name, f"sha-256(model.onnx) is the model id; roster root {_short(root)} "
                   f"({len(package.manifest.roster)} items) matches the chain")
 
@@ -298,6 +298,7 @@ def check_output(ev: Evidence, revealed: Revealed | None, evaluation: Evaluation
                           "output commitment")
         return passed(name, f"re-running the circuit reproduces the instances (input hash and "
                       f"quantized logits) and the output commitment; model logits {logits}")
+    assert revealed is not None  # _input_ok
     actual = commit(output_salt(revealed.salt), evaluation.output_bytes)
     if actual != inf.outputCommitment:
         return failed(name, f"re-running the model gives output commitment {_hex(actual)}, the "
@@ -345,7 +346,7 @@ def check_zk(ev: Evidence, oracle: ChainOracle, artifacts: ZkArtifacts | None) -
         return failed(name, "keccak256(abi.encodePacked(instances)) is not the record's output "
                       "commitment")
     model = ev.model
-    if model is None or int(model.verifier, 16) == 0:
+    if model is None or not model.has_verifier:
         return failed(name, "the model has no registered verifier")
     ok, said = oracle.verify_zk(model.verifier, proof, instances)
     if not ok:
@@ -379,8 +380,7 @@ def check_tee(ev: Evidence, roots: Roots | None, roots_label: str = "") -> Check
     if ev.inference is None:
         return skipped(name, "no record")
     inf, w = ev.inference, ev.worker
-    bound = w is not None and w.exists and w.enclave_bound_at != 0
-    if not bound:
+    if w is None or not w.exists or not w.enclaveBoundAt:
         if inf.proofKind == PROOF_TEE:
             return failed(name, f"a TEE record, but {inf.worker} is not enclave-bound")
         return skipped(name, "the worker key is not enclave-bound")
@@ -388,10 +388,10 @@ def check_tee(ev: Evidence, roots: Roots | None, roots_label: str = "") -> Check
         return failed(name, ev.attestation_error or "the attestation document was not fetched")
     doc = ev.attestation
     doc_hash = hashlib.sha256(doc).digest()
-    if doc_hash != w.attestation_hash:
-        return failed(name, f"sha256 of the document at {w.attestation_uri} is {_hex(doc_hash)}, "
-                      f"the registered attestation hash is {_hex(w.attestation_hash)}")
-    if inf.proofKind == PROOF_TEE and inf.proofHash != w.attestation_hash:
+    if doc_hash != w.attestationHash:
+        return failed(name, f"sha256 of the document at {w.attestationURI} is {_hex(doc_hash)}, "
+                      f"the registered attestation hash is {_hex(w.attestationHash)}")
+    if inf.proofKind == PROOF_TEE and inf.proofHash != w.attestationHash:
         return failed(name, "the record's proofHash is not the registered attestation hash")
     if roots is None:
         return failed(name, "no trusted root: pass --tee-root PATH (the AWS Nitro root, or "
@@ -403,9 +403,9 @@ def check_tee(ev: Evidence, roots: Roots | None, roots_label: str = "") -> Check
         return failed(name, f"the attestation document does not verify: {exc}")
     except ValueError as exc:
         return failed(name, f"the trusted root cannot be used: {exc}")
-    if made > dt.datetime.fromtimestamp(w.enclave_bound_at + ATTESTATION_SKEW, dt.UTC):
+    if made > dt.datetime.fromtimestamp(w.enclaveBoundAt + ATTESTATION_SKEW, dt.UTC):
         return failed(name, f"the document claims to be made at {made:%Y-%m-%d %H:%M:%S} UTC, "
-                      f"after the key was bound ({utc(w.enclave_bound_at)})")
+                      f"after the key was bound ({utc(w.enclaveBoundAt)})")
     pubkey = result.details.get("public_key")
     if not isinstance(pubkey, bytes) or len(pubkey) != 64:
         return failed(name, "the document carries no 64-byte enclave public key")
@@ -420,16 +420,16 @@ def check_tee(ev: Evidence, roots: Roots | None, roots_label: str = "") -> Check
         return failed(name, f"the document's measurement id {_hex(measurement_id(result))} is "
                       f"not the registered {_hex(w.measurement)}")
     m = ev.measurement
-    if m is None or not m.allowed_at or m.allowed_at > w.enclave_bound_at:
+    if m is None or not m.allowedAt or m.allowedAt > w.enclaveBoundAt:
         return failed(name, f"measurement {_hex(w.measurement)} was not allowlisted when the key "
                       "was bound")
-    if m.revoked_at and m.revoked_at < ev.recorded_at:
+    if m.revokedAt and m.revokedAt < ev.recorded_at:
         return failed(name, f"measurement {_hex(w.measurement)} was revoked at "
-                      f"{utc(m.revoked_at)}, before the record")
-    note = _later(m.revoked_at, ev.recorded_at, "measurement") or "not revoked"
+                      f"{utc(m.revokedAt)}, before the record")
+    note = _later(m.revokedAt, ev.recorded_at, "measurement") or "not revoked"
     prefix = ("SIMULATED enclave (root trusted only because you passed it"
               f"{' as ' + roots_label if roots_label else ''}; proves nothing about hardware): "
               if result.simulated else "")
     return passed(name, f"{prefix}Nitro document {_short(doc_hash)} verifies; it binds "
                   f"{address} to chain {ev.chain_id} and registry {ev.registry}; measurement "
-                  f"{_short(w.measurement)} allowlisted at {utc(m.allowed_at)}, {note}")
+                  f"{_short(w.measurement)} allowlisted at {utc(m.allowedAt)}, {note}")

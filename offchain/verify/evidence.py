@@ -9,29 +9,24 @@ leaf in that batch?) are asked live, so they are asked about exactly the data be
 
 from __future__ import annotations
 
-import json
-import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
-import requests
-from eth_utils import keccak, to_checksum_address
+from eth_typing import HexStr
+from eth_utils import to_checksum_address
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from offchain.attribution.shares import Share
+from offchain import batchfile
+from offchain.batchfile import BatchFile, BatchFileError
 from offchain.chain.contracts import Attestia
-from offchain.chain.eip712 import Inference
-from offchain.chain.events import iter_events, recorded_events
 from offchain.errors import AttestiaError
 from offchain.ids import parse_bytes32
-from offchain.merkle import StandardMerkleTree
-from offchain.models.onchain import OnchainModel, get_model
 from offchain.proofs.zk import verifier_calldata
+from offchain.protocol import Inference, MeasurementStatus, Model, Share, Worker, from_abi
+from offchain.uri import UriError, read_uri
 
-ZERO_ADDRESS = "0x" + "00" * 20
-MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
+MAX_ATTESTATION_BYTES = 1024 * 1024
 BATCH_METHODS = ("commitBatch", "commitBatchBySig")
 SINGLE_METHODS = ("fulfill", "fulfillBySig", "fulfillZk", "fulfillZkBySig")
 
@@ -73,38 +68,6 @@ class RecordRef:
             return f"batch:0x{self.batch_id.hex()}:{self.index}"
         rid = "0x" + self.request_id.hex() if self.request_id else "?"
         return rid if self.batch_id is None else f"{rid} in batch 0x{self.batch_id.hex()}"
-
-
-
-
-@dataclass(frozen=True)
-class WorkerState:
-    """``getWorker(signer)`` (timestamps 0 = never)."""
-
-    signer: str
-    operator: str
-    unbonding_at: int
-    revoked_at: int
-    registered_at: int
-    enclave_bound_at: int
-    measurement: bytes
-    attestation_hash: bytes
-    attestation_uri: str
-
-    @classmethod
-    def from_tuple(cls, signer: str, w: Any) -> WorkerState:
-        return cls(to_checksum_address(signer), w[0], int(w[1]), int(w[2]), int(w[4]),
-                   int(w[5]), bytes(w[6]), bytes(w[7]), str(w[9]))
-
-    @property
-    def exists(self) -> bool:
-        return self.operator != ZERO_ADDRESS
-
-
-@dataclass(frozen=True)
-class MeasurementState:
-    allowed_at: int
-    revoked_at: int
 
 
 @dataclass(frozen=True)
@@ -155,9 +118,9 @@ class Evidence:
     event_digest: bytes | None = None
     submission: Submission | None = None
     batch: BatchEvidence | None = None
-    model: OnchainModel | None = None
-    worker: WorkerState | None = None
-    measurement: MeasurementState | None = None
+    model: Model | None = None
+    worker: Worker | None = None  # getWorker(inference.worker); None: never registered
+    measurement: MeasurementStatus | None = None
     attestation: bytes | None = None
     attestation_error: str | None = None
 
@@ -188,8 +151,7 @@ class ChainOracle:
 
     def verify_inclusion(self, batch_id: bytes, inference: Inference,
                          proof: tuple[bytes, ...]) -> bool:
-        fn = self.attestia.registry.functions.verifyInclusion
-        return bool(fn(batch_id, inference.as_tuple(), list(proof)).call())
+        return self.attestia.reg.verify_inclusion(batch_id, inference, proof)
 
     def code_at(self, address: str) -> bytes:
         return bytes(self.w3.eth.get_code(to_checksum_address(address)))
@@ -202,30 +164,15 @@ class ChainOracle:
 # ------------------------------------------------------------------------------- reading
 
 
-def fetch_uri(uri: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
-    """The bytes at a file:// or http(s):// URI (at most ``limit``)."""
-    parsed = urllib.parse.urlparse(uri)
-    if parsed.scheme == "file":
-        path = Path(urllib.parse.unquote(parsed.path))
-        if path.stat().st_size > limit:
-            raise ValueError(f"{path} is larger than {limit} bytes")
-        return path.read_bytes()
-    if parsed.scheme in ("http", "https"):
-        response = requests.get(uri, timeout=20, stream=True)
-        response.raise_for_status()
-        data = response.raw.read(limit + 1, decode_content=True)
-        if len(data) > limit:
-            raise ValueError(f"{uri} is larger than {limit} bytes")
-        return data
-    raise ValueError(f"unsupported URI scheme {parsed.scheme!r} (file, http and https are read)")
-
-
-def _values(struct: Any) -> tuple:
-    return tuple(struct.values()) if isinstance(struct, Mapping) else tuple(struct)
+def _inference_arg(value: Any) -> Inference:
+    """A decoded ``Inference`` call argument, mapped by field name when it carries names."""
+    if isinstance(value, Mapping) or hasattr(value, "_asdict"):
+        return from_abi(Inference, value)
+    return Inference.from_tuple(value)
 
 
 def read_submission(attestia: Attestia, tx_hash: str, methods: tuple[str, ...]) -> Submission:
-    tx = attestia.chain.w3.eth.get_transaction(tx_hash)
+    tx = attestia.chain.w3.eth.get_transaction(HexStr(tx_hash))
     sender, value = to_checksum_address(tx["from"]), int(tx["value"])
     to = tx.get("to")
     if to is None or to_checksum_address(to) != attestia.registry.address:
@@ -238,7 +185,7 @@ def read_submission(attestia: Attestia, tx_hash: str, methods: tuple[str, ...]) 
     name = fn.fn_name
     if name not in methods:
         return Submission(name, sender, value, error=f"unexpected method {name}")
-    inference = Inference.from_tuple(_values(args["inference"])) if "inference" in args else None
+    inference = _inference_arg(args["inference"]) if "inference" in args else None
     signature = bytes(args["signature"]) if "signature" in args else None
     proof = bytes(args["proof"]) if "proof" in args else None
     instances = tuple(int(v) for v in args["instances"]) if "instances" in args else None
@@ -246,107 +193,77 @@ def read_submission(attestia: Attestia, tx_hash: str, methods: tuple[str, ...]) 
 
 
 def _read_parties(attestia: Attestia, inference: Inference) -> dict[str, Any]:
-    fn = attestia.registry.functions
-    worker = WorkerState.from_tuple(inference.worker, fn.getWorker(inference.worker).call())
+    reg = attestia.reg
+    worker = reg.worker(inference.worker)
     measurement = None
     attestation = error = None
-    if worker.exists and worker.enclave_bound_at:
-        m = fn.measurementStatus(worker.measurement).call()
-        measurement = MeasurementState(int(m[0]), int(m[1]))
+    if worker is not None and worker.enclave_bound:
+        measurement = reg.measurement_status(worker.measurement)
         try:
-            attestation = fetch_uri(worker.attestation_uri)
-        except (OSError, ValueError, requests.RequestException) as exc:
-            error = f"cannot fetch {worker.attestation_uri}: {exc}"
-    return {"model": get_model(attestia, inference.modelId), "worker": worker,
+            attestation = read_uri(worker.attestationURI, max_bytes=MAX_ATTESTATION_BYTES)
+        except UriError as exc:
+            error = f"cannot fetch the attestation document: {exc}"
+    return {"model": reg.model(inference.modelId), "worker": worker,
             "measurement": measurement, "attestation": attestation,
             "attestation_error": error}
 
 
 def gather(attestia: Attestia, ref: RecordRef) -> Evidence:
     """Read the record named by ``ref`` and everything its checks need."""
-    base = {"ref": ref, "chain_id": attestia.chain.chain_id,
-            "registry": attestia.registry.address}
+    base = Evidence(ref, attestia.chain.chain_id, attestia.reg.address, found=False)
     if ref.batch_id is not None:
         return _gather_batched(attestia, ref, base)
-    events = recorded_events(attestia.registry, attestia.first_block,
-                             request_id=ref.request_id)
+    events = attestia.reg.recorded(request_id=ref.request_id)
     if not events:
-        return Evidence(**base, found=False, missing_reason=(
-            f"no InferenceRecorded event for {ref.label} on chain {base['chain_id']} "
-            f"(registry {base['registry']}); for a batched record pass --batch BATCH_ID"))
+        return replace(base, missing_reason=(
+            f"no InferenceRecorded event for {ref.label} on chain {base.chain_id} "
+            f"(registry {base.registry}); for a batched record pass --batch BATCH_ID"))
     event = events[-1]
     w3 = attestia.chain.w3
-    slot = bytes(attestia.registry.functions.requestState(event.request_id).call())
-    return Evidence(
-        **base, found=True, inference=event.inference, shares=tuple(event.shares),
+    return replace(
+        base, found=True, inference=event.inference, shares=event.shares,
         recorded_at=int(w3.eth.get_block(event.block)["timestamp"]), tx_hash=event.tx_hash,
-        request_slot=slot, event_digest=event.digest,
+        request_slot=attestia.reg.request_state(event.request_id), event_digest=event.digest,
         submission=read_submission(attestia, event.tx_hash, SINGLE_METHODS),
         **_read_parties(attestia, event.inference),
     )
 
 
-def _gather_batched(attestia: Attestia, ref: RecordRef, base: dict) -> Evidence:
-    events = list(iter_events(attestia.registry, "BatchCommitted", attestia.first_block,
-                              argument_filters={"batchId": ref.batch_id}))
+def _gather_batched(attestia: Attestia, ref: RecordRef, base: Evidence) -> Evidence:
+    assert ref.batch_id is not None
+    events = attestia.reg.batches(batch_id=ref.batch_id)
     if not events:
-        return Evidence(**base, found=False, missing_reason=(
+        return replace(base, missing_reason=(
             f"no BatchCommitted event for batch 0x{ref.batch_id.hex()} on chain "
-            f"{base['chain_id']}"))
+            f"{base.chain_id}"))
     event = events[-1]
-    args = event["args"]
-    tx_hash = "0x" + bytes(event["transactionHash"]).hex()
-    info = attestia.registry.functions.batchInfo(ref.batch_id).call()
-    batch = BatchEvidence(ref.batch_id, bytes(args["root"]), int(args["count"]),
-                          int(args["epoch"]), int(args["deposit"]), str(args["dataURI"]),
-                          int(info[0]))
-    recorded_at = int(attestia.chain.w3.eth.get_block(event["blockNumber"])["timestamp"])
-    submission = read_submission(attestia, tx_hash, BATCH_METHODS)
-    common = {**base, "recorded_at": recorded_at, "tx_hash": tx_hash, "submission": submission}
+    batch = BatchEvidence(ref.batch_id, event.root, event.count, event.epoch, event.deposit,
+                          event.data_uri, attestia.reg.batch_info(ref.batch_id).committedAt)
+    recorded_at = int(attestia.chain.w3.eth.get_block(event.meta.block)["timestamp"])
+    submission = read_submission(attestia, event.meta.tx_hash, BATCH_METHODS)
+    common = replace(base, recorded_at=recorded_at, tx_hash=event.meta.tx_hash,
+                     submission=submission)
     try:
-        data = json.loads(fetch_uri(batch.data_uri))
-        tree = StandardMerkleTree.load(data["tree"])
-        leaves = data["leaves"]
-    except (OSError, ValueError, KeyError, TypeError, AttestiaError,
-            requests.RequestException) as exc:
-        problem = f"the batch file at {batch.data_uri} is unreadable: {exc}"
-        return Evidence(**common, found=False, missing_reason=problem,
-                        batch=_replace(batch, file_error=problem))
-    leaf = _find_leaf(leaves, ref)
-    tree_root = bytes.fromhex(tree.root[2:])
-    if leaf is None:
-        return Evidence(**common, found=False, batch=_replace(
-            batch, tree_root=tree_root, tree_size=len(tree)), missing_reason=(
+        published = batchfile.load(event.data_uri, event)
+    except (BatchFileError, UriError) as exc:
+        problem = f"the batch file is not the committed batch ({exc})" if isinstance(
+            exc, BatchFileError) else f"the batch file cannot be read ({exc})"
+        return replace(common, missing_reason=problem, batch=replace(batch, file_error=problem))
+    index = _find_leaf(published, ref)
+    if index is None:
+        return replace(common, batch=replace(
+            batch, tree_root=published.root, tree_size=published.count), missing_reason=(
             f"the batch file at {batch.data_uri} has no leaf {ref.label}"))
-    inference = Inference.from_json(leaf["inference"])
-    shares = tuple((to_checksum_address(a), int(b)) for a, b in leaf["shares"])
-    try:
-        proof = tuple(bytes.fromhex(p[2:]) for p in tree.get_proof(list(inference.as_tuple())))
-    except AttestiaError:
-        proof = ()
-    batch = _replace(batch, tree_root=tree_root, tree_size=len(tree), proof=proof)
-    return Evidence(**common, found=True, inference=inference, shares=shares, batch=batch,
-                    **_read_parties(attestia, inference))
+    leaf = published.leaves[index]
+    batch = replace(batch, tree_root=published.root, tree_size=published.count,
+                    proof=tuple(published.proof(index)))
+    return replace(common, found=True, inference=leaf.inference,
+                   shares=tuple(Share(a, b) for a, b in leaf.shares), batch=batch,
+                   **_read_parties(attestia, leaf.inference))
 
 
-def _find_leaf(leaves: list[dict], ref: RecordRef) -> dict | None:
+def _find_leaf(published: BatchFile, ref: RecordRef) -> int | None:
     if ref.index is not None:
-        return leaves[ref.index] if 0 <= ref.index < len(leaves) else None
-    wanted = "0x" + ref.request_id.hex()
-    for leaf in leaves:
-        if str(leaf["inference"]["requestId"]).lower() == wanted:
-            return leaf
-    return None
-
-
-def _replace(batch: BatchEvidence, **changes: Any) -> BatchEvidence:
-    from dataclasses import replace
-
-    return replace(batch, **changes)
-
-
-def batch_id_of(root: bytes, model_id: bytes, worker: str) -> bytes:
-    """keccak256(abi.encode(root, modelId, worker)) (design.md)."""
-    from eth_abi import encode
-
-    return keccak(encode(["bytes32", "bytes32", "address"], [root, model_id, worker]))
+        return ref.index if 0 <= ref.index < published.count else None
+    assert ref.request_id is not None
+    return published.index_of(ref.request_id)

@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from offchain.chain.contracts import Attestia
-from offchain.chain.eip712 import PROOF_ZK
 from offchain.client import load_local_request
+from offchain.engine import Evaluation, InferenceEngine
 from offchain.errors import AttestiaError
 from offchain.models import load_package
 from offchain.models.encoding import commit, encode_tensor
 from offchain.models.package import ModelPackage
+from offchain.protocol import PROOF_ZK
 from offchain.verify import checks as C
 from offchain.verify.evidence import ChainOracle, Evidence, RecordRef, VerifyError, gather
 from offchain.verify.result import Report
-from offchain.worker.engine import Evaluation, InferenceEngine
 
 log = logging.getLogger("attestia.verify")
 
@@ -94,6 +94,7 @@ def recompute(ev: Evidence, options: VerifyOptions) -> Recomputed:
     inf = ev.inference
     if inf is None:
         return Recomputed(None, None, None, None, None, "no record")
+    package: ModelPackage | None
     if options.package_path is not None:
         package = load_package(options.package_path)
     else:

@@ -3,10 +3,10 @@
 Requests paid off-chain arrive in the inbox (``inbox.py``). The worker takes up to
 ``batch_size`` of them for one model (or whatever is there once the oldest has waited
 ``max_latency`` seconds), runs and attributes them in one pass, builds the StandardMerkleTree
-over their Inference leaves (design.md), publishes the leaves with their attribution lists as
-``<data_dir>/batches/<root>.json`` and commits the root with ``commitBatch`` (or, for an
-enclave key, ``commitBatchBySig`` relayed by the operator), paying the contributors' cut of
-the batch's fees as the deposit.
+over their Inference leaves, publishes the batch file (:mod:`offchain.batchfile`: the records
+with their attribution lists and fees) as ``<data_dir>/batches/<root>.json`` and commits the
+root with ``commitBatch`` (or, for an enclave key, ``commitBatchBySig`` relayed by the
+operator), paying the contributors' cut of the batch's fees as the deposit.
 
 Exactly once, as for single records: every step is journaled before its effect.
 
@@ -25,38 +25,47 @@ batch id twice: ``AlreadyExists``), and none is lost.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
-import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from eth_abi import encode as abi_encode
-from eth_utils import keccak
+from hexbytes import HexBytes
 from threadpoolctl import threadpool_limits
 
-from offchain.attribution.shares import Share
-from offchain.chain.eip712 import (
-    INFERENCE_ABI_TYPES,
+from offchain.batchfile import (
+    BatchFile,
+    BatchFileError,
+    BatchLeaf,
+    Commitment,
+    leaf_tree,
+    write_batch_file,
+)
+from offchain.batchfile import load as load_batch_file
+from offchain.chain.eip712 import sign_digest
+from offchain.chain.tx import Call, NonceTooLow
+from offchain.engine import Evaluation, InferenceEngine
+from offchain.errors import AttestiaError, ChainError, TransactionReverted
+from offchain.fsutil import atomic_write_json
+from offchain.merkle import StandardMerkleTree
+from offchain.models.errors import EncodingError
+from offchain.protocol import (
     PROOF_SIGNED,
     PROOF_TEE,
     Batch,
     Inference,
+    Share,
+    batch_deposit,
     batch_digest,
-    sign_digest,
+    batch_id,
+    data_uri_hash,
+    epoch_at,
 )
-from offchain.chain.tx import Call, NonceTooLow
-from offchain.errors import AttestiaError, ChainError, TransactionReverted
-from offchain.merkle import StandardMerkleTree
-from offchain.models.errors import EncodingError
-from offchain.models.onchain import get_model
+from offchain.uri import UriError, resolve
 from offchain.worker import journal as J
-from offchain.worker.engine import Evaluation, InferenceEngine
 from offchain.worker.inbox import (
     BAD,
     DONE,
@@ -75,8 +84,6 @@ log = logging.getLogger("attestia.worker")
 
 BATCHES = "batches"
 OUTBOX = "outbox"
-DOCUMENT_FORMAT = "attestia-batch-v1"
-BPS = 10_000
 # Attribution threads: a sort over a large roster releases the GIL, a small one is not
 # worth a thread hand-off.
 PARALLEL_ROSTER = 20_000
@@ -106,26 +113,6 @@ class BatchStats:
 
 
 # -- pure core ------------------------------------------------------------------------------
-
-def contributors_cut(fee: int, worker_bps: int, owner_bps: int) -> int:
-    """design.md fee split: what is left for data contributors (no dust lost)."""
-    return fee - fee * worker_bps // BPS - fee * owner_bps // BPS
-
-
-def batch_deposit(fees: Sequence[int], worker_bps: int, owner_bps: int) -> int:
-    """A batch's deposit: the contributors' cut of every leaf's fee."""
-    return sum(contributors_cut(int(fee), worker_bps, owner_bps) for fee in fees)
-
-
-def batch_id_of(root: bytes, model_id: bytes, worker: str) -> bytes:
-    """keccak256(abi.encode(root, modelId, worker)), as the registry computes it."""
-    return keccak(abi_encode(["bytes32", "bytes32", "address"], [root, model_id, worker]))
-
-
-def leaf_value(record: Inference) -> list[Any]:
-    """A record as a StandardMerkleTree value: 0x-hex bytes and addresses, integer kinds."""
-    return list(record.to_json().values())
-
 
 def decode_request(engine: InferenceEngine, request: OffchainRequest) -> np.ndarray:
     """The raw float32 input of a request, checked as the model needs it.
@@ -170,7 +157,7 @@ class BuiltBatch:
 
     @property
     def batch_id(self) -> bytes:
-        return batch_id_of(self.root, self.model_id, self.worker)
+        return batch_id(self.root, self.model_id, self.worker)
 
 
 def _evaluate(engine: InferenceEngine, raws: list[np.ndarray], workers: int
@@ -228,33 +215,19 @@ def build_batch(
         built.fees.append(request.fee)
         built.outputs.append(result.output_bytes)
     if built.records:
-        built.tree = StandardMerkleTree.of([list(r.values()) for r in built.records_json],
-                                           INFERENCE_ABI_TYPES)
+        built.tree = leaf_tree(built.records_json)
     return built
 
 
-def batch_document(built: BuiltBatch, *, epoch: int, deposit: int) -> dict[str, Any]:
-    """The public batch file: the tree and, per leaf (tree value order), the record, its
-    attribution list, label and fee. Outputs and inputs stay private (commitments only)."""
+def batch_file(built: BuiltBatch, *, epoch: int, deposit: int) -> BatchFile:
+    """The public batch file of a built batch (labels and outputs stay private)."""
     if built.tree is None:
-        raise BatchError("an empty batch has no document")
-    return {
-        "format": DOCUMENT_FORMAT,
-        "root": built.tree.root,
-        "batchId": "0x" + built.batch_id.hex(),
-        "modelId": "0x" + built.model_id.hex(),
-        "worker": built.worker,
-        "count": len(built.records),
-        "epoch": epoch,
-        "deposit": deposit,
-        "tree": built.tree.dump(),
-        "leaves": [
-            {"inference": record, "shares": [[a, b] for a, b in shares],
-             "label": label, "fee": fee}
-            for record, shares, label, fee in zip(built.records_json, built.shares,
-                                                  built.labels, built.fees, strict=True)
-        ],
-    }
+        raise BatchError("an empty batch has no batch file")
+    leaves = [BatchLeaf(record, tuple(shares), fee)
+              for record, shares, fee in zip(built.records, built.shares, built.fees,
+                                             strict=True)]
+    return BatchFile.of(leaves, model_id=built.model_id, worker=built.worker, epoch=epoch,
+                        deposit=deposit, records_json=built.records_json, tree=built.tree)
 
 
 def results_document(built: BuiltBatch) -> dict[str, Any]:
@@ -270,46 +243,25 @@ def results_document(built: BuiltBatch) -> dict[str, Any]:
     }
 
 
-def load_batch_document(path: Path, root: str | None = None) -> dict[str, Any]:
-    """Read a batch file and check it: its tree rebuilds to its root (and to ``root`` if
-    given) and every leaf is the tree value at its index. Raises BatchError."""
-    try:
-        doc = json.loads(path.read_text())
-        tree = StandardMerkleTree.load(doc["tree"])
-        leaves = doc["leaves"]
-    except (OSError, ValueError, KeyError, TypeError, AttestiaError) as exc:
-        raise BatchError(f"batch file {path} is unreadable: {exc}") from None
-    if root is not None and tree.root.lower() != root.lower():
-        raise BatchError(f"batch file {path} has root {tree.root}, not {root}")
-    if doc.get("root", "").lower() != tree.root.lower() or len(leaves) != len(tree):
-        raise BatchError(f"batch file {path} does not match its own tree")
-    for index, leaf in enumerate(leaves):
-        if [str(v).lower() for v in tree.at(index)] != [
-                str(v).lower() for v in leaf_value(Inference.from_json(leaf["inference"]))]:
-            raise BatchError(f"batch file {path}: leaf {index} is not the tree's value")
-    return doc
-
-
 def write_json(path: Path, data: Any) -> None:
-    """Atomically (temporary file, fsync, rename): readers see the old file or the new."""
+    """Atomically (:mod:`offchain.fsutil`): readers see the old file or the new."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(json.dumps(data, separators=(",", ":")).encode())
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    atomic_write_json(path, data, separators=(",", ":"))
 
 
 def _receipt(node: WorkerNode, tx_hash: bytes) -> Any:
     try:
-        return node.chain.w3.eth.get_transaction_receipt(tx_hash)
+        return node.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
     except Exception:  # TransactionNotFound and transient errors alike: not mined yet
         return None
 
 
-def _uri_path(uri: str) -> Path:
-    return Path(urllib.parse.unquote(urllib.parse.urlparse(uri).path))
+def _local_path(uri: str) -> Path:
+    """Where this worker published a batch file (its journal holds file:// URIs)."""
+    where = resolve(uri)
+    if not isinstance(where, Path):
+        raise BatchError(f"batch file {uri} is not a local file this worker can rewrite")
+    return where
 
 
 # -- the loop ---------------------------------------------------------------------------------
@@ -319,13 +271,13 @@ class BatchWorker:
 
     def __init__(self, node: WorkerNode, data_dir: Path, options: BatchOptions | None = None
                  ) -> None:
-        self.node = node
-        self.journal = node.journal
-        self.sender = node.sender
-        self.registry = node.registry
         self.options = options or BatchOptions()
         if self.options.batch_size < 1 or self.options.max_latency < 0:
             raise BatchError("batch size must be >= 1 and max latency >= 0 seconds")
+        self.node = node
+        self.journal = node.journal
+        self.sender = node.sender
+        self.reg = node.attestia.reg
         self.inbox_dir = data_dir / INBOX
         self.batch_dir = data_dir / BATCHES
         self.outbox_dir = data_dir / OUTBOX
@@ -377,6 +329,7 @@ class BatchWorker:
             log.info("recovering %d journaled batch commit(s)", len(in_flight))
         displaced = []
         for entry in in_flight:
+            assert entry.tx_hash is not None and entry.raw_tx is not None  # signed or sent
             tx_hash = bytes.fromhex(entry.tx_hash[2:])
             if _receipt(self.node, tx_hash) is not None:
                 continue
@@ -483,58 +436,60 @@ class BatchWorker:
             return
         worker_bps, owner_bps = self._split(model_id)
         deposit = batch_deposit(built.fees, worker_bps, owner_bps)
-        epoch = int(self.registry.functions.currentEpoch().call())
+        epoch = self.reg.current_epoch()
         root = built.tree.root  # type: ignore[union-attr]
         path = (self.batch_dir / f"{root}.json").resolve()
-        entry = J.BatchEntry(
+        batch = J.BatchEntry(
             batch_id="0x" + built.batch_id.hex(), state=J.ASSIGNED, root=root,
             count=len(built.records), uri=path.as_uri(), tx_hash=None, raw_tx=None, nonce=None,
             model_id="0x" + model_id.hex(), epoch=epoch, deposit=deposit, reason=None,
             attempts=0,
         )
-        self.journal.assign_batch(entry, built.request_ids)
+        self.journal.assign_batch(batch, built.request_ids)
         write_json(self.outbox_dir / f"{root}.json", results_document(built))
-        document = batch_document(built, epoch=epoch, deposit=deposit)
-        write_json(path, document)
-        self._sign_and_send(entry, document)
+        published = batch_file(built, epoch=epoch, deposit=deposit)
+        write_batch_file(path, published)
+        self._sign_and_send(batch, published)
+
+    def _load(self, entry: J.BatchEntry) -> BatchFile:
+        """This worker's own batch file, checked against what it journaled."""
+        assert entry.model_id is not None
+        expected = Commitment(bytes.fromhex(entry.root[2:]), entry.count,
+                              bytes.fromhex(entry.model_id[2:]), self.node.signer.address)
+        return load_batch_file(entry.uri, expected)
 
     def _resume(self, entry: J.BatchEntry) -> None:
         """An assigned batch: sign it if its file was written, else release its requests."""
         try:
-            document = load_batch_document(_uri_path(entry.uri), entry.root)
-        except BatchError as exc:
+            published = self._load(entry)
+        except (BatchFileError, UriError) as exc:
             released = self.journal.release_batch(entry.batch_id)
             log.info("batch %s was never signed (%s): %d request(s) pending again",
                      entry.root[:18], exc, released)
             return
-        self._sign_and_send(entry, document)
+        self._sign_and_send(entry, published)
 
-    def _commit_call(self, document: dict[str, Any], uri: str) -> Call:
-        root = bytes.fromhex(document["root"][2:])
-        model_id = bytes.fromhex(document["modelId"][2:])
-        count, epoch, deposit = int(document["count"]), int(document["epoch"]), int(
-            document["deposit"])
-        fn = self.registry.functions
+    def _commit_call(self, published: BatchFile, uri: str) -> Call:
+        root, count, model_id = published.root, published.count, published.model_id
+        epoch, deposit = published.epoch, published.deposit
         signer = self.node.signer
         if signer.address == self.node.operator.address:
-            call = fn.commitBatch(root, count, model_id, epoch, uri)
-        else:  # an enclave key signs the Batch, the operator relays and pays the deposit
-            batch = Batch(root, count, model_id, epoch, keccak(text=uri), signer.address, deposit)
-            signature = sign_digest(signer, batch_digest(batch, self.node.chain.chain_id,
-                                                         self.registry.address))
-            call = fn.commitBatchBySig(root, count, model_id, epoch, uri, signer.address,
-                                       signature)
-        return Call.of(call, value=deposit)
+            return self.reg.commit_batch(root, count, model_id, epoch, uri, deposit)
+        # An enclave key signs the Batch; the operator relays it and pays the deposit.
+        batch = Batch(root, count, model_id, epoch, data_uri_hash(uri), signer.address, deposit)
+        signature = sign_digest(signer, batch_digest(batch, self.node.chain.chain_id,
+                                                     self.reg.address))
+        return self.reg.commit_batch_by_sig(root, count, model_id, epoch, uri, signer.address,
+                                            signature, deposit)
 
-    def _sign_and_send(self, entry: J.BatchEntry, document: dict[str, Any]) -> None:
-        path = _uri_path(entry.uri)
+    def _sign_and_send(self, entry: J.BatchEntry, published: BatchFile) -> None:
         for _ in range(self.options.max_attempts):
-            epoch = int(self.registry.functions.currentEpoch().call())
-            if int(document["epoch"]) != epoch:  # not signed yet: the file may still change
-                document["epoch"] = epoch
-                write_json(path, document)
+            epoch = self.reg.current_epoch()
+            if published.epoch != epoch:  # not signed yet: the file may still change
+                published = published.with_epoch(epoch)
+                write_batch_file(_local_path(entry.uri), published)
             try:
-                tx_hash, raw = self.sender.sign(self._commit_call(document, entry.uri))
+                tx_hash, raw = self.sender.sign(self._commit_call(published, entry.uri))
             except TransactionReverted as exc:  # the gas estimate ran the commit
                 if exc.error == "EpochMismatch":
                     continue  # the epoch turned between the read and the estimate
@@ -567,10 +522,9 @@ class BatchWorker:
             self._retry_or_fail(entry, f"signed for epoch {entry.epoch}, mined in {mined_in}")
             return
         try:
-            document = load_batch_document(_uri_path(entry.uri), entry.root)
-            self.sender.check(receipt, self._commit_call(document, entry.uri))
+            self.sender.check(receipt, self._commit_call(self._load(entry), entry.uri))
             reason = "reverted"
-        except (TransactionReverted, BatchError) as exc:
+        except (TransactionReverted, BatchFileError, UriError) as exc:
             reason = str(exc)
         self._fail(entry, reason)
 
@@ -607,24 +561,21 @@ class BatchWorker:
         self.settle_files()
 
     def _committed(self, entry: J.BatchEntry) -> bool:
-        info = self.registry.functions.batchInfo(bytes.fromhex(entry.batch_id[2:])).call()
-        return int(info[1]) == entry.count
+        return self.reg.batch_info(bytes.fromhex(entry.batch_id[2:])).count == entry.count
 
     def _epoch_at(self, block_number: int) -> int:
-        """The registry's epoch at a block: (timestamp - genesis) / epochLength."""
+        """The registry's epoch at a block (``protocol.epoch_at`` of its timestamp)."""
         if self._epochs is None:
-            fn = self.registry.functions
-            self._epochs = (int(fn.genesis().call()), int(fn.epochLength().call()))
-        genesis, length = self._epochs
+            self._epochs = (self.reg.genesis(), self.reg.epoch_length())
         timestamp = int(self.node.chain.w3.eth.get_block(block_number)["timestamp"])
-        return (timestamp - genesis) // length
+        return epoch_at(timestamp, *self._epochs)
 
     def _split(self, model_id: bytes) -> tuple[int, int]:
         if model_id not in self._splits:
-            model = get_model(self.node.attestia, model_id)
+            model = self.reg.model(model_id)
             if model is None:
                 raise BatchError(f"model 0x{model_id.hex()} is not registered on this chain")
-            self._splits[model_id] = (model.worker_bps, model.owner_bps)
+            self._splits[model_id] = (model.workerBps, model.ownerBps)
         return self._splits[model_id]
 
     def _sleep_time(self) -> float:

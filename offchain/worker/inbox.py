@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode as abi_encode
-from eth_utils import keccak
-
 from offchain.errors import AttestiaError
+from offchain.fsutil import atomic_write_bytes
 from offchain.models.encoding import SALT_SIZE, commit, new_salt
+from offchain.protocol import request_id as request_id_of
 
 INBOX = "inbox"
 DONE = "done"
@@ -107,13 +106,11 @@ def offchain_request(model_id: bytes, input_bytes: bytes, *, fee: int, requester
                      salt: bytes | None = None) -> dict:
     """A requester's inbox entry for canonical input bytes (keep the salt to reveal later).
 
-    requestId = keccak256(abi.encode(requester, modelId, inputCommitment)), the same rule
-    as on-chain requests, so ids stay unique per requester and salted input.
+    The request id is :func:`offchain.protocol.request_id`, the same rule as on-chain
+    requests, so ids stay unique per requester and salted input.
     """
     salt = salt or new_salt()
-    commitment = commit(salt, input_bytes)
-    request_id = keccak(abi_encode(["address", "bytes32", "bytes32"],
-                                   [requester, model_id, commitment]))
+    request_id = request_id_of(requester, model_id, commit(salt, input_bytes))
     return {"requestId": "0x" + request_id.hex(), "modelId": "0x" + model_id.hex(),
             "salt": "0x" + salt.hex(), "fee": int(fee), "inputBytes": "0x" + input_bytes.hex()}
 
@@ -129,14 +126,9 @@ def submit_offchain(inbox_dir: Path, requests: Sequence[Mapping[str, Any]] | Map
     body = json.dumps(requests if isinstance(requests, Mapping) else list(requests),
                       separators=(",", ":")).encode()
     name = f"{time.time_ns():020d}-{secrets.token_hex(4)}.json"
-    tmp = inbox_dir / f".{name}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(body)
-        handle.flush()
-        os.fsync(handle.fileno())
-    path = inbox_dir / name
-    tmp.replace(path)
-    return path
+    # The helper's temporary file is ".<name>.<random>.tmp": hidden and not *.json, so
+    # inbox_files never picks it up half-written.
+    return atomic_write_bytes(inbox_dir / name, body)
 
 
 def inbox_files(inbox_dir: Path) -> list[Path]:

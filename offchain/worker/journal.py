@@ -104,6 +104,20 @@ class JournalEntry:
     nonce: int | None
     reason: str | None
 
+    @property
+    def signed_hash(self) -> bytes:
+        """The journaled transaction's hash (entries in a signed or sent state have one)."""
+        if self.tx_hash is None:
+            raise ValueError(f"journal entry {self.request_id} holds no signed transaction")
+        return bytes.fromhex(self.tx_hash.removeprefix("0x"))
+
+    @property
+    def signed_raw(self) -> bytes:
+        """The journaled transaction's signed bytes, re-broadcast as they are after a crash."""
+        if self.raw_tx is None:
+            raise ValueError(f"journal entry {self.request_id} holds no signed transaction")
+        return bytes.fromhex(self.raw_tx.removeprefix("0x"))
+
 
 @dataclass
 class OffchainEntry:

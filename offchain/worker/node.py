@@ -21,31 +21,30 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
 
 from offchain.chain.contracts import Attestia
-from offchain.chain.eip712 import (
-    PROOF_SIGNED,
-    PROOF_TEE,
-    PROOF_ZK,
-    inference_digest,
-    policy_bit,
-    sign_digest,
-)
-from offchain.chain.events import (
-    iter_events,
-    request_from_event,
-    request_hash,
-    request_tuple,
-)
+from offchain.chain.eip712 import sign_digest
 from offchain.chain.tx import Call, Sender
+from offchain.engine import InferenceEngine
 from offchain.errors import AttestiaError, ChainError, TransactionReverted
 from offchain.models.encoding import commit
 from offchain.privacy import EncryptionKey, open_request, seal_result
+from offchain.protocol import (
+    PROOF_SIGNED,
+    PROOF_TEE,
+    PROOF_ZK,
+    REQUEST_CANCELLED,
+    REQUEST_REJECTED,
+    ZERO32,
+    ZERO_ADDRESS,
+    Request,
+    inference_digest,
+    policy_bit,
+)
 from offchain.worker import journal as J
-from offchain.worker.engine import InferenceEngine
 
 log = logging.getLogger("attestia.worker")
-ZERO = "0x" + "00" * 20
 OPEN_REQUEST_PREFIX = b"uri:"
 GAS_REJECT = 150_000
 GAS_ZK = 1_500_000
@@ -92,6 +91,9 @@ class WorkerOptions:
     poll_interval: float = 0.05
     pipeline: int = 64
     start_block: int = 0
+    # Dry-run each record's transaction (eth_call, same sender and fields, pending block)
+    # before signing it: a revert is journaled as its custom error and costs no gas.
+    simulate: bool = True
 
 
 @dataclass
@@ -113,7 +115,7 @@ class WorkerNode:
         on_progress: Callable[[WorkerStats], None] | None = None,
     ) -> None:
         self.attestia = attestia
-        self.registry = attestia.registry
+        self.reg = attestia.reg
         self.chain = attestia.chain
         self.operator = operator
         self.signer: LocalAccount = tee.account if tee else operator
@@ -153,10 +155,10 @@ class WorkerNode:
             return
         log.info("recovering %d journaled transaction(s)", len(in_flight))
         for entry in in_flight:
-            tx_hash = bytes.fromhex(entry.tx_hash[2:])
+            tx_hash = entry.signed_hash
             if self._receipt(tx_hash) is None:
                 try:
-                    self.sender.broadcast(tx_hash, bytes.fromhex(entry.raw_tx[2:]))
+                    self.sender.broadcast(tx_hash, entry.signed_raw)
                 except ChainError as exc:
                     log.warning("re-broadcast of %s failed: %s", entry.request_id, exc)
         self.sender.resync()
@@ -169,15 +171,15 @@ class WorkerNode:
         if start > latest:
             return 0
         found: list[tuple[str, int, dict]] = []
-        for event in iter_events(self.registry, "InferenceRequested", start, latest):
-            args = event["args"]
-            if bytes(args["modelId"]) not in self.engines:
+        for event in self.reg.requested(start, latest):
+            if event.request.modelId not in self.engines:
                 continue
-            if args["worker"] not in (ZERO, self.signer.address):
+            if event.request.worker not in (ZERO_ADDRESS, self.signer.address):
                 continue
-            request = request_from_event(args)
-            request["payload"] = "0x" + bytes(args["payload"]).hex()
-            found.append(("0x" + bytes(args["requestId"]).hex(), event["blockNumber"], request))
+            # The journal keeps the Request's JSON form plus the payload it came with.
+            request = event.request.to_json()
+            request["payload"] = "0x" + event.payload.hex()
+            found.append(("0x" + event.request_id.hex(), event.meta.block, request))
         crash_point("before-cursor")
         added = self.journal.add_requests(found, latest)
         self.stats.seen += added
@@ -196,6 +198,7 @@ class WorkerNode:
                 self.stats.skipped += 1
             except Rejection as exc:
                 prepared.append(self._reject(entry, str(exc)))
+        prepared = [item for item in prepared if self._simulates(item)]
         if not prepared:
             return
         # Journal every signed transaction before any is broadcast.
@@ -227,19 +230,43 @@ class WorkerNode:
         self._confirm(self.journal.entries(J.SENT, J.REJECT_SENT, J.SIGNED, J.REJECT_SIGNED))
 
     def _still_open(self, entry: J.JournalEntry) -> bool:
-        state = bytes(self.registry.functions.requestState(entry.request_id).call())
-        if state == request_hash(entry.request):
+        state = self.reg.request_state(_request_id(entry))
+        if state == Request.from_json(entry.request).hash:
             return True
-        reason = {0: "unknown request", 1: "cancelled", 2: "rejected"}.get(
-            int.from_bytes(state, "big"), "recorded by another worker"
-        )
+        reason = {ZERO32: "unknown request", REQUEST_CANCELLED: "cancelled",
+                  REQUEST_REJECTED: "rejected"}.get(state, "recorded by another worker")
         self.journal.update(entry.request_id, J.SKIPPED, reason=reason)
         self.stats.skipped += 1
         return False
 
+    def _simulates(self, item: Prepared) -> bool:
+        """Whether the item's transaction would succeed now; if not, its failure (the custom
+        error by name) is journaled and nothing is signed."""
+        if not self.options.simulate:
+            return True
+        try:
+            self.sender.simulate(item.call)
+        except TransactionReverted as exc:
+            self._failed(item.entry, f"not sent: {exc}")
+            return False
+        return True
+
+    def _failed(self, entry: J.JournalEntry, reason: str) -> None:
+        """Journal a record or rejection that failed (or would fail) on chain: FAILED with the
+        decoded reason, or SKIPPED when the request is no longer open (reason kept)."""
+        short = entry.request_id[:10]
+        if self._still_open_quiet(entry):
+            self.journal.update(entry.request_id, J.FAILED, reason=reason)
+            self.stats.failed += 1
+            log.warning("failed %s: %s", short, reason)
+        else:
+            self.journal.update(entry.request_id, J.SKIPPED, reason=f"no longer open: {reason}")
+            self.stats.skipped += 1
+            log.info("skipped %s: no longer open: %s", short, reason)
+
     def _payload_blob(self, request: dict) -> bytes:
         payload = bytes.fromhex(request["payload"][2:])
-        if request["worker"] != ZERO:
+        if request["worker"] != ZERO_ADDRESS:
             return payload
         if not payload.startswith(OPEN_REQUEST_PREFIX):
             raise Rejection("open request payload must be uri:<location>")
@@ -257,14 +284,13 @@ class WorkerNode:
         return bytes.fromhex(blob.removeprefix("0x"))
 
     def _prepare(self, entry: J.JournalEntry) -> Prepared:
-        request = entry.request
-        model_id = bytes.fromhex(request["modelId"][2:])
-        engine = self.engines[model_id]
+        request = Request.from_json(entry.request)
+        engine = self.engines[request.modelId]
         try:
-            payload = open_request(self.enc_key, self._payload_blob(request))
+            payload = open_request(self.enc_key, self._payload_blob(entry.request))
         except AttestiaError as exc:
             raise Rejection(f"undecryptable payload: {exc}") from None
-        if commit(payload.salt, payload.input_bytes).hex() != request["inputCommitment"][2:]:
+        if commit(payload.salt, payload.input_bytes) != request.inputCommitment:
             raise Rejection("input does not match its commitment")
         try:
             raw = engine.decode_input(payload.input_bytes)
@@ -273,34 +299,36 @@ class WorkerNode:
         evaluation = engine.evaluate(raw)
         kind, proof_hash, zk_proof = self._proof_for(engine, raw)
         record = engine.record(
-            evaluation, request_id=bytes.fromhex(entry.request_id[2:]),
+            evaluation, request_id=_request_id(entry),
             input_salt=payload.salt, worker=self.signer.address,
-            timestamp=max(int(time.time()), int(request["createdAt"])), proof_kind=kind,
+            timestamp=max(int(time.time()), request.createdAt), proof_kind=kind,
             proof_hash=proof_hash,
             output_commitment=zk_proof.output_commitment if zk_proof else None,
         )
         sealed = seal_result(payload.reply_key, evaluation.output_bytes)
         shares = [tuple(s) for s in evaluation.shares]
-        fn = self.registry.functions
-        if kind == PROOF_ZK:
-            args = (zk_proof.proof, list(zk_proof.instances))
-            gas = GAS_ZK
-        else:
-            args = ()
-            gas = fulfill_gas(len(shares))
-        req = request_tuple(request)
+        reg = self.reg
         if self.signer.address == self.operator.address:
-            name = "fulfillZk" if kind == PROOF_ZK else "fulfill"
-            call = getattr(fn, name)(req, record.as_tuple(), shares, *args, sealed)
+            if kind == PROOF_ZK:
+                call = reg.fulfill_zk(request, record, evaluation.shares, zk_proof.proof,
+                                      zk_proof.instances, sealed, gas=GAS_ZK)
+            else:
+                call = reg.fulfill(request, record, evaluation.shares, sealed,
+                                   gas=fulfill_gas(len(shares)))
         else:  # an enclave key signs, the operator relays and pays the gas
             signature = sign_digest(
-                self.signer, inference_digest(record, self.chain.chain_id, self.registry.address)
+                self.signer, inference_digest(record, self.chain.chain_id, reg.address)
             )
-            name = "fulfillZkBySig" if kind == PROOF_ZK else "fulfillBySig"
-            call = getattr(fn, name)(req, record.as_tuple(), shares, signature, *args, sealed)
+            if kind == PROOF_ZK:
+                call = reg.fulfill_zk_by_sig(request, record, evaluation.shares, signature,
+                                             zk_proof.proof, zk_proof.instances, sealed,
+                                             gas=GAS_ZK)
+            else:
+                call = reg.fulfill_by_sig(request, record, evaluation.shares, signature, sealed,
+                                          gas=fulfill_gas(len(shares)))
         journal_record = {"inference": record.to_json(), "shares": shares,
                           "label": evaluation.label}
-        return Prepared(entry, Call.of(call, gas=gas), record=journal_record)
+        return Prepared(entry, call, record=journal_record)
 
     def _proof_for(self, engine: InferenceEngine, raw) -> tuple[int, bytes, Any]:
         policy = self._policy(engine.model_id)
@@ -315,17 +343,19 @@ class WorkerNode:
 
     def _policy(self, model_id: bytes) -> int:
         if model_id not in self._policies:
-            self._policies[model_id] = self.registry.functions.getModel(model_id).call()[1]
+            model = self.reg.model(model_id)
+            self._policies[model_id] = model.policy if model is not None else 0
         return self._policies[model_id]
 
     def _reject(self, entry: J.JournalEntry, reason: str) -> Prepared:
-        call = self.registry.functions.rejectRequest(request_tuple(entry.request), reason[:200])
-        return Prepared(entry, Call.of(call, gas=GAS_REJECT), rejected=reason)
+        call = self.reg.reject_request(Request.from_json(entry.request), reason[:200],
+                                       gas=GAS_REJECT)
+        return Prepared(entry, call, rejected=reason)
 
     # -- confirmation ---------------------------------------------------------------------------
     def _receipt(self, tx_hash: bytes) -> Any:
         try:
-            return self.chain.w3.eth.get_transaction_receipt(tx_hash)
+            return self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
         except Exception:  # TransactionNotFound and transient errors alike: not mined yet
             return None
 
@@ -337,7 +367,7 @@ class WorkerNode:
 
     def _confirm_each(self, entries: list[J.JournalEntry]) -> None:
         for entry in entries:
-            tx_hash = bytes.fromhex(entry.tx_hash[2:])
+            tx_hash = entry.signed_hash
             receipt = self.sender.wait(tx_hash, timeout=120)
             rejecting = entry.state in (J.REJECT_SIGNED, J.REJECT_SENT)
             short = entry.request_id[:10]
@@ -354,24 +384,22 @@ class WorkerNode:
                     log.info(
                         "recorded %s model %s kind %s shares %d gas %d tx %s", short,
                         entry.request["modelId"][:10], rec.get("inference", {}).get("proofKind"),
-                        len(rec.get("shares", [])), receipt["gasUsed"], entry.tx_hash[:12],
+                        len(rec.get("shares", [])), receipt["gasUsed"], "0x" + tx_hash.hex()[:10],
                     )
             else:
                 try:
-                    self.sender.check(receipt, Call(to=self.registry.address, data=b""))
+                    self.sender.check(receipt)
                     reason = "reverted"
                 except TransactionReverted as exc:
                     reason = str(exc)
-                if self._still_open_quiet(entry):
-                    self.journal.update(entry.request_id, J.FAILED, reason=reason)
-                    self.stats.failed += 1
-                    log.warning("failed %s: %s", short, reason)
-                else:
-                    self.journal.update(entry.request_id, J.SKIPPED, reason="no longer open")
-                    self.stats.skipped += 1
+                self._failed(entry, reason)
             if self.on_progress:
                 self.on_progress(self.stats)
 
     def _still_open_quiet(self, entry: J.JournalEntry) -> bool:
-        state = bytes(self.registry.functions.requestState(entry.request_id).call())
-        return state == request_hash(entry.request)
+        state = self.reg.request_state(_request_id(entry))
+        return state == Request.from_json(entry.request).hash
+
+
+def _request_id(entry: J.JournalEntry) -> bytes:
+    return bytes.fromhex(entry.request_id[2:])

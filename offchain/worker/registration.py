@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
 from offchain.chain.contracts import Attestia
+from offchain.fsutil import atomic_write_bytes
 from offchain.privacy import EncryptionKey
-
-ZERO = "0x" + "00" * 20
-
-
-def worker_info(attestia: Attestia, signer: str) -> Any:
-    return attestia.registry.functions.getWorker(signer).call()
 
 
 def ensure_registered(
@@ -22,13 +16,11 @@ def ensure_registered(
     stake: int | None = None,
 ) -> bool:
     """Register ``signer`` (operator pays the stake) unless it already is. True if new."""
-    if worker_info(attestia, signer)[0] != ZERO:
+    reg = attestia.reg
+    if reg.worker(signer) is not None:
         return False
-    stake = stake if stake is not None else attestia.registry.functions.minStake().call()
-    attestia.transact(
-        attestia.registry.functions.registerWorker(signer, enc_key.public),
-        value=stake, account=operator,
-    )
+    stake = stake if stake is not None else reg.min_stake()
+    attestia.send(reg.register_worker(signer, enc_key.public, stake), account=operator)
     return True
 
 
@@ -36,15 +28,11 @@ def ensure_enclave_bound(
     attestia: Attestia, signer: str, measurement: bytes, attestation_hash: bytes,
     attestation_uri: str, operator: LocalAccount,
 ) -> bool:
-    info = worker_info(attestia, signer)
-    if info[5] != 0:  # enclaveBoundAt
+    info = attestia.reg.worker(signer)
+    if info is not None and info.enclave_bound:
         return False
-    attestia.transact(
-        attestia.registry.functions.bindEnclave(
-            signer, measurement, attestation_hash, attestation_uri
-        ),
-        account=operator,
-    )
+    attestia.send(attestia.reg.bind_enclave(signer, measurement, attestation_hash,
+                                            attestation_uri), account=operator)
     return True
 
 
@@ -52,5 +40,5 @@ def save_attestation(data_dir: Path, document: bytes) -> str:
     """Store an attestation document where verifiers can fetch it; returns its file URI."""
     path = data_dir / "attestation.cose"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(document)
+    atomic_write_bytes(path, document)
     return path.resolve().as_uri()

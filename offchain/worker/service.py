@@ -10,11 +10,10 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from offchain.chain.contracts import Attestia
+from offchain.engine import InferenceEngine
 from offchain.errors import ConfigError
 from offchain.models import load_package
-from offchain.models.onchain import get_model
 from offchain.privacy import EncryptionKey
-from offchain.worker.engine import InferenceEngine
 from offchain.worker.journal import Journal
 from offchain.worker.node import TeeBinding, WorkerNode, WorkerOptions
 from offchain.worker.registration import (
@@ -46,9 +45,9 @@ def simulated_tee(attestia: Attestia, data_dir: Path, operator: LocalAccount) ->
     else:
         enclave = SimulatedNitroEnclave.create()
         enclave.save(enclave_dir)
-    chain_id, registry = attestia.chain.chain_id, attestia.registry.address
-    info = attestia.registry.functions.getWorker(enclave.address).call()
-    if info[5] == 0:  # not bound yet: attest now, register, bind
+    chain_id, registry = attestia.chain.chain_id, attestia.reg.address
+    info = attestia.reg.worker(enclave.address)
+    if info is None or not info.enclave_bound:  # not bound yet: attest now, register, bind
         document = enclave.attest(chain_id=chain_id, registry=registry)
         result = verify_attestation("nitro", document, roots=enclave.root_pem,
                                     now=dt.datetime.now(dt.UTC))
@@ -59,7 +58,9 @@ def simulated_tee(attestia: Attestia, data_dir: Path, operator: LocalAccount) ->
                              attestation_hash(document), uri, operator)
         log.warning("SIMULATED TEE: enclave key %s bound to a simulated Nitro attestation "
                     "(root %s); not a real enclave", enclave.address, enclave_dir / "root.pem")
-    return TeeBinding(enclave.account, bytes(info[7]) if info[5] else attestation_hash(
+    if info is not None and info.enclave_bound:
+        return TeeBinding(enclave.account, info.attestationHash)
+    return TeeBinding(enclave.account, attestation_hash(
         Path(data_dir / "attestation.cose").read_bytes()))
 
 
@@ -72,7 +73,7 @@ def build_worker(
     engines = {}
     for path in packages:
         package = load_package(path)
-        if get_model(attestia, package.model_id) is None:
+        if attestia.reg.model(package.model_id) is None:
             raise ConfigError(
                 f"model 0x{package.model_id.hex()} ({path}) is not registered on chain "
                 f"{attestia.chain.chain_id}: run attestia model register {path}"

@@ -12,7 +12,6 @@ from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
 from offchain.attribution import (
-    BPS_TOTAL,
     ContributorMap,
     InvalidInputError,
     InvalidSharesError,
@@ -23,6 +22,7 @@ from offchain.attribution import (
     shares_from_totals,
     validate_shares,
 )
+from offchain.protocol import BPS
 
 
 def address(n: int) -> str:
@@ -41,7 +41,7 @@ def test_random_cases_sum_to_10000_and_follow_largest_remainder() -> None:
         totals = {a: rng.choice([0.0, -rng.random(), rng.random(), rng.random() * 1e-9])
                   for a in accounts}
         shares = shares_from_totals(totals)
-        assert sum(bps for _, bps in shares) == BPS_TOTAL
+        assert sum(bps for _, bps in shares) == BPS
         assert validate_shares(shares) == shares
         positive = {a: Fraction(max(v, 0.0)) for a, v in totals.items()}
         total = sum(positive.values())
@@ -49,7 +49,7 @@ def test_random_cases_sum_to_10000_and_follow_largest_remainder() -> None:
         total = sum(weights.values())
         got = dict(shares)
         for account, weight in weights.items():
-            quota = weight * BPS_TOTAL / total
+            quota = weight * BPS / total
             assert math.floor(quota) <= got.get(account, 0) <= math.ceil(quota)
 
 
@@ -92,7 +92,7 @@ def test_all_zero_splits_equally_over_the_roster() -> None:
 def test_roster_larger_than_10000_omits_zero_entries() -> None:
     roster = [address(n) for n in range(1, 10_002)]
     shares = shares_from_totals({}, roster=roster)
-    assert len(shares) == BPS_TOTAL
+    assert len(shares) == BPS
     assert shares[-1] == (address(10_000), 1)
 
 

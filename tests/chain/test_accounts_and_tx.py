@@ -1,4 +1,6 @@
-"""Keys (keystores, dev keys only on 31337), retries on transient RPC errors."""
+"""Keys (keystores, dev keys only on 31337), settings precedence, revert decoding.
+
+The RPC retry layer is tested in test_transport.py."""
 
 from __future__ import annotations
 
@@ -6,13 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-import requests
 from eth_account import Account
 
 from offchain.chain.accounts import ANVIL_DEV_KEYS, dev_account, load_keystore, resolve_account
-from offchain.chain.tx import ErrorDecoder, with_retries
+from offchain.chain.tx import ErrorDecoder
 from offchain.config import load_settings
-from offchain.errors import ChainError, ConfigError
+from offchain.errors import ConfigError
 
 
 def test_keystore_is_decrypted_with_the_password_from_the_environment(
@@ -52,30 +53,6 @@ def test_attestia_toml_and_environment_precedence(tmp_path: Path, monkeypatch) -
     (tmp_path / "attestia.toml").write_text("[chain\n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_settings(home=tmp_path)
-
-
-def test_transient_rpc_errors_are_retried_then_reported() -> None:
-    calls = []
-
-    def flaky():
-        calls.append(1)
-        if len(calls) < 3:
-            raise requests.ConnectionError("connection reset")
-        return "ok"
-
-    assert with_retries(flaky, "read") == "ok" and len(calls) == 3
-
-    def down():
-        raise requests.ConnectionError("refused")
-
-    with pytest.raises(ChainError, match="read: the RPC endpoint is unreachable"):
-        with_retries(down, "read")
-
-    def broken():
-        raise ValueError("not transient")
-
-    with pytest.raises(ValueError):
-        with_retries(broken, "read")
 
 
 def test_error_decoder_names_custom_errors_and_panics() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from eth_abi import encode
@@ -24,24 +24,32 @@ from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from offchain.attribution.shares import SHARES_ABI_TYPE, attribution_hash
+from offchain.attribution.shares import attribution_hash
 from offchain.build import load_artifact
 from offchain.chain.accounts import dev_account
 from offchain.chain.contracts import Attestia
-from offchain.chain.eip712 import (
-    PROOF_SIGNED,
-    PROOF_TEE,
-    PROOF_ZK,
-    Batch,
-    Inference,
-    batch_digest,
-    inference_digest,
-    policy_bit,
-    sign_digest,
-)
+from offchain.chain.eip712 import sign_digest
 from offchain.chain.tx import Call
 from offchain.errors import TransactionReverted
 from offchain.merkle import StandardMerkleTree
+from offchain.protocol import (
+    BPS,
+    CLAIM_LEAF_TYPES,
+    INFERENCE_ABI_TYPES,
+    PROOF_SIGNED,
+    PROOF_TEE,
+    PROOF_ZK,
+    SHARES_ABI_TYPE,
+    ZERO32,
+    ZERO_ADDRESS,
+    Batch,
+    Inference,
+    Request,
+    batch_digest,
+    batch_id,
+    inference_digest,
+    policy_bit,
+)
 
 ADMIN = dev_account(0)  # deployer: admin, governance, settler, guardian
 OWNER = dev_account(1)  # model owner
@@ -61,12 +69,8 @@ MIN_STAKE = 10**17  # DeployParams default
 EPOCH = 86_400  # DeployParams default
 TIMEOUT = 3_600  # DeployParams default request timeout
 TIMELOCK = 3_600  # DeployParams default root timelock
-ZERO32 = b"\0" * 32
-ZERO_ADDRESS = "0x" + "00" * 20
-INFERENCE_LEAF = [
-    "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint8", "bytes32", "address", "uint64",
-]
-REWARD_LEAF = ["address", "uint256"]
+INFERENCE_LEAF = list(INFERENCE_ABI_TYPES)
+REWARD_LEAF = list(CLAIM_LEAF_TYPES)
 
 
 def contributor(i: int) -> str:
@@ -75,9 +79,9 @@ def contributor(i: int) -> str:
 
 
 def shares_for(accounts: Sequence[str]) -> list[tuple[str, int]]:
-    """An even, valid attribution list over ``accounts``: sorted, positive, summing to 10,000."""
+    """An even, valid attribution list over ``accounts``: sorted, positive, summing to BPS."""
     ordered = sorted({to_checksum_address(a) for a in accounts}, key=lambda a: int(a, 16))
-    base, rest = divmod(10_000, len(ordered))
+    base, rest = divmod(BPS, len(ordered))
     return [(a, base + (1 if i < rest else 0)) for i, a in enumerate(ordered)]
 
 
@@ -93,28 +97,6 @@ def raw_attribution_hash(entries: Sequence[tuple[str, int]]) -> bytes:
     that matches such a list.
     """
     return keccak(encode([SHARES_ABI_TYPE], [list(entries)]))
-
-
-@dataclass(frozen=True)
-class Request:
-    """An open request as the contract stores it (hash of these fields) and emits it."""
-
-    requester: str
-    modelId: bytes
-    worker: str
-    fee: int
-    createdAt: int
-    inputCommitment: bytes
-
-    def as_tuple(self) -> tuple:
-        return astuple(self)
-
-    @property
-    def request_id(self) -> bytes:
-        return keccak(
-            encode(["address", "bytes32", "bytes32"],
-                   [self.requester, self.modelId, self.inputCommitment])
-        )
 
 
 @dataclass
@@ -203,7 +185,7 @@ class Harness:
             if isinstance(read, str):
                 batch.append(("eth_getBalance", [read, "latest"]))
             else:
-                data = read._encode_transaction_data()
+                data = "0x" + Call.of(read).data.hex()
                 batch.append(("eth_call", [{"to": read.address, "data": data}, "latest"]))
         responses = self.w3.provider.make_batch_request(batch)
         assert isinstance(responses, list), f"batch read failed: {responses}"
@@ -276,7 +258,7 @@ class Harness:
                 ) -> Request:
         """Pay for a request (named worker by default; ``worker=None`` for an open one)."""
         if fee is None:
-            fee = int(self.registry.functions.getModel(model_id).call()[6])
+            fee = self.attestia.reg.model(model_id).fee
         commitment = input_commitment or self.unique("input")
         receipt = self.send(self.registry.functions.requestInference(
             model_id, worker or ZERO_ADDRESS, commitment, payload), requester, value=fee)
@@ -370,7 +352,7 @@ class Harness:
 
     @staticmethod
     def batch_id(root: bytes, model_id: bytes, worker: str) -> bytes:
-        return keccak(encode(["bytes32", "bytes32", "address"], [root, model_id, worker]))
+        return batch_id(root, model_id, worker)
 
     # -- rewards ----------------------------------------------------------------------------------
     @staticmethod

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from eth_utils import keccak
 
-from offchain.chain.eip712 import PROOF_SIGNED, Batch
+from offchain.protocol import PROOF_SIGNED, Batch
 from tests.contracts.helpers import (
     ADMIN,
     OPERATOR,
@@ -201,9 +201,9 @@ def test_sweep_batches(h: Harness) -> None:
     swept = h.events(h.registry, "BatchSwept", receipt)
     assert [(e["batchId"], e["epoch"], e["deposit"]) for e in swept] == [
         (funded, epoch, 7_000), (also, epoch, 3_000), (empty, epoch, 0)]
-    assert h.registry.functions.batchInfo(funded).call()[3] is True
+    assert h.attestia.reg.batch_info(funded).swept is True
     with reverts("BatchAlreadySwept", also):
         h.send(sweep([also]), OUTSIDER)
     with reverts("BatchAlreadySwept", later):  # a duplicate inside one call
         h.send(sweep([later, later]), OPERATOR)
-    assert h.registry.functions.batchInfo(later).call()[3] is False
+    assert h.attestia.reg.batch_info(later).swept is False

@@ -1,5 +1,6 @@
-"""EIP-712 and the other content hashes: offchain.chain.eip712 (and the Merkle leaf encoding)
-against the contract's own views and against eth-account's generic encode_typed_data."""
+"""EIP-712 and the other content hashes: offchain.protocol's digests and offchain.chain.eip712's
+signing (and the Merkle leaf encoding) against the contract's own views and against
+eth-account's generic encode_typed_data."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from eth_utils import keccak, to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from offchain.chain.eip712 import (
+from offchain.chain.eip712 import recover_signer, sign_digest, typed_data
+from offchain.merkle import StandardMerkleTree
+from offchain.protocol import (
     BATCH_ABI_TYPES,
     DOMAIN_NAME,
     DOMAIN_VERSION,
@@ -21,11 +24,7 @@ from offchain.chain.eip712 import (
     batch_digest,
     domain_separator,
     inference_digest,
-    recover_signer,
-    sign_digest,
-    typed_data,
 )
-from offchain.merkle import StandardMerkleTree
 from tests.contracts.helpers import INFERENCE_LEAF, REQUESTER, WORKER, Harness, Request
 
 b32 = st.binary(min_size=32, max_size=32)

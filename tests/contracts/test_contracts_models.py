@@ -21,12 +21,14 @@ from tests.contracts.helpers import (
 
 def test_register_model_stores_every_field(h: Harness) -> None:
     model_id = h.register_model(policy=SIGNED | ZK, fee=123, split=(1_000, 500, 8_500))
-    model = h.registry.functions.getModel(model_id).call()
-    owner, policy, worker_bps, owner_bps, deprecated, revoked_at, fee, verifier = model[:8]
-    assert (owner, policy, worker_bps, owner_bps) == (OWNER.address, SIGNED | ZK, 1_000, 500)
-    assert (deprecated, revoked_at, fee, int(verifier, 16)) == (False, 0, 123, 0)
-    assert model[9] == 5 and model[10] == h.now() and model[11] == "ipfs://model-card"
-    assert h.registry.functions.getModel(h.unique()).call()[0] == "0x" + "00" * 20
+    model = h.attestia.reg.model(model_id)
+    assert (model.owner, model.policy, model.workerBps, model.ownerBps) == (
+        OWNER.address, SIGNED | ZK, 1_000, 500)
+    assert (model.deprecated, model.revokedAt, model.fee, model.has_verifier) == (
+        False, 0, 123, False)
+    assert (model.contributors, model.registeredAt, model.metadataURI) == (
+        5, h.now(), "ipfs://model-card")
+    assert h.attestia.reg.model(h.unique()) is None  # owner zero: not registered
 
 
 def test_register_model_reverts(h: Harness) -> None:
@@ -53,8 +55,8 @@ def test_owner_updates_fee_split_policy_and_verifier(h: Harness) -> None:
     h.send(f.setPolicy(model_id, SIGNED | TEE | ZK), OWNER)
     verifier = h.deploy("MockZkVerifier", True)
     h.send(f.setVerifier(model_id, verifier.address), OWNER)
-    model = f.getModel(model_id).call()
-    assert (model[6], model[2], model[3], model[1], model[7]) == (
+    model = h.attestia.reg.model(model_id)
+    assert (model.fee, model.workerBps, model.ownerBps, model.policy, model.verifier) == (
         7, 0, 0, SIGNED | TEE | ZK, verifier.address)
 
 
@@ -94,7 +96,7 @@ def test_deprecated_model_takes_no_requests_but_records_open_ones(h: Harness) ->
     model_id = h.setup_signed()
     request = h.request(model_id)
     h.send(h.registry.functions.deprecateModel(model_id), OWNER)
-    assert h.registry.functions.getModel(model_id).call()[4] is True
+    assert h.attestia.reg.model(model_id).deprecated is True
     with reverts("ModelNotActive", model_id):
         h.request(model_id, fee=FEE)
     with reverts("ModelNotActive", model_id):
@@ -110,7 +112,7 @@ def test_revoked_model_takes_no_requests_and_no_records(h: Harness) -> None:
     request = h.request(model_id)
     h.send(h.registry.functions.revokeModel(model_id), OWNER)
     revoked_at = h.now()
-    assert h.registry.functions.getModel(model_id).call()[5] == revoked_at
+    assert h.attestia.reg.model(model_id).revokedAt == revoked_at
     with reverts("ModelIsRevoked", model_id):
         h.send(h.registry.functions.revokeModel(model_id), OWNER)
     with reverts("ModelNotActive", model_id):

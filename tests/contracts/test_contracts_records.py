@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from offchain.attribution.shares import attribution_hash
-from offchain.chain.eip712 import PROOF_SIGNED, PROOF_TEE, PROOF_ZK
+from offchain.protocol import PROOF_SIGNED, PROOF_TEE, PROOF_ZK
 from tests.contracts.helpers import (
     ADMIN,
     FEE,
@@ -297,7 +297,7 @@ def test_record_status_reports_revocations_with_timestamps(h: Harness) -> None:
     assert tuple(status(request.request_id, fake.as_tuple()).call()) == (
         False, fake.timestamp, worker_revoked, 0, model_revoked, False)
     # The right record under another request id is not a record of that request.
-    assert status(h.unique(), inference.as_tuple()).call()[0] is False
+    assert h.attestia.reg.record_status(h.unique(), inference).exists is False
 
 
 def test_sealed_result_is_calldata_only(h: Harness) -> None:

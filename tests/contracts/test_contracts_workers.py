@@ -40,7 +40,7 @@ def test_add_stake(h: Harness) -> None:
     f = h.registry.functions
     h.register_worker()
     h.send(f.addStake(WORKER.address), OPERATOR, value=3)
-    assert f.getWorker(WORKER.address).call()[3] == MIN_STAKE + 3
+    assert h.attestia.reg.worker(WORKER.address).stake == MIN_STAKE + 3
     with reverts("ZeroAmount"):
         h.send(f.addStake(WORKER.address), OPERATOR)
     with reverts("Unauthorized"):
@@ -74,7 +74,7 @@ def test_unbonding_and_stake_withdrawal(h: Harness) -> None:
     registry_before = h.balance(h.registry.address)
     h.send(f.withdrawStake(WORKER.address), OPERATOR)
     assert h.balance(h.registry.address) == registry_before - MIN_STAKE
-    assert f.getWorker(WORKER.address).call()[3] == 0
+    assert h.attestia.reg.worker(WORKER.address).stake == 0
     with reverts("ZeroAmount"):
         h.send(f.withdrawStake(WORKER.address), OPERATOR)
     # An unbonded worker's records are refused.
@@ -143,7 +143,7 @@ def test_revoke_worker(h: Harness) -> None:
     with reverts("WorkerNotFound", WORKER_B.address):
         h.send(f.revokeWorker(WORKER_B.address), ADMIN)
     h.send(f.revokeWorker(WORKER.address), ADMIN)
-    assert f.getWorker(WORKER.address).call()[2] == h.now()
+    assert h.attestia.reg.worker(WORKER.address).revokedAt == h.now()
     assert f.isActiveWorker(WORKER.address).call() is False
     with reverts("AlreadyRevoked"):
         h.send(f.revokeWorker(WORKER.address), ADMIN)

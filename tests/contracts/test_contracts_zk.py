@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from eth_utils import keccak
 
-from offchain.chain.eip712 import PROOF_SIGNED, PROOF_ZK, Inference
 from offchain.proofs.zk import output_binding
+from offchain.protocol import PROOF_SIGNED, PROOF_ZK, Inference
 from tests.contracts.helpers import (
     FEE,
     OPERATOR,

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from eth_utils import to_checksum_address
 
+from offchain.batchfile import write_batch_file
 from offchain.chain.accounts import dev_account
 from offchain.demo import advance_time
+from offchain.models.encoding import encode_tensor
+from offchain.protocol import batch_deposit
 from offchain.rewards.chain import SettlementError, claim, compute, settle, verify
-from offchain.rewards.settlement import PoolShare, cumulative_rewards, pool_total
-from tests.worker.helpers import make_worker, send_demo_requests
+from offchain.rewards.settlement import PoolShare, cumulative_rewards, leaf_pool, pool_total
+from offchain.worker.batch import batch_file, build_batch
+from offchain.worker.inbox import offchain_request, parse_request
+from tests.http_server import Route, serving
+from tests.worker.helpers import demo_inputs, make_worker, send_demo_requests
 
 A = "0x" + "aa" * 20
 B = "0x" + "bb" * 20
@@ -87,10 +95,8 @@ def test_verify_fails_for_a_root_that_chain_data_does_not_give(
 def test_batch_deposits_are_settled_by_their_published_attribution(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
-    from offchain.models.encoding import encode_tensor
     from offchain.worker.batch import run_batch_mode
-    from offchain.worker.inbox import offchain_request, submit_offchain
-    from tests.worker.helpers import demo_inputs
+    from offchain.worker.inbox import submit_offchain
 
     node = make_worker(attestia, demo_package_dir, tmp_path / "w")
     requests = [offchain_request(demo_package.model_id, encode_tensor(raw), fee=10**15,
@@ -109,3 +115,49 @@ def test_batch_deposits_are_settled_by_their_published_attribution(
     path.write_text(doc.replace(requests[0]["requestId"][2:12], "0123456789"))
     with pytest.raises(SettlementError, match="batch data at"):
         compute(attestia, s.epoch)
+
+
+def test_a_batch_published_over_http_settles_and_a_lying_server_is_refused(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    """A worker publishing its batch file on a web server: settlement reads it over HTTP
+    through the same checked loader as a local file, and pays by its attribution lists."""
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    requests = [offchain_request(demo_package.model_id, encode_tensor(raw), fee=10**15,
+                                 requester=dev_account(2).address) for raw in demo_inputs(4)]
+    now = attestia.chain.w3.eth.get_block("latest")["timestamp"]
+    built = build_batch(node.engines[demo_package.model_id],
+                        [(r["requestId"], parse_request(r)) for r in requests],
+                        worker=node.signer.address, timestamp=now)
+    model = attestia.reg.model(demo_package.model_id)
+    deposit = batch_deposit(built.fees, model.workerBps, model.ownerBps)
+    epoch = attestia.reg.current_epoch()
+    published = batch_file(built, epoch=epoch, deposit=deposit)
+    name = f"batches/{published.tree.root}.json"
+    write_batch_file(tmp_path / "site" / name, published)
+    with serving(tmp_path / "site") as server:
+        uri = server.url(name)
+        assert uri.startswith("http://127.0.0.1:")
+        attestia.send(attestia.reg.commit_batch(published.root, published.count,
+                                                demo_package.model_id, epoch, uri, deposit),
+                      account=node.operator)
+        advance_time(attestia.chain, attestia.reg.epoch_length())
+
+        s = settle(attestia, tmp_path / "rewards", account=dev_account(0))
+
+        assert f"/{name}" in server.requests
+        assert attestia.dist.total_funded() == deposit == 4 * 6 * 10**14
+        pools = [PoolShare(epoch, leaf_pool(deposit, 4), leaf.shares)
+                 for leaf in published.leaves]
+        assert s.cumulative == cumulative_rewards(pools, s.epoch)
+        assert verify(attestia, s.epoch)[0]
+        # The server now serves another attribution for leaf 0: nobody can settle by it.
+        doc = published.to_json()
+        doc["leaves"][0]["shares"][0][1] -= 1
+        doc["leaves"][0]["shares"][-1][1] += 1
+        server.routes[f"/{name}"] = Route(json.dumps(doc).encode())
+        with pytest.raises(SettlementError, match="leaf 0's attribution list hashes to"):
+            compute(attestia, s.epoch)
+        server.routes[f"/{name}"] = Route(b"gone", status=404)
+        with pytest.raises(SettlementError, match="HTTP 404"):
+            compute(attestia, s.epoch)

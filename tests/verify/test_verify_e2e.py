@@ -30,24 +30,25 @@ from eth_utils import keccak
 from onnx import numpy_helper
 from rich.console import Console
 
+from offchain.batchfile import BatchFile, BatchLeaf, write_batch_file
 from offchain.chain.accounts import dev_account
 from offchain.chain.connection import connect
 from offchain.chain.contracts import Attestia
-from offchain.chain.eip712 import PROOF_SIGNED, PROOF_ZK, inference_digest, sign_digest
-from offchain.chain.events import request_tuple
-from offchain.cli.tee_cmd import simulated_measurement
-from offchain.cli.zk_cmd import calibration_sample
-from offchain.client import LocalRequest, build_requests, request_id_of, send_requests
+from offchain.chain.eip712 import sign_digest
+from offchain.cli.governance import simulated_measurement
+from offchain.cli.model import calibration_sample
+from offchain.client import LocalRequest, build_requests, send_requests
 from offchain.config import REPO_ROOT, load_settings
 from offchain.demo import run_demo
+from offchain.engine import InferenceEngine
 from offchain.errors import ConfigError, TransactionReverted
-from offchain.merkle import StandardMerkleTree
 from offchain.models import load_package
 from offchain.models.demo import holdout
 from offchain.models.encoding import commit, encode_tensor, input_to_json, new_salt
 from offchain.models.onchain import enable_zk
 from offchain.proofs import zk
 from offchain.proofs.tee.simulated import SimulatedNitroEnclave
+from offchain.protocol import PROOF_SIGNED, PROOF_ZK, Request, inference_digest, request_id
 from offchain.verify import (
     ChainOracle,
     RecordRef,
@@ -59,9 +60,6 @@ from offchain.verify import (
     run_checks,
     verify,
 )
-from offchain.verify.checks import INFERENCE_LEAF_TYPES
-from offchain.verify.evidence import batch_id_of
-from offchain.worker.engine import InferenceEngine
 from offchain.worker.service import build_worker
 
 ADMIN, WORKER, CLIENT, TEE_OPERATOR = 0, 1, 2, 3
@@ -105,30 +103,25 @@ def _commit_batch(attestia: Attestia, package, data_dir: Path, rows: np.ndarray
     engine = InferenceEngine(package)
     operator, client = dev_account(WORKER), dev_account(CLIENT)
     now = _chain_time(attestia)
-    records, leaves = [], []
+    leaves = []
     for raw in rows:
         evaluation = engine.evaluate(raw[None, :].astype(np.float32))
         salt = new_salt()
-        rid = request_id_of(client.address, package.model_id,
-                            commit(salt, evaluation.input_bytes))
+        rid = request_id(client.address, package.model_id, commit(salt, evaluation.input_bytes))
         record = engine.record(evaluation, request_id=rid, input_salt=salt,
                                worker=operator.address, timestamp=now, proof_kind=PROOF_SIGNED)
         LocalRequest(rid, package.model_id, operator.address, evaluation.input_bytes, salt,
                      bytes(32), "", 0).save(data_dir)
-        records.append(record)
-        leaves.append({"inference": record.to_json(),
-                       "shares": [[a, b] for a, b in evaluation.shares],
-                       "label": evaluation.label})
-    tree = StandardMerkleTree.of([list(r.as_tuple()) for r in records], INFERENCE_LEAF_TYPES)
-    path = data_dir / "batches" / f"{tree.root}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"root": tree.root, "tree": tree.dump(), "leaves": leaves}))
-    root = bytes.fromhex(tree.root[2:])
-    fn = attestia.registry.functions
-    attestia.transact(fn.commitBatch(root, len(records), package.model_id,
-                                     fn.currentEpoch().call(), path.resolve().as_uri()),
-                      value=10**14, account=operator)
-    return batch_id_of(root, package.model_id, operator.address), [r.requestId for r in records]
+        leaves.append(BatchLeaf(record, tuple(evaluation.shares), 10**14 // len(rows)))
+    epoch = attestia.reg.current_epoch()
+    published = BatchFile.of(leaves, model_id=package.model_id, worker=operator.address,
+                             epoch=epoch, deposit=10**14)
+    path = data_dir / "batches" / f"{published.tree.root}.json"
+    write_batch_file(path, published)
+    attestia.send(attestia.reg.commit_batch(published.root, published.count, package.model_id,
+                                            epoch, path.resolve().as_uri(), 10**14),
+                  account=operator)
+    return published.batch_id, [leaf.inference.requestId for leaf in leaves]
 
 
 def _serve(attestia, settings, package_dir: Path, worker_name: str, operator, rows,
@@ -362,7 +355,8 @@ def test_forged_signature_is_refused_by_the_contract(flow: Flow) -> None:
     forged = sign_digest(Account.create(), inference_digest(record, chain.chain_id,
                                                             flow.attestia.registry.address))
     call = flow.attestia.registry.functions.fulfillBySig(
-        request_tuple(req), record.as_tuple(), [tuple(s) for s in evaluation.shares], forged, b"")
+        Request.from_json(req).as_tuple(), record.as_tuple(),
+        [tuple(s) for s in evaluation.shares], forged, b"")
     with pytest.raises(TransactionReverted) as caught:
         flow.attestia.transact(call, account=dev_account(CLIENT), gas=400_000)
     assert caught.value.error == "InvalidSignature"
@@ -397,7 +391,7 @@ def test_proof_for_another_model_fails_zk_and_is_refused_on_chain(flow: Flow) ->
                            timestamp=_chain_time(flow.attestia), proof_kind=PROOF_ZK,
                            proof_hash=other.proof_hash, output_commitment=other.output_commitment)
     call = flow.attestia.registry.functions.fulfillZk(
-        request_tuple(req), record.as_tuple(), [tuple(s) for s in evaluation.shares],
+        Request.from_json(req).as_tuple(), record.as_tuple(), [tuple(s) for s in evaluation.shares],
         other.proof, list(other.instances), b"")
     with pytest.raises(TransactionReverted) as caught:
         flow.attestia.transact(call, account=dev_account(WORKER), gas=1_500_000)
@@ -428,7 +422,7 @@ def test_attestation_for_another_registry_fails_key_binding(flow: Flow) -> None:
     other = enclave.attest(chain_id=1, registry="0x" + "11" * 20)
     digest = hashlib.sha256(other).digest()
     moved = replace(ev, attestation=other,
-                    worker=replace(ev.worker, attestation_hash=digest),
+                    worker=replace(ev.worker, attestationHash=digest),
                     inference=replace(ev.inference, proofHash=digest))
     _fails_on(_report(flow, moved, roots=flow.tee_root.read_bytes()), "tee", "key binding")
     wrong_root = SimulatedNitroEnclave.create().root_pem
@@ -446,6 +440,29 @@ def test_leaf_not_in_the_committed_tree_fails_inclusion(flow: Flow) -> None:
     assert all(c.status is Status.SKIPPED for c in report.checks[1:])
 
 
+def test_a_tampered_batch_file_fails_the_record_line_naming_the_check(flow: Flow) -> None:
+    ref = RecordRef.parse(f"batch:0x{flow.batch_id.hex()}:0")
+    path = Path(gather(flow.attestia, ref).batch.data_uri.removeprefix("file://"))
+    original = path.read_bytes()
+    doc = json.loads(original)
+    shares = doc["leaves"][1]["shares"]  # another leaf's list: the whole file is refused
+    if len(shares) > 1:
+        shares[0][1] -= 1
+        shares[-1][1] += 1
+    else:
+        shares[0][0] = "0x" + "11" * 20
+    try:
+        path.write_text(json.dumps(doc))
+        tampered = gather(flow.attestia, ref)
+    finally:
+        path.write_bytes(original)
+    assert not tampered.found and tampered.inference is None
+    assert "leaf 1's attribution list" in tampered.batch.file_error
+    report = _report(flow, tampered)
+    _fails_on(report, "record", "not the committed batch", "leaf 1's attribution list")
+    assert all(c.status is Status.SKIPPED for c in report.checks[1:])
+
+
 def test_unknown_record_fails_record_line_and_exits_non_zero(flow: Flow) -> None:
     done = cli(flow.settings, "verify", "0x" + "ab" * 32)
     assert done.returncode == 1
@@ -458,17 +475,17 @@ def test_unknown_record_fails_record_line_and_exits_non_zero(flow: Flow) -> None
 def test_revocations_before_fail_and_after_pass_with_the_date(flow: Flow) -> None:
     ev = gather(flow.attestia, RecordRef(request_id=flow.signed_ids[0]))
     at = ev.recorded_at
-    later = replace(ev, worker=replace(ev.worker, revoked_at=at + 3600),
-                    model=replace(ev.model, revoked_at=at + 7200))
+    later = replace(ev, worker=replace(ev.worker, revokedAt=at + 3600),
+                    model=replace(ev.model, revokedAt=at + 7200))
     report = _report(flow, later)
     assert report.ok
     assert "revoked later, at" in report.check("worker").reason
     assert "revoked later, at" in report.check("model").reason
-    before = replace(ev, worker=replace(ev.worker, revoked_at=at - 1))
+    before = replace(ev, worker=replace(ev.worker, revokedAt=at - 1))
     _fails_on(_report(flow, before), "worker", "before the record")
-    unbonding = replace(ev, worker=replace(ev.worker, unbonding_at=at - 1))
+    unbonding = replace(ev, worker=replace(ev.worker, unbondingAt=at - 1))
     _fails_on(_report(flow, unbonding), "worker", "unbonding")
-    model_gone = replace(ev, model=replace(ev.model, revoked_at=at - 1))
+    model_gone = replace(ev, model=replace(ev.model, revokedAt=at - 1))
     _fails_on(_report(flow, model_gone), "model", "before this record")
     unregistered = replace(ev, model=None)
     _fails_on(_report(flow, unregistered), "model", "not registered")
@@ -513,15 +530,15 @@ def test_tee_and_registry_failure_paths(flow: Flow) -> None:
     at = ev.recorded_at
     cases = {
         "cannot fetch": replace(ev, attestation=None, attestation_error="cannot fetch x: gone"),
-        "not allowlisted": replace(ev, measurement=replace(ev.measurement, allowed_at=0)),
-        "revoked at": replace(ev, measurement=replace(ev.measurement, revoked_at=at - 1)),
-        "not enclave-bound": replace(ev, worker=replace(ev.worker, enclave_bound_at=0)),
+        "not allowlisted": replace(ev, measurement=replace(ev.measurement, allowedAt=0)),
+        "revoked at": replace(ev, measurement=replace(ev.measurement, revokedAt=at - 1)),
+        "not enclave-bound": replace(ev, worker=replace(ev.worker, enclaveBoundAt=0)),
         "measurement id": replace(ev, worker=replace(ev.worker, measurement=bytes(32))),
         "proofHash": replace(ev, inference=replace(ev.inference, proofHash=bytes(32))),
     }
     for words, tampered in cases.items():
         _fails_on(_quick(flow, tampered, roots=roots), "tee", words)
-    later = replace(ev, measurement=replace(ev.measurement, revoked_at=at + 60))
+    later = replace(ev, measurement=replace(ev.measurement, revokedAt=at + 60))
     report = _quick(flow, later, roots=roots)
     assert report.ok and "measurement revoked later, at" in report.check("tee").reason
     _fails_on(_quick(flow, ev, roots=b"not a pem"), "tee", "does not verify")
@@ -535,7 +552,7 @@ def test_batch_package_and_list_failure_paths(flow: Flow) -> None:
     _fails_on(_quick(flow, uncommitted), "record", "not committed")
     relayed = replace(ev, submission=replace(ev.submission, sender=dev_account(CLIENT).address))
     _fails_on(_quick(flow, relayed), "signature", "not by the worker key")
-    roster = replace(ev, model=replace(ev.model, data_root=bytes(32)))
+    roster = replace(ev, model=replace(ev.model, dataRoot=bytes(32)))
     _fails_on(_quick(flow, roster, flow.package_dir), "package", "roster root")
     wrong_model = replace(ev, inference=replace(ev.inference, modelId=bytes(32)))
     _fails_on(_quick(flow, wrong_model, flow.package_dir), "package", "the record's is")

@@ -17,27 +17,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from offchain.attribution.shares import attribution_hash
+from offchain import batchfile
 from offchain.chain.accounts import dev_account
-from offchain.chain.eip712 import PROOF_SIGNED, PROOF_TEE, Inference
-from offchain.chain.events import iter_events
 from offchain.chain.tx import Sender
-from offchain.merkle import StandardMerkleTree
 from offchain.models.demo import holdout
 from offchain.models.encoding import commit, encode_tensor, new_salt
 from offchain.privacy import output_salt
-from offchain.rewards.chain import _batch_leaves
-from offchain.worker import batch as B
-from offchain.worker import journal as J
-from offchain.worker.batch import (
-    BatchError,
-    BatchOptions,
-    BatchWorker,
+from offchain.protocol import (
+    PROOF_SIGNED,
+    PROOF_TEE,
+    Inference,
+    attribution_hash,
     batch_deposit,
     contributors_cut,
-    load_batch_document,
-    run_batch_mode,
 )
+from offchain.registry import BatchCommitted
+from offchain.rewards.chain import batch_leaves
+from offchain.worker import batch as B
+from offchain.worker import journal as J
+from offchain.worker.batch import BatchError, BatchOptions, BatchWorker, run_batch_mode
 from offchain.worker.inbox import offchain_request, submit_offchain
 from offchain.worker.node import WorkerOptions
 from offchain.worker.service import build_worker
@@ -66,21 +64,14 @@ def requests_for(package, count: int, *, fee: int = FEE, offset: int = 0) -> lis
                              requester=CLIENT.address) for raw in rows(count, offset)]
 
 
-def committed_batches(attestia) -> list[dict]:
-    return [dict(e["args"]) for e in iter_events(attestia.registry, "BatchCommitted", 0)]
+def committed_batches(attestia) -> list[BatchCommitted]:
+    return attestia.reg.batches(0)
 
 
 def recorded_ids(attestia) -> list[str]:
     """Every request id in every committed batch's published leaves (duplicates kept)."""
-    ids = []
-    for args in committed_batches(attestia):
-        leaves = _batch_leaves(args["dataURI"], bytes(args["root"]))
-        ids += [leaf["inference"]["requestId"] for leaf in leaves]
-    return ids
-
-
-def proof_bytes(proof: list[str]) -> list[bytes]:
-    return [bytes.fromhex(p[2:]) for p in proof]
+    return ["0x" + leaf.inference.requestId.hex()
+            for event in committed_batches(attestia) for leaf in batch_leaves(event)]
 
 
 def test_batch_commits_and_every_leaf_verifies_on_chain(
@@ -103,36 +94,39 @@ def test_batch_commits_and_every_leaf_verifies_on_chain(
 
     assert (stats.recorded, stats.rejected, stats.failed) == (8, 0, 0)
     (event,) = committed_batches(attestia)
-    assert event["count"] == 8 and event["worker"] == node.signer.address
-    assert event["deposit"] == 8 * contributors_cut(FEE, 2_000, 2_000) == 8 * 6 * 10**14
-    reg = attestia.registry.functions
-    assert reg.batchInfo(event["batchId"]).call()[1:] == [8, event["deposit"], False]
-    path = Path(event["dataURI"].removeprefix("file://"))
-    assert path == tmp_path.resolve() / "w" / "batches" / f"0x{bytes(event['root']).hex()}.json"
-    document = load_batch_document(path, "0x" + bytes(event["root"]).hex())
-    tree = StandardMerkleTree.load(document["tree"])
+    assert event.count == 8 and event.worker == node.signer.address
+    assert event.deposit == 8 * contributors_cut(FEE, 2_000, 2_000) == 8 * 6 * 10**14
+    info = attestia.reg.batch_info(event.batch_id)
+    assert (info.count, info.deposit, info.swept) == (8, event.deposit, False)
+    path = Path(event.data_uri.removeprefix("file://"))
+    assert path == tmp_path.resolve() / "w" / "batches" / f"0x{event.root.hex()}.json"
+    published = batchfile.load(event.data_uri, event)
+    assert published.batch_id == event.batch_id and published.epoch == event.epoch
+    assert published.deposit == event.deposit
+    document = json.loads(path.read_text())
+    assert "label" not in document["leaves"][0]  # the predicted label is an output: private
     results = json.loads((path.parent.parent / "outbox" / path.name).read_text())["results"]
     by_id = {r["requestId"]: r for r in requests}
-    for index, leaf in enumerate(document["leaves"]):
-        record = Inference.from_json(leaf["inference"])
-        proof = proof_bytes(tree.get_proof(index))
-        assert reg.verifyInclusion(event["batchId"], record.as_tuple(), proof).call() is True
+    for index, leaf in enumerate(published.leaves):
+        record = leaf.inference
+        proof = published.proof(index)
+        assert attestia.reg.verify_inclusion(event.batch_id, record, proof) is True
         forged = Inference(**{**record.__dict__, "timestamp": record.timestamp + 1})
-        assert reg.verifyInclusion(event["batchId"], forged.as_tuple(), proof).call() is False
-        request = by_id[leaf["inference"]["requestId"]]
+        assert attestia.reg.verify_inclusion(event.batch_id, forged, proof) is False
+        request_id = "0x" + record.requestId.hex()
+        request = by_id[request_id]
         salt = bytes.fromhex(request["salt"][2:])
         raw = rows(8)[requests.index(request)]
         assert record.inputCommitment == commit(salt, encode_tensor(raw))
-        output = bytes.fromhex(results[leaf["inference"]["requestId"]]["output"][2:])
+        output = bytes.fromhex(results[request_id]["output"][2:])
         assert record.outputCommitment == commit(output_salt(salt), output)
-        assert record.attributionHash == attribution_hash(leaf["shares"])
+        assert record.attributionHash == attribution_hash(leaf.shares)
         assert (record.proofKind, record.proofHash) == (PROOF_SIGNED, bytes(32))
-        assert record.worker == node.signer.address and leaf["fee"] == FEE
-    assert sorted(r["inference"]["requestId"] for r in _batch_leaves(
-        event["dataURI"], bytes(event["root"]))) == sorted(by_id)
+        assert record.worker == node.signer.address and leaf.fee == FEE
+    assert sorted(recorded_ids(attestia)) == sorted(by_id)
     assert node.journal.offchain_counts() == {J.RECORDED: 8}
     assert not submitted.exists() and (inbox / "done" / submitted.name).exists()
-    assert any(f"count 8 deposit {event['deposit']}" in r.message for r in caplog.records)
+    assert any(f"count 8 deposit {event.deposit}" in r.message for r in caplog.records)
     # Nothing left: another run commits nothing and sends nothing.
     w3 = attestia.chain.w3
     nonce = w3.eth.get_transaction_count(node.operator.address)
@@ -149,7 +143,7 @@ def test_max_latency_commits_a_partial_batch(
     run_batch_mode(node, tmp_path / "w", batch_size=100, max_latency=0.4, max_seconds=1.2)
     assert time.monotonic() - started >= 1.2  # it kept serving after the batch
     (event,) = committed_batches(attestia)
-    assert event["count"] == 3
+    assert event.count == 3
     (batch,) = node.journal.batches(J.COMMITTED)
     received = min(e.received_at for e in node.journal.offchain(J.RECORDED))
     waited = node.journal.db.execute("SELECT updated_at FROM batches").fetchone()[0] - received
@@ -163,7 +157,7 @@ def test_full_batches_are_cut_at_batch_size(
     submit_offchain(tmp_path / "w" / "inbox", requests_for(demo_package, 5))
     stats = run_batch_mode(node, tmp_path / "w", batch_size=2, max_latency=30, until_idle=True)
     assert stats.recorded == 5
-    assert sorted(e["count"] for e in committed_batches(attestia)) == [1, 2, 2]
+    assert sorted(e.count for e in committed_batches(attestia)) == [1, 2, 2]
     assert len(set(recorded_ids(attestia))) == 5
 
 
@@ -205,8 +199,8 @@ def test_bad_requests_are_dropped_with_a_reason_and_journaled_as_rejected(
 
     assert stats.recorded == 2 and stats.rejected == len(bad) + 1
     (event,) = committed_batches(attestia)
-    assert event["count"] == 2
-    assert event["deposit"] == 2 * contributors_cut(FEE, 2_000, 2_000)
+    assert event.count == 2
+    assert event.deposit == 2 * contributors_cut(FEE, 2_000, 2_000)
     reasons = {e.request_id: e.reason for e in node.journal.offchain(J.REJECTED)}
     expected = {"nan": "NaN", "shape": "shape", "features": "expected 30",
                 "nan-feature": "finite", "overflow": "overflows", "model": "not served",
@@ -234,8 +228,8 @@ def test_deposit_is_the_contributors_cut_of_each_fee(
     before = w3.eth.get_balance(attestia.registry.address)
     run_batch_mode(node, tmp_path / "w", batch_size=5, max_latency=30, until_idle=True)
     (event,) = committed_batches(attestia)
-    assert event["deposit"] == batch_deposit(fees, 2_000, 2_000)
-    assert w3.eth.get_balance(attestia.registry.address) - before == event["deposit"]
+    assert event.deposit == batch_deposit(fees, 2_000, 2_000)
+    assert w3.eth.get_balance(attestia.registry.address) - before == event.deposit
 
 
 def test_duplicate_request_ids_are_recorded_once(
@@ -268,15 +262,12 @@ def _crash_at(monkeypatch, point: str) -> None:
     if point == "before-file":
         once(B, "write_json")  # requests assigned in the journal, no file written
     elif point == "before-sign":
-        original = B.write_json
-        writes = []
+        original = B.write_batch_file
 
-        def write_then_crash(path, data):  # the outbox file, then the batch file
-            original(path, data)
-            writes.append(path)
-            if len(writes) == 2:
-                raise Crash(point)
-        monkeypatch.setattr(B, "write_json", write_then_crash)
+        def write_then_crash(path, published):  # the batch file is written, never signed
+            original(path, published)
+            raise Crash(point)
+        monkeypatch.setattr(B, "write_batch_file", write_then_crash)
     elif point == "before-broadcast":
         once(Sender, "broadcast")  # signed and journaled, never sent
     elif point == "before-confirm":
@@ -341,11 +332,10 @@ def test_a_commit_signed_before_the_epoch_turned_is_signed_again(
     assert stats.recorded == 3 and stats.failed == 0
     assert w3.eth.get_transaction_receipt(stale.tx_hash)["status"] == 0  # EpochMismatch
     (event,) = committed_batches(attestia)
-    assert event["epoch"] == epoch
+    assert event.epoch == epoch
     done = node.journal.batch(stale.batch_id)
     assert done.state == J.COMMITTED and done.attempts == 1 and done.tx_hash != stale.tx_hash
-    document = json.loads(Path(event["dataURI"].removeprefix("file://")).read_text())
-    assert document["epoch"] == epoch
+    assert batchfile.load(event.data_uri, event).epoch == epoch  # rewritten before re-signing
 
 
 def test_an_uncommittable_batch_fails_its_requests(
@@ -370,7 +360,7 @@ def test_an_uncommittable_batch_fails_its_requests(
 def test_an_enclave_key_commits_by_signature(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
-    from offchain.cli.tee_cmd import simulated_measurement
+    from offchain.cli.governance import simulated_measurement
 
     attestia.transact(attestia.registry.functions.allowMeasurement(simulated_measurement()),
                       account=dev_account(0))
@@ -382,15 +372,13 @@ def test_an_enclave_key_commits_by_signature(
     stats = run_batch_mode(node, tmp_path / "w", batch_size=3, max_latency=30, until_idle=True)
     assert stats.recorded == 3
     (event,) = committed_batches(attestia)
-    assert event["worker"] == node.signer.address
-    document = load_batch_document(Path(event["dataURI"].removeprefix("file://")))
-    tree = StandardMerkleTree.load(document["tree"])
-    for index, leaf in enumerate(document["leaves"]):
-        record = Inference.from_json(leaf["inference"])
+    assert event.worker == node.signer.address
+    published = batchfile.load(event.data_uri, event)
+    for index, leaf in enumerate(published.leaves):
+        record = leaf.inference
         assert (record.proofKind, record.proofHash) == (PROOF_TEE, node.tee.attestation_hash)
-        assert attestia.registry.functions.verifyInclusion(
-            event["batchId"], record.as_tuple(), proof_bytes(tree.get_proof(index))).call()
-    assert operator_before - w3.eth.get_balance(node.operator.address) >= event["deposit"]
+        assert attestia.reg.verify_inclusion(event.batch_id, record, published.proof(index))
+    assert operator_before - w3.eth.get_balance(node.operator.address) >= event.deposit
 
 
 def test_stop_event_finishes_in_flight_work_and_returns(
@@ -431,25 +419,10 @@ def test_onchain_requests_are_still_served_in_batch_mode(
     assert len(wait_for_outcomes(attestia, sent, timeout=5)) == 2
 
 
-def test_batch_options_and_documents_are_checked(tmp_path, demo_package) -> None:
-    with pytest.raises(BatchError, match="batch size"):
-        BatchWorker(_FakeNode(), tmp_path, BatchOptions(batch_size=0))  # type: ignore[arg-type]
-    missing = tmp_path / "missing.json"
-    with pytest.raises(BatchError, match="unreadable"):
-        load_batch_document(missing)
-    tree = StandardMerkleTree.of([["0x" + "11" * 20, "1"]], ["address", "uint256"])
-    bogus = tmp_path / "bogus.json"
-    bogus.write_text(json.dumps({"tree": tree.dump(), "leaves": [], "root": tree.root}))
-    with pytest.raises(BatchError, match="does not match"):
-        load_batch_document(bogus)
-    with pytest.raises(BatchError, match="has root"):
-        load_batch_document(bogus, "0x" + "00" * 32)
-
-
-class _FakeNode:
-    """Only what BatchWorker reads before it validates its options."""
-
-    journal = registry = sender = None
+def test_batch_options_are_checked(tmp_path) -> None:
+    for options in (BatchOptions(batch_size=0), BatchOptions(max_latency=-1)):
+        with pytest.raises(BatchError, match="batch size"):
+            BatchWorker(None, tmp_path, options)  # type: ignore[arg-type]
 
 
 def test_cli_batch_mode_commits_and_exits_cleanly_on_sigterm(
@@ -475,7 +448,7 @@ def test_cli_batch_mode_commits_and_exits_cleanly_on_sigterm(
     assert proc.returncode == 0, output
     assert "3 recorded" in output and "count 3" in output
     (event,) = committed_batches(attestia)
-    assert event["count"] == 3
+    assert event.count == 3
 
 
 def test_a_journaled_commit_that_reverts_fails_its_requests_with_the_reason(

@@ -18,17 +18,16 @@ from eth_abi import encode
 
 from offchain.attribution import ContributorMap, KnnShapley
 from offchain.attribution.shares import (
-    BPS_TOTAL,
     address_key,
     canonical_address,
     encode_shares,
     shares_from_totals,
 )
-from offchain.chain.eip712 import PROOF_SIGNED, Inference
+from offchain.engine import InferenceEngine
 from offchain.merkle import StandardMerkleTree
 from offchain.models.encoding import encode_tensor
-from offchain.worker.batch import build_batch, leaf_value
-from offchain.worker.engine import InferenceEngine
+from offchain.protocol import BPS, INFERENCE_ABI_TYPES, PROOF_SIGNED, Inference
+from offchain.worker.batch import batch_file, build_batch
 from offchain.worker.inbox import offchain_request, parse_request
 
 WORKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -40,9 +39,9 @@ def fraction_largest_remainder(totals: dict[str, float], roster: list[str]) -> l
     if not any(weights.values()):
         weights = {canonical_address(a): Fraction(1) for a in roster}
     total = sum(weights.values())
-    quotas = {a: w * BPS_TOTAL / total for a, w in weights.items()}
+    quotas = {a: w * BPS / total for a, w in weights.items()}
     bps = {a: math.floor(q) for a, q in quotas.items()}
-    leftover = BPS_TOTAL - sum(bps.values())
+    leftover = BPS - sum(bps.values())
     for a in sorted(quotas, key=lambda a: (-(quotas[a] - bps[a]), address_key(a)))[:leftover]:
         bps[a] += 1
     return sorted(((a, b) for a, b in bps.items() if b > 0), key=lambda s: address_key(s[0]))
@@ -146,7 +145,9 @@ def test_build_batch_equals_one_request_at_a_time(demo_package) -> None:
                                        input_salt=request.salt, worker=WORKER, timestamp=5,
                                        proof_kind=PROOF_SIGNED)
     tree = StandardMerkleTree.of([list(r.as_tuple()) for r in built.records],
-                                 built.tree.leaf_encoding)
+                                 list(INFERENCE_ABI_TYPES))
     assert tree.root == built.tree.root
-    assert [leaf_value(r) for r in built.records] == [list(j.values())
-                                                      for j in built.records_json]
+    assert [r.to_json() for r in built.records] == built.records_json
+    # The published file's leaves are the tree's values, record for record.
+    published = batch_file(built, epoch=0, deposit=0).to_json()
+    assert [leaf["inference"] for leaf in published["leaves"]] == built.records_json

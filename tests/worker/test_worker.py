@@ -7,9 +7,7 @@ import struct
 from pathlib import Path
 
 from offchain.chain.accounts import dev_account
-from offchain.chain.events import recorded_events, request_hash, request_tuple
-from offchain.chain.tx import Call
-from offchain.client import request_id_of, wait_for_outcomes
+from offchain.client import wait_for_outcomes
 from offchain.models.encoding import commit, encode_tensor, new_salt
 from offchain.privacy import (
     MAX_PAYLOAD_BYTES,
@@ -17,6 +15,7 @@ from offchain.privacy import (
     RequestPayload,
     seal_request,
 )
+from offchain.protocol import BPS, ZERO_ADDRESS, Request, request_id
 from offchain.worker import journal as J
 from tests.worker.helpers import CLIENT, make_worker, send_demo_requests
 
@@ -33,28 +32,31 @@ def test_requests_are_recorded_with_attribution_and_fee_split(
     for local in sent:
         outcome = outcomes[local.request_id]
         assert outcome.output is not None and outcome.output.shape == (1, 2)
-        assert sum(b for _, b in outcome.shares) == 10_000
+        assert sum(b for _, b in outcome.shares) == BPS
         assert outcome.inference.inputCommitment == commit(local.salt, local.input_bytes)
-        assert outcome.payout["workerCut"] == 2 * 10**14
-    reg = attestia.registry.functions
-    assert reg.balances(node.operator.address).call() == 6 * 2 * 10**14
-    assert reg.epochPool(reg.currentEpoch().call()).call() == 6 * 6 * 10**14
+        assert outcome.payout.workerCut == 2 * 10**14
+    reg = attestia.reg
+    assert reg.balance(node.operator.address) == 6 * 2 * 10**14
+    assert reg.epoch_pool(reg.current_epoch()) == 6 * 6 * 10**14
     assert node.journal.counts() == {J.DONE: 6}
     [entry, *_] = node.journal.entries(J.DONE)
-    assert request_hash(entry.request) == bytes(
-        attestia.registry.functions.hashRequest(request_tuple(entry.request)).call())
+    # The journal keeps the Request's JSON form (plus the payload): it reads back exactly.
+    request = Request.from_json(entry.request)
+    assert request.to_json() == {k: v for k, v in entry.request.items() if k != "payload"}
+    assert request.hash == bytes(
+        attestia.registry.functions.hashRequest(request.as_tuple()).call())
     # Nothing left: running again records nothing and sends nothing.
     nonce = attestia.chain.w3.eth.get_transaction_count(node.operator.address)
     assert node.run(until_idle=True).recorded == 6
     assert attestia.chain.w3.eth.get_transaction_count(node.operator.address) == nonce
 
 
-def _raw_request(attestia, model, payload: bytes, commitment: bytes, worker: str):
+def _raw_request(attestia, model_id: bytes, payload: bytes, commitment: bytes, worker: str):
     client = dev_account(CLIENT)
-    call = Call.of(attestia.registry.functions.requestInference(
-        model.model_id, worker, commitment, payload), value=model.fee)
-    attestia.sender(client).transact(call)
-    return request_id_of(client.address, model.model_id, commitment)
+    fee = attestia.reg.model(model_id).fee
+    attestia.send(attestia.reg.request_inference(model_id, worker, commitment, payload, fee),
+                  account=client)
+    return request_id(client.address, model_id, commitment)
 
 
 def test_bad_input_is_rejected_on_chain_and_refunded(
@@ -63,7 +65,7 @@ def test_bad_input_is_rejected_on_chain_and_refunded(
     node = make_worker(attestia, demo_package_dir, tmp_path / "w")
     key = node.enc_key.public
     reply = EncryptionKey.generate().public
-    model = served_model
+    model_id, fee = demo_package.model_id, served_model.fee
 
     def sealed(input_bytes: bytes, salt: bytes | None = None) -> tuple[bytes, bytes]:
         salt = salt or new_salt()
@@ -81,21 +83,20 @@ def test_bad_input_is_rejected_on_chain_and_refunded(
         "oversize": (b"\x00" * (MAX_PAYLOAD_BYTES + 1), new_salt()),
         "commitment": (sealed(good)[0], new_salt()),
     }
-    ids = {name: _raw_request(attestia, model, payload, commitment, node.signer.address)
+    ids = {name: _raw_request(attestia, model_id, payload, commitment, node.signer.address)
            for name, (payload, commitment) in cases.items()}
     fine = send_demo_requests(attestia, demo_package, tmp_path, 1, worker=node.signer.address)
     stats = node.run(until_idle=True)
     assert stats.rejected == len(cases) and stats.recorded == 1 and stats.failed == 0
-    rejected = {bytes(e["args"]["requestId"]): e["args"]["reason"]
-                for e in attestia.registry.events.RequestRejected.get_logs(from_block=0)}
+    rejected = {e.request_id: e.reason for e in attestia.reg.rejected()}
     assert "undecryptable" in rejected[ids["undecryptable"]]
     assert "malformed input" in rejected[ids["wrong shape"]]
     assert "malformed input" in rejected[ids["nan"]]
     assert "exceeds" in rejected[ids["oversize"]]
     assert "does not match its commitment" in rejected[ids["commitment"]]
-    refund = attestia.registry.functions.balances(dev_account(CLIENT).address).call()
-    assert refund == len(cases) * model.fee
-    assert {r.request_id for r in recorded_events(attestia.registry)} == {fine[0].request_id}
+    refund = attestia.reg.balance(dev_account(CLIENT).address)
+    assert refund == len(cases) * fee
+    assert {r.request_id for r in attestia.reg.recorded()} == {fine[0].request_id}
 
 
 def test_two_workers_serve_open_requests_without_double_recording(
@@ -114,14 +115,62 @@ def test_two_workers_serve_open_requests_without_double_recording(
         doc.write_text(json.dumps({"sealed": {
             w.signer.address: seal(w.enc_key.public, payload).hex() for w in (first, second)}}))
         uri = b"uri:" + doc.resolve().as_uri().encode()
-        ids.append(_raw_request(attestia, served_model, uri, commit(salt, input_bytes),
-                                "0x" + "00" * 20))
+        ids.append(_raw_request(attestia, demo_package.model_id, uri, commit(salt, input_bytes),
+                                ZERO_ADDRESS))
     a = first.run(until_idle=True)
     b = second.run(until_idle=True)
-    records = recorded_events(attestia.registry)
+    records = attestia.reg.recorded()
     assert sorted(r.request_id for r in records) == sorted(ids)
     assert a.recorded + b.recorded == 4 and a.failed == b.failed == 0
     assert b.skipped == 4  # the second saw every request already recorded
+
+
+def _closed_while_in_flight(attestia, node) -> None:
+    """Make the request close between the worker's check that it is open and its send: the
+    operator rejects it right after the record is prepared."""
+    prepare = node._prepare
+
+    def prepare_then_close(entry):
+        prepared = prepare(entry)
+        attestia.send(attestia.reg.reject_request(
+            Request.from_json(entry.request), "closed under the worker"), account=node.operator)
+        return prepared
+
+    node._prepare = prepare_then_close
+
+
+def test_a_record_that_reverts_on_chain_journals_its_custom_error(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    node.options.simulate = False  # the fulfill is sent, mined, and reverts
+    [sent] = send_demo_requests(attestia, demo_package, tmp_path, 1, worker=node.signer.address)
+    _closed_while_in_flight(attestia, node)
+    stats = node.run(until_idle=True)
+    assert stats.recorded == 0 and stats.skipped == 1
+    [entry] = node.journal.entries(J.SKIPPED)
+    receipt = attestia.chain.w3.eth.get_transaction_receipt(entry.tx_hash)
+    assert receipt["status"] == 0  # the failed fulfill was mined
+    error = f"RequestNotOpen(0x{sent.request_id.hex()})"
+    assert entry.reason == f"no longer open: reverted with {error}"
+
+
+def test_a_record_that_would_revert_is_not_sent_and_journals_its_custom_error(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    assert node.options.simulate
+    [sent] = send_demo_requests(attestia, demo_package, tmp_path, 1, worker=node.signer.address)
+    _closed_while_in_flight(attestia, node)
+    w3 = attestia.chain.w3
+    nonce = w3.eth.get_transaction_count(node.operator.address)
+    stats = node.run(until_idle=True)
+    assert stats.recorded == 0 and stats.skipped == 1
+    [entry] = node.journal.entries(J.SKIPPED)
+    assert entry.tx_hash is None
+    error = f"RequestNotOpen(0x{sent.request_id.hex()})"
+    assert entry.reason == f"no longer open: not sent: fulfill: reverted with {error}"
+    assert w3.eth.get_transaction_count(node.operator.address) == nonce + 1  # the reject only
 
 
 def test_journal_survives_reopen(tmp_path: Path) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys
 
+from offchain.fsutil import atomic_write_bytes, atomic_write_json
 from offchain.proofs.tee.binding import binding_digest
 from offchain.proofs.tee.nitro import COSE_ALG_ES384, PCR_LENGTH, sig_structure
 
@@ -151,7 +151,7 @@ class SimulatedNitroEnclave:
         """Write ``root.pem`` (public) and ``state.json`` (private keys, mode 0600)."""
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
-        (path / ROOT_PEM_FILENAME).write_bytes(self.root_pem)
+        atomic_write_bytes(path / ROOT_PEM_FILENAME, self.root_pem)
         state = {
             "version": _STATE_VERSION,
             "warning": "SIMULATED enclave state for tests; proves nothing about hardware",
@@ -163,10 +163,7 @@ class SimulatedNitroEnclave:
             "intermediate_key": _key_pem(self.intermediate_key),
             "signing_key": bytes(self.account.key).hex(),
         }
-        state_path = path / STATE_FILENAME
-        fd = os.open(state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(state, handle, indent=2)
+        atomic_write_json(path / STATE_FILENAME, state, mode=0o600, indent=2)
         return path / ROOT_PEM_FILENAME
 
     @classmethod

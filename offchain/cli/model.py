@@ -1,4 +1,4 @@
-"""``attestia model zk-setup PACKAGE``: EZKL circuit, keys and on-chain verifier for a model."""
+"""``attestia model register|show|zk-setup``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,93 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from offchain.cli.common import attestia_of, console, dev_account_option, err_console, print_json
-from offchain.cli.model_cmd import model_app
+from offchain.cli.common import (
+    attestia_of,
+    console,
+    dev_account_option,
+    err_console,
+    eth,
+    print_json,
+)
+from offchain.ids import parse_bytes32
+
+model_app = typer.Typer(help="Register and inspect model packages.", no_args_is_help=True)
 
 CALIBRATION_ROWS = 14
+
+
+@model_app.command("register")
+def register_cmd(
+    ctx: typer.Context,
+    package: Path = typer.Argument(..., help="Model package directory (model.onnx + manifest)."),
+    fee: float = typer.Option(0.001, help="Fee per inference, in ETH."),
+    split: str = typer.Option("2000,2000,6000", help="worker,owner,contributors in bps."),
+    proofs: str = typer.Option("signed,tee", help="Accepted proof kinds: signed,tee,zk."),
+    dev_account: int = dev_account_option(0, "model owner"),
+) -> None:
+    """Register a model package on chain with its data roster root (idempotent).
+
+    Example: attestia model register .attestia/models/demo --fee 0.001 --proofs signed,tee
+    """
+    from offchain.errors import ConfigError
+    from offchain.models import load_package
+    from offchain.models.onchain import register_model
+    from offchain.protocol import BPS, Split
+
+    try:
+        parts = tuple(int(p) for p in split.split(","))
+    except ValueError:
+        raise ConfigError(f"--split must be three integers, got {split!r}") from None
+    try:
+        if len(parts) != 3:
+            raise ValueError(split)
+        fee_split = Split(*parts)
+    except ValueError:
+        raise ConfigError(f"--split must be three bps values summing to {BPS}, "
+                          f"got {split!r}") from None
+    attestia = attestia_of(ctx)
+    pkg = load_package(package)
+    model, new = register_model(
+        attestia, pkg, fee=int(fee * 1e18), split=fee_split,
+        kinds=[k.strip() for k in proofs.split(",")], account=attestia.chain.account(dev_account),
+    )
+    state = "registered" if new else "already registered"
+    console.print(
+        f"model 0x{pkg.model_id.hex()} {state}: owner {model.owner}, fee {eth(model.fee)} ETH, "
+        f"{model.contributors} contributors, roster root 0x{model.dataRoot.hex()}"
+    )
+
+
+@model_app.command("show")
+def show(
+    ctx: typer.Context,
+    model_id: str = typer.Argument(..., help="Model id (0x sha-256 of the ONNX file)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show a registered model.
+
+    Example: attestia model show 0xc227f191...
+    """
+    from offchain.errors import ConfigError
+
+    attestia = attestia_of(ctx)
+    model_id_bytes = parse_bytes32(model_id, "model id")
+    model = attestia.reg.model(model_id_bytes)
+    if model is None:
+        raise ConfigError(f"model {model_id} is not registered")
+    data = {
+        "modelId": "0x" + model_id_bytes.hex(), "owner": model.owner,
+        "proofKinds": model.kinds, "feeWei": model.fee,
+        "split": list(model.split.as_tuple()),
+        "deprecated": model.deprecated, "revokedAt": model.revokedAt,
+        "verifier": model.verifier, "rosterRoot": "0x" + model.dataRoot.hex(),
+        "contributors": model.contributors, "metadataURI": model.metadataURI,
+    }
+    if as_json:
+        print_json(data)
+    else:
+        for key, value in data.items():
+            console.print(f"{key:>12}: {value}")
 
 
 def calibration_sample(package) -> np.ndarray:
@@ -54,7 +137,7 @@ def zk_setup_cmd(
     """
     from offchain.config import ANVIL_CHAIN_ID
     from offchain.models import load_package
-    from offchain.models.onchain import enable_zk, kinds_of
+    from offchain.models.onchain import enable_zk
     from offchain.proofs.zk import LOCAL_SRS_NOTICE, SrsError, zk_setup
 
     attestia = attestia_of(ctx)
@@ -75,7 +158,7 @@ def zk_setup_cmd(
     data = {
         "modelId": "0x" + pkg.model_id.hex(), "artifacts": str(directory),
         "verifier": model.verifier, "newVerifier": deployed,
-        "proofKinds": kinds_of(model.policy), "logrows": artifacts.logrows,
+        "proofKinds": model.kinds, "logrows": artifacts.logrows,
         "srs": artifacts.manifest["srs"], "testOnlySrs": artifacts.test_only_srs,
     }
     if artifacts.test_only_srs:
@@ -93,4 +176,4 @@ def zk_setup_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """The command lives on the ``model`` group (registered by the decorator above)."""
+    app.add_typer(model_app, name="model")

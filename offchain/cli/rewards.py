@@ -33,7 +33,7 @@ def settle_cmd(
     attestia = attestia_of(ctx)
     s = settle(attestia, settings_of(ctx).data_dir / "rewards",
                account=attestia.chain.account(dev_account))
-    ready = attestia.distributor.functions.epochRoot(s.epoch).call()[2]
+    ready = attestia.dist.epoch_root(s.epoch).readyAt
     if as_json:
         print_json({"epoch": s.epoch, "root": s.root, "total": s.total, "readyAt": ready,
                     "tree": str(s.path), "cumulative": s.cumulative})
@@ -69,23 +69,22 @@ def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
 
     Example: attestia rewards status --json
     """
-    from offchain.chain.events import iter_events
+    from offchain.protocol import RootStatus
 
+    labels = {RootStatus.NONE: "none", RootStatus.PROPOSED: "proposed",
+              RootStatus.CANCELLED: "cancelled", RootStatus.ACTIVATED: "active"}
     attestia = attestia_of(ctx)
-    reg, dist = attestia.registry.functions, attestia.distributor.functions
+    dist = attestia.dist
     epochs = []
-    for event in iter_events(attestia.distributor, "RootProposed", attestia.first_block):
-        epoch = int(event["args"]["epoch"])
-        root, total, ready, status = dist.epochRoot(epoch).call()
-        epochs.append({"epoch": epoch, "root": "0x" + bytes(root).hex(), "total": int(total),
-                       "readyAt": int(ready),
-                       "status": ["none", "proposed", "cancelled", "active"][status]})
-    claimed: dict[str, int] = {}
-    for event in iter_events(attestia.distributor, "Claimed", attestia.first_block):
-        claimed[event["args"]["account"]] = int(event["args"]["cumulative"])
-    funded, total_claimed = dist.totalFunded().call(), dist.totalClaimed().call()
-    data = {"currentEpoch": reg.currentEpoch().call(), "totalFunded": funded,
-            "totalClaimed": total_claimed, "unclaimed": funded - total_claimed,
+    for event in dist.roots_proposed():
+        root = dist.epoch_root(event.epoch)
+        epochs.append({"epoch": event.epoch, "root": "0x" + root.root.hex(), "total": root.total,
+                       "readyAt": root.readyAt, "status": labels[root.status]})
+    claimed = {claim.account: claim.cumulative for claim in dist.claims()}
+    funding = dist.funding()
+    funded, total_claimed = funding.funded, funding.claimed
+    data = {"currentEpoch": attestia.reg.current_epoch(), "totalFunded": funded,
+            "totalClaimed": total_claimed, "unclaimed": funding.unclaimed,
             "roots": epochs, "claimedByAccount": claimed}
     if as_json:
         print_json(data)
@@ -97,7 +96,7 @@ def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
         table.add_row(str(e["epoch"]), e["status"], eth(e["total"]), e["root"][:18] + "…")
     console.print(table)
     console.print(f"funded {eth(funded)} ETH, claimed {eth(total_claimed)} ETH, "
-                  f"unclaimed {eth(funded - total_claimed)} ETH")
+                  f"unclaimed {eth(funding.unclaimed)} ETH")
 
 
 @rewards_app.command("verify")

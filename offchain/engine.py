@@ -1,7 +1,8 @@
 """What a worker computes for one request, with no I/O: run, attribute, commit, describe.
 
 The same code serves the worker (to make a record) and the verifier (to recompute one), so
-a stranger re-running an inference gets the very bytes the worker committed to.
+a stranger re-running an inference gets the very bytes the worker committed to. It sits
+below both (``offchain.worker`` and ``offchain.verify`` import it; it imports neither).
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from functools import cached_property
 import numpy as np
 
 from offchain.attribution import ContributorMap, KnnShapley, attribution_hash
-from offchain.attribution.shares import Share
-from offchain.chain.eip712 import PROOF_ZK, Inference
 from offchain.models import ModelPackage
 from offchain.models.encoding import commit, decode_tensor, encode_tensor
 from offchain.models.runtime import open_session, predicted_label
 from offchain.privacy import output_salt
+from offchain.protocol import PROOF_ZK, Inference, Share
 
 # The declared attribution policy: exact KNN-Shapley with K = 5 over the package's
 # standardised training set, y_query = the model's predicted label; shares by largest

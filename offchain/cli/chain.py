@@ -1,4 +1,5 @@
-"""``attestia build``, ``attestia chain up|down|status`` and ``attestia deploy``."""
+"""``attestia chain up|down|status``, and the two steps that set a chain up: ``attestia build``
+and ``attestia deploy``."""
 
 from __future__ import annotations
 

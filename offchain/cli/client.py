@@ -1,4 +1,4 @@
-"""``attestia infer`` and ``attestia attribution``."""
+"""``attestia infer`` and ``attestia attribution``: the requester's commands."""
 
 from __future__ import annotations
 
@@ -34,9 +34,10 @@ def infer(
     Example: attestia infer --model 0xc227... --input x.json --package .attestia/models/demo
     """
     from offchain.client import build_requests, send_requests, wait_for_outcomes
-    from offchain.errors import ConfigError
+    from offchain.errors import ChainError, ConfigError
     from offchain.models import load_package
     from offchain.models.encoding import parse_input
+    from offchain.models.runtime import predicted_label
 
     settings = settings_of(ctx)
     attestia = attestia_of(ctx)
@@ -55,12 +56,12 @@ def infer(
     outcome = wait_for_outcomes(attestia, [local], timeout=timeout)[local.request_id]
     if outcome.rejected:
         raise ConfigError(f"request 0x{local.request_id.hex()} was rejected: {outcome.rejected}")
+    if outcome.inference is None or outcome.output is None:
+        raise ChainError(f"request 0x{local.request_id.hex()} has no readable record yet")
     logits = [float(v) for v in outcome.output.reshape(-1)]
     labels = list(pkg.labels)
-    label = labels[max(range(len(logits)), key=logits.__getitem__)]
-    cut = outcome.payout["contributorCut"]
-    rows = [{"contributor": a, "bps": b, "feeShareWei": cut * b // 10_000}
-            for a, b in outcome.shares]
+    label = labels[predicted_label(outcome.output)]
+    rows = _share_rows(outcome.fee_shares())
     kept = settings.data_dir / "requests" / f"0x{local.request_id.hex()}.json"
     result = {"requestId": "0x" + local.request_id.hex(), "txHash": outcome.tx_hash,
               "label": label, "logits": dict(zip(labels, logits, strict=True)),
@@ -90,6 +91,10 @@ def _find_package(data_dir: Path, model_id: bytes):
     return None
 
 
+def _share_rows(shares) -> list[dict]:
+    return [{"contributor": s.account, "bps": s.bps, "feeShareWei": s.wei} for s in shares]
+
+
 def _share_table(rows: list[dict], title: str) -> Table:
     table = Table(title=title)
     for col in ("contributor", "bps", "share of fee (ETH)"):
@@ -111,30 +116,31 @@ def attribution(
     """
     from eth_utils import to_checksum_address
 
-    from offchain.attribution.onchain import all_recorded, recorded_attribution
+    from offchain.attribution.onchain import (
+        all_recorded,
+        contributor_totals,
+        recorded_attribution,
+    )
     from offchain.errors import ConfigError
 
     attestia = attestia_of(ctx)
     if contributor:
-        who = to_checksum_address(contributor)
-        records = all_recorded(attestia)
-        mine = [(r, dict(r.shares).get(who, 0)) for r in records]
-        mine = [(r, b) for r, b in mine if b]
-        total = sum(r.fee_share(b) for r, b in mine)
-        data = {"contributor": who, "records": len(records), "recordsWithShare": len(mine),
-                "meanBps": (sum(b for _, b in mine) / len(mine)) if mine else 0,
-                "totalFeeShareWei": total,
-                "allHashesMatch": all(r.hash_matches and r.digest_matches for r, _ in mine)}
+        totals = contributor_totals(all_recorded(attestia), to_checksum_address(contributor))
+        data = {"contributor": totals.contributor, "records": totals.records,
+                "recordsWithShare": totals.records_with_share, "meanBps": totals.mean_bps,
+                "totalFeeShareWei": totals.total_fee_share,
+                "allHashesMatch": totals.all_verified}
         if as_json:
             print_json(data)
         else:
-            console.print(f"{who}: share in {len(mine)} of {len(records)} records, mean "
-                          f"{data['meanBps']:.0f} bps, earned {eth(total)} ETH")
+            console.print(f"{totals.contributor}: share in {totals.records_with_share} of "
+                          f"{totals.records} records, mean {totals.mean_bps:.0f} bps, earned "
+                          f"{eth(totals.total_fee_share)} ETH")
         return
     if not inference_id:
         raise ConfigError("give an INFERENCE_ID or --contributor ADDR")
     rec = recorded_attribution(attestia, parse_bytes32(inference_id, "inference id"))
-    rows = [{"contributor": a, "bps": b, "feeShareWei": rec.fee_share(b)} for a, b in rec.shares]
+    rows = _share_rows(rec.fee_shares())
     data = {"requestId": inference_id, "modelId": "0x" + rec.inference.modelId.hex(),
             "epoch": rec.epoch, "contributorCutWei": rec.contributor_cut,
             "attributionHash": "0x" + rec.inference.attributionHash.hex(),
@@ -144,10 +150,9 @@ def attribution(
         print_json(data)
     else:
         console.print(_share_table(rows, f"attribution of {inference_id[:18]}…"))
-        ok = rec.hash_matches and rec.digest_matches
-        console.print("[green]list matches the on-chain hash[/]" if ok else
+        console.print("[green]list matches the on-chain hash[/]" if rec.verified else
                        "[red]list does NOT match the on-chain record[/]")
-    if not (rec.hash_matches and rec.digest_matches):
+    if not rec.verified:
         raise typer.Exit(1)
 
 

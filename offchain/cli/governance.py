@@ -21,8 +21,6 @@ def simulated_measurement() -> bytes:
     return bytes(keccak(pcrs[0] + pcrs[1] + pcrs[2]))
 
 
-
-
 @governance_app.command("allow-measurement")
 def allow_measurement(
     ctx: typer.Context,
@@ -41,11 +39,11 @@ def allow_measurement(
         raise ConfigError("give a MEASUREMENT or --simulated (one of them)")
     value = simulated_measurement() if simulated else parse_bytes32(measurement, "measurement id")
     attestia = attestia_of(ctx)
-    fn = attestia.registry.functions
-    if fn.measurementStatus(value).call()[0]:
+    if attestia.reg.measurement_status(value).allowedAt:
         console.print(f"measurement 0x{value.hex()} is already allowed")
         return
-    attestia.transact(fn.allowMeasurement(value), account=attestia.chain.account(dev_account))
+    attestia.send(attestia.reg.allow_measurement(value),
+                  account=attestia.chain.account(dev_account))
     label = " (SIMULATED enclave: testing only)" if simulated else ""
     console.print(f"measurement 0x{value.hex()} allowed{label}")
 
@@ -62,8 +60,8 @@ def revoke_measurement(
     """
     attestia = attestia_of(ctx)
     value = parse_bytes32(measurement, "measurement id")
-    attestia.transact(attestia.registry.functions.revokeMeasurement(value),
-                      account=attestia.chain.account(dev_account))
+    attestia.send(attestia.reg.revoke_measurement(value),
+                  account=attestia.chain.account(dev_account))
     console.print(f"measurement {measurement} revoked")
 
 
@@ -80,8 +78,8 @@ def revoke_worker(
     from eth_utils import to_checksum_address
 
     attestia = attestia_of(ctx)
-    attestia.transact(attestia.registry.functions.revokeWorker(to_checksum_address(signer)),
-                      account=attestia.chain.account(dev_account))
+    attestia.send(attestia.reg.revoke_worker(to_checksum_address(signer)),
+                  account=attestia.chain.account(dev_account))
     console.print(f"worker {signer} revoked")
 
 

@@ -1,0 +1,161 @@
+"""The RPC transport: one retry layer (web3's, configured in make_web3), bounded attempts,
+one ChainError after them; a resent raw transaction is not sent twice; writes are dry-run.
+
+A small HTTP server between web3 and Anvil fails chosen requests: it answers 503 or 401, or
+drops the connection before forwarding ("drop") or after forwarding ("lose": the node got
+the request, the client never gets the answer).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from offchain.chain.accounts import dev_account
+from offchain.chain.connection import RPC_ATTEMPTS, RPCUnavailable, make_web3
+from offchain.chain.tx import Call, Sender
+from offchain.errors import ChainError, TransactionReverted
+
+
+class FlakyRPC(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.upstream = upstream
+        self.faults: dict[str, list[str]] = {}  # RPC method -> actions for its next requests
+        self.seen: list[str] = []  # RPC method of every request that arrived
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FlakyRPC
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        method = json.loads(body)["method"]
+        self.server.seen.append(method)
+        queue = self.server.faults.get(method, [])
+        action = queue.pop(0) if queue else "forward"
+        if action in ("503", "401"):
+            self.send_response(int(action))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if action == "drop":
+            self.close_connection = True
+            return
+        answer = requests.post(self.server.upstream, data=body, timeout=10,
+                               headers={"Content-Type": "application/json"}).content
+        if action == "lose":
+            self.close_connection = True
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky(chain) -> Iterator[FlakyRPC]:
+    server = FlakyRPC(chain.url)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_transient_errors_are_retried_a_bounded_number_of_times_then_one_chain_error(
+    flaky: FlakyRPC, chain
+) -> None:
+    w3 = make_web3(flaky.url)
+    latest = chain.w3.eth.block_number
+    # Fewer failures than attempts: the read succeeds, after exactly that many retries.
+    flaky.faults["eth_blockNumber"] = ["drop", "503"]
+    assert w3.eth.block_number == latest
+    assert flaky.seen.count("eth_blockNumber") == 3
+    # As many failures as attempts: one RPCUnavailable (a ChainError), no more requests.
+    flaky.seen.clear()
+    flaky.faults["eth_getBalance"] = ["503"] * (RPC_ATTEMPTS + 5)
+    with pytest.raises(ChainError, match=rf"eth_getBalance: .* failed {RPC_ATTEMPTS} attempt"):
+        w3.eth.get_balance(dev_account(0).address)
+    assert flaky.seen == ["eth_getBalance"] * RPC_ATTEMPTS
+    # Not transient (HTTP 401): one attempt.
+    flaky.seen.clear()
+    flaky.faults["eth_chainId"] = ["401"]
+    with pytest.raises(RPCUnavailable, match="failed 1 attempt.*HTTP 401"):
+        w3.eth.chain_id  # noqa: B018
+    assert flaky.seen == ["eth_chainId"]
+    # A method that changes state and is not idempotent (evm_mine) is never resent.
+    flaky.seen.clear()
+    flaky.faults["evm_mine"] = ["lose"]
+    with pytest.raises(RPCUnavailable, match="evm_mine: .* failed 1 attempt"):
+        w3.provider.make_request("evm_mine", [])
+    assert flaky.seen == ["evm_mine"]
+    assert chain.w3.eth.block_number == latest + 1
+
+
+def test_a_send_whose_answer_was_lost_is_resent_as_the_same_transaction(
+    flaky: FlakyRPC, chain
+) -> None:
+    w3 = make_web3(flaky.url)
+    account = dev_account(5)
+    sender = Sender(w3, account, chain_id=chain.chain_id)
+    nonce = chain.w3.eth.get_transaction_count(account.address)
+    # The node receives (and Anvil mines) the first send; its answer is lost, web3 resends
+    # the same bytes and the node says "nonce too low": the Sender recognises its own hash.
+    flaky.faults["eth_sendRawTransaction"] = ["lose"]
+    receipt = sender.transact(Call(to=dev_account(6).address, data=b"", value=1, gas=21_000))
+    assert receipt["status"] == 1
+    assert flaky.seen.count("eth_sendRawTransaction") == 2
+    assert chain.w3.eth.get_transaction_count(account.address) == nonce + 1
+    # The next transaction takes the next nonce.
+    sender.transact(Call(to=dev_account(6).address, data=b"", value=1, gas=21_000))
+    assert chain.w3.eth.get_transaction_count(account.address) == nonce + 2
+
+
+def test_writes_are_dry_run_so_a_revert_names_its_error_before_gas_is_spent(attestia) -> None:
+    account = dev_account(7)
+    sender = attestia.sender(account)
+    w3 = attestia.chain.w3
+    withdraw = Call.of(attestia.registry.functions.withdraw(), gas=100_000)
+    nonce = w3.eth.get_transaction_count(account.address)
+    with pytest.raises(TransactionReverted, match=r"withdraw: reverted with NothingToWithdraw\(\)"
+                       ) as caught:
+        sender.transact(withdraw)
+    assert caught.value.error == "NothingToWithdraw"
+    assert w3.eth.get_transaction_count(account.address) == nonce  # nothing was sent
+    # Without the dry run the transaction is mined and fails; its receipt is decoded the
+    # same way (the mined transaction is replayed).
+    with pytest.raises(TransactionReverted, match=r"withdraw: reverted with NothingToWithdraw"
+                       ) as caught:
+        sender.transact(withdraw, simulate=False)
+    assert caught.value.error == "NothingToWithdraw"
+    assert w3.eth.get_transaction_count(account.address) == nonce + 1
+
+
+def test_a_gas_limit_too_low_is_reported_as_out_of_gas(attestia) -> None:
+    account = dev_account(7)
+    sender = attestia.sender(account)
+    w3 = attestia.chain.w3
+    starved = Call.of(attestia.registry.functions.withdraw(), gas=21_500)
+    nonce = w3.eth.get_transaction_count(account.address)
+    with pytest.raises(TransactionReverted, match="withdraw: ran out of gas"):
+        sender.transact(starved)  # the dry run runs out
+    assert w3.eth.get_transaction_count(account.address) == nonce
+    with pytest.raises(TransactionReverted, match="withdraw: ran out of gas"):
+        sender.transact(starved, simulate=False)  # mined, failed, replayed
+    assert w3.eth.get_transaction_count(account.address) == nonce + 1

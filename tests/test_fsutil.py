@@ -1,0 +1,165 @@
+"""offchain.fsutil: atomic writes leave the old file or the new one, never a half or a temp."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from offchain import fsutil
+from offchain.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
+from offchain.worker.inbox import inbox_files, submit_offchain
+
+
+def _names(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_bytes_text_and_json_are_written(tmp_path: Path) -> None:
+    assert atomic_write_bytes(tmp_path / "a.bin", b"\x00\x01") == tmp_path / "a.bin"
+    atomic_write_text(tmp_path / "b.txt", "héllo")
+    atomic_write_json(tmp_path / "c.json", {"x": [1, 2]}, indent=1, sort_keys=True)
+    assert (tmp_path / "a.bin").read_bytes() == b"\x00\x01"
+    assert (tmp_path / "b.txt").read_bytes() == "héllo".encode()
+    assert (tmp_path / "c.json").read_text() == json.dumps({"x": [1, 2]}, indent=1)
+    assert _names(tmp_path) == ["a.bin", "b.txt", "c.json"]  # no temporary file left
+
+
+def test_replaces_an_existing_file_and_accepts_str_paths(tmp_path: Path) -> None:
+    target = tmp_path / "f.json"
+    target.write_text("old")
+    atomic_write_json(str(target), {"new": True})
+    assert json.loads(target.read_text()) == {"new": True}
+    assert _names(tmp_path) == ["f.json"]
+
+
+def test_unencodable_object_leaves_old_file_and_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "f.json"
+    target.write_text('{"old": 1}')
+    with pytest.raises(TypeError):
+        atomic_write_json(target, {"bad": object()})
+    assert target.read_text() == '{"old": 1}'
+    assert _names(tmp_path) == ["f.json"]
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync", "write"])
+def test_failure_mid_write_leaves_old_file_and_no_temp(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    if failing == "write":
+        real_fdopen = os.fdopen
+
+        class FullDisk:  # the real file object, except that write fails
+            def __init__(self, fd: int, *args: object) -> None:
+                self.handle = real_fdopen(fd, *args)
+
+            def __enter__(self) -> FullDisk:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                self.handle.close()
+
+            def write(self, data: bytes) -> int:
+                raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(fsutil.os, "fdopen", FullDisk)
+    else:
+        monkeypatch.setattr(fsutil.os, failing, boom)
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert _names(tmp_path) == ["f.bin"]
+
+
+def test_interrupt_also_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fsutil.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_bytes(tmp_path / "f", b"x")
+    assert _names(tmp_path) == []
+
+
+def test_file_and_directory_are_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[tuple[str, bool]] = []  # (event, is_directory), in order
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        synced.append(("fsync", stat.S_ISDIR(os.fstat(fd).st_mode)))
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        synced.append(("replace", False))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fsutil.os, "fsync", fsync)
+    monkeypatch.setattr(fsutil.os, "replace", replace)
+    atomic_write_bytes(tmp_path / "f", b"x")
+    # The data is on disk before the rename; the directory entry is flushed after it.
+    assert synced == [("fsync", False), ("replace", False), ("fsync", True)]
+
+
+def test_temp_file_is_hidden_in_the_same_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Path] = []
+    real_replace = os.replace
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        seen.append(Path(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fsutil.os, "replace", replace)
+    atomic_write_bytes(tmp_path / "0001-req.json", b"{}")
+    atomic_write_bytes(tmp_path / "0001-req.json", b"{}")
+    (first, second) = seen
+    assert first != second  # unique per write
+    for tmp in seen:
+        assert tmp.parent == tmp_path
+        assert tmp.name.startswith(".0001-req.json.") and tmp.name.endswith(".tmp")
+
+
+def test_inbox_reader_never_lists_a_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    inbox = tmp_path / "inbox"
+    listed: list[list[Path]] = []
+    real_replace = os.replace
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        listed.append(inbox_files(inbox))  # what a reader sees while the temp file exists
+        real_replace(src, dst)
+
+    monkeypatch.setattr(fsutil.os, "replace", replace)
+    path = submit_offchain(inbox, {"requestId": "0x00"})
+    assert listed == [[]]
+    assert inbox_files(inbox) == [path]
+
+
+def test_mode_sets_permissions(tmp_path: Path) -> None:
+    secret = tmp_path / "state.json"
+    secret.write_text("{}")
+    secret.chmod(0o644)
+    atomic_write_json(secret, {"key": "k"}, mode=0o600)
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+
+
+def test_default_permissions_follow_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "public", b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "public").stat().st_mode) == 0o644
+
+
+def test_missing_directory_raises(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        atomic_write_bytes(tmp_path / "absent" / "f", b"x")
