@@ -40,6 +40,12 @@ POLICY_MASK = 0x0E
 TIMESTAMP_WINDOW = 15 * 60
 """Largest distance (seconds) between a record's signed timestamp and the block's."""
 
+MAX_CONTRIBUTORS = 1024
+"""Largest contributor roster a model may register (every single record carries it)."""
+
+SLASH_REPORTER_BPS = 5_000
+"""Part of a slashed stake credited to the reporter; the rest goes to the slasher's treasury."""
+
 REQUEST_CANCELLED = (1).to_bytes(32, "big")
 REQUEST_REJECTED = (2).to_bytes(32, "big")
 """Request-slot sentinels (``requestState``): 0 none, the request hash while open, the
@@ -84,23 +90,32 @@ def proof_kind_name(kind: int) -> str:
 INFERENCE_TYPE = (
     "Inference(bytes32 requestId,bytes32 modelId,bytes32 inputCommitment,"
     "bytes32 outputCommitment,bytes32 attributionHash,uint8 proofKind,bytes32 proofHash,"
-    "address worker,uint64 timestamp)"
+    "address worker,uint64 timestamp,bytes32 resultHash)"
 )
 BATCH_TYPE = (
     "Batch(bytes32 root,uint32 count,bytes32 modelId,uint64 epoch,bytes32 dataUriHash,"
-    "address worker,uint256 deposit)"
+    "bytes32 dataHash,address worker,uint256 deposit)"
+)
+WORKER_REGISTRATION_TYPE = (
+    "WorkerRegistration(address signer,address operator,bytes32 encryptionKeyHash,"
+    "uint256 nonce,uint256 deadline)"
 )
 INFERENCE_TYPEHASH = keccak(text=INFERENCE_TYPE)
 BATCH_TYPEHASH = keccak(text=BATCH_TYPE)
+WORKER_REGISTRATION_TYPEHASH = keccak(text=WORKER_REGISTRATION_TYPE)
 DOMAIN_TYPEHASH = keccak(
     text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
 INFERENCE_ABI_TYPES = (
     "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint8", "bytes32", "address", "uint64",
+    "bytes32",
 )
 """Field types of ``Inference``: its EIP-712 encoding and its batch Merkle leaf type."""
-BATCH_ABI_TYPES = ("bytes32", "uint32", "bytes32", "uint64", "bytes32", "address", "uint256")
-REQUEST_ABI_TYPES = ("address", "bytes32", "address", "uint256", "uint64", "bytes32")
+BATCH_ABI_TYPES = ("bytes32", "uint32", "bytes32", "uint64", "bytes32", "bytes32", "address",
+                   "uint256")
+REQUEST_ABI_TYPES = ("address", "bytes32", "address", "uint256", "uint64", "bytes32", "bytes32",
+                     "uint16", "uint16", "uint8")
+WORKER_REGISTRATION_ABI_TYPES = ("address", "address", "bytes32", "uint256", "uint256")
 SHARES_ABI_TYPE = "(address,uint16)[]"
 ROSTER_LEAF_TYPES = ("address", "bytes32")
 """A model's roster tree leaf (StandardMerkleTree): (contributor, keccak of its data)."""
@@ -178,6 +193,9 @@ class Inference:
     proofHash: bytes
     worker: str
     timestamp: int
+    resultHash: bytes = ZERO32
+    """keccak256(sealedResult) of a single record (the worker signs the sealed answer it
+    delivers, so nobody can swap it); zero for batch leaves, whose results stay off chain."""
 
     def as_tuple(self) -> tuple:
         """In ABI order, ready for a contract call or a Merkle leaf."""
@@ -200,6 +218,7 @@ class Inference:
             proofHash=_b32(data["proofHash"], "proofHash"),
             worker=to_checksum_address(data["worker"]),
             timestamp=int(data["timestamp"]),
+            resultHash=_b32(data.get("resultHash", ZERO32), "resultHash"),
         )
 
     @classmethod
@@ -212,11 +231,27 @@ class Inference:
             raise ValueError(f"an Inference has {len(_INFERENCE_FIELDS)} fields, got {len(v)}")
         return cls(
             bytes(v[0]), bytes(v[1]), bytes(v[2]), bytes(v[3]), bytes(v[4]), int(v[5]),
-            bytes(v[6]), to_checksum_address(v[7]), int(v[8]),
+            bytes(v[6]), to_checksum_address(v[7]), int(v[8]), bytes(v[9]),
         )
 
 
 _INFERENCE_FIELDS = tuple(f.name for f in fields(Inference))
+
+
+@dataclass(frozen=True)
+class ZkProof:
+    """An EZKL proof and its public instances (``instances[0]`` = Poseidon of the input)."""
+
+    proof: bytes
+    instances: tuple[int, ...]
+
+    def as_tuple(self) -> tuple:
+        return (self.proof, list(self.instances))
+
+    @property
+    def input_hash(self) -> bytes:
+        """The proof's input binding, as a request's ``zkInputHash`` states it."""
+        return self.instances[0].to_bytes(32, "big") if self.instances else ZERO32
 
 
 @dataclass(frozen=True)
@@ -228,6 +263,7 @@ class Batch:
     modelId: bytes
     epoch: int
     dataUriHash: bytes
+    dataHash: bytes
     worker: str
     deposit: int
 
@@ -249,10 +285,20 @@ class Request:
     fee: int
     createdAt: int
     inputCommitment: bytes
+    zkInputHash: bytes
+    """The Poseidon hash of the quantized input (EZKL 'hashed' input, instances[0]) a zk
+    record's proof must carry; zero when the requester does not ask for a zk proof."""
+    workerBps: int
+    ownerBps: int
+    policy: int
+    """The terms in force when the request was paid: the record is split and checked by these."""
 
     def as_tuple(self) -> tuple:
-        return (self.requester, self.modelId, self.worker, self.fee, self.createdAt,
-                self.inputCommitment)
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    @property
+    def split(self) -> Split:
+        return Split.of(self.workerBps, self.ownerBps)
 
     @property
     def request_id(self) -> bytes:
@@ -263,9 +309,7 @@ class Request:
         return hash_request(self)
 
     def to_json(self) -> dict:
-        return {"requester": self.requester, "modelId": _hex(self.modelId),
-                "worker": self.worker, "fee": self.fee, "createdAt": self.createdAt,
-                "inputCommitment": _hex(self.inputCommitment)}
+        return {f.name: _hex(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Request:
@@ -276,6 +320,10 @@ class Request:
             fee=int(data["fee"]),
             createdAt=int(data["createdAt"]),
             inputCommitment=_b32(data["inputCommitment"], "inputCommitment"),
+            zkInputHash=_b32(data["zkInputHash"], "zkInputHash"),
+            workerBps=int(data["workerBps"]),
+            ownerBps=int(data["ownerBps"]),
+            policy=int(data["policy"]),
         )
 
 
@@ -323,6 +371,8 @@ class Model:
     revokedAt: int
     fee: int
     verifier: str
+    contributorsHash: bytes
+    contentHash: bytes
     dataRoot: bytes
     contributors: int
     registeredAt: int
@@ -364,6 +414,7 @@ class Worker:
     stake: int
     registeredAt: int
     enclaveBoundAt: int
+    slashedAt: int
     measurement: bytes
     attestationHash: bytes
     encryptionKey: bytes
@@ -376,6 +427,10 @@ class Worker:
     @property
     def enclave_bound(self) -> bool:
         return self.enclaveBoundAt != 0
+
+    @property
+    def slashed(self) -> bool:
+        return self.slashedAt != 0
 
     @property
     def active(self) -> bool:
@@ -444,6 +499,44 @@ def request_id(requester: str, model_id: bytes, input_commitment: bytes) -> byte
                          [requester, model_id, input_commitment]))
 
 
+def model_id(owner: str, content_hash: bytes) -> bytes:
+    """``modelIdOf``: keccak256(abi.encode(owner, contentHash)). Ids are namespaced by owner,
+    so registering someone else's model file gains a front-runner nothing."""
+    return keccak(encode(["address", "bytes32"], [owner, content_hash]))
+
+
+def check_roster(contributors: Sequence[str]) -> list[str]:
+    """A roster as the registry accepts it: 1..MAX_CONTRIBUTORS non-zero addresses, strictly
+    ascending (as 20-byte integers); returns them checksummed, or raises ``ValueError``."""
+    roster = [to_checksum_address(a) for a in contributors]
+    if not 0 < len(roster) <= MAX_CONTRIBUTORS:
+        raise ValueError(f"a roster has 1..{MAX_CONTRIBUTORS} contributors, got {len(roster)}")
+    previous = 0
+    for i, account in enumerate(roster):
+        value = int(account, 16)
+        if value <= previous:
+            raise ValueError(f"roster entry #{i} ({account}) is zero or not above the previous "
+                             "one: contributors must be unique and sorted ascending")
+        previous = value
+    return roster
+
+
+def sorted_roster(contributors: Iterable[str]) -> list[str]:
+    """The distinct contributors in the registry's order (ascending as 20-byte integers)."""
+    return check_roster(sorted({to_checksum_address(a) for a in contributors},
+                               key=lambda a: int(a, 16)))
+
+
+def contributors_hash(roster: Sequence[str]) -> bytes:
+    """``Model.contributorsHash``: keccak256(abi.encodePacked(address[] roster))."""
+    return keccak(b"".join(bytes.fromhex(a[2:]) for a in check_roster(roster)))
+
+
+def result_hash(sealed_result: bytes) -> bytes:
+    """``Inference.resultHash`` of a single record: keccak256(sealedResult)."""
+    return keccak(sealed_result)
+
+
 def hash_request(request: Request) -> bytes:
     """``hashRequest``: keccak256(abi.encode(Request)), what an open request's slot holds."""
     return keccak(encode(list(REQUEST_ABI_TYPES), list(request.as_tuple())))
@@ -510,6 +603,16 @@ def typed_digest(domain: bytes, struct_hash: bytes) -> bytes:
 def inference_digest(record: Inference, chain_id: int, registry: str) -> bytes:
     """``hashInference``: what a worker signs and what a recorded request's slot holds."""
     return typed_digest(domain_separator(chain_id, registry), inference_struct_hash(record))
+
+
+def worker_registration_digest(signer: str, operator: str, encryption_key: bytes, nonce: int,
+                               deadline: int, chain_id: int, registry: str) -> bytes:
+    """What a worker key signs to consent to ``operator`` running it with ``encryption_key``
+    (``registerWorker`` / ``setEncryptionKey`` by anyone other than the key itself)."""
+    struct_hash = keccak(WORKER_REGISTRATION_TYPEHASH + encode(
+        list(WORKER_REGISTRATION_ABI_TYPES),
+        [signer, operator, keccak(encryption_key), nonce, deadline]))
+    return typed_digest(domain_separator(chain_id, registry), struct_hash)
 
 
 def batch_digest(batch: Batch, chain_id: int, registry: str) -> bytes:

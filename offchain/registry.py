@@ -20,6 +20,7 @@ from offchain.chain.contracts import Attestia
 from offchain.chain.events import iter_events
 from offchain.chain.tx import Call, abi_type
 from offchain.protocol import (
+    ZERO32,
     BatchInfo,
     EpochRoot,
     Inference,
@@ -31,6 +32,7 @@ from offchain.protocol import (
     Share,
     Split,
     Worker,
+    ZkProof,
     from_abi,
 )
 
@@ -113,6 +115,8 @@ class BatchCommitted:
     epoch: int
     deposit: int
     data_uri: str
+    data_hash: bytes
+    """keccak256 of the published batch file's bytes: settlement refuses a file that differs."""
     meta: EventMeta
 
 
@@ -151,9 +155,7 @@ class Claimed:
 
 def decode_requested(event: Any) -> Requested:
     a = event["args"]
-    request = Request(to_checksum_address(a["requester"]), bytes(a["modelId"]),
-                      to_checksum_address(a["worker"]), int(a["fee"]), int(a["createdAt"]),
-                      bytes(a["inputCommitment"]))
+    request = from_abi(Request, a["request"])
     return Requested(bytes(a["requestId"]), request, bytes(a["payload"]), EventMeta.of(event))
 
 
@@ -169,7 +171,7 @@ def decode_batch_committed(event: Any) -> BatchCommitted:
     return BatchCommitted(bytes(a["batchId"]), bytes(a["modelId"]),
                           to_checksum_address(a["worker"]), bytes(a["root"]), int(a["count"]),
                           int(a["epoch"]), int(a["deposit"]),
-                          str(a["dataURI"]), EventMeta.of(event))
+                          str(a["dataURI"]), bytes(a["dataHash"]), EventMeta.of(event))
 
 
 # -- the registry ----------------------------------------------------------------------------
@@ -211,11 +213,34 @@ class Registry:
         return bytes(self._fn.requestState(request_id).call())
 
     def record_status(self, request_id: bytes, inference: Inference) -> RecordStatus:
-        return from_abi(RecordStatus,
-                        self._fn.recordStatus(request_id, inference.as_tuple()).call())
+        """Through the RegistryLens (the views live beside the registry, for its size)."""
+        return from_abi(RecordStatus, self.attestia.lens.functions.recordStatus(
+            request_id, inference.as_tuple()).call())
 
     def batch_status(self, root: bytes, model_id: bytes, worker: str) -> RecordStatus:
-        return from_abi(RecordStatus, self._fn.batchStatus(root, model_id, worker).call())
+        return from_abi(RecordStatus, self.attestia.lens.functions.batchStatus(
+            root, model_id, worker).call())
+
+    def proof_used(self, proof_hash: bytes) -> bool:
+        return bool(self._fn.proofUsed(proof_hash).call())
+
+    def nonce(self, signer: str) -> int:
+        """The worker key's EIP-712 nonce (consent signatures are single-use)."""
+        return int(self._fn.nonces(signer).call())
+
+    def challenge_window(self) -> int:
+        return int(self._fn.challengeWindow().call())
+
+    def model_id_of(self, owner: str, content_hash: bytes) -> bytes:
+        return bytes(self._fn.modelIdOf(owner, content_hash).call())
+
+    def contributors(self, model_id: bytes) -> list[str] | None:
+        """The model's registered roster, from its ModelRegistered event (only its hash is
+        stored); None when the model is not registered."""
+        events = list(self._events("ModelRegistered", None, None, {"modelId": model_id}))
+        if not events:
+            return None
+        return [to_checksum_address(a) for a in events[-1]["args"]["contributors"]]
 
     def sealed_result(self, tx_hash: str | bytes) -> bytes:
         """The ``sealedResult`` argument of a fulfill transaction (any of its four forms).
@@ -229,7 +254,8 @@ class Registry:
 
     def verify_inclusion(self, batch_id: bytes, inference: Inference,
                          proof: Sequence[bytes]) -> bool:
-        return bool(self._fn.verifyInclusion(batch_id, inference.as_tuple(), list(proof)).call())
+        return bool(self.attestia.lens.functions.verifyInclusion(
+            batch_id, inference.as_tuple(), list(proof)).call())
 
     def current_epoch(self) -> int:
         return int(self._fn.currentEpoch().call())
@@ -262,19 +288,16 @@ class Registry:
         return bool(self._fn.hasRole(role, account).call())
 
     # writes (unsent calls) -----------------------------------------------------------------
-    def register_model(self, model_id: bytes, metadata_uri: str, data_root: bytes,
-                       contributors: int, policy: int, fee: int, split: Split) -> Call:
-        return Call.of(self._fn.registerModel(model_id, metadata_uri, data_root, contributors,
-                                              policy, fee, split.as_tuple()))
+    def register_model(self, content_hash: bytes, metadata_uri: str, data_root: bytes,
+                       contributors: Sequence[str], policy: int, fee: int, split: Split) -> Call:
+        """Registers under ``modelIdOf(sender, content_hash)`` (protocol.model_id)."""
+        return Call.of(self._fn.registerModel(content_hash, metadata_uri, data_root,
+                                              list(contributors), policy, fee,
+                                              split.as_tuple()))
 
-    def set_fee(self, model_id: bytes, fee: int) -> Call:
-        return Call.of(self._fn.setFee(model_id, fee))
-
-    def set_split(self, model_id: bytes, split: Split) -> Call:
-        return Call.of(self._fn.setSplit(model_id, split.as_tuple()))
-
-    def set_policy(self, model_id: bytes, policy: int) -> Call:
-        return Call.of(self._fn.setPolicy(model_id, policy))
+    def set_terms(self, model_id: bytes, fee: int, policy: int, split: Split) -> Call:
+        """New fee, policy and split (owner only); requests already paid keep theirs."""
+        return Call.of(self._fn.setTerms(model_id, fee, policy, split.as_tuple()))
 
     def set_verifier(self, model_id: bytes, verifier: str) -> Call:
         return Call.of(self._fn.setVerifier(model_id, verifier))
@@ -285,8 +308,16 @@ class Registry:
     def revoke_model(self, model_id: bytes) -> Call:
         return Call.of(self._fn.revokeModel(model_id))
 
-    def register_worker(self, signer: str, encryption_key: bytes, stake: int) -> Call:
-        return Call.of(self._fn.registerWorker(signer, encryption_key), value=stake)
+    def register_worker(self, signer: str, encryption_key: bytes, stake: int, *,
+                        deadline: int = 0, signature: bytes = b"") -> Call:
+        """Sent by the operator; ``signature`` is the key's WorkerRegistration consent
+        (protocol.worker_registration_digest), unneeded when the key sends it itself."""
+        return Call.of(self._fn.registerWorker(signer, encryption_key, deadline, signature),
+                       value=stake)
+
+    def set_encryption_key(self, signer: str, encryption_key: bytes, *, deadline: int = 0,
+                           signature: bytes = b"") -> Call:
+        return Call.of(self._fn.setEncryptionKey(signer, encryption_key, deadline, signature))
 
     def add_stake(self, signer: str, amount: int) -> Call:
         return Call.of(self._fn.addStake(signer), value=amount)
@@ -312,9 +343,10 @@ class Registry:
         return Call.of(self._fn.revokeWorker(signer))
 
     def request_inference(self, model_id: bytes, worker: str, input_commitment: bytes,
-                          payload: bytes, fee: int, *, gas: int | None = None) -> Call:
-        return Call.of(self._fn.requestInference(model_id, worker, input_commitment, payload),
-                       value=fee, gas=gas)
+                          payload: bytes, fee: int, *, zk_input_hash: bytes = ZERO32,
+                          gas: int | None = None) -> Call:
+        return Call.of(self._fn.requestInference(model_id, worker, input_commitment,
+                                                 zk_input_hash, payload), value=fee, gas=gas)
 
     def cancel_request(self, request: Request) -> Call:
         return Call.of(self._fn.cancelRequest(request.as_tuple()))
@@ -322,41 +354,45 @@ class Registry:
     def reject_request(self, request: Request, reason: str, *, gas: int | None = None) -> Call:
         return Call.of(self._fn.rejectRequest(request.as_tuple(), reason), gas=gas)
 
+    # Every single record carries the model's roster (the registry checks its hash and that
+    # every payee is in it) and the sealed result its resultHash commits to.
     def fulfill(self, request: Request, inference: Inference, shares: Sequence[Share],
-                sealed_result: bytes, *, gas: int | None = None) -> Call:
+                roster: Sequence[str], sealed_result: bytes, *, gas: int | None = None) -> Call:
         return Call.of(self._fn.fulfill(request.as_tuple(), inference.as_tuple(),
-                                        [tuple(s) for s in shares], sealed_result), gas=gas)
+                                        [tuple(s) for s in shares], list(roster), sealed_result),
+                       gas=gas)
 
     def fulfill_by_sig(self, request: Request, inference: Inference, shares: Sequence[Share],
-                       signature: bytes, sealed_result: bytes, *, gas: int | None = None
-                       ) -> Call:
+                       roster: Sequence[str], signature: bytes, sealed_result: bytes, *,
+                       gas: int | None = None) -> Call:
         return Call.of(self._fn.fulfillBySig(request.as_tuple(), inference.as_tuple(),
-                                             [tuple(s) for s in shares], signature,
+                                             [tuple(s) for s in shares], list(roster), signature,
                                              sealed_result), gas=gas)
 
     def fulfill_zk(self, request: Request, inference: Inference, shares: Sequence[Share],
-                   proof: bytes, instances: Sequence[int], sealed_result: bytes, *,
+                   roster: Sequence[str], zk: ZkProof, sealed_result: bytes, *,
                    gas: int | None = None) -> Call:
         return Call.of(self._fn.fulfillZk(request.as_tuple(), inference.as_tuple(),
-                                          [tuple(s) for s in shares], proof, list(instances),
-                                          sealed_result), gas=gas)
+                                          [tuple(s) for s in shares], list(roster),
+                                          zk.as_tuple(), sealed_result), gas=gas)
 
     def fulfill_zk_by_sig(self, request: Request, inference: Inference, shares: Sequence[Share],
-                          signature: bytes, proof: bytes, instances: Sequence[int],
+                          roster: Sequence[str], signature: bytes, zk: ZkProof,
                           sealed_result: bytes, *, gas: int | None = None) -> Call:
         return Call.of(self._fn.fulfillZkBySig(request.as_tuple(), inference.as_tuple(),
-                                               [tuple(s) for s in shares], signature, proof,
-                                               list(instances), sealed_result), gas=gas)
+                                               [tuple(s) for s in shares], list(roster),
+                                               signature, zk.as_tuple(), sealed_result), gas=gas)
 
     def commit_batch(self, root: bytes, count: int, model_id: bytes, epoch: int, data_uri: str,
-                     deposit: int, *, gas: int | None = None) -> Call:
-        return Call.of(self._fn.commitBatch(root, count, model_id, epoch, data_uri),
+                     data_hash: bytes, deposit: int, *, gas: int | None = None) -> Call:
+        return Call.of(self._fn.commitBatch(root, count, model_id, epoch, data_uri, data_hash),
                        value=deposit, gas=gas)
 
     def commit_batch_by_sig(self, root: bytes, count: int, model_id: bytes, epoch: int,
-                            data_uri: str, worker: str, signature: bytes, deposit: int) -> Call:
-        return Call.of(self._fn.commitBatchBySig(root, count, model_id, epoch, data_uri, worker,
-                                                 signature), value=deposit)
+                            data_uri: str, data_hash: bytes, worker: str, signature: bytes,
+                            deposit: int) -> Call:
+        return Call.of(self._fn.commitBatchBySig(root, count, model_id, epoch, data_uri,
+                                                 data_hash, worker, signature), value=deposit)
 
     def sweep_epoch(self, epoch: int) -> Call:
         return Call.of(self._fn.sweepEpoch(epoch))
@@ -366,6 +402,20 @@ class Registry:
 
     def withdraw(self) -> Call:
         return Call.of(self._fn.withdraw())
+
+    def slash_equivocation(self, a: Inference, signature_a: bytes, b: Inference,
+                           signature_b: bytes) -> Call:
+        """Evidence that a worker signed two conflicting records for one request (sent to the
+        Slasher; a record the registry already holds needs no signature: pass b"")."""
+        return Call.of(self.attestia.slasher.functions.slashEquivocation(
+            a.as_tuple(), signature_a, b.as_tuple(), signature_b))
+
+    def slasher_balance(self, account: str) -> int:
+        """Slashed stake credited to a reporter or the treasury, pulled with slasher_withdraw."""
+        return int(self.attestia.slasher.functions.balances(account).call())
+
+    def slasher_withdraw(self) -> Call:
+        return Call.of(self.attestia.slasher.functions.withdraw())
 
     # events --------------------------------------------------------------------------------
     def _events(self, name: str, from_block: int | None, to_block: int | None,

@@ -26,7 +26,7 @@ from dataclasses import asdict
 # Under `ape run` the repository root is on sys.path only while this module is imported,
 # not while main() runs: what the Ape path needs from offchain is imported here. The web3
 # shell (connection, deploy()) is imported lazily by the main-package path alone.
-from offchain.chain.plan import PLAN, Deployment, DeployParams
+from offchain.chain.plan import PLAN, WIRING, Deployment, DeployParams
 from offchain.errors import AttestiaError, ConfigError
 
 
@@ -42,6 +42,7 @@ def main() -> None:
         chain_id=chain.chain_id, params=asdict(params), deployer=deployer.address,
         created_at=int(time.time()),
     )
+    instances = {}
     for name, args_fn in PLAN:
         container = project.get_contract(name)  # None when Ape compiled no such contract
         if container is None:
@@ -52,7 +53,12 @@ def main() -> None:
         args = args_fn(deployment, deployer.address, params)
         instance = container.deploy(*args, sender=deployer)
         deployment.contracts[name] = {"address": instance.address, "txHash": instance.txn_hash}
+        instances[name] = instance
         print(name, instance.address, flush=True)
+    for name, function, args_fn in WIRING:
+        getattr(instances[name], function)(*args_fn(deployment, deployer.address, params),
+                                           sender=deployer)
+        print(f"{name}.{function}", flush=True)
 
 
 def deploy_with_main_package(argv: list[str] | None = None) -> int:

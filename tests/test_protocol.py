@@ -27,10 +27,10 @@ from tests.contracts.helpers import (
 
 b32 = st.binary(min_size=32, max_size=32)
 address = st.binary(min_size=20, max_size=20).map(lambda b: P.Inference.from_tuple(
-    [bytes(32)] * 5 + [0, bytes(32), "0x" + b.hex(), 0]).worker)
+    [bytes(32)] * 5 + [0, bytes(32), "0x" + b.hex(), 0, bytes(32)]).worker)
 uint64 = st.integers(0, 2**64 - 1)
 inference = st.builds(P.Inference, b32, b32, b32, b32, b32, st.integers(0, 255), b32, address,
-                      uint64)
+                      uint64, b32)
 SLOW = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -56,21 +56,23 @@ def _names(components: list[dict]) -> list[str]:
 @pytest.fixture(scope="module")
 def abis(attestia_home):
     build = attestia_home / "build"
-    return _abi(build, "InferenceRegistry"), _abi(build, "RewardDistributor")
+    return (_abi(build, "InferenceRegistry"), _abi(build, "RewardDistributor"),
+            _abi(build, "RegistryLens"))
 
 
 def test_every_struct_mirrors_its_solidity_field_order(abis) -> None:
     """Field names AND order equal the ABI's: a reordered struct fails here, not in production."""
-    reg, dist = abis
+    reg, dist, lens = abis
     expected = {
         P.Model: _function(reg, "getModel")["outputs"][0]["components"],
         P.Worker: _function(reg, "getWorker")["outputs"][0]["components"],
-        P.RecordStatus: _function(reg, "recordStatus")["outputs"][0]["components"],
+        P.RecordStatus: _function(lens, "recordStatus")["outputs"][0]["components"],
         P.MeasurementStatus: _function(reg, "measurementStatus")["outputs"][0]["components"],
         P.Inference: _function(reg, "hashInference")["inputs"][0]["components"],
-        P.Batch: _function(reg, "hashBatch")["inputs"][0]["components"],
+        P.Batch: _function(lens, "hashBatch")["inputs"][0]["components"],
         P.Request: _function(reg, "hashRequest")["inputs"][0]["components"],
         P.Split: _function(reg, "registerModel")["inputs"][6]["components"],
+        P.ZkProof: _function(reg, "fulfillZk")["inputs"][4]["components"],
         P.Payout: [i for i in _event(reg, "InferenceRecorded")["inputs"]
                    if i["name"] == "payout"][0]["components"],
         P.EpochRoot: _function(dist, "epochRoot")["outputs"][0]["components"],
@@ -103,7 +105,7 @@ def test_eip712_and_leaf_hashes_equal_the_contract(attestia, record: P.Inference
     assert P.domain_separator(chain_id, attestia.registry.address) == fn.domainSeparator().call()
     assert P.inference_digest(record, chain_id, attestia.registry.address) == \
         fn.hashInference(record.as_tuple()).call()
-    assert P.leaf_hash(record) == fn.leafHash(record.as_tuple()).call()
+    assert P.leaf_hash(record) == attestia.lens.functions.leafHash(record.as_tuple()).call()
 
 
 @SLOW
@@ -112,24 +114,47 @@ def test_eip712_and_leaf_hashes_equal_the_contract(attestia, record: P.Inference
 def test_batch_ids_and_digests_equal_the_contract(attestia, root, model_id, worker, count, epoch,
                                                   uri, deposit) -> None:
     fn = attestia.registry.functions
-    batch = P.Batch(root, count, model_id, epoch, P.data_uri_hash(uri), worker, deposit)
+    batch = P.Batch(root, count, model_id, epoch, P.data_uri_hash(uri), keccak(root), worker,
+                    deposit)
     assert batch.batch_id == P.batch_id(root, model_id, worker) == \
         fn.batchIdOf(root, model_id, worker).call()
     assert P.batch_digest(batch, attestia.chain.chain_id, attestia.registry.address) == \
-        fn.hashBatch(batch.as_tuple()).call()
+        attestia.lens.functions.hashBatch(batch.as_tuple()).call()
     assert P.data_uri_hash(uri) == keccak(uri.encode())
 
 
 @SLOW
 @given(requester=address, model_id=b32, worker=address, fee=st.integers(0, 2**96),
-       created=uint64, commitment=b32)
+       created=uint64, commitment=b32, zk=b32, worker_bps=st.integers(0, P.BPS),
+       owner_bps=st.integers(0, P.BPS), policy=st.integers(0, 255))
 def test_request_id_and_hash_equal_the_contract(attestia, requester, model_id, worker, fee,
-                                                created, commitment) -> None:
+                                                created, commitment, zk, worker_bps, owner_bps,
+                                                policy) -> None:
     fn = attestia.registry.functions
-    request = P.Request(requester, model_id, worker, fee, created, commitment)
+    request = P.Request(requester, model_id, worker, fee, created, commitment, zk, worker_bps,
+                        owner_bps, policy)
     assert request.request_id == fn.requestIdOf(requester, model_id, commitment).call()
     assert request.hash == fn.hashRequest(request.as_tuple()).call()
     assert P.Request.from_json(request.to_json()) == request
+
+
+@SLOW
+@given(owner=address, content=b32)
+def test_model_ids_are_namespaced_by_owner_as_the_contract_computes(attestia, owner, content
+                                                                    ) -> None:
+    assert P.model_id(owner, content) == attestia.registry.functions.modelIdOf(
+        owner, content).call()
+
+
+def test_roster_rules_and_hash() -> None:
+    roster = P.sorted_roster(["0x" + "22" * 20, "0x" + "11" * 20, "0x" + "22" * 20])
+    assert [int(a, 16) for a in roster] == sorted(int(a, 16) for a in roster)
+    assert len(roster) == 2
+    assert P.contributors_hash(roster) == keccak(b"".join(bytes.fromhex(a[2:]) for a in roster))
+    for bad in ([], list(reversed(roster)), [roster[0], roster[0]], ["0x" + "00" * 20],
+                ["0x%040x" % (i + 1) for i in range(P.MAX_CONTRIBUTORS + 1)]):
+        with pytest.raises(ValueError):
+            P.check_roster(bad)
 
 
 @given(n=st.integers(0, 8), data=st.data())

@@ -58,6 +58,14 @@ class Attestia:
     def distributor(self) -> Contract:
         return self._bind("RewardDistributor")
 
+    @cached_property
+    def lens(self) -> Contract:
+        return self._bind("RegistryLens")
+
+    @cached_property
+    def slasher(self) -> Contract:
+        return self._bind("Slasher")
+
     def sender(self, account: Any = None) -> Sender:
         return self.chain.sender(account)
 

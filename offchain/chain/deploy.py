@@ -16,7 +16,7 @@ from web3 import Web3
 
 from offchain.build import Artifact, compile_contracts
 from offchain.chain.connection import Chain
-from offchain.chain.plan import PLAN, Deployment, DeployParams
+from offchain.chain.plan import PLAN, WIRING, Deployment, DeployParams
 from offchain.chain.tx import Call
 from offchain.errors import ConfigError
 from offchain.fsutil import atomic_write_json
@@ -94,6 +94,13 @@ def deploy(
         }
         if on_step:
             on_step(name)
+    for name, function, args_fn in WIRING:
+        contract = chain.w3.eth.contract(address=deployment.address(name),
+                                         abi=artifacts[name].abi)
+        fn = getattr(contract.functions, function)(*args_fn(deployment, sender.address, params))
+        sender.transact(Call.of(fn))
+        if on_step:
+            on_step(f"{name}.{function}")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, deployment.to_json(), indent=2)
     return deployment, False

@@ -19,6 +19,10 @@ class DeployParams:
 
     min_stake: int = 10**17
     unbonding_delay: int = 7 * 86400
+    # Records can be challenged (slashing evidence, attribution disputes) for this long; the
+    # registry requires unbonding_delay >= challenge_window + 15 min, so a stake outlives every
+    # record's window.
+    challenge_window: int = 3600
     request_timeout: int = 3600
     epoch_length: int = 86400
     root_timelock: int = 3600
@@ -60,7 +64,17 @@ PLAN: list[tuple[str, ArgsFn]] = [
         "InferenceRegistry",
         lambda d, me, p: [
             me, d.address("RewardDistributor"), p.min_stake, p.unbonding_delay,
-            p.request_timeout, 0, p.epoch_length,
+            p.challenge_window, p.request_timeout, 0, p.epoch_length,
         ],
     ),
+    # Slashing evidence (equivocation) lives beside the registry; half of a slashed stake goes
+    # to the reporter, the rest to the treasury (the deployer here; a multisig in production).
+    ("Slasher", lambda d, me, p: [d.address("InferenceRegistry"), me]),
+    # Read-only views moved out of the registry for its size (record/batch status, inclusion).
+    ("RegistryLens", lambda d, me, p: [d.address("InferenceRegistry")]),
+]
+
+# After every contract exists: (contract, function, argument builder), sent by the deployer.
+WIRING: list[tuple[str, str, ArgsFn]] = [
+    ("InferenceRegistry", "setSlasher", lambda d, me, p: [d.address("Slasher")]),
 ]
