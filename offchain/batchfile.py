@@ -19,9 +19,17 @@ Format ``attestia-batch-v1`` (docs/design.md, "Batch file", is the reference)::
 leaves, ``batchId`` is ``protocol.batch_id(root, modelId, worker)``. Outputs and inputs are
 not published (the records carry commitments only; the results go to the requester).
 
+The chain commits the file's content hash with the batch (``dataHash = keccak256`` of the
+file's exact bytes, :func:`data_hash`): the writer hashes the bytes it writes
+(:meth:`BatchFile.encode`, :func:`write_batch_file`), and every reader checks the bytes it
+fetched against the commitment before parsing them. Once a file passed, any copy of the same
+bytes (a settler's cache, a mirror) is the same file.
+
 The checks, in the order :func:`load` runs them (the first failure raises its own
 :class:`BatchFileMismatch` subclass, whose ``check`` names it):
 
+``dataHash``
+    keccak256 of the bytes read is the committed ``dataHash`` (before anything is parsed);
 ``root``
     the root recomputed from the leaves (not the one written in the file) is the committed
     root, and so are the tree dump's and the header's;
@@ -32,7 +40,10 @@ The checks, in the order :func:`load` runs them (the first failure raises its ow
     root, model and worker; a leaf of another model or key is not this batch's record);
 ``attribution``
     every leaf's list is a valid attribution list (sorted, no zero entries, 10,000 bps) and
-    ``protocol.attribution_hash`` of it is the leaf's ``attributionHash``.
+    ``protocol.attribution_hash`` of it is the leaf's ``attributionHash``;
+``roster``
+    every account paid by a leaf is in the model's registered contributor roster (the
+    registry checks this for single records; for batch leaves only readers can).
 
 A file that is not JSON, not this format, or inconsistent with itself raises
 :class:`MalformedBatchFile`; a URI that cannot be read raises :class:`offchain.uri.UriError`
@@ -43,17 +54,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from offchain.attribution.errors import InvalidSharesError
 from offchain.attribution.shares import validate_shares
 from offchain.errors import AttestiaError
-from offchain.fsutil import atomic_write_json
+from offchain.fsutil import atomic_write_bytes
 from offchain.merkle import StandardMerkleTree
 from offchain.protocol import (
     INFERENCE_ABI_TYPES,
@@ -66,15 +77,16 @@ from offchain.uri import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, read_uri
 
 __all__ = [
     "CHECKS", "FORMAT", "LEAF_ENCODING", "AttributionMismatch", "BatchFile", "BatchFileError",
-    "BatchFileMismatch", "BatchLeaf", "Commitment", "Committed", "CountMismatch", "ForeignModel",
-    "ForeignWorker", "MalformedBatchFile", "RootMismatch", "leaf_tree", "load",
+    "BatchFileMismatch", "BatchLeaf", "Commitment", "Committed", "CountMismatch",
+    "DataHashMismatch", "ForeignModel", "ForeignWorker", "MalformedBatchFile", "NotInRoster",
+    "Published", "RootMismatch", "data_hash", "leaf_tree", "load", "load_bytes",
     "write_batch_file",
 ]
 
 FORMAT = "attestia-batch-v1"
 LEAF_ENCODING = list(INFERENCE_ABI_TYPES)
 """The tree's leaf encoding: the ``Inference`` fields, as ``verifyInclusion`` hashes them."""
-CHECKS = ("root", "count", "model", "worker", "attribution")
+CHECKS = ("dataHash", "root", "count", "model", "worker", "attribution", "roster")
 _FIELDS = tuple(f.name for f in fields(Inference))
 
 
@@ -94,6 +106,12 @@ class MalformedBatchFile(BatchFileError):
 
 class BatchFileMismatch(BatchFileError):
     """The file is well formed but is not the batch the chain committed."""
+
+
+class DataHashMismatch(BatchFileMismatch):
+    """The bytes read are not the file the chain committed (``dataHash``)."""
+
+    check = "dataHash"
 
 
 class RootMismatch(BatchFileMismatch):
@@ -116,10 +134,24 @@ class AttributionMismatch(BatchFileMismatch):
     check = "attribution"
 
 
+class NotInRoster(BatchFileMismatch):
+    """A leaf pays an account outside the model's registered contributor roster."""
+
+    check = "roster"
+
+    def __init__(self, message: str, account: str, index: int) -> None:
+        super().__init__(message)
+        self.account = account
+        self.index = index
+
+
 # -- what the chain committed ------------------------------------------------------------------
 
 class Committed(Protocol):
-    """What the chain holds about a batch; ``offchain.registry.BatchCommitted`` is one."""
+    """What the chain holds about a batch; ``offchain.registry.BatchCommitted`` is one.
+
+    ``data_hash`` None means "not committed yet": only a worker re-reading the file it wrote
+    (and is about to hash and commit) passes that."""
 
     @property
     def root(self) -> bytes: ...
@@ -129,6 +161,8 @@ class Committed(Protocol):
     def model_id(self) -> bytes: ...
     @property
     def worker(self) -> str: ...
+    @property
+    def data_hash(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -139,6 +173,21 @@ class Commitment:
     count: int
     model_id: bytes
     worker: str
+    data_hash: bytes | None = None
+
+
+def data_hash(data: bytes) -> bytes:
+    """``dataHash``: keccak256 of a batch file's exact bytes, as committed on chain."""
+    return keccak(data)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A batch file as written: where, and the content hash to commit with it."""
+
+    path: Path
+    data_hash: bytes
+    size: int
 
 
 # -- the file ----------------------------------------------------------------------------------
@@ -214,6 +263,11 @@ class BatchFile:
         """The inclusion proof of leaf ``index`` (what ``verifyInclusion`` takes)."""
         return [bytes.fromhex(node[2:]) for node in self.tree.get_proof(index)]
 
+    def encode(self) -> bytes:
+        """The file's exact bytes: :meth:`to_json` as compact UTF-8 JSON. ``dataHash`` is
+        keccak256 of these bytes, so hash what is written, never a re-encoding."""
+        return json.dumps(self.to_json(), separators=(",", ":")).encode()
+
     def to_json(self) -> dict[str, Any]:
         """The document in the published format."""
         root = self.tree.root
@@ -239,27 +293,59 @@ class BatchFile:
 
 # -- writing -----------------------------------------------------------------------------------
 
-def write_batch_file(path: str | os.PathLike[str], batch: BatchFile) -> Path:
-    """Publish ``batch`` at ``path`` atomically (readers see the old file or the new one)."""
+def write_batch_file(path: str | os.PathLike[str], batch: BatchFile) -> Published:
+    """Publish ``batch`` at ``path`` atomically (readers see the old file or the new one);
+    returns the path and the ``dataHash`` of the bytes written (what the commit names)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write_json(target, batch.to_json(), separators=(",", ":"))
+    data = batch.encode()
+    atomic_write_bytes(target, data)
+    return Published(target, data_hash(data), len(data))
 
 
 # -- reading and checking -------------------------------------------------------------------
 
-def load(uri: str, committed: Committed, *, max_bytes: int = DEFAULT_MAX_BYTES,
-         timeout: float = DEFAULT_TIMEOUT, gateway: str | None = None) -> BatchFile:
+def load(uri: str, committed: Committed, *, roster: Collection[str] | None,
+         max_bytes: int = DEFAULT_MAX_BYTES, timeout: float = DEFAULT_TIMEOUT,
+         gateway: str | None = None) -> BatchFile:
     """Read the batch file at ``uri`` and check it against the ``committed`` batch.
+
+    ``roster`` is the model's registered contributor roster (``attestia.reg.contributors``):
+    every payee must be in it. None skips that one check (a worker re-reading its own file;
+    ``verify``, which reports payees on its attribution line instead).
 
     Raises :class:`offchain.uri.UriError` if it cannot be read, :class:`MalformedBatchFile`
     if it is not a well-formed batch file, or the :class:`BatchFileMismatch` subclass of the
     first failing check (module docstring).
     """
     data = read_uri(uri, max_bytes=max_bytes, timeout=timeout, gateway=gateway)
-    batch, header, dumped = _parse(data, uri)
-    _check(batch, header, dumped, committed, uri)
+    return load_bytes(data, committed, roster=roster, source=uri)
+
+
+def load_bytes(data: bytes, committed: Committed, *, roster: Collection[str] | None,
+               source: str) -> BatchFile:
+    """:func:`load` of bytes already read (a cached copy; ``source`` names it in errors)."""
+    want = committed.data_hash
+    if want is not None:
+        got = data_hash(data)
+        if got != bytes(want):
+            raise DataHashMismatch(f"{source}: its bytes hash to 0x{got.hex()}, the chain "
+                                   f"committed dataHash 0x{bytes(want).hex()} (another file, "
+                                   "or this one changed after the commit)")
+    batch, header, dumped = _parse(data, source)
+    _check(batch, header, dumped, committed, source)
+    if roster is not None:
+        _check_roster(batch, roster, source)
     return batch
+
+
+def _check_roster(batch: BatchFile, roster: Collection[str], source: str) -> None:
+    members = {to_checksum_address(a) for a in roster}
+    for index, leaf in enumerate(batch.leaves):
+        for account, _ in leaf.shares:
+            if account not in members:
+                raise NotInRoster(f"{source}: leaf {index} pays {account}, who is not in the "
+                                  f"model's registered contributor roster", account, index)
 
 
 @dataclass(frozen=True)
@@ -340,6 +426,8 @@ def _parse(data: bytes, source: str) -> tuple[BatchFile, _Header, StandardMerkle
                          bytes.fromhex(str(doc["modelId"]).removeprefix("0x")),
                          to_checksum_address(doc["worker"]), str(doc["batchId"]))
         epoch, deposit = _int(doc["epoch"]), _int(doc["deposit"])
+        if epoch < 0 or deposit < 0:
+            raise ValueError(f"epoch {epoch} and deposit {deposit} must be non-negative")
         dumped = StandardMerkleTree.load(doc["tree"])
     except (KeyError, TypeError, ValueError, AttributeError, AttestiaError) as exc:
         raise MalformedBatchFile(f"{source} is not a well-formed batch file: "
@@ -359,7 +447,10 @@ def _parse(data: bytes, source: str) -> tuple[BatchFile, _Header, StandardMerkle
 def _leaf(raw: Any) -> BatchLeaf:
     shares = tuple(Share(to_checksum_address(account), _int(bps))
                    for account, bps in raw["shares"])
-    return BatchLeaf(Inference.from_json(raw["inference"]), shares, _int(raw["fee"]))
+    fee = _int(raw["fee"])
+    if fee < 0:
+        raise ValueError(f"a fee is a non-negative number of wei, got {fee}")
+    return BatchLeaf(Inference.from_json(raw["inference"]), shares, fee)
 
 
 def _int(value: Any) -> int:

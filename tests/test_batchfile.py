@@ -1,5 +1,6 @@
-"""The published batch file: the writer's format, and the one loader refusing every lie with
-the check that caught it (root, count, model, worker, attribution), in that order."""
+"""The published batch file: the writer's format and content hash, and the one loader refusing
+every lie with the check that caught it (dataHash, root, count, model, worker, attribution,
+roster), in that order."""
 
 from __future__ import annotations
 
@@ -20,10 +21,13 @@ from offchain.batchfile import (
     BatchLeaf,
     Commitment,
     CountMismatch,
+    DataHashMismatch,
     ForeignModel,
     ForeignWorker,
     MalformedBatchFile,
+    NotInRoster,
     RootMismatch,
+    data_hash,
     write_batch_file,
 )
 from offchain.merkle import verify_proof
@@ -42,6 +46,8 @@ MODEL = keccak(text="model")
 WORKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 OTHER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 A, B, C = (to_checksum_address("0x" + c * 20) for c in ("aa", "bb", "cc"))
+OUTSIDER = to_checksum_address("0x" + "dd" * 20)
+ROSTER = (A, B, C)
 
 
 def shares_for(i: int) -> tuple[Share, ...]:
@@ -63,7 +69,14 @@ def make(leaves: list[BatchLeaf] | None = None) -> BatchFile:
 
 
 def committed(batch: BatchFile, **changes) -> Commitment:
+    """What the chain committed for ``batch`` (no dataHash unless given: the tests of the
+    later checks edit the file, and the dataHash check would stop them first)."""
     return replace(Commitment(batch.root, batch.count, batch.model_id, batch.worker), **changes)
+
+
+def load(uri: str, commitment: Commitment, roster: tuple[str, ...] | None = ROSTER
+         ) -> BatchFile:
+    return batchfile.load(uri, commitment, roster=roster)
 
 
 def publish(tmp_path: Path, batch: BatchFile, edit=None) -> str:
@@ -94,7 +107,7 @@ def test_written_file_has_the_documented_format_and_loads_back(tmp_path: Path) -
             str(v).lower() for v in entry["inference"].values()]
         assert entry["shares"] == [[a, b] for a, b in shares_for(i)]
 
-    loaded = batchfile.load(uri, committed(batch))
+    loaded = load(uri, committed(batch))
     assert (loaded.root, loaded.count, loaded.model_id, loaded.worker, loaded.epoch,
             loaded.deposit) == (batch.root, 5, MODEL, WORKER, 3, 12_345)
     assert loaded.leaves == batch.leaves and loaded.batch_id == batch.batch_id
@@ -110,17 +123,68 @@ def test_the_same_file_loads_over_http(tmp_path: Path) -> None:
     batch = make()
     publish(tmp_path, batch)
     with serving(tmp_path) as server:
-        loaded = batchfile.load(server.url(f"{batch.tree.root}.json"), committed(batch))
+        loaded = load(server.url(f"{batch.tree.root}.json"), committed(batch))
         assert loaded.leaves == batch.leaves
         with pytest.raises(UriNotFound):  # not published: not a lie, a different remedy
-            batchfile.load(server.url("elsewhere.json"), committed(batch))
+            load(server.url("elsewhere.json"), committed(batch))
 
 
 def test_each_check_has_its_error_in_documented_order() -> None:
-    kinds = (RootMismatch, CountMismatch, ForeignModel, ForeignWorker, AttributionMismatch)
+    kinds = (DataHashMismatch, RootMismatch, CountMismatch, ForeignModel, ForeignWorker,
+             AttributionMismatch, NotInRoster)
     assert tuple(k.check for k in kinds) == CHECKS
     assert all(issubclass(k, BatchFileError) for k in kinds)
     assert MalformedBatchFile.check == "format"
+
+
+def test_the_written_bytes_are_what_the_data_hash_names(tmp_path: Path) -> None:
+    batch = make()
+    written = write_batch_file(tmp_path / "b.json", batch)
+    data = written.path.read_bytes()
+    assert data == batch.encode() and written.size == len(data)
+    assert written.data_hash == data_hash(data) == keccak(data)
+    loaded = load(written.path.as_uri(), committed(batch, data_hash=written.data_hash))
+    assert loaded.leaves == batch.leaves
+    # A cached copy of the same bytes is the same file.
+    assert batchfile.load_bytes(data, committed(batch, data_hash=written.data_hash),
+                                roster=ROSTER, source="cache").root == batch.root
+
+
+def test_other_bytes_fail_data_hash_before_anything_is_parsed(tmp_path: Path) -> None:
+    batch = make()
+    written = write_batch_file(tmp_path / "b.json", batch)
+    expected = committed(batch, data_hash=written.data_hash)
+    # The same document, re-serialised (indented): the same content, other bytes.
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(json.loads(written.path.read_bytes()), indent=1))
+    with pytest.raises(DataHashMismatch, match="its bytes hash to") as caught:
+        load(same.as_uri(), expected)
+    assert caught.value.check == "dataHash"
+    assert "0x" + written.data_hash.hex() in str(caught.value)
+    # Checked first: garbage, or a file failing every later check, fails dataHash.
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(b"\xff not json")
+    with pytest.raises(DataHashMismatch):
+        load(garbage.as_uri(), expected)
+    other = make([leaf(i, model=bytes(32)) for i in range(3)])
+    with pytest.raises(DataHashMismatch):
+        load(publish(tmp_path, other), expected)
+
+
+def test_a_payee_outside_the_roster_fails_roster(tmp_path: Path) -> None:
+    leaves = [leaf(i) for i in range(5)]
+    leaves[3] = leaf(3, shares=(Share(A, 6_000), Share(OUTSIDER, 4_000)))
+    batch = make(leaves)
+    uri = publish(tmp_path, batch)
+    with pytest.raises(NotInRoster, match=f"leaf 3 pays {OUTSIDER}") as caught:
+        load(uri, committed(batch))
+    assert caught.value.check == "roster"
+    assert (caught.value.account, caught.value.index) == (OUTSIDER, 3)
+    # Every other check passes: without a roster (the worker's own re-read) it loads.
+    assert load(uri, committed(batch), roster=None).leaves == batch.leaves
+    assert load(uri, committed(batch), roster=(*ROSTER, OUTSIDER)).count == 5
+    lower = tuple(a.lower() for a in (*ROSTER, OUTSIDER))  # any spelling of the addresses
+    assert load(uri, committed(batch), roster=lower).count == 5
 
 
 def test_another_batchs_root_fails_root(tmp_path: Path) -> None:
@@ -128,7 +192,7 @@ def test_another_batchs_root_fails_root(tmp_path: Path) -> None:
     other = make([leaf(i) for i in range(5, 10)])
     uri = publish(tmp_path, other)
     with pytest.raises(RootMismatch, match="its leaves give root") as caught:
-        batchfile.load(uri, committed(batch, count=5))
+        load(uri, committed(batch, count=5))
     assert caught.value.check == "root" and batch.tree.root in str(caught.value)
 
 
@@ -139,27 +203,27 @@ def test_a_tampered_record_fails_root(tmp_path: Path) -> None:
         doc["leaves"][2]["inference"]["timestamp"] += 1
 
     with pytest.raises(RootMismatch, match="its leaves give root"):
-        batchfile.load(publish(tmp_path, batch, later), committed(batch))
+        load(publish(tmp_path, batch, later), committed(batch))
 
     def header(doc: dict) -> None:
         doc["root"] = "0x" + "11" * 32
         doc["batchId"] = "0x" + batch_id(b"\x11" * 32, MODEL, WORKER).hex()
 
     with pytest.raises(RootMismatch, match="its header says root 0x1111"):
-        batchfile.load(publish(tmp_path, batch, header), committed(batch))
+        load(publish(tmp_path, batch, header), committed(batch))
 
 
 def test_a_count_other_than_committed_fails_count(tmp_path: Path) -> None:
     batch = make()
     uri = publish(tmp_path, batch)
     with pytest.raises(CountMismatch, match="it has 5 leaves, the chain committed 6"):
-        batchfile.load(uri, committed(batch, count=6))
+        load(uri, committed(batch, count=6))
 
     def header(doc: dict) -> None:
         doc["count"] = 4
 
     with pytest.raises(CountMismatch, match="its header says 4 leaves"):
-        batchfile.load(publish(tmp_path, batch, header), committed(batch))
+        load(publish(tmp_path, batch, header), committed(batch))
 
 
 def test_a_leaf_of_another_model_fails_model(tmp_path: Path) -> None:
@@ -167,10 +231,10 @@ def test_a_leaf_of_another_model_fails_model(tmp_path: Path) -> None:
     leaves[2] = leaf(2, model=keccak(text="another model"))
     batch = make(leaves)
     with pytest.raises(ForeignModel, match="leaf 2 is a record of model") as caught:
-        batchfile.load(publish(tmp_path, batch), committed(batch))
+        load(publish(tmp_path, batch), committed(batch))
     assert caught.value.check == "model"
     with pytest.raises(ForeignModel, match="its header names model"):  # a file for another
-        batchfile.load(publish(tmp_path, make()), committed(make(), model_id=bytes(32)))
+        load(publish(tmp_path, make()), committed(make(), model_id=bytes(32)))
 
 
 def test_a_leaf_of_another_worker_fails_worker(tmp_path: Path) -> None:
@@ -178,7 +242,7 @@ def test_a_leaf_of_another_worker_fails_worker(tmp_path: Path) -> None:
     leaves[4] = leaf(4, worker=OTHER)
     batch = make(leaves)
     with pytest.raises(ForeignWorker, match=f"leaf 4 was made by {OTHER}") as caught:
-        batchfile.load(publish(tmp_path, batch), committed(batch))
+        load(publish(tmp_path, batch), committed(batch))
     assert caught.value.check == "worker"
 
 
@@ -191,14 +255,14 @@ def test_a_tampered_attribution_list_fails_attribution(tmp_path: Path) -> None:
 
     with pytest.raises(AttributionMismatch, match="leaf 1's attribution list hashes to"
                        ) as caught:
-        batchfile.load(publish(tmp_path, batch, shift), committed(batch))
+        load(publish(tmp_path, batch, shift), committed(batch))
     assert caught.value.check == "attribution"
     # A list the worker hashed honestly but that pays out more than the pool is refused too:
     # settlement would promise contributors more than the deposit.
     double = (Share(A, 10_000), Share(B, 10_000))
     greedy = make([leaf(0, shares=double), leaf(1)])
     with pytest.raises(AttributionMismatch, match="leaf 0's attribution list is invalid"):
-        batchfile.load(publish(tmp_path, greedy), committed(greedy))
+        load(publish(tmp_path, greedy), committed(greedy))
 
 
 def test_the_first_failing_check_is_the_one_raised(tmp_path: Path) -> None:
@@ -207,9 +271,9 @@ def test_the_first_failing_check_is_the_one_raised(tmp_path: Path) -> None:
     batch = make(leaves)
     uri = publish(tmp_path, batch)
     with pytest.raises(CountMismatch):  # count comes before model and worker
-        batchfile.load(uri, committed(batch, count=9))
+        load(uri, committed(batch, count=9))
     with pytest.raises(ForeignModel):  # model comes before worker
-        batchfile.load(uri, committed(batch))
+        load(uri, committed(batch))
 
 
 @pytest.mark.parametrize(("edit", "message"), [
@@ -218,6 +282,8 @@ def test_the_first_failing_check_is_the_one_raised(tmp_path: Path) -> None:
     (lambda doc: doc["leaves"][0].pop("fee"), "KeyError"),
     (lambda doc: doc["leaves"][0]["inference"].update(modelId="0x12"), "expected 32 bytes"),
     (lambda doc: doc["leaves"][0].update(fee=1.5), "expected an integer"),
+    (lambda doc: doc["leaves"][0].update(fee=-1), "non-negative"),
+    (lambda doc: doc.update(deposit=-1), "non-negative"),
     (lambda doc: doc.update(leaves=[]), "has no leaves"),
     (lambda doc: doc.update(batchId="0x" + "00" * 32), "batchId"),
     (lambda doc: doc["tree"]["values"].reverse(), "does not list its leaves in order"),
@@ -225,11 +291,11 @@ def test_the_first_failing_check_is_the_one_raised(tmp_path: Path) -> None:
 def test_a_malformed_file_is_refused(tmp_path: Path, edit, message: str) -> None:
     batch = make()
     with pytest.raises(MalformedBatchFile, match=message):
-        batchfile.load(publish(tmp_path, batch, edit), committed(batch))
+        load(publish(tmp_path, batch, edit), committed(batch))
 
 
 def test_a_file_that_is_not_json_is_malformed(tmp_path: Path) -> None:
     path = tmp_path / "batch.json"
     path.write_bytes(b"\xff not json")
     with pytest.raises(MalformedBatchFile, match="is not JSON"):
-        batchfile.load(path.as_uri(), committed(make()))
+        load(path.as_uri(), committed(make()))
