@@ -1,7 +1,12 @@
 """The requester's side: seal an input, pay for a request, wait for and open the record.
 
-The requester keeps the input, its salt and the reply key locally (``requests/<id>.json``
-in the data directory) so it can later reveal them to a verifier, or prove them.
+The requester keeps the input, its salt, the reply key and the request as the chain stored it
+(terms fixed at payment, read back from ``InferenceRequested``) locally
+(``requests/<id>.json`` in the data directory) so it can later reveal them to a verifier,
+prove them, or cancel. A request for a model whose policy takes ZK records names its
+``zkInputHash`` (the Poseidon hash of the quantized input, from the package's zk artifacts)
+so only a proof on this very input can record it. The answer is read from the record's
+sealed result, which the worker's signature covers (``resultHash``).
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from web3.logs import DISCARD
 
 from offchain.attribution.onchain import FeeShare, fee_shares
 from offchain.attribution.shares import attribution_hash
@@ -21,6 +28,7 @@ from offchain.chain.tx import Call
 from offchain.errors import AttestiaError, ConfigError
 from offchain.fsutil import atomic_write_json
 from offchain.models.encoding import commit, decode_tensor, encode_tensor, new_salt
+from offchain.models.package import ModelPackage
 from offchain.privacy import (
     EncryptionKey,
     RequestPayload,
@@ -28,8 +36,18 @@ from offchain.privacy import (
     output_salt,
     seal_request,
 )
-from offchain.protocol import PROOF_ZK, Inference, Payout, Share, request_id
-from offchain.registry import Recorded
+from offchain.protocol import (
+    PROOF_ZK,
+    ZERO32,
+    Inference,
+    Payout,
+    Request,
+    Share,
+    policy_bit,
+    request_id,
+    result_hash,
+)
+from offchain.registry import Recorded, decode_requested
 
 GAS_REQUEST = 200_000
 
@@ -50,6 +68,9 @@ class LocalRequest:
     reply_secret: bytes
     tx_hash: str
     block: int
+    zk_input_hash: bytes = ZERO32
+    request: Request | None = None
+    """The request as the chain stored it (from InferenceRequested), once it is paid."""
 
     def to_json(self) -> dict:
         return {
@@ -57,13 +78,18 @@ class LocalRequest:
             "worker": self.worker, "input": "0x" + self.input_bytes.hex(),
             "salt": "0x" + self.salt.hex(), "replySecret": "0x" + self.reply_secret.hex(),
             "txHash": self.tx_hash, "block": self.block,
+            "zkInputHash": "0x" + self.zk_input_hash.hex(),
+            "request": self.request.to_json() if self.request is not None else None,
         }
 
     @classmethod
     def from_json(cls, d: dict) -> LocalRequest:
         h = bytes.fromhex
+        request = d.get("request")
         return cls(h(d["requestId"][2:]), h(d["modelId"][2:]), d["worker"], h(d["input"][2:]),
-                   h(d["salt"][2:]), h(d["replySecret"][2:]), d["txHash"], int(d["block"]))
+                   h(d["salt"][2:]), h(d["replySecret"][2:]), d["txHash"], int(d["block"]),
+                   h(d.get("zkInputHash", "0x" + "00" * 32)[2:]),
+                   Request.from_json(request) if request else None)
 
     def save(self, data_dir: Path) -> Path:
         path = data_dir / "requests" / f"0x{self.request_id.hex()}.json"
@@ -91,11 +117,39 @@ def worker_key(attestia: Attestia, worker: str) -> bytes:
     return info.encryptionKey
 
 
+def zk_artifacts_of(package: ModelPackage | None) -> Any:
+    """The package's zk artifacts (checked: same ONNX file), or None if it has none."""
+    if package is None or not (package.path / "zk" / "zk.json").exists():
+        return None
+    from offchain.proofs.zk import ZkArtifactsError, load_artifacts
+
+    artifacts = load_artifacts(package.path / "zk")
+    if artifacts.content_hash != package.content_hash:
+        raise ZkArtifactsError(f"{package.path}/zk was set up for another ONNX file: run the "
+                               "zk setup again")
+    return artifacts
+
+
+def zk_input_hash_for(artifacts: Any, package: ModelPackage, raw: np.ndarray) -> bytes:
+    """A request's ``zkInputHash``: the Poseidon hash of the quantized model input (what the
+    proof's first instance must be), or zero when the input cannot be hashed (it then
+    cannot be proved either, and a worker rejects it)."""
+    from offchain.proofs.zk import ZkError, zk_input_hash
+
+    try:
+        return zk_input_hash(artifacts, package.model_input(raw))
+    except ZkError:
+        return ZERO32
+
+
 def build_requests(
     attestia: Attestia, model_id: bytes, inputs: list[np.ndarray], *, requester: str,
-    worker: str | None = None,
+    worker: str | None = None, package: ModelPackage | None = None,
 ) -> list[tuple[LocalRequest, Call]]:
-    """Seal each input and build its paid requestInference call (not yet sent)."""
+    """Seal each input and build its paid requestInference call (not yet sent).
+
+    When the model takes ZK records and ``package`` has zk artifacts, each request names its
+    ``zkInputHash`` (:func:`zk_input_hash_for`); otherwise zero (no ZK record possible)."""
     model = attestia.reg.model(model_id)
     if model is None:
         raise ConfigError(f"model 0x{model_id.hex()} is not registered: attestia model register")
@@ -108,29 +162,44 @@ def build_requests(
         worker, key = workers[0]
     else:
         key = worker_key(attestia, worker)
+    if package is not None and package.content_hash != model.contentHash:
+        raise ConfigError(f"{package.path} is not model 0x{model_id.hex()} (another ONNX file)")
+    artifacts = zk_artifacts_of(package) if model.policy & policy_bit(PROOF_ZK) else None
     out = []
     for raw in inputs:
-        input_bytes = encode_tensor(np.asarray(raw, dtype=np.float32))
+        raw32 = np.asarray(raw, dtype=np.float32)
+        input_bytes = encode_tensor(raw32)
         salt = new_salt()
         reply = EncryptionKey.generate()
         commitment = commit(salt, input_bytes)
+        zk_hash = (zk_input_hash_for(artifacts, package, raw32)
+                   if artifacts is not None and package is not None else ZERO32)
         payload = seal_request(key, RequestPayload(input_bytes, salt, reply.public))
         call = attestia.reg.request_inference(model_id, worker, commitment, payload, model.fee,
-                                              gas=GAS_REQUEST)
+                                              zk_input_hash=zk_hash, gas=GAS_REQUEST)
         local = LocalRequest(request_id(requester, model_id, commitment), model_id, worker,
-                             input_bytes, salt, reply.secret, "", 0)
+                             input_bytes, salt, reply.secret, "", 0, zk_hash)
         out.append((local, call))
     return out
 
 
-def send_requests(attestia: Attestia, built: list[tuple[LocalRequest, Call]], account,
+def send_requests(attestia: Attestia, built: list[tuple[LocalRequest, Call]], account: Any,
                   data_dir: Path) -> list[LocalRequest]:
+    """Pay for the built requests (each dry-run first: a revert is reported by its custom
+    error before any is sent), keep each locally with the Request the chain stored."""
     sender = attestia.sender(account)
+    for _, call in built:
+        sender.simulate(call)
     receipts = sender.transact_many([call for _, call in built])
+    event = attestia.registry.events.InferenceRequested()
     done = []
     for (local, _), receipt in zip(built, receipts, strict=True):
         local.tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
         local.block = receipt["blockNumber"]
+        for log in event.process_receipt(receipt, errors=DISCARD):
+            requested = decode_requested(log)
+            if requested.request_id == local.request_id:
+                local.request = requested.request
         local.save(data_dir)
         done.append(local)
     return done
@@ -196,8 +265,11 @@ def outcome_from_record(attestia: Attestia, record: Recorded,
     outcome = Outcome(record.request_id, inference, list(record.shares), record.payout,
                       record.meta.tx_hash)
     if local is not None:
-        output_bytes = open_result(EncryptionKey(local.reply_secret),
-                                   attestia.reg.sealed_result(outcome.tx_hash))
+        sealed = attestia.reg.sealed_result(outcome.tx_hash)
+        if result_hash(sealed) != inference.resultHash:
+            raise RequestFailed("the sealed result in the record's transaction is not the one "
+                                "the worker signed (resultHash differs)")
+        output_bytes = open_result(EncryptionKey(local.reply_secret), sealed)
         if inference.proofKind != PROOF_ZK and \
                 commit(output_salt(local.salt), output_bytes) != inference.outputCommitment:
             raise RequestFailed("the worker's sealed output does not match its signed commitment")

@@ -32,7 +32,7 @@ from offchain.models.demo import CONTRIBUTORS, build_demo_package, holdout
 from offchain.models.onchain import register_model
 from offchain.privacy import EncryptionKey
 from offchain.rewards.chain import claim, settle
-from offchain.worker.registration import ensure_registered
+from offchain.worker.registration import ensure_worker
 
 ADMIN, WORKER, CLIENT = 0, 1, 2
 FEE = 10**15
@@ -100,21 +100,23 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
         with console.status("training the demo model (breast-cancer MLP, 5 contributors)"):
             build_demo_package(package_dir)
     package = load_package(package_dir)
-    model, _ = register_model(attestia, package, fee=FEE, kinds=["signed", "tee"],
-                              account=admin)
-    console.print(f"[bold]model[/] 0x{package.model_id.hex()} ({package.manifest.name}), "
-                  f"roster root 0x{model.dataRoot.hex()[:16]}…, "
+    registration = register_model(attestia, package, fee=FEE, kinds=["signed", "tee"],
+                                  account=admin, data_dir=settings.data_dir)
+    model = registration.model
+    console.print(f"[bold]model[/] {registration.hex} ({package.manifest.name}, owner "
+                  f"{model.owner}), roster root 0x{model.dataRoot.hex()[:16]}…, "
                   f"{model.contributors} contributors, fee {FEE / 1e18} ETH")
 
     worker_dir = settings.data_dir / "workers" / "demo"
-    ensure_registered(attestia, operator.address,
-                      EncryptionKey.load_or_create(worker_dir / "encryption.key"), operator)
+    ensure_worker(attestia, operator,
+                  EncryptionKey.load_or_create(worker_dir / "encryption.key"), operator)
     proc = _start_worker(settings, chain, package_dir, worker_dir / "worker.log")
     try:
         X, _ = holdout()
         inputs = [X[i % len(X)][None, :].astype("float32") for i in range(requests)]
-        built = build_requests(attestia, package.model_id, inputs, requester=client.address,
-                               worker=operator.address)
+        built = build_requests(attestia, registration.model_id, inputs,
+                               requester=client.address, worker=operator.address,
+                               package=package)
         sent = send_requests(attestia, built, client, settings.data_dir)
         console.print(f"[bold]client[/] {client.address} sent {len(sent)} paid, encrypted "
                       f"requests; worker {operator.address} serving (log {worker_dir}/worker.log)")
@@ -162,7 +164,7 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
     total_gas = sum(chain.w3.eth.get_block(b)["gasUsed"] for b in range(first_block,
                                                                         last_block + 1))
     return DemoSummary(
-        addresses=addresses, model_id="0x" + package.model_id.hex(), recorded=len(recorded),
+        addresses=addresses, model_id=registration.hex, recorded=len(recorded),
         rejected=len(outcomes) - len(recorded), epoch=settlement.epoch,
         contributors=contributors, worker_earned=earned[operator.address],
         owner_earned=earned[admin.address], total_gas=total_gas,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from offchain.models import ModelPackage
 from offchain.models.encoding import commit, decode_tensor, encode_tensor
 from offchain.models.runtime import open_session, predicted_label
 from offchain.privacy import output_salt
-from offchain.protocol import PROOF_ZK, Inference, Share
+from offchain.protocol import PROOF_ZK, ZERO32, Inference, Share
 
 # The declared attribution policy: exact KNN-Shapley with K = 5 over the package's
 # standardised training set, y_query = the model's predicted label; shares by largest
@@ -42,25 +43,41 @@ class Evaluation:
 
 
 class InferenceEngine:
-    """A loaded model package, ready to evaluate inputs and to attribute them."""
+    """A loaded model package serving one on-chain model, ready to evaluate inputs and to
+    attribute them.
 
-    def __init__(self, package: ModelPackage, k: int = ATTRIBUTION_K) -> None:
+    ``model_id`` is the registration the records name (``keccak256(owner, contentHash)``:
+    one package can be registered by several owners, so the package alone does not say it;
+    ``offchain.models.registrations.resolve_model_id`` finds it).
+    """
+
+    def __init__(self, package: ModelPackage, model_id: bytes, k: int = ATTRIBUTION_K) -> None:
+        if len(model_id) != 32:
+            raise ValueError(f"a model id is 32 bytes, got {len(model_id)}")
         self.package = package
+        self.model_id = bytes(model_id)
         self.session = open_session(package.onnx_path)
         self.knn = KnnShapley(package.training.X, package.training.y, k)
         self.contributors = ContributorMap(package.row_owners())
         self.input_shape = (1, len(package.feature_names))
-
-    @property
-    def model_id(self) -> bytes:
-        return self.package.model_id
+        self.roster = package.roster
+        """The model's contributor roster, sorted: every single record passes it back."""
 
     @cached_property
-    def zk(self):  # the package's EZKL artifacts, if it was set up for zk
+    def zk(self) -> Any:  # the package's EZKL artifacts, if it was set up for zk
         from offchain.proofs.zk import load_artifacts
 
         directory = self.package.path / "zk"
-        return load_artifacts(directory) if (directory / "zk.json").exists() else None
+        if not (directory / "zk.json").exists():
+            return None
+        artifacts = load_artifacts(directory)
+        if artifacts.content_hash != self.package.content_hash:
+            from offchain.proofs.zk import ZkArtifactsError
+
+            raise ZkArtifactsError(f"{directory} was set up for another ONNX file "
+                                   f"(0x{artifacts.content_hash.hex()[:12]}…): run the zk "
+                                   "setup again")
+        return artifacts
 
     def decode_input(self, input_bytes: bytes) -> np.ndarray:
         """Canonical input bytes -> raw float32 features; raises EncodingError if malformed."""
@@ -110,9 +127,12 @@ class InferenceEngine:
     def record(
         self, evaluation: Evaluation, *, request_id: bytes, input_salt: bytes, worker: str,
         timestamp: int, proof_kind: int, proof_hash: bytes = bytes(32),
-        output_commitment: bytes | None = None,
+        output_commitment: bytes | None = None, result_hash: bytes = ZERO32,
     ) -> Inference:
-        """The Inference record for an evaluation (ZK records pass their own output binding)."""
+        """The Inference record for an evaluation (ZK records pass their own output binding).
+
+        ``result_hash``: keccak256 of the sealed result a single record delivers
+        (``protocol.result_hash``); zero for batch leaves."""
         if output_commitment is None:
             if proof_kind == PROOF_ZK:
                 raise ValueError("a ZK record's output commitment is the proof's binding")
@@ -127,4 +147,5 @@ class InferenceEngine:
             proofHash=proof_hash,
             worker=worker,
             timestamp=timestamp,
+            resultHash=result_hash,
         )

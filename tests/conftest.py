@@ -91,13 +91,14 @@ def demo_package(demo_package_dir: Path):
 
 @pytest.fixture
 def served_model(attestia, demo_package):
-    """The demo model registered (fee 0.001 ETH, split 20/20/60) inside this test."""
+    """The demo model registered by dev account 0 (fee 0.001 ETH, split 20/20/60) inside this
+    test: an ``offchain.models.onchain.Registration`` (``.model_id`` is the on-chain id,
+    ``.model`` the registered Model; ``demo_package.content_hash`` is only the file's hash)."""
     from offchain.chain.accounts import dev_account
     from offchain.models.onchain import register_model
 
-    model, _ = register_model(attestia, demo_package, fee=10**15, kinds=["signed", "tee"],
-                              account=dev_account(0))
-    return model
+    return register_model(attestia, demo_package, fee=10**15, kinds=["signed", "tee"],
+                          account=dev_account(0))
 
 
 @pytest.fixture

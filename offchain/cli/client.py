@@ -13,6 +13,7 @@ from offchain.cli.common import (
     console,
     dev_account_option,
     eth,
+    model_ref,
     print_json,
     settings_of,
 )
@@ -21,17 +22,20 @@ from offchain.ids import parse_bytes32
 
 def infer(
     ctx: typer.Context,
-    model: str = typer.Option(..., "--model", help="Model id (0x...)."),
+    model: str = typer.Option(..., "--model", help="Model id (0x...) or model package "
+                              "directory."),
     input_path: Path = typer.Option(..., "--input", help="Input JSON: {\"features\": {...}}."),
-    package: Path = typer.Option(None, help="Model package (for feature names and labels)."),
+    package: Path = typer.Option(None, help="Model package (for feature names, labels and zk "
+                                 "input hashes), when --model is an id."),
     worker: str = typer.Option(None, help="Worker address (default: newest active worker)."),
     timeout: float = typer.Option(120.0, help="Seconds to wait for the record."),
     as_json: bool = typer.Option(False, "--json"),
     dev_account: int = dev_account_option(2, "requester"),
 ) -> None:
-    """Encrypt an input, request and pay for an inference, wait for its record.
+    """Encrypt an input, request and pay for an inference, wait for its record, check the
+    answer against the worker's signed result hash.
 
-    Example: attestia infer --model 0xc227... --input x.json --package .attestia/models/demo
+    Example: attestia infer --model .attestia/models/demo --input x.json
     """
     from offchain.client import build_requests, send_requests, wait_for_outcomes
     from offchain.errors import ChainError, ConfigError
@@ -40,18 +44,27 @@ def infer(
     from offchain.models.runtime import predicted_label
 
     settings = settings_of(ctx)
-    attestia = attestia_of(ctx)
-    model_id = parse_bytes32(model, "model id")
-    pkg = load_package(package) if package else _find_package(settings.data_dir, model_id)
     try:
         payload = json.loads(input_path.read_text())
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read input {input_path}: {exc}") from None
+    attestia = attestia_of(ctx)
+    account = attestia.chain.account(dev_account)
+    model_id, pkg = model_ref(attestia, model, data_dir=settings.data_dir,
+                              account=account.address)
+    registered = attestia.reg.model(model_id)
+    if registered is None:
+        raise ConfigError(f"model 0x{model_id.hex()} is not registered")
+    if pkg is None:
+        pkg = (load_package(package) if package else
+               _find_package(settings.data_dir, registered.contentHash))
     if pkg is None:
         raise ConfigError(f"no local package for model {model}: pass --package PATH")
+    if pkg.content_hash != registered.contentHash:
+        raise ConfigError(f"{pkg.path} is not model 0x{model_id.hex()} (another ONNX file)")
     x = parse_input(payload, pkg.feature_names)
-    account = attestia.chain.account(dev_account)
-    built = build_requests(attestia, model_id, [x], requester=account.address, worker=worker)
+    built = build_requests(attestia, model_id, [x], requester=account.address, worker=worker,
+                           package=pkg)
     [local] = send_requests(attestia, built, account, settings.data_dir)
     outcome = wait_for_outcomes(attestia, [local], timeout=timeout)[local.request_id]
     if outcome.rejected:
@@ -77,7 +90,8 @@ def infer(
     console.print(f"input, salt and reply key kept in {result['localRecord']}")
 
 
-def _find_package(data_dir: Path, model_id: bytes):
+def _find_package(data_dir: Path, content_hash: bytes):
+    """A package under <data dir>/models with this content hash (sha-256 of model.onnx)."""
     from offchain.models import load_package
 
     models = data_dir / "models"
@@ -86,7 +100,7 @@ def _find_package(data_dir: Path, model_id: bytes):
             pkg = load_package(path)
         except Exception:  # not a package: ignore
             continue
-        if pkg.model_id == model_id:
+        if pkg.content_hash == content_hash:
             return pkg
     return None
 

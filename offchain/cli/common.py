@@ -62,3 +62,74 @@ def attestia_of(ctx: typer.Context):
 
 def eth(wei: int) -> str:
     return f"{wei / 1e18:.6f}"
+
+
+def parse_eth(text: str, what: str = "--fee") -> int:
+    """An ETH amount as typed (``0.001``) -> wei, exactly (no float rounding); raises
+    ConfigError for anything that is not a non-negative amount of at most 18 decimals that
+    fits a uint96."""
+    from decimal import Decimal, InvalidOperation
+
+    from offchain.errors import ConfigError
+
+    try:
+        value = Decimal(str(text).strip())
+    except InvalidOperation:
+        value = Decimal("NaN")
+    wei = value * 10**18 if value.is_finite() else value
+    if not wei.is_finite() or wei < 0 or wei != wei.to_integral_value() or wei >= 2**96:
+        raise ConfigError(f"{what} must be an amount of ETH from 0 to {(2**96 - 1) / 1e18:.0f} "
+                          f"with at most 18 decimals, got {text!r}")
+    return int(wei)
+
+
+def parse_split(text: str) -> Any:
+    """``worker,owner,contributors`` bps -> protocol.Split; ConfigError if malformed."""
+    from offchain.errors import ConfigError
+    from offchain.protocol import BPS, Split
+
+    try:
+        parts = tuple(int(p) for p in text.split(","))
+        if len(parts) != 3:
+            raise ValueError(text)
+        return Split(*parts)
+    except ValueError:
+        raise ConfigError(f"--split must be three bps values (worker,owner,contributors) "
+                          f"summing to {BPS}, got {text!r}") from None
+
+
+def parse_kinds(text: str) -> int:
+    """``signed,tee,zk`` -> a policy bitmask; ConfigError naming unknown kinds."""
+    from offchain.errors import ConfigError
+    from offchain.protocol import policy_of
+
+    try:
+        return policy_of([k.strip() for k in text.split(",") if k.strip()])
+    except ValueError as exc:
+        raise ConfigError(f"--proofs: {exc}") from None
+
+
+def model_ref(attestia: Any, ref: str, *, data_dir: Any = None, account: str | None = None,
+              model_ids: Any = ()) -> tuple[bytes, Any]:
+    """A model as users name it: its on-chain id (``0x`` + 64 hex digits) or a PACKAGE
+    directory, whose id is resolved (offchain.models.registrations). Returns (model id,
+    the loaded package or None)."""
+    from pathlib import Path
+
+    from offchain.errors import ConfigError
+    from offchain.ids import parse_bytes32
+
+    text = ref.strip()
+    if text.lower().startswith("0x") and not Path(text).exists():
+        return parse_bytes32(text, "model id"), None
+    path = Path(text)
+    if not path.is_dir():
+        raise ConfigError(f"a model is named by its on-chain id (0x + 64 hex digits) or its "
+                          f"package directory; {ref!r} is neither")
+    from offchain.models import load_package
+    from offchain.models.registrations import resolve_model_id
+
+    package = load_package(path)
+    resolved = resolve_model_id(attestia, package, given=model_ids, data_dir=data_dir,
+                                account=account)
+    return resolved.model_id, package

@@ -1,4 +1,4 @@
-"""``attestia model register|show|zk-setup``."""
+"""``attestia model register|show|set-terms|zk-setup``."""
 
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ from offchain.cli.common import (
     dev_account_option,
     err_console,
     eth,
+    model_ref,
+    parse_eth,
+    parse_kinds,
+    parse_split,
     print_json,
+    settings_of,
 )
-from offchain.ids import parse_bytes32
 
 model_app = typer.Typer(help="Register and inspect model packages.", no_args_is_help=True)
 
@@ -26,74 +30,118 @@ CALIBRATION_ROWS = 14
 def register_cmd(
     ctx: typer.Context,
     package: Path = typer.Argument(..., help="Model package directory (model.onnx + manifest)."),
-    fee: float = typer.Option(0.001, help="Fee per inference, in ETH."),
+    fee: str = typer.Option("0.001", help="Fee per inference, in ETH."),
     split: str = typer.Option("2000,2000,6000", help="worker,owner,contributors in bps."),
     proofs: str = typer.Option("signed,tee", help="Accepted proof kinds: signed,tee,zk."),
+    as_json: bool = typer.Option(False, "--json", help="Print the registration as JSON."),
     dev_account: int = dev_account_option(0, "model owner"),
 ) -> None:
-    """Register a model package on chain with its data roster root (idempotent).
+    """Register a model package on chain: its content hash, contributor roster, data root and
+    terms, under your account. Prints the model id (keccak256(owner, content hash)) and
+    records it in the project's data directory. Running it again with the same parameters
+    does nothing; with other parameters it fails and says what differs.
 
     Example: attestia model register .attestia/models/demo --fee 0.001 --proofs signed,tee
     """
-    from offchain.errors import ConfigError
     from offchain.models import load_package
     from offchain.models.onchain import register_model
-    from offchain.protocol import BPS, Split
+    from offchain.models.registrations import store_path
+    from offchain.protocol import kinds_of
 
-    try:
-        parts = tuple(int(p) for p in split.split(","))
-    except ValueError:
-        raise ConfigError(f"--split must be three integers, got {split!r}") from None
-    try:
-        if len(parts) != 3:
-            raise ValueError(split)
-        fee_split = Split(*parts)
-    except ValueError:
-        raise ConfigError(f"--split must be three bps values summing to {BPS}, "
-                          f"got {split!r}") from None
-    attestia = attestia_of(ctx)
+    wei = parse_eth(fee)
+    fee_split = parse_split(split)
+    policy = parse_kinds(proofs)
     pkg = load_package(package)
-    model, new = register_model(
-        attestia, pkg, fee=int(fee * 1e18), split=fee_split,
-        kinds=[k.strip() for k in proofs.split(",")], account=attestia.chain.account(dev_account),
+    settings = settings_of(ctx)
+    attestia = attestia_of(ctx)
+    registration = register_model(
+        attestia, pkg, fee=wei, split=fee_split, kinds=kinds_of(policy),
+        account=attestia.chain.account(dev_account), data_dir=settings.data_dir,
     )
-    state = "registered" if new else "already registered"
+    model = registration.model
+    data = {"modelId": registration.hex, "registered": registration.new,
+            "owner": model.owner, "contentHash": "0x" + pkg.content_hash.hex(),
+            "feeWei": model.fee, "proofKinds": model.kinds,
+            "split": list(model.split.as_tuple()), "contributors": model.contributors,
+            "rosterRoot": "0x" + model.dataRoot.hex(),
+            "recordedIn": str(store_path(settings.data_dir))}
+    if as_json:
+        print_json(data)
+        return
+    state = "registered" if registration.new else "already registered (same owner and terms)"
     console.print(
-        f"model 0x{pkg.model_id.hex()} {state}: owner {model.owner}, fee {eth(model.fee)} ETH, "
-        f"{model.contributors} contributors, roster root 0x{model.dataRoot.hex()}"
-    )
+        f"model {registration.hex} {state}: owner {model.owner}, fee {eth(model.fee)} ETH, "
+        f"{model.contributors} contributors, roster root 0x{model.dataRoot.hex()}",
+        highlight=False, soft_wrap=True)
+    console.print(f"model id recorded in {data['recordedIn']}", highlight=False, soft_wrap=True)
 
 
 @model_app.command("show")
 def show(
     ctx: typer.Context,
-    model_id: str = typer.Argument(..., help="Model id (0x sha-256 of the ONNX file)."),
-    as_json: bool = typer.Option(False, "--json"),
+    model: str = typer.Argument(..., help="Model id (0x...) or model package directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the model as JSON."),
 ) -> None:
-    """Show a registered model.
+    """Show a registered model (by id, or the registration of a package).
 
     Example: attestia model show 0xc227f191...
     """
     from offchain.errors import ConfigError
 
+    settings = settings_of(ctx)
     attestia = attestia_of(ctx)
-    model_id_bytes = parse_bytes32(model_id, "model id")
-    model = attestia.reg.model(model_id_bytes)
-    if model is None:
-        raise ConfigError(f"model {model_id} is not registered")
+    model_id_bytes, _ = model_ref(attestia, model, data_dir=settings.data_dir)
+    registered = attestia.reg.model(model_id_bytes)
+    if registered is None:
+        raise ConfigError(f"model 0x{model_id_bytes.hex()} is not registered")
     data = {
-        "modelId": "0x" + model_id_bytes.hex(), "owner": model.owner,
-        "proofKinds": model.kinds, "feeWei": model.fee,
-        "split": list(model.split.as_tuple()),
-        "deprecated": model.deprecated, "revokedAt": model.revokedAt,
-        "verifier": model.verifier, "rosterRoot": "0x" + model.dataRoot.hex(),
-        "contributors": model.contributors, "metadataURI": model.metadataURI,
+        "modelId": "0x" + model_id_bytes.hex(), "owner": registered.owner,
+        "contentHash": "0x" + registered.contentHash.hex(),
+        "proofKinds": registered.kinds, "feeWei": registered.fee,
+        "split": list(registered.split.as_tuple()),
+        "deprecated": registered.deprecated, "revokedAt": registered.revokedAt,
+        "verifier": registered.verifier, "rosterRoot": "0x" + registered.dataRoot.hex(),
+        "contributors": registered.contributors, "metadataURI": registered.metadataURI,
     }
     if as_json:
         print_json(data)
     else:
         for key, value in data.items():
-            console.print(f"{key:>12}: {value}")
+            console.print(f"{key:>12}: {value}", highlight=False, soft_wrap=True)
+
+
+@model_app.command("set-terms")
+def set_terms_cmd(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="Model id (0x...) or model package directory."),
+    fee: str = typer.Option(None, help="New fee per inference, in ETH."),
+    split: str = typer.Option(None, help="New worker,owner,contributors split in bps."),
+    proofs: str = typer.Option(None, help="New accepted proof kinds: signed,tee,zk."),
+    dev_account: int = dev_account_option(0, "model owner"),
+) -> None:
+    """Change a model's fee, split or proof kinds (owner only; setTerms). Requests already
+    paid keep the terms they were paid under.
+
+    Example: attestia model set-terms 0xc227f191... --fee 0.002
+    """
+    from offchain.errors import ConfigError
+    from offchain.models.onchain import set_terms
+
+    if fee is None and split is None and proofs is None:
+        raise ConfigError("give at least one of --fee, --split, --proofs")
+    wei = parse_eth(fee) if fee is not None else None
+    new_split = parse_split(split) if split is not None else None
+    policy = parse_kinds(proofs) if proofs is not None else None
+    settings = settings_of(ctx)
+    attestia = attestia_of(ctx)
+    account = attestia.chain.account(dev_account)
+    model_id_bytes, _ = model_ref(attestia, model, data_dir=settings.data_dir,
+                                  account=account.address)
+    updated, changed = set_terms(attestia, model_id_bytes, fee=wei, policy=policy,
+                                 split=new_split, account=account)
+    console.print(f"model 0x{model_id_bytes.hex()} {'updated' if changed else 'unchanged'}: fee "
+                  f"{eth(updated.fee)} ETH, split {'/'.join(map(str, updated.split.as_tuple()))}"
+                  f", proofs {','.join(updated.kinds)}", highlight=False, soft_wrap=True)
 
 
 def calibration_sample(package) -> np.ndarray:
@@ -104,8 +152,8 @@ def calibration_sample(package) -> np.ndarray:
     return np.vstack([X.min(axis=0), X.max(axis=0), X[:CALIBRATION_ROWS]])
 
 
-def _reusable(directory: Path, model_id: bytes, srs: Path | None):
-    """Existing artifacts for this model made with the same kind of SRS, else None."""
+def _reusable(directory: Path, content_hash: bytes, srs: Path | None):
+    """Existing artifacts for this ONNX file made with the same kind of SRS, else None."""
     from offchain.proofs.zk import MANIFEST_NAME, ZkError, load_artifacts
 
     if not (directory / MANIFEST_NAME).exists():
@@ -116,7 +164,7 @@ def _reusable(directory: Path, model_id: bytes, srs: Path | None):
         return None
     same_srs = (artifacts.test_only_srs if srs is None else
                 artifacts.manifest["srs"] == f"provided: {srs.resolve()}")
-    return artifacts if artifacts.model_id == model_id and same_srs else None
+    return artifacts if artifacts.content_hash == content_hash and same_srs else None
 
 
 @model_app.command("zk-setup")
@@ -125,7 +173,9 @@ def zk_setup_cmd(
     package: Path = typer.Argument(..., help="Model package directory (registered model)."),
     srs: Path = typer.Option(None, "--srs", help="KZG SRS file from a public ceremony. "
                              "Without it a LOCAL TEST-ONLY SRS is made (chain 31337 only)."),
-    as_json: bool = typer.Option(False, "--json"),
+    model_id: str = typer.Option(None, "--model-id", help="The registration to enable ZK for "
+                                 "(default: your registration of PACKAGE)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     dev_account: int = dev_account_option(0, "model owner"),
 ) -> None:
     """EZKL circuit and keys in PACKAGE/zk, its own Halo2Verifier on chain, ZK in the policy.
@@ -136,9 +186,12 @@ def zk_setup_cmd(
     Example: attestia model zk-setup .attestia/models/demo
     """
     from offchain.config import ANVIL_CHAIN_ID
+    from offchain.errors import ConfigError
+    from offchain.ids import parse_bytes32
     from offchain.models import load_package
-    from offchain.models.onchain import enable_zk
+    from offchain.models.onchain import enable_zk, owned_model
     from offchain.proofs.zk import LOCAL_SRS_NOTICE, SrsError, zk_setup
+    from offchain.protocol import model_id as own_model_id
 
     attestia = attestia_of(ctx)
     chain_id = attestia.chain.chain_id
@@ -147,16 +200,26 @@ def zk_setup_cmd(
             f"chain {chain_id} needs a ceremony SRS (--srs PATH): a locally generated SRS lets "
             f"whoever made it forge proofs, so it is only used on chain {ANVIL_CHAIN_ID}")
     pkg = load_package(package)
+    account = attestia.chain.account(dev_account)
+    given = parse_bytes32(model_id, "model id") if model_id else None
+    # Registered and owned by us, before EZKL writes anything.
+    target = given if given is not None else own_model_id(account.address, pkg.content_hash)
+    if attestia.reg.model(target) is None:
+        raise ConfigError(f"{pkg.path} is not registered by {account.address} (model "
+                          f"0x{target.hex()}): run attestia model register {pkg.path}")
+    owned = owned_model(attestia, target, account)
+    if owned.contentHash != pkg.content_hash:
+        raise ConfigError(f"model 0x{target.hex()} is not a registration of {pkg.path}")
     directory = pkg.path / "zk"
-    artifacts = _reusable(directory, pkg.model_id, srs)
+    artifacts = _reusable(directory, pkg.content_hash, srs)
     if artifacts is None:
         with console.status("EZKL: settings, calibration, circuit, keys, verifier"):
             artifacts = zk_setup(pkg.onnx_path, directory, srs_path=srs, chain_id=chain_id,
                                  sample_input=calibration_sample(pkg))
-    model, deployed = enable_zk(attestia, pkg, artifacts,
-                                account=attestia.chain.account(dev_account))
+    mid, model, deployed = enable_zk(attestia, pkg, artifacts, account=account,
+                                     model_id_=target)
     data = {
-        "modelId": "0x" + pkg.model_id.hex(), "artifacts": str(directory),
+        "modelId": "0x" + mid.hex(), "artifacts": str(directory),
         "verifier": model.verifier, "newVerifier": deployed,
         "proofKinds": model.kinds, "logrows": artifacts.logrows,
         "srs": artifacts.manifest["srs"], "testOnlySrs": artifacts.test_only_srs,

@@ -17,6 +17,9 @@ worker_app = typer.Typer(help="Run an inference worker.", no_args_is_help=True)
 def run(
     ctx: typer.Context,
     model: list[Path] = typer.Option(..., "--model", help="Model package(s) to serve."),
+    model_id: list[str] = typer.Option(
+        [], "--model-id", help="On-chain model id(s) to serve the packages as, when a "
+        "package's registration is ambiguous (registered by several owners)."),
     name: str = typer.Option("default", help="Worker name (its data directory)."),
     tee: str = typer.Option(None, help="'simulated': a SIMULATED Nitro enclave (no real TEE)."),
     batch_size: int = typer.Option(0, help="Batch mode: leaves per committed Merkle root."),
@@ -27,18 +30,28 @@ def run(
 ) -> None:
     """Follow InferenceRequested events, run the model, attribute, sign and record.
 
+    At start the worker finds each package's on-chain model (the id `model register`
+    recorded, else your registration, else the only one; or --model-id), checks its roster,
+    and checks its own key on chain: it registers it (with the key's consent), rotates a
+    stale encryption key, or refuses to start if another operator holds the key. A request
+    it cannot serve (bad payload or input, model, attribution or proof failure) is rejected
+    with the reason and refunded; the worker keeps running.
+
     Example: attestia worker run --model .attestia/models/demo --progress
     """
+    from offchain.ids import parse_bytes32
     from offchain.worker.node import WorkerOptions
     from offchain.worker.service import build_worker
 
+    given = [parse_bytes32(m, "model id") for m in model_id]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = settings_of(ctx)
     attestia = attestia_of(ctx)
     data_dir = settings.data_dir / "workers" / name
     setup = build_worker(
         attestia, operator=attestia.chain.account(dev_account), packages=model,
-        data_dir=data_dir, tee=tee, options=WorkerOptions(),
+        data_dir=data_dir, tee=tee, options=WorkerOptions(), model_ids=given,
+        project_dir=settings.data_dir,
     )
     node = setup.node
     signal.signal(signal.SIGTERM, lambda *_: node.stop_event.set())

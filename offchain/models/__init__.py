@@ -1,7 +1,8 @@
 """Models: packages on disk, the canonical tensor encoding, and deterministic execution.
 
-``package`` saves/loads validated model packages (model id = sha-256 of model.onnx),
-``encoding`` is the one byte encoding of inputs, outputs and training items (and the
+``package`` saves/loads validated model packages (content hash = sha-256 of model.onnx),
+``onchain`` registers a package and ``registrations`` finds its on-chain model id (one per
+owner), ``encoding`` is the one byte encoding of inputs, outputs and training items (and the
 commitments over them), ``runtime`` runs ONNX deterministically, ``demo`` builds the demo
 package. Import submodules for the rest of the API.
 """
@@ -16,7 +17,7 @@ from offchain.models.errors import (
     PackageIntegrityError,
     PackageSchemaError,
 )
-from offchain.models.package import ModelPackage, load_package, model_id, save_package
+from offchain.models.package import ModelPackage, content_hash, load_package, save_package
 
 __all__ = [
     "EncodingError",
@@ -28,7 +29,7 @@ __all__ = [
     "PackageFileMissing",
     "PackageIntegrityError",
     "PackageSchemaError",
+    "content_hash",
     "load_package",
-    "model_id",
     "save_package",
 ]

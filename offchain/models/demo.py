@@ -201,7 +201,7 @@ def main(argv: list[str]) -> int:
     package = load_package(build_demo_package(argv[0]))
     print(json.dumps({
         "path": str(package.path),
-        "model_id": "0x" + package.model_id.hex(),
+        "content_hash": "0x" + package.content_hash.hex(),
         "holdout_accuracy": holdout_accuracy(package),
         "holdout_rows": len(holdout()[1]),
         "train_rows": package.manifest.train_rows,

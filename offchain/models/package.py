@@ -2,7 +2,8 @@
 
 A package is a directory::
 
-    model.onnx      the graph; its sha-256 is the model id registered on chain
+    model.onnx      the graph; its sha-256 is the content hash registered on chain (the on-chain
+                    model id is keccak256(owner, content hash): see ``registrations.py``)
     manifest.json   schema, preprocessing, contributors, roster (see ``manifest.py``)
     train.npz       X (standardised float64), X_raw (float32 as contributed), y (int64),
                     owner (int64 index into manifest contributors), one row per roster item
@@ -10,8 +11,8 @@ A package is a directory::
 Loading trusts nothing: it checks both sha-256s, the ONNX graph's input/output names and
 shapes against the manifest, every array's dtype and shape, that ``X`` is exactly
 ``standardise(X_raw)``, and that each roster item is ``(contributor of the row,
-keccak256(canonical row + label))``. A package that loads is one whose roster root, model id
-and attribution data all describe the same thing.
+keccak256(canonical row + label))``. A package that loads is one whose roster root, content
+hash and attribution data all describe the same thing.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from offchain.models.manifest import (
     dumps_manifest,
     loads_manifest,
 )
-from offchain.protocol import ROSTER_LEAF_TYPES
+from offchain.protocol import ROSTER_LEAF_TYPES, sorted_roster
 
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
@@ -75,9 +76,19 @@ class ModelPackage:
     training: TrainingData
 
     @property
-    def model_id(self) -> bytes:
-        """sha-256 of model.onnx (bytes32), as registered on chain."""
+    def content_hash(self) -> bytes:
+        """sha-256 of model.onnx (bytes32): the ``contentHash`` a registration names.
+
+        Not the on-chain model id: that is ``keccak256(abi.encode(owner, contentHash))``
+        (``offchain.protocol.model_id``), one per registering owner; find it with
+        ``offchain.models.registrations.resolve_model_id``."""
         return self.manifest.model_sha256
+
+    @property
+    def roster(self) -> list[str]:
+        """The contributor roster as the registry takes it: every manifest contributor's
+        address, distinct, sorted ascending (``protocol.sorted_roster``)."""
+        return sorted_roster(c.address for c in self.manifest.contributors)
 
     @property
     def onnx_path(self) -> Path:
@@ -116,8 +127,8 @@ class ModelPackage:
         return roster_root(self.roster_values())
 
 
-def model_id(onnx_path: str | Path) -> bytes:
-    """sha-256 of an ONNX file's bytes: the bytes32 model id (design.md)."""
+def content_hash(onnx_path: str | Path) -> bytes:
+    """sha-256 of an ONNX file's bytes: the bytes32 content hash (design.md)."""
     return hashlib.sha256(_read(Path(onnx_path))).digest()
 
 

@@ -53,10 +53,11 @@ from offchain.build import EVM_VERSION, SHIM, SOLC_VERSION
 from offchain.config import ANVIL_CHAIN_ID, REPO_ROOT
 from offchain.errors import AttestiaError, CompileError, ToolchainError
 from offchain.fsutil import atomic_write_json
+from offchain.protocol import ZkProof as OnchainZkProof
 
 log = logging.getLogger(__name__)
 
-FORMAT = "attestia-zk/1"
+FORMAT = "attestia-zk/2"  # /2: "content_hash" (sha-256 of the ONNX file) replaced "model_id"
 MANIFEST_NAME = "zk.json"
 EZKL_VERSION = "23.0.5"
 # BN254 scalar field: every instance is an element of it.
@@ -119,8 +120,10 @@ class ZkArtifacts:
         return self.directory / self.manifest["files"][kind]["path"]
 
     @property
-    def model_id(self) -> bytes:
-        return bytes.fromhex(self.manifest["model_id"][2:])
+    def content_hash(self) -> bytes:
+        """sha-256 of the circuit's ONNX file: the package's content hash (the on-chain
+        model id is per owner; the circuit is per file)."""
+        return bytes.fromhex(self.manifest["content_hash"][2:])
 
     @property
     def logrows(self) -> int:
@@ -178,6 +181,10 @@ class ZkProof:
     def calldata(self) -> bytes:
         """Transaction data for ``verifyProof(bytes,uint256[])`` on the model's verifier."""
         return verifier_calldata(self.proof, self.instances)
+
+    def onchain(self) -> OnchainZkProof:
+        """The ``ZkProof{proof, instances}`` a ZK record carries (``fulfillZk``)."""
+        return OnchainZkProof(self.proof, tuple(self.instances))
 
 
 # ----------------------------------------------------------------------------- pure core
@@ -479,7 +486,7 @@ def _manifest(
     return {
         "format": FORMAT,
         "ezkl_version": EZKL_VERSION,
-        "model_id": "0x" + files["onnx"]["sha256"],
+        "content_hash": "0x" + files["onnx"]["sha256"],
         "chain_id": chain_id,
         "srs": LOCAL_SRS_NOTICE if srs_path is None else f"provided: {Path(srs_path).resolve()}",
         "srs_test_only": test_only,
@@ -602,6 +609,11 @@ def verify_local(artifacts: ZkArtifacts, proof: ZkProof) -> bool:
         except ZkProveError as exc:  # malformed proof bytes fail inside the transcript
             log.info("proof rejected: %s", exc)
             return False
+
+
+def zk_input_hash(artifacts: ZkArtifacts, x: np.ndarray) -> bytes:
+    """:func:`input_hash_instance` as a request's ``zkInputHash`` (bytes32, big-endian)."""
+    return input_hash_instance(artifacts, x).to_bytes(32, "big")
 
 
 def input_hash_instance(artifacts: ZkArtifacts, x: np.ndarray) -> int:

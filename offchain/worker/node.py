@@ -41,6 +41,7 @@ from offchain.protocol import (
     Request,
     inference_digest,
     policy_bit,
+    result_hash,
 )
 from offchain.worker import journal as J
 
@@ -48,6 +49,9 @@ log = logging.getLogger("attestia.worker")
 OPEN_REQUEST_PREFIX = b"uri:"
 GAS_REJECT = 150_000
 GAS_ZK = 1_500_000
+ROSTER_GAS = 1_500
+"""Gas limit added per roster entry (calldata, hashing and the membership walk)."""
+MAX_REASON = 200
 
 
 def crash_point(name: str) -> None:
@@ -128,7 +132,6 @@ class WorkerNode:
         self.stats = WorkerStats()
         self.on_progress = on_progress
         self.stop_event = threading.Event()
-        self._policies: dict[bytes, int] = {}
 
     # -- public ---------------------------------------------------------------------------
     def run(self, *, until_idle: bool = False, max_seconds: float | None = None) -> WorkerStats:
@@ -191,14 +194,9 @@ class WorkerNode:
         for entry in entries:
             if not self._still_open(entry):
                 continue
-            try:
-                prepared.append(self._prepare(entry))
-            except NotForUs:
-                self.journal.update(entry.request_id, J.SKIPPED, reason="not sealed to us")
-                self.stats.skipped += 1
-            except Rejection as exc:
-                prepared.append(self._reject(entry, str(exc)))
-        prepared = [item for item in prepared if self._simulates(item)]
+            item = self._prepare_or_reject(entry)
+            if item is not None:
+                prepared.append(item)
         if not prepared:
             return
         # Journal every signed transaction before any is broadcast.
@@ -229,6 +227,36 @@ class WorkerNode:
         crash_point("after-send")
         self._confirm(self.journal.entries(J.SENT, J.REJECT_SENT, J.SIGNED, J.REJECT_SIGNED))
 
+    def _prepare_or_reject(self, entry: J.JournalEntry) -> Prepared | None:
+        """The transaction this request gets: its record, or (when anything about this one
+        request fails: payload, input, model, attribution, witness, proof, or the record's
+        dry run) its rejection with the reason, which refunds the requester. Only a lost chain
+        connection escapes: one request never stops the worker."""
+        short = entry.request_id[:10]
+        try:
+            item = self._prepare(entry)
+        except NotForUs:
+            self.journal.update(entry.request_id, J.SKIPPED, reason="not sealed to us")
+            self.stats.skipped += 1
+            return None
+        except Rejection as exc:
+            return self._reject(entry, str(exc))
+        except ChainError:
+            raise
+        except Exception as exc:  # a bug or an input nobody foresaw: this request only
+            log.exception("preparing %s failed", short)
+            return self._reject(entry, f"worker error: {type(exc).__name__}: {exc}")
+        error = self._simulate(item)
+        if error is None:
+            return item
+        if not self._still_open_quiet(entry):
+            self.journal.update(entry.request_id, J.SKIPPED,
+                                reason=f"no longer open: not sent: {error}")
+            self.stats.skipped += 1
+            log.info("skipped %s: no longer open: %s", short, error)
+            return None
+        return self._reject(entry, f"record refused: {error}")
+
     def _still_open(self, entry: J.JournalEntry) -> bool:
         state = self.reg.request_state(_request_id(entry))
         if state == Request.from_json(entry.request).hash:
@@ -239,17 +267,16 @@ class WorkerNode:
         self.stats.skipped += 1
         return False
 
-    def _simulates(self, item: Prepared) -> bool:
-        """Whether the item's transaction would succeed now; if not, its failure (the custom
-        error by name) is journaled and nothing is signed."""
+    def _simulate(self, item: Prepared) -> str | None:
+        """Why the item's transaction would revert now (the custom error by name), or None
+        if it would succeed (or dry runs are off)."""
         if not self.options.simulate:
-            return True
+            return None
         try:
             self.sender.simulate(item.call)
         except TransactionReverted as exc:
-            self._failed(item.entry, f"not sent: {exc}")
-            return False
-        return True
+            return str(exc)
+        return None
 
     def _failed(self, entry: J.JournalEntry, reason: str) -> None:
         """Journal a record or rejection that failed (or would fail) on chain: FAILED with the
@@ -276,7 +303,7 @@ class WorkerNode:
             raise NotForUs()  # other transports are served by other front ends
         try:
             sealed = json.loads(Path(parsed.path).read_text())["sealed"]
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise Rejection(f"open request document unreadable: {exc}") from None
         blob = sealed.get(self.signer.address) or sealed.get(self.signer.address.lower())
         if blob is None:
@@ -290,67 +317,116 @@ class WorkerNode:
             payload = open_request(self.enc_key, self._payload_blob(entry.request))
         except AttestiaError as exc:
             raise Rejection(f"undecryptable payload: {exc}") from None
+        except ValueError as exc:  # e.g. a sealed copy that is not hex
+            raise Rejection(f"undecryptable payload: {exc}") from None
         if commit(payload.salt, payload.input_bytes) != request.inputCommitment:
             raise Rejection("input does not match its commitment")
         try:
             raw = engine.decode_input(payload.input_bytes)
         except AttestiaError as exc:
             raise Rejection(f"malformed input: {exc}") from None
-        evaluation = engine.evaluate(raw)
-        kind, proof_hash, zk_proof = self._proof_for(engine, raw)
+        kind = self._kind_for(request, engine)
+        try:
+            evaluation = engine.evaluate(raw)
+        except ChainError:
+            raise
+        except Exception as exc:
+            raise Rejection(f"model or attribution failed: {type(exc).__name__}: {exc}") from None
+        zk_proof = self._prove(engine, request, raw) if kind == PROOF_ZK else None
+        proof_hash = (zk_proof.proof_hash if zk_proof is not None else
+                      self.tee.attestation_hash if kind == PROOF_TEE and self.tee else ZERO32)
+        sealed = seal_result(payload.reply_key, evaluation.output_bytes)
         record = engine.record(
             evaluation, request_id=_request_id(entry),
             input_salt=payload.salt, worker=self.signer.address,
             timestamp=max(int(time.time()), request.createdAt), proof_kind=kind,
             proof_hash=proof_hash,
             output_commitment=zk_proof.output_commitment if zk_proof else None,
+            result_hash=result_hash(sealed),
         )
-        sealed = seal_result(payload.reply_key, evaluation.output_bytes)
-        shares = [tuple(s) for s in evaluation.shares]
-        reg = self.reg
+        shares, roster, reg = evaluation.shares, engine.roster, self.reg
+        gas = (GAS_ZK if zk_proof is not None else fulfill_gas(len(shares))) \
+            + ROSTER_GAS * len(roster)
         if self.signer.address == self.operator.address:
-            if kind == PROOF_ZK:
-                call = reg.fulfill_zk(request, record, evaluation.shares, zk_proof.proof,
-                                      zk_proof.instances, sealed, gas=GAS_ZK)
+            if zk_proof is not None:
+                call = reg.fulfill_zk(request, record, shares, roster, zk_proof.onchain(),
+                                      sealed, gas=gas)
             else:
-                call = reg.fulfill(request, record, evaluation.shares, sealed,
-                                   gas=fulfill_gas(len(shares)))
+                call = reg.fulfill(request, record, shares, roster, sealed, gas=gas)
         else:  # an enclave key signs, the operator relays and pays the gas
             signature = sign_digest(
                 self.signer, inference_digest(record, self.chain.chain_id, reg.address)
             )
-            if kind == PROOF_ZK:
-                call = reg.fulfill_zk_by_sig(request, record, evaluation.shares, signature,
-                                             zk_proof.proof, zk_proof.instances, sealed,
-                                             gas=GAS_ZK)
+            if zk_proof is not None:
+                call = reg.fulfill_zk_by_sig(request, record, shares, roster, signature,
+                                             zk_proof.onchain(), sealed, gas=gas)
             else:
-                call = reg.fulfill_by_sig(request, record, evaluation.shares, signature, sealed,
-                                          gas=fulfill_gas(len(shares)))
-        journal_record = {"inference": record.to_json(), "shares": shares,
+                call = reg.fulfill_by_sig(request, record, shares, roster, signature, sealed,
+                                          gas=gas)
+        journal_record = {"inference": record.to_json(), "shares": [tuple(s) for s in shares],
                           "label": evaluation.label}
         return Prepared(entry, call, record=journal_record)
 
-    def _proof_for(self, engine: InferenceEngine, raw) -> tuple[int, bytes, Any]:
-        policy = self._policy(engine.model_id)
-        if policy & policy_bit(PROOF_ZK) and engine.zk is not None:
-            from offchain.proofs.zk import prove
+    def _kind_for(self, request: Request, engine: InferenceEngine) -> int:
+        """The proof kind this worker makes for a request, judged by the policy the request
+        was paid under: ZK when the model takes it, this worker can prove it and the request
+        names its zkInputHash; else TEE (enclave-bound key) or SIGNED as the policy allows."""
+        policy = request.policy
+        if policy & policy_bit(PROOF_ZK) and engine.zk is not None \
+                and request.zkInputHash != ZERO32:
+            return PROOF_ZK
+        if self.tee is not None and policy & policy_bit(PROOF_TEE):
+            return PROOF_TEE
+        if policy & policy_bit(PROOF_SIGNED):
+            return PROOF_SIGNED
+        if policy & policy_bit(PROOF_ZK):
+            if engine.zk is None:
+                raise Rejection("the model takes only zk records and this worker has no zk "
+                                "artifacts for it")
+            raise Rejection("the model takes only zk records and the request names no "
+                            "zkInputHash")
+        raise Rejection("the model takes only TEE records and this worker's key is not "
+                        "enclave-bound")
 
-            proof = prove(engine.zk, engine.package.model_input(raw))
-            return PROOF_ZK, proof.proof_hash, proof
-        if self.tee is not None:
-            return PROOF_TEE, self.tee.attestation_hash, None
-        return PROOF_SIGNED, bytes(32), None
+    def _prove(self, engine: InferenceEngine, request: Request, raw: Any) -> Any:
+        """An EZKL proof for the request's input, bound to its zkInputHash (checked before
+        proving: a request naming another input's hash is rejected without a proof)."""
+        from offchain.proofs.zk import ZkError, prove, zk_input_hash
 
-    def _policy(self, model_id: bytes) -> int:
-        if model_id not in self._policies:
-            model = self.reg.model(model_id)
-            self._policies[model_id] = model.policy if model is not None else 0
-        return self._policies[model_id]
+        x = engine.package.model_input(raw)
+        try:
+            expected = zk_input_hash(engine.zk, x)
+        except ZkError as exc:
+            raise Rejection(f"zk input hash failed: {exc}") from None
+        if expected != request.zkInputHash:
+            raise Rejection(f"zkInputHash 0x{request.zkInputHash.hex()} is not the Poseidon "
+                            f"hash of the input (0x{expected.hex()})")
+        try:
+            proof = prove(engine.zk, x)
+        except ZkError as exc:
+            raise Rejection(f"zk proof failed: {exc}") from None
+        if proof.onchain().input_hash != request.zkInputHash:
+            raise Rejection("the proof's input instance differs from the request's zkInputHash")
+        return proof
 
-    def _reject(self, entry: J.JournalEntry, reason: str) -> Prepared:
-        call = self.reg.reject_request(Request.from_json(entry.request), reason[:200],
-                                       gas=GAS_REJECT)
-        return Prepared(entry, call, rejected=reason)
+    def _reject(self, entry: J.JournalEntry, reason: str) -> Prepared | None:
+        """A rejection on chain (refund) for a named request; an open request cannot be
+        rejected (any worker may serve it), so it is skipped with the reason journaled."""
+        request = Request.from_json(entry.request)
+        short = entry.request_id[:10]
+        if request.worker == ZERO_ADDRESS:
+            self.journal.update(entry.request_id, J.SKIPPED, reason=f"cannot serve: {reason}")
+            self.stats.skipped += 1
+            log.info("skipped open request %s: cannot serve: %s", short, reason)
+            return None
+        log.info("rejecting %s: %s", short, reason)
+        item = Prepared(entry, self.reg.reject_request(request, reason[:MAX_REASON],
+                                                       gas=GAS_REJECT), rejected=reason)
+        error = self._simulate(item)
+        if error is not None:
+            self._failed(entry, f"not sent: {error}")
+            return None
+        return item
 
     # -- confirmation ---------------------------------------------------------------------------
     def _receipt(self, tx_hash: bytes) -> Any:

@@ -1,9 +1,13 @@
-"""Assemble a worker from its data directory: keys, journal, engines, TEE identity."""
+"""Assemble a worker from its data directory: keys, journal, engines, TEE identity.
+
+Each package is matched to the on-chain model it serves (``resolve_model_id``) and checked
+against it (roster, data root) before anything is written or sent."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,12 +17,14 @@ from offchain.chain.contracts import Attestia
 from offchain.engine import InferenceEngine
 from offchain.errors import ConfigError
 from offchain.models import load_package
+from offchain.models.registrations import resolve_model_id
 from offchain.privacy import EncryptionKey
+from offchain.protocol import PROOF_ZK, contributors_hash, policy_bit
 from offchain.worker.journal import Journal
 from offchain.worker.node import TeeBinding, WorkerNode, WorkerOptions
 from offchain.worker.registration import (
     ensure_enclave_bound,
-    ensure_registered,
+    ensure_worker,
     save_attestation,
 )
 
@@ -33,7 +39,8 @@ class WorkerSetup:
     simulated_root: Path | None = None
 
 
-def simulated_tee(attestia: Attestia, data_dir: Path, operator: LocalAccount) -> TeeBinding:
+def simulated_tee(attestia: Attestia, data_dir: Path, operator: LocalAccount,
+                  enc_key: EncryptionKey, stake: int | None = None) -> TeeBinding:
     """A SIMULATED Nitro enclave (there is no TEE here): its own root, loudly labelled."""
     from offchain.proofs.tee import verify_attestation
     from offchain.proofs.tee.result import attestation_hash, measurement_id
@@ -46,48 +53,83 @@ def simulated_tee(attestia: Attestia, data_dir: Path, operator: LocalAccount) ->
         enclave = SimulatedNitroEnclave.create()
         enclave.save(enclave_dir)
     chain_id, registry = attestia.chain.chain_id, attestia.reg.address
+    # The enclave key consents to this operator (EIP-712); a key someone else registered, or
+    # a stale encryption key, is caught here on every start.
+    ensure_worker(attestia, enclave.account, enc_key, operator, stake)
     info = attestia.reg.worker(enclave.address)
-    if info is None or not info.enclave_bound:  # not bound yet: attest now, register, bind
-        document = enclave.attest(chain_id=chain_id, registry=registry)
-        result = verify_attestation("nitro", document, roots=enclave.root_pem,
-                                    now=dt.datetime.now(dt.UTC))
-        uri = save_attestation(data_dir, document)
-        ensure_registered(attestia, enclave.address, EncryptionKey.load_or_create(
-            data_dir / "encryption.key"), operator)
-        ensure_enclave_bound(attestia, enclave.address, measurement_id(result),
-                             attestation_hash(document), uri, operator)
-        log.warning("SIMULATED TEE: enclave key %s bound to a simulated Nitro attestation "
-                    "(root %s); not a real enclave", enclave.address, enclave_dir / "root.pem")
     if info is not None and info.enclave_bound:
         return TeeBinding(enclave.account, info.attestationHash)
-    return TeeBinding(enclave.account, attestation_hash(
-        Path(data_dir / "attestation.cose").read_bytes()))
+    document = enclave.attest(chain_id=chain_id, registry=registry)
+    result = verify_attestation("nitro", document, roots=enclave.root_pem,
+                                now=dt.datetime.now(dt.UTC))
+    uri = save_attestation(data_dir, document)
+    ensure_enclave_bound(attestia, enclave.address, measurement_id(result),
+                         attestation_hash(document), uri, operator)
+    log.warning("SIMULATED TEE: enclave key %s bound to a simulated Nitro attestation "
+                "(root %s); not a real enclave", enclave.address, enclave_dir / "root.pem")
+    return TeeBinding(enclave.account, attestation_hash(document))
+
+
+def serve_package(attestia: Attestia, path: Path, *, given: Sequence[bytes] = (),
+                  project_dir: Path | None = None, account: str | None = None
+                  ) -> InferenceEngine:
+    """Load a package, find the on-chain model it serves and check the registration is this
+    package's: same content (by the id), same contributor roster, same data root."""
+    package = load_package(path)
+    resolved = resolve_model_id(attestia, package, given=given, data_dir=project_dir,
+                                account=account)
+    model, mid = resolved.model, resolved.hex
+    if model.contributorsHash != contributors_hash(package.roster):
+        raise ConfigError(
+            f"model {mid} was registered with another contributor roster than the one in "
+            f"{path}/manifest.json ({len(package.roster)} contributors; on chain "
+            f"{model.contributors}): records would be refused; serve the package it was "
+            "registered from")
+    if model.dataRoot != package.roster_root():
+        raise ConfigError(f"model {mid} was registered with data root "
+                          f"0x{model.dataRoot.hex()}, but {path} has "
+                          f"0x{package.roster_root().hex()}: serve the package it was "
+                          "registered from")
+    if not model.active:
+        log.warning("model %s is %s: it takes no new requests", mid,
+                    "revoked" if model.revokedAt else "deprecated")
+    engine = InferenceEngine(package, resolved.model_id)
+    if model.policy & policy_bit(PROOF_ZK) and engine.zk is None:
+        log.warning("model %s accepts zk records but %s has no zk artifacts (attestia model "
+                    "zk-setup): this worker makes signed/TEE records only", mid, path)
+    log.info("serving model %s (%s, found by %s)", mid, package.manifest.name, resolved.how)
+    return engine
 
 
 def build_worker(
     attestia: Attestia, *, operator: LocalAccount, packages: list[Path], data_dir: Path,
     tee: str | None = None, options: WorkerOptions | None = None, stake: int | None = None,
+    model_ids: Sequence[bytes] = (), project_dir: Path | None = None,
 ) -> WorkerSetup:
+    """A worker for ``packages``, identity checked on chain (see ``registration.py``).
+
+    ``model_ids`` (``--model-id``) name the registrations to serve when a package's id is
+    ambiguous; ``project_dir`` is the data directory holding ``model register``'s id records.
+    Everything is validated before the first file or transaction.
+    """
     if not packages:
         raise ConfigError("give at least one model package to serve (--model PATH)")
-    engines = {}
+    if tee not in (None, "simulated"):
+        raise ConfigError(f"unknown --tee {tee!r}: only 'simulated' runs on this machine")
+    engines: dict[bytes, InferenceEngine] = {}
     for path in packages:
-        package = load_package(path)
-        if attestia.reg.model(package.model_id) is None:
-            raise ConfigError(
-                f"model 0x{package.model_id.hex()} ({path}) is not registered on chain "
-                f"{attestia.chain.chain_id}: run attestia model register {path}"
-            )
-        engines[package.model_id] = InferenceEngine(package)
+        engine = serve_package(attestia, Path(path), given=model_ids, project_dir=project_dir,
+                               account=operator.address)
+        if engine.model_id in engines:
+            raise ConfigError(f"model 0x{engine.model_id.hex()} is given twice")
+        engines[engine.model_id] = engine
     data_dir.mkdir(parents=True, exist_ok=True)
     enc_key = EncryptionKey.load_or_create(data_dir / "encryption.key")
     binding = None
     if tee == "simulated":
-        binding = simulated_tee(attestia, data_dir, operator)
-    elif tee is not None:
-        raise ConfigError(f"unknown --tee {tee!r}: only 'simulated' runs on this machine")
+        binding = simulated_tee(attestia, data_dir, operator, enc_key, stake)
     else:
-        ensure_registered(attestia, operator.address, enc_key, operator, stake)
+        ensure_worker(attestia, operator, enc_key, operator, stake)
     options = options or WorkerOptions()
     options.start_block = max(options.start_block, attestia.first_block)
     journal = Journal(data_dir / "journal.sqlite")

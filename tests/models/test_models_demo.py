@@ -14,14 +14,19 @@ from sklearn.datasets import load_breast_cancer
 
 from offchain.models import demo, runtime
 from offchain.models.export import ALLOWED_OPS, IR_VERSION, OPSET
-from offchain.models.package import ModelPackage, graph_op_types, load_package, model_id
+from offchain.models.package import (
+    ModelPackage,
+    content_hash,
+    graph_op_types,
+    load_package,
+)
 
 ACCURACY_FLOOR = 0.93
 
 
 def test_build_is_deterministic(demo_dir: Path, tmp_path: Path) -> None:
     second = demo.build_demo_package(tmp_path / "second")
-    assert model_id(second / "model.onnx") == model_id(demo_dir / "model.onnx")
+    assert content_hash(second / "model.onnx") == content_hash(demo_dir / "model.onnx")
     for name in ("model.onnx", "manifest.json", "train.npz"):
         assert (second / name).read_bytes() == (demo_dir / name).read_bytes(), name
 
@@ -109,6 +114,6 @@ def test_cli_entry_point(demo_dir: Path, tmp_path: Path,
     assert demo.main([]) == 2
     assert demo.main([str(tmp_path / "pkg")]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["model_id"] == "0x" + load_package(demo_dir).model_id.hex()
+    assert report["content_hash"] == "0x" + load_package(demo_dir).content_hash.hex()
     assert report["ops"] == ["Gemm", "Relu", "Gemm"]
     assert report["holdout_accuracy"] >= ACCURACY_FLOOR

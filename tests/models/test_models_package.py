@@ -33,8 +33,8 @@ from offchain.models.package import (
     TRAIN_FILE,
     ModelPackage,
     graph_op_types,
+    content_hash,
     load_package,
-    model_id,
     save_package,
 )
 
@@ -65,8 +65,13 @@ def training_arrays(pkg: ModelPackage) -> dict[str, np.ndarray]:
 
 def test_round_trip(demo_package: ModelPackage, tmp_path: Path) -> None:
     m = demo_package.manifest
-    assert demo_package.model_id == model_id(demo_package.onnx_path)
-    assert demo_package.model_id == hashlib.sha256(demo_package.onnx_path.read_bytes()).digest()
+    assert demo_package.content_hash == content_hash(demo_package.onnx_path)
+    assert demo_package.content_hash == hashlib.sha256(
+        demo_package.onnx_path.read_bytes()).digest()
+    # The roster the registry takes: every contributor once, ascending as 20-byte integers.
+    roster = demo_package.roster
+    assert sorted(roster, key=lambda a: int(a, 16)) == roster
+    assert set(roster) == {c.address for c in m.contributors} and len(roster) == len(set(roster))
     assert len(m.input.features) == 30 and m.input.shape == (1, 30)
     assert m.output.shape == (1, 2) and m.output.labels == ("malignant", "benign")
     assert m.train_rows == len(demo_package.training.y) == len(m.roster)
@@ -147,9 +152,9 @@ def test_missing_file(package_copy: Path, name: str) -> None:
         load_package(package_copy)
 
 
-def test_model_id_missing_file(tmp_path: Path) -> None:
+def test_content_hash_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PackageFileMissing, match="missing"):
-        model_id(tmp_path / "model.onnx")
+        content_hash(tmp_path / "model.onnx")
 
 
 @pytest.mark.parametrize("name", [MODEL_FILE, TRAIN_FILE])

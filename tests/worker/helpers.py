@@ -9,6 +9,7 @@ import numpy as np
 from offchain.chain.accounts import dev_account
 from offchain.client import LocalRequest, build_requests, send_requests
 from offchain.models.demo import holdout
+from offchain.models.registrations import resolve_model_id
 from offchain.worker.node import WorkerNode, WorkerOptions
 from offchain.worker.service import build_worker
 
@@ -21,10 +22,16 @@ def demo_inputs(count: int, offset: int = 0) -> list[np.ndarray]:
 
 
 def send_demo_requests(attestia, package, data_dir: Path, count: int, *, worker: str,
-                       offset: int = 0) -> list[LocalRequest]:
+                       offset: int = 0, model_id: bytes | None = None,
+                       inputs: list[np.ndarray] | None = None) -> list[LocalRequest]:
+    """Paid requests from the client account for ``package``'s registration (its only one
+    unless ``model_id`` names it), zk input hashes included when the model takes ZK."""
     client = dev_account(CLIENT)
-    built = build_requests(attestia, package.model_id, demo_inputs(count, offset),
-                           requester=client.address, worker=worker)
+    if model_id is None:
+        model_id = resolve_model_id(attestia, package).model_id
+    built = build_requests(attestia, model_id,
+                           inputs if inputs is not None else demo_inputs(count, offset),
+                           requester=client.address, worker=worker, package=package)
     return send_requests(attestia, built, client, data_dir)
 
 

@@ -15,7 +15,7 @@ from offchain.privacy import (
     RequestPayload,
     seal_request,
 )
-from offchain.protocol import BPS, ZERO_ADDRESS, Request, request_id
+from offchain.protocol import BPS, ZERO32, ZERO_ADDRESS, Request, request_id, result_hash
 from offchain.worker import journal as J
 from tests.worker.helpers import CLIENT, make_worker, send_demo_requests
 
@@ -34,7 +34,15 @@ def test_requests_are_recorded_with_attribution_and_fee_split(
         assert outcome.output is not None and outcome.output.shape == (1, 2)
         assert sum(b for _, b in outcome.shares) == BPS
         assert outcome.inference.inputCommitment == commit(local.salt, local.input_bytes)
+        assert outcome.inference.modelId == served_model.model_id != demo_package.content_hash
+        # The worker signed the sealed answer the client opened.
+        assert outcome.inference.resultHash == result_hash(
+            attestia.reg.sealed_result(outcome.tx_hash)) != ZERO32
+        assert {a for a, _ in outcome.shares} <= set(demo_package.roster)
         assert outcome.payout.workerCut == 2 * 10**14
+        # The client kept the request as the chain stored it (terms fixed at payment).
+        assert local.request is not None and local.request.request_id == local.request_id
+        assert (local.request.fee, local.request.workerBps) == (10**15, 2_000)
     reg = attestia.reg
     assert reg.balance(node.operator.address) == 6 * 2 * 10**14
     assert reg.epoch_pool(reg.current_epoch()) == 6 * 6 * 10**14
@@ -51,11 +59,12 @@ def test_requests_are_recorded_with_attribution_and_fee_split(
     assert attestia.chain.w3.eth.get_transaction_count(node.operator.address) == nonce
 
 
-def _raw_request(attestia, model_id: bytes, payload: bytes, commitment: bytes, worker: str):
+def _raw_request(attestia, model_id: bytes, payload: bytes, commitment: bytes, worker: str,
+                 zk_input_hash: bytes = ZERO32):
     client = dev_account(CLIENT)
     fee = attestia.reg.model(model_id).fee
-    attestia.send(attestia.reg.request_inference(model_id, worker, commitment, payload, fee),
-                  account=client)
+    attestia.send(attestia.reg.request_inference(model_id, worker, commitment, payload, fee,
+                                                 zk_input_hash=zk_input_hash), account=client)
     return request_id(client.address, model_id, commitment)
 
 
@@ -65,7 +74,7 @@ def test_bad_input_is_rejected_on_chain_and_refunded(
     node = make_worker(attestia, demo_package_dir, tmp_path / "w")
     key = node.enc_key.public
     reply = EncryptionKey.generate().public
-    model_id, fee = demo_package.model_id, served_model.fee
+    model_id, fee = served_model.model_id, served_model.model.fee
 
     def sealed(input_bytes: bytes, salt: bytes | None = None) -> tuple[bytes, bytes]:
         salt = salt or new_salt()
@@ -115,8 +124,8 @@ def test_two_workers_serve_open_requests_without_double_recording(
         doc.write_text(json.dumps({"sealed": {
             w.signer.address: seal(w.enc_key.public, payload).hex() for w in (first, second)}}))
         uri = b"uri:" + doc.resolve().as_uri().encode()
-        ids.append(_raw_request(attestia, demo_package.model_id, uri, commit(salt, input_bytes),
-                                ZERO_ADDRESS))
+        ids.append(_raw_request(attestia, served_model.model_id, uri,
+                                commit(salt, input_bytes), ZERO_ADDRESS))
     a = first.run(until_idle=True)
     b = second.run(until_idle=True)
     records = attestia.reg.recorded()
