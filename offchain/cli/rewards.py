@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
@@ -14,8 +17,26 @@ from offchain.cli.common import (
     settings_of,
 )
 
+if TYPE_CHECKING:
+    from offchain.rewards.chain import BatchOutcome, FlaggedRecord
+
 rewards_app = typer.Typer(help="Settle and claim data contributors' rewards.",
                           no_args_is_help=True)
+
+
+def _print_held(batches: Iterable[BatchOutcome], flagged: Iterable[FlaggedRecord] = ()
+                ) -> None:
+    """Quarantined batches and unpaid outsider shares, one line each (never fatal)."""
+    from offchain.rewards.chain import describe
+
+    for outcome in batches:
+        if outcome.quarantined:
+            console.print(f"[yellow]{describe(outcome)}[/]", highlight=False, soft_wrap=True)
+    for record in flagged:
+        outside = ", ".join(account for account, _ in record.outside)
+        console.print(f"[yellow]record 0x{record.request_id.hex()}: shares to {outside} (not in "
+                      f"the model's roster) not paid: {record.unallocated} wei unallocated[/]",
+                      highlight=False, soft_wrap=True)
 
 
 @rewards_app.command("settle")
@@ -36,10 +57,23 @@ def settle_cmd(
     ready = attestia.dist.epoch_root(s.epoch).readyAt
     if as_json:
         print_json({"epoch": s.epoch, "root": s.root, "total": s.total, "readyAt": ready,
-                    "tree": str(s.path), "cumulative": s.cumulative})
+                    "tree": str(s.path), "cumulative": s.cumulative, "funded": s.funded,
+                    "unallocated": s.unallocated,
+                    "batches": [b.to_json() for b in s.batches],
+                    "quarantined": [b.to_json() for b in s.quarantined],
+                    "flaggedRecords": [f.to_json() for f in s.flagged],
+                    "deferred": ["0x" + b.hex() for b in s.excluded]})
         return
     console.print(f"epoch {s.epoch}: root {s.root} proposed for {eth(s.total)} ETH over "
                   f"{len(s.cumulative)} contributors; claimable from {ready} (unix); tree {s.path}")
+    settled = len(s.batches) - len(s.quarantined)
+    console.print(f"{settled} batch(es) settled, {len(s.quarantined)} quarantined; "
+                  f"{eth(s.unallocated)} ETH of the pools unallocated", highlight=False)
+    _print_held(s.batches, s.flagged)
+    for batch_id in s.excluded:
+        console.print(f"batch 0x{batch_id.hex()} checks out now but was quarantined when this "
+                      "epoch's root was proposed: the next epoch's settlement includes it",
+                      highlight=False, soft_wrap=True)
 
 
 @rewards_app.command("claim")
@@ -65,11 +99,14 @@ def claim_cmd(
 
 @rewards_app.command("status")
 def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
-    """Show epochs, proposed and active roots, funded, claimed and unclaimed amounts.
+    """Show epochs, proposed and active roots, funded, claimed and unclaimed amounts, and
+    every batch of the ended epochs that settlement quarantines (with the reason).
 
     Example: attestia rewards status --json
     """
     from offchain.protocol import RootStatus
+    from offchain.rewards.chain import batch_cache
+    from offchain.rewards.chain import status as ledger_status
 
     labels = {RootStatus.NONE: "none", RootStatus.PROPOSED: "proposed",
               RootStatus.CANCELLED: "cancelled", RootStatus.ACTIVATED: "active"}
@@ -83,9 +120,15 @@ def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
     claimed = {claim.account: claim.cumulative for claim in dist.claims()}
     funding = dist.funding()
     funded, total_claimed = funding.funded, funding.claimed
+    ledger = ledger_status(attestia, cache=batch_cache(settings_of(ctx).data_dir / "rewards"))
+    batches = list(ledger.batches) if ledger else []
+    flagged = list(ledger.flagged) if ledger else []
     data = {"currentEpoch": attestia.reg.current_epoch(), "totalFunded": funded,
             "totalClaimed": total_claimed, "unclaimed": funding.unclaimed,
-            "roots": epochs, "claimedByAccount": claimed}
+            "roots": epochs, "claimedByAccount": claimed,
+            "batches": [b.to_json() for b in batches],
+            "quarantined": [b.to_json() for b in batches if b.quarantined],
+            "flaggedRecords": [f.to_json() for f in flagged]}
     if as_json:
         print_json(data)
         return
@@ -97,24 +140,37 @@ def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
     console.print(table)
     console.print(f"funded {eth(funded)} ETH, claimed {eth(total_claimed)} ETH, "
                   f"unclaimed {eth(funding.unclaimed)} ETH")
+    quarantined = [b for b in batches if b.quarantined]
+    console.print(f"batches of ended epochs: {len(batches) - len(quarantined)} settle, "
+                  f"{len(quarantined)} quarantined", highlight=False)
+    _print_held(batches, flagged)
 
 
 @rewards_app.command("verify")
 def verify_cmd(
     ctx: typer.Context, epoch: int = typer.Argument(..., help="Epoch to check.")
 ) -> None:
-    """Recompute an epoch's reward root from chain data and compare with the one on chain.
+    """Recompute an epoch's reward root from chain data and compare with the one on chain;
+    list the batches quarantined (not paid) and why.
 
     Example: attestia rewards verify 20782
     """
-    from offchain.rewards.chain import verify
+    from offchain.rewards.chain import batch_cache, verify
 
-    ok, s, onchain = verify(attestia_of(ctx), epoch)
-    if ok:
+    check = verify(attestia_of(ctx), epoch,
+                   cache=batch_cache(settings_of(ctx).data_dir / "rewards"))
+    s = check.settlement
+    _print_held(check.quarantined, s.flagged)
+    if check.ok:
         console.print(f"epoch {epoch}: PASS, recomputed root {s.root} equals the on-chain root "
-                      f"({len(s.cumulative)} contributors, {eth(s.total)} ETH)")
+                      f"({len(s.cumulative)} contributors, {eth(s.total)} ETH; "
+                      f"{len(check.quarantined)} batch(es) quarantined)")
+        for batch_id in s.excluded:
+            console.print(f"  batch 0x{batch_id.hex()} is left out: quarantined when the root "
+                          "was settled, valid now (a later epoch includes it)", highlight=False)
         return
-    console.print(f"epoch {epoch}: FAIL, recomputed {s.root} but the chain has {onchain}")
+    console.print(f"epoch {epoch}: FAIL, recomputed {s.root} but the chain has "
+                  f"{check.onchain_root}")
     raise typer.Exit(1)
 
 

@@ -4,64 +4,263 @@ Every figure is recomputed from on-chain data (InferenceRecorded payouts and att
 lists; batch deposits split by the leaves published at each batch's committed URI, read and
 checked against the commitment by :mod:`offchain.batchfile`), so ``verify`` can be run by
 anyone, and a batch published over https or IPFS settles like a local one.
+
+One bad batch never stalls or inflates a settlement (docs/design.md, "Settlement"):
+
+* a batch pays at most its deposit: each leaf's pool is the contributor cut of its
+  published fee under the split in force at the commit, scaled down pro rata if the leaves
+  claim more than the deposit (:func:`offchain.rewards.settlement.leaf_pools`);
+* a batch whose file cannot be read (any :class:`~offchain.uri.UriError`: no gateway, a
+  timeout, a missing file) or fails any loader check (dataHash, root, count, model, worker,
+  attribution, roster) is **quarantined**: its deposit is swept like any other but stays
+  unallocated, the settlement reports it with the reason, and every other record settles.
+  Roots are cumulative, so a later settlement that can read and check the file simply adds
+  its leaves;
+* a single record's share to an account outside the model's roster (the registry refuses
+  those at record time; this is defence in depth) is not paid and is reported.
+
+A file that passed is kept in the settler's cache (``<rewards dir>/batches/<dataHash>.json``:
+the content hash makes any copy of the same bytes the same file), so a batch once settled
+stays settled when its server later goes away.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from offchain import batchfile
-from offchain.batchfile import BatchFileError, BatchLeaf
+from offchain.batchfile import BatchFileError, DataHashMismatch, load_bytes
 from offchain.chain.contracts import Attestia
+from offchain.chain.events import iter_events
 from offchain.errors import AttestiaError
-from offchain.fsutil import atomic_write_json
+from offchain.fsutil import atomic_write_bytes, atomic_write_json
 from offchain.merkle import StandardMerkleTree
-from offchain.protocol import RootStatus
+from offchain.protocol import RootStatus, Split, from_abi, share_of
 from offchain.registry import BatchCommitted
 from offchain.rewards.settlement import (
     PoolShare,
     build_tree,
     cumulative_rewards,
-    leaf_pool,
-    pool_total,
+    leaf_pools,
     proof_for,
+    split_by_roster,
 )
-from offchain.uri import UriError
+from offchain.uri import DEFAULT_TIMEOUT, UriError, read_uri
+
+FETCH_THREADS = 8
+"""Batch files fetched at once (a slow server holds one thread for at most its timeout)."""
+EXPLAIN_MAX_BATCHES = 16
+"""Largest number of settled batches ``verify`` searches to explain an older root."""
+UNREADABLE = "unreadable"
+"""The ``check`` of a batch whose file could not be fetched (a UriError)."""
 
 
 class SettlementError(AttestiaError):
-    """Settlement cannot proceed (nothing to settle, a batch file missing or tampered)."""
+    """Settlement cannot proceed (nothing to settle, a root on chain it cannot reproduce)."""
 
 
-def batch_leaves(batch: BatchCommitted) -> tuple[BatchLeaf, ...]:
-    """The leaves of a committed batch, from its published file, checked against the commit.
+# -- what a settlement is computed from ---------------------------------------------------------
 
-    Raises SettlementError: without every batch's leaves no one can compute the root.
+@dataclass(frozen=True)
+class BatchOutcome:
+    """A deposited batch in a settlement: settled by its leaves, or quarantined."""
+
+    batch: BatchCommitted
+    included: bool
+    check: str = ""
+    """The failed check (a batchfile check name, ``unreadable``, or ``terms``)."""
+    reason: str = ""
+    leaves: tuple[PoolShare, ...] = ()
+    capped: bool = False
+    """The file's fees claim more than the deposit: its leaves are paid pro rata."""
+
+    @property
+    def quarantined(self) -> bool:
+        return not self.included
+
+    @property
+    def allocated(self) -> int:
+        """What the batch pays its contributors in all (never above its deposit)."""
+        return sum(leaf.allocated() for leaf in self.leaves)
+
+    def to_json(self) -> dict[str, Any]:
+        b = self.batch
+        data: dict[str, Any] = {
+            "batchId": "0x" + b.batch_id.hex(), "epoch": b.epoch, "deposit": b.deposit,
+            "count": b.count, "worker": b.worker, "dataURI": b.data_uri,
+            "dataHash": "0x" + b.data_hash.hex(),
+            "status": "settled" if self.included else "quarantined"}
+        if self.included:
+            data |= {"allocated": self.allocated, "capped": self.capped}
+        else:
+            data |= {"check": self.check, "reason": self.reason}
+        return data
+
+
+@dataclass(frozen=True)
+class FlaggedRecord:
+    """A single record whose list pays accounts outside its model's roster (not paid)."""
+
+    request_id: bytes
+    model_id: bytes
+    outside: tuple[tuple[str, int], ...]
+    unallocated: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"requestId": "0x" + self.request_id.hex(),
+                "modelId": "0x" + self.model_id.hex(),
+                "outside": [[a, b] for a, b in self.outside], "unallocated": self.unallocated}
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Every record and deposited batch through an epoch, as this settler can check them."""
+
+    through_epoch: int
+    singles: tuple[PoolShare, ...]
+    batches: tuple[BatchOutcome, ...]
+    flagged: tuple[FlaggedRecord, ...]
+
+    @property
+    def quarantined(self) -> list[BatchOutcome]:
+        return [b for b in self.batches if b.quarantined]
+
+    @property
+    def funded(self) -> int:
+        """What the pools of these epochs hold: single-record cuts plus every deposit."""
+        return sum(s.pool for s in self.singles) + sum(b.batch.deposit for b in self.batches)
+
+    def shares(self, exclude: Collection[bytes] = ()) -> list[PoolShare]:
+        """The records paid: single records, then the leaves of every settled batch
+        except those in ``exclude`` (batch ids)."""
+        records = list(self.singles)
+        for outcome in self.batches:
+            if outcome.included and outcome.batch.batch_id not in exclude:
+                records += outcome.leaves
+        return records
+
+
+def _split_history(attestia: Attestia, model_id: bytes) -> list[tuple[tuple[int, int], Split]]:
+    """The model's split as registered and after each ``setTerms``, by log position.
+
+    Read from ModelRegistered and ModelTermsUpdated (the typed client decodes neither's
+    split), so every settler agrees on the split a batch was committed under.
     """
+    history = []
+    for name in ("ModelRegistered", "ModelTermsUpdated"):
+        for event in iter_events(attestia.registry, name, attestia.first_block,
+                                 argument_filters={"modelId": model_id}):
+            split = from_abi(Split, event["args"]["split"])
+            history.append(((int(event["blockNumber"]), int(event["logIndex"])), split))
+    return sorted(history, key=lambda item: item[0])
+
+
+def _fetch(batch: BatchCommitted, timeout: float) -> bytes | UriError:
     try:
-        return batchfile.load(batch.data_uri, batch).leaves
-    except (BatchFileError, UriError) as exc:
-        raise SettlementError(f"batch 0x{batch.batch_id.hex()}: batch data at "
-                              f"{batch.data_uri}: {exc}") from None
+        return read_uri(batch.data_uri, timeout=timeout)
+    except UriError as exc:
+        return exc
 
 
-def pool_shares(attestia: Attestia) -> list[PoolShare]:
-    """Every record's contribution to the contributors' pools, from chain data."""
-    shares = [PoolShare(r.payout.epoch, r.payout.contributorCut, r.shares,
-                        "0x" + r.request_id.hex())
-              for r in attestia.reg.recorded()]
-    for batch in attestia.reg.batches():
-        if batch.deposit == 0:
+def _cached(cache: Path | None, batch: BatchCommitted) -> Path | None:
+    return None if cache is None else cache / f"0x{batch.data_hash.hex()}.json"
+
+
+def read_ledger(attestia: Attestia, through_epoch: int, *, cache: Path | None = None,
+                timeout: float = DEFAULT_TIMEOUT) -> Ledger:
+    """Read and check everything settled through ``through_epoch``.
+
+    ``cache`` is the settler's directory of batch files that passed (read first, written
+    after a file passes); None reads every file from its URI.
+    """
+    reg = attestia.reg
+    rosters: dict[bytes, frozenset[str]] = {}
+
+    def roster(model_id: bytes) -> frozenset[str]:
+        if model_id not in rosters:
+            rosters[model_id] = frozenset(reg.contributors(model_id) or ())
+        return rosters[model_id]
+
+    singles: list[PoolShare] = []
+    flagged: list[FlaggedRecord] = []
+    for r in reg.recorded():
+        if r.payout.epoch > through_epoch:
             continue
-        pool = leaf_pool(batch.deposit, batch.count)
-        shares += [PoolShare(batch.epoch, pool, leaf.shares,
-                             "0x" + leaf.inference.requestId.hex())
-                   for leaf in batch_leaves(batch)]
-    return shares
+        cut = r.payout.contributorCut
+        kept, outside = split_by_roster(r.shares, roster(r.inference.modelId))
+        if outside:
+            unpaid = sum(share_of(cut, bps) for _, bps in outside)
+            flagged.append(FlaggedRecord(r.request_id, r.inference.modelId, outside, unpaid))
+        singles.append(PoolShare(r.payout.epoch, cut, kept, "0x" + r.request_id.hex()))
 
+    deposited = [b for b in reg.batches() if b.epoch <= through_epoch and b.deposit > 0]
+    cached: dict[bytes, bytes] = {}
+    for batch in deposited:
+        path = _cached(cache, batch)
+        if path is not None and path.is_file():
+            cached[batch.batch_id] = path.read_bytes()
+    wanted = [b for b in deposited if b.batch_id not in cached]
+    with ThreadPoolExecutor(max_workers=FETCH_THREADS) as fetchers:
+        fetched = dict(zip((b.batch_id for b in wanted),
+                           fetchers.map(lambda b: _fetch(b, timeout), wanted), strict=True))
+
+    splits: dict[bytes, list[tuple[tuple[int, int], Split]]] = {}
+    outcomes = []
+    for batch in deposited:
+        if batch.model_id not in splits:
+            splits[batch.model_id] = _split_history(attestia, batch.model_id)
+        outcome = None
+        if batch.batch_id in cached:
+            outcome = _check(batch, cached[batch.batch_id], roster(batch.model_id),
+                             splits[batch.model_id], f"{batch.data_uri} (cached copy)")
+            if outcome.check == DataHashMismatch.check:  # a damaged cache entry: refetch
+                outcome = None
+                fetched[batch.batch_id] = _fetch(batch, timeout)
+        if outcome is None:
+            data = fetched[batch.batch_id]
+            if isinstance(data, UriError):
+                outcome = BatchOutcome(batch, False, UNREADABLE, str(data))
+            else:
+                outcome = _check(batch, data, roster(batch.model_id), splits[batch.model_id],
+                                 batch.data_uri)
+                path = _cached(cache, batch)
+                if outcome.included and path is not None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write_bytes(path, data)
+        outcomes.append(outcome)
+    return Ledger(through_epoch, tuple(singles), tuple(outcomes), tuple(flagged))
+
+
+def _check(batch: BatchCommitted, data: bytes, roster: frozenset[str],
+           history: list[tuple[tuple[int, int], Split]], source: str) -> BatchOutcome:
+    """Check one batch's bytes and price its leaves (or say why it is quarantined)."""
+    try:
+        published = load_bytes(data, batch, roster=roster, source=source)
+    except BatchFileError as exc:
+        return BatchOutcome(batch, False, exc.check, str(exc))
+    position = (batch.meta.block, batch.meta.log_index)
+    in_force = [split for at, split in history if at < position]
+    if not in_force:
+        return BatchOutcome(batch, False, "terms", f"no registration of model "
+                            f"0x{batch.model_id.hex()} before the commit")
+    split = in_force[-1]
+    pools, capped = leaf_pools([leaf.fee for leaf in published.leaves], split.workerBps,
+                               split.ownerBps, batch.deposit)
+    leaves = tuple(PoolShare(batch.epoch, pool, leaf.shares,
+                             f"batch:0x{batch.batch_id.hex()}:{index}")
+                   for index, (pool, leaf) in enumerate(zip(pools, published.leaves,
+                                                            strict=True)))
+    outcome = BatchOutcome(batch, True, leaves=leaves, capped=capped)
+    assert outcome.allocated <= batch.deposit
+    return outcome
+
+
+# -- settlements ---------------------------------------------------------------------------------
 
 @dataclass
 class Settlement:
@@ -71,21 +270,84 @@ class Settlement:
     cumulative: dict[str, int]
     tree: StandardMerkleTree
     path: Path | None = None
+    batches: tuple[BatchOutcome, ...] = ()
+    flagged: tuple[FlaggedRecord, ...] = ()
+    funded: int = 0
+    """What the pools of epochs <= ``epoch`` received (swept or to be swept)."""
+    excluded: tuple[bytes, ...] = ()
+    """Batches valid now that this root leaves out: it reproduces a root settled while they
+    were quarantined (a later epoch's settlement includes them)."""
+
+    @property
+    def quarantined(self) -> list[BatchOutcome]:
+        return [b for b in self.batches if b.quarantined]
+
+    @property
+    def unallocated(self) -> int:
+        return self.funded - self.total
 
 
-def compute(attestia: Attestia, through_epoch: int) -> Settlement:
-    records = pool_shares(attestia)
-    cumulative = cumulative_rewards(records, through_epoch)
+def describe(outcome: BatchOutcome) -> str:
+    """One line about a quarantined batch, for the CLI and errors."""
+    b = outcome.batch
+    return (f"batch 0x{b.batch_id.hex()} (epoch {b.epoch}, deposit {b.deposit} wei) "
+            f"quarantined: {outcome.check}: {outcome.reason}")
+
+
+def settlement_of(ledger: Ledger, exclude: Iterable[bytes] = ()) -> Settlement:
+    """The settlement of a ledger (leaving out the settled batches in ``exclude``)."""
+    left_out = tuple(exclude)
+    records = ledger.shares(frozenset(left_out))
+    cumulative = cumulative_rewards(records, ledger.through_epoch)
     if not cumulative:
-        raise SettlementError(f"no contributor has earned anything through epoch {through_epoch}")
+        held = "".join(f"; {describe(b)}" for b in ledger.quarantined)
+        raise SettlementError(f"no contributor has earned anything through epoch "
+                              f"{ledger.through_epoch}{held}")
     tree = build_tree(cumulative)
     total = sum(cumulative.values())
-    assert total <= pool_total(records, through_epoch)
-    return Settlement(through_epoch, tree.root, total, cumulative, tree)
+    assert total == sum(r.allocated() for r in records)
+    assert total <= ledger.funded
+    return Settlement(ledger.through_epoch, tree.root, total, cumulative, tree,
+                      batches=ledger.batches, flagged=ledger.flagged, funded=ledger.funded,
+                      excluded=left_out)
+
+
+def compute(attestia: Attestia, through_epoch: int, *, cache: Path | None = None
+            ) -> Settlement:
+    """Recompute every contributor's cumulative reward through ``through_epoch``."""
+    return settlement_of(read_ledger(attestia, through_epoch, cache=cache))
+
+
+def explain(ledger: Ledger, root: str, total: int) -> Settlement | None:
+    """The settlement of ``ledger`` whose root is ``root``: all of it, or all but some
+    batches valid now that were quarantined when ``root`` was settled. None if neither.
+
+    Each batch's allocation is additive, so the batches left out must allocate exactly
+    what the recomputed total exceeds ``total`` by; only those subsets are tried.
+    """
+    full = settlement_of(ledger)
+    if full.root.lower() == root.lower():
+        return full
+    excess = full.total - total
+    candidates = [b for b in ledger.batches if b.included and b.allocated > 0]
+    if excess <= 0 or len(candidates) > EXPLAIN_MAX_BATCHES:
+        return None
+    for size in range(1, len(candidates) + 1):
+        for subset in itertools.combinations(candidates, size):
+            if sum(b.allocated for b in subset) != excess:
+                continue
+            try:
+                again = settlement_of(ledger, [b.batch.batch_id for b in subset])
+            except SettlementError:
+                continue
+            if again.root.lower() == root.lower():
+                return again
+    return None
 
 
 def sweep_ended(attestia: Attestia, account: Any = None) -> int:
-    """Send every ended, unswept epoch pool and batch deposit to the distributor."""
+    """Send every ended, unswept epoch pool and batch deposit to the distributor (quarantined
+    batches too: their deposits wait there, unallocated, until their files check out)."""
     reg = attestia.reg
     current = reg.current_epoch()
     swept = 0
@@ -102,25 +364,43 @@ def sweep_ended(attestia: Attestia, account: Any = None) -> int:
     return swept
 
 
+def batch_cache(out_dir: Path) -> Path:
+    """Where a settler keeps the batch files that passed (by dataHash)."""
+    return out_dir / "batches"
+
+
 def settle(attestia: Attestia, out_dir: Path, account: Any = None) -> Settlement:
-    """Sweep, recompute every contributor's cumulative reward, write the tree, propose it."""
+    """Sweep, recompute every contributor's cumulative reward, write the tree, propose it.
+
+    Quarantined batches are reported on the result (``quarantined``), never fatal. If this
+    epoch already has a root on chain, it is kept when it is this settlement or one that
+    left out batches quarantined at the time (``excluded``: the next epoch includes them).
+    """
     through = attestia.reg.current_epoch() - 1
     if through < 0:
         raise SettlementError("no epoch has ended yet")
     sweep_ended(attestia, account)
-    settlement = compute(attestia, through)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"epoch-{through}.json"
-    atomic_write_json(path, settlement.tree.dump(), indent=1)
-    settlement.path = path
+    ledger = read_ledger(attestia, through, cache=batch_cache(out_dir))
     existing = attestia.dist.epoch_root(through)
     if existing.status in (RootStatus.PROPOSED, RootStatus.ACTIVATED):
-        if "0x" + existing.root.hex() != settlement.root.lower():
-            raise SettlementError(f"epoch {through} already has a different root on chain")
-        return settlement
+        kept = explain(ledger, "0x" + existing.root.hex(), existing.total)
+        if kept is None:
+            raise SettlementError(f"epoch {through} already has a different root on chain "
+                                  f"(0x{existing.root.hex()}) that these records do not give")
+        _write(kept, out_dir)
+        return kept
+    settlement = settlement_of(ledger)
+    _write(settlement, out_dir)
     attestia.send(attestia.dist.propose_root(through, bytes.fromhex(settlement.root[2:]),
                                              settlement.total), account=account)
     return settlement
+
+
+def _write(settlement: Settlement, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"epoch-{settlement.epoch}.json"
+    atomic_write_json(path, settlement.tree.dump(), indent=1)
+    settlement.path = path
 
 
 def load_tree(out_dir: Path, epoch: int) -> StandardMerkleTree | None:
@@ -138,7 +418,13 @@ def claim(attestia: Attestia, account_address: str, out_dir: Path,
     epoch, root, _ = claimable
     tree = load_tree(out_dir, epoch)
     if tree is None or tree.root.lower() != "0x" + root.hex():
-        tree = compute(attestia, epoch).tree  # recompute from chain data
+        check = verify(attestia, epoch, cache=batch_cache(out_dir))  # recompute from chain
+        if not check.ok:
+            raise SettlementError(
+                f"cannot reproduce epoch {epoch}'s root 0x{root.hex()} from chain data and the "
+                f"batch files readable now" + "".join(f"; {describe(b)}"
+                                                      for b in check.settlement.quarantined))
+        tree = check.settlement.tree
     try:
         cumulative, proof = proof_for(tree, account_address)
     except KeyError:
@@ -151,8 +437,35 @@ def claim(attestia: Attestia, account_address: str, out_dir: Path,
     return cumulative - already
 
 
-def verify(attestia: Attestia, epoch: int) -> tuple[bool, Settlement, str]:
-    """Recompute epoch ``epoch`` from chain data; compare with the root on chain."""
-    onchain_root = "0x" + attestia.dist.epoch_root(epoch).root.hex()
-    settlement = compute(attestia, epoch)
-    return onchain_root == settlement.root.lower(), settlement, onchain_root
+@dataclass
+class RootCheck:
+    """``rewards verify``: an epoch's root on chain against the recomputed one."""
+
+    epoch: int
+    onchain_root: str
+    onchain_total: int
+    settlement: Settlement
+    """The matching settlement if ``ok`` (perhaps with ``excluded`` batches), else the
+    full recomputation."""
+    ok: bool
+    quarantined: list[BatchOutcome] = field(default_factory=list)
+
+
+def verify(attestia: Attestia, epoch: int, *, cache: Path | None = None) -> RootCheck:
+    """Recompute epoch ``epoch`` from chain data and the batch files readable now; compare
+    with the root on chain. A root that left out batches quarantined when it was settled,
+    and valid now, still matches (``settlement.excluded`` names them)."""
+    onchain = attestia.dist.epoch_root(epoch)
+    root = "0x" + onchain.root.hex()
+    ledger = read_ledger(attestia, epoch, cache=cache)
+    matched = explain(ledger, root, onchain.total)
+    settlement = matched or settlement_of(ledger)
+    return RootCheck(epoch, root, onchain.total, settlement, matched is not None,
+                     ledger.quarantined)
+
+
+def status(attestia: Attestia, *, cache: Path | None = None) -> Ledger | None:
+    """Every deposited batch of the ended epochs, settled or quarantined (None before the
+    first epoch has ended)."""
+    through = attestia.reg.current_epoch() - 1
+    return None if through < 0 else read_ledger(attestia, through, cache=cache)

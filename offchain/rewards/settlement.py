@@ -1,22 +1,27 @@
 """The pure core of settlement: contributor pools -> cumulative amounts -> Merkle tree.
 
-Each record carries a contributor pool (the fee share for data contributors, or a batch
-leaf's even share of the batch deposit, :func:`leaf_pool`) and an attribution list in basis
-points. A contributor earns ``protocol.share_of(pool, bps)`` (rounded down) per record; the
-dust stays in the distributor, so the sum of cumulative amounts never exceeds what the pools
-received.
+Each record carries a contributor pool and an attribution list in basis points. A single
+record's pool is its contributor cut (``InferenceRecorded.payout``); a batch leaf's pool is
+the contributor cut of the fee it publishes, under the split in force when the batch was
+committed, scaled down pro rata when the leaves together claim more than the batch's deposit
+(:func:`leaf_pools`), so a batch never pays more than it deposited. A contributor earns
+``protocol.share_of(pool, bps)`` (rounded down) per record; the dust stays in the
+distributor, so the sum of cumulative amounts never exceeds what the pools received.
+Amounts are additive per record: a settlement's total is the sum of what each record (and so
+each batch) allocates, which is how ``rewards verify`` recognises a root that left out a
+batch its settler could not read.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from eth_utils import to_checksum_address
 
 from offchain.merkle import StandardMerkleTree
-from offchain.protocol import CLAIM_LEAF_TYPES, share_of
+from offchain.protocol import CLAIM_LEAF_TYPES, contributors_cut, share_of
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,38 @@ class PoolShare:
     shares: tuple[tuple[str, int], ...]
     record: str = ""
 
+    def allocated(self) -> int:
+        """What this record pays its contributors in all (each share rounded down)."""
+        return sum(share_of(self.pool, bps) for _, bps in self.shares)
 
-def leaf_pool(deposit: int, count: int) -> int:
-    """Each leaf's pool in a batch: the deposit split evenly over the committed count
-    (rounded down; the remainder stays in the distributor as dust)."""
-    return deposit // count
+
+def leaf_pools(fees: Sequence[int], worker_bps: int, owner_bps: int, deposit: int
+               ) -> tuple[list[int], bool]:
+    """Each leaf's contributor pool in a batch, and whether the deposit capped them.
+
+    A leaf's pool is ``contributors_cut(fee)`` under the batch's split (the registry's
+    rounding: worker and owner cuts round down, the contributors get the rest), what a single
+    record of that fee would have paid them. If the pools sum to more than ``deposit`` (the
+    file claims more fees than the worker deposited for), every pool is scaled to
+    ``floor(cut * deposit / Σ cut)``, so their sum never exceeds the deposit. A deposit above
+    the sum is not distributed (it stays in the distributor, unallocated).
+    """
+    cuts = [contributors_cut(int(fee), worker_bps, owner_bps) for fee in fees]
+    total = sum(cuts)
+    if total <= deposit:
+        return cuts, False
+    return [cut * deposit // total for cut in cuts], True
+
+
+def split_by_roster(shares: Iterable[tuple[str, int]], roster: Collection[str]
+                    ) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
+    """(shares to roster accounts, shares to anyone else). ``roster`` holds checksummed
+    addresses; the second part is never paid (its amount stays unallocated)."""
+    kept: list[tuple[str, int]] = []
+    outside: list[tuple[str, int]] = []
+    for account, bps in shares:
+        (kept if to_checksum_address(account) in roster else outside).append((account, bps))
+    return tuple(kept), tuple(outside)
 
 
 def cumulative_rewards(
