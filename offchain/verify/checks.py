@@ -23,7 +23,7 @@ from offchain.config import ANVIL_CHAIN_ID
 from offchain.engine import Evaluation
 from offchain.merkle import verify_proof
 from offchain.models.encoding import commit
-from offchain.models.package import ModelPackage
+from offchain.models.package import ModelPackage, content_hash
 from offchain.privacy import output_salt
 from offchain.proofs.tee import AttestationError, check_key_binding, verify_attestation
 from offchain.proofs.tee.nitro import parse_nitro_document
@@ -39,8 +39,11 @@ from offchain.protocol import (
     attribution_hash,
     batch_digest,
     batch_id,
+    contributors_hash,
     data_uri_hash,
     inference_digest,
+    model_id,
+    result_hash,
 )
 from offchain.verify.evidence import ChainOracle, Evidence
 from offchain.verify.result import CheckResult, failed, passed, skipped, utc
@@ -91,8 +94,18 @@ def check_record(ev: Evidence) -> CheckResult:
             return failed(name, f"the request slot holds {_hex(ev.request_slot or b'')}, not "
                           f"this record's EIP-712 digest {_hex(digest)}: the record shown is "
                           "not the one recorded")
+        if ev.sealed_result is None:
+            return failed(name, f"cannot read the sealed result from tx {ev.tx_hash}"
+                          + (f": {ev.sealed_result_error}" if ev.sealed_result_error else ""))
+        sealed = result_hash(ev.sealed_result)
+        if sealed != inf.resultHash:
+            return failed(name, f"the sealed result in tx {ev.tx_hash} hashes to {_hex(sealed)}, "
+                          f"the record's resultHash is {_hex(inf.resultHash)}: the answer "
+                          "delivered is not the one the worker signed")
         return passed(name, f"recorded at {utc(ev.recorded_at)} in tx {ev.tx_hash}; the "
-                      f"request slot holds its EIP-712 digest {_short(digest)}")
+                      f"request slot holds its EIP-712 digest {_short(digest)}; the "
+                      f"transaction's sealed result ({len(ev.sealed_result)} bytes) hashes to "
+                      "its resultHash")
     batch = ev.batch
     if not batch.committed_at:
         return failed(name, f"batch {_hex(batch.batch_id)} is not committed (batchInfo is empty)")
@@ -104,26 +117,42 @@ def check_record(ev: Evidence) -> CheckResult:
         return failed(name, "the leaf's model and worker do not belong to this batch id")
     return passed(name, f"leaf of batch {_short(batch.batch_id)} ({batch.count} leaves) "
                   f"committed at {utc(ev.recorded_at)} in tx {ev.tx_hash}; published at "
-                  f"{batch.data_uri}")
+                  f"{batch.data_uri}, whose bytes hash to the committed dataHash "
+                  f"{_short(batch.data_hash)}")
 
 
-def check_model(ev: Evidence) -> CheckResult:
+def check_model(ev: Evidence, package: ModelPackage | None = None) -> CheckResult:
+    """The model is registered, its id is ``modelIdOf(owner, contentHash)``, it was not
+    revoked before the record, and (given the package) its content hash is sha-256 of the
+    package's model.onnx."""
     name = "model"
     if ev.inference is None:
         return skipped(name, "no record")
     model = ev.model
-    model_id = _hex(ev.inference.modelId)
+    mid = _hex(ev.inference.modelId)
     if model is None:
-        return failed(name, f"model {model_id} is not registered")
+        return failed(name, f"model {mid} is not registered")
+    expected = model_id(model.owner, model.contentHash)
+    if expected != ev.inference.modelId:
+        return failed(name, f"model {mid} is not modelIdOf(owner {model.owner}, contentHash "
+                      f"{_hex(model.contentHash)}) = {_hex(expected)}")
     if model.registeredAt > ev.recorded_at:
-        return failed(name, f"model {model_id} was registered at {utc(model.registeredAt)}, "
+        return failed(name, f"model {mid} was registered at {utc(model.registeredAt)}, "
                       "after the record")
     if model.revokedAt and model.revokedAt < ev.recorded_at:
-        return failed(name, f"model {model_id} was revoked at {utc(model.revokedAt)}, before "
+        return failed(name, f"model {mid} was revoked at {utc(model.revokedAt)}, before "
                       f"this record ({utc(ev.recorded_at)})")
+    file_note = "no package given to hash"
+    if package is not None:
+        actual = content_hash(package.onnx_path)
+        if actual != model.contentHash:
+            return failed(name, f"sha-256 of {package.onnx_path} is {_hex(actual)}, the model's "
+                          f"registered contentHash is {_hex(model.contentHash)}")
+        file_note = "contentHash is sha-256 of the package's model.onnx"
     note = _later(model.revokedAt, ev.recorded_at, "model") or "not revoked"
-    return passed(name, f"model {_short(ev.inference.modelId)} registered at "
-                  f"{utc(model.registeredAt)} by {model.owner}; {note}")
+    return passed(name, f"model {_short(ev.inference.modelId)} = modelIdOf(owner, contentHash) "
+                  f"registered at {utc(model.registeredAt)} by {model.owner}; {file_note}; "
+                  f"{note}")
 
 
 def check_worker(ev: Evidence) -> CheckResult:
@@ -175,7 +204,8 @@ def check_signature(ev: Evidence) -> CheckResult:
     else:
         b = ev.batch
         digest = batch_digest(Batch(b.root, b.count, inf.modelId, b.epoch,
-                                    data_uri_hash(b.data_uri), inf.worker, sub.value),
+                                    data_uri_hash(b.data_uri), b.data_hash, inf.worker,
+                                    sub.value),
                               ev.chain_id, ev.registry)
         what = "batch"
     if sub.signature is None:
@@ -214,7 +244,9 @@ def check_inclusion(ev: Evidence, oracle: ChainOracle) -> CheckResult:
                   "verifyInclusion is true on chain")
 
 
-def check_attribution(ev: Evidence) -> CheckResult:
+def check_attribution(ev: Evidence, package: ModelPackage | None = None) -> CheckResult:
+    """The list is valid, hashes to the record's attributionHash, and pays only accounts in
+    the model's registered roster (and in the package's, when one is given)."""
     name = "attribution"
     if ev.inference is None:
         return skipped(name, "no record")
@@ -226,8 +258,27 @@ def check_attribution(ev: Evidence) -> CheckResult:
     if actual != ev.inference.attributionHash:
         return failed(name, f"the attribution list hashes to {_hex(actual)}, not the record's "
                       f"attributionHash {_hex(ev.inference.attributionHash)}")
+    if ev.roster is None or ev.model is None:
+        return failed(name, "cannot read the model's registered contributor roster")
+    try:
+        registered = contributors_hash(ev.roster)
+    except ValueError as exc:
+        return failed(name, f"the registered roster is malformed: {exc}")
+    if registered != ev.model.contributorsHash:
+        return failed(name, f"the roster in ModelRegistered hashes to {_hex(registered)}, not "
+                      f"the model's contributorsHash {_hex(ev.model.contributorsHash)}")
+    rosters = [("the model's registered contributor roster", frozenset(ev.roster))]
+    if package is not None:
+        rosters.append((f"the package's roster ({package.path})", frozenset(package.roster)))
+    for what, members in rosters:
+        outsiders = [(account, bps) for account, bps in shares if account not in members]
+        if outsiders:
+            listed = ", ".join(f"{account} ({bps} bps)" for account, bps in outsiders)
+            return failed(name, f"the list pays {listed}, not in {what}")
+    checked = "registered and package rosters" if package is not None else "registered roster"
     return passed(name, f"{len(shares)} contributors, 10,000 bps, keccak256(abi.encode(shares))"
-                  " is the record's attributionHash")
+                  f" is the record's attributionHash; every account is in the model's {checked} "
+                  f"({len(ev.roster)} contributors)")
 
 
 def check_package(ev: Evidence, package: ModelPackage | None) -> CheckResult:
@@ -236,17 +287,23 @@ def check_package(ev: Evidence, package: ModelPackage | None) -> CheckResult:
         return skipped(name, "no record")
     if package is None:
         return skipped(name, "no model package given (--package PATH)")
-    if package.model_id != ev.inference.modelId:
-        return failed(name, f"the package is model {_hex(package.model_id)}, the record's is "
-                      f"{_hex(ev.inference.modelId)}")
     if ev.model is None:
         return failed(name, "the record's model is not registered")
+    if package.content_hash != ev.model.contentHash:
+        return failed(name, f"the package is content {_hex(package.content_hash)}, the record's "
+                      f"model {_hex(ev.inference.modelId)} was registered for "
+                      f"{_hex(ev.model.contentHash)}")
     root = package.roster_root()
     if root != ev.model.dataRoot:
         return failed(name, f"the package's roster root {_hex(root)} is not the registered "
                       f"dataRoot {_hex(ev.model.dataRoot)}")
-    return passed(name, f"sha-256(model.onnx) is the model id; roster root {_short(root)} "
-                  f"({len(package.manifest.roster)} items) matches the chain")
+    roster = contributors_hash(package.roster)
+    if roster != ev.model.contributorsHash:
+        return failed(name, f"the package's contributors hash to {_hex(roster)}, not the "
+                      f"registered contributorsHash {_hex(ev.model.contributorsHash)}")
+    return passed(name, f"the package's model.onnx is the registered content; roster root "
+                  f"{_short(root)} ({len(package.manifest.roster)} items) and its "
+                  f"{len(package.roster)} contributors match the chain")
 
 
 def check_input(ev: Evidence, revealed: Revealed | None) -> CheckResult:
@@ -353,9 +410,10 @@ def check_zk(ev: Evidence, oracle: ChainOracle, artifacts: ZkArtifacts | None) -
         return failed(name, f"the model's verifier {model.verifier} rejects the proof ({said})")
     note = "the verifier's code was not compared with zk artifacts (no package zk/ given)"
     if artifacts is not None:
-        if artifacts.model_id != inf.modelId:
-            return failed(name, f"the package's zk artifacts are for model "
-                          f"{_hex(artifacts.model_id)}")
+        if artifacts.content_hash != model.contentHash:
+            return failed(name, f"the package's zk artifacts are for model file "
+                          f"{_hex(artifacts.content_hash)}, not the registered content "
+                          f"{_hex(model.contentHash)}")
         if oracle.runtime_of(artifacts.verifier_bytecode) != oracle.code_at(model.verifier):
             return failed(name, f"the registered verifier {model.verifier} is not the package's "
                           "circuit (its code differs from the zk artifacts' verifier)")

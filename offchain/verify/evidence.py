@@ -95,6 +95,7 @@ class BatchEvidence:
     deposit: int
     data_uri: str
     committed_at: int
+    data_hash: bytes = bytes(32)  # the committed keccak256 of the batch file's bytes
     tree_root: bytes | None = None
     tree_size: int = 0
     proof: tuple[bytes, ...] = ()
@@ -119,6 +120,9 @@ class Evidence:
     submission: Submission | None = None
     batch: BatchEvidence | None = None
     model: Model | None = None
+    roster: tuple[str, ...] | None = None  # the model's roster, from ModelRegistered
+    sealed_result: bytes | None = None  # single records: the fulfill tx's sealedResult
+    sealed_result_error: str | None = None
     worker: Worker | None = None  # getWorker(inference.worker); None: never registered
     measurement: MeasurementStatus | None = None
     attestation: bytes | None = None
@@ -203,9 +207,18 @@ def _read_parties(attestia: Attestia, inference: Inference) -> dict[str, Any]:
             attestation = read_uri(worker.attestationURI, max_bytes=MAX_ATTESTATION_BYTES)
         except UriError as exc:
             error = f"cannot fetch the attestation document: {exc}"
+    roster = reg.contributors(inference.modelId)
     return {"model": reg.model(inference.modelId), "worker": worker,
+            "roster": None if roster is None else tuple(roster),
             "measurement": measurement, "attestation": attestation,
             "attestation_error": error}
+
+
+def _read_sealed_result(attestia: Attestia, tx_hash: str) -> dict[str, Any]:
+    try:
+        return {"sealed_result": attestia.reg.sealed_result(tx_hash)}
+    except Exception as exc:  # an undecodable or foreign transaction: the record line says
+        return {"sealed_result_error": f"{type(exc).__name__}: {exc}"}
 
 
 def gather(attestia: Attestia, ref: RecordRef) -> Evidence:
@@ -225,6 +238,7 @@ def gather(attestia: Attestia, ref: RecordRef) -> Evidence:
         recorded_at=int(w3.eth.get_block(event.block)["timestamp"]), tx_hash=event.tx_hash,
         request_slot=attestia.reg.request_state(event.request_id), event_digest=event.digest,
         submission=read_submission(attestia, event.tx_hash, SINGLE_METHODS),
+        **_read_sealed_result(attestia, event.tx_hash),
         **_read_parties(attestia, event.inference),
     )
 
@@ -238,13 +252,16 @@ def _gather_batched(attestia: Attestia, ref: RecordRef, base: Evidence) -> Evide
             f"{base.chain_id}"))
     event = events[-1]
     batch = BatchEvidence(ref.batch_id, event.root, event.count, event.epoch, event.deposit,
-                          event.data_uri, attestia.reg.batch_info(ref.batch_id).committedAt)
+                          event.data_uri, attestia.reg.batch_info(ref.batch_id).committedAt,
+                          event.data_hash)
     recorded_at = int(attestia.chain.w3.eth.get_block(event.meta.block)["timestamp"])
     submission = read_submission(attestia, event.meta.tx_hash, BATCH_METHODS)
     common = replace(base, recorded_at=recorded_at, tx_hash=event.meta.tx_hash,
                      submission=submission)
     try:
-        published = batchfile.load(event.data_uri, event)
+        # dataHash, root, count, model, worker and lists; payees outside the roster are the
+        # attribution line's to report (settlement quarantines such a batch).
+        published = batchfile.load(event.data_uri, event, roster=None)
     except (BatchFileError, UriError) as exc:
         problem = f"the batch file is not the committed batch ({exc})" if isinstance(
             exc, BatchFileError) else f"the batch file cannot be read ({exc})"

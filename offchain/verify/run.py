@@ -49,8 +49,8 @@ class Recomputed:
     why_not: str
 
 
-def find_package(data_dir: Path | None, model_id: bytes) -> ModelPackage | None:
-    """A package under ``data_dir/models`` whose model id matches (or None)."""
+def find_package(data_dir: Path | None, content_hash: bytes) -> ModelPackage | None:
+    """A package under ``data_dir/models`` whose model.onnx has this content hash (or None)."""
     models = data_dir / "models" if data_dir else None
     if models is None or not models.is_dir():
         return None
@@ -61,7 +61,7 @@ def find_package(data_dir: Path | None, model_id: bytes) -> ModelPackage | None:
             package = load_package(path)
         except AttestiaError:
             continue
-        if package.model_id == model_id:
+        if package.content_hash == content_hash:
             return package
     return None
 
@@ -97,14 +97,16 @@ def recompute(ev: Evidence, options: VerifyOptions) -> Recomputed:
     package: ModelPackage | None
     if options.package_path is not None:
         package = load_package(options.package_path)
+    elif ev.model is not None:
+        package = find_package(options.data_dir, ev.model.contentHash)
     else:
-        package = find_package(options.data_dir, inf.modelId)
+        package = None
     revealed = reveal(ev, options, package)
-    if package is None or package.model_id != inf.modelId:
+    if package is None or ev.model is None or package.content_hash != ev.model.contentHash:
         why = ("no model package given (--package PATH)" if package is None
                else "the package is another model (see package)")
         return Recomputed(package, revealed, None, None, None, why)
-    engine = InferenceEngine(package)
+    engine = InferenceEngine(package, inf.modelId)
     artifacts, why = None, ""
     try:
         artifacts = engine.zk
@@ -136,11 +138,11 @@ def run_checks(ev: Evidence, oracle: ChainOracle, r: Recomputed, tee_roots: byte
     report = Report(ev.ref.label, ev.chain_id, ev.registry)
     report.checks = [
         C.check_record(ev),
-        C.check_model(ev),
+        C.check_model(ev, r.package),
         C.check_worker(ev),
         C.check_signature(ev),
         C.check_inclusion(ev, oracle),
-        C.check_attribution(ev),
+        C.check_attribution(ev, r.package),
         C.check_package(ev, r.package),
         C.check_input(ev, r.revealed),
         C.check_output(ev, r.revealed, r.evaluation, r.zk_instances, r.why_not),
