@@ -5,13 +5,17 @@ Requests paid off-chain arrive in the inbox (``inbox.py``). The worker takes up 
 ``max_latency`` seconds), runs and attributes them in one pass, builds the StandardMerkleTree
 over their Inference leaves, publishes the batch file (:mod:`offchain.batchfile`: the records
 with their attribution lists and fees) as ``<data_dir>/batches/<root>.json`` and commits the
-root with ``commitBatch`` (or, for an enclave key, ``commitBatchBySig`` relayed by the
-operator), paying the contributors' cut of the batch's fees as the deposit.
+root and the file's content hash (``dataHash``, keccak256 of the bytes written) with
+``commitBatch`` (or, for an enclave key, ``commitBatchBySig`` relayed by the operator), paying
+the contributors' cut of the batch's fees as the deposit. A leaf whose attribution would pay
+an account outside the model's registered roster is rejected before the tree is built
+(settlement would quarantine the whole batch).
 
 Exactly once, as for single records: every step is journaled before its effect.
 
 1. the requests are bound to the batch id in the journal (state ``assigned``);
-2. the batch file is written (atomically);
+2. the batch file is written (atomically); from here on it is only rewritten before signing
+   (a new epoch), and the commit carries the hash of the bytes on disk;
 3. the commit transaction is signed and its raw bytes + nonce journaled (``signed``);
 4. it is broadcast (``sent``), then confirmed (``committed``: its requests ``recorded``);
 5. inbox files whose requests are all final move to ``inbox/done/``.
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,10 +45,11 @@ from offchain.batchfile import (
     BatchFileError,
     BatchLeaf,
     Commitment,
+    data_hash,
     leaf_tree,
+    load_bytes,
     write_batch_file,
 )
-from offchain.batchfile import load as load_batch_file
 from offchain.chain.eip712 import sign_digest
 from offchain.chain.tx import Call, NonceTooLow
 from offchain.engine import Evaluation, InferenceEngine
@@ -64,7 +69,7 @@ from offchain.protocol import (
     data_uri_hash,
     epoch_at,
 )
-from offchain.uri import UriError, resolve
+from offchain.uri import UriError, read_uri, resolve
 from offchain.worker import journal as J
 from offchain.worker.inbox import (
     BAD,
@@ -182,12 +187,15 @@ def _evaluate(engine: InferenceEngine, raws: list[np.ndarray], workers: int
 def build_batch(
     engine: InferenceEngine, requests: Sequence[tuple[str, OffchainRequest]], *, worker: str,
     timestamp: int, proof_kind: int = PROOF_SIGNED, proof_hash: bytes = bytes(32),
-    attribution_workers: int = 1,
+    attribution_workers: int = 1, roster: Collection[str] | None = None,
 ) -> BuiltBatch:
     """Run, attribute and commit to every request; build the tree. No I/O.
 
-    Requests whose input is bad are left out and listed in ``rejected`` with the reason.
+    Requests whose input is bad, and (given the model's registered ``roster``) requests whose
+    attribution would pay an account outside it, are left out and listed in ``rejected``
+    with the reason.
     """
+    members = None if roster is None else frozenset(roster)
     accepted: list[tuple[str, OffchainRequest]] = []
     raws: list[np.ndarray] = []
     rejected: list[tuple[str, str]] = []
@@ -203,6 +211,12 @@ def build_batch(
         if isinstance(result, str):
             rejected.append((key, result))
             continue
+        if members is not None:
+            outsider = next((a for a, _ in result.shares if a not in members), None)
+            if outsider is not None:
+                rejected.append((key, f"its attribution pays {outsider}, who is not in the "
+                                 "model's registered contributor roster"))
+                continue
         built.request_ids.append(key)
         record = engine.record(
             result, request_id=request.request_id, input_salt=request.salt, worker=worker,
@@ -284,7 +298,7 @@ class BatchWorker:
         self.inbox_dir.mkdir(parents=True, exist_ok=True)
         self.batch_stats = BatchStats()
         self._known = self.journal.known_files()
-        self._splits: dict[bytes, tuple[int, int]] = {}
+        self._rosters: dict[bytes, frozenset[str]] = {}
         self._epochs: tuple[int, int] | None = None
 
     @property
@@ -424,7 +438,7 @@ class BatchWorker:
             2 if engine.knn.n_train >= PARALLEL_ROSTER else 1)
         built = build_batch(engine, requests, worker=self.node.signer.address,
                             timestamp=int(time.time()), proof_kind=kind, proof_hash=proof_hash,
-                            attribution_workers=workers)
+                            attribution_workers=workers, roster=self._roster(model_id))
         rejected = malformed + built.rejected
         if rejected:
             self.journal.reject_offchain(rejected)
@@ -448,48 +462,52 @@ class BatchWorker:
         self.journal.assign_batch(batch, built.request_ids)
         write_json(self.outbox_dir / f"{root}.json", results_document(built))
         published = batch_file(built, epoch=epoch, deposit=deposit)
-        write_batch_file(path, published)
-        self._sign_and_send(batch, published)
+        written = write_batch_file(path, published)
+        self._sign_and_send(batch, published, written.data_hash)
 
-    def _load(self, entry: J.BatchEntry) -> BatchFile:
-        """This worker's own batch file, checked against what it journaled."""
+    def _load(self, entry: J.BatchEntry) -> tuple[BatchFile, bytes]:
+        """This worker's own batch file, checked against what it journaled, and the
+        ``dataHash`` of its bytes as they are on disk (what the commit names)."""
         assert entry.model_id is not None
         expected = Commitment(bytes.fromhex(entry.root[2:]), entry.count,
                               bytes.fromhex(entry.model_id[2:]), self.node.signer.address)
-        return load_batch_file(entry.uri, expected)
+        data = read_uri(entry.uri)
+        return load_bytes(data, expected, roster=None, source=entry.uri), data_hash(data)
 
     def _resume(self, entry: J.BatchEntry) -> None:
         """An assigned batch: sign it if its file was written, else release its requests."""
         try:
-            published = self._load(entry)
+            published, digest = self._load(entry)
         except (BatchFileError, UriError) as exc:
             released = self.journal.release_batch(entry.batch_id)
             log.info("batch %s was never signed (%s): %d request(s) pending again",
                      entry.root[:18], exc, released)
             return
-        self._sign_and_send(entry, published)
+        self._sign_and_send(entry, published, digest)
 
-    def _commit_call(self, published: BatchFile, uri: str) -> Call:
+    def _commit_call(self, published: BatchFile, digest: bytes, uri: str) -> Call:
+        """The commit of ``published``, whose file's bytes hash to ``digest``."""
         root, count, model_id = published.root, published.count, published.model_id
         epoch, deposit = published.epoch, published.deposit
         signer = self.node.signer
         if signer.address == self.node.operator.address:
-            return self.reg.commit_batch(root, count, model_id, epoch, uri, deposit)
+            return self.reg.commit_batch(root, count, model_id, epoch, uri, digest, deposit)
         # An enclave key signs the Batch; the operator relays it and pays the deposit.
-        batch = Batch(root, count, model_id, epoch, data_uri_hash(uri), signer.address, deposit)
+        batch = Batch(root, count, model_id, epoch, data_uri_hash(uri), digest, signer.address,
+                      deposit)
         signature = sign_digest(signer, batch_digest(batch, self.node.chain.chain_id,
                                                      self.reg.address))
-        return self.reg.commit_batch_by_sig(root, count, model_id, epoch, uri, signer.address,
-                                            signature, deposit)
+        return self.reg.commit_batch_by_sig(root, count, model_id, epoch, uri, digest,
+                                            signer.address, signature, deposit)
 
-    def _sign_and_send(self, entry: J.BatchEntry, published: BatchFile) -> None:
+    def _sign_and_send(self, entry: J.BatchEntry, published: BatchFile, digest: bytes) -> None:
         for _ in range(self.options.max_attempts):
             epoch = self.reg.current_epoch()
             if published.epoch != epoch:  # not signed yet: the file may still change
                 published = published.with_epoch(epoch)
-                write_batch_file(_local_path(entry.uri), published)
+                digest = write_batch_file(_local_path(entry.uri), published).data_hash
             try:
-                tx_hash, raw = self.sender.sign(self._commit_call(published, entry.uri))
+                tx_hash, raw = self.sender.sign(self._commit_call(published, digest, entry.uri))
             except TransactionReverted as exc:  # the gas estimate ran the commit
                 if exc.error == "EpochMismatch":
                     continue  # the epoch turned between the read and the estimate
@@ -522,7 +540,7 @@ class BatchWorker:
             self._retry_or_fail(entry, f"signed for epoch {entry.epoch}, mined in {mined_in}")
             return
         try:
-            self.sender.check(receipt, self._commit_call(self._load(entry), entry.uri))
+            self.sender.check(receipt, self._commit_call(*self._load(entry), entry.uri))
             reason = "reverted"
         except (TransactionReverted, BatchFileError, UriError) as exc:
             reason = str(exc)
@@ -571,12 +589,21 @@ class BatchWorker:
         return epoch_at(timestamp, *self._epochs)
 
     def _split(self, model_id: bytes) -> tuple[int, int]:
-        if model_id not in self._splits:
-            model = self.reg.model(model_id)
-            if model is None:
+        """The model's split now (read per batch: settlement pays each leaf by the split in
+        force at the commit, so a cached split would mis-size the deposit after setTerms)."""
+        model = self.reg.model(model_id)
+        if model is None:
+            raise BatchError(f"model 0x{model_id.hex()} is not registered on this chain")
+        return model.workerBps, model.ownerBps
+
+    def _roster(self, model_id: bytes) -> frozenset[str]:
+        """The model's registered roster (fixed at registration, so read once)."""
+        if model_id not in self._rosters:
+            roster = self.reg.contributors(model_id)
+            if roster is None:
                 raise BatchError(f"model 0x{model_id.hex()} is not registered on this chain")
-            self._splits[model_id] = (model.workerBps, model.ownerBps)
-        return self._splits[model_id]
+            self._rosters[model_id] = frozenset(roster)
+        return self._rosters[model_id]
 
     def _sleep_time(self) -> float:
         oldest = self.journal.oldest_pending()

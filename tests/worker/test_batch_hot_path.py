@@ -26,7 +26,7 @@ from offchain.attribution.shares import (
 from offchain.engine import InferenceEngine
 from offchain.merkle import StandardMerkleTree
 from offchain.models.encoding import encode_tensor
-from offchain.protocol import BPS, INFERENCE_ABI_TYPES, PROOF_SIGNED, Inference
+from offchain.protocol import BPS, INFERENCE_ABI_TYPES, PROOF_SIGNED, Inference, model_id
 from offchain.worker.batch import batch_file, build_batch
 from offchain.worker.inbox import offchain_request, parse_request
 
@@ -125,17 +125,18 @@ def test_inference_tuple_and_json_are_unchanged() -> None:
     assert Inference.from_json(record.to_json()) == record
     assert list(record.to_json()) == [
         "requestId", "modelId", "inputCommitment", "outputCommitment", "attributionHash",
-        "proofKind", "proofHash", "worker", "timestamp"]
+        "proofKind", "proofHash", "worker", "timestamp", "resultHash"]
 
 
 def test_build_batch_equals_one_request_at_a_time(demo_package) -> None:
-    engine = InferenceEngine(demo_package)
+    engine = InferenceEngine(demo_package, model_id(WORKER, demo_package.content_hash))
     rng = np.random.default_rng(1)
     raws = [rng.standard_normal((1, 30)).astype(np.float32) * 3 for _ in range(40)]
-    requests = [offchain_request(demo_package.model_id, encode_tensor(raw), fee=7,
+    requests = [offchain_request(engine.model_id, encode_tensor(raw), fee=7,
                                  requester=WORKER) for raw in raws]
     parsed = [(r["requestId"], parse_request(r)) for r in requests]
-    built = build_batch(engine, parsed, worker=WORKER, timestamp=5, attribution_workers=2)
+    built = build_batch(engine, parsed, worker=WORKER, timestamp=5, attribution_workers=2,
+                        roster=demo_package.roster)
     assert built.rejected == [] and len(built.records) == 40
     for (_, request), raw, record, shares in zip(parsed, raws, built.records, built.shares,
                                                  strict=True):
@@ -151,3 +152,25 @@ def test_build_batch_equals_one_request_at_a_time(demo_package) -> None:
     # The published file's leaves are the tree's values, record for record.
     published = batch_file(built, epoch=0, deposit=0).to_json()
     assert [leaf["inference"] for leaf in published["leaves"]] == built.records_json
+    assert all(r.resultHash == bytes(32) for r in built.records)  # batch leaves: no sealed result
+
+
+def test_build_batch_rejects_a_request_whose_list_pays_outside_the_roster(demo_package) -> None:
+    """A package whose attribution would pay an account the registered roster lacks: those
+    requests are rejected before the tree (settlement would quarantine the whole batch)."""
+    engine = InferenceEngine(demo_package, model_id(WORKER, demo_package.content_hash))
+    rng = np.random.default_rng(2)
+    raws = [rng.standard_normal((1, 30)).astype(np.float32) for _ in range(12)]
+    parsed = [(r["requestId"], parse_request(r)) for r in (
+        offchain_request(engine.model_id, encode_tensor(raw), fee=7, requester=WORKER)
+        for raw in raws)]
+    full = build_batch(engine, parsed, worker=WORKER, timestamp=5)
+    missing = full.shares[0][0].account  # paid by the first request at least
+    roster = [a for a in demo_package.roster if a != missing]
+    built = build_batch(engine, parsed, worker=WORKER, timestamp=5, roster=roster)
+    paying = [key for key, shares in zip(full.request_ids, full.shares, strict=True)
+              if any(s.account == missing for s in shares)]
+    assert paying and [key for key, _ in built.rejected] == paying
+    assert all(f"pays {missing}" in reason for _, reason in built.rejected)
+    assert len(built.records) == len(parsed) - len(paying)
+    assert all(s.account != missing for shares in built.shares for s in shares)
