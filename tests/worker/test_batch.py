@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from eth_utils import keccak
 
 from offchain import batchfile
 from offchain.chain.accounts import dev_account
@@ -32,7 +33,7 @@ from offchain.protocol import (
     contributors_cut,
 )
 from offchain.registry import BatchCommitted
-from offchain.rewards.chain import batch_leaves
+from offchain.rewards.chain import settle
 from offchain.worker import batch as B
 from offchain.worker import journal as J
 from offchain.worker.batch import BatchError, BatchOptions, BatchWorker, run_batch_mode
@@ -59,8 +60,9 @@ def rows(count: int, offset: int = 0) -> list[np.ndarray]:
     return [X[(offset + i) % len(X)][None, :].astype(np.float32) for i in range(count)]
 
 
-def requests_for(package, count: int, *, fee: int = FEE, offset: int = 0) -> list[dict]:
-    return [offchain_request(package.model_id, encode_tensor(raw), fee=fee,
+def requests_for(model, count: int, *, fee: int = FEE, offset: int = 0) -> list[dict]:
+    """Off-chain requests for a registration (``served_model``)."""
+    return [offchain_request(model.model_id, encode_tensor(raw), fee=fee,
                              requester=CLIENT.address) for raw in rows(count, offset)]
 
 
@@ -68,10 +70,17 @@ def committed_batches(attestia) -> list[BatchCommitted]:
     return attestia.reg.batches(0)
 
 
+def published(attestia, event: BatchCommitted) -> batchfile.BatchFile:
+    """A committed batch's file, through every check settlement runs (dataHash, roster)."""
+    return batchfile.load(event.data_uri, event,
+                          roster=attestia.reg.contributors(event.model_id))
+
+
 def recorded_ids(attestia) -> list[str]:
     """Every request id in every committed batch's published leaves (duplicates kept)."""
     return ["0x" + leaf.inference.requestId.hex()
-            for event in committed_batches(attestia) for leaf in batch_leaves(event)]
+            for event in committed_batches(attestia)
+            for leaf in published(attestia, event).leaves]
 
 
 def test_batch_commits_and_every_leaf_verifies_on_chain(
@@ -79,10 +88,10 @@ def test_batch_commits_and_every_leaf_verifies_on_chain(
 ) -> None:
     caplog.set_level(logging.INFO, logger="attestia.worker")
     node = make_node(attestia, demo_package_dir, tmp_path / "w")
-    requests = requests_for(demo_package, 6)
+    requests = requests_for(served_model, 6)
     features = rows(2, offset=6)
     for raw in features:  # the other input form: features in schema order
-        entry = offchain_request(demo_package.model_id, encode_tensor(raw), fee=FEE,
+        entry = offchain_request(served_model.model_id, encode_tensor(raw), fee=FEE,
                                  requester=CLIENT.address)
         del entry["inputBytes"]
         entry["input"] = {"features": [float(v) for v in raw[0]]}
@@ -100,16 +109,17 @@ def test_batch_commits_and_every_leaf_verifies_on_chain(
     assert (info.count, info.deposit, info.swept) == (8, event.deposit, False)
     path = Path(event.data_uri.removeprefix("file://"))
     assert path == tmp_path.resolve() / "w" / "batches" / f"0x{event.root.hex()}.json"
-    published = batchfile.load(event.data_uri, event)
-    assert published.batch_id == event.batch_id and published.epoch == event.epoch
-    assert published.deposit == event.deposit
+    assert event.data_hash == keccak(path.read_bytes())  # the bytes written are committed
+    batch = published(attestia, event)
+    assert batch.batch_id == event.batch_id and batch.epoch == event.epoch
+    assert batch.deposit == event.deposit
     document = json.loads(path.read_text())
     assert "label" not in document["leaves"][0]  # the predicted label is an output: private
     results = json.loads((path.parent.parent / "outbox" / path.name).read_text())["results"]
     by_id = {r["requestId"]: r for r in requests}
-    for index, leaf in enumerate(published.leaves):
+    for index, leaf in enumerate(batch.leaves):
         record = leaf.inference
-        proof = published.proof(index)
+        proof = batch.proof(index)
         assert attestia.reg.verify_inclusion(event.batch_id, record, proof) is True
         forged = Inference(**{**record.__dict__, "timestamp": record.timestamp + 1})
         assert attestia.reg.verify_inclusion(event.batch_id, forged, proof) is False
@@ -122,6 +132,7 @@ def test_batch_commits_and_every_leaf_verifies_on_chain(
         assert record.outputCommitment == commit(output_salt(salt), output)
         assert record.attributionHash == attribution_hash(leaf.shares)
         assert (record.proofKind, record.proofHash) == (PROOF_SIGNED, bytes(32))
+        assert record.resultHash == bytes(32)  # batch leaves: the answer stays off chain
         assert record.worker == node.signer.address and leaf.fee == FEE
     assert sorted(recorded_ids(attestia)) == sorted(by_id)
     assert node.journal.offchain_counts() == {J.RECORDED: 8}
@@ -138,7 +149,7 @@ def test_max_latency_commits_a_partial_batch(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
     node = make_node(attestia, demo_package_dir, tmp_path / "w")
-    submit_offchain(tmp_path / "w" / "inbox", requests_for(demo_package, 3))
+    submit_offchain(tmp_path / "w" / "inbox", requests_for(served_model, 3))
     started = time.monotonic()
     run_batch_mode(node, tmp_path / "w", batch_size=100, max_latency=0.4, max_seconds=1.2)
     assert time.monotonic() - started >= 1.2  # it kept serving after the batch
@@ -154,7 +165,7 @@ def test_full_batches_are_cut_at_batch_size(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
     node = make_node(attestia, demo_package_dir, tmp_path / "w")
-    submit_offchain(tmp_path / "w" / "inbox", requests_for(demo_package, 5))
+    submit_offchain(tmp_path / "w" / "inbox", requests_for(served_model, 5))
     stats = run_batch_mode(node, tmp_path / "w", batch_size=2, max_latency=30, until_idle=True)
     assert stats.recorded == 5
     assert sorted(e.count for e in committed_batches(attestia)) == [1, 2, 2]
@@ -166,13 +177,13 @@ def test_bad_requests_are_dropped_with_a_reason_and_journaled_as_rejected(
 ) -> None:
     caplog.set_level(logging.INFO, logger="attestia.worker")
     node = make_node(attestia, demo_package_dir, tmp_path / "w")
-    good = requests_for(demo_package, 2)
+    good = requests_for(served_model, 2)
     good_bytes = encode_tensor(rows(1)[0])
     nan = bytearray(good_bytes)
     nan[-4:] = struct.pack("<f", float("nan"))
 
     def variant(**changes) -> dict:
-        base = offchain_request(demo_package.model_id, good_bytes, fee=FEE,
+        base = offchain_request(served_model.model_id, good_bytes, fee=FEE,
                                 requester=CLIENT.address, salt=new_salt())
         base.update(changes)
         return {k: v for k, v in base.items() if v is not None}
@@ -221,7 +232,7 @@ def test_deposit_is_the_contributors_cut_of_each_fee(
     assert contributors_cut(12_345, 2_000, 2_000) == 12_345 - 2_469 - 2_469
     assert batch_deposit(fees, 2_000, 2_000) == sum(f - f // 5 - f // 5 for f in fees)
     node = make_node(attestia, demo_package_dir, tmp_path / "w")
-    requests = [r | {"fee": fee} for r, fee in zip(requests_for(demo_package, 5), fees,
+    requests = [r | {"fee": fee} for r, fee in zip(requests_for(served_model, 5), fees,
                                                        strict=True)]
     submit_offchain(tmp_path / "w" / "inbox", requests)
     w3 = attestia.chain.w3
@@ -236,7 +247,7 @@ def test_duplicate_request_ids_are_recorded_once(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
     node = make_node(attestia, demo_package_dir, tmp_path / "w")
-    requests = requests_for(demo_package, 3)
+    requests = requests_for(served_model, 3)
     inbox = tmp_path / "w" / "inbox"
     submit_offchain(inbox, requests)
     submit_offchain(inbox, [requests[1], requests[1]])
@@ -285,7 +296,7 @@ def test_a_crash_anywhere_loses_nothing_and_commits_nothing_twice(
 ) -> None:
     data_dir = tmp_path / "w"
     node = make_node(attestia, demo_package_dir, data_dir)
-    requests = requests_for(demo_package, 7)
+    requests = requests_for(served_model, 7)
     inbox = data_dir / "inbox"
     submit_offchain(inbox, requests[:4])
     submit_offchain(inbox, requests[4:])
@@ -315,7 +326,7 @@ def test_a_commit_signed_before_the_epoch_turned_is_signed_again(
 ) -> None:
     data_dir = tmp_path / "w"
     node = make_node(attestia, demo_package_dir, data_dir)
-    submit_offchain(data_dir / "inbox", requests_for(demo_package, 3))
+    submit_offchain(data_dir / "inbox", requests_for(served_model, 3))
     with monkeypatch.context() as patch:
         _crash_at(patch, "before-broadcast")
         with pytest.raises(Crash):
@@ -335,7 +346,8 @@ def test_a_commit_signed_before_the_epoch_turned_is_signed_again(
     assert event.epoch == epoch
     done = node.journal.batch(stale.batch_id)
     assert done.state == J.COMMITTED and done.attempts == 1 and done.tx_hash != stale.tx_hash
-    assert batchfile.load(event.data_uri, event).epoch == epoch  # rewritten before re-signing
+    # Rewritten for the new epoch before re-signing, and the new bytes' hash committed.
+    assert published(attestia, event).epoch == epoch
 
 
 def test_an_uncommittable_batch_fails_its_requests(
@@ -346,8 +358,8 @@ def test_an_uncommittable_batch_fails_its_requests(
     # The model stops accepting SIGNED records: commitBatch must refuse this worker.
     admin = dev_account(0)
     fn = attestia.registry.functions
-    attestia.transact(fn.revokeModel(demo_package.model_id), account=admin)
-    submit_offchain(data_dir / "inbox", requests_for(demo_package, 2))
+    attestia.transact(fn.revokeModel(served_model.model_id), account=admin)
+    submit_offchain(data_dir / "inbox", requests_for(served_model, 2))
     stats = run_batch_mode(node, data_dir, batch_size=2, max_latency=30, until_idle=True)
     assert stats.recorded == 0 and stats.failed == 2
     assert committed_batches(attestia) == []
@@ -366,18 +378,18 @@ def test_an_enclave_key_commits_by_signature(
                       account=dev_account(0))
     node = make_node(attestia, demo_package_dir, tmp_path / "w", tee="simulated")
     assert node.signer.address != node.operator.address
-    submit_offchain(tmp_path / "w" / "inbox", requests_for(demo_package, 3))
+    submit_offchain(tmp_path / "w" / "inbox", requests_for(served_model, 3))
     w3 = attestia.chain.w3
     operator_before = w3.eth.get_balance(node.operator.address)
     stats = run_batch_mode(node, tmp_path / "w", batch_size=3, max_latency=30, until_idle=True)
     assert stats.recorded == 3
     (event,) = committed_batches(attestia)
     assert event.worker == node.signer.address
-    published = batchfile.load(event.data_uri, event)
-    for index, leaf in enumerate(published.leaves):
+    batch = published(attestia, event)  # commitBatchBySig: the key signed the dataHash
+    for index, leaf in enumerate(batch.leaves):
         record = leaf.inference
         assert (record.proofKind, record.proofHash) == (PROOF_TEE, node.tee.attestation_hash)
-        assert attestia.reg.verify_inclusion(event.batch_id, record, published.proof(index))
+        assert attestia.reg.verify_inclusion(event.batch_id, record, batch.proof(index))
     assert operator_before - w3.eth.get_balance(node.operator.address) >= event.deposit
 
 
@@ -394,7 +406,7 @@ def test_stop_event_finishes_in_flight_work_and_returns(
 
     thread = threading.Thread(target=serve)
     thread.start()
-    submit_offchain(tmp_path / "w" / "inbox", requests_for(demo_package, 4))
+    submit_offchain(tmp_path / "w" / "inbox", requests_for(served_model, 4))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (
             "worker" not in shared or shared["worker"].batch_stats.batches == 0):
@@ -410,10 +422,10 @@ def test_onchain_requests_are_still_served_in_batch_mode(
     from offchain.client import build_requests, send_requests, wait_for_outcomes
 
     node = make_node(attestia, demo_package_dir, tmp_path / "w")
-    built = build_requests(attestia, demo_package.model_id, rows(2), requester=CLIENT.address,
-                           worker=node.signer.address)
+    built = build_requests(attestia, served_model.model_id, rows(2), requester=CLIENT.address,
+                           worker=node.signer.address, package=demo_package)
     sent = send_requests(attestia, built, CLIENT, tmp_path / "client")
-    submit_offchain(tmp_path / "w" / "inbox", requests_for(demo_package, 2))
+    submit_offchain(tmp_path / "w" / "inbox", requests_for(served_model, 2))
     stats = run_batch_mode(node, tmp_path / "w", batch_size=2, max_latency=30, until_idle=True)
     assert stats.recorded == 4
     assert len(wait_for_outcomes(attestia, sent, timeout=5)) == 2
@@ -429,7 +441,7 @@ def test_cli_batch_mode_commits_and_exits_cleanly_on_sigterm(
     attestia, served_model, demo_package, demo_package_dir, settings
 ) -> None:
     data_dir = settings.data_dir / "workers" / "batch-cli"
-    submit_offchain(data_dir / "inbox", requests_for(demo_package, 3))
+    submit_offchain(data_dir / "inbox", requests_for(served_model, 3))
     cmd = [sys.executable, "-m", "offchain.cli.main", "--rpc-url", attestia.chain.url, "worker",
            "run", "--model", str(demo_package_dir), "--name", "batch-cli", "--dev-account", "1",
            "--batch-size", "10", "--max-latency", "0.2"]
@@ -456,12 +468,12 @@ def test_a_journaled_commit_that_reverts_fails_its_requests_with_the_reason(
 ) -> None:
     data_dir = tmp_path / "w"
     node = make_node(attestia, demo_package_dir, data_dir)
-    submit_offchain(data_dir / "inbox", requests_for(demo_package, 2))
+    submit_offchain(data_dir / "inbox", requests_for(served_model, 2))
     with monkeypatch.context() as patch:
         _crash_at(patch, "before-broadcast")
         with pytest.raises(Crash):
             run_batch_mode(node, data_dir, batch_size=2, max_latency=30, until_idle=True)
-    attestia.transact(attestia.registry.functions.revokeModel(demo_package.model_id),
+    attestia.transact(attestia.registry.functions.revokeModel(served_model.model_id),
                       account=dev_account(0))
     stats = run_batch_mode(node, data_dir, batch_size=2, max_latency=30, until_idle=True)
     assert stats.failed == 2 and committed_batches(attestia) == []
@@ -469,3 +481,22 @@ def test_a_journaled_commit_that_reverts_fails_its_requests_with_the_reason(
     assert attestia.chain.w3.eth.get_transaction_receipt(failed.tx_hash)["status"] == 0
     assert "ModelIsRevoked" in failed.reason
     assert node.journal.offchain_counts() == {J.FAILED: 2}
+
+
+def test_a_worker_batch_settles_and_every_leaf_pays_its_fees_cut(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    """The full flow: the worker's batch (file hashed and committed), the next epoch's
+    settlement checks it (dataHash, count, roster...) and pays each leaf its fee's cut."""
+    node = make_node(attestia, demo_package_dir, tmp_path / "w")
+    submit_offchain(tmp_path / "w" / "inbox", requests_for(served_model, 5))
+    run_batch_mode(node, tmp_path / "w", batch_size=5, max_latency=30, until_idle=True)
+    (event,) = committed_batches(attestia)
+    attestia.chain.w3.provider.make_request("evm_increaseTime", [attestia.reg.epoch_length()])
+    attestia.chain.w3.provider.make_request("evm_mine", [])
+    s = settle(attestia, tmp_path / "rewards", account=dev_account(0))
+    (outcome,) = s.batches
+    assert outcome.included and not outcome.capped and s.quarantined == []
+    assert [leaf.pool for leaf in outcome.leaves] == [contributors_cut(FEE, 2_000, 2_000)] * 5
+    assert event.deposit - 5 * 5 <= s.total <= event.deposit == s.funded
+    assert set(s.cumulative) <= set(demo_package.roster)
