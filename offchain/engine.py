@@ -62,6 +62,8 @@ class InferenceEngine:
         self.input_shape = (1, len(package.feature_names))
         self.roster = package.roster
         """The model's contributor roster, sorted: every single record passes it back."""
+        self.found_by = "given"
+        """How the worker found ``model_id`` for the package (registrations.ResolvedModel)."""
 
     @cached_property
     def zk(self) -> Any:  # the package's EZKL artifacts, if it was set up for zk

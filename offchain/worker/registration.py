@@ -69,6 +69,15 @@ def _conflict(attestia: Attestia, signer: str, info: Worker, operator: str) -> W
         "run the worker as that operator)")
 
 
+def check_operator(attestia: Attestia, signer: str, operator: str) -> Worker | None:
+    """The chain's record of ``signer`` (None if unregistered); raises
+    :class:`WorkerKeyConflict` if another operator holds it."""
+    info = attestia.reg.worker(signer)
+    if info is not None and info.operator != operator:
+        raise _conflict(attestia, signer, info, operator)
+    return info
+
+
 def ensure_worker(
     attestia: Attestia, signer: LocalAccount, enc_key: EncryptionKey, operator: LocalAccount,
     stake: int | None = None,
@@ -79,7 +88,7 @@ def ensure_worker(
     Returns what was done: ``"registered"``, ``"rotated"`` or ``"ok"``.
     """
     reg = attestia.reg
-    info = reg.worker(signer.address)
+    info = check_operator(attestia, signer.address, operator.address)
     if info is None:
         stake = stake if stake is not None else reg.min_stake()
         deadline, signature = consent(attestia, signer, operator.address, enc_key.public)
@@ -96,8 +105,6 @@ def ensure_worker(
         log.info("registered worker key %s (operator %s, stake %d wei)", signer.address,
                  operator.address, stake)
         return "registered"
-    if info.operator != operator.address:
-        raise _conflict(attestia, signer.address, info, operator.address)
     if not info.active:
         log.warning("worker key %s is %s: its records will be refused", signer.address,
                     "revoked" if info.revokedAt else "unbonding")

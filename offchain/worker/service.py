@@ -23,6 +23,7 @@ from offchain.protocol import PROOF_ZK, contributors_hash, policy_bit
 from offchain.worker.journal import Journal
 from offchain.worker.node import TeeBinding, WorkerNode, WorkerOptions
 from offchain.worker.registration import (
+    check_operator,
     ensure_enclave_bound,
     ensure_worker,
     save_attestation,
@@ -97,7 +98,7 @@ def serve_package(attestia: Attestia, path: Path, *, given: Sequence[bytes] = ()
     if model.policy & policy_bit(PROOF_ZK) and engine.zk is None:
         log.warning("model %s accepts zk records but %s has no zk artifacts (attestia model "
                     "zk-setup): this worker makes signed/TEE records only", mid, path)
-    log.info("serving model %s (%s, found by %s)", mid, package.manifest.name, resolved.how)
+    engine.found_by = resolved.how
     return engine
 
 
@@ -116,6 +117,8 @@ def build_worker(
         raise ConfigError("give at least one model package to serve (--model PATH)")
     if tee not in (None, "simulated"):
         raise ConfigError(f"unknown --tee {tee!r}: only 'simulated' runs on this machine")
+    if tee is None:  # the operator's own key: refuse before anything is written
+        check_operator(attestia, operator.address, operator.address)
     engines: dict[bytes, InferenceEngine] = {}
     for path in packages:
         engine = serve_package(attestia, Path(path), given=model_ids, project_dir=project_dir,
@@ -136,4 +139,7 @@ def build_worker(
     node = WorkerNode(attestia, operator=operator, enc_key=enc_key, engines=engines,
                       journal=journal, options=options, tee=binding)
     root = data_dir / "simulated-enclave" / "root.pem" if binding else None
+    for model_id, engine in engines.items():
+        log.info("serving model 0x%s (%s, id found by %s) as worker %s", model_id.hex(),
+                 engine.package.manifest.name, engine.found_by, node.signer.address)
     return WorkerSetup(node, data_dir, node.signer.address, root)

@@ -120,5 +120,7 @@ def test_malformed_ids(project_home: Path, anvil) -> None:
     tmp_path = project_home
     result = run(["attribution", "0x1234"], tmp_path, ATTESTIA_RPC_URL=anvil.url)
     assert_one_line_error(result, "inference id must be 32 bytes of hex")
-    result = run(["model", "show", "nothex"], tmp_path, ATTESTIA_RPC_URL=anvil.url)
+    result = run(["model", "show", "0x12"], tmp_path, ATTESTIA_RPC_URL=anvil.url)
     assert_one_line_error(result, "model id must be 32 bytes of hex")
+    result = run(["model", "show", "nothex"], tmp_path, ATTESTIA_RPC_URL=anvil.url)
+    assert_one_line_error(result, "on-chain id (0x + 64 hex digits) or its package directory")

@@ -48,7 +48,8 @@ def cli(settings, *args: str, timeout: float = 120) -> subprocess.CompletedProce
 def test_demo_records_settles_and_every_contributor_claims(demo_run, chain) -> None:
     settings, summary, _ = demo_run
     assert summary.recorded == REQUESTS and summary.rejected == 0
-    assert set(summary.addresses) == {"InferenceRegistry", "RewardDistributor"}
+    assert set(summary.addresses) == {"InferenceRegistry", "RewardDistributor", "RegistryLens",
+                                      "Slasher"}
     assert len(summary.contributors) == 5
     assert all(c["claimed"] > 0 for c in summary.contributors)
     claimed = sum(c["claimed"] for c in summary.contributors)
@@ -123,6 +124,9 @@ def test_infer_command_prints_answer_record_and_attribution(demo_run, tmp_path) 
     try:
         result = cli(settings, "infer", "--model", summary.model_id, "--input",
                      str(tmp_path / "x.json"), "--json")
+        # The package names the model too: its id is the one `model register` recorded.
+        by_package = cli(settings, "infer", "--model", str(package), "--input",
+                         str(tmp_path / "x.json"), "--json")
     finally:
         worker.terminate()
         assert worker.wait(timeout=60) == 0
@@ -131,5 +135,10 @@ def test_infer_command_prints_answer_record_and_attribution(demo_run, tmp_path) 
     assert data["label"] in ("malignant", "benign")
     assert sum(r["bps"] for r in data["attribution"]) == 10_000
     assert Path(data["localRecord"]).exists()
+    assert by_package.returncode == 0, by_package.stderr
+    again = json.loads(by_package.stdout)
+    assert again["label"] == data["label"] and again["requestId"] != data["requestId"]
+    kept = json.loads(Path(again["localRecord"]).read_text())
+    assert kept["request"]["modelId"] == summary.model_id  # the stored Request, terms included
     bad = cli(settings, "infer", "--model", summary.model_id, "--input", str(tmp_path / "no"))
     assert bad.returncode == 1 and "cannot read input" in bad.stderr

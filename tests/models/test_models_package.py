@@ -1,4 +1,4 @@
-"""Model packages: round trip, model id, roster root and every load error."""
+"""Model packages: round trip, content hash, roster, roster root and every load error."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ from offchain.models.package import (
     MODEL_FILE,
     TRAIN_FILE,
     ModelPackage,
-    graph_op_types,
     content_hash,
+    graph_op_types,
     load_package,
     save_package,
 )

@@ -44,7 +44,7 @@ def start(settings, package_dir, name, *extra, crash_at: str | None = None):
 
 def registered_operator(attestia, settings, name: str) -> int:
     key = EncryptionKey.load_or_create(settings.data_dir / "workers" / name / "encryption.key")
-    ensure_registered(attestia, dev_account(OPERATOR).address, key, dev_account(OPERATOR))
+    ensure_registered(attestia, dev_account(OPERATOR), key, dev_account(OPERATOR))
     return attestia.chain.w3.eth.get_transaction_count(dev_account(OPERATOR).address)
 
 

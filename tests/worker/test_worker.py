@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import signal
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from offchain.chain.accounts import dev_account
 from offchain.client import wait_for_outcomes
+from offchain.config import REPO_ROOT
 from offchain.models.encoding import commit, encode_tensor, new_salt
 from offchain.privacy import (
     MAX_PAYLOAD_BYTES,
@@ -193,3 +203,187 @@ def test_journal_survives_reopen(tmp_path: Path) -> None:
     [entry] = again.entries(J.SIGNED)
     assert entry.nonce == 3 and entry.record == {"x": 1} and entry.request == {"a": 1}
     assert again.max_nonce() == 3
+
+
+# -- the worker's key on chain (issue 9 class 4a, issue 10 blocker 1) ------------------------
+
+def _register_key_for(attestia, signer, operator, encryption_key: bytes) -> None:
+    """Register ``signer``'s key with ``operator`` as its operator, with the key's consent."""
+    from offchain.worker.registration import consent
+
+    deadline, signature = consent(attestia, signer, operator.address, encryption_key)
+    attestia.send(attestia.reg.register_worker(
+        signer.address, encryption_key, attestia.reg.min_stake(), deadline=deadline,
+        signature=signature), account=operator)
+
+
+def test_worker_refuses_to_start_when_another_operator_holds_its_key(
+    attestia, served_model, demo_package_dir, tmp_path
+) -> None:
+    from offchain.worker.registration import WorkerKeyConflict
+
+    ours, theirs = dev_account(1), dev_account(3)
+    _register_key_for(attestia, ours, theirs, EncryptionKey.generate().public)
+    nonce = attestia.chain.w3.eth.get_transaction_count(ours.address)
+    with pytest.raises(WorkerKeyConflict) as raised:
+        make_worker(attestia, demo_package_dir, tmp_path / "w", operator_index=1)
+    message = str(raised.value)
+    assert f"worker key {ours.address} is registered on chain 31337 by operator " \
+        f"{theirs.address}, not by this worker's operator {ours.address}" in message
+    assert not (tmp_path / "w").exists()  # nothing written
+    assert attestia.chain.w3.eth.get_transaction_count(ours.address) == nonce  # nothing sent
+    assert attestia.reg.worker(ours.address).operator == theirs.address
+
+
+def test_worker_run_exits_with_one_error_line_when_its_key_is_someone_elses(
+    attestia, settings, served_model, demo_package_dir
+) -> None:
+    ours, theirs = dev_account(1), dev_account(3)
+    _register_key_for(attestia, ours, theirs, EncryptionKey.generate().public)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
+    env |= {"ATTESTIA_HOME": str(settings.home), "COLUMNS": "300"}
+    result = subprocess.run(
+        [sys.executable, "-m", "offchain.cli.main", "--rpc-url", settings.rpc_url, "worker",
+         "run", "--model", str(demo_package_dir), "--name", "front-run", "--dev-account", "1",
+         "--until-idle"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: worker key ") and theirs.address in lines[0]
+    assert ours.address in lines[0] and "Traceback" not in result.stderr
+    assert not (settings.data_dir / "workers" / "front-run").exists()
+
+
+def test_worker_rotates_a_stale_encryption_key_of_its_own(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path, caplog
+) -> None:
+    operator = dev_account(1)
+    stale = EncryptionKey.generate()
+    _register_key_for(attestia, operator, operator, stale.public)  # e.g. an earlier data dir
+    with caplog.at_level(logging.WARNING, logger="attestia.worker"):
+        node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    assert node.enc_key.public != stale.public
+    assert attestia.reg.worker(operator.address).encryptionKey == node.enc_key.public
+    assert any("rotated the encryption key" in r.getMessage() for r in caplog.records)
+    # Requests sealed to the published key are now ones this worker can open.
+    sent = send_demo_requests(attestia, demo_package, tmp_path, 2, worker=operator.address)
+    stats = node.run(until_idle=True)
+    assert stats.recorded == 2 and stats.rejected == 0
+    assert {r.request_id for r in attestia.reg.recorded()} == {s.request_id for s in sent}
+    # A restart with the same data directory changes nothing on chain.
+    nonce = attestia.chain.w3.eth.get_transaction_count(operator.address)
+    make_worker(attestia, demo_package_dir, tmp_path / "w")
+    assert attestia.chain.w3.eth.get_transaction_count(operator.address) == nonce
+
+
+def test_an_enclave_key_registers_with_its_consent_and_checks_its_operator(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    from offchain.cli.governance import simulated_measurement
+    from offchain.worker.registration import WorkerKeyConflict
+
+    attestia.send(attestia.reg.allow_measurement(simulated_measurement()),
+                  account=dev_account(0))
+    node = make_worker(attestia, demo_package_dir, tmp_path / "tee", tee="simulated")
+    info = attestia.reg.worker(node.signer.address)
+    assert node.signer.address != node.operator.address  # relayed by the operator
+    assert info.operator == node.operator.address and info.enclave_bound
+    assert attestia.reg.nonce(node.signer.address) == 1  # its consent was used
+    [sent] = send_demo_requests(attestia, demo_package, tmp_path, 1, worker=node.signer.address)
+    assert node.run(until_idle=True).recorded == 1
+    [record] = attestia.reg.recorded()
+    assert record.inference.proofKind == 2 and record.inference.worker == node.signer.address
+    # The same enclave run by another operator is refused.
+    with pytest.raises(WorkerKeyConflict, match=node.operator.address):
+        make_worker(attestia, demo_package_dir, tmp_path / "tee", operator_index=3,
+                    tee="simulated")
+
+
+# -- class 9: a poison input must not stop a (zk) worker -------------------------------------
+
+@pytest.fixture(scope="session")
+def zk_package_dir(demo_package_dir, tmp_path_factory) -> Path:
+    """A copy of the demo package with EZKL artifacts (local test SRS, ~5 s)."""
+    import shutil
+
+    from offchain.cli.model import calibration_sample
+    from offchain.models import load_package
+    from offchain.proofs.zk import zk_setup
+
+    path = Path(shutil.copytree(demo_package_dir, tmp_path_factory.mktemp("zk") / "demo"))
+    package = load_package(path)
+    zk_setup(package.onnx_path, path / "zk", chain_id=31337,
+             sample_input=calibration_sample(package))
+    return path
+
+
+def test_a_poison_input_is_rejected_and_the_running_zk_worker_serves_the_next(
+    attestia, settings, zk_package_dir, tmp_path
+) -> None:
+    from offchain.models import load_package
+    from offchain.models.onchain import enable_zk, register_model
+    from offchain.proofs.zk import load_artifacts, zk_input_hash
+    from tests.worker.helpers import demo_inputs
+
+    owner, operator, client = dev_account(0), dev_account(1), dev_account(CLIENT)
+    package = load_package(zk_package_dir)
+    artifacts = load_artifacts(zk_package_dir / "zk")
+    registration = register_model(attestia, package, fee=10**15, kinds=["signed"],
+                                  account=owner)
+    model_id, model, _ = enable_zk(attestia, package, artifacts, account=owner)
+    assert model_id == registration.model_id and "zk" in model.kinds and model.has_verifier
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
+    env["ATTESTIA_HOME"] = str(settings.home)
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "offchain.cli.main", "--rpc-url", settings.rpc_url, "worker",
+             "run", "--model", str(zk_package_dir), "--name", "zk-poison", "--dev-account",
+             "1"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while attestia.reg.worker(operator.address) is None:
+            assert worker.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        honest = demo_inputs(2)
+        # 1. A well-formed input far outside the circuit's calibrated range: its Poseidon hash
+        # exists (so the request is a valid zk request), its witness does not.
+        poison = (honest[0] * 100).astype(np.float32)
+        [bad] = send_demo_requests(attestia, package, tmp_path, 1, worker=operator.address,
+                                   model_id=model_id, inputs=[poison])
+        assert bad.zk_input_hash == zk_input_hash(artifacts, package.model_input(poison))
+        # 2. A request binding another input's hash: rejected before any proof is made.
+        input_bytes, salt = encode_tensor(honest[1]), new_salt()
+        key = attestia.reg.worker(operator.address).encryptionKey
+        payload = seal_request(key, RequestPayload(input_bytes, salt,
+                                                   EncryptionKey.generate().public))
+        mismatch = _raw_request(attestia, model_id, payload, commit(salt, input_bytes),
+                                operator.address,
+                                zk_input_hash=zk_input_hash(artifacts,
+                                                            package.model_input(honest[0])))
+        outcomes = wait_for_outcomes(attestia, [bad], timeout=120)
+        assert "zk proof failed" in outcomes[bad.request_id].rejected
+        assert "does not fit the circuit" in outcomes[bad.request_id].rejected
+        deadline = time.monotonic() + 60
+        while not attestia.reg.rejected(request_id=mismatch):
+            assert worker.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        [rejection] = attestia.reg.rejected(request_id=mismatch)
+        assert "is not the Poseidon hash of the input" in rejection.reason
+        assert attestia.reg.balance(client.address) == 2 * 10**15  # both refunded
+        # 3. The worker is still running and serves the next honest request with a proof.
+        assert worker.poll() is None, log_path.read_text()
+        [good] = send_demo_requests(attestia, package, tmp_path, 1, worker=operator.address,
+                                    model_id=model_id, inputs=[honest[0]])
+        outcome = wait_for_outcomes(attestia, [good], timeout=120)[good.request_id]
+        assert outcome.rejected is None and outcome.output is not None
+        assert outcome.inference.proofKind == 3  # ZK
+        assert attestia.reg.proof_used(outcome.inference.proofHash)
+        assert worker.poll() is None
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(timeout=60)
+    assert code == 0, log_path.read_text()
+    assert "stopped: 1 recorded, 2 rejected" in log_path.read_text()
