@@ -146,7 +146,9 @@ def test_setup_records_a_loud_test_only_srs_and_the_circuit(artifacts: zk.ZkArti
     assert m["circuit_args"] == {"num_inner_cols": 1, "decomp_base": 1024, "decomp_legs": 2}
     assert artifacts.logrows <= 11
     assert [e["name"] for e in m["instance_layout"]] == ["input_hash", "output0[0]", "output0[1]"]
-    assert m["model_id"] == "0x" + zk._sha256_file(artifacts.path("onnx"))
+    assert m["content_hash"] == "0x" + zk._sha256_file(artifacts.path("onnx"))
+    assert artifacts.content_hash == bytes.fromhex(zk._sha256_file(artifacts.path("onnx")))
+    assert m["format"] == "attestia-zk/2"
     assert 0 < m["verifier"]["runtime_bytes"] <= zk.EIP170_LIMIT
     assert "function verifyProof" in artifacts.path("verifier_sol").read_text()
     settings = json.loads(artifacts.path("settings").read_text())
@@ -380,6 +382,20 @@ def test_input_hash_instance_ties_a_revealed_input_to_the_proof(
     assert zk.input_hash_instance(artifacts, nudged) != proof.instances[0]
     with pytest.raises(zk.ZkInputError):
         zk.input_hash_instance(artifacts, X[:10])
+
+
+def test_a_requests_zk_input_hash_is_the_proofs_first_instance(
+    artifacts: zk.ZkArtifacts, proof: zk.ZkProof
+) -> None:
+    """What a client puts in Request.zkInputHash and what the registry compares with the
+    proof's instances[0] (as bytes32) are the same value."""
+    onchain = proof.onchain()
+    assert onchain.proof == proof.proof and onchain.instances == proof.instances
+    assert zk.zk_input_hash(artifacts, X) == onchain.input_hash == \
+        proof.instances[0].to_bytes(32, "big")
+    nudged = X.copy()
+    nudged[0] += 0.5
+    assert zk.zk_input_hash(artifacts, nudged) != onchain.input_hash
 
 
 def test_ezkl_calls_work_inside_a_running_event_loop(
