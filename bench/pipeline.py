@@ -53,6 +53,7 @@ from offchain.models.export import dense_relu_onnx
 from offchain.models.manifest import Contributor, InputSchema, OutputSchema, Preprocessing
 from offchain.models.onchain import register_model
 from offchain.models.package import save_package
+from offchain.protocol import model_id
 from offchain.worker.batch import BatchOptions, BatchWorker
 from offchain.worker.inbox import offchain_request, submit_offchain
 from offchain.worker.node import WorkerOptions
@@ -190,13 +191,18 @@ def main() -> None:
     print(json.dumps(result))
 
 
+def registered_id(package) -> bytes:
+    """The on-chain id of a package the admin registered (ids are namespaced by owner)."""
+    return model_id(dev_account(ADMIN).address, package.content_hash)
+
+
 def single(args, attestia, demo, demo_dir, raws, tmp, result) -> None:
     """On-chain requests: client sends, an in-process WorkerNode fulfills each one."""
     node = build_worker(attestia, operator=dev_account(OPERATOR), packages=[demo_dir],
                         data_dir=tmp / "worker-single",
                         options=WorkerOptions(poll_interval=0.005, pipeline=64)).node
     client = dev_account(CLIENT)
-    built = build_requests(attestia, demo.model_id, raws[:args.single],
+    built = build_requests(attestia, registered_id(demo), raws[:args.single],
                            requester=client.address, worker=node.signer.address)
     say(f"single: {args.single} on-chain requests")
     started = time.perf_counter()
@@ -220,12 +226,12 @@ def measured_batches(args, attestia, package_dir: Path, package, raws, data_dir:
                         data_dir=data_dir).node
     worker = BatchWorker(node, data_dir, BatchOptions(batch_size=16, max_latency=3600))
     worker.recover()
-    time_batches(worker, package.model_id, raws, 16, 1, tag=tag)  # warm-up (not timed)
+    time_batches(worker, registered_id(package), raws, 16, 1, tag=tag)  # warm-up (not timed)
     worker.options = BatchOptions(batch_size=args.batch_size, max_latency=3600)
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
-    measured = time_batches(worker, package.model_id, raws, args.batch_size, batches,
+    measured = time_batches(worker, registered_id(package), raws, args.batch_size, batches,
                             tag=tag + 1)
     if profiler:
         profiler.disable()
