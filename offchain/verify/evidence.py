@@ -191,9 +191,21 @@ def read_submission(attestia: Attestia, tx_hash: str, methods: tuple[str, ...]) 
         return Submission(name, sender, value, error=f"unexpected method {name}")
     inference = _inference_arg(args["inference"]) if "inference" in args else None
     signature = bytes(args["signature"]) if "signature" in args else None
-    proof = bytes(args["proof"]) if "proof" in args else None
-    instances = tuple(int(v) for v in args["instances"]) if "instances" in args else None
+    proof = instances = None
+    if "zk" in args:  # ZkProof{proof, instances}
+        proof, instances = _zk_arg(args["zk"])
     return Submission(name, sender, value, signature, inference, proof, instances)
+
+
+def _zk_arg(value: Any) -> tuple[bytes, tuple[int, ...]]:
+    """A decoded ``ZkProof`` call argument: (proof, instances)."""
+    if hasattr(value, "_asdict"):
+        value = value._asdict()
+    if isinstance(value, Mapping):
+        proof, instances = value["proof"], value["instances"]
+    else:
+        proof, instances = value
+    return bytes(proof), tuple(int(v) for v in instances)
 
 
 def _read_parties(attestia: Attestia, inference: Inference) -> dict[str, Any]:

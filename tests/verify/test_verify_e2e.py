@@ -21,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import onnx
@@ -46,9 +47,10 @@ from offchain.models import load_package
 from offchain.models.demo import holdout
 from offchain.models.encoding import commit, encode_tensor, input_to_json, new_salt
 from offchain.models.onchain import enable_zk
+from offchain.models.registrations import resolve_model_id
 from offchain.proofs import zk
 from offchain.proofs.tee.simulated import SimulatedNitroEnclave
-from offchain.protocol import PROOF_SIGNED, PROOF_ZK, Request, inference_digest, request_id
+from offchain.protocol import PROOF_SIGNED, PROOF_ZK, inference_digest, request_id, result_hash
 from offchain.verify import (
     ChainOracle,
     RecordRef,
@@ -60,6 +62,7 @@ from offchain.verify import (
     run_checks,
     verify,
 )
+from offchain.verify.checks import check_model
 from offchain.worker.service import build_worker
 
 ADMIN, WORKER, CLIENT, TEE_OPERATOR = 0, 1, 2, 3
@@ -71,6 +74,7 @@ ALWAYS_PASS = ("record", "model", "worker", "signature", "attribution", "package
 class Flow:
     settings: object
     attestia: Attestia
+    model_id: bytes
     package_dir: Path
     nozk_dir: Path
     signed_ids: list[bytes]
@@ -96,42 +100,45 @@ def _chain_time(attestia: Attestia) -> int:
     return int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
 
 
-def _commit_batch(attestia: Attestia, package, data_dir: Path, rows: np.ndarray
-                  ) -> tuple[bytes, list[bytes]]:
-    """A batch in the published format (tree dump + leaves), committed with commitBatch by
-    the demo's worker key; the requester's local records are kept like a client's."""
-    engine = InferenceEngine(package)
+def _commit_batch(attestia: Attestia, package, model_id: bytes, data_dir: Path,
+                  rows: np.ndarray) -> tuple[bytes, list[bytes]]:
+    """A batch in the published format (tree dump + leaves), committed with commitBatch and
+    its file's dataHash by the demo's worker key; the requester's local records are kept like
+    a client's."""
+    engine = InferenceEngine(package, model_id)
     operator, client = dev_account(WORKER), dev_account(CLIENT)
     now = _chain_time(attestia)
     leaves = []
     for raw in rows:
         evaluation = engine.evaluate(raw[None, :].astype(np.float32))
         salt = new_salt()
-        rid = request_id(client.address, package.model_id, commit(salt, evaluation.input_bytes))
+        rid = request_id(client.address, model_id, commit(salt, evaluation.input_bytes))
         record = engine.record(evaluation, request_id=rid, input_salt=salt,
                                worker=operator.address, timestamp=now, proof_kind=PROOF_SIGNED)
-        LocalRequest(rid, package.model_id, operator.address, evaluation.input_bytes, salt,
+        LocalRequest(rid, model_id, operator.address, evaluation.input_bytes, salt,
                      bytes(32), "", 0).save(data_dir)
         leaves.append(BatchLeaf(record, tuple(evaluation.shares), 10**14 // len(rows)))
     epoch = attestia.reg.current_epoch()
-    published = BatchFile.of(leaves, model_id=package.model_id, worker=operator.address,
+    published = BatchFile.of(leaves, model_id=model_id, worker=operator.address,
                              epoch=epoch, deposit=10**14)
     path = data_dir / "batches" / f"{published.tree.root}.json"
-    write_batch_file(path, published)
-    attestia.send(attestia.reg.commit_batch(published.root, published.count, package.model_id,
-                                            epoch, path.resolve().as_uri(), 10**14),
+    written = write_batch_file(path, published)
+    attestia.send(attestia.reg.commit_batch(published.root, published.count, model_id,
+                                            epoch, path.resolve().as_uri(), written.data_hash,
+                                            10**14),
                   account=operator)
     return published.batch_id, [leaf.inference.requestId for leaf in leaves]
 
 
-def _serve(attestia, settings, package_dir: Path, worker_name: str, operator, rows,
-           tee: str | None = None) -> list[bytes]:
+def _serve(attestia, settings, package_dir: Path, model_id: bytes, worker_name: str, operator,
+           rows, tee: str | None = None) -> list[bytes]:
     """Requests named to a worker, served by that worker in-process until idle."""
     setup = build_worker(attestia, operator=operator, packages=[package_dir],
                          data_dir=settings.data_dir / "workers" / worker_name, tee=tee)
     package = load_package(package_dir)
-    built = build_requests(attestia, package.model_id, [r[None, :] for r in rows],
-                           requester=dev_account(CLIENT).address, worker=setup.signer)
+    built = build_requests(attestia, model_id, [r[None, :] for r in rows],
+                           requester=dev_account(CLIENT).address, worker=setup.signer,
+                           package=package)
     sent = send_requests(attestia, built, dev_account(CLIENT), settings.data_dir)
     stats = setup.node.run(until_idle=True)
     setup.node.journal.close()
@@ -169,11 +176,12 @@ def flow(session_chain, anvil, tmp_path_factory):
     data_dir = settings.data_dir
     package_dir = data_dir / "models" / "demo"
     package = load_package(package_dir)
+    model_id = resolve_model_id(attestia, package, data_dir=data_dir).model_id
     signed_ids = [bytes.fromhex(p.stem[2:]) for p in (data_dir / "requests").glob("*.json")]
     X, _ = holdout()
 
     mark = time.perf_counter()
-    batch_id, batch_ids = _commit_batch(attestia, package, data_dir, X[10:13])
+    batch_id, batch_ids = _commit_batch(attestia, package, model_id, data_dir, X[10:13])
     timings["batch"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -183,8 +191,8 @@ def flow(session_chain, anvil, tmp_path_factory):
     nozk_dir.mkdir()
     for name in ("model.onnx", "manifest.json", "train.npz"):
         shutil.copyfile(package_dir / name, nozk_dir / name)
-    [tee_id] = _serve(attestia, settings, nozk_dir, "tee", dev_account(TEE_OPERATOR), X[20:21],
-                      tee="simulated")
+    [tee_id] = _serve(attestia, settings, nozk_dir, model_id, "tee", dev_account(TEE_OPERATOR),
+                      X[20:21], tee="simulated")
     timings["tee"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -193,26 +201,22 @@ def flow(session_chain, anvil, tmp_path_factory):
     assert "LOCAL TEST-ONLY SRS" in setup.stderr and "FOR TESTING" in setup.stderr
     timings["zk-setup"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    [zk_id] = _serve(attestia, settings, package_dir, "demo", dev_account(WORKER), X[30:31])
+    [zk_id] = _serve(attestia, settings, package_dir, model_id, "demo", dev_account(WORKER),
+                     X[30:31])
     timings["zk-record"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     raw = X[40][None, :].astype(np.float32)
     other, other_artifacts = _other_model_proof(package, home, raw)
-    built = build_requests(attestia, package.model_id, [raw], requester=dev_account(CLIENT).address,
-                           worker=dev_account(WORKER).address)
+    built = build_requests(attestia, model_id, [raw], requester=dev_account(CLIENT).address,
+                           worker=dev_account(WORKER).address, package=package)
     [local] = send_requests(attestia, built, dev_account(CLIENT), data_dir)
-    event = next(e for e in attestia.registry.events.InferenceRequested.get_logs(
-        from_block=local.block, to_block=local.block))
-    open_request = {"requester": event["args"]["requester"],
-                    "modelId": "0x" + bytes(event["args"]["modelId"]).hex(),
-                    "worker": event["args"]["worker"], "fee": event["args"]["fee"],
-                    "createdAt": event["args"]["createdAt"],
-                    "inputCommitment": "0x" + bytes(event["args"]["inputCommitment"]).hex(),
-                    "salt": local.salt, "input": local.input_bytes, "requestId": local.request_id}
+    assert local.request is not None  # as the chain stored it (InferenceRequested)
+    open_request = {"request": local.request, "salt": local.salt, "input": local.input_bytes,
+                    "requestId": local.request_id}
     timings["other-model"] = time.perf_counter() - mark
     root = data_dir / "workers" / "tee" / "simulated-enclave" / "root.pem"
-    yield Flow(settings, attestia, package_dir, nozk_dir, signed_ids, batch_id, batch_ids,
+    yield Flow(settings, attestia, model_id, package_dir, nozk_dir, signed_ids, batch_id, batch_ids,
                tee_id, root, zk_id, other, other_artifacts, open_request, timings)
     w3.provider.make_request("evm_revert", [snapshot])
     for sender in session_chain._senders.values():
@@ -294,7 +298,7 @@ def test_revealed_input_from_flags(flow: Flow, tmp_path: Path) -> None:
     local = json.loads((flow.settings.data_dir / "requests" /
                         f"0x{flow.signed_ids[0].hex()}.json").read_text())
     package = load_package(flow.package_dir)
-    engine = InferenceEngine(package)
+    engine = InferenceEngine(package, flow.model_id)
     raw = engine.decode_input(bytes.fromhex(local["input"][2:]))
     path = tmp_path / "x.json"
     path.write_text(json.dumps(input_to_json(raw, package.feature_names)))
@@ -346,19 +350,20 @@ def test_forged_signature_fails_signature(flow: Flow) -> None:
 
 def test_forged_signature_is_refused_by_the_contract(flow: Flow) -> None:
     req = flow.zk_open_request
-    engine = InferenceEngine(load_package(flow.nozk_dir))
+    package = load_package(flow.nozk_dir)
+    engine = InferenceEngine(package, flow.model_id)
     evaluation = engine.evaluate(engine.decode_input(req["input"]))
     record = engine.record(evaluation, request_id=req["requestId"], input_salt=req["salt"],
                            worker=dev_account(WORKER).address,
-                           timestamp=_chain_time(flow.attestia), proof_kind=PROOF_SIGNED)
+                           timestamp=_chain_time(flow.attestia), proof_kind=PROOF_SIGNED,
+                           result_hash=result_hash(b"sealed"))
     chain = flow.attestia.chain
     forged = sign_digest(Account.create(), inference_digest(record, chain.chain_id,
                                                             flow.attestia.registry.address))
-    call = flow.attestia.registry.functions.fulfillBySig(
-        Request.from_json(req).as_tuple(), record.as_tuple(),
-        [tuple(s) for s in evaluation.shares], forged, b"")
+    call = flow.attestia.reg.fulfill_by_sig(req["request"], record, evaluation.shares,
+                                            package.roster, forged, b"sealed")
     with pytest.raises(TransactionReverted) as caught:
-        flow.attestia.transact(call, account=dev_account(CLIENT), gas=400_000)
+        flow.attestia.send(call, account=dev_account(CLIENT))
     assert caught.value.error == "InvalidSignature"
 
 
@@ -384,17 +389,18 @@ def test_proof_for_another_model_fails_zk_and_is_refused_on_chain(flow: Flow) ->
     _fails_on(report, "output", "other public instances")
     # The registry refuses to record it in the first place.
     req = flow.zk_open_request
-    engine = InferenceEngine(load_package(flow.package_dir))
+    package = load_package(flow.package_dir)
+    engine = InferenceEngine(package, flow.model_id)
     evaluation = engine.evaluate(engine.decode_input(req["input"]))
     record = engine.record(evaluation, request_id=req["requestId"], input_salt=req["salt"],
                            worker=dev_account(WORKER).address,
                            timestamp=_chain_time(flow.attestia), proof_kind=PROOF_ZK,
-                           proof_hash=other.proof_hash, output_commitment=other.output_commitment)
-    call = flow.attestia.registry.functions.fulfillZk(
-        Request.from_json(req).as_tuple(), record.as_tuple(), [tuple(s) for s in evaluation.shares],
-        other.proof, list(other.instances), b"")
+                           proof_hash=other.proof_hash, output_commitment=other.output_commitment,
+                           result_hash=result_hash(b"sealed"))
+    call = flow.attestia.reg.fulfill_zk(req["request"], record, evaluation.shares,
+                                        package.roster, other.onchain(), b"sealed")
     with pytest.raises(TransactionReverted) as caught:
-        flow.attestia.transact(call, account=dev_account(WORKER), gas=1_500_000)
+        flow.attestia.send(call, account=dev_account(WORKER))
     assert caught.value.error == "ZkProofInvalid"
 
 
@@ -457,9 +463,10 @@ def test_a_tampered_batch_file_fails_the_record_line_naming_the_check(flow: Flow
     finally:
         path.write_bytes(original)
     assert not tampered.found and tampered.inference is None
-    assert "leaf 1's attribution list" in tampered.batch.file_error
+    # Any other bytes are refused before parsing: they are not the committed dataHash.
+    assert "its bytes hash to" in tampered.batch.file_error
     report = _report(flow, tampered)
-    _fails_on(report, "record", "not the committed batch", "leaf 1's attribution list")
+    _fails_on(report, "record", "not the committed batch", "committed dataHash")
     assert all(c.status is Status.SKIPPED for c in report.checks[1:])
 
 
@@ -554,8 +561,17 @@ def test_batch_package_and_list_failure_paths(flow: Flow) -> None:
     _fails_on(_quick(flow, relayed), "signature", "not by the worker key")
     roster = replace(ev, model=replace(ev.model, dataRoot=bytes(32)))
     _fails_on(_quick(flow, roster, flow.package_dir), "package", "roster root")
-    wrong_model = replace(ev, inference=replace(ev.inference, modelId=bytes(32)))
-    _fails_on(_quick(flow, wrong_model, flow.package_dir), "package", "the record's is")
+    other_file = replace(ev, model=replace(ev.model, contentHash=bytes(32)))
+    _fails_on(_quick(flow, other_file, flow.package_dir), "package", "was registered for")
+    _fails_on(_quick(flow, other_file, flow.package_dir), "model", "is not modelIdOf")
+    # The model line hashes the package's model.onnx against the registered contentHash.
+    impostor = SimpleNamespace(onnx_path=flow.package_dir / "manifest.json")
+    line = check_model(ev, impostor)  # type: ignore[arg-type]
+    assert line.status is Status.FAIL and "registered contentHash" in line.reason
+    assert "contentHash is sha-256 of the package's model.onnx" in check_model(
+        ev, load_package(flow.package_dir)).reason
+    other_roster = replace(ev, model=replace(ev.model, contributorsHash=bytes(32)))
+    _fails_on(_quick(flow, other_roster, flow.package_dir), "package", "contributorsHash")
     short = replace(ev, shares=((ev.shares[0][0], 9_999),) + ev.shares[1:])
     _fails_on(_quick(flow, short), "attribution", "invalid")
 
@@ -563,12 +579,16 @@ def test_batch_package_and_list_failure_paths(flow: Flow) -> None:
 def test_enable_zk_is_idempotent_and_refuses_wrong_artifacts_or_owner(flow: Flow) -> None:
     package = load_package(flow.package_dir)
     artifacts = zk.load_artifacts(flow.package_dir / "zk")
-    model, deployed = enable_zk(flow.attestia, package, artifacts, account=dev_account(ADMIN))
-    assert not deployed and model.policy & 0x08
-    with pytest.raises(ConfigError, match="are for model"):
+    mid, model, deployed = enable_zk(flow.attestia, package, artifacts,
+                                     account=dev_account(ADMIN))
+    assert mid == flow.model_id and not deployed and model.policy & 0x08
+    with pytest.raises(ConfigError, match="are for the ONNX file"):
         enable_zk(flow.attestia, package, flow.other_artifacts, account=dev_account(ADMIN))
-    with pytest.raises(ConfigError, match="only the model owner"):
+    with pytest.raises(ConfigError, match="is not registered by"):
         enable_zk(flow.attestia, package, artifacts, account=dev_account(CLIENT))
+    with pytest.raises(ConfigError, match="only the model owner"):
+        enable_zk(flow.attestia, package, artifacts, account=dev_account(CLIENT),
+                  model_id_=flow.model_id)
 
 
 def test_governance_allow_measurement_cli(flow: Flow) -> None:
