@@ -5,6 +5,13 @@ broadcast; on start-up the worker first settles what it journaled (re-broadcasti
 bytes), then resumes from its block cursor. The contract refuses a second record for a
 request, and the worker checks the request is still open before preparing one, so several
 workers can serve the same model.
+
+One request never stops the worker: whatever fails for it (payload, input, model,
+attribution, zk input hash, witness, proof, or the record's dry run naming a custom error)
+rejects it on chain with the reason, which refunds the requester. An open request (no named
+worker) cannot be rejected, since another worker may serve it: it is skipped and the reason
+journaled. A record carries the model's contributor roster, and its signed ``resultHash``
+covers the sealed answer delivered with it.
 """
 
 from __future__ import annotations
@@ -132,6 +139,7 @@ class WorkerNode:
         self.stats = WorkerStats()
         self.on_progress = on_progress
         self.stop_event = threading.Event()
+        self._timeout: int | None = None
 
     # -- public ---------------------------------------------------------------------------
     def run(self, *, until_idle: bool = False, max_seconds: float | None = None) -> WorkerStats:
@@ -325,6 +333,11 @@ class WorkerNode:
             raw = engine.decode_input(payload.input_bytes)
         except AttestiaError as exc:
             raise Rejection(f"malformed input: {exc}") from None
+        timestamp = max(int(time.time()), request.createdAt)
+        deadline = request.createdAt + self._request_timeout()
+        if timestamp > deadline:  # no record can be signed any more: refund at once
+            raise Rejection(f"expired: a record had to be signed by {deadline} (createdAt + "
+                            "requestTimeout)")
         kind = self._kind_for(request, engine)
         try:
             evaluation = engine.evaluate(raw)
@@ -339,7 +352,7 @@ class WorkerNode:
         record = engine.record(
             evaluation, request_id=_request_id(entry),
             input_salt=payload.salt, worker=self.signer.address,
-            timestamp=max(int(time.time()), request.createdAt), proof_kind=kind,
+            timestamp=timestamp, proof_kind=kind,
             proof_hash=proof_hash,
             output_commitment=zk_proof.output_commitment if zk_proof else None,
             result_hash=result_hash(sealed),
@@ -366,6 +379,11 @@ class WorkerNode:
         journal_record = {"inference": record.to_json(), "shares": [tuple(s) for s in shares],
                           "label": evaluation.label}
         return Prepared(entry, call, record=journal_record)
+
+    def _request_timeout(self) -> int:
+        if self._timeout is None:
+            self._timeout = self.reg.request_timeout()
+        return self._timeout
 
     def _kind_for(self, request: Request, engine: InferenceEngine) -> int:
         """The proof kind this worker makes for a request, judged by the policy the request

@@ -387,3 +387,41 @@ def test_a_poison_input_is_rejected_and_the_running_zk_worker_serves_the_next(
         code = worker.wait(timeout=60)
     assert code == 0, log_path.read_text()
     assert "stopped: 1 recorded, 2 rejected" in log_path.read_text()
+
+
+def test_an_open_request_this_worker_cannot_serve_is_skipped_not_rejected(
+    attestia, served_model, demo_package_dir, tmp_path
+) -> None:
+    """Nobody may reject an open request (another worker may serve it): the worker journals
+    why it skipped it and sends nothing."""
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    salt = new_salt()
+    commitment = commit(salt, b"whatever")
+    missing = b"uri:" + (tmp_path / "no-such-document.json").as_uri().encode()
+    rid = _raw_request(attestia, served_model.model_id, missing, commitment, ZERO_ADDRESS)
+    nonce = attestia.chain.w3.eth.get_transaction_count(node.operator.address)
+    stats = node.run(until_idle=True)
+    assert stats.skipped == 1 and stats.rejected == 0 and stats.failed == 0
+    [entry] = node.journal.entries(J.SKIPPED)
+    assert entry.request_id == "0x" + rid.hex()
+    assert entry.reason.startswith("cannot serve: open request document unreadable")
+    assert attestia.chain.w3.eth.get_transaction_count(node.operator.address) == nonce
+    assert attestia.reg.request_state(rid) != ZERO32  # still open for another worker
+
+
+def test_an_expired_request_is_rejected_before_the_model_runs(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path, monkeypatch
+) -> None:
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    [sent] = send_demo_requests(attestia, demo_package, tmp_path, 1, worker=node.signer.address)
+    timeout = attestia.reg.request_timeout()
+    later = max(time.time(), sent.request.createdAt) + timeout + 1
+    monkeypatch.setattr("offchain.worker.node.time.time", lambda: later)
+    ran = []
+    engine = next(iter(node.engines.values()))
+    monkeypatch.setattr(engine, "evaluate", lambda raw: ran.append(raw))
+    stats = node.run(until_idle=True)
+    assert stats.rejected == 1 and not ran
+    [rejection] = attestia.reg.rejected()
+    assert rejection.reason.startswith("expired: a record had to be signed by")
+    assert attestia.reg.balance(dev_account(CLIENT).address) == served_model.model.fee
