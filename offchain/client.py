@@ -103,11 +103,15 @@ def load_local_request(data_dir: Path, request_id: str) -> LocalRequest | None:
 
 
 def active_workers(attestia: Attestia) -> list[tuple[str, bytes]]:
-    """(signer, encryption key) of every active worker, newest registration first."""
-    seen: dict[str, bytes] = {}
-    for event in attestia.reg.workers_registered():
-        seen[event.signer] = event.encryption_key
-    return [(s, k) for s, k in reversed(seen.items()) if attestia.reg.is_active_worker(s)]
+    """(signer, current encryption key) of every active worker, newest registration first
+    (the key is read from the worker's slot: a worker may have rotated it since)."""
+    signers = list(dict.fromkeys(e.signer for e in attestia.reg.workers_registered()))
+    out = []
+    for signer in reversed(signers):
+        info = attestia.reg.worker(signer)
+        if info is not None and info.active:
+            out.append((signer, info.encryptionKey))
+    return out
 
 
 def worker_key(attestia: Attestia, worker: str) -> bytes:
