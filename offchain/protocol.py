@@ -528,8 +528,10 @@ def sorted_roster(contributors: Iterable[str]) -> list[str]:
 
 
 def contributors_hash(roster: Sequence[str]) -> bytes:
-    """``Model.contributorsHash``: keccak256(abi.encodePacked(address[] roster))."""
-    return keccak(b"".join(bytes.fromhex(a[2:]) for a in check_roster(roster)))
+    """``Model.contributorsHash``: keccak256(abi.encodePacked(address[] roster)). Solidity
+    packs an array's elements padded to 32 bytes each, so every address is one left-padded
+    word (not 20 bytes)."""
+    return keccak(b"".join(_ADDRESS_PAD + bytes.fromhex(a[2:]) for a in check_roster(roster)))
 
 
 def result_hash(sealed_result: bytes) -> bytes:
