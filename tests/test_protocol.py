@@ -4,6 +4,7 @@ derivation the Python side states is checked against what the registry computes 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import fields
 
 import pytest
@@ -31,6 +32,7 @@ address = st.binary(min_size=20, max_size=20).map(lambda b: P.Inference.from_tup
 uint64 = st.integers(0, 2**64 - 1)
 inference = st.builds(P.Inference, b32, b32, b32, b32, b32, st.integers(0, 255), b32, address,
                       uint64, b32)
+_MODELS = itertools.count()
 SLOW = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -150,11 +152,68 @@ def test_roster_rules_and_hash() -> None:
     roster = P.sorted_roster(["0x" + "22" * 20, "0x" + "11" * 20, "0x" + "22" * 20])
     assert [int(a, 16) for a in roster] == sorted(int(a, 16) for a in roster)
     assert len(roster) == 2
-    assert P.contributors_hash(roster) == keccak(b"".join(bytes.fromhex(a[2:]) for a in roster))
+    # abi.encodePacked(address[]) pads each element to a 32-byte word.
+    assert P.contributors_hash(roster) == keccak(encode(["address"] * 2, roster))
     for bad in ([], list(reversed(roster)), [roster[0], roster[0]], ["0x" + "00" * 20],
                 ["0x%040x" % (i + 1) for i in range(P.MAX_CONTRIBUTORS + 1)]):
         with pytest.raises(ValueError):
             P.check_roster(bad)
+
+
+@SLOW
+@given(accounts=st.lists(address.filter(lambda a: int(a, 16) != 0), min_size=1, max_size=12,
+                         unique=True))
+def test_roster_hash_is_what_the_registry_stores_and_checks(attestia, accounts) -> None:
+    """protocol.contributors_hash of a roster == the registered contributorsHash, and the same
+    roster passed with a record is accepted (a wrong hash would be RosterMismatch)."""
+    h = Harness(attestia)
+    roster = P.sorted_roster(accounts)
+    # Examples share one chain snapshot: every model needs its own content hash.
+    model_id = h.register_model(contributors=roster,
+                                content_hash=keccak(f"roster-{next(_MODELS)}".encode()))
+    model = attestia.reg.model(model_id)
+    assert model is not None and model.contributorsHash == P.contributors_hash(roster)
+    assert model.contributors == len(roster)
+    assert attestia.reg.contributors(model_id) == roster
+    if not attestia.reg.is_active_worker(WORKER.address):
+        h.register_worker()
+    shares = [(roster[0], P.BPS)]
+    request = h.request(model_id)
+    h.fulfill(request, h.record(request, shares), shares, roster=roster)
+
+
+def test_result_hash_is_what_the_registry_checks(attestia) -> None:
+    h = Harness(attestia)
+    model_id = h.setup_signed()
+    shares = contributors_shares(2)
+    request = h.request(model_id)
+    sealed = b"\x00ciphertext\xff" * 20
+    record = h.record(request, shares, sealed=sealed)
+    assert record.resultHash == P.result_hash(sealed) == keccak(sealed)
+    with reverts("ResultHashMismatch", P.result_hash(sealed), P.result_hash(sealed[:-1])):
+        h.fulfill(request, record, shares, sealed=sealed[:-1])
+    receipt = h.fulfill(request, record, shares, sealed=sealed)
+    assert attestia.reg.sealed_result(receipt["transactionHash"]) == sealed
+
+
+def test_zk_proof_input_hash_is_the_first_instance() -> None:
+    proof = P.ZkProof(b"p", (7, 8))
+    assert proof.input_hash == (7).to_bytes(32, "big")
+    assert proof.as_tuple() == (b"p", [7, 8])
+    assert P.ZkProof(b"p", ()).input_hash == P.ZERO32
+
+
+def test_slash_reporter_share_is_the_slashers(attestia) -> None:
+    h = Harness(attestia)
+    model_id = h.setup_signed()
+    stake = attestia.reg.worker(WORKER.address).stake
+    evidence = h.conflicting(h.unique("request"), model_id)
+    attestia.send(attestia.reg.slash_equivocation(*evidence), account=REQUESTER)
+    reward = stake * P.SLASH_REPORTER_BPS // P.BPS
+    assert attestia.reg.slasher_balance(REQUESTER.address) == reward
+    treasury = attestia.slasher.functions.treasury().call()
+    assert attestia.reg.slasher_balance(treasury) == stake - reward
+    assert attestia.reg.worker(WORKER.address).slashed
 
 
 @given(n=st.integers(0, 8), data=st.data())
@@ -205,15 +264,20 @@ def test_recorded_payout_shares_and_epoch_follow_the_python_rules(attestia) -> N
 def test_bps_and_policy_constants_are_what_the_registry_enforces(attestia) -> None:
     h = Harness(attestia)
     assert sum(P.policy_bit(k) for k in P.PROOF_KIND_NAMES) == P.POLICY_MASK
-    with reverts("InvalidSplit"):
-        h.register_model(split=(P.BPS // 2, P.BPS // 2, 1))
+    bad_split = (P.BPS // 2, P.BPS // 2, 1)
+    with pytest.raises(ValueError):  # protocol.Split refuses it in Python already...
+        P.Split(*bad_split)
+    with reverts("InvalidSplit", *bad_split):  # ...and the registry for the same reason
+        h.send(attestia.registry.functions.registerModel(
+            h.unique(), "", P.ZERO32, [OWNER.address], P.policy_bit(P.PROOF_SIGNED), 1,
+            bad_split), OWNER)
     model_id = h.register_model(split=(0, 0, P.BPS), policy=P.POLICY_MASK)
     reg = Registry(attestia)
     model = reg.model(model_id)
     assert model is not None and model.kinds == ["signed", "tee", "zk"]
     for bad in (0, P.POLICY_MASK | 1, 0x10):
-        with reverts("InvalidPolicy"):
-            attestia.send(reg.set_policy(model_id, bad), account=OWNER)
+        with reverts("InvalidPolicy", bad):
+            attestia.send(reg.set_terms(model_id, 1, bad, P.Split(0, 0, P.BPS)), account=OWNER)
     assert P.policy_of(["signed", "zk"]) == P.policy_bit(P.PROOF_SIGNED) | P.policy_bit(P.PROOF_ZK)
     assert P.kinds_of(P.policy_of(["tee"])) == ["tee"]
     with pytest.raises(ValueError, match="unknown proof kinds"):
@@ -245,7 +309,7 @@ def test_request_slot_sentinels_are_the_registry_sentinels(attestia) -> None:
     attestia.send(reg.reject_request(P.Request(*rejected.as_tuple()), "no"), account=WORKER)
     assert reg.request_state(rejected.request_id) == P.REQUEST_REJECTED
     cancelled = h.request(model_id)
-    h.travel(reg.request_timeout() + 1)
+    h.travel(reg.request_timeout() + P.TIMESTAMP_WINDOW + 1)
     attestia.send(reg.cancel_request(P.Request(*cancelled.as_tuple())), account=REQUESTER)
     assert reg.request_state(cancelled.request_id) == P.REQUEST_CANCELLED
     (event,) = reg.rejected(request_id=rejected.request_id)

@@ -1,12 +1,24 @@
-"""Single records (fulfill / fulfillBySig): the fee split, replay protection, who may sign,
-every check on the record and its attribution list, TEE records, and recordStatus."""
+"""Single records (fulfill / fulfillBySig): the fee split by the request's terms, replay
+protection, who may sign, the sealed result the signature covers, the deadline, every check on
+the record, its attribution list and the model's roster, TEE records, and recordStatus."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
 from offchain.attribution.shares import attribution_hash
-from offchain.protocol import PROOF_SIGNED, PROOF_TEE, PROOF_ZK
+from offchain.protocol import (
+    PROOF_SIGNED,
+    PROOF_TEE,
+    PROOF_ZK,
+    TIMESTAMP_WINDOW,
+    Payout,
+    Split,
+    contributors_hash,
+    result_hash,
+)
 from tests.contracts.helpers import (
     ADMIN,
     FEE,
@@ -15,6 +27,10 @@ from tests.contracts.helpers import (
     OWNER,
     RELAYER,
     REQUESTER,
+    ROSTER,
+    SEALED,
+    SIGNED,
+    SPLIT,
     TEE,
     WORKER,
     WORKER_B,
@@ -25,6 +41,7 @@ from tests.contracts.helpers import (
     contributor,
     contributors_shares,
     raw_attribution_hash,
+    raw_roster_hash,
     reverts,
 )
 
@@ -38,29 +55,37 @@ def test_fulfill_splits_the_fee_and_records_the_digest(h: Harness, by_sig: bool)
     registry_before = h.balance(h.registry.address)
     receipt = h.fulfill(request, inference, shares, by_sig=by_sig)
     assert h.balance(h.registry.address) == registry_before  # credits, not payments
-    f = h.registry.functions
+    reg = h.reg
     epoch = h.epoch()
-    assert f.requestState(request.request_id).call() == h.digest(inference)
-    assert f.balances(OPERATOR.address).call() == 2_000  # worker cut to the operator
-    assert f.balances(WORKER.address).call() == 0
-    assert f.balances(OWNER.address).call() == 1_000
-    assert f.epochPool(epoch).call() == 7_001
-    event = h.events(h.registry, "InferenceRecorded", receipt)[0]
-    assert event["digest"] == h.digest(inference)
-    assert tuple(event["payout"].values()) == (epoch, 2_000, 1_000, 7_001)
-    assert [tuple(s.values()) for s in event["shares"]] == shares
-    assert tuple(event["inference"].values()) == inference.as_tuple()
+    assert reg.request_state(request.request_id) == h.digest(inference)
+    assert reg.balance(OPERATOR.address) == 2_000  # worker cut to the operator
+    assert reg.balance(WORKER.address) == 0
+    assert reg.balance(OWNER.address) == 1_000
+    assert reg.epoch_pool(epoch) == 7_001
+    (event,) = h.recorded(receipt)
+    assert event.digest == h.digest(inference)
+    assert event.payout == Payout(epoch, 2_000, 1_000, 7_001)
+    assert [tuple(s) for s in event.shares] == shares
+    assert event.inference == inference
+    assert event.inference.resultHash == result_hash(SEALED)
 
 
-def test_fee_split_follows_the_model_split_at_record_time(h: Harness) -> None:
+def test_fee_split_follows_the_terms_the_request_was_paid_under(h: Harness) -> None:
+    """The owner re-prices and re-splits after payment: the record pays by the request."""
     model_id = h.setup_signed(fee=1_000, split=(0, 0, 10_000))
     request = h.request(model_id)
-    h.send(h.registry.functions.setSplit(model_id, (5_000, 5_000, 0)), OWNER)
+    h.send(h.reg.set_terms(model_id, 5_000, SIGNED, Split(5_000, 5_000, 0)), OWNER)
     shares = contributors_shares(1)
-    h.fulfill(request, h.record(request, shares), shares)
-    f = h.registry.functions
-    assert (f.balances(OPERATOR.address).call(), f.balances(OWNER.address).call(),
-            f.epochPool(h.epoch()).call()) == (500, 500, 0)
+    receipt = h.fulfill(request, h.record(request, shares), shares)
+    assert h.payout(receipt) == Payout(h.epoch(), 0, 0, 1_000)
+    reg = h.reg
+    assert (reg.balance(OPERATOR.address), reg.balance(OWNER.address),
+            reg.epoch_pool(h.epoch())) == (0, 0, 1_000)
+    # A request paid after the change pays by the new terms.
+    later = h.request(model_id)
+    assert later.fee == 5_000
+    receipt = h.fulfill(later, h.record(later, shares), shares)
+    assert h.payout(receipt) == Payout(h.epoch(), 2_500, 2_500, 0)
 
 
 def test_replayed_records_and_signatures_are_rejected(h: Harness) -> None:
@@ -77,11 +102,10 @@ def test_replayed_records_and_signatures_are_rejected(h: Harness) -> None:
         h.fulfill(request, other, shares, by_sig=True)
     # A signature for one request cannot be replayed on another (the digest covers requestId).
     second = h.request(model_id)
-    moved = h.record(second, shares, outputCommitment=inference.outputCommitment)
-    signature = h.sign(inference)
+    moved = h.record(second, shares, output_commitment=inference.outputCommitment,
+                     timestamp=inference.timestamp)
     with reverts("InvalidSignature"):
-        h.send(h.registry.functions.fulfillBySig(
-            second.as_tuple(), moved.as_tuple(), shares, signature, b""), RELAYER)
+        h.fulfill(second, moved, shares, by_sig=True, signature=h.sign(inference))
 
 
 def test_only_the_worker_key_sends_or_signs(h: Harness) -> None:
@@ -97,19 +121,37 @@ def test_only_the_worker_key_sends_or_signs(h: Harness) -> None:
         h.fulfill(request, inference, shares, by_sig=True, signer=OUTSIDER)
     with reverts("InvalidSignature"):  # the operator cannot sign for its worker key
         h.fulfill(request, inference, shares, by_sig=True, signer=OPERATOR)
-    fulfill_by_sig = h.registry.functions.fulfillBySig
     for bad in (b"", b"\x01" * 64, b"\x00" * 65, h.sign(inference)[:64] + b"\x05"):
         with reverts("InvalidSignature"):
-            h.send(fulfill_by_sig(request.as_tuple(), inference.as_tuple(), shares, bad, b""),
-                   RELAYER)
+            h.fulfill(request, inference, shares, by_sig=True, signature=bad)
     # A valid signature over the record, then one field altered in the submitted copy.
     signature = h.sign(inference)
-    altered = h.record(request, shares, outputCommitment=h.unique(),
+    altered = h.record(request, shares, output_commitment=h.unique(),
                        timestamp=inference.timestamp)
     with reverts("InvalidSignature"):
-        h.send(fulfill_by_sig(request.as_tuple(), altered.as_tuple(), shares, signature, b""),
-               RELAYER)
+        h.fulfill(request, altered, shares, by_sig=True, signature=signature)
     h.fulfill(request, inference, shares, by_sig=True)
+
+
+@pytest.mark.parametrize("by_sig", [False, True], ids=["direct", "by-sig"])
+def test_the_sealed_result_must_be_the_signed_one(h: Harness, by_sig: bool) -> None:
+    """resultHash = keccak256(sealedResult) is in the signed record: another (or an empty)
+    sealed result is ResultHashMismatch(signed, actual), checked before anything else."""
+    model_id = h.setup_signed()
+    request = h.request(model_id)
+    shares = contributors_shares(2)
+    inference = h.record(request, shares, sealed=b"the real answer")
+    for other in (b"", b"the real answer ", SEALED):
+        with reverts("ResultHashMismatch", result_hash(b"the real answer"), result_hash(other)):
+            h.fulfill(request, inference, shares, by_sig=by_sig, sealed=other)
+    # A record whose resultHash was changed to match a swapped answer loses its signature.
+    swapped = replace(inference, resultHash=result_hash(b"swapped"))
+    if by_sig:
+        with reverts("InvalidSignature"):
+            h.fulfill(request, swapped, shares, by_sig=True, sealed=b"swapped",
+                      signature=h.sign(inference))
+    receipt = h.fulfill(request, inference, shares, by_sig=by_sig, sealed=b"the real answer")
+    assert h.reg.sealed_result(receipt["transactionHash"]) == b"the real answer"
 
 
 def test_records_by_non_workers_are_rejected(h: Harness) -> None:
@@ -141,8 +183,8 @@ def test_records_by_revoked_or_unbonding_workers_are_rejected(h: Harness, by_sig
     h.register_worker(WORKER_B)
     shares = contributors_shares(2)
     revoked, unbonding = h.request(model_id), h.request(model_id, worker=WORKER_B.address)
-    h.send(h.registry.functions.revokeWorker(WORKER.address), ADMIN)
-    h.send(h.registry.functions.beginUnbonding(WORKER_B.address), OPERATOR)
+    h.send(h.reg.revoke_worker(WORKER.address), ADMIN)
+    h.send(h.reg.begin_unbonding(WORKER_B.address), OPERATOR)
     with reverts("WorkerNotActive", WORKER.address):
         h.fulfill(revoked, h.record(revoked, shares), shares, by_sig=by_sig)
     with reverts("WorkerNotActive", WORKER_B.address):
@@ -159,11 +201,14 @@ def test_record_must_match_its_request(h: Harness) -> None:
         h.fulfill(request, h.record(request, shares, modelId=other_model), shares)
     with reverts("RequestMismatch", rid):
         h.fulfill(request, h.record(request, shares, inputCommitment=h.unique()), shares)
-    forged = Request(request.requester, request.modelId, request.worker, 1, request.createdAt,
-                     request.inputCommitment)  # claims a lower fee
+    forged = replace(request, fee=1)  # claims a lower fee
     with reverts("RequestNotOpen", rid):
         h.fulfill(forged, h.record(request, shares), shares)
-    ghost = Request(REQUESTER.address, model_id, WORKER.address, FEE, h.now(), h.unique())
+    richer = replace(request, workerBps=10_000, ownerBps=0)  # claims a better split
+    with reverts("RequestNotOpen", rid):
+        h.fulfill(richer, h.record(request, shares), shares)
+    ghost = Request(REQUESTER.address, model_id, WORKER.address, FEE, h.now(), h.unique(),
+                    ZERO32, SPLIT[0], SPLIT[1], SIGNED)
     with reverts("RequestNotOpen", ghost.request_id):
         h.fulfill(ghost, h.record(ghost, shares), shares)
     # A record pointing at request B while passing request A's struct.
@@ -195,6 +240,33 @@ def test_record_timestamp_near_uint64_max_reverts_with_custom_error(h: Harness) 
         h.fulfill(request, h.record(request, shares, timestamp=ts), shares)
 
 
+def test_records_signed_after_the_deadline_are_refused(h: Harness) -> None:
+    """A record must be signed by createdAt + requestTimeout (RequestExpired(deadline)); one
+    signed by then lands up to TIMESTAMP_WINDOW later, the last second before a cancel."""
+    model_id = h.setup_signed()
+    shares = contributors_shares(2)
+    request = h.request(model_id)
+    deadline = h.deadline(request)
+    late = h.record(request, shares, timestamp=deadline + 1)
+    with reverts("RequestExpired", deadline):
+        h.send_at(deadline + 1, h.fulfill_call(request, late, shares), WORKER)
+    with reverts("RequestExpired", deadline):
+        h.fulfill(request, late, shares, by_sig=True)
+    # Signed at the deadline, landing at the last second of the grace period.
+    on_time = h.record(request, shares, timestamp=deadline)
+    h.send_at(deadline + TIMESTAMP_WINDOW, h.fulfill_call(request, on_time, shares, by_sig=True),
+              RELAYER)
+    assert h.reg.request_state(request.request_id) == h.digest(on_time)
+    # One second later it could not have landed (and the requester may cancel instead).
+    second = h.request(model_id)
+    deadline = h.deadline(second)
+    on_time = h.record(second, shares, timestamp=deadline)
+    with reverts("TimestampOutOfWindow", deadline):
+        h.send_at(deadline + TIMESTAMP_WINDOW + 1, h.fulfill_call(second, on_time, shares),
+                  WORKER)
+    h.send(h.reg.cancel_request(second), REQUESTER)
+
+
 def test_proof_kind_and_proof_hash_checks(h: Harness) -> None:
     model_id = h.setup_signed()
     request = h.request(model_id)
@@ -209,10 +281,14 @@ def test_proof_kind_and_proof_hash_checks(h: Harness) -> None:
     bad = h.unique()
     with reverts("ProofHashMismatch", ZERO32, bad):
         h.fulfill(request, h.record(request, shares, proof_hash=bad), shares)
-    # The model owner narrows the policy to TEE: SIGNED records stop being accepted.
-    h.send(h.registry.functions.setPolicy(model_id, TEE), OWNER)
+    # The owner narrows the policy to TEE: requests paid from now on refuse SIGNED records,
+    # the one already paid keeps the policy it was paid under.
+    h.send(h.reg.set_terms(model_id, FEE, TEE, Split(*SPLIT)), OWNER)
+    tee_request = h.request(model_id)
+    assert (request.policy, tee_request.policy) == (SIGNED, TEE)
     with reverts("ProofKindNotAllowed", PROOF_SIGNED):
-        h.fulfill(request, h.record(request, shares), shares)
+        h.fulfill(tee_request, h.record(tee_request, shares), shares)
+    h.fulfill(request, h.record(request, shares), shares)
 
 
 def test_attribution_list_checks(h: Harness) -> None:
@@ -246,6 +322,40 @@ def test_attribution_list_checks(h: Harness) -> None:
     attempt(good)
 
 
+@pytest.mark.parametrize("by_sig", [False, True], ids=["direct", "by-sig"])
+def test_every_payee_must_be_in_the_models_roster(h: Harness, by_sig: bool) -> None:
+    """NotAContributor(account) for the first share outside the registered roster, wherever
+    it sits in the list; the roster passed must be the registered one (RosterMismatch)."""
+    model_id = h.setup_signed()
+    request = h.request(model_id)
+    outsider = contributor(500)  # a valid address, not in ROSTER
+    assert outsider not in ROSTER
+
+    def attempt(shares, roster=None) -> None:
+        h.fulfill(request, h.record(request, shares), shares, by_sig=by_sig, roster=roster)
+
+    with reverts("NotAContributor", outsider):
+        attempt([(outsider, 10_000)])
+    ordered = sorted([ROSTER[0], ROSTER[-1], outsider], key=lambda x: int(x, 16))
+    with reverts("NotAContributor", outsider):  # among roster accounts
+        attempt([(x, 3_334 if i == 0 else 3_333) for i, x in enumerate(ordered)])
+    with reverts("SharesNotSorted", 0):  # the zero address is never a payee
+        zero = [(ZERO_ADDRESS, 10_000)]
+        h.fulfill(request, h.record(request, zero, attribution=raw_attribution_hash(zero)),
+                  zero, by_sig=by_sig)
+    registered = contributors_hash(ROSTER)
+    forged = sorted(ROSTER + [outsider], key=lambda x: int(x, 16))
+    for bad in (forged, ROSTER[:-1], list(reversed(ROSTER)), [], ROSTER + [ROSTER[-1]]):
+        with reverts("RosterMismatch", registered, raw_roster_hash(bad)):
+            attempt([(outsider if outsider in bad else ROSTER[0], 10_000)], roster=bad)
+    # Another model's roster is not this model's, even if it holds every payee.
+    other = h.register_model(contributors=[outsider])
+    with reverts("RosterMismatch", registered, contributors_hash([outsider])):
+        attempt([(outsider, 10_000)], roster=h.roster(other))
+    assert h.reg.request_state(request.request_id) == request.hash  # nothing recorded
+    attempt([(ROSTER[0], 4_000), (ROSTER[-1], 6_000)])
+
+
 def test_tee_records(h: Harness) -> None:
     model_id = h.register_model(policy=TEE)
     h.register_worker()
@@ -263,50 +373,55 @@ def test_tee_records(h: Harness) -> None:
         h.fulfill(request, h.record(request, shares), shares)
     inference = h.record(request, shares, proof_kind=PROOF_TEE, proof_hash=attestation)
     h.fulfill(request, inference, shares, by_sig=True)
-    status = h.registry.functions.recordStatus(request.request_id, inference.as_tuple()).call()
-    assert tuple(status) == (True, inference.timestamp, 0, 0, 0, False)
+    status = h.reg.record_status(request.request_id, inference)
+    assert (status.exists, status.recordedAt, status.workerRevokedAt,
+            status.measurementRevokedAt, status.modelRevokedAt, status.revokedAfter) == (
+        True, inference.timestamp, 0, 0, 0, False)
 
     second = h.request(model_id)
-    h.send(h.registry.functions.revokeMeasurement(measurement), ADMIN)
+    h.send(h.reg.revoke_measurement(measurement), ADMIN)
     revoked_at = h.now()
     with reverts("MeasurementIsRevoked", measurement):
         h.fulfill(second, h.record(second, shares, proof_kind=PROOF_TEE, proof_hash=attestation),
                   shares)
-    status = h.registry.functions.recordStatus(request.request_id, inference.as_tuple()).call()
-    assert tuple(status) == (True, inference.timestamp, 0, revoked_at, 0, True)
+    status = h.reg.record_status(request.request_id, inference)
+    assert (status.exists, status.measurementRevokedAt, status.revokedAfter) == (
+        True, revoked_at, True)
 
 
 def test_record_status_reports_revocations_with_timestamps(h: Harness) -> None:
     model_id = h.setup_signed()
     request, inference = h.serve(model_id)
-    status = h.registry.functions.recordStatus
-    assert tuple(status(request.request_id, inference.as_tuple()).call()) == (
-        True, inference.timestamp, 0, 0, 0, False)
+
+    def status(record=inference, request_id=request.request_id) -> tuple:
+        s = h.reg.record_status(request_id, record)
+        return (s.exists, s.recordedAt, s.workerRevokedAt, s.measurementRevokedAt,
+                s.modelRevokedAt, s.revokedAfter)
+
+    assert status() == (True, inference.timestamp, 0, 0, 0, False)
     h.travel(10)
-    h.send(h.registry.functions.revokeWorker(WORKER.address), ADMIN)
+    h.send(h.reg.revoke_worker(WORKER.address), ADMIN)
     worker_revoked = h.now()
-    assert tuple(status(request.request_id, inference.as_tuple()).call()) == (
-        True, inference.timestamp, worker_revoked, 0, 0, True)
+    assert status() == (True, inference.timestamp, worker_revoked, 0, 0, True)
     h.travel(10)
-    h.send(h.registry.functions.revokeModel(model_id), OWNER)
+    h.send(h.reg.revoke_model(model_id), OWNER)
     model_revoked = h.now()
-    assert tuple(status(request.request_id, inference.as_tuple()).call()) == (
-        True, inference.timestamp, worker_revoked, 0, model_revoked, True)
+    assert status() == (True, inference.timestamp, worker_revoked, 0, model_revoked, True)
     # A record that was never made: exists is false, revocations still reported.
-    fake = h.record(request, contributors_shares(2), outputCommitment=h.unique())
-    assert tuple(status(request.request_id, fake.as_tuple()).call()) == (
-        False, fake.timestamp, worker_revoked, 0, model_revoked, False)
+    fake = h.record(request, contributors_shares(2), output_commitment=h.unique())
+    assert status(fake) == (False, fake.timestamp, worker_revoked, 0, model_revoked, False)
     # The right record under another request id is not a record of that request.
-    assert h.attestia.reg.record_status(h.unique(), inference).exists is False
+    assert h.reg.record_status(h.unique(), inference).exists is False
 
 
 def test_sealed_result_is_calldata_only(h: Harness) -> None:
     model_id = h.setup_signed()
     request = h.request(model_id)
     shares = [(contributor(9), 10_000)]
-    inference = h.record(request, shares)
     sealed = b"\x99" * 300
+    inference = h.record(request, shares, sealed=sealed)
     receipt = h.fulfill(request, inference, shares, sealed=sealed)
     tx = h.w3.eth.get_transaction(receipt["transactionHash"])
     assert sealed in bytes(tx["input"])
     assert all(sealed not in bytes(log["data"]) for log in receipt["logs"])
+    assert h.reg.sealed_result(receipt["transactionHash"]) == sealed

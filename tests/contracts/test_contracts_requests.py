@@ -1,24 +1,31 @@
-"""Requests: escrow, cancellation after the timeout, rejection, refunds and withdrawals."""
+"""Requests: escrow, the terms a request carries, cancellation after the deadline and its
+grace period, rejection (named requests only), refunds and withdrawals."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from offchain.protocol import REQUEST_CANCELLED, REQUEST_REJECTED, Split
 from tests.contracts.helpers import (
     ADMIN,
     FEE,
+    GRACE,
     OPERATOR,
     OUTSIDER,
+    OWNER,
     REQUESTER,
+    SIGNED,
+    SPLIT,
+    TEE,
     TIMEOUT,
     WORKER,
     WORKER_B,
+    ZERO32,
     Harness,
     Request,
     contributors_shares,
     reverts,
 )
-
-CANCELLED = (1).to_bytes(32, "big")
-REJECTED = (2).to_bytes(32, "big")
 
 
 def test_request_holds_the_fee_in_escrow_under_its_content_id(h: Harness) -> None:
@@ -28,6 +35,8 @@ def test_request_holds_the_fee_in_escrow_under_its_content_id(h: Harness) -> Non
     assert h.balance(h.registry.address) == before + FEE
     assert request.request_id == h.registry.functions.requestIdOf(
         REQUESTER.address, model_id, request.inputCommitment).call()
+    (requested,) = h.reg.requested(request_id=request.request_id)
+    assert requested.request == request and requested.payload == b"sealed-input"
     open_request = h.request(model_id, worker=None)
     assert int(open_request.worker, 16) == 0
     with reverts("AlreadyExists"):  # same requester, model and commitment
@@ -36,88 +45,122 @@ def test_request_holds_the_fee_in_escrow_under_its_content_id(h: Harness) -> Non
     h.request(model_id, requester=OUTSIDER, input_commitment=request.inputCommitment)
 
 
+def test_request_carries_the_terms_in_force_when_paid(h: Harness) -> None:
+    model_id = h.setup_signed(fee=777, split=(1_500, 500, 8_000), policy=SIGNED | TEE)
+    zk_input = h.unique("zk-input")
+    request = h.request(model_id, zk_input_hash=zk_input)
+    assert (request.fee, request.workerBps, request.ownerBps, request.policy,
+            request.zkInputHash) == (777, 1_500, 500, SIGNED | TEE, zk_input)
+    assert request.split == Split(1_500, 500, 8_000)
+    h.send(h.reg.set_terms(model_id, 1_000, SIGNED, Split(*SPLIT)), OWNER)
+    later = h.request(model_id)
+    assert (later.fee, later.workerBps, later.ownerBps, later.policy, later.zkInputHash) == (
+        1_000, SPLIT[0], SPLIT[1], SIGNED, ZERO32)
+    # The first request's slot still holds its own terms: passing the new ones is refused.
+    repriced = replace(request, fee=1_000, workerBps=SPLIT[0], ownerBps=SPLIT[1], policy=SIGNED)
+    with reverts("RequestNotOpen", request.request_id):
+        h.send(h.reg.reject_request(repriced, "no"), WORKER)
+    assert h.reg.request_state(request.request_id) == request.hash
+
+
 def test_request_naming_an_unusable_worker_reverts(h: Harness) -> None:
     model_id = h.setup_signed()
     with reverts("WorkerNotFound", OUTSIDER.address):
         h.request(model_id, worker=OUTSIDER.address)
     h.register_worker(WORKER_B)
-    h.send(h.registry.functions.revokeWorker(WORKER_B.address), ADMIN)
+    h.send(h.reg.revoke_worker(WORKER_B.address), ADMIN)
     with reverts("WorkerNotActive", WORKER_B.address):
         h.request(model_id, worker=WORKER_B.address)
 
 
-def test_cancel_after_timeout_refunds_to_balance_then_withdraw(h: Harness) -> None:
+def test_cancel_after_the_grace_period_refunds_to_balance_then_withdraw(h: Harness) -> None:
     model_id = h.setup_signed()
     request = h.request(model_id)
-    cancel = h.registry.functions.cancelRequest
-    with reverts("RequestNotExpired", request.createdAt + TIMEOUT):
-        h.send(cancel(request.as_tuple()), REQUESTER)
-    h.travel(TIMEOUT)
+    cancellable_at = request.createdAt + TIMEOUT + GRACE
+    assert h.cancellable_at(request) == cancellable_at
+    cancel = h.reg.cancel_request
+    with reverts("RequestNotExpired", cancellable_at):
+        h.send(cancel(request), REQUESTER)
+    # Still refused in the last second a record signed by the deadline may land.
+    with reverts("RequestNotExpired", cancellable_at):
+        h.send_at(cancellable_at - 1, cancel(request), REQUESTER)
+    h.travel(1)
     with reverts("Unauthorized"):
-        h.send(cancel(request.as_tuple()), OUTSIDER)
-    forged = Request(request.requester, request.modelId, request.worker, FEE * 2,
-                     request.createdAt, request.inputCommitment)
+        h.send(cancel(request), OUTSIDER)
+    forged = replace(request, fee=FEE * 2)
     with reverts("RequestNotOpen", request.request_id):
-        h.send(cancel(forged.as_tuple()), REQUESTER)
-    h.send(cancel(request.as_tuple()), REQUESTER)
-    assert h.registry.functions.requestState(request.request_id).call() == CANCELLED
-    assert h.registry.functions.balances(REQUESTER.address).call() == FEE
+        h.send(cancel(forged), REQUESTER)
+    receipt = h.send(cancel(request), REQUESTER)
+    (event,) = h.reg.cancelled(request_id=request.request_id)
+    assert (event.requester, event.refund, event.meta.block) == (
+        REQUESTER.address, FEE, receipt["blockNumber"])
+    assert h.reg.request_state(request.request_id) == REQUEST_CANCELLED
+    assert h.reg.balance(REQUESTER.address) == FEE
     with reverts("RequestNotOpen", request.request_id):
-        h.send(cancel(request.as_tuple()), REQUESTER)
+        h.send(cancel(request), REQUESTER)
     shares = contributors_shares(2)
     with reverts("RequestNotOpen", request.request_id):  # too late to fulfill
-        h.fulfill(request, h.record(request, shares), shares)
+        h.fulfill(request, h.record(request, shares, timestamp=h.deadline(request)), shares)
 
     before = h.balance(REQUESTER.address)
-    receipt = h.send(h.registry.functions.withdraw(), REQUESTER)
+    receipt = h.send(h.reg.withdraw(), REQUESTER)
     spent = receipt["gasUsed"] * receipt["effectiveGasPrice"]
     assert h.balance(REQUESTER.address) == before + FEE - spent
-    assert h.registry.functions.balances(REQUESTER.address).call() == 0
+    assert h.reg.balance(REQUESTER.address) == 0
     with reverts("NothingToWithdraw"):
-        h.send(h.registry.functions.withdraw(), REQUESTER)
+        h.send(h.reg.withdraw(), REQUESTER)
+
+
+def test_cancel_opens_exactly_at_deadline_plus_grace(h: Harness) -> None:
+    model_id = h.setup_signed()
+    request = h.request(model_id)
+    h.send_at(h.cancellable_at(request), h.reg.cancel_request(request), REQUESTER)
+    assert h.reg.request_state(request.request_id) == REQUEST_CANCELLED
 
 
 def test_cancel_a_request_that_never_existed(h: Harness) -> None:
     model_id = h.setup_signed()
-    ghost = Request(REQUESTER.address, model_id, WORKER.address, FEE, h.now(), h.unique())
+    ghost = Request(REQUESTER.address, model_id, WORKER.address, FEE, h.now(), h.unique(),
+                    ZERO32, SPLIT[0], SPLIT[1], SIGNED)
     with reverts("RequestNotOpen", ghost.request_id):
-        h.send(h.registry.functions.cancelRequest(ghost.as_tuple()), REQUESTER)
+        h.send(h.reg.cancel_request(ghost), REQUESTER)
 
 
 def test_reject_named_request_by_worker_key_or_operator_only(h: Harness) -> None:
     model_id = h.setup_signed()
-    h.register_worker(WORKER_B)
-    reject = h.registry.functions.rejectRequest
+    h.register_worker(WORKER_B, operator=OUTSIDER)
+    reject = h.reg.reject_request
     first, second = h.request(model_id), h.request(model_id)
-    for who in (OUTSIDER, WORKER_B, REQUESTER):
+    for who in (OUTSIDER, WORKER_B, REQUESTER, OWNER):  # another worker, its operator...
         with reverts("Unauthorized"):
-            h.send(reject(first.as_tuple(), "busy"), who)
-    receipt = h.send(reject(first.as_tuple(), "unsupported input"), WORKER)
+            h.send(reject(first, "busy"), who)
+    receipt = h.send(reject(first, "unsupported input"), WORKER)
     event = h.events(h.registry, "RequestRejected", receipt)[0]
     assert (event["requestId"], event["rejectedBy"], event["refund"], event["reason"]) == (
         first.request_id, WORKER.address, FEE, "unsupported input")
-    h.send(reject(second.as_tuple(), "operator says no"), OPERATOR)
+    h.send(reject(second, "operator says no"), OPERATOR)
     for request in (first, second):
-        assert h.registry.functions.requestState(request.request_id).call() == REJECTED
-    assert h.registry.functions.balances(REQUESTER.address).call() == 2 * FEE
+        assert h.reg.request_state(request.request_id) == REQUEST_REJECTED
+    (typed,) = h.reg.rejected(request_id=second.request_id)
+    assert (typed.rejected_by, typed.refund, typed.reason) == (
+        OPERATOR.address, FEE, "operator says no")
+    assert h.reg.balance(REQUESTER.address) == 2 * FEE
     with reverts("RequestNotOpen", first.request_id):
-        h.send(reject(first.as_tuple(), "again"), WORKER)
+        h.send(reject(first, "again"), WORKER)
+    h.travel(TIMEOUT + GRACE)
     with reverts("RequestNotOpen", first.request_id):  # a rejected request is not cancellable
-        h.travel(TIMEOUT)
-        h.send(h.registry.functions.cancelRequest(first.as_tuple()), REQUESTER)
+        h.send(h.reg.cancel_request(first), REQUESTER)
 
 
-def test_reject_open_request_by_any_active_worker(h: Harness) -> None:
+def test_open_request_is_not_rejectable_by_anyone(h: Harness) -> None:
+    """Any worker may serve an open request, so no single worker's refusal closes it: every
+    reject is OpenRequestNotRejectable, and the request stays open for a record or a cancel."""
     model_id = h.setup_signed()
     h.register_worker(WORKER_B)
-    reject = h.registry.functions.rejectRequest
     request = h.request(model_id, worker=None)
-    with reverts("Unauthorized"):
-        h.send(reject(request.as_tuple(), "no"), OUTSIDER)
-    with reverts("Unauthorized"):  # an operator is not a worker key
-        h.send(reject(request.as_tuple(), "no"), OPERATOR)
-    h.send(h.registry.functions.revokeWorker(WORKER_B.address), ADMIN)
-    with reverts("Unauthorized"):
-        h.send(reject(request.as_tuple(), "no"), WORKER_B)
-    h.send(reject(request.as_tuple(), "no"), WORKER)
-    assert h.registry.functions.requestState(request.request_id).call() == REJECTED
+    for who in (WORKER, WORKER_B, OPERATOR, OUTSIDER, REQUESTER):
+        with reverts("OpenRequestNotRejectable", request.request_id):
+            h.send(h.reg.reject_request(request, "no"), who)
+    assert h.reg.request_state(request.request_id) == request.hash
+    shares = contributors_shares(2)
+    h.fulfill(request, h.record(request, shares, worker=WORKER_B.address), shares)

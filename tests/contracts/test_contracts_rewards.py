@@ -3,6 +3,7 @@ timelock -> claim), the ERC-20 distributor, and every revert of the distributor.
 
 from __future__ import annotations
 
+from offchain.protocol import EpochRoot, RootStatus
 from offchain.rewards.settlement import PoolShare, cumulative_rewards
 from tests.contracts.helpers import (
     ADMIN,
@@ -26,15 +27,18 @@ def served_pools(h: Harness, model_id: bytes, lists: list[list[tuple[str, int]]]
         request = h.request(model_id)
         inference = h.record(request, shares)
         receipt = h.fulfill(request, inference, shares, by_sig=len(pools) % 2 == 1)
-        payout = h.events(h.registry, "InferenceRecorded", receipt)[0]["payout"]
-        pools.append(PoolShare(payout["epoch"], payout["contributorCut"], tuple(shares)))
+        payout = h.payout(receipt)
+        pools.append(PoolShare(payout.epoch, payout.contributorCut, tuple(shares)))
     return pools
 
 
 def claim(h: Harness, tree, account: str, distributor=None, sender=OUTSIDER) -> int:
-    distributor = distributor or h.distributor
     cumulative, proof = h.proof(tree, account)
-    receipt = h.send(distributor.functions.claim(account, cumulative, proof), sender)
+    if distributor is None:  # the deployment's: the typed client
+        receipt = h.send(h.attestia.dist.claim(account, cumulative, proof), sender)
+        distributor = h.distributor
+    else:
+        receipt = h.send(distributor.functions.claim(account, cumulative, proof), sender)
     return h.events(distributor, "Claimed", receipt)[0]["amount"]
 
 
@@ -42,7 +46,7 @@ def test_sweep_epoch(h: Harness) -> None:
     model_id = h.setup_signed(fee=1_000)
     h.serve(model_id)
     epoch = h.epoch()
-    sweep = h.registry.functions.sweepEpoch
+    sweep = h.reg.sweep_epoch
     with reverts("EpochNotEnded", epoch):
         h.send(sweep(epoch), OUTSIDER)
     with reverts("EpochNotEnded", epoch + 5):
@@ -51,8 +55,8 @@ def test_sweep_epoch(h: Harness) -> None:
     with reverts("NothingToSweep", epoch - 1):
         h.send(sweep(epoch - 1), OUTSIDER)
     h.send(sweep(epoch), OUTSIDER)
-    assert h.registry.functions.epochPool(epoch).call() == 0
-    assert h.distributor.functions.totalFunded().call() == 700
+    assert h.reg.epoch_pool(epoch) == 0
+    assert h.attestia.dist.total_funded() == 700
     assert h.balance(h.distributor.address) == 700
     with reverts("NothingToSweep", epoch):
         h.send(sweep(epoch), OUTSIDER)
@@ -71,11 +75,11 @@ def test_eth_rewards_end_to_end(h: Harness) -> None:
     pools += [PoolShare(epoch, 3_001 // 3, ((d, 10_000),)) for _ in batch_leaves]
 
     h.next_epoch()
-    h.send(h.registry.functions.sweepEpoch(epoch), OUTSIDER)
-    h.send(h.registry.functions.sweepBatches([batch_id]), OUTSIDER)
+    h.send(h.reg.sweep_epoch(epoch), OUTSIDER)
+    h.send(h.reg.sweep_batches([batch_id]), OUTSIDER)
     funded = 3 * 7_001 + 3_001
-    dist = h.distributor.functions
-    assert dist.totalFunded().call() == funded == h.balance(h.distributor.address)
+    dist = h.attestia.dist
+    assert dist.total_funded() == funded == h.balance(h.distributor.address)
 
     cumulative = cumulative_rewards(pools, epoch)
     assert cumulative[d] == 3_000
@@ -84,19 +88,19 @@ def test_eth_rewards_end_to_end(h: Harness) -> None:
     tree = h.rewards_tree(cumulative)
     with reverts("NoActiveRoot"):
         claim(h, tree, a)
-    h.send(dist.proposeRoot(epoch, bytes.fromhex(tree.root[2:]), total), ADMIN)
-    assert tuple(dist.claimableRoot().call()) == (False, 0, ZERO32, 0)
+    h.send(dist.propose_root(epoch, bytes.fromhex(tree.root[2:]), total), ADMIN)
+    assert dist.claimable_root() is None
     with reverts("NoActiveRoot"):
         claim(h, tree, a)
     h.travel(TIMELOCK)
-    assert tuple(dist.claimableRoot().call()) == (True, epoch, bytes.fromhex(tree.root[2:]), total)
+    assert dist.claimable_root() == (epoch, bytes.fromhex(tree.root[2:]), total)
 
     for account in (a, b, c, d):  # claim activates the ready root lazily; anyone may send
         before = h.balance(account)
         assert claim(h, tree, account) == cumulative[account]
         assert h.balance(account) == before + cumulative[account]
-        assert dist.claimed(account).call() == cumulative[account]
-    assert dist.totalClaimed().call() == total
+        assert dist.claimed(account) == cumulative[account]
+    assert dist.total_claimed() == total
     assert h.balance(h.distributor.address) == funded - total
     with reverts("NothingToClaim", cumulative[a], cumulative[a]):  # nobody is paid twice
         claim(h, tree, a)
@@ -105,10 +109,10 @@ def test_eth_rewards_end_to_end(h: Harness) -> None:
     second = served_pools(h, model_id, [shares_for([a, d])])
     epoch2 = h.epoch()
     h.next_epoch()
-    h.send(h.registry.functions.sweepEpoch(epoch2), OUTSIDER)
+    h.send(h.reg.sweep_epoch(epoch2), OUTSIDER)
     cumulative2 = cumulative_rewards(pools + second, epoch2)
     tree2 = h.rewards_tree(cumulative2)
-    h.send(dist.proposeRoot(epoch2, bytes.fromhex(tree2.root[2:]), sum(cumulative2.values())),
+    h.send(dist.propose_root(epoch2, bytes.fromhex(tree2.root[2:]), sum(cumulative2.values())),
            ADMIN)
     h.activate_after_timelock(epoch2)
     assert claim(h, tree2, a) == cumulative2[a] - cumulative[a] == 7_001 // 2
@@ -117,17 +121,16 @@ def test_eth_rewards_end_to_end(h: Harness) -> None:
     # An old root's proof no longer verifies against the active root.
     with reverts("InvalidProof"):
         claim(h, tree, d)
-    assert h.balance(h.distributor.address) == dist.totalFunded().call() - \
-        dist.totalClaimed().call()
+    assert h.balance(h.distributor.address) == dist.funding().unclaimed
 
 
 def test_claim_reverts(h: Harness) -> None:
-    dist = h.distributor.functions
+    dist = h.attestia.dist
     a, b = contributor(1), contributor(2)
-    h.send(dist.fund(1_000), OUTSIDER, value=1_000)
+    h.send(dist.fund(1_000), OUTSIDER)
     tree = h.rewards_tree({a: 100, b: 200})
     root = bytes.fromhex(tree.root[2:])
-    h.send(dist.proposeRoot(1, root, 250), ADMIN)  # leaves sum to 300 > total: a bad root
+    h.send(dist.propose_root(1, root, 250), ADMIN)  # leaves sum to 300 > total: a bad root
     h.activate_after_timelock(1)
     amount_a, proof_a = h.proof(tree, a)
     with reverts("InvalidProof"):
@@ -147,94 +150,94 @@ def test_claim_reverts(h: Harness) -> None:
 
 
 def test_fund_reverts(h: Harness) -> None:
-    dist = h.distributor.functions
+    dist = h.attestia.dist
     with reverts("ZeroAmount"):
         h.send(dist.fund(0), OUTSIDER)
-    with reverts("IncorrectValue", 10, 9):
-        h.send(dist.fund(10), OUTSIDER, value=9)
-    h.send(dist.fund(10), OUTSIDER, value=10)
-    assert dist.totalFunded().call() == 10
+    with reverts("IncorrectValue", 10, 9):  # raw: the typed client always sends the amount
+        h.send(h.distributor.functions.fund(10), OUTSIDER, value=9)
+    h.send(dist.fund(10), OUTSIDER)
+    assert dist.total_funded() == 10
 
 
 def test_propose_root_reverts(h: Harness) -> None:
-    dist = h.distributor.functions
-    h.send(dist.fund(1_000), OUTSIDER, value=1_000)
+    dist = h.attestia.dist
+    h.send(dist.fund(1_000), OUTSIDER)
     root = h.unique("root")
-    settler = dist.SETTLER_ROLE().call()
+    settler = h.distributor.functions.SETTLER_ROLE().call()
     with reverts("AccessControlUnauthorizedAccount", OUTSIDER.address, settler):
-        h.send(dist.proposeRoot(1, root, 1), OUTSIDER)
+        h.send(dist.propose_root(1, root, 1), OUTSIDER)
     with reverts("EmptyRoot"):
-        h.send(dist.proposeRoot(1, ZERO32, 1), ADMIN)
+        h.send(dist.propose_root(1, ZERO32, 1), ADMIN)
     with reverts("TotalExceedsFunded", 1_001, 1_000):
-        h.send(dist.proposeRoot(1, root, 1_001), ADMIN)
-    h.send(dist.proposeRoot(5, root, 600), ADMIN)
+        h.send(dist.propose_root(1, root, 1_001), ADMIN)
+    h.send(dist.propose_root(5, root, 600), ADMIN)
     with reverts("RootAlreadyProposed", 5):
-        h.send(dist.proposeRoot(5, h.unique(), 600), ADMIN)
+        h.send(dist.propose_root(5, h.unique(), 600), ADMIN)
     h.activate_after_timelock(5)
     with reverts("EpochNotAfterActive", 5, 5):
-        h.send(dist.proposeRoot(5, root, 600), ADMIN)
+        h.send(dist.propose_root(5, root, 600), ADMIN)
     with reverts("EpochNotAfterActive", 4, 5):
-        h.send(dist.proposeRoot(4, root, 600), ADMIN)
+        h.send(dist.propose_root(4, root, 600), ADMIN)
     with reverts("TotalDecreased", 599, 600):
-        h.send(dist.proposeRoot(6, root, 599), ADMIN)
-    h.send(dist.proposeRoot(6, root, 600), ADMIN)
+        h.send(dist.propose_root(6, root, 599), ADMIN)
+    h.send(dist.propose_root(6, root, 600), ADMIN)
 
 
 def test_cancel_and_activate_root(h: Harness) -> None:
-    dist = h.distributor.functions
-    h.send(dist.fund(1_000), OUTSIDER, value=1_000)
+    dist = h.attestia.dist
+    h.send(dist.fund(1_000), OUTSIDER)
     root, other = h.unique("root"), h.unique("other")
-    guardian = dist.GUARDIAN_ROLE().call()
+    guardian = h.distributor.functions.GUARDIAN_ROLE().call()
     with reverts("RootNotProposed", 1):
-        h.send(dist.cancelRoot(1), ADMIN)
+        h.send(dist.cancel_root(1), ADMIN)
     with reverts("RootNotProposed", 1):
-        h.send(dist.activateRoot(1), OUTSIDER)
-    h.send(dist.proposeRoot(1, root, 500), ADMIN)
+        h.send(dist.activate_root(1), OUTSIDER)
+    h.send(dist.propose_root(1, root, 500), ADMIN)
     ready_at = h.now() + TIMELOCK
-    assert tuple(dist.epochRoot(1).call()) == (root, 500, ready_at, 1)
+    assert dist.epoch_root(1) == EpochRoot(root, 500, ready_at, RootStatus.PROPOSED)
     with reverts("AccessControlUnauthorizedAccount", OUTSIDER.address, guardian):
-        h.send(dist.cancelRoot(1), OUTSIDER)
+        h.send(dist.cancel_root(1), OUTSIDER)
     with reverts("TimelockNotElapsed", ready_at):
-        h.send(dist.activateRoot(1), OUTSIDER)
-    h.send(dist.cancelRoot(1), ADMIN)
-    assert dist.epochRoot(1).call()[3] == 2  # Cancelled
+        h.send(dist.activate_root(1), OUTSIDER)
+    h.send(dist.cancel_root(1), ADMIN)
+    assert dist.epoch_root(1).status == RootStatus.CANCELLED
     with reverts("RootNotProposed", 1):
-        h.send(dist.cancelRoot(1), ADMIN)
+        h.send(dist.cancel_root(1), ADMIN)
     h.travel(TIMELOCK)
     with reverts("RootNotProposed", 1):  # a cancelled root never activates
-        h.send(dist.activateRoot(1), OUTSIDER)
-    assert dist.claimableRoot().call()[0] is False
+        h.send(dist.activate_root(1), OUTSIDER)
+    assert dist.claimable_root() is None
 
-    h.send(dist.proposeRoot(1, other, 700), ADMIN)  # a cancelled epoch may be proposed again
+    h.send(dist.propose_root(1, other, 700), ADMIN)  # a cancelled epoch may be proposed again
     h.travel(TIMELOCK)
-    with reverts("TimelockElapsed", dist.epochRoot(1).call()[2]):
-        h.send(dist.cancelRoot(1), ADMIN)
-    h.send(dist.activateRoot(1), OUTSIDER)
-    assert dist.epochRoot(1).call()[3] == 3  # Activated
-    assert tuple(dist.claimableRoot().call()) == (True, 1, other, 700)
+    with reverts("TimelockElapsed", dist.epoch_root(1).readyAt):
+        h.send(dist.cancel_root(1), ADMIN)
+    h.send(dist.activate_root(1), OUTSIDER)
+    assert dist.epoch_root(1).status == RootStatus.ACTIVATED
+    assert dist.claimable_root() == (1, other, 700)
     with reverts("RootNotProposed", 1):
-        h.send(dist.activateRoot(1), OUTSIDER)
+        h.send(dist.activate_root(1), OUTSIDER)
 
     # Two waiting proposals: activating the newer first leaves the older behind for good.
-    h.send(dist.proposeRoot(2, h.unique(), 700), ADMIN)
-    h.send(dist.proposeRoot(3, h.unique(), 800), ADMIN)
+    h.send(dist.propose_root(2, h.unique(), 700), ADMIN)
+    h.send(dist.propose_root(3, h.unique(), 800), ADMIN)
     h.travel(TIMELOCK)
-    h.send(dist.activateRoot(3), OUTSIDER)
+    h.send(dist.activate_root(3), OUTSIDER)
     with reverts("EpochNotAfterActive", 2, 3):
-        h.send(dist.activateRoot(2), OUTSIDER)
+        h.send(dist.activate_root(2), OUTSIDER)
 
 
 def test_activate_refuses_a_lower_total(h: Harness) -> None:
-    dist = h.distributor.functions
-    h.send(dist.fund(1_000), OUTSIDER, value=1_000)
-    h.send(dist.proposeRoot(1, h.unique(), 900), ADMIN)
-    h.send(dist.proposeRoot(2, h.unique(), 100), ADMIN)  # nothing active yet: accepted
+    dist = h.attestia.dist
+    h.send(dist.fund(1_000), OUTSIDER)
+    h.send(dist.propose_root(1, h.unique(), 900), ADMIN)
+    h.send(dist.propose_root(2, h.unique(), 100), ADMIN)  # nothing active yet: accepted
     h.travel(TIMELOCK)
-    h.send(dist.activateRoot(1), OUTSIDER)
+    h.send(dist.activate_root(1), OUTSIDER)
     with reverts("TotalDecreased", 100, 900):
-        h.send(dist.activateRoot(2), OUTSIDER)
+        h.send(dist.activate_root(2), OUTSIDER)
     # Nor does a claim activate it lazily: the active root stays epoch 1's.
-    assert dist.claimableRoot().call()[1] == 1
+    assert dist.claimable_root()[0] == 1
 
 
 def test_roles_are_separate(h: Harness) -> None:
@@ -294,8 +297,8 @@ def test_constructor_reverts(h: Harness) -> None:
     token_dist = h.deploy("RewardDistributor", token.address, 60, ADMIN.address, ADMIN.address,
                           ADMIN.address)
     eth_dist = h.distributor.address
-    args = dict(admin=ADMIN.address, distributor=eth_dist, min_stake=1, unbonding=1, timeout=1,
-                genesis=0, length=86_400)
+    args = dict(admin=ADMIN.address, distributor=eth_dist, min_stake=1, unbonding=901,
+                challenge=1, timeout=1, genesis=0, length=86_400)
 
     def registry(**changes):
         values = {**args, **changes}

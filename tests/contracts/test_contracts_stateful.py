@@ -1,11 +1,13 @@
-"""A stateful property test: random sequences of requests, records, rejections, cancellations,
-batches, sweeps, root proposals, cancellations, activations, claims and withdrawals, with the
-whole money flow modelled in Python and the conservation invariants checked after every step.
+"""A stateful property test: random sequences of requests, records (on time or too late),
+rejections, cancellations, re-pricing by the model owner, batches, sweeps, root proposals,
+cancellations, activations, claims, withdrawals, and an equivocation slash with the slasher's
+payouts, with the whole money flow modelled in Python and the conservation invariants checked
+after every step.
 
 Time is handled so that every outcome is predictable: each clock jump is longer than the root
-timelock and the request timeout (so a jump makes every earlier proposal ready), and the clock
-never rests within a few minutes before an epoch boundary (so a record's epoch is the one read
-just before it).
+timelock and a request's cancel time (deadline + grace), so a jump makes every earlier proposal
+ready and every earlier request expired, and the clock never rests within a few minutes before
+an epoch boundary (so a record's epoch is the one read just before it).
 """
 
 from __future__ import annotations
@@ -21,25 +23,30 @@ from hypothesis.stateful import (
     consumes,
     initialize,
     invariant,
+    multiple,
     precondition,
     rule,
     run_state_machine_as_test,
 )
 
 from offchain.merkle import StandardMerkleTree
+from offchain.protocol import BPS, SLASH_REPORTER_BPS, Split, sorted_roster, split_fee
 from offchain.rewards.settlement import PoolShare, cumulative_rewards
 from tests.contracts.helpers import (
     ADMIN,
+    GRACE,
     MIN_STAKE,
     OPERATOR,
     OUTSIDER,
     OWNER,
     RELAYER,
     REQUESTER,
+    SIGNED,
     TIMELOCK,
     TIMEOUT,
     WORKER,
     WORKER_B,
+    WORKER_C,
     Harness,
     Request,
     contributor,
@@ -48,12 +55,18 @@ from tests.contracts.helpers import (
     shares_for,
 )
 
-JUMP = max(TIMELOCK, TIMEOUT) + 120  # every clock jump outlasts the timelock and the timeout
+# Every clock jump outlasts the timelock and a request's cancel time (deadline + grace).
+JUMP = max(TIMELOCK, TIMEOUT + GRACE) + 120
 SAFE_BEFORE_BOUNDARY = 600  # never rest this close before an epoch boundary
-CONTRIBUTORS = [contributor(100 + i) for i in range(4)]
+CONTRIBUTORS = sorted_roster(contributor(100 + i) for i in range(4))  # both models' roster
 PAYEES = [REQUESTER, OUTSIDER, OPERATOR, OWNER]
+REPORTERS = [RELAYER, OUTSIDER]  # who may report an equivocation
+SLASH_PAYEES = [RELAYER, OUTSIDER, ADMIN]  # reporters and the slasher's treasury (the deployer)
+STAKES = 3 * MIN_STAKE  # WORKER, WORKER_B and WORKER_C (the one that equivocates)
 EPOCH, GENESIS = 86_400, 0  # DeployParams defaults (checked in the test)
 MODELS: list[tuple[bytes, int, tuple[int, int, int]]] = []  # (id, fee, split), set per test
+TERMS = [(10_001, (2_000, 1_000, 7_000)), (999, (3_333, 3_333, 3_334)), (5_000, (0, 0, 10_000)),
+         (1, (10_000, 0, 0)), (0, (5_000, 5_000, 0))]
 
 
 @dataclass
@@ -89,15 +102,19 @@ class MoneyFlow(RuleBasedStateMachine):
         self.funded_shares: list[PoolShare] = []
         self.earned: dict[str, int] = {}  # cumulative_rewards(funded_shares), kept current
         self.funded_pool_total = 0
-        self.stakes = 2 * MIN_STAKE
-        self.total_funded = int(h.distributor.functions.totalFunded().call())
-        self.total_claimed = int(h.distributor.functions.totalClaimed().call())
+        self.stakes = STAKES
+        self.models = list(MODELS)  # the current terms (set_terms changes them)
+        self.slashed = False
+        self.slasher_balances: dict[str, int] = defaultdict(int)
+        self.total_funded = h.attestia.dist.total_funded()
+        self.total_claimed = h.attestia.dist.total_claimed()
         self.claimed: dict[str, int] = defaultdict(int)
         self.proposals: dict[int, Proposal] = {}
         self.active: Proposal | None = None
         self.latest: int | None = None
         self.next_root_epoch = 1
-        assert h.balance(h.registry.address) == self.stakes  # the two workers' stakes only
+        assert h.balance(h.registry.address) == self.stakes  # the three workers' stakes only
+        assert h.balance(h.slasher.address) == 0
 
     def teardown(self) -> None:
         """Whatever happened, a final settlement pays every contributor exactly what it
@@ -135,11 +152,23 @@ class MoneyFlow(RuleBasedStateMachine):
     @rule(target=requests, model=st.integers(0, 1), named=st.booleans(),
           requester=st.sampled_from([REQUESTER, OUTSIDER]))
     def request(self, model: int, named: bool, requester) -> Request:
-        model_id, fee, _ = MODELS[model]
+        model_id, fee, (worker_bps, owner_bps, _) = self.models[model]
         request = self.h.request(model_id, worker=WORKER.address if named else None,
                                  requester=requester, fee=fee)
+        # The request carries the terms in force now.
+        assert (request.fee, request.workerBps, request.ownerBps) == (fee, worker_bps, owner_bps)
         self.open[request.request_id] = request
         return request
+
+    @rule(model=st.integers(0, 1), terms=st.sampled_from(TERMS))
+    def set_terms(self, model: int, terms) -> None:
+        """The owner re-prices and re-splits: open requests keep the terms they were paid
+        under (fulfill below splits by the request, and the chain must agree)."""
+        model_id, _, _ = self.models[model]
+        fee, split = terms
+        self.h.send(self.h.reg.set_terms(model_id, fee, SIGNED, Split(*split)), OWNER)
+        self.models[model] = (model_id, fee, split)
+        self.seen["set_terms"] += 1
 
     @initialize(target=recorded, model=st.integers(0, 1),
                 who=st.sets(st.sampled_from(CONTRIBUTORS), min_size=1))
@@ -154,15 +183,22 @@ class MoneyFlow(RuleBasedStateMachine):
         worker = WORKER_B if second_worker and int(request.worker, 16) == 0 else WORKER
         shares = shares_for(sorted(who))
         inference = h.record(request, shares, worker=worker.address)
+        if inference.timestamp > h.deadline(request):
+            # Signed after the deadline: refused; the requester takes the refund instead.
+            with reverts("RequestExpired", h.deadline(request)):
+                h.fulfill(request, inference, shares, by_sig=by_sig)
+            self.seen["expired"] += 1
+            self._cancel(request)
+            return multiple()
         epoch = self.epoch
-        h.fulfill(request, inference, shares, by_sig=by_sig)
-        _, _, (worker_bps, owner_bps, _) = next(m for m in MODELS if m[0] == request.modelId)
-        worker_cut = request.fee * worker_bps // 10_000
-        owner_cut = request.fee * owner_bps // 10_000
+        receipt = h.fulfill(request, inference, shares, by_sig=by_sig)
+        # Split by the terms the request was paid under, whatever the model says now.
+        expected = split_fee(request.fee, request.workerBps, request.ownerBps, epoch)
+        assert h.payout(receipt) == expected
         del self.open[request.request_id]
-        self.balances[OPERATOR.address] += worker_cut
-        self.balances[OWNER.address] += owner_cut
-        cut = request.fee - worker_cut - owner_cut
+        self.balances[OPERATOR.address] += expected.workerCut
+        self.balances[OWNER.address] += expected.ownerCut
+        cut = expected.contributorCut
         self.pools[epoch] += cut
         self.pool_shares[epoch].append(PoolShare(epoch, cut, tuple(shares)))
         self.seen["fulfill"] += 1
@@ -174,23 +210,36 @@ class MoneyFlow(RuleBasedStateMachine):
         with reverts("AlreadyRecorded", self.h.digest(inference)):
             self.h.fulfill(request, inference, shares, by_sig=by_sig)
 
-    @rule(request=consumes(requests), by_operator=st.booleans())
-    def reject(self, request: Request, by_operator: bool) -> None:
-        named = int(request.worker, 16) != 0
-        who = (OPERATOR if by_operator else WORKER) if named else WORKER_B
-        self.h.send(self.h.registry.functions.rejectRequest(request.as_tuple(), "no"), who)
+    @rule(target=requests, request=consumes(requests), by_operator=st.booleans())
+    def reject(self, request: Request, by_operator: bool):
+        h = self.h
+        if int(request.worker, 16) == 0:
+            # Nobody may reject an open request: it stays open (back in the bundle).
+            with reverts("OpenRequestNotRejectable", request.request_id):
+                h.send(h.reg.reject_request(request, "no"), WORKER_B)
+            self.seen["reject_open"] += 1
+            return request
+        h.send(h.reg.reject_request(request, "no"), OPERATOR if by_operator else WORKER)
         del self.open[request.request_id]
         self.balances[request.requester] += request.fee
         self.seen["reject"] += 1
+        return multiple()
 
     @rule(request=consumes(requests))
     def cancel(self, request: Request) -> None:
-        cancel = self.h.registry.functions.cancelRequest(request.as_tuple())
-        if self.h.now() < request.createdAt + TIMEOUT:
-            with reverts("RequestNotExpired", request.createdAt + TIMEOUT):
-                self.h.send(cancel, _account(request.requester))
+        self._cancel(request)
+
+    def _cancel(self, request: Request) -> None:
+        h = self.h
+        cancel = h.reg.cancel_request(request)
+        cancellable_at = h.cancellable_at(request)
+        if h.now() + 5 < cancellable_at:
+            with reverts("RequestNotExpired", cancellable_at):
+                h.send(cancel, _account(request.requester))
             self._jump(JUMP)
-        self.h.send(cancel, _account(request.requester))
+        elif h.now() <= cancellable_at + 5:
+            self._jump(10)
+        h.send(cancel, _account(request.requester))
         del self.open[request.request_id]
         self.balances[request.requester] += request.fee
         self.seen["cancel"] += 1
@@ -227,12 +276,12 @@ class MoneyFlow(RuleBasedStateMachine):
     def sweep(self) -> None:
         h = self.h
         for epoch in self._sweepable_epochs():
-            h.send(h.registry.functions.sweepEpoch(epoch), RELAYER)
+            h.send(h.reg.sweep_epoch(epoch), RELAYER)
             self.total_funded += self.pools.pop(epoch)
             self.funded_shares += self.pool_shares.pop(epoch)
         batch_ids = self._sweepable_batches()
         if batch_ids:
-            h.send(h.registry.functions.sweepBatches(batch_ids), RELAYER)
+            h.send(h.reg.sweep_batches(batch_ids), RELAYER)
             for batch_id in batch_ids:
                 deposit, epoch, count, shares = self.batches[batch_id]
                 self.swept_batches.add(batch_id)
@@ -242,7 +291,7 @@ class MoneyFlow(RuleBasedStateMachine):
         self.funded_pool_total = sum(s.pool for s in self.funded_shares)
         self.seen["sweep"] += 1
         with reverts("EpochNotEnded", self.epoch):
-            h.send(h.registry.functions.sweepEpoch(self.epoch), RELAYER)
+            h.send(h.reg.sweep_epoch(self.epoch), RELAYER)
 
     def _sweepable_epochs(self) -> list[int]:
         return sorted(e for e, amount in self.pools.items() if e < self.epoch and amount)
@@ -252,16 +301,52 @@ class MoneyFlow(RuleBasedStateMachine):
                  if e < self.epoch and b not in self.swept_batches]
         return ready if any(self.batches[b][0] for b in ready) else []
 
+    # -- slashing -------------------------------------------------------------------------
+    @precondition(lambda self: not self.slashed)
+    @rule(reporter=st.sampled_from(REPORTERS), model=st.integers(0, 1))
+    def slash(self, reporter, model: int) -> None:
+        """WORKER_C signs two different records for one request: whoever reports it gets half
+        its stake, the treasury the rest; the key is revoked and cannot be slashed twice."""
+        h = self.h
+        evidence = h.conflicting(h.unique("request"), self.models[model][0], worker=WORKER_C)
+        h.send(h.reg.slash_equivocation(*evidence), reporter)
+        reward = MIN_STAKE * SLASH_REPORTER_BPS // BPS
+        self.slasher_balances[reporter.address] += reward
+        self.slasher_balances[ADMIN.address] += MIN_STAKE - reward
+        self.stakes -= MIN_STAKE
+        self.slashed = True
+        worker = h.reg.worker(WORKER_C.address)
+        assert worker.slashed and worker.stake == 0 and not worker.active
+        with reverts("AlreadySlashed", WORKER_C.address):
+            h.send(h.reg.slash_equivocation(*h.conflicting(
+                h.unique("request"), self.models[model][0], worker=WORKER_C)), reporter)
+        self.seen["slash"] += 1
+
+    @rule(payee=st.sampled_from(SLASH_PAYEES))
+    def withdraw_slashed(self, payee) -> None:
+        h = self.h
+        amount = self.slasher_balances[payee.address]
+        if amount == 0:
+            with reverts("NothingToWithdraw"):
+                h.send(h.reg.slasher_withdraw(), payee)
+            return
+        before = h.balance(payee.address)
+        receipt = h.send(h.reg.slasher_withdraw(), payee)
+        fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        assert h.balance(payee.address) == before + amount - fee
+        self.slasher_balances[payee.address] = 0
+        self.seen["withdraw_slashed"] += 1
+
     @rule(payee=st.sampled_from(PAYEES))
     def withdraw(self, payee) -> None:
         h = self.h
         amount = self.balances[payee.address]
         if amount == 0:
             with reverts("NothingToWithdraw"):
-                h.send(h.registry.functions.withdraw(), payee)
+                h.send(h.reg.withdraw(), payee)
             return
         before = h.balance(payee.address)
-        receipt = h.send(h.registry.functions.withdraw(), payee)
+        receipt = h.send(h.reg.withdraw(), payee)
         fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
         assert h.balance(payee.address) == before + amount - fee
         self.balances[payee.address] = 0
@@ -290,7 +375,7 @@ class MoneyFlow(RuleBasedStateMachine):
         tree = h.rewards_tree(cumulative)
         epoch = self.next_root_epoch
         self.next_root_epoch += 1
-        h.send(h.distributor.functions.proposeRoot(epoch, root_bytes(tree), total), ADMIN)
+        h.send(h.attestia.dist.propose_root(epoch, root_bytes(tree), total), ADMIN)
         self._lazy_activate()
         assert self.active is None or total >= self.active.total
         self.proposals[epoch] = Proposal(epoch, tree, cumulative, total)
@@ -302,7 +387,7 @@ class MoneyFlow(RuleBasedStateMachine):
     @rule()
     def cancel_root(self) -> None:
         epoch = max(e for e, p in self.proposals.items() if p.status == "proposed" and not p.ready)
-        self.h.send(self.h.distributor.functions.cancelRoot(epoch), ADMIN)
+        self.h.send(self.h.attestia.dist.cancel_root(epoch), ADMIN)
         self.proposals[epoch].status = "cancelled"
         self.seen["cancel_root"] += 1
 
@@ -314,9 +399,9 @@ class MoneyFlow(RuleBasedStateMachine):
         proposal = self.proposals[data.draw(st.sampled_from(waiting))]
         if not proposal.ready:
             with reverts("TimelockNotElapsed"):
-                h.send(h.distributor.functions.activateRoot(proposal.epoch), RELAYER)
+                h.send(h.attestia.dist.activate_root(proposal.epoch), RELAYER)
             self._jump(JUMP)
-        activate = h.distributor.functions.activateRoot(proposal.epoch)
+        activate = h.attestia.dist.activate_root(proposal.epoch)
         if self.active is not None and proposal.epoch <= self.active.epoch:
             with reverts("EpochNotAfterActive", proposal.epoch, self.active.epoch):
                 h.send(activate, RELAYER)
@@ -333,7 +418,7 @@ class MoneyFlow(RuleBasedStateMachine):
     @rule(account=st.sampled_from(CONTRIBUTORS), tamper=st.booleans(), wait=st.booleans())
     def claim(self, account: str, tamper: bool, wait: bool) -> None:
         h = self.h
-        claim = h.distributor.functions.claim
+        claim = h.attestia.dist.claim
         if wait and any(not p.ready for p in self.proposals.values()):
             self._jump(JUMP)  # past the timelock: the claim activates the newest root lazily
         saved = (self.active, {e: p.status for e, p in self.proposals.items()})
@@ -380,16 +465,20 @@ class MoneyFlow(RuleBasedStateMachine):
         """One batched read of every figure, then the conservation laws."""
         h = self.h
         f, d = h.registry.functions, h.distributor.functions
+        s = h.slasher.functions
         pools = sorted(self.pools)
-        reads = [h.registry.address, h.distributor.address, d.totalFunded(), d.totalClaimed()]
+        reads = [h.registry.address, h.distributor.address, d.totalFunded(), d.totalClaimed(),
+                 h.slasher.address]
+        reads += [s.balances(p.address) for p in SLASH_PAYEES]
         reads += [f.balances(p.address) for p in PAYEES]
         reads += [f.epochPool(e) for e in pools]
         reads += [d.claimed(a) for a in CONTRIBUTORS]
         values = h.read_uints(reads)
-        registry, distributor, funded, claimed_total = values[:4]
-        balances = values[4:4 + len(PAYEES)]
-        epoch_pools = values[4 + len(PAYEES):4 + len(PAYEES) + len(pools)]
-        claimed = values[4 + len(PAYEES) + len(pools):]
+        registry, distributor, funded, claimed_total, slasher = values[:5]
+        values = values[5:]
+        slash_balances, values = values[:len(SLASH_PAYEES)], values[len(SLASH_PAYEES):]
+        balances, values = values[:len(PAYEES)], values[len(PAYEES):]
+        epoch_pools, claimed = values[:len(pools)], values[len(pools):]
 
         # The registry holds exactly what it owes: escrow, credits, pools, batch deposits, stakes.
         escrow = sum(r.fee for r in self.open.values())
@@ -399,6 +488,9 @@ class MoneyFlow(RuleBasedStateMachine):
             self.stakes
         assert registry == owed
         assert balances == [self.balances[p.address] for p in PAYEES]
+        # The slasher holds exactly the unwithdrawn reporter and treasury credits.
+        assert slash_balances == [self.slasher_balances[p.address] for p in SLASH_PAYEES]
+        assert slasher == sum(self.slasher_balances.values())
         assert epoch_pools == [self.pools[e] for e in pools]
 
         # The distributor holds what was funded minus what was claimed.
@@ -419,11 +511,13 @@ def _account(address: str):
 
 def test_money_flow_state_machine(h: Harness) -> None:
     MODELS.clear()
-    for fee, split in ((10_001, (2_000, 1_000, 7_000)), (999, (3_333, 3_333, 3_334))):
-        MODELS.append((h.register_model(fee=fee, split=split), fee, split))
+    for fee, split in TERMS[:2]:
+        MODELS.append((h.register_model(fee=fee, split=split, contributors=CONTRIBUTORS), fee,
+                       split))
     h.register_worker(WORKER)
     h.register_worker(WORKER_B)
-    assert (h.registry.functions.epochLength().call(), h.genesis()) == (EPOCH, GENESIS)
+    h.register_worker(WORKER_C)
+    assert (h.reg.epoch_length(), h.genesis()) == (EPOCH, GENESIS)
     MoneyFlow.h = h
     MoneyFlow.seen.clear()
     run_state_machine_as_test(MoneyFlow, settings=settings(
@@ -432,3 +526,4 @@ def test_money_flow_state_machine(h: Harness) -> None:
     ))
     # The runs reached every outcome that matters (the final settlement guarantees claims).
     assert MoneyFlow.seen["fulfill"] and MoneyFlow.seen["sweep"] and MoneyFlow.seen["claim_paid"]
+    assert MoneyFlow.seen["slash"] and MoneyFlow.seen["set_terms"]
