@@ -16,6 +16,13 @@ normal operation are already non-zero: "steady state"):
   proof from a 1,000,000-leaf rewards tree, root already active (goal <= 90,000);
   ``claim_1m_tree_first`` (an empty recipient account: the worst case) and
   ``claim_1m_tree_first_funded_recipient`` (a recipient that already holds ETH).
+* ``slash_equivocation``: Slasher.slashEquivocation with two signed, conflicting 5-contributor
+  records of one worker (the first slash: reporter and treasury credited for the first time,
+  as every report of a new reporter is); ``slash_equivocation_warm``: another worker's, with
+  reporter and treasury already credited.
+
+Records carry the model's 5-contributor roster and a 64-byte sealed result (resultHash);
+workers register with their key's EIP-712 consent, sent by the operator.
 
 The rewards tree is built with ``offchain.merkle.StandardMerkleTree`` itself (its column-wise
 encoding and C keccak make 1,000,000 leaves take ~15 s here), and the contract accepting the
@@ -37,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eth_utils import keccak, to_checksum_address  # noqa: E402
 
+from offchain import protocol  # noqa: E402
 from offchain.attribution.shares import attribution_hash  # noqa: E402
 from offchain.chain.accounts import dev_account  # noqa: E402
 from offchain.chain.anvil import EmbeddedChain, free_port  # noqa: E402
@@ -52,6 +60,7 @@ from offchain.protocol import (  # noqa: E402
     CLAIM_LEAF_TYPES,
     INFERENCE_ABI_TYPES,
     PROOF_SIGNED,
+    ZERO32,
     Batch,
     Inference,
     Request,
@@ -61,7 +70,10 @@ from offchain.protocol import (  # noqa: E402
     data_uri_hash,
     inference_digest,
     policy_bit,
+    result_hash,
+    worker_registration_digest,
 )
+from offchain.registry import decode_requested  # noqa: E402
 
 GOALS = {
     "request": 70_000,
@@ -70,7 +82,10 @@ GOALS = {
     "claim_1m_tree_repeat": 90_000,
 }
 ADMIN, OWNER, OPERATOR, WORKER, REQUESTER, RELAYER = (dev_account(i) for i in range(6))
+SLASHED = (dev_account(6), dev_account(7))  # worker keys that equivocate (measured last)
 FUNDED_CLAIMANT = dev_account(8)  # already holds ETH
+SEALED = b"\x01" * 64
+ENCRYPTION_KEY = b"\x04" + b"\x11" * 64
 FEE = 10**15
 INFERENCE_LEAF = list(INFERENCE_ABI_TYPES)
 REWARD_LEAF = list(CLAIM_LEAF_TYPES)
@@ -105,27 +120,44 @@ class Bench:
         self.chain.w3.provider.make_request("evm_increaseTime", [seconds])
         self.chain.w3.provider.make_request("evm_mine", [])
 
-    def request(self, model_id: bytes) -> tuple[Request, int]:
-        """(the Request, gas used)."""
-        commitment = self.unique()
-        call = self.reg.request_inference(model_id, WORKER.address, commitment, b"\xab" * 160,
-                                          FEE)
-        receipt = self.attestia.send(call, account=REQUESTER)
-        created = int(self.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
-        request = Request(REQUESTER.address, model_id, WORKER.address, FEE, created, commitment)
-        return request, int(receipt["gasUsed"])
+    def register_worker(self, signer: Any) -> None:
+        """The operator registers ``signer`` with the key's EIP-712 consent."""
+        deadline = self.now() + 3_600
+        digest = worker_registration_digest(signer.address, OPERATOR.address, ENCRYPTION_KEY,
+                                            self.reg.nonce(signer.address), deadline,
+                                            self.chain.chain_id, self.reg.address)
+        self.attestia.send(self.reg.register_worker(
+            signer.address, ENCRYPTION_KEY, 10**17, deadline=deadline,
+            signature=sign_digest(signer, digest)), account=OPERATOR)
 
-    def fulfill(self, model_id: bytes, shares: list[tuple[str, int]], *, by_sig: bool) -> int:
+    def request(self, model_id: bytes) -> tuple[Request, int]:
+        """(the Request as the registry emitted it, gas used)."""
+        call = self.reg.request_inference(model_id, WORKER.address, self.unique(),
+                                          b"\xab" * 160, FEE)
+        receipt = self.attestia.send(call, account=REQUESTER)
+        event = self.attestia.registry.events.InferenceRequested()
+        (log,) = event.process_receipt(receipt)
+        return decode_requested(log).request, int(receipt["gasUsed"])
+
+    def record(self, request_id: bytes, model_id: bytes, input_commitment: bytes,
+               shares: list[tuple[str, int]], worker: str = WORKER.address) -> Inference:
+        return Inference(request_id, model_id, input_commitment, self.unique(),
+                         attribution_hash(shares), PROOF_SIGNED, ZERO32, worker, self.now(),
+                         result_hash(SEALED))
+
+    def sign(self, record: Inference, signer: Any = WORKER) -> bytes:
+        return sign_digest(signer, inference_digest(record, self.chain.chain_id,
+                                                    self.reg.address))
+
+    def fulfill(self, model_id: bytes, shares: list[tuple[str, int]], roster: list[str], *,
+                by_sig: bool) -> int:
         request, _ = self.request(model_id)
-        record = Inference(request.request_id, model_id, request.inputCommitment, self.unique(),
-                           attribution_hash(shares), PROOF_SIGNED, b"\0" * 32, WORKER.address,
-                           self.now())
+        record = self.record(request.request_id, model_id, request.inputCommitment, shares)
         if by_sig:
-            digest = inference_digest(record, self.chain.chain_id, self.reg.address)
-            call = self.reg.fulfill_by_sig(request, record, shares, sign_digest(WORKER, digest),
-                                           b"\x01" * 64)
+            call = self.reg.fulfill_by_sig(request, record, shares, roster, self.sign(record),
+                                           SEALED)
             return self.gas(call, RELAYER)
-        return self.gas(self.reg.fulfill(request, record, shares, b"\x01" * 64), WORKER)
+        return self.gas(self.reg.fulfill(request, record, shares, roster, SEALED), WORKER)
 
 
 def contributors(n: int) -> list[tuple[str, int]]:
@@ -135,44 +167,70 @@ def contributors(n: int) -> list[tuple[str, int]]:
     return [(a, base + (1 if i < rest else 0)) for i, a in enumerate(accounts)]
 
 
+def roster_of(shares: list[tuple[str, int]]) -> list[str]:
+    return [account for account, _ in shares]  # already sorted ascending
+
+
 def measure_records(bench: Bench, model_id: bytes) -> dict[str, int]:
     bench.request(model_id)  # warm-up
     _, request_gas = bench.request(model_id)
     shares = contributors(5)
-    bench.fulfill(model_id, shares, by_sig=False)  # warm-up: balances and pool become non-zero
-    direct = bench.fulfill(model_id, shares, by_sig=False)
-    relayed = bench.fulfill(model_id, shares, by_sig=True)
+    roster = roster_of(shares)
+    # Warm-up: balances and pool become non-zero.
+    bench.fulfill(model_id, shares, roster, by_sig=False)
+    direct = bench.fulfill(model_id, shares, roster, by_sig=False)
+    relayed = bench.fulfill(model_id, shares, roster, by_sig=True)
     return {"request": request_gas, "fulfill_single_5_contributors": direct,
             "fulfill_by_sig_5_contributors": relayed}
 
 
 def measure_batches(bench: Bench, model_id: bytes) -> dict[str, Any]:
     now = bench.now()
-    leaves = [
+    leaves = [  # batch leaves: resultHash 0
         Inference(bench.unique(), model_id, bench.unique(), bench.unique(),
-                  attribution_hash(contributors(3)), PROOF_SIGNED, b"\0" * 32, WORKER.address,
-                  now - i)
+                  attribution_hash(contributors(3)), PROOF_SIGNED, ZERO32, WORKER.address,
+                  now - i, ZERO32)
         for i in range(BATCH_LEAVES)
     ]
     tree = StandardMerkleTree.of([leaf.as_tuple() for leaf in leaves], INFERENCE_LEAF)
     root = bytes.fromhex(tree.root[2:])
     reg = bench.reg
     epoch = reg.current_epoch()
-    bench.gas(reg.commit_batch(bench.unique(), BATCH_LEAVES, model_id, epoch, URI, 10**15),
-              WORKER)
-    gas = bench.gas(reg.commit_batch(root, BATCH_LEAVES, model_id, epoch, URI, 10**15), WORKER)
+    bench.gas(reg.commit_batch(bench.unique(), BATCH_LEAVES, model_id, epoch, URI,
+                               bench.unique(), 10**15), WORKER)
+    data_hash = keccak(b"the batch file")
+    gas = bench.gas(reg.commit_batch(root, BATCH_LEAVES, model_id, epoch, URI, data_hash,
+                                     10**15), WORKER)
     proof = [bytes.fromhex(p[2:]) for p in tree.get_proof(BATCH_LEAVES // 2)]
     if not reg.verify_inclusion(batch_id(root, model_id, WORKER.address),
                                 leaves[BATCH_LEAVES // 2], proof):
         raise RuntimeError("verifyInclusion rejected a leaf of the committed batch")
     relayed_root = bench.unique()
-    batch = Batch(relayed_root, BATCH_LEAVES, model_id, epoch, data_uri_hash(URI),
+    batch = Batch(relayed_root, BATCH_LEAVES, model_id, epoch, data_uri_hash(URI), data_hash,
                   WORKER.address, 10**15)
     signature = sign_digest(WORKER, batch_digest(batch, bench.chain.chain_id, reg.address))
     relayed = bench.gas(reg.commit_batch_by_sig(relayed_root, BATCH_LEAVES, model_id, epoch, URI,
-                                                WORKER.address, signature, 10**15), RELAYER)
+                                                data_hash, WORKER.address, signature, 10**15),
+                        RELAYER)
     return {"commit_batch": gas, "commit_batch_per_inference_n1000": gas / BATCH_LEAVES,
             "commit_batch_by_sig": relayed}
+
+
+def measure_slashes(bench: Bench, model_id: bytes) -> dict[str, int]:
+    """Each SLASHED key signs two records for one request that claim different outputs;
+    RELAYER reports both pairs (the first slash credits reporter and treasury from zero)."""
+    shares = contributors(5)
+    figures = []
+    for signer in SLASHED:
+        request_id, commitment = bench.unique(), bench.unique()
+        a = bench.record(request_id, model_id, commitment, shares, signer.address)
+        b = bench.record(request_id, model_id, commitment, shares, signer.address)
+        figures.append(bench.gas(bench.reg.slash_equivocation(
+            a, bench.sign(a, signer), b, bench.sign(b, signer)), RELAYER))
+        worker = bench.reg.worker(signer.address)
+        if worker is None or not worker.slashed or worker.stake:
+            raise RuntimeError(f"{signer.address} was not slashed")
+    return {"slash_equivocation": figures[0], "slash_equivocation_warm": figures[1]}
 
 
 def measure_claims(bench: Bench) -> tuple[dict[str, int], float]:
@@ -234,12 +292,13 @@ def main() -> int:
                 deployment, _ = deploy(chain, fresh=True, params=DeployParams())
             attestia = Attestia(chain, deployment)
             bench = Bench(chain, attestia)
-            model_id = bench.unique()
+            content_hash = bench.unique()
             attestia.send(bench.reg.register_model(
-                model_id, "ipfs://model", bench.unique(), 5, policy_bit(PROOF_SIGNED), FEE,
-                Split(2_000, 1_000, 7_000)), account=OWNER)
-            attestia.send(bench.reg.register_worker(WORKER.address, b"\x04" + b"\x11" * 64, 10**17),
-                          account=OPERATOR)
+                content_hash, "ipfs://model", bench.unique(), roster_of(contributors(5)),
+                policy_bit(PROOF_SIGNED), FEE, Split(2_000, 1_000, 7_000)), account=OWNER)
+            model_id = protocol.model_id(OWNER.address, content_hash)
+            for signer in (WORKER, *SLASHED):
+                bench.register_worker(signer)
             with console.status("requests and records"):
                 result: dict[str, Any] = measure_records(bench, model_id)
             console.log(f"request {result['request']:,} gas, fulfill "
@@ -252,6 +311,9 @@ def main() -> int:
             result |= claims
             console.log(f"claim (repeat) {result['claim_1m_tree_repeat']:,} gas; tree built in "
                         f"{tree_seconds:.1f} s")
+            with console.status("equivocation slashes"):
+                result |= measure_slashes(bench, model_id)
+            console.log(f"slashEquivocation {result['slash_equivocation']:,} gas")
         finally:
             node.down()
     result["targets_met"] = {key: result[key] <= goal for key, goal in GOALS.items()}
