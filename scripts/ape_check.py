@@ -3,8 +3,10 @@
 Run with the MAIN venv's python (`make ape-check`); Ape itself runs in .venv-ape as a
 subprocess. Steps: link the solc-js shim where py-solc-x looks for solc, start a throwaway
 Anvil on a free port (private HOME), compile and deploy with Ape, then confirm over raw
-JSON-RPC that every address Ape printed holds code. Exit 0 on success; on failure print one
-``ape-check: error: ...`` line and exit non-zero. Works offline.
+JSON-RPC that every address Ape printed holds code, that Ape ran every wiring step of the plan
+(``offchain.chain.plan.WIRING``), and that the wiring took: the registry's ``slasher()`` is the
+Slasher Ape deployed. Exit 0 on success; on failure print one ``ape-check: error: ...`` line
+and exit non-zero. Works offline.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from eth_utils import keccak, to_checksum_address
+
 from offchain.build import EVM_VERSION, SHIM, SOLC_VERSION
 from offchain.chain.anvil import anvil_binary, port_in_use, rpc_call
 from offchain.chain.deploy import PLAN
+from offchain.chain.plan import WIRING
 from offchain.errors import AttestiaError, ChainError, ConfigError, ToolchainError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +37,7 @@ PORT_RANGE = (20000, 29999)
 ANVIL_READY_S = 15.0
 STEP_TIMEOUT_S = 600.0
 ADDRESS_LINE = re.compile(r"^([A-Za-z_]\w*) (0x[0-9a-fA-F]{40})$")
+WIRING_LINE = re.compile(r"^([A-Za-z_]\w*\.[A-Za-z_]\w*)$")
 
 
 class ApeCheckError(AttestiaError):
@@ -49,6 +55,47 @@ def parse_addresses(output: str) -> dict[str, str]:
         if match:
             found[match.group(1)] = match.group(2)
     return found
+
+
+def parse_wiring(output: str) -> list[str]:
+    """``<Contract>.<function>`` lines of deploy output (one per wiring call made), in order."""
+    return [m.group(1) for line in output.splitlines()
+            if (m := WIRING_LINE.match(line.strip()))]
+
+
+def wiring_steps(wiring: list[tuple[str, str, object]] = WIRING) -> list[str]:
+    """``<Contract>.<function>`` of every step of offchain.chain.plan.WIRING, in order."""
+    return [f"{name}.{function}" for name, function, _ in wiring]
+
+
+def check_wiring(done: list[str], expected: list[str]) -> None:
+    """Ape must have made exactly the wiring calls of the plan, in order."""
+    if done != expected:
+        raise ApeCheckError(
+            f"`ape run deploy` made the wiring calls {done or 'none'}, expected {expected} "
+            "(offchain.chain.plan.WIRING): see its output above"
+        )
+
+
+def slasher_of(url: str, registry: str) -> str:
+    """The registry's ``slasher()`` on the chain at ``url`` (raw eth_call)."""
+    data = "0x" + keccak(text="slasher()")[:4].hex()
+    word = str(rpc_call(url, "eth_call", [{"to": registry, "data": data}, "latest"]))
+    if len(word) != 66:
+        raise ApeCheckError(f"InferenceRegistry.slasher() at {registry} answered {word!r}")
+    return to_checksum_address("0x" + word[-40:])
+
+
+def check_slasher(url: str, addresses: dict[str, str]) -> None:
+    """The registry names the Slasher Ape deployed (setSlasher took)."""
+    if "InferenceRegistry" not in addresses or "Slasher" not in addresses:
+        return
+    actual = slasher_of(url, addresses["InferenceRegistry"])
+    if actual.lower() != addresses["Slasher"].lower():
+        raise ApeCheckError(
+            f"InferenceRegistry.slasher() is {actual}, not the Slasher Ape deployed "
+            f"({addresses['Slasher']}): the setSlasher wiring did not take"
+        )
 
 
 def plan_names(plan: list[tuple[str, object]] = PLAN) -> list[str]:
@@ -229,15 +276,18 @@ def ape_check() -> str:
         output = run_ape(["run", "deploy", "--network", "ethereum:local:foundry"], env)
         deploy_s = time.monotonic() - t0
         found = parse_addresses(output)
-        if list(found) != expected:
+        wired = parse_wiring(output)
+        if list(found) != expected or wired != wiring_steps():
             sys.stderr.write(output)
         check_deployed_names(found, expected)
+        check_wiring(wired, wiring_steps())
         check_code(url, found)
+        check_slasher(url, found)
     total_s = time.monotonic() - started
     return (
         f"ape-check: ok: {len(found)} contracts deployed by Ape hold code on Anvil "
-        f"({', '.join(found)}; compile {compile_s:.1f} s, deploy {deploy_s:.1f} s, "
-        f"total {total_s:.1f} s)"
+        f"({', '.join(found)}) and are wired ({', '.join(wired) or 'nothing to wire'}; "
+        f"compile {compile_s:.1f} s, deploy {deploy_s:.1f} s, total {total_s:.1f} s)"
     )
 
 

@@ -34,6 +34,11 @@ def test_parse_addresses_keeps_only_name_address_lines_in_order():
     assert list(ape_check.parse_addresses(output)) == ["RewardDistributor", "InferenceRegistry"]
 
 
+def test_the_plan_deploys_slasher_and_lens_after_the_registry():
+    assert ape_check.plan_names() == [
+        "RewardDistributor", "InferenceRegistry", "Slasher", "RegistryLens"]
+
+
 def test_deployed_names_must_equal_plan_in_order():
     found = {"RewardDistributor": A1, "InferenceRegistry": A2}
     ape_check.check_deployed_names(found, ["RewardDistributor", "InferenceRegistry"])
@@ -41,6 +46,40 @@ def test_deployed_names_must_equal_plan_in_order():
         ape_check.check_deployed_names(found, ["InferenceRegistry", "RewardDistributor"])
     with pytest.raises(ape_check.ApeCheckError, match="no contracts"):
         ape_check.check_deployed_names({}, ["InferenceRegistry"])
+
+
+def test_parse_wiring_keeps_only_contract_dot_function_lines():
+    output = (
+        f"RewardDistributor {A1}\n"
+        "INFO:     Confirmed 0xabc (total fees paid = 0)\n"
+        "  InferenceRegistry.setSlasher  \n"
+        "Not.a.step\n"
+        "SUCCESS: InferenceRegistry.setSlasher done\n"
+    )
+    assert ape_check.parse_wiring(output) == ["InferenceRegistry.setSlasher"]
+
+
+def test_wiring_steps_follow_the_plan_and_must_all_be_made():
+    assert ape_check.wiring_steps() == ["InferenceRegistry.setSlasher"]
+    assert ape_check.wiring_steps([("A", "f", None), ("B", "g", None)]) == ["A.f", "B.g"]
+    ape_check.check_wiring(["A.f"], ["A.f"])
+    with pytest.raises(ape_check.ApeCheckError, match="none"):
+        ape_check.check_wiring([], ["InferenceRegistry.setSlasher"])
+    with pytest.raises(ape_check.ApeCheckError, match="expected"):
+        ape_check.check_wiring(["B.g", "A.f"], ["A.f", "B.g"])
+
+
+def test_the_slasher_wiring_is_read_from_the_chain(attestia):
+    """check_slasher reads slasher() over raw JSON-RPC: the deployment's wiring passes, a
+    registry naming another slasher (or none) fails."""
+    url = attestia.chain.url
+    registry = attestia.registry.address
+    slasher = attestia.slasher.address
+    assert ape_check.slasher_of(url, registry) == slasher
+    ape_check.check_slasher(url, {"InferenceRegistry": registry, "Slasher": slasher})
+    with pytest.raises(ape_check.ApeCheckError, match="did not take"):
+        ape_check.check_slasher(url, {"InferenceRegistry": registry, "Slasher": A1})
+    ape_check.check_slasher(url, {"RewardDistributor": A1})  # nothing to check
 
 
 def test_plan_names_refuses_an_empty_plan():
