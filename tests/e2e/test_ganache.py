@@ -69,14 +69,15 @@ def test_full_flow_on_ganache(ganache_url, project_home: Path, demo_package,
     chain = connect(settings)
     deployment, _ = deploy(chain)
     attestia = Attestia(chain, deployment)
-    register_model(attestia, demo_package, fee=10**15, account=dev_account(0))
+    registration = register_model(attestia, demo_package, fee=10**15, account=dev_account(0))
     node = make_worker(attestia, demo_package_dir, tmp_path / "worker")
     sent = send_demo_requests(attestia, demo_package, tmp_path, 3, worker=node.signer.address)
     assert node.run(until_idle=True).recorded == 3
     outcomes = wait_for_outcomes(attestia, sent, timeout=30)
     assert all(o.output is not None for o in outcomes.values())
-    advance_time(chain, attestia.registry.functions.epochLength().call())
+    assert {o.inference.modelId for o in outcomes.values()} == {registration.model_id}
+    advance_time(chain, attestia.reg.epoch_length())
     s = settle(attestia, tmp_path / "rewards", account=dev_account(0))
-    advance_time(chain, attestia.distributor.functions.timelock().call() + 1)
+    advance_time(chain, attestia.dist.timelock() + 1)
     paid = sum(claim(attestia, a, tmp_path / "rewards", dev_account(0)) for a in s.cumulative)
     assert paid == s.total > 0
