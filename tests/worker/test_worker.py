@@ -425,3 +425,21 @@ def test_an_expired_request_is_rejected_before_the_model_runs(
     [rejection] = attestia.reg.rejected()
     assert rejection.reason.startswith("expired: a record had to be signed by")
     assert attestia.reg.balance(dev_account(CLIENT).address) == served_model.model.fee
+
+
+def test_worker_refuses_to_serve_a_registration_with_another_roster(
+    attestia, demo_package, demo_package_dir, tmp_path
+) -> None:
+    """A registration of the same ONNX file whose roster is not the package's: every record
+    would be refused (or pay the wrong accounts), so the worker does not start."""
+    from offchain.errors import ConfigError
+    from offchain.models.onchain import DEFAULT_SPLIT
+    from offchain.protocol import policy_of, sorted_roster
+
+    roster = sorted_roster([*demo_package.roster, dev_account(9).address])
+    attestia.send(attestia.reg.register_model(
+        demo_package.content_hash, "attestia:other", demo_package.roster_root(), roster,
+        policy_of(["signed"]), 10**15, DEFAULT_SPLIT), account=dev_account(0))
+    with pytest.raises(ConfigError, match="another contributor roster"):
+        make_worker(attestia, demo_package_dir, tmp_path / "w")
+    assert not (tmp_path / "w").exists()
