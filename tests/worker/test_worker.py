@@ -436,7 +436,7 @@ def test_worker_refuses_to_serve_a_registration_with_another_roster(
     from offchain.models.onchain import DEFAULT_SPLIT
     from offchain.protocol import policy_of, sorted_roster
 
-    roster = sorted_roster([*demo_package.roster, dev_account(9).address])
+    roster = sorted_roster([*demo_package.roster, "0x" + "11" * 20])
     attestia.send(attestia.reg.register_model(
         demo_package.content_hash, "attestia:other", demo_package.roster_root(), roster,
         policy_of(["signed"]), 10**15, DEFAULT_SPLIT), account=dev_account(0))
