@@ -77,7 +77,11 @@ def serve_package(attestia: Attestia, path: Path, *, given: Sequence[bytes] = ()
     """Load a package, find the on-chain model it serves and check the registration is this
     package's: same content (by the id), same contributor roster, same data root."""
     package = load_package(path)
-    resolved = resolve_model_id(attestia, package, given=given, data_dir=project_dir,
+    # --model-id values name registrations of any of the served packages: this one takes
+    # those of its own content (none: it is resolved as usual).
+    mine = [g for g in given
+            if (m := attestia.reg.model(g)) is not None and m.contentHash == package.content_hash]
+    resolved = resolve_model_id(attestia, package, given=mine, data_dir=project_dir,
                                 account=account)
     model, mid = resolved.model, resolved.hex
     if model.contributorsHash != contributors_hash(package.roster):
@@ -126,6 +130,10 @@ def build_worker(
         if engine.model_id in engines:
             raise ConfigError(f"model 0x{engine.model_id.hex()} is given twice")
         engines[engine.model_id] = engine
+    unused = [g for g in model_ids if g not in engines]
+    if unused:
+        raise ConfigError(f"--model-id {', '.join('0x' + g.hex() for g in unused)} is not a "
+                          "registration of any package given with --model")
     data_dir.mkdir(parents=True, exist_ok=True)
     enc_key = EncryptionKey.load_or_create(data_dir / "encryption.key")
     binding = None

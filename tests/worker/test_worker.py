@@ -443,3 +443,25 @@ def test_worker_refuses_to_serve_a_registration_with_another_roster(
     with pytest.raises(ConfigError, match="another contributor roster"):
         make_worker(attestia, demo_package_dir, tmp_path / "w")
     assert not (tmp_path / "w").exists()
+
+
+def test_worker_given_a_package_registered_by_two_owners_needs_a_model_id(
+    attestia, demo_package, demo_package_dir, tmp_path
+) -> None:
+    from offchain.errors import ConfigError
+    from offchain.models.onchain import register_model
+    from offchain.models.registrations import ModelIdUnknown
+
+    theirs = register_model(attestia, demo_package, fee=1, account=dev_account(5))
+    ours = register_model(attestia, demo_package, fee=10**15, account=dev_account(0),
+                          data_dir=tmp_path / "project")
+    with pytest.raises(ModelIdUnknown, match="--model-id 0x"):
+        make_worker(attestia, demo_package_dir, tmp_path / "w")
+    named = make_worker(attestia, demo_package_dir, tmp_path / "w", model_ids=[ours.model_id])
+    assert list(named.engines) == [ours.model_id]
+    recorded = make_worker(attestia, demo_package_dir, tmp_path / "w",
+                           project_dir=tmp_path / "project")  # model register's record
+    assert list(recorded.engines) == [ours.model_id] != [theirs.model_id]
+    with pytest.raises(ConfigError, match="is not a registration of any package"):
+        make_worker(attestia, demo_package_dir, tmp_path / "w",
+                    model_ids=[ours.model_id, b"\x07" * 32])
