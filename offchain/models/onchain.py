@@ -125,8 +125,9 @@ def register_model(
                            metadata_uri=uri)
         if diff:
             fixed = not all(d.startswith(("fee", "proofs", "split")) for d in diff)
-            how = ("the roster, data root and metadata URI are fixed at registration: package "
-                   "the change as a new model" if fixed else
+            how = ("the roster, data root and metadata URI are fixed at registration (the id "
+                   "is this owner's and this model.onnx's): register the changed package "
+                   "with a new model.onnx, or from another owner account" if fixed else
                    f"to change the terms run attestia model set-terms 0x{mid.hex()} "
                    "(setTerms; requests already paid keep theirs)")
             raise ModelConflict(f"model 0x{mid.hex()} ({package.manifest.name}) is already "
