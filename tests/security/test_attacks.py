@@ -205,13 +205,9 @@ def test_class4a_front_running_register_worker_without_the_keys_consent_fails(
             h.reg.register_worker(WORKER.address, b"attacker key", MIN_STAKE,
                                   deadline=copied_deadline, signature=copied),
         ]
-        attack_hashes = []
-        for i, call in enumerate(attacks):
-            # Same account, consecutive nonces: sign them one by one before mining.
-            raw = h.signed_tx(call, ATTACKER, tip_gwei=ATTACKER_TIP)
-            attack_hashes.append(h.submit(raw))
-            assert h.w3.eth.get_transaction(attack_hashes[-1])["nonce"] == i + h.w3.eth.\
-                get_transaction_count(ATTACKER.address)
+        # One account, consecutive nonces: each is signed after the previous one is pending.
+        attack_hashes = [h.submit(h.signed_tx(call, ATTACKER, tip_gwei=ATTACKER_TIP))
+                         for call in attacks]
         h.mine()
     honest_receipt, *attack_receipts = h.receipts([honest_hash, *attack_hashes])
     # Every attack was mined before the honest transaction, and failed.
