@@ -508,7 +508,7 @@ def model_id(owner: str, content_hash: bytes) -> bytes:
 def check_roster(contributors: Sequence[str]) -> list[str]:
     """A roster as the registry accepts it: 1..MAX_CONTRIBUTORS non-zero addresses, strictly
     ascending (as 20-byte integers); returns them checksummed, or raises ``ValueError``."""
-    roster = [to_checksum_address(a) for a in contributors]
+    roster: list[str] = [to_checksum_address(a) for a in contributors]
     if not 0 < len(roster) <= MAX_CONTRIBUTORS:
         raise ValueError(f"a roster has 1..{MAX_CONTRIBUTORS} contributors, got {len(roster)}")
     previous = 0

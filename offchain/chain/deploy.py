@@ -95,7 +95,7 @@ def deploy(
         if on_step:
             on_step(name)
     for name, function, args_fn in WIRING:
-        contract = chain.w3.eth.contract(address=deployment.address(name),
+        contract = chain.w3.eth.contract(address=Web3.to_checksum_address(deployment.address(name)),
                                          abi=artifacts[name].abi)
         fn = getattr(contract.functions, function)(*args_fn(deployment, sender.address, params))
         sender.transact(Call.of(fn))
