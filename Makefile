@@ -32,9 +32,14 @@ $(PY_STAMP): requirements/lock.txt pyproject.toml
 demo: setup
 	$(VENV)/bin/attestia demo
 
-test: setup
+# ruff, mypy, the Python suite (Anvil, Ganache, browsers where present), then the Solidity
+# fuzz/invariant suite and slither over the contracts.
+test: setup $(SLITHER_STAMP)
 	$(VENV)/bin/ruff check offchain tests bench scripts
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
+	scripts/forge_test.sh
+	scripts/slither.sh
 
 test-fast: setup
 	$(VENV)/bin/pytest -m "not slow"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
-from offchain.chain.connection import Chain, connect
 from offchain.config import Settings, load_settings
+
+if TYPE_CHECKING:  # web3 is imported by the commands that connect, not by `attestia --help`
+    from offchain.chain.connection import Chain
 
 # Tables stay readable when stdout is a pipe or a CI log (Rich would assume 80 columns).
 console = Console(width=None if sys.stdout.isatty() else 130)
@@ -23,6 +25,8 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 
 def chain_of(ctx: typer.Context) -> Chain:
+    from offchain.chain.connection import connect
+
     return connect(settings_of(ctx))
 
 

@@ -1,17 +1,115 @@
-"""Entry point of the ``attestia`` command."""
+"""Entry point of the ``attestia`` command.
+
+The command modules are imported lazily: ``attestia --help`` lists every command from the
+table below without importing web3, numpy or onnxruntime, and a command's module is imported
+(and its ``register`` run) only when that command is resolved. Tests check that the table
+matches what the modules register (tests/cli/test_cli_speed.py).
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from offchain.cli import chain, client, demo, governance, model, rewards, verify, worker
-from offchain.cli.common import err_console
 from offchain.errors import AttestiaError
+
+# Top-level command -> (module under offchain.cli whose register() adds it, first paragraph of
+# its help, as shown by `attestia --help`). Order is the order of the help listing.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("chain", "Compile every contract under contracts/ into build/ (cached)."),
+    "deploy": ("chain", "Deploy the contracts and write deployments/<chain-id>.json "
+                        "(reused unless --fresh)."),
+    "infer": ("client", "Encrypt an input, request and pay for an inference, wait for its "
+                        "record."),
+    "attribution": ("client", "Read a record's attribution from chain, check it against the "
+                              "on-chain hash."),
+    "demo": ("demo", "Deploy, register the demo model, run a worker, make paid requests, "
+                     "settle, claim."),
+    "verify": ("verify", "Check a record trusting only the chain: one line per check, exit 1 "
+                         "on any FAIL."),
+    "chain": ("chain", "Manage the embedded local chain (Anvil)."),
+    "model": ("model", "Register and inspect model packages."),
+    "worker": ("worker", "Run an inference worker."),
+    "rewards": ("rewards", "Settle and claim data contributors' rewards."),
+    "governance": ("governance", "Governance: enclave measurements and revocations "
+                                 "(GOVERNANCE_ROLE)."),
+}
+
+
+def load_commands(module_name: str) -> dict[str, Any]:
+    """The click commands one offchain.cli module registers (imports the module)."""
+    module = importlib.import_module(f"offchain.cli.{module_name}")
+    holder = typer.Typer()
+    module.register(holder)
+    return dict(typer.main.get_group(holder).commands)
+
+
+class _LazyCommands(MutableMapping[str, Any]):
+    """The root group's commands: every name is known up front, a module is imported when one
+    of its commands is first looked up."""
+
+    def __init__(self, initial: MutableMapping[str, Any]) -> None:
+        self._loaded: dict[str, Any] = dict(initial)
+
+    def loaded(self, name: str) -> Any | None:
+        return self._loaded.get(name)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded and name in COMMANDS:
+            self._loaded.update(load_commands(COMMANDS[name][0]))
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self._loaded if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS) + sum(1 for name in self._loaded if name not in COMMANDS)
+
+
+class LazyGroup(TyperGroup):
+    """The root group. While it formats its own help, commands not yet imported are shown
+    through light stand-ins carrying their help line; any other lookup imports the module."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commands = _LazyCommands(self.commands)
+        self._formatting_help = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # names only: TyperGroup's would import every module
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        commands = self.commands
+        if self._formatting_help and isinstance(commands, _LazyCommands):
+            loaded = commands.loaded(cmd_name)
+            if loaded is None and cmd_name in COMMANDS:
+                return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name][1])
+            return loaded
+        return commands.get(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._formatting_help = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._formatting_help = False
+
 
 app = typer.Typer(
     name="attestia",
+    cls=LazyGroup,
     help="Verifiable and attributable AI inference on EVM chains.\n\n"
     "Example: attestia demo",
     no_args_is_help=True,
@@ -31,18 +129,17 @@ def _root(
     ctx.obj = {"rpc_url": rpc_url, "port": port}
 
 
-# One module per command group (client: the requester's ``infer`` and ``attribution``).
-for module in (chain, model, worker, client, rewards, demo, verify, governance):
-    module.register(app)
-
-
 def main() -> None:
     try:
         app()
     except AttestiaError as exc:
+        from offchain.cli.common import err_console
+
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
+        from offchain.cli.common import err_console
+
         err_console.print("interrupted")
         sys.exit(130)
 
