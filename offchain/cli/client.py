@@ -32,8 +32,9 @@ def infer(
     as_json: bool = typer.Option(False, "--json"),
     dev_account: int = dev_account_option(2, "requester"),
 ) -> None:
-    """Encrypt an input, request and pay for an inference, wait for its record, check the
-    answer against the worker's signed result hash.
+    """Encrypt an input, pay for an inference, wait for its record and check the answer.
+
+    The answer is opened from the record's sealed result, whose hash the worker signed.
 
     Example: attestia infer --model .attestia/models/demo --input x.json
     """

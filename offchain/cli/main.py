@@ -24,8 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("chain", "Compile every contract under contracts/ into build/ (cached)."),
     "deploy": ("chain", "Deploy the contracts and write deployments/<chain-id>.json "
                         "(reused unless --fresh)."),
-    "infer": ("client", "Encrypt an input, request and pay for an inference, wait for its "
-                        "record."),
+    "infer": ("client", "Encrypt an input, pay for an inference, wait for its record and "
+                        "check the answer."),
     "attribution": ("client", "Read a record's attribution from chain, check it against the "
                               "on-chain hash."),
     "demo": ("demo", "Deploy, register the demo model, run a worker, make paid requests, "
