@@ -29,7 +29,9 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
+from web3 import Web3
 
+from offchain.chain.connection import RPCUnavailable
 from offchain.chain.contracts import Attestia
 from offchain.chain.eip712 import sign_digest
 from offchain.chain.tx import Call, Sender
@@ -59,6 +61,10 @@ GAS_ZK = 1_500_000
 ROSTER_GAS = 1_500
 """Gas limit added per roster entry (calldata, hashing and the membership walk)."""
 MAX_REASON = 200
+# Waiting for a lost chain: retry after 1 s, doubling up to 10 s; a reminder every minute.
+RETRY_FIRST = 1.0
+RETRY_MAX = 10.0
+RETRY_REMIND = 60.0
 
 
 def crash_point(name: str) -> None:
@@ -140,24 +146,115 @@ class WorkerNode:
         self.on_progress = on_progress
         self.stop_event = threading.Event()
         self._timeout: int | None = None
+        self._failures = 0  # rounds failed in a row (not counting a lost chain)
 
     # -- public ---------------------------------------------------------------------------
     def run(self, *, until_idle: bool = False, max_seconds: float | None = None) -> WorkerStats:
-        """Serve until stopped (SIGTERM sets ``stop_event``), or until nothing is left."""
-        self.recover()
+        """Serve until stopped (SIGTERM sets ``stop_event``), or until nothing is left.
+
+        A lost chain never ends the run: the worker waits for it (``wait_for_chain``), then
+        settles what it journaled and goes on from its cursor (see ``round_failed``)."""
         deadline = time.monotonic() + max_seconds if max_seconds else None
+        recovered = False
         while not self.stop_event.is_set():
-            new = self.poll()
-            entries = self.journal.entries(J.NEW)[: self.options.pipeline]
-            if entries:
-                self.process(entries)
-            elif until_idle and not new:
-                break
-            else:
-                self.stop_event.wait(self.options.poll_interval)
+            try:
+                if not recovered:
+                    self.recover()
+                    recovered = True
+                new = self.poll()
+                entries = self.journal.entries(J.NEW)[: self.options.pipeline]
+                if entries:
+                    self.process(entries)
+                elif until_idle and not new:
+                    break
+                else:
+                    self.stop_event.wait(self.options.poll_interval)
+                self._failures = 0
+            except Exception as exc:  # a long-running process outlives one failed round
+                self.round_failed(exc)
+                recovered = False
             if deadline and time.monotonic() > deadline:
                 break
         return self.stats
+
+    def round_failed(self, exc: Exception) -> None:
+        """After a round failed: wait until the chain answers again (a lost connection is
+        one log line, no traceback; anything else is logged with its traceback, since it is
+        a bug), then resume from the journal. Exactly once still holds: every transaction was
+        journaled before its broadcast, so the next ``recover`` re-broadcasts the same bytes
+        and reads their receipts; requests not yet signed are still NEW and are prepared
+        again; the cursor only moved past blocks whose requests are journaled. The local
+        nonce is forgotten (a round cut short may have counted nonces it never used).
+        Whatever the error, if the chain does not answer now it is the chain going away."""
+        if not isinstance(exc, RPCUnavailable) and self._chain_answers():
+            if isinstance(exc, ChainError):
+                log.error("round failed: %s", exc)
+            else:
+                log.exception("round failed (a bug): %s: %s", type(exc).__name__, exc)
+            # The same failure again and again is retried ever slower (1 s doubling to 10 s).
+            self.stop_event.wait(min(RETRY_FIRST * 2 ** self._failures, RETRY_MAX))
+            self._failures += 1
+        self.wait_for_chain(f"{type(exc).__name__}: {exc}")
+        self.sender.resync()
+
+    def _chain_answers(self) -> bool:
+        try:
+            self.chain.w3.eth.block_number  # noqa: B018 (the request is the point)
+        except Exception:  # whatever it is, the chain did not answer
+            return False
+        return True
+
+    def wait_for_chain(self, why: str) -> int | None:
+        """Block until the chain answers (retrying with backoff from ``RETRY_FIRST`` to
+        ``RETRY_MAX`` seconds, one log line when it goes and one when it is back), or until
+        stopped. The latest block number, or None if stopped first. ``why`` is the failure
+        that started the wait (logged if the chain is indeed gone)."""
+        url = _safe_url(self.chain.url)
+        delay = RETRY_FIRST
+        waiting_since: float | None = None
+        reminded = time.monotonic()
+        while not self.stop_event.is_set():
+            try:
+                latest = int(self.chain.w3.eth.block_number)
+                problem = self._chain_problem()
+            except Exception:  # whatever it is, the chain did not answer
+                latest, problem = None, None
+            if latest is not None and problem is None:
+                if waiting_since is not None:
+                    log.info("chain back at block %d: resuming (down %.0f s)", latest,
+                             time.monotonic() - waiting_since)
+                    if latest < self.journal.cursor:
+                        log.warning("the chain is at block %d, behind this worker's cursor "
+                                    "(block %d): it lost blocks (was it restarted without its "
+                                    "state?); requests in blocks %d-%d are not seen again",
+                                    latest, self.journal.cursor, latest + 1,
+                                    self.journal.cursor)
+                return latest
+            if waiting_since is None:
+                waiting_since = time.monotonic()
+                if problem is not None:
+                    log.error("chain at %s is not usable: %s: waiting, retrying every %.0f-%.0f s",
+                              url, problem, RETRY_FIRST, RETRY_MAX)
+                else:
+                    log.warning("chain unreachable at %s: waiting, retrying every %.0f-%.0f s "
+                                "(%s)", url, RETRY_FIRST, RETRY_MAX, why)
+            elif time.monotonic() - reminded >= RETRY_REMIND:
+                reminded = time.monotonic()
+                log.warning("still waiting for the chain at %s (%.0f s)", url,
+                            time.monotonic() - waiting_since)
+            self.stop_event.wait(delay)
+            delay = min(delay * 2, RETRY_MAX)
+        return None
+
+    def _chain_problem(self) -> str | None:
+        """Why the chain that answers is not the one this worker serves (another chain id,
+        or no registry code at its address: a chain restarted without its state), or None."""
+        chain_id = int(self.chain.w3.eth.chain_id)
+        if chain_id != self.chain.chain_id:
+            return f"chain id {chain_id}, not {self.chain.chain_id}"
+        if not self.chain.w3.eth.get_code(Web3.to_checksum_address(self.reg.address)):
+            return f"no registry contract at {self.reg.address} (chain reset?)"
+        return None
 
     def recover(self) -> None:
         """Settle journaled transactions left by a previous run (same bytes, same nonce)."""
@@ -493,6 +590,12 @@ class WorkerNode:
     def _still_open_quiet(self, entry: J.JournalEntry) -> bool:
         state = self.reg.request_state(_request_id(entry))
         return state == Request.from_json(entry.request).hash
+
+
+def _safe_url(url: str) -> str:
+    """The RPC URL without path or query (API keys hide there)."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
 
 
 def _request_id(entry: J.JournalEntry) -> bytes:

@@ -1,12 +1,22 @@
 """Assemble a worker from its data directory: keys, journal, engines, TEE identity.
 
 Each package is matched to the on-chain model it serves (``resolve_model_id``) and checked
-against it (roster, data root) before anything is written or sent."""
+against it (roster, data root) before anything is written or sent.
+
+One worker per data directory: ``WorkerLock`` holds an exclusive ``flock`` on
+``<data dir>/worker.lock`` for the life of the worker (the OS drops it when the process ends,
+however it ends), so a second ``worker run --name N`` stops before it registers or sends
+anything, naming the running worker's pid."""
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fcntl
 import logging
+import os
+import urllib.parse
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +25,11 @@ from eth_account.signers.local import LocalAccount
 
 from offchain.chain.contracts import Attestia
 from offchain.engine import InferenceEngine
-from offchain.errors import ConfigError
+from offchain.errors import AttestiaError, ConfigError
 from offchain.models import load_package
 from offchain.models.registrations import resolve_model_id
 from offchain.privacy import EncryptionKey
-from offchain.protocol import PROOF_ZK, contributors_hash, policy_bit
+from offchain.protocol import PROOF_SIGNED, PROOF_TEE, PROOF_ZK, contributors_hash, policy_bit
 from offchain.worker.journal import Journal
 from offchain.worker.node import TeeBinding, WorkerNode, WorkerOptions
 from offchain.worker.registration import (
@@ -30,6 +40,72 @@ from offchain.worker.registration import (
 )
 
 log = logging.getLogger("attestia.worker")
+LOCK_FILE = "worker.lock"
+
+
+class WorkerRunning(AttestiaError):
+    """Another live process already runs the worker of this data directory."""
+
+
+class WorkerLock:
+    """An exclusive lock on a worker's data directory (``flock`` on its ``worker.lock``, which
+    also holds the owner's pid). Within one process the lock is shared (counted): it keeps
+    other processes out, as two processes serving one worker would sign with one nonce
+    sequence and pay twice for the same work."""
+
+    _held: dict[Path, tuple[int, int]] = {}  # lock file -> (fd, holders in this process)
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = (data_dir / LOCK_FILE).resolve()
+        self.name = data_dir.name
+        self.locked = False
+
+    def acquire(self) -> WorkerLock:
+        """Take the lock, or raise WorkerRunning naming the pid that holds it."""
+        if self.locked:
+            return self
+        held = WorkerLock._held.get(self.path)
+        if held is not None:
+            WorkerLock._held[self.path] = (held[0], held[1] + 1)
+            self.locked = True
+            return self
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise ConfigError(f"cannot open the worker's lock file {self.path}: "
+                              f"{exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise ConfigError(f"cannot lock {self.path}: {exc.strerror}") from None
+            pid = self.holder()
+            raise WorkerRunning(
+                f"worker {self.name} is already running (pid {pid if pid else 'unknown'}); "
+                "stop it or use another --name") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        WorkerLock._held[self.path] = (fd, 1)
+        self.locked = True
+        return self
+
+    def holder(self) -> int | None:
+        """The pid written by the lock's holder (None if unreadable)."""
+        try:
+            return int(self.path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def release(self) -> None:
+        if not self.locked:
+            return
+        self.locked = False
+        fd, count = WorkerLock._held.pop(self.path)
+        if count > 1:
+            WorkerLock._held[self.path] = (fd, count - 1)
+            return
+        os.close(fd)  # closing the only descriptor releases the flock
 
 
 @dataclass
@@ -38,6 +114,13 @@ class WorkerSetup:
     data_dir: Path
     signer: str
     simulated_root: Path | None = None
+    lock: WorkerLock | None = None
+
+    def close(self) -> None:
+        """Close the journal and release the data directory's lock."""
+        self.node.journal.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def simulated_tee(attestia: Attestia, data_dir: Path, operator: LocalAccount,
@@ -121,6 +204,29 @@ def build_worker(
         raise ConfigError("give at least one model package to serve (--model PATH)")
     if tee not in (None, "simulated"):
         raise ConfigError(f"unknown --tee {tee!r}: only 'simulated' runs on this machine")
+    # A worker already running here is named before anything else is checked or sent; a new
+    # directory is locked as soon as it is made (after everything is validated).
+    lock = WorkerLock(data_dir)
+    if data_dir.is_dir():
+        lock.acquire()
+    try:
+        setup = _build_worker(attestia, operator=operator, packages=packages,
+                              data_dir=data_dir, tee=tee, options=options, stake=stake,
+                              model_ids=model_ids, project_dir=project_dir, lock=lock)
+    except BaseException:
+        lock.release()
+        raise
+    setup.lock = lock
+    weakref.finalize(setup.node, lock.release)  # an in-process worker dropped unclosed
+    log_banner(attestia, setup, operator)
+    return setup
+
+
+def _build_worker(
+    attestia: Attestia, *, operator: LocalAccount, packages: list[Path], data_dir: Path,
+    tee: str | None, options: WorkerOptions | None, stake: int | None,
+    model_ids: Sequence[bytes], project_dir: Path | None, lock: WorkerLock,
+) -> WorkerSetup:
     if tee is None:  # the operator's own key: refuse before anything is written
         check_operator(attestia, operator.address, operator.address)
     engines: dict[bytes, InferenceEngine] = {}
@@ -135,6 +241,7 @@ def build_worker(
         raise ConfigError(f"--model-id {', '.join('0x' + g.hex() for g in unused)} is not a "
                           "registration of any package given with --model")
     data_dir.mkdir(parents=True, exist_ok=True)
+    lock.acquire()
     enc_key = EncryptionKey.load_or_create(data_dir / "encryption.key")
     binding = None
     if tee == "simulated":
@@ -147,7 +254,26 @@ def build_worker(
     node = WorkerNode(attestia, operator=operator, enc_key=enc_key, engines=engines,
                       journal=journal, options=options, tee=binding)
     root = data_dir / "simulated-enclave" / "root.pem" if binding else None
-    for model_id, engine in engines.items():
-        log.info("serving model 0x%s (%s, id found by %s) as worker %s", model_id.hex(),
-                 engine.package.manifest.name, engine.found_by, node.signer.address)
     return WorkerSetup(node, data_dir, node.signer.address, root)
+
+
+def log_banner(attestia: Attestia, setup: WorkerSetup, operator: LocalAccount) -> None:
+    """One block of start-up lines: who serves what, with which proofs, on which chain."""
+    node, chain = setup.node, attestia.chain
+    url = urllib.parse.urlsplit(chain.url)
+    rpc = f"{url.scheme}://{url.netloc}" if url.netloc else chain.url  # no path: keys hide there
+    lines = [f"worker {node.signer.address}"
+             + (" (SIMULATED TEE enclave key)" if node.tee is not None else ""),
+             f"  operator   {operator.address}"]
+    for model_id, engine in node.engines.items():
+        model = attestia.reg.model(model_id)
+        policy = model.policy if model is not None else 0
+        makes = [name for kind, name, able in (
+            (PROOF_ZK, "zk", engine.zk is not None), (PROOF_TEE, "tee", node.tee is not None),
+            (PROOF_SIGNED, "signed", True)) if able and policy & policy_bit(kind)]
+        lines.append(f"  model      0x{model_id.hex()} {engine.package.manifest.name} "
+                     f"(id found by {engine.found_by}; proofs: {', '.join(makes) or 'none'})")
+    lines += [f"  chain      {chain.chain_id} at {rpc}",
+              f"  registry   {attestia.reg.address}",
+              f"  data dir   {setup.data_dir} (pid {os.getpid()})"]
+    log.info("\n".join(lines))

@@ -1,0 +1,113 @@
+"""The chain goes away under a running worker and comes back: the worker waits (one clear log
+line, no traceback), resumes from its journal and serves the next request in the same process.
+A client command against a dead endpoint prints one error line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from offchain.chain.accounts import dev_account
+from offchain.chain.anvil import EmbeddedChain, free_port
+from offchain.chain.connection import connect
+from offchain.chain.contracts import Attestia
+from offchain.chain.deploy import deploy
+from offchain.client import wait_for_outcomes
+from offchain.config import REPO_ROOT, load_settings
+from offchain.models.onchain import register_model
+from tests.worker.helpers import send_demo_requests
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
+    return env | {"ATTESTIA_HOME": str(home)}
+
+
+def _wait_for(what: str, check, proc: subprocess.Popen, log_path: Path,
+              timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert proc.poll() is None, f"worker exited while waiting for {what}:\n" \
+            + log_path.read_text()
+        assert time.monotonic() < deadline, f"no {what}:\n" + log_path.read_text()
+        time.sleep(0.1)
+
+
+def test_worker_waits_for_a_lost_chain_and_serves_the_next_request(
+    project_home, demo_package, demo_package_dir, tmp_path
+) -> None:
+    node = EmbeddedChain(tmp_path / "own-chain", free_port())
+    node.up()
+    worker = None
+    try:
+        settings = load_settings(home=project_home, rpc_url=node.url)
+        chain = connect(settings)
+        deployment, _ = deploy(chain, fresh=True)
+        attestia = Attestia(chain, deployment)
+        register_model(attestia, demo_package, fee=10**15, kinds=["signed"],
+                       account=dev_account(0))
+        operator = dev_account(1)
+        log_path = tmp_path / "worker.log"
+        with log_path.open("w") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "offchain.cli.main", "--rpc-url", node.url, "worker",
+                 "run", "--model", str(demo_package_dir), "--name", "steady", "--dev-account",
+                 "1"], cwd=REPO_ROOT, env=_env(project_home), stdout=log,
+                stderr=subprocess.STDOUT)
+        _wait_for("banner", lambda: "data dir" in log_path.read_text(), worker, log_path)
+        [first] = send_demo_requests(attestia, demo_package, tmp_path, 1,
+                                     worker=operator.address)
+        assert wait_for_outcomes(attestia, [first], timeout=60)[first.request_id].output \
+            is not None
+
+        assert node.down()  # graceful: Anvil writes its state file as it stops
+        _wait_for("waiting line", lambda: "chain unreachable at " in log_path.read_text(),
+                  worker, log_path, timeout=30)
+        time.sleep(3)  # a few retries while the chain is down
+        text = log_path.read_text()
+        assert worker.poll() is None, text
+        assert f"chain unreachable at {node.url}: waiting, retrying every 1-10 s" in text
+        assert text.count("chain unreachable at") == 1, text
+        assert "Traceback" not in text, text
+
+        node.up()  # same port, same state file
+        _wait_for("resume line", lambda: "chain back at block" in log_path.read_text(),
+                  worker, log_path, timeout=60)
+        for sender in chain._senders.values():
+            sender.resync()
+        [second] = send_demo_requests(attestia, demo_package, tmp_path, 1,
+                                      worker=operator.address, offset=1)
+        outcome = wait_for_outcomes(attestia, [second], timeout=60)[second.request_id]
+        assert outcome.output is not None and outcome.rejected is None
+        assert outcome.inference.worker == operator.address
+        assert worker.poll() is None  # the same process recorded it
+        text = log_path.read_text()
+        assert "Traceback" not in text, text
+        assert text.count(" recorded 0x") == 2, text
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+        node.down()
+    assert worker.returncode == 0, log_path.read_text()
+    assert "stopped: 2 recorded, 0 rejected" in log_path.read_text()
+
+
+def test_infer_against_a_dead_endpoint_prints_one_error_line(project_home, tmp_path) -> None:
+    (tmp_path / "x.json").write_text(json.dumps({"features": {"mean_radius": 14.0}}))
+    url = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [sys.executable, "-m", "offchain.cli.main", "--rpc-url", url, "infer", "--model",
+         "0x" + "11" * 32, "--input", str(tmp_path / "x.json")],
+        cwd=REPO_ROOT, env=_env(project_home), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("error: cannot reach the RPC endpoint " + url), lines[0]
+    assert result.stdout == ""
+
