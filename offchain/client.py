@@ -99,7 +99,14 @@ class LocalRequest:
 
 def load_local_request(data_dir: Path, request_id: str) -> LocalRequest | None:
     path = data_dir / "requests" / f"{request_id.lower()}.json"
-    return LocalRequest.from_json(json.loads(path.read_text())) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return LocalRequest.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise ConfigError(f"local request file {path} is corrupt ({type(exc).__name__}: {exc}): "
+                          "restore it from a backup, or move it away to go on without the "
+                          "request's input, salt and reply key") from None
 
 
 def active_workers(attestia: Attestia) -> list[tuple[str, bytes]]:

@@ -61,6 +61,9 @@ class Settings:
 def load_settings(**overrides: object) -> Settings:
     """Merge attestia.toml, the environment and explicit overrides (None means 'not given')."""
     home = Path(str(overrides.get("home") or project_dir()))
+    if home.exists() and not home.is_dir():
+        raise ConfigError(f"ATTESTIA_HOME {home} is a file, not a directory: point it at a "
+                          "project directory (or unset it to use this repository)")
     values: dict[str, object] = {}
     toml_path = home / "attestia.toml"
     if toml_path.exists():

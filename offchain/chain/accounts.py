@@ -40,13 +40,16 @@ def load_keystore(path: Path, password: str | None = None) -> LocalAccount:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read keystore {path}: {exc}") from exc
+    if not isinstance(data, dict) or not {"crypto", "Crypto"} & set(data) or "version" not in data:
+        raise ConfigError(f"{path} is not an eth-account keystore (Web3 Secret Storage JSON with "
+                          "'version' and 'crypto'): point ATTESTIA_KEYSTORE at a keystore file")
     if password is None:
         password = os.environ.get("ATTESTIA_KEYSTORE_PASSWORD")
     if password is None:
         password = getpass.getpass(f"password for {path}: ")
     try:
         return Account.from_key(Account.decrypt(data, password))
-    except ValueError as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"cannot decrypt keystore {path}: wrong password or bad file") from exc
 
 

@@ -39,14 +39,25 @@ def run(
 
     Example: attestia worker run --model .attestia/models/demo --progress
     """
+    from offchain.errors import ConfigError
     from offchain.ids import parse_bytes32
     from offchain.worker.node import WorkerOptions
     from offchain.worker.service import build_worker
 
+    # Everything is validated before the worker folder, its key or a transaction exists.
     given = [parse_bytes32(m, "model id") for m in model_id]
+    if batch_size < 0:
+        raise ConfigError(f"--batch-size must be 0 (no batching) or the number of requests per "
+                          f"committed batch, got {batch_size}")
+    if not 0 <= max_latency < float("inf"):
+        raise ConfigError(f"--max-latency must be a number of seconds >= 0, got {max_latency}")
+    if tee not in (None, "simulated"):
+        raise ConfigError(f"unknown --tee {tee!r}: only 'simulated' runs on this machine")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = settings_of(ctx)
     attestia = attestia_of(ctx)
+    if tee == "simulated":
+        _check_simulated_measurement(attestia)
     data_dir = settings.data_dir / "workers" / name
     setup = build_worker(
         attestia, operator=attestia.chain.account(dev_account), packages=model,
@@ -78,6 +89,24 @@ def run(
         f"worker {setup.signer} stopped: {stats.recorded} recorded, {stats.rejected} rejected, "
         f"{stats.skipped} skipped, {stats.failed} failed, gas {stats.gas:,}"
     )
+
+
+def _check_simulated_measurement(attestia) -> None:
+    """A --tee simulated worker binds its enclave to the SIMULATED measurement: refuse to start
+    (before registering or staking anything) unless governance allows it."""
+    from offchain.cli.governance import simulated_measurement
+    from offchain.errors import ConfigError
+
+    value = simulated_measurement()
+    status = attestia.reg.measurement_status(value)
+    if status.revokedAt:
+        raise ConfigError(f"the SIMULATED enclave's measurement 0x{value.hex()} is revoked on "
+                          "this chain: a --tee simulated worker cannot serve here")
+    if not status.allowedAt:
+        raise ConfigError(f"the SIMULATED enclave's measurement 0x{value.hex()} is not allowed "
+                          "on this chain: run `attestia governance allow-measurement "
+                          "--simulated` (governance account) first; nothing was registered "
+                          "or staked")
 
 
 def register(app: typer.Typer) -> None:
