@@ -136,9 +136,13 @@ def attribution(
         contributor_totals,
         recorded_attribution,
     )
+    from offchain.cli.common import reader_of
     from offchain.errors import ConfigError
 
-    attestia = attestia_of(ctx)
+    if not contributor and not inference_id:
+        raise ConfigError("give an INFERENCE_ID or --contributor ADDR")
+    record_id = parse_bytes32(inference_id, "inference id") if not contributor else b""
+    attestia = reader_of(ctx)
     if contributor:
         totals = contributor_totals(all_recorded(attestia), to_checksum_address(contributor))
         data = {"contributor": totals.contributor, "records": totals.records,
@@ -152,9 +156,7 @@ def attribution(
                           f"{totals.records} records, mean {totals.mean_bps:.0f} bps, earned "
                           f"{eth(totals.total_fee_share)} ETH")
         return
-    if not inference_id:
-        raise ConfigError("give an INFERENCE_ID or --contributor ADDR")
-    rec = recorded_attribution(attestia, parse_bytes32(inference_id, "inference id"))
+    rec = recorded_attribution(attestia, record_id)
     rows = _share_rows(rec.fee_shares())
     data = {"requestId": inference_id, "modelId": "0x" + rec.inference.modelId.hex(),
             "epoch": rec.epoch, "contributorCutWei": rec.contributor_cut,

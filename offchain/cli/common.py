@@ -48,13 +48,57 @@ def dev_account_option(default: int, role: str) -> Any:
     )
 
 
-def attestia_of(ctx: typer.Context):
-    """Chain + deployed contracts (deploying first on a local dev chain if needed)."""
+def _located(ctx: typer.Context, chain: Any) -> Any:
+    """The contracts the global --deployment FILE / --registry ADDRESS [--lens ADDRESS] name,
+    or None when neither is given."""
+    from pathlib import Path
+
+    from offchain.chain.contracts import Attestia
+    from offchain.errors import ConfigError
+
+    obj = ctx.find_root().obj or {}
+    if obj.get("deployment") and obj.get("registry"):
+        raise ConfigError("give --deployment FILE or --registry ADDRESS, not both")
+    if obj.get("deployment"):
+        return Attestia.load(chain, Path(obj["deployment"]))
+    if obj.get("registry"):
+        return Attestia.from_registry(chain, obj["registry"], obj.get("lens"))
+    if obj.get("lens"):
+        raise ConfigError("--lens needs --registry ADDRESS")
+    return None
+
+
+def reader_of(ctx: typer.Context):
+    """Chain + deployed contracts for a read-only command: never deploys, never needs a key
+    (none is resolved: nothing here signs or asks for a keystore password). The contracts
+    are the global --deployment FILE, else --registry ADDRESS, else this home's
+    deployments/<chain id>.json."""
     from offchain.chain.contracts import Attestia
     from offchain.chain.deploy import deployment_path
     from offchain.errors import ConfigError
 
     chain = chain_of(ctx)
+    located = _located(ctx, chain)
+    if located is not None:
+        return located
+    if not deployment_path(chain).exists():
+        raise ConfigError(f"no deployment of chain {chain.chain_id} in this home: pass "
+                          "--registry ADDRESS (e.g. attestia --registry 0x… verify ID) or "
+                          "--deployment FILE")
+    return Attestia.load(chain)
+
+
+def attestia_of(ctx: typer.Context):
+    """Chain + deployed contracts (deploying first on a local dev chain if needed, unless
+    --deployment / --registry name existing contracts)."""
+    from offchain.chain.contracts import Attestia
+    from offchain.chain.deploy import deployment_path
+    from offchain.errors import ConfigError
+
+    chain = chain_of(ctx)
+    located = _located(ctx, chain)
+    if located is not None:
+        return located
     if not deployment_path(chain).exists():
         if not chain.is_local_dev:
             raise ConfigError(f"no deployment for chain {chain.chain_id}: run attestia deploy")
@@ -111,6 +155,15 @@ def parse_kinds(text: str) -> int:
         return policy_of([k.strip() for k in text.split(",") if k.strip()])
     except ValueError as exc:
         raise ConfigError(f"--proofs: {exc}") from None
+
+
+def check_model_ref(ref: str) -> None:
+    """Fail on a malformed model reference (see model_ref) before anything connects."""
+    from pathlib import Path
+
+    text = ref.strip()
+    if (text.lower().startswith("0x") and not Path(text).exists()) or not Path(text).is_dir():
+        model_ref(None, ref)  # an id is only parsed; anything else but a directory fails
 
 
 def model_ref(attestia: Any, ref: str, *, data_dir: Any = None, account: str | None = None,

@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rewards": ("rewards", "Settle and claim data contributors' rewards."),
     "governance": ("governance", "Governance: enclave measurements and revocations "
                                  "(GOVERNANCE_ROLE)."),
+    "request": ("request", "Follow, wait for, list and cancel paid inference requests."),
 }
 
 
@@ -125,8 +126,23 @@ def _root(
         None, "--rpc-url", help="EVM JSON-RPC URL (default: the embedded Anvil chain)."
     ),
     port: int = typer.Option(None, "--port", help="Port of the embedded chain (default 8545)."),
+    registry: str = typer.Option(
+        None, "--registry", metavar="ADDRESS",
+        help="Use the contracts of this InferenceRegistry (the distributor and slasher are "
+        "read from it) instead of deployments/<chain-id>.json; nothing is deployed.",
+    ),
+    lens: str = typer.Option(
+        None, "--lens", metavar="ADDRESS",
+        help="The RegistryLens to use with --registry (it cannot be read from the registry).",
+    ),
+    deployment: str = typer.Option(
+        None, "--deployment", metavar="FILE",
+        help="Use the contracts recorded in this deployment file (e.g. the operator's "
+        "deployments/<chain-id>.json); nothing is deployed.",
+    ),
 ) -> None:
-    ctx.obj = {"rpc_url": rpc_url, "port": port}
+    ctx.obj = {"rpc_url": rpc_url, "port": port, "registry": registry, "lens": lens,
+               "deployment": deployment}
 
 
 def main() -> None:

@@ -86,10 +86,12 @@ def show(
 
     Example: attestia model show 0xc227f191...
     """
+    from offchain.cli.common import check_model_ref, reader_of
     from offchain.errors import ConfigError
 
+    check_model_ref(model)
     settings = settings_of(ctx)
-    attestia = attestia_of(ctx)
+    attestia = reader_of(ctx)
     model_id_bytes, _ = model_ref(attestia, model, data_dir=settings.data_dir)
     registered = attestia.reg.model(model_id_bytes)
     if registered is None:

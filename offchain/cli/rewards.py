@@ -14,6 +14,7 @@ from offchain.cli.common import (
     dev_account_option,
     eth,
     print_json,
+    reader_of,
     settings_of,
 )
 
@@ -110,7 +111,7 @@ def status_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
 
     labels = {RootStatus.NONE: "none", RootStatus.PROPOSED: "proposed",
               RootStatus.CANCELLED: "cancelled", RootStatus.ACTIVATED: "active"}
-    attestia = attestia_of(ctx)
+    attestia = reader_of(ctx)
     dist = attestia.dist
     epochs = []
     for event in dist.roots_proposed():
@@ -157,7 +158,7 @@ def verify_cmd(
     """
     from offchain.rewards.chain import batch_cache, verify
 
-    check = verify(attestia_of(ctx), epoch,
+    check = verify(reader_of(ctx), epoch,
                    cache=batch_cache(settings_of(ctx).data_dir / "rewards"))
     s = check.settlement
     _print_held(check.quarantined, s.flagged)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from offchain.cli.common import attestia_of, console, print_json, settings_of
+from offchain.cli.common import console, print_json, reader_of, settings_of
 
 _STYLE = {"PASS": "green", "FAIL": "bold red", "SKIPPED": "yellow"}
 
@@ -42,7 +42,7 @@ def verify_cmd(
             raise VerifyError(f"--salt must be hex, got {salt!r}") from None
     ref = RecordRef.parse(inference_id, batch)
     settings = settings_of(ctx)
-    report = verify(attestia_of(ctx), ref, VerifyOptions(
+    report = verify(reader_of(ctx), ref, VerifyOptions(
         data_dir=settings.data_dir, input_path=input_path, salt=salt_bytes,
         package_path=package, tee_root=tee_root))
     if as_json:

@@ -1,0 +1,302 @@
+"""Read-only commands as a stranger (no deployment file, no key, --registry / --deployment),
+and `attestia request status|wait|cancel|list` on real requests.
+
+One module fixture registers the demo model on the suite's Anvil, serves two requests with an
+in-process worker and leaves a third open (inside an evm_snapshot reverted afterwards).
+The cancel tests advance chain time, so they run last in this file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offchain.chain.accounts import dev_account
+from offchain.config import REPO_ROOT, load_settings
+
+ATTESTIA = [sys.executable, "-m", "offchain.cli.main"]
+REQUESTER = 2
+
+
+@dataclass
+class World:
+    url: str
+    home: Path  # the requester's (and operator's) home: it has the local request files
+    deployment_file: Path
+    registry: str
+    lens: str
+    recorded: list[str]
+    open_id: str
+    worker: str
+    package_dir: Path
+    w3: Any
+    attestia: Any
+
+
+def run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
+    full |= {"ATTESTIA_HOME": str(home), "COLUMNS": "200", **env}
+    return subprocess.run(ATTESTIA + list(args), cwd=REPO_ROOT, env=full, capture_output=True,
+                          text=True, timeout=180, stdin=subprocess.DEVNULL)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def world(session_chain, session_attestia, anvil, demo_package_dir, tmp_path_factory):
+    from offchain.models import load_package
+    from offchain.models.onchain import register_model
+    from offchain.worker.node import WorkerOptions
+    from offchain.worker.service import build_worker
+    from tests.worker.helpers import send_demo_requests
+
+    w3 = session_chain.w3
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+    for sender in session_chain._senders.values():
+        sender.resync()
+    attestia = session_attestia
+    home = tmp_path_factory.mktemp("requester-home")
+    settings = load_settings(home=home, rpc_url=anvil.url)
+    package = load_package(demo_package_dir)
+    registration = register_model(attestia, package, fee=10**15, kinds=["signed"],
+                                  account=dev_account(0))
+    setup = build_worker(attestia, operator=dev_account(1), packages=[demo_package_dir],
+                         data_dir=home / "worker", options=WorkerOptions(poll_interval=0.01))
+    served = send_demo_requests(attestia, package, settings.data_dir, 2, worker=setup.signer,
+                                model_id=registration.model_id)
+    stats = setup.node.run(until_idle=True)
+    setup.node.journal.close()
+    assert stats.recorded == 2, stats
+    [left_open] = send_demo_requests(attestia, package, settings.data_dir, 1,
+                                     worker=setup.signer, offset=7,
+                                     model_id=registration.model_id)
+    operator = tmp_path_factory.mktemp("operator")
+    deployment_file = operator / "31337.json"
+    deployment_file.write_text(json.dumps(attestia.deployment.to_json()))
+    (home / "deployments").mkdir()  # the requester's home knows the deployment as usual
+    (home / "deployments" / "31337.json").write_text(deployment_file.read_text())
+    yield World(anvil.url, home, deployment_file, attestia.registry.address,
+                attestia.lens.address, ["0x" + r.request_id.hex() for r in served],
+                "0x" + left_open.request_id.hex(), setup.signer, demo_package_dir, w3,
+                attestia)
+    w3.provider.make_request("evm_revert", [snapshot])
+    for sender in session_chain._senders.values():
+        sender.resync()
+
+
+def _chain_marks(w3, addresses: list[str]) -> tuple[int, list[int]]:
+    return w3.eth.block_number, [w3.eth.get_transaction_count(a) for a in addresses]
+
+
+def _keystore(tmp_path: Path) -> tuple[Path, str]:
+    from eth_account import Account
+
+    account = Account.create()
+    path = tmp_path / "key.json"
+    path.write_text(json.dumps(Account.encrypt(account.key, "s3cret", iterations=2)))
+    return path, account.address
+
+
+# -- read-only commands as a stranger ------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["deployment", "registry", "registry+lens"])
+@pytest.mark.parametrize("key", ["none", "keystore", "private-key"])
+def test_stranger_verifies_without_deploying_signing_or_prompting(
+        world: World, tmp_path: Path, how: str, key: str) -> None:
+    stranger = tmp_path / "stranger"  # another home: no build/, no deployments/, no data
+    stranger.mkdir()
+    env = {"ATTESTIA_RPC_URL": world.url}
+    watched = [dev_account(i).address for i in range(4)]
+    if key == "keystore":
+        path, address = _keystore(tmp_path)
+        env["ATTESTIA_KEYSTORE"] = str(path)  # and no ATTESTIA_KEYSTORE_PASSWORD
+        watched.append(address)
+    elif key == "private-key":
+        env["ATTESTIA_PRIVATE_KEY"] = "0x" + bytes(dev_account(3).key).hex()
+    where = {"deployment": ["--deployment", str(world.deployment_file)],
+             "registry": ["--registry", world.registry],
+             "registry+lens": ["--registry", world.registry, "--lens", world.lens]}[how]
+    before = _chain_marks(world.w3, watched)
+    done = run(stranger, *where, "verify", world.recorded[0], "--package",
+               str(world.package_dir), **env)
+    assert _chain_marks(world.w3, watched) == before  # no transaction, no block
+    assert "password" not in (done.stdout + done.stderr).lower()
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("record", "model", "worker", "signature", "attribution", "package"):
+        assert any(line.split()[:2] == ["PASS", name]
+                   for line in done.stdout.splitlines()), (name, done.stdout)
+    assert "every check passed" in done.stdout
+    assert not (stranger / "deployments").exists()
+
+
+def test_stranger_reads_attribution_model_and_rewards_with_registry_only(
+        world: World, tmp_path: Path) -> None:
+    env = {"ATTESTIA_RPC_URL": world.url}
+    before = world.w3.eth.block_number
+    shown = run(tmp_path, "--registry", world.registry, "attribution", world.recorded[0],
+                "--json", **env)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["hashMatches"]
+    model_id = json.loads(shown.stdout)["modelId"]
+    model = run(tmp_path, "--registry", world.registry, "model", "show", model_id, "--json",
+                **env)
+    assert model.returncode == 0, model.stderr
+    assert json.loads(model.stdout)["modelId"] == model_id
+    status = run(tmp_path, "--registry", world.registry, "rewards", "status", "--json", **env)
+    assert status.returncode == 0, status.stderr
+    assert world.w3.eth.block_number == before
+    assert not (tmp_path / "deployments").exists()
+
+
+def test_verify_without_any_deployment_refuses_instead_of_deploying(
+        world: World, tmp_path: Path) -> None:
+    env = {"ATTESTIA_RPC_URL": world.url,
+           "ATTESTIA_PRIVATE_KEY": "0x" + bytes(dev_account(3).key).hex()}
+    before = _chain_marks(world.w3, [dev_account(3).address])
+    done = run(tmp_path, "verify", world.recorded[0], **env)
+    assert_one_line_error(done, "--registry ADDRESS", "--deployment FILE")
+    assert _chain_marks(world.w3, [dev_account(3).address]) == before
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--registry", "0x1234"], "--registry must be a 0x-prefixed 20-byte address"),
+    (["--registry", "0x" + "11" * 20], "no contract at that address"),
+    (["--registry", "REG", "--lens", "0x" + "22" * 20], "is not the RegistryLens"),
+    (["--deployment", "nowhere.json"], "no such file"),
+    (["--deployment", "DEP", "--registry", "REG"], "not both"),
+])
+def test_bad_registry_or_deployment_is_one_error_line(
+        world: World, tmp_path: Path, args: list[str], needle: str) -> None:
+    args = [world.registry if a == "REG" else str(world.deployment_file) if a == "DEP" else a
+            for a in args]
+    done = run(tmp_path, *args, "verify", world.recorded[0], ATTESTIA_RPC_URL=world.url)
+    assert_one_line_error(done, needle)
+
+
+def test_registry_without_lens_names_the_lens_when_it_is_needed(
+        world: World, tmp_path: Path) -> None:
+    # the lens is found from a deployment file of the home that records the same registry;
+    # a home without one must be told to pass --lens
+    from offchain.chain.connection import connect
+    from offchain.chain.contracts import Attestia
+
+    found = Attestia.from_registry(connect(load_settings(home=tmp_path, rpc_url=world.url)),
+                                   world.registry)
+    assert found.slasher.address and found.distributor.address
+    from offchain.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--lens ADDRESS"):
+        _ = found.lens
+
+
+# -- attestia request ------------------------------------------------------------------------
+
+def test_request_status_recorded_and_open(world: World) -> None:
+    env = {"ATTESTIA_RPC_URL": world.url}
+    done = run(world.home, "request", "status", world.recorded[0], "--json", **env)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["state"] == "recorded" and data["recordTx"].startswith("0x")
+    assert data["worker"] == world.worker
+    text = run(world.home, "request", "status", world.open_id, **env)
+    assert text.returncode == 0, text.stderr
+    assert f"request {world.open_id}: open" in text.stdout and "cancellable" in text.stdout
+
+
+def test_request_status_of_an_unknown_id_is_one_error_line(world: World) -> None:
+    done = run(world.home, "request", "status", "0x" + "ab" * 32, ATTESTIA_RPC_URL=world.url)
+    assert_one_line_error(done, "no request 0x" + "ab" * 32)
+    bad = run(world.home, "request", "status", "0x12", ATTESTIA_RPC_URL=world.url)
+    assert_one_line_error(bad, "request id")
+
+
+def test_request_wait_returns_at_once_for_a_recorded_request(world: World) -> None:
+    done = run(world.home, "request", "wait", world.recorded[1], "--json",
+               ATTESTIA_RPC_URL=world.url)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["state"] == "recorded"
+
+
+def test_request_wait_times_out_naming_the_request_and_worker(world: World) -> None:
+    done = run(world.home, "request", "wait", world.open_id, "--timeout", "1",
+               ATTESTIA_RPC_URL=world.url)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "waiting for " + world.open_id[:18] in done.stderr  # the visible wait
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and world.open_id in error[0] and world.worker in error[0]
+    bad = run(world.home, "request", "wait", world.open_id, "--timeout", "-5",
+              ATTESTIA_RPC_URL=world.url)
+    assert_one_line_error(bad, "--timeout must be a positive number")
+
+
+def test_request_list_all_and_mine(world: World, tmp_path: Path) -> None:
+    env = {"ATTESTIA_RPC_URL": world.url}
+    mine = run(world.home, "request", "list", "--mine", "--json", **env)
+    assert mine.returncode == 0, mine.stderr
+    states = {r["requestId"]: r["state"] for r in json.loads(mine.stdout)}
+    assert states == {world.recorded[0]: "recorded", world.recorded[1]: "recorded",
+                      world.open_id: "open"}
+    everyone = run(tmp_path, "--deployment", str(world.deployment_file), "request", "list",
+                   "--json", **env)
+    assert everyone.returncode == 0, everyone.stderr
+    assert {r["requestId"] for r in json.loads(everyone.stdout)} >= set(states)
+    assert run(tmp_path, "--deployment", str(world.deployment_file), "request", "list",
+               "--mine", **env).stdout.strip() == "no requests paid from this home"
+    opened = run(world.home, "request", "list", "--state", "open", **env)
+    assert opened.returncode == 0 and world.open_id in opened.stdout
+    assert world.recorded[0] not in opened.stdout
+    bad = run(world.home, "request", "list", "--state", "lost", **env)
+    assert_one_line_error(bad, "--state must be one of open, recorded")
+
+
+def test_request_cancel_refuses_a_recorded_request_and_a_stranger(world: World,
+                                                                 tmp_path: Path) -> None:
+    env = {"ATTESTIA_RPC_URL": world.url}
+    recorded = run(world.home, "request", "cancel", world.recorded[0], **env)
+    assert_one_line_error(recorded, "is recorded: nothing to cancel")
+    stranger = run(tmp_path, "--deployment", str(world.deployment_file), "request", "cancel",
+                   world.open_id, **env)
+    assert_one_line_error(stranger, "no local request file")
+
+
+def test_request_cancel_too_early_says_when(world: World) -> None:
+    before = world.w3.eth.block_number
+    done = run(world.home, "request", "cancel", world.open_id, ATTESTIA_RPC_URL=world.url)
+    assert_one_line_error(done, "can be cancelled from", "s to go")
+    assert world.w3.eth.block_number == before
+
+
+def test_request_cancel_after_expiry_refunds(world: World) -> None:  # advances time: last
+    w3 = world.w3
+    env = {"ATTESTIA_RPC_URL": world.url}
+    w3.provider.make_request("evm_increaseTime", [3600 + 1])
+    w3.provider.make_request("evm_mine", [])
+    expired = json.loads(run(world.home, "request", "status", world.open_id, "--json",
+                             **env).stdout)
+    assert expired["state"] == "expired"
+    w3.provider.make_request("evm_increaseTime", [15 * 60 + 1])
+    w3.provider.make_request("evm_mine", [])
+    requester = dev_account(REQUESTER).address
+    balance = world.attestia.reg.balance(requester)
+    done = run(world.home, "request", "cancel", world.open_id, "--json", **env)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["state"] == "cancelled" and data["refundWei"] == 10**15
+    assert world.attestia.reg.balance(requester) == balance + 10**15  # withdrawable refund
+    again = run(world.home, "request", "cancel", world.open_id, **env)
+    assert_one_line_error(again, "is cancelled: nothing to cancel")
