@@ -111,3 +111,64 @@ def test_infer_against_a_dead_endpoint_prints_one_error_line(project_home, tmp_p
     assert lines[0].startswith("error: cannot reach the RPC endpoint " + url), lines[0]
     assert result.stdout == ""
 
+
+
+def test_a_connection_lost_mid_broadcast_resumes_with_the_journaled_bytes(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path, monkeypatch
+) -> None:
+    """The second of three journaled transactions fails to go out (the chain went away):
+    the round ends, the worker settles the journal (the sent one is found mined, the other
+    two are re-broadcast as they are) and records each request exactly once."""
+    from offchain.chain.connection import RPCUnavailable
+    from offchain.worker import journal as J
+    from offchain.worker import node as node_module
+    from tests.worker.helpers import make_worker
+
+    monkeypatch.setattr(node_module, "RETRY_FIRST", 0.01)
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    sent = send_demo_requests(attestia, demo_package, tmp_path, 3, worker=node.signer.address)
+    w3 = attestia.chain.w3
+    nonce = w3.eth.get_transaction_count(node.operator.address)
+    real, seen = node.sender.broadcast, []
+
+    def flaky(tx_hash: bytes, raw: bytes) -> bytes:
+        seen.append(tx_hash)
+        if len(seen) == 2:
+            raise RPCUnavailable("eth_sendRawTransaction: the RPC endpoint failed 3 "
+                                 "attempt(s): ConnectionError")
+        return real(tx_hash, raw)
+
+    monkeypatch.setattr(node.sender, "broadcast", flaky)
+    stats = node.run(until_idle=True)
+    assert stats.recorded == 3 and stats.failed == 0
+    assert node.journal.counts() == {J.DONE: 3}
+    assert w3.eth.get_transaction_count(node.operator.address) == nonce + 3
+    assert len(set(seen)) == 3 and seen[1] in seen[2:]  # the failed one went out again as is
+    outcomes = wait_for_outcomes(attestia, sent, timeout=10)
+    assert all(outcomes[s.request_id].output is not None for s in sent)
+
+
+def test_a_round_that_fails_for_a_bug_is_logged_and_the_worker_goes_on(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path, monkeypatch, caplog
+) -> None:
+    from offchain.worker import node as node_module
+    from tests.worker.helpers import make_worker
+
+    monkeypatch.setattr(node_module, "RETRY_FIRST", 0.01)
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    sent = send_demo_requests(attestia, demo_package, tmp_path, 2, worker=node.signer.address)
+    real, calls = node.poll, []
+
+    def buggy() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug nobody foresaw")
+        return real()
+
+    monkeypatch.setattr(node, "poll", buggy)
+    with caplog.at_level("INFO", logger="attestia.worker"):
+        stats = node.run(until_idle=True)
+    assert stats.recorded == 2
+    assert "round failed (a bug): RuntimeError: a bug nobody foresaw" in caplog.text
+    assert "chain unreachable" not in caplog.text
+    assert len(wait_for_outcomes(attestia, sent, timeout=10)) == 2
