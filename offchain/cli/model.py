@@ -240,5 +240,38 @@ def zk_setup_cmd(
                   f"{data['srs']}", highlight=False, soft_wrap=True)
 
 
+@model_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the models as JSON."),
+) -> None:
+    """List every registered model: state (active, deprecated, revoked), fee, proof kinds.
+
+    Example: attestia model list --json
+    """
+    from rich.table import Table
+
+    from offchain.cli.common import reader_of
+    from offchain.listing import list_models
+
+    entries = list_models(reader_of(ctx))
+    if as_json:
+        print_json([e.to_json() for e in entries])
+        return
+    if not entries:
+        console.print("no model is registered: attestia model register PACKAGE")
+        return
+    table = Table(title=f"{len(entries)} model(s)")
+    table.add_column("model", no_wrap=True)
+    for col in ("state", "owner", "fee (ETH)", "proofs", "registered"):
+        table.add_column(col)
+    for e in entries:
+        data = e.to_json()
+        table.add_row(data["modelId"], e.state, e.model.owner[:10] + "…", eth(e.model.fee),
+                      ",".join(e.model.kinds), (data["registeredAt"] or "")[:19]
+                      .replace("T", " "))
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(model_app, name="model")

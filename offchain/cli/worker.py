@@ -109,5 +109,40 @@ def _check_simulated_measurement(attestia) -> None:
                           "or staked")
 
 
+@worker_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the workers as JSON."),
+) -> None:
+    """List registered workers with liveness: state (active, unbonding, revoked, slashed),
+    stake, and the time of each one's latest record (none: it may not be running).
+
+    Example: attestia worker list --json
+    """
+    from rich.table import Table
+
+    from offchain.cli.common import eth, reader_of
+    from offchain.listing import list_workers
+
+    entries = list_workers(reader_of(ctx))
+    if as_json:
+        from offchain.cli.common import print_json
+
+        print_json([e.to_json() for e in entries])
+        return
+    if not entries:
+        console.print("no worker is registered: attestia worker run --model PACKAGE")
+        return
+    table = Table(title=f"{len(entries)} worker(s), newest first")
+    table.add_column("signer", no_wrap=True)
+    for col in ("state", "stake (ETH)", "records", "latest record"):
+        table.add_column(col)
+    for e in entries:
+        last = e.to_json()["lastRecordAt"]
+        table.add_row(e.signer, e.state, eth(e.worker.stake), str(e.records),
+                      last[:19].replace("T", " ") if last else "never")
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(worker_app, name="worker")

@@ -204,6 +204,44 @@ def test_registry_without_lens_names_the_lens_when_it_is_needed(
         _ = found.lens
 
 
+# -- model list, worker list ----------------------------------------------------------------
+
+def test_model_list(world: World, tmp_path: Path) -> None:
+    env = {"ATTESTIA_RPC_URL": world.url}
+    done = run(tmp_path, "--registry", world.registry, "model", "list", "--json", **env)
+    assert done.returncode == 0, done.stderr
+    [model] = json.loads(done.stdout)
+    assert model["state"] == "active" and model["feeWei"] == 10**15
+    assert model["proofKinds"] == ["signed"] and model["owner"] == dev_account(0).address
+    assert set(model) == {"modelId", "state", "owner", "feeWei", "proofKinds", "split",
+                          "contentHash", "contributors", "registeredAt", "metadataURI"}
+    text = run(world.home, "model", "list", **env)
+    assert text.returncode == 0 and model["modelId"] in text.stdout and "active" in text.stdout
+
+
+def test_worker_list_shows_liveness(world: World, tmp_path: Path) -> None:
+    env = {"ATTESTIA_RPC_URL": world.url}
+    done = run(tmp_path, "--deployment", str(world.deployment_file), "worker", "list",
+               "--json", **env)
+    assert done.returncode == 0, done.stderr
+    [worker] = json.loads(done.stdout)
+    assert worker["signer"] == world.worker and worker["state"] == "active"
+    assert worker["stakeWei"] > 0 and worker["records"] == 2
+    assert worker["lastRecordAt"] is not None and worker["slashedAt"] is None
+    text = run(world.home, "worker", "list", **env)
+    assert text.returncode == 0 and world.worker in text.stdout and "active" in text.stdout
+
+
+@pytest.mark.parametrize("group", ["model", "worker"])
+def test_list_with_a_wrong_registry_is_one_error_line(world: World, tmp_path: Path,
+                                                      group: str) -> None:
+    done = run(tmp_path, "--registry", world.deployment_file.name, group, "list",
+               ATTESTIA_RPC_URL=world.url)
+    assert_one_line_error(done, "--registry must be a 0x-prefixed 20-byte address")
+    empty = run(tmp_path, group, "list", ATTESTIA_RPC_URL=world.url)
+    assert_one_line_error(empty, "no deployment of chain 31337")
+
+
 # -- attestia request ------------------------------------------------------------------------
 
 def test_request_status_recorded_and_open(world: World) -> None:
