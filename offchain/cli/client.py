@@ -38,7 +38,7 @@ def infer(
 
     Example: attestia infer --model .attestia/models/demo --input x.json
     """
-    from offchain.client import build_requests, send_requests, wait_for_outcomes
+    from offchain.client import build_requests, send_requests
     from offchain.errors import ChainError, ConfigError
     from offchain.models import load_package
     from offchain.models.encoding import parse_input
@@ -67,7 +67,7 @@ def infer(
     built = build_requests(attestia, model_id, [x], requester=account.address, worker=worker,
                            package=pkg)
     [local] = send_requests(attestia, built, account, settings.data_dir)
-    outcome = wait_for_outcomes(attestia, [local], timeout=timeout)[local.request_id]
+    outcome = _wait_visibly(attestia, local, timeout)
     if outcome.rejected:
         raise ConfigError(f"request 0x{local.request_id.hex()} was rejected: {outcome.rejected}")
     if outcome.inference is None or outcome.output is None:
@@ -89,6 +89,38 @@ def infer(
     console.print(f"record: {result['requestId']} (tx {outcome.tx_hash})")
     console.print(_share_table(rows, "attribution"))
     console.print(f"input, salt and reply key kept in {result['localRecord']}")
+
+
+def _wait_visibly(attestia, local, timeout: float):
+    """Wait for the paid request's record, saying on stderr which request it is (at once)
+    and how long it has waited (every 10 s); a timeout names the request and what to do."""
+    import time
+
+    from offchain.cli.common import err_console
+    from offchain.client import RequestFailed, wait_for_outcomes
+
+    rid = "0x" + local.request_id.hex()
+    err_console.print(f"paid request {rid} (worker {local.worker}); waiting up to "
+                      f"{timeout:.0f} s for its record (attestia request status {rid})",
+                      highlight=False, soft_wrap=True)
+    start = last = time.monotonic()
+
+    def on_poll(done: int) -> None:
+        nonlocal last
+        if not done and time.monotonic() - last >= 10:
+            last = time.monotonic()
+            err_console.print(f"still waiting for {rid[:18]}… ({last - start:.0f} s)",
+                              highlight=False, soft_wrap=True)
+
+    try:
+        return wait_for_outcomes(attestia, [local], timeout=timeout, poll=0.2,
+                                 on_poll=on_poll)[local.request_id]
+    except RequestFailed:
+        raise RequestFailed(
+            f"request {rid} got no record within {timeout:.0f} s from worker {local.worker}: "
+            f"is it running? (attestia worker list shows its latest record); keep waiting "
+            f"with `attestia request wait {rid}`, or get the fee back after the deadline "
+            f"with `attestia request cancel {rid}`") from None
 
 
 def _find_package(data_dir: Path, content_hash: bytes):

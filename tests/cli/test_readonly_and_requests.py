@@ -338,3 +338,29 @@ def test_request_cancel_after_expiry_refunds(world: World) -> None:  # advances 
     assert world.attestia.reg.balance(requester) == balance + 10**15  # withdrawable refund
     again = run(world.home, "request", "cancel", world.open_id, **env)
     assert_one_line_error(again, "is cancelled: nothing to cancel")
+
+
+def test_infer_says_the_request_id_at_once_and_names_it_on_timeout(world: World) -> None:
+    # the worker is not running: infer must not wait in silence
+    from offchain.models import load_package
+    from offchain.models.demo import holdout
+    from offchain.models.encoding import input_to_json
+
+    X, _ = holdout()
+    names = load_package(world.package_dir).feature_names
+    x = world.home / "x.json"
+    x.write_text(json.dumps(input_to_json(X[3][None, :], names)))
+    model_id = json.loads(run(world.home, "model", "list", "--json",
+                              ATTESTIA_RPC_URL=world.url).stdout)[0]["modelId"]
+    done = run(world.home, "infer", "--model", model_id, "--package", str(world.package_dir),
+               "--input", str(x), "--worker", world.worker, "--timeout", "2",
+               ATTESTIA_RPC_URL=world.url)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("paid request 0x") and world.worker in lines[0], lines
+    rid = lines[0].split()[2]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1 and rid in errors[0] and "attestia request cancel" in errors[0]
+    status = json.loads(run(world.home, "request", "status", rid, "--json",
+                            ATTESTIA_RPC_URL=world.url).stdout)
+    assert status["state"] == "open"
