@@ -38,17 +38,25 @@ def infer(
 
     Example: attestia infer --model .attestia/models/demo --input x.json
     """
+    from offchain.cli.common import parse_address
     from offchain.client import build_requests, send_requests
     from offchain.errors import ChainError, ConfigError
     from offchain.models import load_package
     from offchain.models.encoding import parse_input
     from offchain.models.runtime import predicted_label
 
+    if not timeout > 0:  # checked before anything is paid
+        raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
+    if worker is not None:
+        worker = parse_address(worker, "--worker")
     settings = settings_of(ctx)
     try:
         payload = json.loads(input_path.read_text())
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise ConfigError(f"cannot read input {input_path}: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"input {input_path} is not JSON ({exc}); give "
+                          "{\"features\": {\"name\": value, ...}}") from None
     attestia = attestia_of(ctx)
     account = attestia.chain.account(dev_account)
     model_id, pkg = model_ref(attestia, model, data_dir=settings.data_dir,
@@ -161,22 +169,21 @@ def attribution(
 
     Example: attestia attribution 0x5f3a...   |   attestia attribution --contributor 0x9965...
     """
-    from eth_utils import to_checksum_address
-
     from offchain.attribution.onchain import (
         all_recorded,
         contributor_totals,
         recorded_attribution,
     )
-    from offchain.cli.common import reader_of
+    from offchain.cli.common import parse_address, reader_of
     from offchain.errors import ConfigError
 
-    if not contributor and not inference_id:
+    who = parse_address(contributor, "--contributor") if contributor else None
+    if not who and not inference_id:
         raise ConfigError("give an INFERENCE_ID or --contributor ADDR")
-    record_id = parse_bytes32(inference_id, "inference id") if not contributor else b""
+    record_id = parse_bytes32(inference_id, "inference id") if not who else b""
     attestia = reader_of(ctx)
-    if contributor:
-        totals = contributor_totals(all_recorded(attestia), to_checksum_address(contributor))
+    if who:
+        totals = contributor_totals(all_recorded(attestia), who)
         data = {"contributor": totals.contributor, "records": totals.records,
                 "recordsWithShare": totals.records_with_share, "meanBps": totals.mean_bps,
                 "totalFeeShareWei": totals.total_fee_share,

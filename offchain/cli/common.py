@@ -131,6 +131,21 @@ def parse_eth(text: str, what: str = "--fee") -> int:
     return int(wei)
 
 
+def parse_address(text: str, what: str) -> str:
+    """An EVM address as typed -> its checksummed form; ConfigError naming the option for
+    anything that is not 0x + 40 hex digits (a mixed-case address must have a valid
+    checksum)."""
+    from eth_utils import is_address, to_checksum_address
+
+    from offchain.errors import ConfigError
+
+    value = str(text).strip()
+    if not is_address(value):
+        raise ConfigError(f"{what} must be an address (0x + 40 hex digits, a mixed-case one "
+                          f"with a valid checksum), got {text!r}")
+    return str(to_checksum_address(value))
+
+
 def parse_split(text: str) -> Any:
     """``worker,owner,contributors`` bps -> protocol.Split; ConfigError if malformed."""
     from offchain.errors import ConfigError

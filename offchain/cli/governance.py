@@ -75,10 +75,11 @@ def revoke_worker(
 
     Example: attestia governance revoke-worker 0x7099…
     """
-    from eth_utils import to_checksum_address
+    from offchain.cli.common import parse_address
 
+    address = parse_address(signer, "SIGNER")
     attestia = attestia_of(ctx)
-    attestia.send(attestia.reg.revoke_worker(to_checksum_address(signer)),
+    attestia.send(attestia.reg.revoke_worker(address),
                   account=attestia.chain.account(dev_account))
     console.print(f"worker {signer} revoked")
 

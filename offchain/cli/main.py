@@ -145,19 +145,42 @@ def _root(
                "deployment": deployment}
 
 
-def main() -> None:
-    try:
-        app()
-    except AttestiaError as exc:
-        from offchain.cli.common import err_console
+def _print_error(message: str) -> None:
+    from rich.markup import escape
 
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    from offchain.cli.common import err_console
+
+    line = " ".join(str(message).split())  # one line, whatever the message holds
+    err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the CLI; every failure a user can fix ends as ONE ``error: ...`` line on stderr
+    and a non-zero exit: Attestia's own errors and click's usage errors (unknown option,
+    missing argument, bad value) alike, never a traceback or a rich box."""
+    from typer._click import exceptions as click_exc
+
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="attestia", standalone_mode=False)
+    except click_exc.NoArgsIsHelpError as exc:  # `attestia model`: the help was shown
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except click_exc.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "attestia"
+        _print_error(f"{exc.format_message()} (see {where} --help)")
+        sys.exit(exc.exit_code)
+    except click_exc.ClickException as exc:
+        _print_error(exc.format_message())
+        sys.exit(exc.exit_code)
+    except AttestiaError as exc:
+        _print_error(str(exc))
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort, EOFError):
         from offchain.cli.common import err_console
 
         err_console.print("interrupted")
         sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 if __name__ == "__main__":

@@ -87,12 +87,11 @@ def claim_cmd(
 
     Example: attestia rewards claim --account 0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc
     """
-    from eth_utils import to_checksum_address
-
+    from offchain.cli.common import parse_address
     from offchain.rewards.chain import claim
 
+    who = parse_address(account, "--account")
     attestia = attestia_of(ctx)
-    who = to_checksum_address(account)
     paid = claim(attestia, who, settings_of(ctx).data_dir / "rewards",
                  sender_account=attestia.chain.account(dev_account))
     console.print(f"{who}: claimed {eth(paid)} ETH" if paid else f"{who}: nothing new to claim")
@@ -156,8 +155,12 @@ def verify_cmd(
 
     Example: attestia rewards verify 20782
     """
+    from offchain.errors import ConfigError
     from offchain.rewards.chain import batch_cache, verify
 
+    if not 0 <= epoch < 2**64:  # epochs are uint64 on chain
+        raise ConfigError(f"epoch must be a whole number from 0 to {2**64 - 1}, got {epoch} "
+                          "(attestia rewards status lists the epochs)")
     check = verify(reader_of(ctx), epoch,
                    cache=batch_cache(settings_of(ctx).data_dir / "rewards"))
     s = check.settlement
