@@ -31,6 +31,9 @@ ANVIL_DEV_ACCOUNTS = tuple(Account.from_key(k) for k in ANVIL_DEV_KEYS)
 
 
 def dev_account(index: int) -> LocalAccount:
+    if not 0 <= index < len(ANVIL_DEV_ACCOUNTS):
+        raise ConfigError(f"--dev-account must be an Anvil dev account index from 0 to "
+                          f"{len(ANVIL_DEV_ACCOUNTS) - 1}, got {index}")
     return ANVIL_DEV_ACCOUNTS[index]
 
 

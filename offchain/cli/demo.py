@@ -16,7 +16,10 @@ def demo(
     Example: attestia demo --requests 50
     """
     from offchain.demo import print_summary, run_demo
+    from offchain.errors import ConfigError
 
+    if requests < 1:  # before any chain, contract or worker is started
+        raise ConfigError(f"--requests must be at least 1, got {requests}")
     summary = run_demo(settings_of(ctx), requests=requests, console=console)
     print_summary(summary, console)
 

@@ -53,6 +53,9 @@ def run(
         raise ConfigError(f"--max-latency must be a number of seconds >= 0, got {max_latency}")
     if tee not in (None, "simulated"):
         raise ConfigError(f"unknown --tee {tee!r}: only 'simulated' runs on this machine")
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise ConfigError(f"--name must be a plain folder name under .attestia/workers (no "
+                          f"path separators), got {name!r}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = settings_of(ctx)
     attestia = attestia_of(ctx)
