@@ -132,6 +132,16 @@ class WorkerRegistered:
 
 
 @dataclass(frozen=True)
+class MeasurementEvent:
+    """``MeasurementAllowed`` (allowed=True) or ``MeasurementRevoked`` (allowed=False)."""
+
+    measurement: bytes
+    allowed: bool
+    timestamp: int
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
 class RootProposed:
     """``RootProposed`` (distributor)."""
 
@@ -459,6 +469,15 @@ class Registry:
         filters = {"batchId": batch_id} if batch_id is not None else None
         return [decode_batch_committed(e) for e in self._events(
             "BatchCommitted", from_block, to_block, filters)]
+
+    def measurement_events(self, from_block: int | None = None, to_block: int | None = None
+                           ) -> list[MeasurementEvent]:
+        """Governance's MeasurementAllowed and MeasurementRevoked events, in chain order."""
+        out = [MeasurementEvent(bytes(e["args"]["measurement"]), name == "MeasurementAllowed",
+                                int(e["args"]["timestamp"]), EventMeta.of(e))
+               for name in ("MeasurementAllowed", "MeasurementRevoked")
+               for e in self._events(name, from_block, to_block)]
+        return sorted(out, key=lambda e: (e.meta.block, e.meta.log_index))
 
     def workers_registered(self, from_block: int | None = None, to_block: int | None = None
                            ) -> list[WorkerRegistered]:

@@ -84,5 +84,33 @@ def revoke_worker(
     console.print(f"worker {signer} revoked")
 
 
+@governance_app.command("measurements")
+def measurements_cmd(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the measurements as JSON."),
+) -> None:
+    """List the enclave measurements governance allowed or revoked, with dates (read-only).
+
+    Example: attestia governance measurements --json
+    """
+    from offchain.admin import measurements
+    from offchain.cli.common import print_json, reader_of
+
+    entries = measurements(reader_of(ctx))
+    if as_json:
+        print_json([e.to_json() for e in entries])
+        return
+    if not entries:
+        console.print("no measurement was ever allowed: attestia governance allow-measurement")
+        return
+    for e in entries:
+        data = e.to_json()
+        when = f"allowed {data['allowedAt'] or '?'}"
+        if data["revokedAt"]:
+            when += f", revoked {data['revokedAt']}"
+        console.print(f"{data['measurement']} {e.state}: {when}", highlight=False,
+                      soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(governance_app, name="governance")

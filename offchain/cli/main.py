@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "governance": ("governance", "Governance: enclave measurements and revocations "
                                  "(GOVERNANCE_ROLE)."),
     "request": ("request", "Follow, wait for, list and cancel paid inference requests."),
+    "withdraw": ("rewards", "Withdraw your registry balance (earnings, refunds) and any "
+                            "Slasher balance."),
 }
 
 
@@ -119,9 +121,21 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from offchain import __version__
+
+        print(f"attestia {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version,
+        help="Print the version and exit.",
+    ),
     rpc_url: str = typer.Option(
         None, "--rpc-url", help="EVM JSON-RPC URL (default: the embedded Anvil chain)."
     ),

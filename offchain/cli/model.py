@@ -1,4 +1,4 @@
-"""``attestia model register|show|set-terms|zk-setup``."""
+"""``attestia model register|show|set-terms|zk-setup|list|deprecate|revoke``."""
 
 from __future__ import annotations
 
@@ -238,6 +238,57 @@ def zk_setup_cmd(
                   f"({'deployed' if deployed else 'already set'}), proof kinds "
                   f"{','.join(data['proofKinds'])}, logrows {artifacts.logrows}, SRS: "
                   f"{data['srs']}", highlight=False, soft_wrap=True)
+
+
+def _set_state(ctx: typer.Context, model: str, action: str, as_json: bool,
+               dev_account: int) -> None:
+    from offchain.admin import set_model_state
+    from offchain.cli.common import check_model_ref
+
+    check_model_ref(model)
+    settings = settings_of(ctx)
+    attestia = attestia_of(ctx)
+    account = attestia.chain.account(dev_account)
+    model_id_bytes, _ = model_ref(attestia, model, data_dir=settings.data_dir,
+                                  account=account.address)
+    state = set_model_state(attestia, model_id_bytes, action, account)
+    if as_json:
+        print_json({"modelId": "0x" + model_id_bytes.hex(), "state": state})
+        return
+    console.print(f"model 0x{model_id_bytes.hex()} {state}", highlight=False, soft_wrap=True)
+
+
+@model_app.command("deprecate")
+def deprecate_cmd(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="Model id (0x...) or model package directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the new state as JSON."),
+    dev_account: int = dev_account_option(0, "model owner"),
+) -> None:
+    """Deprecate a model (owner only): it takes no new requests; records stay verifiable.
+
+    Example: attestia model deprecate 0xc227f191...
+    """
+    _set_state(ctx, model, "deprecate", as_json, dev_account)
+
+
+@model_app.command("revoke")
+def revoke_cmd(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="Model id (0x...) or model package directory."),
+    yes: bool = typer.Option(False, "--yes", help="Confirm: revocation is one-way."),
+    as_json: bool = typer.Option(False, "--json", help="Print the new state as JSON."),
+    dev_account: int = dev_account_option(0, "model owner"),
+) -> None:
+    """Revoke a model (owner only; one-way, needs --yes): it takes no new requests, ever.
+
+    Example: attestia model revoke 0xc227f191... --yes
+    """
+    from offchain.errors import ConfigError
+
+    if not yes:
+        raise ConfigError("revoking a model is one-way: run it again with --yes to confirm")
+    _set_state(ctx, model, "revoke", as_json, dev_account)
 
 
 @model_app.command("list")

@@ -1,4 +1,4 @@
-"""``attestia rewards settle|claim|status|verify``."""
+"""``attestia rewards settle|claim|status|verify|cancel-root`` and ``attestia withdraw``."""
 
 from __future__ import annotations
 
@@ -178,5 +178,58 @@ def verify_cmd(
     raise typer.Exit(1)
 
 
+@rewards_app.command("cancel-root")
+def cancel_root_cmd(
+    ctx: typer.Context,
+    epoch: int = typer.Argument(..., help="Epoch whose proposed root to cancel."),
+    as_json: bool = typer.Option(False, "--json", help="Print the cancelled root as JSON."),
+    dev_account: int = dev_account_option(0, "guardian"),
+) -> None:
+    """Cancel an epoch's proposed reward root during its timelock (GUARDIAN_ROLE only); the
+    next settlement proposes it again.
+
+    Example: attestia rewards cancel-root 20782
+    """
+    from offchain.admin import cancel_root
+
+    attestia = attestia_of(ctx)
+    root = cancel_root(attestia, epoch, attestia.chain.account(dev_account))
+    if as_json:
+        print_json({"epoch": epoch, "root": "0x" + root.hex(), "status": "cancelled"})
+        return
+    console.print(f"epoch {epoch}: root 0x{root.hex()} cancelled", highlight=False)
+
+
+def withdraw_cmd(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the amounts as JSON."),
+    dev_account: int = dev_account_option(0, "account withdrawing"),
+) -> None:
+    """Withdraw your registry balance (earnings, refunds) and any Slasher balance.
+
+    The registry balance holds worker and model-owner earnings and refunds of rejected or
+    cancelled requests.
+
+    Paid to the signing key (ATTESTIA_PRIVATE_KEY, the keystore, or --dev-account). With
+    nothing to withdraw it says so and exits 0 (nothing is sent).
+
+    Example: attestia withdraw --dev-account 1
+    """
+    from offchain.admin import withdraw
+
+    attestia = attestia_of(ctx)
+    done = withdraw(attestia, attestia.chain.account(dev_account))
+    if as_json:
+        print_json(done.to_json())
+        return
+    if not done.total:
+        console.print(f"{done.account}: nothing to withdraw (registry and Slasher balances "
+                      "are 0)", highlight=False)
+        return
+    console.print(f"{done.account}: withdrew {eth(done.total)} ETH ({eth(done.registry)} from "
+                  f"the registry, {eth(done.slasher)} from the Slasher)", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(rewards_app, name="rewards")
+    app.command("withdraw")(withdraw_cmd)

@@ -1,4 +1,4 @@
-"""``attestia worker run``."""
+"""``attestia worker run|list|stake add|unbond|withdraw``."""
 
 from __future__ import annotations
 
@@ -145,6 +145,94 @@ def list_cmd(
         table.add_row(e.signer, e.state, eth(e.worker.stake), str(e.records),
                       last[:19].replace("T", " ") if last else "never")
     console.print(table)
+
+
+stake_app = typer.Typer(help="Add to, unbond or withdraw a worker key's stake (its operator "
+                        "only).", no_args_is_help=True)
+worker_app.add_typer(stake_app, name="stake")
+
+_SIGNER_HELP = "The worker's signing address (attestia worker list)."
+
+
+def _print_stake(state, as_json: bool, what: str) -> None:
+    from offchain.cli.common import eth, print_json
+
+    if as_json:
+        print_json(state.to_json())
+        return
+    data = state.to_json()
+    line = f"worker {state.signer}: {what}; stake {eth(state.stake)} ETH"
+    if data["withdrawableAt"]:
+        line += f", withdrawable from {data['withdrawableAt']}"
+    console.print(line, highlight=False, soft_wrap=True)
+
+
+@stake_app.command("add")
+def stake_add_cmd(
+    ctx: typer.Context,
+    amount: str = typer.Argument(..., help="ETH to add to the stake, e.g. 0.5."),
+    signer: str = typer.Option(..., "--signer", help=_SIGNER_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the stake as JSON."),
+    dev_account: int = dev_account_option(1, "worker operator"),
+) -> None:
+    """Add ETH to a worker key's stake (operator only).
+
+    Example: attestia worker stake add 0.5 --signer 0x7099…
+    """
+    from offchain.admin import add_stake
+    from offchain.cli.common import eth, parse_address, parse_eth
+
+    wei = parse_eth(amount, "AMOUNT")
+    address = parse_address(signer, "--signer")
+    attestia = attestia_of(ctx)
+    state = add_stake(attestia, address, wei, attestia.chain.account(dev_account))
+    _print_stake(state, as_json, f"added {eth(wei)} ETH")
+
+
+@stake_app.command("unbond")
+def stake_unbond_cmd(
+    ctx: typer.Context,
+    signer: str = typer.Option(..., "--signer", help=_SIGNER_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the stake as JSON."),
+    dev_account: int = dev_account_option(1, "worker operator"),
+) -> None:
+    """Begin unbonding a worker key (operator only): it stops taking requests, and its stake
+    is withdrawable after the unbonding delay (the time is printed, in local time).
+
+    Example: attestia worker stake unbond --signer 0x7099…
+    """
+    from offchain.admin import begin_unbonding
+    from offchain.cli.common import parse_address
+
+    address = parse_address(signer, "--signer")
+    attestia = attestia_of(ctx)
+    state = begin_unbonding(attestia, address, attestia.chain.account(dev_account))
+    _print_stake(state, as_json, "unbonding")
+
+
+@stake_app.command("withdraw")
+def stake_withdraw_cmd(
+    ctx: typer.Context,
+    signer: str = typer.Option(..., "--signer", help=_SIGNER_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the stake as JSON."),
+    dev_account: int = dev_account_option(1, "worker operator"),
+) -> None:
+    """Withdraw a worker key's whole stake once its unbonding delay has passed (operator
+    only; before that, the error says when).
+
+    Example: attestia worker stake withdraw --signer 0x7099…
+    """
+    from offchain.admin import withdraw_stake
+    from offchain.cli.common import eth, parse_address
+
+    address = parse_address(signer, "--signer")
+    attestia = attestia_of(ctx)
+    state = withdraw_stake(attestia, address, attestia.chain.account(dev_account))
+    if as_json:
+        _print_stake(state, True, "")
+        return
+    console.print(f"worker {address}: withdrew {eth(state.moved)} ETH of stake",
+                  highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
