@@ -326,3 +326,9 @@ def list_cmd(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(model_app, name="model")
+
+
+# `attestia model package` (bring your own model) lives in its own module.
+from offchain.cli.model_package import package_cmd  # noqa: E402
+
+model_app.command("package")(package_cmd)

@@ -27,10 +27,11 @@ from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
 from offchain.models import encoding, runtime
+from offchain.models.byom import TrainingSet, build_package, standardisation
 from offchain.models.errors import ModelPackageError
 from offchain.models.export import dense_relu_onnx
-from offchain.models.manifest import Contributor, InputSchema, OutputSchema, Preprocessing
-from offchain.models.package import ModelPackage, graph_op_types, load_package, save_package
+from offchain.models.manifest import Contributor, Preprocessing
+from offchain.models.package import ModelPackage, graph_op_types, load_package
 
 SEED = 20240607
 NAME = "breast-cancer-mlp"
@@ -118,9 +119,7 @@ def demo_data() -> DemoData:
 def train_demo_model() -> DemoModel:
     """Train the 30-16-2 MLP on standardised data and export it to ONNX (Gemm/Relu only)."""
     data = demo_data()
-    raw64 = data.X_raw.astype(np.float64)
-    pre = Preprocessing(tuple(float(v) for v in raw64.mean(axis=0)),
-                        tuple(float(v) for v in raw64.std(axis=0)))
+    pre = standardisation(data.X_raw)
     clf = MLPClassifier(hidden_layer_sizes=(HIDDEN,), activation="relu", solver="lbfgs",
                         alpha=3.0, max_iter=2000, random_state=SEED % 2**32)
     with threadpool_limits(limits=1):  # BLAS thread count can change summation order
@@ -132,6 +131,11 @@ def train_demo_model() -> DemoModel:
     biases = [clf.intercepts_[0], np.concatenate([np.zeros_like(b_out), b_out])]
     onnx_bytes = dense_relu_onnx(weights, biases, graph_name=NAME.replace("-", "_"))
     return DemoModel(data, pre, clf, onnx_bytes)
+
+
+def demo_roster() -> list[Contributor]:
+    """The demo's contributors as the package's roster (names and addresses)."""
+    return [Contributor(c.name, c.address) for c in CONTRIBUTORS]
 
 
 def sklearn_logits(model: DemoModel, X_raw: np.ndarray) -> np.ndarray:
@@ -146,19 +150,18 @@ def build_demo_package(out_dir: str | Path) -> Path:
     """Train, export, check the export against scikit-learn, and write the package."""
     model = train_demo_model()
     data = model.data
-    path = save_package(
+    # The same builder as `attestia model package` (offchain.models.byom): schema from the
+    # graph, every check before writing, load-back after.
+    path = build_package(
         out_dir,
         model.onnx_bytes,
         name=NAME,
         version=VERSION,
-        input_schema=InputSchema("input", (1, len(data.feature_names)), data.feature_names),
-        output_schema=OutputSchema("logits", (1, len(LABELS)),
-                                   tuple(f"logit_{label}" for label in LABELS), LABELS),
+        labels=LABELS,
+        contributors=demo_roster(),
+        training=TrainingSet(data.feature_names, data.X_raw, data.y, data.owner),
         preprocessing=model.preprocessing,
-        contributors=[Contributor(c.name, c.address) for c in CONTRIBUTORS],
-        X_raw=data.X_raw,
-        y=data.y,
-        owner=data.owner,
+        overwrite=True,
     )
     package = load_package(path)
     onnx_logits = np.concatenate([_run(package, row[None]) for row in data.X_holdout])
