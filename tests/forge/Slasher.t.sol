@@ -243,7 +243,7 @@ contract SlasherTest is Fixture {
     }
 
     function test_setSlasher_onceByTheAdmin() public {
-        InferenceRegistry fresh = _deployRegistry(Attestia.UNBONDING_DELAY);
+        InferenceRegistry fresh = Attestia.deployRegistry(admin, address(distributor));
         assertEq(fresh.slasher(), address(0), "unset");
         vm.expectRevert(); // AccessControlUnauthorizedAccount
         vm.prank(relayer);
@@ -283,16 +283,7 @@ contract SlasherTest is Fixture {
                 abi.encodeWithSelector(IWorkerRegistry.InvalidUnbondingDelay.selector, minimum, unbondingDelay)
             );
         }
-        InferenceRegistry fresh = new InferenceRegistry(
-            admin,
-            address(distributor),
-            Attestia.MIN_STAKE,
-            unbondingDelay,
-            challengeWindow,
-            Attestia.REQUEST_TIMEOUT,
-            uint64(Attestia.START),
-            Attestia.EPOCH_LENGTH
-        );
+        InferenceRegistry fresh = Attestia.deployRegistry(admin, address(distributor), unbondingDelay, challengeWindow);
         if (unbondingDelay < minimum) return;
         assertEq(fresh.challengeWindow(), challengeWindow, "challengeWindow()");
         assertEq(fresh.unbondingDelay(), unbondingDelay, "unbondingDelay()");
@@ -355,18 +346,5 @@ contract SlasherTest is Fixture {
 
     function _copy(Inference memory record) internal pure returns (Inference memory) {
         return abi.decode(abi.encode(record), (Inference));
-    }
-
-    function _deployRegistry(uint64 unbondingDelay) internal returns (InferenceRegistry) {
-        return new InferenceRegistry(
-            admin,
-            address(distributor),
-            Attestia.MIN_STAKE,
-            unbondingDelay,
-            Attestia.CHALLENGE_WINDOW,
-            Attestia.REQUEST_TIMEOUT,
-            uint64(Attestia.START),
-            Attestia.EPOCH_LENGTH
-        );
     }
 }

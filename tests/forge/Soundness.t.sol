@@ -327,16 +327,7 @@ contract SoundnessTest is Fixture {
     /// @dev A consent signed for another registry (another EIP-712 domain) is refused here.
     function test_class4_consentForAnotherRegistryIsRefused() public {
         (address honest, uint256 honestKey) = makeAccount("honestWorker");
-        InferenceRegistry other = new InferenceRegistry(
-            admin,
-            address(distributor),
-            Attestia.MIN_STAKE,
-            Attestia.UNBONDING_DELAY,
-            Attestia.CHALLENGE_WINDOW,
-            Attestia.REQUEST_TIMEOUT,
-            uint64(Attestia.START),
-            Attestia.EPOCH_LENGTH
-        );
+        InferenceRegistry other = Attestia.deployRegistry(admin, address(distributor));
         uint256 deadline = block.timestamp + 1 hours;
         bytes32 typeHash = keccak256(
             "WorkerRegistration(address signer,address operator,bytes32 encryptionKeyHash,uint256 nonce,uint256 deadline)"

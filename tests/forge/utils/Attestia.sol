@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {VM} from "../Base.sol";
 import {Share, Inference, Request, BPS, PROOF_SIGNED} from "../../../contracts/Common.sol";
+import {InferenceRegistry} from "../../../contracts/InferenceRegistry.sol";
 
 /// @notice Test helpers shared by the fuzz tests and the invariant handler: deployment
 ///         parameters, attribution lists, records, fee split, signatures.
@@ -17,6 +18,21 @@ library Attestia {
     uint64 internal constant TIMELOCK = 1 days;
     /// @dev The sealed result every test record carries (its hash is the record's resultHash).
     bytes internal constant SEALED = hex"5ea1ed0000c0ffee";
+
+    /// @dev A registry with the test parameters above (the one place every suite deploys it).
+    function deployRegistry(address admin, address distributor) internal returns (InferenceRegistry) {
+        return deployRegistry(admin, distributor, UNBONDING_DELAY, CHALLENGE_WINDOW);
+    }
+
+    /// @dev The same, with the unbonding delay and challenge window under test.
+    function deployRegistry(address admin, address distributor, uint64 unbondingDelay, uint64 challengeWindow)
+        internal
+        returns (InferenceRegistry)
+    {
+        return new InferenceRegistry(
+            admin, distributor, MIN_STAKE, unbondingDelay, challengeWindow, REQUEST_TIMEOUT, uint64(START), EPOCH_LENGTH
+        );
+    }
 
     /// @dev A valid attribution list over a non-empty subset of `roster` (which must be sorted
     ///      ascending): strictly ascending accounts, no zero bps, sum exactly BPS.

@@ -56,16 +56,7 @@ abstract contract Fixture is Base {
         roster = Attestia.sort(roster);
 
         distributor = new RewardDistributor(address(0), Attestia.TIMELOCK, admin, settler, guardian);
-        registry = new InferenceRegistry(
-            admin,
-            address(distributor),
-            Attestia.MIN_STAKE,
-            Attestia.UNBONDING_DELAY,
-            Attestia.CHALLENGE_WINDOW,
-            Attestia.REQUEST_TIMEOUT,
-            uint64(Attestia.START),
-            Attestia.EPOCH_LENGTH
-        );
+        registry = Attestia.deployRegistry(admin, address(distributor));
         slasher = new Slasher(registry, treasury);
         vm.prank(admin);
         registry.setSlasher(address(slasher));
