@@ -1,21 +1,29 @@
 """Every registered model and worker, with their state (``attestia model list`` / ``worker
 list``), read from the registry's events and current slots (nothing is sent).
 
-A worker's liveness, as a client can judge it before paying: its on-chain state (active,
-unbonding, revoked, slashed), its stake, and the time of its latest record (the signing time
-of its newest ``InferenceRecorded``, or its newest batch commitment). A worker that has never
-recorded anything, or not recently, may not be running.
+A worker's liveness, as a client judges it before paying (:func:`choose_worker`): its on-chain
+state (active, unbonding, revoked, slashed), and whether it is *live*: a fresh heartbeat in
+this home (``offchain.worker.heartbeat``: a running ``attestia worker run`` rewrites it every
+few seconds), or else a record or batch in the last ``RECENT_RECORD`` seconds of chain time
+(the signing time of its newest ``InferenceRecorded``, or its newest batch commitment). A
+worker with neither is not chosen by default and a named one is refused without ``--force``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from offchain.chain.contracts import Attestia
 from offchain.chain.events import iter_events
+from offchain.errors import ConfigError
 from offchain.protocol import Model, Worker
+from offchain.worker.heartbeat import Heartbeat, fresh_heartbeats
+
+RECENT_RECORD = 600
+"""A worker with a record or batch in the last this many seconds of chain time is live."""
 
 
 def iso(timestamp: int | None) -> str | None:
@@ -66,18 +74,54 @@ class WorkerEntry:
     worker: Worker
     last_record_at: int | None
     records: int
+    heartbeat: Heartbeat | None = None
+    """Its fresh heartbeat in this home, if any (it is running here)."""
+    recent_models: frozenset[bytes] = field(default_factory=frozenset)
+    """Models it recorded for within ``RECENT_RECORD`` seconds of the chain's latest block."""
 
     @property
     def state(self) -> str:
         return worker_state(self.worker)
 
+    @property
+    def live(self) -> bool:
+        return self.state == "active" and (self.heartbeat is not None or
+                                           bool(self.recent_models))
+
+    def serves(self, model_id: bytes) -> bool:
+        """Live and known to serve this model (its heartbeat lists it, or it recorded for it
+        recently)."""
+        if not self.live:
+            return False
+        if self.heartbeat is not None:
+            return self.heartbeat.serves(model_id)
+        return model_id in self.recent_models
+
+    @property
+    def liveness(self) -> str:
+        """Why it is or is not live, in a few words."""
+        if self.state != "active":
+            return self.state
+        if self.heartbeat is not None:
+            return f"running here (pid {self.heartbeat.pid}, beat {self.heartbeat.age():.0f} s ago)"
+        if self.recent_models:
+            return "recorded in the last 10 min"
+        return ("no heartbeat in this home and no record in the last 10 min: probably not "
+                "running")
+
     def to_json(self) -> dict[str, Any]:
         w = self.worker
-        return {"signer": self.signer, "state": self.state, "operator": w.operator,
+        beat = self.heartbeat
+        return {"signer": self.signer, "state": self.state, "live": self.live,
+                "liveness": self.liveness, "operator": w.operator,
                 "stakeWei": w.stake, "enclaveBound": w.enclave_bound,
                 "registeredAt": iso(w.registeredAt), "unbondingAt": iso(w.unbondingAt),
                 "revokedAt": iso(w.revokedAt), "slashedAt": iso(w.slashedAt),
-                "records": self.records, "lastRecordAt": iso(self.last_record_at)}
+                "records": self.records, "lastRecordAt": iso(self.last_record_at),
+                "heartbeatAt": iso(int(beat.at)) if beat else None,
+                "models": list(beat.models) if beat else
+                ["0x" + m.hex() for m in sorted(self.recent_models)],
+                "batchInbox": beat.inbox if beat else None}
 
 
 def list_models(attestia: Attestia) -> list[ModelEntry]:
@@ -92,23 +136,68 @@ def list_models(attestia: Attestia) -> list[ModelEntry]:
     return out
 
 
-def list_workers(attestia: Attestia) -> list[WorkerEntry]:
+def list_workers(attestia: Attestia, data_dir: Path | None = None) -> list[WorkerEntry]:
     """Every registered worker key (newest registration first), with its slot, its record
-    count and the time of its latest record or batch commitment (a liveness signal)."""
+    count, the time of its latest record or batch commitment and its liveness (a fresh
+    heartbeat under ``<data_dir>/workers``, or a recent record or batch)."""
+    w3 = attestia.chain.w3
+    now = int(w3.eth.get_block("latest")["timestamp"])
     last: dict[str, int] = {}
     count: dict[str, int] = {}
+    recent: dict[str, set[bytes]] = {}
+
+    def seen(signer: str, at: int, model_id: bytes, n: int) -> None:
+        last[signer] = max(last.get(signer, 0), at)
+        count[signer] = count.get(signer, 0) + n
+        if at >= now - RECENT_RECORD:
+            recent.setdefault(signer, set()).add(model_id)
+
     for record in attestia.reg.recorded():
-        signer = record.inference.worker
-        last[signer] = max(last.get(signer, 0), int(record.inference.timestamp))
-        count[signer] = count.get(signer, 0) + 1
+        seen(record.inference.worker, int(record.inference.timestamp),
+             record.inference.modelId, 1)
     for batch in attestia.reg.batches():
-        at = int(attestia.chain.w3.eth.get_block(batch.meta.block)["timestamp"])
-        last[batch.worker] = max(last.get(batch.worker, 0), at)
-        count[batch.worker] = count.get(batch.worker, 0) + batch.count
+        seen(batch.worker, int(w3.eth.get_block(batch.meta.block)["timestamp"]),
+             batch.model_id, batch.count)
+    beats = (fresh_heartbeats(data_dir / "workers", attestia.chain.chain_id,
+                              attestia.reg.address) if data_dir is not None else {})
     signers = list(dict.fromkeys(e.signer for e in attestia.reg.workers_registered()))
     out = []
     for signer in reversed(signers):
         worker = attestia.reg.worker(signer)
         if worker is not None:
-            out.append(WorkerEntry(signer, worker, last.get(signer), count.get(signer, 0)))
+            out.append(WorkerEntry(signer, worker, last.get(signer), count.get(signer, 0),
+                                   beats.get(signer), frozenset(recent.get(signer, ()))))
     return out
+
+
+def choose_worker(attestia: Attestia, model_id: bytes, *, data_dir: Path | None,
+                  named: str | None = None, force: bool = False) -> WorkerEntry:
+    """The worker a request for ``model_id`` is paid to: ``named`` if it is active and live
+    (or whatever it is, with ``force``), else the newest live active worker serving the
+    model. Raises ConfigError (before anything is paid) when there is none."""
+    entries = list_workers(attestia, data_dir)
+    mid = "0x" + model_id.hex()
+    if named is not None:
+        entry = next((e for e in entries if e.signer.lower() == named.lower()), None)
+        if entry is None:
+            raise ConfigError(f"{named} is not a registered worker (attestia worker list)")
+        if force:  # the chain has the last word (its dry run names any custom error)
+            return entry
+        if entry.state != "active":
+            raise ConfigError(f"worker {entry.signer} is {entry.state}: it takes no requests; "
+                              "nothing was paid")
+        if not entry.serves(model_id):
+            why = (entry.liveness if not entry.live else
+                   f"it is running but does not serve model {mid}")
+            raise ConfigError(f"worker {entry.signer} shows no sign of serving this request "
+                              f"({why}); nothing was paid: start it, pick a live one "
+                              "(attestia worker list), or pass --force to pay anyway")
+        return entry
+    for entry in entries:
+        if entry.serves(model_id):
+            return entry
+    active = sum(1 for e in entries if e.state == "active")
+    raise ConfigError(f"no live worker serves model {mid} ({active} active worker(s) "
+                      "registered, none with a heartbeat in this home or a record in the "
+                      "last 10 min); nothing was paid: start one with `attestia worker run "
+                      "--model PACKAGE`, or name one with --worker ADDRESS --force")

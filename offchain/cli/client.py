@@ -27,13 +27,18 @@ def infer(
     input_path: Path = typer.Option(..., "--input", help="Input JSON: {\"features\": {...}}."),
     package: Path = typer.Option(None, help="Model package (for feature names, labels and zk "
                                  "input hashes), when --model is an id."),
-    worker: str = typer.Option(None, help="Worker address (default: newest active worker)."),
+    worker: str = typer.Option(None, help="Worker address (default: the newest live worker "
+                               "serving the model, see attestia worker list)."),
+    force: bool = typer.Option(False, "--force", help="Pay the named --worker even if it "
+                               "shows no sign of running."),
     timeout: float = typer.Option(120.0, help="Seconds to wait for the record."),
     as_json: bool = typer.Option(False, "--json"),
     dev_account: int = dev_account_option(2, "requester"),
 ) -> None:
     """Encrypt an input, pay for an inference, wait for its record and check the answer.
 
+    The request goes to a live worker serving the model (a worker running in this home, or
+    one with a record in the last 10 min; attestia worker list): with none, nothing is paid.
     The answer is opened from the record's sealed result, whose hash the worker signed.
 
     Example: attestia infer --model .attestia/models/demo --input x.json
@@ -41,6 +46,7 @@ def infer(
     from offchain.cli.common import parse_address
     from offchain.client import build_requests, send_requests
     from offchain.errors import ChainError, ConfigError
+    from offchain.listing import choose_worker
     from offchain.models import load_package
     from offchain.models.encoding import parse_input
     from offchain.models.runtime import predicted_label
@@ -72,8 +78,10 @@ def infer(
     if pkg.content_hash != registered.contentHash:
         raise ConfigError(f"{pkg.path} is not model 0x{model_id.hex()} (another ONNX file)")
     x = parse_input(payload, pkg.feature_names)
-    built = build_requests(attestia, model_id, [x], requester=account.address, worker=worker,
-                           package=pkg)
+    chosen = choose_worker(attestia, model_id, data_dir=settings.data_dir, named=worker,
+                           force=force)
+    built = build_requests(attestia, model_id, [x], requester=account.address,
+                           worker=chosen.signer, package=pkg)
     [local] = send_requests(attestia, built, account, settings.data_dir)
     outcome = _wait_visibly(attestia, local, timeout)
     if outcome.rejected:

@@ -70,6 +70,41 @@ def run(
     node = setup.node
     signal.signal(signal.SIGTERM, lambda *_: node.stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: node.stop_event.set())
+    node.heartbeat = _heartbeater(attestia, setup, batch_size)
+    node.heartbeat.beat(force=True)
+    try:
+        stats = _serve(node, data_dir, batch_size=batch_size, max_latency=max_latency,
+                       until_idle=until_idle, progress=progress)
+    finally:
+        node.heartbeat.clear()
+    node.journal.close()
+    console.print(
+        f"worker {setup.signer} stopped: {stats.recorded} recorded, {stats.rejected} rejected, "
+        f"{stats.skipped} skipped, {stats.failed} failed, gas {stats.gas:,}"
+    )
+
+
+def _heartbeater(attestia, setup, batch_size: int):
+    """The worker's heartbeat file (offchain.worker.heartbeat): clients of this home see it
+    is running, what it serves and, in batch mode, where its inbox is."""
+    import os
+    import time
+
+    from offchain.worker.batch import INBOX
+    from offchain.worker.heartbeat import HEARTBEAT, Heartbeat, Heartbeater
+
+    node = setup.node
+    template = Heartbeat(
+        signer=node.signer.address, operator=node.operator.address,
+        chain_id=attestia.chain.chain_id, registry=attestia.reg.address,
+        models=tuple("0x" + m.hex() for m in node.engines), pid=os.getpid(), at=time.time(),
+        data_dir=str(setup.data_dir), batch_size=batch_size,
+        inbox=str(setup.data_dir / INBOX) if batch_size else None)
+    return Heartbeater(setup.data_dir / HEARTBEAT, template)
+
+
+def _serve(node, data_dir: Path, *, batch_size: int, max_latency: float, until_idle: bool,
+           progress: bool):
     if batch_size:
         from offchain.worker.batch import run_batch_mode
 
@@ -87,11 +122,7 @@ def run(
             stats = node.run(until_idle=until_idle)
     else:
         stats = node.run(until_idle=until_idle)
-    node.journal.close()
-    console.print(
-        f"worker {setup.signer} stopped: {stats.recorded} recorded, {stats.rejected} rejected, "
-        f"{stats.skipped} skipped, {stats.failed} failed, gas {stats.gas:,}"
-    )
+    return stats
 
 
 def _check_simulated_measurement(attestia) -> None:
@@ -118,7 +149,8 @@ def list_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the workers as JSON."),
 ) -> None:
     """List registered workers with liveness: state (active, unbonding, revoked, slashed),
-    stake, and the time of each one's latest record (none: it may not be running).
+    live (a fresh heartbeat of a worker running in this home, or a record in the last 10
+    min: what `infer` chooses from), stake, and the time of each one's latest record.
 
     Example: attestia worker list --json
     """
@@ -127,7 +159,7 @@ def list_cmd(
     from offchain.cli.common import eth, reader_of
     from offchain.listing import list_workers
 
-    entries = list_workers(reader_of(ctx))
+    entries = list_workers(reader_of(ctx), settings_of(ctx).data_dir)
     if as_json:
         from offchain.cli.common import print_json
 
@@ -138,12 +170,12 @@ def list_cmd(
         return
     table = Table(title=f"{len(entries)} worker(s), newest first")
     table.add_column("signer", no_wrap=True)
-    for col in ("state", "stake (ETH)", "records", "latest record"):
+    for col in ("state", "live", "stake (ETH)", "records", "latest record"):
         table.add_column(col)
     for e in entries:
         last = e.to_json()["lastRecordAt"]
-        table.add_row(e.signer, e.state, eth(e.worker.stake), str(e.records),
-                      last[:19].replace("T", " ") if last else "never")
+        table.add_row(e.signer, e.state, "yes" if e.live else "no", eth(e.worker.stake),
+                      str(e.records), last or "never")
     console.print(table)
 
 

@@ -316,6 +316,7 @@ class BatchWorker:
         deadline = time.monotonic() + max_seconds if max_seconds else None
         stop = self.node.stop_event
         while not stop.is_set():
+            self.node.beat()
             new = self.ingest()
             onchain_new, onchain_busy = 0, False
             if self.options.onchain:

@@ -147,6 +147,14 @@ class WorkerNode:
         self.stop_event = threading.Event()
         self._timeout: int | None = None
         self._failures = 0  # rounds failed in a row (not counting a lost chain)
+        self.heartbeat: Any = None
+        """A ``heartbeat.Heartbeater`` (set by ``attestia worker run``): clients of the home
+        see the worker is running."""
+
+    def beat(self) -> None:
+        """Say "running" to clients (throttled: a file write every few seconds at most)."""
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
 
     # -- public ---------------------------------------------------------------------------
     def run(self, *, until_idle: bool = False, max_seconds: float | None = None) -> WorkerStats:
@@ -157,6 +165,7 @@ class WorkerNode:
         deadline = time.monotonic() + max_seconds if max_seconds else None
         recovered = False
         while not self.stop_event.is_set():
+            self.beat()
             try:
                 if not recovered:
                     self.recover()
@@ -214,6 +223,7 @@ class WorkerNode:
         waiting_since: float | None = None
         reminded = time.monotonic()
         while not self.stop_event.is_set():
+            self.beat()
             try:
                 latest = int(self.chain.w3.eth.block_number)
                 problem = self._chain_problem()

@@ -276,6 +276,14 @@ CASES: dict[str, Case] = {
     "cancel-root-epoch-too-big": C("rewards", "cancel-root", str(2**64), needle="epoch"),
     "measurements-unknown-option": C("governance", "measurements", "--bogus",
                                      needle="No such option"),
+    # infer pays only a live worker
+    "infer-no-live-worker": C("infer", "--model", "{model}", "--package", "{pkg}", "--input",
+                              "{home}/ok.json", model=True, setup=_ok_input,
+                              needle="no live worker serves model"),
+    "infer-worker-unregistered": C("infer", "--model", "{model}", "--package", "{pkg}",
+                                   "--input", "{home}/ok.json", "--worker", "0x" + "11" * 20,
+                                   model=True, setup=_ok_input,
+                                   needle="is not a registered worker"),
     # the real entry point
     "subprocess-unknown-option": C("rewards", "settle", "--bogus", subprocess=True,
                                    needle="No such option"),

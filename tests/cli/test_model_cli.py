@@ -90,7 +90,7 @@ def test_infer_reports_the_custom_error_before_paying(
     requester = dev_account(2).address
     nonce = attestia.chain.w3.eth.get_transaction_count(requester)
     result = cli(home, anvil, "infer", "--model", str(demo_package_dir), "--input",
-                 str(tmp_path / "x.json"), "--worker", worker.address)
+                 str(tmp_path / "x.json"), "--worker", worker.address, "--force")
     assert_one_line_error(result, "requestInference: reverted with WorkerNotActive(",
                           worker.address.lower())
     assert attestia.chain.w3.eth.get_transaction_count(requester) == nonce

@@ -353,7 +353,7 @@ def test_infer_says_the_request_id_at_once_and_names_it_on_timeout(world: World)
     model_id = json.loads(run(world.home, "model", "list", "--json",
                               ATTESTIA_RPC_URL=world.url).stdout)[0]["modelId"]
     done = run(world.home, "infer", "--model", model_id, "--package", str(world.package_dir),
-               "--input", str(x), "--worker", world.worker, "--timeout", "2",
+               "--input", str(x), "--worker", world.worker, "--force", "--timeout", "2",
                ATTESTIA_RPC_URL=world.url)
     assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,12 @@ def test_infer_command_prints_answer_record_and_attribution(demo_run, tmp_path) 
          "--name", "demo", "--dev-account", "1"], cwd=REPO_ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        # infer pays only a live worker: wait for this one's heartbeat
+        beat = settings.data_dir / "workers" / "demo" / "heartbeat.json"
+        deadline = time.monotonic() + 120
+        while not beat.exists():
+            assert worker.poll() is None and time.monotonic() < deadline, "worker not up"
+            time.sleep(0.2)
         result = cli(settings, "infer", "--model", summary.model_id, "--input",
                      str(tmp_path / "x.json"), "--json")
         # The package names the model too: its id is the one `model register` recorded.
