@@ -25,6 +25,16 @@ uint256 constant MAX_CONTRIBUTORS = 1024;
 // Part of a slashed stake credited to the reporter, in bps; the rest goes to the treasury.
 uint16 constant SLASH_REPORTER_BPS = 5_000;
 
+// Integer attribution (design.md "Integer attribution"): fixed-point constants.
+uint256 constant FEATURE_FRAC_BITS = 16;
+uint256 constant QUANT_SHIFT = 32;
+int256 constant Z_LIMIT = 2 ** 24 - 1;
+uint256 constant MAX_ATTRIBUTION_FEATURES = 4096;
+uint256 constant MAX_ROSTER_ITEMS = 2 ** 22;
+int256 constant VALUE_SCALE = 2 ** 40;
+int256 constant MAX_MU = 2 ** 127;
+int256 constant MAX_RHO = 2 ** 96;
+
 // EIP-712 type hashes (domain: name "Attestia", version "1", chain id, the InferenceRegistry).
 bytes32 constant INFERENCE_TYPEHASH = keccak256(
     "Inference(bytes32 requestId,bytes32 modelId,bytes32 inputCommitment,bytes32 outputCommitment,bytes32 attributionHash,uint8 proofKind,bytes32 proofHash,address worker,uint64 timestamp,bytes32 resultHash)"
@@ -195,3 +205,31 @@ error SignatureExpired(uint256 deadline);
 error IncorrectPayment(uint256 expected, uint256 paid);
 /// @notice There is nothing to withdraw for the caller.
 error NothingToWithdraw();
+
+// A model's committed attribution inputs; keccak256(abi.encode(spec)) is its dataRoot.
+struct AttributionSpec {
+    bytes32 itemsRoot;
+    uint256 n;
+    uint256 k;
+    int256[] mu;
+    int256[] rho;
+}
+
+// One roster item in the model's quantised space (a leaf of itemsRoot).
+struct DataItem {
+    uint256 index;
+    address contributor;
+    uint256 label;
+    int256[] features;
+}
+
+// One step of an attribution trace; its position in the trace is its rank minus one.
+struct TraceStep {
+    uint256 item;
+    address contributor;
+    uint256 slot;
+    uint256 label;
+    uint256 distance;
+    int256 value;
+    bytes32 sumsRoot;
+}

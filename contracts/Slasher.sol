@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {ISlasher} from "./interfaces/ISlasher.sol";
+import {IWorkerRegistry} from "./interfaces/IWorkerRegistry.sol";
+import {AttributionDisputes} from "./AttributionDisputes.sol";
 import {IInferenceRegistry} from "./interfaces/IInferenceRegistry.sol";
 import {
     Inference,
@@ -19,7 +20,7 @@ import {
 /// @title Slasher
 /// @notice The evidence logic of slashing and the sharing of slashed stakes; the registry only
 ///         removes the stake and revokes the key (slashStake, callable only by this contract).
-contract Slasher is ISlasher, ReentrancyGuard {
+contract Slasher is ISlasher, AttributionDisputes {
     /// @inheritdoc ISlasher
     IInferenceRegistry public immutable registry;
     /// @inheritdoc ISlasher
@@ -30,7 +31,12 @@ contract Slasher is ISlasher, ReentrancyGuard {
 
     /// @param registry_ The registry (its admin must then call setSlasher(this), once).
     /// @param treasury_ Credited the non-reporter part of every slashed stake.
-    constructor(IInferenceRegistry registry_, address treasury_) {
+    constructor(
+        IInferenceRegistry registry_,
+        address treasury_,
+        uint256 disputeBond_,
+        uint64 responseWindow_
+    ) AttributionDisputes(registry_, disputeBond_, responseWindow_) {
         if (address(registry_) == address(0) || treasury_ == address(0)) revert ZeroAddress();
         registry = registry_;
         treasury = treasury_;
@@ -54,7 +60,8 @@ contract Slasher is ISlasher, ReentrancyGuard {
         bytes32 digestA = _attributed(a, signatureA);
         bytes32 digestB = _attributed(b, signatureB);
         emit EquivocationProven(a.worker, a.requestId, msg.sender, digestA, digestB);
-        amount = _slash(a.worker);
+        amount = registry.slashStake(a.worker);
+        _share(a.worker, msg.sender, amount);
     }
 
     /// @inheritdoc ISlasher
@@ -68,19 +75,44 @@ contract Slasher is ISlasher, ReentrancyGuard {
 
     /// @dev Takes the worker's whole stake from the registry (which reverts if there is none
     ///      or it was slashed before) and shares it. Every trigger ends here.
-    function _slash(address worker) internal returns (uint256 amount) {
-        // The registry is trusted (it named this contract its slasher) and sends the stake to
-        // receive(), which does nothing else; nonReentrant guards every entry point.
-        amount = registry.slashStake(worker);
-        uint256 reward = amount * SLASH_REPORTER_BPS / BPS;
-        balances[msg.sender] += reward;
-        balances[treasury] += amount - reward;
-        emit Slashed(worker, msg.sender, amount, reward, amount - reward);
+    function _registry() internal view override returns (IInferenceRegistry) {
+        return registry;
     }
 
-    /// @dev What a record asserts: which model ran on which input, with which output and
-    ///      attribution. Timestamp, proof and sealed result may differ between honest
-    ///      re-signings of the same answer.
+    function _credit(address account, uint256 amount) internal override {
+        balances[account] += amount;
+    }
+
+    function _slashFor(address worker, address reporter) internal override returns (uint256 amount) {
+        // A worker already slashed (or with no stake left) still loses the dispute; any other
+        // failure, out of gas included, reverts the whole proof, so nobody can prove fraud in a
+        // way that skips the slash.
+        try registry.slashStake(worker) returns (uint256 slashed) {
+            amount = slashed;
+        } catch (bytes memory reason) {
+            bytes4 selector = bytes4(reason);
+            if (
+                selector != IWorkerRegistry.AlreadySlashed.selector
+                    && selector != IWorkerRegistry.NothingToSlash.selector
+            ) {
+                assembly ("memory-safe") {
+                    revert(add(reason, 0x20), mload(reason))
+                }
+            }
+            return 0;
+        }
+        _share(worker, reporter, amount);
+    }
+
+    function _share(address worker, address reporter, uint256 amount) private {
+        // The registry is trusted (it named this contract its slasher) and sends the stake to
+        // receive(), which does nothing else; nonReentrant guards every entry point.
+        uint256 reward = amount * SLASH_REPORTER_BPS / BPS;
+        balances[reporter] += reward;
+        balances[treasury] += amount - reward;
+        emit Slashed(worker, reporter, amount, reward, amount - reward);
+    }
+
     function _claim(Inference calldata record) private pure returns (bytes32) {
         return keccak256(
             abi.encode(

@@ -46,6 +46,32 @@ MAX_CONTRIBUTORS = 1024
 SLASH_REPORTER_BPS = 5_000
 """Part of a slashed stake credited to the reporter; the rest goes to the slasher's treasury."""
 
+# Integer attribution (design.md "Integer attribution"): the fixed-point constants.
+FEATURE_FRAC_BITS = 16
+"""A raw float32 feature ``x`` becomes ``X = floor(x * 2**16)`` (exact)."""
+
+QUANT_SHIFT = 32
+"""``z = floor((X - mu) * rho / 2**QUANT_SHIFT)``."""
+
+FEATURE_SCALE = 4096
+"""``rho = round_half_even(FEATURE_SCALE * 2**16 / std)``: quantised features in 1/4096 std."""
+
+Z_LIMIT = 2**24 - 1
+"""Quantised features are clamped to ``[-Z_LIMIT, Z_LIMIT]``."""
+
+MAX_ATTRIBUTION_FEATURES = 4096
+"""Most features a disputable model may have: distances stay below 2**62."""
+
+MAX_ROSTER_ITEMS = 2**22
+"""Most training items a disputable model may have: contributor sums stay below 2**63."""
+
+VALUE_SCALE = 2**40
+"""Point values are integers in units of ``2**-40``."""
+
+MAX_MU = 2**127
+MAX_RHO = 2**96
+"""Bounds on the quantisation parameters (``|mu| < MAX_MU``, ``1 <= rho < MAX_RHO``)."""
+
 REQUEST_CANCELLED = (1).to_bytes(32, "big")
 REQUEST_REJECTED = (2).to_bytes(32, "big")
 """Request-slot sentinels (``requestState``): 0 none, the request hash while open, the
@@ -577,6 +603,151 @@ def encode_shares(shares: Iterable[Sequence[Any]]) -> bytes:
 def attribution_hash(shares: Iterable[Sequence[Any]]) -> bytes:
     """``attributionHash = keccak256(abi.encode(Share[]))`` of a list as given."""
     return keccak(encode_shares(shares))
+
+
+# -- integer attribution and disputes (Common.sol) ----------------------------------------
+
+ATTRIBUTION_SPEC_ABI_TYPE = "(bytes32,uint256,uint256,int256[],int256[])"
+DATA_ITEM_ABI_TYPE = "(uint256,address,uint256,int256[])"
+TRACE_STEP_ABI_TYPES = ("uint256", "address", "uint256", "uint256", "uint256", "int256",
+                        "bytes32")
+
+
+class DisputeState(IntEnum):
+    """``Slasher.DisputeState``: where a record's attribution dispute stands."""
+
+    NONE = 0
+    OPEN = 1
+    RESPONDED = 2
+    FRAUD = 3
+    NO_RESPONSE = 4
+    WORKER_WON = 5
+
+
+class FraudKind(IntEnum):
+    """``Slasher.FraudKind``: which one-step check a fraud proof used (design.md)."""
+
+    NONE = 0
+    ITEM = 1
+    ORDER = 2
+    VALUE = 3
+    SUM = 4
+    END = 5
+    DUPLICATE = 6
+    NO_RESPONSE = 7
+
+
+@dataclass(frozen=True)
+class AttributionSpec:
+    """A model's committed attribution inputs; ``keccak256(abi.encode(spec))`` is its dataRoot."""
+
+    itemsRoot: bytes
+    n: int
+    k: int
+    mu: tuple[int, ...]
+    rho: tuple[int, ...]
+
+    def as_tuple(self) -> tuple:
+        return (self.itemsRoot, self.n, self.k, list(self.mu), list(self.rho))
+
+
+@dataclass(frozen=True)
+class DataItem:
+    """One roster item in the model's quantised space (leaf of ``itemsRoot``)."""
+
+    index: int
+    contributor: str
+    label: int
+    features: tuple[int, ...]
+
+    def as_tuple(self) -> tuple:
+        return (self.index, self.contributor, self.label, list(self.features))
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One step of an attribution trace; its position in the trace is its rank minus one."""
+
+    item: int
+    contributor: str
+    slot: int
+    label: int
+    distance: int
+    value: int
+    sumsRoot: bytes
+
+    def as_tuple(self) -> tuple:
+        return (self.item, self.contributor, self.slot, self.label, self.distance, self.value,
+                self.sumsRoot)
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """``IAttributionDisputes.Dispute``: one record's attribution dispute (``getDispute``)."""
+
+    challenger: str
+    state: DisputeState
+    kind: FraudKind
+    deadline: int
+    worker: str
+    bond: int
+    modelId: bytes
+    attributionHash: bytes
+    queryHash: bytes
+    itemsRoot: bytes
+    n: int
+    k: int
+    label: int
+    contributors: int
+    traceRoot: bytes
+    zeroRoot: bytes
+    finalRoot: bytes
+
+    @property
+    def worker_lost(self) -> bool:
+        """Fraud proven or no response: the record is re-attributed by the equal split."""
+        return self.state in (DisputeState.FRAUD, DisputeState.NO_RESPONSE)
+
+    @property
+    def pending(self) -> bool:
+        return self.state in (DisputeState.OPEN, DisputeState.RESPONDED)
+
+
+@dataclass(frozen=True)
+class StepOpening:
+    """``IAttributionDisputes.StepOpening``: a trace step, its position and its proof."""
+
+    position: int
+    step: TraceStep
+    proof: tuple[bytes, ...]
+
+    def as_tuple(self) -> tuple:
+        return (self.position, self.step.as_tuple(), list(self.proof))
+
+
+def attribution_spec_hash(spec: AttributionSpec) -> bytes:
+    """A model's ``dataRoot``: ``keccak256(abi.encode(AttributionSpec))``."""
+    return keccak(encode([ATTRIBUTION_SPEC_ABI_TYPE], [spec.as_tuple()]))
+
+
+def data_item_leaf(item: DataItem) -> bytes:
+    """Leaf of ``itemsRoot``: ``keccak256(abi.encode(DataItem))``."""
+    return keccak(encode([DATA_ITEM_ABI_TYPE], [item.as_tuple()]))
+
+
+def trace_step_leaf(step: TraceStep) -> bytes:
+    """Leaf of a trace root: ``keccak256(abi.encode(TraceStep))`` (a static struct)."""
+    return keccak(encode(list(TRACE_STEP_ABI_TYPES), list(step.as_tuple())))
+
+
+def sums_leaf(account: str, total: int) -> bytes:
+    """Leaf of a running-sums root: ``keccak256(abi.encode(address, int256))``."""
+    return keccak(encode(["address", "int256"], [account, total]))
+
+
+def query_hash(query: Sequence[int]) -> bytes:
+    """What a dispute stores of the quantised query: ``keccak256(abi.encode(int256[]))``."""
+    return keccak(encode(["int256[]"], [list(query)]))
 
 
 # -- EIP-712 ---------------------------------------------------------------------------------

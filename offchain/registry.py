@@ -21,8 +21,13 @@ from offchain.chain.events import iter_events
 from offchain.chain.tx import Call, abi_type
 from offchain.protocol import (
     ZERO32,
+    AttributionSpec,
     BatchInfo,
+    DataItem,
+    Dispute,
+    DisputeState,
     EpochRoot,
+    FraudKind,
     Inference,
     MeasurementStatus,
     Model,
@@ -31,6 +36,7 @@ from offchain.protocol import (
     Request,
     Share,
     Split,
+    StepOpening,
     Worker,
     ZkProof,
     from_abi,
@@ -485,6 +491,159 @@ class Registry:
                                  int(e["args"]["stake"]), bytes(e["args"]["encryptionKey"]),
                                  EventMeta.of(e))
                 for e in self._events("WorkerRegistered", from_block, to_block)]
+
+
+# -- attribution disputes (the Slasher) -----------------------------------------------------
+
+@dataclass(frozen=True)
+class DisputeOpened:
+    """``DisputeOpened``: a challenge; the quantised input and label are now public."""
+
+    request_id: bytes
+    worker: str
+    challenger: str
+    bond: int
+    label: int
+    query: tuple[int, ...]
+    respond_by: int
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
+class DisputeResponded:
+    """``DisputeResponded``: the worker's trace root, where the trace is, and its totals."""
+
+    request_id: bytes
+    trace_root: bytes
+    trace_uri: str
+    totals: tuple[int, ...]
+    prove_by: int
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
+class DisputeResolved:
+    """``DisputeResolved``: how a dispute ended (FRAUD/NO_RESPONSE: equal split)."""
+
+    request_id: bytes
+    outcome: DisputeState
+    kind: FraudKind
+    position: int
+    by: str
+    slashed: int
+    meta: EventMeta
+
+
+class Disputes:
+    """Typed client of the attribution-dispute game (IAttributionDisputes, in the Slasher)."""
+
+    def __init__(self, attestia: Attestia) -> None:
+        self.attestia = attestia
+
+    @property
+    def contract(self) -> Any:
+        return self.attestia.slasher
+
+    @property
+    def _fn(self) -> Any:
+        return self.contract.functions
+
+    @property
+    def address(self) -> str:
+        return str(self.contract.address)
+
+    # reads ---------------------------------------------------------------------------------
+    def get(self, request_id: bytes) -> Dispute:
+        return from_abi(Dispute, self._fn.getDispute(request_id).call())
+
+    def bond(self) -> int:
+        return int(self._fn.disputeBond().call())
+
+    def response_window(self) -> int:
+        return int(self._fn.responseWindow().call())
+
+    # writes --------------------------------------------------------------------------------
+    def challenge(self, record: Inference, input_bytes: bytes, salt: bytes, output: bytes,
+                  spec: AttributionSpec, bond: int) -> Call:
+        return Call.of(self._fn.challenge(record.as_tuple(), input_bytes, salt, output,
+                                          spec.as_tuple()), value=bond)
+
+    def respond(self, request_id: bytes, trace_root: bytes, trace_uri: str,
+                totals: Sequence[int], roster: Sequence[str], shares: Sequence[Share]) -> Call:
+        return Call.of(self._fn.respond(request_id, trace_root, trace_uri, list(totals),
+                                        list(roster), [tuple(x) for x in shares]))
+
+    def prove_item(self, request_id: bytes, opened: StepOpening, item: DataItem,
+                   item_proof: Sequence[bytes], query: Sequence[int]) -> Call:
+        return Call.of(self._fn.proveItem(request_id, opened.as_tuple(), item.as_tuple(),
+                                          list(item_proof), list(query)))
+
+    def prove_order(self, request_id: bytes, opened: StepOpening, following: StepOpening
+                    ) -> Call:
+        return Call.of(self._fn.proveOrder(request_id, opened.as_tuple(), following.as_tuple()))
+
+    def prove_value(self, request_id: bytes, opened: StepOpening, following: StepOpening
+                    ) -> Call:
+        return Call.of(self._fn.proveValue(request_id, opened.as_tuple(), following.as_tuple()))
+
+    def prove_sum(self, request_id: bytes, opened: StepOpening, previous: StepOpening,
+                  account: str, total: int, sums_proof: Sequence[bytes]) -> Call:
+        return Call.of(self._fn.proveSum(request_id, opened.as_tuple(), previous.as_tuple(),
+                                         account, total, list(sums_proof)))
+
+    def prove_end(self, request_id: bytes, last: StepOpening) -> Call:
+        return Call.of(self._fn.proveEnd(request_id, last.as_tuple()))
+
+    def prove_duplicate(self, request_id: bytes, a: StepOpening, b: StepOpening) -> Call:
+        return Call.of(self._fn.proveDuplicate(request_id, a.as_tuple(), b.as_tuple()))
+
+    def resolve(self, request_id: bytes) -> Call:
+        return Call.of(self._fn.resolve(request_id))
+
+    # events --------------------------------------------------------------------------------
+    def _events(self, name: str, from_block: int | None, to_block: int | None,
+                filters: dict[str, Any] | None) -> Iterator[Any]:
+        start = self.attestia.first_block if from_block is None else from_block
+        return iter_events(self.contract, name, start, to_block, argument_filters=filters)
+
+    def opened(self, from_block: int | None = None, to_block: int | None = None, *,
+               request_id: bytes | None = None, worker: str | None = None
+               ) -> list[DisputeOpened]:
+        filters: dict[str, Any] = {}
+        if request_id is not None:
+            filters["requestId"] = request_id
+        if worker is not None:
+            filters["worker"] = worker
+        out = []
+        for e in self._events("DisputeOpened", from_block, to_block, filters or None):
+            a = e["args"]
+            out.append(DisputeOpened(bytes(a["requestId"]), a["worker"], a["challenger"],
+                                     int(a["bond"]), int(a["label"]),
+                                     tuple(int(v) for v in a["query"]), int(a["respondBy"]),
+                                     EventMeta.of(e)))
+        return out
+
+    def responded(self, from_block: int | None = None, to_block: int | None = None, *,
+                  request_id: bytes | None = None) -> list[DisputeResponded]:
+        filters = {"requestId": request_id} if request_id is not None else None
+        out = []
+        for e in self._events("DisputeResponded", from_block, to_block, filters):
+            a = e["args"]
+            out.append(DisputeResponded(bytes(a["requestId"]), bytes(a["traceRoot"]),
+                                        str(a["traceURI"]), tuple(int(v) for v in a["totals"]),
+                                        int(a["proveBy"]), EventMeta.of(e)))
+        return out
+
+    def resolved(self, from_block: int | None = None, to_block: int | None = None, *,
+                 request_id: bytes | None = None) -> list[DisputeResolved]:
+        filters = {"requestId": request_id} if request_id is not None else None
+        out = []
+        for e in self._events("DisputeResolved", from_block, to_block, filters):
+            a = e["args"]
+            out.append(DisputeResolved(bytes(a["requestId"]), DisputeState(int(a["outcome"])),
+                                       FraudKind(int(a["kind"])), int(a["position"]), a["by"],
+                                       int(a["slashed"]), EventMeta.of(e)))
+        return out
 
 
 # -- the distributor -------------------------------------------------------------------------

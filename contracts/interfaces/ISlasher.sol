@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Inference} from "../Common.sol";
 import {IInferenceRegistry} from "./IInferenceRegistry.sol";
+import {IAttributionDisputes} from "./IAttributionDisputes.sol";
 
 /// @title ISlasher
 /// @notice Proves a worker's misbehaviour on chain and slashes its whole stake: the registry
@@ -10,10 +11,10 @@ import {IInferenceRegistry} from "./IInferenceRegistry.sol";
 ///         and revokes the key; SLASH_REPORTER_BPS (50%) is credited to the reporter, the rest
 ///         to the treasury, both as withdrawable balances here (pull payments).
 /// @dev Trigger 1, equivocation: two records by the same worker for the same request id that
-///      make conflicting claims. Attribution disputes (issue 11) add a second trigger on the
-///      same path (_slash). The treasury is a constructor parameter: a multisig or contract
-///      able to call withdraw().
-interface ISlasher {
+///      make conflicting claims. Trigger 2, attribution disputes (IAttributionDisputes): a
+///      proven wrong step of the worker's attribution trace, or no response to a challenge.
+///      The treasury is a constructor parameter: a multisig or contract able to call withdraw().
+interface ISlasher is IAttributionDisputes {
     /// @notice A worker was proven to have equivocated.
     /// @param worker The worker key.
     /// @param requestId The request both records answer.

@@ -18,7 +18,7 @@ from offchain.config import REPO_ROOT
 from offchain.errors import AttestiaError, ConfigError
 
 if TYPE_CHECKING:
-    from offchain.registry import Distributor, Registry
+    from offchain.registry import Disputes, Distributor, Registry
 
 
 @dataclass
@@ -120,6 +120,13 @@ class Attestia:
         from offchain.registry import Registry
 
         return Registry(self)
+
+    @cached_property
+    def disputes(self) -> Disputes:
+        """The typed client of the attribution-dispute game (in the Slasher)."""
+        from offchain.registry import Disputes
+
+        return Disputes(self)
 
     @cached_property
     def dist(self) -> Distributor:

@@ -26,6 +26,11 @@ class DeployParams:
     request_timeout: int = 3600
     epoch_length: int = 86400
     root_timelock: int = 3600
+    # Attribution disputes (Slasher): a challenge posts this bond; the worker then has
+    # response_window to respond and anyone as long again to prove fraud. The Slasher requires
+    # unbonding_delay >= challenge_window + 15 min + 2 * response_window.
+    dispute_bond: int = 10**16
+    response_window: int = 3600
     reward_token: str | None = None
 
 
@@ -67,9 +72,10 @@ PLAN: list[tuple[str, ArgsFn]] = [
             p.challenge_window, p.request_timeout, 0, p.epoch_length,
         ],
     ),
-    # Slashing evidence (equivocation) lives beside the registry; half of a slashed stake goes
+    # Slashing evidence (equivocation, attribution disputes) lives beside the registry; half of a slashed stake goes
     # to the reporter, the rest to the treasury (the deployer here; a multisig in production).
-    ("Slasher", lambda d, me, p: [d.address("InferenceRegistry"), me]),
+    ("Slasher", lambda d, me, p: [d.address("InferenceRegistry"), me, p.dispute_bond,
+                                  p.response_window]),
     # Read-only views moved out of the registry for its size (record/batch status, inclusion).
     ("RegistryLens", lambda d, me, p: [d.address("InferenceRegistry")]),
 ]

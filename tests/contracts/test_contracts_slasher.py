@@ -28,6 +28,10 @@ from tests.contracts.helpers import (
 )
 
 REWARD = MIN_STAKE * SLASH_REPORTER_BPS // BPS
+# Dispute parameters for a hand-deployed Slasher (its constructor checks them against the
+# registry: UNBONDING >= 3,600 + 15 min + 2 * WINDOW).
+BOND = 10**16
+WINDOW = 3_600
 
 
 def test_the_deployment_wires_the_slasher_once(h: Harness) -> None:
@@ -54,12 +58,12 @@ def test_zero_addresses_are_refused_when_wiring(h: Harness) -> None:
     with reverts("ZeroAddress"):
         h.send(fresh.functions.setSlasher(ZERO_ADDRESS), ADMIN)
     with reverts("ZeroAddress"):
-        h.deploy("Slasher", ZERO_ADDRESS, ADMIN.address)
+        h.deploy("Slasher", ZERO_ADDRESS, ADMIN.address, BOND, WINDOW)
     with reverts("ZeroAddress"):
-        h.deploy("Slasher", fresh.address, ZERO_ADDRESS)
+        h.deploy("Slasher", fresh.address, ZERO_ADDRESS, BOND, WINDOW)
     with reverts("ZeroAddress"):
         h.deploy("RegistryLens", ZERO_ADDRESS)
-    slasher = h.deploy("Slasher", fresh.address, OUTSIDER.address)
+    slasher = h.deploy("Slasher", fresh.address, OUTSIDER.address, BOND, WINDOW)
     receipt = h.send(fresh.functions.setSlasher(slasher.address), ADMIN)
     (event,) = h.events(fresh, "SlasherSet", receipt)
     assert event["slasher"] == slasher.address

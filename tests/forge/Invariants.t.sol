@@ -25,7 +25,7 @@ contract AttestiaInvariantTest is Base {
         address guardian = makeAddr("guardian");
         distributor = new RewardDistributor(address(0), Attestia.TIMELOCK, admin, settler, guardian);
         registry = Attestia.deployRegistry(admin, address(distributor));
-        slasher = new Slasher(registry, makeAddr("treasury"));
+        slasher = Attestia.deploySlasher(registry, makeAddr("treasury"));
         vm.prank(admin);
         registry.setSlasher(address(slasher));
         handler = new AttestiaHandler(

@@ -266,7 +266,7 @@ contract SlasherTest is Fixture {
         (bool ok,) = address(slasher).call{value: 1 ether}("");
         assertTrue(!ok, "stranger's ETH accepted");
         vm.expectRevert(ZeroAddress.selector);
-        new Slasher(registry, address(0));
+        Attestia.deploySlasher(registry, address(0));
     }
 
     // ------------------------------------------------------------------ stake vs challenge window

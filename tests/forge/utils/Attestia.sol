@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {VM} from "../Base.sol";
 import {Share, Inference, Request, BPS, PROOF_SIGNED} from "../../../contracts/Common.sol";
 import {InferenceRegistry} from "../../../contracts/InferenceRegistry.sol";
+import {Slasher} from "../../../contracts/Slasher.sol";
 
 /// @notice Test helpers shared by the fuzz tests and the invariant handler: deployment
 ///         parameters, attribution lists, records, fee split, signatures.
@@ -14,6 +15,9 @@ library Attestia {
     /// @dev UNBONDING_DELAY >= CHALLENGE_WINDOW + TIMESTAMP_WINDOW, as the registry requires.
     uint64 internal constant CHALLENGE_WINDOW = 3 days;
     uint64 internal constant REQUEST_TIMEOUT = 1 hours;
+    /// @dev Attribution disputes: UNBONDING_DELAY >= CHALLENGE_WINDOW + 15 min + 2 * RESPONSE_WINDOW.
+    uint256 internal constant DISPUTE_BOND = 0.1 ether;
+    uint64 internal constant RESPONSE_WINDOW = 1 days;
     uint64 internal constant EPOCH_LENGTH = 1 days;
     uint64 internal constant TIMELOCK = 1 days;
     /// @dev The sealed result every test record carries (its hash is the record's resultHash).
@@ -32,6 +36,11 @@ library Attestia {
         return new InferenceRegistry(
             admin, distributor, MIN_STAKE, unbondingDelay, challengeWindow, REQUEST_TIMEOUT, uint64(START), EPOCH_LENGTH
         );
+    }
+
+    /// @dev The Slasher (equivocation and attribution disputes) with the test parameters.
+    function deploySlasher(InferenceRegistry registry, address treasury) internal returns (Slasher) {
+        return new Slasher(registry, treasury, DISPUTE_BOND, RESPONSE_WINDOW);
     }
 
     /// @dev A valid attribution list over a non-empty subset of `roster` (which must be sorted

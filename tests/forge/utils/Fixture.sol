@@ -57,7 +57,7 @@ abstract contract Fixture is Base {
 
         distributor = new RewardDistributor(address(0), Attestia.TIMELOCK, admin, settler, guardian);
         registry = Attestia.deployRegistry(admin, address(distributor));
-        slasher = new Slasher(registry, treasury);
+        slasher = Attestia.deploySlasher(registry, treasury);
         vm.prank(admin);
         registry.setSlasher(address(slasher));
         lens = new RegistryLens(registry);

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IAttributionDisputes} from "./interfaces/IAttributionDisputes.sol";
+import {IInferenceRegistry} from "./interfaces/IInferenceRegistry.sol";
+import {IndexedMerkle} from "./libraries/IndexedMerkle.sol";
+import {IntegerAttribution} from "./libraries/IntegerAttribution.sol";
+import {
+    Inference,
+    Share,
+    AttributionSpec,
+    DataItem,
+    TraceStep,
+    Model,
+    PROOF_ZK,
+    TIMESTAMP_WINDOW,
+    MAX_ROSTER_ITEMS,
+    Unauthorized,
+    ZeroAddress
+} from "./Common.sol";
+
+/// @title AttributionDisputes
+/// @notice The attribution-dispute game (IAttributionDisputes): challenge, response, one-step
+///         fraud proofs, timeouts. Abstract: the Slasher inherits it and supplies the slashing
+///         and the pull-payment balances.
+abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
+    /// @inheritdoc IAttributionDisputes
+    uint256 public immutable disputeBond;
+    /// @inheritdoc IAttributionDisputes
+    uint64 public immutable responseWindow;
+
+    // offchain.privacy: outputSalt = keccak256("attestia.output-salt.v1" || input salt).
+    bytes23 private constant OUTPUT_SALT_DOMAIN = "attestia.output-salt.v1";
+
+    mapping(bytes32 requestId => Dispute) private _disputes;
+
+    constructor(IInferenceRegistry registry_, uint256 disputeBond_, uint64 responseWindow_) {
+        if (address(registry_) == address(0)) revert ZeroAddress();
+        // Every record's dispute must end while the worker's stake is still slashable: a
+        // worker records only while bonded, so its last record's dispute ends by
+        // timestamp(<= unbonding start + 15 min) + challengeWindow + 2 * responseWindow.
+        uint256 needed = uint256(registry_.challengeWindow()) + TIMESTAMP_WINDOW
+            + 2 * uint256(responseWindow_);
+        if (responseWindow_ == 0 || registry_.unbondingDelay() < needed) {
+            revert ResponseWindowTooLong(needed, registry_.unbondingDelay());
+        }
+        if (disputeBond_ == 0 || disputeBond_ > type(uint96).max) revert BadBond(disputeBond_);
+        disputeBond = disputeBond_;
+        responseWindow = responseWindow_;
+    }
+
+    /// @notice The registry's unbonding delay does not cover challenge and dispute windows.
+    error ResponseWindowTooLong(uint256 needed, uint256 unbondingDelay);
+    /// @notice The dispute bond must be positive and fit 96 bits.
+    error BadBond(uint256 bond);
+
+    // ------------------------------------------------------------------ the game
+
+    /// @inheritdoc IAttributionDisputes
+    function challenge(
+        Inference calldata record,
+        bytes calldata input,
+        bytes32 salt,
+        bytes calldata output,
+        AttributionSpec calldata spec
+    ) external payable nonReentrant {
+        if (msg.value != disputeBond) revert IncorrectBond(disputeBond, msg.value);
+        Dispute storage dispute = _challengeable(record);
+        if (keccak256(abi.encodePacked(salt, input)) != record.inputCommitment) {
+            revert InputMismatch();
+        }
+        uint256 label = _label(record, salt, output);
+        int256[] memory query = _query(record.modelId, input, spec);
+
+        uint64 respondBy = uint64(block.timestamp) + responseWindow;
+        dispute.challenger = msg.sender;
+        dispute.state = DisputeState.OPEN;
+        dispute.deadline = respondBy;
+        dispute.worker = record.worker;
+        dispute.bond = uint96(msg.value);
+        dispute.modelId = record.modelId;
+        dispute.attributionHash = record.attributionHash;
+        dispute.queryHash = keccak256(abi.encode(query));
+        dispute.itemsRoot = spec.itemsRoot;
+        dispute.n = uint64(spec.n);
+        dispute.k = uint64(spec.k);
+        dispute.label = uint64(label);
+        emit DisputeOpened(
+            record.requestId, record.worker, msg.sender, msg.value, label, query, respondBy
+        );
+    }
+
+    /// @inheritdoc IAttributionDisputes
+    function respond(
+        bytes32 requestId,
+        bytes32 traceRoot,
+        string calldata traceURI,
+        int256[] calldata totals,
+        address[] calldata roster,
+        Share[] calldata shares
+    ) external nonReentrant {
+        Dispute storage dispute = _inState(requestId, DisputeState.OPEN);
+        if (block.timestamp > dispute.deadline) revert DeadlinePassed(dispute.deadline);
+        address worker = dispute.worker;
+        if (msg.sender != worker && msg.sender != _registry().getWorker(worker).operator) {
+            revert Unauthorized();
+        }
+        _checkTotals(dispute, totals, roster, shares);
+        (bytes32 zeroRoot, bytes32 finalRoot) = _sumsRoots(roster, totals);
+        uint64 proveBy = uint64(block.timestamp) + responseWindow;
+        dispute.state = DisputeState.RESPONDED;
+        dispute.deadline = proveBy;
+        dispute.contributors = uint64(roster.length);
+        dispute.traceRoot = traceRoot;
+        dispute.zeroRoot = zeroRoot;
+        dispute.finalRoot = finalRoot;
+        emit DisputeResponded(requestId, traceRoot, traceURI, totals, proveBy);
+    }
+
+    /// @inheritdoc IAttributionDisputes
+    function proveItem(
+        bytes32 requestId,
+        StepOpening calldata opened,
+        DataItem calldata item,
+        bytes32[] calldata itemProof,
+        int256[] calldata query
+    ) external nonReentrant {
+        Dispute storage dispute = _provable(requestId);
+        TraceStep calldata step = _open(dispute, opened);
+        uint256 n = dispute.n;
+        if (step.item < n) {
+            if (
+                item.index != step.item
+                    || !IndexedMerkle.verify(
+                        dispute.itemsRoot, n, keccak256(abi.encode(item)), item.index, itemProof
+                    )
+            ) revert InvalidItemProof(step.item);
+            if (keccak256(abi.encode(query)) != dispute.queryHash) revert QueryMismatch();
+            // A roster item of the wrong width is the model owner's fault, not the worker's.
+            if (item.features.length != query.length) revert InvalidItemProof(step.item);
+            if (
+                item.contributor == step.contributor && item.label == step.label
+                    && IntegerAttribution.squaredDistance(item.features, query) == step.distance
+            ) revert NotFraud();
+        }
+        _fraud(requestId, dispute, FraudKind.ITEM, opened.position);
+    }
+
+    /// @inheritdoc IAttributionDisputes
+    function proveOrder(bytes32 requestId, StepOpening calldata opened, StepOpening calldata next)
+        external
+        nonReentrant
+    {
+        Dispute storage dispute = _provable(requestId);
+        TraceStep calldata step = _open(dispute, opened);
+        TraceStep calldata after_ = _openNext(dispute, opened, next);
+        if (
+            step.distance < after_.distance
+                || (step.distance == after_.distance && step.item < after_.item)
+        ) revert NotFraud();
+        _fraud(requestId, dispute, FraudKind.ORDER, opened.position);
+    }
+
+    /// @inheritdoc IAttributionDisputes
+    function proveValue(bytes32 requestId, StepOpening calldata opened, StepOpening calldata next)
+        external
+        nonReentrant
+    {
+        Dispute storage dispute = _provable(requestId);
+        TraceStep calldata step = _open(dispute, opened);
+        uint256 label = dispute.label;
+        bool matches = step.label == label;
+        int256 expected;
+        if (opened.position + 1 == dispute.n) {
+            expected = IntegerAttribution.farValue(matches, dispute.n, dispute.k);
+        } else {
+            TraceStep calldata after_ = _openNext(dispute, opened, next);
+            expected = after_.value
+                + IntegerAttribution.stepDelta(
+                    matches, after_.label == label, opened.position + 1, dispute.k
+                );
+        }
+        if (step.value == expected) revert NotFraud();
+        _fraud(requestId, dispute, FraudKind.VALUE, opened.position);
+    }
+
+    /// @inheritdoc IAttributionDisputes
+    function proveSum(
+        bytes32 requestId,
+        StepOpening calldata opened,
+        StepOpening calldata previous,
+        address account,
+        int256 sum,
+        bytes32[] calldata sumsProof
+    ) external nonReentrant {
+        Dispute storage dispute = _provable(requestId);
+        TraceStep calldata step = _open(dispute, opened);
+        bytes32 before = dispute.zeroRoot;
+        if (opened.position != 0) {
+            if (previous.position + 1 != opened.position) revert BadPosition(previous.position);
+            before = _open(dispute, previous).sumsRoot;
+        }
+        uint256 c = dispute.contributors;
+        if (step.slot < c) {
+            if (
+                !IndexedMerkle.verify(
+                    before, c, keccak256(abi.encode(account, sum)), step.slot, sumsProof
+                )
+            ) revert InvalidSumsProof(step.slot);
+            bytes32 afterRoot = IndexedMerkle.processProof(
+                keccak256(abi.encode(account, sum + step.value)), step.slot, sumsProof
+            );
+            if (account == step.contributor && afterRoot == step.sumsRoot) revert NotFraud();
+        }
+        _fraud(requestId, dispute, FraudKind.SUM, opened.position);
+    }
+
+    /// @inheritdoc IAttributionDisputes
+    function proveEnd(bytes32 requestId, StepOpening calldata last) external nonReentrant {
+        Dispute storage dispute = _provable(requestId);
+        if (last.position + 1 != dispute.n) revert BadPosition(last.position);
+        if (_open(dispute, last).sumsRoot == dispute.finalRoot) revert NotFraud();
+        _fraud(requestId, dispute, FraudKind.END, last.position);
+    }
+
+    /// @inheritdoc IAttributionDisputes
+    function proveDuplicate(bytes32 requestId, StepOpening calldata a, StepOpening calldata b)
+        external
+        nonReentrant
+    {
+        Dispute storage dispute = _provable(requestId);
+        if (a.position == b.position) revert BadPosition(b.position);
+        if (_open(dispute, a).item != _open(dispute, b).item) revert NotFraud();
+        _fraud(requestId, dispute, FraudKind.DUPLICATE, a.position);
+    }
+
+    /// @inheritdoc IAttributionDisputes
+    function resolve(bytes32 requestId) external nonReentrant {
+        Dispute storage dispute = _disputes[requestId];
+        DisputeState state = dispute.state;
+        if (state != DisputeState.OPEN && state != DisputeState.RESPONDED) {
+            revert WrongDisputeState(requestId, state);
+        }
+        uint64 deadline = dispute.deadline;
+        if (block.timestamp <= deadline) revert DeadlineNotReached(deadline);
+        uint256 bond = dispute.bond;
+        if (state == DisputeState.OPEN) {
+            dispute.state = DisputeState.NO_RESPONSE;
+            dispute.kind = FraudKind.NO_RESPONSE;
+            address challenger = dispute.challenger;
+            _credit(challenger, bond);
+            uint256 slashed = _slashFor(dispute.worker, challenger);
+            emit DisputeResolved(
+                requestId, DisputeState.NO_RESPONSE, FraudKind.NO_RESPONSE, 0, msg.sender, slashed
+            );
+        } else {
+            dispute.state = DisputeState.WORKER_WON;
+            _credit(_registry().getWorker(dispute.worker).operator, bond);
+            emit DisputeResolved(requestId, DisputeState.WORKER_WON, FraudKind.NONE, 0, msg.sender, 0);
+        }
+    }
+
+    /// @inheritdoc IAttributionDisputes
+    function getDispute(bytes32 requestId) external view returns (Dispute memory) {
+        return _disputes[requestId];
+    }
+
+    // ------------------------------------------------------------------ hooks (Slasher)
+
+    /// @dev The registry whose records are disputed.
+    function _registry() internal view virtual returns (IInferenceRegistry);
+
+    /// @dev Slashes the worker's whole stake, rewarding `reporter`; returns the wei slashed
+    ///      (0 when there is nothing left to slash: the dispute still ends).
+    function _slashFor(address worker, address reporter) internal virtual returns (uint256);
+
+    /// @dev Credits a withdrawable balance.
+    function _credit(address account, uint256 amount) internal virtual;
+
+    // ------------------------------------------------------------------ internals
+
+    // The record is the registry's, has no dispute yet and is inside its challenge window.
+    function _challengeable(Inference calldata record) private view returns (Dispute storage dispute) {
+        IInferenceRegistry registry = _registry();
+        bytes32 requestId = record.requestId;
+        if (registry.requestState(requestId) != registry.hashInference(record)) {
+            revert RecordNotFound(requestId);
+        }
+        dispute = _disputes[requestId];
+        if (dispute.state != DisputeState.NONE) revert DisputeExists(requestId);
+        uint64 closesAt = record.timestamp + registry.challengeWindow();
+        if (block.timestamp > closesAt) revert ChallengeWindowClosed(closesAt);
+    }
+
+    // The quantised input, once the spec is shown to be the model's.
+    function _query(bytes32 modelId, bytes calldata input, AttributionSpec calldata spec)
+        private
+        view
+        returns (int256[] memory)
+    {
+        bytes32 dataRoot = _registry().getModel(modelId).dataRoot;
+        bytes32 specHash = keccak256(abi.encode(spec));
+        if (specHash != dataRoot) revert SpecMismatch(dataRoot, specHash);
+        if (spec.n > MAX_ROSTER_ITEMS) revert IntegerAttribution.BadSpec();
+        return IntegerAttribution.quantize(input, spec);
+    }
+
+    function _label(Inference calldata record, bytes32 salt, bytes calldata output)
+        private
+        pure
+        returns (uint256)
+    {
+        if (record.proofKind == PROOF_ZK) {
+            if (keccak256(output) != record.outputCommitment) revert OutputMismatch();
+            return IntegerAttribution.labelOfInstances(output);
+        }
+        bytes32 outputSalt = keccak256(
+            abi.encodePacked(OUTPUT_SALT_DOMAIN, salt)
+        );
+        if (keccak256(abi.encodePacked(outputSalt, output)) != record.outputCommitment) {
+            revert OutputMismatch();
+        }
+        return IntegerAttribution.labelOfTensor(output);
+    }
+
+    function _inState(bytes32 requestId, DisputeState wanted)
+        private
+        view
+        returns (Dispute storage dispute)
+    {
+        dispute = _disputes[requestId];
+        if (dispute.state != wanted) revert WrongDisputeState(requestId, dispute.state);
+    }
+
+    function _provable(bytes32 requestId) private view returns (Dispute storage dispute) {
+        dispute = _inState(requestId, DisputeState.RESPONDED);
+        if (block.timestamp > dispute.deadline) revert DeadlinePassed(dispute.deadline);
+    }
+
+    // The response's roster is the model's, its shares the record's, and they follow from
+    // its totals.
+    function _checkTotals(
+        Dispute storage dispute,
+        int256[] calldata totals,
+        address[] calldata roster,
+        Share[] calldata shares
+    ) private view {
+        Model memory model = _registry().getModel(dispute.modelId);
+        if (keccak256(abi.encodePacked(roster)) != model.contributorsHash) revert RosterMismatch();
+        if (totals.length != roster.length) {
+            revert TotalsLengthMismatch(roster.length, totals.length);
+        }
+        if (keccak256(abi.encode(shares)) != dispute.attributionHash) revert SharesMismatch();
+        if (!IntegerAttribution.sharesFollow(totals, roster, shares)) revert BpsDoNotFollow();
+    }
+
+    // Running-sums roots with every sum 0 and with the totals.
+    function _sumsRoots(address[] calldata roster, int256[] calldata totals)
+        private
+        pure
+        returns (bytes32 zeroRoot, bytes32 finalRoot)
+    {
+        uint256 c = roster.length;
+        bytes32[] memory zeros = new bytes32[](c);
+        bytes32[] memory finals = new bytes32[](c);
+        for (uint256 i; i < c; ++i) {
+            zeros[i] = keccak256(abi.encode(roster[i], int256(0)));
+            finals[i] = keccak256(abi.encode(roster[i], totals[i]));
+        }
+        zeroRoot = IndexedMerkle.rootOf(zeros);
+        finalRoot = IndexedMerkle.rootOf(finals);
+    }
+
+    // The opened step, checked to be at its position of the trace root.
+    function _open(Dispute storage dispute, StepOpening calldata opened)
+        private
+        view
+        returns (TraceStep calldata step)
+    {
+        uint256 position = opened.position;
+        if (position >= dispute.n) revert BadPosition(position);
+        step = opened.step;
+        if (
+            !IndexedMerkle.verify(
+                dispute.traceRoot, dispute.n, keccak256(abi.encode(step)), position, opened.proof
+            )
+        ) revert InvalidStepProof(position);
+    }
+
+    function _openNext(
+        Dispute storage dispute,
+        StepOpening calldata opened,
+        StepOpening calldata next
+    ) private view returns (TraceStep calldata) {
+        if (next.position != opened.position + 1) revert BadPosition(next.position);
+        return _open(dispute, next);
+    }
+
+    function _fraud(bytes32 requestId, Dispute storage dispute, FraudKind kind, uint256 position)
+        private
+    {
+        dispute.state = DisputeState.FRAUD;
+        dispute.kind = kind;
+        _credit(dispute.challenger, dispute.bond);
+        uint256 slashed = _slashFor(dispute.worker, msg.sender);
+        emit DisputeResolved(requestId, DisputeState.FRAUD, kind, position, msg.sender, slashed);
+    }
+}
