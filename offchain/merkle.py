@@ -1,4 +1,5 @@
-"""OpenZeppelin's ``StandardMerkleTree`` in Python, byte for byte.
+"""Merkle trees: OpenZeppelin's ``StandardMerkleTree`` in Python, byte for byte, and the
+position-bound ``IndexedTree`` of attribution disputes (at the end of this module).
 
 Attestia commits to batches of inference records and to reward distributions with Merkle roots
 that Solidity checks with OpenZeppelin's ``MerkleProof``, and publishes the trees as JSON that
@@ -583,3 +584,115 @@ class StandardMerkleTree:
             return False
         return all(self._nodes[i] == _node_hash(self._nodes[2 * i + 1], self._nodes[2 * i + 2])
                    for i in range((size - 1) // 2))
+
+
+# -- indexed trees (design.md "Indexed Merkle trees") ---------------------------------------------
+
+ZERO_LEAF = bytes(32)
+
+
+def _zero_nodes(depth: int) -> list[bytes]:
+    """The root of an all-padding subtree at each height 0..depth."""
+    nodes = [ZERO_LEAF]
+    for _ in range(depth):
+        nodes.append(keccak_256(nodes[-1] + nodes[-1]).digest())
+    return nodes
+
+
+def _depth_for(n: int) -> int:
+    return max(n - 1, 0).bit_length()  # ceil(log2(max(n, 1)))
+
+
+class IndexedTree:
+    """A Merkle tree whose leaves sit at fixed positions (design.md "Indexed Merkle trees").
+
+    Leaves ``0..n-1`` are padded with ``bytes32(0)`` to ``2**depth``, ``depth =
+    ceil(log2(max(n, 1)))``; an inner node is ``keccak256(left || right)``, unsorted, so a
+    proof binds the position (a trace step's rank, a roster item's index, a contributor's
+    slot). Subtrees made only of padding are never hashed twice: they are the same node at
+    each height. Used for roster items, trace steps and running contributor sums;
+    Solidity's ``IndexedMerkle`` checks its proofs.
+    """
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        n = len(leaves)
+        self.n = n
+        self.depth = _depth_for(n)
+        self._zeros = _zero_nodes(self.depth)
+        level = [bytes(leaf) for leaf in leaves]
+        if any(len(leaf) != _WORD for leaf in level):
+            raise InvalidArgumentError("indexed tree leaves must be 32 bytes each")
+        # levels[h] holds the nodes at height h that cover at least one real leaf.
+        self._levels: list[list[bytes]] = [level]
+        for height in range(self.depth):
+            if len(level) % 2:
+                level = [*level, self._zeros[height]]
+            joined = b"".join(level)
+            level = [keccak_256(joined[i:i + 64]).digest() for i in range(0, len(joined), 64)]
+            self._levels.append(level)
+
+    @property
+    def root(self) -> bytes:
+        top = self._levels[-1]
+        return top[0] if top else ZERO_LEAF
+
+    def leaf(self, position: int) -> bytes:
+        self._check(position)
+        return self._levels[0][position]
+
+    def proof(self, position: int) -> list[bytes]:
+        """The ``depth`` sibling nodes from the leaf up to the root."""
+        self._check(position)
+        siblings = []
+        for height in range(self.depth):
+            level = self._levels[height]
+            sibling = position ^ 1
+            siblings.append(level[sibling] if sibling < len(level) else self._zeros[height])
+            position >>= 1
+        return siblings
+
+    def update(self, position: int, leaf: bytes) -> bytes:
+        """Set one leaf and rehash its path (running sums change one leaf a step); the new
+        root."""
+        self._check(position)
+        if len(leaf) != _WORD:
+            raise InvalidArgumentError("indexed tree leaves must be 32 bytes each")
+        node = bytes(leaf)
+        levels, zeros = self._levels, self._zeros
+        levels[0][position] = node
+        for height in range(self.depth):
+            level = levels[height]
+            sibling = position ^ 1
+            other = level[sibling] if sibling < len(level) else zeros[height]
+            node = keccak_256(node + other if position & 1 == 0 else other + node).digest()
+            position >>= 1
+            levels[height + 1][position] = node
+        return node
+
+    def _check(self, position: int) -> None:
+        if not 0 <= position < self.n:
+            raise InvalidArgumentError(f"position {position} is outside 0..{self.n - 1}")
+
+
+def indexed_root(leaves: Sequence[bytes]) -> bytes:
+    """Root of the indexed tree over ``leaves``."""
+    return IndexedTree(leaves).root
+
+
+def process_indexed(leaf: bytes, position: int, proof: Sequence[bytes]) -> bytes:
+    """The root that ``proof`` (siblings bottom-up) leads ``leaf`` at ``position`` to."""
+    node = bytes(leaf)
+    for sibling in proof:
+        node = keccak_256(node + sibling if position & 1 == 0 else sibling + node).digest()
+        position >>= 1
+    return node
+
+
+def verify_indexed(leaf: bytes, position: int, proof: Sequence[bytes], root: bytes) -> bool:
+    """Does ``proof`` take ``leaf`` at ``position`` to ``root``? The proof's length is the
+    tree's depth, so ``position`` must be below ``2**len(proof)``."""
+    if position < 0 or position >> len(proof) or len(leaf) != _WORD:
+        return False
+    if any(len(sibling) != _WORD for sibling in proof):
+        return False
+    return process_indexed(leaf, position, proof) == bytes(root)

@@ -1,11 +1,22 @@
 """Attribution: who deserves credit for an inference.
 
-``knn_shapley`` values every training point for one query exactly (Jia et al., 2019); ``shares``
-turns point values into the on-chain ``Share[]`` list (basis points per contributor) and its
-``attributionHash``.
+``integer`` is the attribution workers record and disputes check (design.md "Integer
+attribution"): quantised features, exact integer distances, Theorem 1 in fixed point; ``trace``
+is the trace a challenged worker commits to and the one-step fraud a challenger proves.
+``knn_shapley`` is the float64 reference (Jia et al., 2019); ``shares`` turns point values into
+the on-chain ``Share[]`` list (basis points per contributor) and its ``attributionHash``.
 """
 
 from offchain.attribution.errors import AttributionError, InvalidInputError, InvalidSharesError
+from offchain.attribution.integer import (
+    IntegerContributors,
+    IntegerKnnShapley,
+    label_of_instances,
+    label_of_output,
+    quantization,
+    quantize,
+    shares_from_int_totals,
+)
 from offchain.attribution.knn_shapley import KnnShapley, knn_shapley, knn_shapley_batch
 from offchain.attribution.shares import (
     ContributorMap,
@@ -20,6 +31,8 @@ from offchain.attribution.shares import (
 __all__ = [
     "AttributionError",
     "ContributorMap",
+    "IntegerContributors",
+    "IntegerKnnShapley",
     "InvalidInputError",
     "InvalidSharesError",
     "KnnShapley",
@@ -29,6 +42,11 @@ __all__ = [
     "encode_shares",
     "knn_shapley",
     "knn_shapley_batch",
+    "label_of_instances",
+    "label_of_output",
+    "quantization",
+    "quantize",
+    "shares_from_int_totals",
     "shares_from_totals",
     "validate_shares",
 ]

@@ -1,0 +1,406 @@
+"""Integer KNN-Shapley (design.md "Integer attribution", ``attestia-attribution/1``).
+
+The float64 path (``knn_shapley``) is exact in its order but its values are IEEE sums, and a
+Solidity contract cannot redo either. This module computes the same attribution in integers
+only, so Python, the ``Slasher``'s one-step checks and any stranger get the same bits:
+
+* features are quantised by one rule for roster rows and queries (:func:`quantize`), from
+  parameters fixed exactly by the manifest's float64 mean/std (:func:`quantization`);
+* squared distances are exact int64 (< 2**62 by the constants' bounds), the order is ascending
+  ``(distance, index)``;
+* point values follow Theorem 1 with one ``floorDiv`` per step, in units of ``VALUE_SCALE``;
+* contributor totals are exact integer sums, then largest-remainder basis points
+  (``shares._largest_remainder``, which is exact for integer weights).
+
+Speed without giving up exactness: the dot products ``z . q`` go through float64 BLAS only
+when ``d * max|z| * max|q| < 2**53`` (every product and partial sum is then an integer that
+float64 holds exactly, whatever the summation order); otherwise through int64. The sort packs
+``(distance, index)`` into one int64 key when the largest distance leaves room for the index
+bits, which a plain ``np.sort`` orders faster than an ``argsort``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from offchain.attribution.errors import InvalidInputError
+from offchain.attribution.shares import _largest_remainder, address_key, canonical_address
+from offchain.protocol import (
+    FEATURE_FRAC_BITS,
+    FEATURE_SCALE,
+    MAX_ATTRIBUTION_FEATURES,
+    MAX_MU,
+    MAX_RHO,
+    MAX_ROSTER_ITEMS,
+    QUANT_SHIFT,
+    VALUE_SCALE,
+    Z_LIMIT,
+    Share,
+)
+
+_EXACT_FLOAT = 2**53
+_FAST_LIMIT = 2**62
+_CLAMP_AT = (Z_LIMIT + 1) << QUANT_SHIFT  # |(X - mu) * rho| >= this: z is clamped
+
+
+# -- quantisation ---------------------------------------------------------------------------
+
+def quantization(preprocessing: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(mu, rho)`` of a manifest's standardisation, exactly (design.md "Quantisation").
+
+    ``preprocessing`` has float64 ``mean`` and ``std`` sequences (``manifest.Preprocessing``).
+    ``mu_j = round_half_even(mean_j * 2**16)``, ``rho_j = round_half_even(4096 * 2**16 /
+    std_j)``, both on the exact rational values of the floats.
+    """
+    mean, std = tuple(preprocessing.mean), tuple(preprocessing.std)
+    if len(mean) != len(std) or not mean:
+        raise InvalidInputError(f"preprocessing has {len(mean)} means and {len(std)} stds; "
+                                "it needs one of each per feature")
+    if len(mean) > MAX_ATTRIBUTION_FEATURES:
+        raise InvalidInputError(f"{len(mean)} features; integer attribution allows at most "
+                                f"{MAX_ATTRIBUTION_FEATURES}")
+    mu: list[int] = []
+    rho: list[int] = []
+    for j, (m, s) in enumerate(zip(mean, std, strict=True)):
+        if not (math.isfinite(m) and math.isfinite(s)):
+            raise InvalidInputError(f"feature {j}: mean {m} and std {s} must be finite")
+        if s <= 0:
+            raise InvalidInputError(f"feature {j}: std {s} must be positive")
+        mu_j = round(Fraction(m) * (1 << FEATURE_FRAC_BITS))
+        rho_j = round(Fraction(FEATURE_SCALE << FEATURE_FRAC_BITS) / Fraction(s))
+        if abs(mu_j) >= MAX_MU:
+            raise InvalidInputError(f"feature {j}: mean {m} is too large to quantise "
+                                    f"(|mu| must be below 2**127)")
+        if not 1 <= rho_j < MAX_RHO:
+            raise InvalidInputError(f"feature {j}: std {s} gives rho {rho_j}; it must be in "
+                                    "1..2**96 - 1 (std between about 2**-68 and 2**28)")
+        mu.append(mu_j)
+        rho.append(rho_j)
+    return tuple(mu), tuple(rho)
+
+
+def quantize(raw: np.ndarray, mu: Sequence[int], rho: Sequence[int]) -> np.ndarray:
+    """Quantised features of float32 rows (last axis = features), as int64 of the same shape.
+
+    ``z = clamp(floor((floor(x * 2**16) - mu) * rho / 2**32), -Z_LIMIT, Z_LIMIT)`` per
+    feature, exactly. int64 arithmetic when it provably cannot overflow, Python ints
+    otherwise (only adversarial inputs: |x| or |mean| beyond 2**46).
+    """
+    x = np.asarray(raw)
+    if x.dtype != np.float32:
+        raise InvalidInputError(f"quantize takes float32 features (the canonical input); got "
+                                f"{x.dtype}")
+    d = len(mu)
+    if len(rho) != d or x.ndim == 0 or x.shape[-1] != d:
+        raise InvalidInputError(f"expected {d} features on the last axis and {d} mu/rho; got "
+                                f"shape {list(x.shape)} and {len(rho)} rho")
+    if not np.all(np.isfinite(x)):
+        raise InvalidInputError("features contain NaN or infinity")
+    # x * 2**16 is exact in float64 (24-bit significand, exponent within range), and so is
+    # its floor: X is an integer held exactly by a float.
+    big_x = np.floor(x.astype(np.float64) * float(1 << FEATURE_FRAC_BITS))
+    if x.size and (float(np.abs(big_x).max()) >= _FAST_LIMIT
+                   or max(abs(m) for m in mu) >= _FAST_LIMIT):
+        return _quantize_exact(big_x, mu, rho)
+    mu64 = np.asarray(mu, dtype=np.int64)
+    # Beyond |X - mu| >= ceil(2**56 / rho) the result is clamped; below it the product is
+    # under 2**56. Huge rho only leaves delta == 0 unclamped, so capping it changes nothing.
+    limit = np.asarray([-(-_CLAMP_AT // r) for r in rho], dtype=np.int64)
+    rho64 = np.asarray([min(r, _FAST_LIMIT) for r in rho], dtype=np.int64)
+    delta = big_x.astype(np.int64) - mu64
+    inside = np.abs(delta) < limit
+    z = (np.where(inside, delta, 0) * rho64) >> QUANT_SHIFT
+    z = np.where(inside, z, np.sign(delta) * Z_LIMIT)
+    return np.clip(z, -Z_LIMIT, Z_LIMIT)
+
+
+def _quantize_exact(big_x: np.ndarray, mu: Sequence[int], rho: Sequence[int]) -> np.ndarray:
+    flat = big_x.reshape(-1, len(mu))
+    out = np.empty(flat.shape, dtype=np.int64)
+    for i, row in enumerate(flat.tolist()):
+        for j, value in enumerate(row):
+            z = ((int(value) - mu[j]) * rho[j]) >> QUANT_SHIFT
+            out[i, j] = min(max(z, -Z_LIMIT), Z_LIMIT)
+    return out.reshape(big_x.shape)
+
+
+# -- labels ---------------------------------------------------------------------------------
+
+def label_of_output(logits: np.ndarray) -> int:
+    """The query label a tensor output states: argmax of the float32 logits, ties to the
+    lowest index (``runtime.predicted_label``)."""
+    from offchain.models.runtime import predicted_label
+
+    return predicted_label(logits)
+
+
+def label_of_instances(instances: Sequence[int]) -> int:
+    """The query label a ZK record states: argmax of ``instances[1:]`` read as signed BN254
+    field elements (``v > p/2`` is ``v - p``), ties to the lowest index."""
+    from offchain.proofs.zk import FIELD_MODULUS
+
+    outputs = [int(v) for v in list(instances)[1:]]
+    if not outputs:
+        raise InvalidInputError("a ZK record's instances carry no outputs after the input hash")
+    if any(not 0 <= v < FIELD_MODULUS for v in outputs):
+        raise InvalidInputError("instances must be canonical field elements (0 <= v < p)")
+    signed = [v - FIELD_MODULUS if v > FIELD_MODULUS // 2 else v for v in outputs]
+    return signed.index(max(signed))
+
+
+# -- values ---------------------------------------------------------------------------------
+
+class IntegerKnnShapley:
+    """Quantised roster items prepared for repeated integer KNN-Shapley queries.
+
+    ``z_items`` is ``(N, d)`` int64 (``quantize`` of the raw rows), ``labels`` the ``(N,)``
+    item labels. Queries are quantised the same way. Arrays are copied.
+    """
+
+    def __init__(self, z_items: np.ndarray, labels: np.ndarray, k: int) -> None:
+        z = np.array(z_items, copy=True)
+        if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0 or z.dtype.kind not in "iu":
+            raise InvalidInputError(f"z_items must be a non-empty 2-D integer array; got "
+                                    f"{z.dtype}{list(z.shape)}")
+        n, d = z.shape
+        if n > MAX_ROSTER_ITEMS or d > MAX_ATTRIBUTION_FEATURES:
+            raise InvalidInputError(f"{n} items x {d} features exceeds the integer attribution "
+                                    f"limits ({MAX_ROSTER_ITEMS} x {MAX_ATTRIBUTION_FEATURES})")
+        if int(np.abs(z).max()) > Z_LIMIT:
+            raise InvalidInputError(f"z_items holds values beyond +-Z_LIMIT ({Z_LIMIT})")
+        y = np.asarray(labels)
+        if y.shape != (n,) or y.dtype.kind not in "iu" or (n and int(y.min()) < 0):
+            raise InvalidInputError(f"labels must be {n} non-negative integers; got "
+                                    f"{y.dtype}{list(y.shape)}")
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise InvalidInputError(f"k must be a positive integer; got {k!r}")
+        self._k = int(k)
+        self._z = z.astype(np.int64)
+        self._y = y.astype(np.int64)
+        self._zt = np.ascontiguousarray(self._z.T.astype(np.float64))
+        self._sqnorm = np.einsum("ij,ij->i", self._z, self._z)
+        self._max_abs = int(np.abs(self._z).max())
+        self._index = np.arange(n, dtype=np.int64)
+        self._index_bits = max(n - 1, 0).bit_length()
+        # Rank r (1-based) steps by +-VALUE_SCALE * min(K, r) / (K r) = +-VALUE_SCALE / max(K, r);
+        # floorDiv of the negative step is minus the ceiling: one less when inexact.
+        widths = np.maximum(np.arange(1, n + 1, dtype=np.int64), self._k)
+        self._step_up = VALUE_SCALE // widths
+        self._step_inexact = (VALUE_SCALE % widths != 0).astype(np.int64)
+
+    @property
+    def n(self) -> int:
+        return int(self._z.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self._z.shape[1])
+
+    @property
+    def k(self) -> int:
+        return self._k
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self._y
+
+    @property
+    def items(self) -> np.ndarray:
+        return self._z
+
+    def distances(self, zq: np.ndarray) -> np.ndarray:
+        """Exact squared distance of every item to the query, int64 ``(N,)``."""
+        q = self._query(zq)
+        return self._distances(q[None, :])[0]
+
+    def order(self, zq: np.ndarray) -> np.ndarray:
+        """Item indices by rank: ascending ``(distance, index)``."""
+        q = self._query(zq)
+        return self._order(self._distances(q[None, :]))[0]
+
+    def ranked(self, zq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(order, distances)``: items by rank and every item's distance (item order)."""
+        q = self._query(zq)
+        dist = self._distances(q[None, :])
+        return self._order(dist)[0], dist[0]
+
+    def values_by_rank(self, order: np.ndarray, label: int) -> np.ndarray:
+        """``s_1 .. s_N``: the value of the item at each rank."""
+        return self._values_by_rank(order[None, :], np.asarray([int(label)]))[0]
+
+    def values(self, zq: np.ndarray, label: int) -> np.ndarray:
+        """Integer KNN-Shapley value of every item (item order), int64 ``(N,)``."""
+        order = self.order(zq)
+        out = np.empty(self.n, dtype=np.int64)
+        out[order] = self.values_by_rank(order, label)
+        return out
+
+    def values_batch(self, zqs: np.ndarray, labels: Sequence[int] | np.ndarray, *,
+                     chunk_size: int = 16, workers: int = 1) -> np.ndarray:
+        """Values of every item for each query, int64 ``(n_query, N)``."""
+        blocks = list(self.iter_values(zqs, labels, chunk_size=chunk_size, workers=workers))
+        return np.vstack(blocks) if blocks else np.empty((0, self.n), dtype=np.int64)
+
+    def iter_values(self, zqs: np.ndarray, labels: Sequence[int] | np.ndarray, *,
+                    chunk_size: int = 16, workers: int = 1) -> Iterator[np.ndarray]:
+        """Yield the values of ``chunk_size`` queries at a time, in query order (memory stays
+        at ``workers`` chunks); chunks run on ``workers`` threads (sorting releases the
+        GIL)."""
+        q = np.asarray(zqs)
+        if q.ndim != 2:
+            raise InvalidInputError(f"queries must be 2-D (n_query, d); got shape {q.shape}")
+        y = np.asarray(labels, dtype=np.int64)
+        if y.shape != (q.shape[0],):
+            raise InvalidInputError(f"need one label per query; got {y.shape} for {q.shape[0]}")
+        if chunk_size < 1 or workers < 1:
+            raise InvalidInputError(f"chunk_size and workers must be >= 1 (got {chunk_size}, "
+                                    f"{workers})")
+        queries = np.vstack([self._query(row) for row in q]) if len(q) else q
+        bounds = [(s, min(s + chunk_size, len(q))) for s in range(0, len(q), chunk_size)]
+        if workers == 1:
+            for start, stop in bounds:
+                yield self._chunk(queries[start:stop], y[start:stop])
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending: deque[Future[np.ndarray]] = deque()
+            for start, stop in bounds:
+                pending.append(pool.submit(self._chunk, queries[start:stop], y[start:stop]))
+                if len(pending) >= workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _query(self, zq: np.ndarray) -> np.ndarray:
+        q = np.asarray(zq)
+        if q.shape != (self.dim,) or q.dtype.kind not in "iu":
+            raise InvalidInputError(f"a quantised query is {self.dim} integers; got "
+                                    f"{q.dtype}{list(q.shape)}")
+        q = q.astype(np.int64)
+        if int(np.abs(q).max()) > Z_LIMIT:
+            raise InvalidInputError(f"query holds values beyond +-Z_LIMIT ({Z_LIMIT})")
+        return q
+
+    def _distances(self, q: np.ndarray) -> np.ndarray:
+        """``(m, N)`` exact distances of m queries: ||z||^2 - 2 z.q + ||q||^2."""
+        bound = self.dim * self._max_abs * int(np.abs(q).max())
+        if bound < _EXACT_FLOAT:
+            dots = (q.astype(np.float64) @ self._zt).astype(np.int64)
+        else:  # |z q| < 2**48 and d <= 2**12: int64 cannot overflow
+            dots = q @ self._z.T
+        dots *= -2
+        dots += self._sqnorm
+        dots += np.einsum("ij,ij->i", q, q)[:, None]
+        return dots
+
+    def _order(self, dist: np.ndarray) -> np.ndarray:
+        """Row-wise ranks of ``(m, N)`` distances: ascending (distance, index)."""
+        bits = self._index_bits
+        if int(dist.max()) < (1 << (63 - bits)):
+            keys = dist << bits
+            keys |= self._index
+            keys.sort(axis=1)
+            keys &= (1 << bits) - 1
+            return keys
+        return np.argsort(dist, axis=1, kind="stable").astype(np.int64)
+
+    def _values_by_rank(self, order: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Theorem 1 in integers for each row of ``order`` (rows: queries, columns: ranks)."""
+        a = (self._y[order] == labels[:, None]).astype(np.int64)
+        n = order.shape[1]
+        terms = np.empty_like(a)  # reversed: [s_N, step_{N-1}, ..., step_1]
+        terms[:, 0] = a[:, -1] * self._step_up[n - 1]
+        if n > 1:
+            diff = a[:, -2::-1] - a[:, :0:-1]  # a_r - a_{r+1} for r = N-1 .. 1
+            np.multiply(diff, self._step_up[-2::-1], out=terms[:, 1:])
+            terms[:, 1:] -= (diff < 0) * self._step_inexact[-2::-1]
+        np.cumsum(terms, axis=1, out=terms)
+        return terms[:, ::-1]
+
+    def _chunk(self, q: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        order = self._order(self._distances(q))
+        by_rank = self._values_by_rank(order, labels)
+        out = np.empty_like(by_rank)
+        for row in range(order.shape[0]):
+            out[row, order[row]] = by_rank[row]
+        return out
+
+
+# -- contributors and basis points ----------------------------------------------------------
+
+class IntegerContributors:
+    """Which roster slot owns each item, for exact per-contributor totals.
+
+    ``roster`` is the model's contributor roster (the slots of the running sums and the
+    equal split); by default the distinct item owners. Slots are ascending by address.
+    """
+
+    def __init__(self, point_owners: Sequence[str], roster: Sequence[str] | None = None
+                 ) -> None:
+        if len(point_owners) == 0:
+            raise InvalidInputError("point_owners is empty: every item needs an owner")
+        canonical = {raw: canonical_address(raw) for raw in dict.fromkeys(point_owners)}
+        members = canonical.values() if roster is None else map(canonical_address, roster)
+        self.roster: tuple[str, ...] = tuple(sorted(set(members), key=address_key))
+        if roster is not None and len(self.roster) != len(list(roster)):
+            raise InvalidInputError("the roster lists a contributor twice")
+        slot = {address: i for i, address in enumerate(self.roster)}
+        missing = sorted(set(canonical.values()) - set(slot))
+        if missing:
+            raise InvalidInputError(f"item owners {missing[:3]} are not in the roster")
+        self.slots = np.fromiter((slot[canonical[raw]] for raw in point_owners), dtype=np.int64,
+                                 count=len(point_owners))
+        self._by_owner = np.argsort(self.slots, kind="stable")
+        self._bounds = np.searchsorted(self.slots[self._by_owner],
+                                       np.arange(len(self.roster) + 1))
+
+    @property
+    def n_points(self) -> int:
+        return len(self.slots)
+
+    def totals(self, values: np.ndarray) -> list[int]:
+        """Exact sum of the item values of each roster slot (before clipping)."""
+        v = np.asarray(values)
+        if v.shape != (self.n_points,) or v.dtype != np.int64:
+            raise InvalidInputError(f"values must be int64 ({self.n_points},); got "
+                                    f"{v.dtype}{list(v.shape)}")
+        running = np.zeros(self.n_points + 1, dtype=np.int64)
+        np.cumsum(v[self._by_owner], out=running[1:])
+        return (running[self._bounds[1:]] - running[self._bounds[:-1]]).tolist()
+
+    def totals_by_rank(self, order: np.ndarray, values_by_rank: np.ndarray) -> list[int]:
+        """Totals from values given in rank order (``order[p]`` is the rank-p+1 item)."""
+        values = np.empty(self.n_points, dtype=np.int64)
+        values[order] = values_by_rank
+        return self.totals(values)
+
+    def shares(self, values: np.ndarray) -> list[Share]:
+        """The share list of one query from its item values (design.md)."""
+        return shares_from_int_totals(self.totals(values), self.roster)
+
+
+def shares_from_int_totals(totals: Sequence[int] | Mapping[str, int],
+                           roster: Sequence[str]) -> list[Share]:
+    """Basis points from exact integer contributor totals (a list in roster order, or a
+    mapping address -> total): clip at 0, largest remainder (ties to the lower address);
+    all zero: equal split over ``roster``. Entries with 0 bps are left out."""
+    if isinstance(totals, Mapping):
+        weights = {canonical_address(a): max(int(t), 0) for a, t in totals.items()}
+    else:
+        if len(totals) != len(roster):
+            raise InvalidInputError(f"{len(totals)} totals for a roster of {len(roster)}")
+        weights = {canonical_address(a): max(int(t), 0)
+                   for a, t in zip(roster, totals, strict=True)}
+    if any(weights.values()):
+        return _largest_remainder(weights)
+    if not roster:
+        raise InvalidInputError("all totals are zero and the roster is empty")
+    return _largest_remainder(dict.fromkeys(map(canonical_address, roster), 1))
