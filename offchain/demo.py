@@ -57,6 +57,14 @@ def advance_time(chain: Chain, seconds: int) -> None:
     chain.w3.provider.make_request(RPCEndpoint("evm_mine"), [])
 
 
+def seconds_to_next_epoch(attestia: Attestia) -> int:
+    """Seconds from the latest block to one second into the next epoch."""
+    reg = attestia.reg
+    now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
+    length = reg.epoch_length()
+    return length - (now - reg.genesis()) % length + 1
+
+
 def _start_worker(settings: Settings, chain: Chain, package: Path, log_path: Path):
     cmd = [sys.executable, "-m", "offchain.cli.main", "--rpc-url", chain.url, "worker", "run",
            "--model", str(package), "--name", "demo", "--dev-account", str(WORKER)]
@@ -136,7 +144,10 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
         raise ChainError(f"the worker did not stop cleanly (exit {code})")
     recorded = [o for o in outcomes.values() if not o.rejected]
 
-    advance_time(chain, attestia.reg.epoch_length())
+    # Past every record's challenge window, then into the next epoch: every record is final
+    # in an ended epoch, so this settlement pays them all.
+    advance_time(chain, attestia.reg.challenge_window() + 1)
+    advance_time(chain, seconds_to_next_epoch(attestia))
     settlement = settle(attestia, settings.data_dir / "rewards", account=admin)
     advance_time(chain, attestia.dist.timelock() + 1)
     contributors = []

@@ -34,13 +34,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from offchain.attribution.shares import shares_from_totals
 from offchain.batchfile import BatchFileError, DataHashMismatch, load_bytes
 from offchain.chain.contracts import Attestia
 from offchain.chain.events import iter_events
 from offchain.errors import AttestiaError
 from offchain.fsutil import atomic_write_bytes, atomic_write_json
 from offchain.merkle import StandardMerkleTree
-from offchain.protocol import RootStatus, Split, from_abi, share_of
+from offchain.protocol import (
+    DisputeState,
+    Inference,
+    RootStatus,
+    Split,
+    epoch_at,
+    from_abi,
+    share_of,
+)
 from offchain.registry import BatchCommitted
 from offchain.rewards.settlement import (
     PoolShare,
@@ -171,6 +180,48 @@ def _cached(cache: Path | None, batch: BatchCommitted) -> Path | None:
     return None if cache is None else cache / f"0x{batch.data_hash.hex()}.json"
 
 
+@dataclass(frozen=True)
+class Finality:
+    """When each single record's contributor share becomes payable (design.md "Disputes").
+
+    A record is final once its challenge window has closed without a challenge (its signed
+    timestamp + challengeWindow) or its dispute has been resolved (the resolving block's
+    time); it is paid in the settlement of the epoch it became final in. A record whose
+    worker lost its dispute is paid by the equal split over the model's roster. Everything
+    here is chain data, so every settler (and ``rewards verify``) decides alike.
+    """
+
+    challenge_window: int
+    genesis: int
+    epoch_length: int
+    disputed: frozenset[bytes]
+    resolved: dict[bytes, tuple[int, bool]]
+
+    @classmethod
+    def read(cls, attestia: Attestia) -> Finality:
+        reg = attestia.reg
+        disputes = attestia.disputes
+        opened = frozenset(e.request_id for e in disputes.opened())
+        resolved: dict[bytes, tuple[int, bool]] = {}
+        for event in disputes.resolved():
+            block = attestia.chain.w3.eth.get_block(event.meta.block)
+            lost = event.outcome in (DisputeState.FRAUD, DisputeState.NO_RESPONSE)
+            resolved[event.request_id] = (int(block["timestamp"]), lost)
+        return cls(reg.challenge_window(), reg.genesis(), reg.epoch_length(), opened, resolved)
+
+    def of(self, record: Inference) -> tuple[int | None, bool]:
+        """(epoch the record became final in, or None while it is not; whether its worker
+        lost a dispute)."""
+        rid = record.requestId
+        if rid in self.resolved:
+            when, lost = self.resolved[rid]
+            return epoch_at(when, self.genesis, self.epoch_length), lost
+        if rid in self.disputed:
+            return None, False
+        closes = record.timestamp + self.challenge_window + 1
+        return epoch_at(closes, self.genesis, self.epoch_length), False
+
+
 def read_ledger(attestia: Attestia, through_epoch: int, *, cache: Path | None = None,
                 timeout: float = DEFAULT_TIMEOUT) -> Ledger:
     """Read and check everything settled through ``through_epoch``.
@@ -188,15 +239,23 @@ def read_ledger(attestia: Attestia, through_epoch: int, *, cache: Path | None = 
 
     singles: list[PoolShare] = []
     flagged: list[FlaggedRecord] = []
+    finality = Finality.read(attestia)
     for r in reg.recorded():
         if r.payout.epoch > through_epoch:
             continue
+        final_epoch, worker_lost = finality.of(r.inference)
+        if final_epoch is None or final_epoch > through_epoch:
+            continue  # still challengeable or under dispute: a later settlement pays it
         cut = r.payout.contributorCut
-        kept, outside = split_by_roster(r.shares, roster(r.inference.modelId))
+        model_roster = roster(r.inference.modelId)
+        shares = tuple(r.shares)
+        if worker_lost:
+            shares = tuple(shares_from_totals({}, roster=sorted(model_roster)))
+        kept, outside = split_by_roster(shares, model_roster)
         if outside:
             unpaid = sum(share_of(cut, bps) for _, bps in outside)
             flagged.append(FlaggedRecord(r.request_id, r.inference.modelId, outside, unpaid))
-        singles.append(PoolShare(r.payout.epoch, cut, kept, "0x" + r.request_id.hex()))
+        singles.append(PoolShare(final_epoch, cut, kept, "0x" + r.request_id.hex()))
 
     deposited = [b for b in reg.batches() if b.epoch <= through_epoch and b.deposit > 0]
     cached: dict[bytes, bytes] = {}
@@ -469,3 +528,122 @@ def status(attestia: Attestia, *, cache: Path | None = None) -> Ledger | None:
     first epoch has ended)."""
     through = attestia.reg.current_epoch() - 1
     return None if through < 0 else read_ledger(attestia, through, cache=cache)
+
+
+# -- where an account's rewards stand (``rewards status --account``, ``rewards claim``) ---------
+
+@dataclass(frozen=True)
+class Clock:
+    """The registry's epoch clock as the chain sees it now."""
+
+    now: int
+    """The latest block's timestamp."""
+    epoch: int
+    """The current (not yet ended) epoch."""
+    epoch_ends_at: int
+    timelock: int
+    """Seconds a proposed root waits before it is claimable."""
+
+    @classmethod
+    def of(cls, attestia: Attestia) -> Clock:
+        reg = attestia.reg
+        now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
+        genesis, length = reg.genesis(), reg.epoch_length()
+        epoch = (now - genesis) // length
+        return cls(now, epoch, genesis + (epoch + 1) * length, attestia.dist.timelock())
+
+
+@dataclass(frozen=True)
+class AccountRewards:
+    """One account's rewards: claimed, claimable now, pending under a root in its timelock
+    (claimable from ``pending_ready_at``), and earned in records no root covers yet (the
+    current epoch's, or ended epochs not settled yet)."""
+
+    account: str
+    clock: Clock
+    claimed: int
+    claimable: int
+    claimable_epoch: int | None
+    pending: int
+    pending_epoch: int | None
+    pending_ready_at: int | None
+    unsettled: int
+    unsettled_ended: bool
+    """Whether the unsettled records include ended epochs (``rewards settle`` covers them)."""
+
+    @property
+    def state(self) -> str:
+        """``claimable``, ``pending``, ``unsettled`` (earned, no root yet), ``claimed``
+        (everything earned is claimed) or ``nothing`` (nothing earned yet)."""
+        if self.claimable:
+            return "claimable"
+        if self.pending:
+            return "pending"
+        if self.unsettled:
+            return "unsettled"
+        return "claimed" if self.claimed else "nothing"
+
+    def to_json(self) -> dict[str, Any]:
+        from offchain.listing import iso
+
+        return {"account": self.account, "state": self.state, "claimedWei": self.claimed,
+                "claimableWei": self.claimable, "claimableEpoch": self.claimable_epoch,
+                "pendingWei": self.pending, "pendingEpoch": self.pending_epoch,
+                "pendingClaimableAt": iso(self.pending_ready_at),
+                "unsettledWei": self.unsettled, "currentEpoch": self.clock.epoch,
+                "currentEpochEndsAt": iso(self.clock.epoch_ends_at)}
+
+
+def _cumulative_under(attestia: Attestia, epoch: int, root: bytes, out_dir: Path | None
+                      ) -> dict[str, int]:
+    """Every account's cumulative amount under epoch ``epoch``'s root: from the settler's
+    tree when it is this root, else recomputed from chain data (``verify``)."""
+    tree = load_tree(out_dir, epoch) if out_dir is not None else None
+    if tree is not None and tree.root.lower() == "0x" + root.hex():
+        out = {}
+        for value in tree.values:
+            leaf = value["value"] if isinstance(value, dict) else value
+            out[str(leaf[0]).lower()] = int(leaf[1])
+        return out
+    check = verify(attestia, epoch, cache=batch_cache(out_dir) if out_dir else None)
+    if not check.ok:
+        raise SettlementError(f"cannot reproduce epoch {epoch}'s root 0x{root.hex()} from chain "
+                              "data and the batch files readable now")
+    return {a.lower(): v for a, v in check.settlement.cumulative.items()}
+
+
+def account_rewards(attestia: Attestia, account: str, out_dir: Path | None = None
+                    ) -> AccountRewards:
+    """Where ``account``'s rewards stand now (read-only: nothing is sent)."""
+    dist, key = attestia.dist, account.lower()
+    clock = Clock.of(attestia)
+    claimed = dist.claimed(account)
+    claimable_now = dist.claimable_root()
+    under_claimable = 0
+    if claimable_now is not None:
+        epoch, root, _ = claimable_now
+        under_claimable = _cumulative_under(attestia, epoch, root, out_dir).get(key, 0)
+    pending, pending_epoch, ready_at = 0, None, None
+    covered = max(under_claimable, claimed)
+    for event in sorted(dist.roots_proposed(), key=lambda e: e.epoch, reverse=True):
+        onchain = dist.epoch_root(event.epoch)
+        if onchain.status != RootStatus.PROPOSED or onchain.readyAt <= clock.now:
+            continue
+        amount = _cumulative_under(attestia, event.epoch, onchain.root, out_dir).get(key, 0)
+        pending, pending_epoch, ready_at = max(0, amount - covered), event.epoch, onchain.readyAt
+        covered = max(covered, amount)
+        break
+    try:
+        earned = compute(attestia, clock.epoch).cumulative
+        earned_ended = compute(attestia, clock.epoch - 1).cumulative if clock.epoch else {}
+    except SettlementError:
+        earned, earned_ended = {}, {}
+    lowered = {a.lower(): v for a, v in earned.items()}
+    ended = {a.lower(): v for a, v in earned_ended.items()}
+    unsettled = max(0, lowered.get(key, 0) - covered)
+    return AccountRewards(account, clock, claimed,
+                          claimable=max(0, under_claimable - claimed),
+                          claimable_epoch=claimable_now[0] if claimable_now else None,
+                          pending=pending, pending_epoch=pending_epoch,
+                          pending_ready_at=ready_at, unsettled=unsettled,
+                          unsettled_ended=ended.get(key, 0) > covered)

@@ -94,8 +94,10 @@ class Market:
         return int(self.attestia.chain.w3.eth.get_block("latest")["timestamp"])
 
     def next_epoch(self) -> int:
-        """Travel into the next epoch; returns the epoch that ended."""
+        """Travel past every record's challenge window, then into the next epoch; returns the
+        epoch that ended (every record so far is final in it or before)."""
         reg = self.attestia.reg
+        self.travel(reg.challenge_window() + 1)
         ended = reg.current_epoch()
         length, genesis = reg.epoch_length(), reg.genesis()
         self.travel(length - (self.now() - genesis) % length + 1)
