@@ -41,6 +41,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "request": ("request", "Follow, wait for, list and cancel paid inference requests."),
     "withdraw": ("rewards", "Withdraw your registry balance (earnings, refunds) and any "
                             "Slasher balance."),
+    "index": ("explorer", "Index the contracts' events into a database (for the explorer)."),
+    "explorer": ("explorer", "Serve the web explorer and its REST API (and index the chain "
+                             "in the same process)."),
 }
 
 

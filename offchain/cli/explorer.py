@@ -1,0 +1,121 @@
+"""``attestia index run`` and ``attestia explorer``: the indexer and the web explorer
+(offchain.indexer, offchain.explorer). Both are read-only: they never deploy, sign or ask for a
+key, and find the contracts like every read-only command (the home's deployment file, or the
+global --deployment FILE / --registry ADDRESS [--lens ADDRESS])."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from typing import Any
+
+import typer
+
+from offchain.cli.common import console, reader_of, settings_of
+
+index_app = typer.Typer(help="Index the contracts' events into a database (for the explorer).",
+                        no_args_is_help=True)
+
+_DB_HELP = ("Database URL: sqlite:///PATH or postgresql://USER@HOST:PORT/DB (default: "
+            "SQLite at .attestia/explorer.sqlite in the home).")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        datefmt="%H:%M:%S")
+
+
+def _indexer(ctx: typer.Context, db: str | None, window: int, recheck: int) -> Any:
+    from offchain.errors import ConfigError
+    from offchain.indexer import Indexer, IndexerConfig, default_url, open_engine
+
+    if window < 1 or recheck < 1:
+        raise ConfigError(f"--window and --recheck must be at least 1, got {window} and "
+                          f"{recheck}")
+    url = db or default_url(settings_of(ctx).data_dir)
+    if not url.startswith(("sqlite:", "postgresql:", "postgres:", "postgresql+psycopg:")):
+        raise ConfigError(f"--db must be sqlite:///PATH or postgresql://..., got {url!r}")
+    attestia = reader_of(ctx)
+    try:
+        engine = open_engine(url)
+    except Exception as exc:  # a driver error: unreachable server, bad path, bad credentials
+        raise ConfigError(f"--db: cannot open the database: {' '.join(str(exc).split())[:300]}"
+                          ) from None
+    return attestia, engine, Indexer(attestia, engine, IndexerConfig(window=window,
+                                                                     recheck=recheck))
+
+
+@index_app.command("run")
+def index_run(
+    ctx: typer.Context,
+    db: str = typer.Option(None, "--db", metavar="URL", help=_DB_HELP),
+    once: bool = typer.Option(False, "--once", help="Index up to the head once, then exit."),
+    window: int = typer.Option(2_000, "--window", help="Blocks per eth_getLogs call."),
+    recheck: int = typer.Option(64, "--recheck",
+                                help="Newest block hashes re-checked every cycle (reorgs)."),
+) -> None:
+    """Follow the registry, distributor and slasher events into the database.
+
+    Example: attestia index run --db postgresql://postgres@127.0.0.1:5432/attestia
+    """
+    _logging()
+    _, _, indexer = _indexer(ctx, db, window, recheck)
+    if once:
+        stats = indexer.step()
+        console.print(f"indexed to block {stats.head}: {stats.events} new events",
+                      highlight=False)
+        return
+    console.print("indexing (Ctrl-C to stop)", highlight=False)
+    with contextlib.suppress(KeyboardInterrupt):
+        indexer.run()
+
+
+def explorer_cmd(
+    ctx: typer.Context,
+    db: str = typer.Option(None, "--db", metavar="URL", help=_DB_HELP),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8600, "--port", help="Port to listen on."),
+    no_index: bool = typer.Option(False, "--no-index", help="Serve the database as it is "
+                                  "(another process runs `attestia index run`)."),
+) -> None:
+    """Serve the web explorer and its REST API (and index the chain in the same process).
+
+    Example: attestia explorer --port 8600   (then open http://127.0.0.1:8600)
+    """
+    import threading
+
+    import uvicorn
+
+    from offchain.errors import ConfigError
+    from offchain.explorer.app import create_app
+    from offchain.explorer.service import Explorer
+
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port must be 1..65535, got {port}")
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): pass another "
+                              "--port") from None
+    _logging()
+    attestia, engine, indexer = _indexer(ctx, db, 2_000, 64)
+    stop = threading.Event()
+    if not no_index:
+        threading.Thread(target=indexer.run, args=(stop,), name="indexer", daemon=True).start()
+    app = create_app(Explorer(engine, attestia, settings_of(ctx).data_dir))
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    console.print(f"explorer: http://{shown}:{port}  (API docs at /docs; chain "
+                  f"{attestia.chain.chain_id}, registry {attestia.registry.address}; "
+                  f"{'not indexing' if no_index else 'indexing in this process'})",
+                  highlight=False, soft_wrap=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(index_app, name="index")
+    app.command("explorer")(explorer_cmd)

@@ -1,0 +1,94 @@
+"""Every parameter a client sends, checked before any query: ids, addresses, cursors, filters.
+A bad value is a :class:`BadInput` (answered 400 with a JSON error, never a 500)."""
+
+from __future__ import annotations
+
+import re
+
+from eth_utils import is_address, to_checksum_address
+
+from offchain.explorer.queries import MAX_LIMIT, PROOF_NAMES
+
+_CURSOR = re.compile(r"^(\d{1,15})-(\d{1,9})$")
+MAX_EPOCH = 2**64 - 1
+STATUSES = ("valid", "revoked", "disputed")
+
+
+class BadInput(ValueError):
+    """A malformed parameter; the message names it and says what is expected."""
+
+
+def bytes32(text: str | None, what: str) -> str:
+    """``0x`` + 64 hex digits -> lower-case hex."""
+    value = (text or "").strip()
+    if len(value) != 66 or not value.lower().startswith("0x"):
+        raise BadInput(f"{what} must be 0x + 64 hex digits, got {_show(text)}")
+    try:
+        bytes.fromhex(value[2:])
+    except ValueError:
+        raise BadInput(f"{what} must be 0x + 64 hex digits, got {_show(text)}") from None
+    return value.lower()
+
+
+def address(text: str | None, what: str) -> str:
+    """An address -> EIP-55; a mixed-case one must carry a valid checksum."""
+    value = (text or "").strip()
+    if not is_address(value):
+        raise BadInput(f"{what} must be an address (0x + 40 hex digits; mixed case only with a "
+                       f"valid checksum), got {_show(text)}")
+    return str(to_checksum_address(value))
+
+
+def cursor(text: str | None) -> tuple[int, int] | None:
+    """A page cursor (``<block>-<logIndex>`` as returned in ``nextCursor``)."""
+    if text is None or text == "":
+        return None
+    match = _CURSOR.match(text.strip())
+    if match is None:
+        raise BadInput(f"cursor must be a nextCursor value (<block>-<logIndex>), got "
+                       f"{_show(text)}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def limit(value: int | None, default: int) -> int:
+    if value is None:
+        return default
+    if not 1 <= value <= MAX_LIMIT:
+        raise BadInput(f"limit must be 1..{MAX_LIMIT}, got {value}")
+    return value
+
+
+def proof(text: str | None) -> int | None:
+    if text is None or text == "":
+        return None
+    if text not in PROOF_NAMES:
+        raise BadInput(f"proof must be one of {', '.join(PROOF_NAMES)}, got {_show(text)}")
+    return PROOF_NAMES[text]
+
+
+def epoch(value: int | None) -> int | None:
+    if value is None:
+        return None
+    if not 0 <= value <= MAX_EPOCH:
+        raise BadInput(f"epoch must be 0..2^64-1, got {value}")
+    return value
+
+
+def status(text: str | None) -> str | None:
+    if text is None or text == "":
+        return None
+    if text not in STATUSES:
+        raise BadInput(f"status must be one of {', '.join(STATUSES)}, got {_show(text)}")
+    return text
+
+
+def optional(parse: type | object, text: str | None, what: str) -> str | None:
+    """An optional id or address filter (empty means unset)."""
+    if text is None or text.strip() == "":
+        return None
+    return parse(text, what)  # type: ignore[operator, no-any-return]
+
+
+def _show(text: object) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:77] + "...'"

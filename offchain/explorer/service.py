@@ -1,0 +1,247 @@
+"""What the API and the pages answer: indexed rows (``queries``) plus the few live answers only
+the chain or a published file can give (a record's revocation status through the lens, a
+worker's stake, the claimable root, the ``attestia verify`` checklist, a batch file's checks).
+
+Live answers are cached: per record and indexed block for anything that can change with the
+chain (verify, revocation, stake, claims), and for a while per batch for a batch file's
+checks (``PASSED_FILE_TTL`` / ``FAILED_FILE_TTL``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+
+from offchain.chain.contracts import Attestia
+from offchain.errors import AttestiaError
+from offchain.explorer import queries as Q
+from offchain.indexer import schema as S
+from offchain.indexer.batches import BatchCheck, check_batch
+from offchain.protocol import Inference
+
+log = logging.getLogger("attestia.explorer")
+T = TypeVar("T")
+FAILED_FILE_TTL = 60.0
+PASSED_FILE_TTL = 600.0
+"""Seconds a batch file's check is reused: a file that passed (its bytes cannot change
+under its dataHash, but its server can go away) and one that did not (it may come back)."""
+
+
+class _Cache:
+    """A small thread-safe LRU with per-entry lifetimes; one computation per key at a time."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[Any, threading.Lock] = {}
+
+    def _hit(self, key: Any) -> tuple[bool, Any]:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and time.monotonic() < hit[0]:
+                self._items.move_to_end(key)
+                return True, hit[1]
+            return False, None
+
+    def get(self, key: Any, compute: Callable[[], T],
+            ttl_of: Callable[[T], float] | None = None) -> T:
+        found, value = self._hit(key)
+        if found:
+            return value  # type: ignore[no-any-return]
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            found, value = self._hit(key)
+            if found:
+                return value  # type: ignore[no-any-return]
+            value = compute()
+            ttl = ttl_of(value) if ttl_of is not None else float("inf")
+            with self._lock:
+                self._items[key] = (time.monotonic() + ttl, value)
+                self._items.move_to_end(key)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+                self._key_locks.pop(key, None)
+            return value  # type: ignore[no-any-return]
+
+
+class Explorer:
+    """The explorer's answers over one database and (for live checks) one deployment."""
+
+    def __init__(self, engine: Engine, attestia: Attestia, data_dir: Path | None = None
+                 ) -> None:
+        self.engine = engine
+        self.attestia = attestia
+        self.data_dir = data_dir
+        self._cache = _Cache()
+        self._packages: dict[bytes, Any] = {}
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def indexed_block(self) -> int:
+        with self.engine.connect() as conn:
+            current = S.read_cursor(conn)
+        return -1 if current is None else current[0]
+
+    def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self.engine.connect() as conn:
+            return fn(conn, *args, **kwargs)
+
+    # -- answers -----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        out = self.read(Q.status)
+        try:
+            out["head"] = int(self.attestia.chain.w3.eth.block_number)
+        except (AttestiaError, OSError):
+            out["head"] = None
+        return out
+
+    def record(self, request_id: str) -> dict[str, Any]:
+        record = self.read(Q.get_record, request_id)
+        record["revocation"] = self._cache.get(
+            ("revocation", request_id, self.indexed_block()), lambda: self._revocation(record))
+        return record
+
+    def _revocation(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The lens's ``recordStatus`` (or ``batchStatus``), None when the lens is unknown."""
+        if "RegistryLens" not in self.attestia.deployment.contracts:
+            return None
+        try:
+            if record["kind"] == "single":
+                status = self.attestia.reg.record_status(
+                    bytes.fromhex(record["requestId"][2:]),
+                    Inference.from_json(record["inference"]))
+            else:
+                batch = self.read(Q.get_batch, record["batchId"])
+                status = self.attestia.reg.batch_status(
+                    bytes.fromhex(batch["root"][2:]), bytes.fromhex(batch["modelId"][2:]),
+                    batch["worker"])
+        except (AttestiaError, OSError, ValueError) as exc:
+            log.warning("explorer: revocation status of %s: %s", record["requestId"], exc)
+            return None
+        return {"exists": status.exists, "recordedAt": status.recordedAt,
+                "workerRevokedAt": status.workerRevokedAt or None,
+                "measurementRevokedAt": status.measurementRevokedAt or None,
+                "modelRevokedAt": status.modelRevokedAt or None,
+                "revokedAfter": status.revokedAfter}
+
+    def verify(self, request_id: str) -> dict[str, Any]:
+        """``attestia verify``'s checklist for a record (single or batch leaf), cached per
+        record and indexed block."""
+        record = self.read(Q.get_record, request_id)
+        return self._cache.get(("verify", request_id, self.indexed_block()),
+                               lambda: self._verify(record))
+
+    def _verify(self, record: dict[str, Any]) -> dict[str, Any]:
+        from offchain.verify import RecordRef, VerifyOptions, verify
+
+        rid = bytes.fromhex(record["requestId"][2:])
+        batch = bytes.fromhex(record["batchId"][2:]) if record["batchId"] else None
+        report = verify(self.attestia, RecordRef(request_id=rid, batch_id=batch),
+                        VerifyOptions(data_dir=self.data_dir))
+        return report.to_json()
+
+    def model(self, model_id: str) -> dict[str, Any]:
+        model = self.read(Q.get_model, model_id)
+        names = self._roster_names(model["contentHash"])
+        for entry in model["roster"]:
+            entry["name"] = names.get(entry["account"])
+        model["package"] = bool(names)
+        return model
+
+    def _roster_names(self, content_hash: str) -> dict[str, str]:
+        """Contributor names from a local package of this model (its roster), if any."""
+        key = bytes.fromhex(content_hash[2:])
+        if key not in self._packages:
+            from offchain.verify.run import find_package
+
+            try:
+                self._packages[key] = find_package(self.data_dir, key)
+            except (AttestiaError, OSError, ValueError):
+                self._packages[key] = None
+        package = self._packages[key]
+        if package is None:
+            return {}
+        return {c.address: c.name for c in package.manifest.contributors}
+
+    def worker(self, signer: str) -> dict[str, Any]:
+        worker = self.read(Q.get_worker, signer)
+        worker["live"] = self._cache.get(("worker", signer, self.indexed_block()),
+                                         lambda: self._live_worker(signer))
+        return worker
+
+    def _live_worker(self, signer: str) -> dict[str, Any] | None:
+        try:
+            w = self.attestia.reg.worker(signer)
+        except (AttestiaError, OSError) as exc:
+            log.warning("explorer: worker %s: %s", signer, exc)
+            return None
+        if w is None:
+            return None
+        return {"stake": str(w.stake), "operator": w.operator,
+                "unbondingAt": w.unbondingAt or None, "revokedAt": w.revokedAt or None,
+                "slashedAt": w.slashedAt or None, "enclaveBoundAt": w.enclaveBoundAt or None,
+                "registeredAt": w.registeredAt, "active": w.active}
+
+    def contributor(self, account: str) -> dict[str, Any]:
+        out = self.read(Q.get_contributor, account)
+        out["rewards"] = self._cache.get(("rewards", account, self.indexed_block()),
+                                         lambda: self._rewards(account))
+        return out
+
+    def _rewards(self, account: str) -> dict[str, Any]:
+        """Claim status: the claimable root on chain, this account's cumulative amount in it
+        (recomputed from the index, trusted only if the whole recomputed root matches the
+        root on chain), what it claimed, and so what it can claim now."""
+        try:
+            claimable = self.attestia.dist.claimable_root()
+            claimed = self.attestia.dist.claimed(account)
+        except (AttestiaError, OSError) as exc:
+            log.warning("explorer: rewards of %s: %s", account, exc)
+            return {"available": False}
+        out: dict[str, Any] = {"available": True, "claimed": str(claimed), "root": None}
+        if claimable is None:
+            out |= {"claimableNow": "0", "note": "no reward root is claimable yet"}
+            return out
+        epoch, root, total = claimable
+        cumulative, recomputed = self._cache.get(
+            ("cumulative", epoch, self.indexed_block()),
+            lambda: self.read(Q.cumulative_through, epoch))
+        matches = recomputed == "0x" + root.hex()
+        mine = cumulative.get(account, 0)
+        out["root"] = {"epoch": epoch, "root": "0x" + root.hex(), "total": str(total),
+                       "recomputedRoot": recomputed, "matches": matches}
+        if matches:
+            out |= {"cumulative": str(mine), "claimableNow": str(max(0, mine - claimed)),
+                    "note": "the index reproduces the claimable root exactly"}
+        else:
+            out |= {"cumulative": None, "claimableNow": None,
+                    "note": "the index does not reproduce the claimable root (a batch file "
+                            "unreadable here, or not indexed yet): see `attestia rewards "
+                            "verify`"}
+        return out
+
+    def batch(self, batch_id: str) -> dict[str, Any]:
+        batch = self.read(Q.get_batch, batch_id)
+        result = self.batch_check(batch)
+        batch["check"] = result.to_json()
+        return batch
+
+    def batch_check(self, batch: dict[str, Any]) -> BatchCheck:
+        roster = self.read(Q.batch_roster, batch["modelId"])
+        key = ("batch-file", batch["batchId"], batch["dataHash"])
+
+        def compute() -> BatchCheck:
+            return check_batch(batch["batchId"], batch["dataURI"], batch["root"],
+                               batch["modelId"], batch["worker"], batch["count"],
+                               batch["dataHash"], roster=roster)
+
+        return self._cache.get(key, compute,
+                               lambda r: PASSED_FILE_TTL if r.ok else FAILED_FILE_TTL)

@@ -1,0 +1,473 @@
+"""The indexer: follows the registry, distributor and slasher logs into the database.
+
+Each cycle:
+
+1. **Re-check** the hashes of the newest ``recheck`` stored blocks (default 64) against the
+   chain in one batched request. A block whose hash changed means a reorg: every row above
+   the highest block that still matches (the common ancestor) is deleted and the cursor moved
+   there, in one transaction; the blocks are then replayed. A reorg deeper than the stored
+   window keeps walking back through older stored blocks (down to the deployment).
+2. **Follow** from the cursor to the head in ``eth_getLogs`` windows (one call for the three
+   contracts; retried with backoff, halved when the node refuses the range). Each block's
+   rows and the cursor are written in one transaction, so a process killed at any point
+   resumes at a block boundary: nothing is lost or written twice (rows are also unique by
+   chain position). A log whose block hash is not the header's (a reorg while reading) ends
+   the window; the next cycle's re-check repairs it.
+3. **Batch files**: each new batch's published file is fetched (``offchain.uri``, time and
+   size limits) and checked (``offchain.batchfile``); the leaves of a file that passes are
+   stored with their attribution lists, in the batch's block (a reorg drops them with it).
+
+A lost connection, a database error or one undecodable event never ends ``run``: it logs one
+line, backs off (1 s doubling to 30 s) and resumes from the cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils import to_checksum_address
+from eth_utils.abi import event_abi_to_log_topic
+from sqlalchemy import Engine, and_, delete, exists, func, insert, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from web3.exceptions import BlockNotFound
+
+from offchain.chain.contracts import Attestia
+from offchain.errors import AttestiaError, ConfigError
+from offchain.indexer import schema as S
+from offchain.indexer.batches import check_batch
+from offchain.indexer.project import Context, Row, hex32, rows_of
+from offchain.rewards.settlement import leaf_pools
+
+log = logging.getLogger("attestia.indexer")
+
+CONTRACTS = ("InferenceRegistry", "RewardDistributor", "Slasher")
+UNREADABLE_RETRY_S = 300.0
+
+
+@dataclass(frozen=True)
+class IndexerConfig:
+    window: int = 2_000
+    """Blocks per eth_getLogs call (halved while the node refuses a range)."""
+    recheck: int = 64
+    """Newest stored block hashes compared with the chain every cycle."""
+    poll: float = 1.0
+    """Seconds between cycles once caught up."""
+    confirmations: int = 0
+    """Blocks below the head left unindexed (0: index the head; reorgs are repaired)."""
+    fetch_batches: bool = True
+    attempts: int = 4
+    """Tries per RPC call within a window before the cycle gives up (then run() backs off)."""
+    max_backoff: float = 30.0
+
+
+@dataclass
+class CycleStats:
+    blocks: int = 0
+    events: int = 0
+    rolled_back: int = 0
+    """Blocks undone by a reorg this cycle."""
+    head: int = 0
+
+
+class Indexer:
+    """Follows one deployment into one database (``schema``)."""
+
+    def __init__(self, attestia: Attestia, engine: Engine,
+                 config: IndexerConfig | None = None) -> None:
+        self.attestia = attestia
+        self.engine = engine
+        self.config = config or IndexerConfig()
+        self.w3 = attestia.chain.w3
+        self._topics: dict[tuple[str, bytes], tuple[str, str, Any]] = {}
+        for label in CONTRACTS:
+            contract = {"InferenceRegistry": attestia.registry,
+                        "RewardDistributor": attestia.distributor,
+                        "Slasher": attestia.slasher}[label]
+            for entry in contract.abi:
+                abi: dict[str, Any] = dict(entry)
+                if abi.get("type") == "event" and not abi.get("anonymous"):
+                    topic = bytes(event_abi_to_log_topic(abi))  # type: ignore[arg-type]
+                    handle = getattr(contract.events, abi["name"])()
+                    self._topics[(str(contract.address).lower(), topic)] = (
+                        label, abi["name"], handle)
+        self.addresses = sorted({address for address, _ in self._topics})
+        self.first_block = attestia.first_block
+        self._window = self.config.window
+        self._bind()
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _bind(self) -> None:
+        """Tie the database to this chain and registry (refuse a database of another)."""
+        want = {"schema": str(S.SCHEMA_VERSION), "chain_id": str(self.attestia.chain.chain_id),
+                "registry": str(self.attestia.registry.address)}
+        with self.engine.begin() as conn:
+            for key, value in want.items():
+                have = S.get_meta(conn, key)
+                if have is None:
+                    S.set_meta(conn, key, value)
+                elif have != value:
+                    raise ConfigError(
+                        f"the explorer database holds {key} {have}, this chain has {value}: "
+                        "use another --db (or delete that database to re-index)")
+            if S.get_meta(conn, "lens") is None and "RegistryLens" in \
+                    self.attestia.deployment.contracts:
+                S.set_meta(conn, "lens", str(self.attestia.deployment.address("RegistryLens")))
+
+    def cursor(self) -> tuple[int, str] | None:
+        with self.engine.connect() as conn:
+            return S.read_cursor(conn)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None, *, once: bool = False,
+            on_cycle: Callable[[CycleStats], None] | None = None) -> None:
+        """Cycle until ``stop`` is set (or once). Never raises for a lost connection, a
+        database error or a bad event: logs one line and backs off."""
+        stop = stop or threading.Event()
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                stats = self.step()
+                backoff = 1.0
+                if on_cycle is not None:
+                    on_cycle(stats)
+                if once:
+                    return
+                caught_up = stats.blocks == 0
+                stop.wait(self.config.poll if caught_up else 0)
+            except Exception as exc:  # noqa: BLE001 - a long-running process: log, back off
+                if once:
+                    raise
+                if isinstance(exc, AttestiaError | OSError | SQLAlchemyError):
+                    log.warning("indexer: %s; retrying in %.0f s", _one_line(exc), backoff)
+                else:
+                    log.exception("indexer: unexpected error; retrying in %.0f s", backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, self.config.max_backoff)
+
+    def step(self) -> CycleStats:
+        """One cycle: re-check recent hashes (roll back a reorg), follow to the head, fetch
+        new batch files."""
+        stats = CycleStats()
+        stats.rolled_back = self.check_reorg()
+        head = int(self._retry("eth_blockNumber", lambda: self.w3.eth.block_number))
+        head -= self.config.confirmations
+        stats.head = head
+        current = self.cursor()
+        start = self.first_block if current is None else current[0] + 1
+        while start <= head:
+            stop = min(start + self._window - 1, head)
+            logs = self._get_logs(start, stop)
+            if logs is None:  # the node refused the range: _window was halved
+                continue
+            written, complete = self._write_window(start, stop, logs, head)
+            stats.events += written
+            stats.blocks += stop - start + 1
+            if not complete:
+                break
+            start = stop + 1
+        if self.config.fetch_batches:
+            self.fetch_batch_files()
+        return stats
+
+    # -- reorgs ------------------------------------------------------------------------------
+    def check_reorg(self) -> int:
+        """Compare the newest stored hashes with the chain; roll back to the common ancestor
+        if any changed. Returns the number of blocks rolled back."""
+        current = self.cursor()
+        if current is None:
+            return 0
+        below: int | None = None
+        while True:
+            with self.engine.connect() as conn:
+                query = select(S.blocks.c.number, S.blocks.c.hash).order_by(
+                    S.blocks.c.number.desc()).limit(self.config.recheck)
+                if below is not None:
+                    query = query.where(S.blocks.c.number < below)
+                stored = [(int(n), str(h)) for n, h in conn.execute(query)]
+            if not stored:
+                ancestor, ancestor_hash = self.first_block - 1, ""
+                break
+            chain = self._hashes([n for n, _ in stored])
+            matching = [(n, h) for n, h in stored if chain.get(n) == h]
+            changed = [n for n, h in stored if chain.get(n) != h]
+            if not changed:
+                return 0
+            lowest_changed = min(changed)
+            older = [(n, h) for n, h in matching if n < lowest_changed]
+            if older:
+                ancestor, ancestor_hash = max(older)
+                break
+            below = lowest_changed  # deeper than this window: keep walking back
+        depth = current[0] - ancestor
+        log.warning("indexer: reorg: block hashes changed above block %d; rolling back %d "
+                    "block(s) and replaying", ancestor, depth)
+        with self.engine.begin() as conn:
+            S.rollback_to(conn, ancestor, ancestor_hash)
+        return depth
+
+    def _hashes(self, numbers: Iterable[int]) -> dict[int, str]:
+        headers = self._headers(numbers)
+        return {n: h for n, (h, _) in headers.items()}
+
+    def _headers(self, numbers: Iterable[int]) -> dict[int, tuple[str, int]]:
+        """(hash, timestamp) of each block number, in one batched request where possible."""
+        wanted = sorted(set(numbers))
+        out: dict[int, tuple[str, int]] = {}
+        for i in range(0, len(wanted), 100):
+            chunk = wanted[i:i + 100]
+
+            def fetch(chunk: list[int] = chunk) -> list[Any]:
+                try:
+                    with self.w3.batch_requests() as batch:
+                        for n in chunk:
+                            batch.add(self.w3.eth.get_block(n))
+                        return list(batch.execute())
+                except (AttestiaError, OSError):
+                    raise
+                except Exception:  # a block above the head (a shorter branch), or a node
+                    return [self._block_or_none(n) for n in chunk]  # without batches
+
+            for n, block in zip(chunk, self._retry("eth_getBlockByNumber", fetch), strict=True):
+                if block is not None:
+                    out[n] = (hex32(block["hash"]), int(block["timestamp"]))
+        return out
+
+    def _block_or_none(self, number: int) -> Any:
+        try:
+            return self.w3.eth.get_block(number)
+        except BlockNotFound:
+            return None
+
+    # -- following ---------------------------------------------------------------------------
+    def _retry(self, what: str, call: Callable[[], Any]) -> Any:
+        delay = 0.5
+        for attempt in range(self.config.attempts):
+            try:
+                return call()
+            except (AttestiaError, OSError) as exc:
+                if attempt == self.config.attempts - 1:
+                    raise
+                log.debug("indexer: %s failed (%s), retrying", what, _one_line(exc))
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _get_logs(self, start: int, stop: int) -> list[Any] | None:
+        params: Any = {"fromBlock": start, "toBlock": stop,
+                       "address": [to_checksum_address(a) for a in self.addresses]}
+        try:
+            return list(self._retry("eth_getLogs", lambda: self.w3.eth.get_logs(params)))
+        except (AttestiaError, OSError):
+            raise
+        except Exception as exc:  # the node's JSON-RPC error (e.g. range or result limit)
+            if self._window <= 1:
+                raise
+            self._window = max(1, self._window // 2)
+            log.warning("indexer: eth_getLogs %d-%d refused (%s); window now %d blocks",
+                        start, stop, _one_line(exc), self._window)
+            return None
+
+    def _write_window(self, start: int, stop: int, logs: list[Any], head: int
+                      ) -> tuple[int, bool]:
+        """Write every block of [start, stop]: one transaction per block with events, then
+        the cursor at ``stop``. Returns (events written, whether the window is complete)."""
+        by_block: dict[int, list[Any]] = defaultdict(list)
+        for entry in logs:
+            if entry.get("removed"):
+                continue
+            by_block[int(entry["blockNumber"])].append(entry)
+        recent = range(max(start, head - self.config.recheck + 1), stop + 1)
+        headers = self._headers(list(by_block) + [stop] + list(recent)[-self.config.recheck:])
+        written = 0
+        for number in sorted(by_block):
+            entries = sorted(by_block[number], key=lambda e: int(e["logIndex"]))
+            block_hash, timestamp = headers.get(number, ("", 0))
+            if any(hex32(e["blockHash"]) != block_hash for e in entries):
+                log.warning("indexer: block %d changed while it was read; re-reading", number)
+                return written, False
+            written += self._write_block(number, block_hash, timestamp, entries)
+        if stop not in headers:
+            return written, False
+        with self.engine.begin() as conn:
+            for number in recent:
+                if number in headers and number not in by_block:
+                    self._store_block(conn, number, *headers[number])
+            if stop not in by_block and stop not in recent:
+                self._store_block(conn, stop, *headers[stop])
+            S.write_cursor(conn, stop, headers[stop][0])
+        return written, True
+
+    def _store_block(self, conn: Connection, number: int, block_hash: str,
+                     timestamp: int) -> None:
+        conn.execute(delete(S.blocks).where(S.blocks.c.number == number))
+        conn.execute(insert(S.blocks).values(number=number, hash=block_hash,
+                                             timestamp=timestamp))
+
+    def _write_block(self, number: int, block_hash: str, timestamp: int,
+                     entries: list[Any]) -> int:
+        with self.engine.begin() as conn:
+            current = S.read_cursor(conn)
+            if current is not None and current[0] >= number:
+                return 0  # written by an earlier run (the cursor moved with it)
+            pending_requesters: dict[str, str] = {}
+
+            def requester_of(request_id: str) -> str | None:
+                if request_id in pending_requesters:
+                    return pending_requesters[request_id]
+                found = conn.execute(select(S.requests.c.requester).where(
+                    S.requests.c.request_id == request_id)).scalar()
+                return None if found is None else str(found)
+
+            rows: list[Row] = []
+            for entry in entries:
+                added = self._rows(entry, number, timestamp, requester_of)
+                for table, row in added:
+                    if table is S.requests:
+                        pending_requesters[row["request_id"]] = row["requester"]
+                rows += added
+            self._store_block(conn, number, block_hash, timestamp)
+            grouped: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+            for table, row in rows:
+                grouped.setdefault(table.name, (table, []))[1].append(row)
+            for table, batch in grouped.values():
+                conn.execute(insert(table), batch)
+            S.write_cursor(conn, number, block_hash)
+        return len(entries)
+
+    def _rows(self, entry: Any, number: int, timestamp: int,
+              requester_of: Callable[[str], str | None]) -> list[Row]:
+        key = (str(entry["address"]).lower(), bytes(entry["topics"][0]))
+        found = self._topics.get(key)
+        if found is None:
+            return []
+        label, name, handle = found
+        context = Context(number, int(entry["logIndex"]), hex32(entry["transactionHash"]),
+                          timestamp, requester_of)
+        try:
+            decoded = handle.process_log(entry)
+            return rows_of(label, name, decoded, context)
+        except Exception as exc:  # noqa: BLE001 - one bad event never stops the indexer
+            log.warning("indexer: cannot decode %s.%s at block %d log %d (%s); kept raw",
+                        label, name, number, context.log_index, _one_line(exc))
+            return [(S.events, {"contract": label, "name": name, "tx_hash": context.tx_hash,
+                                "timestamp": timestamp, "block": number,
+                                "log_index": context.log_index,
+                                "args": {"undecodable": _one_line(exc)}})]
+
+    # -- batch files -------------------------------------------------------------------------
+    def fetch_batch_files(self, *, limit: int = 16) -> int:
+        """Fetch and check the files of batches not yet looked at (and retry unreadable ones
+        after a while). Returns the number checked."""
+        now = time.time()
+        with self.engine.connect() as conn:
+            pending = conn.execute(
+                select(S.batches).where(~exists().where(
+                    S.batch_files.c.batch_id == S.batches.c.batch_id))
+                .order_by(S.batches.c.block, S.batches.c.log_index).limit(limit)).all()
+            stale = conn.execute(
+                select(S.batches).join(S.batch_files,
+                                       S.batch_files.c.batch_id == S.batches.c.batch_id)
+                .where(and_(S.batch_files.c.status == "unreadable",
+                            S.batch_files.c.fetched_at < now - UNREADABLE_RETRY_S))
+                .limit(limit)).all()
+        for batch in [*pending, *stale]:
+            self._check_batch_file(batch)
+        return len(pending) + len(stale)
+
+    def _check_batch_file(self, batch: Any) -> None:
+        with self.engine.connect() as conn:
+            model = conn.execute(select(S.models).where(
+                S.models.c.model_id == batch.model_id)).first()
+            split = self._split_at(conn, batch.model_id, batch.block, batch.log_index)
+        roster = list(model.contributors) if model is not None else None
+        result = check_batch(batch.batch_id, batch.data_uri, batch.root, batch.model_id,
+                             batch.worker, int(batch.count), batch.data_hash, roster=roster)
+        rows: list[Row] = [(S.batch_files, {
+            "batch_id": batch.batch_id, "status": result.status, "check": result.verdict,
+            "reason": result.reason[:2000], "fetched_at": int(time.time()),
+            "block": batch.block})]
+        if result.file is not None and split is not None:
+            fees = [leaf.fee for leaf in result.file.leaves]
+            pools, _ = leaf_pools(fees, split[0], split[1], int(batch.deposit))
+            for index, (leaf, pool) in enumerate(zip(result.file.leaves, pools, strict=True)):
+                inf = leaf.inference
+                label = f"batch:{batch.batch_id}:{index}"
+                rows.append((S.leaves, {
+                    "batch_id": batch.batch_id, "leaf_index": index,
+                    "request_id": hex32(inf.requestId), "model_id": hex32(inf.modelId),
+                    "worker": inf.worker, "attribution_hash": hex32(inf.attributionHash),
+                    "proof_kind": inf.proofKind, "timestamp": inf.timestamp,
+                    "fee": str(leaf.fee), "pool": str(pool), "inference": inf.to_json(),
+                    "block": batch.block}))
+                for account, bps in leaf.shares:
+                    rows.append((S.shares, {
+                        "record": label, "model_id": batch.model_id,
+                        "account": to_checksum_address(account), "bps": int(bps),
+                        "epoch": int(batch.epoch), "timestamp": inf.timestamp,
+                        "pool": str(pool), "block": batch.block}))
+        try:
+            with self.engine.begin() as conn:
+                still = conn.execute(select(S.batches.c.batch_id).where(and_(
+                    S.batches.c.batch_id == batch.batch_id,
+                    S.batches.c.block == batch.block))).first()
+                if still is None:
+                    return  # rolled back by a reorg meanwhile
+                conn.execute(delete(S.batch_files).where(
+                    S.batch_files.c.batch_id == batch.batch_id))
+                conn.execute(delete(S.leaves).where(S.leaves.c.batch_id == batch.batch_id))
+                conn.execute(delete(S.shares).where(
+                    S.shares.c.record.like(f"batch:{batch.batch_id}:%")))
+                for table, row in rows:
+                    conn.execute(insert(table).values(**row))
+        except IntegrityError as exc:
+            log.warning("indexer: batch %s: %s", batch.batch_id, _one_line(exc))
+
+    @staticmethod
+    def _split_at(conn: Connection, model_id: str, block: int, log_index: int
+                  ) -> tuple[int, int] | None:
+        """(workerBps, ownerBps) in force at a log position: the registration's, or the
+        last setTerms before it."""
+        model = conn.execute(select(S.models).where(S.models.c.model_id == model_id)).first()
+        if model is None:
+            return None
+        split = (int(model.worker_bps), int(model.owner_bps))
+        changes = conn.execute(
+            select(S.model_changes.c.data).where(and_(
+                S.model_changes.c.model_id == model_id, S.model_changes.c.kind == "terms",
+                or_(S.model_changes.c.block < block,
+                    and_(S.model_changes.c.block == block,
+                         S.model_changes.c.log_index < log_index))))
+            .order_by(S.model_changes.c.block, S.model_changes.c.log_index)).all()
+        for (data,) in changes:
+            s = data.get("split", {})
+            split = (int(s.get("workerBps", split[0])), int(s.get("ownerBps", split[1])))
+        return split
+
+    # -- housekeeping ------------------------------------------------------------------------
+    def prune_blocks(self) -> None:
+        """Forget hashes of old blocks without events (the recent window is enough)."""
+        current = self.cursor()
+        if current is None:
+            return
+        with self.engine.begin() as conn:
+            event_blocks = select(S.events.c.block).distinct()
+            conn.execute(delete(S.blocks).where(and_(
+                S.blocks.c.number < current[0] - self.config.recheck,
+                S.blocks.c.number.not_in(event_blocks))))
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
+                    for t in S.ROLLBACK_TABLES}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]

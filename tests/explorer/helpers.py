@@ -1,0 +1,67 @@
+"""Shared by the explorer tests: the flow's handle, the CLI runner, PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from offchain.chain.anvil import EmbeddedChain
+from offchain.chain.contracts import Attestia
+from offchain.config import REPO_ROOT, Settings
+from tests.rewards.helpers import Market
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@dataclass
+class Flow:
+    settings: Settings
+    attestia: Attestia
+    node: EmbeddedChain
+    demo_model: str
+    demo_records: list[str]
+    market: Market
+    market_records: list[str]
+    good_batch: str
+    tampered_batch: str
+    tampered_path: Path
+    contributor: str
+    """A demo contributor (carol-lab), with shares and a claim."""
+
+    @property
+    def deployment_file(self) -> Path:
+        return self.settings.home / "deployments" / f"{self.attestia.chain.chain_id}.json"
+
+    def snapshot(self) -> str:
+        return str(self.attestia.chain.w3.provider.make_request("evm_snapshot", [])["result"])
+
+    def revert(self, snapshot: str) -> None:
+        chain = self.attestia.chain
+        assert chain.w3.provider.make_request("evm_revert", [snapshot])["result"]
+        for sender in chain._senders.values():
+            sender.resync()
+
+
+def new_postgres_database(server: str) -> str:
+    import psycopg
+
+    name = "attestia_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{server}/{name}"
+
+
+def cli(flow: Flow, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "offchain.cli.main", *args], cwd=REPO_ROOT,
+                          env=cli_env(flow), capture_output=True, text=True, timeout=timeout)
+
+
+def cli_env(flow: Flow) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
+    return env | {"ATTESTIA_HOME": str(flow.settings.home),
+                  "ATTESTIA_RPC_URL": str(flow.settings.rpc_url), "COLUMNS": "200"}
+
