@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_address, is_checksum_address, to_checksum_address
 
 from offchain.explorer.queries import MAX_LIMIT, PROOF_NAMES
 
@@ -33,7 +33,9 @@ def bytes32(text: str | None, what: str) -> str:
 def address(text: str | None, what: str) -> str:
     """An address -> EIP-55; a mixed-case one must carry a valid checksum."""
     value = (text or "").strip()
-    if not is_address(value):
+    digits = value[2:]
+    mixed = digits != digits.lower() and digits != digits.upper()
+    if not is_address(value) or (mixed and not is_checksum_address(value)):
         raise BadInput(f"{what} must be an address (0x + 40 hex digits; mixed case only with a "
                        f"valid checksum), got {_show(text)}")
     return str(to_checksum_address(value))

@@ -1,7 +1,8 @@
 """One chain state for every explorer test, built once: its own Anvil (the reorg and kill tests
 rewrite its history, so it is not the suite's chain), the demo (3 paid requests served by a
 real worker process, settled, claimed), then a second model with a few single records, a
-batch whose published file is intact and one whose file was altered after its commit.
+batch whose published file is intact and one whose file was altered after its commit, and a
+third model whose metadata URI is a script tag.
 
 Tests that change the chain do it inside an evm_snapshot they revert, so the state above is
 what every test sees. PostgreSQL tests start their own server (toolchain.md recipe) and skip
@@ -27,8 +28,9 @@ from offchain.chain.connection import connect
 from offchain.chain.contracts import Attestia
 from offchain.config import REPO_ROOT, load_settings
 from offchain.demo import run_demo
-from tests.explorer.helpers import PG_BIN, Flow, new_postgres_database
-from tests.rewards.helpers import ROSTER, Market, shares_of
+from offchain.protocol import PROOF_SIGNED, policy_bit
+from tests.explorer.helpers import HOSTILE_URI, PG_BIN, Flow, new_postgres_database
+from tests.rewards.helpers import FEE, OWNER, ROSTER, SPLIT, Market, shares_of
 
 
 def _commit(market: Market, n: int, directory: Path) -> tuple[str, Path]:
@@ -53,6 +55,10 @@ def explorer_flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
         market = Market.open(attestia)
         market_records = ["0x" + market.single(shares_of(ROSTER[: 2 + i % 3])).request_id.hex()
                           for i in range(4)]
+        hostile = market.unique("hostile-model")  # names and URIs are attacker-chosen text
+        attestia.send(attestia.reg.register_model(
+            hostile, HOSTILE_URI, market.unique("data"), ROSTER, policy_bit(PROOF_SIGNED), FEE,
+            SPLIT), account=OWNER)
         batches = home / "published"
         good, _ = _commit(market, 4, batches)
         tampered, path = _commit(market, 3, batches)
@@ -111,3 +117,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return new_postgres_database(request.getfixturevalue("postgres_server"))
 
 
+
+
+@pytest.fixture(scope="session")
+def indexed(explorer_flow: Flow, tmp_path_factory: pytest.TempPathFactory):
+    """The flow indexed once into SQLite, and the explorer service over it."""
+    from offchain.explorer.service import Explorer
+    from offchain.indexer import Indexer, open_engine
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('explorer-db') / 'explorer.sqlite'}"
+    engine = open_engine(url)
+    Indexer(explorer_flow.attestia, engine).step()
+    return Explorer(engine, explorer_flow.attestia, explorer_flow.settings.data_dir)

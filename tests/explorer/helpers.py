@@ -15,6 +15,7 @@ from offchain.config import REPO_ROOT, Settings
 from tests.rewards.helpers import Market
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+HOSTILE_URI = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 @dataclass
