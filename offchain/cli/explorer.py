@@ -26,16 +26,24 @@ def _logging() -> None:
                         datefmt="%H:%M:%S")
 
 
-def _indexer(ctx: typer.Context, db: str | None, window: int, recheck: int) -> Any:
+def _check_options(db: str | None, window: int, recheck: int) -> None:
+    """Refuse bad options before importing or connecting to anything."""
     from offchain.errors import ConfigError
-    from offchain.indexer import Indexer, IndexerConfig, default_url, open_engine
 
     if window < 1 or recheck < 1:
         raise ConfigError(f"--window and --recheck must be at least 1, got {window} and "
                           f"{recheck}")
+    if db is not None and not db.startswith(("sqlite:", "postgresql:", "postgres:",
+                                             "postgresql+psycopg:")):
+        raise ConfigError(f"--db must be sqlite:///PATH or postgresql://..., got {db!r}")
+
+
+def _indexer(ctx: typer.Context, db: str | None, window: int, recheck: int) -> Any:
+    from offchain.errors import ConfigError
+    from offchain.indexer import Indexer, IndexerConfig, default_url, open_engine
+
+    _check_options(db, window, recheck)
     url = db or default_url(settings_of(ctx).data_dir)
-    if not url.startswith(("sqlite:", "postgresql:", "postgres:", "postgresql+psycopg:")):
-        raise ConfigError(f"--db must be sqlite:///PATH or postgresql://..., got {url!r}")
     attestia = reader_of(ctx)
     try:
         engine = open_engine(url)
@@ -59,6 +67,7 @@ def index_run(
 
     Example: attestia index run --db postgresql://postgres@127.0.0.1:5432/attestia
     """
+    _check_options(db, window, recheck)
     _logging()
     _, _, indexer = _indexer(ctx, db, window, recheck)
     if once:
@@ -85,20 +94,22 @@ def explorer_cmd(
     """
     import threading
 
-    import uvicorn
-
     from offchain.errors import ConfigError
-    from offchain.explorer.app import create_app
-    from offchain.explorer.service import Explorer
 
     if not 0 < port < 65536:
         raise ConfigError(f"--port must be 1..65535, got {port}")
+    _check_options(db, 1, 1)
     with socket.socket() as probe:
         try:
             probe.bind((host, port))
         except OSError as exc:
             raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): pass another "
                               "--port") from None
+    import uvicorn
+
+    from offchain.explorer.app import create_app
+    from offchain.explorer.service import Explorer
+
     _logging()
     attestia, engine, indexer = _indexer(ctx, db, 2_000, 64)
     stop = threading.Event()

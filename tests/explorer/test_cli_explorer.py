@@ -1,0 +1,154 @@
+"""The commands the README's Explorer section shows, run as a user runs them: `attestia
+explorer` (default SQLite in the home, indexing in-process), the same pointed at a chain from
+a stranger's empty home with `--rpc-url` and `--deployment`, and PostgreSQL with a separate
+`attestia index run` process and `attestia explorer --no-index`. Bad options are one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offchain.chain.anvil import free_port
+from offchain.config import REPO_ROOT
+from tests.explorer.helpers import Flow, cli, cli_env, new_postgres_database
+
+README_PORT = 8600
+
+
+def _status(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/api/status", timeout=10) as response:
+        return dict(json.loads(response.read()))
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str], *, url_line: bool = True
+            ) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A CLI process; yields it and the URL from its first line (explorer: http://...)."""
+    child = subprocess.Popen([sys.executable, "-m", "offchain.cli.main", *args], cwd=REPO_ROOT,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = ""
+        if url_line:
+            assert child.stdout is not None
+            line = child.stdout.readline()
+            assert line.startswith("explorer: http://"), (line, child.stderr.read()
+                                                          if child.poll() is not None else "")
+            url = line.split()[1]
+        yield child, url
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(10)
+
+
+def _wait_indexed(url: str, head: int, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            status = _status(url)
+            if status["indexedBlock"] == head:
+                return status
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not index to block {head}"
+        time.sleep(0.1)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_attestia_explorer_serves_and_indexes(explorer_flow: Flow) -> None:
+    """README: `attestia explorer` (prints its URL; SQLite at .attestia/explorer.sqlite)."""
+    args = ["explorer"] if _port_free(README_PORT) else ["explorer", "--port", str(free_port())]
+    head = explorer_flow.attestia.chain.w3.eth.block_number
+    with running(args, cli_env(explorer_flow)) as (child, url):
+        if args == ["explorer"]:
+            assert url == f"http://127.0.0.1:{README_PORT}"
+        status = _wait_indexed(url, head)
+        assert status["records"] == 7
+        with urllib.request.urlopen(f"{url}/record/{explorer_flow.demo_records[0]}",
+                                    timeout=30) as page:
+            assert b"every check passed" in page.read()
+    assert child.returncode is not None
+    assert (explorer_flow.settings.data_dir / "explorer.sqlite").is_file()
+
+
+def test_explorer_of_another_chain_from_an_empty_home(explorer_flow: Flow,
+                                                      tmp_path: Path) -> None:
+    """README: `attestia --rpc-url URL --deployment FILE explorer` (read-only: no key, no
+    deployment, nothing written but the database)."""
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
+    env["ATTESTIA_HOME"] = str(stranger)
+    port = free_port()
+    head = explorer_flow.attestia.chain.w3.eth.block_number
+    with running(["--rpc-url", str(explorer_flow.settings.rpc_url), "--deployment",
+                  str(explorer_flow.deployment_file), "explorer", "--port", str(port)],
+                 env) as (_, url):
+        assert url == f"http://127.0.0.1:{port}"
+        status = _wait_indexed(url, head)
+        assert status["registry"] == explorer_flow.attestia.registry.address
+    assert not (stranger / "deployments").exists()
+    assert {p.name for p in (stranger / ".attestia").iterdir()} <= {
+        "explorer.sqlite", "explorer.sqlite-wal", "explorer.sqlite-shm"}
+
+
+def test_postgresql_with_a_separate_indexer(explorer_flow: Flow, postgres_server: str) -> None:
+    """README: `attestia index run --db postgresql://...` and `attestia explorer --no-index
+    --db postgresql://...`."""
+    url = new_postgres_database(postgres_server)
+    env = cli_env(explorer_flow)
+    head = explorer_flow.attestia.chain.w3.eth.block_number
+    port = free_port()
+    with running(["index", "run", "--db", url], env, url_line=False) as (indexer, _), \
+            running(["explorer", "--no-index", "--db", url, "--port", str(port)],
+                    env) as (_, served):
+        status = _wait_indexed(served, head)
+        assert status["records"] == 7 and indexer.poll() is None
+
+
+@pytest.mark.parametrize("args, words", [
+    (["explorer", "--port", "0"], "--port must be 1..65535"),
+    (["explorer", "--db", "redis://x"], "--db must be sqlite:///PATH or postgresql://"),
+    (["explorer", "--port", "99999"], "--port must be 1..65535"),
+    (["index", "run", "--window", "0"], "--window and --recheck must be at least 1"),
+])
+def test_bad_options_are_one_error_line(explorer_flow: Flow, args: list[str],
+                                        words: str) -> None:
+    done = cli(explorer_flow, *args, timeout=60)
+    assert done.returncode != 0 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and \
+        words in done.stderr, done.stderr
+
+
+def test_a_busy_port_is_one_error_line(explorer_flow: Flow) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = cli(explorer_flow, "explorer", "--port", str(port), timeout=60)
+    assert done.returncode != 0 and done.stderr.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
