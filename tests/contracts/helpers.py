@@ -355,12 +355,14 @@ class Harness:
     def register_model(self, *, policy: int = SIGNED, fee: int = FEE,
                        split: tuple[int, int, int] = SPLIT, owner: LocalAccount = OWNER,
                        content_hash: bytes | None = None,
-                       contributors: Sequence[str] | None = None) -> bytes:
+                       contributors: Sequence[str] | None = None,
+                       data_root: bytes | None = None) -> bytes:
         """Register a model; returns its id, modelIdOf(owner, content_hash) (protocol)."""
         content_hash = content_hash or self.unique("model")
         roster = list(ROSTER if contributors is None else contributors)
         self.send(self.reg.register_model(content_hash, "ipfs://model-card",
-                                          self.unique("data-root"), roster, policy, fee,
+                                          data_root or self.unique("data-root"), roster,
+                                          policy, fee,
                                           Split(*split)), owner)
         new_id = model_id(owner.address, content_hash)
         self.rosters[new_id] = roster

@@ -1,0 +1,2 @@
+"""Attribution disputes off chain: challenge, respond, prove, resolve, watch (design.md
+"Disputes")."""

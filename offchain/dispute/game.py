@@ -1,0 +1,251 @@
+"""Attribution disputes, off chain: challenge a record, answer a challenge, prove one lie.
+
+The contract side is ``IAttributionDisputes`` (in the Slasher); the rules are in design.md
+"Disputes". This module is the thin shell around the pure trace code
+(:mod:`offchain.attribution.trace`): it reads the dispute's public data from chain events,
+builds the honest trace of the revealed query, publishes or fetches a trace file and turns
+the first fraud :func:`~offchain.attribution.trace.first_fraud` finds into the one call that
+proves it. Challenger, worker, watcher and CLI all go through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from offchain.attribution.integer import IntegerContributors, IntegerKnnShapley
+from offchain.attribution.trace import (
+    Fraud,
+    ItemsTree,
+    Trace,
+    TraceError,
+    build_trace,
+    first_fraud,
+    parse_trace,
+)
+from offchain.chain.contracts import Attestia
+from offchain.errors import AttestiaError
+from offchain.fsutil import atomic_write_bytes
+from offchain.merkle import IndexedTree
+from offchain.protocol import (
+    AttributionSpec,
+    DataItem,
+    Dispute,
+    DisputeState,
+    FraudKind,
+    Inference,
+    StepOpening,
+    TraceStep,
+    sums_leaf,
+)
+from offchain.registry import DisputeOpened, DisputeResponded, Recorded
+from offchain.uri import UriError, read_uri
+
+TRACE_MAX_BYTES = 256 * 1024 * 1024
+"""Largest published trace a challenger reads (N = 100,000 is ~20 MB)."""
+
+
+class DisputeError(AttestiaError):
+    """A dispute action cannot be taken (wrong state, missing data, unreadable trace)."""
+
+
+@dataclass(frozen=True)
+class AttributionModel:
+    """What the dispute game needs of a model: its committed spec, the prepared integer
+    index, who owns each item, and the items tree (for item proofs)."""
+
+    spec: AttributionSpec
+    index: IntegerKnnShapley
+    contributors: IntegerContributors
+    items: ItemsTree
+
+    @classmethod
+    def of_package(cls, package: Any) -> AttributionModel:
+        """From a loaded :class:`~offchain.models.package.ModelPackage`."""
+        return cls(package.attribution_spec(), package.integer_index(),
+                   package.integer_contributors(), package.items_tree())
+
+    def trace(self, query: Any, label: int) -> Trace:
+        """The honest trace of a quantised query and its label."""
+        return build_trace(self.index, self.contributors, np.asarray(query, dtype=np.int64),
+                           int(label))
+
+
+# -- reading the game's state ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DisputeView:
+    """One record's dispute as the chain tells it: state plus the public events."""
+
+    request_id: bytes
+    dispute: Dispute
+    opened: DisputeOpened | None
+    responded: DisputeResponded | None
+
+    @property
+    def state(self) -> DisputeState:
+        return self.dispute.state
+
+
+def view(attestia: Attestia, request_id: bytes) -> DisputeView:
+    disputes = attestia.disputes
+    state = disputes.get(request_id)
+    opened = disputes.opened(request_id=request_id) if state.state != DisputeState.NONE else []
+    responded = (disputes.responded(request_id=request_id)
+                 if state.state not in (DisputeState.NONE, DisputeState.OPEN) else [])
+    return DisputeView(request_id, state, opened[-1] if opened else None,
+                       responded[-1] if responded else None)
+
+
+def recorded(attestia: Attestia, request_id: bytes) -> Recorded:
+    records = attestia.reg.recorded(request_id=request_id)
+    if not records:
+        raise DisputeError(f"request 0x{request_id.hex()} has no single record on chain "
+                           "(only single records can be disputed)")
+    return records[-1]
+
+
+def challenge_closes_at(attestia: Attestia, record: Inference) -> int:
+    """The last second a record can be challenged (its timestamp + challengeWindow)."""
+    return record.timestamp + attestia.reg.challenge_window()
+
+
+# -- the three parties -----------------------------------------------------------------------
+
+def open_challenge(attestia: Attestia, record: Inference, input_bytes: bytes, salt: bytes,
+                   output: bytes, spec: AttributionSpec, *, account: Any = None) -> Any:
+    """Challenge ``record``'s attribution: posts the bond and makes its input public."""
+    bond = attestia.disputes.bond()
+    return attestia.send(attestia.disputes.challenge(record, input_bytes, salt, output, spec,
+                                                     bond), account=account)
+
+
+def publish_trace(trace: Trace, directory: Path, request_id: bytes) -> str:
+    """Write the trace file under ``directory`` (atomically) and return its file:// URI."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"trace-0x{request_id.hex()}.json"
+    atomic_write_bytes(path, trace.dumps())
+    return path.resolve().as_uri()
+
+
+def respond(attestia: Attestia, model: AttributionModel, request_id: bytes, publish_dir: Path,
+            *, account: Any = None, trace: Trace | None = None, uri: str | None = None) -> Any:
+    """Answer an open challenge with the honest trace of the revealed query (or ``trace``,
+    which tests use to play a lying worker) published under ``publish_dir``."""
+    current = view(attestia, request_id)
+    if current.state != DisputeState.OPEN or current.opened is None:
+        raise DisputeError(f"request 0x{request_id.hex()} has no open challenge "
+                           f"(state {current.state.name.lower()})")
+    record = recorded(attestia, request_id)
+    if trace is None:
+        trace = model.trace(current.opened.query, current.opened.label)
+    where = uri if uri is not None else publish_trace(trace, publish_dir, request_id)
+    call = attestia.disputes.respond(request_id, trace.root, where, trace.totals,
+                                     list(trace.roster), record.shares)
+    return attestia.send(call, account=account)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A fraud found in a published trace and the call that proves it on chain."""
+
+    fraud: Fraud
+    call: Any
+
+
+def find_fraud(attestia: Attestia, model: AttributionModel, request_id: bytes, *,
+               timeout: float = 30.0) -> Proof | None:
+    """Read the worker's published trace, compare it with the honest one, and return the
+    proof of its first lie (None if it is honest)."""
+    current = view(attestia, request_id)
+    if current.state != DisputeState.RESPONDED or current.responded is None \
+            or current.opened is None:
+        raise DisputeError(f"request 0x{request_id.hex()} has no responded dispute "
+                           f"(state {current.state.name.lower()})")
+    try:
+        data = read_uri(current.responded.trace_uri, max_bytes=TRACE_MAX_BYTES,
+                        timeout=timeout)
+        published = parse_trace(data, root=current.dispute.traceRoot)
+    except (UriError, TraceError) as exc:
+        raise DisputeError(f"the worker's trace at {current.responded.trace_uri} cannot be "
+                           f"used: {exc}") from exc
+    honest = model.trace(current.opened.query, current.opened.label)
+    fraud = first_fraud(published, honest)
+    if fraud is None:
+        return None
+    return Proof(fraud, _proof_call(attestia, model, request_id, fraud, published, honest,
+                                    current.opened.query))
+
+
+def prove(attestia: Attestia, model: AttributionModel, request_id: bytes, *,
+          account: Any = None) -> tuple[Proof | None, Any]:
+    """Find and submit the proof of the worker's first lie; (proof, receipt) or (None,
+    None) when the trace is honest."""
+    proof = find_fraud(attestia, model, request_id)
+    if proof is None:
+        return None, None
+    return proof, attestia.send(proof.call, account=account)
+
+
+def resolve(attestia: Attestia, request_id: bytes, *, account: Any = None) -> Any:
+    """End a dispute whose deadline passed (no response: slash; no fraud: the worker wins)."""
+    return attestia.send(attestia.disputes.resolve(request_id), account=account)
+
+
+# -- building the proof of one lie -----------------------------------------------------------
+
+_NO_STEP = StepOpening(0, TraceStep(0, "0x" + "00" * 20, 0, 0, 0, 0, bytes(32)), ())
+_NO_ITEM = DataItem(0, "0x" + "00" * 20, 0, ())
+
+
+def _proof_call(attestia: Attestia, model: AttributionModel, request_id: bytes, fraud: Fraud,
+                published: Trace, honest: Trace, query: tuple[int, ...]) -> Any:
+    disputes = attestia.disputes
+    kind = fraud.kind
+    if kind == FraudKind.DUPLICATE:
+        a, b = fraud.positions
+        return disputes.prove_duplicate(request_id, published.opening(a), published.opening(b))
+    if kind == FraudKind.ITEM:
+        (p,) = fraud.positions
+        item_index = published.items[p]
+        if item_index >= model.index.n:
+            return disputes.prove_item(request_id, published.opening(p), _NO_ITEM, [], query)
+        return disputes.prove_item(request_id, published.opening(p),
+                                   model.items.item(item_index), model.items.proof(item_index),
+                                   query)
+    if kind == FraudKind.ORDER:
+        p, q = fraud.positions
+        return disputes.prove_order(request_id, published.opening(p), published.opening(q))
+    if kind == FraudKind.VALUE:
+        p = fraud.positions[0]
+        following = published.opening(p + 1) if p + 1 < published.n else _NO_STEP
+        return disputes.prove_value(request_id, published.opening(p), following)
+    if kind == FraudKind.END:
+        return disputes.prove_end(request_id, published.opening(published.n - 1))
+    return _sum_proof(disputes, request_id, published, honest)
+
+
+def _sum_proof(disputes: Any, request_id: bytes, published: Trace, honest: Trace) -> Any:
+    """The first step whose slot or sums root differs from the honest trace: every root
+    before it is honest, so the slot's leaf opens in the honest tree of the sums so far."""
+    roster = honest.roster
+    for p in range(published.n):
+        slot = published.slots[p]
+        wrong_slot = not 0 <= slot < len(roster) or roster[slot] != published.contributors[p]
+        if wrong_slot or published.sums_roots[p] != honest.sums_roots[p]:
+            break
+    else:
+        raise DisputeError("no step of the published trace has a wrong sum")
+    previous = published.opening(p - 1) if p > 0 else _NO_STEP
+    if not 0 <= slot < len(roster):
+        return disputes.prove_sum(request_id, published.opening(p), previous,
+                                  "0x" + "00" * 20, 0, [])
+    sums = [0] * len(roster)
+    for position in range(p):
+        sums[honest.slots[position]] += honest.values[position]
+    tree = IndexedTree([sums_leaf(a, s) for a, s in zip(roster, sums, strict=True)])
+    return disputes.prove_sum(request_id, published.opening(p), previous, roster[slot],
+                              sums[slot], tree.proof(slot))
