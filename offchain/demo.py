@@ -112,7 +112,7 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
                                   account=admin, data_dir=settings.data_dir)
     model = registration.model
     console.print(f"[bold]model[/] {registration.hex} ({package.manifest.name}, owner "
-                  f"{model.owner}), roster root 0x{model.dataRoot.hex()[:16]}…, "
+                  f"{model.owner}), data root 0x{model.dataRoot.hex()[:16]}…, "
                   f"{model.contributors} contributors, fee {FEE / 1e18} ETH")
 
     worker_dir = settings.data_dir / "workers" / "demo"

@@ -7,24 +7,30 @@ below both (``offchain.worker`` and ``offchain.verify`` import it; it imports ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from offchain.attribution import ContributorMap, KnnShapley, attribution_hash
+from offchain.attribution import attribution_hash, label_of_instances
 from offchain.models import ModelPackage
 from offchain.models.encoding import commit, decode_tensor, encode_tensor
+from offchain.models.package import ATTRIBUTION_K
 from offchain.models.runtime import open_session, predicted_label
 from offchain.privacy import output_salt
 from offchain.protocol import PROOF_ZK, ZERO32, Inference, Share
 
-# The declared attribution policy: exact KNN-Shapley with K = 5 over the package's
-# standardised training set, y_query = the model's predicted label; shares by largest
-# remainder, equal split over the roster if every value is 0. Anyone recomputing gets the
-# same list because every one of these choices is fixed here.
-ATTRIBUTION_K = 5
+if TYPE_CHECKING:
+    from offchain.attribution.trace import Trace
+
+# The declared attribution policy (design.md "Integer attribution", attestia-attribution/1):
+# integer KNN-Shapley with K = ATTRIBUTION_K (5) over the package's quantised roster, the
+# query label = the label the committed output states (argmax of the logits; for a ZK record
+# of its output instances); shares by largest remainder on exact integer totals, equal split
+# over the model's roster if every clipped total is 0. Anyone recomputing gets the same list
+# because every one of these choices is fixed here and in the package's AttributionSpec.
+__all__ = ["ATTRIBUTION_K", "Evaluation", "InferenceEngine"]
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,9 @@ class InferenceEngine:
         self.package = package
         self.model_id = bytes(model_id)
         self.session = open_session(package.onnx_path)
-        self.knn = KnnShapley(package.training.X, package.training.y, k)
-        self.contributors = ContributorMap(package.row_owners())
+        self.knn = package.integer_index(k)
+        """The prepared integer KNN-Shapley index (``IntegerKnnShapley``) over the roster."""
+        self.contributors = package.integer_contributors()
         self.input_shape = (1, len(package.feature_names))
         self.roster = package.roster
         """The model's contributor roster, sorted: every single record passes it back."""
@@ -88,27 +95,49 @@ class InferenceEngine:
     def evaluate(self, raw: np.ndarray) -> Evaluation:
         logits = self.session.run(self.package.model_input(raw))
         label = predicted_label(logits)
-        standardised = self.package.standardise(raw)[0]
-        values = self.knn.values(standardised, label)
         return Evaluation(
             input_bytes=encode_tensor(raw),
             logits=logits,
             label=label,
             output_bytes=encode_tensor(logits),
-            shares=tuple(self.contributors.shares(values)),
+            shares=self.attribute(raw, label),
         )
+
+    def attribute(self, raw: np.ndarray, label: int) -> tuple[Share, ...]:
+        """The attribution list of one raw input for a query label (integer KNN-Shapley)."""
+        values = self.knn.values(self.package.quantise(raw).reshape(-1), label)
+        return tuple(self.contributors.shares(values))
+
+    def for_zk_instances(self, evaluation: Evaluation, raw: np.ndarray,
+                         instances: Any) -> Evaluation:
+        """The evaluation a ZK record states: its label is the argmax of the proof's output
+        instances (what a dispute derives), which can differ from the float logits' on a
+        near tie; the attribution follows that label."""
+        label = label_of_instances(instances)
+        if label == evaluation.label:
+            return evaluation
+        return replace(evaluation, label=label, shares=self.attribute(raw, label))
+
+    def trace(self, raw: np.ndarray, label: int, *, meta: dict[str, Any] | None = None
+              ) -> Trace:
+        """The honest attribution trace of one input (what a challenged worker publishes)."""
+        from offchain.attribution.trace import build_trace
+
+        return build_trace(self.knn, self.contributors, self.package.quantise(raw).reshape(-1),
+                           label, meta=meta)
 
     def evaluate_batch(self, raws: list[np.ndarray], *, workers: int = 1,
                        chunk_size: int = 16) -> list[Evaluation]:
         """Many inputs: the model runs one row at a time (bytes must not depend on batch
-        size); attribution runs as one batched KNN-Shapley pass, streamed ``chunk_size``
+        size); attribution runs as one batched integer KNN-Shapley pass, streamed ``chunk_size``
         queries at a time (memory stays at a few chunks of per-point values, not
         ``len(raws) * N``) on ``workers`` threads. Results do not depend on either knob."""
         if not raws:
             return []
         logits = [self.session.run(self.package.model_input(raw)) for raw in raws]
         labels = np.array([predicted_label(v) for v in logits])
-        queries = np.vstack([self.package.standardise(raw) for raw in raws])
+        queries = self.package.quantise(np.vstack([np.asarray(raw).reshape(1, -1)
+                                                   for raw in raws]))
         shares = [
             tuple(self.contributors.shares(row))
             for block in self.knn.iter_values(queries, labels, chunk_size=chunk_size,

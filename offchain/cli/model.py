@@ -63,7 +63,7 @@ def register_cmd(
             "owner": model.owner, "contentHash": "0x" + pkg.content_hash.hex(),
             "feeWei": model.fee, "proofKinds": model.kinds,
             "split": list(model.split.as_tuple()), "contributors": model.contributors,
-            "rosterRoot": "0x" + model.dataRoot.hex(),
+            "dataRoot": "0x" + model.dataRoot.hex(),
             "recordedIn": str(store_path(settings.data_dir))}
     if as_json:
         print_json(data)
@@ -71,7 +71,7 @@ def register_cmd(
     state = "registered" if registration.new else "already registered (same owner and terms)"
     console.print(
         f"model {registration.hex} {state}: owner {model.owner}, fee {eth(model.fee)} ETH, "
-        f"{model.contributors} contributors, roster root 0x{model.dataRoot.hex()}",
+        f"{model.contributors} contributors, data root 0x{model.dataRoot.hex()}",
         highlight=False, soft_wrap=True)
     console.print(f"model id recorded in {data['recordedIn']}", highlight=False, soft_wrap=True)
 
@@ -102,7 +102,7 @@ def show(
         "proofKinds": registered.kinds, "feeWei": registered.fee,
         "split": list(registered.split.as_tuple()),
         "deprecated": registered.deprecated, "revokedAt": registered.revokedAt,
-        "verifier": registered.verifier, "rosterRoot": "0x" + registered.dataRoot.hex(),
+        "verifier": registered.verifier, "dataRoot": "0x" + registered.dataRoot.hex(),
         "contributors": registered.contributors, "metadataURI": registered.metadataURI,
     }
     if as_json:

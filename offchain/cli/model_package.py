@@ -49,7 +49,7 @@ def package_cmd(
         "name": manifest.name,
         "version": manifest.version,
         "contentHash": "0x" + package.content_hash.hex(),
-        "rosterRoot": "0x" + package.roster_root().hex(),
+        "dataRoot": "0x" + package.data_root().hex(),
         "features": len(manifest.input.features),
         "labels": list(manifest.output.labels),
         "trainRows": manifest.train_rows,
@@ -62,7 +62,7 @@ def package_cmd(
         return
     console.print(
         f"package {summary['path']} written: {manifest.name}@{manifest.version}, content hash "
-        f"{summary['contentHash']}, roster root {summary['rosterRoot']}, "
+        f"{summary['contentHash']}, data root {summary['dataRoot']}, "
         f"{manifest.train_rows} rows from {len(manifest.contributors)} contributors, "
         f"{summary['features']} features, labels {','.join(manifest.output.labels)}",
         highlight=False, soft_wrap=True)

@@ -116,7 +116,7 @@ def register_model(
     owner = attestia.sender(account).address
     uri = metadata_uri if metadata_uri is not None else default_metadata_uri(package)
     roster = package.roster
-    data_root = package.roster_root()
+    data_root = package.data_root()
     mid = model_id(owner, package.content_hash)
     existing = reg.model(mid)
     if existing is not None:

@@ -1,4 +1,4 @@
-"""Model packages on disk: save, load (with full validation), model id and roster root.
+"""Model packages on disk: save, load (with full validation), model id, data root.
 
 A package is a directory::
 
@@ -11,8 +11,14 @@ A package is a directory::
 Loading trusts nothing: it checks both sha-256s, the ONNX graph's input/output names and
 shapes against the manifest, every array's dtype and shape, that ``X`` is exactly
 ``standardise(X_raw)``, and that each roster item is ``(contributor of the row,
-keccak256(canonical row + label))``. A package that loads is one whose roster root, content
+keccak256(canonical row + label))``. A package that loads is one whose roster, content
 hash and attribution data all describe the same thing.
+
+The registered ``dataRoot`` is the hash of the package's ``AttributionSpec`` (design.md
+"Integer attribution"): the indexed root over the quantised roster items, N, K and the
+quantisation parameters, all derived here from ``X_raw``, ``y``, the owners and the manifest's
+mean/std. :meth:`ModelPackage.integer_index` is the prepared integer KNN-Shapley index the
+worker records attributions with (built once per loaded package).
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ import io
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -47,7 +54,19 @@ from offchain.models.manifest import (
     dumps_manifest,
     loads_manifest,
 )
-from offchain.protocol import ROSTER_LEAF_TYPES, sorted_roster
+from offchain.protocol import (
+    ROSTER_LEAF_TYPES,
+    AttributionSpec,
+    attribution_spec_hash,
+    sorted_roster,
+)
+
+if TYPE_CHECKING:
+    from offchain.attribution.integer import IntegerContributors, IntegerKnnShapley
+    from offchain.attribution.trace import ItemsTree
+
+ATTRIBUTION_K = 5
+"""The K of the KNN utility every package's attribution uses (``offchain.engine``)."""
 
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
@@ -123,8 +142,81 @@ class ModelPackage:
         return [(r.contributor, r.item_hash) for r in self.manifest.roster]
 
     def roster_root(self) -> bytes:
-        """OpenZeppelin StandardMerkleTree root over ``(address, bytes32)`` roster items."""
+        """OpenZeppelin StandardMerkleTree root over ``(address, bytes32)`` roster items (the
+        float32 rows as contributed; not the registered dataRoot, see :meth:`data_root`)."""
         return roster_root(self.roster_values())
+
+    # -- integer attribution (design.md "Integer attribution") ------------------------------
+
+    def quantization(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``(mu, rho)`` from the manifest's mean/std."""
+        return self._quantization
+
+    def quantised_items(self) -> np.ndarray:
+        """The roster rows in the model's quantised space, int64 ``(N, d)`` (read-only)."""
+        return self._quantised_items
+
+    def quantise(self, raw: np.ndarray) -> np.ndarray:
+        """Raw float32 features (last axis) -> quantised int64, the rule of the roster rows."""
+        from offchain.attribution.integer import quantize
+
+        mu, rho = self._quantization
+        return quantize(np.asarray(raw), mu, rho)
+
+    def items_tree(self) -> ItemsTree:
+        """The indexed tree of ``DataItem`` leaves (``itemsRoot``) with item proofs."""
+        return self._items_tree
+
+    def attribution_spec(self, k: int = ATTRIBUTION_K) -> AttributionSpec:
+        """The model's ``AttributionSpec``: items root, N, K, mu, rho."""
+        mu, rho = self._quantization
+        return AttributionSpec(self._items_tree.root, self.manifest.train_rows, k, mu, rho)
+
+    def data_root(self) -> bytes:
+        """The registered ``dataRoot``: ``keccak256(abi.encode(attribution_spec()))``."""
+        return attribution_spec_hash(self.attribution_spec())
+
+    def integer_index(self, k: int = ATTRIBUTION_K) -> IntegerKnnShapley:
+        """The prepared integer KNN-Shapley index over the quantised roster (cached for K)."""
+        if k != ATTRIBUTION_K:
+            from offchain.attribution.integer import IntegerKnnShapley
+
+            return IntegerKnnShapley(self._quantised_items, self.training.y, k)
+        return self._integer_index
+
+    def integer_contributors(self) -> IntegerContributors:
+        """Row owners by slot of the sorted roster (running sums, equal split)."""
+        return self._integer_contributors
+
+    @cached_property
+    def _quantization(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        from offchain.attribution.integer import quantization
+
+        return quantization(self.manifest.preprocessing)
+
+    @cached_property
+    def _quantised_items(self) -> np.ndarray:
+        items = self.quantise(self.training.X_raw)
+        items.setflags(write=False)
+        return items
+
+    @cached_property
+    def _items_tree(self) -> ItemsTree:
+        from offchain.attribution.trace import ItemsTree
+
+        return ItemsTree(self._quantised_items, self.training.y, self.row_owners())
+
+    @cached_property
+    def _integer_index(self) -> IntegerKnnShapley:
+        from offchain.attribution.integer import IntegerKnnShapley
+
+        return IntegerKnnShapley(self._quantised_items, self.training.y, ATTRIBUTION_K)
+
+    @cached_property
+    def _integer_contributors(self) -> IntegerContributors:
+        from offchain.attribution.integer import IntegerContributors
+
+        return IntegerContributors(self.row_owners(), roster=self.roster)
 
 
 def content_hash(onnx_path: str | Path) -> bytes:

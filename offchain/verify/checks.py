@@ -293,15 +293,15 @@ def check_package(ev: Evidence, package: ModelPackage | None) -> CheckResult:
         return failed(name, f"the package is content {_hex(package.content_hash)}, the record's "
                       f"model {_hex(ev.inference.modelId)} was registered for "
                       f"{_hex(ev.model.contentHash)}")
-    root = package.roster_root()
+    root = package.data_root()
     if root != ev.model.dataRoot:
-        return failed(name, f"the package's roster root {_hex(root)} is not the registered "
-                      f"dataRoot {_hex(ev.model.dataRoot)}")
+        return failed(name, f"the package's data root (attribution spec hash) {_hex(root)} is "
+                      f"not the registered dataRoot {_hex(ev.model.dataRoot)}")
     roster = contributors_hash(package.roster)
     if roster != ev.model.contributorsHash:
         return failed(name, f"the package's contributors hash to {_hex(roster)}, not the "
                       f"registered contributorsHash {_hex(ev.model.contributorsHash)}")
-    return passed(name, f"the package's model.onnx is the registered content; roster root "
+    return passed(name, f"the package's model.onnx is the registered content; data root "
                   f"{_short(root)} ({len(package.manifest.roster)} items) and its "
                   f"{len(package.roster)} contributors match the chain")
 
@@ -378,10 +378,11 @@ def check_attribution_recompute(ev: Evidence, revealed: Revealed | None,
     theirs = [(to_checksum_address(a), int(b)) for a, b in ev.shares]
     if mine != theirs:
         diff = sorted(set(mine) ^ set(theirs))
-        return failed(name, f"recomputing KNN-Shapley from the package gives another list; "
+        return failed(name, f"recomputing the integer KNN-Shapley (attestia-attribution/1) "
+                      f"from the package gives another list; "
                       f"differing entries {diff[:4]}")
-    return passed(name, f"KNN-Shapley over the package's roster gives exactly the recorded "
-                  f"list ({len(mine)} entries)")
+    return passed(name, f"integer KNN-Shapley over the package's roster gives exactly the "
+                  f"recorded list ({len(mine)} entries)")
 
 
 def check_zk(ev: Evidence, oracle: ChainOracle, artifacts: ZkArtifacts | None) -> CheckResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -120,6 +121,11 @@ def recompute(ev: Evidence, options: VerifyOptions) -> Recomputed:
         return Recomputed(package, revealed, None, None, artifacts,
                           f"the revealed input is not a valid input of this model: {exc}")
     evaluation = engine.evaluate(raw)
+    recorded = ev.submission.zk_instances if ev.submission is not None else None
+    if inf.proofKind == PROOF_ZK and recorded:  # its label is the instances' (design.md)
+        # malformed instances keep the logits' label: the zk line fails the record anyway
+        with contextlib.suppress(AttestiaError):
+            evaluation = engine.for_zk_instances(evaluation, raw, recorded)
     instances = None
     if (inf.proofKind == PROOF_ZK and artifacts is not None
             and commit(revealed.salt, revealed.input_bytes) == inf.inputCommitment):

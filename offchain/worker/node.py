@@ -453,6 +453,8 @@ class WorkerNode:
         except Exception as exc:
             raise Rejection(f"model or attribution failed: {type(exc).__name__}: {exc}") from None
         zk_proof = self._prove(engine, request, raw) if kind == PROOF_ZK else None
+        if zk_proof is not None:  # a ZK record's label is its instances' (what disputes use)
+            evaluation = engine.for_zk_instances(evaluation, raw, zk_proof.instances)
         proof_hash = (zk_proof.proof_hash if zk_proof is not None else
                       self.tee.attestation_hash if kind == PROOF_TEE and self.tee else ZERO32)
         sealed = seal_result(payload.reply_key, evaluation.output_bytes)

@@ -173,11 +173,11 @@ def serve_package(attestia: Attestia, path: Path, *, given: Sequence[bytes] = ()
             f"{path}/manifest.json ({len(package.roster)} contributors; on chain "
             f"{model.contributors}): records would be refused; serve the package it was "
             "registered from")
-    if model.dataRoot != package.roster_root():
+    if model.dataRoot != package.data_root():
         raise ConfigError(f"model {mid} was registered with data root "
                           f"0x{model.dataRoot.hex()}, but {path} has "
-                          f"0x{package.roster_root().hex()}: serve the package it was "
-                          "registered from")
+                          f"0x{package.data_root().hex()} (its attribution spec): serve the "
+                          "package it was registered from")
     if not model.active:
         log.warning("model %s is %s: it takes no new requests", mid,
                     "revoked" if model.revokedAt else "deprecated")

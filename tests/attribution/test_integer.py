@@ -22,7 +22,7 @@ from offchain.attribution.integer import (
     quantize,
     shares_from_int_totals,
 )
-from offchain.protocol import FEATURE_SCALE, VALUE_SCALE, Z_LIMIT
+from offchain.protocol import FEATURE_FRAC_BITS, FEATURE_SCALE, QUANT_SHIFT, VALUE_SCALE, Z_LIMIT
 
 P = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
@@ -31,10 +31,10 @@ P = 2188824287183927522224640574525727508854836440041603434369820418657580849561
 
 def reference_z(x: float, mean: float, std: float) -> int:
     """design.md's rule on exact rationals, one feature."""
-    mu = round(Fraction(mean) * 2**16)
-    rho = round(Fraction(FEATURE_SCALE * 2**16) / Fraction(std))
-    big_x = math.floor(Fraction(x) * 2**16)
-    z = math.floor(Fraction((big_x - mu) * rho, 2**32))
+    mu = round(Fraction(mean) * 2**FEATURE_FRAC_BITS)
+    rho = round(Fraction(FEATURE_SCALE * 2**FEATURE_FRAC_BITS) / Fraction(std))
+    big_x = math.floor(Fraction(x) * 2**FEATURE_FRAC_BITS)
+    z = math.floor(Fraction((big_x - mu) * rho, 2**QUANT_SHIFT))
     return max(-Z_LIMIT, min(Z_LIMIT, z))
 
 
@@ -70,7 +70,7 @@ ADVERSARIAL = [0.0, -0.0, 1.0, -1.0, 1.5 / 2**16, -1.5 / 2**16, 0.5 / 2**16, -0.
                                       (-3.5 / 2**16, 3.0), (1e18, 2.0**27), (-2.0**100, 7.0)])
 def test_quantize_adversarial_floats(mean: float, std: float) -> None:
     mu, rho = quantization(SimpleNamespace(mean=[mean], std=[std]))
-    assert mu[0] == round(Fraction(mean) * 2**16)  # round half even on exact halves
+    assert mu[0] == round(Fraction(mean) * 2**FEATURE_FRAC_BITS)  # half to even
     x = np.asarray(ADVERSARIAL, dtype=np.float32)[:, None]
     assert quantize(x, mu, rho)[:, 0].tolist() == [reference_z(float(v), mean, std)
                                                    for v in x[:, 0]]
@@ -78,7 +78,8 @@ def test_quantize_adversarial_floats(mean: float, std: float) -> None:
 
 def test_mu_rounds_half_to_even() -> None:
     halves = [0.5, 1.5, 2.5, -0.5, -1.5, -2.5]
-    mu, _ = quantization(SimpleNamespace(mean=[h / 2**16 for h in halves], std=[1.0] * 6))
+    mu, _ = quantization(SimpleNamespace(mean=[h / 2**FEATURE_FRAC_BITS for h in halves],
+                                         std=[1.0] * 6))
     assert mu == (0, 2, 2, 0, -2, -2)
 
 
@@ -292,3 +293,34 @@ def test_label_of_instances_reads_signed_field_elements() -> None:
         label_of_instances([0])
     with pytest.raises(InvalidInputError):
         label_of_instances([0, P])
+
+
+@pytest.mark.parametrize("frac_bits,shift,scale", [(24, 48, 4096), (32, 64, 2**16)])
+def test_quantize_follows_the_constants(monkeypatch: pytest.MonkeyPatch, frac_bits: int,
+                                        shift: int, scale: int) -> None:
+    """Other fixed-point widths (int64 overflow guards included) stay exact."""
+    import offchain.attribution.integer as integer
+
+    monkeypatch.setattr(integer, "FEATURE_FRAC_BITS", frac_bits)
+    monkeypatch.setattr(integer, "QUANT_SHIFT", shift)
+    monkeypatch.setattr(integer, "FEATURE_SCALE", scale)
+    monkeypatch.setattr(integer, "MAX_RHO", 2**200)
+    monkeypatch.setattr(integer, "_CLAMP_AT", (Z_LIMIT + 1) << shift)
+    rng = np.random.default_rng(5)
+    mean = [0.06, -3.0, 1e6, 0.5 / 2**frac_bits]
+    std = [0.007, 2.0, 1e5, 2.0**-20]
+    mu, rho = integer.quantization(SimpleNamespace(mean=mean, std=std))
+    x = np.vstack([rng.normal(mean, std, (30, 4)), np.asarray(ADVERSARIAL[:16]).reshape(4, 4)])
+    x = x.astype(np.float32)
+    got = integer.quantize(x, mu, rho)
+
+    def ref(v: float, m: float, s: float) -> int:
+        mu_ = round(Fraction(m) * 2**frac_bits)
+        rho_ = round(Fraction(scale * 2**frac_bits) / Fraction(s))
+        z = math.floor(Fraction((math.floor(Fraction(v) * 2**frac_bits) - mu_) * rho_,
+                                2**shift))
+        return max(-Z_LIMIT, min(Z_LIMIT, z))
+
+    assert got.tolist() == [[ref(float(v), m, s) for v, m, s in zip(row, mean, std,
+                                                                       strict=True)]
+                            for row in x.tolist()]

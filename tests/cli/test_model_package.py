@@ -52,7 +52,7 @@ def test_demo_files_package_to_the_demo_package(tmp_path: Path, demo_package_dir
     assert package.content_hash == demo_package.content_hash
     assert package.roster_root() == demo_package.roster_root()
     assert summary["contentHash"] == "0x" + demo_package.content_hash.hex()
-    assert summary["rosterRoot"] == "0x" + demo_package.roster_root().hex()
+    assert summary["dataRoot"] == "0x" + demo_package.data_root().hex()
     assert summary["trainRows"] == demo_package.manifest.train_rows
     for member in (MODEL_FILE, MANIFEST_FILE, TRAIN_FILE):  # byte for byte the demo package
         assert (out / member).read_bytes() == (demo_package_dir / member).read_bytes(), member

@@ -40,7 +40,7 @@ def test_registration_is_the_owners_id_with_the_packages_roster_and_is_recorded(
     assert model.owner == OWNER.address and model.contentHash == demo_package.content_hash
     assert model.contributorsHash == contributors_hash(demo_package.roster)
     assert model.contributors == len(demo_package.roster) == 5
-    assert model.dataRoot == demo_package.roster_root()
+    assert model.dataRoot == demo_package.data_root()
     assert attestia.reg.contributors(registration.model_id) == demo_package.roster
     chain_id, registry = attestia.chain.chain_id, attestia.reg.address
     assert recorded_model_id(tmp_path, chain_id, registry, demo_package.content_hash) == \

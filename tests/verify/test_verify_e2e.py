@@ -560,7 +560,7 @@ def test_batch_package_and_list_failure_paths(flow: Flow) -> None:
     relayed = replace(ev, submission=replace(ev.submission, sender=dev_account(CLIENT).address))
     _fails_on(_quick(flow, relayed), "signature", "not by the worker key")
     roster = replace(ev, model=replace(ev.model, dataRoot=bytes(32)))
-    _fails_on(_quick(flow, roster, flow.package_dir), "package", "roster root")
+    _fails_on(_quick(flow, roster, flow.package_dir), "package", "data root")
     other_file = replace(ev, model=replace(ev.model, contentHash=bytes(32)))
     _fails_on(_quick(flow, other_file, flow.package_dir), "package", "was registered for")
     _fails_on(_quick(flow, other_file, flow.package_dir), "model", "is not modelIdOf")

@@ -438,7 +438,7 @@ def test_worker_refuses_to_serve_a_registration_with_another_roster(
 
     roster = sorted_roster([*demo_package.roster, "0x" + "11" * 20])
     attestia.send(attestia.reg.register_model(
-        demo_package.content_hash, "attestia:other", demo_package.roster_root(), roster,
+        demo_package.content_hash, "attestia:other", demo_package.data_root(), roster,
         policy_of(["signed"]), 10**15, DEFAULT_SPLIT), account=dev_account(0))
     with pytest.raises(ConfigError, match="another contributor roster"):
         make_worker(attestia, demo_package_dir, tmp_path / "w")
