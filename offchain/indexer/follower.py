@@ -32,16 +32,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import to_checksum_address
-from eth_utils.abi import event_abi_to_log_topic
 from sqlalchemy import Engine, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from web3.exceptions import BlockNotFound
+from web3.types import RPCEndpoint
 
 from offchain.chain.contracts import Attestia
 from offchain.errors import AttestiaError, ConfigError
 from offchain.indexer import schema as S
 from offchain.indexer.batches import check_batch
+from offchain.indexer.decode import EventType
 from offchain.indexer.project import Context, Row, hex32, rows_of
 from offchain.rewards.settlement import leaf_pools
 
@@ -85,7 +86,7 @@ class Indexer:
         self.engine = engine
         self.config = config or IndexerConfig()
         self.w3 = attestia.chain.w3
-        self._topics: dict[tuple[str, bytes], tuple[str, str, Any]] = {}
+        self._topics: dict[tuple[str, bytes], tuple[str, EventType]] = {}
         for label in CONTRACTS:
             contract = {"InferenceRegistry": attestia.registry,
                         "RewardDistributor": attestia.distributor,
@@ -93,11 +94,13 @@ class Indexer:
             for entry in contract.abi:
                 abi: dict[str, Any] = dict(entry)
                 if abi.get("type") == "event" and not abi.get("anonymous"):
-                    topic = bytes(event_abi_to_log_topic(abi))  # type: ignore[arg-type]
-                    handle = getattr(contract.events, abi["name"])()
-                    self._topics[(str(contract.address).lower(), topic)] = (
-                        label, abi["name"], handle)
+                    event_type = EventType(abi)
+                    self._topics[(str(contract.address).lower(), event_type.topic)] = (
+                        label, event_type)
         self.addresses = sorted({address for address, _ in self._topics})
+        self._recorded_topic = next(
+            t.topic for label, t in self._topics.values()
+            if label == "InferenceRegistry" and t.name == "InferenceRecorded")
         self.first_block = attestia.first_block
         self._window = self.config.window
         self._bind()
@@ -259,11 +262,20 @@ class Indexer:
                 delay *= 2
         raise AssertionError("unreachable")
 
-    def _get_logs(self, start: int, stop: int) -> list[Any] | None:
-        params: Any = {"fromBlock": start, "toBlock": stop,
-                       "address": [to_checksum_address(a) for a in self.addresses]}
+    def _get_logs(self, start: int, stop: int) -> list[dict[str, Any]] | None:
+        """The window's logs as plain values (the raw JSON-RPC answer, converted here: web3's
+        result formatters cost more than the whole decode)."""
+        params = {"fromBlock": hex(start), "toBlock": hex(stop),
+                  "address": [to_checksum_address(a) for a in self.addresses]}
+
+        def call() -> list[dict[str, Any]]:
+            answer = self.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [params])
+            if "error" in answer:
+                raise LogsRefused(str(answer["error"]))
+            return [_raw_log(entry) for entry in answer["result"]]
+
         try:
-            return list(self._retry("eth_getLogs", lambda: self.w3.eth.get_logs(params)))
+            return list(self._retry("eth_getLogs", call))
         except (AttestiaError, OSError):
             raise
         except Exception as exc:  # the node's JSON-RPC error (e.g. range or result limit)
@@ -316,14 +328,18 @@ class Indexer:
             current = S.read_cursor(conn)
             if current is not None and current[0] >= number:
                 return 0  # written by an earlier run (the cursor moved with it)
+            # The requesters of this block's records, in one query (a record's request is
+            # earlier: in the database, or earlier in this block).
             pending_requesters: dict[str, str] = {}
+            recorded = [hex32(e["topics"][1]) for e in entries
+                        if e["topics"][0] == self._recorded_topic and len(e["topics"]) > 1]
+            for i in range(0, len(recorded), 500):
+                pending_requesters.update((str(r), str(q)) for r, q in conn.execute(
+                    select(S.requests.c.request_id, S.requests.c.requester).where(
+                        S.requests.c.request_id.in_(recorded[i:i + 500]))))
 
             def requester_of(request_id: str) -> str | None:
-                if request_id in pending_requesters:
-                    return pending_requesters[request_id]
-                found = conn.execute(select(S.requests.c.requester).where(
-                    S.requests.c.request_id == request_id)).scalar()
-                return None if found is None else str(found)
+                return pending_requesters.get(request_id)
 
             rows: list[Row] = []
             for entry in entries:
@@ -347,12 +363,12 @@ class Indexer:
         found = self._topics.get(key)
         if found is None:
             return []
-        label, name, handle = found
+        label, event_type = found
+        name = event_type.name
         context = Context(number, int(entry["logIndex"]), hex32(entry["transactionHash"]),
                           timestamp, requester_of)
         try:
-            decoded = handle.process_log(entry)
-            return rows_of(label, name, decoded, context)
+            return rows_of(label, name, event_type.decode(entry), context)
         except Exception as exc:  # noqa: BLE001 - one bad event never stops the indexer
             log.warning("indexer: cannot decode %s.%s at block %d log %d (%s); kept raw",
                         label, name, number, context.log_index, _one_line(exc))
@@ -466,6 +482,19 @@ class Indexer:
         with self.engine.connect() as conn:
             return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
                     for t in S.ROLLBACK_TABLES}
+
+
+class LogsRefused(ValueError):
+    """The node answered eth_getLogs with an error (a range or result limit, usually)."""
+
+
+def _raw_log(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"address": str(entry["address"]), "blockNumber": int(entry["blockNumber"], 16),
+            "blockHash": bytes.fromhex(entry["blockHash"][2:]),
+            "transactionHash": bytes.fromhex(entry["transactionHash"][2:]),
+            "logIndex": int(entry["logIndex"], 16),
+            "topics": [bytes.fromhex(t[2:]) for t in entry["topics"]],
+            "data": bytes.fromhex(entry["data"][2:]), "removed": bool(entry.get("removed"))}
 
 
 def _one_line(exc: BaseException) -> str:

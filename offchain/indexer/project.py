@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from eth_utils import to_checksum_address
 from sqlalchemy import Table
 
 from offchain.indexer import schema as S
+from offchain.indexer.decode import checksum as to_checksum_address
 from offchain.protocol import Split, from_abi
 from offchain.registry import decode_batch_committed, decode_recorded, decode_requested
 
