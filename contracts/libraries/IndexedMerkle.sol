@@ -50,11 +50,7 @@ library IndexedMerkle {
         return level[0];
     }
 
-    function _hash(bytes32 left, bytes32 right) private pure returns (bytes32 value) {
-        assembly ("memory-safe") {
-            mstore(0x00, left)
-            mstore(0x20, right)
-            value := keccak256(0x00, 0x40)
-        }
+    function _hash(bytes32 left, bytes32 right) private pure returns (bytes32) {
+        return keccak256(abi.encodePacked(left, right));
     }
 }

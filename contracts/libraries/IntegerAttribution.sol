@@ -138,17 +138,25 @@ library IntegerAttribution {
     {
         uint256 c = totals.length;
         if (c == 0 || roster.length != c) return false;
-        Rounding memory r;
+        Rounding memory r = Rounding({
+            whole: 0,
+            equal: false,
+            floors: 0,
+            bumped: 0,
+            weakRem: type(uint256).max,
+            weakSlot: 0,
+            strongRem: 0,
+            strongSlot: type(uint256).max,
+            anyUnbumped: false
+        });
         for (uint256 i; i < c; ++i) {
             if (totals[i] > 0) r.whole += uint256(totals[i]);
         }
         r.equal = r.whole == 0;
         if (r.equal) r.whole = c;
-        r.weakRem = type(uint256).max;
-        r.strongSlot = type(uint256).max;
-        uint256 next; // the next share not yet matched to a roster contributor
+        uint256 next = 0; // the next share not yet matched to a roster contributor
         for (uint256 i; i < c; ++i) {
-            uint256 bps;
+            uint256 bps = 0;
             if (next < shares.length && shares[next].account == roster[i]) {
                 bps = shares[next].bps;
                 ++next;
@@ -237,7 +245,7 @@ library IntegerAttribution {
         if (exponent == 0xff) revert BadTensor();
         uint256 mantissa = bits & 0x7fffff;
         if (exponent == 0) exponent = 1;
-        else mantissa |= 0x800000;
+        else mantissa |= 1 << 23;
         // value = mantissa * 2^(exponent - 150); times 2^16: shift by exponent - 134.
         uint256 shift = 150 - FEATURE_FRAC_BITS;
         bool negative = bits >> 31 == 1;
