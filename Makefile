@@ -12,7 +12,7 @@ APE_STAMP := $(APE_VENV)/.attestia-installed
 SLITHER_VENV := .venv-slither
 SLITHER_STAMP := $(SLITHER_VENV)/.attestia-installed
 
-.PHONY: setup demo test test-fast lint bench ape-check forge-test slither chain-down clean
+.PHONY: setup demo test test-fast lint bench ape-check forge-test slither chain-down clean chromium
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -34,7 +34,7 @@ demo: setup
 
 # ruff, mypy, the Python suite (Anvil, Ganache, browsers where present), then the Solidity
 # fuzz/invariant suite and slither over the contracts.
-test: setup $(SLITHER_STAMP)
+test: setup $(SLITHER_STAMP) chromium
 	$(VENV)/bin/ruff check offchain tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
@@ -49,6 +49,19 @@ bench: setup
 	$(PY) bench/attribution.py
 	$(PY) bench/pipeline.py
 	$(PY) bench/zk.py
+	$(PY) bench/explorer.py
+
+# The explorer's browser tests (tests/explorer/test_browser.py) drive Debian's Chromium through
+# Playwright (no downloaded browser). Installed here when missing, if we run as root with
+# apt-get (~51 s, once); otherwise those tests skip and say why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Chromium for the explorer's browser tests (apt-get install chromium)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || \
+	  echo "warning: could not install Chromium; the browser tests will be skipped"; \
+	fi
 
 $(APE_STAMP): requirements/ape.lock $(NPM_STAMP)
 	test -x $(APE_VENV)/bin/python || $(PYTHON) -m venv $(APE_VENV)
