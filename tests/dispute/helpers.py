@@ -3,6 +3,7 @@ and the lies a worker can tell in its trace (each breaks exactly one kind of one
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,7 +32,7 @@ from offchain.protocol import (
     attribution_spec_hash,
     sums_leaf,
 )
-from tests.contracts.helpers import REQUESTER, Harness, contributor
+from tests.contracts.helpers import REQUESTER, WORKER, Harness, contributor
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,10 @@ class Game:
         self.model = AttributionModel(spec, IntegerKnnShapley(z, labels, k),
                                       IntegerContributors(owners, self.roster), items)
         self.model_id = h.register_model(contributors=self.roster,
-                                         data_root=attribution_spec_hash(spec))
-        self.h.register_worker()
+                                         data_root=attribution_spec_hash(spec),
+                                         content_hash=secrets.token_bytes(32))
+        if h.attestia.reg.worker(WORKER.address) is None:
+            self.h.register_worker()
         self.rng = rng
 
     def case(self, *, shares: Callable[[Trace], Sequence[Share]] | None = None) -> Case:
