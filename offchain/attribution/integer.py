@@ -48,6 +48,7 @@ from offchain.protocol import (
 _EXACT_FLOAT = 2**53
 _FAST_LIMIT = 2**62
 _INT64_MAX = 2**63 - 1
+_LOW32 = 2**32 - 1
 _DIGIT_BITS = 16
 _DIGIT_MASK = (1 << _DIGIT_BITS) - 1
 _CLAMP_AT = (Z_LIMIT + 1) << QUANT_SHIFT  # |(X - mu) * rho| >= this: z is clamped
@@ -59,8 +60,9 @@ def quantization(preprocessing: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """``(mu, rho)`` of a manifest's standardisation, exactly (design.md "Quantisation").
 
     ``preprocessing`` has float64 ``mean`` and ``std`` sequences (``manifest.Preprocessing``).
-    ``mu_j = round_half_even(mean_j * 2**16)``, ``rho_j = round_half_even(4096 * 2**16 /
-    std_j)``, both on the exact rational values of the floats.
+    ``mu_j = round_half_even(mean_j * 2**FEATURE_FRAC_BITS)``, ``rho_j =
+    round_half_even(FEATURE_SCALE * 2**FEATURE_FRAC_BITS / std_j)``, both on the exact rational
+    values of the floats.
     """
     mean, std = tuple(preprocessing.mean), tuple(preprocessing.std)
     if len(mean) != len(std) or not mean:
@@ -80,10 +82,11 @@ def quantization(preprocessing: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
         rho_j = round(Fraction(FEATURE_SCALE << FEATURE_FRAC_BITS) / Fraction(s))
         if abs(mu_j) >= MAX_MU:
             raise InvalidInputError(f"feature {j}: mean {m} is too large to quantise "
-                                    f"(|mu| must be below 2**127)")
+                                    f"(|mu| must be below 2**{MAX_MU.bit_length() - 1})")
         if not 1 <= rho_j < MAX_RHO:
             raise InvalidInputError(f"feature {j}: std {s} gives rho {rho_j}; it must be in "
-                                    "1..2**96 - 1 (std between about 2**-68 and 2**28)")
+                                    f"1..2**{MAX_RHO.bit_length() - 1} - 1 (the feature's "
+                                    "spread is too small or too large for the fixed point)")
         mu.append(mu_j)
         rho.append(rho_j)
     return tuple(mu), tuple(rho)
@@ -123,11 +126,33 @@ def quantize(raw: np.ndarray, mu: Sequence[int], rho: Sequence[int]) -> np.ndarr
         # a factor that only ever multiplies 0 (limit 1) may be out of int64's range
         factors = [r if v > 1 else 0 for v, r in zip(limits, rho, strict=True)]
         z = (kept * np.asarray(factors, dtype=np.int64)) >> QUANT_SHIFT
+    elif QUANT_SHIFT == 64 and _CLAMP_AT <= 2**88 and max(rho) < 2**90:
+        z = _floor_product_shift64(kept, rho)
     else:
         z = ((kept.astype(object) * np.asarray(rho, dtype=object)) >> QUANT_SHIFT).astype(
             np.int64)
     z = np.where(inside, z, np.sign(delta) * Z_LIMIT)
     return np.clip(z, -Z_LIMIT, Z_LIMIT)
+
+
+def _floor_product_shift64(delta: np.ndarray, rho: Sequence[int]) -> np.ndarray:
+    """``floor(delta * rho / 2**64)`` for products below 2**88 in magnitude, in uint64 limbs.
+
+    With ``m = |delta| = mh 2**32 + ml`` and ``rho = rh 2**32 + rl`` (32-bit limbs),
+    ``m rho = mh rh 2**64 + (mh rl + ml rh) 2**32 + ml rl``; the bound keeps ``mh rh`` under
+    2**24 and ``ml rh`` under 2**56, so every partial product fits a uint64 and the carry
+    out of the low 64 bits is one comparison. Negative deltas round toward minus infinity.
+    """
+    m = np.abs(delta).astype(np.uint64)
+    mh, ml = m >> np.uint64(32), m & np.uint64(_LOW32)
+    rh = np.asarray([r >> 32 for r in rho], dtype=np.uint64)
+    rl = np.asarray([r & _LOW32 for r in rho], dtype=np.uint64)
+    mid = mh * rl + ml * rh
+    shifted = (mid & np.uint64(_LOW32)) << np.uint64(32)
+    low = shifted + ml * rl  # wraps modulo 2**64: a carry iff the sum is below an addend
+    high = mh * rh + (mid >> np.uint64(32)) + (low < shifted).astype(np.uint64)
+    magnitude = high.astype(np.int64)
+    return np.where(delta < 0, -magnitude - (low != 0), magnitude)
 
 
 def _quantize_exact(big_x: np.ndarray, mu: Sequence[int], rho: Sequence[int]) -> np.ndarray:
@@ -322,22 +347,27 @@ class IntegerKnnShapley:
         is a counting sort): stable, so equal distances keep the index order. Two or three
         passes for typical data, a few times faster than a comparison sort of N int64.
         """
+        out = np.empty(dist.shape, dtype=np.int64)
+        for row in range(dist.shape[0]):  # 1-D gathers: far cheaper than take_along_axis
+            out[row] = self._order_row(dist[row])
+        return out
+
+    def _order_row(self, dist: np.ndarray) -> np.ndarray:
         bits = self._index_bits
-        passes = range(0, int(dist.max()).bit_length(), _DIGIT_BITS)
-        if int(dist.max()).bit_length() + bits <= 63:  # carry the index in the low bits
+        dist_bits = int(dist.max()).bit_length()
+        passes = range(0, dist_bits, _DIGIT_BITS)
+        if dist_bits + bits <= 63:  # carry the index in the low bits of one key
             keys = dist << bits
             keys |= self._index
             for shift in passes:
                 digits = ((keys >> (shift + bits)) & _DIGIT_MASK).astype(np.uint16)
-                keys = np.take_along_axis(keys, np.argsort(digits, axis=1, kind="stable"),
-                                          axis=1)
+                keys = keys[np.argsort(digits, kind="stable")]
             keys &= (1 << bits) - 1
             return keys
-        perm = np.broadcast_to(self._index, dist.shape).copy()
+        perm = self._index
         for shift in passes:
-            digits = ((np.take_along_axis(dist, perm, axis=1) >> shift)
-                      & _DIGIT_MASK).astype(np.uint16)
-            perm = np.take_along_axis(perm, np.argsort(digits, axis=1, kind="stable"), axis=1)
+            digits = ((dist[perm] >> shift) & _DIGIT_MASK).astype(np.uint16)
+            perm = perm[np.argsort(digits, kind="stable")]
         return perm
 
     def _values_by_rank(self, order: np.ndarray, labels: np.ndarray) -> np.ndarray:
