@@ -26,14 +26,14 @@ uint256 constant MAX_CONTRIBUTORS = 1024;
 uint16 constant SLASH_REPORTER_BPS = 5_000;
 
 // Integer attribution (design.md "Integer attribution"): fixed-point constants.
-uint256 constant FEATURE_FRAC_BITS = 16;
-uint256 constant QUANT_SHIFT = 32;
+uint256 constant FEATURE_FRAC_BITS = 32;
+uint256 constant QUANT_SHIFT = 64;
 int256 constant Z_LIMIT = 2 ** 24 - 1;
 uint256 constant MAX_ATTRIBUTION_FEATURES = 4096;
 uint256 constant MAX_ROSTER_ITEMS = 2 ** 22;
 int256 constant VALUE_SCALE = 2 ** 40;
 int256 constant MAX_MU = 2 ** 127;
-int256 constant MAX_RHO = 2 ** 96;
+int256 constant MAX_RHO = 2 ** 90;
 
 // EIP-712 type hashes (domain: name "Attestia", version "1", chain id, the InferenceRegistry).
 bytes32 constant INFERENCE_TYPEHASH = keccak256(

@@ -47,14 +47,15 @@ SLASH_REPORTER_BPS = 5_000
 """Part of a slashed stake credited to the reporter; the rest goes to the slasher's treasury."""
 
 # Integer attribution (design.md "Integer attribution"): the fixed-point constants.
-FEATURE_FRAC_BITS = 16
-"""A raw float32 feature ``x`` becomes ``X = floor(x * 2**16)`` (exact)."""
+FEATURE_FRAC_BITS = 32
+"""A raw float32 feature ``x`` becomes ``X = floor(x * 2**32)`` (exact)."""
 
-QUANT_SHIFT = 32
+QUANT_SHIFT = 64
 """``z = floor((X - mu) * rho / 2**QUANT_SHIFT)``."""
 
-FEATURE_SCALE = 4096
-"""``rho = round_half_even(FEATURE_SCALE * 2**16 / std)``: quantised features in 1/4096 std."""
+FEATURE_SCALE = 2**16
+"""``rho = round_half_even(FEATURE_SCALE * 2**32 / std)``: quantised features in 1/65536 std
+(clamped at ``Z_LIMIT``, i.e. 256 standard deviations)."""
 
 Z_LIMIT = 2**24 - 1
 """Quantised features are clamped to ``[-Z_LIMIT, Z_LIMIT]``."""
@@ -69,7 +70,7 @@ VALUE_SCALE = 2**40
 """Point values are integers in units of ``2**-40``."""
 
 MAX_MU = 2**127
-MAX_RHO = 2**96
+MAX_RHO = 2**90
 """Bounds on the quantisation parameters (``|mu| < MAX_MU``, ``1 <= rho < MAX_RHO``)."""
 
 REQUEST_CANCELLED = (1).to_bytes(32, "big")
