@@ -218,6 +218,8 @@ class IntegerKnnShapley:
         self._k = int(k)
         self._z = z.astype(np.int64)
         self._y = y.astype(np.int64)
+        # Labels as compact as they fit: the per-query gather by rank moves less memory.
+        self._y_small = self._y.astype(np.min_scalar_type(-int(self._y.max()) - 1))
         self._zt = np.ascontiguousarray(self._z.T.astype(np.float64))
         self._sqnorm = np.einsum("ij,ij->i", self._z, self._z)
         self._max_abs = int(np.abs(self._z).max())
@@ -372,14 +374,15 @@ class IntegerKnnShapley:
 
     def _values_by_rank(self, order: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Theorem 1 in integers for each row of ``order`` (rows: queries, columns: ranks)."""
-        a = (self._y[order] == labels[:, None]).astype(np.int64)
+        a = (self._y_small[order] == labels[:, None]).view(np.int8)
         n = order.shape[1]
-        terms = np.empty_like(a)  # reversed: [s_N, step_{N-1}, ..., step_1]
+        terms = np.empty(order.shape, dtype=np.int64)  # reversed: [s_N, step_{N-1}, .., step_1]
         terms[:, 0] = a[:, -1] * self._step_up[n - 1]
         if n > 1:
-            diff = a[:, -2::-1] - a[:, :0:-1]  # a_r - a_{r+1} for r = N-1 .. 1
+            diff = a[:, -2::-1] - a[:, :0:-1]  # a_r - a_{r+1} for r = N-1 .. 1, int8
             np.multiply(diff, self._step_up[-2::-1], out=terms[:, 1:])
-            terms[:, 1:] -= (diff < 0) * self._step_inexact[-2::-1]
+            np.subtract(terms[:, 1:], self._step_inexact[-2::-1], out=terms[:, 1:],
+                        where=diff < 0)
         np.cumsum(terms, axis=1, out=terms)
         return terms[:, ::-1]
 
