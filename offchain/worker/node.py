@@ -150,6 +150,9 @@ class WorkerNode:
         self.heartbeat: Any = None
         """A ``heartbeat.Heartbeater`` (set by ``attestia worker run``): clients of the home
         see the worker is running."""
+        self.disputes: Any = None
+        """A ``disputes.DisputeResponder`` (set by ``build_worker``): answers challenges to
+        this worker's records each round."""
 
     def beat(self) -> None:
         """Say "running" to clients (throttled: a file write every few seconds at most)."""
@@ -171,6 +174,8 @@ class WorkerNode:
                     self.recover()
                     recovered = True
                 new = self.poll()
+                if self.disputes is not None:
+                    self.disputes.check()
                 entries = self.journal.entries(J.NEW)[: self.options.pipeline]
                 if entries:
                     self.process(entries)

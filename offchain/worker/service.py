@@ -30,6 +30,7 @@ from offchain.models import load_package
 from offchain.models.registrations import resolve_model_id
 from offchain.privacy import EncryptionKey
 from offchain.protocol import PROOF_SIGNED, PROOF_TEE, PROOF_ZK, contributors_hash, policy_bit
+from offchain.worker.disputes import DisputeResponder
 from offchain.worker.journal import Journal
 from offchain.worker.node import TeeBinding, WorkerNode, WorkerOptions
 from offchain.worker.registration import (
@@ -253,6 +254,9 @@ def _build_worker(
     journal = Journal(data_dir / "journal.sqlite")
     node = WorkerNode(attestia, operator=operator, enc_key=enc_key, engines=engines,
                       journal=journal, options=options, tee=binding)
+    node.disputes = DisputeResponder(attestia, signer=node.signer.address, operator=operator,
+                                     engines=engines, publish_dir=data_dir / "traces",
+                                     start_block=options.start_block)
     root = data_dir / "simulated-enclave" / "root.pem" if binding else None
     return WorkerSetup(node, data_dir, node.signer.address, root)
 
