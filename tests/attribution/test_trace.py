@@ -67,6 +67,9 @@ def test_honest_trace_is_consistent() -> None:
     values[trace.items] = trace.values
     assert trace.totals == contributors.totals(values)
     assert trace.totals[-1] == 0  # a roster contributor with no items keeps a zero sum
+    assert any(v < 0 for v in trace.values)
+    for p in range(trace.n):  # the column-wise leaves are the protocol's
+        assert trace.leaves[p] == protocol.trace_step_leaf(trace.step(p))
     for p in (0, 17, trace.n - 1):
         assert verify_indexed(trace.leaves[p], p, trace.step_proof(p), trace.root)
         opening = trace.opening(p)
@@ -138,6 +141,9 @@ def test_each_lie_is_found_with_its_kind_and_position() -> None:
     other = ROSTER[(ROSTER.index(trace.contributors[p]) + 1) % len(ROSTER)]
     assert found(with_step(trace, p, contributors=other)) == (FraudKind.ITEM, (p,))
     assert found(with_step(trace, p, distances=trace.distances[p] + 1)) == (FraudKind.ITEM, (p,))
+    huge = with_step(trace, p, distances=2**200)  # beyond int64: leaves built step by step
+    assert huge.leaves[p] == protocol.trace_step_leaf(huge.step(p))
+    assert found(huge) == (FraudKind.ITEM, (p,))
     assert found(with_step(trace, p, labels=1 - trace.labels[p])) == (FraudKind.ITEM, (p,))
     # Two adjacent steps swapped (each still true to its item): an order lie.
     swapped = {name: list(getattr(trace, name)) for name in
