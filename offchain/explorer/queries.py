@@ -120,7 +120,7 @@ def list_records(conn: Connection, *, model: str | None = None, worker: str | No
     if status == "revoked":
         query = query.where(revoked)
     elif status == "valid":
-        query = query.where(~revoked)
+        query = query.where(~revoked).where(~disputed)
     elif status == "disputed":
         query = query.where(disputed)
     if cursor is not None:

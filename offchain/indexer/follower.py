@@ -108,6 +108,12 @@ class Indexer:
     # -- set-up ------------------------------------------------------------------------------
     def _bind(self) -> None:
         """Tie the database to this chain and registry (refuse a database of another)."""
+        try:
+            self._bind_once()
+        except IntegrityError:  # another process bound it at the same moment: compare again
+            self._bind_once()
+
+    def _bind_once(self) -> None:
         want = {"schema": str(S.SCHEMA_VERSION), "chain_id": str(self.attestia.chain.chain_id),
                 "registry": str(self.attestia.registry.address)}
         with self.engine.begin() as conn:

@@ -14,7 +14,7 @@ from sqlalchemy import Table
 
 from offchain.indexer import schema as S
 from offchain.indexer.decode import checksum as to_checksum_address
-from offchain.protocol import Split, from_abi
+from offchain.protocol import DisputeState, FraudKind, Split, from_abi
 from offchain.registry import decode_batch_committed, decode_recorded, decode_requested
 
 Row = tuple[Table, dict[str, Any]]
@@ -185,6 +185,26 @@ def _slashed(e: Any, c: Context) -> list[Row]:
                          "timestamp": c.timestamp, **c.at})]
 
 
+def _dispute(e: Any, c: Context) -> list[Row]:
+    """DisputeOpened / DisputeResponded / DisputeResolved (the Slasher's attribution disputes,
+    issue 11): one row each; a record's dispute state is its latest row."""
+    a = e["args"]
+    if "outcome" in a:
+        state = DisputeState(int(a["outcome"])).name.lower()
+        data = {"kind": FraudKind(int(a["kind"])).name.lower(), "position": plain(a["position"]),
+                "by": a["by"], "slashed": str(int(a["slashed"]))}
+    elif "traceRoot" in a:
+        state = "responded"
+        data = {"traceRoot": hex32(a["traceRoot"]), "traceURI": str(a["traceURI"]),
+                "proveBy": int(a["proveBy"])}
+    else:
+        state = "open"
+        data = {"worker": a["worker"], "challenger": a["challenger"], "bond": str(int(a["bond"])),
+                "label": plain(a["label"]), "respondBy": int(a["respondBy"])}
+    return [(S.disputes, {"request_id": hex32(a["requestId"]), "state": state, "data": data,
+                          "timestamp": c.timestamp, **c.at})]
+
+
 PROJECTIONS: dict[tuple[str, str], Callable[[Any, Context], list[Row]]] = {
     ("InferenceRegistry", "ModelRegistered"): _model_registered,
     ("InferenceRegistry", "ModelTermsUpdated"): _model_change("terms"),
@@ -212,6 +232,9 @@ PROJECTIONS: dict[tuple[str, str], Callable[[Any, Context], list[Row]]] = {
     ("RewardDistributor", "Claimed"): _claimed,
     ("Slasher", "EquivocationProven"): _equivocation,
     ("Slasher", "Slashed"): _slashed,
+    ("Slasher", "DisputeOpened"): _dispute,
+    ("Slasher", "DisputeResponded"): _dispute,
+    ("Slasher", "DisputeResolved"): _dispute,
 }
 """(contract, event) -> its typed rows. Events not listed (Withdrawn, Funded, measurement
 governance, ...) are kept in ``events`` only."""

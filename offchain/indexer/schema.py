@@ -12,6 +12,7 @@ the other tables are typed projections of it that the API filters and joins.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,11 @@ from sqlalchemy import (
     delete,
     event,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 SCHEMA_VERSION = 1
 DB_FILE = "explorer.sqlite"
@@ -336,8 +339,29 @@ def open_engine(url: str) -> Engine:
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
-    metadata.create_all(engine)
+    create_schema(engine)
     return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the tables that are missing. Two processes starting at once (an indexer and an
+    explorer) may both find a table missing: PostgreSQL serialises them with an advisory
+    lock; on SQLite the loser's CREATE fails and it looks again."""
+    for attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                 {"key": _SCHEMA_LOCK})
+                metadata.create_all(conn)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
+
+
+_SCHEMA_LOCK = 0x41747465  # any constant: one advisory lock for the explorer's schema
 
 
 def get_meta(conn: Connection, key: str) -> str | None:

@@ -1,8 +1,9 @@
 """One chain state for every explorer test, built once: its own Anvil (the reorg and kill tests
 rewrite its history, so it is not the suite's chain), the demo (3 paid requests served by a
 real worker process, settled, claimed), then a second model with a few single records, a
-batch whose published file is intact and one whose file was altered after its commit, and a
-third model whose metadata URI is a script tag.
+batch whose published file is intact and one whose file was altered after its commit, a
+third model whose metadata URI is a script tag, and a record of a fourth model whose
+attribution is disputed (challenged and answered).
 
 Tests that change the chain do it inside an evm_snapshot they revert, so the state above is
 what every test sees. PostgreSQL tests start their own server (toolchain.md recipe) and skip
@@ -40,6 +41,22 @@ def _commit(market: Market, n: int, directory: Path) -> tuple[str, Path]:
     return "0x" + event.batch_id.hex(), published.path
 
 
+def _disputed_record(attestia: Attestia, traces: Path) -> str:
+    """A record of a small integer-attribution model whose attribution is challenged (its
+    input made public) and answered with the worker's trace: an attribution dispute (the
+    Slasher's dispute game, issue 11) in state "responded"."""
+    from offchain.dispute import game
+    from tests.contracts.helpers import REQUESTER, WORKER, Harness
+    from tests.dispute.helpers import Game
+
+    g = Game(Harness(attestia))
+    case = g.case()
+    game.open_challenge(attestia, case.record, case.input_bytes, case.salt, case.output_bytes,
+                        g.model.spec, account=REQUESTER)
+    game.respond(attestia, g.model, case.request_id, traces, account=WORKER)
+    return "0x" + case.request_id.hex()
+
+
 @pytest.fixture(scope="session")
 def explorer_flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
     home = tmp_path_factory.mktemp("explorer-home")
@@ -59,6 +76,7 @@ def explorer_flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
         attestia.send(attestia.reg.register_model(
             hostile, HOSTILE_URI, market.unique("data"), ROSTER, policy_bit(PROOF_SIGNED), FEE,
             SPLIT), account=OWNER)
+        disputed = _disputed_record(attestia, home / "traces")
         batches = home / "published"
         good, _ = _commit(market, 4, batches)
         tampered, path = _commit(market, 3, batches)
@@ -69,7 +87,7 @@ def explorer_flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
             (settings.data_dir / "models" / "demo" / "manifest.json").read_text())["contributors"]
             if c["name"] == "carol-lab")
         yield Flow(settings, attestia, node, demo_model, demo_records, market, market_records,
-                   good, tampered, path, carol)
+                   good, tampered, path, carol, disputed)
     finally:
         node.down()
 

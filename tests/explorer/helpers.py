@@ -32,6 +32,8 @@ class Flow:
     tampered_path: Path
     contributor: str
     """A demo contributor (carol-lab), with shares and a claim."""
+    disputed: str
+    """A record whose attribution dispute was opened and answered (state responded)."""
 
     @property
     def deployment_file(self) -> Path:

@@ -36,17 +36,18 @@ def test_status(client: TestClient, explorer_flow: Flow) -> None:
     status = get(client, "/api/status")
     assert status["chainId"] == 31337 and status["registry"] == \
         explorer_flow.attestia.registry.address
-    assert status["records"] == 7 and status["batches"] == 2 and status["models"] == 3
+    assert status["records"] == 8 and status["batches"] == 2 and status["models"] == 4
     assert status["indexedBlock"] == status["head"]
 
 
 def test_records_newest_first_with_every_filter_and_cursor_pages(client: TestClient,
                                                                  explorer_flow: Flow) -> None:
     everything = get(client, "/api/records?limit=100")["items"]
-    assert len(everything) == 7
+    assert len(everything) == 8
     positions = [r["block"] for r in everything]
     assert positions == sorted(positions, reverse=True)
-    assert {r["requestId"] for r in everything[:4]} == set(explorer_flow.market_records)
+    assert everything[0]["requestId"] == explorer_flow.disputed
+    assert {r["requestId"] for r in everything[1:5]} == set(explorer_flow.market_records)
 
     pages, cursor = [], ""
     while True:
@@ -68,6 +69,8 @@ def test_records_newest_first_with_every_filter_and_cursor_pages(client: TestCli
     assert len(get(client, "/api/records?proof=signed&status=valid")["items"]) == 7
     assert get(client, "/api/records?proof=zk")["items"] == []
     assert get(client, "/api/records?status=revoked")["items"] == []
+    disputed = get(client, "/api/records?status=disputed")["items"]
+    assert [r["requestId"] for r in disputed] == [explorer_flow.disputed]
     epoch = everything[-1]["epoch"]
     assert {r["epoch"] for r in get(client, f"/api/records?epoch={epoch}")["items"]} == {epoch}
 
@@ -80,6 +83,9 @@ def test_one_record_with_attribution_revocation_and_dispute(client: TestClient,
     assert sum(s["bps"] for s in record["shares"]) == 10_000
     assert record["revocation"]["exists"] and not record["revocation"]["revokedAfter"]
     assert record["dispute"] is None and record["request"]["requester"] == record["requester"]
+    disputed = get(client, f"/api/records/{explorer_flow.disputed}")
+    assert disputed["status"] == "disputed" and disputed["dispute"]["state"] == "responded"
+    assert disputed["dispute"]["data"]["traceURI"].startswith("file://")
     assert get(client, f"/api/records/{rid.upper().replace('0X', '0x')}")["requestId"] == rid
 
 
@@ -138,7 +144,7 @@ def test_models_workers_contributors_batches_epochs(client: TestClient,
     epochs = get(client, "/api/epochs")
     settled = [e for e in epochs if e["roots"]]
     assert settled and settled[0]["roots"][0]["status"] == "activated"  # claimed from
-    assert sum(e["records"] for e in epochs) == 7
+    assert sum(e["records"] for e in epochs) == 8
 
 
 def test_a_tampered_batch_file_fails_line_by_line(client: TestClient,

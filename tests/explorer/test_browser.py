@@ -77,6 +77,12 @@ def test_record_page_shows_the_verify_checklist(page: Any, server: str,
         page.screenshot(path=target, full_page=False)
 
 
+def test_a_disputed_record_shows_its_dispute(page: Any, server: str,
+                                             explorer_flow: Flow) -> None:
+    page.goto(f"{server}/record/{explorer_flow.disputed}")
+    assert page.inner_text("#dispute").startswith("responded since")
+
+
 def test_contributor_page_shows_shares_earnings_and_claims(page: Any, server: str,
                                                            explorer_flow: Flow) -> None:
     page.goto(f"{server}/contributor/{explorer_flow.contributor}")

@@ -43,8 +43,10 @@ def running(args: list[str], env: dict[str, str], *, url_line: bool = True
         if url_line:
             assert child.stdout is not None
             line = child.stdout.readline()
-            assert line.startswith("explorer: http://"), (line, child.stderr.read()
-                                                          if child.poll() is not None else "")
+            if not line.startswith("explorer: http://"):
+                child.wait(30)
+                assert child.stderr is not None
+                raise AssertionError(f"{args}: {line!r} {child.stderr.read()!r}")
             url = line.split()[1]
         yield child, url
     finally:
@@ -87,7 +89,7 @@ def test_attestia_explorer_serves_and_indexes(explorer_flow: Flow) -> None:
         if args == ["explorer"]:
             assert url == f"http://127.0.0.1:{README_PORT}"
         status = _wait_indexed(url, head)
-        assert status["records"] == 7
+        assert status["records"] == 8
         with urllib.request.urlopen(f"{url}/record/{explorer_flow.demo_records[0]}",
                                     timeout=30) as page:
             assert b"every check passed" in page.read()
@@ -127,7 +129,7 @@ def test_postgresql_with_a_separate_indexer(explorer_flow: Flow, postgres_server
             running(["explorer", "--no-index", "--db", url, "--port", str(port)],
                     env) as (_, served):
         status = _wait_indexed(served, head)
-        assert status["records"] == 7 and indexer.poll() is None
+        assert status["records"] == 8 and indexer.poll() is None
 
 
 @pytest.mark.parametrize("args, words", [

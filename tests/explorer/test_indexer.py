@@ -103,7 +103,8 @@ def test_tables_match_the_chain_after_the_demo_flow(explorer_flow: Flow, db_url:
     _assert_matches_chain(explorer_flow, engine)
     assert indexer.step().events == 0  # idempotent: nothing new, nothing twice
     counts = indexer.counts()
-    assert counts["records"] == 3 + 4 and counts["models"] == 3
+    assert counts["records"] == 3 + 4 + 1 and counts["models"] == 4
+    assert counts["disputes"] == 2  # opened, then answered
     with engine.connect() as conn:
         files = {r.batch_id: r for r in conn.execute(select(S.batch_files))}
         leaves = conn.execute(select(S.leaves.c.batch_id)).all()
