@@ -102,9 +102,11 @@ def infer(
         print_json(result)
         return
     console.print(f"answer: [bold]{label}[/] (logits {', '.join(f'{v:.3f}' for v in logits)})")
-    console.print(f"record: {result['requestId']} (tx {outcome.tx_hash})")
-    console.print(_share_table(rows, "attribution"))
-    console.print(f"input, salt and reply key kept in {result['localRecord']}")
+    console.print(f"record: {result['requestId']} (tx {outcome.tx_hash})", soft_wrap=True,
+                  highlight=False)
+    console.print(_share_table(rows, "attribution", _names(pkg)))
+    console.print(f"input, salt and reply key kept in {result['localRecord']}", soft_wrap=True,
+                  highlight=False)
 
 
 def _wait_visibly(attestia, local, timeout: float):
@@ -158,12 +160,26 @@ def _share_rows(shares) -> list[dict]:
     return [{"contributor": s.account, "bps": s.bps, "feeShareWei": s.wei} for s in shares]
 
 
-def _share_table(rows: list[dict], title: str) -> Table:
+def _names(package) -> dict[str, str]:
+    """Contributor address -> name, from a package's manifest (empty without a package)."""
+    if package is None:
+        return {}
+    return {c.address.lower(): c.name for c in package.manifest.contributors}
+
+
+def _share_table(rows: list[dict], title: str, names: dict[str, str] | None = None) -> Table:
+    """Contributors (by their roster name when the package names them), bps and wei."""
     table = Table(title=title)
-    for col in ("contributor", "bps", "share of fee (ETH)"):
-        table.add_column(col, justify="right" if col != "contributor" else "left")
+    named = bool(names)
+    columns = (["contributor"] if named else []) + ["address", "bps", "share of fee (ETH)"]
+    for col in columns:
+        table.add_column(col, justify="right" if col in ("bps", "share of fee (ETH)")
+                         else "left", no_wrap=col == "address")
     for row in rows:
-        table.add_row(row["contributor"], f"{row['bps']:,}", eth(row["feeShareWei"]))
+        cells = [row["contributor"], f"{row['bps']:,}", eth(row["feeShareWei"])]
+        if named:
+            cells.insert(0, (names or {}).get(row["contributor"].lower(), "-"))
+        table.add_row(*cells)
     return table
 
 
@@ -213,7 +229,11 @@ def attribution(
     if as_json:
         print_json(data)
     else:
-        console.print(_share_table(rows, f"attribution of {inference_id[:18]}…"))
+        registered = attestia.reg.model(rec.inference.modelId)
+        local = (_find_package(settings_of(ctx).data_dir, registered.contentHash)
+                 if registered is not None else None)
+        console.print(_share_table(rows, f"attribution of {inference_id[:18]}…",
+                                   _names(local)))
         console.print("[green]list matches the on-chain hash[/]" if rec.verified else
                        "[red]list does NOT match the on-chain record[/]")
     if not rec.verified:

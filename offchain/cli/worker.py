@@ -72,6 +72,9 @@ def run(
     signal.signal(signal.SIGINT, lambda *_: node.stop_event.set())
     node.heartbeat = _heartbeater(attestia, setup, batch_size)
     node.heartbeat.beat(force=True)
+    logging.getLogger("attestia.worker").info(
+        "ready: serving requests%s (attestia worker list shows it live)",
+        f" and batching the inbox {setup.data_dir / 'inbox'}" if batch_size else "")
     try:
         stats = _serve(node, data_dir, batch_size=batch_size, max_latency=max_latency,
                        until_idle=until_idle, progress=progress)

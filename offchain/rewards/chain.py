@@ -612,6 +612,16 @@ def _cumulative_under(attestia: Attestia, epoch: int, root: bytes, out_dir: Path
     return {a.lower(): v for a, v in check.settlement.cumulative.items()}
 
 
+def _earned(attestia: Attestia, through_epoch: int) -> dict[str, int]:
+    """Cumulative rewards through an epoch (empty when nobody earned anything)."""
+    if through_epoch < 0:
+        return {}
+    try:
+        return compute(attestia, through_epoch).cumulative
+    except SettlementError:
+        return {}
+
+
 def account_rewards(attestia: Attestia, account: str, out_dir: Path | None = None
                     ) -> AccountRewards:
     """Where ``account``'s rewards stand now (read-only: nothing is sent)."""
@@ -633,11 +643,10 @@ def account_rewards(attestia: Attestia, account: str, out_dir: Path | None = Non
         pending, pending_epoch, ready_at = max(0, amount - covered), event.epoch, onchain.readyAt
         covered = max(covered, amount)
         break
-    try:
-        earned = compute(attestia, clock.epoch).cumulative
-        earned_ended = compute(attestia, clock.epoch - 1).cumulative if clock.epoch else {}
-    except SettlementError:
-        earned, earned_ended = {}, {}
+    # Through the next epoch: a record is settled in the epoch its challenge window closes
+    # in, which for a record made now is this epoch or the next.
+    earned, earned_ended = (_earned(attestia, clock.epoch + 1),
+                            _earned(attestia, clock.epoch - 1))
     lowered = {a.lower(): v for a, v in earned.items()}
     ended = {a.lower(): v for a, v in earned_ended.items()}
     unsettled = max(0, lowered.get(key, 0) - covered)
