@@ -12,11 +12,11 @@ only, so Python, the ``Slasher``'s one-step checks and any stranger get the same
 * contributor totals are exact integer sums, then largest-remainder basis points
   (``shares._largest_remainder``, which is exact for integer weights).
 
-Speed without giving up exactness: the dot products ``z . q`` go through float64 BLAS only
-when ``d * max|z| * max|q| < 2**53`` (every product and partial sum is then an integer that
-float64 holds exactly, whatever the summation order); otherwise through int64. The order is
-an LSD radix sort of the distances (stable, so ties stay in index order), with the index
-carried in the low bits of one int64 key when the largest distance leaves room for it.
+Speed without giving up exactness: distances go through one float64 BLAS product only when
+``4 d max(|z|, |q|)**2 < 2**53`` (every product and partial sum is then an integer that
+float64 holds exactly, whatever the summation order or FMA use); otherwise through int64.
+The order sorts unique keys ``distance << b | index`` (radix passes on the top bits, then a
+timsort of the nearly sorted keys); distances too wide for that get an LSD radix sort.
 """
 
 from __future__ import annotations
@@ -220,8 +220,11 @@ class IntegerKnnShapley:
         self._y = y.astype(np.int64)
         # Labels as compact as they fit: the per-query gather by rank moves less memory.
         self._y_small = self._y.astype(np.min_scalar_type(-int(self._y.max()) - 1))
-        self._zt = np.ascontiguousarray(self._z.T.astype(np.float64))
         self._sqnorm = np.einsum("ij,ij->i", self._z, self._z)
+        # -2 z^T, ||z||^2 and ones stacked: distances in one matrix product (see _distances);
+        # only used when its bound makes every float in it an exact integer.
+        self._augmented = np.ascontiguousarray(np.vstack(
+            [-2.0 * self._z.T, self._sqnorm[None, :], np.ones((1, n))]), dtype=np.float64)
         self._max_abs = int(np.abs(self._z).max())
         self._index = np.arange(n, dtype=np.int64)
         self._index_bits = max(n - 1, 0).bit_length()
@@ -331,23 +334,33 @@ class IntegerKnnShapley:
         return q
 
     def _distances(self, q: np.ndarray) -> np.ndarray:
-        """``(m, N)`` exact distances of m queries: ||z||^2 - 2 z.q + ||q||^2."""
-        bound = self.dim * self._max_abs * int(np.abs(q).max())
-        if bound < _EXACT_FLOAT:
-            dots = (q.astype(np.float64) @ self._zt).astype(np.int64)
-        else:  # |z q| < 2**48 and d <= 2**12: int64 cannot overflow
-            dots = q @ self._z.T
+        """``(m, N)`` exact distances of m queries: ||z||^2 - 2 z.q + ||q||^2.
+
+        One BLAS product ``[q, 1, ||q||^2] . [-2 z; ||z||^2; 1]`` when every partial sum is
+        an integer below 2**53 (bounded by 4 d max(|z|, |q|)**2), else int64 arithmetic.
+        """
+        qq = np.einsum("ij,ij->i", q, q)
+        largest = max(self._max_abs, int(np.abs(q).max()))
+        if 4 * self.dim * largest * largest < _EXACT_FLOAT:
+            rows = np.empty((q.shape[0], self.dim + 2), dtype=np.float64)
+            rows[:, :self.dim] = q
+            rows[:, self.dim] = 1.0
+            rows[:, self.dim + 1] = qq
+            return (rows @ self._augmented).astype(np.int64)
+        dots = q @ self._z.T  # |z q| < 2**48 and d <= 2**12: int64 cannot overflow
         dots *= -2
         dots += self._sqnorm
-        dots += np.einsum("ij,ij->i", q, q)[:, None]
+        dots += qq[:, None]
         return dots
 
     def _order(self, dist: np.ndarray) -> np.ndarray:
         """Row-wise ranks of ``(m, N)`` distances: ascending (distance, index).
 
-        An LSD radix sort on the distance, 16 bits a pass (numpy's stable argsort of uint16
-        is a counting sort): stable, so equal distances keep the index order. Two or three
-        passes for typical data, a few times faster than a comparison sort of N int64.
+        Keys ``distance << b | index`` are unique, so any sort of them is the order. Two
+        radix passes (numpy's stable argsort of uint16 is a counting sort) on the top 32 bits
+        of the distance and a final timsort of the nearly sorted keys are a few times faster
+        than a comparison sort of N int64. Distances too wide to share a word with the index
+        get a full LSD radix sort of the distance (stable: ties keep the index order).
         """
         out = np.empty(dist.shape, dtype=np.int64)
         for row in range(dist.shape[0]):  # 1-D gathers: far cheaper than take_along_axis
@@ -358,12 +371,16 @@ class IntegerKnnShapley:
         bits = self._index_bits
         dist_bits = int(dist.max()).bit_length()
         passes = range(0, dist_bits, _DIGIT_BITS)
-        if dist_bits + bits <= 63:  # carry the index in the low bits of one key
+        if dist_bits + bits <= 63:  # carry the index in the low bits of one unique key
             keys = dist << bits
             keys |= self._index
-            for shift in passes:
+            # Radix passes on the top 32 bits of the distance leave only short unsorted runs
+            # (equal top bits), which the final stable sort (timsort) merges in near-linear
+            # time; that sort alone fixes the order, the passes only make it cheap.
+            for shift in range(max(dist_bits - 2 * _DIGIT_BITS, 0), dist_bits, _DIGIT_BITS):
                 digits = ((keys >> (shift + bits)) & _DIGIT_MASK).astype(np.uint16)
                 keys = keys[np.argsort(digits, kind="stable")]
+            keys.sort(kind="stable")
             keys &= (1 << bits) - 1
             return keys
         perm = self._index
