@@ -337,3 +337,18 @@ def test_quantize_follows_the_constants(monkeypatch: pytest.MonkeyPatch, frac_bi
     assert got.tolist() == [[ref(float(v), m, s) for v, m, s in zip(row, mean, std,
                                                                        strict=True)]
                             for row in x.tolist()]
+
+
+def test_wide_coordinates_take_the_int64_paths() -> None:
+    """Near +-Z_LIMIT with d = 16 the float product is not provably exact and the distances
+    leave no room for the index bits: int64 distances and the LSD radix order."""
+    rng = np.random.default_rng(9)
+    n, d = 1000, 16
+    z = rng.choice([-Z_LIMIT, Z_LIMIT, 0, 1, -1], size=(n, d)).astype(np.int64)
+    q = rng.choice([-Z_LIMIT, Z_LIMIT, 0], size=d).astype(np.int64)
+    index = IntegerKnnShapley(z, rng.integers(0, 2, n), 3)
+    dist = index.distances(q)
+    assert dist.tolist() == [sum((int(a) - int(b)) ** 2 for a, b in zip(row, q, strict=True))
+                             for row in z.tolist()]
+    assert int(dist.max()).bit_length() + (n - 1).bit_length() > 63
+    assert index.order(q).tolist() == sorted(range(n), key=lambda i: (int(dist[i]), i))
