@@ -223,10 +223,21 @@ def create_app(explorer: Explorer) -> FastAPI:
                              worker=P.optional(P.address, worker, "worker")).to_json()
 
     @app.get("/api/batches/{batch_id}", tags=["batches"])
-    def api_batch(batch_id: str) -> dict[str, Any]:
+    def api_batch(batch_id: str, offset: str | None = None,
+                  limit: str | None = None) -> dict[str, Any]:
         """A batch with its published file fetched and checked: dataHash, root recomputed vs
-        committed, count, each leaf's inclusion and attribution hash."""
-        return explorer.batch(P.bytes32(batch_id, "batch id"))
+        committed, count, and each leaf's inclusion and attribution hash (`limit` leaves from
+        `offset`: 1..100, default 100)."""
+        key = P.bytes32(batch_id, "batch id")
+        first = _int(offset, "offset") or 0
+        if not 0 <= first <= 2**32:
+            raise P.BadInput(f"offset must be 0..2^32, got {first}")
+        count = P.limit(_int(limit, "limit"), Q.MAX_LIMIT)
+        batch = explorer.batch(key)
+        leaves = batch["check"]["leaves"]
+        batch["check"] |= {"leafCount": len(leaves), "offset": first,
+                           "leaves": leaves[first:first + count]}
+        return batch
 
     @app.get("/api/epochs", tags=["epochs"])
     def api_epochs() -> list[dict[str, Any]]:

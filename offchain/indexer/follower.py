@@ -50,6 +50,8 @@ log = logging.getLogger("attestia.indexer")
 
 CONTRACTS = ("InferenceRegistry", "RewardDistributor", "Slasher")
 UNREADABLE_RETRY_S = 300.0
+PRUNE_EVERY = 1_000
+"""Blocks indexed between two prunings of old, event-less block hashes."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Indexer:
             if label == "InferenceRegistry" and t.name == "InferenceRecorded")
         self.first_block = attestia.first_block
         self._window = self.config.window
+        self._pruned_at = 0
         self._bind()
 
     # -- set-up ------------------------------------------------------------------------------
@@ -183,6 +186,9 @@ class Indexer:
             start = stop + 1
         if self.config.fetch_batches:
             self.fetch_batch_files()
+        if stats.blocks and head - self._pruned_at > PRUNE_EVERY:
+            self.prune_blocks()
+            self._pruned_at = head
         return stats
 
     # -- reorgs ------------------------------------------------------------------------------

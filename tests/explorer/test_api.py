@@ -140,6 +140,8 @@ def test_models_workers_contributors_batches_epochs(client: TestClient,
     good = get(client, f"/api/batches/{explorer_flow.good_batch}")["check"]
     assert good["status"] == "ok" and good["root"]["ok"] and len(good["leaves"]) == 4
     assert all(leaf["included"] and leaf["attributionOk"] for leaf in good["leaves"])
+    page = get(client, f"/api/batches/{explorer_flow.good_batch}?offset=1&limit=2")["check"]
+    assert page["leafCount"] == 4 and [leaf["index"] for leaf in page["leaves"]] == [1, 2]
 
     epochs = get(client, "/api/epochs")
     settled = [e for e in epochs if e["roots"]]
@@ -184,6 +186,8 @@ def test_search(client: TestClient, explorer_flow: Flow) -> None:
     ("/api/contributors/alice", 400),
     (f"/api/batches/{UNKNOWN_ID}", 404),
     ("/api/batches/0xzz", 400),
+    (f"/api/batches/{UNKNOWN_ID}?offset=-1", 400),
+    (f"/api/batches/{UNKNOWN_ID}?limit=0", 400),
     ("/api/records?limit=0", 400),
     ("/api/records?limit=101", 400),
     ("/api/records?limit=ten", 400),
