@@ -41,6 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "request": ("request", "Follow, wait for, list and cancel paid inference requests."),
     "withdraw": ("rewards", "Withdraw your registry balance (earnings, refunds) and any "
                             "Slasher balance."),
+    "dispute": ("dispute", "Challenge a record's attribution, answer a challenge, prove a lie, "
+                           "resolve, and see where a dispute stands."),
+    "watch": ("dispute", "Watch this home's own records of a model and dispute a wrong "
+                         "attribution by itself."),
     "index": ("explorer", "Index the contracts' events into a database (for the explorer)."),
     "explorer": ("explorer", "Serve the web explorer and its REST API (and index the chain "
                              "in the same process)."),

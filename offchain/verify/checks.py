@@ -36,6 +36,8 @@ from offchain.protocol import (
     PROOF_TEE,
     PROOF_ZK,
     Batch,
+    DisputeState,
+    FraudKind,
     attribution_hash,
     batch_digest,
     batch_id,
@@ -49,7 +51,7 @@ from offchain.verify.evidence import ChainOracle, Evidence
 from offchain.verify.result import CheckResult, failed, passed, skipped, utc
 
 CHECKS = ("record", "model", "worker", "signature", "inclusion", "attribution", "package",
-          "input", "output", "attribution-recompute", "zk", "tee")
+          "input", "output", "attribution-recompute", "zk", "tee", "dispute")
 # How much later than the binding an attestation document may claim to be made (the chain
 # accepts record timestamps within the same window).
 ATTESTATION_SKEW = 15 * 60
@@ -492,3 +494,38 @@ def check_tee(ev: Evidence, roots: Roots | None, roots_label: str = "") -> Check
     return passed(name, f"{prefix}Nitro document {_short(doc_hash)} verifies; it binds "
                   f"{address} to chain {ev.chain_id} and registry {ev.registry}; measurement "
                   f"{_short(w.measurement)} allowlisted at {utc(m.allowedAt)}, {note}")
+
+
+def check_dispute(ev: Evidence, oracle: ChainOracle) -> CheckResult:
+    """Where the record's attribution dispute stands (design.md "Disputes"): FAIL only when
+    its worker lost one (the recorded list is then not the one settlement pays)."""
+    name = "dispute"
+    if ev.inference is None:
+        return skipped(name, "no record")
+    if ev.batched:
+        return skipped(name, "batch leaves are not disputable (single records only)")
+    state = oracle.dispute_state(ev.inference)
+    if state is None:
+        return skipped(name, "this deployment's Slasher has no attribution disputes")
+    dispute, closes, now = state
+    kind = DisputeState(dispute.state)
+    when = utc(closes)
+    if kind == DisputeState.NONE:
+        if now <= closes:
+            return passed(name, f"not challenged; anyone holding the input can challenge the "
+                          f"attribution until {when}")
+        return passed(name, f"not challenged; the challenge window closed at {when}: the "
+                      "attribution is final")
+    if kind == DisputeState.OPEN:
+        return passed(name, f"CHALLENGED by {dispute.challenger}: the worker must answer with "
+                      f"its trace by {utc(dispute.deadline)} (settlement waits)")
+    if kind == DisputeState.RESPONDED:
+        return passed(name, f"CHALLENGED and answered: fraud can be proven until "
+                      f"{utc(dispute.deadline)} (settlement waits)")
+    if kind == DisputeState.WORKER_WON:
+        return passed(name, "challenged; no fraud was proven: the attribution stands")
+    how = ("no response" if kind == DisputeState.NO_RESPONSE
+           else f"{FraudKind(dispute.kind).name.lower()} fraud proven")
+    return failed(name, f"the worker lost an attribution dispute ({how}): its stake was "
+                  "slashed and this record's contributor share is paid by the equal split over "
+                  "the roster, not by the recorded list")

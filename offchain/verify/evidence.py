@@ -15,7 +15,7 @@ from typing import Any
 
 from eth_typing import HexStr
 from eth_utils import to_checksum_address
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import BadFunctionCallOutput, ContractCustomError, ContractLogicError
 
 from offchain import batchfile
 from offchain.batchfile import BatchFile, BatchFileError
@@ -23,7 +23,15 @@ from offchain.chain.contracts import Attestia
 from offchain.errors import AttestiaError
 from offchain.ids import parse_bytes32
 from offchain.proofs.zk import verifier_calldata
-from offchain.protocol import Inference, MeasurementStatus, Model, Share, Worker, from_abi
+from offchain.protocol import (
+    Dispute,
+    Inference,
+    MeasurementStatus,
+    Model,
+    Share,
+    Worker,
+    from_abi,
+)
 from offchain.uri import UriError, read_uri
 
 MAX_ATTESTATION_BYTES = 1024 * 1024
@@ -156,6 +164,17 @@ class ChainOracle:
     def verify_inclusion(self, batch_id: bytes, inference: Inference,
                          proof: tuple[bytes, ...]) -> bool:
         return self.attestia.reg.verify_inclusion(batch_id, inference, proof)
+
+    def dispute_state(self, inference: Inference) -> tuple[Dispute, int, int] | None:
+        """(the record's dispute, when its challenge window closes, the chain's time), or
+        None for a deployment whose Slasher predates attribution disputes."""
+        try:
+            dispute = self.attestia.disputes.get(inference.requestId)
+        except (ContractLogicError, ContractCustomError, ValueError, BadFunctionCallOutput):
+            return None
+        closes = inference.timestamp + self.attestia.reg.challenge_window()
+        now = int(self.w3.eth.get_block("latest")["timestamp"])
+        return dispute, closes, now
 
     def code_at(self, address: str) -> bytes:
         return bytes(self.w3.eth.get_code(to_checksum_address(address)))

@@ -155,6 +155,7 @@ def run_checks(ev: Evidence, oracle: ChainOracle, r: Recomputed, tee_roots: byte
         C.check_attribution_recompute(ev, r.revealed, r.evaluation, r.why_not),
         C.check_zk(ev, oracle, r.artifacts),  # type: ignore[arg-type]
         C.check_tee(ev, tee_roots, roots_label),
+        C.check_dispute(ev, oracle),
     ]
     return report
 

@@ -1,0 +1,325 @@
+"""``attestia dispute open|respond|prove|resolve|status`` and ``attestia watch``: attribution
+disputes (offchain.dispute; rules in docs/design.md "Disputes")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from offchain.cli.common import (
+    attestia_of,
+    console,
+    dev_account_option,
+    eth,
+    print_json,
+    reader_of,
+    settings_of,
+)
+
+dispute_app = typer.Typer(help="Challenge a record's attribution, answer a challenge, prove "
+                               "a lie, resolve, and see where a dispute stands.",
+                          no_args_is_help=True)
+
+_PACKAGE_HELP = "The model's package directory (its dataRoot must be the registered one)."
+_STYLE = {"none": "dim", "open": "cyan", "responded": "cyan", "fraud": "bold red",
+          "no_response": "bold red", "worker_won": "green"}
+
+
+def _request_id(text: str) -> bytes:
+    from offchain.ids import parse_bytes32
+
+    return parse_bytes32(text, "request id")
+
+
+def _package(path: Path) -> Any:
+    from offchain.errors import ConfigError
+    from offchain.models import load_package
+
+    if not Path(path).is_dir():
+        raise ConfigError(f"--model {path}: not a package directory")
+    return load_package(path)
+
+
+def _model_for(attestia: Any, package: Any, model_id: bytes) -> Any:
+    """The dispute view of ``package``, refused unless it is the record's model."""
+    from offchain.dispute.game import AttributionModel
+    from offchain.errors import ConfigError
+
+    registered = attestia.reg.model(model_id)
+    if registered is None:
+        raise ConfigError(f"model 0x{model_id.hex()} is not registered on this chain")
+    if registered.dataRoot != package.data_root():
+        raise ConfigError(f"the package at {package.path} is not model 0x{model_id.hex()[:16]}…'s"
+                          " (its attribution spec hashes to another dataRoot)")
+    return AttributionModel.of_package(package)
+
+
+def status_json(attestia: Any, rid: bytes) -> dict[str, Any]:
+    """A record's dispute state, with dates (ISO, local time) and names (stable keys)."""
+    from offchain.dispute.game import challenge_closes_at, view
+    from offchain.listing import iso
+
+    current = view(attestia, rid)
+    d = current.dispute
+    records = attestia.reg.recorded(request_id=rid)
+    data: dict[str, Any] = {"requestId": "0x" + rid.hex(), "state": d.state.name.lower()}
+    if records:
+        closes = challenge_closes_at(attestia, records[-1].inference)
+        data["challengeWindowClosesAt"] = iso(closes)
+    if d.state.name == "NONE":
+        return data
+    data.update({"worker": d.worker, "challenger": d.challenger, "bond": str(d.bond),
+                 "label": d.label, "items": d.n, "k": d.k})
+    if d.state.name == "OPEN":
+        data["respondBy"] = iso(d.deadline)
+    elif d.state.name == "RESPONDED":
+        data["proveBy"] = iso(d.deadline)
+    if current.responded is not None:
+        data["traceRoot"] = "0x" + current.responded.trace_root.hex()
+        data["traceUri"] = current.responded.trace_uri
+    if d.state.name in ("FRAUD", "NO_RESPONSE", "WORKER_WON"):
+        (resolved, *_) = reversed(attestia.disputes.resolved(request_id=rid))
+        data["fraud"] = resolved.kind.name.lower() if resolved.kind.name != "NONE" else None
+        data["slashed"] = str(resolved.slashed)
+        data["resolvedBy"] = resolved.by
+        data["attribution"] = ("re-attributed by the equal split over the roster"
+                               if d.worker_lost else "stands as recorded")
+    return data
+
+
+def _print_status(data: dict[str, Any]) -> None:
+    state = data["state"]
+    console.print(f"dispute of {data['requestId']}: [{_STYLE.get(state, '')}]"
+                  f"{state.replace('_', ' ')}[/]", highlight=False, soft_wrap=True)
+    for key in ("challengeWindowClosesAt", "worker", "challenger", "respondBy", "proveBy",
+                "traceUri", "fraud", "slashed", "attribution"):
+        if data.get(key) is not None:
+            value = data[key]
+            if key in ("slashed",):
+                value = f"{eth(int(value))} ETH"
+            console.print(f"  {key:>24}: {value}", highlight=False, soft_wrap=True)
+
+
+@dispute_app.command("status")
+def status_cmd(
+    ctx: typer.Context,
+    request_id: str = typer.Argument(..., help="The record's request id (0x + 64 hex)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the dispute as JSON."),
+) -> None:
+    """Show a record's dispute: none, open, responded, fraud, no response or worker won.
+
+    Example: attestia dispute status 0x5f3a…
+    """
+    rid = _request_id(request_id)
+    data = status_json(reader_of(ctx), rid)
+    if as_json:
+        print_json(data)
+    else:
+        _print_status(data)
+
+
+@dispute_app.command("open")
+def open_cmd(
+    ctx: typer.Context,
+    request_id: str = typer.Argument(..., help="A request this home paid for."),
+    model: Path = typer.Option(..., "--model", help=_PACKAGE_HELP),
+    yes: bool = typer.Option(False, "--yes", help="Confirm: the challenge makes this "
+                             "request's input public, on chain, for good."),
+    force: bool = typer.Option(False, "--force", help="Challenge even though the recorded "
+                               "attribution is the honest one (the bond is then lost)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the dispute as JSON."),
+    dev_account: int = dev_account_option(2, "challenger"),
+) -> None:
+    """Challenge a record's attribution: posts the bond and REVEALS the input.
+
+    The input becomes public by your choice, for this one request. The worker must answer
+    with its trace; a lie in it, or no answer, slashes its stake.
+
+    Example: attestia dispute open 0x5f3a… --model ./my-package --yes
+    """
+    from offchain.dispute.game import recorded
+    from offchain.dispute.watch import honest_shares, material
+    from offchain.errors import ConfigError
+    from offchain.requests import local_request
+
+    settings = settings_of(ctx)
+    rid = _request_id(request_id)
+    if not yes:
+        raise ConfigError("a challenge publishes this request's input and salt on chain for "
+                          "good: add --yes to confirm")
+    local = local_request(settings.data_dir, rid)
+    package = _package(model)
+    attestia = attestia_of(ctx)
+    record = recorded(attestia, rid)
+    dispute_model = _model_for(attestia, package, record.inference.modelId)
+    found = material(attestia, local, record)
+    if tuple(honest_shares(dispute_model, package, found)) == tuple(record.shares) and not force:
+        raise ConfigError("the recorded attribution is the honest one: a challenge would "
+                          "lose the bond (add --force to challenge anyway)")
+    account = attestia.chain.account(dev_account)
+    bond = attestia.disputes.bond()
+    attestia.send(attestia.disputes.challenge(record.inference, found.input_bytes, found.salt,
+                                              found.output, dispute_model.spec, bond),
+                  account=account)
+    data = status_json(attestia, rid)
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"challenged {data['requestId']} with a bond of {eth(bond)} ETH; its input "
+                  "is now public", highlight=False, soft_wrap=True)
+    _print_status(data)
+
+
+@dispute_app.command("respond")
+def respond_cmd(
+    ctx: typer.Context,
+    request_id: str = typer.Argument(..., help="A challenged record of your worker."),
+    model: Path = typer.Option(..., "--model", help=_PACKAGE_HELP),
+    publish_dir: Path = typer.Option(None, "--publish-dir", help="Where to write the trace "
+                                     "file (default: <home>/traces); its file:// URI is "
+                                     "posted."),
+    as_json: bool = typer.Option(False, "--json", help="Print the dispute as JSON."),
+    dev_account: int = dev_account_option(1, "worker operator"),
+) -> None:
+    """Answer a challenge with the honest trace (a running worker does this by itself).
+
+    Example: attestia dispute respond 0x5f3a… --model ./my-package
+    """
+    from offchain.dispute.game import respond
+
+    settings = settings_of(ctx)
+    rid = _request_id(request_id)
+    package = _package(model)
+    attestia = attestia_of(ctx)
+    dispute = attestia.disputes.get(rid)
+    dispute_model = _model_for(attestia, package, dispute.modelId)
+    respond(attestia, dispute_model, rid, publish_dir or settings.data_dir / "traces",
+            account=attestia.chain.account(dev_account))
+    data = status_json(attestia, rid)
+    if as_json:
+        print_json(data)
+    else:
+        _print_status(data)
+
+
+@dispute_app.command("prove")
+def prove_cmd(
+    ctx: typer.Context,
+    request_id: str = typer.Argument(..., help="A record whose dispute has a response."),
+    model: Path = typer.Option(..., "--model", help=_PACKAGE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+    dev_account: int = dev_account_option(2, "prover"),
+) -> None:
+    """Find the first lie in the worker's published trace and prove it on chain.
+
+    Anyone may: the input is public once challenged. Exit 1 if the trace is honest.
+
+    Example: attestia dispute prove 0x5f3a… --model ./my-package
+    """
+    from offchain.dispute.game import find_fraud
+
+    rid = _request_id(request_id)
+    package = _package(model)
+    attestia = attestia_of(ctx)
+    dispute = attestia.disputes.get(rid)
+    proof = find_fraud(attestia, _model_for(attestia, package, dispute.modelId), rid)
+    if proof is None:
+        if as_json:
+            print_json({"requestId": "0x" + rid.hex(), "fraud": None})
+        else:
+            console.print("the worker's trace is honest: there is nothing to prove",
+                          highlight=False)
+        raise typer.Exit(1)
+    attestia.send(proof.call, account=attestia.chain.account(dev_account))
+    data = status_json(attestia, rid)
+    data["reason"] = proof.fraud.reason
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"proved {proof.fraud.kind.name.lower()} fraud: {proof.fraud.reason}",
+                  highlight=False, soft_wrap=True)
+    _print_status(data)
+
+
+@dispute_app.command("resolve")
+def resolve_cmd(
+    ctx: typer.Context,
+    request_id: str = typer.Argument(..., help="A record whose dispute deadline passed."),
+    as_json: bool = typer.Option(False, "--json", help="Print the dispute as JSON."),
+    dev_account: int = dev_account_option(2, "caller"),
+) -> None:
+    """End a dispute after its deadline (anyone may).
+
+    No response slashes the worker; no fraud proven gives the bond to the worker.
+
+    Example: attestia dispute resolve 0x5f3a…
+    """
+    from offchain.dispute.game import resolve
+
+    rid = _request_id(request_id)
+    attestia = attestia_of(ctx)
+    resolve(attestia, rid, account=attestia.chain.account(dev_account))
+    data = status_json(attestia, rid)
+    if as_json:
+        print_json(data)
+    else:
+        _print_status(data)
+
+
+def watch_cmd(
+    ctx: typer.Context,
+    model: Path = typer.Option(..., "--model", help=_PACKAGE_HELP),
+    once: bool = typer.Option(False, "--once", help="One pass, then exit."),
+    interval: float = typer.Option(10.0, "--interval", help="Seconds between passes (> 0)."),
+    as_json: bool = typer.Option(False, "--json", help="Print each pass as a JSON line."),
+    dev_account: int = dev_account_option(2, "requester"),
+) -> None:
+    """Watch this home's own records of a model and dispute a wrong attribution by itself.
+
+    Each pass checks every record of the model this home requested (it holds their inputs),
+    challenges a wrong attribution (revealing that request's input), proves the lie in the
+    worker's answer, and resolves disputes past their deadline. Runs until interrupted.
+
+    Example: attestia watch --model ./my-package --once
+    """
+    import time
+
+    from offchain.dispute.watch import watch_once
+    from offchain.errors import ConfigError
+    from offchain.models.registrations import resolve_model_id
+
+    if not interval > 0:
+        raise ConfigError(f"--interval must be a positive number of seconds, got {interval}")
+    settings = settings_of(ctx)
+    package = _package(model)
+    attestia = attestia_of(ctx)
+    account = attestia.chain.account(dev_account)
+    model_id = resolve_model_id(attestia, package, data_dir=settings.data_dir).model_id
+    note = (lambda _text: None) if as_json else (
+        lambda text: console.print(text, highlight=False, soft_wrap=True))
+    while True:
+        try:
+            report = watch_once(attestia, package, model_id, settings.data_dir,
+                                account=account, note=note)
+        except Exception as exc:  # a lost chain or a bad pass never ends the watch
+            if once:
+                raise
+            console.print(f"watch pass failed: {type(exc).__name__}: {exc} (retrying)",
+                          highlight=False, soft_wrap=True)
+        else:
+            if as_json:
+                print_json(report.to_json())
+            else:
+                console.print(f"checked {report.checked} record(s): {report.correct} correct, "
+                              f"{len(report.challenged)} challenged, {len(report.proved)} "
+                              f"proved, {len(report.resolved)} resolved", highlight=False)
+        if once:
+            return
+        time.sleep(interval)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dispute_app, name="dispute")
+    app.command("watch")(watch_cmd)

@@ -1,0 +1,170 @@
+"""The requester's side: check one's own records and challenge a wrong attribution by itself.
+
+A home that paid for a request keeps its input, salt and reply key (``offchain.client``), so
+it can recompute the record's integer attribution exactly and, if the worker recorded another
+list, open a dispute, prove the lie in the worker's published trace, and resolve it when the
+deadline passes. ``attestia watch`` runs :func:`watch_once` in a loop; one bad request is
+reported and skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from offchain.attribution.integer import (
+    label_of_instances,
+    label_of_output,
+    shares_from_int_totals,
+)
+from offchain.chain.contracts import Attestia
+from offchain.client import LocalRequest
+from offchain.dispute.game import (
+    AttributionModel,
+    DisputeError,
+    challenge_closes_at,
+    find_fraud,
+    open_challenge,
+    resolve,
+)
+from offchain.errors import AttestiaError
+from offchain.models.encoding import decode_tensor
+from offchain.privacy import EncryptionKey, open_result
+from offchain.protocol import PROOF_ZK, DisputeState, Share
+from offchain.registry import Recorded
+
+log = logging.getLogger("attestia.watch")
+
+
+@dataclass(frozen=True)
+class Material:
+    """What a challenge reveals: the input bytes, its salt, and the committed output."""
+
+    input_bytes: bytes
+    salt: bytes
+    output: bytes
+    label: int
+
+
+def material(attestia: Attestia, local: LocalRequest, record: Recorded) -> Material:
+    """The challenge material of a record this home requested."""
+    inference = record.inference
+    if inference.proofKind == PROOF_ZK:
+        from offchain.verify.evidence import read_submission
+
+        submission = read_submission(attestia, record.meta.tx_hash,
+                                     ("fulfillZk", "fulfillZkBySig"))
+        if submission.zk_instances is None:
+            raise DisputeError(f"cannot read the ZK instances of record "
+                               f"0x{record.request_id.hex()}: {submission.error}")
+        instances = list(submission.zk_instances)
+        output = b"".join(int(v).to_bytes(32, "big") for v in instances)
+        return Material(local.input_bytes, local.salt, output, label_of_instances(instances))
+    sealed = attestia.reg.sealed_result(record.meta.tx_hash)
+    output = open_result(EncryptionKey(local.reply_secret), sealed)
+    label = label_of_output(decode_tensor(output)[0])
+    return Material(local.input_bytes, local.salt, output, label)
+
+
+def honest_shares(model: AttributionModel, package: Any, found: Material) -> list[Share]:
+    """The attribution list the record should carry (the integer KNN-Shapley)."""
+    raw = decode_tensor(found.input_bytes).astype(np.float32)
+    query = package.quantise(raw)[0]
+    trace = model.trace(query, found.label)
+    return shares_from_int_totals(trace.totals, list(trace.roster))
+
+
+@dataclass
+class WatchReport:
+    """What one pass did, per request id (hex)."""
+
+    checked: int = 0
+    correct: int = 0
+    challenged: list[str] = field(default_factory=list)
+    proved: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"checked": self.checked, "correct": self.correct,
+                "challenged": self.challenged, "proved": self.proved,
+                "resolved": self.resolved,
+                "skipped": [{"requestId": r, "reason": why} for r, why in self.skipped]}
+
+
+def local_requests(data_dir: Path) -> list[LocalRequest]:
+    from offchain.client import load_local_request
+
+    out = []
+    for path in sorted((data_dir / "requests").glob("0x*.json")):
+        try:
+            found = load_local_request(data_dir, path.stem)
+        except AttestiaError as exc:
+            log.warning("skipping %s: %s", path.name, exc)
+            continue
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def watch_once(attestia: Attestia, package: Any, model_id: bytes, data_dir: Path, *,
+               account: Any = None, note: Callable[[str], None] = log.info) -> WatchReport:
+    """Check every record of ``model_id`` this home requested; challenge wrong attributions
+    (revealing their inputs), prove the lies in responded disputes this home opened, resolve
+    disputes past their deadline."""
+    report = WatchReport()
+    model = AttributionModel.of_package(package)
+    now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
+    for local in local_requests(data_dir):
+        if local.model_id != model_id:
+            continue
+        rid = "0x" + local.request_id.hex()
+        try:
+            _watch_one(attestia, package, model, local, now, account, report, note)
+        except AttestiaError as exc:  # one bad request never stops the watch
+            report.skipped.append((rid, str(exc)))
+            note(f"{rid}: skipped: {exc}")
+    return report
+
+
+def _watch_one(attestia: Attestia, package: Any, model: AttributionModel,
+               local: LocalRequest, now: int, account: Any,
+               report: WatchReport, note: Callable[[str], None]) -> None:
+    rid_hex = "0x" + local.request_id.hex()
+    records = attestia.reg.recorded(from_block=local.block, request_id=local.request_id)
+    if not records:
+        return
+    record = records[-1]
+    dispute = attestia.disputes.get(local.request_id)
+    if dispute.state == DisputeState.NONE:
+        report.checked += 1
+        found = material(attestia, local, record)
+        if tuple(honest_shares(model, package, found)) == tuple(record.shares):
+            report.correct += 1
+            return
+        closes = challenge_closes_at(attestia, record.inference)
+        if now > closes:
+            note(f"{rid_hex}: WRONG attribution, but its challenge window closed at {closes}")
+            report.skipped.append((rid_hex, "wrong attribution, window closed"))
+            return
+        open_challenge(attestia, record.inference, found.input_bytes, found.salt,
+                       found.output, model.spec, account=account)
+        report.challenged.append(rid_hex)
+        note(f"{rid_hex}: WRONG attribution: challenged (its input is now public)")
+        return
+    if dispute.state == DisputeState.RESPONDED and now <= dispute.deadline:
+        proof = find_fraud(attestia, model, local.request_id)
+        if proof is not None:
+            attestia.send(proof.call, account=account)
+            report.proved.append(rid_hex)
+            note(f"{rid_hex}: proved {proof.fraud.kind.name.lower()} fraud: {proof.fraud.reason}")
+        return
+    if dispute.state in (DisputeState.OPEN, DisputeState.RESPONDED) and now > dispute.deadline:
+        resolve(attestia, local.request_id, account=account)
+        report.resolved.append(rid_hex)
+        note(f"{rid_hex}: dispute resolved after its deadline")

@@ -1,0 +1,119 @@
+"""``attestia watch`` and ``attestia dispute``: a requester's home catches a worker that
+misattributes (all basis points to one contributor, with an honest answer), challenges it by
+itself, the worker cannot answer with an honest trace, and the deadline slashes it; an honest
+record is left alone; bad input is one error line and nothing sent."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from offchain.chain.accounts import dev_account
+from offchain.client import wait_for_outcomes
+from offchain.protocol import BPS, DisputeState, Share
+from tests.rewards.helpers import cli, cli_home
+from tests.worker.helpers import CLIENT, make_worker, send_demo_requests
+
+
+def _lying(node, model_id: bytes) -> None:
+    """The worker's engine answers honestly but gives every basis point to the contributor
+    its own attribution ranks lowest (the issue's attack)."""
+    engine = node.engines[model_id]
+    honest = engine.evaluate
+
+    def evaluate(raw):
+        evaluation = honest(raw)
+        ranked = sorted(engine.roster, key=lambda a: dict(evaluation.shares).get(a, 0))
+        return replace(evaluation, shares=(Share(ranked[0], BPS),))
+
+    engine.evaluate = evaluate
+
+
+def test_watch_catches_a_misattribution_and_the_deadline_slashes(
+        attestia, served_model, demo_package, demo_package_dir, settings, tmp_path) -> None:
+    home = cli_home(settings, tmp_path / "home")
+    data_dir = home / ".attestia"
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    honest_req, lying_req = send_demo_requests(attestia, demo_package, data_dir, 2,
+                                               worker=node.signer.address)
+    node.run(until_idle=True, max_seconds=30)  # wait: see below
+    assert wait_for_outcomes(attestia, [honest_req], timeout=5)
+    stats_before = node.stats.recorded
+    assert stats_before >= 1
+    pkg = str(demo_package_dir)
+    dev = ["--dev-account", str(CLIENT)]
+
+    # Both were recorded honestly: a watch pass finds nothing to do.
+    out = cli(settings, home, "watch", "--model", pkg, "--once", "--json", *dev)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert (report["checked"], report["correct"], report["challenged"]) == (2, 2, [])
+    rid = "0x" + honest_req.request_id.hex()
+    refused = cli(settings, home, "dispute", "open", rid, "--model", pkg, "--yes", *dev)
+    assert refused.returncode == 1 and "honest one" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+    # A third request, recorded by the lying engine.
+    _lying(node, served_model.model_id)
+    (bad,) = send_demo_requests(attestia, demo_package, data_dir, 1, offset=7,
+                                worker=node.signer.address)
+    node.run(until_idle=True)
+    (outcome,) = wait_for_outcomes(attestia, [bad], timeout=5).values()
+    assert len(outcome.shares) == 1 and outcome.shares[0][1] == BPS
+    out = cli(settings, home, "watch", "--model", pkg, "--once", "--json", *dev)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    bad_id = "0x" + bad.request_id.hex()
+    assert report["challenged"] == [bad_id] and report["correct"] == 2
+
+    # The running worker tries to answer with the honest trace: refused (BpsDoNotFollow).
+    node.run(until_idle=True)
+    assert attestia.disputes.get(bad.request_id).state == DisputeState.OPEN
+    status = json.loads(cli(settings, home, "dispute", "status", bad_id, "--json").stdout)
+    assert status["state"] == "open" and status["challenger"] == dev_account(CLIENT).address
+
+    attestia.chain.w3.provider.make_request("evm_increaseTime",
+                                            [attestia.disputes.response_window() + 1])
+    attestia.chain.w3.provider.make_request("evm_mine", [])
+    out = cli(settings, home, "watch", "--model", pkg, "--once", "--json", *dev)
+    assert json.loads(out.stdout)["resolved"] == [bad_id], out.stderr
+    status = json.loads(cli(settings, home, "dispute", "status", bad_id, "--json").stdout)
+    assert status["state"] == "no_response" and status["fraud"] == "no_response"
+    assert status["attribution"].startswith("re-attributed by the equal split")
+    assert attestia.reg.worker(node.signer.address).slashedAt != 0
+    human = cli(settings, home, "dispute", "status", bad_id)
+    assert "no response" in human.stdout and "equal split" in human.stdout
+    # verify shows the dispute: the lost one fails its record's line, an untouched one passes.
+    lost = cli(settings, home, "verify", bad_id, "--json")
+    assert lost.returncode == 1
+    line = next(c for c in json.loads(lost.stdout)["checks"] if c["name"] == "dispute")
+    assert line["status"] == "FAIL" and "no response" in line["reason"]
+    fine = cli(settings, home, "verify", rid, "--json")
+    line = next(c for c in json.loads(fine.stdout)["checks"] if c["name"] == "dispute")
+    assert line["status"] == "PASS" and "not challenged" in line["reason"]
+
+
+def test_dispute_bad_input_is_one_line_and_sends_nothing(attestia, served_model, settings,
+                                                         demo_package_dir, tmp_path) -> None:
+    home = cli_home(settings, tmp_path / "home")
+    w3 = attestia.chain.w3
+    nonce = w3.eth.get_transaction_count(dev_account(CLIENT).address)
+    missing = "0x" + "ab" * 32
+    cases = [
+        (["dispute", "status", "0x1234"], "request id"),
+        (["dispute", "open", missing, "--model", str(demo_package_dir)], "--yes"),
+        (["dispute", "open", missing, "--model", str(demo_package_dir), "--yes"],
+         "no local request"),
+        (["dispute", "open", missing, "--model", str(tmp_path / "nope"), "--yes"], ""),
+        (["dispute", "prove", missing, "--model", str(tmp_path / "nope")], "package"),
+        (["dispute", "resolve", missing], "WrongDisputeState"),
+        (["watch", "--model", str(demo_package_dir), "--interval", "0"], "--interval"),
+    ]
+    for args, expected in cases:
+        out = cli(settings, home, *args, "--dev-account", str(CLIENT)) \
+            if args[1] not in ("status",) else cli(settings, home, *args)
+        assert out.returncode != 0, (args, out.stdout)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in out.stderr, (args, out.stderr)
+        assert expected in lines[0], (args, lines[0])
+    assert w3.eth.get_transaction_count(dev_account(CLIENT).address) == nonce
