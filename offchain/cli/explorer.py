@@ -50,8 +50,9 @@ def _indexer(ctx: typer.Context, db: str | None, window: int, recheck: int) -> A
     except Exception as exc:  # a driver error: unreachable server, bad path, bad credentials
         raise ConfigError(f"--db: cannot open the database: {' '.join(str(exc).split())[:300]}"
                           ) from None
-    return attestia, engine, Indexer(attestia, engine, IndexerConfig(window=window,
-                                                                     recheck=recheck))
+    home = (settings_of(ctx).home,)  # file:// batch files are read from the home only
+    return attestia, engine, Indexer(attestia, engine, IndexerConfig(
+        window=window, recheck=recheck, local_roots=home))
 
 
 @index_app.command("run")
@@ -115,7 +116,9 @@ def explorer_cmd(
     stop = threading.Event()
     if not no_index:
         threading.Thread(target=indexer.run, args=(stop,), name="indexer", daemon=True).start()
-    app = create_app(Explorer(engine, attestia, settings_of(ctx).data_dir))
+    settings = settings_of(ctx)
+    app = create_app(Explorer(engine, attestia, settings.data_dir,
+                              local_roots=(settings.home,)))
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     console.print(f"explorer: http://{shown}:{port}  (API docs at /docs; chain "
                   f"{attestia.chain.chain_id}, registry {attestia.registry.address}; "

@@ -76,11 +76,13 @@ class _Cache:
 class Explorer:
     """The explorer's answers over one database and (for live checks) one deployment."""
 
-    def __init__(self, engine: Engine, attestia: Attestia, data_dir: Path | None = None
-                 ) -> None:
+    def __init__(self, engine: Engine, attestia: Attestia, data_dir: Path | None = None,
+                 *, local_roots: tuple[Path, ...] | None = None) -> None:
         self.engine = engine
         self.attestia = attestia
         self.data_dir = data_dir
+        self.local_roots = local_roots
+        """Directories whose file:// batch files are read (None: any local file)."""
         self._cache = _Cache()
         self._packages: dict[bytes, Any] = {}
 
@@ -241,7 +243,8 @@ class Explorer:
         def compute() -> BatchCheck:
             return check_batch(batch["batchId"], batch["dataURI"], batch["root"],
                                batch["modelId"], batch["worker"], batch["count"],
-                               batch["dataHash"], roster=roster)
+                               batch["dataHash"], roster=roster,
+                               local_roots=self.local_roots)
 
         return self._cache.get(key, compute,
                                lambda r: PASSED_FILE_TTL if r.ok else FAILED_FILE_TTL)

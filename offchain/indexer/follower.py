@@ -29,6 +29,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -65,6 +66,8 @@ class IndexerConfig:
     confirmations: int = 0
     """Blocks below the head left unindexed (0: index the head; reorgs are repaired)."""
     fetch_batches: bool = True
+    local_roots: tuple[Path, ...] | None = None
+    """Directories whose ``file://`` batch files are read (None: any local file)."""
     attempts: int = 4
     """Tries per RPC call within a window before the cycle gives up (then run() backs off)."""
     max_backoff: float = 30.0
@@ -416,7 +419,8 @@ class Indexer:
             split = self._split_at(conn, batch.model_id, batch.block, batch.log_index)
         roster = list(model.contributors) if model is not None else None
         result = check_batch(batch.batch_id, batch.data_uri, batch.root, batch.model_id,
-                             batch.worker, int(batch.count), batch.data_hash, roster=roster)
+                             batch.worker, int(batch.count), batch.data_hash, roster=roster,
+                             local_roots=self.config.local_roots)
         rows: list[Row] = [(S.batch_files, {
             "batch_id": batch.batch_id, "status": result.status, "check": result.verdict,
             "reason": result.reason[:2000], "fetched_at": int(time.time()),

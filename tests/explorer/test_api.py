@@ -249,3 +249,21 @@ def test_bad_input_on_pages_is_an_html_4xx(client: TestClient) -> None:
         response = client.get(path)
         assert response.status_code == status and "text/html" in \
             response.headers["content-type"], path
+
+
+def test_a_public_explorer_reads_no_local_file_outside_its_home(explorer_flow: Flow,
+                                                                tmp_path) -> None:
+    """Whoever commits a batch picks its URI: file:///etc/hostname must not be read (its
+    existence, size or hash would show on the page)."""
+    from offchain.indexer.batches import check_batch
+
+    zero = "0x" + "00" * 32
+    outside = check_batch(zero, "file:///etc/hostname", zero, zero, UNKNOWN_ADDRESS, 1, zero,
+                          roster=None, local_roots=(tmp_path,))
+    assert outside.status == "unreadable" and not outside.fetched and outside.size == 0
+    assert "outside this explorer's home" in outside.reason
+    inside = tmp_path / "batch.json"
+    inside.write_text("{}")
+    read = check_batch(zero, inside.as_uri(), zero, zero, UNKNOWN_ADDRESS, 1, zero,
+                       roster=None, local_roots=(tmp_path,))
+    assert read.fetched and read.status == "failed" and read.verdict == "dataHash"
