@@ -310,30 +310,48 @@ class BatchWorker:
         """Serve until ``node.stop_event`` is set (SIGTERM), or until nothing is left.
 
         A batch being committed when the stop comes is finished first; requests still
-        pending stay journaled for the next run.
+        pending stay journaled for the next run. A lost chain never ends the run, as for
+        single records (``WorkerNode.round_failed``): the worker waits for the chain, then
+        recovers from its journal (journaled commits re-broadcast byte for byte, assigned
+        batches signed again, pending requests batched) and goes on.
         """
-        self.recover()
         deadline = time.monotonic() + max_seconds if max_seconds else None
         stop = self.node.stop_event
+        recovered = False
         while not stop.is_set():
             self.node.beat()
-            new = self.ingest()
-            onchain_new, onchain_busy = 0, False
-            if self.options.onchain:
-                onchain_new = self.node.poll()
-                entries = self.journal.entries(J.NEW)[: self.node.options.pipeline]
-                if entries:
-                    self.node.process(entries)
-                    onchain_busy = True
-            idle = new == 0 and onchain_new == 0 and not onchain_busy
-            made = self.step(flush=until_idle and idle)
-            if not made and not onchain_busy:
-                if until_idle and idle and self.journal.oldest_pending() is None:
-                    break
-                stop.wait(self._sleep_time())
-            if deadline and time.monotonic() > deadline:
+            try:
+                if not recovered:
+                    self.recover()
+                    recovered = True
+                done = self._round(until_idle)
+                self.node.round_succeeded()
+            except Exception as exc:  # a long-running process outlives one failed round
+                self.node.round_failed(exc)
+                recovered = False
+                done = False
+            if done or (deadline and time.monotonic() > deadline):
                 break
         return self.stats
+
+    def _round(self, until_idle: bool) -> bool:
+        """One round: ingest the inbox, serve on-chain requests, form and commit a batch (or
+        wait a little). True when ``until_idle`` and nothing is left."""
+        new = self.ingest()
+        onchain_new, onchain_busy = 0, False
+        if self.options.onchain:
+            onchain_new = self.node.poll()
+            entries = self.journal.entries(J.NEW)[: self.node.options.pipeline]
+            if entries:
+                self.node.process(entries)
+                onchain_busy = True
+        idle = new == 0 and onchain_new == 0 and not onchain_busy
+        made = self.step(flush=until_idle and idle)
+        if not made and not onchain_busy:
+            if until_idle and idle and self.journal.oldest_pending() is None:
+                return True
+            self.node.stop_event.wait(self._sleep_time())
+        return False
 
     def recover(self) -> None:
         """Settle what a previous run left: single records, journaled commits, assigned

@@ -183,13 +183,17 @@ class WorkerNode:
                     break
                 else:
                     self.stop_event.wait(self.options.poll_interval)
-                self._failures = 0
+                self.round_succeeded()
             except Exception as exc:  # a long-running process outlives one failed round
                 self.round_failed(exc)
                 recovered = False
             if deadline and time.monotonic() > deadline:
                 break
         return self.stats
+
+    def round_succeeded(self) -> None:
+        """A round went through: a later failure starts its backoff from the shortest."""
+        self._failures = 0
 
     def round_failed(self, exc: Exception) -> None:
         """After a round failed: wait until the chain answers again (a lost connection is

@@ -172,3 +172,77 @@ def test_a_round_that_fails_for_a_bug_is_logged_and_the_worker_goes_on(
     assert "round failed (a bug): RuntimeError: a bug nobody foresaw" in caplog.text
     assert "chain unreachable" not in caplog.text
     assert len(wait_for_outcomes(attestia, sent, timeout=10)) == 2
+
+
+def test_a_batching_worker_waits_for_a_lost_chain_and_commits_the_next_batch(
+    project_home, demo_package, demo_package_dir, tmp_path
+) -> None:
+    """`worker run --batch-size`: the chain goes away after a first batch, requests reach the
+    inbox meanwhile; the chain comes back and the same process commits them and the next
+    ones; nothing is committed twice, no traceback."""
+    from offchain.models.encoding import encode_tensor
+    from offchain.models.registrations import resolve_model_id
+    from offchain.worker.inbox import offchain_request, submit_offchain
+    from tests.worker.helpers import demo_inputs
+
+    node = EmbeddedChain(tmp_path / "own-chain", free_port())
+    node.up()
+    worker = None
+    try:
+        settings = load_settings(home=project_home, rpc_url=node.url)
+        chain = connect(settings)
+        deployment, _ = deploy(chain, fresh=True)
+        attestia = Attestia(chain, deployment)
+        register_model(attestia, demo_package, fee=10**15, kinds=["signed"],
+                       account=dev_account(0))
+        model_id = resolve_model_id(attestia, demo_package).model_id
+        inbox = project_home / ".attestia" / "workers" / "batcher" / "inbox"
+        log_path = tmp_path / "worker.log"
+
+        def submit(offset: int) -> None:
+            submit_offchain(inbox, [offchain_request(model_id, encode_tensor(raw), fee=10**15,
+                                                     requester=dev_account(2).address)
+                                    for raw in demo_inputs(2, offset)])
+
+        def committed() -> int:
+            try:
+                return len(attestia.reg.batches())
+            except Exception:  # the chain is down
+                return -1
+
+        with log_path.open("w") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "offchain.cli.main", "--rpc-url", node.url, "worker",
+                 "run", "--model", str(demo_package_dir), "--name", "batcher", "--dev-account",
+                 "1", "--batch-size", "2", "--max-latency", "0.5"], cwd=REPO_ROOT,
+                env=_env(project_home), stdout=log, stderr=subprocess.STDOUT)
+        _wait_for("ready line", lambda: "ready: serving requests and batching" in
+                  log_path.read_text(), worker, log_path)
+        submit(0)
+        _wait_for("first batch", lambda: committed() == 1, worker, log_path, timeout=60)
+
+        assert node.down()
+        _wait_for("waiting line", lambda: "chain unreachable at " in log_path.read_text(),
+                  worker, log_path, timeout=30)
+        submit(2)  # arrives while the chain is away
+        time.sleep(3)  # a few retries
+        assert worker.poll() is None, log_path.read_text()
+
+        node.up()
+        _wait_for("resume line", lambda: "chain back at block" in log_path.read_text(),
+                  worker, log_path, timeout=60)
+        _wait_for("second batch", lambda: committed() == 2, worker, log_path, timeout=60)
+        submit(4)  # and the next one, as usual
+        _wait_for("third batch", lambda: committed() == 3, worker, log_path, timeout=60)
+        batches = attestia.reg.batches()
+        assert len({b.batch_id for b in batches}) == 3 and all(b.count == 2 for b in batches)
+        text = log_path.read_text()
+        assert "Traceback" not in text, text
+        assert worker.poll() is None
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+        node.down()
+    assert worker.returncode == 0, log_path.read_text()
+    assert "stopped: 6 recorded" in log_path.read_text()
