@@ -38,7 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rewards": ("rewards", "Settle and claim data contributors' rewards."),
     "governance": ("governance", "Governance: enclave measurements and revocations "
                                  "(GOVERNANCE_ROLE)."),
-    "request": ("request", "Follow, wait for, list and cancel paid inference requests."),
+    "request": ("request", "Follow, wait for, list and cancel inference requests; submit "
+                           "off-chain ones to a batching worker."),
     "withdraw": ("rewards", "Withdraw your registry balance (earnings, refunds) and any "
                             "Slasher balance."),
     "dispute": ("dispute", "Challenge a record's attribution, answer a challenge, prove a lie, "

@@ -17,8 +17,8 @@ from offchain.cli.common import (
     settings_of,
 )
 
-request_app = typer.Typer(help="Follow, wait for, list and cancel paid inference requests.",
-                          no_args_is_help=True)
+request_app = typer.Typer(help="Follow, wait for, list and cancel inference requests; submit "
+                          "off-chain ones to a batching worker.", no_args_is_help=True)
 
 _STYLE = {"open": "cyan", "recorded": "green", "rejected": "red", "cancelled": "yellow",
           "expired": "bold yellow"}
@@ -55,18 +55,142 @@ def status_cmd(
     request_id: str = typer.Argument(..., help="The request id (0x + 64 hex digits)."),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
-    """Show where a request stands: open, recorded, rejected, cancelled or expired.
+    """Show where a request stands: open, recorded, rejected, cancelled or expired; for an
+    off-chain request this home submitted (request submit): queued, batched or committed,
+    with its batch, leaf and inclusion proof.
 
     Example: attestia request status 0x5f3a…
     """
+    from offchain.batched import batched_status, load_submission
     from offchain.requests import request_status
 
     rid = _request_id(request_id)
+    submission = load_submission(settings_of(ctx).data_dir, rid)
+    if submission is not None:
+        batched = batched_status(reader_of(ctx), submission)
+        if as_json:
+            print_json(batched.to_json())
+        else:
+            _print_batched(batched)
+        return
     status = request_status(reader_of(ctx), rid)
     if as_json:
         print_json(status.to_json())
     else:
         _print_status(status)
+
+
+def _print_batched(status: Any) -> None:
+    data = status.to_json()
+    console.print(f"off-chain request {data['requestId']}: {status.state}", highlight=False,
+                  soft_wrap=True)
+    lines = [("model", data["modelId"]), ("worker", data["worker"]),
+             ("fee", f"{eth(status.submission.fee)} ETH")]
+    if status.batch_id is not None:
+        lines.append(("batch", data["batchId"]))
+    if status.leaf is not None:
+        lines += [("leaf", f"{status.leaf} of {status.count} (root {data['root']}, epoch "
+                           f"{status.epoch})"),
+                  ("committed", f"tx {status.tx_hash}"),
+                  ("inclusion", f"{len(status.proof)}-hash proof "
+                                f"{', '.join(p[:10] + '…' for p in data['inclusionProof'])}"),
+                  ("verify", f"attestia verify {status.ref}")]
+    elif status.state == "queued":
+        lines.append(("inbox", status.submission.inbox_file))
+    for key, value in lines:
+        console.print(f"  {key:>12}: {value}", highlight=False, soft_wrap=True)
+
+
+@request_app.command("submit")
+def submit_cmd(
+    ctx: typer.Context,
+    model: str = typer.Option(..., "--model", help="Model id (0x...) or model package "
+                              "directory."),
+    input_path: str = typer.Option(..., "--input", help="Input JSON: {\"features\": {...}}."),
+    package: str = typer.Option(None, "--package", help="Model package (for feature names), "
+                                "when --model is an id."),
+    worker: str = typer.Option(None, "--worker", help="The batching worker's address "
+                               "(default: one running in this home that serves the model)."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until the batch holding "
+                              "the request is committed on chain."),
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for the batch."),
+    as_json: bool = typer.Option(False, "--json", help="Print the request as JSON."),
+    dev_account: int = dev_account_option(2, "requester"),
+) -> None:
+    """Submit an off-chain request to a batching worker (worker run --batch-size N): it goes
+    to the worker's inbox, and is recorded as a leaf of a committed Merkle batch.
+
+    Shows the batch, the leaf and its inclusion proof once committed; `attestia verify
+    batch:0x<batchId>:<leaf>` checks it. Nothing is paid on chain for the request itself
+    (the worker deposits the contributors' cut with the batch).
+
+    Example: attestia request submit --model .attestia/models/demo --input x.json
+    """
+    import json
+    from pathlib import Path
+
+    from offchain.batched import COMMITTED, submit, wait_batched
+    from offchain.cli.common import check_model_ref, model_ref, parse_address
+    from offchain.errors import ConfigError
+    from offchain.models import load_package
+    from offchain.models.encoding import parse_input
+
+    if not timeout > 0:
+        raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
+    named = parse_address(worker, "--worker") if worker is not None else None
+    check_model_ref(model)
+    try:
+        payload = json.loads(Path(input_path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read input {input_path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigError(f"input {input_path} is not JSON ({exc}); give "
+                          "{\"features\": {\"name\": value, ...}}") from None
+    settings = settings_of(ctx)
+    attestia = reader_of(ctx)
+    account = attestia.chain.account(dev_account)
+    model_id, pkg = model_ref(attestia, model, data_dir=settings.data_dir,
+                              account=account.address)
+    if pkg is None and package is None:
+        raise ConfigError("--model is an id: pass --package PATH for its feature names")
+    pkg = pkg or load_package(Path(package))
+    registered = attestia.reg.model(model_id)
+    if registered is None:
+        raise ConfigError(f"model 0x{model_id.hex()} is not registered")
+    if pkg.content_hash != registered.contentHash:
+        raise ConfigError(f"{pkg.path} is not model 0x{model_id.hex()} (another ONNX file)")
+    x = parse_input(payload, pkg.feature_names)
+    sub = submit(attestia, model_id, x, requester=account.address, data_dir=settings.data_dir,
+                 worker=named)
+    rid = "0x" + sub.request_id.hex()
+    err_console.print(f"queued off-chain request {rid} for batching worker {sub.worker}"
+                      + (f"; waiting up to {timeout:.0f} s for its batch" if wait else "")
+                      + f" (attestia request status {rid})", highlight=False, soft_wrap=True)
+    if not wait:
+        if as_json:
+            print_json(sub.to_json() | {"state": "queued"})
+        return
+    status = wait_batched(attestia, sub, timeout=timeout, on_poll=_batched_waiting(rid))
+    assert status.state == COMMITTED
+    if as_json:
+        print_json(status.to_json())
+        return
+    label = (pkg.labels[status.label] if status.label is not None
+             and 0 <= status.label < len(pkg.labels) else "?")
+    console.print(f"answer: [bold]{label}[/]", highlight=False)
+    _print_batched(status)
+
+
+def _batched_waiting(rid: str) -> Any:
+    last = {"at": 0.0}
+
+    def on_poll(status: Any, waited: float) -> None:
+        if waited - last["at"] >= 10:
+            last["at"] = waited
+            err_console.print(f"still waiting for {rid[:18]}… ({status.state}, {waited:.0f} s)",
+                              highlight=False)
+
+    return on_poll
 
 
 @request_app.command("wait")

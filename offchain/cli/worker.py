@@ -108,24 +108,60 @@ def _heartbeater(attestia, setup, batch_size: int):
 
 def _serve(node, data_dir: Path, *, batch_size: int, max_latency: float, until_idle: bool,
            progress: bool):
-    if batch_size:
-        from offchain.worker.batch import run_batch_mode
+    """Run the worker (batch mode with --batch-size), with a live progress bar on stderr when
+    asked; log lines then go through the bar's console, above it, never over it."""
+    def run():
+        if batch_size:
+            from offchain.worker.batch import run_batch_mode
 
-        stats = run_batch_mode(node, data_dir, batch_size=batch_size, max_latency=max_latency,
-                               until_idle=until_idle)
-    elif progress:
-        from rich.progress import Progress
+            return run_batch_mode(node, data_dir, batch_size=batch_size,
+                                  max_latency=max_latency, until_idle=until_idle)
+        return node.run(until_idle=until_idle)
 
-        with Progress(console=err_console) as bar:
-            task = bar.add_task("inferences", total=None)
-            node.on_progress = lambda s: bar.update(
-                task, completed=s.recorded + s.rejected + s.skipped, total=max(s.seen, 1),
-                description=f"recorded {s.recorded} rejected {s.rejected}",
-            )
-            stats = node.run(until_idle=until_idle)
-    else:
-        stats = node.run(until_idle=until_idle)
-    return stats
+    if not progress:
+        return run()
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=False) as bar, _logging_above(bar):
+        task = bar.add_task("inferences", total=None)
+
+        def show(s) -> None:
+            if batch_size:
+                bar.update(task, completed=s.recorded, total=None,
+                           description=f"batched {s.recorded} (failed {s.failed})")
+            else:
+                bar.update(task, completed=s.recorded + s.rejected + s.skipped,
+                           total=max(s.seen, 1),
+                           description=f"recorded {s.recorded} rejected {s.rejected}")
+
+        node.on_progress = show
+        return run()
+
+
+class _logging_above:  # noqa: N801 (a context manager used like a function)
+    """Route the worker's log lines through the progress bar's console while it is shown
+    (rich prints them above the live bar), then restore the handlers."""
+
+    def __init__(self, bar) -> None:
+        self.bar = bar
+        self.saved: list[logging.Handler] = []
+
+    def __enter__(self) -> None:
+        root = logging.getLogger()
+        self.saved = list(root.handlers)
+        console = self.bar.console
+        formatter = (self.saved[0].formatter if self.saved else None) or logging.Formatter(
+            "%(asctime)s %(name)s %(message)s")
+
+        class AboveBar(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                console.print(formatter.format(record), markup=False, highlight=False,
+                              soft_wrap=True)
+
+        root.handlers = [AboveBar()]
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().handlers = self.saved
 
 
 def _check_simulated_measurement(attestia) -> None:

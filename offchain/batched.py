@@ -1,0 +1,228 @@
+"""Off-chain requests to a batching worker, and where each one stands (``attestia request
+submit`` / ``request status``).
+
+A batching worker (``attestia worker run --batch-size N``) drains an inbox directory
+(:mod:`offchain.worker.inbox`) into Merkle-batched records: one ``commitBatch`` per batch.
+A client of the same home finds such a worker through its heartbeat
+(:mod:`offchain.worker.heartbeat`: it names the models served and the inbox), drops the
+request there (the request id is :func:`offchain.protocol.request_id`, as on chain) and keeps
+what it sent under ``<data dir>/offchain-requests/<id>.json``: the input, the salt, the worker
+and its data directory. The request then goes
+
+    queued  ->  batched (the worker's results name its batch and leaf; commit not seen yet)
+            ->  committed (``BatchCommitted`` on chain; the published batch file, checked
+                against the commitment, gives the leaf and its inclusion proof)
+
+and ``attestia verify batch:0x<batchId>:<leaf>`` checks the record as anyone can.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from offchain.chain.contracts import Attestia
+from offchain.errors import ConfigError
+from offchain.fsutil import atomic_write_json
+from offchain.models.encoding import encode_tensor
+from offchain.worker.heartbeat import Heartbeat, fresh_heartbeats
+from offchain.worker.inbox import offchain_request, submit_offchain
+
+FOLDER = "offchain-requests"
+QUEUED, BATCHED, COMMITTED = "queued", "batched", "committed"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the client kept of an off-chain request it submitted."""
+
+    request_id: bytes
+    model_id: bytes
+    worker: str
+    worker_dir: str
+    inbox_file: str
+    input_bytes: bytes
+    salt: bytes
+    fee: int
+    requester: str
+    submitted_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"requestId": "0x" + self.request_id.hex(), "modelId": "0x" + self.model_id.hex(),
+                "worker": self.worker, "workerDir": self.worker_dir,
+                "inboxFile": self.inbox_file, "input": "0x" + self.input_bytes.hex(),
+                "salt": "0x" + self.salt.hex(), "feeWei": self.fee, "requester": self.requester,
+                "submittedAt": self.submitted_at}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Submission:
+        h = bytes.fromhex
+        return cls(h(d["requestId"][2:]), h(d["modelId"][2:]), str(d["worker"]),
+                   str(d["workerDir"]), str(d["inboxFile"]), h(d["input"][2:]),
+                   h(d["salt"][2:]), int(d["feeWei"]), str(d["requester"]),
+                   float(d["submittedAt"]))
+
+    def save(self, data_dir: Path) -> Path:
+        path = data_dir / FOLDER / f"0x{self.request_id.hex()}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_write_json(path, self.to_json(), indent=1)
+
+
+def load_submission(data_dir: Path, request_id: bytes) -> Submission | None:
+    """The off-chain request this home submitted with that id (None if it did not)."""
+    path = data_dir / FOLDER / f"0x{request_id.hex()}.json"
+    if not path.exists():
+        return None
+    try:
+        return Submission.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ConfigError(f"off-chain request file {path} is corrupt ({type(exc).__name__}: "
+                          f"{exc}): restore it or move it away") from None
+
+
+def batching_worker(attestia: Attestia, model_id: bytes, data_dir: Path,
+                    named: str | None = None) -> Heartbeat:
+    """A running batching worker of this home that serves ``model_id`` (``named`` if given);
+    ConfigError naming what to start otherwise."""
+    beats = fresh_heartbeats(data_dir / "workers", attestia.chain.chain_id,
+                             attestia.reg.address)
+    mid = "0x" + model_id.hex()
+    if named is not None:
+        beat = next((b for s, b in beats.items() if s.lower() == named.lower()), None)
+        if beat is None:
+            raise ConfigError(f"worker {named} is not running in this home (no fresh "
+                              "heartbeat): start it with attestia worker run --model PACKAGE "
+                              "--batch-size N")
+        if not beat.batch_size or not beat.inbox:
+            raise ConfigError(f"worker {named} does not batch (it runs without --batch-size): "
+                              "use attestia infer, or start a batching worker")
+        if not beat.serves(model_id):
+            raise ConfigError(f"worker {named} does not serve model {mid}")
+        return beat
+    for beat in beats.values():
+        if beat.batch_size and beat.inbox and beat.serves(model_id):
+            return beat
+    raise ConfigError(f"no batching worker serving model {mid} runs in this home: start one "
+                      "with attestia worker run --model PACKAGE --batch-size N; nothing was "
+                      "submitted")
+
+
+def submit(attestia: Attestia, model_id: bytes, raw: np.ndarray, *, requester: str,
+           data_dir: Path, worker: str | None = None) -> Submission:
+    """Drop one off-chain request for ``model_id`` into a batching worker's inbox and keep
+    it under ``<data_dir>/offchain-requests``. The fee named is the model's current fee."""
+    model = attestia.reg.model(model_id)
+    if model is None:
+        raise ConfigError(f"model 0x{model_id.hex()} is not registered")
+    if not model.active:
+        raise ConfigError(f"model 0x{model_id.hex()} no longer takes requests")
+    beat = batching_worker(attestia, model_id, data_dir, worker)
+    input_bytes = encode_tensor(np.asarray(raw, dtype=np.float32))
+    entry = offchain_request(model_id, input_bytes, fee=model.fee, requester=requester)
+    assert beat.inbox is not None
+    path = submit_offchain(Path(beat.inbox), entry)
+    sub = Submission(bytes.fromhex(entry["requestId"][2:]), model_id, beat.signer,
+                     beat.data_dir, str(path), input_bytes, bytes.fromhex(entry["salt"][2:]),
+                     model.fee, requester, time.time())
+    sub.save(data_dir)
+    return sub
+
+
+@dataclass(frozen=True)
+class BatchedStatus:
+    """Where an off-chain request stands."""
+
+    submission: Submission
+    state: str
+    batch_id: bytes | None = None
+    leaf: int | None = None
+    count: int | None = None
+    root: bytes | None = None
+    tx_hash: str | None = None
+    epoch: int | None = None
+    proof: tuple[bytes, ...] = ()
+    label: int | None = None
+
+    @property
+    def ref(self) -> str | None:
+        """The ``verify`` reference of the batched record."""
+        if self.batch_id is None or self.leaf is None:
+            return None
+        return f"batch:0x{self.batch_id.hex()}:{self.leaf}"
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.submission
+        return {"requestId": "0x" + s.request_id.hex(), "state": self.state,
+                "offchain": True, "modelId": "0x" + s.model_id.hex(), "worker": s.worker,
+                "feeWei": s.fee, "batchId": "0x" + self.batch_id.hex() if self.batch_id
+                else None, "leaf": self.leaf, "count": self.count,
+                "root": "0x" + self.root.hex() if self.root else None,
+                "commitTx": self.tx_hash, "epoch": self.epoch,
+                "inclusionProof": ["0x" + p.hex() for p in self.proof],
+                "label": self.label, "verify": self.ref}
+
+
+def _results(worker_dir: Path, request_id: bytes) -> tuple[bytes, int | None] | None:
+    """(batch id, label) from the worker's results documents (``outbox/<root>.json``)."""
+    from offchain.worker.batch import OUTBOX
+
+    key = "0x" + request_id.hex()
+    outbox = worker_dir / OUTBOX
+    for path in sorted(outbox.glob("*.json")) if outbox.is_dir() else []:
+        try:
+            document = json.loads(path.read_text())
+            found = document["results"].get(key)
+            if found is not None:
+                return bytes.fromhex(document["batchId"][2:]), found.get("label")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return None
+
+
+def batched_status(attestia: Attestia, sub: Submission) -> BatchedStatus:
+    """Queued, batched or committed (with the leaf and its inclusion proof, read from the
+    published batch file checked against the on-chain commitment)."""
+    from offchain import batchfile
+
+    found = _results(Path(sub.worker_dir), sub.request_id)
+    if found is None:
+        return BatchedStatus(sub, QUEUED)
+    batch_id, label = found
+    events = attestia.reg.batches(batch_id=batch_id)
+    if not events:
+        return BatchedStatus(sub, BATCHED, batch_id=batch_id, label=label)
+    event = events[-1]
+    published = batchfile.load(event.data_uri, event, roster=None)
+    leaf = published.index_of(sub.request_id)
+    if leaf is None:
+        raise ConfigError(f"batch 0x{batch_id.hex()} does not hold request "
+                          f"0x{sub.request_id.hex()} (the worker's results disagree with its "
+                          "published batch file)")
+    return BatchedStatus(sub, COMMITTED, batch_id, leaf, published.count, published.root,
+                         event.meta.tx_hash, event.epoch, tuple(published.proof(leaf)), label)
+
+
+def wait_batched(attestia: Attestia, sub: Submission, *, timeout: float, poll: float = 0.5,
+                 on_poll: Callable[[BatchedStatus, float], None] | None = None
+                 ) -> BatchedStatus:
+    """Poll until the request's batch is committed; ConfigError after ``timeout``."""
+    start = time.monotonic()
+    while True:
+        status = batched_status(attestia, sub)
+        waited = time.monotonic() - start
+        if on_poll is not None:
+            on_poll(status, waited)
+        if status.state == COMMITTED:
+            return status
+        if waited >= timeout:
+            raise ConfigError(f"off-chain request 0x{sub.request_id.hex()} is still "
+                              f"{status.state} after {timeout:.0f} s: is worker {sub.worker} "
+                              "running? (attestia worker list); attestia request status "
+                              f"0x{sub.request_id.hex()} follows it")
+        time.sleep(poll)
