@@ -78,7 +78,14 @@ def index_run(
         return
     console.print("indexing (Ctrl-C to stop)", highlight=False)
     with contextlib.suppress(KeyboardInterrupt):
-        indexer.run()
+        indexer.run(on_cycle=_report)
+
+
+def _report(stats: Any) -> None:
+    if stats.events or stats.rolled_back:
+        logging.getLogger("attestia.indexer").info(
+            "indexer: at block %d: %d new events%s", stats.head, stats.events,
+            f", {stats.rolled_back} block(s) rolled back" if stats.rolled_back else "")
 
 
 def explorer_cmd(
@@ -115,7 +122,8 @@ def explorer_cmd(
     attestia, engine, indexer = _indexer(ctx, db, 2_000, 64)
     stop = threading.Event()
     if not no_index:
-        threading.Thread(target=indexer.run, args=(stop,), name="indexer", daemon=True).start()
+        threading.Thread(target=indexer.run, args=(stop,), kwargs={"on_cycle": _report},
+                         name="indexer", daemon=True).start()
     settings = settings_of(ctx)
     app = create_app(Explorer(engine, attestia, settings.data_dir,
                               local_roots=(settings.home,)))
