@@ -296,8 +296,9 @@ disputes = Table(
     _block(),
     Column("log_index", Integer, nullable=False),
 )
-"""Attribution disputes (issue 11's dispute contract). No contract emits these yet: the table
-stays empty and every record's ``dispute`` is null until its events are indexed here."""
+"""Attribution disputes (the Slasher's dispute game): one row per DisputeOpened,
+DisputeResponded and DisputeResolved; ``state`` is open, responded, fraud, no_response or
+worker_won, and a record's dispute is its latest row (none: null)."""
 
 ROLLBACK_TABLES = (events, models, model_changes, worker_changes, requests, closures, records,
                    shares, batches, batch_sweeps, batch_files, leaves, epochs_swept, roots,
