@@ -365,8 +365,10 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         bytes32[] memory zeros = new bytes32[](c);
         bytes32[] memory finals = new bytes32[](c);
         for (uint256 i; i < c; ++i) {
-            zeros[i] = keccak256(abi.encode(roster[i], int256(0)));
-            finals[i] = keccak256(abi.encode(roster[i], totals[i]));
+            // keccak256(abi.encode(address, int256)): the sums leaf (design.md).
+            bytes32 account = bytes32(uint256(uint160(roster[i])));
+            zeros[i] = IndexedMerkle.hashPair(account, bytes32(0));
+            finals[i] = IndexedMerkle.hashPair(account, bytes32(uint256(totals[i])));
         }
         zeroRoot = IndexedMerkle.rootOf(zeros);
         finalRoot = IndexedMerkle.rootOf(finals);

@@ -50,7 +50,17 @@ library IndexedMerkle {
         return level[0];
     }
 
+    /// @notice keccak256(abi.encode(a, b)) of two words, in scratch space: trees of a
+    ///         thousand leaves are hashed without growing memory (whose cost is quadratic).
+    function hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32 value) {
+        assembly ("memory-safe") {
+            mstore(0x00, a)
+            mstore(0x20, b)
+            value := keccak256(0x00, 0x40)
+        }
+    }
+
     function _hash(bytes32 left, bytes32 right) private pure returns (bytes32) {
-        return keccak256(abi.encodePacked(left, right));
+        return hashPair(left, right);
     }
 }

@@ -1,0 +1,147 @@
+"""Gas of an attribution dispute and the worker's off-chain cost, on a private Anvil. Prints
+ONE JSON object on stdout; progress goes to stderr.
+
+    .venv/bin/python bench/dispute.py [--sizes 489:5,100000:5,100000:1024] [--d 30]
+
+For each roster size N (with C contributors, d = 30 features, K = 5: the demo's shape at
+N = 489, C = 5), from real receipts:
+
+* ``challenge``: challenge of a single record (bond, input and output revealed and checked,
+  the spec hashed, the query quantised on chain);
+* ``respond``: the worker's response (roster and shares checked, the bps derived from C
+  totals, the zero and final sums roots built over C leaves);
+* ``prove_<kind>``: one fraud proof of each kind against a lying trace (item, order, value,
+  sum, end, duplicate): log2(N)-deep step proofs, plus an item or sums proof;
+* ``trace_build_s``: building the honest trace (N steps, running sums over C slots, the trace
+  root) off chain, one core; ``trace_file_mb``: its published JSON.
+
+The lying traces are the test suite's (tests/dispute/helpers.py): each breaks exactly one
+kind of one-step check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from offchain.chain.anvil import EmbeddedChain, free_port  # noqa: E402
+from offchain.chain.connection import connect  # noqa: E402
+from offchain.chain.contracts import Attestia  # noqa: E402
+from offchain.chain.deploy import DeployParams, deploy  # noqa: E402
+from offchain.config import REPO_ROOT, load_settings  # noqa: E402
+from offchain.dispute import game  # noqa: E402
+from tests.contracts.helpers import OUTSIDER, REQUESTER, WORKER, Harness  # noqa: E402
+from tests.dispute import helpers  # noqa: E402
+from tests.dispute.helpers import Game  # noqa: E402
+
+console = Console(stderr=True)
+
+LIES = {
+    "item": helpers.lie_distance,
+    "order": helpers.lie_order,
+    "value": helpers.lie_value,
+    "sum": helpers.lie_sum,
+    "duplicate": helpers.lie_duplicate,
+}
+
+
+def measure(h: Harness, publish: Path, n: int, c: int, d: int) -> dict[str, Any]:
+    attestia = h.attestia
+    with console.status(f"N = {n:,}: roster items, spec and model"):
+        started = time.perf_counter()
+        g = Game(h, n=n, d=d, c=c, k=5, seed=n)
+        prepare_s = time.perf_counter() - started
+    out: dict[str, Any] = {"n": n, "contributors": c, "features": d, "k": 5,
+                           "prepare_model_s": round(prepare_s, 2)}
+
+    with console.status(f"N = {n:,}: an honest record, challenged and answered"):
+        case = g.case()
+        started = time.perf_counter()
+        trace = g.model.trace(case.query, case.label)
+        out["trace_build_s"] = round(time.perf_counter() - started, 3)
+        out["trace_file_mb"] = round(len(trace.dumps()) / 1e6, 2)
+        receipt = game.open_challenge(attestia, case.record, case.input_bytes, case.salt,
+                                      case.output_bytes, g.model.spec, account=REQUESTER)
+        out["challenge"] = int(receipt["gasUsed"])
+        receipt = game.respond(attestia, g.model, case.request_id, publish, account=WORKER,
+                               trace=trace)
+        out["respond"] = int(receipt["gasUsed"])
+    console.log(f"N = {n:,}: challenge {out['challenge']:,} gas, respond {out['respond']:,} "
+                f"gas, trace built in {out['trace_build_s']} s")
+
+    def lying(forge: Any) -> tuple[Any, Any]:
+        made: dict[str, Any] = {}
+
+        def shares(honest: Any) -> Any:
+            made["trace"] = forge(honest)
+            return g.shares_of(made["trace"])
+
+        lie_case = g.case(shares=shares)
+        game.open_challenge(attestia, lie_case.record, lie_case.input_bytes, lie_case.salt,
+                            lie_case.output_bytes, g.model.spec, account=REQUESTER)
+        game.respond(attestia, g.model, lie_case.request_id, publish, account=WORKER,
+                     trace=made["trace"])
+        return lie_case, made["trace"]
+
+    lies = {**LIES, "end": lambda t: helpers.lie_totals(t, [t.totals[0] + 1, *t.totals[1:]])}
+    for kind, forge in lies.items():
+        with console.status(f"N = {n:,}: a {kind} lie, proven"):
+            # Each proof slashes the worker: measure it inside a snapshot, then revert.
+            snapshot = h.w3.provider.make_request("evm_snapshot", [])["result"]
+            lie_case, _ = lying(forge)
+            proof, receipt = game.prove(attestia, g.model, lie_case.request_id,
+                                        account=OUTSIDER)
+            assert proof is not None and proof.fraud.kind.name.lower() == kind, proof
+            out[f"prove_{kind}"] = int(receipt["gasUsed"])
+            h.w3.provider.make_request("evm_revert", [snapshot])
+            for sender in attestia.chain._senders.values():  # nonces used inside are unused
+                sender.resync()
+    console.log(f"N = {n:,}: proofs " + ", ".join(f"{k} {out['prove_' + k]:,}" for k in lies))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="489:5,100000:5,100000:1024",
+                        help="N:C pairs (roster items : contributors)")
+    parser.add_argument("--d", type=int, default=30)
+    args = parser.parse_args()
+    sizes = [tuple(int(v) for v in pair.split(":")) for pair in args.sizes.split(",")]
+    started = time.monotonic()
+    result: dict[str, Any] = {"sizes": []}
+    with tempfile.TemporaryDirectory(prefix="attestia-dispute-") as tmp:
+        home = Path(tmp)
+        build = REPO_ROOT / "build"
+        if build.is_dir():
+            (home / "build").symlink_to(build, target_is_directory=True)
+        node = EmbeddedChain(home / ".attestia", free_port())
+        with console.status("starting Anvil"):
+            node.up()
+        try:
+            chain = connect(load_settings(home=home, rpc_url=node.url))
+            with console.status("compiling (if needed) and deploying"):
+                deployment, _ = deploy(chain, fresh=True, params=DeployParams())
+            h = Harness(Attestia(chain, deployment))
+            for n, c in sizes:
+                result["sizes"].append(measure(h, home / "traces", n, c, args.d))
+        finally:
+            node.down()
+    result["seconds"] = round(time.monotonic() - started, 1)
+    result["load_average"] = [round(v, 2) for v in os.getloadavg()]
+    result["cpus"] = os.cpu_count()
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
