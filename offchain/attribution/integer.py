@@ -25,7 +25,9 @@ import math
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -112,22 +114,16 @@ def quantize(raw: np.ndarray, mu: Sequence[int], rho: Sequence[int]) -> np.ndarr
     # x * 2**FEATURE_FRAC_BITS is exact in float64 (24-bit significand, the exponent stays in
     # range), and so is its floor: X is an integer held exactly by a float.
     big_x = np.floor(x.astype(np.float64) * float(1 << FEATURE_FRAC_BITS))
-    if x.size and (float(np.abs(big_x).max()) >= _FAST_LIMIT
-                   or max(abs(m) for m in mu) >= _FAST_LIMIT):
+    plan = _plan(tuple(mu), tuple(rho), QUANT_SHIFT, _CLAMP_AT)
+    if plan.mu is None or (x.size and float(np.abs(big_x).max()) >= _FAST_LIMIT):
         return _quantize_exact(big_x, mu, rho)
-    delta = big_x.astype(np.int64) - np.asarray(mu, dtype=np.int64)  # |delta| < 2**63
-    # Beyond |X - mu| >= ceil(CLAMP_AT / rho) the result is clamped; below it the product is
-    # under CLAMP_AT. Only the products of unclamped entries are computed: in int64 when
-    # they provably fit, else in Python integers (object arrays, element-wise).
-    limits = [min(-(-_CLAMP_AT // r), _INT64_MAX) for r in rho]
-    inside = np.abs(delta) < np.asarray(limits, dtype=np.int64)
+    delta = big_x.astype(np.int64) - plan.mu  # |delta| < 2**63
+    inside = np.abs(delta) < plan.limits
     kept = np.where(inside, delta, 0)
-    if all((v - 1) * r <= _INT64_MAX for v, r in zip(limits, rho, strict=True)):
-        # a factor that only ever multiplies 0 (limit 1) may be out of int64's range
-        factors = [r if v > 1 else 0 for v, r in zip(limits, rho, strict=True)]
-        z = (kept * np.asarray(factors, dtype=np.int64)) >> QUANT_SHIFT
-    elif QUANT_SHIFT == 64 and _CLAMP_AT <= 2**88 and max(rho) < 2**90:
-        z = _floor_product_shift64(kept, rho)
+    if plan.factors is not None:
+        z = (kept * plan.factors) >> QUANT_SHIFT
+    elif plan.limbs is not None:
+        z = _floor_product_shift64(kept, *plan.limbs)
     else:
         z = ((kept.astype(object) * np.asarray(rho, dtype=object)) >> QUANT_SHIFT).astype(
             np.int64)
@@ -135,7 +131,36 @@ def quantize(raw: np.ndarray, mu: Sequence[int], rho: Sequence[int]) -> np.ndarr
     return np.clip(z, -Z_LIMIT, Z_LIMIT)
 
 
-def _floor_product_shift64(delta: np.ndarray, rho: Sequence[int]) -> np.ndarray:
+@dataclass(frozen=True)
+class _Plan:
+    """What :func:`quantize` needs of one (mu, rho), prepared once (per package)."""
+
+    mu: np.ndarray | None  # int64, or None when some |mu| >= 2**62 (exact path)
+    limits: np.ndarray  # |X - mu| below this: unclamped (capped at int64's max)
+    factors: np.ndarray | None  # rho as int64, when every unclamped product fits int64
+    limbs: tuple[np.ndarray, np.ndarray] | None  # rho's 32-bit limbs, for the 2**64 shift
+
+
+@lru_cache(maxsize=64)
+def _plan(mu: tuple[int, ...], rho: tuple[int, ...], shift: int, clamp_at: int) -> _Plan:
+    # Beyond |X - mu| >= ceil(clamp_at / rho) the result is clamped; below it the product is
+    # under clamp_at. Only the products of unclamped entries are computed: in int64 when
+    # they provably fit, in uint64 limbs for a 64-bit shift, else in Python integers.
+    limits = [min(-(-clamp_at // r), _INT64_MAX) for r in rho]
+    factors = limbs = None
+    if all((v - 1) * r <= _INT64_MAX for v, r in zip(limits, rho, strict=True)):
+        # a factor that only ever multiplies 0 (limit 1) may be out of int64's range
+        factors = np.asarray([r if v > 1 else 0 for v, r in zip(limits, rho, strict=True)],
+                             dtype=np.int64)
+    elif shift == 64 and clamp_at <= 2**88 and max(rho) < 2**90:
+        limbs = (np.asarray([r >> 32 for r in rho], dtype=np.uint64),
+                 np.asarray([r & _LOW32 for r in rho], dtype=np.uint64))
+    fits = max(abs(m) for m in mu) < _FAST_LIMIT
+    return _Plan(np.asarray(mu, dtype=np.int64) if fits else None,
+                 np.asarray(limits, dtype=np.int64), factors, limbs)
+
+
+def _floor_product_shift64(delta: np.ndarray, rh: np.ndarray, rl: np.ndarray) -> np.ndarray:
     """``floor(delta * rho / 2**64)`` for products below 2**88 in magnitude, in uint64 limbs.
 
     With ``m = |delta| = mh 2**32 + ml`` and ``rho = rh 2**32 + rl`` (32-bit limbs),
@@ -145,8 +170,6 @@ def _floor_product_shift64(delta: np.ndarray, rho: Sequence[int]) -> np.ndarray:
     """
     m = np.abs(delta).astype(np.uint64)
     mh, ml = m >> np.uint64(32), m & np.uint64(_LOW32)
-    rh = np.asarray([r >> 32 for r in rho], dtype=np.uint64)
-    rl = np.asarray([r & _LOW32 for r in rho], dtype=np.uint64)
     mid = mh * rl + ml * rh
     shifted = (mid & np.uint64(_LOW32)) << np.uint64(32)
     low = shifted + ml * rl  # wraps modulo 2**64: a carry iff the sum is below an addend
