@@ -88,6 +88,16 @@ class InferenceEngine:
                                    "setup again")
         return artifacts
 
+    def refresh_zk(self) -> bool:
+        """Look for zk artifacts again (``model zk-setup`` ran while the worker was serving);
+        True when the package has them now."""
+        if self.zk is not None:
+            return True
+        if not (self.package.path / "zk" / "zk.json").exists():
+            return False
+        del self.__dict__["zk"]  # the cached None
+        return self.zk is not None
+
     def decode_input(self, input_bytes: bytes) -> np.ndarray:
         """Canonical input bytes -> raw float32 features; raises EncodingError if malformed."""
         return decode_tensor(input_bytes, shape=self.input_shape)

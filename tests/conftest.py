@@ -106,3 +106,19 @@ def project_home(tmp_path: Path, attestia_home: Path) -> Path:
     """An empty Attestia home (for CLI runs) sharing the compiled build/."""
     (tmp_path / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def zk_package_dir(demo_package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the demo package with EZKL artifacts (local test SRS, ~5 s)."""
+    import shutil
+
+    from offchain.cli.model import calibration_sample
+    from offchain.models import load_package
+    from offchain.proofs.zk import zk_setup
+
+    path = Path(shutil.copytree(demo_package_dir, tmp_path_factory.mktemp("zk") / "demo"))
+    package = load_package(path)
+    zk_setup(package.onnx_path, path / "zk", chain_id=31337,
+             sample_input=calibration_sample(package))
+    return path

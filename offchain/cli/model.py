@@ -192,9 +192,11 @@ def zk_setup_cmd(
     from offchain.ids import parse_bytes32
     from offchain.models import load_package
     from offchain.models.onchain import enable_zk, owned_model
-    from offchain.proofs.zk import LOCAL_SRS_NOTICE, SrsError, zk_setup
+    from offchain.proofs.zk import LOCAL_SRS_NOTICE, SrsError, check_srs_file, zk_setup
     from offchain.protocol import model_id as own_model_id
 
+    if srs is not None:
+        check_srs_file(srs)  # a bad --srs is refused before anything connects or is written
     attestia = attestia_of(ctx)
     chain_id = attestia.chain.chain_id
     if srs is None and chain_id != ANVIL_CHAIN_ID:
@@ -215,7 +217,8 @@ def zk_setup_cmd(
     directory = pkg.path / "zk"
     artifacts = _reusable(directory, pkg.content_hash, srs)
     if artifacts is None:
-        with console.status("EZKL: settings, calibration, circuit, keys, verifier"):
+        with err_console.status("EZKL: settings, calibration, circuit, keys, verifier "
+                                f"(its output: {directory / 'ezkl.log'})"):
             artifacts = zk_setup(pkg.onnx_path, directory, srs_path=srs, chain_id=chain_id,
                                  sample_input=calibration_sample(pkg))
     mid, model, deployed = enable_zk(attestia, pkg, artifacts, account=account,

@@ -34,12 +34,16 @@ import hashlib
 import inspect
 import json
 import logging
+import os
+import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +56,7 @@ from eth_utils import keccak
 from offchain.build import EVM_VERSION, SHIM, SOLC_VERSION
 from offchain.config import ANVIL_CHAIN_ID, REPO_ROOT
 from offchain.errors import AttestiaError, CompileError, ToolchainError
-from offchain.fsutil import atomic_write_json
+from offchain.fsutil import atomic_write_json, fsync_dir
 from offchain.protocol import ZkProof as OnchainZkProof
 
 log = logging.getLogger(__name__)
@@ -335,6 +339,99 @@ def _write_json(path: Path, data: Any) -> None:
 # ----------------------------------------------------------------------------- setup
 
 
+EZKL_LOG = "ezkl.log"
+"""Where EZKL's own output (calibration tables, progress) goes, beside the artifacts."""
+MAX_SRS_K = 28
+
+
+def check_srs_file(srs_path: str | Path) -> int:
+    """``k`` of a KZG SRS file, checked before anything is written: the file exists, starts
+    with a plausible ``k`` and holds at least 2^k points. SrsError otherwise."""
+    path = Path(srs_path)
+    if not path.is_file():
+        raise SrsError(f"SRS file not found: {srs_path}")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            header = handle.read(4)
+    except OSError as exc:
+        raise SrsError(f"cannot read the SRS file {srs_path}: {exc.strerror}") from None
+    try:
+        k = srs_logrows(header)
+    except ValueError as exc:
+        raise SrsError(f"{srs_path} is not a KZG SRS file: {exc}") from None
+    if not 1 <= k <= MAX_SRS_K or size < 4 + 32 * 2**k:
+        raise SrsError(f"{srs_path} is not a KZG SRS file (its header says 2^{k} points, the "
+                       f"file has {size} bytes): pass a ceremony SRS such as EZKL's kzg<k>.srs")
+    return k
+
+
+@contextmanager
+def quiet_ezkl(log_path: Path) -> Iterator[None]:
+    """Send what EZKL's native code writes to file descriptors 1 and 2 (its calibration
+    tables, progress lines) to ``log_path`` instead of the terminal, so that ``--json`` output
+    stays parseable; Python's own ``sys.stdout``/``sys.stderr`` keep writing where they did."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    python_streams = sys.stdout, sys.stderr
+    own_out = os.fdopen(os.dup(saved[1]), "w", buffering=1, encoding="utf-8")
+    own_err = os.fdopen(os.dup(saved[2]), "w", buffering=1, encoding="utf-8")
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = log_path.open("ab")
+    except OSError:  # a read-only package: EZKL's chatter is dropped, never the work
+        log = open(os.devnull, "ab")  # noqa: SIM115 (closed by the with below)
+    root = logging.getLogger()
+    kept_handlers = list(root.handlers)
+    log_text = open(log.fileno(), "w", encoding="utf-8", buffering=1,  # noqa: SIM115
+                    closefd=False)
+    to_file = logging.StreamHandler(log_text)  # EZKL's Python logging
+
+    class Route(logging.Handler):
+        """Attestia's own log records go where they went; EZKL's (``ezkl.*``, ``tract_*``,
+        ``halo2*``: its Rust crates log through Python) go to the file."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if not record.name.startswith(("offchain", "attestia")):
+                to_file.handle(record)
+                return
+            fallback = [logging.lastResort] if logging.lastResort is not None else []
+            for handler in kept_handlers or fallback:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+    with log:
+        try:
+            sys.stdout, sys.stderr = own_out, own_err
+            root.handlers = [Route()]
+            for fd in (1, 2):
+                os.dup2(log.fileno(), fd)
+            yield
+        finally:
+            root.handlers = kept_handlers
+            log_text.flush()
+            for stream in (own_out, own_err):
+                stream.flush()
+            for fd in (1, 2):
+                os.dup2(saved[fd], fd)
+                os.close(saved[fd])
+            sys.stdout, sys.stderr = python_streams
+            own_out.close()
+            own_err.close()
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put the finished directory ``new`` in place of ``target`` (two renames in one
+    directory; the old artifacts are removed only once the new ones are in place)."""
+    old = target.parent / f".{target.name}.{secrets.token_hex(4)}.old"
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    fsync_dir(target.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def zk_setup(
     onnx_path: str | Path,
     out_dir: str | Path,
@@ -348,6 +445,10 @@ def zk_setup(
     ``sample_input`` (rows of the model's input) calibrates the fixed-point scales: inputs far
     outside its range may not fit the circuit. Without ``srs_path`` a local TEST-ONLY SRS is
     generated, which is allowed only for ``chain_id`` 31337.
+
+    Everything is built in a temporary directory beside ``out_dir`` and moved in place only
+    when complete: a failure (a bad or too small SRS, an EZKL error) leaves an existing
+    ``out_dir`` as it was. EZKL's own output goes to ``out_dir/ezkl.log``.
     """
     if srs_path is None and chain_id != ANVIL_CHAIN_ID:
         raise SrsError(
@@ -358,14 +459,33 @@ def zk_setup(
     source = Path(onnx_path)
     if not source.is_file():
         raise ZkSetupError(f"ONNX model not found: {source}")
-    if srs_path is not None and not Path(srs_path).is_file():
-        raise SrsError(f"SRS file not found: {srs_path}")
+    srs_k = check_srs_file(srs_path) if srs_path is not None else None
     input_shape = _input_shape(source)
     rows = _as_rows(sample_input, int(np.prod(input_shape)), "sample_input")
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    out = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    out.mkdir()
+    try:
+        with quiet_ezkl(out / EZKL_LOG):
+            manifest = _setup_in(out, source, rows, input_shape, srs_path=srs_path,
+                                 srs_k=srs_k, chain_id=chain_id)
+        _replace_dir(out, target)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    log.log(logging.WARNING if srs_path is None else logging.INFO,
+            "ZK setup for %s done: logrows %d, verifier %d bytes, %.1f s, SRS: %s", source,
+            manifest["logrows"], manifest["verifier"]["runtime_bytes"], manifest["setup_s"],
+            manifest["srs"])
+    return ZkArtifacts(target, manifest)
+
+
+def _setup_in(out: Path, source: Path, rows: np.ndarray, input_shape: tuple[int, ...], *,
+              srs_path: str | Path | None, srs_k: int | None, chain_id: int
+              ) -> dict[str, Any]:
+    """The EZKL steps of :func:`zk_setup`, writing into the (new, empty) ``out``."""
     started = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MANIFEST_NAME).unlink(missing_ok=True)  # a half-finished setup has no manifest
     path = {kind: out / name for kind, name in FILES.items()}
     shutil.copyfile(source, path["onnx"])
     _write_json(path["calibration"], {"input_data": [rows.reshape(-1).tolist()]})
@@ -390,11 +510,10 @@ def zk_setup(
                     LOCAL_SRS_NOTICE, chain_id)
         _call(ZkSetupError, "gen_srs", path["srs"], logrows)
     else:
-        with Path(srs_path).open("rb") as handle:
-            k = srs_logrows(handle.read(4))
-        if k < logrows:
-            raise SrsError(f"SRS {srs_path} has 2^{k} points; this circuit needs 2^{logrows}: "
-                           f"pass an SRS with k >= {logrows}")
+        assert srs_k is not None
+        if srs_k < logrows:
+            raise SrsError(f"SRS {srs_path} has 2^{srs_k} points; this circuit needs "
+                           f"2^{logrows}: pass an SRS with k >= {logrows}")
         shutil.copyfile(srs_path, path["srs"])
     _call(ZkSetupError, "setup", path["compiled"], path["vk"], path["pk"],
           srs_path=path["srs"])
@@ -404,10 +523,7 @@ def zk_setup(
     manifest = _manifest(out, settings, input_shape, abi, bytecode, runtime_size,
                          srs_path=srs_path, chain_id=chain_id, setup_s=setup_s)
     _write_json(out / MANIFEST_NAME, manifest)
-    log.log(logging.WARNING if srs_path is None else logging.INFO,
-            "ZK setup for %s done: logrows %d, verifier %d bytes, %.1f s, SRS: %s", source,
-            logrows, runtime_size, setup_s, manifest["srs"])
-    return ZkArtifacts(out, manifest)
+    return manifest
 
 
 def _build_verifier(path: dict[str, Path]) -> tuple[list[dict[str, Any]], str, int]:
@@ -551,7 +667,8 @@ def prove(artifacts: ZkArtifacts, x: np.ndarray) -> ZkProof:
     row = _as_rows(x, width, "input")
     if len(row) != 1:
         raise ZkInputError(f"prove takes one input row of {width} values, got {len(row)} rows")
-    with tempfile.TemporaryDirectory(prefix="attestia-zk-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="attestia-zk-") as tmp, \
+            quiet_ezkl(artifacts.directory / EZKL_LOG):
         work = Path(tmp)
         _write_json(work / "input.json", {"input_data": [row[0].tolist()]})
         started = time.perf_counter()

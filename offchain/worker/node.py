@@ -508,6 +508,9 @@ class WorkerNode:
         was paid under: ZK when the model takes it, this worker can prove it and the request
         names its zkInputHash; else TEE (enclave-bound key) or SIGNED as the policy allows."""
         policy = request.policy
+        if policy & policy_bit(PROOF_ZK) and request.zkInputHash != ZERO32 \
+                and engine.zk is None:
+            self._pick_up_zk(engine)
         if policy & policy_bit(PROOF_ZK) and engine.zk is not None \
                 and request.zkInputHash != ZERO32:
             return PROOF_ZK
@@ -523,6 +526,21 @@ class WorkerNode:
                             "zkInputHash")
         raise Rejection("the model takes only TEE records and this worker's key is not "
                         "enclave-bound")
+
+    def _pick_up_zk(self, engine: InferenceEngine) -> None:
+        """A zk request for a model this worker started without zk artifacts: if ``model
+        zk-setup`` has made them since, serve zk from now on (no restart needed)."""
+        from offchain.proofs.zk import ZkError
+
+        try:
+            found = engine.refresh_zk()
+        except ZkError as exc:
+            log.warning("model 0x%s: the package's zk artifacts are unusable (%s): making "
+                        "signed/TEE records", engine.model_id.hex()[:8], exc)
+            return
+        if found:
+            log.info("model 0x%s: zk artifacts found in %s (model zk-setup): making zk "
+                     "proofs from now on", engine.model_id.hex()[:8], engine.package.path / "zk")
 
     def _prove(self, engine: InferenceEngine, request: Request, raw: Any) -> Any:
         """An EZKL proof for the request's input, bound to its zkInputHash (checked before

@@ -285,6 +285,14 @@ CASES: dict[str, Case] = {
                                    "--input", "{home}/ok.json", "--worker", "0x" + "11" * 20,
                                    model=True, setup=_ok_input,
                                    needle="is not a registered worker"),
+    # zk-setup: registration, ownership and the SRS are checked before EZKL writes anything
+    "zk-setup-not-registered": C("model", "zk-setup", "{pkg}", needle="is not registered by"),
+    "zk-setup-not-owner": C("model", "zk-setup", "{pkg}", "--dev-account", "3", model=True,
+                            needle="is not registered by"),
+    "zk-setup-srs-not-an-srs": C("model", "zk-setup", "{pkg}", "--srs", "{file}",
+                                 needle="is not a KZG SRS file"),
+    "zk-setup-srs-missing": C("model", "zk-setup", "{pkg}", "--srs", "{home}/none.srs",
+                              needle="SRS file not found"),
     # off-chain requests to a batching worker
     "request-submit-no-batching-worker": C("request", "submit", "--model", "{model}",
                                            "--package", "{pkg}", "--input", "{home}/ok.json",

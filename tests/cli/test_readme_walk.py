@@ -36,7 +36,7 @@ from offchain.config import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
 NOT_WALKED = {
-    "model zk-setup": "an EZKL setup takes about a minute: tests/proofs/test_zk_cli.py",
+    "model zk-setup": "an EZKL setup and a verifier deployment: tests/proofs/test_zk_cli.py",
     "rewards cancel-root": "guardian action during a timelock: tests/cli/test_money_admin.py",
     "request cancel": "needs an expired request: tests/cli/test_readonly_and_requests.py",
 }

@@ -301,22 +301,6 @@ def test_an_enclave_key_registers_with_its_consent_and_checks_its_operator(
 
 # -- class 9: a poison input must not stop a (zk) worker -------------------------------------
 
-@pytest.fixture(scope="session")
-def zk_package_dir(demo_package_dir, tmp_path_factory) -> Path:
-    """A copy of the demo package with EZKL artifacts (local test SRS, ~5 s)."""
-    import shutil
-
-    from offchain.cli.model import calibration_sample
-    from offchain.models import load_package
-    from offchain.proofs.zk import zk_setup
-
-    path = Path(shutil.copytree(demo_package_dir, tmp_path_factory.mktemp("zk") / "demo"))
-    package = load_package(path)
-    zk_setup(package.onnx_path, path / "zk", chain_id=31337,
-             sample_input=calibration_sample(package))
-    return path
-
-
 def test_a_poison_input_is_rejected_and_the_running_zk_worker_serves_the_next(
     attestia, settings, zk_package_dir, tmp_path
 ) -> None:
