@@ -117,3 +117,42 @@ def test_dispute_bad_input_is_one_line_and_sends_nothing(attestia, served_model,
         assert len(lines) == 1 and "Traceback" not in out.stderr, (args, out.stderr)
         assert expected in lines[0], (args, lines[0])
     assert w3.eth.get_transaction_count(dev_account(CLIENT).address) == nonce
+
+
+def test_frivolous_challenge_by_hand_respond_prove_resolve(
+        attestia, served_model, demo_package, demo_package_dir, settings, tmp_path) -> None:
+    """open --force on an honest record, the operator answers with `dispute respond` (no
+    worker running), `dispute prove` finds nothing (exit 1), `dispute resolve` after the
+    deadline gives the bond to the worker."""
+    home = cli_home(settings, tmp_path / "home")
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    node.disputes = None  # this worker does not answer by itself: the operator does, by hand
+    (local,) = send_demo_requests(attestia, demo_package, home / ".attestia", 1,
+                                  worker=node.signer.address)
+    node.run(until_idle=True)
+    assert wait_for_outcomes(attestia, [local], timeout=5)
+    rid = "0x" + local.request_id.hex()
+    pkg = str(demo_package_dir)
+    opened = cli(settings, home, "dispute", "open", rid, "--model", pkg, "--yes", "--force",
+                 "--json", "--dev-account", str(CLIENT))
+    assert opened.returncode == 0, opened.stderr
+    assert json.loads(opened.stdout)["state"] == "open"
+    answered = cli(settings, home, "dispute", "respond", rid, "--model", pkg,
+                   "--publish-dir", str(tmp_path / "traces"), "--json", "--dev-account", "1")
+    assert answered.returncode == 0, answered.stderr
+    data = json.loads(answered.stdout)
+    assert data["state"] == "responded" and data["traceUri"].startswith("file://")
+    honest = cli(settings, home, "dispute", "prove", rid, "--model", pkg, "--dev-account",
+                 str(CLIENT))
+    assert honest.returncode == 1 and "nothing to prove" in honest.stdout
+    early = cli(settings, home, "dispute", "resolve", rid, "--dev-account", str(CLIENT))
+    assert early.returncode == 1 and "DeadlineNotReached" in early.stderr
+    attestia.chain.w3.provider.make_request("evm_increaseTime",
+                                            [attestia.disputes.response_window() + 1])
+    attestia.chain.w3.provider.make_request("evm_mine", [])
+    done = cli(settings, home, "dispute", "resolve", rid, "--json", "--dev-account",
+               str(CLIENT))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["state"] == "worker_won" and data["attribution"] == "stands as recorded"
+    assert attestia.reg.slasher_balance(node.operator.address) == attestia.disputes.bond()
