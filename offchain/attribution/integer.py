@@ -485,7 +485,9 @@ class IntegerContributors:
 
     def shares(self, values: np.ndarray) -> list[Share]:
         """The share list of one query from its item values (design.md)."""
-        return shares_from_int_totals(self.totals(values), self.roster)
+        # The roster is canonical already: skip re-checking C addresses per query.
+        return _clipped_shares(dict(zip(self.roster, self.totals(values), strict=True)),
+                               self.roster)
 
 
 def shares_from_int_totals(totals: Sequence[int] | Mapping[str, int],
@@ -494,14 +496,19 @@ def shares_from_int_totals(totals: Sequence[int] | Mapping[str, int],
     mapping address -> total): clip at 0, largest remainder (ties to the lower address);
     all zero: equal split over ``roster``. Entries with 0 bps are left out."""
     if isinstance(totals, Mapping):
-        weights = {canonical_address(a): max(int(t), 0) for a, t in totals.items()}
+        weights = {canonical_address(a): int(t) for a, t in totals.items()}
     else:
         if len(totals) != len(roster):
             raise InvalidInputError(f"{len(totals)} totals for a roster of {len(roster)}")
-        weights = {canonical_address(a): max(int(t), 0)
-                   for a, t in zip(roster, totals, strict=True)}
+        weights = {canonical_address(a): int(t) for a, t in zip(roster, totals, strict=True)}
+    return _clipped_shares(weights, [canonical_address(a) for a in roster])
+
+
+def _clipped_shares(totals: Mapping[str, int], roster: Sequence[str]) -> list[Share]:
+    """Clip at 0, largest remainder; all zero: equal split (canonical addresses in)."""
+    weights = {a: t if t > 0 else 0 for a, t in totals.items()}
     if any(weights.values()):
         return _largest_remainder(weights)
     if not roster:
         raise InvalidInputError("all totals are zero and the roster is empty")
-    return _largest_remainder(dict.fromkeys(map(canonical_address, roster), 1))
+    return _largest_remainder(dict.fromkeys(roster, 1))
