@@ -27,6 +27,7 @@ from offchain.chain.deploy import deploy
 from offchain.client import build_requests, send_requests, wait_for_outcomes
 from offchain.config import Settings
 from offchain.errors import ChainError, ConfigError
+from offchain.listing import mean_attribution_bps
 from offchain.models import load_package
 from offchain.models.demo import CONTRIBUTORS, build_demo_package, holdout
 from offchain.models.onchain import register_model
@@ -50,6 +51,16 @@ class DemoSummary:
     owner_earned: int = 0
     total_gas: int = 0
     seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"contracts": self.addresses, "modelId": self.model_id,
+                "recorded": self.recorded, "rejected": self.rejected, "epoch": self.epoch,
+                "contributors": [{"name": c["name"], "account": c["account"],
+                                  "meanAttributionBps": c["mean_bps"],
+                                  "claimedWei": c["claimed"], "cumulativeWei": c["cumulative"]}
+                                 for c in self.contributors],
+                "workerEarnedWei": self.worker_earned, "ownerEarnedWei": self.owner_earned,
+                "totalGas": self.total_gas, "seconds": round(self.seconds, 1)}
 
 
 def advance_time(chain: Chain, seconds: int) -> None:
@@ -152,17 +163,14 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
     advance_time(chain, attestia.dist.timelock() + 1)
     contributors = []
     names = {c.address: c.name for c in CONTRIBUTORS}
-    bps_sum: dict[str, int] = {}
-    for o in recorded:
-        for account, bps in o.shares or []:
-            bps_sum[account] = bps_sum.get(account, 0) + bps
+    share_lists = [o.shares or [] for o in recorded]
     for account in sorted(settlement.cumulative):
         idx = next(i for i in range(10) if dev_account(i).address == account)
         paid = claim(attestia, account, settings.data_dir / "rewards",
                      sender_account=dev_account(idx))
         contributors.append({
             "name": names.get(account, ""), "account": account,
-            "mean_bps": bps_sum.get(account, 0) / max(len(recorded), 1),
+            "mean_bps": mean_attribution_bps(share_lists, account),
             "claimed": paid, "cumulative": settlement.cumulative[account],
         })
     earned = {}

@@ -11,6 +11,7 @@ worker with neither is not chosen by default and a named one is refused without 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,20 @@ def iso(timestamp: int | None) -> str | None:
     if not timestamp:
         return None
     return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
+
+
+def mean_attribution_bps(share_lists: Iterable[Iterable[tuple[str, int]]], account: str
+                         ) -> float:
+    """A contributor's mean attribution over records, in bps: the sum of its bps over every
+    record divided by the number of records (a record without a share for it counts 0), so
+    the means of a model's contributors add up to 10,000 bps. The one definition the demo
+    summary and ``attestia attribution --contributor`` show."""
+    total = count = 0
+    who = account.lower()
+    for shares in share_lists:
+        count += 1
+        total += sum(bps for address, bps in shares if address.lower() == who)
+    return total / count if count else 0.0
 
 
 def model_state(model: Model) -> str:

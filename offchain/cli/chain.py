@@ -27,6 +27,7 @@ chain_app = typer.Typer(help="Manage the embedded local chain (Anvil).", no_args
 def build(
     ctx: typer.Context,
     force: bool = typer.Option(False, "--force", help="Recompile even if nothing changed."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Compile every contract under contracts/ into build/ (cached).
 
@@ -37,9 +38,14 @@ def build(
     artifacts, warnings, cached = compile_contracts(
         settings.build_dir, contracts_dir=settings.contracts_dir, force=force
     )
+    elapsed = time.perf_counter() - start
+    if as_json:
+        print_json({"contracts": sorted(artifacts), "cached": cached,
+                    "seconds": round(elapsed, 3), "buildDir": str(settings.build_dir),
+                    "warnings": warnings})
+        return
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    elapsed = time.perf_counter() - start
     state = "up to date" if cached else "compiled"
     console.print(f"{len(artifacts)} contracts {state} in {elapsed:.2f} s -> {settings.build_dir}")
 
@@ -92,8 +98,20 @@ def parse_duration(text: str) -> int:
     return seconds
 
 
+def status_json(status: Any) -> dict[str, Any]:
+    """An embedded chain's status (``anvil.ChainStatus``) with camelCase names and ISO time."""
+    return {"running": status.running, "port": status.port, "pid": status.pid,
+            "chainId": status.chain_id, "block": status.block,
+            "time": local_time(status.timestamp) if status.timestamp is not None else None,
+            "timestamp": status.timestamp, "stateFile": status.state_file}
+
+
 @chain_app.command("up")
-def chain_up(ctx: typer.Context, port: int | None = port_option()) -> None:
+def chain_up(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the chain's status as JSON."),
+    port: int | None = port_option(),
+) -> None:
     """Start the embedded chain (reloading its saved state) unless it already runs.
 
     Chain time continues from where it was (see `attestia chain advance`), never earlier.
@@ -102,6 +120,9 @@ def chain_up(ctx: typer.Context, port: int | None = port_option()) -> None:
     """
     settings = chain_settings(ctx, port)
     status = EmbeddedChain(settings.data_dir, settings.port).up()
+    if as_json:
+        print_json(status_json(status))
+        return
     console.print(
         f"anvil running: pid {status.pid}, http://127.0.0.1:{status.port}, "
         f"chain id {status.chain_id}, block {status.block}"
@@ -109,13 +130,20 @@ def chain_up(ctx: typer.Context, port: int | None = port_option()) -> None:
 
 
 @chain_app.command("down")
-def chain_down(ctx: typer.Context, port: int | None = port_option()) -> None:
+def chain_down(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    port: int | None = port_option(),
+) -> None:
     """Stop the embedded chain by its PID; its state and clock are saved for the next start.
 
     Example: attestia chain down --port 8545
     """
     settings = chain_settings(ctx, port)
     stopped = EmbeddedChain(settings.data_dir, settings.port).down()
+    if as_json:
+        print_json({"stopped": stopped, "port": settings.port})
+        return
     console.print("anvil stopped" if stopped else "anvil was not running")
 
 
@@ -132,7 +160,7 @@ def chain_status(
     settings = chain_settings(ctx, port)
     status = EmbeddedChain(settings.data_dir, settings.port).status()
     if as_json:
-        print_json(status.__dict__)
+        print_json(status_json(status))
         return
     if status.running:
         when = f", time {local_time(status.timestamp)}" if status.timestamp is not None else ""
@@ -188,6 +216,7 @@ def chain_advance(
             "chainId": chain_id, "block": block, "timestamp": timestamp,
             "time": local_time(timestamp), "advancedSeconds": seconds,
             "epoch": epoch[0] if epoch else None, "epochEnds": epoch[1] if epoch else None,
+            "epochEndsAt": local_time(epoch[1]) if epoch else None,
         })
         return
     console.print(

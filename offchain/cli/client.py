@@ -32,7 +32,7 @@ def infer(
     force: bool = typer.Option(False, "--force", help="Pay the named --worker even if it "
                                "shows no sign of running."),
     timeout: float = typer.Option(120.0, help="Seconds to wait for the record."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer and record as JSON."),
     dev_account: int = dev_account_option(2, "requester"),
 ) -> None:
     """Encrypt an input, pay for an inference, wait for its record and check the answer.
@@ -50,6 +50,7 @@ def infer(
     from offchain.models import load_package
     from offchain.models.encoding import parse_input
     from offchain.models.runtime import predicted_label
+    from offchain.protocol import proof_kind_name
 
     if not timeout > 0:  # checked before anything is paid
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
@@ -95,14 +96,16 @@ def infer(
     kept = settings.data_dir / "requests" / f"0x{local.request_id.hex()}.json"
     result = {"requestId": "0x" + local.request_id.hex(), "txHash": outcome.tx_hash,
               "label": label, "logits": dict(zip(labels, logits, strict=True)),
-              "proofKind": outcome.inference.proofKind, "worker": outcome.inference.worker,
+              "proofKind": proof_kind_name(outcome.inference.proofKind),
+              "worker": outcome.inference.worker,
               "attribution": rows,
               "localRecord": str(kept)}
     if as_json:
         print_json(result)
         return
     console.print(f"answer: [bold]{label}[/] (logits {', '.join(f'{v:.3f}' for v in logits)})")
-    console.print(f"record: {result['requestId']} (tx {outcome.tx_hash})", soft_wrap=True,
+    console.print(f"record: {result['requestId']} (tx {outcome.tx_hash}, proof "
+                  f"{result['proofKind']})", soft_wrap=True,
                   highlight=False)
     console.print(_share_table(rows, "attribution", _names(pkg)))
     console.print(f"input, salt and reply key kept in {result['localRecord']}", soft_wrap=True,
@@ -187,7 +190,7 @@ def attribution(
     ctx: typer.Context,
     inference_id: str = typer.Argument(None, help="Record id (the request id, 0x...)."),
     contributor: str = typer.Option(None, help="Totals of one contributor over all records."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print the attribution as JSON."),
 ) -> None:
     """Read a record's attribution from chain, check it against the on-chain hash.
 
@@ -207,17 +210,22 @@ def attribution(
     record_id = parse_bytes32(inference_id, "inference id") if not who else b""
     attestia = reader_of(ctx)
     if who:
-        totals = contributor_totals(all_recorded(attestia), who)
+        from offchain.listing import mean_attribution_bps
+
+        records = all_recorded(attestia)
+        totals = contributor_totals(records, who)
+        mean = mean_attribution_bps((r.shares for r in records), who)
         data = {"contributor": totals.contributor, "records": totals.records,
-                "recordsWithShare": totals.records_with_share, "meanBps": totals.mean_bps,
+                "recordsWithShare": totals.records_with_share, "meanBps": mean,
                 "totalFeeShareWei": totals.total_fee_share,
                 "allHashesMatch": totals.all_verified}
         if as_json:
             print_json(data)
         else:
             console.print(f"{totals.contributor}: share in {totals.records_with_share} of "
-                          f"{totals.records} records, mean {totals.mean_bps:.0f} bps, earned "
-                          f"{eth(totals.total_fee_share)} ETH")
+                          f"{totals.records} records, mean attribution {mean:.0f} bps over "
+                          f"all records, earned "
+                          f"{eth(totals.total_fee_share)} ETH", highlight=False, soft_wrap=True)
         return
     rec = recorded_attribution(attestia, record_id)
     rows = _share_rows(rec.fee_shares())

@@ -10,6 +10,8 @@ from offchain.cli.common import console, settings_of
 def demo(
     ctx: typer.Context,
     requests: int = typer.Option(50, help="How many paid inference requests the client makes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (progress "
+                                 "goes to stderr)."),
 ) -> None:
     """Deploy, register the demo model, run a worker, make paid requests, settle, claim.
 
@@ -20,7 +22,13 @@ def demo(
 
     if requests < 1:  # before any chain, contract or worker is started
         raise ConfigError(f"--requests must be at least 1, got {requests}")
-    summary = run_demo(settings_of(ctx), requests=requests, console=console)
+    from offchain.cli.common import err_console, print_json
+
+    summary = run_demo(settings_of(ctx), requests=requests,
+                       console=err_console if as_json else console)
+    if as_json:
+        print_json(summary.to_json())
+        return
     print_summary(summary, console)
 
 

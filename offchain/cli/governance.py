@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from offchain.cli.common import attestia_of, console, dev_account_option
+from offchain.cli.common import attestia_of, console, dev_account_option, print_json
 from offchain.ids import parse_bytes32
 
 governance_app = typer.Typer(help="Governance: enclave measurements and revocations "
@@ -27,6 +27,7 @@ def allow_measurement(
     measurement: str = typer.Argument(None, help="Measurement id: keccak256(PCR0||PCR1||PCR2)."),
     simulated: bool = typer.Option(False, "--simulated", help="Allow the SIMULATED enclave's "
                                    "measurement (local testing only)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     dev_account: int = dev_account_option(0, "governance"),
 ) -> None:
     """Add an enclave measurement to the allowlist.
@@ -39,11 +40,17 @@ def allow_measurement(
         raise ConfigError("give a MEASUREMENT or --simulated (one of them)")
     value = simulated_measurement() if simulated else parse_bytes32(measurement, "measurement id")
     attestia = attestia_of(ctx)
-    if attestia.reg.measurement_status(value).allowedAt:
+    already = bool(attestia.reg.measurement_status(value).allowedAt)
+    if not already:
+        attestia.send(attestia.reg.allow_measurement(value),
+                      account=attestia.chain.account(dev_account))
+    if as_json:
+        print_json({"measurement": "0x" + value.hex(), "state": "allowed",
+                    "changed": not already, "simulated": simulated})
+        return
+    if already:
         console.print(f"measurement 0x{value.hex()} is already allowed")
         return
-    attestia.send(attestia.reg.allow_measurement(value),
-                  account=attestia.chain.account(dev_account))
     label = " (SIMULATED enclave: testing only)" if simulated else ""
     console.print(f"measurement 0x{value.hex()} allowed{label}")
 
@@ -52,6 +59,7 @@ def allow_measurement(
 def revoke_measurement(
     ctx: typer.Context,
     measurement: str = typer.Argument(..., help="Measurement id (0x…)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     dev_account: int = dev_account_option(0, "governance"),
 ) -> None:
     """Revoke an enclave measurement (one-way; records made before stay verifiable).
@@ -62,13 +70,17 @@ def revoke_measurement(
     value = parse_bytes32(measurement, "measurement id")
     attestia.send(attestia.reg.revoke_measurement(value),
                   account=attestia.chain.account(dev_account))
-    console.print(f"measurement {measurement} revoked")
+    if as_json:
+        print_json({"measurement": "0x" + value.hex(), "state": "revoked"})
+        return
+    console.print(f"measurement 0x{value.hex()} revoked")
 
 
 @governance_app.command("revoke-worker")
 def revoke_worker(
     ctx: typer.Context,
     signer: str = typer.Argument(..., help="Worker signing address."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     dev_account: int = dev_account_option(0, "governance"),
 ) -> None:
     """Revoke a worker key (one-way; records made before stay verifiable).
@@ -81,7 +93,10 @@ def revoke_worker(
     attestia = attestia_of(ctx)
     attestia.send(attestia.reg.revoke_worker(address),
                   account=attestia.chain.account(dev_account))
-    console.print(f"worker {signer} revoked")
+    if as_json:
+        print_json({"signer": address, "state": "revoked"})
+        return
+    console.print(f"worker {address} revoked")
 
 
 @governance_app.command("measurements")

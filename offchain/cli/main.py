@@ -14,7 +14,7 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from offchain.errors import AttestiaError
 
@@ -118,6 +118,17 @@ class LazyGroup(TyperGroup):
             self._formatting_help = False
 
 
+def _flag_type(self: Any, ctx: Any) -> str | None:
+    """A flag's help shows no value type (typer would print ``<bool>`` after ``--json``)."""
+    if self.is_flag and not self.count:
+        return None
+    return _option_type(self, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+
 app = typer.Typer(
     name="attestia",
     cls=LazyGroup,
@@ -125,7 +136,7 @@ app = typer.Typer(
     "Example: attestia demo",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 

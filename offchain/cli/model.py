@@ -119,6 +119,7 @@ def set_terms_cmd(
     fee: str = typer.Option(None, help="New fee per inference, in ETH."),
     split: str = typer.Option(None, help="New worker,owner,contributors split in bps."),
     proofs: str = typer.Option(None, help="New accepted proof kinds: signed,tee,zk."),
+    as_json: bool = typer.Option(False, "--json", help="Print the model's terms as JSON."),
     dev_account: int = dev_account_option(0, "model owner"),
 ) -> None:
     """Change a model's fee, split or proof kinds (owner only; setTerms). Requests already
@@ -141,6 +142,11 @@ def set_terms_cmd(
                                   account=account.address)
     updated, changed = set_terms(attestia, model_id_bytes, fee=wei, policy=policy,
                                  split=new_split, account=account)
+    if as_json:
+        print_json({"modelId": "0x" + model_id_bytes.hex(), "changed": changed,
+                    "feeWei": updated.fee, "split": list(updated.split.as_tuple()),
+                    "proofKinds": updated.kinds})
+        return
     console.print(f"model 0x{model_id_bytes.hex()} {'updated' if changed else 'unchanged'}: fee "
                   f"{eth(updated.fee)} ETH, split {'/'.join(map(str, updated.split.as_tuple()))}"
                   f", proofs {','.join(updated.kinds)}", highlight=False, soft_wrap=True)

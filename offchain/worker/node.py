@@ -50,6 +50,7 @@ from offchain.protocol import (
     Request,
     inference_digest,
     policy_bit,
+    proof_kind_name,
     result_hash,
 )
 from offchain.worker import journal as J
@@ -613,7 +614,8 @@ class WorkerNode:
                     rec = entry.record or {}
                     log.info(
                         "recorded %s model %s kind %s shares %d gas %d tx %s", short,
-                        entry.request["modelId"][:10], rec.get("inference", {}).get("proofKind"),
+                        entry.request["modelId"][:10],
+                        proof_kind_name(int(rec.get("inference", {}).get("proofKind", 0))),
                         len(rec.get("shares", [])), receipt["gasUsed"], "0x" + tx_hash.hex()[:10],
                     )
             else:

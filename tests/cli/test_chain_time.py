@@ -77,7 +77,7 @@ def test_chain_up_down_status_take_port(cli: Cli) -> None:
     up = cli.ok("chain", "up", "--port", port)
     assert f"http://127.0.0.1:{port}" in up.stdout
     status = json.loads(cli.ok("chain", "status", "--json", "--port", port).stdout)
-    assert status["running"] and status["port"] == cli.port and status["chain_id"] == 31337
+    assert status["running"] and status["port"] == cli.port and status["chainId"] == 31337
     assert f"port {port}" in cli.ok("chain", "status", "--port", port).stdout
     assert "anvil stopped" in cli.ok("chain", "down", "--port", port).stdout
     assert not json.loads(cli.ok("chain", "status", "--json", "--port", port).stdout)["running"]

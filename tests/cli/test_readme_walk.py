@@ -39,6 +39,10 @@ NOT_WALKED = {
     "model zk-setup": "an EZKL setup and a verifier deployment: tests/proofs/test_zk_cli.py",
     "rewards cancel-root": "guardian action during a timelock: tests/cli/test_money_admin.py",
     "request cancel": "needs an expired request: tests/cli/test_readonly_and_requests.py",
+    "dispute open": "a challenge by hand (the dispute game): tests/cli/test_dispute_cli.py",
+    "dispute respond": "the dispute game: tests/cli/test_dispute_cli.py",
+    "dispute prove": "the dispute game: tests/cli/test_dispute_cli.py",
+    "dispute resolve": "the dispute game: tests/cli/test_dispute_cli.py",
 }
 PLACEHOLDER = re.compile(r"0x[0-9a-fA-F]*…")
 TOKEN = re.compile(r"(0x[0-9a-fA-F]*…|…)")
