@@ -12,7 +12,7 @@ APE_STAMP := $(APE_VENV)/.attestia-installed
 SLITHER_VENV := .venv-slither
 SLITHER_STAMP := $(SLITHER_VENV)/.attestia-installed
 
-.PHONY: setup demo test test-fast lint bench ape-check forge-test slither chain-down clean chromium
+.PHONY: setup demo test test-fast lint bench ape-check ape-setup forge-test slither chain-down clean chromium
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -69,8 +69,13 @@ $(APE_STAMP): requirements/ape.lock $(NPM_STAMP)
 	$(APE_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/ape.lock
 	@touch $@
 
+# make ape-check [APE_PORT=N]: Anvil on port N (default: a free port).
 ape-check: setup $(APE_STAMP)
-	$(PY) scripts/ape_check.py
+	$(PY) scripts/ape_check.py $(if $(APE_PORT),--port $(APE_PORT))
+
+# The Ape venv plus the solc-js link it compiles with: the README's by-hand Ape commands.
+ape-setup: setup $(APE_STAMP)
+	$(PY) scripts/ape_check.py --link
 
 # Solidity fuzz + invariant suite (tests/forge/, foundry.toml): forge 1.7.1 from npm, offline.
 forge-test: $(NPM_STAMP)

@@ -241,9 +241,41 @@ def check_code(url: str, addresses: dict[str, str]) -> None:
             raise ApeCheckError(f"{name} at {address} has no code on {url}")
 
 
-def ape_check() -> str:
-    """The whole check; returns a one-line summary. Raises AttestiaError subclasses."""
+def link_ape_solc() -> Path:
+    """What Ape needs beside its venv to compile offline: ``.venv-ape/solcx/solc-v<version>``
+    linked to the solc-js shim (``make ape-setup`` and ``make ape-check`` make it, so the
+    README's by-hand commands work from a fresh clone). Returns the solcx directory."""
+    solcx_dir = APE_VENV / "solcx"
+    link_solc(solcx_dir)
+    return solcx_dir
+
+
+def parse_args(argv: list[str]) -> tuple[int | None, bool]:
+    """``[--port N] [--link]`` -> (port or None, link only?); ConfigError otherwise."""
+    port: int | None = None
+    link_only = False
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--link":
+            link_only = True
+        elif arg == "--port" and args:
+            text = args.pop(0)
+            if not text.isdecimal() or not 1 <= int(text) <= 65535:
+                raise ConfigError(f"--port (APE_PORT) must be a TCP port 1-65535, got {text!r}")
+            port = int(text)
+        else:
+            raise ConfigError(f"unknown argument {arg!r}: usage ape_check.py [--port N] [--link]")
+    return port, link_only
+
+
+def ape_check(port: int | None = None) -> str:
+    """The whole check; returns a one-line summary. Raises AttestiaError subclasses.
+    ``port``: the Anvil port to use (``make ape-check APE_PORT=N``), else a free one."""
     started = time.monotonic()
+    if port is not None and port_in_use(port):
+        raise ChainError(f"port {port} is in use: pick another APE_PORT (or leave it out for a "
+                         "free port)")
     ape = APE_VENV / "bin" / "ape"
     if not ape.exists():
         raise ToolchainError(
@@ -254,8 +286,7 @@ def ape_check() -> str:
         raise ConfigError(f"{APE_CONFIG} is missing: restore it from git")
     check_config(APE_CONFIG.read_text())
     expected = plan_names()
-    solcx_dir = APE_VENV / "solcx"
-    link_solc(solcx_dir)
+    solcx_dir = link_ape_solc()
     anvil = anvil_binary()
     env = {
         **os.environ,
@@ -269,7 +300,10 @@ def ape_check() -> str:
     run_ape(["compile"], env)
     compile_s = time.monotonic() - t0
     # Chosen only now so nothing else can take the port during the compile.
-    port = free_port()
+    if port is None:
+        port = free_port()
+    elif port_in_use(port):
+        raise ChainError(f"port {port} was taken during the compile: pick another APE_PORT")
     env["ATTESTIA_APE_PORT"] = str(port)  # ape-config.yaml: foundry host
     with throwaway_anvil(port) as url:
         t0 = time.monotonic()
@@ -291,9 +325,16 @@ def ape_check() -> str:
     )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     try:
-        print(ape_check())
+        port, link_only = parse_args(sys.argv[1:] if argv is None else argv)
+        if link_only:
+            solcx_dir = link_ape_solc()
+            print(f"ape-setup: {solcx_dir}/solc-v{SOLC_VERSION} -> solc-js; by hand: export "
+                  f"SOLCX_BINARY_PATH={solcx_dir} APE_DATA_FOLDER={APE_VENV / 'ape-data'} "
+                  "ATTESTIA_APE_PORT=<port of your chain>")
+            return 0
+        print(ape_check(port))
     except AttestiaError as exc:
         print(f"ape-check: error: {exc}", file=sys.stderr)
         return exc.exit_code

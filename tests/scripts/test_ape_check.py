@@ -193,3 +193,28 @@ def test_scripts_deploy_is_an_ape_main_script_and_never_binds_cli():
     source = (REPO_ROOT / "scripts" / "deploy.py").read_text()
     names = compile(source, "deploy.py", "exec").co_names
     assert "main" in names and "cli" not in names
+
+
+def test_link_only_makes_the_solc_link_the_readme_commands_need(tmp_path, monkeypatch, capsys):
+    """`make ape-setup` (ape_check.py --link): the by-hand Ape commands need no ape-check."""
+    monkeypatch.setattr(ape_check, "APE_VENV", tmp_path / ".venv-ape")
+    assert ape_check.main(["--link"]) == 0
+    link = tmp_path / ".venv-ape" / "solcx" / f"solc-v{ape_check.SOLC_VERSION}"
+    assert link.is_symlink() and link.resolve() == ape_check.SHIM.resolve()
+    assert f"SOLCX_BINARY_PATH={tmp_path / '.venv-ape' / 'solcx'}" in capsys.readouterr().out
+    assert ape_check.main(["--link"]) == 0  # again: a no-op
+
+
+def test_port_argument(monkeypatch, capsys):
+    """`make ape-check APE_PORT=N` passes --port N; a bad or busy port is one error line."""
+    assert ape_check.parse_args(["--port", "8600"]) == (8600, False)
+    assert ape_check.parse_args([]) == (None, False)
+    for bad in (["--port", "x"], ["--port", "70000"], ["--bogus"]):
+        assert ape_check.main(bad) == ConfigError.exit_code
+        assert capsys.readouterr().err.startswith("ape-check: error: ")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ChainError, match=f"port {port} is in use"):
+            ape_check.ape_check(port)
