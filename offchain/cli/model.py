@@ -88,6 +88,7 @@ def show(
     """
     from offchain.cli.common import check_model_ref, reader_of
     from offchain.errors import ConfigError
+    from offchain.listing import iso
 
     check_model_ref(model)
     settings = settings_of(ctx)
@@ -101,7 +102,7 @@ def show(
         "contentHash": "0x" + registered.contentHash.hex(),
         "proofKinds": registered.kinds, "feeWei": registered.fee,
         "split": list(registered.split.as_tuple()),
-        "deprecated": registered.deprecated, "revokedAt": registered.revokedAt,
+        "deprecated": registered.deprecated, "revokedAt": iso(registered.revokedAt),
         "verifier": registered.verifier, "dataRoot": "0x" + registered.dataRoot.hex(),
         "contributors": registered.contributors, "metadataURI": registered.metadataURI,
     }
@@ -110,6 +111,65 @@ def show(
     else:
         for key, value in data.items():
             console.print(f"{key:>12}: {value}", highlight=False, soft_wrap=True)
+
+
+@model_app.command("schema")
+def schema_cmd(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="Model package directory, or model id (0x...) of a "
+                                "package under .attestia/models."),
+    package: Path = typer.Option(None, "--package", help="The model's package, when MODEL is "
+                                 "an id and its package is elsewhere."),
+    as_json: bool = typer.Option(False, "--json", help="Print the schema as JSON."),
+) -> None:
+    """Show the input a model takes: its features in order (the keys of an input file's
+    {"features": {...}}), each one's training mean and spread, and the output labels.
+
+    Example: attestia model schema .attestia/models/demo
+    """
+    from rich.table import Table
+
+    from offchain.cli.client import _find_package
+    from offchain.cli.common import check_model_ref, reader_of
+    from offchain.errors import ConfigError
+    from offchain.models import load_package
+
+    check_model_ref(model)
+    if Path(model).is_dir():
+        pkg = load_package(Path(model))
+    elif package is not None:
+        pkg = load_package(package)
+    else:  # an id: its content hash from the chain, the package from this home
+        attestia = reader_of(ctx)
+        model_id_bytes, _ = model_ref(attestia, model)
+        registered = attestia.reg.model(model_id_bytes)
+        if registered is None:
+            raise ConfigError(f"model 0x{model_id_bytes.hex()} is not registered")
+        pkg = _find_package(settings_of(ctx).data_dir, registered.contentHash)
+        if pkg is None:
+            raise ConfigError(f"no package of model {model} under "
+                              f"{settings_of(ctx).data_dir / 'models'}: pass --package PATH")
+    m = pkg.manifest
+    rows = list(zip(pkg.feature_names, m.preprocessing.mean, m.preprocessing.std, strict=True))
+    features = [{"name": name, "mean": float(mean), "std": float(std)}
+                for name, mean, std in rows]
+    data = {"name": m.name, "version": m.version, "contentHash": "0x" + pkg.content_hash.hex(),
+            "dtype": "float32", "features": features, "labels": list(pkg.labels),
+            "example": {"features": {name: round(float(mean), 6) for name, mean, _ in rows}}}
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"model {m.name}@{m.version}: {len(rows)} float32 features, labels "
+                  f"{','.join(pkg.labels)}", highlight=False, soft_wrap=True)
+    console.print('input file: {"features": {"<name>": value, ...}} with every name below '
+                  f"(or a list of {len(rows)} values in this order)", highlight=False,
+                  soft_wrap=True)
+    table = Table(title=None)
+    for col in ("#", "feature", "training mean", "std"):
+        table.add_column(col, justify="left" if col == "feature" else "right")
+    for index, (name, mean, std) in enumerate(rows):
+        table.add_row(str(index), name, f"{mean:.6g}", f"{std:.6g}")
+    console.print(table)
 
 
 @model_app.command("set-terms")

@@ -293,6 +293,11 @@ CASES: dict[str, Case] = {
                                  needle="is not a KZG SRS file"),
     "zk-setup-srs-missing": C("model", "zk-setup", "{pkg}", "--srs", "{home}/none.srs",
                               needle="SRS file not found"),
+    # model schema
+    "model-schema-missing-dir": C("model", "schema", "{home}/nopkg", needle="nopkg"),
+    "model-schema-unregistered-id": C("model", "schema", ZERO32, needle="not registered"),
+    "model-schema-id-no-package": C("model", "schema", "{model}", model=True,
+                                    needle="--package PATH"),
     # off-chain requests to a batching worker
     "request-submit-no-batching-worker": C("request", "submit", "--model", "{model}",
                                            "--package", "{pkg}", "--input", "{home}/ok.json",
