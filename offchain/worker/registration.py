@@ -102,8 +102,8 @@ def ensure_worker(
             if info is None or info.operator == operator.address:
                 raise
             raise _conflict(attestia, signer.address, info, operator.address) from None
-        log.info("registered worker key %s (operator %s, stake %d wei)", signer.address,
-                 operator.address, stake)
+        log.info("registered worker key %s (operator %s, stake %s ETH)", signer.address,
+                 operator.address, f"{stake / 10**18:.6f}")
         return "registered"
     if not info.active:
         log.warning("worker key %s is %s: its records will be refused", signer.address,
