@@ -15,7 +15,8 @@ Data: float32 Gaussian rows (as contributed), standardised for the float path an
 * ``argsort_ms_100k``: a plain ``np.argsort`` of that query's integer distances: the floor any
   exact attribution pays (it must rank the whole roster). ``int_over_argsort`` is the ratio.
   The three are timed interleaved, query by query (BLAS on one thread), medians of
-  ``--repeats``, so the machine's load moves them together.
+  ``--repeats``, so the machine's load moves them together; ``*_cpu_ms`` are the same medians
+  in this thread's CPU time (time spent waiting for a core on a loaded machine left out).
 * ``*_queries_per_s_batch_100k``: ``--queries`` queries through ``iter_values`` on every core.
 * ``trace_build_s_100k``: the honest dispute trace of one query (sums roots over
   ``--contributors`` contributors and the trace root), as a challenged worker builds it.
@@ -93,10 +94,12 @@ def main() -> None:
         single = progress.add_task("single queries (1 core): int, float, argsort",
                                    total=args.repeats)
         t_int, t_shares, t_float, t_argsort = [], [], [], []
+        cpu_int, cpu_argsort = [], []
         for i in range(min(args.repeats, args.queries)):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             int_index.values(zq[i], labels[i])
             t_int.append(time.perf_counter() - started)
+            cpu_int.append(time.thread_time() - cpu)
             started = time.perf_counter()
             contributors.shares(int_index.values(zq[i], labels[i]))
             t_shares.append(time.perf_counter() - started)
@@ -104,9 +107,10 @@ def main() -> None:
             index.values(queries[i], labels[i])
             t_float.append(time.perf_counter() - started)
             distances = int_index.distances(zq[i])
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             np.argsort(distances)
             t_argsort.append(time.perf_counter() - started)
+            cpu_argsort.append(time.thread_time() - cpu)
             progress.advance(single)
         # Efficiency axiom (values sum to U(all points)) and the integer path's distance from
         # the float one on the first query.
@@ -149,6 +153,8 @@ def main() -> None:
         "float_ms_per_query_100k_min": round(min(t_float) * 1e3, 3),
         "argsort_ms_100k": argsort_ms,
         "int_over_argsort": round(int_ms / argsort_ms, 2),
+        "int_cpu_ms_per_query_100k": _ms(cpu_int),
+        "argsort_cpu_ms_100k": _ms(cpu_argsort),
         "single_query_runs": len(t_int),
         "batch_queries": args.queries,
         "batch_threads": workers,

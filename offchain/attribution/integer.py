@@ -256,6 +256,9 @@ class IntegerKnnShapley:
         widths = np.maximum(np.arange(1, n + 1, dtype=np.int64), self._k)
         self._step_up = VALUE_SCALE // widths
         self._step_inexact = (VALUE_SCALE % widths != 0).astype(np.int64)
+        # The same for ranks N-1 .. 1, contiguous, in the order the recursion runs.
+        self._up_reversed = np.ascontiguousarray(self._step_up[-2::-1])
+        self._inexact_reversed = np.ascontiguousarray(self._step_inexact[-2::-1])
 
     @property
     def n(self) -> int:
@@ -420,9 +423,8 @@ class IntegerKnnShapley:
         terms[:, 0] = a[:, -1] * self._step_up[n - 1]
         if n > 1:
             diff = a[:, -2::-1] - a[:, :0:-1]  # a_r - a_{r+1} for r = N-1 .. 1, int8
-            np.multiply(diff, self._step_up[-2::-1], out=terms[:, 1:])
-            np.subtract(terms[:, 1:], self._step_inexact[-2::-1], out=terms[:, 1:],
-                        where=diff < 0)
+            np.multiply(diff, self._up_reversed, out=terms[:, 1:])
+            np.subtract(terms[:, 1:], self._inexact_reversed, out=terms[:, 1:], where=diff < 0)
         np.cumsum(terms, axis=1, out=terms)
         return terms[:, ::-1]
 
