@@ -6,6 +6,7 @@ temporary directory, so running the tests never touches a developer's own chain.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,12 @@ def chain(session_chain: Chain) -> Iterator[Chain]:
         sender.resync()
     yield session_chain
     w3.provider.make_request("evm_revert", [snapshot])
+    # Anvil's revert also resets its clock to the snapshot's block time, so the chain would
+    # fall behind the wall clock by every test's duration (and more after a test travelled):
+    # over a long run, records signed at wall-clock time land outside the 15-minute window.
+    # Put the clock back on the wall clock (never before the latest block).
+    latest = int(w3.eth.get_block("latest")["timestamp"])
+    w3.provider.make_request("evm_setTime", [max(latest, int(time.time()))])
     for sender in session_chain._senders.values():
         sender.resync()
 
