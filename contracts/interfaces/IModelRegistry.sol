@@ -17,7 +17,9 @@ interface IModelRegistry {
     /// @param owner The registering account (msg.sender).
     /// @param contentHash sha256 of the ONNX file.
     /// @param metadataURI Where the model card lives.
-    /// @param dataRoot Merkle root over the training-data roster (contributor, item hash).
+    /// @param dataRoot keccak256(abi.encode(AttributionSpec)): the roster items in the model's
+    ///        quantised space and the quantisation (design.md "Integer attribution"); what
+    ///        attribution disputes check a record against.
     /// @param contributors The contributor roster, sorted strictly ascending; readers rebuild
     ///        it from this event (only its hash is stored).
     /// @param policy Bitmask of accepted proof kinds (1 << kind).
@@ -94,7 +96,7 @@ interface IModelRegistry {
     ///      cannot change later: a paid request is recorded against the roster it was paid for.
     /// @param contentHash sha256 of the ONNX file (must be non-zero).
     /// @param metadataURI Where the model card lives.
-    /// @param dataRoot Merkle root over the training-data roster.
+    /// @param dataRoot keccak256(abi.encode(AttributionSpec)) (design.md "Integer attribution").
     /// @param contributors The data contributors, sorted strictly ascending, 1 to 1,024 of them:
     ///        no account outside this list can ever be credited a contributor share by a
     ///        single record. Stored as keccak256(abi.encodePacked(contributors)) (each address
