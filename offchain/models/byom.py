@@ -117,6 +117,7 @@ def build_package(
         if not std > 0:
             raise PackageSchemaError(f"feature {feature!r} is constant in the training data; "
                                      "standardisation would divide by zero")
+    _check_quantisable(pre)
     model = _parse_onnx(onnx_bytes)
     input_name, output_name = _graph_io(model, len(features), len(labels))
     input_schema = InputSchema(input_name, (1, len(features)), features)
@@ -148,6 +149,19 @@ def build_package(
         raise
     load_package(out)
     return out
+
+
+def _check_quantisable(pre: Preprocessing) -> None:
+    """The integer attribution must be able to quantise every feature (design.md "Integer
+    attribution"): refused here, before anything is written, not at registration."""
+    from offchain.attribution.errors import InvalidInputError
+    from offchain.attribution.integer import quantization
+
+    try:
+        quantization(pre)
+    except InvalidInputError as exc:
+        raise PackageSchemaError(f"the training data cannot be attributed in integers: {exc}"
+                                 ) from None
 
 
 def package_from_files(

@@ -114,6 +114,16 @@ def _not_float32(files: dict) -> None:
     files["train"].write_text("\n".join(lines) + "\n")
 
 
+def _tiny_feature(files: dict) -> None:
+    """A feature whose spread (2**-71) is too small for the integer attribution's scale."""
+    lines = files["train"].read_text().splitlines()
+    for i in range(1, len(lines)):
+        parts = lines[i].split(",")
+        parts[0] = "8.470329472543003e-22" if i % 2 else "0"
+        lines[i] = ",".join(parts)
+    files["train"].write_text("\n".join(lines) + "\n")
+
+
 def _not_onnx(files: dict) -> None:
     files["onnx"].write_bytes(b"not a model")
 
@@ -125,8 +135,9 @@ def _not_onnx(files: dict) -> None:
     (_unchecksummed_roster, ("not EIP-55 checksummed",)),
     (_not_float32, ("'0.1' is not exactly a float32",)),
     (_not_onnx, ("not a valid ONNX model",)),
+    (_tiny_feature, ("cannot be attributed in integers",)),
 ], ids=["unknown-contributor", "bad-label", "missing-feature", "unchecksummed-roster",
-        "not-float32", "not-onnx"])
+        "not-float32", "not-onnx", "unquantisable-feature"])
 def test_bad_input_is_one_line_and_leaves_nothing(tmp_path: Path, demo_package_dir: Path,
                                                   breaker, needles) -> None:
     files = write_inputs(tmp_path, demo_package_dir)
