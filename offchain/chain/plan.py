@@ -72,8 +72,9 @@ PLAN: list[tuple[str, ArgsFn]] = [
             p.challenge_window, p.request_timeout, 0, p.epoch_length,
         ],
     ),
-    # Slashing evidence (equivocation, attribution disputes) lives beside the registry; half of a slashed stake goes
-    # to the reporter, the rest to the treasury (the deployer here; a multisig in production).
+    # Slashing evidence (equivocation, attribution disputes) lives beside the registry; half of
+    # a slashed stake goes to the reporter, the rest to the treasury (the deployer here; a
+    # multisig in production).
     ("Slasher", lambda d, me, p: [d.address("InferenceRegistry"), me, p.dispute_bond,
                                   p.response_window]),
     # Read-only views moved out of the registry for its size (record/batch status, inclusion).
