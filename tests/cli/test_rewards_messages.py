@@ -61,7 +61,7 @@ def test_rewards_messages_through_an_epoch(attestia, served_model, demo_package,
     code, out = cli("rewards", "settle")
     assert code == 0 and out.startswith("nothing to settle: "), out
     assert re.search(rf"epoch {epoch} \(now, 0\.001200 ETH earned so far\) ends {ISO}: settle "
-                     r"after that; on this local chain: attestia chain advance \d+m", out), out
+                     r"after that; on this local chain: attestia chain advance \d+[mh]", out), out
     assert w3.eth.block_number == block  # nothing sent
     code, out = cli("rewards", "claim", "--account", ALICE)
     assert code == 0 and "nothing to claim now; " in out, out
@@ -80,7 +80,7 @@ def test_rewards_messages_through_an_epoch(attestia, served_model, demo_package,
     assert code == 0, out
     assert re.search(rf"epoch {epoch}: root 0x[0-9a-f]{{64}} proposed: 0\.001200 ETH to \d "
                      rf"contributors, pending until {ISO}, then claimable; on this local "
-                     r"chain: attestia chain advance \d+m", out), out
+                     r"chain: attestia chain advance \d+[mh]", out), out
     code, again = cli("rewards", "settle")
     assert code == 0 and f"epoch {epoch}: root 0x" in again and "already proposed" in again
     code, out = cli("rewards", "claim", "--account", ALICE)
