@@ -69,7 +69,7 @@ def settle_cmd(
     Example: attestia rewards settle
     """
     from offchain.protocol import RootStatus
-    from offchain.rewards.chain import Clock, SettlementError, compute, settle
+    from offchain.rewards.chain import Clock, SettlementError, compute, settle, settleable_from
 
     attestia = attestia_of(ctx)
     clock = Clock.of(attestia)
@@ -84,16 +84,20 @@ def settle_cmd(
             current = compute(attestia, clock.epoch + 1).total
         except SettlementError:
             current = 0
-        wait = clock.epoch_ends_at - clock.now
+        start = settleable_from(attestia, clock) if current else clock.epoch_ends_at
         data = {"settled": False, "epoch": clock.epoch - 1 if clock.epoch else None,
                 "currentEpoch": clock.epoch, "currentEpochEndsAt": _iso(clock.epoch_ends_at),
-                "earnedInCurrentEpochWei": current, "reason": str(exc)}
+                "earnedNotSettledWei": current, "settleableAt": _iso(start) if current else None,
+                "reason": str(exc)}
         if as_json:
             print_json(data)
             return
-        console.print(f"nothing to settle: {exc}; epoch {clock.epoch} (now, "
-                      f"{eth(current)} ETH earned so far) ends {_iso(clock.epoch_ends_at)}: "
-                      f"settle after that{_advance_hint(attestia, wait)}",
+        later = (f"{eth(current)} ETH earned so far (epoch {clock.epoch} now) can be settled "
+                 f"from {_iso(start)}, once its records' challenge windows have closed and "
+                 "their epoch has ended" if current else
+                 f"nothing earned yet (epoch {clock.epoch} ends {_iso(clock.epoch_ends_at)})")
+        console.print(f"nothing to settle: {exc}; {later}"
+                      f"{_advance_hint(attestia, start - clock.now) if current else ''}",
                       highlight=False, soft_wrap=True)
         return
     root = attestia.dist.epoch_root(s.epoch)
@@ -144,9 +148,9 @@ def _account_line(attestia, r) -> str:
             parts.append(f"{eth(r.unsettled)} ETH earned in ended epochs not settled yet "
                          "(attestia rewards settle)")
         else:
-            parts.append(f"{eth(r.unsettled)} ETH earned in epoch {clock.epoch}, which ends "
-                         f"{_iso(clock.epoch_ends_at)}: settle after that"
-                         f"{_advance_hint(attestia, clock.epoch_ends_at - clock.now)}")
+            at = r.settleable_at or clock.epoch_ends_at
+            parts.append(f"{eth(r.unsettled)} ETH earned, not settled yet: it can be settled "
+                         f"from {_iso(at)}{_advance_hint(attestia, at - clock.now)}")
     parts.append(f"{eth(r.claimed)} ETH claimed so far")
     if r.state == "nothing":
         parts = [f"nothing earned yet (current epoch {clock.epoch} ends "

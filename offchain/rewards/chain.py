@@ -543,6 +543,7 @@ class Clock:
     epoch_ends_at: int
     timelock: int
     """Seconds a proposed root waits before it is claimable."""
+    epoch_length: int = 86_400
 
     @classmethod
     def of(cls, attestia: Attestia) -> Clock:
@@ -550,7 +551,29 @@ class Clock:
         now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
         genesis, length = reg.genesis(), reg.epoch_length()
         epoch = (now - genesis) // length
-        return cls(now, epoch, genesis + (epoch + 1) * length, attestia.dist.timelock())
+        return cls(now, epoch, genesis + (epoch + 1) * length, attestia.dist.timelock(),
+                   length)
+
+    def end_of(self, epoch: int) -> int:
+        """When ``epoch`` ends (a settlement can cover it from then on)."""
+        return self.epoch_ends_at + (epoch - self.epoch) * self.epoch_length
+
+
+def settleable_from(attestia: Attestia, clock: Clock, account: str | None = None) -> int:
+    """When everything earned so far (by ``account``, or by anyone) can be settled: the end of
+    the epoch in which the last of those records becomes final (its challenge window closes
+    in this epoch or the next)."""
+    def total(through: int) -> int:
+        try:
+            s = compute(attestia, through)
+        except SettlementError:
+            return 0
+        if account is None:
+            return s.total
+        return {a.lower(): v for a, v in s.cumulative.items()}.get(account.lower(), 0)
+
+    later = total(clock.epoch + 1) > total(clock.epoch)
+    return clock.end_of(clock.epoch + 1 if later else clock.epoch)
 
 
 @dataclass(frozen=True)
@@ -570,6 +593,8 @@ class AccountRewards:
     unsettled: int
     unsettled_ended: bool
     """Whether the unsettled records include ended epochs (``rewards settle`` covers them)."""
+    settleable_at: int | None = None
+    """When the unsettled amount can be settled (None when nothing is unsettled)."""
 
     @property
     def state(self) -> str:
@@ -590,7 +615,9 @@ class AccountRewards:
                 "claimableWei": self.claimable, "claimableEpoch": self.claimable_epoch,
                 "pendingWei": self.pending, "pendingEpoch": self.pending_epoch,
                 "pendingClaimableAt": iso(self.pending_ready_at),
-                "unsettledWei": self.unsettled, "currentEpoch": self.clock.epoch,
+                "unsettledWei": self.unsettled,
+                "settleableAt": iso(self.settleable_at) if self.unsettled else None,
+                "currentEpoch": self.clock.epoch,
                 "currentEpochEndsAt": iso(self.clock.epoch_ends_at)}
 
 
@@ -655,4 +682,6 @@ def account_rewards(attestia: Attestia, account: str, out_dir: Path | None = Non
                           claimable_epoch=claimable_now[0] if claimable_now else None,
                           pending=pending, pending_epoch=pending_epoch,
                           pending_ready_at=ready_at, unsettled=unsettled,
-                          unsettled_ended=ended.get(key, 0) > covered)
+                          unsettled_ended=ended.get(key, 0) > covered,
+                          settleable_at=(settleable_from(attestia, clock, account)
+                                         if unsettled else None))

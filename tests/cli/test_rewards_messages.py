@@ -60,32 +60,34 @@ def test_rewards_messages_through_an_epoch(attestia, served_model, demo_package,
     block = w3.eth.block_number
     code, out = cli("rewards", "settle")
     assert code == 0 and out.startswith("nothing to settle: "), out
-    assert re.search(rf"epoch {epoch} \(now, 0\.001200 ETH earned so far\) ends {ISO}: settle "
-                     r"after that; on this local chain: attestia chain advance \d+[mh]", out), out
+    assert re.search(rf"; 0\.001200 ETH earned so far \(epoch {epoch} now\) can be settled "
+                     rf"from {ISO}, once its records' challenge windows have closed and their "
+                     r"epoch has ended; on this local chain: attestia chain advance \d+[mh]",
+                     out), out
     assert w3.eth.block_number == block  # nothing sent
     code, out = cli("rewards", "claim", "--account", ALICE)
     assert code == 0 and "nothing to claim now; " in out, out
-    assert re.search(rf"\d\.\d{{6}} ETH earned in epoch {epoch}, which ends {ISO}: settle after "
-                     r"that; on this local chain: attestia chain advance", out), out
+    assert re.search(rf"\d\.\d{{6}} ETH earned, not settled yet: it can be settled from {ISO}; "
+                     r"on this local chain: attestia chain advance", out), out
     code, out = cli("rewards", "verify", str(epoch))
     assert code == 3, out
     assert out.startswith(f"epoch {epoch}: not settled yet (no root proposed): nothing to "
                           "check;"), out
 
-    advance(86_400)
+    advance(2 * 86_400)  # the records' challenge windows closed inside an ended epoch
     code, out = cli("rewards", "claim", "--account", ALICE, "--json")
     assert code == 0, out
     assert json.loads(out)["state"] == "unsettled" and json.loads(out)["claimedNowWei"] == 0
     code, out = cli("rewards", "settle")
     assert code == 0, out
-    assert re.search(rf"epoch {epoch}: root 0x[0-9a-f]{{64}} proposed: 0\.001200 ETH to \d "
+    assert re.search(r"epoch \d+: root 0x[0-9a-f]{64} proposed: 0\.001200 ETH to \d "
                      rf"contributors, pending until {ISO}, then claimable; on this local "
                      r"chain: attestia chain advance \d+[mh]", out), out
     code, again = cli("rewards", "settle")
-    assert code == 0 and f"epoch {epoch}: root 0x" in again and "already proposed" in again
+    assert code == 0 and "already proposed" in again, again
     code, out = cli("rewards", "claim", "--account", ALICE)
     assert code == 0, out
-    assert re.search(rf"nothing to claim now; \d\.\d{{6}} ETH pending under epoch {epoch}'s "
+    assert re.search(rf"nothing to claim now; \d\.\d{{6}} ETH pending under epoch \d+'s "
                      rf"root, claimable from {ISO}", out), out
     code, out = cli("rewards", "status", "--account", ALICE, "--json")
     assert code == 0, out
@@ -108,4 +110,4 @@ def test_rewards_messages_through_an_epoch(attestia, served_model, demo_package,
     assert code == 0 and out.startswith(f"{ALICE}: nothing to claim now; "), out
     assert re.search(r"\d\.\d{6} ETH claimed so far", out) and w3.eth.block_number == block
     code, out = cli("rewards", "verify")
-    assert code == 0 and out.startswith(f"epoch {epoch}: PASS"), out
+    assert code == 0 and re.match(r"epoch \d+: PASS", out), out
