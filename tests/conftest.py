@@ -59,8 +59,10 @@ def chain(session_chain: Chain) -> Iterator[Chain]:
     # fall behind the wall clock by every test's duration (and more after a test travelled):
     # over a long run, records signed at wall-clock time land outside the 15-minute window.
     # Put the clock back on the wall clock (never before the latest block).
+    # A block is mined at that time, so the next test's "now" (the latest block) is it too.
     latest = int(w3.eth.get_block("latest")["timestamp"])
     w3.provider.make_request("evm_setTime", [max(latest, int(time.time()))])
+    w3.provider.make_request("evm_mine", [])
     for sender in session_chain._senders.values():
         sender.resync()
 
