@@ -24,6 +24,7 @@ import os
 import stat
 import time
 import urllib.parse
+from collections.abc import Sequence
 from pathlib import Path
 
 import requests
@@ -194,3 +195,23 @@ def _too_large(uri: str, max_bytes: int) -> UriTooLarge:
 def _reason(exc: BaseException) -> str:
     text = str(exc)
     return text if len(text) <= 300 else text[:300] + "…"
+
+
+def local_file_refused(uri: str, local_roots: Sequence[Path] | None,
+                       what: str = "a published file") -> str:
+    """Why a public service will not read ``uri`` ("" if it may). Whoever publishes a URI on
+    chain (a batch's file, a worker's attestation document) picks it: a ``file://`` one
+    outside ``local_roots`` (the service's home) would let them probe this machine's files
+    through its pages (existence, size, hash, parse errors). None allows every local file."""
+    if local_roots is None:
+        return ""
+    try:
+        where = resolve(uri)
+    except UriError:
+        return ""  # read_uri says why
+    if isinstance(where, Path):
+        path = where.resolve()
+        if not any(path.is_relative_to(root.resolve()) for root in local_roots):
+            return (f"{uri}: a local file outside this service's home is not read ({what} is "
+                    "read over http(s) or ipfs)")
+    return ""

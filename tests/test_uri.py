@@ -138,3 +138,20 @@ def test_every_failure_is_an_attestia_error_naming_the_uri(tmp_path: Path) -> No
         read_uri(uri)
     assert isinstance(caught.value, AttestiaError) and caught.value.uri == uri
     assert str(tmp_path / "missing") in str(caught.value)
+
+
+def test_a_public_service_reads_local_files_only_under_its_home(tmp_path: Path) -> None:
+    """A URI published on chain (batch file, attestation document) is chosen by whoever
+    published it: a public explorer reads file:// ones only under its own home."""
+    from offchain.uri import local_file_refused
+
+    home = tmp_path / "home"
+    (home / "batches").mkdir(parents=True)
+    inside = (home / "batches" / "b.json").as_uri()
+    assert local_file_refused(inside, (home,)) == ""
+    assert local_file_refused("file:///etc/hostname", None) == ""  # the verifier's own machine
+    refused = local_file_refused("file:///etc/hostname", (home,), "an attestation document")
+    assert "outside this service's home" in refused and "attestation document" in refused
+    escape = (home / "batches" / ".." / ".." / "secret").as_uri()
+    assert local_file_refused(escape, (home,)) != ""  # resolved before the check
+    assert local_file_refused("https://example.org/b.json", (home,)) == ""

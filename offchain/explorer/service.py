@@ -147,7 +147,7 @@ class Explorer:
         rid = bytes.fromhex(record["requestId"][2:])
         batch = bytes.fromhex(record["batchId"][2:]) if record["batchId"] else None
         report = verify(self.attestia, RecordRef(request_id=rid, batch_id=batch),
-                        VerifyOptions(data_dir=self.data_dir))
+                        VerifyOptions(data_dir=self.data_dir, local_roots=self.local_roots))
         return report.to_json()
 
     def model(self, model_id: str) -> dict[str, Any]:

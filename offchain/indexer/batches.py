@@ -29,7 +29,7 @@ from offchain.batchfile import (
 from offchain.batchfile import data_hash as hash_of
 from offchain.merkle import verify_proof
 from offchain.protocol import Inference, attribution_hash
-from offchain.uri import UriError, read_uri, resolve
+from offchain.uri import UriError, local_file_refused, read_uri
 
 FETCH_TIMEOUT = 10.0
 """Seconds one batch file may take to fetch (the page waits for it)."""
@@ -111,32 +111,13 @@ class BatchCheck:
         return data
 
 
-def local_file_refused(uri: str, local_roots: Sequence[Path] | None) -> str:
-    """Why a public explorer will not read ``uri`` ("" if it may). Whoever commits a batch
-    picks its URI: a ``file://`` one outside ``local_roots`` (the explorer's home) would let
-    them probe this machine's files through the page (existence, size, hash, parse errors).
-    None allows every local file ``offchain.uri`` reads."""
-    if local_roots is None:
-        return ""
-    try:
-        where = resolve(uri)
-    except UriError:
-        return ""  # read_uri says why
-    if isinstance(where, Path):
-        path = where.resolve()
-        if not any(path.is_relative_to(root.resolve()) for root in local_roots):
-            return (f"{uri}: a local file outside this explorer's home is not read (a "
-                    "published batch file is read over http(s) or ipfs)")
-    return ""
-
-
 def check_batch(batch_id: str, uri: str, root: str, model_id: str, worker: str, count: int,
                 data_hash: str, *, roster: Collection[str] | None,
                 timeout: float = FETCH_TIMEOUT,
                 local_roots: Sequence[Path] | None = None) -> BatchCheck:
     """Fetch ``uri`` and check it against the committed batch (hex strings as indexed)."""
     result = BatchCheck(batch_id, uri, root.lower(), data_hash.lower(), count)
-    refused = local_file_refused(uri, local_roots)
+    refused = local_file_refused(uri, local_roots, "a published batch file")
     if refused:
         result.fetch_error = refused
         result.verdict, result.reason = "unreadable", refused

@@ -9,8 +9,9 @@ leaf in that batch?) are asked live, so they are asked about exactly the data be
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from eth_typing import HexStr
@@ -32,7 +33,7 @@ from offchain.protocol import (
     Worker,
     from_abi,
 )
-from offchain.uri import UriError, read_uri
+from offchain.uri import UriError, local_file_refused, read_uri
 
 MAX_ATTESTATION_BYTES = 1024 * 1024
 BATCH_METHODS = ("commitBatch", "commitBatchBySig")
@@ -227,15 +228,21 @@ def _zk_arg(value: Any) -> tuple[bytes, tuple[int, ...]]:
     return bytes(proof), tuple(int(v) for v in instances)
 
 
-def _read_parties(attestia: Attestia, inference: Inference) -> dict[str, Any]:
+def _read_parties(attestia: Attestia, inference: Inference,
+                  local_roots: Sequence[Path] | None = None) -> dict[str, Any]:
     reg = attestia.reg
     worker = reg.worker(inference.worker)
     measurement = None
     attestation = error = None
     if worker is not None and worker.enclave_bound:
         measurement = reg.measurement_status(worker.measurement)
+        refused = local_file_refused(worker.attestationURI, local_roots,
+                                     "an attestation document")
         try:
-            attestation = read_uri(worker.attestationURI, max_bytes=MAX_ATTESTATION_BYTES)
+            if refused:
+                error = f"cannot fetch the attestation document: {refused}"
+            else:
+                attestation = read_uri(worker.attestationURI, max_bytes=MAX_ATTESTATION_BYTES)
         except UriError as exc:
             error = f"cannot fetch the attestation document: {exc}"
     roster = reg.contributors(inference.modelId)
@@ -252,11 +259,14 @@ def _read_sealed_result(attestia: Attestia, tx_hash: str) -> dict[str, Any]:
         return {"sealed_result_error": f"{type(exc).__name__}: {exc}"}
 
 
-def gather(attestia: Attestia, ref: RecordRef) -> Evidence:
-    """Read the record named by ``ref`` and everything its checks need."""
+def gather(attestia: Attestia, ref: RecordRef, *,
+           local_roots: Sequence[Path] | None = None) -> Evidence:
+    """Read the record named by ``ref`` and everything its checks need. ``local_roots``: read
+    ``file://`` URIs the record's parties name only under these (a public service), or any
+    (None: the verifier's own machine)."""
     base = Evidence(ref, attestia.chain.chain_id, attestia.reg.address, found=False)
     if ref.batch_id is not None:
-        return _gather_batched(attestia, ref, base)
+        return _gather_batched(attestia, ref, base, local_roots)
     events = attestia.reg.recorded(request_id=ref.request_id)
     if not events:
         return replace(base, missing_reason=(
@@ -270,11 +280,12 @@ def gather(attestia: Attestia, ref: RecordRef) -> Evidence:
         request_slot=attestia.reg.request_state(event.request_id), event_digest=event.digest,
         submission=read_submission(attestia, event.tx_hash, SINGLE_METHODS),
         **_read_sealed_result(attestia, event.tx_hash),
-        **_read_parties(attestia, event.inference),
+        **_read_parties(attestia, event.inference, local_roots),
     )
 
 
-def _gather_batched(attestia: Attestia, ref: RecordRef, base: Evidence) -> Evidence:
+def _gather_batched(attestia: Attestia, ref: RecordRef, base: Evidence,
+                    local_roots: Sequence[Path] | None) -> Evidence:
     assert ref.batch_id is not None
     events = attestia.reg.batches(batch_id=ref.batch_id)
     if not events:
@@ -289,7 +300,10 @@ def _gather_batched(attestia: Attestia, ref: RecordRef, base: Evidence) -> Evide
     submission = read_submission(attestia, event.meta.tx_hash, BATCH_METHODS)
     common = replace(base, recorded_at=recorded_at, tx_hash=event.meta.tx_hash,
                      submission=submission)
+    refused = local_file_refused(event.data_uri, local_roots, "a published batch file")
     try:
+        if refused:
+            raise UriError(event.data_uri, refused)
         # dataHash, root, count, model, worker and lists; payees outside the roster are the
         # attribution line's to report (settlement quarantines such a batch).
         published = batchfile.load(event.data_uri, event, roster=None)
@@ -307,7 +321,7 @@ def _gather_batched(attestia: Attestia, ref: RecordRef, base: Evidence) -> Evide
                     proof=tuple(published.proof(index)))
     return replace(common, found=True, inference=leaf.inference,
                    shares=tuple(Share(a, b) for a, b in leaf.shares), batch=batch,
-                   **_read_parties(attestia, leaf.inference))
+                   **_read_parties(attestia, leaf.inference, local_roots))
 
 
 def _find_leaf(published: BatchFile, ref: RecordRef) -> int | None:

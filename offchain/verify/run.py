@@ -34,6 +34,9 @@ class VerifyOptions:
     """
 
     data_dir: Path | None = None
+    local_roots: tuple[Path, ...] | None = None
+    """A public service's home: ``file://`` URIs a record's parties name (batch file,
+    attestation document) are read only under these. None: any (the verifier's machine)."""
     input_path: Path | None = None
     salt: bytes | None = None
     package_path: Path | None = None
@@ -162,7 +165,7 @@ def run_checks(ev: Evidence, oracle: ChainOracle, r: Recomputed, tee_roots: byte
 
 def verify(attestia: Attestia, ref: RecordRef, options: VerifyOptions) -> Report:
     """Verify one record from an RPC connection, the public package and revealed data."""
-    evidence = gather(attestia, ref)
+    evidence = gather(attestia, ref, local_roots=options.local_roots)
     recomputed = recompute(evidence, options)
     roots = None
     if options.tee_root is not None:

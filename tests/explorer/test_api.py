@@ -261,7 +261,7 @@ def test_a_public_explorer_reads_no_local_file_outside_its_home(explorer_flow: F
     outside = check_batch(zero, "file:///etc/hostname", zero, zero, UNKNOWN_ADDRESS, 1, zero,
                           roster=None, local_roots=(tmp_path,))
     assert outside.status == "unreadable" and not outside.fetched and outside.size == 0
-    assert "outside this explorer's home" in outside.reason
+    assert "outside this service's home" in outside.reason
     inside = tmp_path / "batch.json"
     inside.write_text("{}")
     read = check_batch(zero, inside.as_uri(), zero, zero, UNKNOWN_ADDRESS, 1, zero,
