@@ -726,6 +726,13 @@ class StepOpening:
         return (self.position, self.step.as_tuple(), list(self.proof))
 
 
+def challenge_closes_at(timestamp: int, challenge_window: int) -> int:
+    """The last second a single record signed at ``timestamp`` can be challenged
+    (``AttributionDisputes.challenge``: ``block.timestamp <= timestamp + challengeWindow``);
+    its attribution is final from the next second on, unless challenged."""
+    return timestamp + challenge_window
+
+
 def attribution_spec_hash(spec: AttributionSpec) -> bytes:
     """A model's ``dataRoot``: ``keccak256(abi.encode(AttributionSpec))``."""
     return keccak(encode([ATTRIBUTION_SPEC_ABI_TYPE], [spec.as_tuple()]))

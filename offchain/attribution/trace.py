@@ -237,11 +237,14 @@ class Trace:
         """The sums root a step starts from: the previous step's, or ``zeroRoot``."""
         return self.zero_root if position == 0 else self.sums_roots[position - 1]
 
-    def sums_before(self, position: int) -> tuple[str, int, list[bytes]]:
-        """``(account, sum, proof)`` of step ``position``'s slot in the sums root it starts
-        from, replaying this trace's own values; raises if that replay does not reach the
-        root the trace states there (then an earlier step is the fraud)."""
-        slot = self.slots[position]
+    def sums_before(self, position: int, slot: int | None = None
+                    ) -> tuple[str, int, list[bytes]]:
+        """``(account, sum, proof)`` of step ``position``'s slot (or of ``slot``: the one a
+        published step names) in the sums root it starts from, replaying this trace's own
+        values; raises if that replay does not reach the root the trace states there (then
+        an earlier step is the fraud)."""
+        if slot is None:
+            slot = self.slots[position]
         if not 0 <= slot < len(self.roster):
             raise TraceError(f"step {position} names slot {slot}, outside the roster")
         sums = [0] * len(self.roster)

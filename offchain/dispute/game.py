@@ -29,7 +29,6 @@ from offchain.attribution.trace import (
 from offchain.chain.contracts import Attestia
 from offchain.errors import AttestiaError
 from offchain.fsutil import atomic_write_bytes
-from offchain.merkle import IndexedTree
 from offchain.protocol import (
     AttributionSpec,
     DataItem,
@@ -39,7 +38,9 @@ from offchain.protocol import (
     Inference,
     StepOpening,
     TraceStep,
-    sums_leaf,
+)
+from offchain.protocol import (
+    challenge_closes_at as closes_at,
 )
 from offchain.registry import DisputeOpened, DisputeResponded, Recorded
 from offchain.uri import UriError, read_uri
@@ -110,7 +111,7 @@ def recorded(attestia: Attestia, request_id: bytes) -> Recorded:
 
 def challenge_closes_at(attestia: Attestia, record: Inference) -> int:
     """The last second a record can be challenged (its timestamp + challengeWindow)."""
-    return record.timestamp + attestia.reg.challenge_window()
+    return closes_at(record.timestamp, attestia.reg.challenge_window())
 
 
 # -- the three parties -----------------------------------------------------------------------
@@ -243,9 +244,6 @@ def _sum_proof(disputes: Any, request_id: bytes, published: Trace, honest: Trace
     if not 0 <= slot < len(roster):
         return disputes.prove_sum(request_id, published.opening(p), previous,
                                   "0x" + "00" * 20, 0, [])
-    sums = [0] * len(roster)
-    for position in range(p):
-        sums[honest.slots[position]] += honest.values[position]
-    tree = IndexedTree([sums_leaf(a, s) for a, s in zip(roster, sums, strict=True)])
-    return disputes.prove_sum(request_id, published.opening(p), previous, roster[slot],
-                              sums[slot], tree.proof(slot))
+    account, total, proof = honest.sums_before(p, slot)
+    return disputes.prove_sum(request_id, published.opening(p), previous, account, total,
+                              proof)

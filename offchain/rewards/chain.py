@@ -46,6 +46,7 @@ from offchain.protocol import (
     Inference,
     RootStatus,
     Split,
+    challenge_closes_at,
     epoch_at,
     from_abi,
     share_of,
@@ -218,8 +219,8 @@ class Finality:
             return epoch_at(when, self.genesis, self.epoch_length), lost
         if rid in self.disputed:
             return None, False
-        closes = record.timestamp + self.challenge_window + 1
-        return epoch_at(closes, self.genesis, self.epoch_length), False
+        final_from = challenge_closes_at(record.timestamp, self.challenge_window) + 1
+        return epoch_at(final_from, self.genesis, self.epoch_length), False
 
 
 def read_ledger(attestia: Attestia, through_epoch: int, *, cache: Path | None = None,

@@ -31,6 +31,7 @@ from offchain.protocol import (
     Model,
     Share,
     Worker,
+    challenge_closes_at,
     from_abi,
 )
 from offchain.uri import UriError, local_file_refused, read_uri
@@ -173,7 +174,7 @@ class ChainOracle:
             dispute = self.attestia.disputes.get(inference.requestId)
         except (ContractLogicError, ContractCustomError, ValueError, BadFunctionCallOutput):
             return None
-        closes = inference.timestamp + self.attestia.reg.challenge_window()
+        closes = challenge_closes_at(inference.timestamp, self.attestia.reg.challenge_window())
         now = int(self.w3.eth.get_block("latest")["timestamp"])
         return dispute, closes, now
 
