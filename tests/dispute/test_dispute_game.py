@@ -276,3 +276,31 @@ def test_settlement_waits_for_the_dispute_and_pays_by_its_outcome(g: Game, tmp_p
     assert settled["0x" + fraud.request_id.hex()] == equal  # re-attributed: equal split
     assert settled["0x" + upheld.request_id.hex()] == tuple(tuple(s) for s in upheld.shares)
     assert settled["0x" + quiet.request_id.hex()] == tuple(tuple(s) for s in quiet.shares)
+
+
+def test_a_proof_cannot_be_replayed_and_a_spent_stake_does_not_block_a_dispute(
+        g: Game, tmp_path) -> None:
+    """Replay: the same fraud proof twice, or a resolve after it, is refused. Griefing: a
+    worker already slashed by one dispute (nothing left to slash) cannot make the next
+    dispute fail for its challenger: it still ends as fraud, with 0 slashed and the bond
+    back."""
+    attestia = g.h.attestia
+    first = g.case(shares=lambda honest: g.shares_of(helpers.lie_value(honest)))
+    second = g.case(shares=lambda honest: g.shares_of(helpers.lie_value(honest)))
+    for case in (first, second):
+        challenge(g, case)
+        respond(g, case, helpers.lie_value(case.honest), tmp=tmp_path)
+    proof, _ = game.prove(attestia, g.model, first.request_id, account=OUTSIDER)
+    assert proof is not None
+    with reverts("WrongDisputeState"):
+        g.h.send(proof.call, OUTSIDER)
+    with reverts("WrongDisputeState"):
+        g.h.send(attestia.disputes.resolve(first.request_id), OUTSIDER)
+    assert attestia.reg.worker(WORKER.address).stake == 0
+    game.prove(attestia, g.model, second.request_id, account=OUTSIDER)
+    assert attestia.disputes.get(second.request_id).state == DisputeState.FRAUD
+    (resolved,) = attestia.disputes.resolved(request_id=second.request_id)
+    assert resolved.slashed == 0
+    bond = attestia.disputes.bond()
+    assert attestia.reg.slasher_balance(REQUESTER.address) == 2 * bond  # both bonds back
+    assert attestia.reg.slasher_balance(OUTSIDER.address) == REWARD  # one stake, paid once
