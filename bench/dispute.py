@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,11 +33,7 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from offchain.chain.anvil import EmbeddedChain, free_port  # noqa: E402
-from offchain.chain.connection import connect  # noqa: E402
-from offchain.chain.contracts import Attestia  # noqa: E402
-from offchain.chain.deploy import DeployParams, deploy  # noqa: E402
-from offchain.config import REPO_ROOT, load_settings  # noqa: E402
+from bench.private_chain import deployed  # noqa: E402
 from offchain.dispute import game  # noqa: E402
 from tests.contracts.helpers import OUTSIDER, REQUESTER, WORKER, Harness  # noqa: E402
 from tests.dispute import helpers  # noqa: E402
@@ -119,23 +114,10 @@ def main() -> int:
     sizes = [tuple(int(v) for v in pair.split(":")) for pair in args.sizes.split(",")]
     started = time.monotonic()
     result: dict[str, Any] = {"sizes": []}
-    with tempfile.TemporaryDirectory(prefix="attestia-dispute-") as tmp:
-        home = Path(tmp)
-        build = REPO_ROOT / "build"
-        if build.is_dir():
-            (home / "build").symlink_to(build, target_is_directory=True)
-        node = EmbeddedChain(home / ".attestia", free_port())
-        with console.status("starting Anvil"):
-            node.up()
-        try:
-            chain = connect(load_settings(home=home, rpc_url=node.url))
-            with console.status("compiling (if needed) and deploying"):
-                deployment, _ = deploy(chain, fresh=True, params=DeployParams())
-            h = Harness(Attestia(chain, deployment))
-            for n, c in sizes:
-                result["sizes"].append(measure(h, home / "traces", n, c, args.d))
-        finally:
-            node.down()
+    with deployed(console, "attestia-dispute-") as (home, attestia):
+        h = Harness(attestia)
+        for n, c in sizes:
+            result["sizes"].append(measure(h, home / "traces", n, c, args.d))
     result["seconds"] = round(time.monotonic() - started, 1)
     result["load_average"] = [round(v, 2) for v in os.getloadavg()]
     result["cpus"] = os.cpu_count()

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -44,16 +43,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eth_utils import keccak, to_checksum_address  # noqa: E402
 
+from bench.private_chain import deployed  # noqa: E402
 from offchain import protocol  # noqa: E402
 from offchain.attribution.shares import attribution_hash  # noqa: E402
 from offchain.chain.accounts import dev_account  # noqa: E402
-from offchain.chain.anvil import EmbeddedChain, free_port  # noqa: E402
-from offchain.chain.connection import Chain, connect  # noqa: E402
+from offchain.chain.connection import Chain  # noqa: E402
 from offchain.chain.contracts import Attestia  # noqa: E402
-from offchain.chain.deploy import DeployParams, deploy  # noqa: E402
 from offchain.chain.eip712 import sign_digest  # noqa: E402
 from offchain.chain.tx import Call  # noqa: E402
-from offchain.config import REPO_ROOT, load_settings  # noqa: E402
 from offchain.merkle import StandardMerkleTree  # noqa: E402
 from offchain.protocol import (  # noqa: E402
     BPS,
@@ -278,44 +275,31 @@ def measure_claims(bench: Bench) -> tuple[dict[str, int], float]:
 
 def main() -> int:
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="attestia-gas-") as tmp:
-        home = Path(tmp)
-        build = REPO_ROOT / "build"
-        if build.is_dir():  # reuse current artifacts (the build is cached by source hash)
-            (home / "build").symlink_to(build, target_is_directory=True)
-        node = EmbeddedChain(home / ".attestia", free_port())
-        with console.status("starting Anvil"):
-            node.up()
-        try:
-            chain = connect(load_settings(home=home, rpc_url=node.url))
-            with console.status("compiling (if needed) and deploying"):
-                deployment, _ = deploy(chain, fresh=True, params=DeployParams())
-            attestia = Attestia(chain, deployment)
-            bench = Bench(chain, attestia)
-            content_hash = bench.unique()
-            attestia.send(bench.reg.register_model(
-                content_hash, "ipfs://model", bench.unique(), roster_of(contributors(5)),
-                policy_bit(PROOF_SIGNED), FEE, Split(2_000, 1_000, 7_000)), account=OWNER)
-            model_id = protocol.model_id(OWNER.address, content_hash)
-            for signer in (WORKER, *SLASHED):
-                bench.register_worker(signer)
-            with console.status("requests and records"):
-                result: dict[str, Any] = measure_records(bench, model_id)
-            console.log(f"request {result['request']:,} gas, fulfill "
-                        f"{result['fulfill_single_5_contributors']:,} gas")
-            with console.status(f"a {BATCH_LEAVES:,}-leaf batch"):
-                result |= measure_batches(bench, model_id)
-            console.log(f"commitBatch {result['commit_batch']:,} gas")
-            with console.status(f"a {TREE_LEAVES:,}-leaf rewards tree and claims"):
-                claims, tree_seconds = measure_claims(bench)
-            result |= claims
-            console.log(f"claim (repeat) {result['claim_1m_tree_repeat']:,} gas; tree built in "
-                        f"{tree_seconds:.1f} s")
-            with console.status("equivocation slashes"):
-                result |= measure_slashes(bench, model_id)
-            console.log(f"slashEquivocation {result['slash_equivocation']:,} gas")
-        finally:
-            node.down()
+    with deployed(console, "attestia-gas-") as (_, attestia):
+        chain = attestia.chain
+        bench = Bench(chain, attestia)
+        content_hash = bench.unique()
+        attestia.send(bench.reg.register_model(
+            content_hash, "ipfs://model", bench.unique(), roster_of(contributors(5)),
+            policy_bit(PROOF_SIGNED), FEE, Split(2_000, 1_000, 7_000)), account=OWNER)
+        model_id = protocol.model_id(OWNER.address, content_hash)
+        for signer in (WORKER, *SLASHED):
+            bench.register_worker(signer)
+        with console.status("requests and records"):
+            result: dict[str, Any] = measure_records(bench, model_id)
+        console.log(f"request {result['request']:,} gas, fulfill "
+                    f"{result['fulfill_single_5_contributors']:,} gas")
+        with console.status(f"a {BATCH_LEAVES:,}-leaf batch"):
+            result |= measure_batches(bench, model_id)
+        console.log(f"commitBatch {result['commit_batch']:,} gas")
+        with console.status(f"a {TREE_LEAVES:,}-leaf rewards tree and claims"):
+            claims, tree_seconds = measure_claims(bench)
+        result |= claims
+        console.log(f"claim (repeat) {result['claim_1m_tree_repeat']:,} gas; tree built in "
+                    f"{tree_seconds:.1f} s")
+        with console.status("equivocation slashes"):
+            result |= measure_slashes(bench, model_id)
+        console.log(f"slashEquivocation {result['slash_equivocation']:,} gas")
     result["targets_met"] = {key: result[key] <= goal for key, goal in GOALS.items()}
     result["goals"] = GOALS
     result["tree_1m_build_s"] = round(tree_seconds, 1)
