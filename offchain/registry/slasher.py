@@ -1,0 +1,119 @@
+"""The typed client of the ``Slasher``: equivocation slashing, the attribution-dispute game
+(IAttributionDisputes) and the slashed stake it credits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from offchain.chain.tx import Call
+from offchain.protocol import (
+    AttributionSpec,
+    DataItem,
+    Dispute,
+    Inference,
+    Share,
+    StepOpening,
+    from_abi,
+)
+from offchain.registry.base import ContractClient
+from offchain.registry.events import (
+    DisputeOpened,
+    DisputeResolved,
+    DisputeResponded,
+    decode_dispute_opened,
+    decode_dispute_resolved,
+    decode_dispute_responded,
+)
+
+
+class Slasher(ContractClient):
+    """Typed reads, call builders and decoded events of the deployed ``Slasher``."""
+
+    # equivocation --------------------------------------------------------------------------
+    def slash_equivocation(self, a: Inference, signature_a: bytes, b: Inference,
+                           signature_b: bytes) -> Call:
+        """Evidence that a worker signed two conflicting records for one request (a record
+        the registry already holds needs no signature: pass b"")."""
+        return Call.of(self._fn.slashEquivocation(a.as_tuple(), signature_a, b.as_tuple(),
+                                                  signature_b))
+
+    def balance(self, account: str) -> int:
+        """Slashed stake and bonds credited to a reporter, a prover or the treasury, pulled
+        with :meth:`withdraw`."""
+        return int(self._fn.balances(account).call())
+
+    def withdraw(self) -> Call:
+        return Call.of(self._fn.withdraw())
+
+    # the dispute game: reads --------------------------------------------------------------
+    def dispute(self, request_id: bytes) -> Dispute:
+        return from_abi(Dispute, self._fn.getDispute(request_id).call())
+
+    def dispute_bond(self) -> int:
+        return int(self._fn.disputeBond().call())
+
+    def response_window(self) -> int:
+        return int(self._fn.responseWindow().call())
+
+    # the dispute game: writes -------------------------------------------------------------
+    def challenge(self, record: Inference, input_bytes: bytes, salt: bytes, output: bytes,
+                  spec: AttributionSpec, bond: int) -> Call:
+        return Call.of(self._fn.challenge(record.as_tuple(), input_bytes, salt, output,
+                                          spec.as_tuple()), value=bond)
+
+    def respond(self, request_id: bytes, trace_root: bytes, trace_uri: str,
+                totals: Sequence[int], roster: Sequence[str], shares: Sequence[Share]) -> Call:
+        return Call.of(self._fn.respond(request_id, trace_root, trace_uri, list(totals),
+                                        list(roster), [tuple(x) for x in shares]))
+
+    def prove_item(self, request_id: bytes, opened: StepOpening, item: DataItem,
+                   item_proof: Sequence[bytes], query: Sequence[int]) -> Call:
+        return Call.of(self._fn.proveItem(request_id, opened.as_tuple(), item.as_tuple(),
+                                          list(item_proof), list(query)))
+
+    def prove_order(self, request_id: bytes, opened: StepOpening, following: StepOpening
+                    ) -> Call:
+        return Call.of(self._fn.proveOrder(request_id, opened.as_tuple(), following.as_tuple()))
+
+    def prove_value(self, request_id: bytes, opened: StepOpening, following: StepOpening
+                    ) -> Call:
+        return Call.of(self._fn.proveValue(request_id, opened.as_tuple(), following.as_tuple()))
+
+    def prove_sum(self, request_id: bytes, opened: StepOpening, previous: StepOpening,
+                  account: str, total: int, sums_proof: Sequence[bytes]) -> Call:
+        return Call.of(self._fn.proveSum(request_id, opened.as_tuple(), previous.as_tuple(),
+                                         account, total, list(sums_proof)))
+
+    def prove_end(self, request_id: bytes, last: StepOpening) -> Call:
+        return Call.of(self._fn.proveEnd(request_id, last.as_tuple()))
+
+    def prove_duplicate(self, request_id: bytes, a: StepOpening, b: StepOpening) -> Call:
+        return Call.of(self._fn.proveDuplicate(request_id, a.as_tuple(), b.as_tuple()))
+
+    def resolve(self, request_id: bytes) -> Call:
+        return Call.of(self._fn.resolve(request_id))
+
+    # the dispute game: events --------------------------------------------------------------
+    def opened(self, from_block: int | None = None, to_block: int | None = None, *,
+               request_id: bytes | None = None, worker: str | None = None
+               ) -> list[DisputeOpened]:
+        filters: dict[str, Any] = {}
+        if request_id is not None:
+            filters["requestId"] = request_id
+        if worker is not None:
+            filters["worker"] = worker
+        return [decode_dispute_opened(e)
+                for e in self._events("DisputeOpened", from_block, to_block, filters or None)]
+
+    def responded(self, from_block: int | None = None, to_block: int | None = None, *,
+                  request_id: bytes | None = None) -> list[DisputeResponded]:
+        filters = {"requestId": request_id} if request_id is not None else None
+        return [decode_dispute_responded(e)
+                for e in self._events("DisputeResponded", from_block, to_block, filters)]
+
+    def resolved(self, from_block: int | None = None, to_block: int | None = None, *,
+                 request_id: bytes | None = None) -> list[DisputeResolved]:
+        filters = {"requestId": request_id} if request_id is not None else None
+        return [decode_dispute_resolved(e)
+                for e in self._events("DisputeResolved", from_block, to_block, filters)]
