@@ -45,7 +45,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from offchain.chain.accounts import dev_account  # noqa: E402
 from offchain.chain.anvil import EmbeddedChain, free_port  # noqa: E402
 from offchain.chain.connection import connect  # noqa: E402
-from offchain.chain.contracts import Attestia  # noqa: E402
 from offchain.chain.deploy import deploy  # noqa: E402
 from offchain.chain.tx import abi_type  # noqa: E402
 from offchain.config import REPO_ROOT, load_settings  # noqa: E402
@@ -63,6 +62,7 @@ from offchain.protocol import (  # noqa: E402
     result_hash,
     sorted_roster,
 )
+from offchain.registry import Attestia  # noqa: E402
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ROUND = 250
@@ -134,7 +134,7 @@ class Writer:
 
 def build_chain(attestia: Attestia, records: int) -> tuple[bytes, list[str]]:
     """The model, the worker and ``records`` single records; returns (model id, ids)."""
-    reg = attestia.reg
+    reg = attestia.registry
     content = keccak(b"bench-explorer-model")
     attestia.send(reg.register_model(content, "bench://model", keccak(b"roster"), ROSTER,
                                      policy_bit(PROOF_SIGNED), FEE, SPLIT), account=OWNER)
@@ -142,8 +142,8 @@ def build_chain(attestia: Attestia, records: int) -> tuple[bytes, list[str]]:
     attestia.send(reg.register_worker(WORKER.address, b"\x04" + b"\x11" * 64,
                                       reg.min_stake()), account=WORKER)
     writer = Writer(attestia)
-    request_data = encoder(attestia.registry, "requestInference")
-    fulfill_data = encoder(attestia.registry, "fulfill")
+    request_data = encoder(attestia.registry.contract, "requestInference")
+    fulfill_data = encoder(attestia.registry.contract, "fulfill")
     url = writer.url
     rpc(url, "evm_setAutomine", [False])
     now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
@@ -183,7 +183,7 @@ def build_chain(attestia: Attestia, records: int) -> tuple[bytes, list[str]]:
                 say(f"{start + count} records sent")
     finally:
         rpc(url, "evm_setAutomine", [True])
-    recorded = len(attestia.reg.recorded())
+    recorded = len(attestia.registry.recorded())
     if recorded != records:
         raise RuntimeError(f"{recorded} records on chain, {records} sent (a reverted tx?)")
     return mid, ids

@@ -48,7 +48,6 @@ from offchain import protocol  # noqa: E402
 from offchain.attribution.shares import attribution_hash  # noqa: E402
 from offchain.chain.accounts import dev_account  # noqa: E402
 from offchain.chain.connection import Chain  # noqa: E402
-from offchain.chain.contracts import Attestia  # noqa: E402
 from offchain.chain.eip712 import sign_digest  # noqa: E402
 from offchain.chain.tx import Call  # noqa: E402
 from offchain.merkle import StandardMerkleTree  # noqa: E402
@@ -70,7 +69,10 @@ from offchain.protocol import (  # noqa: E402
     result_hash,
     worker_registration_digest,
 )
-from offchain.registry import decode_requested  # noqa: E402
+from offchain.registry import (
+    Attestia,  # noqa: E402
+    decode_requested,  # noqa: E402
+)
 
 GOALS = {
     "request": 70_000,
@@ -99,8 +101,8 @@ class Bench:
     def __init__(self, chain: Chain, attestia: Attestia) -> None:
         self.chain = chain
         self.attestia = attestia
-        self.reg = attestia.reg
-        self.dist = attestia.dist
+        self.registry = attestia.registry
+        self.distributor = attestia.distributor
         self.counter = 0
 
     def unique(self) -> bytes:
@@ -121,18 +123,18 @@ class Bench:
         """The operator registers ``signer`` with the key's EIP-712 consent."""
         deadline = self.now() + 3_600
         digest = worker_registration_digest(signer.address, OPERATOR.address, ENCRYPTION_KEY,
-                                            self.reg.nonce(signer.address), deadline,
-                                            self.chain.chain_id, self.reg.address)
-        self.attestia.send(self.reg.register_worker(
+                                            self.registry.nonce(signer.address), deadline,
+                                            self.chain.chain_id, self.registry.address)
+        self.attestia.send(self.registry.register_worker(
             signer.address, ENCRYPTION_KEY, 10**17, deadline=deadline,
             signature=sign_digest(signer, digest)), account=OPERATOR)
 
     def request(self, model_id: bytes) -> tuple[Request, int]:
         """(the Request as the registry emitted it, gas used)."""
-        call = self.reg.request_inference(model_id, WORKER.address, self.unique(),
+        call = self.registry.request_inference(model_id, WORKER.address, self.unique(),
                                           b"\xab" * 160, FEE)
         receipt = self.attestia.send(call, account=REQUESTER)
-        event = self.attestia.registry.events.InferenceRequested()
+        event = self.attestia.registry.contract.events.InferenceRequested()
         (log,) = event.process_receipt(receipt)
         return decode_requested(log).request, int(receipt["gasUsed"])
 
@@ -144,17 +146,17 @@ class Bench:
 
     def sign(self, record: Inference, signer: Any = WORKER) -> bytes:
         return sign_digest(signer, inference_digest(record, self.chain.chain_id,
-                                                    self.reg.address))
+                                                    self.registry.address))
 
     def fulfill(self, model_id: bytes, shares: list[tuple[str, int]], roster: list[str], *,
                 by_sig: bool) -> int:
         request, _ = self.request(model_id)
         record = self.record(request.request_id, model_id, request.inputCommitment, shares)
         if by_sig:
-            call = self.reg.fulfill_by_sig(request, record, shares, roster, self.sign(record),
+            call = self.registry.fulfill_by_sig(request, record, shares, roster, self.sign(record),
                                            SEALED)
             return self.gas(call, RELAYER)
-        return self.gas(self.reg.fulfill(request, record, shares, roster, SEALED), WORKER)
+        return self.gas(self.registry.fulfill(request, record, shares, roster, SEALED), WORKER)
 
 
 def contributors(n: int) -> list[tuple[str, int]]:
@@ -191,7 +193,7 @@ def measure_batches(bench: Bench, model_id: bytes) -> dict[str, Any]:
     ]
     tree = StandardMerkleTree.of([leaf.as_tuple() for leaf in leaves], INFERENCE_LEAF)
     root = bytes.fromhex(tree.root[2:])
-    reg = bench.reg
+    reg = bench.registry
     epoch = reg.current_epoch()
     bench.gas(reg.commit_batch(bench.unique(), BATCH_LEAVES, model_id, epoch, URI,
                                bench.unique(), 10**15), WORKER)
@@ -222,16 +224,16 @@ def measure_slashes(bench: Bench, model_id: bytes) -> dict[str, int]:
         request_id, commitment = bench.unique(), bench.unique()
         a = bench.record(request_id, model_id, commitment, shares, signer.address)
         b = bench.record(request_id, model_id, commitment, shares, signer.address)
-        figures.append(bench.gas(bench.reg.slash_equivocation(
+        figures.append(bench.gas(bench.slasher.slash_equivocation(
             a, bench.sign(a, signer), b, bench.sign(b, signer)), RELAYER))
-        worker = bench.reg.worker(signer.address)
+        worker = bench.registry.worker(signer.address)
         if worker is None or not worker.slashed or worker.stake:
             raise RuntimeError(f"{signer.address} was not slashed")
     return {"slash_equivocation": figures[0], "slash_equivocation_warm": figures[1]}
 
 
 def measure_claims(bench: Bench) -> tuple[dict[str, int], float]:
-    d = bench.dist
+    d = bench.distributor
     repeat = to_checksum_address(keccak(b"repeat-claimant")[12:])
     empty = to_checksum_address(keccak(b"empty-claimant")[12:])
     bench.gas(d.fund(10**18), RELAYER)
@@ -279,7 +281,7 @@ def main() -> int:
         chain = attestia.chain
         bench = Bench(chain, attestia)
         content_hash = bench.unique()
-        attestia.send(bench.reg.register_model(
+        attestia.send(bench.registry.register_model(
             content_hash, "ipfs://model", bench.unique(), roster_of(contributors(5)),
             policy_bit(PROOF_SIGNED), FEE, Split(2_000, 1_000, 7_000)), account=OWNER)
         model_id = protocol.model_id(OWNER.address, content_hash)

@@ -42,7 +42,6 @@ from eth_utils import keccak, to_checksum_address
 from offchain.chain.accounts import dev_account
 from offchain.chain.anvil import EmbeddedChain
 from offchain.chain.connection import connect
-from offchain.chain.contracts import Attestia
 from offchain.chain.deploy import deploy
 from offchain.client import build_requests, send_requests
 from offchain.config import REPO_ROOT, load_settings
@@ -54,6 +53,7 @@ from offchain.models.manifest import Contributor, InputSchema, OutputSchema, Pre
 from offchain.models.onchain import register_model
 from offchain.models.package import save_package
 from offchain.protocol import model_id
+from offchain.registry import Attestia
 from offchain.worker.batch import BatchOptions, BatchWorker
 from offchain.worker.inbox import offchain_request, submit_offchain
 from offchain.worker.node import WorkerOptions

@@ -18,9 +18,9 @@ from rich.console import Console
 
 from offchain.chain.anvil import EmbeddedChain, free_port
 from offchain.chain.connection import connect
-from offchain.chain.contracts import Attestia
 from offchain.chain.deploy import DeployParams, deploy
 from offchain.config import REPO_ROOT, load_settings
+from offchain.registry import Attestia
 
 
 @contextmanager

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from offchain.chain.contracts import Attestia
 from offchain.errors import ConfigError
 from offchain.listing import iso, model_state
+from offchain.registry import Attestia
 
 
 @dataclass(frozen=True)
@@ -39,17 +39,17 @@ class Withdrawal:
 def withdraw(attestia: Attestia, account: Any) -> Withdrawal:
     """Pull every balance ``account`` (a LocalAccount) holds; a zero balance sends nothing."""
     address = str(account.address)
-    registry = attestia.reg.balance(address)
-    slasher = attestia.reg.slasher_balance(address)
+    registry = attestia.registry.balance(address)
+    slasher = attestia.slasher.balance(address)
     if registry:
-        attestia.send(attestia.reg.withdraw(), account=account)
+        attestia.send(attestia.registry.withdraw(), account=account)
     if slasher:
-        attestia.send(attestia.reg.slasher_withdraw(), account=account)
+        attestia.send(attestia.slasher.withdraw(), account=account)
     return Withdrawal(address, registry, slasher)
 
 
 def _worker(attestia: Attestia, signer: str) -> Any:
-    worker = attestia.reg.worker(signer)
+    worker = attestia.registry.worker(signer)
     if worker is None:
         raise ConfigError(f"worker {signer} is not registered (attestia worker list)")
     return worker
@@ -74,7 +74,7 @@ class StakeState:
 def stake_state(attestia: Attestia, signer: str, moved: int = 0) -> StakeState:
     worker = _worker(attestia, signer)
     unbonding = int(worker.unbondingAt) or None
-    ready = unbonding + attestia.reg.unbonding_delay() if unbonding else None
+    ready = unbonding + attestia.registry.unbonding_delay() if unbonding else None
     return StakeState(signer, int(worker.stake), unbonding, ready, moved)
 
 
@@ -82,7 +82,7 @@ def add_stake(attestia: Attestia, signer: str, amount: int, account: Any) -> Sta
     if amount <= 0:
         raise ConfigError("the amount to stake must be more than 0 ETH")
     _worker(attestia, signer)
-    attestia.send(attestia.reg.add_stake(signer, amount), account=account)
+    attestia.send(attestia.registry.add_stake(signer, amount), account=account)
     return stake_state(attestia, signer, amount)
 
 
@@ -94,7 +94,7 @@ def begin_unbonding(attestia: Attestia, signer: str, account: Any) -> StakeState
         state = stake_state(attestia, signer)
         raise ConfigError(f"worker {signer} is already unbonding: its stake is withdrawable "
                           f"from {iso(state.withdrawable_at)} (attestia worker stake withdraw)")
-    attestia.send(attestia.reg.begin_unbonding(signer), account=account)
+    attestia.send(attestia.registry.begin_unbonding(signer), account=account)
     return stake_state(attestia, signer)
 
 
@@ -110,28 +110,28 @@ def withdraw_stake(attestia: Attestia, signer: str, account: Any) -> StakeState:
                           f"{iso(state.withdrawable_at)}, not yet")
     if state.stake == 0:
         raise ConfigError(f"worker {signer} has no stake left to withdraw")
-    attestia.send(attestia.reg.withdraw_stake(signer), account=account)
+    attestia.send(attestia.registry.withdraw_stake(signer), account=account)
     return stake_state(attestia, signer, state.stake)
 
 
 def set_model_state(attestia: Attestia, model_id: bytes, action: str, account: Any) -> str:
     """``deprecate`` (no new requests; reversible only by registering again) or ``revoke``
     (one-way) a model; returns its new state."""
-    model = attestia.reg.model(model_id)
+    model = attestia.registry.model(model_id)
     if model is None:
         raise ConfigError(f"model 0x{model_id.hex()} is not registered (attestia model list)")
     state = model_state(model)
     if action == "deprecate":
         if state != "active":
             raise ConfigError(f"model 0x{model_id.hex()} is already {state}")
-        attestia.send(attestia.reg.deprecate_model(model_id), account=account)
+        attestia.send(attestia.registry.deprecate_model(model_id), account=account)
     elif action == "revoke":
         if state == "revoked":
             raise ConfigError(f"model 0x{model_id.hex()} is already revoked")
-        attestia.send(attestia.reg.revoke_model(model_id), account=account)
+        attestia.send(attestia.registry.revoke_model(model_id), account=account)
     else:
         raise ValueError(action)
-    new = attestia.reg.model(model_id)
+    new = attestia.registry.model(model_id)
     assert new is not None
     return model_state(new)
 
@@ -141,8 +141,8 @@ def cancel_root(attestia: Attestia, epoch: int, account: Any) -> bytes:
     the cancelled root."""
     if not 0 <= epoch < 2**64:
         raise ConfigError(f"epoch must be a whole number from 0 to {2**64 - 1}, got {epoch}")
-    root = attestia.dist.epoch_root(epoch)
-    attestia.send(attestia.dist.cancel_root(epoch), account=account)
+    root = attestia.distributor.epoch_root(epoch)
+    attestia.send(attestia.distributor.cancel_root(epoch), account=account)
     return bytes(root.root)
 
 
@@ -168,7 +168,7 @@ def measurements(attestia: Attestia) -> list[MeasurementEntry]:
     first seen (read-only)."""
     allowed: dict[bytes, int] = {}
     revoked: dict[bytes, int] = {}
-    for event in attestia.reg.measurement_events():
+    for event in attestia.registry.measurement_events():
         (allowed if event.allowed else revoked).setdefault(event.measurement, event.timestamp)
     return [MeasurementEntry(m, allowed.get(m), revoked.get(m))
             for m in dict.fromkeys([*allowed, *revoked])]

@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from offchain.chain.contracts import Attestia
 from offchain.errors import ConfigError
 from offchain.fsutil import atomic_write_json
 from offchain.models.encoding import encode_tensor
+from offchain.registry import Attestia
 from offchain.worker.heartbeat import Heartbeat, fresh_heartbeats
 from offchain.worker.inbox import offchain_request, submit_offchain
 
@@ -91,7 +91,7 @@ def batching_worker(attestia: Attestia, model_id: bytes, data_dir: Path,
     """A running batching worker of this home that serves ``model_id`` (``named`` if given);
     ConfigError naming what to start otherwise."""
     beats = fresh_heartbeats(data_dir / "workers", attestia.chain.chain_id,
-                             attestia.reg.address)
+                             attestia.registry.address)
     mid = "0x" + model_id.hex()
     if named is not None:
         beat = next((b for s, b in beats.items() if s.lower() == named.lower()), None)
@@ -117,7 +117,7 @@ def submit(attestia: Attestia, model_id: bytes, raw: np.ndarray, *, requester: s
            data_dir: Path, worker: str | None = None) -> Submission:
     """Drop one off-chain request for ``model_id`` into a batching worker's inbox and keep
     it under ``<data_dir>/offchain-requests``. The fee named is the model's current fee."""
-    model = attestia.reg.model(model_id)
+    model = attestia.registry.model(model_id)
     if model is None:
         raise ConfigError(f"model 0x{model_id.hex()} is not registered")
     if not model.active:
@@ -194,7 +194,7 @@ def batched_status(attestia: Attestia, sub: Submission) -> BatchedStatus:
     if found is None:
         return BatchedStatus(sub, QUEUED)
     batch_id, label = found
-    events = attestia.reg.batches(batch_id=batch_id)
+    events = attestia.registry.batches(batch_id=batch_id)
     if not events:
         return BatchedStatus(sub, BATCHED, batch_id=batch_id, label=label)
     event = events[-1]

@@ -310,7 +310,7 @@ def load(uri: str, committed: Committed, *, roster: Collection[str] | None,
          gateway: str | None = None) -> BatchFile:
     """Read the batch file at ``uri`` and check it against the ``committed`` batch.
 
-    ``roster`` is the model's registered contributor roster (``attestia.reg.contributors``):
+    ``roster`` is the model's registered contributor roster (``attestia.registry.contributors``):
     every payee must be in it. None skips that one check (a worker re-reading its own file;
     ``verify``, which reports payees on its attribution line instead).
 

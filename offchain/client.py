@@ -23,7 +23,6 @@ from web3.logs import DISCARD
 
 from offchain.attribution.onchain import FeeShare, fee_shares
 from offchain.attribution.shares import attribution_hash
-from offchain.chain.contracts import Attestia
 from offchain.chain.tx import Call
 from offchain.errors import AttestiaError, ConfigError
 from offchain.fsutil import atomic_write_json
@@ -47,7 +46,7 @@ from offchain.protocol import (
     request_id,
     result_hash,
 )
-from offchain.registry import Recorded, decode_requested
+from offchain.registry import Attestia, InferenceRecorded, decode_requested
 
 GAS_REQUEST = 200_000
 
@@ -112,17 +111,17 @@ def load_local_request(data_dir: Path, request_id: str) -> LocalRequest | None:
 def active_workers(attestia: Attestia) -> list[tuple[str, bytes]]:
     """(signer, current encryption key) of every active worker, newest registration first
     (the key is read from the worker's slot: a worker may have rotated it since)."""
-    signers = list(dict.fromkeys(e.signer for e in attestia.reg.workers_registered()))
+    signers = list(dict.fromkeys(e.signer for e in attestia.registry.workers_registered()))
     out = []
     for signer in reversed(signers):
-        info = attestia.reg.worker(signer)
+        info = attestia.registry.worker(signer)
         if info is not None and info.active:
             out.append((signer, info.encryptionKey))
     return out
 
 
 def worker_key(attestia: Attestia, worker: str) -> bytes:
-    info = attestia.reg.worker(worker)
+    info = attestia.registry.worker(worker)
     if info is None:
         raise ConfigError(f"{worker} is not a registered worker")
     return info.encryptionKey
@@ -161,7 +160,7 @@ def build_requests(
 
     When the model takes ZK records and ``package`` has zk artifacts, each request names its
     ``zkInputHash`` (:func:`zk_input_hash_for`); otherwise zero (no ZK record possible)."""
-    model = attestia.reg.model(model_id)
+    model = attestia.registry.model(model_id)
     if model is None:
         raise ConfigError(f"model 0x{model_id.hex()} is not registered: attestia model register")
     if not model.active:
@@ -186,7 +185,7 @@ def build_requests(
         zk_hash = (zk_input_hash_for(artifacts, package, raw32)
                    if artifacts is not None and package is not None else ZERO32)
         payload = seal_request(key, RequestPayload(input_bytes, salt, reply.public))
-        call = attestia.reg.request_inference(model_id, worker, commitment, payload, model.fee,
+        call = attestia.registry.request_inference(model_id, worker, commitment, payload, model.fee,
                                               zk_input_hash=zk_hash, gas=GAS_REQUEST)
         local = LocalRequest(request_id(requester, model_id, commitment), model_id, worker,
                              input_bytes, salt, reply.secret, "", 0, zk_hash)
@@ -202,7 +201,7 @@ def send_requests(attestia: Attestia, built: list[tuple[LocalRequest, Call]], ac
     for _, call in built:
         sender.simulate(call)
     receipts = sender.transact_many([call for _, call in built])
-    event = attestia.registry.events.InferenceRequested()
+    event = attestia.registry.contract.events.InferenceRequested()
     done = []
     for (local, _), receipt in zip(built, receipts, strict=True):
         local.tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
@@ -249,11 +248,11 @@ def wait_for_outcomes(
     deadline = time.monotonic() + timeout
     while pending:
         latest = attestia.chain.w3.eth.block_number
-        for record in attestia.reg.recorded(start_block, latest):
+        for record in attestia.registry.recorded(start_block, latest):
             if record.request_id in pending:
                 outcomes[record.request_id] = outcome_from_record(
                     attestia, record, pending.pop(record.request_id))
-        for rejection in attestia.reg.rejected(start_block, latest):
+        for rejection in attestia.registry.rejected(start_block, latest):
             rid = rejection.request_id
             if rid in pending:
                 pending.pop(rid)
@@ -270,13 +269,13 @@ def wait_for_outcomes(
     return outcomes
 
 
-def outcome_from_record(attestia: Attestia, record: Recorded,
+def outcome_from_record(attestia: Attestia, record: InferenceRecorded,
                         local: LocalRequest | None) -> Outcome:
     inference = record.inference
     outcome = Outcome(record.request_id, inference, list(record.shares), record.payout,
                       record.meta.tx_hash)
     if local is not None:
-        sealed = attestia.reg.sealed_result(outcome.tx_hash)
+        sealed = attestia.registry.sealed_result(outcome.tx_hash)
         if result_hash(sealed) != inference.resultHash:
             raise RequestFailed("the sealed result in the record's transaction is not the one "
                                 "the worker signed (resultHash differs)")

@@ -22,7 +22,6 @@ from web3.types import RPCEndpoint
 
 from offchain.chain.accounts import dev_account
 from offchain.chain.connection import Chain, connect
-from offchain.chain.contracts import Attestia
 from offchain.chain.deploy import deploy
 from offchain.client import build_requests, send_requests, wait_for_outcomes
 from offchain.config import Settings
@@ -32,6 +31,7 @@ from offchain.models import load_package
 from offchain.models.demo import CONTRIBUTORS, build_demo_package, holdout
 from offchain.models.onchain import register_model
 from offchain.privacy import EncryptionKey
+from offchain.registry import Attestia
 from offchain.rewards.chain import claim, settle
 from offchain.worker.registration import ensure_worker
 
@@ -70,7 +70,7 @@ def advance_time(chain: Chain, seconds: int) -> None:
 
 def seconds_to_next_epoch(attestia: Attestia) -> int:
     """Seconds from the latest block to one second into the next epoch."""
-    reg = attestia.reg
+    reg = attestia.registry
     now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
     length = reg.epoch_length()
     return length - (now - reg.genesis()) % length + 1
@@ -157,10 +157,10 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
 
     # Past every record's challenge window, then into the next epoch: every record is final
     # in an ended epoch, so this settlement pays them all.
-    advance_time(chain, attestia.reg.challenge_window() + 1)
+    advance_time(chain, attestia.registry.challenge_window() + 1)
     advance_time(chain, seconds_to_next_epoch(attestia))
     settlement = settle(attestia, settings.data_dir / "rewards", account=admin)
-    advance_time(chain, attestia.dist.timelock() + 1)
+    advance_time(chain, attestia.distributor.timelock() + 1)
     contributors = []
     names = {c.address: c.name for c in CONTRIBUTORS}
     share_lists = [o.shares or [] for o in recorded]
@@ -175,9 +175,9 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
         })
     earned = {}
     for who in (operator, admin):
-        balance = attestia.reg.balance(who.address)
+        balance = attestia.registry.balance(who.address)
         if balance:
-            attestia.send(attestia.reg.withdraw(), account=who)
+            attestia.send(attestia.registry.withdraw(), account=who)
         earned[who.address] = balance
     last_block = chain.w3.eth.block_number
     total_gas = sum(chain.w3.eth.get_block(b)["gasUsed"] for b in range(first_block,

@@ -17,10 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from offchain.chain.contracts import Attestia
 from offchain.chain.events import iter_events
 from offchain.errors import ConfigError
 from offchain.protocol import Model, Worker
+from offchain.registry import Attestia
 from offchain.worker.heartbeat import Heartbeat, fresh_heartbeats
 
 RECENT_RECORD = 600
@@ -145,7 +145,7 @@ def list_models(attestia: Attestia) -> list[ModelEntry]:
         attestia.registry, "ModelRegistered", attestia.first_block))
     out = []
     for model_id in ids:
-        model = attestia.reg.model(model_id)
+        model = attestia.registry.model(model_id)
         if model is not None:
             out.append(ModelEntry(model_id, model))
     return out
@@ -167,18 +167,18 @@ def list_workers(attestia: Attestia, data_dir: Path | None = None) -> list[Worke
         if at >= now - RECENT_RECORD:
             recent.setdefault(signer, set()).add(model_id)
 
-    for record in attestia.reg.recorded():
+    for record in attestia.registry.recorded():
         seen(record.inference.worker, int(record.inference.timestamp),
              record.inference.modelId, 1)
-    for batch in attestia.reg.batches():
+    for batch in attestia.registry.batches():
         seen(batch.worker, int(w3.eth.get_block(batch.meta.block)["timestamp"]),
              batch.model_id, batch.count)
     beats = (fresh_heartbeats(data_dir / "workers", attestia.chain.chain_id,
-                              attestia.reg.address) if data_dir is not None else {})
-    signers = list(dict.fromkeys(e.signer for e in attestia.reg.workers_registered()))
+                              attestia.registry.address) if data_dir is not None else {})
+    signers = list(dict.fromkeys(e.signer for e in attestia.registry.workers_registered()))
     out = []
     for signer in reversed(signers):
-        worker = attestia.reg.worker(signer)
+        worker = attestia.registry.worker(signer)
         if worker is not None:
             out.append(WorkerEntry(signer, worker, last.get(signer), count.get(signer, 0),
                                    beats.get(signer), frozenset(recent.get(signer, ()))))

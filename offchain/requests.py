@@ -18,10 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from offchain.chain.contracts import Attestia
 from offchain.client import LocalRequest, RequestFailed, load_local_request
 from offchain.errors import ConfigError
 from offchain.protocol import REQUEST_CANCELLED, REQUEST_REJECTED, ZERO32, Request, hash_request
+from offchain.registry import Attestia
 
 OPEN, RECORDED, REJECTED, CANCELLED, EXPIRED = "open", "recorded", "rejected", "cancelled", \
     "expired"
@@ -88,28 +88,28 @@ def _state_of(slot: bytes, request: Request, now: int, deadline: int) -> str:
 def request_status(attestia: Attestia, request_id: bytes, *, now: int | None = None
                    ) -> RequestStatus:
     """Where one request stands; ConfigError when no such request was paid here."""
-    slot = attestia.reg.request_state(request_id)
-    requested = attestia.reg.requested(request_id=request_id) if slot != ZERO32 else []
+    slot = attestia.registry.request_state(request_id)
+    requested = attestia.registry.requested(request_id=request_id) if slot != ZERO32 else []
     if not requested:
         raise ConfigError(f"no request 0x{request_id.hex()} on registry "
-                          f"{attestia.reg.address} (chain {attestia.chain.chain_id})")
+                          f"{attestia.registry.address} (chain {attestia.chain.chain_id})")
     event = requested[-1]
-    timeout = attestia.reg.request_timeout()
+    timeout = attestia.registry.request_timeout()
     request = event.request
     deadline = request.createdAt + timeout
     now = chain_time(attestia) if now is None else now
     state = _state_of(slot, request, now, deadline)
     record_tx = reason = refund = None
     if state == RECORDED:
-        recorded = attestia.reg.recorded(event.meta.block, request_id=request_id)
+        recorded = attestia.registry.recorded(event.meta.block, request_id=request_id)
         record_tx = recorded[-1].tx_hash if recorded else None
     elif state == REJECTED:
-        rejected = attestia.reg.rejected(event.meta.block, request_id=request_id)
+        rejected = attestia.registry.rejected(event.meta.block, request_id=request_id)
         if rejected:
             reason, refund, record_tx = (rejected[-1].reason, rejected[-1].refund,
                                          rejected[-1].meta.tx_hash)
     elif state == CANCELLED:
-        cancelled = attestia.reg.cancelled(event.meta.block, request_id=request_id)
+        cancelled = attestia.registry.cancelled(event.meta.block, request_id=request_id)
         if cancelled:
             refund, record_tx = cancelled[-1].refund, cancelled[-1].meta.tx_hash
     return RequestStatus(request_id, state, request, event.meta.tx_hash, event.meta.block,
@@ -128,7 +128,7 @@ def list_requests(attestia: Attestia, *, data_dir: Path | None = None,
     now = chain_time(attestia)
     out = []
     seen: set[bytes] = set()
-    for event in attestia.reg.requested():
+    for event in attestia.registry.requested():
         rid = event.request_id
         if rid in seen:
             continue
@@ -197,5 +197,5 @@ def cancel_request(attestia: Attestia, request_id: bytes, data_dir: Path, accoun
         raise ConfigError(f"request 0x{request_id.hex()} can be cancelled from "
                           f"{iso(status.cancellable_at)} (chain time now {iso(now)}, "
                           f"{status.cancellable_at - now} s to go)")
-    attestia.send(attestia.reg.cancel_request(local.request), account=account)
+    attestia.send(attestia.registry.cancel_request(local.request), account=account)
     return request_status(attestia, request_id)

@@ -70,8 +70,8 @@ def chain(session_chain: Chain) -> Iterator[Chain]:
 @pytest.fixture(scope="session")
 def session_attestia(session_chain: Chain):
     """The contract set, deployed once per test session (fresh)."""
-    from offchain.chain.contracts import Attestia
     from offchain.chain.deploy import deploy
+    from offchain.registry import Attestia
 
     deployment, _ = deploy(session_chain, fresh=True)
     return Attestia(session_chain, deployment)

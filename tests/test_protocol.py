@@ -102,12 +102,12 @@ def test_from_abi_refuses_a_struct_with_other_fields() -> None:
 @SLOW
 @given(record=inference)
 def test_eip712_and_leaf_hashes_equal_the_contract(attestia, record: P.Inference) -> None:
-    fn = attestia.registry.functions
+    fn = attestia.registry.contract.functions
     chain_id = attestia.chain.chain_id
     assert P.domain_separator(chain_id, attestia.registry.address) == fn.domainSeparator().call()
     assert P.inference_digest(record, chain_id, attestia.registry.address) == \
         fn.hashInference(record.as_tuple()).call()
-    assert P.leaf_hash(record) == attestia.lens.functions.leafHash(record.as_tuple()).call()
+    assert P.leaf_hash(record) == attestia.lens.contract.functions.leafHash(record.as_tuple()).call()
 
 
 @SLOW
@@ -115,13 +115,13 @@ def test_eip712_and_leaf_hashes_equal_the_contract(attestia, record: P.Inference
        epoch=uint64, uri=st.text(max_size=40), deposit=st.integers(0, 2**128))
 def test_batch_ids_and_digests_equal_the_contract(attestia, root, model_id, worker, count, epoch,
                                                   uri, deposit) -> None:
-    fn = attestia.registry.functions
+    fn = attestia.registry.contract.functions
     batch = P.Batch(root, count, model_id, epoch, P.data_uri_hash(uri), keccak(root), worker,
                     deposit)
     assert batch.batch_id == P.batch_id(root, model_id, worker) == \
         fn.batchIdOf(root, model_id, worker).call()
     assert P.batch_digest(batch, attestia.chain.chain_id, attestia.registry.address) == \
-        attestia.lens.functions.hashBatch(batch.as_tuple()).call()
+        attestia.lens.contract.functions.hashBatch(batch.as_tuple()).call()
     assert P.data_uri_hash(uri) == keccak(uri.encode())
 
 
@@ -132,7 +132,7 @@ def test_batch_ids_and_digests_equal_the_contract(attestia, root, model_id, work
 def test_request_id_and_hash_equal_the_contract(attestia, requester, model_id, worker, fee,
                                                 created, commitment, zk, worker_bps, owner_bps,
                                                 policy) -> None:
-    fn = attestia.registry.functions
+    fn = attestia.registry.contract.functions
     request = P.Request(requester, model_id, worker, fee, created, commitment, zk, worker_bps,
                         owner_bps, policy)
     assert request.request_id == fn.requestIdOf(requester, model_id, commitment).call()
@@ -144,7 +144,7 @@ def test_request_id_and_hash_equal_the_contract(attestia, requester, model_id, w
 @given(owner=address, content=b32)
 def test_model_ids_are_namespaced_by_owner_as_the_contract_computes(attestia, owner, content
                                                                     ) -> None:
-    assert P.model_id(owner, content) == attestia.registry.functions.modelIdOf(
+    assert P.model_id(owner, content) == attestia.registry.contract.functions.modelIdOf(
         owner, content).call()
 
 
@@ -171,11 +171,11 @@ def test_roster_hash_is_what_the_registry_stores_and_checks(attestia, accounts) 
     # Examples share one chain snapshot: every model needs its own content hash.
     model_id = h.register_model(contributors=roster,
                                 content_hash=keccak(f"roster-{next(_MODELS)}".encode()))
-    model = attestia.reg.model(model_id)
+    model = attestia.registry.model(model_id)
     assert model is not None and model.contributorsHash == P.contributors_hash(roster)
     assert model.contributors == len(roster)
-    assert attestia.reg.contributors(model_id) == roster
-    if not attestia.reg.is_active_worker(WORKER.address):
+    assert attestia.registry.contributors(model_id) == roster
+    if not attestia.registry.is_active_worker(WORKER.address):
         h.register_worker()
     shares = [(roster[0], P.BPS)]
     request = h.request(model_id)
@@ -193,7 +193,7 @@ def test_result_hash_is_what_the_registry_checks(attestia) -> None:
     with reverts("ResultHashMismatch", P.result_hash(sealed), P.result_hash(sealed[:-1])):
         h.fulfill(request, record, shares, sealed=sealed[:-1])
     receipt = h.fulfill(request, record, shares, sealed=sealed)
-    assert attestia.reg.sealed_result(receipt["transactionHash"]) == sealed
+    assert attestia.registry.sealed_result(receipt["transactionHash"]) == sealed
 
 
 def test_zk_proof_input_hash_is_the_first_instance() -> None:
@@ -206,14 +206,14 @@ def test_zk_proof_input_hash_is_the_first_instance() -> None:
 def test_slash_reporter_share_is_the_slashers(attestia) -> None:
     h = Harness(attestia)
     model_id = h.setup_signed()
-    stake = attestia.reg.worker(WORKER.address).stake
+    stake = attestia.registry.worker(WORKER.address).stake
     evidence = h.conflicting(h.unique("request"), model_id)
-    attestia.send(attestia.reg.slash_equivocation(*evidence), account=REQUESTER)
+    attestia.send(attestia.slasher.slash_equivocation(*evidence), account=REQUESTER)
     reward = stake * P.SLASH_REPORTER_BPS // P.BPS
-    assert attestia.reg.slasher_balance(REQUESTER.address) == reward
-    treasury = attestia.slasher.functions.treasury().call()
-    assert attestia.reg.slasher_balance(treasury) == stake - reward
-    assert attestia.reg.worker(WORKER.address).slashed
+    assert attestia.slasher.balance(REQUESTER.address) == reward
+    treasury = attestia.slasher.contract.functions.treasury().call()
+    assert attestia.slasher.balance(treasury) == stake - reward
+    assert attestia.registry.worker(WORKER.address).slashed
 
 
 @given(n=st.integers(0, 8), data=st.data())
@@ -268,7 +268,7 @@ def test_bps_and_policy_constants_are_what_the_registry_enforces(attestia) -> No
     with pytest.raises(ValueError):  # protocol.Split refuses it in Python already...
         P.Split(*bad_split)
     with reverts("InvalidSplit", *bad_split):  # ...and the registry for the same reason
-        h.send(attestia.registry.functions.registerModel(
+        h.send(attestia.registry.contract.functions.registerModel(
             h.unique(), "", P.ZERO32, [OWNER.address], P.policy_bit(P.PROOF_SIGNED), 1,
             bad_split), OWNER)
     model_id = h.register_model(split=(0, 0, P.BPS), policy=P.POLICY_MASK)

@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from offchain.attribution.shares import attribution_hash
-from offchain.chain.contracts import Attestia
 from offchain.errors import AttestiaError
 from offchain.protocol import Inference, Share, inference_digest, share_of
-from offchain.registry import Recorded
+from offchain.registry import Attestia, InferenceRecorded
 
 
 class RecordNotFound(AttestiaError):
@@ -83,11 +82,11 @@ def contributor_totals(records: Sequence[RecordedAttribution], contributor: str
     )
 
 
-def _checked(attestia: Attestia, record: Recorded) -> RecordedAttribution:
+def _checked(attestia: Attestia, record: InferenceRecorded) -> RecordedAttribution:
     chain = attestia.chain
     inference = record.inference
-    digest = inference_digest(inference, chain.chain_id, attestia.reg.address)
-    slot = attestia.reg.request_state(inference.requestId)
+    digest = inference_digest(inference, chain.chain_id, attestia.registry.address)
+    slot = attestia.registry.request_state(inference.requestId)
     return RecordedAttribution(
         record.request_id, inference, list(record.shares), record.payout.contributorCut,
         record.payout.epoch, record.meta.tx_hash, record.meta.block,
@@ -97,7 +96,7 @@ def _checked(attestia: Attestia, record: Recorded) -> RecordedAttribution:
 
 
 def recorded_attribution(attestia: Attestia, request_id: bytes) -> RecordedAttribution:
-    events = attestia.reg.recorded(request_id=request_id)
+    events = attestia.registry.recorded(request_id=request_id)
     if not events:
         raise RecordNotFound(f"no inference record for 0x{request_id.hex()} on chain "
                              f"{attestia.chain.chain_id}")
@@ -105,4 +104,4 @@ def recorded_attribution(attestia: Attestia, request_id: bytes) -> RecordedAttri
 
 
 def all_recorded(attestia: Attestia) -> list[RecordedAttribution]:
-    return [_checked(attestia, r) for r in attestia.reg.recorded()]
+    return [_checked(attestia, r) for r in attestia.registry.recorded()]

@@ -232,10 +232,10 @@ def _epoch(settings: Settings, chain_id: int) -> tuple[int, int] | None:
     if not (settings.deployments_dir / f"{chain_id}.json").exists():
         return None
     from offchain.chain.connection import connect
-    from offchain.chain.contracts import Attestia
+    from offchain.registry import Attestia
 
     try:
-        reg = Attestia.load(connect(settings)).reg
+        reg = Attestia.load(connect(settings)).registry
         epoch = reg.current_epoch()
         return epoch, reg.genesis() + (epoch + 1) * reg.epoch_length()
     except AttestiaError as exc:  # the clock has moved; say why there is no epoch, do not fail

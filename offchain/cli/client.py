@@ -68,7 +68,7 @@ def infer(
     account = attestia.chain.account(dev_account)
     model_id, pkg = model_ref(attestia, model, data_dir=settings.data_dir,
                               account=account.address)
-    registered = attestia.reg.model(model_id)
+    registered = attestia.registry.model(model_id)
     if registered is None:
         raise ConfigError(f"model 0x{model_id.hex()} is not registered")
     if pkg is None:
@@ -237,7 +237,7 @@ def attribution(
     if as_json:
         print_json(data)
     else:
-        registered = attestia.reg.model(rec.inference.modelId)
+        registered = attestia.registry.model(rec.inference.modelId)
         local = (_find_package(settings_of(ctx).data_dir, registered.contentHash)
                  if registered is not None else None)
         console.print(_share_table(rows, f"attribution of {inference_id[:18]}…",

@@ -53,8 +53,8 @@ def _located(ctx: typer.Context, chain: Any) -> Any:
     or None when neither is given."""
     from pathlib import Path
 
-    from offchain.chain.contracts import Attestia
     from offchain.errors import ConfigError
+    from offchain.registry import Attestia
 
     obj = ctx.find_root().obj or {}
     if obj.get("deployment") and obj.get("registry"):
@@ -73,9 +73,9 @@ def reader_of(ctx: typer.Context):
     (none is resolved: nothing here signs or asks for a keystore password). The contracts
     are the global --deployment FILE, else --registry ADDRESS, else this home's
     deployments/<chain id>.json."""
-    from offchain.chain.contracts import Attestia
     from offchain.chain.deploy import deployment_path
     from offchain.errors import ConfigError
+    from offchain.registry import Attestia
 
     chain = chain_of(ctx)
     located = _located(ctx, chain)
@@ -91,9 +91,9 @@ def reader_of(ctx: typer.Context):
 def attestia_of(ctx: typer.Context):
     """Chain + deployed contracts (deploying first on a local dev chain if needed, unless
     --deployment / --registry name existing contracts)."""
-    from offchain.chain.contracts import Attestia
     from offchain.chain.deploy import deployment_path
     from offchain.errors import ConfigError
+    from offchain.registry import Attestia
 
     chain = chain_of(ctx)
     located = _located(ctx, chain)

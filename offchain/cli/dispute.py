@@ -47,7 +47,7 @@ def _model_for(attestia: Any, package: Any, model_id: bytes) -> Any:
     from offchain.dispute.game import AttributionModel
     from offchain.errors import ConfigError
 
-    registered = attestia.reg.model(model_id)
+    registered = attestia.registry.model(model_id)
     if registered is None:
         raise ConfigError(f"model 0x{model_id.hex()} is not registered on this chain")
     if registered.dataRoot != package.data_root():
@@ -63,7 +63,7 @@ def status_json(attestia: Any, rid: bytes) -> dict[str, Any]:
 
     current = view(attestia, rid)
     d = current.dispute
-    records = attestia.reg.recorded(request_id=rid)
+    records = attestia.registry.recorded(request_id=rid)
     data: dict[str, Any] = {"requestId": "0x" + rid.hex(), "state": d.state.name.lower()}
     if records:
         closes = challenge_closes_at(attestia, records[-1].inference)
@@ -80,7 +80,7 @@ def status_json(attestia: Any, rid: bytes) -> dict[str, Any]:
         data["traceRoot"] = "0x" + current.responded.trace_root.hex()
         data["traceUri"] = current.responded.trace_uri
     if d.state.name in ("FRAUD", "NO_RESPONSE", "WORKER_WON"):
-        (resolved, *_) = reversed(attestia.disputes.resolved(request_id=rid))
+        (resolved, *_) = reversed(attestia.slasher.resolved(request_id=rid))
         data["fraud"] = resolved.kind.name.lower() if resolved.kind.name != "NONE" else None
         data["slashed"] = str(resolved.slashed)
         data["resolvedBy"] = resolved.by
@@ -159,8 +159,8 @@ def open_cmd(
         raise ConfigError("the recorded attribution is the honest one: a challenge would "
                           "lose the bond (add --force to challenge anyway)")
     account = attestia.chain.account(dev_account)
-    bond = attestia.disputes.bond()
-    attestia.send(attestia.disputes.challenge(record.inference, found.input_bytes, found.salt,
+    bond = attestia.slasher.dispute_bond()
+    attestia.send(attestia.slasher.challenge(record.inference, found.input_bytes, found.salt,
                                               found.output, dispute_model.spec, bond),
                   account=account)
     data = status_json(attestia, rid)
@@ -193,7 +193,7 @@ def respond_cmd(
     rid = _request_id(request_id)
     package = _package(model)
     attestia = attestia_of(ctx)
-    dispute = attestia.disputes.get(rid)
+    dispute = attestia.slasher.dispute(rid)
     dispute_model = _model_for(attestia, package, dispute.modelId)
     respond(attestia, dispute_model, rid, publish_dir or settings.data_dir / "traces",
             account=attestia.chain.account(dev_account))
@@ -223,7 +223,7 @@ def prove_cmd(
     rid = _request_id(request_id)
     package = _package(model)
     attestia = attestia_of(ctx)
-    dispute = attestia.disputes.get(rid)
+    dispute = attestia.slasher.dispute(rid)
     proof = find_fraud(attestia, _model_for(attestia, package, dispute.modelId), rid)
     if proof is None:
         if as_json:

@@ -40,9 +40,9 @@ def allow_measurement(
         raise ConfigError("give a MEASUREMENT or --simulated (one of them)")
     value = simulated_measurement() if simulated else parse_bytes32(measurement, "measurement id")
     attestia = attestia_of(ctx)
-    already = bool(attestia.reg.measurement_status(value).allowedAt)
+    already = bool(attestia.registry.measurement_status(value).allowedAt)
     if not already:
-        attestia.send(attestia.reg.allow_measurement(value),
+        attestia.send(attestia.registry.allow_measurement(value),
                       account=attestia.chain.account(dev_account))
     if as_json:
         print_json({"measurement": "0x" + value.hex(), "state": "allowed",
@@ -68,7 +68,7 @@ def revoke_measurement(
     """
     attestia = attestia_of(ctx)
     value = parse_bytes32(measurement, "measurement id")
-    attestia.send(attestia.reg.revoke_measurement(value),
+    attestia.send(attestia.registry.revoke_measurement(value),
                   account=attestia.chain.account(dev_account))
     if as_json:
         print_json({"measurement": "0x" + value.hex(), "state": "revoked"})
@@ -91,7 +91,7 @@ def revoke_worker(
 
     address = parse_address(signer, "SIGNER")
     attestia = attestia_of(ctx)
-    attestia.send(attestia.reg.revoke_worker(address),
+    attestia.send(attestia.registry.revoke_worker(address),
                   account=attestia.chain.account(dev_account))
     if as_json:
         print_json({"signer": address, "state": "revoked"})

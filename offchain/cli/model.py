@@ -94,7 +94,7 @@ def show(
     settings = settings_of(ctx)
     attestia = reader_of(ctx)
     model_id_bytes, _ = model_ref(attestia, model, data_dir=settings.data_dir)
-    registered = attestia.reg.model(model_id_bytes)
+    registered = attestia.registry.model(model_id_bytes)
     if registered is None:
         raise ConfigError(f"model 0x{model_id_bytes.hex()} is not registered")
     data = {
@@ -142,7 +142,7 @@ def schema_cmd(
     else:  # an id: its content hash from the chain, the package from this home
         attestia = reader_of(ctx)
         model_id_bytes, _ = model_ref(attestia, model)
-        registered = attestia.reg.model(model_id_bytes)
+        registered = attestia.registry.model(model_id_bytes)
         if registered is None:
             raise ConfigError(f"model 0x{model_id_bytes.hex()} is not registered")
         pkg = _find_package(settings_of(ctx).data_dir, registered.contentHash)
@@ -274,7 +274,7 @@ def zk_setup_cmd(
     given = parse_bytes32(model_id, "model id") if model_id else None
     # Registered and owned by us, before EZKL writes anything.
     target = given if given is not None else own_model_id(account.address, pkg.content_hash)
-    if attestia.reg.model(target) is None:
+    if attestia.registry.model(target) is None:
         raise ConfigError(f"{pkg.path} is not registered by {account.address} (model "
                           f"0x{target.hex()}): run attestia model register {pkg.path}")
     owned = owned_model(attestia, target, account)

@@ -154,7 +154,7 @@ def submit_cmd(
     if pkg is None and package is None:
         raise ConfigError("--model is an id: pass --package PATH for its feature names")
     pkg = pkg or load_package(Path(package))
-    registered = attestia.reg.model(model_id)
+    registered = attestia.registry.model(model_id)
     if registered is None:
         raise ConfigError(f"model 0x{model_id.hex()} is not registered")
     if pkg.content_hash != registered.contentHash:

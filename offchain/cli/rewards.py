@@ -73,7 +73,7 @@ def settle_cmd(
 
     attestia = attestia_of(ctx)
     clock = Clock.of(attestia)
-    before = attestia.dist.epoch_root(clock.epoch - 1).status if clock.epoch else None
+    before = attestia.distributor.epoch_root(clock.epoch - 1).status if clock.epoch else None
     try:
         s = settle(attestia, settings_of(ctx).data_dir / "rewards",
                    account=attestia.chain.account(dev_account))
@@ -100,7 +100,7 @@ def settle_cmd(
                       f"{_advance_hint(attestia, start - clock.now) if current else ''}",
                       highlight=False, soft_wrap=True)
         return
-    root = attestia.dist.epoch_root(s.epoch)
+    root = attestia.distributor.epoch_root(s.epoch)
     ready, status = root.readyAt, root.status
     proposed_now = before not in (RootStatus.PROPOSED, RootStatus.ACTIVATED)
     claimable = status == RootStatus.ACTIVATED or ready <= clock.now
@@ -210,7 +210,7 @@ def status_cmd(
 
     who = parse_address(account, "--account") if account else None
     attestia = reader_of(ctx)
-    dist = attestia.dist
+    dist = attestia.distributor
     clock = Clock.of(attestia)
     claimable_now = dist.claimable_root()
     epochs = []
@@ -300,10 +300,10 @@ def verify_cmd(
                           "(attestia rewards status lists the epochs)")
     attestia = reader_of(ctx)
     if epoch is None:
-        proposed = [e.epoch for e in attestia.dist.roots_proposed()
-                    if attestia.dist.epoch_root(e.epoch).status != RootStatus.CANCELLED]
+        proposed = [e.epoch for e in attestia.distributor.roots_proposed()
+                    if attestia.distributor.epoch_root(e.epoch).status != RootStatus.CANCELLED]
         epoch = max(proposed) if proposed else None
-    onchain = attestia.dist.epoch_root(epoch) if epoch is not None else None
+    onchain = attestia.distributor.epoch_root(epoch) if epoch is not None else None
     if onchain is None or onchain.status in (RootStatus.NONE, RootStatus.CANCELLED):
         clock = Clock.of(attestia)
         which = "no epoch" if epoch is None else f"epoch {epoch}"

@@ -99,7 +99,7 @@ def _heartbeater(attestia, setup, batch_size: int):
     node = setup.node
     template = Heartbeat(
         signer=node.signer.address, operator=node.operator.address,
-        chain_id=attestia.chain.chain_id, registry=attestia.reg.address,
+        chain_id=attestia.chain.chain_id, registry=attestia.registry.address,
         models=tuple("0x" + m.hex() for m in node.engines), pid=os.getpid(), at=time.time(),
         data_dir=str(setup.data_dir), batch_size=batch_size,
         inbox=str(setup.data_dir / INBOX) if batch_size else None)
@@ -171,7 +171,7 @@ def _check_simulated_measurement(attestia) -> None:
     from offchain.errors import ConfigError
 
     value = simulated_measurement()
-    status = attestia.reg.measurement_status(value)
+    status = attestia.registry.measurement_status(value)
     if status.revokedAt:
         raise ConfigError(f"the SIMULATED enclave's measurement 0x{value.hex()} is revoked on "
                           "this chain: a --tee simulated worker cannot serve here")

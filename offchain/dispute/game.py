@@ -26,7 +26,6 @@ from offchain.attribution.trace import (
     first_fraud,
     parse_trace,
 )
-from offchain.chain.contracts import Attestia
 from offchain.errors import AttestiaError
 from offchain.fsutil import atomic_write_bytes
 from offchain.protocol import (
@@ -42,7 +41,7 @@ from offchain.protocol import (
 from offchain.protocol import (
     challenge_closes_at as closes_at,
 )
-from offchain.registry import DisputeOpened, DisputeResponded, Recorded
+from offchain.registry import Attestia, DisputeOpened, DisputeResponded, InferenceRecorded
 from offchain.uri import UriError, read_uri
 
 TRACE_MAX_BYTES = 256 * 1024 * 1024
@@ -92,8 +91,8 @@ class DisputeView:
 
 
 def view(attestia: Attestia, request_id: bytes) -> DisputeView:
-    disputes = attestia.disputes
-    state = disputes.get(request_id)
+    disputes = attestia.slasher
+    state = disputes.dispute(request_id)
     opened = disputes.opened(request_id=request_id) if state.state != DisputeState.NONE else []
     responded = (disputes.responded(request_id=request_id)
                  if state.state not in (DisputeState.NONE, DisputeState.OPEN) else [])
@@ -101,8 +100,8 @@ def view(attestia: Attestia, request_id: bytes) -> DisputeView:
                        responded[-1] if responded else None)
 
 
-def recorded(attestia: Attestia, request_id: bytes) -> Recorded:
-    records = attestia.reg.recorded(request_id=request_id)
+def recorded(attestia: Attestia, request_id: bytes) -> InferenceRecorded:
+    records = attestia.registry.recorded(request_id=request_id)
     if not records:
         raise DisputeError(f"request 0x{request_id.hex()} has no single record on chain "
                            "(only single records can be disputed)")
@@ -111,7 +110,7 @@ def recorded(attestia: Attestia, request_id: bytes) -> Recorded:
 
 def challenge_closes_at(attestia: Attestia, record: Inference) -> int:
     """The last second a record can be challenged (its timestamp + challengeWindow)."""
-    return closes_at(record.timestamp, attestia.reg.challenge_window())
+    return closes_at(record.timestamp, attestia.registry.challenge_window())
 
 
 # -- the three parties -----------------------------------------------------------------------
@@ -119,8 +118,8 @@ def challenge_closes_at(attestia: Attestia, record: Inference) -> int:
 def open_challenge(attestia: Attestia, record: Inference, input_bytes: bytes, salt: bytes,
                    output: bytes, spec: AttributionSpec, *, account: Any = None) -> Any:
     """Challenge ``record``'s attribution: posts the bond and makes its input public."""
-    bond = attestia.disputes.bond()
-    return attestia.send(attestia.disputes.challenge(record, input_bytes, salt, output, spec,
+    bond = attestia.slasher.dispute_bond()
+    return attestia.send(attestia.slasher.challenge(record, input_bytes, salt, output, spec,
                                                      bond), account=account)
 
 
@@ -144,7 +143,7 @@ def respond(attestia: Attestia, model: AttributionModel, request_id: bytes, publ
     if trace is None:
         trace = model.trace(current.opened.query, current.opened.label)
     where = uri if uri is not None else publish_trace(trace, publish_dir, request_id)
-    call = attestia.disputes.respond(request_id, trace.root, where, trace.totals,
+    call = attestia.slasher.respond(request_id, trace.root, where, trace.totals,
                                      list(trace.roster), record.shares)
     return attestia.send(call, account=account)
 
@@ -193,7 +192,7 @@ def prove(attestia: Attestia, model: AttributionModel, request_id: bytes, *,
 
 def resolve(attestia: Attestia, request_id: bytes, *, account: Any = None) -> Any:
     """End a dispute whose deadline passed (no response: slash; no fraud: the worker wins)."""
-    return attestia.send(attestia.disputes.resolve(request_id), account=account)
+    return attestia.send(attestia.slasher.resolve(request_id), account=account)
 
 
 # -- building the proof of one lie -----------------------------------------------------------
@@ -204,7 +203,7 @@ _NO_ITEM = DataItem(0, "0x" + "00" * 20, 0, ())
 
 def _proof_call(attestia: Attestia, model: AttributionModel, request_id: bytes, fraud: Fraud,
                 published: Trace, honest: Trace, query: tuple[int, ...]) -> Any:
-    disputes = attestia.disputes
+    disputes = attestia.slasher
     kind = fraud.kind
     if kind == FraudKind.DUPLICATE:
         a, b = fraud.positions

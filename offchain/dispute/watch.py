@@ -22,7 +22,6 @@ from offchain.attribution.integer import (
     label_of_output,
     shares_from_int_totals,
 )
-from offchain.chain.contracts import Attestia
 from offchain.client import LocalRequest
 from offchain.dispute.game import (
     AttributionModel,
@@ -36,7 +35,7 @@ from offchain.errors import AttestiaError
 from offchain.models.encoding import decode_tensor
 from offchain.privacy import EncryptionKey, open_result
 from offchain.protocol import PROOF_ZK, DisputeState, Share
-from offchain.registry import Recorded
+from offchain.registry import Attestia, InferenceRecorded
 
 log = logging.getLogger("attestia.watch")
 
@@ -51,7 +50,7 @@ class Material:
     label: int
 
 
-def material(attestia: Attestia, local: LocalRequest, record: Recorded) -> Material:
+def material(attestia: Attestia, local: LocalRequest, record: InferenceRecorded) -> Material:
     """The challenge material of a record this home requested."""
     inference = record.inference
     if inference.proofKind == PROOF_ZK:
@@ -65,7 +64,7 @@ def material(attestia: Attestia, local: LocalRequest, record: Recorded) -> Mater
         instances = list(submission.zk_instances)
         output = b"".join(int(v).to_bytes(32, "big") for v in instances)
         return Material(local.input_bytes, local.salt, output, label_of_instances(instances))
-    sealed = attestia.reg.sealed_result(record.meta.tx_hash)
+    sealed = attestia.registry.sealed_result(record.meta.tx_hash)
     output = open_result(EncryptionKey(local.reply_secret), sealed)
     label = label_of_output(decode_tensor(output)[0])
     return Material(local.input_bytes, local.salt, output, label)
@@ -136,11 +135,11 @@ def _watch_one(attestia: Attestia, package: Any, model: AttributionModel,
                local: LocalRequest, now: int, account: Any,
                report: WatchReport, note: Callable[[str], None]) -> None:
     rid_hex = "0x" + local.request_id.hex()
-    records = attestia.reg.recorded(from_block=local.block, request_id=local.request_id)
+    records = attestia.registry.recorded(from_block=local.block, request_id=local.request_id)
     if not records:
         return
     record = records[-1]
-    dispute = attestia.disputes.get(local.request_id)
+    dispute = attestia.slasher.dispute(local.request_id)
     if dispute.state == DisputeState.NONE:
         report.checked += 1
         found = material(attestia, local, record)

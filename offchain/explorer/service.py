@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from offchain.chain.contracts import Attestia
 from offchain.errors import AttestiaError
 from offchain.explorer import queries as Q
 from offchain.indexer import schema as S
 from offchain.indexer.batches import BatchCheck, check_batch
 from offchain.protocol import Inference
+from offchain.registry import Attestia
 
 log = logging.getLogger("attestia.explorer")
 T = TypeVar("T")
@@ -117,12 +117,12 @@ class Explorer:
             return None
         try:
             if record["kind"] == "single":
-                status = self.attestia.reg.record_status(
+                status = self.attestia.lens.record_status(
                     bytes.fromhex(record["requestId"][2:]),
                     Inference.from_json(record["inference"]))
             else:
                 batch = self.read(Q.get_batch, record["batchId"])
-                status = self.attestia.reg.batch_status(
+                status = self.attestia.lens.batch_status(
                     bytes.fromhex(batch["root"][2:]), bytes.fromhex(batch["modelId"][2:]),
                     batch["worker"])
         except (AttestiaError, OSError, ValueError) as exc:
@@ -181,7 +181,7 @@ class Explorer:
 
     def _live_worker(self, signer: str) -> dict[str, Any] | None:
         try:
-            w = self.attestia.reg.worker(signer)
+            w = self.attestia.registry.worker(signer)
         except (AttestiaError, OSError) as exc:
             log.warning("explorer: worker %s: %s", signer, exc)
             return None
@@ -203,8 +203,8 @@ class Explorer:
         (recomputed from the index, trusted only if the whole recomputed root matches the
         root on chain), what it claimed, and so what it can claim now."""
         try:
-            claimable = self.attestia.dist.claimable_root()
-            claimed = self.attestia.dist.claimed(account)
+            claimable = self.attestia.distributor.claimable_root()
+            claimed = self.attestia.distributor.claimed(account)
         except (AttestiaError, OSError) as exc:
             log.warning("explorer: rewards of %s: %s", account, exc)
             return {"available": False}

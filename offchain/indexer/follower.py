@@ -39,12 +39,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from web3.exceptions import BlockNotFound
 from web3.types import RPCEndpoint
 
-from offchain.chain.contracts import Attestia
 from offchain.errors import AttestiaError, ConfigError
 from offchain.indexer import schema as S
 from offchain.indexer.batches import check_batch
 from offchain.indexer.decode import EventType
 from offchain.indexer.project import Context, Row, hex32, rows_of
+from offchain.registry import Attestia
 from offchain.rewards.settlement import leaf_pools
 
 log = logging.getLogger("attestia.indexer")

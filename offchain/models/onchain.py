@@ -17,7 +17,6 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from offchain.chain.contracts import Attestia
 from offchain.errors import ConfigError
 from offchain.models.package import ModelPackage
 from offchain.models.registrations import record_model_id
@@ -31,6 +30,7 @@ from offchain.protocol import (
     policy_bit,
     policy_of,
 )
+from offchain.registry import Attestia
 
 DEFAULT_FEE = 10**15  # 0.001 ETH
 DEFAULT_SPLIT = Split(workerBps=2_000, ownerBps=2_000, contributorBps=6_000)
@@ -112,7 +112,7 @@ def register_model(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     check_fee(fee)
-    reg = attestia.reg
+    reg = attestia.registry
     owner = attestia.sender(account).address
     uri = metadata_uri if metadata_uri is not None else default_metadata_uri(package)
     roster = package.roster
@@ -149,7 +149,7 @@ def register_model(
 
 def owned_model(attestia: Attestia, model_id_: bytes, account: Any = None) -> Model:
     """The registered model, if the sending account owns it (else a ConfigError)."""
-    model = attestia.reg.model(model_id_)
+    model = attestia.registry.model(model_id_)
     if model is None:
         raise ConfigError(f"model 0x{model_id_.hex()} is not registered")
     sender = attestia.sender(account).address
@@ -170,9 +170,9 @@ def set_terms(attestia: Attestia, model_id_: bytes, *, fee: int | None = None,
     new_split = model.split if split is None else split
     if (new_fee, new_policy, new_split) == (model.fee, model.policy, model.split):
         return model, False
-    attestia.send(attestia.reg.set_terms(model_id_, new_fee, new_policy, new_split),
+    attestia.send(attestia.registry.set_terms(model_id_, new_fee, new_policy, new_split),
                   account=account)
-    updated = attestia.reg.model(model_id_)
+    updated = attestia.registry.model(model_id_)
     assert updated is not None
     return updated, True
 
@@ -190,7 +190,7 @@ def enable_zk(attestia: Attestia, package: ModelPackage, artifacts: Any, account
     from offchain.chain.tx import Call
     from offchain.proofs.zk import require_secure_srs
 
-    chain, reg = attestia.chain, attestia.reg
+    chain, reg = attestia.chain, attestia.registry
     require_secure_srs(artifacts, chain.chain_id)
     if artifacts.content_hash != package.content_hash:
         raise ConfigError(f"the zk artifacts in {artifacts.directory} are for the ONNX file "

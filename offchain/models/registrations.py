@@ -32,12 +32,12 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from offchain.chain.contracts import Attestia
 from offchain.chain.events import iter_events
 from offchain.errors import ConfigError
 from offchain.fsutil import atomic_write_json
 from offchain.models.package import ModelPackage
 from offchain.protocol import Model, model_id
+from offchain.registry import Attestia
 
 STORE_NAME = "model-ids.json"
 STORE_FORMAT = "attestia-model-ids/1"
@@ -117,14 +117,14 @@ def recorded_model_id(data_dir: Path, chain_id: int, registry: str,
 def registrations_of(attestia: Attestia, content_hash: bytes) -> list[tuple[bytes, str]]:
     """(model id, owner) of every registration of this content, oldest first (from the
     indexed ``ModelRegistered`` events since the deployment)."""
-    events = iter_events(attestia.registry, "ModelRegistered", attestia.first_block,
+    events = iter_events(attestia.registry.contract, "ModelRegistered", attestia.first_block,
                          argument_filters={"contentHash": content_hash})
     return [(bytes(e["args"]["modelId"]), to_checksum_address(e["args"]["owner"]))
             for e in events]
 
 
 def _registered_with(attestia: Attestia, candidate: bytes, content_hash: bytes) -> Model | None:
-    model = attestia.reg.model(candidate)
+    model = attestia.registry.model(candidate)
     return model if model is not None and model.contentHash == content_hash else None
 
 
@@ -148,7 +148,7 @@ def resolve_model_id(
         shown = ", ".join("0x" + g.hex() for g in given)
         raise ModelIdUnknown(f"--model-id {shown} is not a registration of {label} on chain "
                              f"{attestia.chain.chain_id}")
-    chain_id, registry = attestia.chain.chain_id, attestia.reg.address
+    chain_id, registry = attestia.chain.chain_id, attestia.registry.address
     if data_dir is not None:
         recorded = recorded_model_id(data_dir, chain_id, registry, content)
         if recorded is not None:

@@ -36,7 +36,6 @@ from typing import Any
 
 from offchain.attribution.shares import shares_from_totals
 from offchain.batchfile import BatchFileError, DataHashMismatch, load_bytes
-from offchain.chain.contracts import Attestia
 from offchain.chain.events import iter_events
 from offchain.errors import AttestiaError
 from offchain.fsutil import atomic_write_bytes, atomic_write_json
@@ -51,7 +50,7 @@ from offchain.protocol import (
     from_abi,
     share_of,
 )
-from offchain.registry import BatchCommitted
+from offchain.registry import Attestia, BatchCommitted
 from offchain.rewards.settlement import (
     PoolShare,
     build_tree,
@@ -163,7 +162,7 @@ def _split_history(attestia: Attestia, model_id: bytes) -> list[tuple[tuple[int,
     """
     history = []
     for name in ("ModelRegistered", "ModelTermsUpdated"):
-        for event in iter_events(attestia.registry, name, attestia.first_block,
+        for event in iter_events(attestia.registry.contract, name, attestia.first_block,
                                  argument_filters={"modelId": model_id}):
             split = from_abi(Split, event["args"]["split"])
             history.append(((int(event["blockNumber"]), int(event["logIndex"])), split))
@@ -200,8 +199,8 @@ class Finality:
 
     @classmethod
     def read(cls, attestia: Attestia) -> Finality:
-        reg = attestia.reg
-        disputes = attestia.disputes
+        reg = attestia.registry
+        disputes = attestia.slasher
         opened = frozenset(e.request_id for e in disputes.opened())
         resolved: dict[bytes, tuple[int, bool]] = {}
         for event in disputes.resolved():
@@ -230,7 +229,7 @@ def read_ledger(attestia: Attestia, through_epoch: int, *, cache: Path | None = 
     ``cache`` is the settler's directory of batch files that passed (read first, written
     after a file passes); None reads every file from its URI.
     """
-    reg = attestia.reg
+    reg = attestia.registry
     rosters: dict[bytes, frozenset[str]] = {}
 
     def roster(model_id: bytes) -> frozenset[str]:
@@ -408,7 +407,7 @@ def explain(ledger: Ledger, root: str, total: int) -> Settlement | None:
 def sweep_ended(attestia: Attestia, account: Any = None) -> int:
     """Send every ended, unswept epoch pool and batch deposit to the distributor (quarantined
     batches too: their deposits wait there, unallocated, until their files check out)."""
-    reg = attestia.reg
+    reg = attestia.registry
     current = reg.current_epoch()
     swept = 0
     epochs = {record.payout.epoch for record in reg.recorded()}
@@ -436,12 +435,12 @@ def settle(attestia: Attestia, out_dir: Path, account: Any = None) -> Settlement
     epoch already has a root on chain, it is kept when it is this settlement or one that
     left out batches quarantined at the time (``excluded``: the next epoch includes them).
     """
-    through = attestia.reg.current_epoch() - 1
+    through = attestia.registry.current_epoch() - 1
     if through < 0:
         raise SettlementError("no epoch has ended yet")
     sweep_ended(attestia, account)
     ledger = read_ledger(attestia, through, cache=batch_cache(out_dir))
-    existing = attestia.dist.epoch_root(through)
+    existing = attestia.distributor.epoch_root(through)
     if existing.status in (RootStatus.PROPOSED, RootStatus.ACTIVATED):
         kept = explain(ledger, "0x" + existing.root.hex(), existing.total)
         if kept is None:
@@ -451,7 +450,7 @@ def settle(attestia: Attestia, out_dir: Path, account: Any = None) -> Settlement
         return kept
     settlement = settlement_of(ledger)
     _write(settlement, out_dir)
-    attestia.send(attestia.dist.propose_root(through, bytes.fromhex(settlement.root[2:]),
+    attestia.send(attestia.distributor.propose_root(through, bytes.fromhex(settlement.root[2:]),
                                              settlement.total), account=account)
     return settlement
 
@@ -471,7 +470,7 @@ def load_tree(out_dir: Path, epoch: int) -> StandardMerkleTree | None:
 def claim(attestia: Attestia, account_address: str, out_dir: Path,
           sender_account: Any = None) -> int:
     """Claim everything ``account_address`` is owed under the claimable root. Returns wei."""
-    dist = attestia.dist
+    dist = attestia.distributor
     claimable = dist.claimable_root()
     if claimable is None:
         raise SettlementError("no root is claimable yet (proposed roots wait for the timelock)")
@@ -515,7 +514,7 @@ def verify(attestia: Attestia, epoch: int, *, cache: Path | None = None) -> Root
     """Recompute epoch ``epoch`` from chain data and the batch files readable now; compare
     with the root on chain. A root that left out batches quarantined when it was settled,
     and valid now, still matches (``settlement.excluded`` names them)."""
-    onchain = attestia.dist.epoch_root(epoch)
+    onchain = attestia.distributor.epoch_root(epoch)
     root = "0x" + onchain.root.hex()
     ledger = read_ledger(attestia, epoch, cache=cache)
     matched = explain(ledger, root, onchain.total)
@@ -527,7 +526,7 @@ def verify(attestia: Attestia, epoch: int, *, cache: Path | None = None) -> Root
 def status(attestia: Attestia, *, cache: Path | None = None) -> Ledger | None:
     """Every deposited batch of the ended epochs, settled or quarantined (None before the
     first epoch has ended)."""
-    through = attestia.reg.current_epoch() - 1
+    through = attestia.registry.current_epoch() - 1
     return None if through < 0 else read_ledger(attestia, through, cache=cache)
 
 
@@ -548,11 +547,11 @@ class Clock:
 
     @classmethod
     def of(cls, attestia: Attestia) -> Clock:
-        reg = attestia.reg
+        reg = attestia.registry
         now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
         genesis, length = reg.genesis(), reg.epoch_length()
         epoch = (now - genesis) // length
-        return cls(now, epoch, genesis + (epoch + 1) * length, attestia.dist.timelock(),
+        return cls(now, epoch, genesis + (epoch + 1) * length, attestia.distributor.timelock(),
                    length)
 
     def end_of(self, epoch: int) -> int:
@@ -653,7 +652,7 @@ def _earned(attestia: Attestia, through_epoch: int) -> dict[str, int]:
 def account_rewards(attestia: Attestia, account: str, out_dir: Path | None = None
                     ) -> AccountRewards:
     """Where ``account``'s rewards stand now (read-only: nothing is sent)."""
-    dist, key = attestia.dist, account.lower()
+    dist, key = attestia.distributor, account.lower()
     clock = Clock.of(attestia)
     claimed = dist.claimed(account)
     claimable_now = dist.claimable_root()

@@ -20,7 +20,6 @@ from web3.exceptions import BadFunctionCallOutput, ContractCustomError, Contract
 
 from offchain import batchfile
 from offchain.batchfile import BatchFile, BatchFileError
-from offchain.chain.contracts import Attestia
 from offchain.errors import AttestiaError
 from offchain.ids import parse_bytes32
 from offchain.proofs.zk import verifier_calldata
@@ -34,6 +33,7 @@ from offchain.protocol import (
     challenge_closes_at,
     from_abi,
 )
+from offchain.registry import Attestia
 from offchain.uri import UriError, local_file_refused, read_uri
 
 MAX_ATTESTATION_BYTES = 1024 * 1024
@@ -165,16 +165,16 @@ class ChainOracle:
 
     def verify_inclusion(self, batch_id: bytes, inference: Inference,
                          proof: tuple[bytes, ...]) -> bool:
-        return self.attestia.reg.verify_inclusion(batch_id, inference, proof)
+        return self.attestia.lens.verify_inclusion(batch_id, inference, proof)
 
     def dispute_state(self, inference: Inference) -> tuple[Dispute, int, int] | None:
         """(the record's dispute, when its challenge window closes, the chain's time), or
         None for a deployment whose Slasher predates attribution disputes."""
         try:
-            dispute = self.attestia.disputes.get(inference.requestId)
+            dispute = self.attestia.slasher.dispute(inference.requestId)
         except (ContractLogicError, ContractCustomError, ValueError, BadFunctionCallOutput):
             return None
-        closes = challenge_closes_at(inference.timestamp, self.attestia.reg.challenge_window())
+        closes = challenge_closes_at(inference.timestamp, self.attestia.registry.challenge_window())
         now = int(self.w3.eth.get_block("latest")["timestamp"])
         return dispute, closes, now
 
@@ -204,7 +204,7 @@ def read_submission(attestia: Attestia, tx_hash: str, methods: tuple[str, ...]) 
         return Submission("?", sender, value, error="the transaction did not call the "
                           "registry directly (a contract relayed it)")
     try:
-        fn, args = attestia.registry.decode_function_input(tx["input"])
+        fn, args = attestia.registry.contract.decode_function_input(tx["input"])
     except ValueError as exc:
         return Submission("?", sender, value, error=f"undecodable calldata: {exc}")
     name = fn.fn_name
@@ -231,7 +231,7 @@ def _zk_arg(value: Any) -> tuple[bytes, tuple[int, ...]]:
 
 def _read_parties(attestia: Attestia, inference: Inference,
                   local_roots: Sequence[Path] | None = None) -> dict[str, Any]:
-    reg = attestia.reg
+    reg = attestia.registry
     worker = reg.worker(inference.worker)
     measurement = None
     attestation = error = None
@@ -255,7 +255,7 @@ def _read_parties(attestia: Attestia, inference: Inference,
 
 def _read_sealed_result(attestia: Attestia, tx_hash: str) -> dict[str, Any]:
     try:
-        return {"sealed_result": attestia.reg.sealed_result(tx_hash)}
+        return {"sealed_result": attestia.registry.sealed_result(tx_hash)}
     except Exception as exc:  # an undecodable or foreign transaction: the record line says
         return {"sealed_result_error": f"{type(exc).__name__}: {exc}"}
 
@@ -265,10 +265,10 @@ def gather(attestia: Attestia, ref: RecordRef, *,
     """Read the record named by ``ref`` and everything its checks need. ``local_roots``: read
     ``file://`` URIs the record's parties name only under these (a public service), or any
     (None: the verifier's own machine)."""
-    base = Evidence(ref, attestia.chain.chain_id, attestia.reg.address, found=False)
+    base = Evidence(ref, attestia.chain.chain_id, attestia.registry.address, found=False)
     if ref.batch_id is not None:
         return _gather_batched(attestia, ref, base, local_roots)
-    events = attestia.reg.recorded(request_id=ref.request_id)
+    events = attestia.registry.recorded(request_id=ref.request_id)
     if not events:
         return replace(base, missing_reason=(
             f"no InferenceRecorded event for {ref.label} on chain {base.chain_id} "
@@ -278,7 +278,7 @@ def gather(attestia: Attestia, ref: RecordRef, *,
     return replace(
         base, found=True, inference=event.inference, shares=event.shares,
         recorded_at=int(w3.eth.get_block(event.block)["timestamp"]), tx_hash=event.tx_hash,
-        request_slot=attestia.reg.request_state(event.request_id), event_digest=event.digest,
+        request_slot=attestia.registry.request_state(event.request_id), event_digest=event.digest,
         submission=read_submission(attestia, event.tx_hash, SINGLE_METHODS),
         **_read_sealed_result(attestia, event.tx_hash),
         **_read_parties(attestia, event.inference, local_roots),
@@ -288,14 +288,14 @@ def gather(attestia: Attestia, ref: RecordRef, *,
 def _gather_batched(attestia: Attestia, ref: RecordRef, base: Evidence,
                     local_roots: Sequence[Path] | None) -> Evidence:
     assert ref.batch_id is not None
-    events = attestia.reg.batches(batch_id=ref.batch_id)
+    events = attestia.registry.batches(batch_id=ref.batch_id)
     if not events:
         return replace(base, missing_reason=(
             f"no BatchCommitted event for batch 0x{ref.batch_id.hex()} on chain "
             f"{base.chain_id}"))
     event = events[-1]
     batch = BatchEvidence(ref.batch_id, event.root, event.count, event.epoch, event.deposit,
-                          event.data_uri, attestia.reg.batch_info(ref.batch_id).committedAt,
+                          event.data_uri, attestia.registry.batch_info(ref.batch_id).committedAt,
                           event.data_hash)
     recorded_at = int(attestia.chain.w3.eth.get_block(event.meta.block)["timestamp"])
     submission = read_submission(attestia, event.meta.tx_hash, BATCH_METHODS)

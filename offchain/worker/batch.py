@@ -291,7 +291,7 @@ class BatchWorker:
         self.node = node
         self.journal = node.journal
         self.sender = node.sender
-        self.reg = node.attestia.reg
+        self.registry = node.attestia.registry
         self.inbox_dir = data_dir / INBOX
         self.batch_dir = data_dir / BATCHES
         self.outbox_dir = data_dir / OUTBOX
@@ -469,7 +469,7 @@ class BatchWorker:
             return
         worker_bps, owner_bps = self._split(model_id)
         deposit = batch_deposit(built.fees, worker_bps, owner_bps)
-        epoch = self.reg.current_epoch()
+        epoch = self.registry.current_epoch()
         root = built.tree.root  # type: ignore[union-attr]
         path = (self.batch_dir / f"{root}.json").resolve()
         batch = J.BatchEntry(
@@ -510,18 +510,18 @@ class BatchWorker:
         epoch, deposit = published.epoch, published.deposit
         signer = self.node.signer
         if signer.address == self.node.operator.address:
-            return self.reg.commit_batch(root, count, model_id, epoch, uri, digest, deposit)
+            return self.registry.commit_batch(root, count, model_id, epoch, uri, digest, deposit)
         # An enclave key signs the Batch; the operator relays it and pays the deposit.
         batch = Batch(root, count, model_id, epoch, data_uri_hash(uri), digest, signer.address,
                       deposit)
         signature = sign_digest(signer, batch_digest(batch, self.node.chain.chain_id,
-                                                     self.reg.address))
-        return self.reg.commit_batch_by_sig(root, count, model_id, epoch, uri, digest,
+                                                     self.registry.address))
+        return self.registry.commit_batch_by_sig(root, count, model_id, epoch, uri, digest,
                                             signer.address, signature, deposit)
 
     def _sign_and_send(self, entry: J.BatchEntry, published: BatchFile, digest: bytes) -> None:
         for _ in range(self.options.max_attempts):
-            epoch = self.reg.current_epoch()
+            epoch = self.registry.current_epoch()
             if published.epoch != epoch:  # not signed yet: the file may still change
                 published = published.with_epoch(epoch)
                 digest = write_batch_file(_local_path(entry.uri), published).data_hash
@@ -598,19 +598,19 @@ class BatchWorker:
         self.settle_files()
 
     def _committed(self, entry: J.BatchEntry) -> bool:
-        return self.reg.batch_info(bytes.fromhex(entry.batch_id[2:])).count == entry.count
+        return self.registry.batch_info(bytes.fromhex(entry.batch_id[2:])).count == entry.count
 
     def _epoch_at(self, block_number: int) -> int:
         """The registry's epoch at a block (``protocol.epoch_at`` of its timestamp)."""
         if self._epochs is None:
-            self._epochs = (self.reg.genesis(), self.reg.epoch_length())
+            self._epochs = (self.registry.genesis(), self.registry.epoch_length())
         timestamp = int(self.node.chain.w3.eth.get_block(block_number)["timestamp"])
         return epoch_at(timestamp, *self._epochs)
 
     def _split(self, model_id: bytes) -> tuple[int, int]:
         """The model's split now (read per batch: settlement pays each leaf by the split in
         force at the commit, so a cached split would mis-size the deposit after setTerms)."""
-        model = self.reg.model(model_id)
+        model = self.registry.model(model_id)
         if model is None:
             raise BatchError(f"model 0x{model_id.hex()} is not registered on this chain")
         return model.workerBps, model.ownerBps
@@ -618,7 +618,7 @@ class BatchWorker:
     def _roster(self, model_id: bytes) -> frozenset[str]:
         """The model's registered roster (fixed at registration, so read once)."""
         if model_id not in self._rosters:
-            roster = self.reg.contributors(model_id)
+            roster = self.registry.contributors(model_id)
             if roster is None:
                 raise BatchError(f"model 0x{model_id.hex()} is not registered on this chain")
             self._rosters[model_id] = frozenset(roster)

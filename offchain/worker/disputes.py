@@ -14,10 +14,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from offchain.chain.contracts import Attestia
 from offchain.dispute.game import AttributionModel, respond
 from offchain.errors import AttestiaError
 from offchain.protocol import DisputeState
+from offchain.registry import Attestia
 
 log = logging.getLogger("attestia.worker")
 
@@ -41,7 +41,7 @@ class DisputeResponder:
         latest = int(self.attestia.chain.w3.eth.block_number)
         if latest <= self.cursor:
             return 0
-        opened = self.attestia.disputes.opened(self.cursor + 1, latest, worker=self.signer)
+        opened = self.attestia.slasher.opened(self.cursor + 1, latest, worker=self.signer)
         self.cursor = latest
         pending = [e for e in opened if e.request_id not in self.answered]
         answered = 0
@@ -59,8 +59,8 @@ class DisputeResponder:
         return self._models[model_id]
 
     def _answer(self, request_id: bytes) -> bool:
-        disputes = self.attestia.disputes
-        dispute = disputes.get(request_id)
+        disputes = self.attestia.slasher
+        dispute = disputes.dispute(request_id)
         rid = "0x" + request_id.hex()
         if dispute.state != DisputeState.OPEN:
             self.answered.add(request_id)
@@ -84,5 +84,5 @@ class DisputeResponder:
         return True
 
     def _opened_block(self, request_id: bytes) -> int:
-        events = self.attestia.disputes.opened(request_id=request_id)
+        events = self.attestia.slasher.opened(request_id=request_id)
         return events[-1].meta.block if events else self.cursor

@@ -32,7 +32,6 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from offchain.chain.connection import RPCUnavailable
-from offchain.chain.contracts import Attestia
 from offchain.chain.eip712 import sign_digest
 from offchain.chain.tx import Call, Sender
 from offchain.engine import InferenceEngine
@@ -53,6 +52,7 @@ from offchain.protocol import (
     proof_kind_name,
     result_hash,
 )
+from offchain.registry import Attestia
 from offchain.worker import journal as J
 
 log = logging.getLogger("attestia.worker")
@@ -133,7 +133,7 @@ class WorkerNode:
         on_progress: Callable[[WorkerStats], None] | None = None,
     ) -> None:
         self.attestia = attestia
-        self.reg = attestia.reg
+        self.registry = attestia.registry
         self.chain = attestia.chain
         self.operator = operator
         self.signer: LocalAccount = tee.account if tee else operator
@@ -272,8 +272,8 @@ class WorkerNode:
         chain_id = int(self.chain.w3.eth.chain_id)
         if chain_id != self.chain.chain_id:
             return f"chain id {chain_id}, not {self.chain.chain_id}"
-        if not self.chain.w3.eth.get_code(Web3.to_checksum_address(self.reg.address)):
-            return f"no registry contract at {self.reg.address} (chain reset?)"
+        if not self.chain.w3.eth.get_code(Web3.to_checksum_address(self.registry.address)):
+            return f"no registry contract at {self.registry.address} (chain reset?)"
         return None
 
     def recover(self) -> None:
@@ -299,7 +299,7 @@ class WorkerNode:
         if start > latest:
             return 0
         found: list[tuple[str, int, dict]] = []
-        for event in self.reg.requested(start, latest):
+        for event in self.registry.requested(start, latest):
             if event.request.modelId not in self.engines:
                 continue
             if event.request.worker not in (ZERO_ADDRESS, self.signer.address):
@@ -383,7 +383,7 @@ class WorkerNode:
         return self._reject(entry, f"record refused: {error}")
 
     def _still_open(self, entry: J.JournalEntry) -> bool:
-        state = self.reg.request_state(_request_id(entry))
+        state = self.registry.request_state(_request_id(entry))
         if state == Request.from_json(entry.request).hash:
             return True
         reason = {ZERO32: "unknown request", REQUEST_CANCELLED: "cancelled",
@@ -476,7 +476,7 @@ class WorkerNode:
             output_commitment=zk_proof.output_commitment if zk_proof else None,
             result_hash=result_hash(sealed),
         )
-        shares, roster, reg = evaluation.shares, engine.roster, self.reg
+        shares, roster, reg = evaluation.shares, engine.roster, self.registry
         gas = (GAS_ZK if zk_proof is not None else fulfill_gas(len(shares))) \
             + ROSTER_GAS * len(roster)
         if self.signer.address == self.operator.address:
@@ -501,7 +501,7 @@ class WorkerNode:
 
     def _request_timeout(self) -> int:
         if self._timeout is None:
-            self._timeout = self.reg.request_timeout()
+            self._timeout = self.registry.request_timeout()
         return self._timeout
 
     def _kind_for(self, request: Request, engine: InferenceEngine) -> int:
@@ -575,7 +575,7 @@ class WorkerNode:
             log.info("skipped open request %s: cannot serve: %s", short, reason)
             return None
         log.info("rejecting %s: %s", short, reason)
-        item = Prepared(entry, self.reg.reject_request(request, reason[:MAX_REASON],
+        item = Prepared(entry, self.registry.reject_request(request, reason[:MAX_REASON],
                                                        gas=GAS_REJECT), rejected=reason)
         error = self._simulate(item)
         if error is not None:
@@ -629,7 +629,7 @@ class WorkerNode:
                 self.on_progress(self.stats)
 
     def _still_open_quiet(self, entry: J.JournalEntry) -> bool:
-        state = self.reg.request_state(_request_id(entry))
+        state = self.registry.request_state(_request_id(entry))
         return state == Request.from_json(entry.request).hash
 
 

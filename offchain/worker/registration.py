@@ -24,12 +24,12 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from offchain.chain.contracts import Attestia
 from offchain.chain.eip712 import sign_digest
 from offchain.errors import ConfigError, TransactionReverted
 from offchain.fsutil import atomic_write_bytes
 from offchain.privacy import EncryptionKey
 from offchain.protocol import Worker, worker_registration_digest
+from offchain.registry import Attestia
 
 log = logging.getLogger("attestia.worker")
 
@@ -56,8 +56,8 @@ def consent(attestia: Attestia, signer: LocalAccount, operator: str, encryption_
         return 0, b""
     deadline = _chain_now(attestia) + CONSENT_SECONDS
     digest = worker_registration_digest(
-        signer.address, operator, encryption_key, attestia.reg.nonce(signer.address), deadline,
-        attestia.chain.chain_id, attestia.reg.address)
+        signer.address, operator, encryption_key, attestia.registry.nonce(signer.address), deadline,
+        attestia.chain.chain_id, attestia.registry.address)
     return deadline, sign_digest(signer, digest)
 
 
@@ -72,7 +72,7 @@ def _conflict(attestia: Attestia, signer: str, info: Worker, operator: str) -> W
 def check_operator(attestia: Attestia, signer: str, operator: str) -> Worker | None:
     """The chain's record of ``signer`` (None if unregistered); raises
     :class:`WorkerKeyConflict` if another operator holds it."""
-    info = attestia.reg.worker(signer)
+    info = attestia.registry.worker(signer)
     if info is not None and info.operator != operator:
         raise _conflict(attestia, signer, info, operator)
     return info
@@ -87,7 +87,7 @@ def ensure_worker(
 
     Returns what was done: ``"registered"``, ``"rotated"`` or ``"ok"``.
     """
-    reg = attestia.reg
+    reg = attestia.registry
     info = check_operator(attestia, signer.address, operator.address)
     if info is None:
         stake = stake if stake is not None else reg.min_stake()
@@ -132,10 +132,10 @@ def ensure_enclave_bound(
     attestia: Attestia, signer: str, measurement: bytes, attestation_hash: bytes,
     attestation_uri: str, operator: LocalAccount,
 ) -> bool:
-    info = attestia.reg.worker(signer)
+    info = attestia.registry.worker(signer)
     if info is not None and info.enclave_bound:
         return False
-    attestia.send(attestia.reg.bind_enclave(signer, measurement, attestation_hash,
+    attestia.send(attestia.registry.bind_enclave(signer, measurement, attestation_hash,
                                             attestation_uri), account=operator)
     return True
 

@@ -23,13 +23,13 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from offchain.chain.contracts import Attestia
 from offchain.engine import InferenceEngine
 from offchain.errors import AttestiaError, ConfigError
 from offchain.models import load_package
 from offchain.models.registrations import resolve_model_id
 from offchain.privacy import EncryptionKey
 from offchain.protocol import PROOF_SIGNED, PROOF_TEE, PROOF_ZK, contributors_hash, policy_bit
+from offchain.registry import Attestia
 from offchain.worker.disputes import DisputeResponder
 from offchain.worker.journal import Journal
 from offchain.worker.node import TeeBinding, WorkerNode, WorkerOptions
@@ -137,11 +137,11 @@ def simulated_tee(attestia: Attestia, data_dir: Path, operator: LocalAccount,
     else:
         enclave = SimulatedNitroEnclave.create()
         enclave.save(enclave_dir)
-    chain_id, registry = attestia.chain.chain_id, attestia.reg.address
+    chain_id, registry = attestia.chain.chain_id, attestia.registry.address
     # The enclave key consents to this operator (EIP-712); a key someone else registered, or
     # a stale encryption key, is caught here on every start.
     ensure_worker(attestia, enclave.account, enc_key, operator, stake)
-    info = attestia.reg.worker(enclave.address)
+    info = attestia.registry.worker(enclave.address)
     if info is not None and info.enclave_bound:
         return TeeBinding(enclave.account, info.attestationHash)
     document = enclave.attest(chain_id=chain_id, registry=registry)
@@ -164,7 +164,7 @@ def serve_package(attestia: Attestia, path: Path, *, given: Sequence[bytes] = ()
     # --model-id values name registrations of any of the served packages: this one takes
     # those of its own content (none: it is resolved as usual).
     mine = [g for g in given
-            if (m := attestia.reg.model(g)) is not None and m.contentHash == package.content_hash]
+            if (m := attestia.registry.model(g)) is not None and m.contentHash == package.content_hash]
     resolved = resolve_model_id(attestia, package, given=mine, data_dir=project_dir,
                                 account=account)
     model, mid = resolved.model, resolved.hex
@@ -270,7 +270,7 @@ def log_banner(attestia: Attestia, setup: WorkerSetup, operator: LocalAccount) -
              + (" (SIMULATED TEE enclave key)" if node.tee is not None else ""),
              f"  operator   {operator.address}"]
     for model_id, engine in node.engines.items():
-        model = attestia.reg.model(model_id)
+        model = attestia.registry.model(model_id)
         policy = model.policy if model is not None else 0
         makes = [name for kind, name, able in (
             (PROOF_ZK, "zk", engine.zk is not None), (PROOF_TEE, "tee", node.tee is not None),
@@ -278,6 +278,6 @@ def log_banner(attestia: Attestia, setup: WorkerSetup, operator: LocalAccount) -
         lines.append(f"  model      0x{model_id.hex()} {engine.package.manifest.name} "
                      f"(id found by {engine.found_by}; proofs: {', '.join(makes) or 'none'})")
     lines += [f"  chain      {chain.chain_id} at {rpc}",
-              f"  registry   {attestia.reg.address}",
+              f"  registry   {attestia.registry.address}",
               f"  data dir   {setup.data_dir} (pid {os.getpid()})"]
     log.info("\n".join(lines))

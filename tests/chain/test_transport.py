@@ -131,7 +131,7 @@ def test_writes_are_dry_run_so_a_revert_names_its_error_before_gas_is_spent(atte
     account = dev_account(7)
     sender = attestia.sender(account)
     w3 = attestia.chain.w3
-    withdraw = Call.of(attestia.registry.functions.withdraw(), gas=100_000)
+    withdraw = Call.of(attestia.registry.contract.functions.withdraw(), gas=100_000)
     nonce = w3.eth.get_transaction_count(account.address)
     with pytest.raises(TransactionReverted, match=r"withdraw: reverted with NothingToWithdraw\(\)"
                        ) as caught:
@@ -151,7 +151,7 @@ def test_a_gas_limit_too_low_is_reported_as_out_of_gas(attestia) -> None:
     account = dev_account(7)
     sender = attestia.sender(account)
     w3 = attestia.chain.w3
-    starved = Call.of(attestia.registry.functions.withdraw(), gas=21_500)
+    starved = Call.of(attestia.registry.contract.functions.withdraw(), gas=21_500)
     nonce = w3.eth.get_transaction_count(account.address)
     with pytest.raises(TransactionReverted, match="withdraw: ran out of gas"):
         sender.transact(starved)  # the dry run runs out

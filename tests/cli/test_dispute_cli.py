@@ -68,19 +68,19 @@ def test_watch_catches_a_misattribution_and_the_deadline_slashes(
 
     # The running worker tries to answer with the honest trace: refused (BpsDoNotFollow).
     node.run(until_idle=True)
-    assert attestia.disputes.get(bad.request_id).state == DisputeState.OPEN
+    assert attestia.slasher.dispute(bad.request_id).state == DisputeState.OPEN
     status = json.loads(cli(settings, home, "dispute", "status", bad_id, "--json").stdout)
     assert status["state"] == "open" and status["challenger"] == dev_account(CLIENT).address
 
     attestia.chain.w3.provider.make_request("evm_increaseTime",
-                                            [attestia.disputes.response_window() + 1])
+                                            [attestia.slasher.response_window() + 1])
     attestia.chain.w3.provider.make_request("evm_mine", [])
     out = cli(settings, home, "watch", "--model", pkg, "--once", "--json", *dev)
     assert json.loads(out.stdout)["resolved"] == [bad_id], out.stderr
     status = json.loads(cli(settings, home, "dispute", "status", bad_id, "--json").stdout)
     assert status["state"] == "no_response" and status["fraud"] == "no_response"
     assert status["attribution"].startswith("re-attributed by the equal split")
-    assert attestia.reg.worker(node.signer.address).slashedAt != 0
+    assert attestia.registry.worker(node.signer.address).slashedAt != 0
     human = cli(settings, home, "dispute", "status", bad_id)
     assert "no response" in human.stdout and "equal split" in human.stdout
     # verify shows the dispute: the lost one fails its record's line, an untouched one passes.
@@ -148,11 +148,11 @@ def test_frivolous_challenge_by_hand_respond_prove_resolve(
     early = cli(settings, home, "dispute", "resolve", rid, "--dev-account", str(CLIENT))
     assert early.returncode == 1 and "DeadlineNotReached" in early.stderr
     attestia.chain.w3.provider.make_request("evm_increaseTime",
-                                            [attestia.disputes.response_window() + 1])
+                                            [attestia.slasher.response_window() + 1])
     attestia.chain.w3.provider.make_request("evm_mine", [])
     done = cli(settings, home, "dispute", "resolve", rid, "--json", "--dev-account",
                str(CLIENT))
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["state"] == "worker_won" and data["attribution"] == "stands as recorded"
-    assert attestia.reg.slasher_balance(node.operator.address) == attestia.disputes.bond()
+    assert attestia.slasher.balance(node.operator.address) == attestia.slasher.dispute_bond()

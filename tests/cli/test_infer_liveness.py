@@ -39,14 +39,14 @@ def _input(home: Path) -> Path:
 def _register_idle_worker(home: Path, anvil, index: int) -> str:
     """A worker key registered and staked on chain, with no process behind it."""
     from offchain.chain.connection import connect
-    from offchain.chain.contracts import Attestia
     from offchain.config import load_settings
     from offchain.privacy import EncryptionKey
+    from offchain.registry import Attestia
 
     attestia = Attestia.load(connect(load_settings(home=home, rpc_url=anvil.url)))
     worker = dev_account(index)
-    attestia.send(attestia.reg.register_worker(worker.address, EncryptionKey.generate().public,
-                                               attestia.reg.min_stake()), account=worker)
+    attestia.send(attestia.registry.register_worker(worker.address, EncryptionKey.generate().public,
+                                               attestia.registry.min_stake()), account=worker)
     return worker.address
 
 

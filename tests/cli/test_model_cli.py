@@ -74,18 +74,18 @@ def test_infer_reports_the_custom_error_before_paying(
     """A request to a worker that stopped being active reverts WorkerNotActive: the dry run
     names it and nothing is sent."""
     from offchain.chain.connection import connect
-    from offchain.chain.contracts import Attestia
     from offchain.config import load_settings
     from offchain.models.demo import example_inputs
     from offchain.privacy import EncryptionKey
+    from offchain.registry import Attestia
 
     home = project_home
     assert cli(home, anvil, "model", "register", str(demo_package_dir)).returncode == 0
     attestia = Attestia.load(connect(load_settings(home=home, rpc_url=anvil.url)))
     worker = dev_account(1)
-    attestia.send(attestia.reg.register_worker(worker.address, EncryptionKey.generate().public,
-                                               attestia.reg.min_stake()), account=worker)
-    attestia.send(attestia.reg.begin_unbonding(worker.address), account=worker)
+    attestia.send(attestia.registry.register_worker(worker.address, EncryptionKey.generate().public,
+                                               attestia.registry.min_stake()), account=worker)
+    attestia.send(attestia.registry.begin_unbonding(worker.address), account=worker)
     (tmp_path / "x.json").write_text(json.dumps(example_inputs(1)[0]))
     requester = dev_account(2).address
     nonce = attestia.chain.w3.eth.get_transaction_count(requester)

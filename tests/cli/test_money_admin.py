@@ -31,8 +31,8 @@ def _registered(home: Path, anvil, package_dir: Path):
     """Deploy (through the CLI) and register the demo model as dev account 0; returns the
     model id and the contracts as the CLI sees them."""
     from offchain.chain.connection import connect
-    from offchain.chain.contracts import Attestia
     from offchain.config import load_settings
+    from offchain.registry import Attestia
 
     data = json.loads(_ok(cli(home, anvil, "model", "register", str(package_dir), "--json")))
     attestia = Attestia.load(connect(load_settings(home=home, rpc_url=anvil.url)))
@@ -57,7 +57,7 @@ def test_withdraw_and_worker_stake(
 
     home = project_home
     model_hex, attestia = _registered(home, anvil, demo_package_dir)
-    reg = attestia.reg
+    reg = attestia.registry
     operator, requester = dev_account(1), dev_account(2)
     signer = operator.address
     attestia.send(reg.register_worker(signer, EncryptionKey.generate().public, reg.min_stake()),
@@ -131,7 +131,7 @@ def test_model_deprecate_and_revoke(
     assert _nonce(attestia, 0) == nonce
     out = _ok(cli(home, anvil, "model", "revoke", model_hex, "--yes"))
     assert f"model {model_hex} revoked" in out
-    model = attestia.reg.model(bytes.fromhex(model_hex[2:]))
+    model = attestia.registry.model(bytes.fromhex(model_hex[2:]))
     assert model is not None and model.revokedAt
 
 
@@ -140,8 +140,8 @@ def test_cancel_root_and_measurements(
 ) -> None:
     home = project_home
     _, attestia = _registered(home, anvil, demo_package_dir)
-    epoch = attestia.reg.current_epoch()
-    attestia.send(attestia.dist.propose_root(epoch, b"\x11" * 32, 0), account=dev_account(0))
+    epoch = attestia.registry.current_epoch()
+    attestia.send(attestia.distributor.propose_root(epoch, b"\x11" * 32, 0), account=dev_account(0))
 
     assert_one_line_error(cli(home, anvil, "rewards", "cancel-root", str(epoch),
                               "--dev-account", STRANGER), "reverted with")

@@ -193,7 +193,7 @@ def test_registry_without_lens_names_the_lens_when_it_is_needed(
     # the lens is found from a deployment file of the home that records the same registry;
     # a home without one must be told to pass --lens
     from offchain.chain.connection import connect
-    from offchain.chain.contracts import Attestia
+    from offchain.registry import Attestia
 
     found = Attestia.from_registry(connect(load_settings(home=tmp_path, rpc_url=world.url)),
                                    world.registry)
@@ -330,12 +330,12 @@ def test_request_cancel_after_expiry_refunds(world: World) -> None:  # advances 
     w3.provider.make_request("evm_increaseTime", [15 * 60 + 1])
     w3.provider.make_request("evm_mine", [])
     requester = dev_account(REQUESTER).address
-    balance = world.attestia.reg.balance(requester)
+    balance = world.attestia.registry.balance(requester)
     done = run(world.home, "request", "cancel", world.open_id, "--json", **env)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["state"] == "cancelled" and data["refundWei"] == 10**15
-    assert world.attestia.reg.balance(requester) == balance + 10**15  # withdrawable refund
+    assert world.attestia.registry.balance(requester) == balance + 10**15  # withdrawable refund
     again = run(world.home, "request", "cancel", world.open_id, **env)
     assert_one_line_error(again, "is cancelled: nothing to cancel")
 

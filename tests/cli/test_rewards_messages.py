@@ -96,7 +96,7 @@ def test_rewards_messages_through_an_epoch(attestia, served_model, demo_package,
         re.fullmatch(ISO, status["roots"][-1]["claimableAt"])
     assert status["account"]["state"] == "pending" and status["account"]["pendingWei"] > 0
 
-    advance(attestia.dist.timelock() + 1)
+    advance(attestia.distributor.timelock() + 1)
     code, out = cli("rewards", "status", "--account", ALICE)
     assert code == 0 and " claimable " in out and f"{ALICE}: claimable; " in out, out
     balance = w3.eth.get_balance(ALICE)

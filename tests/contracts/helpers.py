@@ -3,7 +3,7 @@ requests, builds and signs records, commits batches, slashes, races transactions
 and travels in time.
 
 Every test gets a :class:`Harness` over the session's deployment (inside the test's
-evm_snapshot). Writes go through the typed client (``attestia.reg`` / ``attestia.dist``:
+evm_snapshot). Writes go through the typed client (``attestia.registry`` / ``attestia.distributor``:
 unsent :class:`~offchain.chain.tx.Call` objects), reads come back as ``offchain.protocol``
 dataclasses (by field name, never by position), and the encodings come from ``offchain``
 (EIP-712, attribution hash, roster hash, Merkle trees), never from here.
@@ -30,7 +30,6 @@ from web3.logs import DISCARD
 from offchain.attribution.shares import attribution_hash
 from offchain.build import load_artifact
 from offchain.chain.accounts import dev_account
-from offchain.chain.contracts import Attestia
 from offchain.chain.eip712 import sign_digest
 from offchain.chain.tx import Call
 from offchain.errors import TransactionReverted
@@ -61,7 +60,13 @@ from offchain.protocol import (
     sorted_roster,
     worker_registration_digest,
 )
-from offchain.registry import Recorded, Registry, decode_recorded, decode_requested
+from offchain.registry import (
+    Attestia,
+    InferenceRecorded,
+    Registry,
+    decode_recorded,
+    decode_requested,
+)
 
 ADMIN = dev_account(0)  # deployer: admin, governance, settler, guardian, slasher treasury
 OWNER = dev_account(1)  # model owner
@@ -181,7 +186,7 @@ class Harness:
 
     @property
     def reg(self) -> Registry:
-        return self.attestia.reg
+        return self.attestia.registry
 
     @property
     def registry(self) -> Contract:
@@ -223,9 +228,9 @@ class Harness:
         event = getattr(contract.events, name)()
         return [log["args"] for log in event.process_receipt(receipt, errors=DISCARD)]
 
-    def recorded(self, receipt: Any) -> list[Recorded]:
+    def recorded(self, receipt: Any) -> list[InferenceRecorded]:
         """The InferenceRecorded events of a receipt, typed (offchain.registry)."""
-        event = self.registry.events.InferenceRecorded()
+        event = self.registry.contract.events.InferenceRecorded()
         return [decode_recorded(e) for e in event.process_receipt(receipt, errors=DISCARD)]
 
     def payout(self, receipt: Any) -> Payout:
@@ -264,16 +269,16 @@ class Harness:
     def next_epoch(self) -> int:
         """Travel to just after the start of the next epoch; returns the epoch that ended."""
         ended = self.epoch()
-        length = self.reg.epoch_length()
+        length = self.registry.epoch_length()
         self.travel(length - (self.now() - self.genesis()) % length + 1)
         assert self.epoch() == ended + 1
         return ended
 
     def epoch(self) -> int:
-        return self.reg.current_epoch()
+        return self.registry.current_epoch()
 
     def genesis(self) -> int:
-        return self.reg.genesis()
+        return self.registry.genesis()
 
     def balance(self, address: str) -> int:
         return int(self.w3.eth.get_balance(to_checksum_address(address)))
@@ -360,7 +365,7 @@ class Harness:
         """Register a model; returns its id, modelIdOf(owner, content_hash) (protocol)."""
         content_hash = content_hash or self.unique("model")
         roster = list(ROSTER if contributors is None else contributors)
-        self.send(self.reg.register_model(content_hash, "ipfs://model-card",
+        self.send(self.registry.register_model(content_hash, "ipfs://model-card",
                                           data_root or self.unique("data-root"), roster,
                                           policy, fee,
                                           Split(*split)), owner)
@@ -373,9 +378,9 @@ class Harness:
         """(deadline, signature): the key's EIP-712 WorkerRegistration consent to ``operator``
         running it with ``key`` (protocol.worker_registration_digest)."""
         deadline = self.now() + 3_600 if deadline is None else deadline
-        nonce = self.reg.nonce(signer.address) if nonce is None else nonce
+        nonce = self.registry.nonce(signer.address) if nonce is None else nonce
         digest = worker_registration_digest(signer.address, operator, key, nonce, deadline,
-                                            self.chain_id, self.reg.address)
+                                            self.chain_id, self.registry.address)
         return deadline, sign_digest(signer, digest)
 
     def register_worker(self, signer: LocalAccount = WORKER, *,
@@ -383,7 +388,7 @@ class Harness:
                         key: bytes = ENCRYPTION_KEY) -> str:
         """The operator registers the key with the key's signed consent."""
         deadline, signature = self.consent(signer, operator.address, key=key)
-        self.send(self.reg.register_worker(signer.address, key, stake, deadline=deadline,
+        self.send(self.registry.register_worker(signer.address, key, stake, deadline=deadline,
                                            signature=signature), operator)
         return signer.address
 
@@ -391,8 +396,8 @@ class Harness:
                      operator: LocalAccount = OPERATOR) -> tuple[bytes, bytes]:
         """Allow a fresh measurement and bind ``signer`` to it; (measurement, attestation hash)."""
         measurement, attestation = self.unique("measurement"), self.unique("attestation")
-        self.send(self.reg.allow_measurement(measurement), ADMIN)
-        self.send(self.reg.bind_enclave(signer.address, measurement, attestation,
+        self.send(self.registry.allow_measurement(measurement), ADMIN)
+        self.send(self.registry.bind_enclave(signer.address, measurement, attestation,
                                         "https://attestations/doc"), operator)
         return measurement, attestation
 
@@ -405,7 +410,7 @@ class Harness:
     def roster(self, model: bytes) -> list[str]:
         """A model's registered roster (from this harness, else its ModelRegistered event)."""
         if model not in self.rosters:
-            registered = self.reg.contributors(model)
+            registered = self.registry.contributors(model)
             assert registered is not None, "unknown model"
             self.rosters[model] = registered
         return self.rosters[model]
@@ -418,19 +423,19 @@ class Harness:
         """Pay for a request (named worker by default; ``worker=None`` for an open one); the
         Request as the registry emitted it (its terms are the model's at this moment)."""
         if fee is None:
-            found = self.reg.model(model)
+            found = self.registry.model(model)
             fee = found.fee if found is not None else FEE
         commitment = input_commitment or self.unique("input")
-        receipt = self.send(self.reg.request_inference(
+        receipt = self.send(self.registry.request_inference(
             model, worker or ZERO_ADDRESS, commitment, payload, fee,
             zk_input_hash=zk_input_hash), requester)
-        (log,) = self.registry.events.InferenceRequested().process_receipt(
+        (log,) = self.registry.contract.events.InferenceRequested().process_receipt(
             receipt, errors=DISCARD)
         request = decode_requested(log).request
         created = int(self.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
         assert (request.requester, request.createdAt, request.inputCommitment) == (
             requester.address, created, commitment)
-        assert self.reg.request_state(request.request_id) == request.hash
+        assert self.registry.request_state(request.request_id) == request.hash
         return request
 
     @staticmethod
@@ -467,7 +472,7 @@ class Harness:
         return Inference(**fields)
 
     def digest(self, inference: Inference) -> bytes:
-        return inference_digest(inference, self.chain_id, self.reg.address)
+        return inference_digest(inference, self.chain_id, self.registry.address)
 
     def sign(self, inference: Inference, signer: LocalAccount = WORKER) -> bytes:
         return sign_digest(signer, self.digest(inference))
@@ -482,9 +487,9 @@ class Harness:
         if by_sig:
             if signature is None:
                 signature = self.sign(inference, signer or _dev_for(inference.worker))
-            return self.reg.fulfill_by_sig(request, inference, shares, roster, signature,
+            return self.registry.fulfill_by_sig(request, inference, shares, roster, signature,
                                            sealed)
-        return self.reg.fulfill(request, inference, shares, roster, sealed)
+        return self.registry.fulfill(request, inference, shares, roster, sealed)
 
     def fulfill(self, request: Request, inference: Inference,
                 shares: Sequence[tuple[str, int]], *, by_sig: bool = False,
@@ -507,10 +512,10 @@ class Harness:
         shares = [tuple(s) for s in shares]
         if by_sig:
             signature = self.sign(inference, signer or _dev_for(inference.worker))
-            return self.send(self.reg.fulfill_zk_by_sig(request, inference, shares, roster,
+            return self.send(self.registry.fulfill_zk_by_sig(request, inference, shares, roster,
                                                         signature, zk, sealed),
                              sender or RELAYER)
-        return self.send(self.reg.fulfill_zk(request, inference, shares, roster, zk, sealed),
+        return self.send(self.registry.fulfill_zk(request, inference, shares, roster, zk, sealed),
                          sender or signer or _dev_for(inference.worker))
 
     def serve(self, model: bytes, shares: Sequence[tuple[str, int]] | None = None, *,
@@ -561,12 +566,12 @@ class Harness:
         """The worker commits a batch; returns the batch id."""
         epoch = self.epoch() if epoch is None else epoch
         data_hash = keccak(b"batch-file:" + root) if data_hash is None else data_hash
-        self.send(self.reg.commit_batch(root, count, model, epoch, uri, data_hash, deposit),
+        self.send(self.registry.commit_batch(root, count, model, epoch, uri, data_hash, deposit),
                   worker)
         return self.batch_id(root, model, worker.address)
 
     def batch_signature(self, batch: Batch, signer: LocalAccount = WORKER) -> bytes:
-        return sign_digest(signer, batch_digest(batch, self.chain_id, self.reg.address))
+        return sign_digest(signer, batch_digest(batch, self.chain_id, self.registry.address))
 
     @staticmethod
     def batch_id(root: bytes, model: bytes, worker: str) -> bytes:

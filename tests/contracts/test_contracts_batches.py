@@ -36,15 +36,15 @@ def test_commit_and_verify_every_leaf(h: Harness) -> None:
     batch_id = h.commit_batch(model_id, root, len(leaves), deposit=13_000,
                               uri="ipfs://batch-13", data_hash=data_hash)
     committed_at = int(h.w3.eth.get_block(receipt_block)["timestamp"])
-    assert h.reg.batch_info(batch_id) == BatchInfo(committed_at, 13, 13_000, False)
-    (event,) = h.reg.batches(batch_id=batch_id)
+    assert h.registry.batch_info(batch_id) == BatchInfo(committed_at, 13, 13_000, False)
+    (event,) = h.registry.batches(batch_id=batch_id)
     assert (event.model_id, event.worker, event.root, event.count, event.epoch, event.deposit,
             event.data_uri, event.data_hash) == (
         model_id, WORKER.address, root, 13, h.epoch(), 13_000, "ipfs://batch-13", data_hash)
     for index, leaf in enumerate(leaves):
         proof = proof_bytes(tree.get_proof(index))
-        assert h.reg.verify_inclusion(batch_id, leaf, proof) is True
-    assert h.reg.batch_status(root, model_id, WORKER.address) == RecordStatus(
+        assert h.lens.verify_inclusion(batch_id, leaf, proof) is True
+    assert h.lens.batch_status(root, model_id, WORKER.address) == RecordStatus(
         True, committed_at, 0, 0, 0, False)
 
 
@@ -56,7 +56,7 @@ def test_inclusion_is_false_for_tampered_leaf_wrong_proof_or_wrong_batch(h: Harn
     other_leaves = h.batch_leaves(model_id, 4)
     other_tree = h.tree(other_leaves)
     other_id = h.commit_batch(model_id, root_bytes(other_tree), 4)
-    verify = h.reg.verify_inclusion
+    verify = h.registry.verify_inclusion
     leaf, proof = leaves[3], proof_bytes(tree.get_proof(3))
     tampered = [
         replace(leaf, outputCommitment=keccak(b"other output")),
@@ -103,10 +103,10 @@ def test_commit_batch_reverts(h: Harness) -> None:
         h.commit_batch(model_id, root, 5, deposit=1)
     h.register_worker(WORKER_B)
     h.commit_batch(model_id, root, 1, worker=WORKER_B)  # the batch id includes the worker
-    h.send(h.reg.revoke_worker(WORKER_B.address), ADMIN)
+    h.send(h.registry.revoke_worker(WORKER_B.address), ADMIN)
     with reverts("WorkerNotActive", WORKER_B.address):
         h.commit_batch(model_id, h.unique(), 1, worker=WORKER_B)
-    h.send(h.reg.revoke_model(model_id), OWNER)
+    h.send(h.registry.revoke_model(model_id), OWNER)
     with reverts("ModelIsRevoked", model_id):
         h.commit_batch(model_id, h.unique(), 1)
 
@@ -122,11 +122,11 @@ def test_batch_policy(h: Harness) -> None:
     measurement, _ = h.bind_enclave()
     root = h.unique()
     h.commit_batch(tee_only, root, 1)
-    h.send(h.reg.revoke_measurement(measurement), ADMIN)
+    h.send(h.registry.revoke_measurement(measurement), ADMIN)
     revoked_at = h.now()
     with reverts("MeasurementIsRevoked", measurement):
         h.commit_batch(tee_only, h.unique(), 1)
-    status = h.reg.batch_status(root, tee_only, WORKER.address)
+    status = h.lens.batch_status(root, tee_only, WORKER.address)
     assert (status.exists, status.measurementRevokedAt, status.revokedAfter) == (
         True, revoked_at, True)
 
@@ -137,7 +137,7 @@ def test_commit_batch_by_sig(h: Harness) -> None:
     data_hash = keccak(b"batch file")
     batch = Batch(root, 7, model_id, epoch, data_uri_hash(uri), data_hash, WORKER.address, 5_000)
     signature = h.batch_signature(batch)
-    reg = h.reg
+    reg = h.registry
 
     def by_sig(*, count=7, uri_=uri, data=data_hash, worker=WORKER.address, sig=signature,
                deposit=5_000):
@@ -176,13 +176,13 @@ def test_batch_status_reports_later_revocations(h: Harness) -> None:
     h.commit_batch(model_id, root, 3)
     committed_at = h.now()
     h.travel(5)
-    h.send(h.reg.revoke_worker(WORKER.address), ADMIN)
+    h.send(h.registry.revoke_worker(WORKER.address), ADMIN)
     worker_revoked = h.now()
-    h.send(h.reg.revoke_model(model_id), OWNER)
+    h.send(h.registry.revoke_model(model_id), OWNER)
     model_revoked = h.now()
-    assert h.reg.batch_status(root, model_id, WORKER.address) == RecordStatus(
+    assert h.lens.batch_status(root, model_id, WORKER.address) == RecordStatus(
         True, committed_at, worker_revoked, 0, model_revoked, True)
-    assert h.reg.batch_status(h.unique(), model_id, WORKER.address) == RecordStatus(
+    assert h.lens.batch_status(h.unique(), model_id, WORKER.address) == RecordStatus(
         False, 0, worker_revoked, 0, model_revoked, False)
 
 
@@ -192,7 +192,7 @@ def test_sweep_batches(h: Harness) -> None:
     also = h.commit_batch(model_id, h.unique(), 10, deposit=3_000)
     empty = h.commit_batch(model_id, h.unique(), 10)
     later = h.commit_batch(model_id, h.unique(), 2, deposit=1)
-    sweep = h.reg.sweep_batches
+    sweep = h.registry.sweep_batches
     epoch = h.epoch()
     with reverts("EpochNotEnded", epoch):
         h.send(sweep([funded]), OUTSIDER)
@@ -207,14 +207,14 @@ def test_sweep_batches(h: Harness) -> None:
     registry_before = h.balance(h.registry.address)
     receipt = h.send(sweep([funded, also, empty]), OUTSIDER)
     assert h.balance(h.registry.address) == registry_before - 10_000
-    assert h.attestia.dist.total_funded() == 10_000
+    assert h.attestia.distributor.total_funded() == 10_000
     assert h.balance(h.distributor.address) == 10_000
     swept = h.events(h.registry, "BatchSwept", receipt)
     assert [(e["batchId"], e["epoch"], e["deposit"]) for e in swept] == [
         (funded, epoch, 7_000), (also, epoch, 3_000), (empty, epoch, 0)]
-    assert h.reg.batch_info(funded).swept is True
+    assert h.registry.batch_info(funded).swept is True
     with reverts("BatchAlreadySwept", also):
         h.send(sweep([also]), OUTSIDER)
     with reverts("BatchAlreadySwept", later):  # a duplicate inside one call
         h.send(sweep([later, later]), OPERATOR)
-    assert h.reg.batch_info(later).swept is False
+    assert h.registry.batch_info(later).swept is False

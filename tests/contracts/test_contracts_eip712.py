@@ -90,8 +90,8 @@ def registration_typed_data(signer: str, operator: str, key: bytes, nonce: int, 
 
 def test_domain_separator(h: Harness) -> None:
     expected = domain_separator(h.chain_id, h.registry.address)
-    assert h.registry.functions.domainSeparator().call() == expected
-    fields_ = h.registry.functions.eip712Domain().call()
+    assert h.registry.contract.functions.domainSeparator().call() == expected
+    fields_ = h.registry.contract.functions.eip712Domain().call()
     assert (fields_[1], fields_[2], fields_[3], fields_[4]) == (
         DOMAIN_NAME, DOMAIN_VERSION, h.chain_id, h.registry.address)
     # A different chain or contract gives a different domain: signatures do not travel.
@@ -103,7 +103,7 @@ def test_domain_separator(h: Harness) -> None:
 @given(record=inferences)
 def test_inference_digest_matches_contract_and_eth_account(h: Harness, record: Inference) -> None:
     ours = inference_digest(record, h.chain_id, h.registry.address)
-    assert h.registry.functions.hashInference(record.as_tuple()).call() == ours
+    assert h.registry.contract.functions.hashInference(record.as_tuple()).call() == ours
     assert eth_account_digest(typed_data(record, h.chain_id, h.registry.address)) == ours
 
 
@@ -111,7 +111,7 @@ def test_inference_digest_matches_contract_and_eth_account(h: Harness, record: I
 @given(batch=batches)
 def test_batch_digest_matches_contract_and_eth_account(h: Harness, batch: Batch) -> None:
     ours = batch_digest(batch, h.chain_id, h.registry.address)
-    assert h.lens.functions.hashBatch(batch.as_tuple()).call() == ours
+    assert h.lens.contract.functions.hashBatch(batch.as_tuple()).call() == ours
     assert eth_account_digest(batch_typed_data(batch, h.chain_id, h.registry.address)) == ours
 
 
@@ -119,7 +119,7 @@ def test_batch_digest_matches_contract_and_eth_account(h: Harness, batch: Batch)
 @given(record=inferences)
 def test_leaf_hash_matches_standard_merkle_tree(h: Harness, record: Inference) -> None:
     tree = StandardMerkleTree.of([record.as_tuple()], INFERENCE_LEAF)
-    leaf = h.lens.functions.leafHash(record.as_tuple()).call()
+    leaf = h.lens.contract.functions.leafHash(record.as_tuple()).call()
     assert "0x" + leaf.hex() == tree.leaf_hash(record.as_tuple()) == tree.root
 
 
@@ -136,7 +136,7 @@ def test_signature_recovers_with_eth_account(h: Harness) -> None:
 
 
 def test_request_and_batch_ids(h: Harness) -> None:
-    f = h.registry.functions
+    f = h.registry.contract.functions
     request = Request(REQUESTER.address, keccak(b"m"), WORKER.address, 5, 77, keccak(b"in"),
                       keccak(b"zk"), 2_000, 1_000, 2)
     assert f.hashRequest(request.as_tuple()).call() == keccak(encode(
@@ -166,18 +166,18 @@ def test_worker_registration_digest_matches_eth_account(h: Harness, signer: str,
 def test_worker_registration_signature_is_what_the_registry_accepts(h: Harness) -> None:
     """A consent signed over protocol.worker_registration_digest registers the key; eth-account
     signing the same typed data gives the same signature (and digest)."""
-    nonce, deadline = h.reg.nonce(WORKER.address), h.now() + 600
+    nonce, deadline = h.registry.nonce(WORKER.address), h.now() + 600
     digest = worker_registration_digest(WORKER.address, OPERATOR.address, ENCRYPTION_KEY, nonce,
-                                        deadline, h.chain_id, h.reg.address)
+                                        deadline, h.chain_id, h.registry.address)
     signature = sign_digest(WORKER, digest)
     signable = encode_typed_data(full_message=registration_typed_data(
         WORKER.address, OPERATOR.address, ENCRYPTION_KEY, nonce, deadline, h.chain_id,
-        h.reg.address))
+        h.registry.address))
     assert _hash_eip191_message(signable) == digest
     assert bytes(Account.sign_message(signable, WORKER.key).signature) == signature
     assert recover_signer(digest, signature) == WORKER.address
-    h.send(h.reg.register_worker(WORKER.address, ENCRYPTION_KEY, MIN_STAKE, deadline=deadline,
+    h.send(h.registry.register_worker(WORKER.address, ENCRYPTION_KEY, MIN_STAKE, deadline=deadline,
                                  signature=signature), OPERATOR)
-    registered = h.reg.worker(WORKER.address)
+    registered = h.registry.worker(WORKER.address)
     assert registered is not None and registered.operator == OPERATOR.address
-    assert h.reg.nonce(WORKER.address) == nonce + 1
+    assert h.registry.nonce(WORKER.address) == nonce + 1

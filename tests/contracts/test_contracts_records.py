@@ -55,7 +55,7 @@ def test_fulfill_splits_the_fee_and_records_the_digest(h: Harness, by_sig: bool)
     registry_before = h.balance(h.registry.address)
     receipt = h.fulfill(request, inference, shares, by_sig=by_sig)
     assert h.balance(h.registry.address) == registry_before  # credits, not payments
-    reg = h.reg
+    reg = h.registry
     epoch = h.epoch()
     assert reg.request_state(request.request_id) == h.digest(inference)
     assert reg.balance(OPERATOR.address) == 2_000  # worker cut to the operator
@@ -74,11 +74,11 @@ def test_fee_split_follows_the_terms_the_request_was_paid_under(h: Harness) -> N
     """The owner re-prices and re-splits after payment: the record pays by the request."""
     model_id = h.setup_signed(fee=1_000, split=(0, 0, 10_000))
     request = h.request(model_id)
-    h.send(h.reg.set_terms(model_id, 5_000, SIGNED, Split(5_000, 5_000, 0)), OWNER)
+    h.send(h.registry.set_terms(model_id, 5_000, SIGNED, Split(5_000, 5_000, 0)), OWNER)
     shares = contributors_shares(1)
     receipt = h.fulfill(request, h.record(request, shares), shares)
     assert h.payout(receipt) == Payout(h.epoch(), 0, 0, 1_000)
-    reg = h.reg
+    reg = h.registry
     assert (reg.balance(OPERATOR.address), reg.balance(OWNER.address),
             reg.epoch_pool(h.epoch())) == (0, 0, 1_000)
     # A request paid after the change pays by the new terms.
@@ -151,7 +151,7 @@ def test_the_sealed_result_must_be_the_signed_one(h: Harness, by_sig: bool) -> N
             h.fulfill(request, swapped, shares, by_sig=True, sealed=b"swapped",
                       signature=h.sign(inference))
     receipt = h.fulfill(request, inference, shares, by_sig=by_sig, sealed=b"the real answer")
-    assert h.reg.sealed_result(receipt["transactionHash"]) == b"the real answer"
+    assert h.registry.sealed_result(receipt["transactionHash"]) == b"the real answer"
 
 
 def test_records_by_non_workers_are_rejected(h: Harness) -> None:
@@ -183,8 +183,8 @@ def test_records_by_revoked_or_unbonding_workers_are_rejected(h: Harness, by_sig
     h.register_worker(WORKER_B)
     shares = contributors_shares(2)
     revoked, unbonding = h.request(model_id), h.request(model_id, worker=WORKER_B.address)
-    h.send(h.reg.revoke_worker(WORKER.address), ADMIN)
-    h.send(h.reg.begin_unbonding(WORKER_B.address), OPERATOR)
+    h.send(h.registry.revoke_worker(WORKER.address), ADMIN)
+    h.send(h.registry.begin_unbonding(WORKER_B.address), OPERATOR)
     with reverts("WorkerNotActive", WORKER.address):
         h.fulfill(revoked, h.record(revoked, shares), shares, by_sig=by_sig)
     with reverts("WorkerNotActive", WORKER_B.address):
@@ -256,7 +256,7 @@ def test_records_signed_after_the_deadline_are_refused(h: Harness) -> None:
     on_time = h.record(request, shares, timestamp=deadline)
     h.send_at(deadline + TIMESTAMP_WINDOW, h.fulfill_call(request, on_time, shares, by_sig=True),
               RELAYER)
-    assert h.reg.request_state(request.request_id) == h.digest(on_time)
+    assert h.registry.request_state(request.request_id) == h.digest(on_time)
     # One second later it could not have landed (and the requester may cancel instead).
     second = h.request(model_id)
     deadline = h.deadline(second)
@@ -264,7 +264,7 @@ def test_records_signed_after_the_deadline_are_refused(h: Harness) -> None:
     with reverts("TimestampOutOfWindow", deadline):
         h.send_at(deadline + TIMESTAMP_WINDOW + 1, h.fulfill_call(second, on_time, shares),
                   WORKER)
-    h.send(h.reg.cancel_request(second), REQUESTER)
+    h.send(h.registry.cancel_request(second), REQUESTER)
 
 
 def test_proof_kind_and_proof_hash_checks(h: Harness) -> None:
@@ -283,7 +283,7 @@ def test_proof_kind_and_proof_hash_checks(h: Harness) -> None:
         h.fulfill(request, h.record(request, shares, proof_hash=bad), shares)
     # The owner narrows the policy to TEE: requests paid from now on refuse SIGNED records,
     # the one already paid keeps the policy it was paid under.
-    h.send(h.reg.set_terms(model_id, FEE, TEE, Split(*SPLIT)), OWNER)
+    h.send(h.registry.set_terms(model_id, FEE, TEE, Split(*SPLIT)), OWNER)
     tee_request = h.request(model_id)
     assert (request.policy, tee_request.policy) == (SIGNED, TEE)
     with reverts("ProofKindNotAllowed", PROOF_SIGNED):
@@ -352,7 +352,7 @@ def test_every_payee_must_be_in_the_models_roster(h: Harness, by_sig: bool) -> N
     other = h.register_model(contributors=[outsider])
     with reverts("RosterMismatch", registered, contributors_hash([outsider])):
         attempt([(outsider, 10_000)], roster=h.roster(other))
-    assert h.reg.request_state(request.request_id) == request.hash  # nothing recorded
+    assert h.registry.request_state(request.request_id) == request.hash  # nothing recorded
     attempt([(ROSTER[0], 4_000), (ROSTER[-1], 6_000)])
 
 
@@ -373,18 +373,18 @@ def test_tee_records(h: Harness) -> None:
         h.fulfill(request, h.record(request, shares), shares)
     inference = h.record(request, shares, proof_kind=PROOF_TEE, proof_hash=attestation)
     h.fulfill(request, inference, shares, by_sig=True)
-    status = h.reg.record_status(request.request_id, inference)
+    status = h.lens.record_status(request.request_id, inference)
     assert (status.exists, status.recordedAt, status.workerRevokedAt,
             status.measurementRevokedAt, status.modelRevokedAt, status.revokedAfter) == (
         True, inference.timestamp, 0, 0, 0, False)
 
     second = h.request(model_id)
-    h.send(h.reg.revoke_measurement(measurement), ADMIN)
+    h.send(h.registry.revoke_measurement(measurement), ADMIN)
     revoked_at = h.now()
     with reverts("MeasurementIsRevoked", measurement):
         h.fulfill(second, h.record(second, shares, proof_kind=PROOF_TEE, proof_hash=attestation),
                   shares)
-    status = h.reg.record_status(request.request_id, inference)
+    status = h.lens.record_status(request.request_id, inference)
     assert (status.exists, status.measurementRevokedAt, status.revokedAfter) == (
         True, revoked_at, True)
 
@@ -394,24 +394,24 @@ def test_record_status_reports_revocations_with_timestamps(h: Harness) -> None:
     request, inference = h.serve(model_id)
 
     def status(record=inference, request_id=request.request_id) -> tuple:
-        s = h.reg.record_status(request_id, record)
+        s = h.lens.record_status(request_id, record)
         return (s.exists, s.recordedAt, s.workerRevokedAt, s.measurementRevokedAt,
                 s.modelRevokedAt, s.revokedAfter)
 
     assert status() == (True, inference.timestamp, 0, 0, 0, False)
     h.travel(10)
-    h.send(h.reg.revoke_worker(WORKER.address), ADMIN)
+    h.send(h.registry.revoke_worker(WORKER.address), ADMIN)
     worker_revoked = h.now()
     assert status() == (True, inference.timestamp, worker_revoked, 0, 0, True)
     h.travel(10)
-    h.send(h.reg.revoke_model(model_id), OWNER)
+    h.send(h.registry.revoke_model(model_id), OWNER)
     model_revoked = h.now()
     assert status() == (True, inference.timestamp, worker_revoked, 0, model_revoked, True)
     # A record that was never made: exists is false, revocations still reported.
     fake = h.record(request, contributors_shares(2), output_commitment=h.unique())
     assert status(fake) == (False, fake.timestamp, worker_revoked, 0, model_revoked, False)
     # The right record under another request id is not a record of that request.
-    assert h.reg.record_status(h.unique(), inference).exists is False
+    assert h.lens.record_status(h.unique(), inference).exists is False
 
 
 def test_sealed_result_is_calldata_only(h: Harness) -> None:
@@ -424,4 +424,4 @@ def test_sealed_result_is_calldata_only(h: Harness) -> None:
     tx = h.w3.eth.get_transaction(receipt["transactionHash"])
     assert sealed in bytes(tx["input"])
     assert all(sealed not in bytes(log["data"]) for log in receipt["logs"])
-    assert h.reg.sealed_result(receipt["transactionHash"]) == sealed
+    assert h.registry.sealed_result(receipt["transactionHash"]) == sealed

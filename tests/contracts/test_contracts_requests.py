@@ -33,9 +33,9 @@ def test_request_holds_the_fee_in_escrow_under_its_content_id(h: Harness) -> Non
     before = h.balance(h.registry.address)
     request = h.request(model_id)
     assert h.balance(h.registry.address) == before + FEE
-    assert request.request_id == h.registry.functions.requestIdOf(
+    assert request.request_id == h.registry.contract.functions.requestIdOf(
         REQUESTER.address, model_id, request.inputCommitment).call()
-    (requested,) = h.reg.requested(request_id=request.request_id)
+    (requested,) = h.registry.requested(request_id=request.request_id)
     assert requested.request == request and requested.payload == b"sealed-input"
     open_request = h.request(model_id, worker=None)
     assert int(open_request.worker, 16) == 0
@@ -52,15 +52,15 @@ def test_request_carries_the_terms_in_force_when_paid(h: Harness) -> None:
     assert (request.fee, request.workerBps, request.ownerBps, request.policy,
             request.zkInputHash) == (777, 1_500, 500, SIGNED | TEE, zk_input)
     assert request.split == Split(1_500, 500, 8_000)
-    h.send(h.reg.set_terms(model_id, 1_000, SIGNED, Split(*SPLIT)), OWNER)
+    h.send(h.registry.set_terms(model_id, 1_000, SIGNED, Split(*SPLIT)), OWNER)
     later = h.request(model_id)
     assert (later.fee, later.workerBps, later.ownerBps, later.policy, later.zkInputHash) == (
         1_000, SPLIT[0], SPLIT[1], SIGNED, ZERO32)
     # The first request's slot still holds its own terms: passing the new ones is refused.
     repriced = replace(request, fee=1_000, workerBps=SPLIT[0], ownerBps=SPLIT[1], policy=SIGNED)
     with reverts("RequestNotOpen", request.request_id):
-        h.send(h.reg.reject_request(repriced, "no"), WORKER)
-    assert h.reg.request_state(request.request_id) == request.hash
+        h.send(h.registry.reject_request(repriced, "no"), WORKER)
+    assert h.registry.request_state(request.request_id) == request.hash
 
 
 def test_request_naming_an_unusable_worker_reverts(h: Harness) -> None:
@@ -68,7 +68,7 @@ def test_request_naming_an_unusable_worker_reverts(h: Harness) -> None:
     with reverts("WorkerNotFound", OUTSIDER.address):
         h.request(model_id, worker=OUTSIDER.address)
     h.register_worker(WORKER_B)
-    h.send(h.reg.revoke_worker(WORKER_B.address), ADMIN)
+    h.send(h.registry.revoke_worker(WORKER_B.address), ADMIN)
     with reverts("WorkerNotActive", WORKER_B.address):
         h.request(model_id, worker=WORKER_B.address)
 
@@ -78,7 +78,7 @@ def test_cancel_after_the_grace_period_refunds_to_balance_then_withdraw(h: Harne
     request = h.request(model_id)
     cancellable_at = request.createdAt + TIMEOUT + GRACE
     assert h.cancellable_at(request) == cancellable_at
-    cancel = h.reg.cancel_request
+    cancel = h.registry.cancel_request
     with reverts("RequestNotExpired", cancellable_at):
         h.send(cancel(request), REQUESTER)
     # Still refused in the last second a record signed by the deadline may land.
@@ -91,11 +91,11 @@ def test_cancel_after_the_grace_period_refunds_to_balance_then_withdraw(h: Harne
     with reverts("RequestNotOpen", request.request_id):
         h.send(cancel(forged), REQUESTER)
     receipt = h.send(cancel(request), REQUESTER)
-    (event,) = h.reg.cancelled(request_id=request.request_id)
+    (event,) = h.registry.cancelled(request_id=request.request_id)
     assert (event.requester, event.refund, event.meta.block) == (
         REQUESTER.address, FEE, receipt["blockNumber"])
-    assert h.reg.request_state(request.request_id) == REQUEST_CANCELLED
-    assert h.reg.balance(REQUESTER.address) == FEE
+    assert h.registry.request_state(request.request_id) == REQUEST_CANCELLED
+    assert h.registry.balance(REQUESTER.address) == FEE
     with reverts("RequestNotOpen", request.request_id):
         h.send(cancel(request), REQUESTER)
     shares = contributors_shares(2)
@@ -103,19 +103,19 @@ def test_cancel_after_the_grace_period_refunds_to_balance_then_withdraw(h: Harne
         h.fulfill(request, h.record(request, shares, timestamp=h.deadline(request)), shares)
 
     before = h.balance(REQUESTER.address)
-    receipt = h.send(h.reg.withdraw(), REQUESTER)
+    receipt = h.send(h.registry.withdraw(), REQUESTER)
     spent = receipt["gasUsed"] * receipt["effectiveGasPrice"]
     assert h.balance(REQUESTER.address) == before + FEE - spent
-    assert h.reg.balance(REQUESTER.address) == 0
+    assert h.registry.balance(REQUESTER.address) == 0
     with reverts("NothingToWithdraw"):
-        h.send(h.reg.withdraw(), REQUESTER)
+        h.send(h.registry.withdraw(), REQUESTER)
 
 
 def test_cancel_opens_exactly_at_deadline_plus_grace(h: Harness) -> None:
     model_id = h.setup_signed()
     request = h.request(model_id)
-    h.send_at(h.cancellable_at(request), h.reg.cancel_request(request), REQUESTER)
-    assert h.reg.request_state(request.request_id) == REQUEST_CANCELLED
+    h.send_at(h.cancellable_at(request), h.registry.cancel_request(request), REQUESTER)
+    assert h.registry.request_state(request.request_id) == REQUEST_CANCELLED
 
 
 def test_cancel_a_request_that_never_existed(h: Harness) -> None:
@@ -123,13 +123,13 @@ def test_cancel_a_request_that_never_existed(h: Harness) -> None:
     ghost = Request(REQUESTER.address, model_id, WORKER.address, FEE, h.now(), h.unique(),
                     ZERO32, SPLIT[0], SPLIT[1], SIGNED)
     with reverts("RequestNotOpen", ghost.request_id):
-        h.send(h.reg.cancel_request(ghost), REQUESTER)
+        h.send(h.registry.cancel_request(ghost), REQUESTER)
 
 
 def test_reject_named_request_by_worker_key_or_operator_only(h: Harness) -> None:
     model_id = h.setup_signed()
     h.register_worker(WORKER_B, operator=OUTSIDER)
-    reject = h.reg.reject_request
+    reject = h.registry.reject_request
     first, second = h.request(model_id), h.request(model_id)
     for who in (OUTSIDER, WORKER_B, REQUESTER, OWNER):  # another worker, its operator...
         with reverts("Unauthorized"):
@@ -140,16 +140,16 @@ def test_reject_named_request_by_worker_key_or_operator_only(h: Harness) -> None
         first.request_id, WORKER.address, FEE, "unsupported input")
     h.send(reject(second, "operator says no"), OPERATOR)
     for request in (first, second):
-        assert h.reg.request_state(request.request_id) == REQUEST_REJECTED
-    (typed,) = h.reg.rejected(request_id=second.request_id)
+        assert h.registry.request_state(request.request_id) == REQUEST_REJECTED
+    (typed,) = h.registry.rejected(request_id=second.request_id)
     assert (typed.rejected_by, typed.refund, typed.reason) == (
         OPERATOR.address, FEE, "operator says no")
-    assert h.reg.balance(REQUESTER.address) == 2 * FEE
+    assert h.registry.balance(REQUESTER.address) == 2 * FEE
     with reverts("RequestNotOpen", first.request_id):
         h.send(reject(first, "again"), WORKER)
     h.travel(TIMEOUT + GRACE)
     with reverts("RequestNotOpen", first.request_id):  # a rejected request is not cancellable
-        h.send(h.reg.cancel_request(first), REQUESTER)
+        h.send(h.registry.cancel_request(first), REQUESTER)
 
 
 def test_open_request_is_not_rejectable_by_anyone(h: Harness) -> None:
@@ -160,7 +160,7 @@ def test_open_request_is_not_rejectable_by_anyone(h: Harness) -> None:
     request = h.request(model_id, worker=None)
     for who in (WORKER, WORKER_B, OPERATOR, OUTSIDER, REQUESTER):
         with reverts("OpenRequestNotRejectable", request.request_id):
-            h.send(h.reg.reject_request(request, "no"), who)
-    assert h.reg.request_state(request.request_id) == request.hash
+            h.send(h.registry.reject_request(request, "no"), who)
+    assert h.registry.request_state(request.request_id) == request.hash
     shares = contributors_shares(2)
     h.fulfill(request, h.record(request, shares, worker=WORKER_B.address), shares)

@@ -35,7 +35,7 @@ def served_pools(h: Harness, model_id: bytes, lists: list[list[tuple[str, int]]]
 def claim(h: Harness, tree, account: str, distributor=None, sender=OUTSIDER) -> int:
     cumulative, proof = h.proof(tree, account)
     if distributor is None:  # the deployment's: the typed client
-        receipt = h.send(h.attestia.dist.claim(account, cumulative, proof), sender)
+        receipt = h.send(h.attestia.distributor.claim(account, cumulative, proof), sender)
         distributor = h.distributor
     else:
         receipt = h.send(distributor.functions.claim(account, cumulative, proof), sender)
@@ -46,7 +46,7 @@ def test_sweep_epoch(h: Harness) -> None:
     model_id = h.setup_signed(fee=1_000)
     h.serve(model_id)
     epoch = h.epoch()
-    sweep = h.reg.sweep_epoch
+    sweep = h.registry.sweep_epoch
     with reverts("EpochNotEnded", epoch):
         h.send(sweep(epoch), OUTSIDER)
     with reverts("EpochNotEnded", epoch + 5):
@@ -55,8 +55,8 @@ def test_sweep_epoch(h: Harness) -> None:
     with reverts("NothingToSweep", epoch - 1):
         h.send(sweep(epoch - 1), OUTSIDER)
     h.send(sweep(epoch), OUTSIDER)
-    assert h.reg.epoch_pool(epoch) == 0
-    assert h.attestia.dist.total_funded() == 700
+    assert h.registry.epoch_pool(epoch) == 0
+    assert h.attestia.distributor.total_funded() == 700
     assert h.balance(h.distributor.address) == 700
     with reverts("NothingToSweep", epoch):
         h.send(sweep(epoch), OUTSIDER)
@@ -75,10 +75,10 @@ def test_eth_rewards_end_to_end(h: Harness) -> None:
     pools += [PoolShare(epoch, 3_001 // 3, ((d, 10_000),)) for _ in batch_leaves]
 
     h.next_epoch()
-    h.send(h.reg.sweep_epoch(epoch), OUTSIDER)
-    h.send(h.reg.sweep_batches([batch_id]), OUTSIDER)
+    h.send(h.registry.sweep_epoch(epoch), OUTSIDER)
+    h.send(h.registry.sweep_batches([batch_id]), OUTSIDER)
     funded = 3 * 7_001 + 3_001
-    dist = h.attestia.dist
+    dist = h.attestia.distributor
     assert dist.total_funded() == funded == h.balance(h.distributor.address)
 
     cumulative = cumulative_rewards(pools, epoch)
@@ -109,7 +109,7 @@ def test_eth_rewards_end_to_end(h: Harness) -> None:
     second = served_pools(h, model_id, [shares_for([a, d])])
     epoch2 = h.epoch()
     h.next_epoch()
-    h.send(h.reg.sweep_epoch(epoch2), OUTSIDER)
+    h.send(h.registry.sweep_epoch(epoch2), OUTSIDER)
     cumulative2 = cumulative_rewards(pools + second, epoch2)
     tree2 = h.rewards_tree(cumulative2)
     h.send(dist.propose_root(epoch2, bytes.fromhex(tree2.root[2:]), sum(cumulative2.values())),
@@ -125,7 +125,7 @@ def test_eth_rewards_end_to_end(h: Harness) -> None:
 
 
 def test_claim_reverts(h: Harness) -> None:
-    dist = h.attestia.dist
+    dist = h.attestia.distributor
     a, b = contributor(1), contributor(2)
     h.send(dist.fund(1_000), OUTSIDER)
     tree = h.rewards_tree({a: 100, b: 200})
@@ -150,20 +150,20 @@ def test_claim_reverts(h: Harness) -> None:
 
 
 def test_fund_reverts(h: Harness) -> None:
-    dist = h.attestia.dist
+    dist = h.attestia.distributor
     with reverts("ZeroAmount"):
         h.send(dist.fund(0), OUTSIDER)
     with reverts("IncorrectValue", 10, 9):  # raw: the typed client always sends the amount
-        h.send(h.distributor.functions.fund(10), OUTSIDER, value=9)
+        h.send(h.distributor.contract.functions.fund(10), OUTSIDER, value=9)
     h.send(dist.fund(10), OUTSIDER)
     assert dist.total_funded() == 10
 
 
 def test_propose_root_reverts(h: Harness) -> None:
-    dist = h.attestia.dist
+    dist = h.attestia.distributor
     h.send(dist.fund(1_000), OUTSIDER)
     root = h.unique("root")
-    settler = h.distributor.functions.SETTLER_ROLE().call()
+    settler = h.distributor.contract.functions.SETTLER_ROLE().call()
     with reverts("AccessControlUnauthorizedAccount", OUTSIDER.address, settler):
         h.send(dist.propose_root(1, root, 1), OUTSIDER)
     with reverts("EmptyRoot"):
@@ -184,10 +184,10 @@ def test_propose_root_reverts(h: Harness) -> None:
 
 
 def test_cancel_and_activate_root(h: Harness) -> None:
-    dist = h.attestia.dist
+    dist = h.attestia.distributor
     h.send(dist.fund(1_000), OUTSIDER)
     root, other = h.unique("root"), h.unique("other")
-    guardian = h.distributor.functions.GUARDIAN_ROLE().call()
+    guardian = h.distributor.contract.functions.GUARDIAN_ROLE().call()
     with reverts("RootNotProposed", 1):
         h.send(dist.cancel_root(1), ADMIN)
     with reverts("RootNotProposed", 1):
@@ -228,7 +228,7 @@ def test_cancel_and_activate_root(h: Harness) -> None:
 
 
 def test_activate_refuses_a_lower_total(h: Harness) -> None:
-    dist = h.attestia.dist
+    dist = h.attestia.distributor
     h.send(dist.fund(1_000), OUTSIDER)
     h.send(dist.propose_root(1, h.unique(), 900), ADMIN)
     h.send(dist.propose_root(2, h.unique(), 100), ADMIN)  # nothing active yet: accepted

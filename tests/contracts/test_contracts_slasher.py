@@ -35,20 +35,20 @@ WINDOW = 3_600
 
 
 def test_the_deployment_wires_the_slasher_once(h: Harness) -> None:
-    reg = h.reg
-    assert h.registry.functions.slasher().call() == h.slasher.address
-    assert h.slasher.functions.registry().call() == h.registry.address
-    assert h.slasher.functions.treasury().call() == ADMIN.address  # the deployer here
+    reg = h.registry
+    assert h.registry.contract.functions.slasher().call() == h.slasher.address
+    assert h.slasher.contract.functions.registry().call() == h.registry.address
+    assert h.slasher.contract.functions.treasury().call() == ADMIN.address  # the deployer here
     with reverts("AlreadyExists"):  # set once
-        h.send(h.registry.functions.setSlasher(OUTSIDER.address), ADMIN)
-    admin_role = h.registry.functions.DEFAULT_ADMIN_ROLE().call()
+        h.send(h.registry.contract.functions.setSlasher(OUTSIDER.address), ADMIN)
+    admin_role = h.registry.contract.functions.DEFAULT_ADMIN_ROLE().call()
     with reverts("AccessControlUnauthorizedAccount", OUTSIDER.address, admin_role):
-        h.send(h.registry.functions.setSlasher(OUTSIDER.address), OUTSIDER)
+        h.send(h.registry.contract.functions.setSlasher(OUTSIDER.address), OUTSIDER)
     # Only the slasher may take a stake.
     h.register_worker()
     for who in (ADMIN, OUTSIDER, OPERATOR):
         with reverts("Unauthorized"):
-            h.send(h.registry.functions.slashStake(WORKER.address), who)
+            h.send(h.registry.contract.functions.slashStake(WORKER.address), who)
     assert reg.worker(WORKER.address).stake == MIN_STAKE
 
 
@@ -74,7 +74,7 @@ def test_equivocation_slashes_the_whole_stake(h: Harness, reporter) -> None:
     model_id = h.setup_signed()
     a, sig_a, b, sig_b = h.conflicting(h.unique("request"), model_id)
     registry_before = h.balance(h.registry.address)
-    receipt = h.send(h.reg.slash_equivocation(a, sig_a, b, sig_b), reporter)
+    receipt = h.send(h.slasher.slash_equivocation(a, sig_a, b, sig_b), reporter)
 
     (proven,) = h.events(h.slasher, "EquivocationProven", receipt)
     assert (proven["worker"], proven["requestId"], proven["reporter"], proven["digestA"],
@@ -90,37 +90,37 @@ def test_equivocation_slashes_the_whole_stake(h: Harness, reporter) -> None:
     (revoked,) = h.events(h.registry, "WorkerRevoked", receipt)
     assert revoked["signer"] == WORKER.address
 
-    worker = h.reg.worker(WORKER.address)
+    worker = h.registry.worker(WORKER.address)
     assert (worker.stake, worker.slashedAt, worker.revokedAt) == (0, h.now(), h.now())
-    assert worker.slashed and not worker.active and not h.reg.is_active_worker(WORKER.address)
+    assert worker.slashed and not worker.active and not h.registry.is_active_worker(WORKER.address)
     assert h.balance(h.registry.address) == registry_before - MIN_STAKE
     assert h.balance(h.slasher.address) == MIN_STAKE
-    assert h.reg.slasher_balance(reporter.address) == REWARD
-    assert h.reg.slasher_balance(ADMIN.address) == MIN_STAKE - REWARD
+    assert h.slasher.balance(reporter.address) == REWARD
+    assert h.slasher.balance(ADMIN.address) == MIN_STAKE - REWARD
 
     # The revoked key makes no more records and can't be named.
     with reverts("WorkerNotActive", WORKER.address):
         h.request(model_id)
     # Its stake is gone for good: the operator unbonds and finds nothing to withdraw.
-    h.send(h.reg.begin_unbonding(WORKER.address), OPERATOR)
+    h.send(h.registry.begin_unbonding(WORKER.address), OPERATOR)
     h.travel(UNBONDING)
     with reverts("ZeroAmount"):
-        h.send(h.reg.withdraw_stake(WORKER.address), OPERATOR)
+        h.send(h.registry.withdraw_stake(WORKER.address), OPERATOR)
     # And it can't be slashed twice (another conflicting pair).
     with reverts("AlreadySlashed", WORKER.address):
-        h.send(h.reg.slash_equivocation(*h.conflicting(h.unique("request"), model_id)),
+        h.send(h.slasher.slash_equivocation(*h.conflicting(h.unique("request"), model_id)),
                OUTSIDER)
 
     # Pull payments: reporter and treasury withdraw; then nothing is left.
     for payee, amount in ((reporter, REWARD), (ADMIN, MIN_STAKE - REWARD)):
         before = h.balance(payee.address)
-        receipt = h.send(h.reg.slasher_withdraw(), payee)
+        receipt = h.send(h.slasher.withdraw(), payee)
         spent = receipt["gasUsed"] * receipt["effectiveGasPrice"]
         assert h.balance(payee.address) == before + amount - spent
         (event,) = h.events(h.slasher, "Withdrawn", receipt)
         assert (event["account"], event["amount"]) == (payee.address, amount)
         with reverts("NothingToWithdraw"):
-            h.send(h.reg.slasher_withdraw(), payee)
+            h.send(h.slasher.withdraw(), payee)
     assert h.balance(h.slasher.address) == 0
 
 
@@ -133,14 +133,14 @@ def test_a_recorded_record_is_evidence_without_a_signature(h: Harness) -> None:
     other = replace(recorded, outputCommitment=h.unique("other output"))
     # Neither record unsigned unless it is the recorded one.
     with reverts("NotRecorded", request.request_id):
-        h.send(h.reg.slash_equivocation(recorded, b"", other, b""), OUTSIDER)
+        h.send(h.slasher.slash_equivocation(recorded, b"", other, b""), OUTSIDER)
     with reverts("NotRecorded", request.request_id):
-        h.send(h.reg.slash_equivocation(other, b"", recorded, h.sign(recorded)), OUTSIDER)
-    h.send(h.reg.slash_equivocation(recorded, b"", other, h.sign(other)), OUTSIDER)
-    assert h.reg.worker(WORKER.address).slashed
-    assert h.reg.slasher_balance(OUTSIDER.address) == REWARD
+        h.send(h.slasher.slash_equivocation(other, b"", recorded, h.sign(recorded)), OUTSIDER)
+    h.send(h.slasher.slash_equivocation(recorded, b"", other, h.sign(other)), OUTSIDER)
+    assert h.registry.worker(WORKER.address).slashed
+    assert h.slasher.balance(OUTSIDER.address) == REWARD
     # A slashed worker's records stay in the registry, now flagged by the lens.
-    status = h.reg.record_status(request.request_id, recorded)
+    status = h.lens.record_status(request.request_id, recorded)
     assert status.exists and status.workerRevokedAt == h.now() and status.revokedAfter
 
 
@@ -157,7 +157,7 @@ def test_only_conflicting_claims_are_equivocation(h: Harness) -> None:
     ]
     for resigned in same_claim:
         with reverts("RecordsDoNotConflict", a.requestId):
-            h.send(h.reg.slash_equivocation(a, sig_a, resigned, h.sign(resigned)), OUTSIDER)
+            h.send(h.slasher.slash_equivocation(a, sig_a, resigned, h.sign(resigned)), OUTSIDER)
     conflicting = [
         replace(a, outputCommitment=keccak(b"another output")),
         replace(a, attributionHash=keccak(b"another list")),
@@ -165,16 +165,16 @@ def test_only_conflicting_claims_are_equivocation(h: Harness) -> None:
         replace(a, modelId=keccak(b"another model")),
     ]
     for other in conflicting:  # each would slash: check by simulation, then slash with one
-        h.attestia.sender(OUTSIDER).call(h.reg.slash_equivocation(a, sig_a, other,
+        h.attestia.sender(OUTSIDER).call(h.slasher.slash_equivocation(a, sig_a, other,
                                                                   h.sign(other)))
-    h.send(h.reg.slash_equivocation(a, sig_a, conflicting[0], h.sign(conflicting[0])), OUTSIDER)
+    h.send(h.slasher.slash_equivocation(a, sig_a, conflicting[0], h.sign(conflicting[0])), OUTSIDER)
 
 
 def test_evidence_must_be_one_workers_signatures_on_one_request(h: Harness) -> None:
     model_id = h.setup_signed()
     h.register_worker(WORKER_B)
     a, sig_a, b, sig_b = h.conflicting(h.unique("request"), model_id)
-    slash = h.reg.slash_equivocation
+    slash = h.registry.slash_equivocation
     # Two workers' records for one request.
     b_other = replace(b, worker=WORKER_B.address)
     with reverts("WorkerMismatch", WORKER.address, WORKER_B.address):
@@ -194,37 +194,37 @@ def test_evidence_must_be_one_workers_signatures_on_one_request(h: Harness) -> N
     c, sig_c, d, sig_d = h.conflicting(h.unique("request"), model_id, worker=OUTSIDER)
     with reverts("WorkerNotFound", OUTSIDER.address):
         h.send(slash(c, sig_c, d, sig_d), RELAYER)
-    assert h.reg.worker(WORKER.address).stake == MIN_STAKE  # nothing happened
+    assert h.registry.worker(WORKER.address).stake == MIN_STAKE  # nothing happened
     h.send(slash(a, sig_a, b, sig_b), RELAYER)
 
 
 def test_revoked_and_unbonding_workers_stay_slashable(h: Harness) -> None:
     model_id = h.setup_signed()
     h.register_worker(WORKER_B)
-    h.send(h.reg.revoke_worker(WORKER.address), ADMIN)
+    h.send(h.registry.revoke_worker(WORKER.address), ADMIN)
     revoked_at = h.now()
-    h.send(h.reg.begin_unbonding(WORKER_B.address), OPERATOR)
+    h.send(h.registry.begin_unbonding(WORKER_B.address), OPERATOR)
     h.travel(UNBONDING - 10)  # still inside the unbonding delay
-    h.send(h.reg.slash_equivocation(*h.conflicting(h.unique("r"), model_id)), OUTSIDER)
-    h.send(h.reg.slash_equivocation(*h.conflicting(h.unique("r"), model_id, worker=WORKER_B)),
+    h.send(h.slasher.slash_equivocation(*h.conflicting(h.unique("r"), model_id)), OUTSIDER)
+    h.send(h.slasher.slash_equivocation(*h.conflicting(h.unique("r"), model_id, worker=WORKER_B)),
            OUTSIDER)
-    assert h.reg.slasher_balance(OUTSIDER.address) == 2 * REWARD
+    assert h.slasher.balance(OUTSIDER.address) == 2 * REWARD
     # A governance revocation keeps its own timestamp; slashedAt is the slash's.
-    worker = h.reg.worker(WORKER.address)
+    worker = h.registry.worker(WORKER.address)
     assert worker.revokedAt == revoked_at and worker.slashedAt > revoked_at
     h.travel(20)
     with reverts("ZeroAmount"):  # the unbonded stake went to the slasher
-        h.send(h.reg.withdraw_stake(WORKER_B.address), OPERATOR)
+        h.send(h.registry.withdraw_stake(WORKER_B.address), OPERATOR)
 
 
 def test_a_withdrawn_stake_has_nothing_to_slash(h: Harness) -> None:
     model_id = h.setup_signed()
     evidence = h.conflicting(h.unique("request"), model_id)
-    h.send(h.reg.begin_unbonding(WORKER.address), OPERATOR)
+    h.send(h.registry.begin_unbonding(WORKER.address), OPERATOR)
     h.travel(UNBONDING)
-    h.send(h.reg.withdraw_stake(WORKER.address), OPERATOR)
+    h.send(h.registry.withdraw_stake(WORKER.address), OPERATOR)
     with reverts("NothingToSlash", WORKER.address):
-        h.send(h.reg.slash_equivocation(*evidence), OUTSIDER)
+        h.send(h.slasher.slash_equivocation(*evidence), OUTSIDER)
 
 
 def test_the_slasher_takes_eth_from_the_registry_only(h: Harness) -> None:

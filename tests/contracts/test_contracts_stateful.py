@@ -106,8 +106,8 @@ class MoneyFlow(RuleBasedStateMachine):
         self.models = list(MODELS)  # the current terms (set_terms changes them)
         self.slashed = False
         self.slasher_balances: dict[str, int] = defaultdict(int)
-        self.total_funded = h.attestia.dist.total_funded()
-        self.total_claimed = h.attestia.dist.total_claimed()
+        self.total_funded = h.attestia.distributor.total_funded()
+        self.total_claimed = h.attestia.distributor.total_claimed()
         self.claimed: dict[str, int] = defaultdict(int)
         self.proposals: dict[int, Proposal] = {}
         self.active: Proposal | None = None
@@ -166,7 +166,7 @@ class MoneyFlow(RuleBasedStateMachine):
         under (fulfill below splits by the request, and the chain must agree)."""
         model_id, _, _ = self.models[model]
         fee, split = terms
-        self.h.send(self.h.reg.set_terms(model_id, fee, SIGNED, Split(*split)), OWNER)
+        self.h.send(self.h.registry.set_terms(model_id, fee, SIGNED, Split(*split)), OWNER)
         self.models[model] = (model_id, fee, split)
         self.seen["set_terms"] += 1
 
@@ -216,10 +216,10 @@ class MoneyFlow(RuleBasedStateMachine):
         if int(request.worker, 16) == 0:
             # Nobody may reject an open request: it stays open (back in the bundle).
             with reverts("OpenRequestNotRejectable", request.request_id):
-                h.send(h.reg.reject_request(request, "no"), WORKER_B)
+                h.send(h.registry.reject_request(request, "no"), WORKER_B)
             self.seen["reject_open"] += 1
             return request
-        h.send(h.reg.reject_request(request, "no"), OPERATOR if by_operator else WORKER)
+        h.send(h.registry.reject_request(request, "no"), OPERATOR if by_operator else WORKER)
         del self.open[request.request_id]
         self.balances[request.requester] += request.fee
         self.seen["reject"] += 1
@@ -231,7 +231,7 @@ class MoneyFlow(RuleBasedStateMachine):
 
     def _cancel(self, request: Request) -> None:
         h = self.h
-        cancel = h.reg.cancel_request(request)
+        cancel = h.registry.cancel_request(request)
         cancellable_at = h.cancellable_at(request)
         if h.now() + 5 < cancellable_at:
             with reverts("RequestNotExpired", cancellable_at):
@@ -276,12 +276,12 @@ class MoneyFlow(RuleBasedStateMachine):
     def sweep(self) -> None:
         h = self.h
         for epoch in self._sweepable_epochs():
-            h.send(h.reg.sweep_epoch(epoch), RELAYER)
+            h.send(h.registry.sweep_epoch(epoch), RELAYER)
             self.total_funded += self.pools.pop(epoch)
             self.funded_shares += self.pool_shares.pop(epoch)
         batch_ids = self._sweepable_batches()
         if batch_ids:
-            h.send(h.reg.sweep_batches(batch_ids), RELAYER)
+            h.send(h.registry.sweep_batches(batch_ids), RELAYER)
             for batch_id in batch_ids:
                 deposit, epoch, count, shares = self.batches[batch_id]
                 self.swept_batches.add(batch_id)
@@ -291,7 +291,7 @@ class MoneyFlow(RuleBasedStateMachine):
         self.funded_pool_total = sum(s.pool for s in self.funded_shares)
         self.seen["sweep"] += 1
         with reverts("EpochNotEnded", self.epoch):
-            h.send(h.reg.sweep_epoch(self.epoch), RELAYER)
+            h.send(h.registry.sweep_epoch(self.epoch), RELAYER)
 
     def _sweepable_epochs(self) -> list[int]:
         return sorted(e for e, amount in self.pools.items() if e < self.epoch and amount)
@@ -309,16 +309,16 @@ class MoneyFlow(RuleBasedStateMachine):
         its stake, the treasury the rest; the key is revoked and cannot be slashed twice."""
         h = self.h
         evidence = h.conflicting(h.unique("request"), self.models[model][0], worker=WORKER_C)
-        h.send(h.reg.slash_equivocation(*evidence), reporter)
+        h.send(h.slasher.slash_equivocation(*evidence), reporter)
         reward = MIN_STAKE * SLASH_REPORTER_BPS // BPS
         self.slasher_balances[reporter.address] += reward
         self.slasher_balances[ADMIN.address] += MIN_STAKE - reward
         self.stakes -= MIN_STAKE
         self.slashed = True
-        worker = h.reg.worker(WORKER_C.address)
+        worker = h.registry.worker(WORKER_C.address)
         assert worker.slashed and worker.stake == 0 and not worker.active
         with reverts("AlreadySlashed", WORKER_C.address):
-            h.send(h.reg.slash_equivocation(*h.conflicting(
+            h.send(h.slasher.slash_equivocation(*h.conflicting(
                 h.unique("request"), self.models[model][0], worker=WORKER_C)), reporter)
         self.seen["slash"] += 1
 
@@ -328,10 +328,10 @@ class MoneyFlow(RuleBasedStateMachine):
         amount = self.slasher_balances[payee.address]
         if amount == 0:
             with reverts("NothingToWithdraw"):
-                h.send(h.reg.slasher_withdraw(), payee)
+                h.send(h.slasher.withdraw(), payee)
             return
         before = h.balance(payee.address)
-        receipt = h.send(h.reg.slasher_withdraw(), payee)
+        receipt = h.send(h.slasher.withdraw(), payee)
         fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
         assert h.balance(payee.address) == before + amount - fee
         self.slasher_balances[payee.address] = 0
@@ -343,10 +343,10 @@ class MoneyFlow(RuleBasedStateMachine):
         amount = self.balances[payee.address]
         if amount == 0:
             with reverts("NothingToWithdraw"):
-                h.send(h.reg.withdraw(), payee)
+                h.send(h.registry.withdraw(), payee)
             return
         before = h.balance(payee.address)
-        receipt = h.send(h.reg.withdraw(), payee)
+        receipt = h.send(h.registry.withdraw(), payee)
         fee = receipt["gasUsed"] * receipt["effectiveGasPrice"]
         assert h.balance(payee.address) == before + amount - fee
         self.balances[payee.address] = 0
@@ -375,7 +375,7 @@ class MoneyFlow(RuleBasedStateMachine):
         tree = h.rewards_tree(cumulative)
         epoch = self.next_root_epoch
         self.next_root_epoch += 1
-        h.send(h.attestia.dist.propose_root(epoch, root_bytes(tree), total), ADMIN)
+        h.send(h.attestia.distributor.propose_root(epoch, root_bytes(tree), total), ADMIN)
         self._lazy_activate()
         assert self.active is None or total >= self.active.total
         self.proposals[epoch] = Proposal(epoch, tree, cumulative, total)
@@ -387,7 +387,7 @@ class MoneyFlow(RuleBasedStateMachine):
     @rule()
     def cancel_root(self) -> None:
         epoch = max(e for e, p in self.proposals.items() if p.status == "proposed" and not p.ready)
-        self.h.send(self.h.attestia.dist.cancel_root(epoch), ADMIN)
+        self.h.send(self.h.attestia.distributor.cancel_root(epoch), ADMIN)
         self.proposals[epoch].status = "cancelled"
         self.seen["cancel_root"] += 1
 
@@ -399,9 +399,9 @@ class MoneyFlow(RuleBasedStateMachine):
         proposal = self.proposals[data.draw(st.sampled_from(waiting))]
         if not proposal.ready:
             with reverts("TimelockNotElapsed"):
-                h.send(h.attestia.dist.activate_root(proposal.epoch), RELAYER)
+                h.send(h.attestia.distributor.activate_root(proposal.epoch), RELAYER)
             self._jump(JUMP)
-        activate = h.attestia.dist.activate_root(proposal.epoch)
+        activate = h.attestia.distributor.activate_root(proposal.epoch)
         if self.active is not None and proposal.epoch <= self.active.epoch:
             with reverts("EpochNotAfterActive", proposal.epoch, self.active.epoch):
                 h.send(activate, RELAYER)
@@ -418,7 +418,7 @@ class MoneyFlow(RuleBasedStateMachine):
     @rule(account=st.sampled_from(CONTRIBUTORS), tamper=st.booleans(), wait=st.booleans())
     def claim(self, account: str, tamper: bool, wait: bool) -> None:
         h = self.h
-        claim = h.attestia.dist.claim
+        claim = h.attestia.distributor.claim
         if wait and any(not p.ready for p in self.proposals.values()):
             self._jump(JUMP)  # past the timelock: the claim activates the newest root lazily
         saved = (self.active, {e: p.status for e, p in self.proposals.items()})
@@ -464,8 +464,8 @@ class MoneyFlow(RuleBasedStateMachine):
     def money_is_conserved(self) -> None:
         """One batched read of every figure, then the conservation laws."""
         h = self.h
-        f, d = h.registry.functions, h.distributor.functions
-        s = h.slasher.functions
+        f, d = h.registry.contract.functions, h.distributor.contract.functions
+        s = h.slasher.contract.functions
         pools = sorted(self.pools)
         reads = [h.registry.address, h.distributor.address, d.totalFunded(), d.totalClaimed(),
                  h.slasher.address]
@@ -517,7 +517,7 @@ def test_money_flow_state_machine(h: Harness) -> None:
     h.register_worker(WORKER)
     h.register_worker(WORKER_B)
     h.register_worker(WORKER_C)
-    assert (h.reg.epoch_length(), h.genesis()) == (EPOCH, GENESIS)
+    assert (h.registry.epoch_length(), h.genesis()) == (EPOCH, GENESIS)
     MoneyFlow.h = h
     MoneyFlow.seen.clear()
     run_state_machine_as_test(MoneyFlow, settings=settings(

@@ -25,7 +25,7 @@ from tests.contracts.helpers import (
 
 
 def test_register_worker_and_its_reverts(h: Harness) -> None:
-    reg = h.reg
+    reg = h.registry
     h.register_worker(stake=MIN_STAKE + 5)
     worker = reg.worker(WORKER.address)
     assert worker is not None
@@ -60,7 +60,7 @@ def test_registration_needs_the_keys_consent(h: Harness) -> None:
     """Unless the key sends it, registerWorker needs the key's EIP-712 WorkerRegistration naming
     this operator, this encryption key, the key's current nonce, an unexpired deadline, this
     chain and this registry: anything else is InvalidSignature (or SignatureExpired)."""
-    reg = h.reg
+    reg = h.registry
     key = ENCRYPTION_KEY
 
     def register(deadline: int, signature: bytes, *, sender=OPERATOR, key_: bytes = key) -> None:
@@ -115,7 +115,7 @@ def test_registration_needs_the_keys_consent(h: Harness) -> None:
 
 
 def test_a_key_registers_itself_without_a_signature(h: Harness) -> None:
-    reg = h.reg
+    reg = h.registry
     h.send(reg.register_worker(WORKER_B.address, b"k", MIN_STAKE), WORKER_B)
     worker = reg.worker(WORKER_B.address)
     assert worker.operator == WORKER_B.address and worker.encryptionKey == b"k"
@@ -127,15 +127,15 @@ def test_a_key_registers_itself_without_a_signature(h: Harness) -> None:
 
 def test_expired_consent_is_refused_one_second_after_its_deadline(h: Harness) -> None:
     deadline, signature = h.consent(WORKER, OPERATOR.address, deadline=h.now() + 50)
-    call = h.reg.register_worker(WORKER.address, ENCRYPTION_KEY, MIN_STAKE, deadline=deadline,
+    call = h.registry.register_worker(WORKER.address, ENCRYPTION_KEY, MIN_STAKE, deadline=deadline,
                                  signature=signature)
     with reverts("SignatureExpired", deadline):
         h.send_at(deadline + 1, call, OPERATOR)
-    assert h.reg.worker(WORKER.address) is None
+    assert h.registry.worker(WORKER.address) is None
 
 
 def test_set_encryption_key_needs_consent_and_consents_are_single_use(h: Harness) -> None:
-    reg = h.reg
+    reg = h.registry
     h.register_worker()
     new_key = b"\x04" + b"\x33" * 64
     # The registration's consent (nonce 0) cannot be replayed: the nonce moved on.
@@ -169,7 +169,7 @@ def test_set_encryption_key_needs_consent_and_consents_are_single_use(h: Harness
 
 
 def test_add_stake(h: Harness) -> None:
-    reg = h.reg
+    reg = h.registry
     h.register_worker()
     h.send(reg.add_stake(WORKER.address, 3), OPERATOR)
     assert reg.worker(WORKER.address).stake == MIN_STAKE + 3
@@ -185,7 +185,7 @@ def test_add_stake(h: Harness) -> None:
 
 
 def test_unbonding_and_stake_withdrawal(h: Harness) -> None:
-    reg = h.reg
+    reg = h.registry
     h.register_worker()
     with reverts("NotUnbonding", WORKER.address):
         h.send(reg.withdraw_stake(WORKER.address), OPERATOR)
@@ -221,7 +221,7 @@ def test_unbonding_and_stake_withdrawal(h: Harness) -> None:
 def test_unbonding_delay_must_outlast_every_records_challenge_window(h: Harness) -> None:
     """Constructor: unbondingDelay >= challengeWindow + TIMESTAMP_WINDOW, so no stake leaves
     while a record it backs can still be challenged (InvalidUnbondingDelay)."""
-    reg = h.reg
+    reg = h.registry
     assert reg.challenge_window() == CHALLENGE_WINDOW
     assert reg.unbonding_delay() >= CHALLENGE_WINDOW + TIMESTAMP_WINDOW
     minimum = CHALLENGE_WINDOW + TIMESTAMP_WINDOW
@@ -240,7 +240,7 @@ def test_unbonding_delay_must_outlast_every_records_challenge_window(h: Harness)
 
 
 def test_measurement_allowlist(h: Harness) -> None:
-    reg = h.reg
+    reg = h.registry
     m = h.unique("measurement")
     with reverts("AccessControlUnauthorizedAccount"):
         h.send(reg.allow_measurement(m), OUTSIDER)
@@ -262,7 +262,7 @@ def test_measurement_allowlist(h: Harness) -> None:
 
 
 def test_bind_enclave(h: Harness) -> None:
-    reg = h.reg
+    reg = h.registry
     h.register_worker()
     h.register_worker(WORKER_B)
     unknown, revoked, good = h.unique("m1"), h.unique("m2"), h.unique("m3")
@@ -294,7 +294,7 @@ def test_bind_enclave(h: Harness) -> None:
 
 
 def test_revoke_worker(h: Harness) -> None:
-    reg = h.reg
+    reg = h.registry
     h.register_worker()
     with reverts("AccessControlUnauthorizedAccount", OUTSIDER.address, reg.governance_role()):
         h.send(reg.revoke_worker(WORKER.address), OUTSIDER)
@@ -315,8 +315,8 @@ def test_revoke_worker(h: Harness) -> None:
 
 
 def test_governance_roles_are_granted_to_admin_only(h: Harness) -> None:
-    reg = h.reg
-    f = h.registry.functions
+    reg = h.registry
+    f = h.registry.contract.functions
     governance = reg.governance_role()
     admin_role = f.DEFAULT_ADMIN_ROLE().call()
     assert reg.has_role(governance, ADMIN.address) is True

@@ -32,7 +32,7 @@ def setup_zk(h: Harness, *, answer: bool = True, policy: int = ZK):
     model_id = h.register_model(policy=policy)
     h.register_worker()
     verifier = h.deploy("MockZkVerifier", answer)
-    h.send(h.reg.set_verifier(model_id, verifier.address), OWNER)
+    h.send(h.registry.set_verifier(model_id, verifier.address), OWNER)
     return model_id, verifier
 
 
@@ -58,14 +58,14 @@ def test_zk_record_direct_and_relayed(h: Harness) -> None:
         proof = ZkProof(PROOF + bytes([index]), (1_000 + index, *INSTANCES[1:]))
         request = h.request(model_id, zk_input_hash=proof.input_hash)
         inference = zk_record(h, request, shares, proof=proof)
-        assert h.reg.proof_used(keccak(proof.proof)) is False
+        assert h.registry.proof_used(keccak(proof.proof)) is False
         submit(h, request, inference, shares, by_sig=by_sig, proof=proof)
-        assert h.reg.request_state(request.request_id) == h.digest(inference)
-        assert h.reg.proof_used(keccak(proof.proof)) is True
+        assert h.registry.request_state(request.request_id) == h.digest(inference)
+        assert h.registry.proof_used(keccak(proof.proof)) is True
         # A replay: its proof is spent (checked before the request slot).
         with reverts("ProofAlreadyUsed", keccak(proof.proof)):
             submit(h, request, inference, shares, by_sig=by_sig, proof=proof)
-    assert h.reg.balance(OPERATOR.address) == 2 * FEE * 2_000 // 10_000
+    assert h.registry.balance(OPERATOR.address) == 2 * FEE * 2_000 // 10_000
 
 
 def test_zk_bindings(h: Harness) -> None:
@@ -109,7 +109,7 @@ def test_the_proof_input_must_be_the_requests_zk_input(h: Harness) -> None:
     with reverts("ZkInputMismatch", ZERO32, ZERO32):
         submit(h, unbound, zk_record(h, unbound, shares, proof=zero_input), shares,
                proof=zero_input)
-    assert not h.reg.proof_used(keccak(PROOF))  # refused records use no proof
+    assert not h.registry.proof_used(keccak(PROOF))  # refused records use no proof
 
 
 def test_a_proof_records_once(h: Harness) -> None:
@@ -138,7 +138,7 @@ def test_verifier_answer_decides(h: Harness) -> None:
     h.send(verifier.functions.configure(True, True), OUTSIDER)  # the verifier reverts
     with reverts("ZkProofInvalid"):
         submit(h, request, inference, shares, by_sig=True)
-    assert not h.reg.proof_used(keccak(PROOF))
+    assert not h.registry.proof_used(keccak(PROOF))
     h.send(verifier.functions.configure(True, False), OUTSIDER)
     submit(h, request, inference, shares)
 
@@ -152,7 +152,7 @@ def test_verifier_not_set_and_policy(h: Harness) -> None:
         submit(h, request, zk_record(h, request, shares), shares)
     signed_model = h.register_model(policy=SIGNED)
     verifier = h.deploy("MockZkVerifier", True)
-    h.send(h.reg.set_verifier(signed_model, verifier.address), OWNER)
+    h.send(h.registry.set_verifier(signed_model, verifier.address), OWNER)
     signed_request = h.request(signed_model, zk_input_hash=INPUT)
     with reverts("ProofKindNotAllowed", PROOF_ZK):
         submit(h, signed_request, zk_record(h, signed_request, shares), shares)
@@ -168,8 +168,8 @@ def test_zk_signer_sealed_result_and_model_checks(h: Harness) -> None:
     with reverts("InvalidSignature"):
         submit(h, request, inference, shares, by_sig=True, signer=OUTSIDER)
     with reverts("ResultHashMismatch", inference.resultHash, keccak(b"")):
-        h.send(h.reg.fulfill_zk(request, inference, shares, h.roster(model_id), ZK_PROOF, b""),
+        h.send(h.registry.fulfill_zk(request, inference, shares, h.roster(model_id), ZK_PROOF, b""),
                WORKER)
-    h.send(h.reg.revoke_model(model_id), OWNER)
+    h.send(h.registry.revoke_model(model_id), OWNER)
     with reverts("ModelIsRevoked", model_id):
         submit(h, request, inference, shares, by_sig=True)

@@ -76,7 +76,7 @@ class Game:
         self.model_id = h.register_model(contributors=self.roster,
                                          data_root=attribution_spec_hash(spec),
                                          content_hash=secrets.token_bytes(32))
-        if h.attestia.reg.worker(WORKER.address) is None:
+        if h.attestia.registry.worker(WORKER.address) is None:
             self.h.register_worker()
         self.rng = rng
 

@@ -29,7 +29,7 @@ REWARD = MIN_STAKE // 2
 
 
 def travel_to_next_epoch(h: Harness) -> None:
-    reg = h.attestia.reg
+    reg = h.attestia.registry
     length = reg.epoch_length()
     h.travel(length - (h.now() - reg.genesis()) % length + 1)
 
@@ -52,24 +52,24 @@ def respond(g: Game, case: Case, trace: Trace | None = None, tmp=None):
 
 def assert_slashed(g: Game, case: Case, outcome: DisputeState, prover: str) -> None:
     attestia = g.h.attestia
-    dispute = attestia.disputes.get(case.request_id)
+    dispute = attestia.slasher.dispute(case.request_id)
     assert dispute.state == outcome
-    worker = attestia.reg.worker(WORKER.address)
+    worker = attestia.registry.worker(WORKER.address)
     assert worker.stake == 0 and worker.slashedAt != 0
-    bond = attestia.disputes.bond()
+    bond = attestia.slasher.dispute_bond()
     challenger_gets = bond + (REWARD if prover == REQUESTER.address else 0)
-    assert attestia.reg.slasher_balance(REQUESTER.address) == challenger_gets
+    assert attestia.slasher.balance(REQUESTER.address) == challenger_gets
     if prover != REQUESTER.address:
-        assert attestia.reg.slasher_balance(prover) == REWARD
+        assert attestia.slasher.balance(prover) == REWARD
 
 
 def test_challenge_reveals_the_query_the_python_side_computes(g: Game, tmp_path) -> None:
     case = g.case()
     challenge(g, case)
-    (opened,) = g.h.attestia.disputes.opened(request_id=case.request_id)
+    (opened,) = g.h.attestia.slasher.opened(request_id=case.request_id)
     assert opened.query == case.query and opened.label == case.label
     assert opened.challenger == REQUESTER.address and opened.worker == WORKER.address
-    dispute = g.h.attestia.disputes.get(case.request_id)
+    dispute = g.h.attestia.slasher.dispute(case.request_id)
     assert dispute.state == DisputeState.OPEN and dispute.n == g.model.index.n
 
 
@@ -83,22 +83,22 @@ def test_honest_worker_survives_a_frivolous_challenge_and_collects_the_bond(g: G
     # Every one-step check of the honest trace says "not fraud".
     opening = case.honest.opening
     with reverts("NotFraud"):
-        g.h.send(attestia.disputes.prove_value(case.request_id, opening(0), opening(1)),
+        g.h.send(attestia.slasher.prove_value(case.request_id, opening(0), opening(1)),
                  OUTSIDER)
     with reverts("NotFraud"):
-        g.h.send(attestia.disputes.prove_end(case.request_id, opening(case.honest.n - 1)),
+        g.h.send(attestia.slasher.prove_end(case.request_id, opening(case.honest.n - 1)),
                  OUTSIDER)
     with reverts("DeadlineNotReached"):
-        g.h.send(attestia.disputes.resolve(case.request_id), OUTSIDER)
-    g.h.travel(attestia.disputes.response_window() + 1)
+        g.h.send(attestia.slasher.resolve(case.request_id), OUTSIDER)
+    g.h.travel(attestia.slasher.response_window() + 1)
     with reverts("DeadlinePassed"):  # too late to prove anything
-        g.h.send(attestia.disputes.prove_value(case.request_id, opening(0), opening(1)),
+        g.h.send(attestia.slasher.prove_value(case.request_id, opening(0), opening(1)),
                  OUTSIDER)
     game.resolve(attestia, case.request_id, account=OUTSIDER)
-    assert attestia.disputes.get(case.request_id).state == DisputeState.WORKER_WON
-    assert attestia.reg.slasher_balance(OPERATOR.address) == attestia.disputes.bond()
-    assert attestia.reg.worker(WORKER.address).stake == MIN_STAKE
-    (resolved,) = attestia.disputes.resolved(request_id=case.request_id)
+    assert attestia.slasher.dispute(case.request_id).state == DisputeState.WORKER_WON
+    assert attestia.slasher.balance(OPERATOR.address) == attestia.slasher.dispute_bond()
+    assert attestia.registry.worker(WORKER.address).stake == MIN_STAKE
+    (resolved,) = attestia.slasher.resolved(request_id=case.request_id)
     assert resolved.outcome == DisputeState.WORKER_WON and resolved.slashed == 0
 
 
@@ -127,7 +127,7 @@ def test_a_lying_trace_is_caught_and_slashed(g: Game, tmp_path, lie: str) -> Non
     proof, _ = game.prove(g.h.attestia, g.model, case.request_id, account=OUTSIDER)
     assert proof is not None and proof.fraud.kind == kind, proof
     assert_slashed(g, case, DisputeState.FRAUD, OUTSIDER.address)
-    (resolved,) = g.h.attestia.disputes.resolved(request_id=case.request_id)
+    (resolved,) = g.h.attestia.slasher.resolved(request_id=case.request_id)
     assert resolved.kind == kind and resolved.slashed == MIN_STAKE
 
 
@@ -161,20 +161,20 @@ def test_no_response_slashes_the_worker(g: Game, tmp_path) -> None:
     attestia = g.h.attestia
     case = g.case()
     challenge(g, case)
-    g.h.travel(attestia.disputes.response_window() + 1)
+    g.h.travel(attestia.slasher.response_window() + 1)
     with reverts("DeadlinePassed"):
         respond(g, case, tmp=tmp_path)
     game.resolve(attestia, case.request_id, account=OUTSIDER)
     assert_slashed(g, case, DisputeState.NO_RESPONSE, REQUESTER.address)
-    (resolved,) = attestia.disputes.resolved(request_id=case.request_id)
+    (resolved,) = attestia.slasher.resolved(request_id=case.request_id)
     assert resolved.kind == FraudKind.NO_RESPONSE
 
 
 def test_challenge_refusals(g: Game) -> None:
     attestia = g.h.attestia
-    disputes = attestia.disputes
+    disputes = attestia.slasher
     case = g.case()
-    bond = disputes.bond()
+    bond = disputes.dispute_bond()
     spec = g.model.spec
 
     def attempt(record=case.record, input_bytes=case.input_bytes, salt=case.salt,
@@ -192,7 +192,7 @@ def test_challenge_refusals(g: Game) -> None:
         attempt(spec=type(spec)(spec.itemsRoot, spec.n, spec.k + 1, spec.mu, spec.rho))
     with reverts("RecordNotFound"):
         attempt(record=replace(case.record, attributionHash=bytes(32)))
-    g.h.travel(attestia.reg.challenge_window() + 1)
+    g.h.travel(attestia.registry.challenge_window() + 1)
     with reverts("ChallengeWindowClosed"):
         attempt()
 
@@ -204,21 +204,21 @@ def test_one_dispute_per_record_and_only_the_worker_responds(g: Game, tmp_path) 
     with reverts("DisputeExists"):
         challenge(g, case, account=OUTSIDER)
     trace = case.honest
-    call = attestia.disputes.respond(case.request_id, trace.root, "file:///nowhere",
+    call = attestia.slasher.respond(case.request_id, trace.root, "file:///nowhere",
                                      trace.totals, list(trace.roster), case.shares)
     with reverts("Unauthorized"):
         g.h.send(call, OUTSIDER)
     with reverts("WrongDisputeState"):  # nothing to prove before a response
-        g.h.send(attestia.disputes.prove_end(case.request_id, trace.opening(trace.n - 1)),
+        g.h.send(attestia.slasher.prove_end(case.request_id, trace.opening(trace.n - 1)),
                  OUTSIDER)
     with reverts("RosterMismatch"):
-        g.h.send(attestia.disputes.respond(case.request_id, trace.root, "x", trace.totals,
+        g.h.send(attestia.slasher.respond(case.request_id, trace.root, "x", trace.totals,
                                            list(reversed(trace.roster)), case.shares), WORKER)
     with reverts("SharesMismatch"):
-        g.h.send(attestia.disputes.respond(case.request_id, trace.root, "x", trace.totals,
+        g.h.send(attestia.slasher.respond(case.request_id, trace.root, "x", trace.totals,
                                            list(trace.roster), []), WORKER)
     g.h.send(call, OPERATOR)  # the operator may answer for its key
-    assert attestia.disputes.get(case.request_id).state == DisputeState.RESPONDED
+    assert attestia.slasher.dispute(case.request_id).state == DisputeState.RESPONDED
     with reverts("WrongDisputeState"):
         g.h.send(call, WORKER)
 
@@ -230,25 +230,25 @@ def test_a_wrong_proof_is_refused_not_taken_for_fraud(g: Game, tmp_path) -> None
     respond(g, case, tmp=tmp_path)
     opening = case.honest.opening
     with reverts("BadPosition"):  # not adjacent
-        g.h.send(attestia.disputes.prove_value(case.request_id, opening(0), opening(2)),
+        g.h.send(attestia.slasher.prove_value(case.request_id, opening(0), opening(2)),
                  OUTSIDER)
     good = opening(1)
     tampered = StepOpening(1, replace(good.step, value=good.step.value + 1), good.proof)
     with reverts("InvalidStepProof"):  # a step that is not the committed one
-        g.h.send(attestia.disputes.prove_value(case.request_id, opening(0), tampered),
+        g.h.send(attestia.slasher.prove_value(case.request_id, opening(0), tampered),
                  OUTSIDER)
     with reverts("BadPosition"):
-        g.h.send(attestia.disputes.prove_duplicate(case.request_id, opening(1), opening(1)),
+        g.h.send(attestia.slasher.prove_duplicate(case.request_id, opening(1), opening(1)),
                  OUTSIDER)
     with reverts("NotFraud"):
-        g.h.send(attestia.disputes.prove_duplicate(case.request_id, opening(1), opening(2)),
+        g.h.send(attestia.slasher.prove_duplicate(case.request_id, opening(1), opening(2)),
                  OUTSIDER)
-    assert attestia.disputes.get(case.request_id).state == DisputeState.RESPONDED
+    assert attestia.slasher.dispute(case.request_id).state == DisputeState.RESPONDED
 
 
 def test_settlement_waits_for_the_dispute_and_pays_by_its_outcome(g: Game, tmp_path) -> None:
     attestia = g.h.attestia
-    reg = attestia.reg
+    reg = attestia.registry
     fraud = g.case(shares=lambda honest: g.shares_of(helpers.lie_value(honest)))
     lying = helpers.lie_value(fraud.honest)
     upheld = g.case()
@@ -265,7 +265,7 @@ def test_settlement_waits_for_the_dispute_and_pays_by_its_outcome(g: Game, tmp_p
     assert final(quiet)[0] is not None  # final when its window closes
     game.prove(attestia, g.model, fraud.request_id, account=OUTSIDER)
     assert final(fraud) == (reg.current_epoch(), True)  # ended now: the worker lost
-    g.h.travel(attestia.disputes.response_window() + 1)
+    g.h.travel(attestia.slasher.response_window() + 1)
     assert final(upheld) == (None, False)  # deadline passed, not resolved yet
     game.resolve(attestia, upheld.request_id, account=OUTSIDER)
     assert final(upheld) == (reg.current_epoch(), False)
@@ -295,12 +295,12 @@ def test_a_proof_cannot_be_replayed_and_a_spent_stake_does_not_block_a_dispute(
     with reverts("WrongDisputeState"):
         g.h.send(proof.call, OUTSIDER)
     with reverts("WrongDisputeState"):
-        g.h.send(attestia.disputes.resolve(first.request_id), OUTSIDER)
-    assert attestia.reg.worker(WORKER.address).stake == 0
+        g.h.send(attestia.slasher.resolve(first.request_id), OUTSIDER)
+    assert attestia.registry.worker(WORKER.address).stake == 0
     game.prove(attestia, g.model, second.request_id, account=OUTSIDER)
-    assert attestia.disputes.get(second.request_id).state == DisputeState.FRAUD
-    (resolved,) = attestia.disputes.resolved(request_id=second.request_id)
+    assert attestia.slasher.dispute(second.request_id).state == DisputeState.FRAUD
+    (resolved,) = attestia.slasher.resolved(request_id=second.request_id)
     assert resolved.slashed == 0
-    bond = attestia.disputes.bond()
-    assert attestia.reg.slasher_balance(REQUESTER.address) == 2 * bond  # both bonds back
-    assert attestia.reg.slasher_balance(OUTSIDER.address) == REWARD  # one stake, paid once
+    bond = attestia.slasher.dispute_bond()
+    assert attestia.slasher.balance(REQUESTER.address) == 2 * bond  # both bonds back
+    assert attestia.slasher.balance(OUTSIDER.address) == REWARD  # one stake, paid once

@@ -28,7 +28,7 @@ def test_every_step_of_an_honest_trace_checks(attestia, tmp_path, n: int, d: int
     game.open_challenge(attestia, case.record, case.input_bytes, case.salt, case.output_bytes,
                         g.model.spec, account=REQUESTER)
     game.respond(attestia, g.model, case.request_id, tmp_path, account=WORKER)
-    fn = attestia.slasher.functions
+    fn = attestia.slasher.contract.functions
     rid = case.request_id
     trace = case.honest
     opened = [trace.opening(p).as_tuple() for p in range(trace.n)]

@@ -24,11 +24,11 @@ def test_worker_answers_a_challenge_with_the_honest_trace(attestia, served_model
     game.open_challenge(attestia, outcome.inference, local.input_bytes, local.salt,
                         encode_tensor(outcome.output), demo_package.attribution_spec(),
                         account=dev_account(CLIENT))
-    assert attestia.disputes.get(rid).state == DisputeState.OPEN
+    assert attestia.slasher.dispute(rid).state == DisputeState.OPEN
     node.run(until_idle=True)  # one round: the worker sees the challenge and answers it
-    dispute = attestia.disputes.get(rid)
+    dispute = attestia.slasher.dispute(rid)
     assert dispute.state == DisputeState.RESPONDED and dispute.n == 489
-    (responded,) = attestia.disputes.responded(request_id=rid)
+    (responded,) = attestia.slasher.responded(request_id=rid)
     assert responded.trace_uri.startswith("file://")
     assert (tmp_path / "w" / "traces" / f"trace-0x{rid.hex()}.json").is_file()
     model = game.AttributionModel.of_package(demo_package)

@@ -16,13 +16,13 @@ import pytest
 from offchain.chain.accounts import ANVIL_DEV_KEYS, dev_account
 from offchain.chain.anvil import free_port, rpc_call
 from offchain.chain.connection import connect
-from offchain.chain.contracts import Attestia
 from offchain.chain.deploy import deploy
 from offchain.client import wait_for_outcomes
 from offchain.config import REPO_ROOT, load_settings
 from offchain.demo import advance_time
 from offchain.errors import ConfigError
 from offchain.models.onchain import register_model
+from offchain.registry import Attestia
 from offchain.rewards.chain import claim, settle
 from tests.worker.helpers import make_worker, send_demo_requests
 
@@ -76,8 +76,8 @@ def test_full_flow_on_ganache(ganache_url, project_home: Path, demo_package,
     outcomes = wait_for_outcomes(attestia, sent, timeout=30)
     assert all(o.output is not None for o in outcomes.values())
     assert {o.inference.modelId for o in outcomes.values()} == {registration.model_id}
-    advance_time(chain, attestia.reg.epoch_length())
+    advance_time(chain, attestia.registry.epoch_length())
     s = settle(attestia, tmp_path / "rewards", account=dev_account(0))
-    advance_time(chain, attestia.dist.timelock() + 1)
+    advance_time(chain, attestia.distributor.timelock() + 1)
     paid = sum(claim(attestia, a, tmp_path / "rewards", dev_account(0)) for a in s.cumulative)
     assert paid == s.total > 0

@@ -26,10 +26,10 @@ from rich.console import Console
 
 from offchain.chain.anvil import EmbeddedChain, free_port
 from offchain.chain.connection import connect
-from offchain.chain.contracts import Attestia
 from offchain.config import REPO_ROOT, load_settings
 from offchain.demo import run_demo
 from offchain.protocol import PROOF_SIGNED, policy_bit
+from offchain.registry import Attestia
 from tests.explorer.helpers import HOSTILE_URI, PG_BIN, Flow, new_postgres_database
 from tests.rewards.helpers import FEE, OWNER, ROSTER, SPLIT, Market, shares_of
 
@@ -67,13 +67,13 @@ def explorer_flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
         settings = load_settings(home=home, rpc_url=node.url)
         run_demo(settings, requests=3, console=Console(quiet=True))
         attestia = Attestia.load(connect(settings))
-        demo_records = ["0x" + r.request_id.hex() for r in attestia.reg.recorded()]
-        demo_model = "0x" + attestia.reg.recorded()[0].inference.modelId.hex()
+        demo_records = ["0x" + r.request_id.hex() for r in attestia.registry.recorded()]
+        demo_model = "0x" + attestia.registry.recorded()[0].inference.modelId.hex()
         market = Market.open(attestia)
         market_records = ["0x" + market.single(shares_of(ROSTER[: 2 + i % 3])).request_id.hex()
                           for i in range(4)]
         hostile = market.unique("hostile-model")  # names and URIs are attacker-chosen text
-        attestia.send(attestia.reg.register_model(
+        attestia.send(attestia.registry.register_model(
             hostile, HOSTILE_URI, market.unique("data"), ROSTER, policy_bit(PROOF_SIGNED), FEE,
             SPLIT), account=OWNER)
         disputed = _disputed_record(attestia, home / "traces")

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from offchain.chain.anvil import EmbeddedChain
-from offchain.chain.contracts import Attestia
 from offchain.config import REPO_ROOT, Settings
+from offchain.registry import Attestia
 from tests.rewards.helpers import Market
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

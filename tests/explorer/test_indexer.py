@@ -30,7 +30,7 @@ def _hex(value: bytes) -> str:
 
 def chain_view(flow: Flow) -> dict[str, Any]:
     """What the chain's events say, through the typed client."""
-    reg, dist = flow.attestia.reg, flow.attestia.dist
+    reg, dist = flow.attestia.registry, flow.attestia.distributor
     recorded = reg.recorded()
     return {
         "records": sorted((_hex(r.request_id), _hex(r.digest), r.meta.block) for r in recorded),

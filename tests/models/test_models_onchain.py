@@ -41,8 +41,8 @@ def test_registration_is_the_owners_id_with_the_packages_roster_and_is_recorded(
     assert model.contributorsHash == contributors_hash(demo_package.roster)
     assert model.contributors == len(demo_package.roster) == 5
     assert model.dataRoot == demo_package.data_root()
-    assert attestia.reg.contributors(registration.model_id) == demo_package.roster
-    chain_id, registry = attestia.chain.chain_id, attestia.reg.address
+    assert attestia.registry.contributors(registration.model_id) == demo_package.roster
+    chain_id, registry = attestia.chain.chain_id, attestia.registry.address
     assert recorded_model_id(tmp_path, chain_id, registry, demo_package.content_hash) == \
         registration.model_id
     record = json.loads(store_path(tmp_path).read_text())
@@ -77,7 +77,7 @@ def test_registering_again_with_other_parameters_says_what_differs(
     assert f"model {first.hex}" in message and "already registered by" in message
     for needle in needles:
         assert needle in message
-    assert attestia.reg.model(first.model_id) == first.model  # nothing changed
+    assert attestia.registry.model(first.model_id) == first.model  # nothing changed
 
 
 def test_a_front_runners_registration_is_another_id_and_ambiguity_needs_a_model_id(
@@ -110,7 +110,7 @@ def test_resolution_without_any_registration_and_with_a_stale_record(
     with pytest.raises(ModelIdUnknown, match="is not registered on chain 31337.*model register"):
         resolve_model_id(attestia, demo_package, data_dir=tmp_path)
     # A record left from an earlier chain (the id is not registered here) is ignored.
-    record_model_id(tmp_path, attestia.chain.chain_id, attestia.reg.address,
+    record_model_id(tmp_path, attestia.chain.chain_id, attestia.registry.address,
                     demo_package.content_hash, b"\x02" * 32, OWNER.address)
     only = register_model(attestia, demo_package, fee=10**15, account=FRONT_RUNNER)
     resolved = resolve_model_id(attestia, demo_package, data_dir=tmp_path)

@@ -24,7 +24,6 @@ from web3.logs import DISCARD
 
 from offchain.batchfile import BatchFile, BatchLeaf, Published, write_batch_file
 from offchain.chain.accounts import dev_account
-from offchain.chain.contracts import Attestia
 from offchain.config import REPO_ROOT
 from offchain.protocol import (
     BPS,
@@ -41,7 +40,13 @@ from offchain.protocol import (
     result_hash,
     sorted_roster,
 )
-from offchain.registry import BatchCommitted, Recorded, decode_recorded, decode_requested
+from offchain.registry import (
+    Attestia,
+    BatchCommitted,
+    InferenceRecorded,
+    decode_recorded,
+    decode_requested,
+)
 
 SETTLER = dev_account(0)  # the deployer holds the settler and guardian roles
 OWNER = dev_account(1)
@@ -77,7 +82,7 @@ class Market:
     @classmethod
     def open(cls, attestia: Attestia) -> Market:
         market = cls(attestia)
-        reg = attestia.reg
+        reg = attestia.registry
         content = market.unique("model")
         attestia.send(reg.register_model(content, "ipfs://card", market.unique("data"),
                                          ROSTER, policy_bit(PROOF_SIGNED), FEE, SPLIT),
@@ -96,7 +101,7 @@ class Market:
     def next_epoch(self) -> int:
         """Travel past every record's challenge window, then into the next epoch; returns the
         epoch that ended (every record so far is final in it or before)."""
-        reg = self.attestia.reg
+        reg = self.attestia.registry
         self.travel(reg.challenge_window() + 1)
         ended = reg.current_epoch()
         length, genesis = reg.epoch_length(), reg.genesis()
@@ -110,13 +115,13 @@ class Market:
         w3.provider.make_request("evm_mine", [])
 
     # -- single records ---------------------------------------------------------------------
-    def single(self, shares: Sequence[tuple[str, int]]) -> Recorded:
+    def single(self, shares: Sequence[tuple[str, int]]) -> InferenceRecorded:
         """A paid request, fulfilled by the worker with ``shares``."""
-        reg = self.attestia.reg
+        reg = self.attestia.registry
         receipt = self.attestia.send(reg.request_inference(
             self.model_id, WORKER.address, self.unique("input"), b"payload", FEE),
             account=REQUESTER)
-        (log,) = self.attestia.registry.events.InferenceRequested().process_receipt(
+        (log,) = self.attestia.registry.contract.events.InferenceRequested().process_receipt(
             receipt, errors=DISCARD)
         request: Request = decode_requested(log).request
         inference = Inference(request.request_id, self.model_id, request.inputCommitment,
@@ -124,7 +129,7 @@ class Market:
                               ZERO32, WORKER.address, self.now(), result_hash(SEALED))
         receipt = self.attestia.send(reg.fulfill(request, inference, list(shares), ROSTER,
                                                  SEALED), account=WORKER)
-        (recorded,) = [decode_recorded(e) for e in self.attestia.registry.events
+        (recorded,) = [decode_recorded(e) for e in self.attestia.registry.contract.events
                        .InferenceRecorded().process_receipt(receipt, errors=DISCARD)]
         return recorded
 
@@ -142,7 +147,7 @@ class Market:
                                ZERO32, worker, now - i, ZERO32)
             leaves.append(BatchLeaf(record, tuple(Share(*s) for s in listed), fee))
         return BatchFile.of(leaves, model_id=self.model_id, worker=worker,
-                            epoch=self.attestia.reg.current_epoch(),
+                            epoch=self.attestia.registry.current_epoch(),
                             deposit=self.deposit_for(n, fee))
 
     @staticmethod
@@ -157,7 +162,7 @@ class Market:
                count: int | None = None, deposit: int | None = None,
                account: LocalAccount = WORKER) -> BatchCommitted:
         """The worker commits ``batch`` (any count or deposit: the attacker's choice)."""
-        reg = self.attestia.reg
+        reg = self.attestia.registry
         receipt = self.attestia.send(reg.commit_batch(
             batch.root, batch.count if count is None else count, batch.model_id,
             reg.current_epoch(), uri, data_hash,

@@ -81,12 +81,12 @@ def _singles(market: Market, n: int = 3) -> None:
 def test_settle_claim_verify(attestia, tmp_path) -> None:
     market = Market.open(attestia)
     with pytest.raises(SettlementError, match="no contributor has earned"):
-        compute(attestia, attestia.reg.current_epoch())
+        compute(attestia, attestia.registry.current_epoch())
     _singles(market, 5)
     market.next_epoch()
     out = tmp_path / "rewards"
     s = settle(attestia, out, account=SETTLER)
-    dist = attestia.dist
+    dist = attestia.distributor
     assert dist.total_funded() == s.funded == 5 * CUT
     assert s.total <= s.funded and s.unallocated == s.funded - s.total
     assert s.batches == () and s.quarantined == [] and s.flagged == ()
@@ -114,7 +114,7 @@ def test_claim_recomputes_when_the_local_tree_is_missing(attestia, tmp_path) -> 
     _singles(market)
     market.next_epoch()
     s = settle(attestia, tmp_path / "rewards", account=SETTLER)
-    market.travel(attestia.dist.timelock() + 1)
+    market.travel(attestia.distributor.timelock() + 1)
     account = next(iter(s.cumulative))
     assert claim(attestia, account, tmp_path / "elsewhere", SETTLER) == s.cumulative[account]
 
@@ -124,8 +124,8 @@ def test_verify_fails_for_a_root_that_chain_data_does_not_give(attestia, tmp_pat
     _singles(market)
     market.next_epoch()
     sweep_ended(attestia, SETTLER)
-    epoch = attestia.reg.current_epoch() - 1
-    attestia.send(attestia.dist.propose_root(epoch, b"\x42" * 32, 1), account=SETTLER)
+    epoch = attestia.registry.current_epoch() - 1
+    attestia.send(attestia.distributor.propose_root(epoch, b"\x42" * 32, 1), account=SETTLER)
     check = verify(attestia, epoch)
     assert not check.ok and check.onchain_root == "0x" + "42" * 32
     assert check.settlement.root != check.onchain_root
@@ -154,7 +154,7 @@ def test_an_honest_batch_pays_each_leaf_its_fees_cut(attestia, tmp_path) -> None
         [PoolShare(event.epoch, p, leaf.shares) for p, leaf in zip(pools, leaves, strict=True)],
         event.epoch)
     assert s.cumulative == expected
-    assert attestia.dist.total_funded() == event.deposit >= s.total >= event.deposit - 16
+    assert attestia.distributor.total_funded() == event.deposit >= s.total >= event.deposit - 16
     assert verify(attestia, s.epoch).ok
 
 
@@ -185,14 +185,14 @@ def test_a_short_count_batch_is_quarantined_and_everyone_else_claims(attestia, t
     assert "it has 40 leaves, the chain committed 1" in held.reason
     (settled,) = [b for b in s.batches if b.included]
     assert settled.batch.batch_id == good.batch_id and settled.allocated <= good.deposit
-    assert s.funded == 2 * CUT + CUT + good.deposit == attestia.dist.total_funded()
+    assert s.funded == 2 * CUT + CUT + good.deposit == attestia.distributor.total_funded()
     assert s.total == sum(r.allocated() for r in read_ledger(attestia, s.epoch).shares())
     assert s.total <= s.funded - bad.deposit  # the quarantined deposit stays unallocated
-    assert attestia.dist.epoch_root(s.epoch).total == s.total
-    market.travel(attestia.dist.timelock() + 1)
+    assert attestia.distributor.epoch_root(s.epoch).total == s.total
+    market.travel(attestia.distributor.timelock() + 1)
     for account, amount in s.cumulative.items():
         assert claim(attestia, account, out, sender_account=SETTLER) == amount
-    assert attestia.dist.total_claimed() == s.total
+    assert attestia.distributor.total_claimed() == s.total
     check = verify(attestia, s.epoch)
     assert check.ok and [b.batch.batch_id for b in check.quarantined] == [bad.batch_id]
 
@@ -265,7 +265,7 @@ def test_an_unreadable_batch_is_quarantined_then_settled_once_readable(
     stranger = verify(attestia, second)  # no cache, no gateway: cannot reproduce it
     assert not stranger.ok
     assert {b.batch.batch_id for b in stranger.quarantined} == {wei.batch_id, gone.batch_id}
-    market.travel(attestia.dist.timelock() + 1)
+    market.travel(attestia.distributor.timelock() + 1)
     for account, amount in report["cumulative"].items():
         assert claim(attestia, account, home / ".attestia" / "rewards", SETTLER) == amount
 
@@ -318,7 +318,7 @@ def test_a_single_record_share_outside_the_roster_is_not_paid(
     recorded = market.single(shares_of(ROSTER[:2]))
     market.next_epoch()
     narrowed = ROSTER[1:]
-    monkeypatch.setattr(type(attestia.reg), "contributors", lambda self, model: narrowed)
+    monkeypatch.setattr(type(attestia.registry), "contributors", lambda self, model: narrowed)
     s = settle(attestia, tmp_path / "rewards", account=SETTLER)
     (flag,) = s.flagged
     dropped = recorded.shares[0] if recorded.shares[0][0] == ROSTER[0] else recorded.shares[1]
@@ -348,9 +348,9 @@ def test_a_batch_published_over_http_settles_and_a_lying_server_is_refused(
         s = settle(attestia, tmp_path / "rewards", account=SETTLER)
 
         assert f"/{name}" in server.requests and s.quarantined == []
-        assert attestia.dist.total_funded() == event.deposit + CUT == 4 * CUT + CUT
+        assert attestia.distributor.total_funded() == event.deposit + CUT == 4 * CUT + CUT
         pools = [PoolShare(event.epoch, CUT, leaf.shares) for leaf in batch.leaves]
-        single = [PoolShare(event.epoch, CUT, r.shares) for r in attestia.reg.recorded()]
+        single = [PoolShare(event.epoch, CUT, r.shares) for r in attestia.registry.recorded()]
         assert s.cumulative == cumulative_rewards(pools + single, s.epoch)
         assert verify(attestia, s.epoch).ok
         # The server now serves another attribution for leaf 0: nobody settles by it.
@@ -376,7 +376,7 @@ def test_split_in_force_at_the_commit_prices_the_leaves(attestia, tmp_path) -> N
     batch = market.batch(3)
     written = market.publish(batch, tmp_path)
     market.commit(batch, written.path.as_uri(), written.data_hash)
-    attestia.send(attestia.reg.set_terms(market.model_id, FEE, 0x02,
+    attestia.send(attestia.registry.set_terms(market.model_id, FEE, 0x02,
                                          type(SPLIT).of(1_000, 1_000)), account=OWNER)
     market.next_epoch()
     s = settle(attestia, tmp_path / "rewards", account=SETTLER)

@@ -64,7 +64,7 @@ def pending_call(h: Harness, tx_hash: bytes) -> tuple[str, list[Any]]:
     tx = h.w3.eth.get_transaction(tx_hash)
     assert tx["blockNumber"] is None, "not pending"
     data = bytes(tx["input"])
-    fn, _ = h.registry.decode_function_input(data)
+    fn, _ = h.registry.contract.decode_function_input(data)
     types = [abi_type(p) for p in fn.abi["inputs"]]
     return fn.fn_name, list(abi_decode(types, data[4:]))
 
@@ -82,7 +82,7 @@ def succeeded(receipt: Any) -> None:
 
 def money(h: Harness, *accounts: str) -> tuple[int, ...]:
     """Registry credits of accounts, then the current epoch's contributor pool."""
-    return (*(h.reg.balance(a) for a in accounts), h.reg.epoch_pool(h.epoch()))
+    return (*(h.registry.balance(a) for a in accounts), h.registry.epoch_pool(h.epoch()))
 
 
 # ---------------------------------------------------------------- class 1: roster payees
@@ -117,8 +117,8 @@ def test_class1_worker_cannot_pay_an_accomplice_outside_the_roster(h: Harness) -
     with reverts("RosterMismatch"):
         h.fulfill(request, record, loot, roster=[ACCOMPLICE])
 
-    assert h.reg.request_state(request.request_id) == request.hash  # still open
-    assert h.reg.recorded(request_id=request.request_id) == []
+    assert h.registry.request_state(request.request_id) == request.hash  # still open
+    assert h.registry.recorded(request_id=request.request_id) == []
     assert money(h, OPERATOR.address, OWNER.address, ACCOMPLICE) == before == (0, 0, 0, 0)
     # The honest record still lands and pays the roster's contributors' pool.
     honest = contributors_shares(5)
@@ -139,7 +139,7 @@ def test_class3_zk_proof_cannot_be_replayed_for_another_request(h: Harness) -> N
     h.register_worker()
     h.register_worker(WORKER_B)  # the thief: staked, never ran the model
     verifier = h.deploy("MockZkVerifier", True)
-    h.send(h.reg.set_verifier(model, verifier.address), OWNER)
+    h.send(h.registry.set_verifier(model, verifier.address), OWNER)
     shares = contributors_shares(3)
     proof = ZkProof(b"\x5a" * 128, (111, 2**200 + 3, 42))
     first = h.request(model, zk_input_hash=proof.input_hash)
@@ -150,28 +150,28 @@ def test_class3_zk_proof_cannot_be_replayed_for_another_request(h: Harness) -> N
                             zk.instances))
 
     receipt = h.fulfill_zk(first, zk_record(first, proof), shares, proof)
-    assert h.reg.proof_used(keccak(proof.proof))
+    assert h.registry.proof_used(keccak(proof.proof))
 
     # The thief reads the proof out of the recorded transaction.
     tx = h.w3.eth.get_transaction(receipt["transactionHash"])
-    fn, _ = h.registry.decode_function_input(tx["input"])
+    fn, _ = h.registry.contract.decode_function_input(tx["input"])
     args = abi_decode([abi_type(p) for p in fn.abi["inputs"]], bytes(tx["input"])[4:])
     stolen = ZkProof(bytes(args[4][0]), tuple(args[4][1]))
     assert stolen == proof
 
     second_input = (222).to_bytes(32, "big")
     second = h.request(model, worker=None, requester=OUTSIDER, zk_input_hash=second_input)
-    (replayed,) = h.race(h.signed_tx(h.reg.fulfill_zk(
+    (replayed,) = h.race(h.signed_tx(h.registry.fulfill_zk(
         second, zk_record(second, stolen, WORKER_B), shares, ROSTER, stolen, b"sealed-result"),
         WORKER_B))
     failed_with(h, replayed, "ProofAlreadyUsed", keccak(proof.proof))
     mauled = ZkProof(stolen.proof + b"\x00", stolen.instances)  # same statement, new bytes
-    (rerandomized,) = h.race(h.signed_tx(h.reg.fulfill_zk(
+    (rerandomized,) = h.race(h.signed_tx(h.registry.fulfill_zk(
         second, zk_record(second, mauled, WORKER_B), shares, ROSTER, mauled, b"sealed-result"),
         WORKER_B))
     failed_with(h, rerandomized, "ZkInputMismatch", second_input, proof.input_hash)
-    assert h.reg.request_state(second.request_id) == second.hash  # still open
-    assert h.reg.balance(OPERATOR.address) == FEE * SPLIT[0] // BPS  # the first record only
+    assert h.registry.request_state(second.request_id) == second.hash  # still open
+    assert h.registry.balance(OPERATOR.address) == FEE * SPLIT[0] // BPS  # the first record only
 
     # A proof of request #2's own input records.
     own = ZkProof(b"\x77" * 128, (222, 5, 6))
@@ -189,7 +189,7 @@ def test_class4a_front_running_register_worker_without_the_keys_consent_fails(
     the consent names operator, encryption key, nonce, chain and registry (InvalidSignature);
     the honest registration lands and the operator is the one the key named."""
     deadline, consent = h.consent(WORKER, OPERATOR.address)
-    honest = h.signed_tx(h.reg.register_worker(WORKER.address, ENCRYPTION_KEY, MIN_STAKE,
+    honest = h.signed_tx(h.registry.register_worker(WORKER.address, ENCRYPTION_KEY, MIN_STAKE,
                                                deadline=deadline, signature=consent),
                          OPERATOR, tip_gwei=HONEST_TIP)
     with h.mempool():
@@ -199,10 +199,10 @@ def test_class4a_front_running_register_worker_without_the_keys_consent_fails(
         signer, key, copied_deadline, copied = args
         assert (signer, key, copied) == (WORKER.address.lower(), ENCRYPTION_KEY, consent)
         attacks = [
-            h.reg.register_worker(WORKER.address, b"attacker key", MIN_STAKE),  # no consent
-            h.reg.register_worker(WORKER.address, key, MIN_STAKE, deadline=copied_deadline,
+            h.registry.register_worker(WORKER.address, b"attacker key", MIN_STAKE),  # no consent
+            h.registry.register_worker(WORKER.address, key, MIN_STAKE, deadline=copied_deadline,
                                   signature=copied),  # the victim's consent, copied
-            h.reg.register_worker(WORKER.address, b"attacker key", MIN_STAKE,
+            h.registry.register_worker(WORKER.address, b"attacker key", MIN_STAKE,
                                   deadline=copied_deadline, signature=copied),
         ]
         # One account, consecutive nonces: each is signed after the previous one is pending.
@@ -217,21 +217,21 @@ def test_class4a_front_running_register_worker_without_the_keys_consent_fails(
     failed_with(h, attack_receipts[1], "InvalidSignature")
     failed_with(h, attack_receipts[2], "InvalidSignature")
     succeeded(honest_receipt)
-    worker = h.reg.worker(WORKER.address)
+    worker = h.registry.worker(WORKER.address)
     assert (worker.operator, worker.encryptionKey, worker.stake) == (
         OPERATOR.address, ENCRYPTION_KEY, MIN_STAKE)
-    assert h.reg.nonce(WORKER.address) == 1
+    assert h.registry.nonce(WORKER.address) == 1
     # With a real-looking deadline but no signature of the key, it is InvalidSignature too.
     with reverts("InvalidSignature"):
-        h.send(h.reg.register_worker(WORKER_B.address, b"k", MIN_STAKE,
+        h.send(h.registry.register_worker(WORKER_B.address, b"k", MIN_STAKE,
                                      deadline=h.now() + 600), ATTACKER)
     # The worker's fee cut goes to the operator the key named, never to the attacker.
     model = h.register_model()
     request, _ = h.serve(model)
-    assert h.reg.balance(OPERATOR.address) == FEE * SPLIT[0] // BPS
-    assert h.reg.balance(ATTACKER.address) == 0
+    assert h.registry.balance(OPERATOR.address) == FEE * SPLIT[0] // BPS
+    assert h.registry.balance(ATTACKER.address) == 0
     with reverts("Unauthorized"):  # nor can the attacker unbond the key
-        h.send(h.reg.begin_unbonding(WORKER.address), ATTACKER)
+        h.send(h.registry.begin_unbonding(WORKER.address), ATTACKER)
 
 
 def test_class4b_front_running_register_model_gains_nothing(h: Harness) -> None:
@@ -241,7 +241,7 @@ def test_class4b_front_running_register_model_gains_nothing(h: Harness) -> None:
     own id, the honest owner gets the id derived from its address and content hash, with its
     terms, and its requests pay it."""
     content = keccak(b"model.onnx bytes")
-    call = h.reg.register_model(content, "ipfs://model-card", keccak(b"data"), ROSTER, SIGNED,
+    call = h.registry.register_model(content, "ipfs://model-card", keccak(b"data"), ROSTER, SIGNED,
                                 FEE, Split(*SPLIT))
     honest = h.signed_tx(call, OWNER, tip_gwei=HONEST_TIP)
     with h.mempool():
@@ -258,20 +258,20 @@ def test_class4b_front_running_register_model_gains_nothing(h: Harness) -> None:
     assert honest_id != squatted_id
     (registered,) = h.events(h.registry, "ModelRegistered", honest_receipt)
     assert (registered["modelId"], registered["owner"]) == (honest_id, OWNER.address)
-    honest_model, squatted = h.reg.model(honest_id), h.reg.model(squatted_id)
+    honest_model, squatted = h.registry.model(honest_id), h.registry.model(squatted_id)
     assert (honest_model.owner, honest_model.fee, honest_model.split) == (
         OWNER.address, FEE, Split(*SPLIT))
     assert squatted.owner == ATTACKER.address
     # The attacker holds no power over the honest model...
     with reverts("Unauthorized"):
-        h.send(h.reg.set_terms(honest_id, 1, SIGNED, Split(0, 10_000, 0)), ATTACKER)
+        h.send(h.registry.set_terms(honest_id, 1, SIGNED, Split(0, 10_000, 0)), ATTACKER)
     with reverts("Unauthorized"):
-        h.send(h.reg.revoke_model(honest_id), ATTACKER)
+        h.send(h.registry.revoke_model(honest_id), ATTACKER)
     # ...and requests for it pay its owner.
     h.register_worker()
     h.rosters[honest_id] = ROSTER
     h.serve(honest_id)
-    assert (h.reg.balance(OWNER.address), h.reg.balance(ATTACKER.address)) == (
+    assert (h.registry.balance(OWNER.address), h.registry.balance(ATTACKER.address)) == (
         FEE * SPLIT[1] // BPS, 0)
     with reverts("AlreadyExists"):  # the owner's own id is taken only by the owner's retry
         h.send(call, OWNER)
@@ -289,7 +289,7 @@ def test_class5_owner_cannot_change_the_terms_of_a_paid_request(h: Harness) -> N
     request = h.request(model)
     shares = contributors_shares(3)
     record = h.record(request, shares)
-    terms = h.signed_tx(h.reg.set_terms(model, 99_999, 1 << 2, Split(0, 10_000, 0)), OWNER,
+    terms = h.signed_tx(h.registry.set_terms(model, 99_999, 1 << 2, Split(0, 10_000, 0)), OWNER,
                         tip_gwei=ATTACKER_TIP)
     fulfill = h.signed_tx(h.fulfill_call(request, record, shares), WORKER, tip_gwei=HONEST_TIP)
     terms_receipt, fulfill_receipt = h.race(terms, fulfill)
@@ -297,8 +297,8 @@ def test_class5_owner_cannot_change_the_terms_of_a_paid_request(h: Harness) -> N
     succeeded(terms_receipt)
     succeeded(fulfill_receipt)
     assert h.payout(fulfill_receipt) == Payout(h.epoch(), 2_000, 1_000, 7_000)
-    assert (h.reg.balance(OPERATOR.address), h.reg.balance(OWNER.address)) == (2_000, 1_000)
-    assert h.reg.model(model).ownerBps == 10_000  # the new terms hold for new requests only
+    assert (h.registry.balance(OPERATOR.address), h.registry.balance(OWNER.address)) == (2_000, 1_000)
+    assert h.registry.model(model).ownerBps == 10_000  # the new terms hold for new requests only
     later = h.request(model, fee=99_999)
     assert (later.fee, later.workerBps, later.ownerBps) == (99_999, 0, 10_000)
     # Nor can anyone pass the request with the new terms: its hash would not match.
@@ -327,7 +327,7 @@ def test_class6_relayed_record_cannot_be_resent_with_another_sealed_result(h: Ha
         assert name == "fulfillBySig" and args[-1] == answer
         attack_hashes = []
         for i, swapped in enumerate((b"", b"garbage the requester cannot open")):
-            call = Call.of(h.registry.functions.fulfillBySig(*args[:-1], swapped))
+            call = Call.of(h.registry.contract.functions.fulfillBySig(*args[:-1], swapped))
             attack_hashes.append(h.submit(h.signed_tx(call, ATTACKER,
                                                       tip_gwei=ATTACKER_TIP - i)))
         h.mine()
@@ -337,10 +337,10 @@ def test_class6_relayed_record_cannot_be_resent_with_another_sealed_result(h: Ha
         assert receipt["transactionIndex"] < honest_receipt["transactionIndex"]
         failed_with(h, receipt, "ResultHashMismatch", result_hash(answer), result_hash(swapped))
     succeeded(honest_receipt)
-    (recorded,) = h.reg.recorded(request_id=request.request_id)
+    (recorded,) = h.registry.recorded(request_id=request.request_id)
     assert recorded.meta.tx_hash == "0x" + honest_hash.hex()
     assert recorded.inference.resultHash == result_hash(answer)
-    assert h.reg.sealed_result(recorded.meta.tx_hash) == answer
+    assert h.registry.sealed_result(recorded.meta.tx_hash) == answer
 
 
 # ---------------------------------------------------------------- class 7: rejection
@@ -357,22 +357,22 @@ def test_class7_only_the_named_worker_may_reject_and_open_requests_are_not_rejec
     shares = contributors_shares(2)
     named = h.request(model)
     record = h.record(named, shares)
-    reject = h.signed_tx(h.reg.reject_request(named, "cannot decrypt"), WORKER_B,
+    reject = h.signed_tx(h.registry.reject_request(named, "cannot decrypt"), WORKER_B,
                          tip_gwei=ATTACKER_TIP)
     serve = h.signed_tx(h.fulfill_call(named, record, shares), WORKER, tip_gwei=HONEST_TIP)
     reject_receipt, serve_receipt = h.race(reject, serve)
     assert reject_receipt["transactionIndex"] < serve_receipt["transactionIndex"]
     failed_with(h, reject_receipt, "Unauthorized")
     succeeded(serve_receipt)
-    assert h.reg.request_state(named.request_id) == h.digest(record)
-    assert h.reg.rejected(request_id=named.request_id) == []
+    assert h.registry.request_state(named.request_id) == h.digest(record)
+    assert h.registry.rejected(request_id=named.request_id) == []
 
     open_request = h.request(model, worker=None)
     for who in (WORKER_B, OUTSIDER, WORKER, OPERATOR, REQUESTER):
-        (receipt,) = h.race(h.signed_tx(h.reg.reject_request(open_request, "no"), who))
+        (receipt,) = h.race(h.signed_tx(h.registry.reject_request(open_request, "no"), who))
         failed_with(h, receipt, "OpenRequestNotRejectable", open_request.request_id)
     h.fulfill(open_request, h.record(open_request, shares), shares)
-    assert h.reg.balance(REQUESTER.address) == 0  # no refund: both requests were served
+    assert h.registry.balance(REQUESTER.address) == 0  # no refund: both requests were served
 
 
 # ---------------------------------------------------------------- class 8: cancel vs record
@@ -392,20 +392,20 @@ def test_class8_cancel_cannot_front_run_a_record_signed_before_the_deadline(
     cancellable_at = h.cancellable_at(request)
     assert cancellable_at == deadline + TIMESTAMP_WINDOW + 1
     record = h.record(request, shares, timestamp=deadline)
-    cancel = h.signed_tx(h.reg.cancel_request(request), REQUESTER, tip_gwei=ATTACKER_TIP)
+    cancel = h.signed_tx(h.registry.cancel_request(request), REQUESTER, tip_gwei=ATTACKER_TIP)
     late = h.signed_tx(h.fulfill_call(request, record, shares, by_sig=True), RELAYER,
                        tip_gwei=HONEST_TIP)
     cancel_receipt, late_receipt = h.race(cancel, late, timestamp=deadline + 1)
     assert cancel_receipt["transactionIndex"] < late_receipt["transactionIndex"]
     failed_with(h, cancel_receipt, "RequestNotExpired", cancellable_at)
     succeeded(late_receipt)
-    assert h.reg.request_state(request.request_id) == h.digest(record)
-    assert h.reg.balance(REQUESTER.address) == 0
+    assert h.registry.request_state(request.request_id) == h.digest(record)
+    assert h.registry.balance(REQUESTER.address) == 0
 
     # The last second of the grace period: the record still beats the cancel.
     second = h.request(model)
     record = h.record(second, shares, timestamp=h.deadline(second))
-    receipts = h.race(h.signed_tx(h.reg.cancel_request(second), REQUESTER,
+    receipts = h.race(h.signed_tx(h.registry.cancel_request(second), REQUESTER,
                                   tip_gwei=ATTACKER_TIP),
                       h.signed_tx(h.fulfill_call(second, record, shares), WORKER),
                       timestamp=h.cancellable_at(second) - 1)
@@ -423,11 +423,11 @@ def test_class8_cancel_cannot_front_run_a_record_signed_before_the_deadline(
     on_time = h.record(third, shares, timestamp=deadline)
     record_receipt, cancel_receipt = h.race(
         h.signed_tx(h.fulfill_call(third, on_time, shares), WORKER, tip_gwei=ATTACKER_TIP),
-        h.signed_tx(h.reg.cancel_request(third), REQUESTER),
+        h.signed_tx(h.registry.cancel_request(third), REQUESTER),
         timestamp=h.cancellable_at(third))
     failed_with(h, record_receipt, "TimestampOutOfWindow", deadline)
     succeeded(cancel_receipt)
-    assert h.reg.balance(REQUESTER.address) == FEE
+    assert h.registry.balance(REQUESTER.address) == FEE
 
 
 # ---------------------------------------------------------------- class 10: slashing
@@ -443,50 +443,50 @@ def test_class10_equivocation_is_slashed_and_the_stake_cannot_escape(h: Harness)
     model = h.setup_signed()
     shares = contributors_shares(3)
     request, recorded = h.serve(model, shares)
-    h.send(h.reg.begin_unbonding(WORKER.address), OPERATOR)  # the getaway starts at once
-    unbonding_at = h.reg.worker(WORKER.address).unbondingAt
+    h.send(h.registry.begin_unbonding(WORKER.address), OPERATOR)  # the getaway starts at once
+    unbonding_at = h.registry.worker(WORKER.address).unbondingAt
     assert unbonding_at + UNBONDING > recorded.timestamp + CHALLENGE_WINDOW + TIMESTAMP_WINDOW
 
     # An honest retry re-signs the same answer (new timestamp, new sealing): not slashable.
     resigned = replace(recorded, timestamp=recorded.timestamp + 30,
                        resultHash=result_hash(b"re-sealed"))
     with reverts("RecordsDoNotConflict", request.request_id):
-        h.send(h.reg.slash_equivocation(recorded, b"", resigned, h.sign(resigned)), OUTSIDER)
+        h.send(h.slasher.slash_equivocation(recorded, b"", resigned, h.sign(resigned)), OUTSIDER)
 
     # The conflicting record, found later (the last second of the challenge window).
     conflicting = replace(recorded, outputCommitment=keccak(b"another answer"))
     evidence = (recorded, b"", conflicting, h.sign(conflicting))
     h.travel_to(recorded.timestamp + CHALLENGE_WINDOW - 1)
     with reverts("UnbondingNotElapsed", unbonding_at + UNBONDING):
-        h.send(h.reg.withdraw_stake(WORKER.address), OPERATOR)
-    treasury = h.slasher.functions.treasury().call()
+        h.send(h.registry.withdraw_stake(WORKER.address), OPERATOR)
+    treasury = h.slasher.contract.functions.treasury().call()
     assert treasury == ADMIN.address
-    reporter_before = h.reg.slasher_balance(OUTSIDER.address)
+    reporter_before = h.slasher.balance(OUTSIDER.address)
     registry_before = h.balance(h.registry.address)
-    withdraw = h.signed_tx(h.reg.withdraw_stake(WORKER.address), OPERATOR,
+    withdraw = h.signed_tx(h.registry.withdraw_stake(WORKER.address), OPERATOR,
                            tip_gwei=ATTACKER_TIP)
-    slash = h.signed_tx(h.reg.slash_equivocation(*evidence), OUTSIDER)
+    slash = h.signed_tx(h.slasher.slash_equivocation(*evidence), OUTSIDER)
     withdraw_receipt, slash_receipt = h.race(withdraw, slash,
                                              timestamp=recorded.timestamp + CHALLENGE_WINDOW)
     failed_with(h, withdraw_receipt, "UnbondingNotElapsed", unbonding_at + UNBONDING)
     succeeded(slash_receipt)
 
     reward = MIN_STAKE * SLASH_REPORTER_BPS // BPS
-    assert h.reg.slasher_balance(OUTSIDER.address) == reporter_before + reward
-    assert h.reg.slasher_balance(treasury) == MIN_STAKE - reward
+    assert h.slasher.balance(OUTSIDER.address) == reporter_before + reward
+    assert h.slasher.balance(treasury) == MIN_STAKE - reward
     assert h.balance(h.registry.address) == registry_before - MIN_STAKE
-    worker = h.reg.worker(WORKER.address)
+    worker = h.registry.worker(WORKER.address)
     assert worker.slashed and worker.revokedAt and worker.stake == 0
-    assert not h.reg.is_active_worker(WORKER.address)
+    assert not h.registry.is_active_worker(WORKER.address)
     h.travel_to(unbonding_at + UNBONDING)
     with reverts("ZeroAmount"):
-        h.send(h.reg.withdraw_stake(WORKER.address), OPERATOR)
+        h.send(h.registry.withdraw_stake(WORKER.address), OPERATOR)
     with reverts("AlreadySlashed", WORKER.address):
-        h.send(h.reg.slash_equivocation(*evidence), RELAYER)
+        h.send(h.slasher.slash_equivocation(*evidence), RELAYER)
     # The reporter and the treasury are paid out.
     for payee, amount in ((OUTSIDER, reward), (ADMIN, MIN_STAKE - reward)):
         before = h.balance(payee.address)
-        receipt = h.send(h.reg.slasher_withdraw(), payee)
+        receipt = h.send(h.slasher.withdraw(), payee)
         assert h.balance(payee.address) == before + amount - \
             receipt["gasUsed"] * receipt["effectiveGasPrice"]
 
@@ -507,7 +507,7 @@ def test_open_request_record_cannot_be_stolen_from_the_mempool(h: Harness) -> No
     h.register_worker()
     h.register_worker(WORKER_B, operator=OUTSIDER)
     verifier = h.deploy("MockZkVerifier", True)
-    h.send(h.reg.set_verifier(model, verifier.address), OWNER)
+    h.send(h.registry.set_verifier(model, verifier.address), OWNER)
     shares = contributors_shares(2)
     proof = ZkProof(b"\x42" * 64, (5, 6))
     request = h.request(model, worker=None, zk_input_hash=proof.input_hash)
@@ -515,10 +515,10 @@ def test_open_request_record_cannot_be_stolen_from_the_mempool(h: Harness) -> No
                       proof_hash=keccak(proof.proof),
                       output_commitment=output_binding(proof.instances))
     stolen = replace(honest, worker=WORKER_B.address)
-    honest_tx = h.signed_tx(h.reg.fulfill_zk(request, honest, shares, ROSTER, proof,
+    honest_tx = h.signed_tx(h.registry.fulfill_zk(request, honest, shares, ROSTER, proof,
                                              b"sealed-result"), WORKER)
-    theft_tx = h.signed_tx(h.reg.fulfill_zk(request, stolen, shares, ROSTER, proof,
+    theft_tx = h.signed_tx(h.registry.fulfill_zk(request, stolen, shares, ROSTER, proof,
                                             b"sealed-result"), WORKER_B, tip_gwei=ATTACKER_TIP)
     theft, honest_receipt = h.race(theft_tx, honest_tx)
     assert theft["status"] == 0 and honest_receipt["status"] == 1
-    assert h.reg.balance(OUTSIDER.address) == 0  # the thief's operator earned nothing
+    assert h.registry.balance(OUTSIDER.address) == 0  # the thief's operator earned nothing

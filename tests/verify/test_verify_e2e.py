@@ -34,7 +34,6 @@ from rich.console import Console
 from offchain.batchfile import BatchFile, BatchLeaf, write_batch_file
 from offchain.chain.accounts import dev_account
 from offchain.chain.connection import connect
-from offchain.chain.contracts import Attestia
 from offchain.chain.eip712 import sign_digest
 from offchain.cli.governance import simulated_measurement
 from offchain.cli.model import calibration_sample
@@ -51,6 +50,7 @@ from offchain.models.registrations import resolve_model_id
 from offchain.proofs import zk
 from offchain.proofs.tee.simulated import SimulatedNitroEnclave
 from offchain.protocol import PROOF_SIGNED, PROOF_ZK, inference_digest, request_id, result_hash
+from offchain.registry import Attestia
 from offchain.verify import (
     ChainOracle,
     RecordRef,
@@ -118,12 +118,12 @@ def _commit_batch(attestia: Attestia, package, model_id: bytes, data_dir: Path,
         LocalRequest(rid, model_id, operator.address, evaluation.input_bytes, salt,
                      bytes(32), "", 0).save(data_dir)
         leaves.append(BatchLeaf(record, tuple(evaluation.shares), 10**14 // len(rows)))
-    epoch = attestia.reg.current_epoch()
+    epoch = attestia.registry.current_epoch()
     published = BatchFile.of(leaves, model_id=model_id, worker=operator.address,
                              epoch=epoch, deposit=10**14)
     path = data_dir / "batches" / f"{published.tree.root}.json"
     written = write_batch_file(path, published)
-    attestia.send(attestia.reg.commit_batch(published.root, published.count, model_id,
+    attestia.send(attestia.registry.commit_batch(published.root, published.count, model_id,
                                             epoch, path.resolve().as_uri(), written.data_hash,
                                             10**14),
                   account=operator)
@@ -185,7 +185,7 @@ def flow(session_chain, anvil, tmp_path_factory):
     timings["batch"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    fn = attestia.registry.functions
+    fn = attestia.registry.contract.functions
     attestia.transact(fn.allowMeasurement(simulated_measurement()), account=dev_account(ADMIN))
     nozk_dir = home / "demo-without-zk"  # the same model, served by an enclave key
     nozk_dir.mkdir()
@@ -360,7 +360,7 @@ def test_forged_signature_is_refused_by_the_contract(flow: Flow) -> None:
     chain = flow.attestia.chain
     forged = sign_digest(Account.create(), inference_digest(record, chain.chain_id,
                                                             flow.attestia.registry.address))
-    call = flow.attestia.reg.fulfill_by_sig(req["request"], record, evaluation.shares,
+    call = flow.attestia.registry.fulfill_by_sig(req["request"], record, evaluation.shares,
                                             package.roster, forged, b"sealed")
     with pytest.raises(TransactionReverted) as caught:
         flow.attestia.send(call, account=dev_account(CLIENT))
@@ -397,7 +397,7 @@ def test_proof_for_another_model_fails_zk_and_is_refused_on_chain(flow: Flow) ->
                            timestamp=_chain_time(flow.attestia), proof_kind=PROOF_ZK,
                            proof_hash=other.proof_hash, output_commitment=other.output_commitment,
                            result_hash=result_hash(b"sealed"))
-    call = flow.attestia.reg.fulfill_zk(req["request"], record, evaluation.shares,
+    call = flow.attestia.registry.fulfill_zk(req["request"], record, evaluation.shares,
                                         package.roster, other.onchain(), b"sealed")
     with pytest.raises(TransactionReverted) as caught:
         flow.attestia.send(call, account=dev_account(WORKER))

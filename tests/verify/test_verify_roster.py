@@ -63,7 +63,7 @@ def test_batch_lines_check_the_data_hash(attestia, tmp_path) -> None:
     batch = market.batch(3)
     written = market.publish(batch, tmp_path)
     uri = written.path.as_uri()
-    reg = attestia.reg
+    reg = attestia.registry
     epoch = reg.current_epoch()
     signed = Batch(batch.root, batch.count, batch.model_id, epoch, data_uri_hash(uri),
                    written.data_hash, WORKER.address, batch.deposit)

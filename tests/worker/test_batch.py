@@ -67,13 +67,13 @@ def requests_for(model, count: int, *, fee: int = FEE, offset: int = 0) -> list[
 
 
 def committed_batches(attestia) -> list[BatchCommitted]:
-    return attestia.reg.batches(0)
+    return attestia.registry.batches(0)
 
 
 def published(attestia, event: BatchCommitted) -> batchfile.BatchFile:
     """A committed batch's file, through every check settlement runs (dataHash, roster)."""
     return batchfile.load(event.data_uri, event,
-                          roster=attestia.reg.contributors(event.model_id))
+                          roster=attestia.registry.contributors(event.model_id))
 
 
 def recorded_ids(attestia) -> list[str]:
@@ -105,7 +105,7 @@ def test_batch_commits_and_every_leaf_verifies_on_chain(
     (event,) = committed_batches(attestia)
     assert event.count == 8 and event.worker == node.signer.address
     assert event.deposit == 8 * contributors_cut(FEE, 2_000, 2_000) == 8 * 6 * 10**14
-    info = attestia.reg.batch_info(event.batch_id)
+    info = attestia.registry.batch_info(event.batch_id)
     assert (info.count, info.deposit, info.swept) == (8, event.deposit, False)
     path = Path(event.data_uri.removeprefix("file://"))
     assert path == tmp_path.resolve() / "w" / "batches" / f"0x{event.root.hex()}.json"
@@ -120,9 +120,9 @@ def test_batch_commits_and_every_leaf_verifies_on_chain(
     for index, leaf in enumerate(batch.leaves):
         record = leaf.inference
         proof = batch.proof(index)
-        assert attestia.reg.verify_inclusion(event.batch_id, record, proof) is True
+        assert attestia.lens.verify_inclusion(event.batch_id, record, proof) is True
         forged = Inference(**{**record.__dict__, "timestamp": record.timestamp + 1})
-        assert attestia.reg.verify_inclusion(event.batch_id, forged, proof) is False
+        assert attestia.lens.verify_inclusion(event.batch_id, forged, proof) is False
         request_id = "0x" + record.requestId.hex()
         request = by_id[request_id]
         salt = bytes.fromhex(request["salt"][2:])
@@ -335,7 +335,7 @@ def test_a_commit_signed_before_the_epoch_turned_is_signed_again(
     w3 = attestia.chain.w3
     w3.provider.make_request("evm_increaseTime", [86_400])
     w3.provider.make_request("evm_mine", [])
-    epoch = attestia.registry.functions.currentEpoch().call()
+    epoch = attestia.registry.contract.functions.currentEpoch().call()
     assert epoch == stale.epoch + 1
 
     stats = run_batch_mode(node, data_dir, batch_size=3, max_latency=30, until_idle=True)
@@ -357,7 +357,7 @@ def test_an_uncommittable_batch_fails_its_requests(
     node = make_node(attestia, demo_package_dir, data_dir)
     # The model stops accepting SIGNED records: commitBatch must refuse this worker.
     admin = dev_account(0)
-    fn = attestia.registry.functions
+    fn = attestia.registry.contract.functions
     attestia.transact(fn.revokeModel(served_model.model_id), account=admin)
     submit_offchain(data_dir / "inbox", requests_for(served_model, 2))
     stats = run_batch_mode(node, data_dir, batch_size=2, max_latency=30, until_idle=True)
@@ -374,7 +374,7 @@ def test_an_enclave_key_commits_by_signature(
 ) -> None:
     from offchain.cli.governance import simulated_measurement
 
-    attestia.transact(attestia.registry.functions.allowMeasurement(simulated_measurement()),
+    attestia.transact(attestia.registry.contract.functions.allowMeasurement(simulated_measurement()),
                       account=dev_account(0))
     node = make_node(attestia, demo_package_dir, tmp_path / "w", tee="simulated")
     assert node.signer.address != node.operator.address
@@ -389,7 +389,7 @@ def test_an_enclave_key_commits_by_signature(
     for index, leaf in enumerate(batch.leaves):
         record = leaf.inference
         assert (record.proofKind, record.proofHash) == (PROOF_TEE, node.tee.attestation_hash)
-        assert attestia.reg.verify_inclusion(event.batch_id, record, batch.proof(index))
+        assert attestia.lens.verify_inclusion(event.batch_id, record, batch.proof(index))
     assert operator_before - w3.eth.get_balance(node.operator.address) >= event.deposit
 
 
@@ -473,7 +473,7 @@ def test_a_journaled_commit_that_reverts_fails_its_requests_with_the_reason(
         _crash_at(patch, "before-broadcast")
         with pytest.raises(Crash):
             run_batch_mode(node, data_dir, batch_size=2, max_latency=30, until_idle=True)
-    attestia.transact(attestia.registry.functions.revokeModel(served_model.model_id),
+    attestia.transact(attestia.registry.contract.functions.revokeModel(served_model.model_id),
                       account=dev_account(0))
     stats = run_batch_mode(node, data_dir, batch_size=2, max_latency=30, until_idle=True)
     assert stats.failed == 2 and committed_batches(attestia) == []
@@ -492,7 +492,7 @@ def test_a_worker_batch_settles_and_every_leaf_pays_its_fees_cut(
     submit_offchain(tmp_path / "w" / "inbox", requests_for(served_model, 5))
     run_batch_mode(node, tmp_path / "w", batch_size=5, max_latency=30, until_idle=True)
     (event,) = committed_batches(attestia)
-    attestia.chain.w3.provider.make_request("evm_increaseTime", [attestia.reg.epoch_length()])
+    attestia.chain.w3.provider.make_request("evm_increaseTime", [attestia.registry.epoch_length()])
     attestia.chain.w3.provider.make_request("evm_mine", [])
     s = settle(attestia, tmp_path / "rewards", account=dev_account(0))
     (outcome,) = s.batches

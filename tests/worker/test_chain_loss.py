@@ -15,11 +15,11 @@ from pathlib import Path
 from offchain.chain.accounts import dev_account
 from offchain.chain.anvil import EmbeddedChain, free_port
 from offchain.chain.connection import connect
-from offchain.chain.contracts import Attestia
 from offchain.chain.deploy import deploy
 from offchain.client import wait_for_outcomes
 from offchain.config import REPO_ROOT, load_settings
 from offchain.models.onchain import register_model
+from offchain.registry import Attestia
 from tests.worker.helpers import send_demo_requests
 
 
@@ -206,7 +206,7 @@ def test_a_batching_worker_waits_for_a_lost_chain_and_commits_the_next_batch(
 
         def committed() -> int:
             try:
-                return len(attestia.reg.batches())
+                return len(attestia.registry.batches())
             except Exception:  # the chain is down
                 return -1
 
@@ -234,7 +234,7 @@ def test_a_batching_worker_waits_for_a_lost_chain_and_commits_the_next_batch(
         _wait_for("second batch", lambda: committed() == 2, worker, log_path, timeout=60)
         submit(4)  # and the next one, as usual
         _wait_for("third batch", lambda: committed() == 3, worker, log_path, timeout=60)
-        batches = attestia.reg.batches()
+        batches = attestia.registry.batches()
         assert len({b.batch_id for b in batches}) == 3 and all(b.count == 2 for b in batches)
         text = log_path.read_text()
         assert "Traceback" not in text, text

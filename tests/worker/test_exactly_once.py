@@ -49,7 +49,7 @@ def registered_operator(attestia, settings, name: str) -> int:
 
 
 def assert_each_recorded_once(attestia, sent, nonce_before: int) -> None:
-    records = attestia.reg.recorded()
+    records = attestia.registry.recorded()
     ids = [r.request_id for r in records]
     assert sorted(ids) == sorted(s.request_id for s in sent)
     assert len(ids) == len(set(ids))
@@ -105,7 +105,7 @@ def test_sigterm_finishes_in_flight_work_and_exits_zero(
                               worker=dev_account(OPERATOR).address)
     proc = start(settings, demo_package_dir, name)
     deadline = time.monotonic() + 60
-    while not attestia.reg.recorded() and time.monotonic() < deadline:
+    while not attestia.registry.recorded() and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)

@@ -47,13 +47,13 @@ def test_requests_are_recorded_with_attribution_and_fee_split(
         assert outcome.inference.modelId == served_model.model_id != demo_package.content_hash
         # The worker signed the sealed answer the client opened.
         assert outcome.inference.resultHash == result_hash(
-            attestia.reg.sealed_result(outcome.tx_hash)) != ZERO32
+            attestia.registry.sealed_result(outcome.tx_hash)) != ZERO32
         assert {a for a, _ in outcome.shares} <= set(demo_package.roster)
         assert outcome.payout.workerCut == 2 * 10**14
         # The client kept the request as the chain stored it (terms fixed at payment).
         assert local.request is not None and local.request.request_id == local.request_id
         assert (local.request.fee, local.request.workerBps) == (10**15, 2_000)
-    reg = attestia.reg
+    reg = attestia.registry
     assert reg.balance(node.operator.address) == 6 * 2 * 10**14
     assert reg.epoch_pool(reg.current_epoch()) == 6 * 6 * 10**14
     assert node.journal.counts() == {J.DONE: 6}
@@ -62,7 +62,7 @@ def test_requests_are_recorded_with_attribution_and_fee_split(
     request = Request.from_json(entry.request)
     assert request.to_json() == {k: v for k, v in entry.request.items() if k != "payload"}
     assert request.hash == bytes(
-        attestia.registry.functions.hashRequest(request.as_tuple()).call())
+        attestia.registry.contract.functions.hashRequest(request.as_tuple()).call())
     # Nothing left: running again records nothing and sends nothing.
     nonce = attestia.chain.w3.eth.get_transaction_count(node.operator.address)
     assert node.run(until_idle=True).recorded == 6
@@ -72,8 +72,8 @@ def test_requests_are_recorded_with_attribution_and_fee_split(
 def _raw_request(attestia, model_id: bytes, payload: bytes, commitment: bytes, worker: str,
                  zk_input_hash: bytes = ZERO32):
     client = dev_account(CLIENT)
-    fee = attestia.reg.model(model_id).fee
-    attestia.send(attestia.reg.request_inference(model_id, worker, commitment, payload, fee,
+    fee = attestia.registry.model(model_id).fee
+    attestia.send(attestia.registry.request_inference(model_id, worker, commitment, payload, fee,
                                                  zk_input_hash=zk_input_hash), account=client)
     return request_id(client.address, model_id, commitment)
 
@@ -107,15 +107,15 @@ def test_bad_input_is_rejected_on_chain_and_refunded(
     fine = send_demo_requests(attestia, demo_package, tmp_path, 1, worker=node.signer.address)
     stats = node.run(until_idle=True)
     assert stats.rejected == len(cases) and stats.recorded == 1 and stats.failed == 0
-    rejected = {e.request_id: e.reason for e in attestia.reg.rejected()}
+    rejected = {e.request_id: e.reason for e in attestia.registry.rejected()}
     assert "undecryptable" in rejected[ids["undecryptable"]]
     assert "malformed input" in rejected[ids["wrong shape"]]
     assert "malformed input" in rejected[ids["nan"]]
     assert "exceeds" in rejected[ids["oversize"]]
     assert "does not match its commitment" in rejected[ids["commitment"]]
-    refund = attestia.reg.balance(dev_account(CLIENT).address)
+    refund = attestia.registry.balance(dev_account(CLIENT).address)
     assert refund == len(cases) * fee
-    assert {r.request_id for r in attestia.reg.recorded()} == {fine[0].request_id}
+    assert {r.request_id for r in attestia.registry.recorded()} == {fine[0].request_id}
 
 
 def test_two_workers_serve_open_requests_without_double_recording(
@@ -138,7 +138,7 @@ def test_two_workers_serve_open_requests_without_double_recording(
                                 commit(salt, input_bytes), ZERO_ADDRESS))
     a = first.run(until_idle=True)
     b = second.run(until_idle=True)
-    records = attestia.reg.recorded()
+    records = attestia.registry.recorded()
     assert sorted(r.request_id for r in records) == sorted(ids)
     assert a.recorded + b.recorded == 4 and a.failed == b.failed == 0
     assert b.skipped == 4  # the second saw every request already recorded
@@ -151,7 +151,7 @@ def _closed_while_in_flight(attestia, node) -> None:
 
     def prepare_then_close(entry):
         prepared = prepare(entry)
-        attestia.send(attestia.reg.reject_request(
+        attestia.send(attestia.registry.reject_request(
             Request.from_json(entry.request), "closed under the worker"), account=node.operator)
         return prepared
 
@@ -212,8 +212,8 @@ def _register_key_for(attestia, signer, operator, encryption_key: bytes) -> None
     from offchain.worker.registration import consent
 
     deadline, signature = consent(attestia, signer, operator.address, encryption_key)
-    attestia.send(attestia.reg.register_worker(
-        signer.address, encryption_key, attestia.reg.min_stake(), deadline=deadline,
+    attestia.send(attestia.registry.register_worker(
+        signer.address, encryption_key, attestia.registry.min_stake(), deadline=deadline,
         signature=signature), account=operator)
 
 
@@ -232,7 +232,7 @@ def test_worker_refuses_to_start_when_another_operator_holds_its_key(
         f"{theirs.address}, not by this worker's operator {ours.address}" in message
     assert not (tmp_path / "w").exists()  # nothing written
     assert attestia.chain.w3.eth.get_transaction_count(ours.address) == nonce  # nothing sent
-    assert attestia.reg.worker(ours.address).operator == theirs.address
+    assert attestia.registry.worker(ours.address).operator == theirs.address
 
 
 def test_worker_run_exits_with_one_error_line_when_its_key_is_someone_elses(
@@ -263,13 +263,13 @@ def test_worker_rotates_a_stale_encryption_key_of_its_own(
     with caplog.at_level(logging.WARNING, logger="attestia.worker"):
         node = make_worker(attestia, demo_package_dir, tmp_path / "w")
     assert node.enc_key.public != stale.public
-    assert attestia.reg.worker(operator.address).encryptionKey == node.enc_key.public
+    assert attestia.registry.worker(operator.address).encryptionKey == node.enc_key.public
     assert any("rotated the encryption key" in r.getMessage() for r in caplog.records)
     # Requests sealed to the published key are now ones this worker can open.
     sent = send_demo_requests(attestia, demo_package, tmp_path, 2, worker=operator.address)
     stats = node.run(until_idle=True)
     assert stats.recorded == 2 and stats.rejected == 0
-    assert {r.request_id for r in attestia.reg.recorded()} == {s.request_id for s in sent}
+    assert {r.request_id for r in attestia.registry.recorded()} == {s.request_id for s in sent}
     # A restart with the same data directory changes nothing on chain.
     nonce = attestia.chain.w3.eth.get_transaction_count(operator.address)
     make_worker(attestia, demo_package_dir, tmp_path / "w")
@@ -282,16 +282,16 @@ def test_an_enclave_key_registers_with_its_consent_and_checks_its_operator(
     from offchain.cli.governance import simulated_measurement
     from offchain.worker.registration import WorkerKeyConflict
 
-    attestia.send(attestia.reg.allow_measurement(simulated_measurement()),
+    attestia.send(attestia.registry.allow_measurement(simulated_measurement()),
                   account=dev_account(0))
     node = make_worker(attestia, demo_package_dir, tmp_path / "tee", tee="simulated")
-    info = attestia.reg.worker(node.signer.address)
+    info = attestia.registry.worker(node.signer.address)
     assert node.signer.address != node.operator.address  # relayed by the operator
     assert info.operator == node.operator.address and info.enclave_bound
-    assert attestia.reg.nonce(node.signer.address) == 1  # its consent was used
+    assert attestia.registry.nonce(node.signer.address) == 1  # its consent was used
     [sent] = send_demo_requests(attestia, demo_package, tmp_path, 1, worker=node.signer.address)
     assert node.run(until_idle=True).recorded == 1
-    [record] = attestia.reg.recorded()
+    [record] = attestia.registry.recorded()
     assert record.inference.proofKind == 2 and record.inference.worker == node.signer.address
     # The same enclave run by another operator is refused.
     with pytest.raises(WorkerKeyConflict, match=node.operator.address):
@@ -326,7 +326,7 @@ def test_a_poison_input_is_rejected_and_the_running_zk_worker_serves_the_next(
              "1"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
-        while attestia.reg.worker(operator.address) is None:
+        while attestia.registry.worker(operator.address) is None:
             assert worker.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.1)
@@ -339,7 +339,7 @@ def test_a_poison_input_is_rejected_and_the_running_zk_worker_serves_the_next(
         assert bad.zk_input_hash == zk_input_hash(artifacts, package.model_input(poison))
         # 2. A request binding another input's hash: rejected before any proof is made.
         input_bytes, salt = encode_tensor(honest[1]), new_salt()
-        key = attestia.reg.worker(operator.address).encryptionKey
+        key = attestia.registry.worker(operator.address).encryptionKey
         payload = seal_request(key, RequestPayload(input_bytes, salt,
                                                    EncryptionKey.generate().public))
         mismatch = _raw_request(attestia, model_id, payload, commit(salt, input_bytes),
@@ -350,13 +350,13 @@ def test_a_poison_input_is_rejected_and_the_running_zk_worker_serves_the_next(
         assert "zk proof failed" in outcomes[bad.request_id].rejected
         assert "does not fit the circuit" in outcomes[bad.request_id].rejected
         deadline = time.monotonic() + 60
-        while not attestia.reg.rejected(request_id=mismatch):
+        while not attestia.registry.rejected(request_id=mismatch):
             assert worker.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.1)
-        [rejection] = attestia.reg.rejected(request_id=mismatch)
+        [rejection] = attestia.registry.rejected(request_id=mismatch)
         assert "is not the Poseidon hash of the input" in rejection.reason
-        assert attestia.reg.balance(client.address) == 2 * 10**15  # both refunded
+        assert attestia.registry.balance(client.address) == 2 * 10**15  # both refunded
         # 3. The worker is still running and serves the next honest request with a proof.
         assert worker.poll() is None, log_path.read_text()
         [good] = send_demo_requests(attestia, package, tmp_path, 1, worker=operator.address,
@@ -364,7 +364,7 @@ def test_a_poison_input_is_rejected_and_the_running_zk_worker_serves_the_next(
         outcome = wait_for_outcomes(attestia, [good], timeout=120)[good.request_id]
         assert outcome.rejected is None and outcome.output is not None
         assert outcome.inference.proofKind == 3  # ZK
-        assert attestia.reg.proof_used(outcome.inference.proofHash)
+        assert attestia.registry.proof_used(outcome.inference.proofHash)
         assert worker.poll() is None
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -390,7 +390,7 @@ def test_an_open_request_this_worker_cannot_serve_is_skipped_not_rejected(
     assert entry.request_id == "0x" + rid.hex()
     assert entry.reason.startswith("cannot serve: open request document unreadable")
     assert attestia.chain.w3.eth.get_transaction_count(node.operator.address) == nonce
-    assert attestia.reg.request_state(rid) != ZERO32  # still open for another worker
+    assert attestia.registry.request_state(rid) != ZERO32  # still open for another worker
 
 
 def test_an_expired_request_is_rejected_before_the_model_runs(
@@ -398,7 +398,7 @@ def test_an_expired_request_is_rejected_before_the_model_runs(
 ) -> None:
     node = make_worker(attestia, demo_package_dir, tmp_path / "w")
     [sent] = send_demo_requests(attestia, demo_package, tmp_path, 1, worker=node.signer.address)
-    timeout = attestia.reg.request_timeout()
+    timeout = attestia.registry.request_timeout()
     later = max(time.time(), sent.request.createdAt) + timeout + 1
     monkeypatch.setattr("offchain.worker.node.time.time", lambda: later)
     ran = []
@@ -406,9 +406,9 @@ def test_an_expired_request_is_rejected_before_the_model_runs(
     monkeypatch.setattr(engine, "evaluate", lambda raw: ran.append(raw))
     stats = node.run(until_idle=True)
     assert stats.rejected == 1 and not ran
-    [rejection] = attestia.reg.rejected()
+    [rejection] = attestia.registry.rejected()
     assert rejection.reason.startswith("expired: a record had to be signed by")
-    assert attestia.reg.balance(dev_account(CLIENT).address) == served_model.model.fee
+    assert attestia.registry.balance(dev_account(CLIENT).address) == served_model.model.fee
 
 
 def test_worker_refuses_to_serve_a_registration_with_another_roster(
@@ -421,7 +421,7 @@ def test_worker_refuses_to_serve_a_registration_with_another_roster(
     from offchain.protocol import policy_of, sorted_roster
 
     roster = sorted_roster([*demo_package.roster, "0x" + "11" * 20])
-    attestia.send(attestia.reg.register_model(
+    attestia.send(attestia.registry.register_model(
         demo_package.content_hash, "attestia:other", demo_package.data_root(), roster,
         policy_of(["signed"]), 10**15, DEFAULT_SPLIT), account=dev_account(0))
     with pytest.raises(ConfigError, match="another contributor roster"):

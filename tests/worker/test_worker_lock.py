@@ -93,7 +93,7 @@ def test_a_second_worker_run_with_the_same_name_exits_before_sending_anything(
                          f"0x{served_model.model_id.hex()} {demo_package.manifest.name}",
                          "proofs: signed",
                          f"chain      31337 at {settings.rpc_url}",
-                         f"registry   {attestia.reg.address}",
+                         f"registry   {attestia.registry.address}",
                          str(settings.data_dir / "workers" / "locked")):
             assert expected in banner, banner
         w3 = attestia.chain.w3
