@@ -69,10 +69,7 @@ from offchain.protocol import (  # noqa: E402
     result_hash,
     worker_registration_digest,
 )
-from offchain.registry import (
-    Attestia,  # noqa: E402
-    decode_requested,  # noqa: E402
-)
+from offchain.registry import Attestia  # noqa: E402
 
 GOALS = {
     "request": 70_000,
@@ -103,6 +100,7 @@ class Bench:
         self.attestia = attestia
         self.registry = attestia.registry
         self.distributor = attestia.distributor
+        self.slasher = attestia.slasher
         self.counter = 0
 
     def unique(self) -> bytes:
@@ -134,9 +132,8 @@ class Bench:
         call = self.registry.request_inference(model_id, WORKER.address, self.unique(),
                                           b"\xab" * 160, FEE)
         receipt = self.attestia.send(call, account=REQUESTER)
-        event = self.attestia.registry.contract.events.InferenceRequested()
-        (log,) = event.process_receipt(receipt)
-        return decode_requested(log).request, int(receipt["gasUsed"])
+        (requested,) = self.registry.requested_in(receipt)
+        return requested.request, int(receipt["gasUsed"])
 
     def record(self, request_id: bytes, model_id: bytes, input_commitment: bytes,
                shares: list[tuple[str, int]], worker: str = WORKER.address) -> Inference:
@@ -201,7 +198,7 @@ def measure_batches(bench: Bench, model_id: bytes) -> dict[str, Any]:
     gas = bench.gas(reg.commit_batch(root, BATCH_LEAVES, model_id, epoch, URI, data_hash,
                                      10**15), WORKER)
     proof = [bytes.fromhex(p[2:]) for p in tree.get_proof(BATCH_LEAVES // 2)]
-    if not reg.verify_inclusion(batch_id(root, model_id, WORKER.address),
+    if not bench.attestia.lens.verify_inclusion(batch_id(root, model_id, WORKER.address),
                                 leaves[BATCH_LEAVES // 2], proof):
         raise RuntimeError("verifyInclusion rejected a leaf of the committed batch")
     relayed_root = bench.unique()

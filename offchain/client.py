@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from web3.logs import DISCARD
 
 from offchain.attribution.onchain import FeeShare, fee_shares
 from offchain.attribution.shares import attribution_hash
@@ -46,7 +45,7 @@ from offchain.protocol import (
     request_id,
     result_hash,
 )
-from offchain.registry import Attestia, InferenceRecorded, decode_requested
+from offchain.registry import Attestia, InferenceRecorded
 
 GAS_REQUEST = 200_000
 
@@ -201,13 +200,11 @@ def send_requests(attestia: Attestia, built: list[tuple[LocalRequest, Call]], ac
     for _, call in built:
         sender.simulate(call)
     receipts = sender.transact_many([call for _, call in built])
-    event = attestia.registry.contract.events.InferenceRequested()
     done = []
     for (local, _), receipt in zip(built, receipts, strict=True):
         local.tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
         local.block = receipt["blockNumber"]
-        for log in event.process_receipt(receipt, errors=DISCARD):
-            requested = decode_requested(log)
+        for requested in attestia.registry.requested_in(receipt):
             if requested.request_id == local.request_id:
                 local.request = requested.request
         local.save(data_dir)

@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from offchain.chain.events import iter_events
 from offchain.errors import ConfigError
 from offchain.protocol import Model, Worker
 from offchain.registry import Attestia
@@ -141,8 +140,7 @@ class WorkerEntry:
 
 def list_models(attestia: Attestia) -> list[ModelEntry]:
     """Every registered model, in registration order, with its current slot."""
-    ids = dict.fromkeys(bytes(e["args"]["modelId"]) for e in iter_events(
-        attestia.registry, "ModelRegistered", attestia.first_block))
+    ids = dict.fromkeys(e.model_id for e in attestia.registry.models_registered())
     out = []
     for model_id in ids:
         model = attestia.registry.model(model_id)

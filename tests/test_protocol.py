@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from offchain import protocol as P
 from offchain.build import load_artifact
-from offchain.registry import Registry
 from tests.contracts.helpers import (
     OPERATOR,
     OWNER,
@@ -107,7 +106,8 @@ def test_eip712_and_leaf_hashes_equal_the_contract(attestia, record: P.Inference
     assert P.domain_separator(chain_id, attestia.registry.address) == fn.domainSeparator().call()
     assert P.inference_digest(record, chain_id, attestia.registry.address) == \
         fn.hashInference(record.as_tuple()).call()
-    assert P.leaf_hash(record) == attestia.lens.contract.functions.leafHash(record.as_tuple()).call()
+    lens = attestia.lens.contract.functions
+    assert P.leaf_hash(record) == lens.leafHash(record.as_tuple()).call()
 
 
 @SLOW
@@ -241,7 +241,7 @@ def test_recorded_payout_shares_and_epoch_follow_the_python_rules(attestia) -> N
     shares = [P.Share(a, b) for a, b in contributors_shares(5)]
     # web3 rebuilds tuples with type(value)(generator): the typed client passes plain tuples.
     request, record = h.serve(model_id, [tuple(s) for s in shares])
-    reg = Registry(attestia)
+    reg = attestia.registry
     (event,) = reg.recorded(request_id=request.request_id)
     assert event.inference.as_tuple() == record.as_tuple()
     assert event.shares == tuple(shares)
@@ -272,7 +272,7 @@ def test_bps_and_policy_constants_are_what_the_registry_enforces(attestia) -> No
             h.unique(), "", P.ZERO32, [OWNER.address], P.policy_bit(P.PROOF_SIGNED), 1,
             bad_split), OWNER)
     model_id = h.register_model(split=(0, 0, P.BPS), policy=P.POLICY_MASK)
-    reg = Registry(attestia)
+    reg = attestia.registry
     model = reg.model(model_id)
     assert model is not None and model.kinds == ["signed", "tee", "zk"]
     for bad in (0, P.POLICY_MASK | 1, 0x10):
@@ -304,7 +304,7 @@ def test_timestamp_window_is_the_registry_window(attestia) -> None:
 def test_request_slot_sentinels_are_the_registry_sentinels(attestia) -> None:
     h = Harness(attestia)
     model_id = h.setup_signed()
-    reg = Registry(attestia)
+    reg = attestia.registry
     rejected = h.request(model_id)
     attestia.send(reg.reject_request(P.Request(*rejected.as_tuple()), "no"), account=WORKER)
     assert reg.request_state(rejected.request_id) == P.REQUEST_REJECTED

@@ -218,7 +218,7 @@ def status_cmd(
         root = dist.epoch_root(event.epoch)
         if root.status == RootStatus.CANCELLED:
             state = "cancelled"
-        elif claimable_now is not None and claimable_now[0] == event.epoch:
+        elif claimable_now is not None and claimable_now.epoch == event.epoch:
             state = "claimable"
         elif root.status == RootStatus.PROPOSED and root.readyAt > clock.now:
             state = "pending"

@@ -212,7 +212,7 @@ class Explorer:
         if claimable is None:
             out |= {"claimableNow": "0", "note": "no reward root is claimable yet"}
             return out
-        epoch, root, total = claimable
+        epoch, root, total = claimable.epoch, claimable.root, claimable.total
         cumulative, recomputed = self._cache.get(
             ("cumulative", epoch, self.indexed_block()),
             lambda: self.read(Q.cumulative_through, epoch))

@@ -93,9 +93,12 @@ class Indexer:
         self.w3 = attestia.chain.w3
         self._topics: dict[tuple[str, bytes], tuple[str, EventType]] = {}
         for label in CONTRACTS:
+            # The one reader of the raw contracts outside offchain.registry (allowed by
+            # tests/test_guard_contract_access.py): a generic log follower decodes every event
+            # of every ABI in one eth_getLogs window, which no typed per-event scan can do.
             contract = {"InferenceRegistry": attestia.registry,
                         "RewardDistributor": attestia.distributor,
-                        "Slasher": attestia.slasher}[label]
+                        "Slasher": attestia.slasher}[label].contract
             for entry in contract.abi:
                 abi: dict[str, Any] = dict(entry)
                 if abi.get("type") == "event" and not abi.get("anonymous"):

@@ -32,7 +32,6 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from offchain.chain.events import iter_events
 from offchain.errors import ConfigError
 from offchain.fsutil import atomic_write_json
 from offchain.models.package import ModelPackage
@@ -117,10 +116,8 @@ def recorded_model_id(data_dir: Path, chain_id: int, registry: str,
 def registrations_of(attestia: Attestia, content_hash: bytes) -> list[tuple[bytes, str]]:
     """(model id, owner) of every registration of this content, oldest first (from the
     indexed ``ModelRegistered`` events since the deployment)."""
-    events = iter_events(attestia.registry.contract, "ModelRegistered", attestia.first_block,
-                         argument_filters={"contentHash": content_hash})
-    return [(bytes(e["args"]["modelId"]), to_checksum_address(e["args"]["owner"]))
-            for e in events]
+    return [(e.model_id, e.owner)
+            for e in attestia.registry.models_registered(content_hash=content_hash)]
 
 
 def _registered_with(attestia: Attestia, candidate: bytes, content_hash: bytes) -> Model | None:

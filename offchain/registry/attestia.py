@@ -37,7 +37,7 @@ class Attestia:
             raise ConfigError(f"--deployment {path}: no such file")
         deployment = load_deployment(chain, path)
         handle = cls(chain, deployment)
-        if len(chain.w3.eth.get_code(handle.registry.address)) == 0:
+        if len(chain.w3.eth.get_code(handle.registry.contract.address)) == 0:
             raise ConfigError(
                 f"no contract at {handle.registry.address} on chain {chain.chain_id} (was the "
                 "chain reset?): run `attestia deploy --fresh`"

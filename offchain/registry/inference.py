@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -277,10 +277,10 @@ class Registry(ContractClient):
         """calldata of function ``name`` from ABI-ordered arguments, encoded by eth_abi
         directly (web3's encode_abi validates against the whole ABI on every call, ~10 ms:
         the bench that signs thousands of raw transactions cannot afford it)."""
-        abi = next(e for e in self.contract.abi
-                   if e.get("type") == "function" and e["name"] == name)
+        abi: dict[str, Any] = next(dict(e) for e in self.contract.abi
+                                   if e.get("type") == "function" and e.get("name") == name)
         types = [abi_type(p) for p in abi["inputs"]]
-        selector = function_abi_to_4byte_selector(abi)
+        selector = function_abi_to_4byte_selector(cast(Any, abi))
 
         def encode(args: Sequence[Any]) -> bytes:
             return selector + abi_encode(types, list(args))

@@ -36,7 +36,6 @@ from typing import Any
 
 from offchain.attribution.shares import shares_from_totals
 from offchain.batchfile import BatchFileError, DataHashMismatch, load_bytes
-from offchain.chain.events import iter_events
 from offchain.errors import AttestiaError
 from offchain.fsutil import atomic_write_bytes, atomic_write_json
 from offchain.merkle import StandardMerkleTree
@@ -47,10 +46,9 @@ from offchain.protocol import (
     Split,
     challenge_closes_at,
     epoch_at,
-    from_abi,
     share_of,
 )
-from offchain.registry import Attestia, BatchCommitted
+from offchain.registry import Attestia, BatchCommitted, ModelRegistered, ModelTermsUpdated
 from offchain.rewards.settlement import (
     PoolShare,
     build_tree,
@@ -157,15 +155,13 @@ class Ledger:
 def _split_history(attestia: Attestia, model_id: bytes) -> list[tuple[tuple[int, int], Split]]:
     """The model's split as registered and after each ``setTerms``, by log position.
 
-    Read from ModelRegistered and ModelTermsUpdated (the typed client decodes neither's
-    split), so every settler agrees on the split a batch was committed under.
+    Read from ModelRegistered and ModelTermsUpdated, so every settler agrees on the split a
+    batch was committed under.
     """
-    history = []
-    for name in ("ModelRegistered", "ModelTermsUpdated"):
-        for event in iter_events(attestia.registry.contract, name, attestia.first_block,
-                                 argument_filters={"modelId": model_id}):
-            split = from_abi(Split, event["args"]["split"])
-            history.append(((int(event["blockNumber"]), int(event["logIndex"])), split))
+    registry = attestia.registry
+    events: list[ModelRegistered | ModelTermsUpdated] = [
+        *registry.models_registered(model_id=model_id), *registry.terms_updated(model_id=model_id)]
+    history = [((e.meta.block, e.meta.log_index), e.split) for e in events]
     return sorted(history, key=lambda item: item[0])
 
 
@@ -474,7 +470,7 @@ def claim(attestia: Attestia, account_address: str, out_dir: Path,
     claimable = dist.claimable_root()
     if claimable is None:
         raise SettlementError("no root is claimable yet (proposed roots wait for the timelock)")
-    epoch, root, _ = claimable
+    epoch, root = claimable.epoch, claimable.root
     tree = load_tree(out_dir, epoch)
     if tree is None or tree.root.lower() != "0x" + root.hex():
         check = verify(attestia, epoch, cache=batch_cache(out_dir))  # recompute from chain
@@ -658,8 +654,8 @@ def account_rewards(attestia: Attestia, account: str, out_dir: Path | None = Non
     claimable_now = dist.claimable_root()
     under_claimable = 0
     if claimable_now is not None:
-        epoch, root, _ = claimable_now
-        under_claimable = _cumulative_under(attestia, epoch, root, out_dir).get(key, 0)
+        under_claimable = _cumulative_under(attestia, claimable_now.epoch, claimable_now.root,
+                                            out_dir).get(key, 0)
     pending, pending_epoch, ready_at = 0, None, None
     covered = max(under_claimable, claimed)
     for event in sorted(dist.roots_proposed(), key=lambda e: e.epoch, reverse=True):
@@ -679,7 +675,7 @@ def account_rewards(attestia: Attestia, account: str, out_dir: Path | None = Non
     unsettled = max(0, lowered.get(key, 0) - covered)
     return AccountRewards(account, clock, claimed,
                           claimable=max(0, under_claimable - claimed),
-                          claimable_epoch=claimable_now[0] if claimable_now else None,
+                          claimable_epoch=claimable_now.epoch if claimable_now else None,
                           pending=pending, pending_epoch=pending_epoch,
                           pending_ready_at=ready_at, unsettled=unsettled,
                           unsettled_ended=ended.get(key, 0) > covered,

@@ -9,7 +9,7 @@ leaf in that batch?) are asked live, so they are asked about exactly the data be
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,6 @@ from offchain.protocol import (
     Share,
     Worker,
     challenge_closes_at,
-    from_abi,
 )
 from offchain.registry import Attestia
 from offchain.uri import UriError, local_file_refused, read_uri
@@ -189,13 +188,6 @@ class ChainOracle:
 # ------------------------------------------------------------------------------- reading
 
 
-def _inference_arg(value: Any) -> Inference:
-    """A decoded ``Inference`` call argument, mapped by field name when it carries names."""
-    if isinstance(value, Mapping) or hasattr(value, "_asdict"):
-        return from_abi(Inference, value)
-    return Inference.from_tuple(value)
-
-
 def read_submission(attestia: Attestia, tx_hash: str, methods: tuple[str, ...]) -> Submission:
     tx = attestia.chain.w3.eth.get_transaction(HexStr(tx_hash))
     sender, value = to_checksum_address(tx["from"]), int(tx["value"])
@@ -204,29 +196,14 @@ def read_submission(attestia: Attestia, tx_hash: str, methods: tuple[str, ...]) 
         return Submission("?", sender, value, error="the transaction did not call the "
                           "registry directly (a contract relayed it)")
     try:
-        fn, args = attestia.registry.contract.decode_function_input(tx["input"])
+        sent = attestia.registry.submitted(bytes(tx["input"]))
     except ValueError as exc:
         return Submission("?", sender, value, error=f"undecodable calldata: {exc}")
-    name = fn.fn_name
-    if name not in methods:
-        return Submission(name, sender, value, error=f"unexpected method {name}")
-    inference = _inference_arg(args["inference"]) if "inference" in args else None
-    signature = bytes(args["signature"]) if "signature" in args else None
-    proof = instances = None
-    if "zk" in args:  # ZkProof{proof, instances}
-        proof, instances = _zk_arg(args["zk"])
-    return Submission(name, sender, value, signature, inference, proof, instances)
-
-
-def _zk_arg(value: Any) -> tuple[bytes, tuple[int, ...]]:
-    """A decoded ``ZkProof`` call argument: (proof, instances)."""
-    if hasattr(value, "_asdict"):
-        value = value._asdict()
-    if isinstance(value, Mapping):
-        proof, instances = value["proof"], value["instances"]
-    else:
-        proof, instances = value
-    return bytes(proof), tuple(int(v) for v in instances)
+    if sent.method not in methods:
+        return Submission(sent.method, sender, value, error=f"unexpected method {sent.method}")
+    zk = sent.zk
+    return Submission(sent.method, sender, value, sent.signature, sent.inference,
+                      zk.proof if zk else None, zk.instances if zk else None)
 
 
 def _read_parties(attestia: Attestia, inference: Inference,

@@ -163,8 +163,8 @@ def serve_package(attestia: Attestia, path: Path, *, given: Sequence[bytes] = ()
     package = load_package(path)
     # --model-id values name registrations of any of the served packages: this one takes
     # those of its own content (none: it is resolved as usual).
-    mine = [g for g in given
-            if (m := attestia.registry.model(g)) is not None and m.contentHash == package.content_hash]
+    mine = [g for g in given if (m := attestia.registry.model(g)) is not None
+            and m.contentHash == package.content_hash]
     resolved = resolve_model_id(attestia, package, given=mine, data_dir=project_dir,
                                 account=account)
     model, mid = resolved.model, resolved.hex

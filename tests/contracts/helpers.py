@@ -62,11 +62,13 @@ from offchain.protocol import (
 )
 from offchain.registry import (
     Attestia,
+    Distributor,
     InferenceRecorded,
     Registry,
-    decode_recorded,
-    decode_requested,
+    RegistryLens,
+    Slasher,
 )
+from offchain.registry.base import ContractClient
 
 ADMIN = dev_account(0)  # deployer: admin, governance, settler, guardian, slasher treasury
 OWNER = dev_account(1)  # model owner
@@ -184,24 +186,22 @@ class Harness:
     def chain_id(self) -> int:
         return self.attestia.chain.chain_id
 
+    # The typed clients; a test that must send what they refuse (a bad split, an unsorted
+    # list) reaches the raw contract as ``h.registry.contract``.
     @property
-    def reg(self) -> Registry:
+    def registry(self) -> Registry:
         return self.attestia.registry
 
     @property
-    def registry(self) -> Contract:
-        return self.attestia.registry
-
-    @property
-    def distributor(self) -> Contract:
+    def distributor(self) -> Distributor:
         return self.attestia.distributor
 
     @property
-    def slasher(self) -> Contract:
+    def slasher(self) -> Slasher:
         return self.attestia.slasher
 
     @property
-    def lens(self) -> Contract:
+    def lens(self) -> RegistryLens:
         return self.attestia.lens
 
     # -- transactions, time ---------------------------------------------------------------
@@ -223,15 +223,17 @@ class Harness:
                                     decode_tuples=True)
 
     @staticmethod
-    def events(contract: Contract, name: str, receipt: Any) -> list[Any]:
-        """The decoded args of ``contract``'s ``name`` events in a receipt (others skipped)."""
+    def events(contract: Contract | ContractClient, name: str, receipt: Any) -> list[Any]:
+        """The decoded args of ``contract``'s ``name`` events in a receipt (others skipped):
+        a typed client's contract, or a raw one (a mock deployed here)."""
+        if isinstance(contract, ContractClient):
+            contract = contract.contract
         event = getattr(contract.events, name)()
         return [log["args"] for log in event.process_receipt(receipt, errors=DISCARD)]
 
     def recorded(self, receipt: Any) -> list[InferenceRecorded]:
         """The InferenceRecorded events of a receipt, typed (offchain.registry)."""
-        event = self.registry.contract.events.InferenceRecorded()
-        return [decode_recorded(e) for e in event.process_receipt(receipt, errors=DISCARD)]
+        return self.registry.recorded_in(receipt)
 
     def payout(self, receipt: Any) -> Payout:
         (recorded,) = self.recorded(receipt)
@@ -429,9 +431,8 @@ class Harness:
         receipt = self.send(self.registry.request_inference(
             model, worker or ZERO_ADDRESS, commitment, payload, fee,
             zk_input_hash=zk_input_hash), requester)
-        (log,) = self.registry.contract.events.InferenceRequested().process_receipt(
-            receipt, errors=DISCARD)
-        request = decode_requested(log).request
+        (requested,) = self.registry.requested_in(receipt)
+        request = requested.request
         created = int(self.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
         assert (request.requester, request.createdAt, request.inputCommitment) == (
             requester.address, created, commitment)

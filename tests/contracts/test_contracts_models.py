@@ -62,8 +62,8 @@ def test_register_model_reverts(h: Harness) -> None:
             register(h.unique(), policy=policy)
     for bad in ((5_000, 5_000, 1), (0, 0, 9_999)):
         with reverts("InvalidSplit", *bad):  # Split refuses these in Python: send raw
-            h.send(h.registry.contract.functions.registerModel(h.unique(), "", ZERO32, ROSTER, SIGNED,
-                                                      FEE, bad), OWNER)
+            h.send(h.registry.contract.functions.registerModel(
+                h.unique(), "", ZERO32, ROSTER, SIGNED, FEE, bad), OWNER)
     # The same content under another owner is another model (ids are namespaced by owner).
     register(content, owner=OUTSIDER)
     assert h.registry.model(model_id(OUTSIDER.address, content)).owner == OUTSIDER.address

@@ -297,7 +297,8 @@ def test_class5_owner_cannot_change_the_terms_of_a_paid_request(h: Harness) -> N
     succeeded(terms_receipt)
     succeeded(fulfill_receipt)
     assert h.payout(fulfill_receipt) == Payout(h.epoch(), 2_000, 1_000, 7_000)
-    assert (h.registry.balance(OPERATOR.address), h.registry.balance(OWNER.address)) == (2_000, 1_000)
+    assert (h.registry.balance(OPERATOR.address),
+            h.registry.balance(OWNER.address)) == (2_000, 1_000)
     assert h.registry.model(model).ownerBps == 10_000  # the new terms hold for new requests only
     later = h.request(model, fee=99_999)
     assert (later.fee, later.workerBps, later.ownerBps) == (99_999, 0, 10_000)
