@@ -56,7 +56,7 @@ def test_inclusion_is_false_for_tampered_leaf_wrong_proof_or_wrong_batch(h: Harn
     other_leaves = h.batch_leaves(model_id, 4)
     other_tree = h.tree(other_leaves)
     other_id = h.commit_batch(model_id, root_bytes(other_tree), 4)
-    verify = h.registry.verify_inclusion
+    verify = h.lens.verify_inclusion
     leaf, proof = leaves[3], proof_bytes(tree.get_proof(3))
     tampered = [
         replace(leaf, outputCommitment=keccak(b"other output")),

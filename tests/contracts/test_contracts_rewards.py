@@ -4,6 +4,7 @@ timelock -> claim), the ERC-20 distributor, and every revert of the distributor.
 from __future__ import annotations
 
 from offchain.protocol import EpochRoot, RootStatus
+from offchain.registry import ClaimableRoot
 from offchain.rewards.settlement import PoolShare, cumulative_rewards
 from tests.contracts.helpers import (
     ADMIN,
@@ -93,7 +94,7 @@ def test_eth_rewards_end_to_end(h: Harness) -> None:
     with reverts("NoActiveRoot"):
         claim(h, tree, a)
     h.travel(TIMELOCK)
-    assert dist.claimable_root() == (epoch, bytes.fromhex(tree.root[2:]), total)
+    assert dist.claimable_root() == ClaimableRoot(epoch, bytes.fromhex(tree.root[2:]), total)
 
     for account in (a, b, c, d):  # claim activates the ready root lazily; anyone may send
         before = h.balance(account)
@@ -214,7 +215,7 @@ def test_cancel_and_activate_root(h: Harness) -> None:
         h.send(dist.cancel_root(1), ADMIN)
     h.send(dist.activate_root(1), OUTSIDER)
     assert dist.epoch_root(1).status == RootStatus.ACTIVATED
-    assert dist.claimable_root() == (1, other, 700)
+    assert dist.claimable_root() == ClaimableRoot(1, other, 700)
     with reverts("RootNotProposed", 1):
         h.send(dist.activate_root(1), OUTSIDER)
 
@@ -237,7 +238,7 @@ def test_activate_refuses_a_lower_total(h: Harness) -> None:
     with reverts("TotalDecreased", 100, 900):
         h.send(dist.activate_root(2), OUTSIDER)
     # Nor does a claim activate it lazily: the active root stays epoch 1's.
-    assert dist.claimable_root()[0] == 1
+    assert (root := dist.claimable_root()) is not None and root.epoch == 1
 
 
 def test_roles_are_separate(h: Harness) -> None:
