@@ -174,7 +174,7 @@ def test_evidence_must_be_one_workers_signatures_on_one_request(h: Harness) -> N
     model_id = h.setup_signed()
     h.register_worker(WORKER_B)
     a, sig_a, b, sig_b = h.conflicting(h.unique("request"), model_id)
-    slash = h.registry.slash_equivocation
+    slash = h.slasher.slash_equivocation
     # Two workers' records for one request.
     b_other = replace(b, worker=WORKER_B.address)
     with reverts("WorkerMismatch", WORKER.address, WORKER_B.address):
