@@ -73,6 +73,10 @@ MAX_MU = 2**127
 MAX_RHO = 2**90
 """Bounds on the quantisation parameters (``|mu| < MAX_MU``, ``1 <= rho < MAX_RHO``)."""
 
+FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+"""The BN254 scalar field: a ZK record's instances are elements of it, and the label they state
+reads ``v > p/2`` as ``v - p`` (``IntegerAttribution.labelOfInstances``)."""
+
 REQUEST_CANCELLED = (1).to_bytes(32, "big")
 REQUEST_REJECTED = (2).to_bytes(32, "big")
 """Request-slot sentinels (``requestState``): 0 none, the request hash while open, the

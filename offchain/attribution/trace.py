@@ -24,7 +24,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sha3 import keccak_256
@@ -33,7 +33,14 @@ from offchain.attribution.errors import AttributionError, InvalidInputError
 from offchain.attribution.integer import IntegerContributors, IntegerKnnShapley
 from offchain.attribution.shares import canonical_address
 from offchain.merkle import IndexedTree
-from offchain.protocol import VALUE_SCALE, DataItem, FraudKind, StepOpening, TraceStep
+from offchain.protocol import (
+    VALUE_SCALE,
+    AttributionSpec,
+    DataItem,
+    FraudKind,
+    StepOpening,
+    TraceStep,
+)
 
 TRACE_FORMAT = "attestia-trace/1"
 _UINT256 = 1 << 256
@@ -430,6 +437,44 @@ def write_trace(trace: Trace, path: Any) -> None:
     from offchain.fsutil import atomic_write_bytes
 
     atomic_write_bytes(path, trace.dumps())
+
+
+# -- a model's attribution ------------------------------------------------------------------
+
+class AttributedPackage(Protocol):
+    """What :meth:`AttributionModel.of_package` reads of a model package
+    (:class:`offchain.models.package.ModelPackage` has it; models build on attribution, not
+    the other way round)."""
+
+    def attribution_spec(self) -> AttributionSpec: ...
+
+    def integer_index(self) -> IntegerKnnShapley: ...
+
+    def integer_contributors(self) -> IntegerContributors: ...
+
+    def items_tree(self) -> ItemsTree: ...
+
+
+@dataclass(frozen=True)
+class AttributionModel:
+    """What the dispute game needs of a model: its committed spec, the prepared integer
+    index, who owns each item, and the items tree (for item proofs)."""
+
+    spec: AttributionSpec
+    index: IntegerKnnShapley
+    contributors: IntegerContributors
+    items: ItemsTree
+
+    @classmethod
+    def of_package(cls, package: AttributedPackage) -> AttributionModel:
+        """From a loaded :class:`~offchain.models.package.ModelPackage`."""
+        return cls(package.attribution_spec(), package.integer_index(),
+                   package.integer_contributors(), package.items_tree())
+
+    def trace(self, query: Any, label: int) -> Trace:
+        """The honest trace of a quantised query and its label."""
+        return build_trace(self.index, self.contributors, np.asarray(query, dtype=np.int64),
+                           int(label))
 
 
 # -- fraud ----------------------------------------------------------------------------------

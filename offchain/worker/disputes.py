@@ -14,8 +14,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from offchain.attribution.trace import AttributionModel
 from offchain.chain.contracts import Attestia
-from offchain.dispute.game import AttributionModel, respond
+from offchain.dispute.game import respond
 from offchain.errors import AttestiaError
 from offchain.protocol import DisputeState
 
