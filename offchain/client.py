@@ -22,7 +22,6 @@ import numpy as np
 from web3.logs import DISCARD
 
 from offchain.attribution.onchain import FeeShare, fee_shares
-from offchain.attribution.shares import attribution_hash
 from offchain.chain.contracts import Attestia
 from offchain.chain.tx import Call
 from offchain.errors import AttestiaError, ConfigError
@@ -43,6 +42,7 @@ from offchain.protocol import (
     Payout,
     Request,
     Share,
+    attribution_hash,
     policy_bit,
     request_id,
     result_hash,

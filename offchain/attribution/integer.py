@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from offchain.attribution.errors import InvalidInputError
-from offchain.attribution.shares import _largest_remainder, address_key, canonical_address
+from offchain.attribution.shares import _largest_remainder
 from offchain.protocol import (
     FEATURE_FRAC_BITS,
     FEATURE_SCALE,
@@ -46,6 +46,8 @@ from offchain.protocol import (
     VALUE_SCALE,
     Z_LIMIT,
     Share,
+    address_key,
+    canonical_address,
 )
 
 _EXACT_FLOAT = 2**53

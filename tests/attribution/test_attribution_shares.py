@@ -16,13 +16,11 @@ from offchain.attribution import (
     InvalidInputError,
     InvalidSharesError,
     KnnShapley,
-    attribution_hash,
     decode_shares,
-    encode_shares,
     shares_from_totals,
-    validate_shares,
 )
-from offchain.protocol import BPS
+from offchain.protocol import BPS, attribution_hash, encode_shares
+from offchain.protocol import check_shares as validate_shares
 
 
 def address(n: int) -> str:
