@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import IntEnum
 from functools import lru_cache
-from numbers import Integral
 from typing import Any, NamedTuple, TypeVar, get_type_hints
 
 import numpy as np
@@ -649,7 +648,7 @@ def check_shares(shares: Iterable[Sequence[object]]) -> list[Share]:
             address = canonical_address(raw)
         except InvalidInputError as exc:
             raise InvalidSharesError(f"share #{position}: {exc}") from exc
-        if isinstance(bps, bool) or not isinstance(bps, Integral):
+        if isinstance(bps, bool) or not isinstance(bps, int | np.integer):
             raise InvalidSharesError(f"share #{position} bps must be an int; got {bps!r}")
         if not 0 < int(bps) <= BPS:
             raise InvalidSharesError(
