@@ -45,7 +45,6 @@ from eth_utils import keccak, to_checksum_address  # noqa: E402
 
 from bench.private_chain import deployed  # noqa: E402
 from offchain import protocol  # noqa: E402
-from offchain.attribution.shares import attribution_hash  # noqa: E402
 from offchain.chain.accounts import dev_account  # noqa: E402
 from offchain.chain.connection import Chain  # noqa: E402
 from offchain.chain.eip712 import sign_digest  # noqa: E402
@@ -61,6 +60,7 @@ from offchain.protocol import (  # noqa: E402
     Inference,
     Request,
     Split,
+    attribution_hash,
     batch_digest,
     batch_id,
     data_uri_hash,

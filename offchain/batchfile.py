@@ -62,7 +62,6 @@ from typing import Any, Protocol
 from eth_utils import keccak, to_checksum_address
 
 from offchain.attribution.errors import InvalidSharesError
-from offchain.attribution.shares import validate_shares
 from offchain.errors import AttestiaError
 from offchain.fsutil import atomic_write_bytes
 from offchain.merkle import StandardMerkleTree
@@ -398,11 +397,10 @@ def _check(batch: BatchFile, header: _Header, dumped: StandardMerkleTree,
                                 f"the batch's worker is {worker}")
     for index, leaf in enumerate(batch.leaves):
         try:
-            validate_shares(leaf.shares)
+            actual = attribution_hash(leaf.shares)  # checks the list first
         except InvalidSharesError as exc:
             raise AttributionMismatch(f"{source}: leaf {index}'s attribution list is invalid: "
                                       f"{exc}") from None
-        actual = attribution_hash(leaf.shares)
         if actual != leaf.inference.attributionHash:
             raise AttributionMismatch(
                 f"{source}: leaf {index}'s attribution list hashes to 0x{actual.hex()}, its "

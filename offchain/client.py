@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from offchain.attribution.onchain import FeeShare, fee_shares
-from offchain.attribution.shares import attribution_hash
 from offchain.chain.tx import Call
 from offchain.errors import AttestiaError, ConfigError
 from offchain.fsutil import atomic_write_json
@@ -41,6 +40,7 @@ from offchain.protocol import (
     Payout,
     Request,
     Share,
+    attribution_hash,
     policy_bit,
     request_id,
     result_hash,

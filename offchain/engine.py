@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from offchain.attribution import attribution_hash, label_of_instances
+from offchain.attribution import label_of_instances
 from offchain.models import ModelPackage
 from offchain.models.encoding import commit, decode_tensor, encode_tensor
 from offchain.models.package import ATTRIBUTION_K
 from offchain.models.runtime import open_session, predicted_label
 from offchain.privacy import output_salt
-from offchain.protocol import PROOF_ZK, ZERO32, Inference, Share
+from offchain.protocol import PROOF_ZK, ZERO32, Inference, Share, attribution_hash
 
 if TYPE_CHECKING:
     from offchain.attribution.trace import Trace

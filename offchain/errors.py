@@ -34,3 +34,15 @@ class TransactionReverted(ChainError):
         super().__init__(message)
         self.error = error
         self.error_args = args
+
+
+class AttributionError(AttestiaError):
+    """Base of every attribution error (``offchain.attribution.errors`` names these too)."""
+
+
+class InvalidInputError(AttributionError):
+    """Training data, a query, labels or ``k`` are malformed (shape, finiteness, range)."""
+
+
+class InvalidSharesError(AttributionError):
+    """A share list breaks the on-chain rules: sorted unique addresses, positive bps, sum 10,000."""

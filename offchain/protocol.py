@@ -15,13 +15,19 @@ path indexes and sorts them as plain tuples.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar, get_type_hints
 
+import numpy as np
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
+from sha3 import keccak_256
+
+from offchain.errors import InvalidInputError, InvalidSharesError
 
 # -- constants (Common.sol) ----------------------------------------------------------------
 
@@ -72,6 +78,10 @@ VALUE_SCALE = 2**40
 MAX_MU = 2**127
 MAX_RHO = 2**90
 """Bounds on the quantisation parameters (``|mu| < MAX_MU``, ``1 <= rho < MAX_RHO``)."""
+
+FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+"""The BN254 scalar field: a ZK record's instances are elements of it, and the label they state
+reads ``v > p/2`` as ``v - p`` (``IntegerAttribution.labelOfInstances``)."""
 
 REQUEST_CANCELLED = (1).to_bytes(32, "big")
 REQUEST_REJECTED = (2).to_bytes(32, "big")
@@ -585,9 +595,95 @@ _OFFSET_WORD = (32).to_bytes(32, "big")
 _ADDRESS_PAD = bytes(12)
 
 
-def encode_shares(shares: Iterable[Sequence[Any]]) -> bytes:
-    """``abi.encode(Share[])`` of a list as given (validate it first: see
-    ``offchain.attribution.shares.validate_shares``).
+# -- attribution lists (the registry's _checkShares) ----------------------------------------
+
+_HEX_ADDRESS = re.compile(r"(0[xX])?[0-9a-fA-F]{40}")
+
+
+def canonical_address(value: object) -> str:
+    """The EIP-55 checksummed form of an address; mixed case must already be a valid checksum."""
+    if isinstance(value, bytes) and len(value) == 20:
+        return _checksum(value.hex())
+    if not isinstance(value, str) or not _HEX_ADDRESS.fullmatch(value):
+        raise InvalidInputError(f"{value!r} is not a 20-byte hex address")
+    return _canonical_hex(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _canonical_hex(value: str) -> str:
+    # Cached and computed directly (eth_utils' version costs ~0.1 ms): rosters repeat.
+    body = value[-40:]
+    checksummed = _checksum(body.lower())
+    if body != body.lower() and body != body.upper() and body != checksummed[2:]:
+        raise InvalidInputError(
+            f"{value} has mixed case but an invalid EIP-55 checksum; check for a typo"
+        )
+    return checksummed
+
+
+def _checksum(lower_hex: str) -> str:
+    digest = keccak(lower_hex.encode("ascii")).hex()
+    return "0x" + "".join(c.upper() if h in "89abcdef" else c
+                          for c, h in zip(lower_hex, digest, strict=False))
+
+
+def address_key(address: str) -> int:
+    """Addresses order as 20-byte big-endian integers (case-insensitive)."""
+    return int(address, 16)
+
+
+def check_shares(shares: Iterable[Sequence[object]]) -> list[Share]:
+    """An attribution list as the registry's ``_checkShares`` accepts it: ``(address, bps)``
+    entries with canonical addresses, strictly ascending (so unique), each bps in 1..BPS,
+    summing to exactly ``BPS``. Returns it as ``Share``s
+    with checksummed addresses; raises :class:`InvalidSharesError` naming the first broken
+    rule. (That every account is in the model's roster needs the roster: the verifier checks
+    it.)"""
+    result: list[Share] = []
+    for position, entry in enumerate(shares):
+        if len(entry) != 2:
+            raise InvalidSharesError(f"share #{position} must be (address, bps); got {entry!r}")
+        raw, bps = entry
+        try:
+            address = canonical_address(raw)
+        except InvalidInputError as exc:
+            raise InvalidSharesError(f"share #{position}: {exc}") from exc
+        if isinstance(bps, bool) or not isinstance(bps, int | np.integer):
+            raise InvalidSharesError(f"share #{position} bps must be an int; got {bps!r}")
+        if not 0 < int(bps) <= BPS:
+            raise InvalidSharesError(
+                f"share #{position} ({address}) has {bps} bps; each must be in 1..{BPS}"
+                " (omit zero entries)"
+            )
+        if result and address_key(address) <= address_key(result[-1][0]):
+            raise InvalidSharesError(
+                f"share #{position} ({address}) is not above {result[-1][0]}: addresses must be"
+                " unique and sorted ascending"
+            )
+        # A list already checked is canonical Shares: reuse them (the worker's hot path).
+        if type(entry) is not Share or entry[0] != address or type(bps) is not int:
+            entry = Share(address, int(bps))
+        result.append(entry)
+    total = sum(bps for _, bps in result)
+    if total != BPS:
+        raise InvalidSharesError(f"shares sum to {total} bps; they must sum to {BPS}")
+    return result
+
+
+def encode_shares(shares: Iterable[Sequence[object]]) -> bytes:
+    """``abi.encode(Share[])`` of a valid list (:func:`check_shares` first)."""
+    return encode_shares_unchecked(check_shares(shares))
+
+
+def attribution_hash(shares: Iterable[Sequence[object]]) -> bytes:
+    """``attributionHash = keccak256(abi.encode(Share[]))`` of a valid list
+    (:func:`check_shares` first)."""
+    return keccak(encode_shares_unchecked(check_shares(shares)))
+
+
+def encode_shares_unchecked(shares: Iterable[Sequence[Any]]) -> bytes:
+    """``abi.encode(Share[])`` of a list as given, valid or not (what a test needs to reach
+    the contract's own checks); everything else calls :func:`encode_shares`.
 
     Written out directly (offset word, length word, then per entry the address and the uint16
     as 32-byte words): a worker hashes one list per inference and the generic encoder costs
@@ -601,9 +697,10 @@ def encode_shares(shares: Iterable[Sequence[Any]]) -> bytes:
     return b"".join(words)
 
 
-def attribution_hash(shares: Iterable[Sequence[Any]]) -> bytes:
-    """``attributionHash = keccak256(abi.encode(Share[]))`` of a list as given."""
-    return keccak(encode_shares(shares))
+def attribution_hash_unchecked(shares: Iterable[Sequence[Any]]) -> bytes:
+    """``keccak256(abi.encode(Share[]))`` of a list as given, valid or not (see
+    :func:`encode_shares_unchecked`); everything else calls :func:`attribution_hash`."""
+    return keccak(encode_shares_unchecked(shares))
 
 
 # -- integer attribution and disputes (Common.sol) ----------------------------------------
@@ -751,6 +848,121 @@ def trace_step_leaf(step: TraceStep) -> bytes:
 def sums_leaf(account: str, total: int) -> bytes:
     """Leaf of a running-sums root: ``keccak256(abi.encode(address, int256))``."""
     return keccak(encode(["address", "int256"], [account, total]))
+
+
+# -- many leaves at once ---------------------------------------------------------------------
+# Hand-made ABI words of TraceStep, (address, int256) and DataItem: eth_abi costs ~30 us a leaf
+# and a trace or an items tree has N of them. tests/test_protocol.py pins each encoder to the
+# one-leaf definition above, byte for byte, on random inputs.
+
+_UINT256 = 1 << 256
+_INT256 = 1 << 255
+_LEAF_BLOCK = 4096
+
+
+def _uint_word(value: int) -> bytes:
+    if not 0 <= value < _UINT256:
+        raise InvalidInputError(f"{value} is not a uint256")
+    return value.to_bytes(32, "big")
+
+
+def _int_word(value: int) -> bytes:
+    if not -_INT256 <= value < _INT256:
+        raise InvalidInputError(f"{value} is not an int256")
+    return value.to_bytes(32, "big", signed=True)
+
+
+def address_word(address: str) -> bytes:
+    """An address as its 32-byte ABI word."""
+    return bytes(12) + bytes.fromhex(address[2:])
+
+
+def _words(values: np.ndarray) -> np.ndarray:
+    """int64 values as 32-byte big-endian two's-complement ABI words, ``(n, 32)`` uint8."""
+    out = np.zeros((len(values), 32), dtype=np.uint8)
+    out[:, :24] = np.where(values < 0, 0xFF, 0).astype(np.uint8)[:, None]
+    out[:, 24:] = values.astype(">i8").view(np.uint8).reshape(-1, 8)
+    return out
+
+
+def _address_words(addresses: Sequence[str]) -> np.ndarray:
+    accounts = {a: bytes.fromhex(a[2:]) for a in dict.fromkeys(addresses)}
+    out = np.zeros((len(addresses), 32), dtype=np.uint8)
+    out[:, 12:] = np.frombuffer(b"".join(accounts[a] for a in addresses),
+                                dtype=np.uint8).reshape(-1, 20)
+    return out
+
+
+def trace_step_leaves(items: Sequence[int], contributors: Sequence[str], slots: Sequence[int],
+                      labels: Sequence[int], distances: Sequence[int], values: Sequence[int],
+                      sums_roots: Sequence[bytes]) -> list[bytes]:
+    """:func:`trace_step_leaf` of every step, the steps given column by column: the ABI words
+    built a column at a time when every number fits int64, step by step otherwise (a published
+    lie). Raises :class:`InvalidInputError` for a number outside its ABI type."""
+    fast = _trace_step_leaves_int64(items, contributors, slots, labels, distances, values,
+                                    sums_roots)
+    if fast is not None:
+        return fast
+    return [keccak_256(_uint_word(i) + address_word(c) + _uint_word(s) + _uint_word(lab)
+                       + _uint_word(d) + _int_word(v) + bytes(r)).digest()
+            for i, c, s, lab, d, v, r in zip(items, contributors, slots, labels, distances,
+                                             values, sums_roots, strict=True)]
+
+
+def _trace_step_leaves_int64(items: Sequence[int], contributors: Sequence[str],
+                             slots: Sequence[int], labels: Sequence[int],
+                             distances: Sequence[int], values: Sequence[int],
+                             sums_roots: Sequence[bytes]) -> list[bytes] | None:
+    n = len(items)
+    if not n or any(len(c) != n for c in (contributors, slots, labels, distances, values,
+                                          sums_roots)):
+        return None
+    try:
+        columns = [np.asarray(c, dtype=np.int64) for c in
+                   (items, slots, labels, distances, values)]
+    except OverflowError:
+        return None
+    if any(int(c.min()) < 0 for c in columns[:4]):
+        return None
+    roots = np.frombuffer(b"".join(sums_roots), dtype=np.uint8).reshape(-1, 32)
+    words = [_words(c) for c in columns]
+    data = np.hstack([words[0], _address_words(contributors), *words[1:], roots]).tobytes()
+    size = 7 * 32
+    return [keccak_256(data[i:i + size]).digest() for i in range(0, len(data), size)]
+
+
+def sums_leaves(accounts: Sequence[str], totals: Sequence[int]) -> list[bytes]:
+    """:func:`sums_leaf` of every ``(account, total)`` pair."""
+    return [keccak_256(address_word(a) + _int_word(t)).digest()
+            for a, t in zip(accounts, totals, strict=True)]
+
+
+def data_item_leaves(z_items: np.ndarray, labels: np.ndarray, owners: Sequence[str]
+                     ) -> list[bytes]:
+    """:func:`data_item_leaf` of every row (item ``i``: features ``z_items[i]``, label
+    ``labels[i]``, contributor ``owners[i]``), the ABI words of all rows built at once."""
+    z = np.asarray(z_items, dtype=np.int64)
+    n, d = z.shape
+    y = np.asarray(labels, dtype=np.int64)
+    if y.shape != (n,) or len(owners) != n or (n and int(y.min()) < 0):
+        raise InvalidInputError("one non-negative label and one owner per item")
+    owner_words = _address_words(owners)
+    # abi.encode of one dynamic tuple: its offset (32), index, contributor, label, the
+    # array's offset in the tuple (128), its length d, the d int256 words.
+    fixed = np.frombuffer(_uint_word(32), dtype=np.uint8)
+    array_head = np.frombuffer(_uint_word(128) + _uint_word(d), dtype=np.uint8)
+    size = (6 + d) * 32
+    leaves: list[bytes] = []
+    for start in range(0, n, _LEAF_BLOCK):  # blocks bound the memory of the encoded rows
+        rows = slice(start, min(start + _LEAF_BLOCK, n))
+        m = rows.stop - rows.start
+        data = np.hstack([
+            np.broadcast_to(fixed, (m, 32)), _words(np.arange(rows.start, rows.stop)),
+            owner_words[rows], _words(y[rows]), np.broadcast_to(array_head, (m, 64)),
+            _words(z[rows].reshape(-1)).reshape(m, -1),
+        ]).tobytes()
+        leaves.extend(keccak_256(data[i:i + size]).digest() for i in range(0, len(data), size))
+    return leaves
 
 
 def query_hash(query: Sequence[int]) -> bytes:

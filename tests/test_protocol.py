@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import fields
 
+import numpy as np
 import pytest
 from eth_abi import encode
 from eth_utils import keccak
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from offchain import protocol as P
 from offchain.build import load_artifact
+from offchain.errors import InvalidSharesError
 from tests.contracts.helpers import (
     OPERATOR,
     OWNER,
@@ -220,8 +222,60 @@ def test_slash_reporter_share_is_the_slashers(attestia) -> None:
 def test_attribution_hash_is_abi_encode_of_the_share_list(n: int, data) -> None:
     accounts = sorted({data.draw(address) for _ in range(n)}, key=lambda a: int(a, 16))
     shares = [P.Share(a, data.draw(st.integers(0, 2**16 - 1))) for a in accounts]
-    assert P.encode_shares(shares) == encode([P.SHARES_ABI_TYPE], [shares])
-    assert P.attribution_hash(shares) == keccak(encode([P.SHARES_ABI_TYPE], [shares]))
+    assert P.encode_shares_unchecked(shares) == encode([P.SHARES_ABI_TYPE], [shares])
+    assert P.attribution_hash_unchecked(shares) == keccak(encode([P.SHARES_ABI_TYPE], [shares]))
+
+
+@given(n=st.integers(1, 5), data=st.data())
+def test_check_shares_is_the_registrys_rule(n: int, data) -> None:
+    """Sorted strictly ascending, no zero, sum = BPS (``_checkShares``); the checked encoders
+    refuse what it refuses and hash what it accepts as the unchecked ones do."""
+    accounts = [data.draw(address) for _ in range(n)]
+    if data.draw(st.booleans()):
+        accounts.sort(key=lambda a: int(a, 16))
+    bps = [data.draw(st.integers(0, P.BPS)) for _ in range(n)]
+    if data.draw(st.booleans()):
+        bps[-1] = P.BPS - sum(bps[:-1])
+    entries = list(zip(accounts, bps, strict=True))
+    valid = (all(int(a, 16) < int(b, 16) for a, b in itertools.pairwise(accounts))
+             and all(0 < b <= P.BPS for b in bps) and sum(bps) == P.BPS)
+    if valid:
+        assert P.check_shares(entries) == entries
+        assert P.encode_shares(entries) == P.encode_shares_unchecked(entries)
+        assert P.attribution_hash(entries) == P.attribution_hash_unchecked(entries)
+    else:
+        for checked in (P.check_shares, P.encode_shares, P.attribution_hash):
+            with pytest.raises(InvalidSharesError):
+                checked(entries)
+
+
+small_uint = st.integers(0, 2**62)
+uint256 = st.one_of(small_uint, st.integers(0, 2**256 - 1))
+int256 = st.one_of(st.integers(-(2**62), 2**62), st.integers(-(2**255), 2**255 - 1))
+
+
+@given(steps=st.lists(st.builds(P.TraceStep, uint256, address, uint256, uint256, uint256,
+                                int256, b32), min_size=1, max_size=6))
+def test_trace_step_leaves_are_the_protocol_leaf(steps: list[P.TraceStep]) -> None:
+    columns = [list(column) for column in zip(*(s.as_tuple() for s in steps), strict=True)]
+    assert P.trace_step_leaves(*columns) == [P.trace_step_leaf(s) for s in steps]
+
+
+@given(pairs=st.lists(st.tuples(address, int256), max_size=6))
+def test_sums_leaves_are_the_protocol_leaf(pairs: list[tuple[str, int]]) -> None:
+    accounts, totals = [a for a, _ in pairs], [t for _, t in pairs]
+    assert P.sums_leaves(accounts, totals) == [P.sums_leaf(a, t) for a, t in pairs]
+
+
+@given(n=st.integers(0, 5), d=st.integers(1, 4), data=st.data())
+def test_data_item_leaves_are_the_protocol_leaf(n: int, d: int, data) -> None:
+    z = [[data.draw(st.integers(-(2**63), 2**63 - 1)) for _ in range(d)] for _ in range(n)]
+    labels = [data.draw(st.integers(0, 2**63 - 1)) for _ in range(n)]
+    owners = [data.draw(address) for _ in range(n)]
+    leaves = P.data_item_leaves(np.asarray(z, dtype=np.int64).reshape(n, d),
+                                np.asarray(labels, dtype=np.int64), owners)
+    assert leaves == [P.data_item_leaf(P.DataItem(i, owners[i], labels[i], tuple(z[i])))
+                      for i in range(n)]
 
 
 @given(fee=st.integers(0, 2**96), worker_bps=st.integers(0, P.BPS), data=st.data())

@@ -4,7 +4,8 @@
 attribution"): quantised features, exact integer distances, Theorem 1 in fixed point; ``trace``
 is the trace a challenged worker commits to and the one-step fraud a challenger proves.
 ``knn_shapley`` is the float64 reference (Jia et al., 2019); ``shares`` turns point values into
-the on-chain ``Share[]`` list (basis points per contributor) and its ``attributionHash``.
+the on-chain ``Share[]`` list (basis points per contributor); the list's rules and its
+``attributionHash`` are ``offchain.protocol.check_shares`` / ``attribution_hash``.
 """
 
 from offchain.attribution.errors import AttributionError, InvalidInputError, InvalidSharesError
@@ -21,11 +22,8 @@ from offchain.attribution.knn_shapley import KnnShapley, knn_shapley, knn_shaple
 from offchain.attribution.shares import (
     ContributorMap,
     Share,
-    attribution_hash,
     decode_shares,
-    encode_shares,
     shares_from_totals,
-    validate_shares,
 )
 
 __all__ = [
@@ -37,9 +35,7 @@ __all__ = [
     "InvalidSharesError",
     "KnnShapley",
     "Share",
-    "attribution_hash",
     "decode_shares",
-    "encode_shares",
     "knn_shapley",
     "knn_shapley_batch",
     "label_of_instances",
@@ -48,5 +44,4 @@ __all__ = [
     "quantize",
     "shares_from_int_totals",
     "shares_from_totals",
-    "validate_shares",
 ]

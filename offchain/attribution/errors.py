@@ -1,15 +1,9 @@
-"""Errors raised by attribution: bad inputs to KNN-Shapley and malformed share lists."""
+"""Errors raised by attribution: bad inputs to KNN-Shapley and malformed share lists.
 
-from offchain.errors import AttestiaError
+Defined in ``offchain.errors``, because the protocol's share rules
+(:func:`offchain.protocol.check_shares`) raise them too and the protocol imports nothing above it.
+"""
 
+from offchain.errors import AttributionError, InvalidInputError, InvalidSharesError
 
-class AttributionError(AttestiaError):
-    """Base of every attribution error."""
-
-
-class InvalidInputError(AttributionError):
-    """Training data, a query, labels or ``k`` are malformed (shape, finiteness, range)."""
-
-
-class InvalidSharesError(AttributionError):
-    """A share list breaks the on-chain rules: sorted unique addresses, positive bps, sum 10,000."""
+__all__ = ["AttributionError", "InvalidInputError", "InvalidSharesError"]

@@ -33,10 +33,11 @@ from typing import Any
 import numpy as np
 
 from offchain.attribution.errors import InvalidInputError
-from offchain.attribution.shares import _largest_remainder, address_key, canonical_address
+from offchain.attribution.shares import _largest_remainder
 from offchain.protocol import (
     FEATURE_FRAC_BITS,
     FEATURE_SCALE,
+    FIELD_MODULUS,
     MAX_ATTRIBUTION_FEATURES,
     MAX_MU,
     MAX_RHO,
@@ -45,6 +46,8 @@ from offchain.protocol import (
     VALUE_SCALE,
     Z_LIMIT,
     Share,
+    address_key,
+    canonical_address,
 )
 
 _EXACT_FLOAT = 2**53
@@ -191,18 +194,21 @@ def _quantize_exact(big_x: np.ndarray, mu: Sequence[int], rho: Sequence[int]) ->
 # -- labels ---------------------------------------------------------------------------------
 
 def label_of_output(logits: np.ndarray) -> int:
-    """The query label a tensor output states: argmax of the float32 logits, ties to the
-    lowest index (``runtime.predicted_label``)."""
-    from offchain.models.runtime import predicted_label
-
-    return predicted_label(logits)
+    """The query label a tensor output states: argmax of the float32 logits of one row, ties
+    to the lowest index (``IntegerAttribution.labelOfTensor``; the worker's predicted label,
+    ``runtime.predicted_label``, is this rule)."""
+    arr = np.asarray(logits)
+    if arr.ndim == 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise InvalidInputError(
+            f"expected one finite row of logits, got shape {list(arr.shape)}")
+    return int(np.argmax(arr))
 
 
 def label_of_instances(instances: Sequence[int]) -> int:
     """The query label a ZK record states: argmax of ``instances[1:]`` read as signed BN254
     field elements (``v > p/2`` is ``v - p``), ties to the lowest index."""
-    from offchain.proofs.zk import FIELD_MODULUS
-
     outputs = [int(v) for v in list(instances)[1:]]
     if not outputs:
         raise InvalidInputError("a ZK record's instances carry no outputs after the input hash")

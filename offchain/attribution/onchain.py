@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from offchain.attribution.shares import attribution_hash
 from offchain.errors import AttestiaError
-from offchain.protocol import Inference, Share, inference_digest, share_of
+from offchain.protocol import Inference, Share, attribution_hash, inference_digest, share_of
 from offchain.registry import Attestia, InferenceRecorded
 
 

@@ -12,25 +12,30 @@ recomputes a list from the same values gets the same bytes:
   remainders go to the lower address (addresses compared as 20-byte integers);
 * if every total is 0 (nobody helped, or every helper hurt) the declared policy applies: an
   equal split over the roster, the remainder handed out by the same rule.
+
+The list's rules and its hash belong to the protocol: :func:`offchain.protocol.check_shares`
+(the registry's ``_checkShares``), ``protocol.encode_shares`` and ``protocol.attribution_hash``
+(both check first).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 
 import numpy as np
 from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
-from eth_utils import keccak
 
-from offchain import protocol
 from offchain.attribution.errors import InvalidInputError, InvalidSharesError
-from offchain.protocol import BPS, SHARES_ABI_TYPE, Share
-
-_HEX_ADDRESS = re.compile(r"(0[xX])?[0-9a-fA-F]{40}")
+from offchain.protocol import (
+    BPS,
+    SHARES_ABI_TYPE,
+    Share,
+    address_key,
+    canonical_address,
+    check_shares,
+)
 
 
 class ContributorMap:
@@ -130,93 +135,14 @@ def _largest_remainder(weights: Mapping[str, float]) -> list[Share]:
                   key=lambda s: address_key(s[0]))
 
 
-def validate_shares(shares: Iterable[Sequence[object]]) -> list[Share]:
-    """Check a share list against the on-chain rules; return it with checksummed addresses.
-
-    Raises :class:`InvalidSharesError` naming the first broken rule.
-    """
-    result: list[Share] = []
-    for position, entry in enumerate(shares):
-        if len(entry) != 2:
-            raise InvalidSharesError(f"share #{position} must be (address, bps); got {entry!r}")
-        raw, bps = entry
-        try:
-            address = canonical_address(raw)
-        except InvalidInputError as exc:
-            raise InvalidSharesError(f"share #{position}: {exc}") from exc
-        if isinstance(bps, bool) or not isinstance(bps, int | np.integer):
-            raise InvalidSharesError(f"share #{position} bps must be an int; got {bps!r}")
-        if not 0 < bps <= BPS:
-            raise InvalidSharesError(
-                f"share #{position} ({address}) has {bps} bps; each must be in 1..{BPS}"
-                " (omit zero entries)"
-            )
-        if result and address_key(address) <= address_key(result[-1][0]):
-            raise InvalidSharesError(
-                f"share #{position} ({address}) is not above {result[-1][0]}: addresses must be"
-                " unique and sorted ascending"
-            )
-        # A list this module made is already canonical Shares: reuse them (hot path).
-        if type(entry) is not Share or entry[0] != address or type(bps) is not int:
-            entry = Share(address, int(bps))
-        result.append(entry)
-    total = sum(bps for _, bps in result)
-    if total != BPS:
-        raise InvalidSharesError(f"shares sum to {total} bps; they must sum to {BPS}")
-    return result
-
-
-def encode_shares(shares: Iterable[Sequence[object]]) -> bytes:
-    """``abi.encode(Share[])`` of a valid list: validated here, encoded by
-    :func:`offchain.protocol.encode_shares`."""
-    return protocol.encode_shares(validate_shares(shares))
-
-
 def decode_shares(data: bytes) -> list[Share]:
-    """Inverse of :func:`encode_shares`; rejects bytes that do not hold a valid list."""
+    """Inverse of :func:`offchain.protocol.encode_shares`; rejects bytes that do not hold a
+    valid list."""
     try:
         (entries,) = decode([SHARES_ABI_TYPE], data)
     except (DecodingError, ValueError, TypeError) as exc:
         raise InvalidSharesError(f"bytes are not an ABI-encoded Share[]: {exc}") from exc
-    shares = validate_shares([(address, bps) for address, bps in entries])
+    shares = check_shares([(address, bps) for address, bps in entries])
     if encode([SHARES_ABI_TYPE], [shares]) != bytes(data):
         raise InvalidSharesError("bytes are not the canonical ABI encoding of their Share[]")
     return shares
-
-
-def attribution_hash(shares: Iterable[Sequence[object]]) -> bytes:
-    """``keccak256(abi.encode(Share[]))``: the 32-byte attributionHash of a valid list
-    (validated here, hashed by :func:`offchain.protocol.attribution_hash`)."""
-    return protocol.attribution_hash(validate_shares(shares))
-
-
-def canonical_address(value: object) -> str:
-    """The EIP-55 checksummed form of an address; mixed case must already be a valid checksum."""
-    if isinstance(value, bytes) and len(value) == 20:
-        return _checksum(value.hex())
-    if not isinstance(value, str) or not _HEX_ADDRESS.fullmatch(value):
-        raise InvalidInputError(f"{value!r} is not a 20-byte hex address")
-    return _canonical_hex(value)
-
-
-@lru_cache(maxsize=1 << 16)
-def _canonical_hex(value: str) -> str:
-    # Cached and computed directly (eth_utils' version costs ~0.1 ms): rosters repeat.
-    body = value[-40:]
-    checksummed = _checksum(body.lower())
-    if body != body.lower() and body != body.upper() and body != checksummed[2:]:
-        raise InvalidInputError(
-            f"{value} has mixed case but an invalid EIP-55 checksum; check for a typo"
-        )
-    return checksummed
-
-
-def _checksum(lower_hex: str) -> str:
-    digest = keccak(lower_hex.encode("ascii")).hex()
-    return "0x" + "".join(c.upper() if h in "89abcdef" else c
-                          for c, h in zip(lower_hex, digest, strict=False))
-
-
-def address_key(address: str) -> int:
-    """Addresses order as 20-byte big-endian integers (case-insensitive)."""
-    return int(address, 16)

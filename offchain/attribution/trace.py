@@ -8,10 +8,9 @@ leaves. A challenger who holds the input builds the honest trace itself
 first step that does not check (:func:`first_fraud`): N steps checkable each from itself and
 its neighbour, so one step is always enough.
 
-Leaves are hashed here with hand-made ABI encodings of the static structs (``TraceStep``,
-``(address, int256)``) and of ``DataItem``, because ``eth_abi`` costs ~30 us a leaf and a
-trace has N of them; ``tests/attribution/test_trace.py`` ties every encoder to
-``protocol.trace_step_leaf`` / ``sums_leaf`` / ``data_item_leaf`` byte for byte.
+Leaves are hashed by the protocol's encoders of many leaves at once
+(``protocol.trace_step_leaves`` / ``sums_leaves`` / ``data_item_leaves``, pinned there to the
+one-leaf definitions).
 
 Published file (JSON, ``attestia-trace/1``; the format is in design.md): columnar, integers
 that may exceed 2**53 as decimal strings, hashes as 0x-hex. :func:`load_trace` recomputes the
@@ -24,118 +23,35 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sha3 import keccak_256
 
 from offchain.attribution.errors import AttributionError, InvalidInputError
 from offchain.attribution.integer import IntegerContributors, IntegerKnnShapley
-from offchain.attribution.shares import canonical_address
 from offchain.merkle import IndexedTree
-from offchain.protocol import VALUE_SCALE, DataItem, FraudKind, StepOpening, TraceStep
+from offchain.protocol import (
+    VALUE_SCALE,
+    AttributionSpec,
+    DataItem,
+    FraudKind,
+    StepOpening,
+    TraceStep,
+    address_word,
+    canonical_address,
+    data_item_leaves,
+    sums_leaves,
+    trace_step_leaves,
+)
 
 TRACE_FORMAT = "attestia-trace/1"
 _UINT256 = 1 << 256
 _INT256 = 1 << 255
-_BLOCK = 4096
 
 
 class TraceError(AttributionError):
     """A trace is malformed, or does not match the root or totals it claims."""
-
-
-# -- leaf encodings (static ABI words) ------------------------------------------------------
-
-def _uint(value: int) -> bytes:
-    if not 0 <= value < _UINT256:
-        raise TraceError(f"{value} is not a uint256")
-    return value.to_bytes(32, "big")
-
-
-def _int(value: int) -> bytes:
-    if not -_INT256 <= value < _INT256:
-        raise TraceError(f"{value} is not an int256")
-    return value.to_bytes(32, "big", signed=True)
-
-
-def _address_word(address: str) -> bytes:
-    return bytes(12) + bytes.fromhex(address[2:])
-
-
-def step_leaf(step: TraceStep) -> bytes:
-    """``keccak256(abi.encode(TraceStep))`` (= ``protocol.trace_step_leaf``)."""
-    return keccak_256(
-        _uint(step.item) + _address_word(step.contributor) + _uint(step.slot)
-        + _uint(step.label) + _uint(step.distance) + _int(step.value) + bytes(step.sumsRoot)
-    ).digest()
-
-
-def sum_leaf(account: str, total: int) -> bytes:
-    """``keccak256(abi.encode(address, int256))`` (= ``protocol.sums_leaf``)."""
-    return keccak_256(_address_word(account) + _int(total)).digest()
-
-
-def data_item_leaves(z_items: np.ndarray, labels: np.ndarray, owners: Sequence[str]
-                     ) -> list[bytes]:
-    """``keccak256(abi.encode(DataItem))`` of every row (= ``protocol.data_item_leaf``),
-    the ABI words of all rows built at once."""
-    z = np.asarray(z_items, dtype=np.int64)
-    n, d = z.shape
-    y = np.asarray(labels, dtype=np.int64)
-    if y.shape != (n,) or len(owners) != n or (n and int(y.min()) < 0):
-        raise InvalidInputError("one non-negative label and one owner per item")
-    accounts = {a: bytes.fromhex(a[2:]) for a in dict.fromkeys(owners)}
-    owner_words = np.zeros((n, 32), dtype=np.uint8)
-    owner_words[:, 12:] = np.frombuffer(b"".join(accounts[a] for a in owners),
-                                        dtype=np.uint8).reshape(-1, 20)
-    # abi.encode of one dynamic tuple: its offset (32), index, contributor, label, the
-    # array's offset in the tuple (128), its length d, the d int256 words.
-    fixed = np.frombuffer(_uint(32), dtype=np.uint8)
-    array_head = np.frombuffer(_uint(128) + _uint(d), dtype=np.uint8)
-    size = (6 + d) * 32
-    leaves: list[bytes] = []
-    for start in range(0, n, _BLOCK):  # blocks bound the memory of the encoded rows
-        rows = slice(start, min(start + _BLOCK, n))
-        m = rows.stop - rows.start
-        data = np.hstack([
-            np.broadcast_to(fixed, (m, 32)), _words(np.arange(rows.start, rows.stop)),
-            owner_words[rows], _words(y[rows]), np.broadcast_to(array_head, (m, 64)),
-            _words(z[rows].reshape(-1)).reshape(m, -1),
-        ]).tobytes()
-        leaves.extend(keccak_256(data[i:i + size]).digest() for i in range(0, len(data), size))
-    return leaves
-
-
-def _words(values: np.ndarray) -> np.ndarray:
-    """int64 values as 32-byte big-endian two's-complement ABI words, ``(n, 32)`` uint8."""
-    out = np.zeros((len(values), 32), dtype=np.uint8)
-    out[:, :24] = np.where(values < 0, 0xFF, 0).astype(np.uint8)[:, None]
-    out[:, 24:] = values.astype(">i8").view(np.uint8).reshape(-1, 8)
-    return out
-
-
-def _step_leaves_int64(trace: Trace) -> list[bytes] | None:
-    """Every step leaf with the ABI words built column-wise (same bytes as
-    :func:`step_leaf`); None when a column leaves int64 (a published lie), which then goes
-    step by step."""
-    limit = 1 << 63
-    try:
-        columns = [np.asarray(c, dtype=np.int64) for c in
-                   (trace.items, trace.slots, trace.labels, trace.distances, trace.values)]
-    except OverflowError:
-        return None
-    if any(int(c.min()) < 0 or int(c.max()) >= limit for c in columns[:4]):
-        return None
-    accounts = {a: bytes.fromhex(a[2:]) for a in dict.fromkeys(trace.contributors)}
-    contributor = np.zeros((trace.n, 32), dtype=np.uint8)
-    contributor[:, 12:] = np.frombuffer(b"".join(accounts[a] for a in trace.contributors),
-                                        dtype=np.uint8).reshape(-1, 20)
-    roots = np.frombuffer(b"".join(trace.sums_roots), dtype=np.uint8).reshape(-1, 32)
-    items, slots, labels, distances, values = (_words(c) for c in columns)
-    data = np.hstack([items, contributor, slots, labels, distances, values, roots]).tobytes()
-    size = 7 * 32
-    return [keccak_256(data[i:i + size]).digest() for i in range(0, len(data), size)]
 
 
 class ItemsTree:
@@ -162,7 +78,7 @@ class ItemsTree:
 # -- the trace ------------------------------------------------------------------------------
 
 def _sums_tree(roster: Sequence[str], sums: Sequence[int]) -> IndexedTree:
-    return IndexedTree([sum_leaf(a, s) for a, s in zip(roster, sums, strict=True)])
+    return IndexedTree(sums_leaves(roster, sums))
 
 
 @dataclass
@@ -205,8 +121,11 @@ class Trace:
 
     @cached_property
     def leaves(self) -> list[bytes]:
-        fast = _step_leaves_int64(self)
-        return fast if fast is not None else [step_leaf(self.step(p)) for p in range(self.n)]
+        try:
+            return trace_step_leaves(self.items, self.contributors, self.slots, self.labels,
+                                     self.distances, self.values, self.sums_roots)
+        except InvalidInputError as exc:
+            raise TraceError(str(exc)) from None
 
     @cached_property
     def tree(self) -> IndexedTree:
@@ -307,8 +226,8 @@ def build_trace(index: IntegerKnnShapley, contributors: IntegerContributors, zq:
     totals = np.zeros(len(roster), dtype=np.int64)
     np.add.at(totals, slots, values)
 
-    words = [_address_word(a) for a in roster]
-    sums_tree = IndexedTree([sum_leaf(a, 0) for a in roster])
+    words = [address_word(a) for a in roster]
+    sums_tree = IndexedTree(sums_leaves(roster, [0] * len(roster)))
     depth = sums_tree.depth
     levels = [list(level) for level in sums_tree._levels]
     zeros = sums_tree._zeros
@@ -318,6 +237,8 @@ def build_trace(index: IntegerKnnShapley, contributors: IntegerContributors, zq:
     roots: list[bytes] = []
     append = roots.append
     for slot, total in zip(slots.tolist(), new_sum.tolist(), strict=True):
+        # protocol.sums_leaf spelled inline (one call saved per step of N); the test of the
+        # honest trace opens every sums root with protocol.sums_leaf.
         node = keccak_256(words[slot] + total.to_bytes(32, "big", signed=True)).digest()
         position = slot
         levels[0][position] = node
@@ -430,6 +351,44 @@ def write_trace(trace: Trace, path: Any) -> None:
     from offchain.fsutil import atomic_write_bytes
 
     atomic_write_bytes(path, trace.dumps())
+
+
+# -- a model's attribution ------------------------------------------------------------------
+
+class AttributedPackage(Protocol):
+    """What :meth:`AttributionModel.of_package` reads of a model package
+    (:class:`offchain.models.package.ModelPackage` has it; models build on attribution, not
+    the other way round)."""
+
+    def attribution_spec(self) -> AttributionSpec: ...
+
+    def integer_index(self) -> IntegerKnnShapley: ...
+
+    def integer_contributors(self) -> IntegerContributors: ...
+
+    def items_tree(self) -> ItemsTree: ...
+
+
+@dataclass(frozen=True)
+class AttributionModel:
+    """What the dispute game needs of a model: its committed spec, the prepared integer
+    index, who owns each item, and the items tree (for item proofs)."""
+
+    spec: AttributionSpec
+    index: IntegerKnnShapley
+    contributors: IntegerContributors
+    items: ItemsTree
+
+    @classmethod
+    def of_package(cls, package: AttributedPackage) -> AttributionModel:
+        """From a loaded :class:`~offchain.models.package.ModelPackage`."""
+        return cls(package.attribution_spec(), package.integer_index(),
+                   package.integer_contributors(), package.items_tree())
+
+    def trace(self, query: Any, label: int) -> Trace:
+        """The honest trace of a quantised query and its label."""
+        return build_trace(self.index, self.contributors, np.asarray(query, dtype=np.int64),
+                           int(label))
 
 
 # -- fraud ----------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def _package(path: Path) -> Any:
 
 def _model_for(attestia: Any, package: Any, model_id: bytes) -> Any:
     """The dispute view of ``package``, refused unless it is the record's model."""
-    from offchain.dispute.game import AttributionModel
+    from offchain.attribution.trace import AttributionModel
     from offchain.errors import ConfigError
 
     registered = attestia.registry.model(model_id)

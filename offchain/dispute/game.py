@@ -14,15 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from offchain.attribution.integer import IntegerContributors, IntegerKnnShapley
 from offchain.attribution.trace import (
+    AttributionModel,
     Fraud,
-    ItemsTree,
     Trace,
     TraceError,
-    build_trace,
     first_fraud,
     parse_trace,
 )
@@ -50,28 +46,6 @@ TRACE_MAX_BYTES = 256 * 1024 * 1024
 
 class DisputeError(AttestiaError):
     """A dispute action cannot be taken (wrong state, missing data, unreadable trace)."""
-
-
-@dataclass(frozen=True)
-class AttributionModel:
-    """What the dispute game needs of a model: its committed spec, the prepared integer
-    index, who owns each item, and the items tree (for item proofs)."""
-
-    spec: AttributionSpec
-    index: IntegerKnnShapley
-    contributors: IntegerContributors
-    items: ItemsTree
-
-    @classmethod
-    def of_package(cls, package: Any) -> AttributionModel:
-        """From a loaded :class:`~offchain.models.package.ModelPackage`."""
-        return cls(package.attribution_spec(), package.integer_index(),
-                   package.integer_contributors(), package.items_tree())
-
-    def trace(self, query: Any, label: int) -> Trace:
-        """The honest trace of a quantised query and its label."""
-        return build_trace(self.index, self.contributors, np.asarray(query, dtype=np.int64),
-                           int(label))
 
 
 # -- reading the game's state ----------------------------------------------------------------

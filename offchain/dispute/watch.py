@@ -22,9 +22,9 @@ from offchain.attribution.integer import (
     label_of_output,
     shares_from_int_totals,
 )
+from offchain.attribution.trace import AttributionModel
 from offchain.client import LocalRequest
 from offchain.dispute.game import (
-    AttributionModel,
     DisputeError,
     challenge_closes_at,
     find_fraud,

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import onnx
 
+from offchain.attribution.errors import InvalidInputError
+from offchain.attribution.integer import quantization
 from offchain.models import runtime
 from offchain.models.errors import ModelError, PackageSchemaError
 from offchain.models.manifest import (
@@ -154,9 +156,6 @@ def build_package(
 def _check_quantisable(pre: Preprocessing) -> None:
     """The integer attribution must be able to quantise every feature (design.md "Integer
     attribution"): refused here, before anything is written, not at registration."""
-    from offchain.attribution.errors import InvalidInputError
-    from offchain.attribution.integer import quantization
-
     try:
         quantization(pre)
     except InvalidInputError as exc:

@@ -30,11 +30,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import onnx
 
+from offchain.attribution.integer import (
+    IntegerContributors,
+    IntegerKnnShapley,
+    quantization,
+    quantize,
+)
+from offchain.attribution.trace import ItemsTree
 from offchain.fsutil import atomic_write_bytes
 from offchain.models import encoding
 from offchain.models.errors import (
@@ -60,10 +67,6 @@ from offchain.protocol import (
     attribution_spec_hash,
     sorted_roster,
 )
-
-if TYPE_CHECKING:
-    from offchain.attribution.integer import IntegerContributors, IntegerKnnShapley
-    from offchain.attribution.trace import ItemsTree
 
 ATTRIBUTION_K = 5
 """The K of the KNN utility every package's attribution uses (``offchain.engine``)."""
@@ -158,8 +161,6 @@ class ModelPackage:
 
     def quantise(self, raw: np.ndarray) -> np.ndarray:
         """Raw float32 features (last axis) -> quantised int64, the rule of the roster rows."""
-        from offchain.attribution.integer import quantize
-
         mu, rho = self._quantization
         return quantize(np.asarray(raw), mu, rho)
 
@@ -179,8 +180,6 @@ class ModelPackage:
     def integer_index(self, k: int = ATTRIBUTION_K) -> IntegerKnnShapley:
         """The prepared integer KNN-Shapley index over the quantised roster (cached for K)."""
         if k != ATTRIBUTION_K:
-            from offchain.attribution.integer import IntegerKnnShapley
-
             return IntegerKnnShapley(self._quantised_items, self.training.y, k)
         return self._integer_index
 
@@ -190,8 +189,6 @@ class ModelPackage:
 
     @cached_property
     def _quantization(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        from offchain.attribution.integer import quantization
-
         return quantization(self.manifest.preprocessing)
 
     @cached_property
@@ -202,20 +199,14 @@ class ModelPackage:
 
     @cached_property
     def _items_tree(self) -> ItemsTree:
-        from offchain.attribution.trace import ItemsTree
-
         return ItemsTree(self._quantised_items, self.training.y, self.row_owners())
 
     @cached_property
     def _integer_index(self) -> IntegerKnnShapley:
-        from offchain.attribution.integer import IntegerKnnShapley
-
         return IntegerKnnShapley(self._quantised_items, self.training.y, ATTRIBUTION_K)
 
     @cached_property
     def _integer_contributors(self) -> IntegerContributors:
-        from offchain.attribution.integer import IntegerContributors
-
         return IntegerContributors(self.row_owners(), roster=self.roster)
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from offchain.attribution.errors import InvalidInputError
+from offchain.attribution.integer import label_of_output
 from offchain.models.errors import EncodingError, ModelRuntimeError, PackageFileMissing
 
 PROVIDERS = ("CPUExecutionProvider",)
@@ -114,13 +116,13 @@ def run(onnx_path: str | Path, x: np.ndarray) -> np.ndarray:
 
 
 def predicted_label(logits: np.ndarray) -> int:
-    """Index of the largest logit of a single-row output (the first one on a tie)."""
-    arr = np.asarray(logits)
-    if arr.ndim == 2 and arr.shape[0] == 1:
-        arr = arr[0]
-    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
-        raise EncodingError(f"expected one finite row of logits, got shape {list(arr.shape)}")
-    return int(np.argmax(arr))
+    """Index of the largest logit of a single-row output (the first one on a tie): the label
+    the attribution is computed for (:func:`offchain.attribution.integer.label_of_output`),
+    refused as an :class:`EncodingError` here, where the output comes from the model."""
+    try:
+        return label_of_output(logits)
+    except InvalidInputError as exc:
+        raise EncodingError(str(exc)) from None
 
 
 def clear_cache() -> None:

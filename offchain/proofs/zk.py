@@ -57,6 +57,7 @@ from offchain.build import EVM_VERSION, SHIM, SOLC_VERSION
 from offchain.config import ANVIL_CHAIN_ID, REPO_ROOT
 from offchain.errors import AttestiaError, CompileError, ToolchainError
 from offchain.fsutil import atomic_write_json, fsync_dir
+from offchain.protocol import FIELD_MODULUS
 from offchain.protocol import ZkProof as OnchainZkProof
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,6 @@ log = logging.getLogger(__name__)
 FORMAT = "attestia-zk/2"  # /2: "content_hash" (sha-256 of the ONNX file) replaced "model_id"
 MANIFEST_NAME = "zk.json"
 EZKL_VERSION = "23.0.5"
-# BN254 scalar field: every instance is an element of it.
-FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 LOCAL_SRS_NOTICE = "LOCAL TEST-ONLY SRS — NOT SECURE"
 EIP170_LIMIT = 24_576
 VERIFIER_CONTRACT = "Halo2Verifier"

@@ -17,7 +17,6 @@ from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
 from offchain.attribution.errors import InvalidSharesError
-from offchain.attribution.shares import validate_shares
 from offchain.chain.eip712 import recover_signer
 from offchain.config import ANVIL_CHAIN_ID
 from offchain.engine import Evaluation
@@ -41,6 +40,7 @@ from offchain.protocol import (
     attribution_hash,
     batch_digest,
     batch_id,
+    check_shares,
     contributors_hash,
     data_uri_hash,
     inference_digest,
@@ -253,7 +253,7 @@ def check_attribution(ev: Evidence, package: ModelPackage | None = None) -> Chec
     if ev.inference is None:
         return skipped(name, "no record")
     try:
-        shares = validate_shares(ev.shares)
+        shares = check_shares(ev.shares)
     except InvalidSharesError as exc:
         return failed(name, f"the attribution list is invalid: {exc}")
     actual = attribution_hash(shares)

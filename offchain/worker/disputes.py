@@ -14,7 +14,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from offchain.dispute.game import AttributionModel, respond
+from offchain.attribution.trace import AttributionModel
+from offchain.dispute.game import respond
 from offchain.errors import AttestiaError
 from offchain.protocol import DisputeState
 from offchain.registry import Attestia

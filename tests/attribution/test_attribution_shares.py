@@ -16,13 +16,10 @@ from offchain.attribution import (
     InvalidInputError,
     InvalidSharesError,
     KnnShapley,
-    attribution_hash,
     decode_shares,
-    encode_shares,
     shares_from_totals,
-    validate_shares,
 )
-from offchain.protocol import BPS
+from offchain.protocol import BPS, attribution_hash, check_shares, encode_shares
 
 
 def address(n: int) -> str:
@@ -42,7 +39,7 @@ def test_random_cases_sum_to_10000_and_follow_largest_remainder() -> None:
                   for a in accounts}
         shares = shares_from_totals(totals)
         assert sum(bps for _, bps in shares) == BPS
-        assert validate_shares(shares) == shares
+        assert check_shares(shares) == shares
         positive = {a: Fraction(max(v, 0.0)) for a, v in totals.items()}
         total = sum(positive.values())
         weights = positive if total else dict.fromkeys(totals, Fraction(1))
@@ -143,7 +140,7 @@ def test_contributor_map_with_knn_values_end_to_end() -> None:
     owners = [address(int(i)) for i in rng.integers(1, 9, 300)]
     values = KnnShapley(x, y, 5).values(rng.standard_normal(4), 1)
     shares = ContributorMap(owners).shares(values)
-    assert validate_shares(shares) == shares
+    assert check_shares(shares) == shares
     best = max(ContributorMap(owners).totals(values).items(), key=lambda kv: kv[1])[0]
     assert dict(shares)[best] == max(bps for _, bps in shares)
 
@@ -186,7 +183,7 @@ def test_encoding_round_trip_and_hash() -> None:
 )
 def test_validate_shares_rejects(shares, message: str) -> None:
     with pytest.raises(InvalidSharesError, match=message):
-        validate_shares(shares)
+        check_shares(shares)
     with pytest.raises(InvalidSharesError):
         attribution_hash(shares)
 

@@ -239,7 +239,7 @@ A, B, C = ("0x" + "11" * 20, "0x" + "22" * 20, "0x" + "33" * 20)
 
 
 def canonical(address: str) -> str:
-    from offchain.attribution.shares import canonical_address
+    from offchain.protocol import canonical_address
 
     return canonical_address(address)
 

@@ -12,20 +12,16 @@ from hypothesis import strategies as st
 
 from offchain import protocol
 from offchain.attribution.integer import IntegerContributors, IntegerKnnShapley
-from offchain.attribution.shares import canonical_address
 from offchain.attribution.trace import (
     ItemsTree,
     Trace,
     TraceError,
     build_trace,
-    data_item_leaves,
     first_fraud,
     parse_trace,
-    step_leaf,
-    sum_leaf,
 )
 from offchain.merkle import process_indexed, verify_indexed
-from offchain.protocol import FraudKind, TraceStep
+from offchain.protocol import FraudKind, TraceStep, canonical_address, data_item_leaves
 
 ROSTER = tuple(sorted((canonical_address(f"0x{i * 0x1F3D5B79:040x}") for i in range(1, 6)),
                       key=lambda a: int(a, 16)))
@@ -49,8 +45,10 @@ def honest(label: int = 1, **kw) -> tuple[Trace, IntegerKnnShapley, IntegerContr
 
 def test_fast_leaves_are_the_protocol_leaves() -> None:
     step = TraceStep(7, ROSTER[1], 1, 2, 2**61 + 5, -(2**41) - 3, bytes(range(32)))
-    assert step_leaf(step) == protocol.trace_step_leaf(step)
-    assert sum_leaf(ROSTER[2], -(2**62)) == protocol.sums_leaf(ROSTER[2], -(2**62))
+    assert protocol.trace_step_leaves(*([v] for v in step.as_tuple())) == [
+        protocol.trace_step_leaf(step)]
+    assert protocol.sums_leaves([ROSTER[2]], [-(2**62)]) == [
+        protocol.sums_leaf(ROSTER[2], -(2**62))]
     z = np.asarray([[1, -1, 0], [-(2**24) + 1, 2**24 - 1, -7]])
     leaves = data_item_leaves(z, np.asarray([3, 0]), [ROSTER[0], ROSTER[4]])
     for i in range(2):

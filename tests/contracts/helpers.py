@@ -27,7 +27,6 @@ from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from offchain.attribution.shares import attribution_hash
 from offchain.build import load_artifact
 from offchain.chain.accounts import dev_account
 from offchain.chain.eip712 import sign_digest
@@ -51,6 +50,7 @@ from offchain.protocol import (
     Request,
     Split,
     ZkProof,
+    attribution_hash,
     batch_digest,
     batch_id,
     inference_digest,
@@ -122,7 +122,7 @@ def contributors_shares(n: int, offset: int = 0) -> list[tuple[str, int]]:
 def raw_attribution_hash(entries: Sequence[tuple[str, int]]) -> bytes:
     """keccak256(abi.encode(Share[])) of ANY list, valid or not.
 
-    ``offchain.attribution.shares.attribution_hash`` refuses invalid lists (as it should); the
+    ``offchain.protocol.attribution_hash`` refuses invalid lists (as it should); the
     contract's own checks on unsorted, zero or mis-summed lists can only be reached with a hash
     that matches such a list.
     """

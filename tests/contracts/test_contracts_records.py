@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pytest
 
-from offchain.attribution.shares import attribution_hash
 from offchain.protocol import (
     PROOF_SIGNED,
     PROOF_TEE,
@@ -16,6 +15,7 @@ from offchain.protocol import (
     TIMESTAMP_WINDOW,
     Payout,
     Split,
+    attribution_hash,
     contributors_hash,
     result_hash,
 )

@@ -18,8 +18,7 @@ from offchain.attribution.integer import (
     quantize,
     shares_from_int_totals,
 )
-from offchain.attribution.trace import ItemsTree, Trace, expected_value
-from offchain.dispute.game import AttributionModel
+from offchain.attribution.trace import AttributionModel, ItemsTree, Trace, expected_value
 from offchain.merkle import IndexedTree
 from offchain.models.encoding import commit, encode_tensor, new_salt
 from offchain.models.manifest import Preprocessing

@@ -17,16 +17,20 @@ import numpy as np
 from eth_abi import encode
 
 from offchain.attribution import ContributorMap, KnnShapley
-from offchain.attribution.shares import (
-    address_key,
-    canonical_address,
-    encode_shares,
-    shares_from_totals,
-)
+from offchain.attribution.shares import shares_from_totals
 from offchain.engine import InferenceEngine
 from offchain.merkle import StandardMerkleTree
 from offchain.models.encoding import encode_tensor
-from offchain.protocol import BPS, INFERENCE_ABI_TYPES, PROOF_SIGNED, Inference, model_id
+from offchain.protocol import (
+    BPS,
+    INFERENCE_ABI_TYPES,
+    PROOF_SIGNED,
+    Inference,
+    address_key,
+    canonical_address,
+    encode_shares,
+    model_id,
+)
 from offchain.worker.batch import batch_file, build_batch
 from offchain.worker.inbox import offchain_request, parse_request
 
