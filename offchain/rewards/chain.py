@@ -60,6 +60,7 @@ from offchain.rewards.settlement import (
     proof_for,
     split_by_roster,
 )
+from offchain.timefmt import iso_if_set
 from offchain.uri import DEFAULT_TIMEOUT, UriError, read_uri
 
 FETCH_THREADS = 8
@@ -610,16 +611,14 @@ class AccountRewards:
         return "claimed" if self.claimed else "nothing"
 
     def to_json(self) -> dict[str, Any]:
-        from offchain.listing import iso
-
         return {"account": self.account, "state": self.state, "claimedWei": self.claimed,
                 "claimableWei": self.claimable, "claimableEpoch": self.claimable_epoch,
                 "pendingWei": self.pending, "pendingEpoch": self.pending_epoch,
-                "pendingClaimableAt": iso(self.pending_ready_at),
+                "pendingClaimableAt": iso_if_set(self.pending_ready_at),
                 "unsettledWei": self.unsettled,
-                "settleableAt": iso(self.settleable_at) if self.unsettled else None,
+                "settleableAt": iso_if_set(self.settleable_at) if self.unsettled else None,
                 "currentEpoch": self.clock.epoch,
-                "currentEpochEndsAt": iso(self.clock.epoch_ends_at)}
+                "currentEpochEndsAt": iso_if_set(self.clock.epoch_ends_at)}
 
 
 def _cumulative_under(attestia: Attestia, epoch: int, root: bytes, out_dir: Path | None
