@@ -228,11 +228,12 @@ def _epoch(settings: Settings, chain_id: int) -> tuple[int, int] | None:
         return None
     from offchain.chain.connection import connect
     from offchain.chain.contracts import Attestia
+    from offchain.protocol import epoch_end
 
     try:
         reg = Attestia.load(connect(settings)).reg
         epoch = reg.current_epoch()
-        return epoch, reg.genesis() + (epoch + 1) * reg.epoch_length()
+        return epoch, epoch_end(epoch, reg.genesis(), reg.epoch_length())
     except AttestiaError as exc:  # the clock has moved; say why there is no epoch, do not fail
         err_console.print(f"[yellow]note:[/] no epoch shown: {exc}", highlight=False)
         return None

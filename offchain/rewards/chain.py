@@ -48,6 +48,7 @@ from offchain.protocol import (
     Split,
     challenge_closes_at,
     epoch_at,
+    epoch_end,
     from_abi,
     share_of,
 )
@@ -545,20 +546,21 @@ class Clock:
     epoch_ends_at: int
     timelock: int
     """Seconds a proposed root waits before it is claimable."""
-    epoch_length: int = 86_400
+    genesis: int
+    epoch_length: int
 
     @classmethod
     def of(cls, attestia: Attestia) -> Clock:
         reg = attestia.reg
         now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
         genesis, length = reg.genesis(), reg.epoch_length()
-        epoch = (now - genesis) // length
-        return cls(now, epoch, genesis + (epoch + 1) * length, attestia.dist.timelock(),
-                   length)
+        epoch = epoch_at(now, genesis, length)
+        return cls(now, epoch, epoch_end(epoch, genesis, length), attestia.dist.timelock(),
+                   genesis, length)
 
     def end_of(self, epoch: int) -> int:
         """When ``epoch`` ends (a settlement can cover it from then on)."""
-        return self.epoch_ends_at + (epoch - self.epoch) * self.epoch_length
+        return epoch_end(epoch, self.genesis, self.epoch_length)
 
 
 def settleable_from(attestia: Attestia, clock: Clock, account: str | None = None) -> int:
