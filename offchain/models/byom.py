@@ -60,6 +60,7 @@ from offchain.models.package import (
     load_package,
     save_package,
 )
+from offchain.protocol import ZERO32
 
 LABEL_COLUMN = "label"
 CONTRIBUTOR_COLUMN = "contributor"
@@ -305,7 +306,7 @@ def _precheck_manifest(name: str, version: str, input_schema: InputSchema,
                        output_schema: OutputSchema, pre: Preprocessing,
                        contributors: Sequence[Contributor], owner: np.ndarray) -> None:
     """Run the manifest's rules over everything but the hashes before any file is written."""
-    zero = bytes(32)
+    zero = ZERO32
     roster = tuple(RosterItem(contributors[int(o)].address, zero) for o in owner)
     parse_manifest(manifest_to_json(Manifest(
         name, version, zero, input_schema, output_schema, pre, zero, len(roster),

@@ -60,6 +60,7 @@ from offchain.models.errors import EncodingError
 from offchain.protocol import (
     PROOF_SIGNED,
     PROOF_TEE,
+    ZERO32,
     Batch,
     Inference,
     Share,
@@ -186,7 +187,7 @@ def _evaluate(engine: InferenceEngine, raws: list[np.ndarray], workers: int
 
 def build_batch(
     engine: InferenceEngine, requests: Sequence[tuple[str, OffchainRequest]], *, worker: str,
-    timestamp: int, proof_kind: int = PROOF_SIGNED, proof_hash: bytes = bytes(32),
+    timestamp: int, proof_kind: int = PROOF_SIGNED, proof_hash: bytes = ZERO32,
     attribution_workers: int = 1, roster: Collection[str] | None = None,
 ) -> BuiltBatch:
     """Run, attribute and commit to every request; build the tree. No I/O.
@@ -452,7 +453,7 @@ class BatchWorker:
             except InboxError as exc:  # journaled as parsed: only if the journal was edited
                 malformed.append((entry.request_id, f"malformed request: {exc}"))
         kind, proof_hash = (PROOF_TEE, self.node.tee.attestation_hash) if self.node.tee else (
-            PROOF_SIGNED, bytes(32))
+            PROOF_SIGNED, ZERO32)
         workers = self.options.attribution_workers or (
             2 if engine.knn.n_train >= PARALLEL_ROSTER else 1)
         built = build_batch(engine, requests, worker=self.node.signer.address,

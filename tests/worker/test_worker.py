@@ -279,7 +279,7 @@ def test_worker_rotates_a_stale_encryption_key_of_its_own(
 def test_an_enclave_key_registers_with_its_consent_and_checks_its_operator(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
-    from offchain.cli.governance import simulated_measurement
+    from offchain.proofs.tee.simulated import simulated_measurement
     from offchain.worker.registration import WorkerKeyConflict
 
     attestia.send(attestia.reg.allow_measurement(simulated_measurement()),
