@@ -27,9 +27,6 @@ import csv
 import io
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +35,7 @@ from typing import Any
 import numpy as np
 import onnx
 
+from offchain.fsutil import replacing_dir
 from offchain.models import runtime
 from offchain.models.errors import ModelError, PackageSchemaError
 from offchain.models.manifest import (
@@ -51,9 +49,6 @@ from offchain.models.manifest import (
     parse_manifest,
 )
 from offchain.models.package import (
-    MANIFEST_FILE,
-    MODEL_FILE,
-    TRAIN_FILE,
     ModelPackage,
     _parse_onnx,
     _value_info,
@@ -101,7 +96,8 @@ def build_package(
     ``out_dir``. Raises a ``ModelError`` (nothing written) on any inconsistency.
 
     ``out_dir`` must not exist or be empty, unless ``overwrite`` (the demo rebuilding its own
-    package): then the three package files replace those there, each atomically."""
+    package): then the new package files replace those there, all at once (built beside the
+    directory and swapped in when complete), and whatever else is there stays."""
     out = _check_out(Path(out_dir), overwrite)
     features, labels = training.feature_names, tuple(labels)
     X_raw, rows = training.X_raw, len(training.X_raw)
@@ -131,23 +127,12 @@ def build_package(
     _precheck_manifest(name, version, input_schema, output_schema, pre, contributors,
                        training.owner)
 
-    parent = out.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    try:
+    # keep_others: a package rebuilt in place (the demo's) keeps what else is there (zk/).
+    with replacing_dir(out, keep_others=True) as tmp:
         save_package(tmp, onnx_bytes, name=name, version=version, input_schema=input_schema,
                      output_schema=output_schema, preprocessing=pre,
                      contributors=contributors, X_raw=training.X_raw, y=training.y,
                      owner=training.owner)
-        if not out.exists():
-            os.replace(tmp, out)
-        else:
-            for member in (MODEL_FILE, TRAIN_FILE, MANIFEST_FILE):
-                os.replace(tmp / member, out / member)
-            shutil.rmtree(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     load_package(out)
     return out
 
