@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hexbytes import HexBytes
 from threadpoolctl import threadpool_limits
 
 from offchain.batchfile import (
@@ -264,13 +263,6 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_json(path, data, separators=(",", ":"))
 
 
-def _receipt(node: WorkerNode, tx_hash: bytes) -> Any:
-    try:
-        return node.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-    except Exception:  # TransactionNotFound and transient errors alike: not mined yet
-        return None
-
-
 def _local_path(uri: str) -> Path:
     """Where this worker published a batch file (its journal holds file:// URIs)."""
     where = resolve(uri)
@@ -365,7 +357,7 @@ class BatchWorker:
         for entry in in_flight:
             assert entry.tx_hash is not None and entry.raw_tx is not None  # signed or sent
             tx_hash = bytes.fromhex(entry.tx_hash[2:])
-            if _receipt(self.node, tx_hash) is not None:
+            if self.sender.receipt(tx_hash) is not None:
                 continue
             try:
                 self.sender.broadcast(tx_hash, bytes.fromhex(entry.raw_tx[2:]))

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from hexbytes import HexBytes
 from web3 import Web3
 
 from offchain.chain.connection import RPCUnavailable
@@ -284,7 +283,7 @@ class WorkerNode:
         log.info("recovering %d journaled transaction(s)", len(in_flight))
         for entry in in_flight:
             tx_hash = entry.signed_hash
-            if self._receipt(tx_hash) is None:
+            if self.sender.receipt(tx_hash) is None:
                 try:
                     self.sender.broadcast(tx_hash, entry.signed_raw)
                 except ChainError as exc:
@@ -584,12 +583,6 @@ class WorkerNode:
         return item
 
     # -- confirmation ---------------------------------------------------------------------------
-    def _receipt(self, tx_hash: bytes) -> Any:
-        try:
-            return self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-        except Exception:  # TransactionNotFound and transient errors alike: not mined yet
-            return None
-
     def _confirm(self, entries: list[J.JournalEntry]) -> None:
         # Outcomes are journaled in one transaction: after a crash inside it, recovery reads
         # the receipts again and reaches the same states.
