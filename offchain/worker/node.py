@@ -24,7 +24,6 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -52,6 +51,7 @@ from offchain.protocol import (
     proof_kind_name,
     result_hash,
 )
+from offchain.uri import UriError, read_uri
 from offchain.worker import journal as J
 
 log = logging.getLogger("attestia.worker")
@@ -422,12 +422,11 @@ class WorkerNode:
         if not payload.startswith(OPEN_REQUEST_PREFIX):
             raise Rejection("open request payload must be uri:<location>")
         uri = payload[len(OPEN_REQUEST_PREFIX):].decode(errors="replace")
-        parsed = urllib.parse.urlparse(uri)
-        if parsed.scheme != "file":
+        if urllib.parse.urlparse(uri).scheme != "file":
             raise NotForUs()  # other transports are served by other front ends
         try:
-            sealed = json.loads(Path(parsed.path).read_text())["sealed"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            sealed = json.loads(read_uri(uri))["sealed"]
+        except (UriError, ValueError, KeyError, TypeError) as exc:
             raise Rejection(f"open request document unreadable: {exc}") from None
         blob = sealed.get(self.signer.address) or sealed.get(self.signer.address.lower())
         if blob is None:
