@@ -48,6 +48,7 @@ from offchain.chain.connection import connect  # noqa: E402
 from offchain.chain.deploy import deploy  # noqa: E402
 from offchain.config import REPO_ROOT, load_settings  # noqa: E402
 from offchain.protocol import (  # noqa: E402
+    BPS,
     PROOF_SIGNED,
     ZERO32,
     Inference,
@@ -159,8 +160,8 @@ def build_chain(attestia: Attestia, records: int) -> tuple[bytes, list[str]]:
                                   ZERO32, SPLIT.workerBps, SPLIT.ownerBps,
                                   policy_bit(PROOF_SIGNED))
                 a, b = rng.sample(range(5), 2)
-                first = rng.randint(1, 9_999)
-                shares = sorted([Share(ROSTER[a], first), Share(ROSTER[b], 10_000 - first)],
+                first = rng.randint(1, BPS - 1)
+                shares = sorted([Share(ROSTER[a], first), Share(ROSTER[b], BPS - first)],
                                 key=lambda s: int(s.account, 16))
                 rid = request_id(REQUESTER.address, mid, commitment)
                 inference = Inference(rid, mid, commitment, keccak(b"out" + rid),

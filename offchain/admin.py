@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from offchain.errors import ConfigError
-from offchain.listing import iso, model_state
+from offchain.listing import model_state
 from offchain.registry import Attestia
+from offchain.timefmt import iso_if_set
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ class StakeState:
 
     def to_json(self) -> dict[str, Any]:
         return {"signer": self.signer, "stakeWei": self.stake, "movedWei": self.moved,
-                "unbondingAt": iso(self.unbonding_at),
-                "withdrawableAt": iso(self.withdrawable_at)}
+                "unbondingAt": iso_if_set(self.unbonding_at),
+                "withdrawableAt": iso_if_set(self.withdrawable_at)}
 
 
 def stake_state(attestia: Attestia, signer: str, moved: int = 0) -> StakeState:
@@ -93,7 +94,8 @@ def begin_unbonding(attestia: Attestia, signer: str, account: Any) -> StakeState
     if worker.unbondingAt:
         state = stake_state(attestia, signer)
         raise ConfigError(f"worker {signer} is already unbonding: its stake is withdrawable "
-                          f"from {iso(state.withdrawable_at)} (attestia worker stake withdraw)")
+                          f"from {iso_if_set(state.withdrawable_at)} "
+                          "(attestia worker stake withdraw)")
     attestia.send(attestia.registry.begin_unbonding(signer), account=account)
     return stake_state(attestia, signer)
 
@@ -107,7 +109,7 @@ def withdraw_stake(attestia: Attestia, signer: str, account: Any) -> StakeState:
     now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
     if now < state.withdrawable_at:
         raise ConfigError(f"worker {signer}'s stake is withdrawable from "
-                          f"{iso(state.withdrawable_at)}, not yet")
+                          f"{iso_if_set(state.withdrawable_at)}, not yet")
     if state.stake == 0:
         raise ConfigError(f"worker {signer} has no stake left to withdraw")
     attestia.send(attestia.registry.withdraw_stake(signer), account=account)
@@ -160,7 +162,7 @@ class MeasurementEntry:
 
     def to_json(self) -> dict[str, Any]:
         return {"measurement": "0x" + self.measurement.hex(), "state": self.state,
-                "allowedAt": iso(self.allowed_at), "revokedAt": iso(self.revoked_at)}
+                "allowedAt": iso_if_set(self.allowed_at), "revokedAt": iso_if_set(self.revoked_at)}
 
 
 def measurements(attestia: Attestia) -> list[MeasurementEntry]:

@@ -86,7 +86,7 @@ class LocalRequest:
         request = d.get("request")
         return cls(h(d["requestId"][2:]), h(d["modelId"][2:]), d["worker"], h(d["input"][2:]),
                    h(d["salt"][2:]), h(d["replySecret"][2:]), d["txHash"], int(d["block"]),
-                   h(d.get("zkInputHash", "0x" + "00" * 32)[2:]),
+                   h(d["zkInputHash"][2:]) if "zkInputHash" in d else ZERO32,
                    Request.from_json(request) if request else None)
 
     def save(self, data_dir: Path) -> Path:

@@ -31,6 +31,7 @@ from offchain.models import load_package
 from offchain.models.demo import CONTRIBUTORS, build_demo_package, holdout
 from offchain.models.onchain import register_model
 from offchain.privacy import EncryptionKey
+from offchain.protocol import epoch_at, epoch_end
 from offchain.registry import Attestia
 from offchain.rewards.chain import claim, settle
 from offchain.worker.registration import ensure_worker
@@ -72,8 +73,8 @@ def seconds_to_next_epoch(attestia: Attestia) -> int:
     """Seconds from the latest block to one second into the next epoch."""
     reg = attestia.registry
     now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
-    length = reg.epoch_length()
-    return length - (now - reg.genesis()) % length + 1
+    genesis, length = reg.genesis(), reg.epoch_length()
+    return epoch_end(epoch_at(now, genesis, length), genesis, length) - now + 1
 
 
 def _start_worker(settings: Settings, chain: Chain, package: Path, log_path: Path):

@@ -167,7 +167,7 @@ class InferenceEngine:
 
     def record(
         self, evaluation: Evaluation, *, request_id: bytes, input_salt: bytes, worker: str,
-        timestamp: int, proof_kind: int, proof_hash: bytes = bytes(32),
+        timestamp: int, proof_kind: int, proof_hash: bytes = ZERO32,
         output_commitment: bytes | None = None, result_hash: bytes = ZERO32,
     ) -> Inference:
         """The Inference record for an evaluation (ZK records pass their own output binding).

@@ -13,24 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from offchain.errors import ConfigError
 from offchain.protocol import Model, Worker
 from offchain.registry import Attestia
+from offchain.timefmt import iso_if_set
 from offchain.worker.heartbeat import Heartbeat, fresh_heartbeats
 
 RECENT_RECORD = 600
 """A worker with a record or batch in the last this many seconds of chain time is live."""
-
-
-def iso(timestamp: int | None) -> str | None:
-    """A unix time as ISO 8601 in the local time zone (None stays None)."""
-    if not timestamp:
-        return None
-    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
 
 
 def mean_attribution_bps(share_lists: Iterable[Iterable[tuple[str, int]]], account: str
@@ -79,7 +72,7 @@ class ModelEntry:
         return {"modelId": "0x" + self.model_id.hex(), "state": self.state, "owner": m.owner,
                 "feeWei": m.fee, "proofKinds": m.kinds, "split": list(m.split.as_tuple()),
                 "contentHash": "0x" + m.contentHash.hex(), "contributors": m.contributors,
-                "registeredAt": iso(m.registeredAt), "metadataURI": m.metadataURI}
+                "registeredAt": iso_if_set(m.registeredAt), "metadataURI": m.metadataURI}
 
 
 @dataclass(frozen=True)
@@ -129,10 +122,11 @@ class WorkerEntry:
         return {"signer": self.signer, "state": self.state, "live": self.live,
                 "liveness": self.liveness, "operator": w.operator,
                 "stakeWei": w.stake, "enclaveBound": w.enclave_bound,
-                "registeredAt": iso(w.registeredAt), "unbondingAt": iso(w.unbondingAt),
-                "revokedAt": iso(w.revokedAt), "slashedAt": iso(w.slashedAt),
-                "records": self.records, "lastRecordAt": iso(self.last_record_at),
-                "heartbeatAt": iso(int(beat.at)) if beat else None,
+                "registeredAt": iso_if_set(w.registeredAt),
+                "unbondingAt": iso_if_set(w.unbondingAt),
+                "revokedAt": iso_if_set(w.revokedAt), "slashedAt": iso_if_set(w.slashedAt),
+                "records": self.records, "lastRecordAt": iso_if_set(self.last_record_at),
+                "heartbeatAt": iso_if_set(int(beat.at)) if beat else None,
                 "models": list(beat.models) if beat else
                 ["0x" + m.hex() for m in sorted(self.recent_models)],
                 "batchInbox": beat.inbox if beat else None}

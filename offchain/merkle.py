@@ -61,6 +61,7 @@ from eth_abi.grammar import parse as parse_abi_type
 from sha3 import keccak_256
 
 from offchain.errors import AttestiaError
+from offchain.protocol import ZERO32
 
 FORMAT = "standard-v1"
 
@@ -588,7 +589,7 @@ class StandardMerkleTree:
 
 # -- indexed trees (design.md "Indexed Merkle trees") ---------------------------------------------
 
-ZERO_LEAF = bytes(32)
+ZERO_LEAF = ZERO32
 
 
 def _zero_nodes(depth: int) -> list[bytes]:

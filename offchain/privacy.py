@@ -12,7 +12,6 @@ This module is the one place that encodes payloads and results.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from ecies.keys import PrivateKey
 from eth_utils import keccak
 
 from offchain.errors import AttestiaError
+from offchain.fsutil import atomic_write_text
 
 PAYLOAD_VERSION = 1
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -61,9 +61,9 @@ class EncryptionKey:
             return cls(secret)
         key = cls.generate()
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key.secret.hex())
+        # Owner-only from the first byte; replace=False: a key another process wrote meanwhile
+        # is never overwritten (FileExistsError, as before).
+        atomic_write_text(path, key.secret.hex(), mode=0o600, replace=False)
         return key
 
 

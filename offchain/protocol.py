@@ -1048,3 +1048,9 @@ def epoch_at(timestamp: int, genesis: int, epoch_length: int) -> int:
     """``_epochAt``: the epoch a timestamp falls in."""
     return (timestamp - genesis) // epoch_length
 
+
+def epoch_end(epoch: int, genesis: int, epoch_length: int) -> int:
+    """When ``epoch`` ends: the first second :func:`epoch_at` puts in ``epoch + 1`` (from
+    then on the registry counts it as ended and a settlement may cover it)."""
+    return genesis + (epoch + 1) * epoch_length
+

@@ -14,31 +14,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from offchain.client import LocalRequest, RequestFailed, load_local_request
 from offchain.errors import ConfigError
-from offchain.protocol import REQUEST_CANCELLED, REQUEST_REJECTED, ZERO32, Request, hash_request
+from offchain.protocol import (
+    REQUEST_CANCELLED,
+    REQUEST_REJECTED,
+    TIMESTAMP_WINDOW,
+    ZERO32,
+    Request,
+    hash_request,
+)
 from offchain.registry import Attestia
+from offchain.timefmt import iso
 
 OPEN, RECORDED, REJECTED, CANCELLED, EXPIRED = "open", "recorded", "rejected", "cancelled", \
     "expired"
 STATES = (OPEN, RECORDED, REJECTED, CANCELLED, EXPIRED)
 FINAL = (RECORDED, REJECTED, CANCELLED)
-TIMESTAMP_WINDOW = 15 * 60
-"""The registry's TIMESTAMP_WINDOW (contracts/Common.sol): a record may carry a signing time
-this far behind the block, so cancelling waits that much past the deadline."""
-
-
-def iso(timestamp: int) -> str:
-    """A unix time as ISO 8601 in the local time zone."""
-    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
 
 
 def cancellable_at(request: Request, request_timeout: int) -> int:
-    """The first second at which the registry accepts ``cancelRequest`` (its own rule)."""
+    """The first second at which the registry accepts ``cancelRequest`` (its own rule): a
+    record may carry a signing time up to ``TIMESTAMP_WINDOW`` behind its block, so
+    cancelling waits that much past the deadline."""
     return request.createdAt + request_timeout + TIMESTAMP_WINDOW + 1
 
 

@@ -163,3 +163,125 @@ def test_default_permissions_follow_the_umask(tmp_path: Path) -> None:
 def test_missing_directory_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         atomic_write_bytes(tmp_path / "absent" / "f", b"x")
+
+
+def test_a_secret_is_owner_only_from_its_first_byte(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The temporary file is created 0o600: a reader who opened it while it was still empty
+    could otherwise read the key written into it afterwards."""
+    created: list[int] = []
+    real_open = os.open
+
+    def spy(path: str | os.PathLike[str], flags: int, mode: int = 0o777, **kw: object) -> int:
+        if flags & os.O_CREAT:
+            created.append(mode)
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(fsutil.os, "open", spy)
+    old = os.umask(0)  # even with no umask to narrow it
+    try:
+        atomic_write_text(tmp_path / "k", "secret", mode=0o600)
+    finally:
+        os.umask(old)
+    assert created == [0o600]
+    assert stat.S_IMODE((tmp_path / "k").stat().st_mode) == 0o600
+
+
+def test_no_replace_never_overwrites(tmp_path: Path) -> None:
+    target = tmp_path / "key"
+    assert atomic_write_bytes(target, b"first", replace=False) == target
+    with pytest.raises(FileExistsError):
+        atomic_write_bytes(target, b"second", replace=False)
+    assert target.read_bytes() == b"first"
+    assert _names(tmp_path) == ["key"]
+
+
+def test_encryption_key_is_created_once_owner_only(tmp_path: Path) -> None:
+    from offchain.privacy import EncryptionKey
+
+    path = tmp_path / "worker" / "encryption.key"
+    key = EncryptionKey.load_or_create(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text() == key.secret.hex()
+    assert EncryptionKey.load_or_create(path) == key
+    assert _names(path.parent) == ["encryption.key"]
+
+
+# -- replacing_dir: a directory swapped in whole, or not at all ------------------------------
+
+def _tree(root: Path) -> dict[str, tuple[int, bytes | None]]:
+    """Every entry under ``root``: its mode and (files) its bytes."""
+    return {str(p.relative_to(root)): (p.stat().st_mode, p.read_bytes() if p.is_file() else None)
+            for p in sorted(root.rglob("*"))}
+
+
+def _old_dir(parent: Path) -> Path:
+    target = parent / "pkg"
+    (target / "zk").mkdir(parents=True)
+    (target / "model.onnx").write_bytes(b"old model")
+    (target / "zk" / "pk.key").write_bytes(b"old key")
+    (target / "model.onnx").chmod(0o640)
+    return target
+
+
+def test_replacing_dir_builds_a_new_directory(tmp_path: Path) -> None:
+    target = tmp_path / "absent" / "pkg"
+    with fsutil.replacing_dir(target) as new:
+        assert new.parent == target.parent and new.name.startswith(".pkg.")
+        assert new.name.endswith(".tmp") and list(new.iterdir()) == []
+        (new / "a").write_bytes(b"A")
+        assert not target.exists()  # nothing visible until complete
+    assert _tree(target) == {"a": ((target / "a").stat().st_mode, b"A")}
+    assert _names(target.parent) == ["pkg"]
+
+
+def test_replacing_dir_swaps_in_whole_and_removes_the_old(tmp_path: Path) -> None:
+    target = _old_dir(tmp_path)
+    with fsutil.replacing_dir(target) as new:
+        (new / "model.onnx").write_bytes(b"new model")
+        assert (target / "model.onnx").read_bytes() == b"old model"
+    assert sorted(p.name for p in target.iterdir()) == ["model.onnx"]
+    assert (target / "model.onnx").read_bytes() == b"new model"
+    assert _names(tmp_path) == ["pkg"]
+
+
+def test_replacing_dir_keep_others_carries_what_the_new_lacks(tmp_path: Path) -> None:
+    target = _old_dir(tmp_path)
+    with fsutil.replacing_dir(target, keep_others=True) as new:
+        (new / "model.onnx").write_bytes(b"new model")
+    assert (target / "model.onnx").read_bytes() == b"new model"
+    assert (target / "zk" / "pk.key").read_bytes() == b"old key"
+    assert _names(tmp_path) == ["pkg"]
+
+
+@pytest.mark.parametrize("keep_others", [False, True])
+def test_replacing_dir_failure_in_the_build_leaves_the_old_byte_for_byte(
+        tmp_path: Path, keep_others: bool) -> None:
+    target = _old_dir(tmp_path)
+    before = _tree(target)
+    with pytest.raises(RuntimeError, match="ezkl"), \
+            fsutil.replacing_dir(target, keep_others=keep_others) as new:
+        (new / "model.onnx").write_bytes(b"half")
+        raise RuntimeError("ezkl failed")
+    assert _tree(target) == before
+    assert _names(tmp_path) == ["pkg"]
+
+
+@pytest.mark.parametrize("keep_others", [False, True])
+def test_replacing_dir_failure_in_the_swap_puts_the_old_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep_others: bool) -> None:
+    target = _old_dir(tmp_path)
+    before = _tree(target)
+    real_rename = Path.rename
+
+    def rename(self: Path, dst: str | os.PathLike[str]) -> Path:
+        if self.name.endswith(".tmp") and Path(dst) == target:  # the final step of the swap
+            raise OSError(5, "Input/output error")
+        return real_rename(self, dst)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError, match="Input/output"), \
+            fsutil.replacing_dir(target, keep_others=keep_others) as new:
+        (new / "model.onnx").write_bytes(b"new model")
+    assert _tree(target) == before
+    assert _names(tmp_path) == ["pkg"]

@@ -315,6 +315,17 @@ def test_recorded_payout_shares_and_epoch_follow_the_python_rules(attestia) -> N
     assert reg.worker(REQUESTER.address) is None
 
 
+def test_an_epoch_ends_where_the_registry_starts_the_next(attestia) -> None:
+    h = Harness(attestia)
+    genesis, length = h.genesis(), h.registry.epoch_length()
+    epoch = h.epoch() + 1  # a whole epoch ahead: its last second is surely still to come
+    end = P.epoch_end(epoch, genesis, length)
+    h.travel_to(end - 1)
+    assert h.epoch() == epoch == P.epoch_at(end - 1, genesis, length)
+    h.travel_to(end)
+    assert h.epoch() == epoch + 1 == P.epoch_at(end, genesis, length)
+
+
 def test_bps_and_policy_constants_are_what_the_registry_enforces(attestia) -> None:
     h = Harness(attestia)
     assert sum(P.policy_bit(k) for k in P.PROOF_KIND_NAMES) == P.POLICY_MASK

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from offchain.errors import ConfigError
+from offchain.protocol import ZERO_ADDRESS
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ PLAN: list[tuple[str, ArgsFn]] = [
     (
         "RewardDistributor",
         lambda d, me, p: [
-            "0x" + "00" * 20, p.root_timelock, me, me, me,
+            ZERO_ADDRESS, p.root_timelock, me, me, me,
         ],
     ),
     (

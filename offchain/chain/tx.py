@@ -336,17 +336,23 @@ class Sender:
         except NonceTooLow:
             return self.broadcast(*self.sign(call))
 
+    def receipt(self, tx_hash: bytes) -> Any | None:
+        """The transaction's receipt, or None while it is not mined (or not known). Only a
+        missing receipt is None: a transport failure (RPCUnavailable once the retry layer
+        gives up) propagates, so a caller never takes a lost node for an unmined transaction."""
+        try:
+            return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+
     def wait(self, tx_hash: bytes, timeout: float = 120.0) -> Any:
         """Poll for the receipt until ``timeout``; a transport failure that outlasts the
         retry layer raises RPCUnavailable (a ChainError) rather than being polled through."""
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                receipt = self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-                if receipt is not None:
-                    return receipt
-            except TransactionNotFound:
-                pass
+            receipt = self.receipt(tx_hash)
+            if receipt is not None:
+                return receipt
             if time.monotonic() > deadline:
                 raise ChainError(f"no receipt for 0x{tx_hash.hex()} after {timeout:.0f} s")
             time.sleep(self.poll_interval)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
 from typing import Any
 
 import typer
@@ -20,6 +19,7 @@ from offchain.chain.anvil import EmbeddedChain, advance_time, rpc_call
 from offchain.cli.common import chain_of, console, err_console, print_json, settings_of
 from offchain.config import Settings
 from offchain.errors import AttestiaError, ChainError, ConfigError
+from offchain.timefmt import iso
 
 chain_app = typer.Typer(help="Manage the embedded local chain (Anvil).", no_args_is_help=True)
 
@@ -73,11 +73,6 @@ def chain_settings(ctx: typer.Context, port: int | None) -> Settings:
     return settings_of(ctx)
 
 
-def local_time(timestamp: int) -> str:
-    """A unix time as ISO 8601 in the local time zone."""
-    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
-
-
 def parse_duration(text: str) -> int:
     """Seconds in ``1d``, ``3h``, ``90m``, ``45s``, ``2w``, ``1h30m`` or plain ``3600``."""
     spec = text.strip().lower()
@@ -102,7 +97,7 @@ def status_json(status: Any) -> dict[str, Any]:
     """An embedded chain's status (``anvil.ChainStatus``) with camelCase names and ISO time."""
     return {"running": status.running, "port": status.port, "pid": status.pid,
             "chainId": status.chain_id, "block": status.block,
-            "time": local_time(status.timestamp) if status.timestamp is not None else None,
+            "time": iso(status.timestamp) if status.timestamp is not None else None,
             "timestamp": status.timestamp, "stateFile": status.state_file}
 
 
@@ -163,7 +158,7 @@ def chain_status(
         print_json(status_json(status))
         return
     if status.running:
-        when = f", time {local_time(status.timestamp)}" if status.timestamp is not None else ""
+        when = f", time {iso(status.timestamp)}" if status.timestamp is not None else ""
         console.print(
             f"running: pid {status.pid}, port {status.port}, chain id {status.chain_id}, "
             f"block {status.block}{when}, state {status.state_file}"
@@ -214,17 +209,17 @@ def chain_advance(
     if as_json:
         print_json({
             "chainId": chain_id, "block": block, "timestamp": timestamp,
-            "time": local_time(timestamp), "advancedSeconds": seconds,
+            "time": iso(timestamp), "advancedSeconds": seconds,
             "epoch": epoch[0] if epoch else None, "epochEnds": epoch[1] if epoch else None,
-            "epochEndsAt": local_time(epoch[1]) if epoch else None,
+            "epochEndsAt": iso(epoch[1]) if epoch else None,
         })
         return
     console.print(
-        f"chain time {local_time(timestamp)} (block {block}, advanced {seconds:,} s)",
+        f"chain time {iso(timestamp)} (block {block}, advanced {seconds:,} s)",
         highlight=False,
     )
     if epoch:
-        console.print(f"epoch {epoch[0]}, ends {local_time(epoch[1])}", highlight=False)
+        console.print(f"epoch {epoch[0]}, ends {iso(epoch[1])}", highlight=False)
 
 
 def _epoch(settings: Settings, chain_id: int) -> tuple[int, int] | None:
@@ -232,12 +227,13 @@ def _epoch(settings: Settings, chain_id: int) -> tuple[int, int] | None:
     if not (settings.deployments_dir / f"{chain_id}.json").exists():
         return None
     from offchain.chain.connection import connect
+    from offchain.protocol import epoch_end
     from offchain.registry import Attestia
 
     try:
         reg = Attestia.load(connect(settings)).registry
         epoch = reg.current_epoch()
-        return epoch, reg.genesis() + (epoch + 1) * reg.epoch_length()
+        return epoch, epoch_end(epoch, reg.genesis(), reg.epoch_length())
     except AttestiaError as exc:  # the clock has moved; say why there is no epoch, do not fail
         err_console.print(f"[yellow]note:[/] no epoch shown: {exc}", highlight=False)
         return None

@@ -59,7 +59,7 @@ def _model_for(attestia: Any, package: Any, model_id: bytes) -> Any:
 def status_json(attestia: Any, rid: bytes) -> dict[str, Any]:
     """A record's dispute state, with dates (ISO, local time) and names (stable keys)."""
     from offchain.dispute.game import challenge_closes_at, view
-    from offchain.listing import iso
+    from offchain.timefmt import iso_if_set
 
     current = view(attestia, rid)
     d = current.dispute
@@ -67,15 +67,15 @@ def status_json(attestia: Any, rid: bytes) -> dict[str, Any]:
     data: dict[str, Any] = {"requestId": "0x" + rid.hex(), "state": d.state.name.lower()}
     if records:
         closes = challenge_closes_at(attestia, records[-1].inference)
-        data["challengeWindowClosesAt"] = iso(closes)
+        data["challengeWindowClosesAt"] = iso_if_set(closes)
     if d.state.name == "NONE":
         return data
     data.update({"worker": d.worker, "challenger": d.challenger, "bond": str(d.bond),
                  "label": d.label, "items": d.n, "k": d.k})
     if d.state.name == "OPEN":
-        data["respondBy"] = iso(d.deadline)
+        data["respondBy"] = iso_if_set(d.deadline)
     elif d.state.name == "RESPONDED":
-        data["proveBy"] = iso(d.deadline)
+        data["proveBy"] = iso_if_set(d.deadline)
     if current.responded is not None:
         data["traceRoot"] = "0x" + current.responded.trace_root.hex()
         data["traceUri"] = current.responded.trace_uri

@@ -11,16 +11,6 @@ governance_app = typer.Typer(help="Governance: enclave measurements and revocati
                              "(GOVERNANCE_ROLE).", no_args_is_help=True)
 
 
-def simulated_measurement() -> bytes:
-    """keccak256(PCR0 || PCR1 || PCR2) of the SIMULATED enclave ``--tee simulated`` runs."""
-    from eth_utils import keccak
-
-    from offchain.proofs.tee.simulated import simulated_pcrs
-
-    pcrs = simulated_pcrs(b"attestia-worker")
-    return bytes(keccak(pcrs[0] + pcrs[1] + pcrs[2]))
-
-
 @governance_app.command("allow-measurement")
 def allow_measurement(
     ctx: typer.Context,
@@ -35,6 +25,7 @@ def allow_measurement(
     Example: attestia governance allow-measurement --simulated
     """
     from offchain.errors import ConfigError
+    from offchain.proofs.tee.simulated import simulated_measurement
 
     if (measurement is None) == (not simulated):
         raise ConfigError("give a MEASUREMENT or --simulated (one of them)")

@@ -88,7 +88,7 @@ def show(
     """
     from offchain.cli.common import check_model_ref, reader_of
     from offchain.errors import ConfigError
-    from offchain.listing import iso
+    from offchain.timefmt import iso_if_set
 
     check_model_ref(model)
     settings = settings_of(ctx)
@@ -102,7 +102,7 @@ def show(
         "contentHash": "0x" + registered.contentHash.hex(),
         "proofKinds": registered.kinds, "feeWei": registered.fee,
         "split": list(registered.split.as_tuple()),
-        "deprecated": registered.deprecated, "revokedAt": iso(registered.revokedAt),
+        "deprecated": registered.deprecated, "revokedAt": iso_if_set(registered.revokedAt),
         "verifier": registered.verifier, "dataRoot": "0x" + registered.dataRoot.hex(),
         "contributors": registered.contributors, "metadataURI": registered.metadataURI,
     }

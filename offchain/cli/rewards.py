@@ -41,9 +41,9 @@ def _print_held(batches: Iterable[BatchOutcome], flagged: Iterable[FlaggedRecord
 
 
 def _iso(timestamp: int | None) -> str:
-    from offchain.listing import iso
+    from offchain.timefmt import iso_if_set
 
-    return iso(timestamp) or "-"
+    return iso_if_set(timestamp) or "-"
 
 
 def _advance_hint(attestia, seconds: int) -> str:

@@ -167,8 +167,8 @@ class _logging_above:  # noqa: N801 (a context manager used like a function)
 def _check_simulated_measurement(attestia) -> None:
     """A --tee simulated worker binds its enclave to the SIMULATED measurement: refuse to start
     (before registering or staking anything) unless governance allows it."""
-    from offchain.cli.governance import simulated_measurement
     from offchain.errors import ConfigError
+    from offchain.proofs.tee.simulated import simulated_measurement
 
     value = simulated_measurement()
     status = attestia.registry.measurement_status(value)

@@ -25,6 +25,8 @@ from offchain.attribution.trace import (
 from offchain.errors import AttestiaError
 from offchain.fsutil import atomic_write_bytes
 from offchain.protocol import (
+    ZERO32,
+    ZERO_ADDRESS,
     AttributionSpec,
     DataItem,
     Dispute,
@@ -171,8 +173,8 @@ def resolve(attestia: Attestia, request_id: bytes, *, account: Any = None) -> An
 
 # -- building the proof of one lie -----------------------------------------------------------
 
-_NO_STEP = StepOpening(0, TraceStep(0, "0x" + "00" * 20, 0, 0, 0, 0, bytes(32)), ())
-_NO_ITEM = DataItem(0, "0x" + "00" * 20, 0, ())
+_NO_STEP = StepOpening(0, TraceStep(0, ZERO_ADDRESS, 0, 0, 0, 0, ZERO32), ())
+_NO_ITEM = DataItem(0, ZERO_ADDRESS, 0, ())
 
 
 def _proof_call(attestia: Attestia, model: AttributionModel, request_id: bytes, fraud: Fraud,
@@ -216,7 +218,7 @@ def _sum_proof(disputes: Any, request_id: bytes, published: Trace, honest: Trace
     previous = published.opening(p - 1) if p > 0 else _NO_STEP
     if not 0 <= slot < len(roster):
         return disputes.prove_sum(request_id, published.opening(p), previous,
-                                  "0x" + "00" * 20, 0, [])
+                                  ZERO_ADDRESS, 0, [])
     account, total, proof = honest.sums_before(p, slot)
     return disputes.prove_sum(request_id, published.opening(p), previous, account, total,
                               proof)

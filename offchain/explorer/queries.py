@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.engine import Connection
 
 from offchain.indexer import schema as S
-from offchain.protocol import BPS, PROOF_KIND_NAMES, kinds_of, proof_kind_name, share_of
+from offchain.protocol import PROOF_KIND_NAMES, Split, kinds_of, proof_kind_name, share_of
 from offchain.rewards.settlement import PoolShare, build_tree, cumulative_rewards
 
 MAX_LIMIT = 100
@@ -224,8 +224,7 @@ def _model_json(conn: Connection, row: Any) -> dict[str, Any]:
         "metadataURI": row.metadata_uri, "dataRoot": row.data_root,
         "contributors": list(row.contributors), "fee": str(fee),
         "proofKinds": kinds_of(policy),
-        "split": {"workerBps": worker_bps, "ownerBps": owner_bps,
-                  "contributorBps": BPS - worker_bps - owner_bps},
+        "split": asdict(Split.of(worker_bps, owner_bps)),
         "registeredAt": int(row.registered_at), "block": int(row.block),
         "state": _model_state(changes),
         "records": _count(conn, S.records, S.records.c.model_id == row.model_id),

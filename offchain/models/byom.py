@@ -27,9 +27,6 @@ import csv
 import io
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +37,7 @@ import onnx
 
 from offchain.attribution.errors import InvalidInputError
 from offchain.attribution.integer import quantization
+from offchain.fsutil import replacing_dir
 from offchain.models import runtime
 from offchain.models.errors import ModelError, PackageSchemaError
 from offchain.models.manifest import (
@@ -53,15 +51,13 @@ from offchain.models.manifest import (
     parse_manifest,
 )
 from offchain.models.package import (
-    MANIFEST_FILE,
-    MODEL_FILE,
-    TRAIN_FILE,
     ModelPackage,
     _parse_onnx,
     _value_info,
     load_package,
     save_package,
 )
+from offchain.protocol import ZERO32
 
 LABEL_COLUMN = "label"
 CONTRIBUTOR_COLUMN = "contributor"
@@ -102,7 +98,8 @@ def build_package(
     ``out_dir``. Raises a ``ModelError`` (nothing written) on any inconsistency.
 
     ``out_dir`` must not exist or be empty, unless ``overwrite`` (the demo rebuilding its own
-    package): then the three package files replace those there, each atomically."""
+    package): then the new package files replace those there, all at once (built beside the
+    directory and swapped in when complete), and whatever else is there stays."""
     out = _check_out(Path(out_dir), overwrite)
     features, labels = training.feature_names, tuple(labels)
     X_raw, rows = training.X_raw, len(training.X_raw)
@@ -132,23 +129,12 @@ def build_package(
     _precheck_manifest(name, version, input_schema, output_schema, pre, contributors,
                        training.owner)
 
-    parent = out.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    try:
+    # keep_others: a package rebuilt in place (the demo's) keeps what else is there (zk/).
+    with replacing_dir(out, keep_others=True) as tmp:
         save_package(tmp, onnx_bytes, name=name, version=version, input_schema=input_schema,
                      output_schema=output_schema, preprocessing=pre,
                      contributors=contributors, X_raw=training.X_raw, y=training.y,
                      owner=training.owner)
-        if not out.exists():
-            os.replace(tmp, out)
-        else:
-            for member in (MODEL_FILE, TRAIN_FILE, MANIFEST_FILE):
-                os.replace(tmp / member, out / member)
-            shutil.rmtree(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     load_package(out)
     return out
 
@@ -304,7 +290,7 @@ def _precheck_manifest(name: str, version: str, input_schema: InputSchema,
                        output_schema: OutputSchema, pre: Preprocessing,
                        contributors: Sequence[Contributor], owner: np.ndarray) -> None:
     """Run the manifest's rules over everything but the hashes before any file is written."""
-    zero = bytes(32)
+    zero = ZERO32
     roster = tuple(RosterItem(contributors[int(o)].address, zero) for o in owner)
     parse_manifest(manifest_to_json(Manifest(
         name, version, zero, input_schema, output_schema, pre, zero, len(roster),

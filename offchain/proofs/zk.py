@@ -35,7 +35,6 @@ import inspect
 import json
 import logging
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -56,7 +55,7 @@ from eth_utils import keccak
 from offchain.build import EVM_VERSION, SHIM, SOLC_VERSION
 from offchain.config import ANVIL_CHAIN_ID, REPO_ROOT
 from offchain.errors import AttestiaError, CompileError, ToolchainError
-from offchain.fsutil import atomic_write_json, fsync_dir
+from offchain.fsutil import atomic_write_json, replacing_dir
 from offchain.protocol import FIELD_MODULUS
 from offchain.protocol import ZkProof as OnchainZkProof
 
@@ -420,17 +419,6 @@ def quiet_ezkl(log_path: Path) -> Iterator[None]:
             own_err.close()
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put the finished directory ``new`` in place of ``target`` (two renames in one
-    directory; the old artifacts are removed only once the new ones are in place)."""
-    old = target.parent / f".{target.name}.{secrets.token_hex(4)}.old"
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    fsync_dir(target.parent)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def zk_setup(
     onnx_path: str | Path,
     out_dir: str | Path,
@@ -462,17 +450,9 @@ def zk_setup(
     input_shape = _input_shape(source)
     rows = _as_rows(sample_input, int(np.prod(input_shape)), "sample_input")
     target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    out = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
-    out.mkdir()
-    try:
-        with quiet_ezkl(out / EZKL_LOG):
-            manifest = _setup_in(out, source, rows, input_shape, srs_path=srs_path,
-                                 srs_k=srs_k, chain_id=chain_id)
-        _replace_dir(out, target)
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
+    with replacing_dir(target) as out, quiet_ezkl(out / EZKL_LOG):
+        manifest = _setup_in(out, source, rows, input_shape, srs_path=srs_path,
+                             srs_k=srs_k, chain_id=chain_id)
     log.log(logging.WARNING if srs_path is None else logging.INFO,
             "ZK setup for %s done: logrows %d, verifier %d bytes, %.1f s, SRS: %s", source,
             manifest["logrows"], manifest["verifier"]["runtime_bytes"], manifest["setup_s"],

@@ -46,6 +46,7 @@ from offchain.protocol import (
     Split,
     challenge_closes_at,
     epoch_at,
+    epoch_end,
     share_of,
 )
 from offchain.registry import Attestia, BatchCommitted, ModelRegistered, ModelTermsUpdated
@@ -57,6 +58,7 @@ from offchain.rewards.settlement import (
     proof_for,
     split_by_roster,
 )
+from offchain.timefmt import iso_if_set
 from offchain.uri import DEFAULT_TIMEOUT, UriError, read_uri
 
 FETCH_THREADS = 8
@@ -539,20 +541,21 @@ class Clock:
     epoch_ends_at: int
     timelock: int
     """Seconds a proposed root waits before it is claimable."""
-    epoch_length: int = 86_400
+    genesis: int
+    epoch_length: int
 
     @classmethod
     def of(cls, attestia: Attestia) -> Clock:
         reg = attestia.registry
         now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
         genesis, length = reg.genesis(), reg.epoch_length()
-        epoch = (now - genesis) // length
-        return cls(now, epoch, genesis + (epoch + 1) * length, attestia.distributor.timelock(),
-                   length)
+        epoch = epoch_at(now, genesis, length)
+        return cls(now, epoch, epoch_end(epoch, genesis, length), attestia.distributor.timelock(),
+                   genesis, length)
 
     def end_of(self, epoch: int) -> int:
         """When ``epoch`` ends (a settlement can cover it from then on)."""
-        return self.epoch_ends_at + (epoch - self.epoch) * self.epoch_length
+        return epoch_end(epoch, self.genesis, self.epoch_length)
 
 
 def settleable_from(attestia: Attestia, clock: Clock, account: str | None = None) -> int:
@@ -605,16 +608,14 @@ class AccountRewards:
         return "claimed" if self.claimed else "nothing"
 
     def to_json(self) -> dict[str, Any]:
-        from offchain.listing import iso
-
         return {"account": self.account, "state": self.state, "claimedWei": self.claimed,
                 "claimableWei": self.claimable, "claimableEpoch": self.claimable_epoch,
                 "pendingWei": self.pending, "pendingEpoch": self.pending_epoch,
-                "pendingClaimableAt": iso(self.pending_ready_at),
+                "pendingClaimableAt": iso_if_set(self.pending_ready_at),
                 "unsettledWei": self.unsettled,
-                "settleableAt": iso(self.settleable_at) if self.unsettled else None,
+                "settleableAt": iso_if_set(self.settleable_at) if self.unsettled else None,
                 "currentEpoch": self.clock.epoch,
-                "currentEpochEndsAt": iso(self.clock.epoch_ends_at)}
+                "currentEpochEndsAt": iso_if_set(self.clock.epoch_ends_at)}
 
 
 def _cumulative_under(attestia: Attestia, epoch: int, root: bytes, out_dir: Path | None

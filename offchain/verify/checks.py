@@ -34,6 +34,7 @@ from offchain.protocol import (
     PROOF_KIND_NAMES,
     PROOF_TEE,
     PROOF_ZK,
+    TIMESTAMP_WINDOW,
     Batch,
     DisputeState,
     FraudKind,
@@ -54,7 +55,7 @@ CHECKS = ("record", "model", "worker", "signature", "inclusion", "attribution", 
           "input", "output", "attribution-recompute", "zk", "tee", "dispute")
 # How much later than the binding an attestation document may claim to be made (the chain
 # accepts record timestamps within the same window).
-ATTESTATION_SKEW = 15 * 60
+ATTESTATION_SKEW = TIMESTAMP_WINDOW
 
 
 @dataclass(frozen=True)

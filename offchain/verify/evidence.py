@@ -24,6 +24,7 @@ from offchain.errors import AttestiaError
 from offchain.ids import parse_bytes32
 from offchain.proofs.zk import verifier_calldata
 from offchain.protocol import (
+    ZERO32,
     Dispute,
     Inference,
     MeasurementStatus,
@@ -104,7 +105,7 @@ class BatchEvidence:
     deposit: int
     data_uri: str
     committed_at: int
-    data_hash: bytes = bytes(32)  # the committed keccak256 of the batch file's bytes
+    data_hash: bytes = ZERO32  # the committed keccak256 of the batch file's bytes
     tree_root: bytes | None = None
     tree_size: int = 0
     proof: tuple[bytes, ...] = ()

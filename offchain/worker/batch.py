@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hexbytes import HexBytes
 from threadpoolctl import threadpool_limits
 
 from offchain.batchfile import (
@@ -60,6 +59,7 @@ from offchain.models.errors import EncodingError
 from offchain.protocol import (
     PROOF_SIGNED,
     PROOF_TEE,
+    ZERO32,
     Batch,
     Inference,
     Share,
@@ -186,7 +186,7 @@ def _evaluate(engine: InferenceEngine, raws: list[np.ndarray], workers: int
 
 def build_batch(
     engine: InferenceEngine, requests: Sequence[tuple[str, OffchainRequest]], *, worker: str,
-    timestamp: int, proof_kind: int = PROOF_SIGNED, proof_hash: bytes = bytes(32),
+    timestamp: int, proof_kind: int = PROOF_SIGNED, proof_hash: bytes = ZERO32,
     attribution_workers: int = 1, roster: Collection[str] | None = None,
 ) -> BuiltBatch:
     """Run, attribute and commit to every request; build the tree. No I/O.
@@ -261,13 +261,6 @@ def write_json(path: Path, data: Any) -> None:
     """Atomically (:mod:`offchain.fsutil`): readers see the old file or the new."""
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, data, separators=(",", ":"))
-
-
-def _receipt(node: WorkerNode, tx_hash: bytes) -> Any:
-    try:
-        return node.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-    except Exception:  # TransactionNotFound and transient errors alike: not mined yet
-        return None
 
 
 def _local_path(uri: str) -> Path:
@@ -364,7 +357,7 @@ class BatchWorker:
         for entry in in_flight:
             assert entry.tx_hash is not None and entry.raw_tx is not None  # signed or sent
             tx_hash = bytes.fromhex(entry.tx_hash[2:])
-            if _receipt(self.node, tx_hash) is not None:
+            if self.sender.receipt(tx_hash) is not None:
                 continue
             try:
                 self.sender.broadcast(tx_hash, bytes.fromhex(entry.raw_tx[2:]))
@@ -452,7 +445,7 @@ class BatchWorker:
             except InboxError as exc:  # journaled as parsed: only if the journal was edited
                 malformed.append((entry.request_id, f"malformed request: {exc}"))
         kind, proof_hash = (PROOF_TEE, self.node.tee.attestation_hash) if self.node.tee else (
-            PROOF_SIGNED, bytes(32))
+            PROOF_SIGNED, ZERO32)
         workers = self.options.attribution_workers or (
             2 if engine.knn.n_train >= PARALLEL_ROSTER else 1)
         built = build_batch(engine, requests, worker=self.node.signer.address,

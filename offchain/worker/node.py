@@ -24,11 +24,9 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from hexbytes import HexBytes
 from web3 import Web3
 
 from offchain.chain.connection import RPCUnavailable
@@ -53,6 +51,7 @@ from offchain.protocol import (
     result_hash,
 )
 from offchain.registry import Attestia
+from offchain.uri import UriError, read_uri
 from offchain.worker import journal as J
 
 log = logging.getLogger("attestia.worker")
@@ -284,7 +283,7 @@ class WorkerNode:
         log.info("recovering %d journaled transaction(s)", len(in_flight))
         for entry in in_flight:
             tx_hash = entry.signed_hash
-            if self._receipt(tx_hash) is None:
+            if self.sender.receipt(tx_hash) is None:
                 try:
                     self.sender.broadcast(tx_hash, entry.signed_raw)
                 except ChainError as exc:
@@ -423,12 +422,11 @@ class WorkerNode:
         if not payload.startswith(OPEN_REQUEST_PREFIX):
             raise Rejection("open request payload must be uri:<location>")
         uri = payload[len(OPEN_REQUEST_PREFIX):].decode(errors="replace")
-        parsed = urllib.parse.urlparse(uri)
-        if parsed.scheme != "file":
+        if urllib.parse.urlparse(uri).scheme != "file":
             raise NotForUs()  # other transports are served by other front ends
         try:
-            sealed = json.loads(Path(parsed.path).read_text())["sealed"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            sealed = json.loads(read_uri(uri))["sealed"]
+        except (UriError, ValueError, KeyError, TypeError) as exc:
             raise Rejection(f"open request document unreadable: {exc}") from None
         blob = sealed.get(self.signer.address) or sealed.get(self.signer.address.lower())
         if blob is None:
@@ -584,12 +582,6 @@ class WorkerNode:
         return item
 
     # -- confirmation ---------------------------------------------------------------------------
-    def _receipt(self, tx_hash: bytes) -> Any:
-        try:
-            return self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-        except Exception:  # TransactionNotFound and transient errors alike: not mined yet
-            return None
-
     def _confirm(self, entries: list[J.JournalEntry]) -> None:
         # Outcomes are journaled in one transaction: after a crash inside it, recovery reads
         # the receipts again and reaches the same states.

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from web3 import Web3
+from web3.exceptions import TransactionNotFound
+from web3.providers.base import BaseProvider
 
 from offchain.chain.accounts import ANVIL_DEV_KEYS, dev_account, load_keystore, resolve_account
-from offchain.chain.tx import ErrorDecoder
+from offchain.chain.tx import ErrorDecoder, Sender
 from offchain.config import load_settings
-from offchain.errors import ConfigError
+from offchain.errors import ChainError, ConfigError
 
 
 def test_keystore_is_decrypted_with_the_password_from_the_environment(
@@ -68,3 +71,24 @@ def test_error_decoder_names_custom_errors_and_panics() -> None:
     assert "arithmetic overflow" in decoder.describe(panic)[0]
     assert "undecodable" in decoder.describe(b"\xde\xad\xbe\xef")[0]
     assert "without data" in decoder.describe(b"")[0]
+
+
+def test_a_receipt_is_none_only_while_missing_and_a_lost_node_propagates(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recovery re-broadcasts a transaction whose receipt is missing; a node that does not
+    answer must not read as "not mined" (the round fails and waits for the chain instead)."""
+    sender = Sender(Web3(BaseProvider()), dev_account(0), chain_id=31337)
+    answers: list[BaseException | dict] = [TransactionNotFound("not yet"),
+                                           ChainError("RPC unavailable"), {"status": 1}]
+
+    def get_transaction_receipt(tx_hash: object) -> dict:
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(sender.w3.eth, "get_transaction_receipt", get_transaction_receipt)
+    assert sender.receipt(bytes(32)) is None
+    with pytest.raises(ChainError, match="RPC unavailable"):
+        sender.receipt(bytes(32))
+    assert sender.receipt(bytes(32)) == {"status": 1}

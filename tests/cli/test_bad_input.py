@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from offchain.config import REPO_ROOT
 
-ZERO32 = "0x" + "ab" * 32
+SOME_ID = "0x" + "ab" * 32
 NOT_A_KEYSTORE = "this is not a keystore\n"
 GOOD_INPUT = json.dumps({"features": [0.5] * 30})  # the demo model has 30 features
 
@@ -119,10 +119,10 @@ CASES: dict[str, Case] = {
     "register-split-short": C("model", "register", "{pkg}", "--split", "1,2", needle="--split"),
     "register-proofs-unknown": C("model", "register", "{pkg}", "--proofs", "magic",
                                  needle="--proofs"),
-    "set-terms-fee-negative": C("model", "set-terms", ZERO32, "--fee", "-1", needle="--fee"),
-    "set-terms-fee-huge": C("model", "set-terms", ZERO32, "--fee", "1e30", needle="--fee"),
-    "set-terms-fee-not-number": C("model", "set-terms", ZERO32, "--fee", "abc", needle="--fee"),
-    "set-terms-nothing": C("model", "set-terms", ZERO32, needle="at least one"),
+    "set-terms-fee-negative": C("model", "set-terms", SOME_ID, "--fee", "-1", needle="--fee"),
+    "set-terms-fee-huge": C("model", "set-terms", SOME_ID, "--fee", "1e30", needle="--fee"),
+    "set-terms-fee-not-number": C("model", "set-terms", SOME_ID, "--fee", "abc", needle="--fee"),
+    "set-terms-nothing": C("model", "set-terms", SOME_ID, needle="at least one"),
     "set-terms-not-owner": C("model", "set-terms", "{model}", "--fee", "0.002",
                              "--dev-account", "3", model=True, needle="owner"),
     # epochs
@@ -139,7 +139,7 @@ CASES: dict[str, Case] = {
     "home-file-deploy": C("deploy", env={"ATTESTIA_HOME": "{file}"}, needle="ATTESTIA_HOME"),
     "home-file-chain-status": C("chain", "status", env={"ATTESTIA_HOME": "{file}"},
                                 needle="ATTESTIA_HOME"),
-    "home-file-model-show": C("model", "show", ZERO32, env={"ATTESTIA_HOME": "{file}"},
+    "home-file-model-show": C("model", "show", SOME_ID, env={"ATTESTIA_HOME": "{file}"},
                               needle="ATTESTIA_HOME"),
     # keys
     "keystore-text-file": C("rewards", "settle", env={"ATTESTIA_KEYSTORE": "{file}"},
@@ -163,9 +163,9 @@ CASES: dict[str, Case] = {
     "attribution-short-id": C("attribution", "0x1234", needle="inference id"),
     "verify-short-id": C("verify", "0x1234", needle="0x1234"),
     "verify-batch-short-id": C("verify", "batch:0x12:3", needle="batch"),
-    "verify-batch-bad-leaf": C("verify", f"batch:{ZERO32}:abc", needle="leaf index"),
-    "verify-batch-option-short": C("verify", ZERO32, "--batch", "0x12", needle="batch"),
-    "verify-salt-not-hex": C("verify", ZERO32, "--salt", "zz", needle="--salt"),
+    "verify-batch-bad-leaf": C("verify", f"batch:{SOME_ID}:abc", needle="leaf index"),
+    "verify-batch-option-short": C("verify", SOME_ID, "--batch", "0x12", needle="batch"),
+    "verify-salt-not-hex": C("verify", SOME_ID, "--salt", "zz", needle="--salt"),
     "allow-measurement-short": C("governance", "allow-measurement", "0x12",
                                  needle="measurement"),
     "allow-measurement-neither": C("governance", "allow-measurement", needle="--simulated"),
@@ -175,7 +175,7 @@ CASES: dict[str, Case] = {
                                    needle="model id"),
     "zk-setup-model-id-short": C("model", "zk-setup", "{pkg}", "--model-id", "0x12",
                                  needle="model id"),
-    "model-show-unregistered": C("model", "show", ZERO32, needle="not registered"),
+    "model-show-unregistered": C("model", "show", SOME_ID, needle="not registered"),
     # infer: nothing is paid for a request that cannot succeed
     "infer-timeout-negative": C("infer", "--model", "{pkg}", "--input", "{home}/ok.json",
                                 "--timeout", "-5", model=True, needle="--timeout",
@@ -188,7 +188,7 @@ CASES: dict[str, Case] = {
                              needle="none.json"),
     "infer-model-missing-dir": C("infer", "--model", "{home}/nopkg", "--input",
                                  "{home}/ok.json", setup=_ok_input, needle="nopkg"),
-    "infer-unregistered-model": C("infer", "--model", ZERO32, "--input", "{home}/ok.json",
+    "infer-unregistered-model": C("infer", "--model", SOME_ID, "--input", "{home}/ok.json",
                                   setup=_ok_input, needle="not registered"),
     # worker run: validate everything before the first write or transaction
     "worker-run-tee-unknown": C("worker", "run", "--model", "{pkg}", "--tee", "sgx",
@@ -222,10 +222,10 @@ CASES: dict[str, Case] = {
                                       setup=_ok_input),
     # request, model list, worker list; the global contract options
     "request-status-short-id": C("request", "status", "0x12", needle="request id"),
-    "request-wait-timeout-negative": C("request", "wait", ZERO32, "--timeout", "-5",
+    "request-wait-timeout-negative": C("request", "wait", SOME_ID, "--timeout", "-5",
                                        needle="--timeout"),
     "request-cancel-short-id": C("request", "cancel", "nothex", needle="request id"),
-    "request-cancel-unknown": C("request", "cancel", ZERO32, needle=ZERO32[:10]),
+    "request-cancel-unknown": C("request", "cancel", SOME_ID, needle=SOME_ID[:10]),
     "request-list-bad-state": C("request", "list", "--state", "lost", needle="--state"),
     "request-missing-subcommand-arg": C("request", "status", needle="Missing argument"),
     "model-list-unknown-option": C("model", "list", "--bogus", needle="No such option"),
@@ -248,12 +248,12 @@ CASES: dict[str, Case] = {
     "chain-down-port-99999": C("chain", "down", "--port", "99999", needle="port"),
     "build-home-file": C("build", env={"ATTESTIA_HOME": "{file}"}, needle="ATTESTIA_HOME"),
     "demo-requests-negative": C("demo", "--requests", "-1", needle="--requests"),
-    "set-terms-split-bad": C("model", "set-terms", ZERO32, "--split", "a,b,c", needle="--split"),
+    "set-terms-split-bad": C("model", "set-terms", SOME_ID, "--split", "a,b,c", needle="--split"),
     "register-proofs-empty": C("model", "register", "{pkg}", "--proofs", ",", needle="--proofs"),
     "worker-run-name-escapes": C("worker", "run", "--model", "{pkg}", "--name", "../../evil",
                                  model=True, needle="--name"),
     "verify-record-input-not-json": C("verify", "{record}", "--input", "{file}", "--salt",
-                                      ZERO32, "--package", "{pkg}", model=True, record=True,
+                                      SOME_ID, "--package", "{pkg}", model=True, record=True,
                                       needle="plain.txt"),
     "verify-tee-root-missing": C("verify", "{record}", "--tee-root", "{home}/root.pem",
                                  model=True, record=True, needle="root.pem"),
@@ -269,7 +269,7 @@ CASES: dict[str, Case] = {
     "stake-unbond-unregistered": C("worker", "stake", "unbond", "--signer", "0x" + "11" * 20,
                                    needle="not registered"),
     "stake-withdraw-missing-signer": C("worker", "stake", "withdraw", needle="--signer"),
-    "model-deprecate-unknown": C("model", "deprecate", ZERO32, needle="not registered"),
+    "model-deprecate-unknown": C("model", "deprecate", SOME_ID, needle="not registered"),
     "model-deprecate-not-owner": C("model", "deprecate", "{model}", "--dev-account", "3",
                                    model=True, needle="Unauthorized"),
     "model-revoke-without-yes": C("model", "revoke", "{model}", model=True, needle="--yes"),
@@ -295,7 +295,7 @@ CASES: dict[str, Case] = {
                               needle="SRS file not found"),
     # model schema
     "model-schema-missing-dir": C("model", "schema", "{home}/nopkg", needle="nopkg"),
-    "model-schema-unregistered-id": C("model", "schema", ZERO32, needle="not registered"),
+    "model-schema-unregistered-id": C("model", "schema", SOME_ID, needle="not registered"),
     "model-schema-id-no-package": C("model", "schema", "{model}", model=True,
                                     needle="--package PATH"),
     # off-chain requests to a batching worker
@@ -416,10 +416,10 @@ def test_bad_input(name: str, request: pytest.FixtureRequest, tmp_path: Path, an
     shutil.copy(attestia_home / "deployments" / f"{chain.chain_id}.json", home / "deployments")
     plain = tmp_path / "plain.txt"
     plain.write_text(NOT_A_KEYSTORE)
-    model = ZERO32
+    model = SOME_ID
     if case.model:
         model = "0x" + request.getfixturevalue("served_model").model_id.hex()
-    record = ZERO32
+    record = SOME_ID
     if case.record:
         record = _recorded_inference(request.getfixturevalue("attestia"), demo_package_dir,
                                      tmp_path / "scratch")

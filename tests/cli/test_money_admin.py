@@ -151,7 +151,7 @@ def test_cancel_root_and_measurements(
                           "RootNotProposed")
 
     _ok(cli(home, anvil, "governance", "allow-measurement", "--simulated"))
-    from offchain.cli.governance import simulated_measurement
+    from offchain.proofs.tee.simulated import simulated_measurement
 
     value = "0x" + simulated_measurement().hex()
     _ok(cli(home, anvil, "governance", "revoke-measurement", value))

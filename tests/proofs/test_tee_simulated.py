@@ -32,6 +32,7 @@ from offchain.proofs.tee.simulated import (
     ROOT_PEM_FILENAME,
     STATE_FILENAME,
     SimulatedNitroEnclave,
+    simulated_measurement,
     simulated_pcrs,
 )
 from tests.proofs.vectors import attestation_vectors as _vectors
@@ -65,6 +66,7 @@ def test_round_trip_with_own_root(enclave):
     pcrs = simulated_pcrs(b"worker-image-v1")
     assert result.measurement == pcrs[0] + pcrs[1] + pcrs[2]
     assert measurement_id(result) == keccak(pcrs[0] + pcrs[1] + pcrs[2])
+    assert simulated_measurement(b"worker-image-v1") == measurement_id(result)
     assert result.document_hash == attestation_hash(doc)
     check_key_binding(result, enclave.public_key, 31337, REGISTRY)
 

@@ -35,7 +35,6 @@ from offchain.batchfile import BatchFile, BatchLeaf, write_batch_file
 from offchain.chain.accounts import dev_account
 from offchain.chain.connection import connect
 from offchain.chain.eip712 import sign_digest
-from offchain.cli.governance import simulated_measurement
 from offchain.cli.model import calibration_sample
 from offchain.client import LocalRequest, build_requests, send_requests
 from offchain.config import REPO_ROOT, load_settings
@@ -48,7 +47,7 @@ from offchain.models.encoding import commit, encode_tensor, input_to_json, new_s
 from offchain.models.onchain import enable_zk
 from offchain.models.registrations import resolve_model_id
 from offchain.proofs import zk
-from offchain.proofs.tee.simulated import SimulatedNitroEnclave
+from offchain.proofs.tee.simulated import SimulatedNitroEnclave, simulated_measurement
 from offchain.protocol import PROOF_SIGNED, PROOF_ZK, inference_digest, request_id, result_hash
 from offchain.registry import Attestia
 from offchain.verify import (

@@ -372,7 +372,7 @@ def test_an_uncommittable_batch_fails_its_requests(
 def test_an_enclave_key_commits_by_signature(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
-    from offchain.cli.governance import simulated_measurement
+    from offchain.proofs.tee.simulated import simulated_measurement
 
     attestia.transact(attestia.registry.contract.functions.allowMeasurement(simulated_measurement()),
                       account=dev_account(0))

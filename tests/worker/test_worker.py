@@ -192,6 +192,36 @@ def test_a_record_that_would_revert_is_not_sent_and_journals_its_custom_error(
     assert w3.eth.get_transaction_count(node.operator.address) == nonce + 1  # the reject only
 
 
+def test_an_open_request_document_is_read_as_a_published_uri(tmp_path: Path) -> None:
+    """The document an open request names is hostile input: read through offchain.uri (a
+    FIFO or a missing file is a rejection, not a hang or a crash); only file:// is ours."""
+    from types import SimpleNamespace
+
+    from offchain.worker.node import NotForUs, Rejection, WorkerNode
+
+    node = WorkerNode.__new__(WorkerNode)  # _payload_blob reads only the signer's address
+    node.signer = SimpleNamespace(address=dev_account(1).address)  # type: ignore[assignment]
+
+    def blob(uri: str) -> bytes:
+        return node._payload_blob({"worker": ZERO_ADDRESS,
+                                   "payload": "0x" + (b"uri:" + uri.encode()).hex()})
+
+    doc = tmp_path / "open doc.json"
+    doc.write_text(json.dumps({"sealed": {node.signer.address: "0xab01"}}))
+    assert blob(doc.resolve().as_uri()) == bytes.fromhex("ab01")  # percent-escaped path too
+    with pytest.raises(Rejection, match="open request document unreadable: no file"):
+        blob((tmp_path / "absent.json").as_uri())
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(Rejection, match="not a regular file"):
+        blob(fifo.as_uri())
+    (tmp_path / "other.json").write_text(json.dumps({"sealed": {}}))
+    with pytest.raises(NotForUs):
+        blob((tmp_path / "other.json").as_uri())
+    with pytest.raises(NotForUs):
+        blob("https://example.invalid/open.json")
+
+
 def test_journal_survives_reopen(tmp_path: Path) -> None:
     journal = J.Journal(tmp_path / "j.sqlite")
     assert journal.add_requests([("0x01", 5, {"a": 1}), ("0x02", 6, {"b": 2})], 6) == 2
@@ -279,7 +309,7 @@ def test_worker_rotates_a_stale_encryption_key_of_its_own(
 def test_an_enclave_key_registers_with_its_consent_and_checks_its_operator(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
-    from offchain.cli.governance import simulated_measurement
+    from offchain.proofs.tee.simulated import simulated_measurement
     from offchain.worker.registration import WorkerKeyConflict
 
     attestia.send(attestia.registry.allow_measurement(simulated_measurement()),

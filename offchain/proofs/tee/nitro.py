@@ -85,8 +85,13 @@ class NitroDocument:
 
     @property
     def measurement(self) -> bytes:
-        """``PCR0 || PCR1 || PCR2`` (see ``offchain.proofs.tee.result``)."""
-        return self.pcrs[0] + self.pcrs[1] + self.pcrs[2]
+        return pcr_measurement(self.pcrs)
+
+
+def pcr_measurement(pcrs: Mapping[int, bytes]) -> bytes:
+    """A Nitro enclave's measurement: ``PCR0 || PCR1 || PCR2`` (see
+    ``offchain.proofs.tee.result``)."""
+    return pcrs[0] + pcrs[1] + pcrs[2]
 
 
 def sig_structure(protected: bytes, payload: bytes) -> bytes:

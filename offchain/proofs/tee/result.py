@@ -55,7 +55,13 @@ class AttestationResult:
 
 def measurement_id(result: AttestationResult) -> bytes:
     """The bytes32 allowlist key for ``result``'s measurement: ``keccak256(measurement)``."""
-    return bytes(keccak(result.measurement))
+    return id_of_measurement(result.measurement)
+
+
+def id_of_measurement(measurement: bytes) -> bytes:
+    """The bytes32 allowlist key of a measurement (``keccak256(measurement)``), for callers
+    that know the measurement before any document attests it (the simulated enclave)."""
+    return bytes(keccak(measurement))
 
 
 def attestation_hash(document: bytes) -> bytes:

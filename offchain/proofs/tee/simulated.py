@@ -36,7 +36,8 @@ from eth_keys import keys
 
 from offchain.fsutil import atomic_write_bytes, atomic_write_json
 from offchain.proofs.tee.binding import binding_digest
-from offchain.proofs.tee.nitro import COSE_ALG_ES384, PCR_LENGTH, sig_structure
+from offchain.proofs.tee.nitro import COSE_ALG_ES384, PCR_LENGTH, pcr_measurement, sig_structure
+from offchain.proofs.tee.result import id_of_measurement
 
 ROOT_PEM_FILENAME = "root.pem"
 STATE_FILENAME = "state.json"
@@ -48,6 +49,8 @@ _CA_LIFETIME = dt.timedelta(days=3650)
 _LEAF_LIFETIME = dt.timedelta(hours=3)  # what AWS issues per enclave leaf
 _CLOCK_SKEW = dt.timedelta(minutes=1)
 _STATE_VERSION = 1
+SIMULATED_IMAGE = b"attestia-worker"
+"""The image PCR0-2 stand for in the enclave ``--tee simulated`` runs."""
 
 
 def simulated_pcrs(image: bytes, *, debug: bool = False) -> dict[int, bytes]:
@@ -57,6 +60,12 @@ def simulated_pcrs(image: bytes, *, debug: bool = False) -> dict[int, bytes]:
         for i in (0, 1, 2):
             pcrs[i] = hashlib.sha384(b"Attestia SIMULATED PCR%d|" % i + image).digest()
     return pcrs
+
+
+def simulated_measurement(image: bytes = SIMULATED_IMAGE) -> bytes:
+    """The allowlist key (``keccak256(PCR0 || PCR1 || PCR2)``) of the SIMULATED enclave made
+    from ``image``: what governance allows for ``--tee simulated`` workers."""
+    return id_of_measurement(pcr_measurement(simulated_pcrs(image)))
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ class SimulatedNitroEnclave:
         *,
         now: dt.datetime | None = None,
         signing_key: bytes | str | None = None,
-        image: bytes = b"attestia-worker",
+        image: bytes = SIMULATED_IMAGE,
         debug: bool = False,
     ) -> SimulatedNitroEnclave:
         """Start-up: make a fresh root -> intermediate chain and (unless given) a fresh
