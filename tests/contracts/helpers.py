@@ -592,7 +592,7 @@ class Harness:
         raise KeyError(account)
 
     def activate_after_timelock(self, epoch: int, contract: Contract | None = None) -> None:
-        distributor = contract or self.distributor
+        distributor = contract or self.distributor.contract
         self.travel(int(distributor.functions.timelock().call()) + 1)
         self.send(distributor.functions.activateRoot(epoch), OUTSIDER)
 
