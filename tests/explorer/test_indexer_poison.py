@@ -1,7 +1,8 @@
 """Poison does not stop the indexer (issue 17, attack 9): a worker rejects a request with a
 reason that is not UTF-8 (the contract takes any bytes as a string), then records another
 request. The indexer says one line about the event it cannot decode, keeps it raw, and indexes
-the record after it."""
+the record after it; a client reading rejections (``reg.rejected``, which web3 decodes a page
+at a time) skips that one event with one line and still sees the others of its page."""
 
 from __future__ import annotations
 
@@ -32,8 +33,21 @@ def test_an_undecodable_event_is_one_line_and_the_record_after_it_is_indexed(
         types, [requested.request.as_tuple(), POISON])
     attestia.send(Call(to=attestia.registry.address, data=data, label="rejectRequest"),
                   account=dev_account(1))
-    node.run(until_idle=True)  # records the second request (the first is closed)
+    (other,) = send_demo_requests(attestia, demo_package, tmp_path, 1, offset=7,
+                                  worker=node.signer.address)
+    (asked,) = attestia.reg.requested(request_id=other.request_id)
+    attestia.send(attestia.reg.reject_request(asked.request, "a readable reason"),
+                  account=dev_account(1))
+    node.run(until_idle=True)  # records the second request (the first and third are closed)
     assert len(attestia.reg.recorded(request_id=honest.request_id)) == 1
+
+    with caplog.at_level(logging.WARNING, logger="attestia.chain"):
+        seen = attestia.reg.rejected(poisoned.block)
+    assert [(r.request_id, r.reason) for r in seen] == [(other.request_id,
+                                                         "a readable reason")]
+    assert [r.getMessage()[:31] for r in caplog.records] == ["cannot decode RequestRejected a"]
+    assert attestia.reg.rejected(poisoned.block, request_id=poisoned.request_id) == []
+    caplog.clear()
 
     engine = open_engine(f"sqlite:///{tmp_path / 'index.sqlite'}")
     with caplog.at_level(logging.WARNING, logger="attestia"):
