@@ -35,6 +35,7 @@ from offchain.protocol import epoch_at, epoch_end
 from offchain.registry import Attestia
 from offchain.rewards.chain import claim, settle
 from offchain.worker.registration import ensure_worker
+from offchain.worker.service import key_locks
 
 ADMIN, WORKER, CLIENT = 0, 1, 2
 FEE = 10**15
@@ -128,8 +129,14 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
                   f"{model.contributors} contributors, fee {FEE / 1e18} ETH")
 
     worker_dir = settings.data_dir / "workers" / "demo"
-    ensure_worker(attestia, operator,
-                  EncryptionKey.load_or_create(worker_dir / "encryption.key"), operator)
+    # Not under a worker already serving this key here: its encryption key would be rotated.
+    locks = [lock.acquire() for lock in key_locks(attestia, operator.address, worker_dir.parent)]
+    try:
+        ensure_worker(attestia, operator,
+                      EncryptionKey.load_or_create(worker_dir / "encryption.key"), operator)
+    finally:
+        for lock in locks:
+            lock.release()
     proc = _start_worker(settings, chain, package_dir, worker_dir / "worker.log")
     try:
         X, _ = holdout()

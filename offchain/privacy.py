@@ -126,7 +126,17 @@ def seal_result(reply_key: bytes, output_bytes: bytes) -> bytes:
 
 
 def open_result(key: EncryptionKey, blob: bytes) -> bytes:
-    obj = cbor2.loads(unseal(key, blob))
+    """The output bytes a worker sealed to ``key``; raises :class:`PayloadError` for anything
+    else (the worker chose these bytes: a requester's watch must not trip over them)."""
+    try:
+        obj = cbor2.loads(unseal(key, blob))
+    except PayloadError:
+        raise
+    except Exception as exc:  # cbor2 raises its own decode errors and ValueError alike
+        raise PayloadError(f"sealed result is not valid CBOR ({exc})") from None
     if not isinstance(obj, dict) or obj.get("v") != PAYLOAD_VERSION:
         raise PayloadError("sealed result has an unknown format version")
-    return bytes(obj["output"])
+    output = obj.get("output")
+    if not isinstance(output, bytes | bytearray):
+        raise PayloadError("sealed result holds no output bytes")
+    return bytes(output)

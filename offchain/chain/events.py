@@ -1,13 +1,20 @@
-"""Reading contract events in block ranges (paged); ``offchain.registry`` decodes them."""
+"""Reading contract events in block ranges (paged); ``offchain.registry`` decodes them.
+
+A log the ABI cannot decode (a ``string`` argument that is not UTF-8: the contracts take any
+bytes for one) is skipped with one log line: one poisoned event never hides the others of its
+page from a client or a long-running process."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
+from eth_abi.exceptions import DecodingError
 from web3.contract import Contract
 
 PAGE_BLOCKS = 5_000
+log = logging.getLogger("attestia.chain")
 
 
 def iter_events(
@@ -21,7 +28,38 @@ def iter_events(
     start = max(from_block, 0)
     while start <= last:
         stop = min(start + page - 1, last)
-        yield from handle.get_logs(
-            from_block=start, to_block=stop, argument_filters=argument_filters
-        )
+        try:
+            found = handle.get_logs(
+                from_block=start, to_block=stop, argument_filters=argument_filters
+            )
+        except (DecodingError, ValueError):  # web3 decodes the whole page or nothing
+            found = list(_decodable(contract, handle, start, stop, argument_filters))
+        yield from found
         start = stop + 1
+
+
+def _decodable(contract: Contract, handle: Any, start: int, stop: int,
+               argument_filters: dict[str, Any] | None) -> Iterator[Any]:
+    """The page's logs decoded one by one, those that cannot be skipped (one line each);
+    the argument filters are applied here (the raw query names the event only)."""
+    raw = contract.w3.eth.get_logs({"address": contract.address, "fromBlock": start,
+                                    "toBlock": stop, "topics": [handle.topic]})
+    for entry in sorted(raw, key=lambda e: (e["blockNumber"], e["logIndex"])):
+        try:
+            decoded = handle.process_log(entry)
+        except (DecodingError, ValueError) as exc:
+            log.warning("cannot decode %s at block %d log %d (%s); skipped", handle.event_name,
+                        entry["blockNumber"], entry["logIndex"],
+                        " ".join(str(exc).split())[:200] or type(exc).__name__)
+            continue
+        if all(_matches(decoded["args"].get(name), wanted)
+               for name, wanted in (argument_filters or {}).items()):
+            yield decoded
+
+
+def _matches(value: Any, wanted: Any) -> bool:
+    if isinstance(wanted, list | tuple):
+        return any(_matches(value, w) for w in wanted)
+    if isinstance(value, str) and isinstance(wanted, str):
+        return value.lower() == wanted.lower()
+    return bool(value == wanted)

@@ -33,7 +33,9 @@ def run(
     At start the worker finds each package's on-chain model (the id `model register`
     recorded, else your registration, else the only one; or --model-id), checks its roster,
     and checks its own key on chain: it registers it (with the key's consent), rotates a
-    stale encryption key, or refuses to start if another operator holds the key. A request
+    stale encryption key, or refuses to start if another operator holds the key. One live
+    worker per key: a second `worker run` on a key a running worker serves (any --name in
+    this home, or the same keystore file) exits with one line and changes nothing. A request
     it cannot serve (bad payload or input, model, attribution or proof failure) is rejected
     with the reason and refunded; the worker keeps running.
 
@@ -66,6 +68,7 @@ def run(
         attestia, operator=attestia.chain.account(dev_account), packages=model,
         data_dir=data_dir, tee=tee, options=WorkerOptions(), model_ids=given,
         project_dir=settings.data_dir,
+        key_file=settings.keystore if settings.keystore and not settings.private_key else None,
     )
     node = setup.node
     signal.signal(signal.SIGTERM, lambda *_: node.stop_event.set())

@@ -4,7 +4,10 @@ A home that paid for a request keeps its input, salt and reply key (``offchain.c
 it can recompute the record's integer attribution exactly and, if the worker recorded another
 list, open a dispute, prove the lie in the worker's published trace, and resolve it when the
 deadline passes. ``attestia watch`` runs :func:`watch_once` in a loop; one bad request is
-reported and skipped, never fatal.
+reported and skipped, never fatal: whatever a worker sealed or recorded (a result that does
+not open, an output that is not a tensor) is one line for that request, and the requests
+after it, in the order they were paid, are still checked (a poisoned record must not shield
+a later lie until its window closes).
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ from offchain.dispute.game import (
     resolve,
 )
 from offchain.errors import AttestiaError
-from offchain.models.encoding import decode_tensor
-from offchain.privacy import EncryptionKey, open_result
+from offchain.models.encoding import commit, decode_tensor
+from offchain.privacy import EncryptionKey, open_result, output_salt
 from offchain.protocol import PROOF_ZK, DisputeState, Share
 from offchain.registry import Attestia, InferenceRecorded
 
@@ -66,6 +69,9 @@ def material(attestia: Attestia, local: LocalRequest, record: InferenceRecorded)
         return Material(local.input_bytes, local.salt, output, label_of_instances(instances))
     sealed = attestia.registry.sealed_result(record.meta.tx_hash)
     output = open_result(EncryptionKey(local.reply_secret), sealed)
+    if commit(output_salt(local.salt), output) != inference.outputCommitment:
+        raise DisputeError(f"the output sealed in record 0x{record.request_id.hex()} is not "
+                           "the one its worker committed to: it cannot be revealed")
     label = label_of_output(decode_tensor(output)[0])
     return Material(local.input_bytes, local.salt, output, label)
 
@@ -108,6 +114,7 @@ def local_requests(data_dir: Path) -> list[LocalRequest]:
             continue
         if found is not None:
             out.append(found)
+    out.sort(key=lambda found: (found.block, found.request_id))  # in the order they were paid
     return out
 
 
@@ -128,6 +135,10 @@ def watch_once(attestia: Attestia, package: Any, model_id: bytes, data_dir: Path
         except AttestiaError as exc:  # one bad request never stops the watch
             report.skipped.append((rid, str(exc)))
             note(f"{rid}: skipped: {exc}")
+        except Exception as exc:  # noqa: BLE001 - bytes nobody foresaw: this request only
+            why = f"cannot check it: {type(exc).__name__}: {exc}"
+            report.skipped.append((rid, why))
+            note(f"{rid}: skipped: {why}")
     return report
 
 

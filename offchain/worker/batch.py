@@ -173,7 +173,7 @@ def _evaluate(engine: InferenceEngine, raws: list[np.ndarray], workers: int
             with threadpool_limits(limits=1):
                 return list(engine.evaluate_batch(raws, workers=workers))
         return list(engine.evaluate_batch(raws))
-    except AttestiaError:
+    except Exception:  # noqa: BLE001 - find the row that failed, one at a time
         pass
     results: list[Evaluation | str] = []
     for raw in raws:
@@ -181,6 +181,8 @@ def _evaluate(engine: InferenceEngine, raws: list[np.ndarray], workers: int
             results.append(engine.evaluate(raw))
         except AttestiaError as exc:
             results.append(f"evaluation failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - an input nobody foresaw: this row only
+            results.append(f"evaluation failed: {type(exc).__name__}: {exc}")
     return results
 
 
@@ -205,6 +207,8 @@ def build_batch(
             accepted.append((key, request))
         except AttestiaError as exc:
             rejected.append((key, f"bad input: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - else it fails every batch it is pending in
+            rejected.append((key, f"bad input: {type(exc).__name__}: {exc}"))
     built = BuiltBatch(engine.model_id, worker, [], [], [], [], [], [], [], None, rejected)
     for (key, request), result in zip(accepted, _evaluate(engine, raws, attribution_workers),
                                       strict=True):
@@ -328,8 +332,8 @@ class BatchWorker:
         return self.stats
 
     def _round(self, until_idle: bool) -> bool:
-        """One round: ingest the inbox, serve on-chain requests, form and commit a batch (or
-        wait a little). True when ``until_idle`` and nothing is left."""
+        """One round: ingest the inbox, serve on-chain requests, answer challenges, form and
+        commit a batch (or wait a little). True when ``until_idle`` and nothing is left."""
         new = self.ingest()
         onchain_new, onchain_busy = 0, False
         if self.options.onchain:
@@ -338,6 +342,10 @@ class BatchWorker:
             if entries:
                 self.node.process(entries)
                 onchain_busy = True
+        # Challenges to this key's on-chain records are answered here as in the single-record
+        # loop: a batching worker that went unanswered would lose its whole stake to each one.
+        if self.node.disputes is not None:
+            self.node.disputes.check()
         idle = new == 0 and onchain_new == 0 and not onchain_busy
         made = self.step(flush=until_idle and idle)
         if not made and not onchain_busy:

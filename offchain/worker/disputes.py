@@ -4,23 +4,30 @@ Each round the worker looks for ``DisputeOpened`` events naming its key, and for
 dispute still OPEN before its deadline it builds the honest trace of the revealed query (the
 event carries the quantised input and label; the worker needs nothing else), publishes it
 under ``<data dir>/traces/`` and sends ``respond`` from its operator account. Missing the
-response window loses the whole stake, so a failure is logged and retried next round; a
-response is idempotent on chain (a second one reverts), so a restart simply re-checks.
+response window loses the whole stake, so a failure is retried every ``RETRY_SECONDS`` until
+the deadline; a response is idempotent on chain (a second one reverts), so a restart simply
+re-checks. One challenge that cannot be answered (whatever the reason: a query the model
+cannot trace, a file that cannot be written, a reverted call) is one log line and is retried
+on its own: the challenges after it are answered as usual.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 from offchain.attribution.trace import AttributionModel
 from offchain.dispute.game import respond
-from offchain.errors import AttestiaError
 from offchain.protocol import DisputeState
 from offchain.registry import Attestia
 
 log = logging.getLogger("attestia.worker")
+RETRY_SECONDS = 10.0
+"""Between two tries at a challenge not answered yet (each try rebuilds its trace)."""
+_ANSWERED, _DONE, _LATER = "answered", "done", "later"
+_NOT_SERVED = "model not served"
 
 
 class DisputeResponder:
@@ -35,21 +42,47 @@ class DisputeResponder:
         self.publish_dir = publish_dir
         self.cursor = start_block - 1
         self.answered: set[bytes] = set()
+        self._due: dict[bytes, float] = {}  # challenge not answered yet -> next try (monotonic)
+        self._failed: dict[bytes, str] = {}  # last failure logged per challenge
         self._models: dict[bytes, AttributionModel] = {}
 
     def check(self) -> int:
-        """Answer every open challenge seen since the last round; how many were answered."""
+        """Answer every open challenge seen since the last round, and retry the ones whose
+        next try is due; how many were answered."""
         latest = int(self.attestia.chain.w3.eth.block_number)
-        if latest <= self.cursor:
-            return 0
-        opened = self.attestia.slasher.opened(self.cursor + 1, latest, worker=self.signer)
-        self.cursor = latest
-        pending = [e for e in opened if e.request_id not in self.answered]
+        if latest > self.cursor:
+            opened = self.attestia.slasher.opened(self.cursor + 1, latest, worker=self.signer)
+            self.cursor = latest
+            now = time.monotonic()
+            for event in opened:
+                if event.request_id not in self.answered:
+                    self._due.setdefault(event.request_id, now)
+        now = time.monotonic()
         answered = 0
-        for event in pending:
-            if self._answer(event.request_id):
+        for request_id in [r for r, at in self._due.items() if at <= now]:
+            if self._try(request_id):
                 answered += 1
         return answered
+
+    def _try(self, request_id: bytes) -> bool:
+        """One try at one challenge (True if it was answered now); its failure is its own:
+        one line, retried later."""
+        try:
+            outcome = self._answer(request_id)
+        except Exception as exc:  # noqa: BLE001 - one challenge never stops the others
+            why = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            if self._failed.get(request_id) != why:  # the same failure again: said already
+                log.error("answering the challenge to record 0x%s failed: %s (retrying every "
+                          "%.0f s until its deadline)", request_id.hex(), why, RETRY_SECONDS)
+            self._failed[request_id] = why
+            outcome = _LATER
+        if outcome == _LATER:
+            self._due[request_id] = time.monotonic() + RETRY_SECONDS
+            return False
+        self._due.pop(request_id, None)
+        self._failed.pop(request_id, None)
+        self.answered.add(request_id)
+        return outcome == _ANSWERED
 
     def _model(self, model_id: bytes) -> AttributionModel | None:
         engine = self.engines.get(model_id)
@@ -59,31 +92,28 @@ class DisputeResponder:
             self._models[model_id] = AttributionModel.of_package(engine.package)
         return self._models[model_id]
 
-    def _answer(self, request_id: bytes) -> bool:
-        disputes = self.attestia.slasher
-        dispute = disputes.dispute(request_id)
+    def _answer(self, request_id: bytes) -> str:
+        """Answer the challenge to ``request_id``: ``_ANSWERED`` now, ``_DONE`` when there is
+        nothing left to do (no longer open, or past its deadline), ``_LATER`` to try again;
+        raises on failure."""
+        dispute = self.attestia.slasher.dispute(request_id)
         rid = "0x" + request_id.hex()
         if dispute.state != DisputeState.OPEN:
-            self.answered.add(request_id)
-            return False
+            return _DONE
+        now = int(self.attestia.chain.w3.eth.get_block("latest")["timestamp"])
+        if now > dispute.deadline:
+            log.error("the challenge to record %s was not answered by its deadline %d: it "
+                      "can no longer be answered", rid, dispute.deadline)
+            return _DONE
         model = self._model(dispute.modelId)
         if model is None:
-            log.error("challenge to record %s of model 0x%s, which this worker does not serve "
-                      "now: start it with that model's package before %d or lose the stake",
-                      rid, dispute.modelId.hex(), dispute.deadline)
-            return False
-        try:
-            respond(self.attestia, model, request_id, self.publish_dir, account=self.operator)
-        except AttestiaError as exc:
-            # Retried next round: the cursor moved on, so put the challenge back.
-            log.error("answering the challenge to record %s failed: %s (retrying)", rid, exc)
-            self.cursor = min(self.cursor, self._opened_block(request_id) - 1)
-            return False
-        self.answered.add(request_id)
+            if self._failed.get(request_id) != _NOT_SERVED:
+                log.error("challenge to record %s of model 0x%s, which this worker does not "
+                          "serve now: start it with that model's package before %d or lose "
+                          "the stake", rid, dispute.modelId.hex(), dispute.deadline)
+            self._failed[request_id] = _NOT_SERVED
+            return _LATER
+        respond(self.attestia, model, request_id, self.publish_dir, account=self.operator)
         log.info("answered the challenge to record %s with its trace (published in %s)", rid,
                  self.publish_dir)
-        return True
-
-    def _opened_block(self, request_id: bytes) -> int:
-        events = self.attestia.slasher.opened(request_id=request_id)
-        return events[-1].meta.block if events else self.cursor
+        return _ANSWERED

@@ -6,7 +6,14 @@ against it (roster, data root) before anything is written or sent.
 One worker per data directory: ``WorkerLock`` holds an exclusive ``flock`` on
 ``<data dir>/worker.lock`` for the life of the worker (the OS drops it when the process ends,
 however it ends), so a second ``worker run --name N`` stops before it registers or sends
-anything, naming the running worker's pid."""
+anything, naming the running worker's pid.
+
+One live worker per key: a worker key is served by one data directory, whose
+``encryption.key`` is the one published on chain. A second worker on the same key (another
+``--name``, or another home using the same keystore file) would find its own encryption key
+stale and rotate it on chain, and the running worker would silently open nothing more: paid
+requests never recorded. ``KeyLock`` takes a ``flock`` per (chain, registry, key) beside the
+home's workers and beside the keystore file, before any encryption key is read or rotated."""
 
 from __future__ import annotations
 
@@ -81,15 +88,16 @@ class WorkerLock:
             os.close(fd)
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise ConfigError(f"cannot lock {self.path}: {exc.strerror}") from None
-            pid = self.holder()
-            raise WorkerRunning(
-                f"worker {self.name} is already running (pid {pid if pid else 'unknown'}); "
-                "stop it or use another --name") from None
+            raise self._busy(self.holder()) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         WorkerLock._held[self.path] = (fd, 1)
         self.locked = True
         return self
+
+    def _busy(self, pid: int | None) -> WorkerRunning:
+        return WorkerRunning(f"worker {self.name} is already running (pid "
+                             f"{pid if pid else 'unknown'}); stop it or use another --name")
 
     def holder(self) -> int | None:
         """The pid written by the lock's holder (None if unreadable)."""
@@ -109,6 +117,45 @@ class WorkerLock:
         os.close(fd)  # closing the only descriptor releases the flock
 
 
+class KeyLock(WorkerLock):
+    """An exclusive lock on a worker key for one deployment (a ``flock`` on ``path``), held
+    by the one worker that serves the key; counted within one process like ``WorkerLock``."""
+
+    def __init__(self, path: Path, signer: str) -> None:
+        self.path = path.resolve()
+        self.name = signer
+        self.locked = False
+
+    def acquire(self) -> WorkerLock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot make the directory of the worker key's lock file "
+                              f"{self.path}: {exc.strerror}") from None
+        return super().acquire()
+
+    def _busy(self, pid: int | None) -> WorkerRunning:
+        return WorkerRunning(
+            f"worker key {self.name} is already served by a running worker (pid "
+            f"{pid if pid else 'unknown'}): stop it first (a second worker would rotate the "
+            "key's encryption key and the running one could open no more requests)")
+
+
+KEY_LOCKS = ".key-locks"
+
+
+def key_locks(attestia: Attestia, signer: str, workers_dir: Path,
+              key_file: Path | None = None) -> list[KeyLock]:
+    """The locks a worker serving ``signer`` holds: one in the home's workers directory and,
+    when the key is a keystore file, one beside it (another home using the same file).
+    Named by chain and registry: one key may serve several deployments at once."""
+    where = f"{attestia.chain.chain_id}-{str(attestia.registry.address).lower()}"
+    locks = [KeyLock(workers_dir / KEY_LOCKS / f"{where}-{signer.lower()}.lock", signer)]
+    if key_file is not None:
+        locks.append(KeyLock(key_file.parent / f".{key_file.name}.{where}.lock", signer))
+    return locks
+
+
 @dataclass
 class WorkerSetup:
     node: WorkerNode
@@ -116,10 +163,13 @@ class WorkerSetup:
     signer: str
     simulated_root: Path | None = None
     lock: WorkerLock | None = None
+    key_locks: tuple[KeyLock, ...] = ()
 
     def close(self) -> None:
-        """Close the journal and release the data directory's lock."""
+        """Close the journal and release the data directory's and the key's locks."""
         self.node.journal.close()
+        for key_lock in self.key_locks:
+            key_lock.release()
         if self.lock is not None:
             self.lock.release()
 
@@ -194,12 +244,15 @@ def build_worker(
     attestia: Attestia, *, operator: LocalAccount, packages: list[Path], data_dir: Path,
     tee: str | None = None, options: WorkerOptions | None = None, stake: int | None = None,
     model_ids: Sequence[bytes] = (), project_dir: Path | None = None,
+    key_file: Path | None = None,
 ) -> WorkerSetup:
     """A worker for ``packages``, identity checked on chain (see ``registration.py``).
 
     ``model_ids`` (``--model-id``) name the registrations to serve when a package's id is
-    ambiguous; ``project_dir`` is the data directory holding ``model register``'s id records.
-    Everything is validated before the first file or transaction.
+    ambiguous; ``project_dir`` is the data directory holding ``model register``'s id records;
+    ``key_file`` is the operator's keystore file, if it came from one (locked beside it).
+    Everything is validated before the first file or transaction; the key is locked
+    (``KeyLock``) before its encryption key is read or rotated.
     """
     if not packages:
         raise ConfigError("give at least one model package to serve (--model PATH)")
@@ -210,15 +263,23 @@ def build_worker(
     lock = WorkerLock(data_dir)
     if data_dir.is_dir():
         lock.acquire()
+    # A simulated enclave's key lives in the data directory, which ``lock`` already holds.
+    held = () if tee is not None else tuple(
+        key_locks(attestia, operator.address, data_dir.parent, key_file))
     try:
         setup = _build_worker(attestia, operator=operator, packages=packages,
                               data_dir=data_dir, tee=tee, options=options, stake=stake,
-                              model_ids=model_ids, project_dir=project_dir, lock=lock)
+                              model_ids=model_ids, project_dir=project_dir, lock=lock,
+                              key_locks=held)
     except BaseException:
+        for key_lock in held:
+            key_lock.release()
         lock.release()
         raise
-    setup.lock = lock
-    weakref.finalize(setup.node, lock.release)  # an in-process worker dropped unclosed
+    setup.lock, setup.key_locks = lock, held
+    for key_lock in held:  # an in-process worker dropped unclosed
+        weakref.finalize(setup.node, key_lock.release)
+    weakref.finalize(setup.node, lock.release)
     log_banner(attestia, setup, operator)
     return setup
 
@@ -227,6 +288,7 @@ def _build_worker(
     attestia: Attestia, *, operator: LocalAccount, packages: list[Path], data_dir: Path,
     tee: str | None, options: WorkerOptions | None, stake: int | None,
     model_ids: Sequence[bytes], project_dir: Path | None, lock: WorkerLock,
+    key_locks: Sequence[KeyLock] = (),
 ) -> WorkerSetup:
     if tee is None:  # the operator's own key: refuse before anything is written
         check_operator(attestia, operator.address, operator.address)
@@ -241,6 +303,8 @@ def _build_worker(
     if unused:
         raise ConfigError(f"--model-id {', '.join('0x' + g.hex() for g in unused)} is not a "
                           "registration of any package given with --model")
+    for key_lock in key_locks:  # before the encryption key is read, made or rotated
+        key_lock.acquire()
     data_dir.mkdir(parents=True, exist_ok=True)
     lock.acquire()
     enc_key = EncryptionKey.load_or_create(data_dir / "encryption.key")

@@ -6,27 +6,12 @@ record is left alone; bad input is one error line and nothing sent."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from offchain.chain.accounts import dev_account
 from offchain.client import wait_for_outcomes
-from offchain.protocol import BPS, DisputeState, Share
+from offchain.protocol import BPS, DisputeState
 from tests.rewards.helpers import cli, cli_home
-from tests.worker.helpers import CLIENT, make_worker, send_demo_requests
-
-
-def _lying(node, model_id: bytes) -> None:
-    """The worker's engine answers honestly but gives every basis point to the contributor
-    its own attribution ranks lowest (the issue's attack)."""
-    engine = node.engines[model_id]
-    honest = engine.evaluate
-
-    def evaluate(raw):
-        evaluation = honest(raw)
-        ranked = sorted(engine.roster, key=lambda a: dict(evaluation.shares).get(a, 0))
-        return replace(evaluation, shares=(Share(ranked[0], BPS),))
-
-    engine.evaluate = evaluate
+from tests.worker.helpers import CLIENT, lying_engine, make_worker, send_demo_requests
 
 
 def test_watch_catches_a_misattribution_and_the_deadline_slashes(
@@ -54,7 +39,7 @@ def test_watch_catches_a_misattribution_and_the_deadline_slashes(
     assert len(refused.stderr.strip().splitlines()) == 1
 
     # A third request, recorded by the lying engine.
-    _lying(node, served_model.model_id)
+    lying_engine(node, served_model.model_id)
     (bad,) = send_demo_requests(attestia, demo_package, data_dir, 1, offset=7,
                                 worker=node.signer.address)
     node.run(until_idle=True)

@@ -1,13 +1,22 @@
 """A running worker answers a challenge to its record by itself, with the honest trace of the
-demo model (N = 489): the challenger finds no fraud in it."""
+demo model (N = 489): the challenger finds no fraud in it. The batch-mode worker too."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 from offchain.chain.accounts import dev_account
 from offchain.client import wait_for_outcomes
+from offchain.config import REPO_ROOT
 from offchain.dispute import game
 from offchain.models.encoding import encode_tensor
 from offchain.protocol import DisputeState
+from tests.rewards.helpers import cli_home
 from tests.worker.helpers import CLIENT, make_worker, send_demo_requests
 
 
@@ -37,3 +46,57 @@ def test_worker_answers_a_challenge_with_the_honest_trace(attestia, served_model
     nonce = attestia.chain.w3.eth.get_transaction_count(node.operator.address)
     node.run(until_idle=True)
     assert attestia.chain.w3.eth.get_transaction_count(node.operator.address) == nonce
+
+
+def test_a_batch_mode_worker_process_answers_a_frivolous_challenge_and_keeps_its_stake(
+        attestia, served_model, demo_package, demo_package_dir, settings, tmp_path) -> None:
+    """`worker run --batch-size` serves on-chain requests too: a challenge to one of those
+    records is answered by the same process (issue 17, attack 3), so the challenger's bond
+    goes to the operator and the stake stays whole."""
+    home = cli_home(settings, tmp_path / "home")
+    operator = dev_account(1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
+    env["ATTESTIA_HOME"] = str(home)
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "offchain.cli.main", "--rpc-url", settings.rpc_url, "worker",
+             "run", "--model", str(demo_package_dir), "--name", "batcher", "--dev-account", "1",
+             "--batch-size", "4", "--max-latency", "0.5"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(lambda: "ready: serving requests and batching" in log_path.read_text(),
+                  worker, log_path)
+        (local,) = send_demo_requests(attestia, demo_package, tmp_path, 1,
+                                      worker=operator.address)
+        outcome = wait_for_outcomes(attestia, [local], timeout=60)[local.request_id]
+        assert outcome.output is not None
+        stake = attestia.registry.worker(operator.address).stake
+        credited = attestia.slasher.balance(operator.address)
+        rid = local.request_id
+        game.open_challenge(attestia, outcome.inference, local.input_bytes, local.salt,
+                            encode_tensor(outcome.output), demo_package.attribution_spec(),
+                            account=dev_account(CLIENT))
+        _wait_for(lambda: attestia.slasher.dispute(rid).state == DisputeState.RESPONDED, worker,
+                  log_path)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(timeout=60)
+    assert code == 0 and "Traceback" not in log_path.read_text(), log_path.read_text()
+    assert game.find_fraud(attestia, game.AttributionModel.of_package(demo_package),
+                           rid) is None
+    w3 = attestia.chain.w3
+    w3.provider.make_request("evm_increaseTime", [attestia.slasher.response_window() + 1])
+    w3.provider.make_request("evm_mine", [])
+    game.resolve(attestia, rid, account=dev_account(CLIENT))
+    assert attestia.slasher.dispute(rid).state == DisputeState.WORKER_WON
+    assert attestia.registry.worker(operator.address).stake == stake
+    assert attestia.slasher.balance(operator.address) == credited + attestia.slasher.dispute_bond()
+
+
+def _wait_for(condition, process, log_path: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ from offchain.chain.accounts import dev_account
 from offchain.client import LocalRequest, build_requests, send_requests
 from offchain.models.demo import holdout
 from offchain.models.registrations import resolve_model_id
+from offchain.protocol import BPS, Share
 from offchain.worker.node import WorkerNode, WorkerOptions
 from offchain.worker.service import build_worker
 
@@ -41,3 +43,17 @@ def make_worker(attestia, package_dir: Path, data_dir: Path, operator_index: int
                          packages=[package_dir], data_dir=data_dir,
                          options=WorkerOptions(poll_interval=0.01), **kwargs)
     return setup.node
+
+
+def lying_engine(node: WorkerNode, model_id: bytes) -> None:
+    """The worker's engine answers honestly but gives every basis point to the contributor
+    its own attribution ranks lowest (the dispute issue's attack)."""
+    engine = node.engines[model_id]
+    honest = engine.evaluate
+
+    def evaluate(raw):
+        evaluation = honest(raw)
+        ranked = sorted(engine.roster, key=lambda a: dict(evaluation.shares).get(a, 0))
+        return replace(evaluation, shares=(Share(ranked[0], BPS),))
+
+    engine.evaluate = evaluate  # type: ignore[method-assign]
