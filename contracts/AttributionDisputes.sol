@@ -12,12 +12,17 @@ import {
     AttributionSpec,
     DataItem,
     TraceStep,
-    Model,
     PROOF_ZK,
     TIMESTAMP_WINDOW,
     MAX_ROSTER_ITEMS,
     Unauthorized,
-    ZeroAddress
+    ZeroAddress,
+    MODELS_SLOT,
+    WORKERS_SLOT,
+    MODEL_CONTRIBUTORS_HASH_WORD,
+    MODEL_DATA_ROOT_WORD,
+    mappingSlot,
+    sumsLeaf
 } from "./Common.sol";
 
 /// @title AttributionDisputes
@@ -103,7 +108,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         Dispute storage dispute = _inState(requestId, DisputeState.OPEN);
         if (block.timestamp > dispute.deadline) revert DeadlinePassed(dispute.deadline);
         address worker = dispute.worker;
-        if (msg.sender != worker && msg.sender != _registry().getWorker(worker).operator) {
+        if (msg.sender != worker && msg.sender != _operatorOf(worker)) {
             revert Unauthorized();
         }
         _checkTotals(dispute, totals, roster, shares);
@@ -204,12 +209,10 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         uint256 c = dispute.contributors;
         if (step.slot < c) {
             if (
-                !IndexedMerkle.verify(
-                    before, c, keccak256(abi.encode(account, sum)), step.slot, sumsProof
-                )
+                !IndexedMerkle.verify(before, c, sumsLeaf(account, sum), step.slot, sumsProof)
             ) revert InvalidSumsProof(step.slot);
             bytes32 afterRoot = IndexedMerkle.processProof(
-                keccak256(abi.encode(account, sum + step.value)), step.slot, sumsProof
+                sumsLeaf(account, sum + step.value), step.slot, sumsProof
             );
             if (account == step.contributor && afterRoot == step.sumsRoot) revert NotFraud();
         }
@@ -256,7 +259,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
             );
         } else {
             dispute.state = DisputeState.WORKER_WON;
-            _credit(_registry().getWorker(dispute.worker).operator, bond);
+            _credit(_operatorOf(dispute.worker), bond);
             emit DisputeResolved(requestId, DisputeState.WORKER_WON, FraudKind.NONE, 0, msg.sender, 0);
         }
     }
@@ -299,7 +302,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         view
         returns (int256[] memory)
     {
-        bytes32 dataRoot = _registry().getModel(modelId).dataRoot;
+        bytes32 dataRoot = _modelWord(modelId, MODEL_DATA_ROOT_WORD);
         bytes32 specHash = keccak256(abi.encode(spec));
         if (specHash != dataRoot) revert SpecMismatch(dataRoot, specHash);
         if (spec.n > MAX_ROSTER_ITEMS) revert IntegerAttribution.BadSpec();
@@ -346,13 +349,26 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         address[] calldata roster,
         Share[] calldata shares
     ) private view {
-        Model memory model = _registry().getModel(dispute.modelId);
-        if (keccak256(abi.encodePacked(roster)) != model.contributorsHash) revert RosterMismatch();
+        bytes32 contributorsHash = _modelWord(dispute.modelId, MODEL_CONTRIBUTORS_HASH_WORD);
+        if (keccak256(abi.encodePacked(roster)) != contributorsHash) revert RosterMismatch();
         if (totals.length != roster.length) {
             revert TotalsLengthMismatch(roster.length, totals.length);
         }
         if (keccak256(abi.encode(shares)) != dispute.attributionHash) revert SharesMismatch();
         if (!IntegerAttribution.sharesFollow(totals, roster, shares)) revert BpsDoNotFollow();
+    }
+
+    // One word of a registered model (the single field read, not a copy of the whole struct).
+    function _modelWord(bytes32 modelId, uint256 word) private view returns (bytes32) {
+        return _registry().extsload(
+            bytes32(uint256(mappingSlot(modelId, MODELS_SLOT)) + word)
+        );
+    }
+
+    // A worker's operator: the low 160 bits of its first word (Common.Worker).
+    function _operatorOf(address worker) private view returns (address) {
+        bytes32 slot = mappingSlot(bytes32(uint256(uint160(worker))), WORKERS_SLOT);
+        return address(uint160(uint256(_registry().extsload(slot))));
     }
 
     // Running-sums roots with every sum 0 and with the totals.
@@ -365,10 +381,9 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         bytes32[] memory zeros = new bytes32[](c);
         bytes32[] memory finals = new bytes32[](c);
         for (uint256 i; i < c; ++i) {
-            // keccak256(abi.encode(address, int256)): the sums leaf (design.md).
-            bytes32 account = bytes32(uint256(uint160(roster[i])));
-            zeros[i] = IndexedMerkle.hashPair(account, bytes32(0));
-            finals[i] = IndexedMerkle.hashPair(account, bytes32(uint256(totals[i])));
+            address account = roster[i];
+            zeros[i] = sumsLeaf(account, 0);
+            finals[i] = sumsLeaf(account, totals[i]);
         }
         zeroRoot = IndexedMerkle.rootOf(zeros);
         finalRoot = IndexedMerkle.rootOf(finals);

@@ -35,7 +35,11 @@ int256 constant VALUE_SCALE = 2 ** 40;
 int256 constant MAX_MU = 2 ** 127;
 int256 constant MAX_RHO = 2 ** 90;
 
-// EIP-712 type hashes (domain: name "Attestia", version "1", chain id, the InferenceRegistry).
+// EIP-712 domain of the InferenceRegistry: this name and version, the chain id, the registry.
+string constant EIP712_NAME = "Attestia";
+string constant EIP712_VERSION = "1";
+
+// EIP-712 type hashes (domain: EIP712_NAME, EIP712_VERSION, chain id, the InferenceRegistry).
 bytes32 constant INFERENCE_TYPEHASH = keccak256(
     "Inference(bytes32 requestId,bytes32 modelId,bytes32 inputCommitment,bytes32 outputCommitment,bytes32 attributionHash,uint8 proofKind,bytes32 proofHash,address worker,uint64 timestamp,bytes32 resultHash)"
 );
@@ -189,6 +193,90 @@ struct RecordStatus {
     uint64 measurementRevokedAt;
     uint64 modelRevokedAt;
     bool revokedAfter;
+}
+
+// ------------------------------------------------------------------ shared encodings
+// Free functions: each encoding is spelled once, here, and compiled into the contracts that
+// use it (no bytecode for the ones that don't, no external call for the ones that do).
+
+/// @notice The EIP-712 struct hash of a `Batch` (design.md), before the domain is applied.
+///         Field by field, so the registry hashes its calldata arguments and the lens a whole
+///         `Batch` with the same words.
+function batchStructHash(
+    bytes32 root,
+    uint32 count,
+    bytes32 modelId,
+    uint64 epoch,
+    bytes32 dataUriHash,
+    bytes32 dataHash,
+    address worker,
+    uint256 deposit
+) pure returns (bytes32) {
+    return keccak256(
+        abi.encode(
+            BATCH_TYPEHASH, root, count, modelId, epoch, dataUriHash, dataHash, worker, deposit
+        )
+    );
+}
+
+/// @notice A batch's id (`batchIdOf` of the interfaces):
+///         keccak256(abi.encode(root, modelId, worker)).
+function toBatchId(bytes32 root, bytes32 modelId, address worker) pure returns (bytes32) {
+    return keccak256(abi.encode(root, modelId, worker));
+}
+
+/// @notice A request's id (`requestIdOf`): keccak256(abi.encode(requester, modelId,
+///         inputCommitment)).
+function toRequestId(address requester, bytes32 modelId, bytes32 inputCommitment)
+    pure
+    returns (bytes32)
+{
+    return keccak256(abi.encode(requester, modelId, inputCommitment));
+}
+
+/// @notice A model's id (`modelIdOf`): keccak256(abi.encode(owner, contentHash)).
+function toModelId(address owner, bytes32 contentHash) pure returns (bytes32) {
+    return keccak256(abi.encode(owner, contentHash));
+}
+
+// ------------------------------------------------------------------ registry storage
+// The InferenceRegistry's storage slots read from outside its own code: by RegistryViews (run
+// by DELEGATECALL on the registry's storage) and by the Slasher (through `extsload`).
+// tests/contracts/test_contract_sizes.py pins them to the compiler's storage layout.
+
+uint256 constant MODELS_SLOT = 0; // mapping(bytes32 modelId => Model)
+uint256 constant WORKERS_SLOT = 7; // mapping(address signer => Worker)
+uint256 constant MEASUREMENTS_SLOT = 8; // mapping(bytes32 measurement => MeasurementStatus)
+uint256 constant BATCHES_SLOT = 11; // mapping(bytes32 batchId => uint256 packed)
+uint256 constant EPOCH_POOLS_SLOT = 12; // mapping(uint64 epoch => uint256)
+uint256 constant USED_PROOFS_SLOT = 13; // mapping(bytes32 proofHash => bool)
+
+// Word offsets inside a Model and a Worker (Common.Model, Common.Worker).
+uint256 constant MODEL_CONTRIBUTORS_HASH_WORD = 2;
+uint256 constant MODEL_DATA_ROOT_WORD = 4;
+
+// A batch slot: swept << 255 | deposit << 96 | committedAt << 32 | count.
+uint256 constant BATCH_TIME_SHIFT = 32;
+uint256 constant BATCH_DEPOSIT_SHIFT = 96;
+uint256 constant BATCH_SWEPT = 1 << 255;
+
+/// @notice The first storage slot of the value at `key` of the mapping at `slot` (Solidity's
+///         rule for value-type keys: keccak256(abi.encode(key, slot))).
+function mappingSlot(bytes32 key, uint256 slot) pure returns (bytes32) {
+    return keccak256(abi.encode(key, slot));
+}
+
+/// @notice A leaf of a dispute's running-sums tree (design.md "Indexed Merkle trees"):
+///         keccak256(abi.encode(account, sum)), hashed in scratch space (the response hashes
+///         two leaves per roster contributor, up to MAX_CONTRIBUTORS of them, without growing
+///         memory).
+function sumsLeaf(address account, int256 sum) pure returns (bytes32 leaf) {
+    assembly ("memory-safe") {
+        // An address read in assembly may carry dirty high bits: clean them as abi.encode does.
+        mstore(0x00, and(account, 0xffffffffffffffffffffffffffffffffffffffff))
+        mstore(0x20, sum)
+        leaf := keccak256(0x00, 0x40)
+    }
 }
 
 /// @notice The caller may not do this.

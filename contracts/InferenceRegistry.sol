@@ -10,6 +10,7 @@ import {IZkVerifier} from "./interfaces/IZkVerifier.sol";
 import {IWorkerRegistry} from "./interfaces/IWorkerRegistry.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {WorkerRegistry} from "./WorkerRegistry.sol";
+import {RegistryViews} from "./RegistryViews.sol";
 import {
     Inference,
     Share,
@@ -24,14 +25,21 @@ import {
     PROOF_ZK,
     TIMESTAMP_WINDOW,
     INFERENCE_TYPEHASH,
-    BATCH_TYPEHASH,
+    EIP712_NAME,
+    EIP712_VERSION,
     REQUEST_CANCELLED,
     REQUEST_REJECTED,
     AlreadyExists,
     Unauthorized,
     ZeroAddress,
     IncorrectPayment,
-    NothingToWithdraw
+    NothingToWithdraw,
+    BATCH_TIME_SHIFT,
+    BATCH_DEPOSIT_SHIFT,
+    BATCH_SWEPT,
+    batchStructHash,
+    toBatchId,
+    toRequestId
 } from "./Common.sol";
 
 /// @title InferenceRegistry
@@ -41,10 +49,6 @@ import {
 ///      digest or a sentinel), a batch slot (deposit, committedAt, count, swept flag), and a
 ///      used flag per ZK proof. Everything else a consumer needs is in the events.
 contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry {
-    uint256 private constant BATCH_TIME_SHIFT = 32;
-    uint256 private constant BATCH_DEPOSIT_SHIFT = 96;
-    uint256 private constant BATCH_SWEPT = 1 << 255;
-
     /// @inheritdoc IInferenceRegistry
     uint64 public immutable requestTimeout;
     /// @inheritdoc IInferenceRegistry
@@ -53,6 +57,8 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
     uint64 public immutable epochLength;
     /// @inheritdoc IInferenceRegistry
     address public immutable rewardDistributor;
+    /// @dev The cold views (IRegistryViews), run by DELEGATECALL from the fallback.
+    address private immutable _views;
 
     /// @inheritdoc IInferenceRegistry
     mapping(address account => uint256) public balances;
@@ -82,7 +88,7 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         uint64 genesis_,
         uint64 epochLength_
     )
-        EIP712("Attestia", "1")
+        EIP712(EIP712_NAME, EIP712_VERSION)
         WorkerRegistry(minStake_, unbondingDelay_, challengeWindow_)
     {
         if (admin == address(0) || distributor == address(0)) revert ZeroAddress();
@@ -96,6 +102,21 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         requestTimeout = requestTimeout_;
         genesis = genesis_;
         epochLength = epochLength_;
+        _views = address(new RegistryViews());
+    }
+
+    /// @notice Serves IRegistryViews: any other selector runs in RegistryViews on this
+    ///         registry's storage (it only reads), and reverts there if it is not a view.
+    fallback() external {
+        address views = _views;
+        // Not memory-safe, and needs not be: the call ends here with return or revert.
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), views, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
     }
 
     // ------------------------------------------------------------------ requests
@@ -121,7 +142,7 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         if (msg.value != fee) revert IncorrectPayment(fee, msg.value);
         if (worker != address(0)) _activeWorker(worker);
 
-        requestId = requestIdOf(msg.sender, modelId, inputCommitment);
+        requestId = toRequestId(msg.sender, modelId, inputCommitment);
         if (_requests[requestId] != bytes32(0)) revert AlreadyExists();
         // The terms in force now travel with the request (abi.encode(Request) field by field).
         Request memory request = Request({
@@ -250,18 +271,8 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         bytes calldata signature
     ) external payable returns (bytes32 batchId) {
         bytes32 digest = _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    BATCH_TYPEHASH,
-                    root,
-                    count,
-                    modelId,
-                    epoch,
-                    keccak256(bytes(dataURI)),
-                    dataHash,
-                    worker,
-                    msg.value
-                )
+            batchStructHash(
+                root, count, modelId, epoch, keccak256(bytes(dataURI)), dataHash, worker, msg.value
             )
         );
         _checkSignature(digest, signature, worker);
@@ -322,26 +333,15 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         return super.nonces(signer);
     }
 
-    /// @inheritdoc IInferenceRegistry
-    function proofUsed(bytes32 proofHash) external view returns (bool) {
-        return _usedProofs[proofHash];
-    }
+
 
 
 
     /// @inheritdoc IInferenceRegistry
-    function batchInfo(bytes32 batchId)
-        external
-        view
-        returns (uint64 committedAt, uint32 count, uint256 deposit, bool swept)
-    {
-        uint256 packed = _batches[batchId];
-        return (
-            uint64(packed >> BATCH_TIME_SHIFT),
-            uint32(packed),
-            uint128(packed >> BATCH_DEPOSIT_SHIFT),
-            packed & BATCH_SWEPT != 0
-        );
+    function extsload(bytes32 slot) external view returns (bytes32 value) {
+        assembly ("memory-safe") {
+            value := sload(slot)
+        }
     }
 
     /// @inheritdoc IInferenceRegistry
@@ -354,14 +354,39 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         return _epochAt(uint64(block.timestamp));
     }
 
-    /// @inheritdoc IInferenceRegistry
-    function epochPool(uint64 epoch) external view returns (uint256) {
-        return _epochPools[epoch];
-    }
 
     /// @inheritdoc IInferenceRegistry
     function domainSeparator() external view returns (bytes32) {
         return _domainSeparatorV4();
+    }
+
+    /// @inheritdoc EIP712
+    /// @dev The same answer as OpenZeppelin's, from the constants instead of its short-string
+    ///      decoding with a storage fallback (never used: both fit in 31 bytes): 290 bytes of
+    ///      code the registry needs under the EIP-170 limit.
+    function eip712Domain()
+        public
+        view
+        override
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        )
+    {
+        return (
+            hex"0f", // name, version, chainId, verifyingContract
+            EIP712_NAME,
+            EIP712_VERSION,
+            block.chainid,
+            address(this),
+            bytes32(0),
+            new uint256[](0)
+        );
     }
 
     /// @inheritdoc IInferenceRegistry
@@ -381,23 +406,7 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         }
     }
 
-    /// @inheritdoc IInferenceRegistry
-    function requestIdOf(address requester, bytes32 modelId, bytes32 inputCommitment)
-        public
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(requester, modelId, inputCommitment));
-    }
 
-    /// @inheritdoc IInferenceRegistry
-    function batchIdOf(bytes32 root, bytes32 modelId, address worker)
-        public
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(root, modelId, worker));
-    }
 
     // ------------------------------------------------------------------ internals
 
@@ -528,7 +537,7 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         uint64 current = currentEpoch();
         if (epoch != current) revert EpochMismatch(current, epoch);
         _checkBatchWorker(modelId, worker);
-        batchId = keccak256(abi.encode(root, modelId, worker));
+        batchId = toBatchId(root, modelId, worker);
         if (_batches[batchId] != 0) revert AlreadyExists();
         _batches[batchId] = (uint256(SafeCast.toUint128(msg.value)) << BATCH_DEPOSIT_SHIFT)
             | (block.timestamp << BATCH_TIME_SHIFT) | count;
@@ -558,7 +567,7 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
 
     /// @dev The request slot holds this request's hash; returns its id.
     function _openRequest(Request calldata request) private view returns (bytes32 requestId) {
-        requestId = requestIdOf(request.requester, request.modelId, request.inputCommitment);
+        requestId = toRequestId(request.requester, request.modelId, request.inputCommitment);
         if (_requests[requestId] != hashRequest(request)) revert RequestNotOpen(requestId);
     }
 

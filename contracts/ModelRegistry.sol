@@ -3,7 +3,14 @@ pragma solidity ^0.8.24;
 
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {
-    Model, Split, BPS, POLICY_MASK, MAX_CONTRIBUTORS, AlreadyExists, Unauthorized
+    Model,
+    Split,
+    BPS,
+    POLICY_MASK,
+    MAX_CONTRIBUTORS,
+    AlreadyExists,
+    Unauthorized,
+    toModelId
 } from "./Common.sol";
 
 /// @title ModelRegistry
@@ -33,7 +40,7 @@ abstract contract ModelRegistry is IModelRegistry {
         _checkSplit(split);
         _checkContributors(contributors);
         // Namespaced by owner: a front-runner registering the same content gets its own id.
-        modelId = modelIdOf(msg.sender, contentHash);
+        modelId = toModelId(msg.sender, contentHash);
         Model storage model = _models[modelId];
         if (model.owner != address(0)) revert AlreadyExists();
 
@@ -99,15 +106,7 @@ abstract contract ModelRegistry is IModelRegistry {
         emit ModelRevoked(modelId, uint64(block.timestamp));
     }
 
-    /// @inheritdoc IModelRegistry
-    function getModel(bytes32 modelId) external view returns (Model memory) {
-        return _models[modelId];
-    }
 
-    /// @inheritdoc IModelRegistry
-    function modelIdOf(address owner, bytes32 contentHash) public pure returns (bytes32) {
-        return keccak256(abi.encode(owner, contentHash));
-    }
 
     /// @dev A model that may take new records (registered, not revoked); returns its policy.
     ///      One SLOAD of the hot slot, decoded by hand because the compiler would load it once

@@ -5,8 +5,16 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {IRegistryLens} from "./interfaces/IRegistryLens.sol";
 import {IInferenceRegistry} from "./interfaces/IInferenceRegistry.sol";
+import {IRegistryViews} from "./interfaces/IRegistryViews.sol";
 import {
-    Inference, Batch, RecordStatus, Worker, PROOF_TEE, BATCH_TYPEHASH, ZeroAddress
+    Inference,
+    Batch,
+    RecordStatus,
+    Worker,
+    PROOF_TEE,
+    ZeroAddress,
+    batchStructHash,
+    toBatchId
 } from "./Common.sol";
 
 /// @title RegistryLens
@@ -42,7 +50,7 @@ contract RegistryLens is IRegistryLens {
         returns (RecordStatus memory status)
     {
         (uint64 committedAt, uint32 count,,) =
-            registry.batchInfo(registry.batchIdOf(root, modelId, worker));
+            _views().batchInfo(toBatchId(root, modelId, worker));
         status.exists = count != 0;
         status.recordedAt = committedAt;
         _fillRevocations(status, modelId, worker, true, committedAt);
@@ -55,14 +63,24 @@ contract RegistryLens is IRegistryLens {
         returns (bool)
     {
         bytes32 root = MerkleProof.processProofCalldata(proof, leafHash(inference));
-        (, uint32 count,,) = registry.batchInfo(batchId);
-        return count != 0 && registry.batchIdOf(root, inference.modelId, inference.worker) == batchId;
+        (, uint32 count,,) = _views().batchInfo(batchId);
+        return count != 0 && toBatchId(root, inference.modelId, inference.worker) == batchId;
     }
 
     /// @inheritdoc IRegistryLens
     function hashBatch(Batch calldata batch) external view returns (bytes32) {
         return MessageHashUtils.toTypedDataHash(
-            registry.domainSeparator(), keccak256(abi.encode(BATCH_TYPEHASH, batch))
+            registry.domainSeparator(),
+            batchStructHash(
+                batch.root,
+                batch.count,
+                batch.modelId,
+                batch.epoch,
+                batch.dataUriHash,
+                batch.dataHash,
+                batch.worker,
+                batch.deposit
+            )
         );
     }
 
@@ -78,11 +96,12 @@ contract RegistryLens is IRegistryLens {
         bool withEnclave,
         uint64 acceptedAt
     ) private view {
-        Worker memory worker = registry.getWorker(signer);
+        IRegistryViews views = _views();
+        Worker memory worker = views.getWorker(signer);
         status.workerRevokedAt = worker.revokedAt;
-        status.modelRevokedAt = registry.getModel(modelId).revokedAt;
+        status.modelRevokedAt = views.getModel(modelId).revokedAt;
         if (withEnclave && worker.measurement != bytes32(0)) {
-            status.measurementRevokedAt = registry.measurementStatus(worker.measurement).revokedAt;
+            status.measurementRevokedAt = views.measurementStatus(worker.measurement).revokedAt;
         }
         status.revokedAfter = status.exists
             && (
@@ -90,6 +109,11 @@ contract RegistryLens is IRegistryLens {
                     || _after(status.measurementRevokedAt, acceptedAt)
                     || _after(status.modelRevokedAt, acceptedAt)
             );
+    }
+
+    /// @dev The registry's cold views, served at its address (IRegistryViews).
+    function _views() private view returns (IRegistryViews) {
+        return IRegistryViews(address(registry));
     }
 
     function _after(uint64 revokedAt, uint64 recordedAt) private pure returns (bool) {

@@ -198,10 +198,6 @@ abstract contract WorkerRegistry is IWorkerRegistry, AccessControl, ReentrancyGu
         Address.sendValue(payable(msg.sender), amount);
     }
 
-    /// @inheritdoc IWorkerRegistry
-    function getWorker(address signer) external view returns (Worker memory) {
-        return _workers[signer];
-    }
 
     /// @inheritdoc IWorkerRegistry
     function nonces(address signer)
@@ -214,20 +210,7 @@ abstract contract WorkerRegistry is IWorkerRegistry, AccessControl, ReentrancyGu
         return super.nonces(signer);
     }
 
-    /// @inheritdoc IWorkerRegistry
-    function isActiveWorker(address signer) public view returns (bool) {
-        Worker storage worker = _workers[signer];
-        return worker.operator != address(0) && worker.unbondingAt == 0 && worker.revokedAt == 0;
-    }
 
-    /// @inheritdoc IWorkerRegistry
-    function measurementStatus(bytes32 measurement)
-        external
-        view
-        returns (MeasurementStatus memory)
-    {
-        return _measurements[measurement];
-    }
 
     /// @dev A worker that may make records: registered, bonded, not revoked. One SLOAD of the
     ///      hot slot (operator = bits 0..159, unbondingAt and revokedAt above, Common.Worker):

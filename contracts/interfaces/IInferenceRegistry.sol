@@ -401,41 +401,29 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice A committed batch (all zero if none).
-    /// @param batchId The batch.
-    /// @return committedAt The commit block's timestamp.
-    /// @return count The number of leaves.
-    /// @return deposit The deposit, in wei.
-    /// @return swept Whether the deposit was swept.
-    function batchInfo(bytes32 batchId)
-        external
-        view
-        returns (uint64 committedAt, uint32 count, uint256 deposit, bool swept);
 
     /// @notice The raw request slot (see the contract notes for its encoding).
     /// @param requestId The request.
     /// @return The slot's value.
     function requestState(bytes32 requestId) external view returns (bytes32);
 
-    /// @notice Whether a ZK proof already fulfilled a request.
-    /// @param proofHash keccak256(proof).
-    /// @return True if used.
-    function proofUsed(bytes32 proofHash) external view returns (bool);
 
     /// @notice The current epoch: (block.timestamp - genesis) / epochLength.
     /// @return The epoch.
     function currentEpoch() external view returns (uint64);
 
-    /// @notice The unswept contributor pool of an epoch from single records, in wei (batch
-    ///         deposits are in batchInfo).
-    /// @param epoch The epoch.
-    /// @return Wei.
-    function epochPool(uint64 epoch) external view returns (uint256);
 
     /// @notice The credited, withdrawable balance of an account, in wei.
     /// @param account The account.
     /// @return Wei.
     function balances(address account) external view returns (uint256);
+
+    /// @notice One word of the registry's storage, for contracts that need a single field of a
+    ///         model or worker without a cross-contract struct copy (the Slasher; slots in
+    ///         Common.sol "registry storage").
+    /// @param slot The storage slot.
+    /// @return value The word stored there.
+    function extsload(bytes32 slot) external view returns (bytes32 value);
 
     /// @notice The EIP-712 domain separator (name "Attestia", version "1").
     /// @return The separator.
@@ -451,25 +439,7 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @return The hash.
     function hashRequest(Request calldata request) external pure returns (bytes32);
 
-    /// @notice A request's id.
-    /// @param requester Who pays.
-    /// @param modelId The model.
-    /// @param inputCommitment The salted input commitment.
-    /// @return keccak256(abi.encode(requester, modelId, inputCommitment)).
-    function requestIdOf(address requester, bytes32 modelId, bytes32 inputCommitment)
-        external
-        pure
-        returns (bytes32);
 
-    /// @notice A batch's id.
-    /// @param root The batch root.
-    /// @param modelId The model.
-    /// @param worker The worker.
-    /// @return keccak256(abi.encode(root, modelId, worker)).
-    function batchIdOf(bytes32 root, bytes32 modelId, address worker)
-        external
-        pure
-        returns (bytes32);
 
     /// @notice Seconds after a request by which its record must be signed.
     /// @return Seconds.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {Model, Split} from "../Common.sol";
+import {Split} from "../Common.sol";
 
 /// @title IModelRegistry
 /// @notice Models registered by (owner, content hash): who owns them, what they cost, how the fee
@@ -136,14 +136,6 @@ interface IModelRegistry {
     /// @param modelId The model.
     function revokeModel(bytes32 modelId) external;
 
-    /// @notice The model registered under modelId.
-    /// @param modelId The model.
-    /// @return The model (owner == address(0) if none).
-    function getModel(bytes32 modelId) external view returns (Model memory);
 
-    /// @notice The id a model of `contentHash` registered by `owner` gets.
-    /// @param owner The registering account.
-    /// @param contentHash sha256 of the ONNX file.
-    /// @return keccak256(abi.encode(owner, contentHash)).
-    function modelIdOf(address owner, bytes32 contentHash) external pure returns (bytes32);
+
 }

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {Worker, MeasurementStatus} from "../Common.sol";
-
 /// @title IWorkerRegistry
 /// @notice Staked worker keys, their encryption keys, their optional binding to a TEE enclave
 ///         whose measurement governance allows, governance revocations, and slashing.
@@ -223,23 +221,8 @@ interface IWorkerRegistry {
     /// @return amount The stake slashed, in wei.
     function slashStake(address signer) external returns (uint256 amount);
 
-    /// @notice The worker registered under signer.
-    /// @param signer The worker.
-    /// @return The worker (operator == address(0) if none).
-    function getWorker(address signer) external view returns (Worker memory);
 
-    /// @notice Whether a worker may make records.
-    /// @param signer The worker.
-    /// @return True if the worker is registered, not unbonding and not revoked (or slashed).
-    function isActiveWorker(address signer) external view returns (bool);
 
-    /// @notice The allowlist status of a measurement.
-    /// @param measurement The measurement.
-    /// @return Its status (zero timestamps = never).
-    function measurementStatus(bytes32 measurement)
-        external
-        view
-        returns (MeasurementStatus memory);
 
     /// @notice The next WorkerRegistration nonce of a signing key.
     /// @param signer The worker key.

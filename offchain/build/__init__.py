@@ -152,11 +152,26 @@ def compile_contracts(
     return artifacts, warnings, False
 
 
+# Contracts whose fallback serves another contract's functions at their own address (by
+# DELEGATECALL): their artifact ABI lists those functions too, so every client binds one ABI.
+SERVED_BY_FALLBACK = {"InferenceRegistry": "RegistryViews"}
+
+
+def _abi_with_served(name: str, contracts: dict) -> list:
+    abi = list(contracts[name]["abi"])
+    served = SERVED_BY_FALLBACK.get(name)
+    if served is not None:
+        abi += [item for item in contracts[served]["abi"] if item["type"] == "function"]
+    return abi
+
+
 def _write_artifacts(
     build_dir: Path, output: dict, key: str, sources: dict[str, str]
 ) -> dict[str, Artifact]:
     build_dir.mkdir(parents=True, exist_ok=True)
     names: list[str] = []
+    by_name = {name: data for contracts in output["contracts"].values()
+               for name, data in contracts.items()}
     artifacts: dict[str, Artifact] = {}
     for source_name, contracts in output["contracts"].items():
         if source_name not in sources:
@@ -167,7 +182,7 @@ def _write_artifacts(
             doc = {
                 "contractName": name,
                 "sourceName": source_name,
-                "abi": data["abi"],
+                "abi": _abi_with_served(name, by_name),
                 "bytecode": data["evm"]["bytecode"]["object"],
                 "deployedBytecode": data["evm"]["deployedBytecode"]["object"],
                 "methodIdentifiers": data["evm"].get("methodIdentifiers", {}),

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Fixture} from "./utils/Fixture.sol";
+import {IRegistryViews} from "../../contracts/interfaces/IRegistryViews.sol";
 import {Attestia} from "./utils/Attestia.sol";
 import {MerkleTree} from "./utils/MerkleTree.sol";
 import {IInferenceRegistry} from "../../contracts/interfaces/IInferenceRegistry.sol";
@@ -48,7 +49,7 @@ contract InferenceRegistryFuzzTest is Fixture {
             return;
         }
         Request memory request = _request(MODEL, worker, input, paid);
-        bytes32 requestId = registry.requestIdOf(requester, MODEL, input);
+        bytes32 requestId = IRegistryViews(address(registry)).requestIdOf(requester, MODEL, input);
         assertEq(requestId, keccak256(abi.encode(requester, MODEL, input)), "request id");
         assertEq(registry.requestState(requestId), registry.hashRequest(request), "open slot");
         assertEq(address(registry).balance, Attestia.MIN_STAKE + fee, "fee escrowed");
@@ -102,7 +103,7 @@ contract InferenceRegistryFuzzTest is Fixture {
         assertEq(registry.balances(operator), workerCut, "worker cut goes to the operator");
         assertEq(registry.balances(worker), 0, "nothing to the signing key");
         assertEq(registry.balances(modelOwner), ownerCut, "owner cut");
-        assertEq(registry.epochPool(registry.currentEpoch()), contributorCut, "contributor cut pooled");
+        assertEq(IRegistryViews(address(registry)).epochPool(registry.currentEpoch()), contributorCut, "contributor cut pooled");
         assertEq(address(registry).balance, held, "a record moves no ETH");
         assertEq(
             registry.requestState(inference.requestId),
@@ -348,7 +349,7 @@ contract InferenceRegistryFuzzTest is Fixture {
         bytes32 batchId = _commit(tree[0], leaves, epoch, deposit, bySig);
 
         assertEq(batchId, keccak256(abi.encode(tree[0], MODEL, worker)), "batch id");
-        (uint64 committedAt, uint32 count, uint256 held, bool swept) = registry.batchInfo(batchId);
+        (uint64 committedAt, uint32 count, uint256 held, bool swept) = IRegistryViews(address(registry)).batchInfo(batchId);
         assertEq(committedAt, block.timestamp, "committedAt");
         assertEq(count, leaves, "count");
         assertEq(held, deposit, "deposit kept in the batch slot");
@@ -393,7 +394,7 @@ contract InferenceRegistryFuzzTest is Fixture {
         assertEq(distributor.totalFunded(), funded + deposit, "deposit funded");
         assertEq(address(distributor).balance, funded + deposit, "deposit moved");
         assertEq(address(registry).balance, Attestia.MIN_STAKE, "registry keeps only the stake");
-        (,,, bool swept) = registry.batchInfo(batchId);
+        (,,, bool swept) = IRegistryViews(address(registry)).batchInfo(batchId);
         assertTrue(swept, "swept");
         vm.expectRevert(abi.encodeWithSelector(IInferenceRegistry.BatchAlreadySwept.selector, batchId));
         registry.sweepBatches(ids);
@@ -455,7 +456,7 @@ contract InferenceRegistryFuzzTest is Fixture {
         }
         (,, uint256 contributorCut) = Attestia.split(fee, 2_500, 1_500);
         uint256 pool = contributorCut * records;
-        assertEq(registry.epochPool(epoch), pool, "pool");
+        assertEq(IRegistryViews(address(registry)).epochPool(epoch), pool, "pool");
 
         vm.expectRevert(abi.encodeWithSelector(IInferenceRegistry.EpochNotEnded.selector, epoch));
         registry.sweepEpoch(epoch);
@@ -469,7 +470,7 @@ contract InferenceRegistryFuzzTest is Fixture {
         registry.sweepEpoch(epoch);
         assertEq(distributor.totalFunded(), pool, "pool funded");
         assertEq(address(distributor).balance, pool, "pool moved");
-        assertEq(registry.epochPool(epoch), 0, "pool emptied");
+        assertEq(IRegistryViews(address(registry)).epochPool(epoch), 0, "pool emptied");
         vm.expectRevert(abi.encodeWithSelector(IInferenceRegistry.NothingToSweep.selector, epoch));
         registry.sweepEpoch(epoch);
     }
@@ -507,7 +508,7 @@ contract InferenceRegistryFuzzTest is Fixture {
         registry.registerModel(CONTENT, "ipfs://m", bytes32(0), roster, policy, FEE, split);
         if (!policyValid || !splitValid) return;
 
-        Model memory model = registry.getModel(MODEL);
+        Model memory model = IRegistryViews(address(registry)).getModel(MODEL);
         assertEq(model.owner, modelOwner, "owner");
         assertEq(model.policy, policy, "policy");
         assertEq(model.workerBps, workerBps, "workerBps");
@@ -522,7 +523,7 @@ contract InferenceRegistryFuzzTest is Fixture {
         vm.prank(relayer);
         bytes32 other = registry.registerModel(CONTENT, "ipfs://m", bytes32(0), roster, policy, FEE, split);
         assertTrue(other != MODEL, "another owner gets another id");
-        assertEq(registry.getModel(MODEL).owner, modelOwner, "owner unchanged");
+        assertEq(IRegistryViews(address(registry)).getModel(MODEL).owner, modelOwner, "owner unchanged");
     }
 
     function testFuzz_workerStake_lifecycle(uint96 stake, uint96 extra, uint256 wait, bool tooLow)
@@ -545,14 +546,14 @@ contract InferenceRegistryFuzzTest is Fixture {
         extra = uint96(bound(extra, 1, 10 ether));
         vm.prank(operator);
         registry.addStake{value: extra}(signer);
-        assertEq(registry.getWorker(signer).stake, uint256(stake) + extra, "stake");
+        assertEq(IRegistryViews(address(registry)).getWorker(signer).stake, uint256(stake) + extra, "stake");
 
         vm.expectRevert(Unauthorized.selector);
         vm.prank(relayer);
         registry.beginUnbonding(signer);
         vm.prank(operator);
         registry.beginUnbonding(signer);
-        assertTrue(!registry.isActiveWorker(signer), "unbonding key is inactive");
+        assertTrue(!IRegistryViews(address(registry)).isActiveWorker(signer), "unbonding key is inactive");
         vm.expectRevert(abi.encodeWithSelector(IWorkerRegistry.WorkerNotActive.selector, signer));
         vm.prank(operator);
         registry.addStake{value: 1}(signer);
@@ -574,7 +575,7 @@ contract InferenceRegistryFuzzTest is Fixture {
         vm.prank(operator);
         registry.withdrawStake(signer);
         assertEq(operator.balance, before + stake + extra, "stake returned to the operator");
-        assertEq(registry.getWorker(signer).stake, 0, "stake cleared");
+        assertEq(IRegistryViews(address(registry)).getWorker(signer).stake, 0, "stake cleared");
         vm.expectRevert(IWorkerRegistry.ZeroAmount.selector);
         vm.prank(operator);
         registry.withdrawStake(signer);

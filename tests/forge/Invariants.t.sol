@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Base} from "./Base.sol";
+import {IRegistryViews} from "../../contracts/interfaces/IRegistryViews.sol";
 import {Attestia} from "./utils/Attestia.sol";
 import {AttestiaHandler} from "./handlers/AttestiaHandler.sol";
 import {InferenceRegistry} from "../../contracts/InferenceRegistry.sol";
@@ -123,12 +124,12 @@ contract AttestiaInvariantTest is Base {
             assertEq(registry.balances(snap.payees[i]), snap.ghostBalances[i], "balance");
         }
         for (uint256 i; i < snap.poolEpochs.length; ++i) {
-            assertEq(registry.epochPool(snap.poolEpochs[i]), snap.ghostPools[i], "epoch pool");
+            assertEq(IRegistryViews(address(registry)).epochPool(snap.poolEpochs[i]), snap.ghostPools[i], "epoch pool");
         }
         assertEq(_unsweptDeposits(snap), handler.ghostUnsweptDeposits(), "unswept batch deposits");
         uint256 stakes;
         for (uint256 i; i < snap.workerSigners.length; ++i) {
-            uint256 stake = registry.getWorker(snap.workerSigners[i]).stake;
+            uint256 stake = IRegistryViews(address(registry)).getWorker(snap.workerSigners[i]).stake;
             assertEq(stake, snap.workerStakes[i], "stake");
             stakes += stake;
         }
@@ -155,20 +156,20 @@ contract AttestiaInvariantTest is Base {
 
     function _pools(AttestiaHandler.Snapshot memory snap) private view returns (uint256 total) {
         for (uint256 i; i < snap.poolEpochs.length; ++i) {
-            total += registry.epochPool(snap.poolEpochs[i]);
+            total += IRegistryViews(address(registry)).epochPool(snap.poolEpochs[i]);
         }
     }
 
     function _unsweptDeposits(AttestiaHandler.Snapshot memory snap) private view returns (uint256 total) {
         for (uint256 i; i < snap.batchIds.length; ++i) {
-            (,, uint256 deposit, bool swept) = registry.batchInfo(snap.batchIds[i]);
+            (,, uint256 deposit, bool swept) = IRegistryViews(address(registry)).batchInfo(snap.batchIds[i]);
             if (!swept) total += deposit;
         }
     }
 
     function _stakes(AttestiaHandler.Snapshot memory snap) private view returns (uint256 total) {
         for (uint256 i; i < snap.workerSigners.length; ++i) {
-            total += registry.getWorker(snap.workerSigners[i]).stake;
+            total += IRegistryViews(address(registry)).getWorker(snap.workerSigners[i]).stake;
         }
     }
 }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Fixture} from "./utils/Fixture.sol";
+import {IRegistryViews} from "../../contracts/interfaces/IRegistryViews.sol";
 import {Attestia} from "./utils/Attestia.sol";
 import {IInferenceRegistry} from "../../contracts/interfaces/IInferenceRegistry.sol";
 import {IWorkerRegistry} from "../../contracts/interfaces/IWorkerRegistry.sol";
@@ -67,11 +68,11 @@ contract SlasherTest is Fixture {
         assertEq(slasher.balances(treasury), stake - reward, "treasury share");
         assertEq(address(slasher).balance, stake, "slasher holds the stake");
         assertEq(address(registry).balance, registryBefore - stake, "registry gave exactly the stake");
-        Worker memory slashed = registry.getWorker(worker);
+        Worker memory slashed = IRegistryViews(address(registry)).getWorker(worker);
         assertEq(slashed.stake, 0, "stake removed");
         assertEq(slashed.slashedAt, block.timestamp, "slashedAt");
         assertEq(slashed.revokedAt, block.timestamp, "revoked");
-        assertTrue(!registry.isActiveWorker(worker), "inactive");
+        assertTrue(!IRegistryViews(address(registry)).isActiveWorker(worker), "inactive");
 
         // The slashed key records nothing more (the request is still open).
         vm.expectRevert(abi.encodeWithSelector(IWorkerRegistry.WorkerNotActive.selector, worker));
@@ -110,7 +111,7 @@ contract SlasherTest is Fixture {
 
         vm.prank(reporter);
         slasher.slashEquivocation(a, "", b, sigB);
-        assertEq(registry.getWorker(worker).stake, 0, "slashed");
+        assertEq(IRegistryViews(address(registry)).getWorker(worker).stake, 0, "slashed");
 
         // The lens now reports the record's worker as revoked after it.
         RecordStatus memory status = lens.recordStatus(a.requestId, a);
@@ -175,7 +176,7 @@ contract SlasherTest is Fixture {
         vm.prank(reporter);
         slasher.slashEquivocation(a, sigA, forgedB, raw);
 
-        assertEq(registry.getWorker(worker).stake, Attestia.MIN_STAKE, "nothing slashed");
+        assertEq(IRegistryViews(address(registry)).getWorker(worker).stake, Attestia.MIN_STAKE, "nothing slashed");
     }
 
     /// @dev An unknown key, a key slashed already, and a key whose stake was withdrawn.
@@ -223,11 +224,11 @@ contract SlasherTest is Fixture {
         registry.revokeWorker(worker);
         vm.prank(operator);
         registry.beginUnbonding(worker);
-        uint64 revokedAt = registry.getWorker(worker).revokedAt;
+        uint64 revokedAt = IRegistryViews(address(registry)).getWorker(worker).revokedAt;
         vm.warp(block.timestamp + Attestia.UNBONDING_DELAY - 1);
         vm.prank(reporter);
         slasher.slashEquivocation(a, sigA, b, sigB);
-        assertEq(registry.getWorker(worker).revokedAt, revokedAt, "first revocation kept");
+        assertEq(IRegistryViews(address(registry)).getWorker(worker).revokedAt, revokedAt, "first revocation kept");
         assertEq(slasher.balances(reporter), Attestia.MIN_STAKE / 2, "reporter paid");
     }
 

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Fixture} from "./utils/Fixture.sol";
+import {IRegistryViews} from "../../contracts/interfaces/IRegistryViews.sol";
 import {Attestia} from "./utils/Attestia.sol";
 import {LOGS, VmLogs, lastLog} from "./utils/Cheats.sol";
 import {IInferenceRegistry} from "../../contracts/interfaces/IInferenceRegistry.sol";
@@ -219,7 +220,7 @@ contract SoundnessTest is Fixture {
         (, , address[] memory emitted,,,) =
             abi.decode(data, (string, bytes32, address[], uint8, uint96, Split));
         assertEq(keccak256(abi.encode(emitted)), keccak256(abi.encode(full)), "roster emitted in full");
-        Model memory model = registry.getModel(big);
+        Model memory model = IRegistryViews(address(registry)).getModel(big);
         assertEq(model.contributors, MAX_CONTRIBUTORS, "count");
         assertEq(model.contributorsHash, keccak256(abi.encodePacked(full)), "hash");
 
@@ -250,10 +251,10 @@ contract SoundnessTest is Fixture {
         bytes32 honest = registry.registerModel(content, "ipfs://m", "root", roster, POLICY_SIGNED, FEE, split);
 
         assertTrue(squatted != honest, "different ids");
-        assertEq(honest, registry.modelIdOf(modelOwner, content), "honest id");
+        assertEq(honest, IRegistryViews(address(registry)).modelIdOf(modelOwner, content), "honest id");
         assertEq(squatted, keccak256(abi.encode(squatter, content)), "squatter's id");
-        assertEq(registry.getModel(honest).owner, modelOwner, "honest owner");
-        assertEq(registry.getModel(honest).contentHash, content, "content hash stored");
+        assertEq(IRegistryViews(address(registry)).getModel(honest).owner, modelOwner, "honest owner");
+        assertEq(IRegistryViews(address(registry)).getModel(honest).contentHash, content, "content hash stored");
 
         vm.expectRevert(Unauthorized.selector);
         vm.prank(squatter);
@@ -296,7 +297,7 @@ contract SoundnessTest is Fixture {
 
         vm.prank(operator);
         registry.registerWorker{value: 1 ether}(honest, hex"04bb", deadline, consent);
-        Worker memory registered = registry.getWorker(honest);
+        Worker memory registered = IRegistryViews(address(registry)).getWorker(honest);
         assertEq(registered.operator, operator, "the consented operator");
         assertEq(keccak256(registered.encryptionKey), keccak256(hex"04bb"), "the consented key");
         assertEq(registry.nonces(honest), 1, "nonce used");
@@ -347,7 +348,7 @@ contract SoundnessTest is Fixture {
         vm.deal(self, 2 ether);
         vm.prank(self);
         registry.registerWorker{value: 1 ether}(self, hex"04dd", 0, "");
-        assertEq(registry.getWorker(self).operator, self, "own operator");
+        assertEq(IRegistryViews(address(registry)).getWorker(self).operator, self, "own operator");
         assertEq(registry.nonces(self), 0, "no nonce used");
     }
 
@@ -373,7 +374,7 @@ contract SoundnessTest is Fixture {
             LOGS.getRecordedLogs(), address(registry), IWorkerRegistry.EncryptionKeyUpdated.selector
         );
         assertEq(keccak256(abi.decode(data, (bytes))), keccak256(hex"04ee"), "event carries the key");
-        assertEq(keccak256(registry.getWorker(worker).encryptionKey), keccak256(hex"04ee"), "stored");
+        assertEq(keccak256(IRegistryViews(address(registry)).getWorker(worker).encryptionKey), keccak256(hex"04ee"), "stored");
     }
 
     // ================================================================== class 5: terms at payment
@@ -405,7 +406,7 @@ contract SoundnessTest is Fixture {
         (uint256 workerCut, uint256 ownerCut, uint256 contributorCut) = Attestia.split(fee, 1_000, 1_000);
         assertEq(registry.balances(operator), workerCut, "worker cut at the paid split");
         assertEq(registry.balances(modelOwner), ownerCut, "owner cut at the paid split");
-        assertEq(registry.epochPool(registry.currentEpoch()), contributorCut, "contributors at the paid split");
+        assertEq(IRegistryViews(address(registry)).epochPool(registry.currentEpoch()), contributorCut, "contributors at the paid split");
 
         // A request paid now carries the new terms: ZK only, so a SIGNED record is refused.
         Request memory later = _request(MODEL, worker, bytes32(seed + 1), fee + 1);
@@ -428,7 +429,7 @@ contract SoundnessTest is Fixture {
         assertEq(registry.hashRequest(emitted), registry.hashRequest(request), "emitted request");
         assertEq(keccak256(payload), keccak256(hex"c0ffee"), "payload");
         assertEq(
-            registry.requestState(registry.requestIdOf(requester, MODEL, "terms")),
+            registry.requestState(IRegistryViews(address(registry)).requestIdOf(requester, MODEL, "terms")),
             keccak256(abi.encode(request)),
             "slot = keccak256(abi.encode(Request))"
         );
@@ -446,7 +447,7 @@ contract SoundnessTest is Fixture {
         bytes32 inputB = keccak256("poseidon(input B)");
         ZkProof memory proof = _zkProof("proof #1", inputA);
         _recordZk(_requestZk(zkModel, worker, "A", inputA, FEE), proof);
-        assertTrue(registry.proofUsed(keccak256(proof.proof)), "marked used");
+        assertTrue(IRegistryViews(address(registry)).proofUsed(keccak256(proof.proof)), "marked used");
 
         Request memory second = _requestZk(zkModel, worker, "B", inputB, FEE);
         Inference memory replay = _zkRecord(second, proof);
@@ -520,7 +521,7 @@ contract SoundnessTest is Fixture {
         vm.expectRevert(IInferenceRegistry.ZkProofInvalid.selector);
         vm.prank(worker);
         registry.fulfillZk(request, record, _soleShare(), roster, proof, Attestia.SEALED);
-        assertTrue(!registry.proofUsed(keccak256(proof.proof)), "not used by a failed record");
+        assertTrue(!IRegistryViews(address(registry)).proofUsed(keccak256(proof.proof)), "not used by a failed record");
 
         verifier.configure(true, false);
         Inference memory badHash = _copy(record);
@@ -601,7 +602,7 @@ contract SoundnessTest is Fixture {
         (, uint256 otherKey) = makeAccount("otherWorker");
         address other = _registerWorker(otherKey, Attestia.MIN_STAKE);
         Request memory open = _request(MODEL, address(0), "open", FEE);
-        bytes32 id = registry.requestIdOf(requester, MODEL, "open");
+        bytes32 id = IRegistryViews(address(registry)).requestIdOf(requester, MODEL, "open");
         address[4] memory callers = [worker, operator, other, requester];
         for (uint256 i; i < callers.length; ++i) {
             vm.expectRevert(abi.encodeWithSelector(IInferenceRegistry.OpenRequestNotRejectable.selector, id));
@@ -627,7 +628,7 @@ contract SoundnessTest is Fixture {
 
         vm.prank(worker);
         registry.rejectRequest(named, "poison input");
-        assertEq(registry.requestState(registry.requestIdOf(requester, MODEL, "named")), REQUEST_REJECTED, "rejected");
+        assertEq(registry.requestState(IRegistryViews(address(registry)).requestIdOf(requester, MODEL, "named")), REQUEST_REJECTED, "rejected");
         assertEq(registry.balances(requester), FEE, "refunded");
     }
 

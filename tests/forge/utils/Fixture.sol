@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Base} from "../Base.sol";
+import {IRegistryViews} from "../../../contracts/interfaces/IRegistryViews.sol";
 import {Attestia} from "./Attestia.sol";
 import {InferenceRegistry} from "../../../contracts/InferenceRegistry.sol";
 import {RewardDistributor} from "../../../contracts/RewardDistributor.sol";
@@ -61,7 +62,7 @@ abstract contract Fixture is Base {
         vm.prank(admin);
         registry.setSlasher(address(slasher));
         lens = new RegistryLens(registry);
-        MODEL = registry.modelIdOf(modelOwner, CONTENT);
+        MODEL = IRegistryViews(address(registry)).modelIdOf(modelOwner, CONTENT);
         vm.deal(operator, 100 ether);
         vm.deal(requester, 100_000 ether);
         _registerWorker(workerKey, Attestia.MIN_STAKE);
@@ -138,7 +139,7 @@ abstract contract Fixture is Base {
         vm.prank(requester);
         registry.requestInference{value: fee}(modelId, named, input, zkInputHash, hex"c0ffee");
         // Read after the call, so a test's expectRevert applies to the request itself.
-        Model memory model = registry.getModel(modelId);
+        Model memory model = IRegistryViews(address(registry)).getModel(modelId);
         request = Request({
             requester: requester,
             modelId: modelId,
