@@ -2,20 +2,25 @@
 served from local files) and server-rendered pages (``pages``), in one FastAPI app.
 
 Read-only and public: every route is a GET, every parameter is checked
-(``offchain.explorer.params``) before a query, page sizes are capped, and every failure is a
-4xx/5xx answer with a JSON error (``{"error": ...}``) under ``/api`` and ``/verify``, or an
-HTML page elsewhere. Templates autoescape everything; pages carry a Content-Security-Policy
-that allows no script at all.
+(``offchain.explorer.params``) before a query, page sizes are capped, each client has a rate
+limit (``RateLimit``: then 429), and every failure is a 4xx/5xx answer with a JSON error
+(``{"error": ...}``) under ``/api`` and ``/verify``, or an HTML page elsewhere. Templates
+autoescape everything; pages carry a Content-Security-Policy that allows no script at all.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,11 +32,39 @@ from offchain.explorer import params as P
 from offchain.explorer import queries as Q
 from offchain.explorer.render import HERE, PAGE_CSP, Pages
 from offchain.explorer.service import Explorer
+from offchain.indexer.files import Busy
 
 log = logging.getLogger("attestia.explorer")
 
 
-def create_app(explorer: Explorer) -> FastAPI:
+@dataclass
+class RateLimit:
+    """A token bucket per client address: ``rate`` requests per second, ``burst`` at once.
+    Behind a reverse proxy every client shares the proxy's address: limit there instead."""
+
+    rate: float = 20.0
+    burst: float = 100.0
+    clients: int = 10_000
+    """Buckets kept (least recently seen forgotten first: memory stays bounded)."""
+    _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_for(self, client: str) -> float:
+        """0 if ``client`` may proceed now (a token is taken), else the seconds until it
+        may."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, then = self._buckets.pop(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - then) * self.rate)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+            self._buckets[client] = (tokens - 1 if wait == 0 else tokens, now)
+            while len(self._buckets) > self.clients:
+                self._buckets.popitem(last=False)
+        return wait
+
+
+def create_app(explorer: Explorer, *, rate_limit: RateLimit | None = None) -> FastAPI:
+    """The app over ``explorer``; ``rate_limit`` None: ``RateLimit()``'s defaults."""
     app = FastAPIOffline(
         title="Attestia explorer API", version=__version__,
         description="Read-only API over the indexed Attestia contracts: records, attribution, "
@@ -40,18 +73,25 @@ def create_app(explorer: Explorer) -> FastAPI:
         "database is unavailable).")
     rendered = Pages()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    _headers(app)
+    _headers(app, rate_limit or RateLimit())
     _errors(app, rendered)
     app.include_router(api.router(explorer))
     app.include_router(pages.router(explorer, rendered))
     return app
 
 
-def _headers(app: FastAPI) -> None:
+def _headers(app: FastAPI, limit: RateLimit) -> None:
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]
                       ) -> Response:
-        response = await call_next(request)
+        wait = limit.wait_for(request.client.host if request.client else "")
+        if wait:
+            response: Response = JSONResponse(
+                {"error": f"too many requests from this address: retry in {wait:.1f} s",
+                 "status": 429}, status_code=429,
+                headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        else:
+            response = await call_next(request)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         if not request.url.path.startswith(("/docs", "/redoc", "/static-offline-docs")):
@@ -81,6 +121,12 @@ def _errors(app: FastAPI, rendered: Pages) -> None:
     async def http(request: Request, exc: StarletteHTTPException) -> Response:
         message = "no such page" if exc.status_code == 404 else str(exc.detail)
         return error(request, exc.status_code, message)
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy) -> Response:
+        response = error(request, 503, str(exc))
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(AttestiaError)
     async def chain(request: Request, exc: AttestiaError) -> Response:
