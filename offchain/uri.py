@@ -210,8 +210,8 @@ class FetchPolicy:
         try:
             networks = allow_list(text)
         except ValueError as exc:
-            raise ConfigError(f"{ALLOW_ENV}: {exc} (expected addresses or networks, "
-                              "comma-separated)") from None
+            raise ConfigError(f"the fetch allow-list ({ALLOW_ENV} or --allow-fetch): {exc} "
+                              "(expected addresses or networks, comma-separated)") from None
         dirs = tuple(Path(d).resolve() for d in publish_dirs)
         for directory in dirs:
             if not directory.is_dir():
