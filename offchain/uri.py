@@ -16,27 +16,43 @@ The URI comes from whoever committed it, so it is hostile input: every read has 
 byte over the limit, whatever ``Content-Length`` claimed), and only regular files are read
 (``file:///dev/zero`` or a FIFO cannot hang or flood the reader). Every failure is a
 :class:`UriError` subclass naming the URI and what to do.
+
+A public service (the explorer) reads URIs that strangers chose, so it passes a
+:class:`FetchPolicy`: no connection to a loopback, private, link-local, shared, reserved,
+multicast or cloud-metadata address (checked on the addresses the host name resolves to, and
+the connection made to the very address checked, so a DNS answer cannot change in between;
+checked again at every redirect; no proxy), unless an explicit allow-list names it (local
+development), and ``file://`` only under its publish directories, never a file only its owner
+may read. Without a policy (the CLI on the user's own machine) every form above is read.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import ipaddress
 import os
+import socket
 import stat
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import certifi
 import requests
+import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError
 
 from offchain.errors import AttestiaError
 
 __all__ = [
-    "DEFAULT_IPFS_GATEWAY", "DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "IPFS_GATEWAY_ENV",
-    "UnsupportedUri", "UriError", "UriNotFound", "UriTimeout", "UriTooLarge", "UriUnavailable",
-    "ipfs_gateway", "read_uri", "resolve",
+    "ALLOW_ENV", "DEFAULT_IPFS_GATEWAY", "DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT",
+    "IPFS_GATEWAY_ENV", "FetchPolicy", "UnsupportedUri", "UriError", "UriNotFound",
+    "UriRefused", "UriTimeout", "UriTooLarge", "UriUnavailable", "address_refused",
+    "allow_list", "checked_address", "fetch_policy", "ipfs_gateway", "read_uri", "resolve",
 ]
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -76,6 +92,166 @@ class UriUnavailable(UriError):
     """Any other failure to read (connection refused, HTTP error status, I/O error)."""
 
 
+class UriRefused(UriError):
+    """A :class:`FetchPolicy` forbids the read (an internal address, a file outside the
+    publish directories); nothing was connected to or opened."""
+
+
+# -- the policy of a public service ------------------------------------------------------------
+
+ALLOW_ENV = "ATTESTIA_FETCH_ALLOW"
+"""Comma-separated addresses or networks a public service may fetch from although they are
+internal (``127.0.0.1``, ``10.1.0.0/16``): local development, a local IPFS gateway."""
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], Sequence[str]]
+"""(host, port) -> the addresses it names (IP literals); :func:`system_resolver` by default."""
+
+METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
+    "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean instance metadata
+    "169.254.170.2",  # AWS ECS task metadata
+    "100.100.100.200",  # Alibaba Cloud
+    "168.63.129.16",  # Azure wire server (a global address, so named here)
+    "fd00:ec2::254",  # AWS over IPv6
+))
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to here (A and AAAA)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def allow_list(text: str | None) -> tuple[IpNetwork, ...]:
+    """Parse an allow-list (``ALLOW_ENV``'s form); a bad entry is a :class:`ValueError`."""
+    entries = [e.strip() for e in (text or "").split(",") if e.strip()]
+    return tuple(ipaddress.ip_network(e, strict=False) for e in entries)
+
+
+def address_refused(address: IpAddress | str, allow: Sequence[IpNetwork] = ()) -> str:
+    """Why a public service must not connect to ``address`` ("" if it may): a pure function
+    of the address and the allow-list."""
+    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if any(ip in network for network in allow):
+        return ""
+    if ip in METADATA_ADDRESSES:
+        return f"{ip} is a cloud metadata address"
+    for kind, test in (("a loopback", ip.is_loopback), ("a link-local", ip.is_link_local),
+                       ("an unspecified", ip.is_unspecified), ("a multicast", ip.is_multicast),
+                       ("a private", ip.is_private)):
+        if test:
+            return f"{ip} is {kind} address"
+    if not ip.is_global:  # shared (100.64/10), reserved, documentation, 6to4 of the above...
+        return f"{ip} is not a public address"
+    return ""
+
+
+def checked_address(host: str, port: int, allow: Sequence[IpNetwork] = (),
+                    resolver: Resolver | None = None) -> str:
+    """The address to connect to for ``host``: every address it resolves to must pass
+    :func:`address_refused` (one internal answer refuses the name: a round-robin of a public
+    and an internal address must not pass half the time). Raises :class:`UriRefused` (and
+    never connects) otherwise."""
+    host = host.strip("[]")
+    try:
+        addresses = [host] if _is_ip(host) else list((resolver or system_resolver)(host, port))
+    except (OSError, UnicodeError) as exc:
+        raise UriUnavailable(host, f"cannot resolve {host}: {exc}") from None
+    if not addresses:
+        raise UriUnavailable(host, f"{host} resolves to no address")
+    for address in addresses:
+        try:
+            reason = address_refused(address, allow)
+        except ValueError:
+            reason = f"{address!r} is not an IP address"
+        if reason:
+            named = "" if address == host else f"{host} resolves to {address}: "
+            raise UriRefused(host, f"{named}{reason}; this service does not fetch from "
+                             f"internal addresses (allow one with {ALLOW_ENV} for local "
+                             "development)")
+    return addresses[0]
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """What a public service may read on behalf of whoever published a URI on chain."""
+
+    publish_dirs: tuple[Path, ...] = ()
+    """``file://`` URIs are read only under these (none: no local file at all)."""
+    allow: tuple[IpNetwork, ...] = ()
+    """Internal addresses fetched anyway (local development; see ``ALLOW_ENV``)."""
+    resolver: Resolver | None = field(default=None, compare=False)
+    """Name resolution (``system_resolver`` when None); tests inject their own."""
+    max_redirects: int = 5
+    timeout: float | None = None
+    """Seconds any one read may take at most, whatever its caller asked (None: as asked)."""
+
+    @classmethod
+    def for_service(cls, publish_dirs: Sequence[Path] = (), *,
+                    secret_dirs: Sequence[Path] = (), allow: str | None = None
+                    ) -> FetchPolicy:
+        """A policy for a public service: ``allow`` (else ``$ATTESTIA_FETCH_ALLOW``) parsed,
+        and a publish directory that is, or holds, one of ``secret_dirs`` (a home, a data
+        directory with keys) refused."""
+        from offchain.errors import ConfigError
+
+        text = os.environ.get(ALLOW_ENV, "") if allow is None else allow
+        try:
+            networks = allow_list(text)
+        except ValueError as exc:
+            raise ConfigError(f"the fetch allow-list ({ALLOW_ENV} or --allow-fetch): {exc} "
+                              "(expected addresses or networks, comma-separated)") from None
+        dirs = tuple(Path(d).resolve() for d in publish_dirs)
+        for directory in dirs:
+            if not directory.is_dir():
+                raise ConfigError(f"publish directory {directory} is not a directory")
+            held = [Path(s) for s in secret_dirs if Path(s).resolve().is_relative_to(directory)]
+            held += [p for p in directory.iterdir() if p.name.endswith(".key")
+                     or p.name == "keystore"]
+            if held:
+                raise ConfigError(
+                    f"publish directory {directory} holds {held[0]} (keys, journals): "
+                    "publish batch files in a directory of their own")
+        return cls(dirs, networks)
+
+    def file_refused(self, uri: str, path: Path) -> str:
+        """Why ``path`` is not read ("" if it may be)."""
+        where = path.resolve()
+        if not any(where.is_relative_to(d.resolve()) for d in self.publish_dirs):
+            return (f"{uri}: a local file outside this service's home (its publish "
+                    "directory) is not read (publish over http(s) or ipfs)")
+        with contextlib.suppress(OSError):  # a missing file: the read says so
+            if not where.stat().st_mode & stat.S_IROTH:
+                return f"{uri}: a file only its owner may read is private, not published"
+        return ""
+
+
+_POLICY: contextvars.ContextVar[FetchPolicy | None] = contextvars.ContextVar(
+    "attestia_fetch_policy", default=None)
+
+
+@contextlib.contextmanager
+def fetch_policy(policy: FetchPolicy | None) -> Iterator[None]:
+    """Every :func:`read_uri` in this context (this thread) follows ``policy``: how a public
+    service holds a library that reads URIs (``attestia verify``) to its own rules."""
+    token = _POLICY.set(policy)
+    try:
+        yield
+    finally:
+        _POLICY.reset(token)
+
+
 def ipfs_gateway(gateway: str | None = None) -> str:
     """The IPFS gateway prefix in use (argument, environment, default), ending in ``/``."""
     chosen = gateway or os.environ.get(IPFS_GATEWAY_ENV) or DEFAULT_IPFS_GATEWAY
@@ -111,15 +287,27 @@ def resolve(uri: str, *, gateway: str | None = None) -> str | Path:
 
 def read_uri(uri: str, *, max_bytes: int = DEFAULT_MAX_BYTES,
              timeout: float = DEFAULT_TIMEOUT, gateway: str | None = None,
-             session: requests.Session | None = None) -> bytes:
-    """The bytes published at ``uri``, at most ``max_bytes`` of them, within ``timeout`` s.
+             session: requests.Session | None = None,
+             policy: FetchPolicy | None = None) -> bytes:
+    """The bytes published at ``uri``, at most ``max_bytes`` of them, within ``timeout`` s;
+    under ``policy`` (else the one :func:`fetch_policy` set, else none) when given.
 
     Raises :class:`UnsupportedUri`, :class:`UriNotFound`, :class:`UriTimeout`,
-    :class:`UriTooLarge` or :class:`UriUnavailable`.
+    :class:`UriTooLarge`, :class:`UriUnavailable` or :class:`UriRefused`.
     """
+    policy = policy or _POLICY.get()
+    if policy is not None and policy.timeout is not None:
+        timeout = min(timeout, policy.timeout)
     where = resolve(uri, gateway=gateway)
     if isinstance(where, Path):
+        if policy is not None:
+            refused = policy.file_refused(uri, where)
+            if refused:
+                raise UriRefused(uri, refused)
+            where = where.resolve()  # the path checked is the path read
         return _read_file(uri, where, max_bytes)
+    if policy is not None:
+        return _read_http_checked(uri, where, max_bytes, timeout, policy)
     return _read_http(uri, where, max_bytes, timeout, session)
 
 
@@ -186,6 +374,91 @@ def _read_http(uri: str, url: str, max_bytes: int, timeout: float,
         raise UriUnavailable(uri, f"cannot connect to {shown}: {_reason(exc)}") from None
     except (requests.RequestException, Urllib3Error) as exc:
         raise UriUnavailable(uri, f"cannot read {shown}: {_reason(exc)}") from None
+
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def _read_http_checked(uri: str, url: str, max_bytes: int, timeout: float,
+                       policy: FetchPolicy) -> bytes:
+    """``_read_http`` under a policy: urllib3 directly (no proxy from the environment), one
+    connection per hop made to the address :func:`checked_address` passed (TLS still checks
+    the certificate against the host name), redirects followed by hand so each hop is
+    checked."""
+    deadline = time.monotonic() + timeout
+    for _ in range(policy.max_redirects + 1):
+        shown = uri if url == uri else f"{uri} (via {url})"
+        parsed = urllib.parse.urlsplit(url)
+        scheme, host = parsed.scheme.lower(), parsed.hostname or ""
+        try:
+            port = parsed.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise UnsupportedUri(uri, f"{shown} has a bad port") from None
+        if scheme not in ("http", "https") or not host:
+            raise UriRefused(uri, f"{shown}: only http(s) is followed, got {url[:200]!r}")
+        try:
+            address = checked_address(host, port, policy.allow, policy.resolver)
+        except UriError as exc:
+            raise type(exc)(uri, f"{shown}: {exc}") from None
+        left = max(0.001, deadline - time.monotonic())
+        pool_timeout = urllib3.Timeout(connect=left, read=left)
+        pool: urllib3.HTTPConnectionPool
+        if scheme == "https":
+            pool = urllib3.HTTPSConnectionPool(
+                address, port, timeout=pool_timeout, retries=False, maxsize=1,
+                server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED",
+                ca_certs=certifi.where())
+        else:
+            pool = urllib3.HTTPConnectionPool(address, port, timeout=pool_timeout,
+                                              retries=False, maxsize=1)
+        target = urllib.parse.urlunsplit(("", "", parsed.path or "/", parsed.query, ""))
+        default_port = port == (443 if scheme == "https" else 80)
+        host_header = (f"[{host}]" if ":" in host else host) + ("" if default_port
+                                                                 else f":{port}")
+        try:
+            with pool:
+                response = pool.urlopen(
+                    "GET", target, redirect=False, preload_content=False,
+                    assert_same_host=False,
+                    headers={"Host": host_header, "Accept-Encoding": "identity",
+                             "User-Agent": "attestia"})
+                try:
+                    if response.status in _REDIRECTS and response.headers.get("Location"):
+                        url = urllib.parse.urljoin(url, response.headers["Location"])
+                        continue
+                    return _body(uri, shown, response, response.status, response.reason,
+                                 max_bytes, deadline, timeout)
+                finally:
+                    response.release_conn()
+        except (urllib3.exceptions.TimeoutError, ReadTimeoutError):
+            raise UriTimeout(uri, f"{shown} did not answer within {timeout:g} s") from None
+        except urllib3.exceptions.NewConnectionError as exc:
+            raise UriUnavailable(uri, f"cannot connect to {shown}: {_reason(exc)}") from None
+        except Urllib3Error as exc:
+            raise UriUnavailable(uri, f"cannot read {shown}: {_reason(exc)}") from None
+    raise UriUnavailable(uri, f"{uri}: more than {policy.max_redirects} redirects")
+
+
+def _body(uri: str, shown: str, response: urllib3.BaseHTTPResponse, status: int,
+          reason: str | None, max_bytes: int, deadline: float, timeout: float) -> bytes:
+    """The body of an answer, within the size limit and the deadline."""
+    if status in (404, 410):
+        raise UriNotFound(uri, f"nothing published at {shown} (HTTP {status})")
+    if status >= 400:
+        raise UriUnavailable(uri, f"{shown} answered HTTP {status} {reason or ''}".rstrip())
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(uri, max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := response.read1(_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(uri, max_bytes)
+        if time.monotonic() > deadline:
+            raise UriTimeout(uri, f"{shown} did not finish within {timeout:g} s")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _too_large(uri: str, max_bytes: int) -> UriTooLarge:

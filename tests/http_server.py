@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -21,6 +21,7 @@ class Route:
     delay: float = 0.0  # seconds before the status line
     drip: float = 0.0  # seconds between the body's bytes
     declare_length: bool = True  # else no Content-Length: the body ends when the server closes
+    headers: dict[str, str] = field(default_factory=dict)  # extra headers (a Location...)
 
 
 class LocalServer:
@@ -30,6 +31,7 @@ class LocalServer:
         self.directory = directory
         self.routes: dict[str, Route] = {}
         self.requests: list[str] = []
+        self.hosts: list[str] = []  # the Host header of each request
         self._stop = threading.Event()
         server = self
 
@@ -38,10 +40,13 @@ class LocalServer:
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 server.requests.append(self.path)
+                server.hosts.append(self.headers.get("Host", ""))
                 route = server.route(self.path)
                 if route.delay:
                     server._stop.wait(route.delay)
                 self.send_response(route.status)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
                 if route.declare_length:
                     self.send_header("Content-Length", str(len(route.body)))
                 else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -19,6 +20,10 @@ index_app = typer.Typer(help="Index the contracts' events into a database (for t
 
 _DB_HELP = ("Database URL: sqlite:///PATH or postgresql://USER@HOST:PORT/DB (default: "
             "SQLite at .attestia/explorer.sqlite in the home).")
+_PUBLISH_HELP = ("A directory whose file:// batch files may be read (repeatable; none: no local "
+                 "file is read). Not the home nor a directory holding keys.")
+_ALLOW_HELP = ("Internal addresses or networks batch files may be fetched from, comma-separated "
+               "(local development, e.g. 127.0.0.1); default $ATTESTIA_FETCH_ALLOW, else none.")
 
 
 def _logging() -> None:
@@ -38,7 +43,19 @@ def _check_options(db: str | None, window: int, recheck: int) -> None:
         raise ConfigError(f"--db must be sqlite:///PATH or postgresql://..., got {db!r}")
 
 
-def _indexer(ctx: typer.Context, db: str | None, window: int, recheck: int) -> Any:
+def _fetch_policy(ctx: typer.Context, publish_dirs: list[Path] | None,
+                  allow: str | None) -> Any:
+    """What this public service may fetch: the publish directories named (never the home or
+    its data directory) and the allow-list; no other local file, no internal address."""
+    from offchain.uri import FetchPolicy
+
+    settings = settings_of(ctx)
+    return FetchPolicy.for_service(publish_dirs or (), allow=allow,
+                                   secret_dirs=(settings.home, settings.data_dir))
+
+
+def _indexer(ctx: typer.Context, db: str | None, window: int, recheck: int,
+             fetch: Any) -> Any:
     from offchain.errors import ConfigError
     from offchain.indexer import Indexer, IndexerConfig, default_url, open_engine
 
@@ -50,9 +67,8 @@ def _indexer(ctx: typer.Context, db: str | None, window: int, recheck: int) -> A
     except Exception as exc:  # a driver error: unreachable server, bad path, bad credentials
         raise ConfigError(f"--db: cannot open the database: {' '.join(str(exc).split())[:300]}"
                           ) from None
-    home = (settings_of(ctx).home,)  # file:// batch files are read from the home only
     return attestia, engine, Indexer(attestia, engine, IndexerConfig(
-        window=window, recheck=recheck, local_roots=home))
+        window=window, recheck=recheck, fetch=fetch))
 
 
 @index_app.command("run")
@@ -63,14 +79,18 @@ def index_run(
     window: int = typer.Option(2_000, "--window", help="Blocks per eth_getLogs call."),
     recheck: int = typer.Option(64, "--recheck",
                                 help="Newest block hashes re-checked every cycle (reorgs)."),
+    publish_dir: list[Path] = typer.Option(None, "--publish-dir", metavar="DIR",
+                                           help=_PUBLISH_HELP),
+    allow: str = typer.Option(None, "--allow-fetch", metavar="ADDRESSES", help=_ALLOW_HELP),
 ) -> None:
     """Follow the registry, distributor and slasher events into the database.
 
     Example: attestia index run --db postgresql://postgres@127.0.0.1:5432/attestia
     """
     _check_options(db, window, recheck)
+    fetch = _fetch_policy(ctx, publish_dir, allow)
     _logging()
-    _, _, indexer = _indexer(ctx, db, window, recheck)
+    _, _, indexer = _indexer(ctx, db, window, recheck, fetch)
     if once:
         stats = indexer.step()
         console.print(f"indexed to block {stats.head}: {stats.events} new events",
@@ -95,6 +115,11 @@ def explorer_cmd(
     port: int = typer.Option(8600, "--port", help="Port to listen on."),
     no_index: bool = typer.Option(False, "--no-index", help="Serve the database as it is "
                                   "(another process runs `attestia index run`)."),
+    publish_dir: list[Path] = typer.Option(None, "--publish-dir", metavar="DIR",
+                                           help=_PUBLISH_HELP),
+    allow: str = typer.Option(None, "--allow-fetch", metavar="ADDRESSES", help=_ALLOW_HELP),
+    rate: float = typer.Option(20.0, "--rate-limit", help="Requests per second per client "
+                               "(bursts up to 5 s of it; then 429)."),
 ) -> None:
     """Serve the web explorer and its REST API (and index the chain in the same process).
 
@@ -107,6 +132,9 @@ def explorer_cmd(
     if not 0 < port < 65536:
         raise ConfigError(f"--port must be 1..65535, got {port}")
     _check_options(db, 1, 1)
+    if rate <= 0:
+        raise ConfigError(f"--rate-limit must be above 0, got {rate}")
+    fetch = _fetch_policy(ctx, publish_dir, allow)
     with socket.socket() as probe:
         try:
             probe.bind((host, port))
@@ -115,18 +143,18 @@ def explorer_cmd(
                               "--port") from None
     import uvicorn
 
-    from offchain.explorer.app import create_app
+    from offchain.explorer.app import RateLimit, create_app
     from offchain.explorer.service import Explorer
 
     _logging()
-    attestia, engine, indexer = _indexer(ctx, db, 2_000, 64)
+    attestia, engine, indexer = _indexer(ctx, db, 2_000, 64, fetch)
     stop = threading.Event()
     if not no_index:
         threading.Thread(target=indexer.run, args=(stop,), kwargs={"on_cycle": _report},
                          name="indexer", daemon=True).start()
     settings = settings_of(ctx)
-    app = create_app(Explorer(engine, attestia, settings.data_dir,
-                              local_roots=(settings.home,)))
+    app = create_app(Explorer(engine, attestia, settings.data_dir, fetch=fetch),
+                     rate_limit=RateLimit(rate, burst=max(1.0, rate * 5)))
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     console.print(f"explorer: http://{shown}:{port}  (API docs at /docs; chain "
                   f"{attestia.chain.chain_id}, registry {attestia.registry.address}; "

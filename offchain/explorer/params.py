@@ -4,10 +4,11 @@ A bad value is a :class:`BadInput` (answered 400 with a JSON error, never a 500)
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from eth_utils import is_address, is_checksum_address, to_checksum_address
 
-from offchain.explorer.queries import MAX_LIMIT, PROOF_NAMES
+from offchain.explorer.queries import DEFAULT_LIMIT, MAX_LIMIT, PROOF_NAMES
 
 _CURSOR = re.compile(r"^(\d{1,15})-(\d{1,9})$")
 MAX_EPOCH = 2**64 - 1
@@ -89,6 +90,34 @@ def optional(parse: type | object, text: str | None, what: str) -> str | None:
     if text is None or text.strip() == "":
         return None
     return parse(text, what)  # type: ignore[operator, no-any-return]
+
+
+def integer(value: str | None, what: str) -> int | None:
+    """A query-string integer (empty means unset)."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise BadInput(f"{what} must be an integer, got {value[:40]!r}") from None
+
+
+def record_filters(model: str | None, worker: str | None, contributor: str | None,
+                   requester: str | None, proof_name: str | None, epoch_text: str | None,
+                   status_name: str | None, limit_text: str | None, cursor_text: str | None
+                   ) -> dict[str, Any]:
+    """The record list's filters (API and page alike), as ``queries.list_records`` takes
+    them."""
+    return {
+        "model": optional(bytes32, model, "model"),
+        "worker": optional(address, worker, "worker"),
+        "contributor": optional(address, contributor, "contributor"),
+        "requester": optional(address, requester, "requester"),
+        "proof": proof(proof_name), "epoch": epoch(integer(epoch_text, "epoch")),
+        "status": status(status_name),
+        "limit": limit(integer(limit_text, "limit"), DEFAULT_LIMIT),
+        "cursor": cursor(cursor_text),
+    }
 
 
 def _show(text: object) -> str:

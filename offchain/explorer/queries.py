@@ -371,7 +371,8 @@ def _batch_json(row: Any, file: Any, swept: bool) -> dict[str, Any]:
         "timestamp": int(row.timestamp), "block": int(row.block), "txHash": row.tx_hash,
         "swept": swept,
         "file": None if file is None else {"status": file.status, "check": file.check or None,
-                                           "reason": file.reason or None},
+                                           "reason": file.reason or None,
+                                           "checkedAt": int(file.fetched_at)},
     }
 
 
@@ -381,7 +382,8 @@ def list_batches(conn: Connection, *, limit: int = DEFAULT_LIMIT,
     b = S.batches.c
     swept = exists().where(S.batch_sweeps.c.batch_id == b.batch_id)
     query = select(S.batches, swept.label("swept"), S.batch_files.c.status,
-                   S.batch_files.c.check, S.batch_files.c.reason).outerjoin(
+                   S.batch_files.c.check, S.batch_files.c.reason,
+                   S.batch_files.c.fetched_at).outerjoin(
         S.batch_files, S.batch_files.c.batch_id == b.batch_id)
     if model is not None:
         query = query.where(b.model_id == model)
@@ -411,10 +413,12 @@ def get_batch(conn: Connection, batch_id: str) -> dict[str, Any]:
     return _batch_json(row, file, swept)
 
 
-def batch_roster(conn: Connection, model_id: str) -> list[str] | None:
-    found = conn.execute(select(S.models.c.contributors).where(
-        S.models.c.model_id == model_id)).scalar()
-    return None if found is None else list(found)
+def batch_check(conn: Connection, batch_id: str) -> dict[str, Any] | None:
+    """The stored check of a batch's file in full (``BatchCheck.to_json``), None before the
+    first."""
+    detail = conn.execute(select(S.batch_checks.c.detail).where(
+        S.batch_checks.c.batch_id == batch_id)).scalar()
+    return None if detail is None else dict(detail)
 
 
 # -- epochs ----------------------------------------------------------------------------------

@@ -1,19 +1,26 @@
 """What the API and the pages answer: indexed rows (``queries``) plus the few live answers only
 the chain or a published file can give (a record's revocation status through the lens, a
-worker's stake, the claimable root, the ``attestia verify`` checklist, a batch file's checks).
+worker's stake, the claimable root, the ``attestia verify`` checklist).
 
-Live answers are cached: per record and indexed block for anything that can change with the
-chain (verify, revocation, stake, claims), and for a while per batch for a batch file's
-checks (``PASSED_FILE_TTL`` / ``FAILED_FILE_TTL``).
+A batch file is never fetched here: the page shows the verdict the indexer's background check
+stored (``offchain.indexer.files``), with its time. The verify checklist, which reads a
+worker's attestation document or a batch file, runs in a small bounded pool under the
+service's ``FetchPolicy`` (``offchain.uri.fetch_policy``), and a request waits for it at most
+``VERIFY_WAIT`` seconds: a hanging document costs one pool thread, not the web server's.
+
+Live answers are cached per record and indexed block (anything that can change with the
+chain: verify, revocation, stake, claims).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,16 +29,18 @@ from sqlalchemy import Engine
 from offchain.errors import AttestiaError
 from offchain.explorer import queries as Q
 from offchain.indexer import schema as S
-from offchain.indexer.batches import BatchCheck, check_batch
+from offchain.indexer.batches import BatchCheck
+from offchain.indexer.files import BoundedPool, Busy
 from offchain.protocol import Inference
 from offchain.registry import Attestia
+from offchain.uri import FetchPolicy, fetch_policy
 
 log = logging.getLogger("attestia.explorer")
 T = TypeVar("T")
-FAILED_FILE_TTL = 60.0
-PASSED_FILE_TTL = 600.0
-"""Seconds a batch file's check is reused: a file that passed (its bytes cannot change
-under its dataHash, but its server can go away) and one that did not (it may come back)."""
+VERIFY_WAIT = 15.0
+"""Seconds a request waits for a verify checklist being computed (then 503, retry)."""
+VERIFY_FETCH_TIMEOUT = 10.0
+"""Seconds each document the checklist reads may take (under the service's policy)."""
 
 
 class _Cache:
@@ -42,6 +51,16 @@ class _Cache:
         self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[Any, threading.Lock] = {}
+
+    def peek(self, key: Any) -> tuple[bool, Any]:
+        return self._hit(key)
+
+    def put(self, key: Any, value: Any, ttl: float = float("inf")) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + ttl, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
     def _hit(self, key: Any) -> tuple[bool, Any]:
         with self._lock:
@@ -77,14 +96,17 @@ class Explorer:
     """The explorer's answers over one database and (for live checks) one deployment."""
 
     def __init__(self, engine: Engine, attestia: Attestia, data_dir: Path | None = None,
-                 *, local_roots: tuple[Path, ...] | None = None) -> None:
+                 *, fetch: FetchPolicy | None = None, verify_workers: int = 2,
+                 verify_queue: int = 16) -> None:
         self.engine = engine
         self.attestia = attestia
         self.data_dir = data_dir
-        self.local_roots = local_roots
-        """Directories whose file:// batch files are read (None: any local file)."""
+        self.fetch = fetch or FetchPolicy()
+        """What the verify checklist may read: by default no internal address, no local
+        file (``FetchPolicy.for_service`` names publish directories and an allow-list)."""
         self._cache = _Cache()
         self._packages: dict[bytes, Any] = {}
+        self._checks = BoundedPool("verify", workers=verify_workers, capacity=verify_queue)
 
     # -- plumbing ----------------------------------------------------------------------------
     def indexed_block(self) -> int:
@@ -138,16 +160,38 @@ class Explorer:
         """``attestia verify``'s checklist for a record (single or batch leaf), cached per
         record and indexed block."""
         record = self.read(Q.get_record, request_id)
-        return self._cache.get(("verify", request_id, self.indexed_block()),
-                               lambda: self._verify(record))
+        key = ("verify", request_id, self.indexed_block())
+        found, report = self._cache.peek(key)
+        if not found:  # not _cache.get: its per-key lock would queue the waits one by one
+            def job() -> dict[str, Any]:
+                # cached by the job, not the request: a request that gave up waiting finds
+                # the answer at its retry instead of starting the checks again
+                computed = self._verify(record)
+                self._cache.put(key, computed)
+                return computed
+
+            report = self._in_background(key, job)
+        return report  # type: ignore[no-any-return]
+
+    def _in_background(self, key: Any, job: Callable[[], T]) -> T:
+        """``job`` in the bounded pool (one run per key however many ask); raises
+        :class:`Busy` when the pool is full or the job outlasts ``VERIFY_WAIT``."""
+        future = self._checks.submit(key, job)
+        try:
+            return future.result(timeout=VERIFY_WAIT)
+        except FutureTimeout:
+            raise Busy("this record's checks are still running (a published document is "
+                       "slow to answer); retry in a few seconds") from None
 
     def _verify(self, record: dict[str, Any]) -> dict[str, Any]:
         from offchain.verify import RecordRef, VerifyOptions, verify
 
         rid = bytes.fromhex(record["requestId"][2:])
         batch = bytes.fromhex(record["batchId"][2:]) if record["batchId"] else None
-        report = verify(self.attestia, RecordRef(request_id=rid, batch_id=batch),
-                        VerifyOptions(data_dir=self.data_dir, local_roots=self.local_roots))
+        with fetch_policy(dataclasses.replace(self.fetch, timeout=VERIFY_FETCH_TIMEOUT)):
+            report = verify(self.attestia, RecordRef(request_id=rid, batch_id=batch),
+                            VerifyOptions(data_dir=self.data_dir,
+                                          local_roots=self.fetch.publish_dirs))
         return report.to_json()
 
     def model(self, model_id: str) -> dict[str, Any]:
@@ -231,20 +275,17 @@ class Explorer:
         return out
 
     def batch(self, batch_id: str) -> dict[str, Any]:
+        """A batch with the stored check of its file (``check``, with ``checkedAt``): the
+        indexer's background check, never a fetch here."""
         batch = self.read(Q.get_batch, batch_id)
-        result = self.batch_check(batch)
-        batch["check"] = result.to_json()
+        stored = self.read(Q.batch_check, batch_id)
+        file = batch["file"]
+        if stored is None:
+            stored = BatchCheck(batch["batchId"], batch["dataURI"], batch["root"],
+                                batch["dataHash"], batch["count"]).to_json()
+            stored |= ({"status": "pending", "reason": "not checked yet (the indexer checks "
+                        "each batch file in the background)"} if file is None else
+                       {"status": file["status"], "check": file["check"],
+                        "reason": file["reason"]})
+        batch["check"] = stored | {"checkedAt": file["checkedAt"] if file else None}
         return batch
-
-    def batch_check(self, batch: dict[str, Any]) -> BatchCheck:
-        roster = self.read(Q.batch_roster, batch["modelId"])
-        key = ("batch-file", batch["batchId"], batch["dataHash"])
-
-        def compute() -> BatchCheck:
-            return check_batch(batch["batchId"], batch["dataURI"], batch["root"],
-                               batch["modelId"], batch["worker"], batch["count"],
-                               batch["dataHash"], roster=roster,
-                               local_roots=self.local_roots)
-
-        return self._cache.get(key, compute,
-                               lambda r: PASSED_FILE_TTL if r.ok else FAILED_FILE_TTL)

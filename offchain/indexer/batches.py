@@ -5,7 +5,9 @@ model, worker, attribution, roster, in that order; the first failure names its c
 page also shows *where* a file goes wrong, so this module recomputes, from whatever leaves the
 file lists, the root (compared with the committed one), each leaf's inclusion proof against
 the committed root, and each leaf's attribution list against its record's hash. The URI is
-read only through ``offchain.uri.read_uri`` (its schemes, a time and a size limit).
+read only through ``offchain.uri.read_uri`` (its schemes, a time and a size limit), under the
+service's ``FetchPolicy`` (no internal address, local files only in its publish directories);
+``offchain.indexer.files`` runs these checks in the background and stores the verdicts.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from offchain.batchfile import (
 from offchain.batchfile import data_hash as hash_of
 from offchain.merkle import verify_proof
 from offchain.protocol import Inference, attribution_hash
-from offchain.uri import UriError, local_file_refused, read_uri
+from offchain.uri import FetchPolicy, UriError, local_file_refused, read_uri
 
 FETCH_TIMEOUT = 10.0
-"""Seconds one batch file may take to fetch (the page waits for it)."""
+"""Seconds one batch file may take to fetch (in a background check: nobody waits for it)."""
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
@@ -112,9 +114,12 @@ class BatchCheck:
 
 def check_batch(batch_id: str, uri: str, root: str, model_id: str, worker: str, count: int,
                 data_hash: str, *, roster: Collection[str] | None,
-                timeout: float = FETCH_TIMEOUT,
-                local_roots: Sequence[Path] | None = None) -> BatchCheck:
-    """Fetch ``uri`` and check it against the committed batch (hex strings as indexed)."""
+                timeout: float = FETCH_TIMEOUT, max_bytes: int = MAX_FILE_BYTES,
+                local_roots: Sequence[Path] | None = None,
+                policy: FetchPolicy | None = None) -> BatchCheck:
+    """Fetch ``uri`` and check it against the committed batch (hex strings as indexed).
+    ``policy`` bounds what may be fetched (a public service's); ``local_roots`` alone only
+    restricts local files."""
     result = BatchCheck(batch_id, uri, root.lower(), data_hash.lower(), count)
     refused = local_file_refused(uri, local_roots, "a published batch file")
     if refused:
@@ -122,7 +127,7 @@ def check_batch(batch_id: str, uri: str, root: str, model_id: str, worker: str, 
         result.verdict, result.reason = "unreadable", refused
         return result
     try:
-        data = read_uri(uri, max_bytes=MAX_FILE_BYTES, timeout=timeout)
+        data = read_uri(uri, max_bytes=max_bytes, timeout=timeout, policy=policy)
     except UriError as exc:
         result.fetch_error = str(exc)
         result.verdict, result.reason = "unreadable", str(exc)

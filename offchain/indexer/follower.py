@@ -13,9 +13,12 @@ Each cycle:
    resumes at a block boundary: nothing is lost or written twice (rows are also unique by
    chain position). A log whose block hash is not the header's (a reorg while reading) ends
    the window; the next cycle's re-check repairs it.
-3. **Batch files**: each new batch's published file is fetched (``offchain.uri``, time and
-   size limits) and checked (``offchain.batchfile``); the leaves of a file that passes are
-   stored with their attribution lists, in the batch's block (a reorg drops them with it).
+3. **Batch files**: the batches whose file is due for a check (new, to retry, to re-check)
+   are queued with ``files.BatchFileChecker``, whose background threads fetch them
+   (``offchain.uri`` under ``IndexerConfig.fetch``: no internal address, local files only in
+   the publish directories, time and size limits) and check them (``offchain.batchfile``);
+   the leaves of a file that passes are stored with their attribution lists, in the batch's
+   block (a reorg drops them with it). The loop never waits for a fetch.
 
 A lost connection, a database error or one undecodable event never ends ``run``: it logs one
 line, backs off (1 s doubling to 30 s) and resumes from the cursor.
@@ -29,11 +32,10 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
-from sqlalchemy import Engine, and_, delete, exists, func, insert, or_, select
+from sqlalchemy import Engine, and_, delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from web3.exceptions import BlockNotFound
@@ -41,16 +43,16 @@ from web3.types import RPCEndpoint
 
 from offchain.errors import AttestiaError, ConfigError
 from offchain.indexer import schema as S
-from offchain.indexer.batches import check_batch
+from offchain.indexer.batches import FETCH_TIMEOUT, MAX_FILE_BYTES
 from offchain.indexer.decode import EventType
+from offchain.indexer.files import RECHECK_AFTER_S, RETRY_AFTER_S, BatchFileChecker
 from offchain.indexer.project import Context, Row, hex32, rows_of
 from offchain.registry import Attestia
-from offchain.rewards.settlement import leaf_pools
+from offchain.uri import FetchPolicy
 
 log = logging.getLogger("attestia.indexer")
 
 CONTRACTS = ("InferenceRegistry", "RewardDistributor", "Slasher")
-UNREADABLE_RETRY_S = 300.0
 PRUNE_EVERY = 1_000
 """Blocks indexed between two prunings of old, event-less block hashes."""
 
@@ -66,8 +68,19 @@ class IndexerConfig:
     confirmations: int = 0
     """Blocks below the head left unindexed (0: index the head; reorgs are repaired)."""
     fetch_batches: bool = True
-    local_roots: tuple[Path, ...] | None = None
-    """Directories whose ``file://`` batch files are read (None: any local file)."""
+    fetch: FetchPolicy = FetchPolicy()
+    """What batch files may be fetched: by default no internal address and no local file
+    (``FetchPolicy.for_service`` names publish directories and an allow-list)."""
+    fetch_workers: int = 2
+    """Threads fetching batch files in the background (each fetch bounded in time)."""
+    fetch_queue: int = 32
+    """Batch files queued at most; more wait for a later cycle."""
+    recheck_after: float = RECHECK_AFTER_S
+    """Seconds before a passed file is checked again (a file altered since turns failed)."""
+    retry_after: float = RETRY_AFTER_S
+    fetch_timeout: float = FETCH_TIMEOUT
+    """Seconds one batch file may take to fetch (connect, headers and body)."""
+    fetch_max_bytes: int = MAX_FILE_BYTES
     attempts: int = 4
     """Tries per RPC call within a window before the cycle gives up (then run() backs off)."""
     max_backoff: float = 30.0
@@ -112,6 +125,11 @@ class Indexer:
         self.first_block = attestia.first_block
         self._window = self.config.window
         self._pruned_at = 0
+        self.files = BatchFileChecker(
+            engine, self.config.fetch, workers=self.config.fetch_workers,
+            capacity=self.config.fetch_queue, recheck_after=self.config.recheck_after,
+            retry_after=self.config.retry_after, timeout=self.config.fetch_timeout,
+            max_bytes=self.config.fetch_max_bytes)
         self._bind()
 
     # -- set-up ------------------------------------------------------------------------------
@@ -151,7 +169,7 @@ class Indexer:
         backoff = 1.0
         while not stop.is_set():
             try:
-                stats = self.step()
+                stats = self.step(wait_files=once)
                 backoff = 1.0
                 if on_cycle is not None:
                     on_cycle(stats)
@@ -169,9 +187,10 @@ class Indexer:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, self.config.max_backoff)
 
-    def step(self) -> CycleStats:
-        """One cycle: re-check recent hashes (roll back a reorg), follow to the head, fetch
-        new batch files."""
+    def step(self, *, wait_files: bool = True) -> CycleStats:
+        """One cycle: re-check recent hashes (roll back a reorg), follow to the head, queue the
+        batch files due for a check. A lone call (a test, ``index run --once``) then waits for
+        the queued checks (each bounded by the fetch's time limit); ``run`` never does."""
         stats = CycleStats()
         stats.rolled_back = self.check_reorg()
         head = int(self._retry("eth_blockNumber", lambda: self.w3.eth.block_number))
@@ -191,7 +210,9 @@ class Indexer:
                 break
             start = stop + 1
         if self.config.fetch_batches:
-            self.fetch_batch_files()
+            self.files.schedule()
+            if wait_files:
+                self.files.wait()
         if stats.blocks and head - self._pruned_at > PRUNE_EVERY:
             self.prune_blocks()
             self._pruned_at = head
@@ -394,96 +415,6 @@ class Indexer:
                                 "timestamp": timestamp, "block": number,
                                 "log_index": context.log_index,
                                 "args": {"undecodable": _one_line(exc)}})]
-
-    # -- batch files -------------------------------------------------------------------------
-    def fetch_batch_files(self, *, limit: int = 16) -> int:
-        """Fetch and check the files of batches not yet looked at (and retry unreadable ones
-        after a while). Returns the number checked."""
-        now = time.time()
-        with self.engine.connect() as conn:
-            pending = conn.execute(
-                select(S.batches).where(~exists().where(
-                    S.batch_files.c.batch_id == S.batches.c.batch_id))
-                .order_by(S.batches.c.block, S.batches.c.log_index).limit(limit)).all()
-            stale = conn.execute(
-                select(S.batches).join(S.batch_files,
-                                       S.batch_files.c.batch_id == S.batches.c.batch_id)
-                .where(and_(S.batch_files.c.status == "unreadable",
-                            S.batch_files.c.fetched_at < now - UNREADABLE_RETRY_S))
-                .limit(limit)).all()
-        for batch in [*pending, *stale]:
-            self._check_batch_file(batch)
-        return len(pending) + len(stale)
-
-    def _check_batch_file(self, batch: Any) -> None:
-        with self.engine.connect() as conn:
-            model = conn.execute(select(S.models).where(
-                S.models.c.model_id == batch.model_id)).first()
-            split = self._split_at(conn, batch.model_id, batch.block, batch.log_index)
-        roster = list(model.contributors) if model is not None else None
-        result = check_batch(batch.batch_id, batch.data_uri, batch.root, batch.model_id,
-                             batch.worker, int(batch.count), batch.data_hash, roster=roster,
-                             local_roots=self.config.local_roots)
-        rows: list[Row] = [(S.batch_files, {
-            "batch_id": batch.batch_id, "status": result.status, "check": result.verdict,
-            "reason": result.reason[:2000], "fetched_at": int(time.time()),
-            "block": batch.block})]
-        if result.file is not None and split is not None:
-            fees = [leaf.fee for leaf in result.file.leaves]
-            pools, _ = leaf_pools(fees, split[0], split[1], int(batch.deposit))
-            for index, (leaf, pool) in enumerate(zip(result.file.leaves, pools, strict=True)):
-                inf = leaf.inference
-                label = f"batch:{batch.batch_id}:{index}"
-                rows.append((S.leaves, {
-                    "batch_id": batch.batch_id, "leaf_index": index,
-                    "request_id": hex32(inf.requestId), "model_id": hex32(inf.modelId),
-                    "worker": inf.worker, "attribution_hash": hex32(inf.attributionHash),
-                    "proof_kind": inf.proofKind, "timestamp": inf.timestamp,
-                    "fee": str(leaf.fee), "pool": str(pool), "inference": inf.to_json(),
-                    "block": batch.block}))
-                for account, bps in leaf.shares:
-                    rows.append((S.shares, {
-                        "record": label, "model_id": batch.model_id,
-                        "account": to_checksum_address(account), "bps": int(bps),
-                        "epoch": int(batch.epoch), "timestamp": inf.timestamp,
-                        "pool": str(pool), "block": batch.block}))
-        try:
-            with self.engine.begin() as conn:
-                still = conn.execute(select(S.batches.c.batch_id).where(and_(
-                    S.batches.c.batch_id == batch.batch_id,
-                    S.batches.c.block == batch.block))).first()
-                if still is None:
-                    return  # rolled back by a reorg meanwhile
-                conn.execute(delete(S.batch_files).where(
-                    S.batch_files.c.batch_id == batch.batch_id))
-                conn.execute(delete(S.leaves).where(S.leaves.c.batch_id == batch.batch_id))
-                conn.execute(delete(S.shares).where(
-                    S.shares.c.record.like(f"batch:{batch.batch_id}:%")))
-                for table, row in rows:
-                    conn.execute(insert(table).values(**row))
-        except IntegrityError as exc:
-            log.warning("indexer: batch %s: %s", batch.batch_id, _one_line(exc))
-
-    @staticmethod
-    def _split_at(conn: Connection, model_id: str, block: int, log_index: int
-                  ) -> tuple[int, int] | None:
-        """(workerBps, ownerBps) in force at a log position: the registration's, or the
-        last setTerms before it."""
-        model = conn.execute(select(S.models).where(S.models.c.model_id == model_id)).first()
-        if model is None:
-            return None
-        split = (int(model.worker_bps), int(model.owner_bps))
-        changes = conn.execute(
-            select(S.model_changes.c.data).where(and_(
-                S.model_changes.c.model_id == model_id, S.model_changes.c.kind == "terms",
-                or_(S.model_changes.c.block < block,
-                    and_(S.model_changes.c.block == block,
-                         S.model_changes.c.log_index < log_index))))
-            .order_by(S.model_changes.c.block, S.model_changes.c.log_index)).all()
-        for (data,) in changes:
-            s = data.get("split", {})
-            split = (int(s.get("workerBps", split[0])), int(s.get("ownerBps", split[1])))
-        return split
 
     # -- housekeeping ------------------------------------------------------------------------
     def prune_blocks(self) -> None:

@@ -221,7 +221,18 @@ batch_files = Table(
     Column("fetched_at", BigInteger, nullable=False),
     _block(),  # the batch's block: a reorg that drops the batch drops this too
 )
-"""What the indexer found at each batch's dataURI, checked by ``offchain.batchfile``."""
+"""What the indexer found at each batch's dataURI, checked by ``offchain.batchfile``; the
+latest check only (a re-check replaces the row), ``fetched_at`` its time."""
+
+batch_checks = Table(
+    "batch_checks", metadata,
+    Column("batch_id", HEX32, primary_key=True),
+    Column("detail", JSON, nullable=False),  # BatchCheck.to_json(): what the batch page shows
+    _block(),
+)
+"""The latest check of each batch's file in full (per-leaf lines), written with its
+``batch_files`` row: the pages show it and never fetch. A table of its own, so a database
+made before it gains it (``create_all``) and fills it at the next re-check."""
 
 leaves = Table(
     "leaves", metadata,
@@ -301,8 +312,8 @@ DisputeResponded and DisputeResolved; ``state`` is open, responded, fraud, no_re
 worker_won, and a record's dispute is its latest row (none: null)."""
 
 ROLLBACK_TABLES = (events, models, model_changes, worker_changes, requests, closures, records,
-                   shares, batches, batch_sweeps, batch_files, leaves, epochs_swept, roots,
-                   claims, slashes, disputes)
+                   shares, batches, batch_sweeps, batch_files, batch_checks, leaves,
+                   epochs_swept, roots, claims, slashes, disputes)
 """Every table of chain-derived rows. No row is ever updated after it is written (a later
 event adds a row), so deleting by block undoes a reorg exactly."""
 

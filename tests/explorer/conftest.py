@@ -141,9 +141,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def indexed(explorer_flow: Flow, tmp_path_factory: pytest.TempPathFactory):
     """The flow indexed once into SQLite, and the explorer service over it."""
     from offchain.explorer.service import Explorer
-    from offchain.indexer import Indexer, open_engine
+    from offchain.indexer import Indexer, IndexerConfig, open_engine
 
     url = f"sqlite:///{tmp_path_factory.mktemp('explorer-db') / 'explorer.sqlite'}"
     engine = open_engine(url)
-    Indexer(explorer_flow.attestia, engine).step()
-    return Explorer(engine, explorer_flow.attestia, explorer_flow.settings.data_dir)
+    policy = explorer_flow.fetch_policy
+    Indexer(explorer_flow.attestia, engine, IndexerConfig(fetch=policy)).step()
+    return Explorer(engine, explorer_flow.attestia, explorer_flow.settings.data_dir,
+                    fetch=policy)

@@ -12,6 +12,7 @@ from pathlib import Path
 from offchain.chain.anvil import EmbeddedChain
 from offchain.config import REPO_ROOT, Settings
 from offchain.registry import Attestia
+from offchain.uri import FetchPolicy
 from tests.rewards.helpers import Market
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -34,6 +35,15 @@ class Flow:
     """A demo contributor (carol-lab), with shares and a claim."""
     disputed: str
     """A record whose attribution dispute was opened and answered (state responded)."""
+
+    @property
+    def fetch_policy(self) -> FetchPolicy:
+        """The explorer's policy for this flow: its batch files are published under
+        ``home/published`` (the only local files it reads). No internal address is allowed:
+        the flow publishes no http URI."""
+        return FetchPolicy.for_service((self.settings.home / "published",),
+                                       secret_dirs=(self.settings.home,
+                                                    self.settings.data_dir), allow="")
 
     @property
     def deployment_file(self) -> Path:

@@ -137,6 +137,10 @@ def test_postgresql_with_a_separate_indexer(explorer_flow: Flow, postgres_server
     (["explorer", "--db", "redis://x"], "--db must be sqlite:///PATH or postgresql://"),
     (["explorer", "--port", "99999"], "--port must be 1..65535"),
     (["index", "run", "--window", "0"], "--window and --recheck must be at least 1"),
+    (["explorer", "--rate-limit", "0"], "--rate-limit must be above 0"),
+    (["explorer", "--allow-fetch", "localhost"], "allow-list"),
+    (["index", "run", "--allow-fetch", "10.0.0.0/33"], "allow-list"),
+    (["explorer", "--publish-dir", "/nonexistent/batches"], "is not a directory"),
 ])
 def test_bad_options_are_one_error_line(explorer_flow: Flow, args: list[str],
                                         words: str) -> None:
@@ -154,3 +158,16 @@ def test_a_busy_port_is_one_error_line(explorer_flow: Flow) -> None:
         done = cli(explorer_flow, "explorer", "--port", str(port), timeout=60)
     assert done.returncode != 0 and done.stderr.count("\n") == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+def test_a_publish_directory_holding_the_home_or_keys_is_refused(explorer_flow: Flow,
+                                                                 tmp_path: Path) -> None:
+    """Issue 17, attack 10: file:// batch files are read only under a publish directory that
+    holds no secrets, so the home (a worker's encryption.key) cannot be named one."""
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "encryption.key").write_bytes(b"x")
+    for directory in (explorer_flow.settings.home, keys):
+        done = cli(explorer_flow, "explorer", "--publish-dir", str(directory), timeout=60)
+        assert done.returncode != 0 and done.stderr.count("\n") == 1
+        assert f"publish directory {directory.resolve()} holds" in done.stderr, done.stderr

@@ -97,7 +97,8 @@ def _assert_matches_chain(flow: Flow, engine: Engine) -> None:
 
 def test_tables_match_the_chain_after_the_demo_flow(explorer_flow: Flow, db_url: str) -> None:
     engine = open_engine(db_url)
-    indexer = Indexer(explorer_flow.attestia, engine)
+    indexer = Indexer(explorer_flow.attestia, engine,
+                      IndexerConfig(fetch=explorer_flow.fetch_policy))
     stats = indexer.step()
     assert stats.events == _raw_log_count(explorer_flow) > 30
     _assert_matches_chain(explorer_flow, engine)
