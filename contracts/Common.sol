@@ -97,8 +97,9 @@ struct Batch {
 
 /// @notice An open request. Only keccak256(abi.encode(Request)) is stored; callers pass the
 ///         struct back (it is in the InferenceRequested event) and the contract checks the hash.
-///         The terms in force when it was paid (fee, split, policy) are part of it, so a later
-///         change by the model owner does not touch a paid request. zkInputHash is the input
+///         The terms in force when it was paid (fee, split, policy, ZK verifier) are part of it,
+///         so a later change by the model owner does not touch a paid request; the requester
+///         committed to them (termsHashOf) in requestInference. zkInputHash is the input
 ///         binding a ZK record's first public instance must equal (0: no ZK record possible).
 struct Request {
     address requester;
@@ -111,6 +112,16 @@ struct Request {
     uint16 workerBps;
     uint16 ownerBps;
     uint8 policy;
+    address verifier;
+}
+
+/// @notice The terms a requester pays under, as it commits to them in requestInference:
+///         keccak256(abi.encode(fee, policy, workerBps, ownerBps, verifier)).
+function termsHashOf(uint256 fee, uint8 policy, uint16 workerBps, uint16 ownerBps, address verifier)
+    pure
+    returns (bytes32)
+{
+    return keccak256(abi.encode(fee, policy, workerBps, ownerBps, verifier));
 }
 
 /// @notice How a recorded request's fee was paid out: workerCut to the worker's operator,

@@ -27,6 +27,7 @@ import {
     BATCH_TYPEHASH,
     REQUEST_CANCELLED,
     REQUEST_REJECTED,
+    termsHashOf,
     AlreadyExists,
     Unauthorized,
     ZeroAddress,
@@ -106,6 +107,7 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         address worker,
         bytes32 inputCommitment,
         bytes32 zkInputHash,
+        bytes32 termsHash,
         bytes calldata payload
     ) external payable returns (bytes32 requestId) {
         // The hot slot once (Common.Model): owner 0..159, policy 160..167, workerBps 168..183,
@@ -118,8 +120,14 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         if (uint160(hot) == 0) revert ModelNotFound(modelId);
         if (hot >> 200 != 0) revert ModelNotActive(modelId);
         uint256 fee = model.fee;
+        address verifier = model.verifier;
         if (msg.value != fee) revert IncorrectPayment(fee, msg.value);
         if (worker != address(0)) _activeWorker(worker);
+        // The terms the requester saw: a setTerms or setVerifier mined before this request
+        // (a front-run included) makes it revert instead of paying under terms never agreed to.
+        bytes32 terms =
+            termsHashOf(fee, uint8(hot >> 160), uint16(hot >> 168), uint16(hot >> 184), verifier);
+        if (terms != termsHash) revert TermsChanged(termsHash, terms);
 
         requestId = requestIdOf(msg.sender, modelId, inputCommitment);
         if (_requests[requestId] != bytes32(0)) revert AlreadyExists();
@@ -134,7 +142,8 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
             zkInputHash: zkInputHash,
             workerBps: uint16(hot >> 168),
             ownerBps: uint16(hot >> 184),
-            policy: uint8(hot >> 160)
+            policy: uint8(hot >> 160),
+            verifier: verifier
         });
         _requests[requestId] = keccak256(abi.encode(request));
         emit InferenceRequested(requestId, modelId, worker, request, payload);
@@ -371,13 +380,13 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
 
     /// @inheritdoc IInferenceRegistry
     function hashRequest(Request calldata request) public pure returns (bytes32 hash) {
-        // A Request is ten static words: hashed as they are in calldata, without re-encoding. A
+        // A Request is eleven static words: hashed as they are in calldata, without re-encoding. A
         // dirty word (a value wider than its type) hashes differently from any request the
         // registry stored, so it is never taken for an open request.
         assembly ("memory-safe") {
             let ptr := mload(0x40)
-            calldatacopy(ptr, request, 0x140)
-            hash := keccak256(ptr, 0x140)
+            calldatacopy(ptr, request, 0x160)
+            hash := keccak256(ptr, 0x160)
         }
     }
 
@@ -463,8 +472,9 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
     }
 
     /// @dev proofHash == keccak256(proof) and unused; outputCommitment == keccak256(instances);
-    ///      the first instance is the request's zk input binding; the model's verifier accepts
-    ///      the proof (STATICCALL). Then the proof is marked used.
+    ///      the first instance is the request's zk input binding; the verifier in force when
+    ///      the request was paid (request.verifier, not a later setVerifier) accepts the proof
+    ///      (STATICCALL). Then the proof is marked used.
     function _useZkProof(Request calldata request, Inference calldata inference, ZkProof calldata zk)
         private
     {
@@ -485,7 +495,7 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         if (zkInputHash == bytes32(0) || input != zkInputHash) {
             revert ZkInputMismatch(zkInputHash, input);
         }
-        address verifier = _models[inference.modelId].verifier;
+        address verifier = request.verifier;
         if (verifier == address(0)) revert VerifierNotSet(inference.modelId);
         // STATICCALL (IZkVerifier.verifyProof is view): the verifier cannot re-enter.
         bool valid;

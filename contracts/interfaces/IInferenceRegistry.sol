@@ -132,6 +132,11 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     ///         the requester cancels it after the timeout.
     /// @param requestId The request.
     error OpenRequestNotRejectable(bytes32 requestId);
+    /// @notice The model's terms (fee, policy, split, ZK verifier) changed since the requester
+    ///         read them: the request is not stored and nothing is paid.
+    /// @param expected The requester's termsHash.
+    /// @param actual termsHashOf(the model's terms now).
+    error TermsChanged(bytes32 expected, bytes32 actual);
     /// @notice The record's timestamp is before the request or too far from the block time.
     /// @param timestamp The record's timestamp.
     error TimestampOutOfWindow(uint64 timestamp);
@@ -161,10 +166,11 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @notice This ZK proof already fulfilled a request.
     /// @param proofHash keccak256(proof).
     error ProofAlreadyUsed(bytes32 proofHash);
-    /// @notice The model has no ZK verifier set.
+    /// @notice The model had no ZK verifier set when the request was paid.
     /// @param modelId The model.
     error VerifierNotSet(bytes32 modelId);
-    /// @notice The model's verifier rejected the proof (returned false or reverted).
+    /// @notice The request's verifier (the model's when it was paid) rejected the proof
+    ///         (returned false or reverted).
     error ZkProofInvalid();
     /// @notice keccak256(sealedResult) != inference.resultHash.
     /// @param expected The record's resultHash.
@@ -222,8 +228,10 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @dev requestId = keccak256(abi.encode(msg.sender, modelId, inputCommitment)); the
     ///      commitment is salted, so a repeat reverts with AlreadyExists. The model must be
     ///      registered, not deprecated and not revoked; a named worker must be active. The
-    ///      model's fee, split (workerBps, ownerBps) and policy now are stored with the request
-    ///      (in its hash) and govern its record, whatever the owner changes later.
+    ///      model's fee, split (workerBps, ownerBps), policy and ZK verifier now must hash to
+    ///      termsHash (TermsChanged otherwise: an owner's setTerms or setVerifier mined first
+    ///      cannot re-price a pending request); they are stored with the request (in its hash)
+    ///      and govern its record, whatever the owner changes later.
     /// @param modelId The model.
     /// @param worker The worker whose encryption key the payload is encrypted to, or
     ///        address(0) for any worker serving the model.
@@ -231,6 +239,8 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @param zkInputHash For a ZK record: the value its first public instance must hold (EZKL
     ///        "hashed" input visibility: the Poseidon hash of the quantized input). 0 if the
     ///        request is not to be served by a ZK record.
+    /// @param termsHash termsHashOf(fee, policy, workerBps, ownerBps, verifier) of the terms the
+    ///        requester read (Common.sol).
     /// @param payload Encrypted input (named worker) or a URI (open request); only emitted.
     /// @return requestId The id of the new request.
     function requestInference(
@@ -238,6 +248,7 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
         address worker,
         bytes32 inputCommitment,
         bytes32 zkInputHash,
+        bytes32 termsHash,
         bytes calldata payload
     ) external payable returns (bytes32 requestId);
 

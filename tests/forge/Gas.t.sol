@@ -59,9 +59,12 @@ contract GasTest is Fixture {
 
     function _benchRequest() internal returns (Request memory) {
         bytes32 input = keccak256(abi.encode("bench", ++counter));
+        bytes32 terms = _terms(registry.getModel(MODEL));
         vm.prank(requester);
-        registry.requestInference{value: BENCH_FEE}(MODEL, worker, input, bytes32(0), _payload());
-        return Request(requester, MODEL, worker, BENCH_FEE, uint64(block.timestamp), input, bytes32(0), 2_000, 1_000, POLICY_SIGNED);
+        registry.requestInference{value: BENCH_FEE}(MODEL, worker, input, bytes32(0), terms, _payload());
+        return Request(
+            requester, MODEL, worker, BENCH_FEE, uint64(block.timestamp), input, bytes32(0), 2_000, 1_000, POLICY_SIGNED, address(0)
+        );
     }
 
     /// @dev 160 bytes of 0xab, as bench/gas.py sends.

@@ -43,8 +43,9 @@ contract InferenceRegistryFuzzTest is Fixture {
         paid = exact ? fee : uint96(bound(paid, 0, 100 ether));
         _registerModel(MODEL, fee, 1_000, 1_000);
         if (paid != fee) {
-            vm.expectRevert(abi.encodeWithSelector(IncorrectPayment.selector, fee, paid));
-            _request(MODEL, worker, input, paid);
+            _requestReverts(
+                MODEL, worker, input, paid, abi.encodeWithSelector(IncorrectPayment.selector, fee, paid)
+            );
             return;
         }
         Request memory request = _request(MODEL, worker, input, paid);
@@ -54,20 +55,21 @@ contract InferenceRegistryFuzzTest is Fixture {
         assertEq(address(registry).balance, Attestia.MIN_STAKE + fee, "fee escrowed");
 
         // The same (requester, model, input) can't be paid twice.
-        vm.expectRevert(AlreadyExists.selector);
-        _request(MODEL, worker, input, paid);
+        _requestReverts(MODEL, worker, input, paid, abi.encodeWithSelector(AlreadyExists.selector));
     }
 
     function testFuzz_requestInference_namedWorkerMustBeActive(address named, bytes32 input) public {
         vm.assume(named != address(0) && named != worker);
         _registerModel(MODEL, FEE, 1_000, 1_000);
-        vm.expectRevert(abi.encodeWithSelector(IWorkerRegistry.WorkerNotFound.selector, named));
-        _request(MODEL, named, input, FEE);
+        _requestReverts(
+            MODEL, named, input, FEE, abi.encodeWithSelector(IWorkerRegistry.WorkerNotFound.selector, named)
+        );
 
         vm.prank(operator);
         registry.beginUnbonding(worker);
-        vm.expectRevert(abi.encodeWithSelector(IWorkerRegistry.WorkerNotActive.selector, worker));
-        _request(MODEL, worker, input, FEE);
+        _requestReverts(
+            MODEL, worker, input, FEE, abi.encodeWithSelector(IWorkerRegistry.WorkerNotActive.selector, worker)
+        );
     }
 
     // ------------------------------------------------------------------ records and the fee split
@@ -233,8 +235,7 @@ contract InferenceRegistryFuzzTest is Fixture {
         vm.expectRevert(notOpen);
         vm.prank(worker);
         registry.rejectRequest(request, "late");
-        vm.expectRevert(AlreadyExists.selector);
-        _request(MODEL, address(0), bytes32(seed), FEE);
+        _requestReverts(MODEL, address(0), bytes32(seed), FEE, abi.encodeWithSelector(AlreadyExists.selector));
 
         assertEq(registry.requestState(inference.requestId), digest, "slot unchanged");
         assertEq(registry.balances(operator), operatorBalance, "paid once");

@@ -72,8 +72,8 @@ def test_requests_are_recorded_with_attribution_and_fee_split(
 def _raw_request(attestia, model_id: bytes, payload: bytes, commitment: bytes, worker: str,
                  zk_input_hash: bytes = ZERO32):
     client = dev_account(CLIENT)
-    fee = attestia.registry.model(model_id).fee
-    attestia.send(attestia.registry.request_inference(model_id, worker, commitment, payload, fee,
+    terms = attestia.registry.model(model_id)
+    attestia.send(attestia.registry.request_inference(model_id, worker, commitment, payload, terms,
                                                  zk_input_hash=zk_input_hash), account=client)
     return request_id(client.address, model_id, commitment)
 

@@ -15,12 +15,14 @@ import {
     Request,
     Batch,
     Split,
+    Model,
     BPS,
     PROOF_SIGNED,
     PROOF_TEE,
     PROOF_ZK,
     TIMESTAMP_WINDOW,
-    SLASH_REPORTER_BPS
+    SLASH_REPORTER_BPS,
+    termsHashOf
 } from "../../../contracts/Common.sol";
 
 /// @notice Drives the registry and the distributor through every money path with bounded,
@@ -465,15 +467,17 @@ contract AttestiaHandler {
         bool expected = !m.deprecated && !m.revoked && (!named || _active(w)) && !requestIdUsed[requestId];
         uint256 fee = m.fee;
         VM.deal(requester, requester.balance + fee);
+        Model memory terms = registry.getModel(m.id);
+        bytes32 termsHash = termsHashOf(fee, terms.policy, terms.workerBps, terms.ownerBps, terms.verifier);
         VM.prank(requester);
-        try registry.requestInference{value: fee}(m.id, worker, inputCommitment, bytes32(0), hex"c0ffee") returns (bytes32 id) {
+        try registry.requestInference{value: fee}(m.id, worker, inputCommitment, bytes32(0), termsHash, hex"c0ffee") returns (bytes32 id) {
             _outcome("requestInference", expected, true);
             ok = true;
             _check(id == requestId, "requestInference: unexpected request id");
             requestIdUsed[requestId] = true;
             // The terms in force now travel with the request (issue 9 class 5).
             _open.push(
-                Request(requester, m.id, worker, fee, uint64(now_), inputCommitment, bytes32(0), m.workerBps, m.ownerBps, m.policy)
+                Request(requester, m.id, worker, fee, uint64(now_), inputCommitment, bytes32(0), m.workerBps, m.ownerBps, m.policy, terms.verifier)
             );
             ghostEscrow += fee;
         } catch (bytes memory err) {
