@@ -95,7 +95,7 @@ struct Batch {
     uint256 deposit;
 }
 
-/// @notice An open request. Only keccak256(abi.encode(Request)) is stored; callers pass the
+/// @notice A paid request. Only keccak256(abi.encode(Request)) is stored; callers pass the
 ///         struct back (it is in the InferenceRequested event) and the contract checks the hash.
 ///         The terms in force when it was paid (fee, split, policy, ZK verifier) are part of it,
 ///         so a later change by the model owner does not touch a paid request; the requester

@@ -122,7 +122,10 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         uint256 fee = model.fee;
         address verifier = model.verifier;
         if (msg.value != fee) revert IncorrectPayment(fee, msg.value);
-        if (worker != address(0)) _activeWorker(worker);
+        // A named, active worker: the one whose encryption key the payload is sealed to, so
+        // the only one that can read the input and the only one that may record it.
+        if (worker == address(0)) revert WorkerRequired();
+        _activeWorker(worker);
         // The terms the requester saw: a setTerms or setVerifier mined before this request
         // (a front-run included) makes it revert instead of paying under terms never agreed to.
         bytes32 terms =
@@ -166,8 +169,6 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
     function rejectRequest(Request calldata request, string calldata reason) external {
         bytes32 requestId = _openRequest(request);
         address named = request.worker;
-        // Any worker may serve an open request: one worker's refusal must not close it.
-        if (named == address(0)) revert OpenRequestNotRejectable(requestId);
         if (msg.sender != named && msg.sender != _workers[named].operator) revert Unauthorized();
 
         _requests[requestId] = REQUEST_REJECTED;
@@ -580,9 +581,8 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
             inference.modelId != request.modelId
                 || inference.inputCommitment != request.inputCommitment
         ) revert RequestMismatch(inference.requestId);
-        address named = request.worker;
-        if (named != address(0) && named != inference.worker) {
-            revert WorkerMismatch(named, inference.worker);
+        if (request.worker != inference.worker) {
+            revert WorkerMismatch(request.worker, inference.worker);
         }
         uint64 timestamp = inference.timestamp;
         // Sums in uint256: a timestamp near type(uint64).max must revert with our error, not

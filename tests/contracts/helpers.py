@@ -426,8 +426,9 @@ class Harness:
                 requester: LocalAccount = REQUESTER, fee: int | None = None,
                 payload: bytes = b"sealed-input", input_commitment: bytes | None = None,
                 zk_input_hash: bytes = ZERO32) -> Request:
-        """Pay for a request (named worker by default; ``worker=None`` for an open one); the
-        Request as the registry emitted it (its terms are the model's at this moment)."""
+        """Pay for a request (named worker by default; ``worker=None`` tries one naming none,
+        which the registry refuses); the Request as the registry emitted it (its terms are the
+        model's at this moment)."""
         # The terms as read now (an unknown model: none, the registry reverts ModelNotFound);
         # another fee pays that fee under the same terms (IncorrectPayment comes first).
         terms = self.registry.model(model) or NO_MODEL

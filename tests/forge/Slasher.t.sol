@@ -181,7 +181,7 @@ contract SlasherTest is Fixture {
     /// @dev An unknown key, a key slashed already, and a key whose stake was withdrawn.
     function test_slash_unknownDoubleAndEmpty() public {
         (address ghost, uint256 ghostKey) = makeAccount("ghost");
-        Request memory request = _request(MODEL, address(0), "ghost", FEE);
+        Request memory request = _request(MODEL, worker, "ghost", FEE);
         (Inference memory a, Inference memory b) = _pair(request, ghost, "A", "B");
         bytes memory sigA = Attestia.sign(ghostKey, registry.hashInference(a));
         bytes memory sigB = Attestia.sign(ghostKey, registry.hashInference(b));

@@ -594,24 +594,12 @@ contract SoundnessTest is Fixture {
 
     // ================================================================== class 7: rejection
 
-    /// @dev The issue's attack: an active worker the open request did not address rejects it.
-    ///      Refused: nobody can reject an open request (any worker may still serve it); the
-    ///      requester cancels after the timeout. A named request: only its worker key or operator.
-    function test_class7_openRequestIsNotRejectable() public {
-        (, uint256 otherKey) = makeAccount("otherWorker");
-        address other = _registerWorker(otherKey, Attestia.MIN_STAKE);
-        Request memory open = _request(MODEL, address(0), "open", FEE);
-        bytes32 id = registry.requestIdOf(requester, MODEL, "open");
-        address[4] memory callers = [worker, operator, other, requester];
-        for (uint256 i; i < callers.length; ++i) {
-            vm.expectRevert(abi.encodeWithSelector(IInferenceRegistry.OpenRequestNotRejectable.selector, id));
-            vm.prank(callers[i]);
-            registry.rejectRequest(open, "not mine");
-        }
-        // Still open: the worker that can serve it does.
-        (Inference memory inference, Share[] memory list) = _record(open, 11);
-        vm.prank(worker);
-        registry.fulfill(open, inference, list, roster, Attestia.SEALED);
+    /// @dev Issue 9's attack on open requests (a worker the request did not address rejects
+    ///      it) has no target left: a request must name its worker (WorkerRequired, issue 17).
+    ///      A named request: only its worker key or operator rejects it (below).
+    function test_class7_requestMustNameItsWorker() public {
+        _requestReverts(MODEL, address(0), "open", FEE, abi.encodeWithSelector(IInferenceRegistry.WorkerRequired.selector));
+        assertEq(registry.requestState(registry.requestIdOf(requester, MODEL, "open")), bytes32(0), "nothing stored");
     }
 
     function test_class7_onlyTheNamedWorkerRejects() public {

@@ -12,12 +12,25 @@ from typing import Any
 from eth_utils import keccak
 
 from offchain.proofs.zk import output_binding
-from offchain.protocol import PROOF_ZK, Split, ZkProof, request_id, terms_hash
+from offchain.protocol import (
+    BPS,
+    PROOF_ZK,
+    ZERO_ADDRESS,
+    Split,
+    ZkProof,
+    request_id,
+    terms_hash,
+)
 from tests.contracts.helpers import (
+    FEE,
+    OPERATOR,
+    OUTSIDER,
     OWNER,
     REQUESTER,
     ROSTER,
+    SPLIT,
     WORKER,
+    WORKER_B,
     ZK,
     Harness,
     contributors_shares,
@@ -133,3 +146,40 @@ def test_attack8_verifier_swapped_after_payment_does_not_verify_the_request(h: H
     now = h.registry.model(model)
     assert now is not None
     failed_with(h, pay_receipt, "TermsChanged", seen.terms_hash, now.terms_hash)
+
+
+# ---------------------------------------------------------------- attacks 5, 6: open requests
+
+def test_attack5_no_request_can_be_captured_by_another_worker(h: Harness) -> None:
+    """Attack 5 (open requests captured). Attack: a staked worker that cannot read the input
+    answers first with junk (random output commitment and sealed result), front-running the
+    worker that can. Defence: open requests are gone (design.md "Requests name their worker"):
+    a request naming no worker reverts (WorkerRequired, nothing paid); a named request takes
+    only its worker's record, so the junk fails (WorkerMismatch), the real record lands and
+    the junk worker's operator earns nothing. Attack 6 (a pending record re-signed by another
+    worker) fails the same way: tests/security/test_attacks.py, the mempool copy test."""
+    model = h.setup_signed()
+    h.register_worker(WORKER_B, operator=OUTSIDER)
+    seen = h.registry.model(model)
+    assert seen is not None
+    before = h.balance(REQUESTER.address)
+    (receipt,) = h.race(h.signed_tx(h.registry.request_inference(
+        model, ZERO_ADDRESS, h.unique(), b"uri:file:///open.json", seen), REQUESTER))
+    failed_with(h, receipt, "WorkerRequired")
+    assert h.balance(REQUESTER.address) == before - gas_paid(receipt)
+
+    request = h.request(model)
+    shares = contributors_shares(2)
+    honest = h.record(request, shares)
+    junk = h.record(request, shares, worker=WORKER_B.address, output_commitment=h.unique("junk"),
+                    sealed=b"junk")
+    junk_tx = h.signed_tx(h.registry.fulfill(request, junk, shares, ROSTER, b"junk"), WORKER_B,
+                          tip_gwei=ATTACKER_TIP)
+    honest_tx = h.signed_tx(h.fulfill_call(request, honest, shares), WORKER, tip_gwei=HONEST_TIP)
+    junk_receipt, honest_receipt = h.race(junk_tx, honest_tx)
+    assert junk_receipt["transactionIndex"] < honest_receipt["transactionIndex"]
+    failed_with(h, junk_receipt, "WorkerMismatch", WORKER.address, WORKER_B.address)
+    succeeded(honest_receipt)
+    assert h.registry.request_state(request.request_id) == h.digest(honest)
+    assert h.registry.balance(OUTSIDER.address) == 0
+    assert h.registry.balance(OPERATOR.address) == FEE * SPLIT[0] // BPS

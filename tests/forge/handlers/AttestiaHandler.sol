@@ -464,7 +464,8 @@ contract AttestiaHandler {
         address worker = named ? w.signer : address(0);
         bytes32 inputCommitment = keccak256(abi.encode("input", input % 32));
         bytes32 requestId = keccak256(abi.encode(requester, m.id, inputCommitment));
-        bool expected = !m.deprecated && !m.revoked && (!named || _active(w)) && !requestIdUsed[requestId];
+        // A request naming no worker is refused (WorkerRequired, issue 17).
+        bool expected = named && !m.deprecated && !m.revoked && _active(w) && !requestIdUsed[requestId];
         uint256 fee = m.fee;
         VM.deal(requester, requester.balance + fee);
         Model memory terms = registry.getModel(m.id);
@@ -485,11 +486,11 @@ contract AttestiaHandler {
         }
     }
 
-    /// @dev A SIGNED record of an open request by its named worker (or any key for an open
-    ///      one), with a valid attribution list over the roster, sent by the worker or relayed.
-    ///      With no open request it first pays for one (from the same seeds).
+    /// @dev A SIGNED record of an open request by its named worker, with a valid attribution
+    ///      list over the roster, sent by the worker or relayed. With no open request it first
+    ///      pays for one (from the same seeds).
     function fulfill(uint256 openSeed, uint256 workerSeed, uint256 shareSeed, bool bySig) external step {
-        if (_open.length == 0 && !_requestInference(openSeed, shareSeed, workerSeed, bySig, uint8(shareSeed))) {
+        if (_open.length == 0 && !_requestInference(openSeed, shareSeed, workerSeed, true, uint8(shareSeed))) {
             return;
         }
         uint256 index = openSeed % _open.length;
@@ -530,13 +531,15 @@ contract AttestiaHandler {
         _applyRecord(index, a);
     }
 
-    function _prepareRecord(Request memory request, uint256 workerSeed, uint256 shareSeed)
+    /// @dev The record is the named worker's (every request names one, issue 17); the second
+    ///      argument (a worker seed) is kept for the callers' seeds.
+    function _prepareRecord(Request memory request, uint256, uint256 shareSeed)
         private
         view
         returns (Attempt memory a)
     {
         a.request = request;
-        a.w = request.worker == address(0) ? _pickWorker(workerSeed) : workers[_workerIndex[request.worker] - 1];
+        a.w = workers[_workerIndex[request.worker] - 1];
         a.m = models[_modelIndex[request.modelId] - 1];
         a.list = Attestia.shares(roster, shareSeed);
         a.inference = Attestia.signedRecord(
@@ -606,24 +609,15 @@ contract AttestiaHandler {
         if (_open.length == 0) return;
         uint256 index = openSeed % _open.length;
         Request memory request = _open[index];
-        address caller;
-        bool named = request.worker != address(0);
-        if (named) {
-            // The named key or its operator, whatever the key's state.
-            WorkerInfo storage w = workers[_workerIndex[request.worker] - 1];
-            caller = callerSeed % 2 == 0 ? w.signer : w.operator;
-        } else {
-            // Any active key: an open request is not rejectable (issue 9 class 7).
-            WorkerInfo storage w = workers[callerSeed % WORKERS];
-            if (!_active(w)) return;
-            caller = w.signer;
-        }
+        // The named key or its operator, whatever the key's state (every request names one).
+        WorkerInfo storage w = workers[_workerIndex[request.worker] - 1];
+        address caller = callerSeed % 2 == 0 ? w.signer : w.operator;
         VM.prank(caller);
         try registry.rejectRequest(request, "cannot serve") {
-            _outcome("rejectRequest", named, true);
+            _outcome("rejectRequest", true, true);
             _refund(index, request);
         } catch (bytes memory err) {
-            _outcome("rejectRequest", named, false, err);
+            _outcome("rejectRequest", true, false, err);
         }
     }
 
