@@ -18,6 +18,17 @@ uint16 constant BPS = 10_000;
 // Largest distance between a record's signed timestamp and the block timestamp.
 uint64 constant TIMESTAMP_WINDOW = 15 minutes;
 
+// Slack kept by every "must end before" between windows (issue 17, attack 4): the unbonding
+// delay exceeds the longest time a record can stay slashable by at least this, so a stake is
+// never withdrawable in a second in which a fraud proof, a dispute timeout or an equivocation
+// report against it is still valid, and a proof due at a window's last second has this long to
+// be included (congestion, a censoring builder) before the stake could leave.
+uint64 constant WINDOW_MARGIN = 1 hours;
+
+// Response windows a dispute may span after its challenge: the worker's response, then the
+// proofs (AttributionDisputes). A game with more rounds raises it (each round a window).
+uint256 constant DISPUTE_WINDOWS = 2;
+
 // Largest contributor roster a model may register (the roster is passed with every single
 // record: calldata grows with it).
 uint256 constant MAX_CONTRIBUTORS = 1024;

@@ -38,6 +38,10 @@ POLICY_MASK = 0x0E
 """Policy bits a model may set: one bit (1 << kind) per accepted proof kind."""
 
 TIMESTAMP_WINDOW = 15 * 60
+WINDOW_MARGIN = 3600
+"""Common.sol WINDOW_MARGIN: the slack every "must end before" between windows keeps."""
+DISPUTE_WINDOWS = 2
+"""Common.sol DISPUTE_WINDOWS: response windows a dispute may span after its challenge."""
 """Largest distance (seconds) between a record's signed timestamp and the block's."""
 
 MAX_CONTRIBUTORS = 1024

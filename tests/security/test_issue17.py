@@ -11,18 +11,31 @@ from typing import Any
 
 from eth_utils import keccak
 
+from offchain.attribution.trace import Trace
+from offchain.chain.deploy import deploy, deployment_path
+from offchain.chain.plan import DeployParams
+from offchain.dispute import game
 from offchain.proofs.zk import output_binding
 from offchain.protocol import (
     BPS,
+    DISPUTE_WINDOWS,
     PROOF_ZK,
+    SLASH_REPORTER_BPS,
+    TIMESTAMP_WINDOW,
+    WINDOW_MARGIN,
     ZERO_ADDRESS,
+    DisputeState,
+    Share,
     Split,
     ZkProof,
     request_id,
     terms_hash,
 )
+from offchain.registry import Attestia
 from tests.contracts.helpers import (
+    ADMIN,
     FEE,
+    MIN_STAKE,
     OPERATOR,
     OUTSIDER,
     OWNER,
@@ -36,6 +49,7 @@ from tests.contracts.helpers import (
     contributors_shares,
     reverts,
 )
+from tests.dispute.helpers import Game, lie_totals
 
 HONEST_TIP, ATTACKER_TIP = 1, 50  # gwei: the attacker's transaction is mined first
 
@@ -183,3 +197,109 @@ def test_attack5_no_request_can_be_captured_by_another_worker(h: Harness) -> Non
     assert h.registry.request_state(request.request_id) == h.digest(honest)
     assert h.registry.balance(OUTSIDER.address) == 0
     assert h.registry.balance(OPERATOR.address) == FEE * SPLIT[0] // BPS
+
+
+# ---------------------------------------------------------------- attack 4: margins
+
+def _tightest_params() -> DeployParams:
+    """The tightest parameters the constructors accept: every window at its default and the
+    unbonding delay exactly challenge window + 15 min + DISPUTE_WINDOWS response windows +
+    WINDOW_MARGIN."""
+    base = DeployParams()
+    return replace(base, unbonding_delay=base.challenge_window + TIMESTAMP_WINDOW
+                   + DISPUTE_WINDOWS * base.response_window + WINDOW_MARGIN)
+
+
+def test_attack4_constructors_refuse_windows_without_a_margin(h: Harness) -> None:
+    """Attack 4's parameters (unbonding delay = challenge window + 15 min + 2 response windows,
+    equalities without a margin) are refused by both constructors with custom errors; the
+    tightest accepted ones are WINDOW_MARGIN (1 h) longer."""
+    p = _tightest_params()
+    reg_args = [ADMIN.address, h.distributor.address, MIN_STAKE, 0, p.challenge_window,
+                p.request_timeout, 0, p.epoch_length]
+    registry_min = p.challenge_window + TIMESTAMP_WINDOW + WINDOW_MARGIN
+    reg_args[3] = registry_min - 1
+    with reverts("InvalidUnbondingDelay", registry_min, registry_min - 1):
+        h.deploy("InferenceRegistry", *reg_args)
+    old_tightest = p.unbonding_delay - WINDOW_MARGIN  # issue 17's attack 4 parameters
+    reg_args[3] = old_tightest
+    registry = h.deploy("InferenceRegistry", *reg_args)  # the registry alone accepts it
+    with reverts("ResponseWindowTooLong", p.unbonding_delay, old_tightest):
+        h.deploy("Slasher", registry.address, ADMIN.address, p.dispute_bond, p.response_window)
+    reg_args[3] = p.unbonding_delay
+    registry = h.deploy("InferenceRegistry", *reg_args)
+    slasher = h.deploy("Slasher", registry.address, ADMIN.address, p.dispute_bond,
+                       p.response_window)
+    assert slasher.functions.responseWindow().call() == p.response_window
+
+
+def test_attack4_stake_cannot_escape_a_fraud_proof_at_the_tightest_parameters(
+        h: Harness, tmp_path) -> None:
+    """Attack 4 (stake escape at the boundary), at the tightest parameters the constructors
+    accept. The liar records with a timestamp 15 min ahead of the block, begins unbonding at
+    once; the challenge, the lying response and the fraud proof each come at the last second
+    their window allows. In the proof's second the liar's withdrawStake is raced ahead of it
+    (higher tip, one block): the withdrawal fails (UnbondingNotElapsed), the proof lands and
+    slashes the whole stake; when withdrawStake first becomes valid, WINDOW_MARGIN later,
+    there is nothing left (ZeroAmount)."""
+    chain = h.attestia.chain
+    path = deployment_path(chain)
+    saved = path.read_bytes()
+    try:
+        deployment, _ = deploy(chain, fresh=True, params=_tightest_params())
+    finally:
+        path.write_bytes(saved)  # the session's deployment stays the one on disk
+    attestia = Attestia(chain, deployment)
+    tight = Harness(attestia)
+    assert attestia.registry.unbonding_delay() == _tightest_params().unbonding_delay
+    g = Game(tight)
+    slasher = attestia.slasher
+    window = slasher.response_window()
+    forged: dict[str, Trace] = {}
+
+    def all_to_lowest(honest: Trace) -> list[Share]:
+        lowest = min(range(len(g.roster)), key=lambda i: honest.totals[i])
+        totals = [0] * len(g.roster)
+        totals[lowest] = 1
+        forged["trace"] = lie_totals(honest, totals)
+        return [Share(g.roster[lowest], BPS)]
+
+    # The lying record, signed TIMESTAMP_WINDOW ahead of its block (the latest it may be).
+    record = tight.record
+
+    def ahead(*args: Any, **kwargs: Any) -> Any:
+        return record(*args, timestamp=tight.now() + TIMESTAMP_WINDOW, **kwargs)
+
+    tight.record = ahead  # type: ignore[method-assign]
+    case = g.case(shares=all_to_lowest)
+    del tight.record
+    tight.send(attestia.registry.begin_unbonding(WORKER.address), OPERATOR)
+    unbonding_at = attestia.registry.worker(WORKER.address).unbondingAt
+    withdrawable_at = unbonding_at + attestia.registry.unbonding_delay()
+
+    closes_at = case.record.timestamp + attestia.registry.challenge_window()
+    chain.w3.provider.make_request("evm_setNextBlockTimestamp", [closes_at])
+    game.open_challenge(attestia, case.record, case.input_bytes, case.salt, case.output_bytes,
+                        g.model.spec, account=REQUESTER)
+    chain.w3.provider.make_request("evm_setNextBlockTimestamp", [closes_at + window])
+    game.respond(attestia, g.model, case.request_id, tmp_path, account=WORKER,
+                 trace=forged["trace"])
+    prove_by = slasher.dispute(case.request_id).deadline
+    assert prove_by == closes_at + 2 * window
+    assert withdrawable_at >= prove_by + WINDOW_MARGIN
+
+    proof = game.find_fraud(attestia, g.model, case.request_id)
+    assert proof is not None
+    escape = tight.signed_tx(attestia.registry.withdraw_stake(WORKER.address), OPERATOR,
+                             tip_gwei=ATTACKER_TIP)
+    prove = tight.signed_tx(proof.call, OUTSIDER, tip_gwei=HONEST_TIP)
+    escape_receipt, prove_receipt = tight.race(escape, prove, timestamp=prove_by)
+    assert escape_receipt["transactionIndex"] < prove_receipt["transactionIndex"]
+    failed_with(tight, escape_receipt, "UnbondingNotElapsed", withdrawable_at)
+    succeeded(prove_receipt)
+    assert slasher.dispute(case.request_id).state == DisputeState.FRAUD
+    assert attestia.registry.worker(WORKER.address).stake == 0
+    assert slasher.balance(OUTSIDER.address) == MIN_STAKE * SLASH_REPORTER_BPS // BPS
+
+    with reverts("ZeroAmount"):
+        tight.send_at(withdrawable_at, attestia.registry.withdraw_stake(WORKER.address), OPERATOR)
