@@ -138,6 +138,8 @@ def build_chain(attestia: Attestia, records: int) -> tuple[bytes, list[str]]:
                                       reg.min_stake()), account=WORKER)
     writer = Writer(attestia)
     request_data = encoder(attestia, "requestInference")
+    model = reg.model(mid)
+    assert model is not None
     fulfill_data = encoder(attestia, "fulfill")
     url = writer.url
     rpc(url, "evm_setAutomine", [False])
@@ -149,7 +151,7 @@ def build_chain(attestia: Attestia, records: int) -> tuple[bytes, list[str]]:
             count = min(ROUND, records - start)
             commitments = [keccak(f"input-{start + i}".encode()) for i in range(count)]
             raws = [writer.tx(REQUESTER, request_data(
-                [mid, WORKER.address, c, ZERO32, b"payload"]), FEE, 200_000)
+                [mid, WORKER.address, c, ZERO32, model.terms_hash, b"payload"]), FEE, 200_000)
                 for c in commitments]
             send_raw(url, raws)
             now += 2

@@ -130,7 +130,7 @@ class Bench:
     def request(self, model_id: bytes) -> tuple[Request, int]:
         """(the Request as the registry emitted it, gas used)."""
         call = self.registry.request_inference(model_id, WORKER.address, self.unique(),
-                                          b"\xab" * 160, FEE)
+                                          b"\xab" * 160, self.registry.model(model_id))
         receipt = self.attestia.send(call, account=REQUESTER)
         (requested,) = self.registry.requested_in(receipt)
         return requested.request, int(receipt["gasUsed"])

@@ -14,6 +14,8 @@ import {
     TraceStep,
     PROOF_ZK,
     TIMESTAMP_WINDOW,
+    WINDOW_MARGIN,
+    DISPUTE_WINDOWS,
     MAX_ROSTER_ITEMS,
     Unauthorized,
     ZeroAddress,
@@ -44,9 +46,11 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         if (address(registry_) == address(0)) revert ZeroAddress();
         // Every record's dispute must end while the worker's stake is still slashable: a
         // worker records only while bonded, so its last record's dispute ends by
-        // timestamp(<= unbonding start + 15 min) + challengeWindow + 2 * responseWindow.
+        // timestamp(<= unbonding start + 15 min) + challengeWindow + DISPUTE_WINDOWS *
+        // responseWindow; WINDOW_MARGIN more so that the last second of a proof is never a
+        // second in which the stake can leave (issue 17, attack 4).
         uint256 needed = uint256(registry_.challengeWindow()) + TIMESTAMP_WINDOW
-            + 2 * uint256(responseWindow_);
+            + DISPUTE_WINDOWS * uint256(responseWindow_) + WINDOW_MARGIN;
         if (responseWindow_ == 0 || registry_.unbondingDelay() < needed) {
             revert ResponseWindowTooLong(needed, registry_.unbondingDelay());
         }
@@ -55,7 +59,9 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         responseWindow = responseWindow_;
     }
 
-    /// @notice The registry's unbonding delay does not cover challenge and dispute windows.
+    /// @notice The registry's unbonding delay does not cover the challenge window, the dispute
+    ///         windows and WINDOW_MARGIN (needed = challengeWindow + TIMESTAMP_WINDOW +
+    ///         DISPUTE_WINDOWS * responseWindow + WINDOW_MARGIN).
     error ResponseWindowTooLong(uint256 needed, uint256 unbondingDelay);
     /// @notice The dispute bond must be positive and fit 96 bits.
     error BadBond(uint256 bond);

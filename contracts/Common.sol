@@ -18,6 +18,17 @@ uint16 constant BPS = 10_000;
 // Largest distance between a record's signed timestamp and the block timestamp.
 uint64 constant TIMESTAMP_WINDOW = 15 minutes;
 
+// Slack kept by every "must end before" between windows (issue 17, attack 4): the unbonding
+// delay exceeds the longest time a record can stay slashable by at least this, so a stake is
+// never withdrawable in a second in which a fraud proof, a dispute timeout or an equivocation
+// report against it is still valid, and a proof due at a window's last second has this long to
+// be included (congestion, a censoring builder) before the stake could leave.
+uint64 constant WINDOW_MARGIN = 1 hours;
+
+// Response windows a dispute may span after its challenge: the worker's response, then the
+// proofs (AttributionDisputes). A game with more rounds raises it (each round a window).
+uint256 constant DISPUTE_WINDOWS = 2;
+
 // Largest contributor roster a model may register (the roster is passed with every single
 // record: calldata grows with it).
 uint256 constant MAX_CONTRIBUTORS = 1024;
@@ -99,10 +110,11 @@ struct Batch {
     uint256 deposit;
 }
 
-/// @notice An open request. Only keccak256(abi.encode(Request)) is stored; callers pass the
+/// @notice A paid request. Only keccak256(abi.encode(Request)) is stored; callers pass the
 ///         struct back (it is in the InferenceRequested event) and the contract checks the hash.
-///         The terms in force when it was paid (fee, split, policy) are part of it, so a later
-///         change by the model owner does not touch a paid request. zkInputHash is the input
+///         The terms in force when it was paid (fee, split, policy, ZK verifier) are part of it,
+///         so a later change by the model owner does not touch a paid request; the requester
+///         committed to them (termsHashOf) in requestInference. zkInputHash is the input
 ///         binding a ZK record's first public instance must equal (0: no ZK record possible).
 struct Request {
     address requester;
@@ -115,6 +127,16 @@ struct Request {
     uint16 workerBps;
     uint16 ownerBps;
     uint8 policy;
+    address verifier;
+}
+
+/// @notice The terms a requester pays under, as it commits to them in requestInference:
+///         keccak256(abi.encode(fee, policy, workerBps, ownerBps, verifier)).
+function termsHashOf(uint256 fee, uint8 policy, uint16 workerBps, uint16 ownerBps, address verifier)
+    pure
+    returns (bytes32)
+{
+    return keccak256(abi.encode(fee, policy, workerBps, ownerBps, verifier));
 }
 
 /// @notice How a recorded request's fee was paid out: workerCut to the worker's operator,
@@ -237,6 +259,18 @@ function toRequestId(address requester, bytes32 modelId, bytes32 inputCommitment
 /// @notice A model's id (`modelIdOf`): keccak256(abi.encode(owner, contentHash)).
 function toModelId(address owner, bytes32 contentHash) pure returns (bytes32) {
     return keccak256(abi.encode(owner, contentHash));
+}
+
+/// @dev keccak256(abi.encode(request)): the value an open request's slot holds. A Request is
+///      eleven static words, hashed as they are in calldata without re-encoding; a dirty word (a
+///      value wider than its type) hashes differently from any request the registry stored, so
+///      it is never taken for an open request.
+function toRequestHash(Request calldata request) pure returns (bytes32 hash) {
+    assembly ("memory-safe") {
+        let ptr := mload(0x40)
+        calldatacopy(ptr, request, 0x160)
+        hash := keccak256(ptr, 0x160)
+    }
 }
 
 // ------------------------------------------------------------------ registry storage

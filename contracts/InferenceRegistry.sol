@@ -29,6 +29,7 @@ import {
     EIP712_VERSION,
     REQUEST_CANCELLED,
     REQUEST_REJECTED,
+    termsHashOf,
     AlreadyExists,
     Unauthorized,
     ZeroAddress,
@@ -39,6 +40,7 @@ import {
     BATCH_SWEPT,
     batchStructHash,
     toBatchId,
+    toRequestHash,
     toRequestId
 } from "./Common.sol";
 
@@ -127,6 +129,7 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         address worker,
         bytes32 inputCommitment,
         bytes32 zkInputHash,
+        bytes32 termsHash,
         bytes calldata payload
     ) external payable returns (bytes32 requestId) {
         // The hot slot once (Common.Model): owner 0..159, policy 160..167, workerBps 168..183,
@@ -139,8 +142,17 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         if (uint160(hot) == 0) revert ModelNotFound(modelId);
         if (hot >> 200 != 0) revert ModelNotActive(modelId);
         uint256 fee = model.fee;
+        address verifier = model.verifier;
         if (msg.value != fee) revert IncorrectPayment(fee, msg.value);
-        if (worker != address(0)) _activeWorker(worker);
+        // A named, active worker: the one whose encryption key the payload is sealed to, so
+        // the only one that can read the input and the only one that may record it.
+        if (worker == address(0)) revert WorkerRequired();
+        _activeWorker(worker);
+        // The terms the requester saw: a setTerms or setVerifier mined before this request
+        // (a front-run included) makes it revert instead of paying under terms never agreed to.
+        bytes32 terms =
+            termsHashOf(fee, uint8(hot >> 160), uint16(hot >> 168), uint16(hot >> 184), verifier);
+        if (terms != termsHash) revert TermsChanged(termsHash, terms);
 
         requestId = toRequestId(msg.sender, modelId, inputCommitment);
         if (_requests[requestId] != bytes32(0)) revert AlreadyExists();
@@ -155,7 +167,8 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
             zkInputHash: zkInputHash,
             workerBps: uint16(hot >> 168),
             ownerBps: uint16(hot >> 184),
-            policy: uint8(hot >> 160)
+            policy: uint8(hot >> 160),
+            verifier: verifier
         });
         _requests[requestId] = keccak256(abi.encode(request));
         emit InferenceRequested(requestId, modelId, worker, request, payload);
@@ -178,8 +191,6 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
     function rejectRequest(Request calldata request, string calldata reason) external {
         bytes32 requestId = _openRequest(request);
         address named = request.worker;
-        // Any worker may serve an open request: one worker's refusal must not close it.
-        if (named == address(0)) revert OpenRequestNotRejectable(requestId);
         if (msg.sender != named && msg.sender != _workers[named].operator) revert Unauthorized();
 
         _requests[requestId] = REQUEST_REJECTED;
@@ -279,7 +290,6 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         return _commitBatch(root, count, modelId, epoch, dataURI, dataHash, worker);
     }
 
-
     // ------------------------------------------------------------------ payments
 
     /// @inheritdoc IInferenceRegistry
@@ -333,10 +343,6 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         return super.nonces(signer);
     }
 
-
-
-
-
     /// @inheritdoc IInferenceRegistry
     function extsload(bytes32 slot) external view returns (bytes32 value) {
         assembly ("memory-safe") {
@@ -352,12 +358,6 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
     /// @inheritdoc IInferenceRegistry
     function currentEpoch() public view returns (uint64) {
         return _epochAt(uint64(block.timestamp));
-    }
-
-
-    /// @inheritdoc IInferenceRegistry
-    function domainSeparator() external view returns (bytes32) {
-        return _domainSeparatorV4();
     }
 
     /// @inheritdoc EIP712
@@ -393,20 +393,6 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
     function hashInference(Inference calldata inference) public view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(INFERENCE_TYPEHASH, inference)));
     }
-
-    /// @inheritdoc IInferenceRegistry
-    function hashRequest(Request calldata request) public pure returns (bytes32 hash) {
-        // A Request is ten static words: hashed as they are in calldata, without re-encoding. A
-        // dirty word (a value wider than its type) hashes differently from any request the
-        // registry stored, so it is never taken for an open request.
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            calldatacopy(ptr, request, 0x140)
-            hash := keccak256(ptr, 0x140)
-        }
-    }
-
-
 
     // ------------------------------------------------------------------ internals
 
@@ -451,7 +437,7 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         view
     {
         bytes32 state = _requests[inference.requestId];
-        if (state != hashRequest(request)) {
+        if (state != toRequestHash(request)) {
             if (state == digest) revert AlreadyRecorded(digest);
             revert RequestNotOpen(inference.requestId);
         }
@@ -472,8 +458,9 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
     }
 
     /// @dev proofHash == keccak256(proof) and unused; outputCommitment == keccak256(instances);
-    ///      the first instance is the request's zk input binding; the model's verifier accepts
-    ///      the proof (STATICCALL). Then the proof is marked used.
+    ///      the first instance is the request's zk input binding; the verifier in force when
+    ///      the request was paid (request.verifier, not a later setVerifier) accepts the proof
+    ///      (STATICCALL). Then the proof is marked used.
     function _useZkProof(Request calldata request, Inference calldata inference, ZkProof calldata zk)
         private
     {
@@ -494,7 +481,7 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
         if (zkInputHash == bytes32(0) || input != zkInputHash) {
             revert ZkInputMismatch(zkInputHash, input);
         }
-        address verifier = _models[inference.modelId].verifier;
+        address verifier = request.verifier;
         if (verifier == address(0)) revert VerifierNotSet(inference.modelId);
         // STATICCALL (IZkVerifier.verifyProof is view): the verifier cannot re-enter.
         bool valid;
@@ -568,7 +555,7 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
     /// @dev The request slot holds this request's hash; returns its id.
     function _openRequest(Request calldata request) private view returns (bytes32 requestId) {
         requestId = toRequestId(request.requester, request.modelId, request.inputCommitment);
-        if (_requests[requestId] != hashRequest(request)) revert RequestNotOpen(requestId);
+        if (_requests[requestId] != toRequestHash(request)) revert RequestNotOpen(requestId);
     }
 
     function _checkMatchesRequest(Request calldata request, Inference calldata inference)
@@ -579,9 +566,8 @@ contract InferenceRegistry is IInferenceRegistry, ModelRegistry, WorkerRegistry 
             inference.modelId != request.modelId
                 || inference.inputCommitment != request.inputCommitment
         ) revert RequestMismatch(inference.requestId);
-        address named = request.worker;
-        if (named != address(0) && named != inference.worker) {
-            revert WorkerMismatch(named, inference.worker);
+        if (request.worker != inference.worker) {
+            revert WorkerMismatch(request.worker, inference.worker);
         }
         uint64 timestamp = inference.timestamp;
         // Sums in uint256: a timestamp near type(uint64).max must revert with our error, not

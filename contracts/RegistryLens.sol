@@ -70,7 +70,7 @@ contract RegistryLens is IRegistryLens {
     /// @inheritdoc IRegistryLens
     function hashBatch(Batch calldata batch) external view returns (bytes32) {
         return MessageHashUtils.toTypedDataHash(
-            registry.domainSeparator(),
+            IRegistryViews(address(registry)).domainSeparator(),
             batchStructHash(
                 batch.root,
                 batch.count,

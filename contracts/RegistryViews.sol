@@ -17,7 +17,11 @@ import {
     BATCH_SWEPT,
     toBatchId,
     toModelId,
-    toRequestId
+    toRequestId,
+    toRequestHash,
+    Request,
+    EIP712_NAME,
+    EIP712_VERSION
 } from "./Common.sol";
 
 /// @title RegistryViews
@@ -79,6 +83,28 @@ contract RegistryViews is IRegistryViews {
     /// @inheritdoc IRegistryViews
     function epochPool(uint64 epoch) external view returns (uint256) {
         return _pools()[epoch];
+    }
+
+    /// @inheritdoc IRegistryViews
+    function hashRequest(Request calldata request) external pure returns (bytes32) {
+        return toRequestHash(request);
+    }
+
+    /// @inheritdoc IRegistryViews
+    /// @dev OpenZeppelin's EIP712 separator, computed here: run by DELEGATECALL, address(this)
+    ///      is the registry (called directly it answers for this contract, as any other view).
+    function domainSeparator() external view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
+                keccak256(bytes(EIP712_NAME)),
+                keccak256(bytes(EIP712_VERSION)),
+                block.chainid,
+                address(this)
+            )
+        );
     }
 
     /// @inheritdoc IRegistryViews

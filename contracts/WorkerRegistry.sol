@@ -13,6 +13,7 @@ import {
     Worker,
     MeasurementStatus,
     TIMESTAMP_WINDOW,
+    WINDOW_MARGIN,
     WORKER_REGISTRATION_TYPEHASH,
     AlreadyExists,
     Unauthorized,
@@ -44,10 +45,10 @@ abstract contract WorkerRegistry is IWorkerRegistry, AccessControl, ReentrancyGu
 
     /// @dev Records land only while their worker is active, and a record's signed timestamp is
     ///      at most TIMESTAMP_WINDOW past the block time; so with unbondingDelay >=
-    ///      challengeWindow + TIMESTAMP_WINDOW every record's challenge window has closed before
-    ///      its worker's stake can be withdrawn.
+    ///      challengeWindow + TIMESTAMP_WINDOW + WINDOW_MARGIN every record's challenge window
+    ///      has closed, with a margin, before its worker's stake can be withdrawn.
     constructor(uint256 minStake_, uint64 unbondingDelay_, uint64 challengeWindow_) {
-        uint256 minimum = uint256(challengeWindow_) + TIMESTAMP_WINDOW;
+        uint256 minimum = uint256(challengeWindow_) + TIMESTAMP_WINDOW + WINDOW_MARGIN;
         if (unbondingDelay_ < minimum) revert InvalidUnbondingDelay(minimum, unbondingDelay_);
         minStake = minStake_;
         unbondingDelay = unbondingDelay_;

@@ -184,8 +184,8 @@ def build_requests(
         zk_hash = (zk_input_hash_for(artifacts, package, raw32)
                    if artifacts is not None and package is not None else ZERO32)
         payload = seal_request(key, RequestPayload(input_bytes, salt, reply.public))
-        call = attestia.registry.request_inference(model_id, worker, commitment, payload, model.fee,
-                                              zk_input_hash=zk_hash, gas=GAS_REQUEST)
+        call = attestia.registry.request_inference(model_id, worker, commitment, payload, model,
+                                                   zk_input_hash=zk_hash, gas=GAS_REQUEST)
         local = LocalRequest(request_id(requester, model_id, commitment), model_id, worker,
                              input_bytes, salt, reply.secret, "", 0, zk_hash)
         out.append((local, call))

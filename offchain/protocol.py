@@ -44,6 +44,10 @@ POLICY_MASK = 0x0E
 """Policy bits a model may set: one bit (1 << kind) per accepted proof kind."""
 
 TIMESTAMP_WINDOW = 15 * 60
+WINDOW_MARGIN = 3600
+"""Common.sol WINDOW_MARGIN: the slack every "must end before" between windows keeps."""
+DISPUTE_WINDOWS = 2
+"""Common.sol DISPUTE_WINDOWS: response windows a dispute may span after its challenge."""
 """Largest distance (seconds) between a record's signed timestamp and the block's."""
 
 MAX_CONTRIBUTORS = 1024
@@ -151,7 +155,8 @@ INFERENCE_ABI_TYPES = (
 BATCH_ABI_TYPES = ("bytes32", "uint32", "bytes32", "uint64", "bytes32", "bytes32", "address",
                    "uint256")
 REQUEST_ABI_TYPES = ("address", "bytes32", "address", "uint256", "uint64", "bytes32", "bytes32",
-                     "uint16", "uint16", "uint8")
+                     "uint16", "uint16", "uint8", "address")
+TERMS_ABI_TYPES = ("uint256", "uint8", "uint16", "uint16", "address")
 WORKER_REGISTRATION_ABI_TYPES = ("address", "address", "bytes32", "uint256", "uint256")
 SHARES_ABI_TYPE = "(address,uint16)[]"
 ROSTER_LEAF_TYPES = ("address", "bytes32")
@@ -329,6 +334,8 @@ class Request:
     ownerBps: int
     policy: int
     """The terms in force when the request was paid: the record is split and checked by these."""
+    verifier: str = ZERO_ADDRESS
+    """The model's ZK verifier when the request was paid: a ZK record is verified by it."""
 
     def as_tuple(self) -> tuple:
         return tuple(getattr(self, f.name) for f in fields(self))
@@ -361,6 +368,7 @@ class Request:
             workerBps=int(data["workerBps"]),
             ownerBps=int(data["ownerBps"]),
             policy=int(data["policy"]),
+            verifier=to_checksum_address(data.get("verifier", ZERO_ADDRESS)),
         )
 
 
@@ -435,6 +443,11 @@ class Model:
     def active(self) -> bool:
         """Takes new requests: registered, not deprecated, not revoked."""
         return self.exists and not self.deprecated and self.revokedAt == 0
+
+    @property
+    def terms_hash(self) -> bytes:
+        """What ``requestInference`` must be given to pay under these terms (:func:`terms_hash`)."""
+        return terms_hash(self.fee, self.policy, self.workerBps, self.ownerBps, self.verifier)
 
     @property
     def has_verifier(self) -> bool:
@@ -579,6 +592,12 @@ def result_hash(sealed_result: bytes) -> bytes:
 def hash_request(request: Request) -> bytes:
     """``hashRequest``: keccak256(abi.encode(Request)), what an open request's slot holds."""
     return keccak(encode(list(REQUEST_ABI_TYPES), list(request.as_tuple())))
+
+
+def terms_hash(fee: int, policy: int, worker_bps: int, owner_bps: int, verifier: str) -> bytes:
+    """``termsHashOf``: keccak256(abi.encode(fee, policy, workerBps, ownerBps, verifier)), the
+    terms a requester commits to (a change before its request lands reverts it: TermsChanged)."""
+    return keccak(encode(list(TERMS_ABI_TYPES), [fee, policy, worker_bps, owner_bps, verifier]))
 
 
 def batch_id(root: bytes, model_id: bytes, worker: str) -> bytes:

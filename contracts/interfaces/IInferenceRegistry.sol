@@ -22,10 +22,10 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @notice A request was paid into escrow. Workers follow this event.
     /// @param requestId requestIdOf(requester, modelId, inputCommitment).
     /// @param modelId The model.
-    /// @param worker The worker the payload is encrypted to, or address(0) for any worker.
+    /// @param worker The worker the payload is encrypted to (the only one that may record it).
     /// @param request The request with the terms it was paid under, exactly as callers pass it
     ///        back (cancelRequest, rejectRequest, fulfill*).
-    /// @param payload Encrypted input for a named worker, or a URI for an open request.
+    /// @param payload The input, encrypted to the worker's registered encryption key.
     event InferenceRequested(
         bytes32 indexed requestId,
         bytes32 indexed modelId,
@@ -128,10 +128,15 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @notice The record was signed after the request's deadline.
     /// @param deadline createdAt + requestTimeout.
     error RequestExpired(uint64 deadline);
-    /// @notice An open request (no named worker) cannot be rejected: any worker may serve it;
-    ///         the requester cancels it after the timeout.
-    /// @param requestId The request.
-    error OpenRequestNotRejectable(bytes32 requestId);
+    /// @notice A request must name its worker (address(0) is refused): a request any worker
+    ///         could take would let a worker that cannot read the input capture it with junk,
+    ///         or copy the named worker's pending record (design.md "Requests name their worker").
+    error WorkerRequired();
+    /// @notice The model's terms (fee, policy, split, ZK verifier) changed since the requester
+    ///         read them: the request is not stored and nothing is paid.
+    /// @param expected The requester's termsHash.
+    /// @param actual termsHashOf(the model's terms now).
+    error TermsChanged(bytes32 expected, bytes32 actual);
     /// @notice The record's timestamp is before the request or too far from the block time.
     /// @param timestamp The record's timestamp.
     error TimestampOutOfWindow(uint64 timestamp);
@@ -161,10 +166,11 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @notice This ZK proof already fulfilled a request.
     /// @param proofHash keccak256(proof).
     error ProofAlreadyUsed(bytes32 proofHash);
-    /// @notice The model has no ZK verifier set.
+    /// @notice The model had no ZK verifier set when the request was paid.
     /// @param modelId The model.
     error VerifierNotSet(bytes32 modelId);
-    /// @notice The model's verifier rejected the proof (returned false or reverted).
+    /// @notice The request's verifier (the model's when it was paid) rejected the proof
+    ///         (returned false or reverted).
     error ZkProofInvalid();
     /// @notice keccak256(sealedResult) != inference.resultHash.
     /// @param expected The record's resultHash.
@@ -221,23 +227,28 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @notice Requests an inference, paying exactly the model's fee into escrow.
     /// @dev requestId = keccak256(abi.encode(msg.sender, modelId, inputCommitment)); the
     ///      commitment is salted, so a repeat reverts with AlreadyExists. The model must be
-    ///      registered, not deprecated and not revoked; a named worker must be active. The
-    ///      model's fee, split (workerBps, ownerBps) and policy now are stored with the request
-    ///      (in its hash) and govern its record, whatever the owner changes later.
+    ///      registered, not deprecated and not revoked; the named worker must be active. The
+    ///      model's fee, split (workerBps, ownerBps), policy and ZK verifier now must hash to
+    ///      termsHash (TermsChanged otherwise: an owner's setTerms or setVerifier mined first
+    ///      cannot re-price a pending request); they are stored with the request (in its hash)
+    ///      and govern its record, whatever the owner changes later.
     /// @param modelId The model.
-    /// @param worker The worker whose encryption key the payload is encrypted to, or
-    ///        address(0) for any worker serving the model.
+    /// @param worker The worker whose encryption key the payload is encrypted to: the only one
+    ///        that may record or reject the request (address(0): WorkerRequired).
     /// @param inputCommitment keccak256(salt || canonical input bytes).
     /// @param zkInputHash For a ZK record: the value its first public instance must hold (EZKL
     ///        "hashed" input visibility: the Poseidon hash of the quantized input). 0 if the
     ///        request is not to be served by a ZK record.
-    /// @param payload Encrypted input (named worker) or a URI (open request); only emitted.
+    /// @param termsHash termsHashOf(fee, policy, workerBps, ownerBps, verifier) of the terms the
+    ///        requester read (Common.sol).
+    /// @param payload The input encrypted to the worker's key; only emitted.
     /// @return requestId The id of the new request.
     function requestInference(
         bytes32 modelId,
         address worker,
         bytes32 inputCommitment,
         bytes32 zkInputHash,
+        bytes32 termsHash,
         bytes calldata payload
     ) external payable returns (bytes32 requestId);
 
@@ -248,9 +259,7 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     function cancelRequest(Request calldata request) external;
 
     /// @notice The named worker refuses a request: the fee is credited back to the requester.
-    /// @dev Only the named worker key or its operator (Unauthorized otherwise). An open request
-    ///      (worker == address(0)) reverts with OpenRequestNotRejectable: any worker may serve
-    ///      it, so no single worker may close it; the requester cancels after the timeout.
+    /// @dev Only the named worker key or its operator (Unauthorized otherwise).
     /// @param request The request as emitted in InferenceRequested.
     /// @param reason Why (emitted).
     function rejectRequest(Request calldata request, string calldata reason) external;
@@ -425,19 +434,12 @@ interface IInferenceRegistry is IModelRegistry, IWorkerRegistry {
     /// @return value The word stored there.
     function extsload(bytes32 slot) external view returns (bytes32 value);
 
-    /// @notice The EIP-712 domain separator (name "Attestia", version "1").
-    /// @return The separator.
-    function domainSeparator() external view returns (bytes32);
 
     /// @notice The EIP-712 digest of an Inference record.
     /// @param inference The record.
     /// @return The digest.
     function hashInference(Inference calldata inference) external view returns (bytes32);
 
-    /// @notice keccak256(abi.encode(request)): the value an open request's slot holds.
-    /// @param request The request.
-    /// @return The hash.
-    function hashRequest(Request calldata request) external pure returns (bytes32);
 
 
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {Model, Worker, MeasurementStatus} from "../Common.sol";
+import {Model, Worker, MeasurementStatus, Request} from "../Common.sol";
 
 /// @title IRegistryViews
 /// @notice The InferenceRegistry's cold views, answered AT THE REGISTRY'S ADDRESS: the
@@ -80,4 +80,13 @@ interface IRegistryViews {
         external
         pure
         returns (bytes32);
+
+    /// @notice keccak256(abi.encode(request)): the value an open request's slot holds.
+    /// @param request The request.
+    /// @return The hash.
+    function hashRequest(Request calldata request) external pure returns (bytes32);
+
+    /// @notice The EIP-712 domain separator (name "Attestia", version "1").
+    /// @return The separator.
+    function domainSeparator() external view returns (bytes32);
 }

@@ -17,8 +17,8 @@ pragma solidity ^0.8.24;
 ///      whole stake is removed and sent to the slasher, the key is revoked for good; the
 ///      slasher credits SLASH_REPORTER_BPS (50%) of it to the reporter's withdrawable balance
 ///      and the rest to its treasury's.
-///      unbondingDelay() >= challengeWindow() + TIMESTAMP_WINDOW, so a stake never leaves while
-///      a record its key made can still be challenged.
+///      unbondingDelay() >= challengeWindow() + TIMESTAMP_WINDOW + WINDOW_MARGIN, so a stake
+///      never leaves while a record its key made can still be challenged, with a margin.
 interface IWorkerRegistry {
     /// @notice An operator registered a worker key with a stake.
     /// @param signer The worker's signing key.
@@ -132,8 +132,10 @@ interface IWorkerRegistry {
     /// @notice The worker has no stake left to slash (withdrawn).
     /// @param signer The worker.
     error NothingToSlash(address signer);
-    /// @notice unbondingDelay must be at least challengeWindow + TIMESTAMP_WINDOW.
-    /// @param minimum challengeWindow + TIMESTAMP_WINDOW.
+    /// @notice unbondingDelay must be at least challengeWindow + TIMESTAMP_WINDOW +
+    ///         WINDOW_MARGIN (Common.sol): an equality would leave a second in which a record is
+    ///         still challengeable and its stake already withdrawable.
+    /// @param minimum challengeWindow + TIMESTAMP_WINDOW + WINDOW_MARGIN.
     /// @param unbondingDelay The delay given.
     error InvalidUnbondingDelay(uint256 minimum, uint64 unbondingDelay);
 
@@ -234,7 +236,7 @@ interface IWorkerRegistry {
     function minStake() external view returns (uint256);
 
     /// @notice The unbonding delay, in seconds (constructor parameter, >= challengeWindow() +
-    ///         TIMESTAMP_WINDOW).
+    ///         TIMESTAMP_WINDOW + WINDOW_MARGIN).
     /// @return Seconds.
     function unbondingDelay() external view returns (uint64);
 

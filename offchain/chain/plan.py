@@ -21,15 +21,15 @@ class DeployParams:
     min_stake: int = 10**17
     unbonding_delay: int = 7 * 86400
     # Records can be challenged (slashing evidence, attribution disputes) for this long; the
-    # registry requires unbonding_delay >= challenge_window + 15 min, so a stake outlives every
-    # record's window.
+    # registry requires unbonding_delay >= challenge_window + 15 min + 1 h (WINDOW_MARGIN), so a
+    # stake outlives every record's window with a margin.
     challenge_window: int = 3600
     request_timeout: int = 3600
     epoch_length: int = 86400
     root_timelock: int = 3600
     # Attribution disputes (Slasher): a challenge posts this bond; the worker then has
     # response_window to respond and anyone as long again to prove fraud. The Slasher requires
-    # unbonding_delay >= challenge_window + 15 min + 2 * response_window.
+    # unbonding_delay >= challenge_window + 15 min + 2 * response_window + 1 h.
     dispute_bond: int = 10**16
     response_window: int = 3600
     reward_token: str | None = None

@@ -202,10 +202,14 @@ class Registry(ContractClient):
         return Call.of(self._fn.revokeWorker(signer))
 
     def request_inference(self, model_id: bytes, worker: str, input_commitment: bytes,
-                          payload: bytes, fee: int, *, zk_input_hash: bytes = ZERO32,
+                          payload: bytes, terms: Model, *, zk_input_hash: bytes = ZERO32,
                           gas: int | None = None) -> Call:
+        """Pays ``terms.fee`` under the terms read in ``terms`` (the model as the requester saw
+        it): if the owner changes fee, split, policy or verifier first, it reverts
+        (TermsChanged) and nothing is paid."""
         return Call.of(self._fn.requestInference(model_id, worker, input_commitment,
-                                                 zk_input_hash, payload), value=fee, gas=gas)
+                                                 zk_input_hash, terms.terms_hash, payload),
+                       value=terms.fee, gas=gas)
 
     def cancel_request(self, request: Request) -> Call:
         return Call.of(self._fn.cancelRequest(request.as_tuple()))

@@ -8,15 +8,14 @@ workers can serve the same model.
 
 One request never stops the worker: whatever fails for it (payload, input, model,
 attribution, zk input hash, witness, proof, or the record's dry run naming a custom error)
-rejects it on chain with the reason, which refunds the requester. An open request (no named
-worker) cannot be rejected, since another worker may serve it: it is skipped and the reason
-journaled. A record carries the model's contributor roster, and its signed ``resultHash``
+rejects it on chain with the reason, which refunds the requester. Every request names its
+worker (the registry refuses one that does not): this worker serves only those naming it. A
+record carries the model's contributor roster, and its signed ``resultHash``
 covers the sealed answer delivered with it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -43,7 +42,6 @@ from offchain.protocol import (
     REQUEST_CANCELLED,
     REQUEST_REJECTED,
     ZERO32,
-    ZERO_ADDRESS,
     Request,
     inference_digest,
     policy_bit,
@@ -51,11 +49,9 @@ from offchain.protocol import (
     result_hash,
 )
 from offchain.registry import Attestia
-from offchain.uri import UriError, read_uri
 from offchain.worker import journal as J
 
 log = logging.getLogger("attestia.worker")
-OPEN_REQUEST_PREFIX = b"uri:"
 GAS_REJECT = 150_000
 GAS_ZK = 1_500_000
 ROSTER_GAS = 1_500
@@ -80,10 +76,6 @@ def fulfill_gas(n_shares: int) -> int:
 
 class Rejection(Exception):
     """The request cannot be served: it is rejected on-chain with this reason."""
-
-
-class NotForUs(Exception):
-    """An open request whose payload holds no copy sealed to this worker."""
 
 
 @dataclass
@@ -301,7 +293,7 @@ class WorkerNode:
         for event in self.registry.requested(start, latest):
             if event.request.modelId not in self.engines:
                 continue
-            if event.request.worker not in (ZERO_ADDRESS, self.signer.address):
+            if event.request.worker != self.signer.address:
                 continue
             # The journal keeps the Request's JSON form plus the payload it came with.
             request = event.request.to_json()
@@ -359,10 +351,6 @@ class WorkerNode:
         short = entry.request_id[:10]
         try:
             item = self._prepare(entry)
-        except NotForUs:
-            self.journal.update(entry.request_id, J.SKIPPED, reason="not sealed to us")
-            self.stats.skipped += 1
-            return None
         except Rejection as exc:
             return self._reject(entry, str(exc))
         except ChainError:
@@ -415,29 +403,11 @@ class WorkerNode:
             self.stats.skipped += 1
             log.info("skipped %s: no longer open: %s", short, reason)
 
-    def _payload_blob(self, request: dict) -> bytes:
-        payload = bytes.fromhex(request["payload"][2:])
-        if request["worker"] != ZERO_ADDRESS:
-            return payload
-        if not payload.startswith(OPEN_REQUEST_PREFIX):
-            raise Rejection("open request payload must be uri:<location>")
-        uri = payload[len(OPEN_REQUEST_PREFIX):].decode(errors="replace")
-        if urllib.parse.urlparse(uri).scheme != "file":
-            raise NotForUs()  # other transports are served by other front ends
-        try:
-            sealed = json.loads(read_uri(uri))["sealed"]
-        except (UriError, ValueError, KeyError, TypeError) as exc:
-            raise Rejection(f"open request document unreadable: {exc}") from None
-        blob = sealed.get(self.signer.address) or sealed.get(self.signer.address.lower())
-        if blob is None:
-            raise NotForUs()
-        return bytes.fromhex(blob.removeprefix("0x"))
-
     def _prepare(self, entry: J.JournalEntry) -> Prepared:
         request = Request.from_json(entry.request)
         engine = self.engines[request.modelId]
         try:
-            payload = open_request(self.enc_key, self._payload_blob(entry.request))
+            payload = open_request(self.enc_key, bytes.fromhex(entry.request["payload"][2:]))
         except AttestiaError as exc:
             raise Rejection(f"undecryptable payload: {exc}") from None
         except ValueError as exc:  # e.g. a sealed copy that is not hex
@@ -563,15 +533,9 @@ class WorkerNode:
         return proof
 
     def _reject(self, entry: J.JournalEntry, reason: str) -> Prepared | None:
-        """A rejection on chain (refund) for a named request; an open request cannot be
-        rejected (any worker may serve it), so it is skipped with the reason journaled."""
+        """A rejection on chain (refund) for a request naming this worker."""
         request = Request.from_json(entry.request)
         short = entry.request_id[:10]
-        if request.worker == ZERO_ADDRESS:
-            self.journal.update(entry.request_id, J.SKIPPED, reason=f"cannot serve: {reason}")
-            self.stats.skipped += 1
-            log.info("skipped open request %s: cannot serve: %s", short, reason)
-            return None
         log.info("rejecting %s: %s", short, reason)
         item = Prepared(entry, self.registry.reject_request(request, reason[:MAX_REASON],
                                                        gas=GAS_REJECT), rejected=reason)

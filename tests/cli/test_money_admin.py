@@ -65,8 +65,10 @@ def test_withdraw_and_worker_stake(
 
     # A rejected request refunds the requester's fee into its registry balance.
     fee = 10**15
+    model = reg.model(bytes.fromhex(model_hex[2:]))
+    assert model is not None and model.fee == fee
     attestia.send(reg.request_inference(bytes.fromhex(model_hex[2:]), signer, b"\x01" * 32,
-                                        b"payload", fee), account=requester)
+                                        b"payload", model), account=requester)
     [requested] = reg.requested()
     attestia.send(reg.reject_request(requested.request, "test"), account=operator)
     assert reg.balance(requester.address) == fee

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_abi import encode
@@ -46,6 +46,7 @@ from offchain.protocol import (
     ZERO_ADDRESS,
     Batch,
     Inference,
+    Model,
     Payout,
     Request,
     Split,
@@ -90,6 +91,9 @@ MIN_STAKE = 10**17  # DeployParams default
 EPOCH = 86_400  # DeployParams default
 TIMEOUT = 3_600  # DeployParams default request timeout
 CHALLENGE_WINDOW = 3_600  # DeployParams default
+# The terms of a model that is not registered (getModel's zero struct, with the usual fee).
+NO_MODEL = Model(ZERO_ADDRESS, 0, 0, 0, False, 0, FEE, ZERO_ADDRESS, ZERO32, ZERO32, ZERO32, 0,
+                 0, "")
 UNBONDING = 7 * 86_400  # DeployParams default
 TIMELOCK = 3_600  # DeployParams default root timelock
 GRACE = TIMESTAMP_WINDOW + 1  # a cancel opens this long after a request's deadline
@@ -422,14 +426,17 @@ class Harness:
                 requester: LocalAccount = REQUESTER, fee: int | None = None,
                 payload: bytes = b"sealed-input", input_commitment: bytes | None = None,
                 zk_input_hash: bytes = ZERO32) -> Request:
-        """Pay for a request (named worker by default; ``worker=None`` for an open one); the
-        Request as the registry emitted it (its terms are the model's at this moment)."""
-        if fee is None:
-            found = self.registry.model(model)
-            fee = found.fee if found is not None else FEE
+        """Pay for a request (named worker by default; ``worker=None`` tries one naming none,
+        which the registry refuses); the Request as the registry emitted it (its terms are the
+        model's at this moment)."""
+        # The terms as read now (an unknown model: none, the registry reverts ModelNotFound);
+        # another fee pays that fee under the same terms (IncorrectPayment comes first).
+        terms = self.registry.model(model) or NO_MODEL
+        if fee is not None:
+            terms = replace(terms, fee=fee)
         commitment = input_commitment or self.unique("input")
         receipt = self.send(self.registry.request_inference(
-            model, worker or ZERO_ADDRESS, commitment, payload, fee,
+            model, worker or ZERO_ADDRESS, commitment, payload, terms,
             zk_input_hash=zk_input_hash), requester)
         (requested,) = self.registry.requested_in(receipt)
         request = requested.request

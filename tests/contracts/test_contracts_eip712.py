@@ -33,6 +33,7 @@ from tests.contracts.helpers import (
     INFERENCE_LEAF,
     MIN_STAKE,
     OPERATOR,
+    RELAYER,
     REQUESTER,
     WORKER,
     Harness,
@@ -138,12 +139,13 @@ def test_signature_recovers_with_eth_account(h: Harness) -> None:
 def test_request_and_batch_ids(h: Harness) -> None:
     f = h.registry.contract.functions
     request = Request(REQUESTER.address, keccak(b"m"), WORKER.address, 5, 77, keccak(b"in"),
-                      keccak(b"zk"), 2_000, 1_000, 2)
+                      keccak(b"zk"), 2_000, 1_000, 2, RELAYER.address)
     assert f.hashRequest(request.as_tuple()).call() == keccak(encode(
         ["address", "bytes32", "address", "uint256", "uint64", "bytes32", "bytes32", "uint16",
-         "uint16", "uint8"], request.as_tuple())) == request.hash
+         "uint16", "uint8", "address"], request.as_tuple())) == request.hash
     assert list(REQUEST_ABI_TYPES) == ["address", "bytes32", "address", "uint256", "uint64",
-                                       "bytes32", "bytes32", "uint16", "uint16", "uint8"]
+                                       "bytes32", "bytes32", "uint16", "uint16", "uint8",
+                                       "address"]
     assert f.requestIdOf(REQUESTER.address, request.modelId, request.inputCommitment).call() \
         == request.request_id
     root, model = keccak(b"root"), keccak(b"model")

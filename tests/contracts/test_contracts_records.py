@@ -157,13 +157,9 @@ def test_the_sealed_result_must_be_the_signed_one(h: Harness, by_sig: bool) -> N
 def test_records_by_non_workers_are_rejected(h: Harness) -> None:
     model_id = h.setup_signed()
     shares = contributors_shares(2)
-    open_request = h.request(model_id, worker=None)
-    # OUTSIDER signs (or sends) its own record: the signature is valid, but it is no worker.
-    forged = h.record(open_request, shares, worker=OUTSIDER.address)
+    # A request naming OUTSIDER (no worker) is refused; every request names an active worker.
     with reverts("WorkerNotFound", OUTSIDER.address):
-        h.fulfill(open_request, forged, shares, by_sig=True)
-    with reverts("WorkerNotFound", OUTSIDER.address):
-        h.fulfill(open_request, forged, shares)
+        h.request(model_id, worker=OUTSIDER.address)
     named = h.request(model_id)
     forged = h.record(named, shares, worker=OUTSIDER.address)
     with reverts("WorkerMismatch", WORKER.address, OUTSIDER.address):
@@ -173,8 +169,11 @@ def test_records_by_non_workers_are_rejected(h: Harness) -> None:
     other = h.record(named, shares, worker=WORKER_B.address)
     with reverts("WorkerMismatch", WORKER.address, WORKER_B.address):
         h.fulfill(named, other, shares)
-    # ...but may answer an open one.
-    h.fulfill(open_request, h.record(open_request, shares, worker=WORKER_B.address), shares)
+    # ...but answers one named to it; requests naming no worker do not exist (WorkerRequired).
+    to_b = h.request(model_id, worker=WORKER_B.address)
+    h.fulfill(to_b, h.record(to_b, shares, worker=WORKER_B.address), shares)
+    with reverts("WorkerRequired"):
+        h.request(model_id, worker=None)
 
 
 @pytest.mark.parametrize("by_sig", [False, True], ids=["direct", "by-sig"])

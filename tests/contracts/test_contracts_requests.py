@@ -37,8 +37,8 @@ def test_request_holds_the_fee_in_escrow_under_its_content_id(h: Harness) -> Non
         REQUESTER.address, model_id, request.inputCommitment).call()
     (requested,) = h.registry.requested(request_id=request.request_id)
     assert requested.request == request and requested.payload == b"sealed-input"
-    open_request = h.request(model_id, worker=None)
-    assert int(open_request.worker, 16) == 0
+    with reverts("WorkerRequired"):  # every request names the worker its payload is sealed to
+        h.request(model_id, worker=None)
     with reverts("AlreadyExists"):  # same requester, model and commitment
         h.request(model_id, input_commitment=request.inputCommitment)
     # Another requester may use the same commitment: the id includes the requester.
@@ -152,15 +152,20 @@ def test_reject_named_request_by_worker_key_or_operator_only(h: Harness) -> None
         h.send(h.registry.cancel_request(first), REQUESTER)
 
 
-def test_open_request_is_not_rejectable_by_anyone(h: Harness) -> None:
-    """Any worker may serve an open request, so no single worker's refusal closes it: every
-    reject is OpenRequestNotRejectable, and the request stays open for a record or a cancel."""
+def test_a_request_must_name_its_worker_and_only_it_may_reject(h: Harness) -> None:
+    """Open requests are gone (issue 17, attacks 5 and 6): a request naming no worker reverts
+    with WorkerRequired and nothing is paid; of the workers, only the named one (or its
+    operator) may reject a request: every other reject is Unauthorized."""
     model_id = h.setup_signed()
-    h.register_worker(WORKER_B)
-    request = h.request(model_id, worker=None)
-    for who in (WORKER, WORKER_B, OPERATOR, OUTSIDER, REQUESTER):
-        with reverts("OpenRequestNotRejectable", request.request_id):
+    h.register_worker(WORKER_B, operator=OUTSIDER)
+    before = h.balance(h.registry.address)
+    with reverts("WorkerRequired"):
+        h.request(model_id, worker=None)
+    assert h.balance(h.registry.address) == before
+    request = h.request(model_id)
+    for who in (WORKER_B, OUTSIDER, REQUESTER):
+        with reverts("Unauthorized"):
             h.send(h.registry.reject_request(request, "no"), who)
     assert h.registry.request_state(request.request_id) == request.hash
-    shares = contributors_shares(2)
-    h.fulfill(request, h.record(request, shares, worker=WORKER_B.address), shares)
+    h.send(h.registry.reject_request(request, "cannot serve"), WORKER)
+    assert h.registry.balance(REQUESTER.address) == FEE

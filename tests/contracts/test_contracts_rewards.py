@@ -298,7 +298,7 @@ def test_constructor_reverts(h: Harness) -> None:
     token_dist = h.deploy("RewardDistributor", token.address, 60, ADMIN.address, ADMIN.address,
                           ADMIN.address)
     eth_dist = h.distributor.address
-    args = dict(admin=ADMIN.address, distributor=eth_dist, min_stake=1, unbonding=901,
+    args = dict(admin=ADMIN.address, distributor=eth_dist, min_stake=1, unbonding=4_501,
                 challenge=1, timeout=1, genesis=0, length=86_400)
 
     def registry(**changes):

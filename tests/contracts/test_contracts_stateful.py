@@ -153,7 +153,8 @@ class MoneyFlow(RuleBasedStateMachine):
           requester=st.sampled_from([REQUESTER, OUTSIDER]))
     def request(self, model: int, named: bool, requester) -> Request:
         model_id, fee, (worker_bps, owner_bps, _) = self.models[model]
-        request = self.h.request(model_id, worker=WORKER.address if named else None,
+        # Every request names its worker (issue 17): WORKER, or the second worker WORKER_B.
+        request = self.h.request(model_id, worker=WORKER.address if named else WORKER_B.address,
                                  requester=requester, fee=fee)
         # The request carries the terms in force now.
         assert (request.fee, request.workerBps, request.ownerBps) == (fee, worker_bps, owner_bps)
@@ -180,7 +181,7 @@ class MoneyFlow(RuleBasedStateMachine):
           second_worker=st.booleans(), who=st.sets(st.sampled_from(CONTRIBUTORS), min_size=1))
     def fulfill(self, request: Request, by_sig: bool, second_worker: bool, who: set[str]):
         h = self.h
-        worker = WORKER_B if second_worker and int(request.worker, 16) == 0 else WORKER
+        worker = WORKER_B if request.worker == WORKER_B.address else WORKER
         shares = shares_for(sorted(who))
         inference = h.record(request, shares, worker=worker.address)
         if inference.timestamp > h.deadline(request):
@@ -213,13 +214,8 @@ class MoneyFlow(RuleBasedStateMachine):
     @rule(target=requests, request=consumes(requests), by_operator=st.booleans())
     def reject(self, request: Request, by_operator: bool):
         h = self.h
-        if int(request.worker, 16) == 0:
-            # Nobody may reject an open request: it stays open (back in the bundle).
-            with reverts("OpenRequestNotRejectable", request.request_id):
-                h.send(h.registry.reject_request(request, "no"), WORKER_B)
-            self.seen["reject_open"] += 1
-            return request
-        h.send(h.registry.reject_request(request, "no"), OPERATOR if by_operator else WORKER)
+        named = WORKER_B if request.worker == WORKER_B.address else WORKER
+        h.send(h.registry.reject_request(request, "no"), OPERATOR if by_operator else named)
         del self.open[request.request_id]
         self.balances[request.requester] += request.fee
         self.seen["reject"] += 1

@@ -5,7 +5,7 @@ by its custom error."""
 from __future__ import annotations
 
 from offchain.chain.eip712 import sign_digest
-from offchain.protocol import TIMESTAMP_WINDOW, worker_registration_digest
+from offchain.protocol import TIMESTAMP_WINDOW, WINDOW_MARGIN, worker_registration_digest
 from tests.contracts.helpers import (
     ADMIN,
     CHALLENGE_WINDOW,
@@ -219,12 +219,13 @@ def test_unbonding_and_stake_withdrawal(h: Harness) -> None:
 
 
 def test_unbonding_delay_must_outlast_every_records_challenge_window(h: Harness) -> None:
-    """Constructor: unbondingDelay >= challengeWindow + TIMESTAMP_WINDOW, so no stake leaves
-    while a record it backs can still be challenged (InvalidUnbondingDelay)."""
+    """Constructor: unbondingDelay >= challengeWindow + TIMESTAMP_WINDOW + WINDOW_MARGIN, so
+    no stake leaves while a record it backs can still be challenged, with a margin
+    (InvalidUnbondingDelay)."""
     reg = h.registry
     assert reg.challenge_window() == CHALLENGE_WINDOW
-    assert reg.unbonding_delay() >= CHALLENGE_WINDOW + TIMESTAMP_WINDOW
-    minimum = CHALLENGE_WINDOW + TIMESTAMP_WINDOW
+    assert reg.unbonding_delay() >= CHALLENGE_WINDOW + TIMESTAMP_WINDOW + WINDOW_MARGIN
+    minimum = CHALLENGE_WINDOW + TIMESTAMP_WINDOW + WINDOW_MARGIN
 
     def args(unbonding: int) -> list:
         return [ADMIN.address, h.distributor.address, MIN_STAKE, unbonding, CHALLENGE_WINDOW,
@@ -232,7 +233,7 @@ def test_unbonding_delay_must_outlast_every_records_challenge_window(h: Harness)
 
     with reverts("InvalidUnbondingDelay", minimum, minimum - 1):
         h.deploy("InferenceRegistry", *args(minimum - 1))
-    with reverts("InvalidUnbondingDelay", TIMESTAMP_WINDOW, 0):  # even with no window
+    with reverts("InvalidUnbondingDelay", TIMESTAMP_WINDOW + WINDOW_MARGIN, 0):  # no window
         h.deploy("InferenceRegistry", ADMIN.address, h.distributor.address, MIN_STAKE, 0, 0,
                  TIMEOUT, 0, 86_400)
     deployed = h.deploy("InferenceRegistry", *args(minimum))

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Fixture} from "./utils/Fixture.sol";
 import {Attestia} from "./utils/Attestia.sol";
+import {IRegistryViews} from "../../contracts/interfaces/IRegistryViews.sol";
 import {Share, Inference, Request, Split, BPS} from "../../contracts/Common.sol";
 
 /// @notice The gas budget of issue 9, in the shape of bench/gas.py (steady state: each measured
@@ -59,9 +60,12 @@ contract GasTest is Fixture {
 
     function _benchRequest() internal returns (Request memory) {
         bytes32 input = keccak256(abi.encode("bench", ++counter));
+        bytes32 terms = _terms(IRegistryViews(address(registry)).getModel(MODEL));
         vm.prank(requester);
-        registry.requestInference{value: BENCH_FEE}(MODEL, worker, input, bytes32(0), _payload());
-        return Request(requester, MODEL, worker, BENCH_FEE, uint64(block.timestamp), input, bytes32(0), 2_000, 1_000, POLICY_SIGNED);
+        registry.requestInference{value: BENCH_FEE}(MODEL, worker, input, bytes32(0), terms, _payload());
+        return Request(
+            requester, MODEL, worker, BENCH_FEE, uint64(block.timestamp), input, bytes32(0), 2_000, 1_000, POLICY_SIGNED, address(0)
+        );
     }
 
     /// @dev 160 bytes of 0xab, as bench/gas.py sends.

@@ -44,31 +44,33 @@ contract InferenceRegistryFuzzTest is Fixture {
         paid = exact ? fee : uint96(bound(paid, 0, 100 ether));
         _registerModel(MODEL, fee, 1_000, 1_000);
         if (paid != fee) {
-            vm.expectRevert(abi.encodeWithSelector(IncorrectPayment.selector, fee, paid));
-            _request(MODEL, worker, input, paid);
+            _requestReverts(
+                MODEL, worker, input, paid, abi.encodeWithSelector(IncorrectPayment.selector, fee, paid)
+            );
             return;
         }
         Request memory request = _request(MODEL, worker, input, paid);
         bytes32 requestId = IRegistryViews(address(registry)).requestIdOf(requester, MODEL, input);
         assertEq(requestId, keccak256(abi.encode(requester, MODEL, input)), "request id");
-        assertEq(registry.requestState(requestId), registry.hashRequest(request), "open slot");
+        assertEq(registry.requestState(requestId), IRegistryViews(address(registry)).hashRequest(request), "open slot");
         assertEq(address(registry).balance, Attestia.MIN_STAKE + fee, "fee escrowed");
 
         // The same (requester, model, input) can't be paid twice.
-        vm.expectRevert(AlreadyExists.selector);
-        _request(MODEL, worker, input, paid);
+        _requestReverts(MODEL, worker, input, paid, abi.encodeWithSelector(AlreadyExists.selector));
     }
 
     function testFuzz_requestInference_namedWorkerMustBeActive(address named, bytes32 input) public {
         vm.assume(named != address(0) && named != worker);
         _registerModel(MODEL, FEE, 1_000, 1_000);
-        vm.expectRevert(abi.encodeWithSelector(IWorkerRegistry.WorkerNotFound.selector, named));
-        _request(MODEL, named, input, FEE);
+        _requestReverts(
+            MODEL, named, input, FEE, abi.encodeWithSelector(IWorkerRegistry.WorkerNotFound.selector, named)
+        );
 
         vm.prank(operator);
         registry.beginUnbonding(worker);
-        vm.expectRevert(abi.encodeWithSelector(IWorkerRegistry.WorkerNotActive.selector, worker));
-        _request(MODEL, worker, input, FEE);
+        _requestReverts(
+            MODEL, worker, input, FEE, abi.encodeWithSelector(IWorkerRegistry.WorkerNotActive.selector, worker)
+        );
     }
 
     // ------------------------------------------------------------------ records and the fee split
@@ -120,7 +122,7 @@ contract InferenceRegistryFuzzTest is Fixture {
     ///      address(0)), without zero bps, summing to BPS; and hash to the signed value.
     function testFuzz_fulfill_rejectsInvalidShares(uint256 seed, uint8 mode, uint16 delta) public {
         _registerModel(MODEL, FEE, 1_000, 1_000);
-        Request memory request = _request(MODEL, address(0), bytes32(seed), FEE);
+        Request memory request = _request(MODEL, worker, bytes32(seed), FEE);
         Share[] memory list = Attestia.shares(roster, seed);
         if (list.length < 2) list = Attestia.shares(roster, (1 << roster.length) - 2); // all five
         uint256 i = seed % (list.length - 1);
@@ -172,7 +174,7 @@ contract InferenceRegistryFuzzTest is Fixture {
         otherKey = bound(otherKey, 1, SECP256K1_N - 1);
         vm.assume(otherKey != workerKey);
         _registerModel(MODEL, FEE, 1_000, 1_000);
-        Request memory request = _request(MODEL, address(0), bytes32(seed), FEE);
+        Request memory request = _request(MODEL, worker, bytes32(seed), FEE);
         (Inference memory inference, Share[] memory list) = _record(request, seed);
 
         // Another key's signature.
@@ -203,7 +205,7 @@ contract InferenceRegistryFuzzTest is Fixture {
     ///      nor cancelled, nor rejected, nor requested again; its slot keeps the digest.
     function testFuzz_recordedRequest_isFinal(uint256 seed, bytes32 otherOutput, uint256 wait) public {
         _registerModel(MODEL, FEE, 1_000, 1_000);
-        Request memory request = _request(MODEL, address(0), bytes32(seed), FEE);
+        Request memory request = _request(MODEL, worker, bytes32(seed), FEE);
         (Inference memory inference, Share[] memory list) = _record(request, seed);
         bytes memory signature = _sign(inference);
         vm.prank(worker);
@@ -234,8 +236,7 @@ contract InferenceRegistryFuzzTest is Fixture {
         vm.expectRevert(notOpen);
         vm.prank(worker);
         registry.rejectRequest(request, "late");
-        vm.expectRevert(AlreadyExists.selector);
-        _request(MODEL, address(0), bytes32(seed), FEE);
+        _requestReverts(MODEL, worker, bytes32(seed), FEE, abi.encodeWithSelector(AlreadyExists.selector));
 
         assertEq(registry.requestState(inference.requestId), digest, "slot unchanged");
         assertEq(registry.balances(operator), operatorBalance, "paid once");
@@ -301,22 +302,25 @@ contract InferenceRegistryFuzzTest is Fixture {
         assertEq(address(registry).balance, Attestia.MIN_STAKE, "only the stake left");
     }
 
-    /// @dev A named request may be rejected by its worker key or that key's operator only; an
-    ///      open request (no named worker) by nobody: any worker may serve it (issue 9, class 7).
+    /// @dev A request may be rejected by its worker key or that key's operator only (issue 9,
+    ///      class 7); a request naming no worker does not exist (WorkerRequired, issue 17).
     function testFuzz_rejectRequest_whoMayRejectAndRefund(uint8 who, bool named) public {
         _registerModel(MODEL, FEE, 1_000, 1_000);
         (, uint256 otherKey) = makeAccount("otherWorker");
         address other = _registerWorker(otherKey, Attestia.MIN_STAKE);
-        Request memory request = _request(MODEL, named ? worker : address(0), bytes32(uint256(who)), FEE);
+        if (!named) {
+            _requestReverts(
+                MODEL, address(0), bytes32(uint256(who)), FEE,
+                abi.encodeWithSelector(IInferenceRegistry.WorkerRequired.selector)
+            );
+            return;
+        }
+        Request memory request = _request(MODEL, worker, bytes32(uint256(who)), FEE);
         who = uint8(bound(who, 0, 3));
         address[4] memory callers = [worker, operator, other, relayer];
-        bool allowed = named && who <= 1;
+        bool allowed = who <= 1;
 
-        if (!named) {
-            vm.expectRevert(
-                abi.encodeWithSelector(IInferenceRegistry.OpenRequestNotRejectable.selector, _id(request))
-            );
-        } else if (!allowed) {
+        if (!allowed) {
             vm.expectRevert(Unauthorized.selector);
         }
         vm.prank(callers[who]);

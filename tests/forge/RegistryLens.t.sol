@@ -6,6 +6,7 @@ import {Attestia} from "./utils/Attestia.sol";
 import {MerkleTree} from "./utils/MerkleTree.sol";
 import {RegistryLens} from "../../contracts/RegistryLens.sol";
 import {IInferenceRegistry} from "../../contracts/interfaces/IInferenceRegistry.sol";
+import {IRegistryViews} from "../../contracts/interfaces/IRegistryViews.sol";
 import {
     Share, Inference, Request, Batch, RecordStatus, PROOF_SIGNED, ZeroAddress
 } from "../../contracts/Common.sol";
@@ -58,7 +59,7 @@ contract RegistryLensTest is Fixture {
         bytes32 digest = keccak256(
             abi.encodePacked(
                 "\x19\x01",
-                registry.domainSeparator(),
+                IRegistryViews(address(registry)).domainSeparator(),
                 keccak256(
                     abi.encode(
                         keccak256(

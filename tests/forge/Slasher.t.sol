@@ -18,6 +18,7 @@ import {
     BPS,
     SLASH_REPORTER_BPS,
     TIMESTAMP_WINDOW,
+    WINDOW_MARGIN,
     AlreadyExists,
     Unauthorized,
     ZeroAddress,
@@ -182,7 +183,7 @@ contract SlasherTest is Fixture {
     /// @dev An unknown key, a key slashed already, and a key whose stake was withdrawn.
     function test_slash_unknownDoubleAndEmpty() public {
         (address ghost, uint256 ghostKey) = makeAccount("ghost");
-        Request memory request = _request(MODEL, address(0), "ghost", FEE);
+        Request memory request = _request(MODEL, worker, "ghost", FEE);
         (Inference memory a, Inference memory b) = _pair(request, ghost, "A", "B");
         bytes memory sigA = Attestia.sign(ghostKey, registry.hashInference(a));
         bytes memory sigB = Attestia.sign(ghostKey, registry.hashInference(b));
@@ -272,13 +273,13 @@ contract SlasherTest is Fixture {
 
     // ------------------------------------------------------------------ stake vs challenge window
 
-    /// @dev unbondingDelay must cover challengeWindow + TIMESTAMP_WINDOW: a record lands only
-    ///      while its worker is active and carries a timestamp at most TIMESTAMP_WINDOW past the
+    /// @dev unbondingDelay must cover challengeWindow + TIMESTAMP_WINDOW + WINDOW_MARGIN: a
+    ///      record lands only while its worker is active and carries a timestamp at most TIMESTAMP_WINDOW past the
     ///      block time, so every record's challenge window closes before its stake can leave.
     function testFuzz_unbondingDelayCoversTheChallengeWindow(uint64 challengeWindow, uint64 unbondingDelay) public {
         challengeWindow = uint64(bound(challengeWindow, 0, 365 days));
         unbondingDelay = uint64(bound(unbondingDelay, 0, 400 days));
-        uint256 minimum = uint256(challengeWindow) + TIMESTAMP_WINDOW;
+        uint256 minimum = uint256(challengeWindow) + TIMESTAMP_WINDOW + WINDOW_MARGIN;
         if (unbondingDelay < minimum) {
             vm.expectRevert(
                 abi.encodeWithSelector(IWorkerRegistry.InvalidUnbondingDelay.selector, minimum, unbondingDelay)

@@ -61,7 +61,7 @@ contract SoundnessTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(IInferenceRegistry.NotAContributor.selector, accomplice));
         vm.prank(relayer);
         registry.fulfillBySig(request, inference, list, roster, signature, Attestia.SEALED);
-        assertEq(registry.requestState(inference.requestId), registry.hashRequest(request), "still open");
+        assertEq(registry.requestState(inference.requestId), IRegistryViews(address(registry)).hashRequest(request), "still open");
     }
 
     /// @dev An outsider slipped anywhere into an otherwise valid list of roster accounts.
@@ -169,7 +169,7 @@ contract SoundnessTest is Fixture {
         vm.prank(worker);
         (ok,) = address(registry).call(bad);
         assertTrue(!ok, "dirty share accepted");
-        assertEq(registry.requestState(inference.requestId), registry.hashRequest(request), "still open");
+        assertEq(registry.requestState(inference.requestId), IRegistryViews(address(registry)).hashRequest(request), "still open");
     }
 
     /// @dev Registration checks the roster: sorted strictly ascending (so no duplicate and no
@@ -335,7 +335,7 @@ contract SoundnessTest is Fixture {
         );
         bytes32 structHash = keccak256(abi.encode(typeHash, honest, operator, keccak256(hex"04bb"), 0, deadline));
         bytes memory forOther = Attestia.sign(
-            honestKey, keccak256(abi.encodePacked("\x19\x01", other.domainSeparator(), structHash))
+            honestKey, keccak256(abi.encodePacked("\x19\x01", IRegistryViews(address(other)).domainSeparator(), structHash))
         );
         vm.expectRevert(InvalidSignature.selector);
         vm.prank(operator);
@@ -426,7 +426,7 @@ contract SoundnessTest is Fixture {
             LOGS.getRecordedLogs(), address(registry), IInferenceRegistry.InferenceRequested.selector
         );
         (Request memory emitted, bytes memory payload) = abi.decode(data, (Request, bytes));
-        assertEq(registry.hashRequest(emitted), registry.hashRequest(request), "emitted request");
+        assertEq(IRegistryViews(address(registry)).hashRequest(emitted), IRegistryViews(address(registry)).hashRequest(request), "emitted request");
         assertEq(keccak256(payload), keccak256(hex"c0ffee"), "payload");
         assertEq(
             registry.requestState(IRegistryViews(address(registry)).requestIdOf(requester, MODEL, "terms")),
@@ -595,24 +595,12 @@ contract SoundnessTest is Fixture {
 
     // ================================================================== class 7: rejection
 
-    /// @dev The issue's attack: an active worker the open request did not address rejects it.
-    ///      Refused: nobody can reject an open request (any worker may still serve it); the
-    ///      requester cancels after the timeout. A named request: only its worker key or operator.
-    function test_class7_openRequestIsNotRejectable() public {
-        (, uint256 otherKey) = makeAccount("otherWorker");
-        address other = _registerWorker(otherKey, Attestia.MIN_STAKE);
-        Request memory open = _request(MODEL, address(0), "open", FEE);
-        bytes32 id = IRegistryViews(address(registry)).requestIdOf(requester, MODEL, "open");
-        address[4] memory callers = [worker, operator, other, requester];
-        for (uint256 i; i < callers.length; ++i) {
-            vm.expectRevert(abi.encodeWithSelector(IInferenceRegistry.OpenRequestNotRejectable.selector, id));
-            vm.prank(callers[i]);
-            registry.rejectRequest(open, "not mine");
-        }
-        // Still open: the worker that can serve it does.
-        (Inference memory inference, Share[] memory list) = _record(open, 11);
-        vm.prank(worker);
-        registry.fulfill(open, inference, list, roster, Attestia.SEALED);
+    /// @dev Issue 9's attack on open requests (a worker the request did not address rejects
+    ///      it) has no target left: a request must name its worker (WorkerRequired, issue 17).
+    ///      A named request: only its worker key or operator rejects it (below).
+    function test_class7_requestMustNameItsWorker() public {
+        _requestReverts(MODEL, address(0), "open", FEE, abi.encodeWithSelector(IInferenceRegistry.WorkerRequired.selector));
+        assertEq(registry.requestState(IRegistryViews(address(registry)).requestIdOf(requester, MODEL, "open")), bytes32(0), "nothing stored");
     }
 
     function test_class7_onlyTheNamedWorkerRejects() public {

@@ -119,7 +119,8 @@ class Market:
         """A paid request, fulfilled by the worker with ``shares``."""
         reg = self.attestia.registry
         receipt = self.attestia.send(reg.request_inference(
-            self.model_id, WORKER.address, self.unique("input"), b"payload", FEE),
+            self.model_id, WORKER.address, self.unique("input"), b"payload",
+            reg.model(self.model_id)),
             account=REQUESTER)
         (log,) = self.attestia.registry.contract.events.InferenceRequested().process_receipt(
             receipt, errors=DISCARD)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import pytest
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
 
@@ -24,6 +23,7 @@ from offchain.protocol import (
     PROOF_ZK,
     SLASH_REPORTER_BPS,
     TIMESTAMP_WINDOW,
+    ZERO_ADDRESS,
     Payout,
     Split,
     ZkProof,
@@ -160,7 +160,10 @@ def test_class3_zk_proof_cannot_be_replayed_for_another_request(h: Harness) -> N
     assert stolen == proof
 
     second_input = (222).to_bytes(32, "big")
-    second = h.request(model, worker=None, requester=OUTSIDER, zk_input_hash=second_input)
+    # Request #2 names the thief (requests always name their worker): it still cannot use
+    # the stolen proof.
+    second = h.request(model, worker=WORKER_B.address, requester=OUTSIDER,
+                       zk_input_hash=second_input)
     (replayed,) = h.race(h.signed_tx(h.registry.fulfill_zk(
         second, zk_record(second, stolen, WORKER_B), shares, ROSTER, stolen, b"sealed-result"),
         WORKER_B))
@@ -175,7 +178,7 @@ def test_class3_zk_proof_cannot_be_replayed_for_another_request(h: Harness) -> N
 
     # A proof of request #2's own input records.
     own = ZkProof(b"\x77" * 128, (222, 5, 6))
-    h.fulfill_zk(second, zk_record(second, own), shares, own)
+    h.fulfill_zk(second, zk_record(second, own, WORKER_B), shares, own, signer=WORKER_B)
 
 
 # ---------------------------------------------------------------- class 4: registration
@@ -346,13 +349,13 @@ def test_class6_relayed_record_cannot_be_resent_with_another_sealed_result(h: Ha
 
 # ---------------------------------------------------------------- class 7: rejection
 
-def test_class7_only_the_named_worker_may_reject_and_open_requests_are_not_rejectable(
+def test_class7_only_the_named_worker_may_reject_and_requests_name_their_worker(
         h: Harness) -> None:
     """Class 7 (rejecting someone else's request). Attack: an active worker the request did
     not name (it cannot read the payload) front-runs the named worker's record with a
-    rejection; then anyone tries to reject an open request. Defence: only the named worker key
-    or its operator may reject (Unauthorized); an open request is not rejectable by anyone
-    (OpenRequestNotRejectable), so any worker can still serve it."""
+    rejection; then a request naming no worker is tried. Defence: only the named worker key
+    or its operator may reject (Unauthorized); a request must name its worker (WorkerRequired,
+    issue 17), so there is no request that anyone may reject or serve."""
     model = h.setup_signed()
     h.register_worker(WORKER_B, operator=OUTSIDER)
     shares = contributors_shares(2)
@@ -368,12 +371,12 @@ def test_class7_only_the_named_worker_may_reject_and_open_requests_are_not_rejec
     assert h.registry.request_state(named.request_id) == h.digest(record)
     assert h.registry.rejected(request_id=named.request_id) == []
 
-    open_request = h.request(model, worker=None)
-    for who in (WORKER_B, OUTSIDER, WORKER, OPERATOR, REQUESTER):
-        (receipt,) = h.race(h.signed_tx(h.registry.reject_request(open_request, "no"), who))
-        failed_with(h, receipt, "OpenRequestNotRejectable", open_request.request_id)
-    h.fulfill(open_request, h.record(open_request, shares), shares)
-    assert h.registry.balance(REQUESTER.address) == 0  # no refund: both requests were served
+    seen = h.registry.model(model)
+    assert seen is not None
+    (receipt,) = h.race(h.signed_tx(h.registry.request_inference(
+        model, ZERO_ADDRESS, h.unique(), b"open", seen), REQUESTER))
+    failed_with(h, receipt, "WorkerRequired")
+    assert h.registry.balance(REQUESTER.address) == 0  # no refund: the request was served
 
 
 # ---------------------------------------------------------------- class 8: cancel vs record
@@ -494,16 +497,12 @@ def test_class10_equivocation_is_slashed_and_the_stake_cannot_escape(h: Harness)
 
 # ---------------------------------------------------------------- beyond the ten classes
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open requests: an active worker can copy a pending record (output, attribution, sealed "
-    "result, ZK proof) into a record of its own and front-run it, taking the worker cut; "
-    "nothing binds a record of an open request to the worker that computed it (reported to "
-    "the contract author; this test flips to a pass once a defence exists)"))
 def test_open_request_record_cannot_be_stolen_from_the_mempool(h: Harness) -> None:
-    """Not one of issue 9's classes (found while writing class 3). Attack: an open request's
-    honest ZK record waits in the mempool; another active worker copies its proof, output,
-    attribution and sealed result into its own record of the same request and front-runs it.
-    Wanted: the thief's record fails and the honest one lands."""
+    """Not one of issue 9's classes (found while writing class 3; issue 17 attack 6). Attack:
+    a request's honest ZK record waits in the mempool; another active worker copies its proof,
+    output, attribution and sealed result into its own record of the same request and
+    front-runs it. Defence (issue 17): open requests are gone, every request names its worker
+    (WorkerRequired), so the copy fails (WorkerMismatch) and the honest record lands."""
     model = h.register_model(policy=ZK)
     h.register_worker()
     h.register_worker(WORKER_B, operator=OUTSIDER)
@@ -511,7 +510,7 @@ def test_open_request_record_cannot_be_stolen_from_the_mempool(h: Harness) -> No
     h.send(h.registry.set_verifier(model, verifier.address), OWNER)
     shares = contributors_shares(2)
     proof = ZkProof(b"\x42" * 64, (5, 6))
-    request = h.request(model, worker=None, zk_input_hash=proof.input_hash)
+    request = h.request(model, zk_input_hash=proof.input_hash)
     honest = h.record(request, shares, worker=WORKER.address, proof_kind=PROOF_ZK,
                       proof_hash=keccak(proof.proof),
                       output_commitment=output_binding(proof.instances))
@@ -522,4 +521,5 @@ def test_open_request_record_cannot_be_stolen_from_the_mempool(h: Harness) -> No
                                             b"sealed-result"), WORKER_B, tip_gwei=ATTACKER_TIP)
     theft, honest_receipt = h.race(theft_tx, honest_tx)
     assert theft["status"] == 0 and honest_receipt["status"] == 1
+    failed_with(h, theft, "WorkerMismatch", WORKER.address, WORKER_B.address)
     assert h.registry.balance(OUTSIDER.address) == 0  # the thief's operator earned nothing

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -18,6 +17,7 @@ import pytest
 from offchain.chain.accounts import dev_account
 from offchain.client import wait_for_outcomes
 from offchain.config import REPO_ROOT
+from offchain.errors import TransactionReverted
 from offchain.models.encoding import commit, encode_tensor, new_salt
 from offchain.privacy import (
     MAX_PAYLOAD_BYTES,
@@ -72,8 +72,8 @@ def test_requests_are_recorded_with_attribution_and_fee_split(
 def _raw_request(attestia, model_id: bytes, payload: bytes, commitment: bytes, worker: str,
                  zk_input_hash: bytes = ZERO32):
     client = dev_account(CLIENT)
-    fee = attestia.registry.model(model_id).fee
-    attestia.send(attestia.registry.request_inference(model_id, worker, commitment, payload, fee,
+    terms = attestia.registry.model(model_id)
+    attestia.send(attestia.registry.request_inference(model_id, worker, commitment, payload, terms,
                                                  zk_input_hash=zk_input_hash), account=client)
     return request_id(client.address, model_id, commitment)
 
@@ -118,30 +118,31 @@ def test_bad_input_is_rejected_on_chain_and_refunded(
     assert {r.request_id for r in attestia.registry.recorded()} == {fine[0].request_id}
 
 
-def test_two_workers_serve_open_requests_without_double_recording(
+def test_two_workers_each_serve_only_the_requests_naming_them(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
+    """Every request names its worker (issue 17: requests naming none are refused on chain,
+    WorkerRequired): two workers of one model each record exactly the requests sealed to them
+    and never touch the other's."""
     first = make_worker(attestia, demo_package_dir, tmp_path / "w1", operator_index=1)
     second = make_worker(attestia, demo_package_dir, tmp_path / "w2", operator_index=3)
-    from offchain.privacy import seal_request as seal
-    from tests.worker.helpers import demo_inputs
-
-    ids = []
-    for index, raw in enumerate(demo_inputs(4)):
-        input_bytes, salt = encode_tensor(raw), new_salt()
-        payload = RequestPayload(input_bytes, salt, EncryptionKey.generate().public)
-        doc = tmp_path / f"open-{index}.json"
-        doc.write_text(json.dumps({"sealed": {
-            w.signer.address: seal(w.enc_key.public, payload).hex() for w in (first, second)}}))
-        uri = b"uri:" + doc.resolve().as_uri().encode()
-        ids.append(_raw_request(attestia, served_model.model_id, uri,
-                                commit(salt, input_bytes), ZERO_ADDRESS))
+    to_first = send_demo_requests(attestia, demo_package, tmp_path, 2,
+                                  worker=first.signer.address)
+    to_second = send_demo_requests(attestia, demo_package, tmp_path, 2,
+                                   worker=second.signer.address, offset=2)
     a = first.run(until_idle=True)
     b = second.run(until_idle=True)
     records = attestia.registry.recorded()
-    assert sorted(r.request_id for r in records) == sorted(ids)
-    assert a.recorded + b.recorded == 4 and a.failed == b.failed == 0
-    assert b.skipped == 4  # the second saw every request already recorded
+    assert sorted(r.request_id for r in records) == sorted(
+        r.request_id for r in to_first + to_second)
+    assert {r.request_id: r.inference.worker for r in records} == {
+        **{r.request_id: first.signer.address for r in to_first},
+        **{r.request_id: second.signer.address for r in to_second}}
+    assert a.recorded == b.recorded == 2 and a.skipped == b.skipped == 0
+    assert a.failed == b.failed == 0
+    with pytest.raises(TransactionReverted, match="WorkerRequired"):
+        _raw_request(attestia, served_model.model_id, b"sealed", commit(new_salt(), b"x"),
+                     ZERO_ADDRESS)
 
 
 def _closed_while_in_flight(attestia, node) -> None:
@@ -190,36 +191,6 @@ def test_a_record_that_would_revert_is_not_sent_and_journals_its_custom_error(
     error = f"RequestNotOpen(0x{sent.request_id.hex()})"
     assert entry.reason == f"no longer open: not sent: fulfill: reverted with {error}"
     assert w3.eth.get_transaction_count(node.operator.address) == nonce + 1  # the reject only
-
-
-def test_an_open_request_document_is_read_as_a_published_uri(tmp_path: Path) -> None:
-    """The document an open request names is hostile input: read through offchain.uri (a
-    FIFO or a missing file is a rejection, not a hang or a crash); only file:// is ours."""
-    from types import SimpleNamespace
-
-    from offchain.worker.node import NotForUs, Rejection, WorkerNode
-
-    node = WorkerNode.__new__(WorkerNode)  # _payload_blob reads only the signer's address
-    node.signer = SimpleNamespace(address=dev_account(1).address)  # type: ignore[assignment]
-
-    def blob(uri: str) -> bytes:
-        return node._payload_blob({"worker": ZERO_ADDRESS,
-                                   "payload": "0x" + (b"uri:" + uri.encode()).hex()})
-
-    doc = tmp_path / "open doc.json"
-    doc.write_text(json.dumps({"sealed": {node.signer.address: "0xab01"}}))
-    assert blob(doc.resolve().as_uri()) == bytes.fromhex("ab01")  # percent-escaped path too
-    with pytest.raises(Rejection, match="open request document unreadable: no file"):
-        blob((tmp_path / "absent.json").as_uri())
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    with pytest.raises(Rejection, match="not a regular file"):
-        blob(fifo.as_uri())
-    (tmp_path / "other.json").write_text(json.dumps({"sealed": {}}))
-    with pytest.raises(NotForUs):
-        blob((tmp_path / "other.json").as_uri())
-    with pytest.raises(NotForUs):
-        blob("https://example.invalid/open.json")
 
 
 def test_journal_survives_reopen(tmp_path: Path) -> None:
@@ -401,26 +372,6 @@ def test_a_poison_input_is_rejected_and_the_running_zk_worker_serves_the_next(
         code = worker.wait(timeout=60)
     assert code == 0, log_path.read_text()
     assert "stopped: 1 recorded, 2 rejected" in log_path.read_text()
-
-
-def test_an_open_request_this_worker_cannot_serve_is_skipped_not_rejected(
-    attestia, served_model, demo_package_dir, tmp_path
-) -> None:
-    """Nobody may reject an open request (another worker may serve it): the worker journals
-    why it skipped it and sends nothing."""
-    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
-    salt = new_salt()
-    commitment = commit(salt, b"whatever")
-    missing = b"uri:" + (tmp_path / "no-such-document.json").as_uri().encode()
-    rid = _raw_request(attestia, served_model.model_id, missing, commitment, ZERO_ADDRESS)
-    nonce = attestia.chain.w3.eth.get_transaction_count(node.operator.address)
-    stats = node.run(until_idle=True)
-    assert stats.skipped == 1 and stats.rejected == 0 and stats.failed == 0
-    [entry] = node.journal.entries(J.SKIPPED)
-    assert entry.request_id == "0x" + rid.hex()
-    assert entry.reason.startswith("cannot serve: open request document unreadable")
-    assert attestia.chain.w3.eth.get_transaction_count(node.operator.address) == nonce
-    assert attestia.registry.request_state(rid) != ZERO32  # still open for another worker
 
 
 def test_an_expired_request_is_rejected_before_the_model_runs(

@@ -9,18 +9,21 @@ import {RewardDistributor} from "../../../contracts/RewardDistributor.sol";
 import {Slasher} from "../../../contracts/Slasher.sol";
 import {RegistryLens} from "../../../contracts/RegistryLens.sol";
 import {IRewardDistributor} from "../../../contracts/interfaces/IRewardDistributor.sol";
+import {IRegistryViews} from "../../../contracts/interfaces/IRegistryViews.sol";
 import {
     Share,
     Inference,
     Request,
     Batch,
     Split,
+    Model,
     BPS,
     PROOF_SIGNED,
     PROOF_TEE,
     PROOF_ZK,
     TIMESTAMP_WINDOW,
-    SLASH_REPORTER_BPS
+    SLASH_REPORTER_BPS,
+    termsHashOf
 } from "../../../contracts/Common.sol";
 
 /// @notice Drives the registry and the distributor through every money path with bounded,
@@ -386,7 +389,7 @@ contract AttestiaHandler {
         bytes32 structHash = keccak256(
             abi.encode(typeHash, w.signer, operator, keccak256(hex"04aa"), registry.nonces(w.signer), deadline)
         );
-        return Attestia.sign(w.key, keccak256(abi.encodePacked("\x19\x01", registry.domainSeparator(), structHash)));
+        return Attestia.sign(w.key, keccak256(abi.encodePacked("\x19\x01", IRegistryViews(address(registry)).domainSeparator(), structHash)));
     }
 
     function _addStake(uint256 workerSeed, uint256 amount) private {
@@ -462,18 +465,21 @@ contract AttestiaHandler {
         address worker = named ? w.signer : address(0);
         bytes32 inputCommitment = keccak256(abi.encode("input", input % 32));
         bytes32 requestId = keccak256(abi.encode(requester, m.id, inputCommitment));
-        bool expected = !m.deprecated && !m.revoked && (!named || _active(w)) && !requestIdUsed[requestId];
+        // A request naming no worker is refused (WorkerRequired, issue 17).
+        bool expected = named && !m.deprecated && !m.revoked && _active(w) && !requestIdUsed[requestId];
         uint256 fee = m.fee;
         VM.deal(requester, requester.balance + fee);
+        Model memory terms = IRegistryViews(address(registry)).getModel(m.id);
+        bytes32 termsHash = termsHashOf(fee, terms.policy, terms.workerBps, terms.ownerBps, terms.verifier);
         VM.prank(requester);
-        try registry.requestInference{value: fee}(m.id, worker, inputCommitment, bytes32(0), hex"c0ffee") returns (bytes32 id) {
+        try registry.requestInference{value: fee}(m.id, worker, inputCommitment, bytes32(0), termsHash, hex"c0ffee") returns (bytes32 id) {
             _outcome("requestInference", expected, true);
             ok = true;
             _check(id == requestId, "requestInference: unexpected request id");
             requestIdUsed[requestId] = true;
             // The terms in force now travel with the request (issue 9 class 5).
             _open.push(
-                Request(requester, m.id, worker, fee, uint64(now_), inputCommitment, bytes32(0), m.workerBps, m.ownerBps, m.policy)
+                Request(requester, m.id, worker, fee, uint64(now_), inputCommitment, bytes32(0), m.workerBps, m.ownerBps, m.policy, terms.verifier)
             );
             ghostEscrow += fee;
         } catch (bytes memory err) {
@@ -481,11 +487,11 @@ contract AttestiaHandler {
         }
     }
 
-    /// @dev A SIGNED record of an open request by its named worker (or any key for an open
-    ///      one), with a valid attribution list over the roster, sent by the worker or relayed.
-    ///      With no open request it first pays for one (from the same seeds).
+    /// @dev A SIGNED record of an open request by its named worker, with a valid attribution
+    ///      list over the roster, sent by the worker or relayed. With no open request it first
+    ///      pays for one (from the same seeds).
     function fulfill(uint256 openSeed, uint256 workerSeed, uint256 shareSeed, bool bySig) external step {
-        if (_open.length == 0 && !_requestInference(openSeed, shareSeed, workerSeed, bySig, uint8(shareSeed))) {
+        if (_open.length == 0 && !_requestInference(openSeed, shareSeed, workerSeed, true, uint8(shareSeed))) {
             return;
         }
         uint256 index = openSeed % _open.length;
@@ -526,13 +532,15 @@ contract AttestiaHandler {
         _applyRecord(index, a);
     }
 
-    function _prepareRecord(Request memory request, uint256 workerSeed, uint256 shareSeed)
+    /// @dev The record is the named worker's (every request names one, issue 17); the second
+    ///      argument (a worker seed) is kept for the callers' seeds.
+    function _prepareRecord(Request memory request, uint256, uint256 shareSeed)
         private
         view
         returns (Attempt memory a)
     {
         a.request = request;
-        a.w = request.worker == address(0) ? _pickWorker(workerSeed) : workers[_workerIndex[request.worker] - 1];
+        a.w = workers[_workerIndex[request.worker] - 1];
         a.m = models[_modelIndex[request.modelId] - 1];
         a.list = Attestia.shares(roster, shareSeed);
         a.inference = Attestia.signedRecord(
@@ -602,24 +610,15 @@ contract AttestiaHandler {
         if (_open.length == 0) return;
         uint256 index = openSeed % _open.length;
         Request memory request = _open[index];
-        address caller;
-        bool named = request.worker != address(0);
-        if (named) {
-            // The named key or its operator, whatever the key's state.
-            WorkerInfo storage w = workers[_workerIndex[request.worker] - 1];
-            caller = callerSeed % 2 == 0 ? w.signer : w.operator;
-        } else {
-            // Any active key: an open request is not rejectable (issue 9 class 7).
-            WorkerInfo storage w = workers[callerSeed % WORKERS];
-            if (!_active(w)) return;
-            caller = w.signer;
-        }
+        // The named key or its operator, whatever the key's state (every request names one).
+        WorkerInfo storage w = workers[_workerIndex[request.worker] - 1];
+        address caller = callerSeed % 2 == 0 ? w.signer : w.operator;
         VM.prank(caller);
         try registry.rejectRequest(request, "cannot serve") {
-            _outcome("rejectRequest", named, true);
+            _outcome("rejectRequest", true, true);
             _refund(index, request);
         } catch (bytes memory err) {
-            _outcome("rejectRequest", named, false, err);
+            _outcome("rejectRequest", true, false, err);
         }
     }
 

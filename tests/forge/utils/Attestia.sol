@@ -12,10 +12,12 @@ library Attestia {
     uint256 internal constant START = 1_750_000_000; // block time at set-up, and epoch 0 start
     uint256 internal constant MIN_STAKE = 1 ether;
     uint64 internal constant UNBONDING_DELAY = 7 days;
-    /// @dev UNBONDING_DELAY >= CHALLENGE_WINDOW + TIMESTAMP_WINDOW, as the registry requires.
+    /// @dev UNBONDING_DELAY >= CHALLENGE_WINDOW + TIMESTAMP_WINDOW + WINDOW_MARGIN, as the
+    ///      registry requires.
     uint64 internal constant CHALLENGE_WINDOW = 3 days;
     uint64 internal constant REQUEST_TIMEOUT = 1 hours;
-    /// @dev Attribution disputes: UNBONDING_DELAY >= CHALLENGE_WINDOW + 15 min + 2 * RESPONSE_WINDOW.
+    /// @dev Attribution disputes: UNBONDING_DELAY >= CHALLENGE_WINDOW + 15 min + 2 * RESPONSE_WINDOW
+    ///      + WINDOW_MARGIN.
     uint256 internal constant DISPUTE_BOND = 0.1 ether;
     uint64 internal constant RESPONSE_WINDOW = 1 days;
     uint64 internal constant EPOCH_LENGTH = 1 days;

@@ -8,7 +8,9 @@ import {InferenceRegistry} from "../../../contracts/InferenceRegistry.sol";
 import {RewardDistributor} from "../../../contracts/RewardDistributor.sol";
 import {Slasher} from "../../../contracts/Slasher.sol";
 import {RegistryLens} from "../../../contracts/RegistryLens.sol";
-import {Share, Inference, Request, Split, Model, PROOF_SIGNED} from "../../../contracts/Common.sol";
+import {
+    Share, Inference, Request, Split, Model, PROOF_SIGNED, termsHashOf
+} from "../../../contracts/Common.sol";
 
 /// @notice A fresh ETH RewardDistributor, InferenceRegistry, Slasher (set as the registry's
 ///         slasher) and RegistryLens wired together, with named actors, one staked worker key
@@ -120,7 +122,7 @@ abstract contract Fixture is Base {
         );
         bytes32 structHash =
             keccak256(abi.encode(typeHash, signer, operator_, keccak256(encryptionKey), nonce, deadline));
-        return keccak256(abi.encodePacked("\x19\x01", registry.domainSeparator(), structHash));
+        return keccak256(abi.encodePacked("\x19\x01", IRegistryViews(address(registry)).domainSeparator(), structHash));
     }
 
     /// @dev Pays for a request from `requester`; returns the struct the event carries (with the
@@ -136,10 +138,11 @@ abstract contract Fixture is Base {
         internal
         returns (Request memory request)
     {
-        vm.prank(requester);
-        registry.requestInference{value: fee}(modelId, named, input, zkInputHash, hex"c0ffee");
-        // Read after the call, so a test's expectRevert applies to the request itself.
+        // The terms the requester reads (a view call: a test's expectRevert would apply to it,
+        // so revert tests use _requestReverts).
         Model memory model = IRegistryViews(address(registry)).getModel(modelId);
+        vm.prank(requester);
+        registry.requestInference{value: fee}(modelId, named, input, zkInputHash, _terms(model), hex"c0ffee");
         request = Request({
             requester: requester,
             modelId: modelId,
@@ -150,8 +153,23 @@ abstract contract Fixture is Base {
             zkInputHash: zkInputHash,
             workerBps: model.workerBps,
             ownerBps: model.ownerBps,
-            policy: model.policy
+            policy: model.policy,
+            verifier: model.verifier
         });
+    }
+
+    /// @dev A request (terms read first) expected to revert with `err`.
+    function _requestReverts(bytes32 modelId, address named, bytes32 input, uint256 fee, bytes memory err)
+        internal
+    {
+        bytes32 terms = _terms(IRegistryViews(address(registry)).getModel(modelId));
+        vm.expectRevert(err);
+        vm.prank(requester);
+        registry.requestInference{value: fee}(modelId, named, input, bytes32(0), terms, hex"c0ffee");
+    }
+
+    function _terms(Model memory model) internal pure returns (bytes32) {
+        return termsHashOf(model.fee, model.policy, model.workerBps, model.ownerBps, model.verifier);
     }
 
     /// @dev A valid SIGNED record of `request` by the fixture's worker, now.
