@@ -206,7 +206,7 @@ def main(args: list[str] | None = None) -> None:
         _print_error(exc.format_message())
         sys.exit(exc.exit_code)
     except AttestiaError as exc:
-        _print_error(str(exc))
+        _print_error(exc.for_people())
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort, EOFError):
         from offchain.cli.common import err_console
