@@ -150,6 +150,10 @@ def _out_of_gas(exc: BaseException) -> bool:
     return "outofgas" in text or "gasrequiredexceeds" in text
 
 
+class InsufficientFunds(ChainError):
+    """The sending account cannot pay for the gas (and value) of a transaction."""
+
+
 class NonceTooLow(ChainError):
     """The node already has a transaction with this nonce from this account."""
 
@@ -294,8 +298,24 @@ class Sender:
     def _raise_revert(self, exc: BaseException, call: Call) -> None:
         reverted = self._revert_of(exc, call.label, call.to)
         if reverted is None:
+            self._raise_unfunded(exc, call)
             raise exc
         raise reverted from None
+
+    def _raise_unfunded(self, exc: BaseException, call: Call | None = None) -> None:
+        """A node's "insufficient funds" (geth, anvil: for gas * price + value) said in one
+        line with the account's balance and what to do."""
+        if "insufficientfunds" not in str(exc).lower().replace(" ", ""):
+            return
+        balance = self.w3.eth.get_balance(self.address)
+        label = f"{call.label}: " if call is not None and call.label else ""
+        value = call.value if call is not None else 0
+        needs = f" plus {value / 10**18:.6f} ETH sent" if value else ""
+        raise InsufficientFunds(
+            f"{label}{self.address} holds {balance / 10**18:.6f} ETH, not enough for the gas"
+            f"{needs}: fund it, or sign with a funded key (ATTESTIA_PRIVATE_KEY or "
+            f"ATTESTIA_KEYSTORE); nothing was sent"
+        ) from None
 
     def estimate(self, call: Call) -> int:
         try:
@@ -354,6 +374,7 @@ class Sender:
             if "nonce too low" in message and self._known(tx_hash):
                 return tx_hash  # a resend of bytes that were mined in the meantime
             self.resync()
+            self._raise_unfunded(exc)
             if "nonce too low" in message:
                 raise NonceTooLow(
                     "nonce too low: another process sent from this account; retry"
