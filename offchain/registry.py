@@ -496,6 +496,15 @@ class Registry:
 # -- attribution disputes (the Slasher) -----------------------------------------------------
 
 @dataclass(frozen=True)
+class RevealedInput:
+    """A record's input as a challenge published it on chain (``challenge`` calldata)."""
+
+    input_bytes: bytes
+    salt: bytes
+    tx_hash: str
+
+
+@dataclass(frozen=True)
 class DisputeOpened:
     """``DisputeOpened``: a challenge; the quantised input and label are now public."""
 
@@ -622,6 +631,24 @@ class Disputes:
                                      tuple(int(v) for v in a["query"]), int(a["respondBy"]),
                                      EventMeta.of(e)))
         return out
+
+    def revealed_input(self, request_id: bytes) -> RevealedInput | None:
+        """The input and salt a challenge of ``request_id`` published: the arguments of the
+        ``challenge`` transaction behind its DisputeOpened event (None: never challenged, or
+        the challenge was relayed by a contract, whose calldata is not the call's)."""
+        for opened in reversed(self.opened(request_id=request_id)):
+            tx = self.attestia.chain.w3.eth.get_transaction(HexBytes(opened.meta.tx_hash))
+            to = tx.get("to")
+            if to is None or to_checksum_address(to) != self.address:
+                continue
+            try:
+                fn, args = self.contract.decode_function_input(tx["input"])
+            except ValueError:
+                continue
+            if fn.fn_name == "challenge":
+                return RevealedInput(bytes(args["input"]), bytes(args["salt"]),
+                                     opened.meta.tx_hash)
+        return None
 
     def responded(self, from_block: int | None = None, to_block: int | None = None, *,
                   request_id: bytes | None = None) -> list[DisputeResponded]:
