@@ -10,6 +10,10 @@ class AttestiaError(Exception):
 
     exit_code = 1
 
+    def for_people(self) -> str:
+        """The message the CLI prints (a subclass may add what it knows beyond ``str``)."""
+        return str(self)
+
 
 class ConfigError(AttestiaError):
     """Configuration is missing or inconsistent (RPC URL, keys, deployment files)."""
@@ -28,12 +32,19 @@ class ChainError(AttestiaError):
 
 
 class TransactionReverted(ChainError):
-    """A transaction or call reverted; ``error`` names the decoded custom error if known."""
+    """A transaction or call reverted; ``error`` names the decoded custom error if known,
+    ``explanation`` says in words what it means and what to do (the CLI prints it after the
+    message; the message itself stays the machine-readable ``reverted with Name(args)``)."""
 
-    def __init__(self, message: str, *, error: str | None = None, args: tuple = ()) -> None:
+    def __init__(self, message: str, *, error: str | None = None, args: tuple = (),
+                 explanation: str | None = None) -> None:
         super().__init__(message)
         self.error = error
         self.error_args = args
+        self.explanation = explanation
+
+    def for_people(self) -> str:
+        return f"{self}: {self.explanation}" if self.explanation else str(self)
 
 
 class AttributionError(AttestiaError):

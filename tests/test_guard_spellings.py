@@ -49,6 +49,8 @@ ALLOWED: dict[str, str] = {
         "pins the hot path's share encoding to eth_abi's (address,uint16)[]",
     "tests/contracts/test_contracts_eip712.py":
         "pins REQUEST_ABI_TYPES and hash_request to the compiled registry's hashRequest",
+    "tests/chain/test_reverts.py":
+        "builds revert data of custom errors with (address,bytes32) arguments, no model id",
     "tests/dispute/test_integer_onchain.py":
         "pins the trace's hand-made encoders to eth_abi (query hash, int256[])",
 }

@@ -8,10 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from offchain.errors import AttestiaError
 from offchain.protocol import Inference, Share, attribution_hash, inference_digest, share_of
 from offchain.registry import Attestia, InferenceRecorded
+
+
+class PoolLeaf(Protocol):
+    """A batch leaf's part of a reward pool (``rewards.settlement.PoolShare`` is one)."""
+
+    @property
+    def pool(self) -> int: ...
+
+    @property
+    def shares(self) -> tuple[tuple[str, int], ...]: ...
 
 
 class RecordNotFound(AttestiaError):
@@ -58,7 +69,9 @@ class RecordedAttribution:
 
 @dataclass(frozen=True)
 class ContributorTotals:
-    """One contributor over many records: how often it had a share, its mean and its earnings."""
+    """One contributor over many records: how often it had a share, its mean and its earnings.
+    Records are the single records and the leaves of batches whose file passed its checks,
+    as the explorer counts them; ``batch_leaves`` says how many of ``records`` are leaves."""
 
     contributor: str
     records: int
@@ -66,18 +79,24 @@ class ContributorTotals:
     mean_bps: float
     total_fee_share: int
     all_verified: bool
+    batch_leaves: int = 0
 
 
-def contributor_totals(records: Sequence[RecordedAttribution], contributor: str
-                       ) -> ContributorTotals:
-    """Totals of ``contributor`` (checksummed) over ``records``; the mean is over the records
-    that gave it a share (0 if none did)."""
-    mine = [(r, b) for r in records if (b := dict(r.shares).get(contributor, 0))]
+def contributor_totals(records: Sequence[RecordedAttribution], contributor: str,
+                       leaves: Sequence[PoolLeaf] = ()) -> ContributorTotals:
+    """Totals of ``contributor`` (checksummed) over ``records`` and batch ``leaves`` (checked
+    against their committed batch already); the mean is over the records that gave it a
+    share (0 if none did)."""
+    mine = [(r.contributor_cut, b, r.verified) for r in records
+            if (b := dict(r.shares).get(contributor, 0))]
+    mine += [(leaf.pool, b, True) for leaf in leaves
+             if (b := dict(leaf.shares).get(contributor, 0))]
     return ContributorTotals(
-        contributor, len(records), len(mine),
-        (sum(b for _, b in mine) / len(mine)) if mine else 0,
-        sum(r.fee_share(b) for r, b in mine),
-        all(r.verified for r, _ in mine),
+        contributor, len(records) + len(leaves), len(mine),
+        (sum(b for _, b, _ in mine) / len(mine)) if mine else 0,
+        sum(share_of(pool, b) for pool, b, _ in mine),
+        all(verified for _, _, verified in mine),
+        len(leaves),
     )
 
 

@@ -40,6 +40,7 @@ from web3.exceptions import (
 )
 from web3.types import TxParams
 
+from offchain.chain.reverts import explain
 from offchain.errors import ChainError, TransactionReverted
 
 GWEI = 10**9
@@ -104,6 +105,16 @@ class ErrorDecoder:
         shown = ", ".join(_show(a) for a in args)
         return f"reverted with {name}({shown})", name, args
 
+    def explain(self, data: bytes) -> str | None:
+        """What the custom error in revert ``data`` means and what to do, in words with its
+        arguments decoded (``offchain.chain.reverts``); None when it is not a custom error."""
+        try:
+            name, args = self.decode(data)
+        except ValueError:
+            return None
+        entry = self._errors.get(bytes(data[:4]))
+        return explain(name, args, entry[2]) if entry else None
+
 
 def _show(value: Any) -> str:
     if isinstance(value, bytes):
@@ -137,6 +148,10 @@ def _out_of_gas(exc: BaseException) -> bool:
     "EVM error OutOfGas", estimates: "gas required exceeds allowance")."""
     text = str(exc).lower().replace(" ", "")
     return "outofgas" in text or "gasrequiredexceeds" in text
+
+
+class InsufficientFunds(ChainError):
+    """The sending account cannot pay for the gas (and value) of a transaction."""
 
 
 class NonceTooLow(ChainError):
@@ -239,9 +254,11 @@ class Sender:
             tx["gas"] = call.gas
         return cast(TxParams, tx)
 
-    def _revert_of(self, exc: BaseException, label: str) -> TransactionReverted | None:
+    def _revert_of(self, exc: BaseException, label: str, to: str | None = None
+                   ) -> TransactionReverted | None:
         """The decoded revert an eth_call / gas estimate failed with; None if ``exc`` is not
-        a revert (nor running out of gas)."""
+        a revert (nor running out of gas). ``to``, the called contract, lets a missing role
+        name who holds it."""
         prefix = f"{label}: " if label else ""
         data = revert_data(exc)
         if data is None and not isinstance(exc, ContractLogicError):
@@ -249,13 +266,56 @@ class Sender:
                 return TransactionReverted(f"{prefix}ran out of gas")
             return None
         text, name, args = self.decoder.describe(data or b"")
-        return TransactionReverted(f"{prefix}{text}", error=name, args=args)
+        explanation = self.decoder.explain(data or b"")
+        if name == "AccessControlUnauthorizedAccount" and to and explanation:
+            holders = self._role_holders(to, bytes(args[1]))
+            if holders is not None:
+                explanation += (f" (held by {', '.join(holders)})" if holders
+                                else " (no account holds it)")
+        return TransactionReverted(f"{prefix}{text}", error=name, args=args,
+                                   explanation=explanation)
+
+    def _role_holders(self, contract: str, role: bytes) -> list[str] | None:
+        """Who holds ``role`` on ``contract`` now, from its RoleGranted / RoleRevoked events
+        (OpenZeppelin's AccessControl does not enumerate holders); None when the node will
+        not answer the log query (public endpoints limit block ranges)."""
+        topics = {keccak(text=f"{e}(bytes32,address,address)"): e
+                  for e in ("RoleGranted", "RoleRevoked")}
+        try:
+            logs = self.w3.eth.get_logs({
+                "address": Web3.to_checksum_address(contract), "fromBlock": 0,
+                "toBlock": "latest",
+                "topics": [[HexBytes(t) for t in topics], HexBytes(role)],
+            })
+        except (ValueError, Web3RPCError, OSError):
+            return None
+        holders: dict[str, bool] = {}
+        for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
+            account = Web3.to_checksum_address(bytes(log["topics"][2])[-20:])
+            holders[account] = topics[bytes(log["topics"][0])] == "RoleGranted"
+        return [account for account, held in holders.items() if held]
 
     def _raise_revert(self, exc: BaseException, call: Call) -> None:
-        reverted = self._revert_of(exc, call.label)
+        reverted = self._revert_of(exc, call.label, call.to)
         if reverted is None:
+            self._raise_unfunded(exc, call)
             raise exc
         raise reverted from None
+
+    def _raise_unfunded(self, exc: BaseException, call: Call | None = None) -> None:
+        """A node's "insufficient funds" (geth, anvil: for gas * price + value) said in one
+        line with the account's balance and what to do."""
+        if "insufficientfunds" not in str(exc).lower().replace(" ", ""):
+            return
+        balance = self.w3.eth.get_balance(self.address)
+        label = f"{call.label}: " if call is not None and call.label else ""
+        value = call.value if call is not None else 0
+        needs = f" plus {value / 10**18:.6f} ETH sent" if value else ""
+        raise InsufficientFunds(
+            f"{label}{self.address} holds {balance / 10**18:.6f} ETH, not enough for the gas"
+            f"{needs}: fund it, or sign with a funded key (ATTESTIA_PRIVATE_KEY or "
+            f"ATTESTIA_KEYSTORE); nothing was sent"
+        ) from None
 
     def estimate(self, call: Call) -> int:
         try:
@@ -314,6 +374,7 @@ class Sender:
             if "nonce too low" in message and self._known(tx_hash):
                 return tx_hash  # a resend of bytes that were mined in the meantime
             self.resync()
+            self._raise_unfunded(exc)
             if "nonce too low" in message:
                 raise NonceTooLow(
                     "nonce too low: another process sent from this account; retry"
@@ -378,7 +439,7 @@ class Sender:
             try:
                 self.w3.eth.call(cast(TxParams, replay), at)
             except (ContractLogicError, ValueError, Web3RPCError) as exc:
-                reverted = self._revert_of(exc, label)
+                reverted = self._revert_of(exc, label, mined.get("to"))
                 if reverted is not None:
                     raise reverted from None
                 why = f"its replay failed: {exc}"  # e.g. the node no longer has that state

@@ -97,7 +97,6 @@ def status_json(status: Any) -> dict[str, Any]:
     """An embedded chain's status (``anvil.ChainStatus``) with camelCase names and ISO time."""
     return {"running": status.running, "port": status.port, "pid": status.pid,
             "chainId": status.chain_id, "block": status.block,
-            "time": iso(status.timestamp) if status.timestamp is not None else None,
             "timestamp": status.timestamp, "stateFile": status.state_file}
 
 
@@ -209,9 +208,8 @@ def chain_advance(
     if as_json:
         print_json({
             "chainId": chain_id, "block": block, "timestamp": timestamp,
-            "time": iso(timestamp), "advancedSeconds": seconds,
-            "epoch": epoch[0] if epoch else None, "epochEnds": epoch[1] if epoch else None,
-            "epochEndsAt": iso(epoch[1]) if epoch else None,
+            "advancedSeconds": seconds, "epoch": epoch[0] if epoch else None,
+            "epochEndsAt": epoch[1] if epoch else None,
         })
         return
     console.print(

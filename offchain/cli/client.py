@@ -145,18 +145,11 @@ def _wait_visibly(attestia, local, timeout: float):
 
 
 def _find_package(data_dir: Path, content_hash: bytes):
-    """A package under <data dir>/models with this content hash (sha-256 of model.onnx)."""
-    from offchain.models import load_package
+    """This project's package with this content hash: one it registered (wherever it lives),
+    else one under <data dir>/models (sha-256 of model.onnx)."""
+    from offchain.models.registrations import find_package
 
-    models = data_dir / "models"
-    for path in sorted(models.glob("*")) if models.exists() else []:
-        try:
-            pkg = load_package(path)
-        except Exception:  # not a package: ignore
-            continue
-        if pkg.content_hash == content_hash:
-            return pkg
-    return None
+    return find_package(data_dir, content_hash)
 
 
 def _share_rows(shares) -> list[dict]:
@@ -188,11 +181,15 @@ def _share_table(rows: list[dict], title: str, names: dict[str, str] | None = No
 
 def attribution(
     ctx: typer.Context,
-    inference_id: str = typer.Argument(None, help="Record id (the request id, 0x...)."),
+    inference_id: str = typer.Argument(None, help="Record id: the request id (0x...), or a "
+                                       "batch leaf, batch:0x<batchId>:<leaf index>."),
     contributor: str = typer.Option(None, help="Totals of one contributor over all records."),
     as_json: bool = typer.Option(False, "--json", help="Print the attribution as JSON."),
 ) -> None:
     """Read a record's attribution from chain, check it against the on-chain hash.
+
+    Records are single records and the leaves of batches whose published file passes its
+    checks, as the explorer counts them.
 
     Example: attestia attribution 0x5f3a...   |   attestia attribution --contributor 0x9965...
     """
@@ -203,29 +200,46 @@ def attribution(
     )
     from offchain.cli.common import parse_address, reader_of
     from offchain.errors import ConfigError
+    from offchain.rewards.chain import batch_cache, batch_outcomes
 
     who = parse_address(contributor, "--contributor") if contributor else None
     if not who and not inference_id:
         raise ConfigError("give an INFERENCE_ID or --contributor ADDR")
-    record_id = parse_bytes32(inference_id, "inference id") if not who else b""
+    leaf_ref = None
+    if not who and inference_id.startswith("batch:"):
+        from offchain.verify.evidence import RecordRef
+
+        leaf_ref = RecordRef.parse(inference_id)
+    record_id = (parse_bytes32(inference_id, "inference id") if not who and leaf_ref is None
+                 else b"")
     attestia = reader_of(ctx)
+    cache = batch_cache(settings_of(ctx).data_dir / "rewards")
     if who:
         from offchain.listing import mean_attribution_bps
 
         records = all_recorded(attestia)
-        totals = contributor_totals(records, who)
-        mean = mean_attribution_bps((r.shares for r in records), who)
+        leaves = [leaf for outcome in batch_outcomes(attestia, cache=cache)
+                  if outcome.included for leaf in outcome.leaves]
+        totals = contributor_totals(records, who, leaves)
+        mean = mean_attribution_bps([*(r.shares for r in records),
+                                     *(leaf.shares for leaf in leaves)], who)
         data = {"contributor": totals.contributor, "records": totals.records,
+                "batchLeaves": totals.batch_leaves,
                 "recordsWithShare": totals.records_with_share, "meanBps": mean,
                 "totalFeeShareWei": totals.total_fee_share,
                 "allHashesMatch": totals.all_verified}
         if as_json:
             print_json(data)
         else:
+            leaves_part = (f" ({totals.batch_leaves} of them batch leaves)"
+                           if totals.batch_leaves else "")
             console.print(f"{totals.contributor}: share in {totals.records_with_share} of "
-                          f"{totals.records} records, mean attribution {mean:.0f} bps over "
-                          f"all records, earned "
+                          f"{totals.records} records{leaves_part}, mean attribution "
+                          f"{mean:.0f} bps over all records, earned "
                           f"{eth(totals.total_fee_share)} ETH", highlight=False, soft_wrap=True)
+        return
+    if leaf_ref is not None:
+        _leaf_attribution(ctx, attestia, leaf_ref, cache, as_json)
         return
     rec = recorded_attribution(attestia, record_id)
     rows = _share_rows(rec.fee_shares())
@@ -246,6 +260,43 @@ def attribution(
                        "[red]list does NOT match the on-chain record[/]")
     if not rec.verified:
         raise typer.Exit(1)
+
+
+def _leaf_attribution(ctx: typer.Context, attestia, ref, cache: Path, as_json: bool) -> None:
+    """``attestia attribution batch:0x<id>:<index>``: a batch leaf's list, from the batch's
+    published file once it passes every check against the commitment (root, data hash,
+    roster, attribution hashes)."""
+    from offchain.attribution.onchain import fee_shares
+    from offchain.errors import ConfigError
+    from offchain.protocol import attribution_hash
+    from offchain.rewards.chain import batch_outcomes, describe
+
+    found = batch_outcomes(attestia, batch_id=ref.batch_id, cache=cache)
+    if not found:
+        raise ConfigError(f"no batch 0x{ref.batch_id.hex()} committed on chain "
+                          f"{attestia.chain.chain_id}")
+    [outcome] = found
+    if not outcome.included:
+        raise ConfigError(f"{describe(outcome)}; its leaves cannot be read back")
+    if not 0 <= ref.index < len(outcome.leaves):
+        raise ConfigError(f"batch 0x{ref.batch_id.hex()} has {len(outcome.leaves)} leaves "
+                          f"(0 to {len(outcome.leaves) - 1}), not {ref.index}")
+    leaf, inference = outcome.leaves[ref.index], outcome.inferences[ref.index]
+    rows = _share_rows(fee_shares(leaf.shares, leaf.pool))
+    data = {"requestId": "0x" + inference.requestId.hex(), "batch": ref.label,
+            "modelId": "0x" + inference.modelId.hex(), "epoch": leaf.epoch,
+            "contributorCutWei": leaf.pool,
+            "attributionHash": "0x" + inference.attributionHash.hex(),
+            "hashMatches": attribution_hash(leaf.shares) == inference.attributionHash,
+            "recordMatchesChain": True, "attribution": rows}
+    if as_json:
+        print_json(data)
+        return
+    registered = attestia.registry.model(inference.modelId)
+    local = (_find_package(settings_of(ctx).data_dir, registered.contentHash)
+             if registered is not None else None)
+    console.print(_share_table(rows, f"attribution of {ref.label[:24]}…", _names(local)))
+    console.print("[green]leaf of the committed batch root; list matches its hash[/]")
 
 
 def register(app: typer.Typer) -> None:

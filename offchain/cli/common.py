@@ -30,8 +30,44 @@ def chain_of(ctx: typer.Context) -> Chain:
     return connect(settings_of(ctx))
 
 
+# The --json wire format (docs/json.md): an amount of wei is a decimal string (a JavaScript
+# number loses precision above 2**53 wei, about 0.009 ETH), a moment is ISO 8601. An amount is
+# a key ending in "Wei" or one of MONEY_KEYS; a moment a key ending in "At" or "By" or one of
+# TIME_KEYS. print_json applies it, so no command can print a bare unix time or a wei number.
+MONEY_KEYS = frozenset({"allocated", "amount", "balance", "bond", "claimed", "claimedByAccount",
+                        "cumulative",
+                        "deposit", "fee", "funded", "refund", "slashed", "stake", "total",
+                        "totalClaimed", "totalFunded", "unallocated", "unclaimed", "value"})
+TIME_KEYS = frozenset({"deadline", "timestamp"})
+
+
+def is_money_key(key: str) -> bool:
+    return key.endswith("Wei") or key in MONEY_KEYS
+
+
+def is_time_key(key: str) -> bool:
+    return key.endswith(("At", "By")) or key in TIME_KEYS
+
+
+def wire(data: Any, key: str = "") -> Any:
+    """``data`` in the --json wire format (see MONEY_KEYS): wei as strings, times as ISO."""
+    if isinstance(data, dict):
+        # an amount's map (account -> wei) holds amounts under keys that are addresses
+        return {k: wire(v, key if is_money_key(key) else k) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [wire(v, key) for v in data]
+    if isinstance(data, int) and not isinstance(data, bool):
+        if is_money_key(key):
+            return str(data)
+        if is_time_key(key):
+            from offchain.timefmt import iso_if_set
+
+            return iso_if_set(data)
+    return data
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=_jsonable) + "\n")
+    sys.stdout.write(json.dumps(wire(data), indent=2, default=_jsonable) + "\n")
 
 
 def _jsonable(value: Any) -> Any:

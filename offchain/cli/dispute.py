@@ -112,8 +112,17 @@ def status_cmd(
 
     Example: attestia dispute status 0x5f3a…
     """
+    from offchain.errors import ConfigError
+    from offchain.protocol import ZERO32
+
     rid = _request_id(request_id)
-    data = status_json(reader_of(ctx), rid)
+    attestia = reader_of(ctx)
+    data = status_json(attestia, rid)
+    if data["state"] == "none" and "challengeWindowClosesAt" not in data \
+            and attestia.registry.request_state(rid) == ZERO32:
+        raise ConfigError(f"no request 0x{rid.hex()} on registry {attestia.registry.address} "
+                          f"(chain {attestia.chain.chain_id}): check the id (`attestia "
+                          f"request list`)")
     if as_json:
         print_json(data)
     else:

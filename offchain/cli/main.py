@@ -187,6 +187,13 @@ def _print_error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
+def _shortened(path: str, keep: int = 80) -> str:
+    """A path as an error line shows it: a very long one (File name too long) cut short."""
+    if len(path) <= keep:
+        return path
+    return f"{path[:keep // 2]}...{path[-keep // 2:]} ({len(path)} characters)"
+
+
 def main(args: list[str] | None = None) -> None:
     """Run the CLI; every failure a user can fix ends as ONE ``error: ...`` line on stderr
     and a non-zero exit: Attestia's own errors and click's usage errors (unknown option,
@@ -206,8 +213,14 @@ def main(args: list[str] | None = None) -> None:
         _print_error(exc.format_message())
         sys.exit(exc.exit_code)
     except AttestiaError as exc:
-        _print_error(str(exc))
+        _print_error(exc.for_people())
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        if exc.filename is None:  # not a path the user gave: a bug to report with its trace
+            raise
+        _print_error(f"cannot use the path {_shortened(str(exc.filename))}: "
+                     f"{exc.strerror or exc}")
+        sys.exit(1)
     except (KeyboardInterrupt, typer.Abort, EOFError):
         from offchain.cli.common import err_console
 

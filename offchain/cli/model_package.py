@@ -18,7 +18,8 @@ def package_cmd(
     roster: Path = typer.Option(..., "--roster", help="Contributor roster, JSON "
                                 "[{name, address}] or CSV with header name,address."),
     out: Path = typer.Option(..., "--out", help="Package directory to create (must not exist "
-                             "or be empty)."),
+                             "or be empty); a relative path is relative to the current "
+                             "directory."),
     name: str = typer.Option(None, "--name", help="Package name (default: the ONNX file's "
                              "name without .onnx)."),
     version: str = typer.Option("1.0.0", "--version", help="Package version."),
@@ -45,7 +46,7 @@ def package_cmd(
                                  labels=label_names)
     manifest = package.manifest
     summary = {
-        "path": str(package.path),
+        "path": str(package.path.resolve()),
         "name": manifest.name,
         "version": manifest.version,
         "contentHash": "0x" + package.content_hash.hex(),

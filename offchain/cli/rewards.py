@@ -106,8 +106,7 @@ def settle_cmd(
     claimable = status == RootStatus.ACTIVATED or ready <= clock.now
     if as_json:
         print_json({"settled": True, "proposedNow": proposed_now, "epoch": s.epoch,
-                    "root": s.root, "total": s.total, "readyAt": ready,
-                    "claimableAt": _iso(ready),
+                    "root": s.root, "total": s.total, "claimableAt": ready,
                     "state": "claimable" if claimable else "pending",
                     "tree": str(s.path), "cumulative": s.cumulative, "funded": s.funded,
                     "unallocated": s.unallocated,
@@ -225,11 +224,7 @@ def status_cmd(
         else:
             state = "superseded"  # roots are cumulative: a newer claimable root covers it
         epochs.append({"epoch": event.epoch, "root": "0x" + root.root.hex(),
-                       "total": root.total, "readyAt": root.readyAt,
-                       "claimableAt": _iso(root.readyAt), "state": state,
-                       "status": {RootStatus.PROPOSED: "proposed",
-                                  RootStatus.CANCELLED: "cancelled",
-                                  RootStatus.ACTIVATED: "active"}.get(root.status, "none")})
+                       "total": root.total, "claimableAt": root.readyAt, "state": state})
     claimed = {claim.account: claim.cumulative for claim in dist.claims()}
     funding = dist.funding()
     funded, total_claimed = funding.funded, funding.claimed
@@ -253,7 +248,7 @@ def status_cmd(
     for col in ("epoch", "state", "total (ETH)", "claimable from", "root"):
         table.add_column(col)
     for e in epochs:
-        table.add_row(str(e["epoch"]), e["state"], eth(e["total"]), e["claimableAt"],
+        table.add_row(str(e["epoch"]), e["state"], eth(e["total"]), _iso(e["claimableAt"]),
                       e["root"][:18] + "…")
     if epochs:
         console.print(table)
@@ -363,7 +358,7 @@ def cancel_root_cmd(
     attestia = attestia_of(ctx)
     root = cancel_root(attestia, epoch, attestia.chain.account(dev_account))
     if as_json:
-        print_json({"epoch": epoch, "root": "0x" + root.hex(), "status": "cancelled"})
+        print_json({"epoch": epoch, "root": "0x" + root.hex(), "state": "cancelled"})
         return
     console.print(f"epoch {epoch}: root 0x{root.hex()} cancelled", highlight=False)
 

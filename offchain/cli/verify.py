@@ -18,7 +18,9 @@ def verify_cmd(
     batch: str = typer.Option(None, "--batch", help="Batch id, when INFERENCE_ID is the "
                               "request id of a batch leaf."),
     input_path: Path = typer.Option(None, "--input", help="Revealed input JSON "
-                                    "({\"features\": …}); needs --salt and a package."),
+                                    "({\"features\": …}); needs --salt and a package. Not "
+                                    "needed on the requester's machine, nor once a challenge "
+                                    "revealed the input on chain."),
     salt: str = typer.Option(None, "--salt", help="The input commitment's 32-byte salt (hex)."),
     package: Path = typer.Option(None, "--package", help="The public model package "
                                  "(default: one under .attestia/models with the record's id)."),

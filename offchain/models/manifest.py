@@ -307,6 +307,9 @@ def _address(value: Any, where: str) -> str:
         raise PackageSchemaError(
             f"{where} {value} is not EIP-55 checksummed; write it with to_checksum_address"
         )
+    if int(value, 16) == 0:  # rewards paid there are burnt: nobody holds its key
+        raise PackageSchemaError(f"{where} is the zero address, which nobody can claim from; "
+                                 "give the contributor's own address")
     return value
 
 

@@ -99,6 +99,37 @@ def record_model_id(data_dir: Path, chain_id: int, registry: str, content_hash: 
     return atomic_write_json(path, data, indent=1)
 
 
+def find_package(data_dir: Path | None, content_hash: bytes) -> ModelPackage | None:
+    """This project's package whose model.onnx has this content hash: one it registered
+    (the path ``record_model_id`` kept, wherever it lives), else one under ``<data
+    dir>/models``; None if neither. Contributor names come from it."""
+    from offchain.errors import AttestiaError
+    from offchain.models.package import load_package
+
+    if data_dir is None:
+        return None
+    try:
+        store = _read_store(data_dir)
+    except ConfigError:
+        store = {"registrations": {}}
+    wanted = "0x" + content_hash.hex()
+    registered = [entry.get("package") for by_content in store["registrations"].values()
+                  if isinstance(by_content, dict)
+                  for key, entry in by_content.items() if key == wanted and isinstance(entry, dict)]
+    models = data_dir / "models"
+    local = sorted(models.iterdir()) if models.is_dir() else []
+    for path in [*(Path(p) for p in registered if isinstance(p, str)), *local]:
+        if not (path / "manifest.json").is_file():
+            continue
+        try:
+            package = load_package(path)
+        except AttestiaError:
+            continue
+        if package.content_hash == content_hash:
+            return package
+    return None
+
+
 def recorded_model_id(data_dir: Path, chain_id: int, registry: str,
                       content_hash: bytes) -> bytes | None:
     """The id recorded for this content on this chain and registry, if any (unchecked)."""

@@ -37,13 +37,13 @@ from offchain.registry.events import (
 )
 from offchain.registry.inference import Registry, SubmittedRecord
 from offchain.registry.lens import RegistryLens
-from offchain.registry.slasher import Slasher
+from offchain.registry.slasher import RevealedInput, Slasher
 
 __all__ = [
     "Attestia", "BatchCommitted", "ClaimableRoot", "Claimed", "DisputeOpened",
     "DisputeResolved", "DisputeResponded", "Distributor", "EventMeta", "Funding",
     "InferenceRecorded", "InferenceRequested", "MeasurementEvent", "ModelRegistered",
     "ModelTermsUpdated", "Registry", "RegistryLens", "RequestCancelled", "RequestRejected",
-    "RootProposed", "Slasher", "SubmittedRecord", "WorkerRegistered",
+    "RevealedInput", "RootProposed", "Slasher", "SubmittedRecord", "WorkerRegistered",
     "decode_batch_committed", "decode_recorded", "decode_requested",
 ]

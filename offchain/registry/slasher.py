@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
 
 from offchain.chain.tx import Call
 from offchain.protocol import (
@@ -25,6 +29,15 @@ from offchain.registry.events import (
     decode_dispute_resolved,
     decode_dispute_responded,
 )
+
+
+@dataclass(frozen=True)
+class RevealedInput:
+    """A record's input as a challenge published it on chain (``challenge`` calldata)."""
+
+    input_bytes: bytes
+    salt: bytes
+    tx_hash: str
 
 
 class Slasher(ContractClient):
@@ -105,6 +118,24 @@ class Slasher(ContractClient):
             filters["worker"] = worker
         return [decode_dispute_opened(e)
                 for e in self._events("DisputeOpened", from_block, to_block, filters or None)]
+
+    def revealed_input(self, request_id: bytes) -> RevealedInput | None:
+        """The input and salt a challenge of ``request_id`` published: the arguments of the
+        ``challenge`` transaction behind its DisputeOpened event (None: never challenged, or
+        the challenge was relayed by a contract, whose calldata is not the call's)."""
+        for opened in reversed(self.opened(request_id=request_id)):
+            tx = self.contract.w3.eth.get_transaction(HexBytes(opened.meta.tx_hash))
+            to = tx.get("to")
+            if to is None or to_checksum_address(to) != self.address:
+                continue
+            try:
+                fn, args = self.contract.decode_function_input(tx["input"])
+            except ValueError:
+                continue
+            if fn.fn_name == "challenge":
+                return RevealedInput(bytes(args["input"]), bytes(args["salt"]),
+                                     opened.meta.tx_hash)
+        return None
 
     def responded(self, from_block: int | None = None, to_block: int | None = None, *,
                   request_id: bytes | None = None) -> list[DisputeResponded]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +87,8 @@ class BatchOutcome:
     leaves: tuple[PoolShare, ...] = ()
     capped: bool = False
     """The file's fees claim more than the deposit: its leaves are paid pro rata."""
+    inferences: tuple[Inference, ...] = ()
+    """The leaves' records as published (beside ``leaves``, position for position)."""
 
     @property
     def quarantined(self) -> bool:
@@ -103,7 +105,7 @@ class BatchOutcome:
             "batchId": "0x" + b.batch_id.hex(), "epoch": b.epoch, "deposit": b.deposit,
             "count": b.count, "worker": b.worker, "dataURI": b.data_uri,
             "dataHash": "0x" + b.data_hash.hex(),
-            "status": "settled" if self.included else "quarantined"}
+            "state": "settled" if self.included else "quarantined"}
         if self.included:
             data |= {"allocated": self.allocated, "capped": self.capped}
         else:
@@ -256,6 +258,35 @@ def read_ledger(attestia: Attestia, through_epoch: int, *, cache: Path | None = 
         singles.append(PoolShare(final_epoch, cut, kept, "0x" + r.request_id.hex()))
 
     deposited = [b for b in reg.batches() if b.epoch <= through_epoch and b.deposit > 0]
+    outcomes = checked_batches(attestia, deposited, roster, cache=cache, timeout=timeout)
+    return Ledger(through_epoch, tuple(singles), tuple(outcomes), tuple(flagged))
+
+
+def batch_outcomes(attestia: Attestia, *, batch_id: bytes | None = None,
+                   cache: Path | None = None, timeout: float = DEFAULT_TIMEOUT
+                   ) -> list[BatchOutcome]:
+    """Every committed batch (or the one ``batch_id``), any epoch, checked: its leaves with
+    their contributor pools when its file passes (``record`` is ``batch:0x<id>:<index>``),
+    else why not. The leaves are the records the explorer's indexer adds beside the single
+    ones (``attestia attribution`` counts them too)."""
+    reg = attestia.registry
+    rosters: dict[bytes, frozenset[str]] = {}
+
+    def roster(model_id: bytes) -> frozenset[str]:
+        if model_id not in rosters:
+            rosters[model_id] = frozenset(reg.contributors(model_id) or ())
+        return rosters[model_id]
+
+    batches = [b for b in reg.batches() if batch_id is None or b.batch_id == batch_id]
+    return checked_batches(attestia, batches, roster, cache=cache, timeout=timeout)
+
+
+def checked_batches(attestia: Attestia, deposited: Sequence[BatchCommitted],
+                    roster: Callable[[bytes], frozenset[str]], *, cache: Path | None = None,
+                    timeout: float = DEFAULT_TIMEOUT) -> list[BatchOutcome]:
+    """Each batch's file read (the cache first), checked and priced, or quarantined: the
+    settlement's batches, and the batch leaves ``attestia attribution --contributor`` counts
+    as the explorer does."""
     cached: dict[bytes, bytes] = {}
     for batch in deposited:
         path = _cached(cache, batch)
@@ -290,7 +321,7 @@ def read_ledger(attestia: Attestia, through_epoch: int, *, cache: Path | None = 
                     path.parent.mkdir(parents=True, exist_ok=True)
                     atomic_write_bytes(path, data)
         outcomes.append(outcome)
-    return Ledger(through_epoch, tuple(singles), tuple(outcomes), tuple(flagged))
+    return outcomes
 
 
 def _check(batch: BatchCommitted, data: bytes, roster: frozenset[str],
@@ -312,7 +343,8 @@ def _check(batch: BatchCommitted, data: bytes, roster: frozenset[str],
                              f"batch:0x{batch.batch_id.hex()}:{index}")
                    for index, (pool, leaf) in enumerate(zip(pools, published.leaves,
                                                             strict=True)))
-    outcome = BatchOutcome(batch, True, leaves=leaves, capped=capped)
+    outcome = BatchOutcome(batch, True, leaves=leaves, capped=capped,
+                           inferences=tuple(leaf.inference for leaf in published.leaves))
     assert outcome.allocated <= batch.deposit
     return outcome
 

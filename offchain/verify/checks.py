@@ -315,7 +315,8 @@ def check_input(ev: Evidence, revealed: Revealed | None) -> CheckResult:
         return skipped(name, "no record")
     if revealed is None:
         return skipped(name, "no revealed input: pass --input FILE --salt HEX, or run on the "
-                       "requester's machine (its local record)")
+                       "requester's machine (its local record); a challenge reveals it on "
+                       "chain")
     actual = commit(revealed.salt, revealed.input_bytes)
     if actual != ev.inference.inputCommitment:
         return failed(name, f"keccak256(salt || input) = {_hex(actual)}, the record commits to "

@@ -33,7 +33,7 @@ from offchain.protocol import (
     Worker,
     challenge_closes_at,
 )
-from offchain.registry import Attestia
+from offchain.registry import Attestia, RevealedInput
 from offchain.uri import UriError, local_file_refused, read_uri
 
 MAX_ATTESTATION_BYTES = 1024 * 1024
@@ -137,6 +137,7 @@ class Evidence:
     measurement: MeasurementStatus | None = None
     attestation: bytes | None = None
     attestation_error: str | None = None
+    challenge_reveal: RevealedInput | None = None  # the input a challenge made public
 
     @property
     def batched(self) -> bool:
@@ -258,6 +259,7 @@ def gather(attestia: Attestia, ref: RecordRef, *,
         recorded_at=int(w3.eth.get_block(event.block)["timestamp"]), tx_hash=event.tx_hash,
         request_slot=attestia.registry.request_state(event.request_id), event_digest=event.digest,
         submission=read_submission(attestia, event.tx_hash, SINGLE_METHODS),
+        challenge_reveal=attestia.slasher.revealed_input(event.request_id),
         **_read_sealed_result(attestia, event.tx_hash),
         **_read_parties(attestia, event.inference, local_roots),
     )

@@ -54,25 +54,16 @@ class Recomputed:
 
 
 def find_package(data_dir: Path | None, content_hash: bytes) -> ModelPackage | None:
-    """A package under ``data_dir/models`` whose model.onnx has this content hash (or None)."""
-    models = data_dir / "models" if data_dir else None
-    if models is None or not models.is_dir():
-        return None
-    for path in sorted(models.iterdir()):
-        if not (path / "manifest.json").is_file():
-            continue
-        try:
-            package = load_package(path)
-        except AttestiaError:
-            continue
-        if package.content_hash == content_hash:
-            return package
-    return None
+    """This project's package with this content hash (see registrations.find_package)."""
+    from offchain.models.registrations import find_package as find
+
+    return find(data_dir, content_hash)
 
 
 def reveal(ev: Evidence, options: VerifyOptions, package: ModelPackage | None
            ) -> C.Revealed | None:
-    """The revealed input: --input/--salt, else the requester's local record."""
+    """The revealed input: --input/--salt, else the requester's local record, else the
+    input a challenge published on chain (public from then on)."""
     if options.input_path is not None:
         if options.salt is None or len(options.salt) != 32:
             raise VerifyError("--input needs --salt HEX (the 32-byte commitment salt)")
@@ -85,12 +76,17 @@ def reveal(ev: Evidence, options: VerifyOptions, package: ModelPackage | None
             raise VerifyError(f"cannot read input {options.input_path}: {exc}") from None
         raw = package.parse_input(payload)
         return C.Revealed(encode_tensor(raw), options.salt, f"--input {options.input_path}")
-    if ev.inference is None or options.data_dir is None:
+    if ev.inference is None:
         return None
-    local = load_local_request(options.data_dir, "0x" + ev.inference.requestId.hex())
-    if local is None:
-        return None
-    return C.Revealed(local.input_bytes, local.salt, "the requester's local record")
+    local = (load_local_request(options.data_dir, "0x" + ev.inference.requestId.hex())
+             if options.data_dir is not None else None)
+    if local is not None:
+        return C.Revealed(local.input_bytes, local.salt, "the requester's local record")
+    if ev.challenge_reveal is not None:
+        shown = ev.challenge_reveal
+        return C.Revealed(shown.input_bytes, shown.salt,
+                          f"the input the challenge in tx {shown.tx_hash} revealed on chain")
+    return None
 
 
 def recompute(ev: Evidence, options: VerifyOptions) -> Recomputed:

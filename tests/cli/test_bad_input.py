@@ -27,6 +27,9 @@ from offchain.config import REPO_ROOT
 
 SOME_ID = "0x" + "ab" * 32
 NOT_A_KEYSTORE = "this is not a keystore\n"
+# a key that holds no ETH on the test chain (not one of Anvil's funded dev keys)
+UNFUNDED_KEY = "0x" + "42" * 32
+DEV_WORKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # dev account 1: a case's record worker
 GOOD_INPUT = json.dumps({"features": [0.5] * 30})  # the demo model has 30 features
 
 
@@ -68,6 +71,20 @@ def _ok_input(home: Path) -> None:
 def _inputs(home: Path) -> None:
     (home / "notjson.json").write_text("mean radius = 3\n")
     (home / "wrong.json").write_text('{"features": {"mean radius": 14.1}}')
+
+
+def _zero_roster(home: Path) -> None:
+    (home / "roster.json").write_text(json.dumps([
+        {"name": "alice", "address": DEV_WORKER},
+        {"name": "nobody", "address": "0x" + "00" * 20}]))
+
+
+def _keystore(home: Path) -> None:
+    """A real keystore whose password is not the case's ATTESTIA_KEYSTORE_PASSWORD ("x")."""
+    from eth_account import Account
+
+    keystore = Account.encrypt(UNFUNDED_KEY, "not x", kdf="pbkdf2", iterations=2)
+    (home / "key.json").write_text(json.dumps(keystore))
 
 
 def C(*args: str, **kw) -> Case:  # noqa: N802 (a table constructor)
@@ -319,6 +336,38 @@ CASES: dict[str, Case] = {
         "request", "submit", "--model", "{model}", "--package", "{pkg}", "--input",
         "{home}/ok.json", "--worker", "0x" + "11" * 20, model=True, setup=_ok_input,
         needle="is not running in this home"),
+    # issue 19: what still hurt after issue 10
+    "package-roster-zero-address": C("model", "package", "{pkg}/model.onnx", "--data", "{file}",
+                                     "--roster", "{home}/roster.json", "--out", "{home}/out",
+                                     setup=_zero_roster, needle="zero address"),
+    "register-path-too-long": C("model", "register", "{home}/" + "p" * 5000,
+                                needle="too long"),
+    "infer-input-path-too-long": C("infer", "--model", "{pkg}", "--input",
+                                   "{home}/" + "i" * 5000 + ".json", needle="too long"),
+    "infer-unfunded-key": C("infer", "--model", "{model}", "--package", "{pkg}", "--input",
+                            "{home}/ok.json", "--worker", DEV_WORKER, "--force", model=True,
+                            record=True, setup=_ok_input,
+                            env={"ATTESTIA_PRIVATE_KEY": UNFUNDED_KEY}, needle="not enough"),
+    "register-unfunded-key": C("model", "register", "{pkg}",
+                               env={"ATTESTIA_PRIVATE_KEY": UNFUNDED_KEY}, needle="not enough"),
+    "dispute-status-unknown-request": C("dispute", "status", SOME_ID, needle="no request"),
+    "infer-private-key-broken": C("infer", "--model", "{model}", "--package", "{pkg}",
+                                  "--input", "{home}/ok.json", model=True, setup=_ok_input,
+                                  env={"ATTESTIA_PRIVATE_KEY": "0x" + "zz" * 32},
+                                  needle="ATTESTIA_PRIVATE_KEY"),
+    "worker-run-private-key-broken": C("worker", "run", "--model", "{pkg}", model=True,
+                                       env={"ATTESTIA_PRIVATE_KEY": "0x" + "00" * 32},
+                                       needle="ATTESTIA_PRIVATE_KEY"),
+    "worker-run-keystore-broken": C("worker", "run", "--model", "{pkg}", model=True,
+                                    env={"ATTESTIA_KEYSTORE": "{file}"}, needle="keystore"),
+    "worker-run-keystore-wrong-password": C("worker", "run", "--model", "{pkg}", model=True,
+                                            setup=_keystore, env={"ATTESTIA_KEYSTORE":
+                                                                  "{home}/key.json"},
+                                            needle="wrong password"),
+    "request-submit-keystore-broken": C("request", "submit", "--model", "{model}", "--package",
+                                        "{pkg}", "--input", "{home}/ok.json", model=True,
+                                        setup=_ok_input, env={"ATTESTIA_KEYSTORE": "{file}"},
+                                        needle="keystore"),
     # the real entry point
     "subprocess-unknown-option": C("rewards", "settle", "--bogus", subprocess=True,
                                    needle="No such option"),

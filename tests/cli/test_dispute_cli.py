@@ -122,6 +122,13 @@ def test_frivolous_challenge_by_hand_respond_prove_resolve(
                  "--json", "--dev-account", str(CLIENT))
     assert opened.returncode == 0, opened.stderr
     assert json.loads(opened.stdout)["state"] == "open"
+    # The challenge made the input public: a stranger (no local request) verifies with it.
+    stranger = cli_home(settings, tmp_path / "stranger")
+    seen = cli(settings, stranger, "verify", rid, "--package", pkg, "--json")
+    checks = {c["name"]: c for c in json.loads(seen.stdout)["checks"]}
+    assert checks["input"]["status"] == "PASS", checks["input"]
+    assert "revealed on chain" in checks["input"]["reason"]
+    assert checks["output"]["status"] == "PASS", checks["output"]
     answered = cli(settings, home, "dispute", "respond", rid, "--model", pkg,
                    "--publish-dir", str(tmp_path / "traces"), "--json", "--dev-account", "1")
     assert answered.returncode == 0, answered.stderr

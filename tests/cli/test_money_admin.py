@@ -74,8 +74,8 @@ def test_withdraw_and_worker_stake(
     assert reg.balance(requester.address) == fee
 
     paid = json.loads(_ok(cli(home, anvil, "withdraw", "--dev-account", "2", "--json")))
-    assert paid == {"account": requester.address, "registryWei": fee, "slasherWei": 0,
-                    "totalWei": fee}
+    assert paid == {"account": requester.address, "registryWei": str(fee), "slasherWei": "0",
+                    "totalWei": str(fee)}
     assert reg.balance(requester.address) == 0
     nonce = _nonce(attestia, 2)
     again = _ok(cli(home, anvil, "withdraw", "--dev-account", "2"))
@@ -85,7 +85,8 @@ def test_withdraw_and_worker_stake(
     # stake add: the operator only
     added = json.loads(_ok(cli(home, anvil, "worker", "stake", "add", "0.5", "--signer", signer,
                                "--json")))
-    assert added["stakeWei"] == reg.min_stake() + 5 * 10**17 and added["movedWei"] == 5 * 10**17
+    assert added["stakeWei"] == str(reg.min_stake() + 5 * 10**17)
+    assert added["movedWei"] == str(5 * 10**17)
     nonce = _nonce(attestia, 3)
     refused = cli(home, anvil, "worker", "stake", "add", "0.5", "--signer", signer,
                   "--dev-account", STRANGER)
@@ -148,7 +149,7 @@ def test_cancel_root_and_measurements(
     assert_one_line_error(cli(home, anvil, "rewards", "cancel-root", str(epoch),
                               "--dev-account", STRANGER), "reverted with")
     done = json.loads(_ok(cli(home, anvil, "rewards", "cancel-root", str(epoch), "--json")))
-    assert done == {"epoch": epoch, "root": "0x" + "11" * 32, "status": "cancelled"}
+    assert done == {"epoch": epoch, "root": "0x" + "11" * 32, "state": "cancelled"}
     assert_one_line_error(cli(home, anvil, "rewards", "cancel-root", str(epoch)),
                           "RootNotProposed")
 

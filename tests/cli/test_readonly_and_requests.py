@@ -211,7 +211,7 @@ def test_model_list(world: World, tmp_path: Path) -> None:
     done = run(tmp_path, "--registry", world.registry, "model", "list", "--json", **env)
     assert done.returncode == 0, done.stderr
     [model] = json.loads(done.stdout)
-    assert model["state"] == "active" and model["feeWei"] == 10**15
+    assert model["state"] == "active" and model["feeWei"] == str(10**15)
     assert model["proofKinds"] == ["signed"] and model["owner"] == dev_account(0).address
     assert set(model) == {"modelId", "state", "owner", "feeWei", "proofKinds", "split",
                           "contentHash", "contributors", "registeredAt", "metadataURI"}
@@ -226,7 +226,7 @@ def test_worker_list_shows_liveness(world: World, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     [worker] = json.loads(done.stdout)
     assert worker["signer"] == world.worker and worker["state"] == "active"
-    assert worker["stakeWei"] > 0 and worker["records"] == 2
+    assert int(worker["stakeWei"]) > 0 and worker["records"] == 2
     assert worker["lastRecordAt"] is not None and worker["slashedAt"] is None
     text = run(world.home, "worker", "list", **env)
     assert text.returncode == 0 and world.worker in text.stdout and "active" in text.stdout
@@ -334,7 +334,7 @@ def test_request_cancel_after_expiry_refunds(world: World) -> None:  # advances 
     done = run(world.home, "request", "cancel", world.open_id, "--json", **env)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert data["state"] == "cancelled" and data["refundWei"] == 10**15
+    assert data["state"] == "cancelled" and data["refundWei"] == str(10**15)
     assert world.attestia.registry.balance(requester) == balance + 10**15  # withdrawable refund
     again = run(world.home, "request", "cancel", world.open_id, **env)
     assert_one_line_error(again, "is cancelled: nothing to cancel")
@@ -364,3 +364,29 @@ def test_infer_says_the_request_id_at_once_and_names_it_on_timeout(world: World)
     status = json.loads(run(world.home, "request", "status", rid, "--json",
                             ATTESTIA_RPC_URL=world.url).stdout)
     assert status["state"] == "open"
+
+
+def test_every_read_prints_the_json_wire_format(world: World) -> None:
+    """Issue 19: wei as decimal strings, moments as ISO 8601, in every read's --json (run
+    in-process: a dozen commands in a few seconds)."""
+    from offchain.models import load_package
+    from tests.cli.test_bad_input import run_in_process
+    from tests.cli.test_cli_json import check_wire
+
+    package = load_package(world.package_dir)
+    contributor = package.manifest.contributors[0].address
+    [model_id] = {"0x" + e["args"]["modelId"].hex() for e in world.attestia.registry.contract.events
+                  .ModelRegistered().get_logs(from_block=world.attestia.first_block)}
+    recorded = world.recorded[0]
+    reads = [["model", "list"], ["model", "show", model_id], ["worker", "list"],
+             ["request", "status", recorded], ["request", "status", world.open_id],
+             ["request", "list"], ["attribution", recorded],
+             ["attribution", "--contributor", contributor],
+             ["rewards", "status", "--account", contributor], ["dispute", "status", recorded],
+             ["governance", "measurements"], ["verify", recorded]]
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("ATTESTIA_")}
+    env |= {"ATTESTIA_HOME": str(world.home), "ATTESTIA_RPC_URL": world.url}
+    for args in reads:
+        done = run_in_process([*args, "--json"], env)
+        assert done.code in (0, None), f"{args}: {done.stderr}"
+        check_wire(json.loads(done.stdout), " ".join(args))
