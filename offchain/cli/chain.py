@@ -36,7 +36,7 @@ def build(
     settings = settings_of(ctx)
     start = time.perf_counter()
     artifacts, warnings, cached = compile_contracts(
-        settings.build_dir, contracts_dir=settings.contracts_dir, force=force
+        settings.build_dir, contracts_dir=settings.contracts_dir, force=force, publish=True
     )
     elapsed = time.perf_counter() - start
     if as_json:
