@@ -66,6 +66,25 @@ def worker_state(worker: Worker) -> str:
     return "active"
 
 
+def dead_key_reason(worker: Worker) -> str | None:
+    """Why a registered worker key can never record again, in a few words (None while it is
+    active). An unbonding key never comes back: a new key must be registered and staked."""
+    if worker.active:
+        return None
+    state = worker_state(worker)
+    if state == "unbonding" and worker.stake == 0:
+        return "unbonding and its stake withdrawn"
+    return state
+
+
+def another_key_advice(local_dev: bool) -> str:
+    """How to serve with another key (worker run registers and stakes a new one at start)."""
+    dev = "--dev-account N (a dev account this chain has not seen as a worker), or " \
+        if local_dev else ""
+    return (f"run the worker with another key: {dev}ATTESTIA_PRIVATE_KEY / ATTESTIA_KEYSTORE "
+            "set to a new key; `attestia worker run` registers and stakes it at start")
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     model_id: bytes
@@ -214,5 +233,21 @@ def choose_worker(attestia: Attestia, model_id: bytes, *, data_dir: Path | None,
     active = sum(1 for e in entries if e.state == "active")
     raise ConfigError(f"no live worker serves model {mid} ({active} active worker(s) "
                       "registered, none with a heartbeat in this home or a record in the "
-                      "last 10 min); nothing was paid: start one with `attestia worker run "
-                      "--model PACKAGE`, or name one with --worker ADDRESS --force")
+                      f"last 10 min{_not_chosen(entries, model_id)}); nothing was paid: start "
+                      "one with `attestia worker run --model PACKAGE`, or name one with "
+                      "--worker ADDRESS --force")
+
+
+def _not_chosen(entries: list[WorkerEntry], model_id: bytes) -> str:
+    """Why each worker that runs here, recorded lately or can no longer record was passed
+    over (the words after the count of active workers), at most five of them."""
+    reasons: list[str] = []
+    for entry in entries:
+        dead = dead_key_reason(entry.worker)
+        running = entry.heartbeat is not None or bool(entry.recent_models)
+        if dead is not None and (running or entry.records or len(reasons) < 5):
+            where = "runs here but its key is" if entry.heartbeat is not None else "is"
+            reasons.append(f"worker {entry.signer} {where} {dead}")
+        elif running and not entry.serves(model_id):
+            reasons.append(f"worker {entry.signer} serves other models")
+    return "; " + "; ".join(reasons[:5]) if reasons else ""

@@ -141,21 +141,28 @@ def list_requests(attestia: Attestia, *, data_dir: Path | None = None,
     return out
 
 
+LAST_POLL_S = 0.05
+"""Time kept for the poll at the deadline (a status read on a local chain takes a few ms)."""
+
+
 def wait_request(attestia: Attestia, request_id: bytes, *, timeout: float = 120.0,
-                 poll: float = 0.5, on_poll: Callable[[RequestStatus, float], None] | None = None
-                 ) -> RequestStatus:
+                 poll: float = 0.5, on_poll: Callable[[RequestStatus, float], None] | None = None,
+                 started: float | None = None) -> RequestStatus:
     """Poll until the request is recorded, rejected or cancelled; ``on_poll(status,
     seconds waited)`` after each poll. RequestFailed (naming the request and its state)
-    when ``timeout`` passes first."""
-    start = time.monotonic()
+    when ``timeout`` seconds have passed since ``started`` (a ``time.monotonic()`` reading,
+    default now: a command passes its own start, so its wall time is the timeout)."""
+    start = time.monotonic() if started is None else started
+    deadline = start + timeout
     while True:
         status = request_status(attestia, request_id)
-        waited = time.monotonic() - start
+        now = time.monotonic()
+        waited = now - start
         if on_poll is not None:
             on_poll(status, waited)
         if status.state in FINAL:
             return status
-        if waited >= timeout:
+        if now >= deadline:
             hint = (f"it expired at {iso(status.deadline)}; cancel it for a refund from "
                     f"{iso(status.cancellable_at)}: attestia request cancel "
                     f"0x{request_id.hex()}" if status.state == EXPIRED else
@@ -163,7 +170,8 @@ def wait_request(attestia: Attestia, request_id: bytes, *, timeout: float = 120.
                     f"(attestia worker list)")
             raise RequestFailed(f"request 0x{request_id.hex()} got no record within "
                                 f"{timeout:.0f} s; {hint}")
-        time.sleep(poll)
+        # the last poll lands on the deadline, not a whole poll interval after it
+        time.sleep(max(0.0, min(poll, deadline - now - LAST_POLL_S)))
 
 
 def local_request(data_dir: Path, request_id: bytes) -> LocalRequest:

@@ -210,8 +210,10 @@ def wait_cmd(
     rid = _request_id(request_id)
     if not timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
+    import offchain.cli
+
     attestia = reader_of(ctx)
-    status = wait_request(attestia, rid, timeout=timeout,
+    status = wait_request(attestia, rid, timeout=timeout, started=offchain.cli.STARTED,
                           on_poll=None if as_json else waiting_line(rid))
     if as_json:
         print_json(status.to_json())

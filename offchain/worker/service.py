@@ -37,6 +37,7 @@ from offchain.worker.registration import (
     check_operator,
     ensure_enclave_bound,
     ensure_worker,
+    refuse_dead_key,
     save_attestation,
 )
 
@@ -229,7 +230,8 @@ def _build_worker(
     model_ids: Sequence[bytes], project_dir: Path | None, lock: WorkerLock,
 ) -> WorkerSetup:
     if tee is None:  # the operator's own key: refuse before anything is written
-        check_operator(attestia, operator.address, operator.address)
+        info = check_operator(attestia, operator.address, operator.address)
+        refuse_dead_key(attestia, operator.address, info)
     engines: dict[bytes, InferenceEngine] = {}
     for path in packages:
         engine = serve_package(attestia, Path(path), given=model_ids, project_dir=project_dir,
