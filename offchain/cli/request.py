@@ -204,13 +204,13 @@ def wait_cmd(
 
     Example: attestia request wait 0x5f3a… --timeout 300
     """
+    import offchain.cli
     from offchain.errors import ConfigError
-    from offchain.requests import wait_request
 
     rid = _request_id(request_id)
     if not timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
-    import offchain.cli
+    from offchain.requests import wait_request
 
     attestia = reader_of(ctx)
     status = wait_request(attestia, rid, timeout=timeout, started=offchain.cli.STARTED,
