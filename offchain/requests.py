@@ -16,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offchain.chain.contracts import Attestia
-from offchain.client import LocalRequest, RequestFailed, load_local_request
 from offchain.errors import ConfigError
 from offchain.protocol import REQUEST_CANCELLED, REQUEST_REJECTED, ZERO32, Request, hash_request
+
+if TYPE_CHECKING:  # offchain.client is imported where used: it costs numpy and the models
+    from offchain.client import LocalRequest
 
 OPEN, RECORDED, REJECTED, CANCELLED, EXPIRED = "open", "recorded", "rejected", "cancelled", \
     "expired"
@@ -168,6 +170,8 @@ def wait_request(attestia: Attestia, request_id: bytes, *, timeout: float = 120.
                     f"0x{request_id.hex()}" if status.state == EXPIRED else
                     f"still {status.state}: is worker {status.request.worker} running? "
                     f"(attestia worker list)")
+            from offchain.client import RequestFailed
+
             raise RequestFailed(f"request 0x{request_id.hex()} got no record within "
                                 f"{timeout:.0f} s; {hint}")
         # the last poll lands on the deadline, not a whole poll interval after it
@@ -176,6 +180,8 @@ def wait_request(attestia: Attestia, request_id: bytes, *, timeout: float = 120.
 
 def local_request(data_dir: Path, request_id: bytes) -> LocalRequest:
     """The request file this home kept when it paid; ConfigError if missing or unreadable."""
+    from offchain.client import load_local_request
+
     try:
         local = load_local_request(data_dir, "0x" + request_id.hex())
     except (OSError, ValueError, KeyError, TypeError) as exc:

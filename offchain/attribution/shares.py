@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
 from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
 from eth_utils import keccak
@@ -29,6 +30,9 @@ from eth_utils import keccak
 from offchain import protocol
 from offchain.attribution.errors import InvalidInputError, InvalidSharesError
 from offchain.protocol import BPS, SHARES_ABI_TYPE, Share
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _HEX_ADDRESS = re.compile(r"(0[xX])?[0-9a-fA-F]{40}")
 
@@ -41,6 +45,8 @@ class ContributorMap:
     """
 
     def __init__(self, point_owners: Sequence[str]) -> None:
+        import numpy as np  # here, not at the top: reading shares needs no numpy
+
         if len(point_owners) == 0:
             raise InvalidInputError("point_owners is empty: every training point needs an owner")
         canonical = {raw: canonical_address(raw) for raw in dict.fromkeys(point_owners)}
@@ -59,6 +65,8 @@ class ContributorMap:
 
     def totals(self, point_values: np.ndarray) -> dict[str, float]:
         """Sum of the point values of each contributor (``math.fsum``: order-independent)."""
+        import numpy as np
+
         values = np.asarray(point_values, dtype=np.float64)
         if values.shape != (self.n_points,):
             raise InvalidInputError(
@@ -144,7 +152,9 @@ def validate_shares(shares: Iterable[Sequence[object]]) -> list[Share]:
             address = canonical_address(raw)
         except InvalidInputError as exc:
             raise InvalidSharesError(f"share #{position}: {exc}") from exc
-        if isinstance(bps, bool) or not isinstance(bps, int | np.integer):
+        numpy = sys.modules.get("numpy")  # a numpy integer exists only once numpy is loaded
+        if isinstance(bps, bool) or not isinstance(
+                bps, int if numpy is None else int | numpy.integer):
             raise InvalidSharesError(f"share #{position} bps must be an int; got {bps!r}")
         if not 0 < bps <= BPS:
             raise InvalidSharesError(
