@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
     signal.signal(signal.SIGTERM, _stop)
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="attestia-bench-cli-") as tmp:
         home = Path(tmp)
         if (REPO_ROOT / "build").is_dir():
@@ -103,7 +104,8 @@ def main() -> None:
             node.down()
     slow = [name for name, _ in READS if results[name]["medianS"] > GOAL_S]
     print(json.dumps({"runs": runs, "goalS": GOAL_S, "cpus": os.cpu_count(),
-                      "loadAverage": [round(x, 2) for x in os.getloadavg()],
+                      "loadAverageAtStart": load_at_start,
+                      "loadAverageAtEnd": [round(x, 2) for x in os.getloadavg()],
                       "commands": results, "readsOverGoal": slow}, indent=2))
 
 

@@ -143,10 +143,6 @@ def list_requests(attestia: Attestia, *, data_dir: Path | None = None,
     return out
 
 
-LAST_POLL_S = 0.05
-"""Time kept for the poll at the deadline (a status read on a local chain takes a few ms)."""
-
-
 def wait_request(attestia: Attestia, request_id: bytes, *, timeout: float = 120.0,
                  poll: float = 0.5, on_poll: Callable[[RequestStatus, float], None] | None = None,
                  started: float | None = None) -> RequestStatus:
@@ -175,7 +171,7 @@ def wait_request(attestia: Attestia, request_id: bytes, *, timeout: float = 120.
             raise RequestFailed(f"request 0x{request_id.hex()} got no record within "
                                 f"{timeout:.0f} s; {hint}")
         # the last poll lands on the deadline, not a whole poll interval after it
-        time.sleep(max(0.0, min(poll, deadline - now - LAST_POLL_S)))
+        time.sleep(max(0.0, min(poll, deadline - now)))
 
 
 def local_request(data_dir: Path, request_id: bytes) -> LocalRequest:
