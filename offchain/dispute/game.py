@@ -12,20 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from offchain.attribution.integer import IntegerContributors, IntegerKnnShapley
-from offchain.attribution.trace import (
-    Fraud,
-    ItemsTree,
-    Trace,
-    TraceError,
-    build_trace,
-    first_fraud,
-    parse_trace,
-)
 from offchain.chain.contracts import Attestia
 from offchain.errors import AttestiaError
 from offchain.fsutil import atomic_write_bytes
@@ -44,6 +32,10 @@ from offchain.protocol import (
 )
 from offchain.registry import DisputeOpened, DisputeResponded, Recorded
 from offchain.uri import UriError, read_uri
+
+if TYPE_CHECKING:  # imported where used: `dispute status` reads the chain, not numpy
+    from offchain.attribution.integer import IntegerContributors, IntegerKnnShapley
+    from offchain.attribution.trace import Fraud, ItemsTree, Trace
 
 TRACE_MAX_BYTES = 256 * 1024 * 1024
 """Largest published trace a challenger reads (N = 100,000 is ~20 MB)."""
@@ -71,6 +63,10 @@ class AttributionModel:
 
     def trace(self, query: Any, label: int) -> Trace:
         """The honest trace of a quantised query and its label."""
+        import numpy as np
+
+        from offchain.attribution.trace import build_trace
+
         return build_trace(self.index, self.contributors, np.asarray(query, dtype=np.int64),
                            int(label))
 
@@ -161,6 +157,8 @@ def find_fraud(attestia: Attestia, model: AttributionModel, request_id: bytes, *
                timeout: float = 30.0) -> Proof | None:
     """Read the worker's published trace, compare it with the honest one, and return the
     proof of its first lie (None if it is honest)."""
+    from offchain.attribution.trace import TraceError, first_fraud, parse_trace
+
     current = view(attestia, request_id)
     if current.state != DisputeState.RESPONDED or current.responded is None \
             or current.opened is None:

@@ -90,12 +90,13 @@ def test_commands_resolve_and_typos_get_suggestions() -> None:
 
 
 def test_the_read_commands_modules_import_no_numpy_or_models() -> None:
-    # model list, worker list, request status, attribution, rewards status: their modules
+    # model list, worker list, request status, attribution, rewards status, dispute
+    # status: their modules
     # read the chain and files; numpy, onnxruntime and the package loader cost them a second
     # under load (bench/cli.py)
     code = ("import offchain.listing, offchain.requests, offchain.batched, "
             "offchain.rewards.chain, offchain.attribution.onchain, offchain.cli.home, "
-            "offchain.chain.codecheck" + _REPORT)
+            "offchain.chain.codecheck, offchain.dispute.game" + _REPORT)
     modules, _ = _modules_after(code)
     assert not modules & {"numpy", "onnxruntime", "sklearn", "sqlalchemy"}, sorted(modules)
 
