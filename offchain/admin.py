@@ -17,6 +17,7 @@ from offchain.errors import ConfigError
 from offchain.listing import model_state
 from offchain.registry import Attestia
 from offchain.timefmt import iso_if_set
+from offchain.worker.registration import another_key_advice, dead_key_reason
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,12 @@ def stake_state(attestia: Attestia, signer: str, moved: int = 0) -> StakeState:
 def add_stake(attestia: Attestia, signer: str, amount: int, account: Any) -> StakeState:
     if amount <= 0:
         raise ConfigError("the amount to stake must be more than 0 ETH")
-    _worker(attestia, signer)
+    worker = _worker(attestia, signer)
+    dead = dead_key_reason(worker)
+    if dead is not None:  # the registry would revert WorkerNotActive: say what to do instead
+        raise ConfigError(f"worker {signer} is {dead}: a key that stopped being active takes "
+                          f"no stake and never records again; nothing was sent. To keep "
+                          f"serving, {another_key_advice(attestia.chain.is_local_dev)}")
     attestia.send(attestia.registry.add_stake(signer, amount), account=account)
     return stake_state(attestia, signer, amount)
 

@@ -23,16 +23,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from offchain.errors import ConfigError
 from offchain.fsutil import atomic_write_json
-from offchain.models.encoding import encode_tensor
 from offchain.registry import Attestia
 from offchain.worker.heartbeat import Heartbeat, fresh_heartbeats
-from offchain.worker.inbox import offchain_request, submit_offchain
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FOLDER = "offchain-requests"
 QUEUED, BATCHED, COMMITTED = "queued", "batched", "committed"
@@ -117,6 +116,12 @@ def submit(attestia: Attestia, model_id: bytes, raw: np.ndarray, *, requester: s
            data_dir: Path, worker: str | None = None) -> Submission:
     """Drop one off-chain request for ``model_id`` into a batching worker's inbox and keep
     it under ``<data_dir>/offchain-requests``. The fee named is the model's current fee."""
+    # here, not at the top: `request status` reads submissions without numpy or the models
+    import numpy as np
+
+    from offchain.models.encoding import encode_tensor
+    from offchain.worker.inbox import offchain_request, submit_offchain
+
     model = attestia.registry.model(model_id)
     if model is None:
         raise ConfigError(f"model 0x{model_id.hex()} is not registered")

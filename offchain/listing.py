@@ -21,6 +21,7 @@ from offchain.protocol import Model, Worker
 from offchain.registry import Attestia
 from offchain.timefmt import iso_if_set
 from offchain.worker.heartbeat import Heartbeat, fresh_heartbeats
+from offchain.worker.registration import dead_key_reason, worker_state
 
 RECENT_RECORD = 600
 """A worker with a record or batch in the last this many seconds of chain time is live."""
@@ -45,16 +46,6 @@ def model_state(model: Model) -> str:
         return "revoked"
     if model.deprecated:
         return "deprecated"
-    return "active"
-
-
-def worker_state(worker: Worker) -> str:
-    if worker.slashedAt:
-        return "slashed"
-    if worker.revokedAt:
-        return "revoked"
-    if worker.unbondingAt:
-        return "unbonding"
     return "active"
 
 
@@ -206,5 +197,21 @@ def choose_worker(attestia: Attestia, model_id: bytes, *, data_dir: Path | None,
     active = sum(1 for e in entries if e.state == "active")
     raise ConfigError(f"no live worker serves model {mid} ({active} active worker(s) "
                       "registered, none with a heartbeat in this home or a record in the "
-                      "last 10 min); nothing was paid: start one with `attestia worker run "
-                      "--model PACKAGE`, or name one with --worker ADDRESS --force")
+                      f"last 10 min{_not_chosen(entries, model_id)}); nothing was paid: start "
+                      "one with `attestia worker run --model PACKAGE`, or name one with "
+                      "--worker ADDRESS --force")
+
+
+def _not_chosen(entries: list[WorkerEntry], model_id: bytes) -> str:
+    """Why each worker that runs here, recorded lately or can no longer record was passed
+    over (the words after the count of active workers), at most five of them."""
+    reasons: list[str] = []
+    for entry in entries:
+        dead = dead_key_reason(entry.worker)
+        running = entry.heartbeat is not None or bool(entry.recent_models)
+        if dead is not None and (running or entry.records or len(reasons) < 5):
+            where = "runs here but its key is" if entry.heartbeat is not None else "is"
+            reasons.append(f"worker {entry.signer} {where} {dead}")
+        elif running and not entry.serves(model_id):
+            reasons.append(f"worker {entry.signer} serves other models")
+    return "; " + "; ".join(reasons[:5]) if reasons else ""

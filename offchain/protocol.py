@@ -16,18 +16,21 @@ path indexes and sorts them as plain tuples.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import IntEnum
 from functools import lru_cache
-from typing import Any, NamedTuple, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, get_type_hints
 
-import numpy as np
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 from sha3 import keccak_256
 
 from offchain.errors import InvalidInputError, InvalidSharesError
+
+if TYPE_CHECKING:  # numpy loads only where arrays are built: a read command never pays for it
+    import numpy as np
 
 # -- constants (Common.sol) ----------------------------------------------------------------
 
@@ -667,7 +670,9 @@ def check_shares(shares: Iterable[Sequence[object]]) -> list[Share]:
             address = canonical_address(raw)
         except InvalidInputError as exc:
             raise InvalidSharesError(f"share #{position}: {exc}") from exc
-        if isinstance(bps, bool) or not isinstance(bps, int | np.integer):
+        numpy = sys.modules.get("numpy")  # a numpy integer exists only once numpy is loaded
+        if isinstance(bps, bool) or not isinstance(
+                bps, int if numpy is None else int | numpy.integer):
             raise InvalidSharesError(f"share #{position} bps must be an int; got {bps!r}")
         if not 0 < int(bps) <= BPS:
             raise InvalidSharesError(
@@ -898,6 +903,8 @@ def address_word(address: str) -> bytes:
 
 def _words(values: np.ndarray) -> np.ndarray:
     """int64 values as 32-byte big-endian two's-complement ABI words, ``(n, 32)`` uint8."""
+    import numpy as np
+
     out = np.zeros((len(values), 32), dtype=np.uint8)
     out[:, :24] = np.where(values < 0, 0xFF, 0).astype(np.uint8)[:, None]
     out[:, 24:] = values.astype(">i8").view(np.uint8).reshape(-1, 8)
@@ -905,6 +912,8 @@ def _words(values: np.ndarray) -> np.ndarray:
 
 
 def _address_words(addresses: Sequence[str]) -> np.ndarray:
+    import numpy as np
+
     accounts = {a: bytes.fromhex(a[2:]) for a in dict.fromkeys(addresses)}
     out = np.zeros((len(addresses), 32), dtype=np.uint8)
     out[:, 12:] = np.frombuffer(b"".join(accounts[a] for a in addresses),
@@ -932,6 +941,8 @@ def _trace_step_leaves_int64(items: Sequence[int], contributors: Sequence[str],
                              slots: Sequence[int], labels: Sequence[int],
                              distances: Sequence[int], values: Sequence[int],
                              sums_roots: Sequence[bytes]) -> list[bytes] | None:
+    import numpy as np
+
     n = len(items)
     if not n or any(len(c) != n for c in (contributors, slots, labels, distances, values,
                                           sums_roots)):
@@ -960,6 +971,8 @@ def data_item_leaves(z_items: np.ndarray, labels: np.ndarray, owners: Sequence[s
                      ) -> list[bytes]:
     """:func:`data_item_leaf` of every row (item ``i``: features ``z_items[i]``, label
     ``labels[i]``, contributor ``owners[i]``), the ABI words of all rows built at once."""
+    import numpy as np
+
     z = np.asarray(z_items, dtype=np.int64)
     n, d = z.shape
     y = np.asarray(labels, dtype=np.int64)

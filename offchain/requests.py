@@ -15,9 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from offchain.client import LocalRequest, RequestFailed, load_local_request
 from offchain.errors import ConfigError
 from offchain.protocol import (
     REQUEST_CANCELLED,
@@ -29,6 +28,9 @@ from offchain.protocol import (
 )
 from offchain.registry import Attestia
 from offchain.timefmt import iso
+
+if TYPE_CHECKING:  # offchain.client is imported where used: it costs numpy and the models
+    from offchain.client import LocalRequest
 
 OPEN, RECORDED, REJECTED, CANCELLED, EXPIRED = "open", "recorded", "rejected", "cancelled", \
     "expired"
@@ -143,32 +145,40 @@ def list_requests(attestia: Attestia, *, data_dir: Path | None = None,
 
 
 def wait_request(attestia: Attestia, request_id: bytes, *, timeout: float = 120.0,
-                 poll: float = 0.5, on_poll: Callable[[RequestStatus, float], None] | None = None
-                 ) -> RequestStatus:
+                 poll: float = 0.5, on_poll: Callable[[RequestStatus, float], None] | None = None,
+                 started: float | None = None) -> RequestStatus:
     """Poll until the request is recorded, rejected or cancelled; ``on_poll(status,
     seconds waited)`` after each poll. RequestFailed (naming the request and its state)
-    when ``timeout`` passes first."""
-    start = time.monotonic()
+    when ``timeout`` seconds have passed since ``started`` (a ``time.monotonic()`` reading,
+    default now: a command passes its own start, so its wall time is the timeout)."""
+    start = time.monotonic() if started is None else started
+    deadline = start + timeout
     while True:
         status = request_status(attestia, request_id)
-        waited = time.monotonic() - start
+        now = time.monotonic()
+        waited = now - start
         if on_poll is not None:
             on_poll(status, waited)
         if status.state in FINAL:
             return status
-        if waited >= timeout:
+        if now >= deadline:
             hint = (f"it expired at {iso(status.deadline)}; cancel it for a refund from "
                     f"{iso(status.cancellable_at)}: attestia request cancel "
                     f"0x{request_id.hex()}" if status.state == EXPIRED else
                     f"still {status.state}: is worker {status.request.worker} running? "
                     f"(attestia worker list)")
+            from offchain.client import RequestFailed
+
             raise RequestFailed(f"request 0x{request_id.hex()} got no record within "
                                 f"{timeout:.0f} s; {hint}")
-        time.sleep(poll)
+        # the last poll lands on the deadline, not a whole poll interval after it
+        time.sleep(max(0.0, min(poll, deadline - now)))
 
 
 def local_request(data_dir: Path, request_id: bytes) -> LocalRequest:
     """The request file this home kept when it paid; ConfigError if missing or unreadable."""
+    from offchain.client import load_local_request
+
     try:
         local = load_local_request(data_dir, "0x" + request_id.hex())
     except (OSError, ValueError, KeyError, TypeError) as exc:

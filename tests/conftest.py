@@ -6,6 +6,8 @@ temporary directory, so running the tests never touches a developer's own chain.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,9 @@ from offchain.build import compile_contracts
 from offchain.chain.anvil import EmbeddedChain, free_port
 from offchain.chain.connection import Chain, connect
 from offchain.config import REPO_ROOT, Settings, load_settings
+
+# The shared build cache (offchain.build.shared_cache_dir) of this test run: never the user's.
+os.environ["ATTESTIA_CACHE_DIR"] = tempfile.mkdtemp(prefix="attestia-test-cache-")
 
 
 @pytest.fixture(scope="session")

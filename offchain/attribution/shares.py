@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
 from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
 
@@ -37,6 +37,9 @@ from offchain.protocol import (
     check_shares,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+
 
 class ContributorMap:
     """Which contributor owns each training point, prepared for per-query aggregation.
@@ -46,6 +49,8 @@ class ContributorMap:
     """
 
     def __init__(self, point_owners: Sequence[str]) -> None:
+        import numpy as np  # here, not at the top: reading shares needs no numpy
+
         if len(point_owners) == 0:
             raise InvalidInputError("point_owners is empty: every training point needs an owner")
         canonical = {raw: canonical_address(raw) for raw in dict.fromkeys(point_owners)}
@@ -64,6 +69,8 @@ class ContributorMap:
 
     def totals(self, point_values: np.ndarray) -> dict[str, float]:
         """Sum of the point values of each contributor (``math.fsum``: order-independent)."""
+        import numpy as np
+
         values = np.asarray(point_values, dtype=np.float64)
         if values.shape != (self.n_points,):
             raise InvalidInputError(

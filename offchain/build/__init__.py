@@ -2,19 +2,26 @@
 
 Artifacts land in ``build/`` and are cached by a hash of the sources, the compiler settings
 and the npm lock file, so a build with nothing changed reads JSON and never starts Node.
+
+The same key names an entry of a per-user cache (``shared_cache_dir``), so a second home (a
+stranger's, a test's) copies the artifacts instead of compiling for a minute. An entry carries
+the SHA-256 of each of its files and is checked on every read: a damaged entry is removed and
+the contracts compiled again, never loaded.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from offchain.config import REPO_ROOT
 from offchain.errors import CompileError, ToolchainError
-from offchain.fsutil import atomic_write_json
+from offchain.fsutil import atomic_write_bytes, atomic_write_json
 
 SOLC_VERSION = "0.8.37"
 EVM_VERSION = "shanghai"  # runs on Anvil, Ganache (newest hardfork: shanghai), py-evm and L2s
@@ -30,6 +37,7 @@ COMPILER_SETTINGS: dict = {
                 "abi",
                 "evm.bytecode.object",
                 "evm.deployedBytecode.object",
+                "evm.deployedBytecode.immutableReferences",
                 "evm.methodIdentifiers",
                 "metadata",
                 "storageLayout",
@@ -48,6 +56,9 @@ class Artifact:
     abi: list
     bytecode: str
     deployed_bytecode: str
+    # AST id -> [{"start": byte offset, "length": n}] of each immutable in deployed_bytecode:
+    # the constructor writes their values there, so on-chain code differs at these bytes.
+    immutable_references: dict = field(default_factory=dict)
 
     @property
     def artifact_hash(self) -> str:
@@ -61,6 +72,7 @@ class Artifact:
             abi=data["abi"],
             bytecode=data["bytecode"],
             deployed_bytecode=data["deployedBytecode"],
+            immutable_references=data.get("immutableReferences", {}),
         )
 
 
@@ -110,17 +122,40 @@ def _format_diagnostic(diag: dict, sources: dict[str, str]) -> str:
     return f"{where}: {diag.get('type', 'Error')}: {diag.get('message', '').strip()}"
 
 
+def shared_cache_dir() -> Path:
+    """The per-user build cache: ``ATTESTIA_CACHE_DIR``, else ``$XDG_CACHE_HOME/attestia``,
+    else ``~/.cache/attestia`` (its ``build/<cache key>/`` entries)."""
+    override = os.environ.get("ATTESTIA_CACHE_DIR")
+    if override:
+        return Path(override)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "attestia"
+
+
 def compile_contracts(
-    build_dir: Path, *, contracts_dir: Path = CONTRACTS_DIR, force: bool = False
+    build_dir: Path, *, contracts_dir: Path = CONTRACTS_DIR, force: bool = False,
+    publish: bool = False,
 ) -> tuple[dict[str, Artifact], list[str], bool]:
-    """Compile every contract; return (artifacts by name, warnings, cached?)."""
+    """Compile every contract; return (artifacts by name, warnings, cached?).
+
+    Cached means no compiler ran: build_dir was current, or the shared cache held the key
+    (its files are copied into build_dir). A compile stores its output in the shared cache;
+    ``publish`` also stores a current build_dir there (``attestia build`` does, so the home
+    that built first serves every later one)."""
     sources = _sources(contracts_dir)
     key = cache_key(sources)
     manifest_path = build_dir / "manifest.json"
     if not force and manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("cacheKey") == key:
-            return _load_artifacts(build_dir, manifest["contracts"]), [], True
+        manifest = _read_json(manifest_path)
+        if manifest is not None and manifest.get("cacheKey") == key:
+            artifacts = _load_artifacts(build_dir, manifest["contracts"])
+            if publish:
+                _share(build_dir, key, manifest["contracts"])
+            return artifacts, [], True
+    if not force:
+        names = _restore_shared(key, build_dir)
+        if names is not None:
+            return _load_artifacts(build_dir, names), [], True
 
     import solcx
     from solcx.exceptions import SolcError
@@ -149,6 +184,7 @@ def compile_contracts(
         if d.get("severity") == "warning" and d.get("sourceLocation", {}).get("file") in sources
     ]
     artifacts = _write_artifacts(build_dir, output, key, sources)
+    _share(build_dir, key, sorted(artifacts))
     return artifacts, warnings, False
 
 
@@ -163,6 +199,80 @@ def _abi_with_served(name: str, contracts: dict) -> list:
     if served is not None:
         abi += [item for item in contracts[served]["abi"] if item["type"] == "function"]
     return abi
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _entry_files(names: list[str]) -> list[str]:
+    return [f"{name}.json" for name in names] + ["manifest.json"]
+
+
+def _share(build_dir: Path, key: str, names: list[str]) -> None:
+    """Store build_dir's artifacts as the shared cache's entry for key (if it has none).
+    The entry appears at once (a rename) or not at all; a cache that cannot be written (a
+    read-only home directory) only costs the next home a compile."""
+    root = shared_cache_dir() / "build"
+    entry = root / key
+    if entry.exists():
+        return
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+        try:
+            sums = {}
+            for name in _entry_files(names):
+                data = (build_dir / name).read_bytes()
+                (staging / name).write_bytes(data)
+                sums[name] = hashlib.sha256(data).hexdigest()
+            (staging / "checksums.json").write_text(json.dumps(sums, indent=1))
+            os.rename(staging, entry)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # left only if the rename failed
+    except OSError:
+        pass
+
+
+def _restore_shared(key: str, build_dir: Path) -> list[str] | None:
+    """Copy the shared cache's entry for key into build_dir; the contract names, or None when
+    there is no sound entry (a damaged one is removed, so the compile that follows replaces
+    it)."""
+    entry = shared_cache_dir() / "build" / key
+    sums = _read_json(entry / "checksums.json")
+    if sums is None:
+        if entry.exists():
+            shutil.rmtree(entry, ignore_errors=True)
+        return None
+    manifest = _read_json(entry / "manifest.json")
+    files: dict[str, bytes] = {}
+    sound = manifest is not None and manifest.get("cacheKey") == key
+    if sound and manifest is not None:
+        wanted = _entry_files(manifest.get("contracts", []))
+        sound = set(wanted) == set(sums)
+        for name in wanted if sound else []:
+            try:
+                data = (entry / name).read_bytes()
+            except OSError:
+                sound = False
+                break
+            if hashlib.sha256(data).hexdigest() != sums[name]:
+                sound = False
+                break
+            files[name] = data
+    if not sound or manifest is None:
+        shutil.rmtree(entry, ignore_errors=True)
+        return None
+    build_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():  # the manifest last: until it lands, no cache hit here
+        if name != "manifest.json":
+            atomic_write_bytes(build_dir / name, data)
+    atomic_write_bytes(build_dir / "manifest.json", files["manifest.json"])
+    return list(manifest["contracts"])
 
 
 def _write_artifacts(
@@ -185,6 +295,8 @@ def _write_artifacts(
                 "abi": _abi_with_served(name, by_name),
                 "bytecode": data["evm"]["bytecode"]["object"],
                 "deployedBytecode": data["evm"]["deployedBytecode"]["object"],
+                "immutableReferences": data["evm"]["deployedBytecode"].get(
+                    "immutableReferences", {}),
                 "methodIdentifiers": data["evm"].get("methodIdentifiers", {}),
                 "metadata": data.get("metadata", ""),
                 "storageLayout": data.get("storageLayout", {}),

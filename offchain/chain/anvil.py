@@ -139,6 +139,10 @@ class EmbeddedChain:
         except (OSError, urllib.error.URLError, ChainError, ValueError):
             return None
 
+    def running(self) -> bool:
+        """True when our Anvil runs and answers (two cheap checks, no block read)."""
+        return self._pid() is not None and self.answers() is not None
+
     def status(self) -> ChainStatus:
         pid = self._pid()
         chain_id = self.answers() if pid else None

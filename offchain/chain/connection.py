@@ -143,11 +143,21 @@ class Chain:
         return self._senders[account.address]
 
 
-def connect(settings: Settings) -> Chain:
-    """Open the configured RPC, or start/attach the embedded Anvil when none is configured."""
+def connect(settings: Settings, *, start: bool = True) -> Chain:
+    """Open the configured RPC, or attach the embedded Anvil when none is configured (starting
+    it unless ``start`` is False: then a chain that is not running is a ConfigError)."""
     if settings.embedded:
-        status = EmbeddedChain(settings.data_dir, settings.port).up()
-        url = f"http://127.0.0.1:{status.port}"
+        embedded = EmbeddedChain(settings.data_dir, settings.port)
+        if not start:
+            if not embedded.running():
+                raise ConfigError(
+                    f"no chain to read: the embedded chain of this home is not running on "
+                    f"port {settings.port} (a read never starts one); start it with "
+                    "`attestia chain up`, or read another chain with --rpc-url URL (or "
+                    "ATTESTIA_RPC_URL)")
+            url = embedded.url
+        else:
+            url = f"http://127.0.0.1:{embedded.up().port}"
     else:
         url = str(settings.rpc_url)
         if not url.startswith(("http://", "https://")):

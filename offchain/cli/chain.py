@@ -36,7 +36,7 @@ def build(
     settings = settings_of(ctx)
     start = time.perf_counter()
     artifacts, warnings, cached = compile_contracts(
-        settings.build_dir, contracts_dir=settings.contracts_dir, force=force
+        settings.build_dir, contracts_dir=settings.contracts_dir, force=force, publish=True
     )
     elapsed = time.perf_counter() - start
     if as_json:
@@ -237,6 +237,10 @@ def _epoch(settings: Settings, chain_id: int) -> tuple[int, int] | None:
         return None
 
 
+deploy_app = typer.Typer(no_args_is_help=False)
+
+
+@deploy_app.callback(invoke_without_command=True)
 def deploy_cmd(
     ctx: typer.Context,
     fresh: bool = typer.Option(False, "--fresh", help="Deploy anew even if a deployment exists."),
@@ -244,8 +248,12 @@ def deploy_cmd(
 ) -> None:
     """Deploy the contracts and write deployments/<chain-id>.json (reused unless --fresh).
 
+    `attestia deploy check` compares deployed contracts with the build instead.
+
     Example: attestia deploy --fresh
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from offchain.chain.deploy import deploy
 
     chain = chain_of(ctx)
@@ -261,7 +269,43 @@ def deploy_cmd(
     console.print(table)
 
 
+@deploy_app.command("check")
+def deploy_check(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+) -> None:
+    """Check that the deployed contracts are Attestia's (on-chain code against the build).
+
+    Compares each contract's on-chain runtime code with this checkout's build, immutables
+    and the metadata hash set aside; one PASS/FAIL line per contract, exit 1 on any FAIL.
+    Read-only: never deploys, signs or starts a chain.
+
+    Example: attestia --rpc-url https://rpc.example.org --registry 0x… --lens 0x… deploy check
+    """
+    from offchain.chain.codecheck import check_contracts
+    from offchain.cli.common import reader_of
+
+    settings = settings_of(ctx)
+    attestia = reader_of(ctx)
+    artifacts, _, _ = compile_contracts(settings.build_dir, contracts_dir=settings.contracts_dir)
+    checks = check_contracts(attestia, artifacts)
+    failed = [c for c in checks if not c.matches]
+    if as_json:
+        print_json([{"contract": c.name, "address": c.address, "matches": c.matches,
+                     "metadataEqual": c.metadata_equal, "detail": c.detail} for c in checks])
+    else:
+        for c in checks:
+            mark = "PASS" if c.matches else "FAIL"
+            console.print(f"{mark}    {c.name} {c.address}: {c.detail}", highlight=False,
+                          soft_wrap=True)
+        console.print(f"every contract matches the build ({len(checks)})" if not failed else
+                      f"{len(failed)} of {len(checks)} contract(s) do not match the build",
+                      highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command("build")(build)
-    app.command("deploy")(deploy_cmd)
+    app.add_typer(deploy_app, name="deploy")
     app.add_typer(chain_app, name="chain")

@@ -156,6 +156,26 @@ def _share_rows(shares) -> list[dict]:
     return [{"contributor": s.account, "bps": s.bps, "feeShareWei": s.wei} for s in shares]
 
 
+def _roster_names(data_dir: Path, content_hash: bytes) -> dict[str, str]:
+    """Contributor address -> name from the manifest of a package under <data dir>/models
+    whose model.onnx has this content hash: the names only label a table, so the package is
+    not loaded (that costs numpy and onnx, most of a read's second)."""
+    import hashlib
+    import json
+
+    models = data_dir / "models"
+    for path in sorted(models.glob("*")) if models.exists() else []:
+        try:
+            if hashlib.sha256((path / "model.onnx").read_bytes()).digest() != content_hash:
+                continue
+            manifest = json.loads((path / "manifest.json").read_text())
+            return {str(c["address"]).lower(): str(c["name"])
+                    for c in manifest["contributors"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return {}
+
+
 def _names(package) -> dict[str, str]:
     """Contributor address -> name, from a package's manifest (empty without a package)."""
     if package is None:
@@ -252,10 +272,9 @@ def attribution(
         print_json(data)
     else:
         registered = attestia.registry.model(rec.inference.modelId)
-        local = (_find_package(settings_of(ctx).data_dir, registered.contentHash)
-                 if registered is not None else None)
-        console.print(_share_table(rows, f"attribution of {inference_id[:18]}…",
-                                   _names(local)))
+        names = (_roster_names(settings_of(ctx).data_dir, registered.contentHash)
+                 if registered is not None else {})
+        console.print(_share_table(rows, f"attribution of {inference_id[:18]}…", names))
         console.print("[green]list matches the on-chain hash[/]" if rec.verified else
                        "[red]list does NOT match the on-chain record[/]")
     if not rec.verified:

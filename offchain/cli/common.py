@@ -66,6 +66,24 @@ def wire(data: Any, key: str = "") -> Any:
     return data
 
 
+def read_chain_of(ctx: typer.Context) -> Chain:
+    """The chain a read-only command reads: never starts one. Contracts named by --registry or
+    --deployment live on some chain the user must name: without an RPC URL that is one error
+    line saying to add it (not a start of this home's embedded chain)."""
+    from offchain.chain.connection import connect
+    from offchain.errors import ConfigError
+
+    settings = settings_of(ctx)
+    obj = ctx.find_root().obj or {}
+    given = "--registry" if obj.get("registry") else "--deployment" if obj.get(
+        "deployment") else None
+    if settings.embedded and given:
+        raise ConfigError(f"{given} names contracts on a chain this home cannot guess: add "
+                          "--rpc-url URL before the command (or set ATTESTIA_RPC_URL), e.g. "
+                          f"attestia --rpc-url http://127.0.0.1:8545 {given} … verify 0x…")
+    return connect(settings, start=False)
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(wire(data), indent=2, default=_jsonable) + "\n")
 
@@ -105,15 +123,16 @@ def _located(ctx: typer.Context, chain: Any) -> Any:
 
 
 def reader_of(ctx: typer.Context):
-    """Chain + deployed contracts for a read-only command: never deploys, never needs a key
-    (none is resolved: nothing here signs or asks for a keystore password). The contracts
+    """Chain + deployed contracts for a read-only command: never starts a chain, never
+    deploys, never needs a key (none is resolved: nothing here signs or asks for a keystore
+    password). The contracts
     are the global --deployment FILE, else --registry ADDRESS, else this home's
     deployments/<chain id>.json."""
     from offchain.chain.deploy import deployment_path
     from offchain.errors import ConfigError
     from offchain.registry import Attestia
 
-    chain = chain_of(ctx)
+    chain = read_chain_of(ctx)
     located = _located(ctx, chain)
     if located is not None:
         return located

@@ -148,16 +148,17 @@ def open_cmd(
 
     Example: attestia dispute open 0x5f3a… --model ./my-package --yes
     """
-    from offchain.dispute.game import recorded
-    from offchain.dispute.watch import honest_shares, material
     from offchain.errors import ConfigError
-    from offchain.requests import local_request
 
     settings = settings_of(ctx)
     rid = _request_id(request_id)
-    if not yes:
+    if not yes:  # before anything heavy is imported or connected
         raise ConfigError("a challenge publishes this request's input and salt on chain for "
                           "good: add --yes to confirm")
+    from offchain.dispute.game import recorded
+    from offchain.dispute.watch import honest_shares, material
+    from offchain.requests import local_request
+
     local = local_request(settings.data_dir, rid)
     package = _package(model)
     attestia = attestia_of(ctx)

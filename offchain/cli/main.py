@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
+import offchain.cli
 from offchain.errors import AttestiaError
 
 # Top-level command -> (module under offchain.cli whose register() adds it, first paragraph of
@@ -46,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
                            "resolve, and see where a dispute stands."),
     "watch": ("dispute", "Watch this home's own records of a model and dispute a wrong "
                          "attribution by itself."),
+    "status": ("home", "Show what this home uses: chain, deployment, keys, workers and "
+                       "database."),
+    "accounts": ("home", "List the addresses this home signs with, and the dev accounts by "
+                         "index, with balances."),
     "index": ("explorer", "Index the contracts' events into a database (for the explorer)."),
     "explorer": ("explorer", "Serve the web explorer and its REST API (and index the chain "
                              "in the same process)."),
@@ -200,6 +206,8 @@ def main(args: list[str] | None = None) -> None:
     missing argument, bad value) alike, never a traceback or a rich box."""
     from typer._click import exceptions as click_exc
 
+    if args is not None:  # in-process callers (tests) run several commands per import
+        offchain.cli.STARTED = time.monotonic()
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="attestia", standalone_mode=False)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import typer
 
 from offchain.cli.common import (
@@ -20,6 +20,9 @@ from offchain.cli.common import (
     print_json,
     settings_of,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 model_app = typer.Typer(help="Register and inspect model packages.", no_args_is_help=True)
 
@@ -216,6 +219,8 @@ def calibration_sample(package) -> np.ndarray:
     """Standardised training rows the circuit's fixed-point scales are calibrated on: the
     per-feature minimum and maximum rows (so every training-range input fits) and the first
     rows of the training set (typical values)."""
+    import numpy as np
+
     X = np.asarray(package.training.X, dtype=np.float32)
     return np.vstack([X.min(axis=0), X.max(axis=0), X[:CALIBRATION_ROWS]])
 

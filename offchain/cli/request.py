@@ -204,14 +204,16 @@ def wait_cmd(
 
     Example: attestia request wait 0x5f3a… --timeout 300
     """
+    import offchain.cli
     from offchain.errors import ConfigError
-    from offchain.requests import wait_request
 
     rid = _request_id(request_id)
     if not timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
+    from offchain.requests import wait_request
+
     attestia = reader_of(ctx)
-    status = wait_request(attestia, rid, timeout=timeout,
+    status = wait_request(attestia, rid, timeout=timeout, started=offchain.cli.STARTED,
                           on_poll=None if as_json else waiting_line(rid))
     if as_json:
         print_json(status.to_json())

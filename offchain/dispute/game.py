@@ -12,16 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from offchain.attribution.trace import (
-    AttributionModel,
-    Fraud,
-    Trace,
-    TraceError,
-    first_fraud,
-    parse_trace,
-)
 from offchain.errors import AttestiaError
 from offchain.fsutil import atomic_write_bytes
 from offchain.protocol import (
@@ -41,6 +33,9 @@ from offchain.protocol import (
 )
 from offchain.registry import Attestia, DisputeOpened, DisputeResponded, InferenceRecorded
 from offchain.uri import UriError, read_uri
+
+if TYPE_CHECKING:  # imported where used: `dispute status` reads the chain, not numpy
+    from offchain.attribution.trace import AttributionModel, Fraud, Trace
 
 TRACE_MAX_BYTES = 256 * 1024 * 1024
 """Largest published trace a challenger reads (N = 100,000 is ~20 MB)."""
@@ -136,6 +131,9 @@ def find_fraud(attestia: Attestia, model: AttributionModel, request_id: bytes, *
                timeout: float = 30.0) -> Proof | None:
     """Read the worker's published trace, compare it with the honest one, and return the
     proof of its first lie (None if it is honest)."""
+
+    from offchain.attribution.trace import TraceError, first_fraud, parse_trace
+
     current = view(attestia, request_id)
     if current.state != DisputeState.RESPONDED or current.responded is None \
             or current.opened is None:

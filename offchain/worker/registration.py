@@ -69,6 +69,52 @@ def _conflict(attestia: Attestia, signer: str, info: Worker, operator: str) -> W
         "run the worker as that operator)")
 
 
+class DeadWorkerKey(ConfigError):
+    """The worker's signing key is registered but can never record again (unbonding,
+    withdrawn, revoked or slashed)."""
+
+
+def worker_state(worker: Worker) -> str:
+    if worker.slashedAt:
+        return "slashed"
+    if worker.revokedAt:
+        return "revoked"
+    if worker.unbondingAt:
+        return "unbonding"
+    return "active"
+
+
+def dead_key_reason(worker: Worker) -> str | None:
+    """Why a registered worker key can never record again, in a few words (None while it is
+    active). An unbonding key never comes back: a new key must be registered and staked."""
+    if worker.active:
+        return None
+    state = worker_state(worker)
+    if state == "unbonding" and worker.stake == 0:
+        return "unbonding and its stake withdrawn"
+    return state
+
+
+def another_key_advice(local_dev: bool) -> str:
+    """How to serve with another key (worker run registers and stakes a new one at start)."""
+    dev = "--dev-account N (a dev account this chain has not seen as a worker), or " \
+        if local_dev else ""
+    return (f"run the worker with another key: {dev}ATTESTIA_PRIVATE_KEY / ATTESTIA_KEYSTORE "
+            "set to a new key; `attestia worker run` registers and stakes it at start")
+
+
+def refuse_dead_key(attestia: Attestia, signer: str, info: Worker | None,
+                    other_key: str | None = None) -> None:
+    """Raise :class:`DeadWorkerKey` if ``info`` (the chain's record of ``signer``) can never
+    record: a worker on it would take nothing and answer nothing."""
+    why = dead_key_reason(info) if info is not None else None
+    if why is None:
+        return
+    raise DeadWorkerKey(f"worker key {signer} is {why}: it can never record again, so the "
+                        f"worker does not start; "
+                        f"{other_key or another_key_advice(attestia.chain.is_local_dev)}")
+
+
 def check_operator(attestia: Attestia, signer: str, operator: str) -> Worker | None:
     """The chain's record of ``signer`` (None if unregistered); raises
     :class:`WorkerKeyConflict` if another operator holds it."""
@@ -105,9 +151,8 @@ def ensure_worker(
         log.info("registered worker key %s (operator %s, stake %s ETH)", signer.address,
                  operator.address, f"{stake / 10**18:.6f}")
         return "registered"
-    if not info.active:
-        log.warning("worker key %s is %s: its records will be refused", signer.address,
-                    "revoked" if info.revokedAt else "unbonding")
+    refuse_dead_key(attestia, signer.address, info, None if signer.address == operator.address
+                    else "start the worker under another --name: its enclave makes a new key")
     if info.encryptionKey != enc_key.public:
         deadline, signature = consent(attestia, signer, operator.address, enc_key.public)
         attestia.send(reg.set_encryption_key(signer.address, enc_key.public, deadline=deadline,

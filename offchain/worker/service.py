@@ -44,6 +44,7 @@ from offchain.worker.registration import (
     check_operator,
     ensure_enclave_bound,
     ensure_worker,
+    refuse_dead_key,
     save_attestation,
 )
 
@@ -291,7 +292,8 @@ def _build_worker(
     key_locks: Sequence[KeyLock] = (),
 ) -> WorkerSetup:
     if tee is None:  # the operator's own key: refuse before anything is written
-        check_operator(attestia, operator.address, operator.address)
+        info = check_operator(attestia, operator.address, operator.address)
+        refuse_dead_key(attestia, operator.address, info)
     engines: dict[bytes, InferenceEngine] = {}
     for path in packages:
         engine = serve_package(attestia, Path(path), given=model_ids, project_dir=project_dir,

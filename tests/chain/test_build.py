@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from offchain.build import compile_contracts, solc_binary
+from offchain.build import compile_contracts, shared_cache_dir, solc_binary
 from offchain.errors import CompileError
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own shared build cache: one test's compile is no other's cache hit."""
+    cache = tmp_path / "user-cache"
+    monkeypatch.setenv("ATTESTIA_CACHE_DIR", str(cache))
+    return cache
 
 GOOD = """// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
@@ -79,3 +88,47 @@ def test_no_sources_is_an_error(tmp_path: Path) -> None:
 
 def test_shim_is_the_compiler_when_no_native_solc() -> None:
     assert solc_binary().name in ("solc_driver.js", "solc-v0.8.37")
+
+
+def _files(build: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(build.iterdir())}
+
+
+def test_a_second_home_copies_the_build_from_the_shared_cache(
+    tmp_path: Path, own_cache: Path
+) -> None:
+    contracts = _project(tmp_path, GOOD, "Counter")
+    _, _, cached = compile_contracts(tmp_path / "one" / "build", contracts_dir=contracts)
+    assert not cached
+    assert shared_cache_dir() == own_cache
+    start = time.perf_counter()
+    _, _, cached = compile_contracts(tmp_path / "two" / "build", contracts_dir=contracts)
+    assert cached and time.perf_counter() - start < 3.0
+    assert _files(tmp_path / "two" / "build") == _files(tmp_path / "one" / "build")
+
+
+def test_a_damaged_cache_entry_is_detected_and_rebuilt(tmp_path: Path, own_cache: Path) -> None:
+    contracts = _project(tmp_path, GOOD, "Counter")
+    compile_contracts(tmp_path / "one" / "build", contracts_dir=contracts)
+    (entry,) = (own_cache / "build").iterdir()
+    artifact = entry / "Counter.json"
+    artifact.write_text(artifact.read_text().replace('"bump"', '"pump"', 1))  # same size
+    _, _, cached = compile_contracts(tmp_path / "two" / "build", contracts_dir=contracts)
+    assert not cached  # compiled, not loaded from the damaged entry
+    assert _files(tmp_path / "two" / "build") == _files(tmp_path / "one" / "build")
+    # the compile replaced the entry: a third home copies it
+    _, _, cached = compile_contracts(tmp_path / "three" / "build", contracts_dir=contracts)
+    assert cached
+    assert _files(tmp_path / "three" / "build") == _files(tmp_path / "one" / "build")
+
+
+def test_attestia_build_publishes_a_current_build(tmp_path: Path, own_cache: Path) -> None:
+    contracts = _project(tmp_path, GOOD, "Counter")
+    compile_contracts(tmp_path / "one" / "build", contracts_dir=contracts)
+    for entry in (own_cache / "build").iterdir():
+        shutil.rmtree(entry)
+    compile_contracts(tmp_path / "one" / "build", contracts_dir=contracts)  # a plain read
+    assert not any((own_cache / "build").iterdir())
+    _, _, cached = compile_contracts(tmp_path / "one" / "build", contracts_dir=contracts,
+                                     publish=True)
+    assert cached and len(list((own_cache / "build").iterdir())) == 1

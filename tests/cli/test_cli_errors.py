@@ -124,3 +124,39 @@ def test_malformed_ids(project_home: Path, anvil) -> None:
     assert_one_line_error(result, "model id must be 32 bytes of hex")
     result = run(["model", "show", "nothex"], tmp_path, ATTESTIA_RPC_URL=anvil.url)
     assert_one_line_error(result, "on-chain id (0x + 64 hex digits) or its package directory")
+
+
+# Prints, as the last line on stderr, the heavy libraries the command imported.
+_HEAVY_REPORT = (
+    "import json, sys\nfrom offchain.cli.main import main\ntry:\n    main()\n"
+    "except SystemExit:\n    pass\nheavy = ('web3', 'eth_account', 'numpy', 'onnxruntime', "
+    "'sklearn', 'sqlalchemy')\n"
+    "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))), "
+    "file=sys.stderr)\n"
+)
+
+
+@pytest.mark.parametrize("args", [
+    ["dispute", "open", "0x" + "ab" * 32, "--model", "nowhere"],
+    ["dispute", "open", "--help"],
+    ["verify", "--help"],
+    ["model", "list", "--help"],
+    ["deploy", "check", "--help"],
+    ["request", "wait", "0x" + "ab" * 32, "--timeout", "0"],
+])
+def test_help_and_argument_errors_answer_before_anything_connects(
+        tmp_path: Path, args: list[str]) -> None:
+    # the RPC URL is a closed port: a command that connected would fail on it instead
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
+    full_env |= {"ATTESTIA_HOME": str(tmp_path), "COLUMNS": "200",
+                 "ATTESTIA_RPC_URL": "http://127.0.0.1:9"}
+    done = subprocess.run([sys.executable, "-c", _HEAVY_REPORT, *args], cwd=REPO_ROOT,
+                          env=full_env, capture_output=True, text=True, timeout=120)
+    *messages, heavy = done.stderr.strip().splitlines()
+    assert "cannot reach" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert json.loads(heavy) == [], heavy  # nothing that a connection would need
+    if "--help" in args:
+        assert "Example: attestia" in done.stdout, done.stdout
+    else:
+        [line] = [m for m in messages if m.strip()]
+        assert line.startswith("error: ") and ("--yes" in line or "--timeout" in line), line

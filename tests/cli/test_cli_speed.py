@@ -87,3 +87,24 @@ def test_commands_resolve_and_typos_get_suggestions() -> None:
     typo = subprocess.run([sys.executable, "-m", "offchain.cli.main", "chian"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert typo.returncode != 0 and "Did you mean 'chain'" in typo.stderr, typo.stderr
+
+
+def test_the_read_commands_modules_import_no_numpy_or_models() -> None:
+    # model list, worker list, request status, attribution, rewards status, dispute
+    # status: their modules
+    # read the chain and files; numpy, onnxruntime and the package loader cost them a second
+    # under load (bench/cli.py)
+    code = ("import offchain.listing, offchain.requests, offchain.batched, "
+            "offchain.rewards.chain, offchain.attribution.onchain, offchain.cli.home, "
+            "offchain.chain.codecheck, offchain.dispute.game" + _REPORT)
+    modules, _ = _modules_after(code)
+    assert not modules & {"numpy", "onnxruntime", "sklearn", "sqlalchemy"}, sorted(modules)
+
+
+def test_the_attribution_package_still_offers_every_name() -> None:
+    import offchain.attribution as attribution
+
+    for name in attribution.__all__:
+        assert getattr(attribution, name) is not None, name
+    with pytest.raises(AttributeError):
+        _ = attribution.no_such_name

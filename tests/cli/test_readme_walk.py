@@ -12,7 +12,10 @@ The commands and their documented output are read from README.md itself ("Using 
   ``…`` matches any text, whitespace runs are one space, and a shortened id such as
   ``0x5f3a…`` is bound to the full id the first time it appears in the output and stands for
   that id in every later line and command;
-* a command succeeds (exit 0) unless one of its documented lines starts with ``error:``.
+* a command succeeds (exit 0) unless one of its documented lines starts with ``error:``;
+* ``NAME=VALUE attestia ...`` runs with that environment variable set (``$(mktemp -d)`` is a
+  new empty directory: another user's home), and ``127.0.0.1:8545`` in a command is the
+  embedded chain's address (the test's chain listens on a free port).
 
 Every command of the "Using it" table is run by the walkthrough, except those in ``NOT_WALKED``
 (each with the test that covers it).
@@ -26,6 +29,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -47,6 +51,11 @@ NOT_WALKED = {
 PLACEHOLDER = re.compile(r"0x[0-9a-fA-F]*…")
 TOKEN = re.compile(r"(0x[0-9a-fA-F]*…|…)")
 BACKGROUND_TIMEOUT = 90.0
+README_RPC = "127.0.0.1:8545"
+MKTEMP = "$(mktemp -d)"
+ASSIGNMENT = re.compile(r"([A-Z_][A-Z0-9_]*)=(\$\(mktemp -d\)|\S*) +")
+# Root options (offchain.cli.main._root) that take a value, as they appear before a command.
+GLOBAL_OPTIONS = {"--rpc-url", "--port", "--registry", "--lens", "--deployment"}
 
 
 @dataclass
@@ -167,9 +176,26 @@ def match_in_order(bindings: Bindings, expected: list[str], lines: list[str],
     return done, at
 
 
+def split_command(command: str) -> tuple[dict[str, str], str]:
+    """(the ``NAME=VALUE`` assignments before the command, the command itself)."""
+    assignments: dict[str, str] = {}
+    while found := ASSIGNMENT.match(command):
+        assignments[found.group(1)] = found.group(2)
+        command = command[found.end():]
+    return assignments, command
+
+
+def walked_path(command: str) -> str:
+    """``deploy check`` of ``attestia --rpc-url URL --registry 0x… deploy check``."""
+    words = split_command(command.removesuffix("&").strip())[1].split()
+    while len(words) > 2 and words[1] in GLOBAL_OPTIONS:
+        del words[1:3]
+    return command_path(" ".join(words))
+
+
 def test_readme_table_commands_are_walked() -> None:
-    walked = {command_path(s.command.removesuffix("&").strip())
-              for s in walkthrough() if s.command.startswith("attestia ")}
+    walked = {walked_path(s.command) for s in walkthrough()
+              if split_command(s.command)[1].startswith("attestia ")}
     documented = {command_path(c) for c in table_commands()} - {""}
     assert documented, "no attestia command found in the README's table"
     missing = documented - walked - set(NOT_WALKED)
@@ -206,14 +232,19 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path, attestia_home: Path)
                     _report(step, lines, done, code, transcript)
                 job = None
                 continue
-            assert step.command.startswith("attestia "), step.command
-            background = step.command.endswith("&")
-            args = bindings.substitute(step.command.removesuffix("&").strip())[1:]
+            assignments, command = split_command(step.command)
+            assert command.startswith("attestia "), step.command
+            step_env = env | {name: str(Path(tempfile.mkdtemp(dir=tmp_path)))
+                              if value == MKTEMP else value
+                              for name, value in assignments.items()}
+            background = command.endswith("&")
+            command = command.replace(README_RPC, f"127.0.0.1:{env['ATTESTIA_PORT']}")
+            args = bindings.substitute(command.removesuffix("&").strip())[1:]
             argv = [sys.executable, "-m", "offchain.cli.main", *args]
             if background:
                 log_path = tmp_path / "background.log"
                 with log_path.open("w") as log:
-                    proc = subprocess.Popen(argv, cwd=home, env=env, stdout=log,
+                    proc = subprocess.Popen(argv, cwd=home, env=step_env, stdout=log,
                                             stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL)
                 deadline = time.monotonic() + BACKGROUND_TIMEOUT
@@ -230,7 +261,7 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path, attestia_home: Path)
                 job = (proc, log_path, [at])
                 transcript.append(f"$ {step.command}  [{time.monotonic() - started:.1f} s]")
                 continue
-            code, output = run_in_process(args, env, home)
+            code, output = run_in_process(args, step_env, home)
             lines = output.splitlines()
             transcript.append(f"$ {step.command}  [{time.monotonic() - started:.1f} s]")
             fails = any(line.startswith("error:") for line in step.expected)

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,6 +205,67 @@ def test_registry_without_lens_names_the_lens_when_it_is_needed(
         _ = found.lens
 
 
+def _no_chain_started(home: Path, port: int) -> bool:
+    """Nothing listens on ``port`` and the home has no embedded chain's files."""
+    import socket
+
+    with socket.socket() as probe:
+        free = probe.connect_ex(("127.0.0.1", port)) != 0
+    return free and not any((home / ".attestia").glob("anvil*"))
+
+
+@pytest.mark.parametrize("where", ["registry", "deployment"])
+def test_contracts_named_without_an_rpc_say_to_add_rpc_url(world: World, tmp_path: Path,
+                                                           where: str) -> None:
+    from offchain.chain.anvil import free_port
+
+    port = free_port()
+    given = ["--registry", world.registry] if where == "registry" else \
+        ["--deployment", str(world.deployment_file)]
+    for command in (["verify", world.recorded[0]], ["model", "list"]):
+        done = run(tmp_path, *given, *command, ATTESTIA_PORT=str(port))
+        assert_one_line_error(done, f"--{where}", "--rpc-url", "ATTESTIA_RPC_URL")
+    assert _no_chain_started(tmp_path, port)
+
+
+@pytest.mark.parametrize("command", [["model", "list"], ["rewards", "status"],
+                                     ["request", "status", "0x" + "ab" * 32]])
+def test_a_read_never_starts_the_embedded_chain(tmp_path: Path, command: list[str]) -> None:
+    from offchain.chain.anvil import free_port
+
+    port = free_port()
+    done = run(tmp_path, *command, ATTESTIA_PORT=str(port))
+    assert_one_line_error(done, "not running", "attestia chain up", "--rpc-url")
+    assert _no_chain_started(tmp_path, port)
+
+
+def test_deploy_check_from_a_stranger_home(world: World, tmp_path: Path) -> None:
+    env = {"ATTESTIA_RPC_URL": world.url}
+    before = world.w3.eth.block_number
+    done = run(tmp_path, "--registry", world.registry, "--lens", world.lens, "deploy",
+               "check", "--json", **env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    checks = {c["contract"]: c for c in json.loads(done.stdout)}
+    assert set(checks) == {"InferenceRegistry", "RewardDistributor", "Slasher",
+                           "RegistryLens"}
+    assert all(c["matches"] and c["metadataEqual"] for c in checks.values()), checks
+    assert checks["InferenceRegistry"]["address"] == world.registry
+    text = run(tmp_path, "--registry", world.registry, "--lens", world.lens, "deploy",
+               "check", **env)
+    assert text.returncode == 0 and "every contract matches the build (4)" in text.stdout
+    assert world.w3.eth.block_number == before
+    # a deployment file naming other code at a contract's address: that one fails, exit 1
+    forged = json.loads(world.deployment_file.read_text())
+    forged["contracts"]["Slasher"]["address"] = world.lens
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    bad = run(tmp_path, "--deployment", str(tmp_path / "forged.json"), "deploy", "check",
+              **env)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    fail = [line for line in bad.stdout.splitlines() if line.startswith("FAIL")]
+    assert len(fail) == 1 and "Slasher" in fail[0] and "code size" in fail[0], bad.stdout
+    assert "1 of 4 contract(s) do not match the build" in bad.stdout
+
+
 # -- model list, worker list ----------------------------------------------------------------
 
 def test_model_list(world: World, tmp_path: Path) -> None:
@@ -280,6 +342,83 @@ def test_request_wait_times_out_naming_the_request_and_worker(world: World) -> N
     bad = run(world.home, "request", "wait", world.open_id, "--timeout", "-5",
               ATTESTIA_RPC_URL=world.url)
     assert_one_line_error(bad, "--timeout must be a positive number")
+
+
+def test_request_wait_timeout_is_the_commands_wall_time(world: World) -> None:
+    # the timeout counts from the command's start, imports and connection included: the
+    # command takes the timeout, or one status read when starting up alone takes longer
+    # (a busy machine), never the two added up
+    def timed(*args: str) -> float:
+        started = time.monotonic()
+        done = run(world.home, "request", *args, world.open_id, ATTESTIA_RPC_URL=world.url)
+        assert "Traceback" not in done.stderr, done.stderr
+        return time.monotonic() - started
+
+    one_read = max(timed("status"), timed("status"))
+    started = time.monotonic()
+    done = run(world.home, "request", "wait", world.open_id, "--timeout", "3",
+               ATTESTIA_RPC_URL=world.url)
+    elapsed = time.monotonic() - started
+    assert done.returncode != 0 and "got no record within 3 s" in done.stderr, done.stderr
+    assert 3.0 <= elapsed < max(3.0, one_read) + 1.5, (elapsed, one_read)
+
+
+def test_wait_request_counts_from_the_given_start(world: World) -> None:
+    from offchain.client import RequestFailed
+    from offchain.requests import wait_request
+
+    polls: list[float] = []
+    started = time.monotonic()
+    with pytest.raises(RequestFailed, match="within 2 s"):
+        wait_request(world.attestia, bytes.fromhex(world.open_id[2:]), timeout=2.0,
+                     started=started - 1.5, on_poll=lambda _, waited: polls.append(waited))
+    elapsed = time.monotonic() - started
+    assert 0.4 <= elapsed < 1.5, elapsed  # 0.5 s left of the 2 s, not 2 s more
+    assert polls[-1] >= 2.0 and len(polls) <= 3, polls
+
+
+# -- attestia status, attestia accounts -------------------------------------------------------
+
+def test_status_names_chain_deployment_key_and_database(world: World, tmp_path: Path) -> None:
+    from offchain.cli.home import DB_FILE
+    from offchain.indexer.schema import DB_FILE as INDEXER_DB_FILE
+
+    assert DB_FILE == INDEXER_DB_FILE
+    done = run(world.home, "status", "--json", ATTESTIA_RPC_URL=world.url)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["chain"]["chainId"] == 31337 and data["chain"]["running"]
+    assert data["deployment"]["exists"]
+    assert data["deployment"]["contracts"]["InferenceRegistry"] == world.registry
+    assert data["database"]["url"].endswith(DB_FILE) and data["home"] == str(world.home)
+    text = run(world.home, "status", ATTESTIA_RPC_URL=world.url)
+    assert text.returncode == 0 and f"InferenceRegistry {world.registry}" in text.stdout
+
+
+def test_status_of_a_home_without_a_chain_starts_none(tmp_path: Path) -> None:
+    from offchain.chain.anvil import free_port
+
+    port = free_port()
+    done = run(tmp_path, "status", ATTESTIA_PORT=str(port))
+    assert done.returncode == 0, done.stderr
+    assert f"embedded Anvil on port {port}: not running (attestia chain up)" in done.stdout
+    assert _no_chain_started(tmp_path, port)
+
+
+def test_accounts_name_the_dev_accounts_and_this_homes_key(world: World,
+                                                           tmp_path: Path) -> None:
+    done = run(world.home, "accounts", "--json", ATTESTIA_RPC_URL=world.url)
+    assert done.returncode == 0, done.stderr
+    rows = {r["account"]: r for r in json.loads(done.stdout)["accounts"]}
+    assert rows["dev account 4"]["address"] == dev_account(4).address
+    assert int(rows["dev account 4"]["balanceWei"]) > 0  # a decimal string
+    assert "worker" in rows["dev account 1"]["role"]
+    own = run(tmp_path, "accounts", "--json", ATTESTIA_RPC_URL=world.url,
+              ATTESTIA_PRIVATE_KEY="0x" + bytes(dev_account(5).key).hex())
+    assert own.returncode == 0, own.stderr
+    [row] = json.loads(own.stdout)["accounts"]  # a key of its own: no dev accounts listed
+    assert row["address"] == dev_account(5).address and row["account"] == \
+        "ATTESTIA_PRIVATE_KEY"
 
 
 def test_request_list_all_and_mine(world: World, tmp_path: Path) -> None:
