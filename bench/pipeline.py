@@ -43,7 +43,6 @@ from offchain.chain.accounts import dev_account
 from offchain.chain.anvil import EmbeddedChain
 from offchain.chain.connection import connect
 from offchain.chain.deploy import deploy
-from offchain.client import build_requests, send_requests
 from offchain.config import REPO_ROOT, load_settings
 from offchain.models import load_package
 from offchain.models.demo import build_demo_package, holdout
@@ -54,8 +53,9 @@ from offchain.models.onchain import register_model
 from offchain.models.package import save_package
 from offchain.protocol import model_id
 from offchain.registry import Attestia
-from offchain.worker.batch import BatchOptions, BatchWorker
-from offchain.worker.inbox import offchain_request, submit_offchain
+from offchain.request.client import build_requests, send_requests
+from offchain.request.inbox import offchain_request, submit_offchain
+from offchain.worker.batching import BatchOptions, BatchWorker
 from offchain.worker.node import WorkerOptions
 from offchain.worker.service import build_worker
 

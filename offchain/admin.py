@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from offchain.errors import ConfigError
-from offchain.listing import model_state
 from offchain.registry import Attestia
+from offchain.request.market import model_state
 from offchain.timefmt import iso_if_set
 from offchain.worker.registration import another_key_advice, dead_key_reason
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from offchain.errors import AttestiaError
-from offchain.uri import (
+from offchain.storage.uri import (
     DEFAULT_IPFS_GATEWAY,
     IPFS_GATEWAY_ENV,
     UnsupportedUri,
@@ -143,7 +143,7 @@ def test_every_failure_is_an_attestia_error_naming_the_uri(tmp_path: Path) -> No
 def test_a_public_service_reads_local_files_only_under_its_home(tmp_path: Path) -> None:
     """A URI published on chain (batch file, attestation document) is chosen by whoever
     published it: a public explorer reads file:// ones only under its own home."""
-    from offchain.uri import local_file_refused
+    from offchain.storage.uri import local_file_refused
 
     home = tmp_path / "home"
     (home / "batches").mkdir(parents=True)
@@ -196,7 +196,7 @@ def no_connection(monkeypatch) -> list[object]:
     ("192.0.2.1", "private"), ("240.0.0.1", "private"),
 ])
 def test_internal_addresses_are_refused(address: str, why: str) -> None:
-    from offchain.uri import address_refused
+    from offchain.storage.uri import address_refused
 
     assert why in address_refused(address)
 
@@ -204,13 +204,13 @@ def test_internal_addresses_are_refused(address: str, why: str) -> None:
 @pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "93.184.215.14",
                                      "2606:4700:4700::1111"])
 def test_public_addresses_pass(address: str) -> None:
-    from offchain.uri import address_refused
+    from offchain.storage.uri import address_refused
 
     assert address_refused(address) == ""
 
 
 def test_the_allow_list_opens_only_what_it_names() -> None:
-    from offchain.uri import address_refused, allow_list
+    from offchain.storage.uri import address_refused, allow_list
 
     allow = allow_list(" 127.0.0.1, 10.1.0.0/16 ")
     assert address_refused("127.0.0.1", allow) == ""
@@ -228,7 +228,7 @@ def test_a_name_is_checked_on_what_it_resolves_to(no_connection: list[object]) -
     """A fake resolver answers for the names: the check refuses a name that resolves to the
     metadata address or a private one (one internal answer in a round-robin is enough), and
     connects to nothing."""
-    from offchain.uri import UriRefused, checked_address
+    from offchain.storage.uri import UriRefused, checked_address
 
     answers = {"metadata.example.test": ["169.254.169.254"],
                "intranet.example.test": ["10.0.0.1"],
@@ -252,7 +252,7 @@ def test_a_name_is_checked_on_what_it_resolves_to(no_connection: list[object]) -
 
 def test_a_fetch_under_a_policy_refuses_before_connecting(no_connection: list[object],
                                                           tmp_path: Path) -> None:
-    from offchain.uri import FetchPolicy, UriRefused
+    from offchain.storage.uri import FetchPolicy, UriRefused
 
     policy = FetchPolicy(resolver=lambda host, port: {"meta.example.test":
                                                       ["169.254.169.254"]}[host])
@@ -270,7 +270,7 @@ def test_the_connection_goes_to_the_address_checked(monkeypatch) -> None:
     that very address (the system resolver is never asked); a second answer cannot swap it."""
     import socket
 
-    from offchain.uri import FetchPolicy, allow_list
+    from offchain.storage.uri import FetchPolicy, allow_list
 
     calls: list[str] = []
     rebinding = iter([["127.0.0.1"], ["169.254.169.254"]])
@@ -303,7 +303,7 @@ def test_every_redirect_is_checked(monkeypatch) -> None:
     and refused before any connection; a redirect within what is allowed is followed."""
     import urllib3.util.connection
 
-    from offchain.uri import FetchPolicy, UriRefused, UriUnavailable, allow_list
+    from offchain.storage.uri import FetchPolicy, UriRefused, UriUnavailable, allow_list
 
     real = urllib3.util.connection.create_connection
     connected: list[object] = []
@@ -341,7 +341,7 @@ def test_every_redirect_is_checked(monkeypatch) -> None:
 
 def test_local_files_only_under_the_publish_directories(tmp_path: Path) -> None:
     from offchain.errors import ConfigError
-    from offchain.uri import FetchPolicy, UriRefused
+    from offchain.storage.uri import FetchPolicy, UriRefused
 
     home = tmp_path / "home"
     published = home / "published"
@@ -376,7 +376,7 @@ def test_local_files_only_under_the_publish_directories(tmp_path: Path) -> None:
 
 
 def test_a_policy_caps_the_time_of_every_read() -> None:
-    from offchain.uri import FetchPolicy, allow_list
+    from offchain.storage.uri import FetchPolicy, allow_list
 
     with serving() as server:
         server.routes["/slow"] = Route(BODY, delay=10)

@@ -348,7 +348,7 @@ def load_trace(path: Any, *, root: bytes | None = None) -> Trace:
 
 
 def write_trace(trace: Trace, path: Any) -> None:
-    from offchain.fsutil import atomic_write_bytes
+    from offchain.storage.atomic import atomic_write_bytes
 
     atomic_write_bytes(path, trace.dumps())
 

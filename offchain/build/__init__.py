@@ -21,7 +21,7 @@ from pathlib import Path
 
 from offchain.config import REPO_ROOT
 from offchain.errors import CompileError, ToolchainError
-from offchain.fsutil import atomic_write_bytes, atomic_write_json
+from offchain.storage.atomic import atomic_write_bytes, atomic_write_json
 
 SOLC_VERSION = "0.8.37"
 EVM_VERSION = "shanghai"  # runs on Anvil, Ganache (newest hardfork: shanghai), py-evm and L2s

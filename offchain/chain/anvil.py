@@ -37,7 +37,7 @@ from pathlib import Path
 
 from offchain.config import REPO_ROOT
 from offchain.errors import ChainError, ConfigError, ToolchainError
-from offchain.fsutil import atomic_write_json
+from offchain.storage.atomic import atomic_write_json
 
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 READY_TIMEOUT_S = 15.0

@@ -19,7 +19,7 @@ from offchain.chain.connection import Chain
 from offchain.chain.plan import PLAN, WIRING, Deployment, DeployParams
 from offchain.chain.tx import Call
 from offchain.errors import ConfigError
-from offchain.fsutil import atomic_write_json
+from offchain.storage.atomic import atomic_write_json
 
 
 def deployment_path(chain: Chain) -> Path:

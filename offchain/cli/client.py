@@ -44,13 +44,13 @@ def infer(
     Example: attestia infer --model .attestia/models/demo --input x.json
     """
     from offchain.cli.common import parse_address
-    from offchain.client import build_requests, send_requests
     from offchain.errors import ChainError, ConfigError
-    from offchain.listing import choose_worker
     from offchain.models import load_package
     from offchain.models.encoding import parse_input
     from offchain.models.runtime import predicted_label
     from offchain.protocol import proof_kind_name
+    from offchain.request.client import build_requests, send_requests
+    from offchain.request.market import choose_worker
 
     if not timeout > 0:  # checked before anything is paid
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
@@ -118,7 +118,7 @@ def _wait_visibly(attestia, local, timeout: float):
     import time
 
     from offchain.cli.common import err_console
-    from offchain.client import RequestFailed, wait_for_outcomes
+    from offchain.request.client import RequestFailed, wait_for_outcomes
 
     rid = "0x" + local.request_id.hex()
     err_console.print(f"paid request {rid} (worker {local.worker}); waiting up to "
@@ -235,7 +235,7 @@ def attribution(
     attestia = reader_of(ctx)
     cache = batch_cache(settings_of(ctx).data_dir / "rewards")
     if who:
-        from offchain.listing import mean_attribution_bps
+        from offchain.request.market import mean_attribution_bps
 
         records = all_recorded(attestia)
         leaves = [leaf for outcome in batch_outcomes(attestia, cache=cache)

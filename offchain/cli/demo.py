@@ -17,7 +17,7 @@ def demo(
 
     Example: attestia demo --requests 50
     """
-    from offchain.demo import print_summary, run_demo
+    from offchain.demo.flow import print_summary, run_demo
     from offchain.errors import ConfigError
 
     if requests < 1:  # before any chain, contract or worker is started

@@ -157,7 +157,7 @@ def open_cmd(
                           "good: add --yes to confirm")
     from offchain.dispute.game import recorded
     from offchain.dispute.watch import honest_shares, material
-    from offchain.requests import local_request
+    from offchain.request.status import local_request
 
     local = local_request(settings.data_dir, rid)
     package = _package(model)

@@ -47,7 +47,7 @@ def _fetch_policy(ctx: typer.Context, publish_dirs: list[Path] | None,
                   allow: str | None) -> Any:
     """What this public service may fetch: the publish directories named (never the home or
     its data directory) and the allow-list; no other local file, no internal address."""
-    from offchain.uri import FetchPolicy
+    from offchain.storage.uri import FetchPolicy
 
     settings = settings_of(ctx)
     return FetchPolicy.for_service(publish_dirs or (), allow=allow,

@@ -101,7 +101,7 @@ def _keystore_address(path: Path) -> str | None:
 
 
 def _workers_view(settings: Settings) -> list[dict[str, Any]]:
-    from offchain.worker.heartbeat import read_heartbeats
+    from offchain.request.heartbeat import read_heartbeats
 
     workers_dir = settings.data_dir / "workers"
     beats = {Path(b.data_dir).name: b for b in read_heartbeats(workers_dir)}

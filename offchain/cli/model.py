@@ -377,7 +377,7 @@ def list_cmd(
     from rich.table import Table
 
     from offchain.cli.common import reader_of
-    from offchain.listing import list_models
+    from offchain.request.market import list_models
 
     entries = list_models(reader_of(ctx))
     if as_json:

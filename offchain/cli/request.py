@@ -1,4 +1,4 @@
-"""``attestia request status|wait|cancel|list``: follow a paid request (offchain.requests)."""
+"""``attestia request status|wait|cancel|list``: follow a paid request (offchain.request.status)."""
 
 from __future__ import annotations
 
@@ -61,8 +61,8 @@ def status_cmd(
 
     Example: attestia request status 0x5f3a…
     """
-    from offchain.batched import batched_status, load_submission
-    from offchain.requests import request_status
+    from offchain.request.status import request_status
+    from offchain.request.submit import batched_status, load_submission
 
     rid = _request_id(request_id)
     submission = load_submission(settings_of(ctx).data_dir, rid)
@@ -129,11 +129,11 @@ def submit_cmd(
     import json
     from pathlib import Path
 
-    from offchain.batched import COMMITTED, submit, wait_batched
     from offchain.cli.common import check_model_ref, model_ref, parse_address
     from offchain.errors import ConfigError
     from offchain.models import load_package
     from offchain.models.encoding import parse_input
+    from offchain.request.submit import COMMITTED, submit, wait_batched
 
     if not timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
@@ -210,7 +210,7 @@ def wait_cmd(
     rid = _request_id(request_id)
     if not timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
-    from offchain.requests import wait_request
+    from offchain.request.status import wait_request
 
     attestia = reader_of(ctx)
     status = wait_request(attestia, rid, timeout=timeout, started=offchain.cli.STARTED,
@@ -249,7 +249,7 @@ def cancel_cmd(
 
     Example: attestia request cancel 0x5f3a…
     """
-    from offchain.requests import cancel_request, local_request
+    from offchain.request.status import cancel_request, local_request
 
     settings = settings_of(ctx)
     rid = _request_id(request_id)
@@ -281,7 +281,7 @@ def list_cmd(
     from rich.table import Table
 
     from offchain.errors import ConfigError
-    from offchain.requests import STATES, list_requests
+    from offchain.request.status import STATES, list_requests
 
     if state is not None and state not in STATES:
         raise ConfigError(f"--state must be one of {', '.join(STATES)}, got {state!r}")

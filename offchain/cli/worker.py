@@ -91,13 +91,13 @@ def run(
 
 
 def _heartbeater(attestia, setup, batch_size: int):
-    """The worker's heartbeat file (offchain.worker.heartbeat): clients of this home see it
+    """The worker's heartbeat file (offchain.request.heartbeat): clients of this home see it
     is running, what it serves and, in batch mode, where its inbox is."""
     import os
     import time
 
-    from offchain.worker.batch import INBOX
-    from offchain.worker.heartbeat import HEARTBEAT, Heartbeat, Heartbeater
+    from offchain.request.heartbeat import HEARTBEAT, Heartbeat, Heartbeater
+    from offchain.worker.batching import INBOX
 
     node = setup.node
     template = Heartbeat(
@@ -115,7 +115,7 @@ def _serve(node, data_dir: Path, *, batch_size: int, max_latency: float, until_i
     asked; log lines then go through the bar's console, above it, never over it."""
     def run():
         if batch_size:
-            from offchain.worker.batch import run_batch_mode
+            from offchain.worker.batching import run_batch_mode
 
             return run_batch_mode(node, data_dir, batch_size=batch_size,
                                   max_latency=max_latency, until_idle=until_idle)
@@ -199,7 +199,7 @@ def list_cmd(
     from rich.table import Table
 
     from offchain.cli.common import eth, reader_of
-    from offchain.listing import list_workers
+    from offchain.request.market import list_workers
 
     entries = list_workers(reader_of(ctx), settings_of(ctx).data_dir)
     if as_json:

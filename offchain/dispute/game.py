@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offchain.errors import AttestiaError
-from offchain.fsutil import atomic_write_bytes
 from offchain.protocol import (
     ZERO32,
     ZERO_ADDRESS,
@@ -32,7 +31,8 @@ from offchain.protocol import (
     challenge_closes_at as closes_at,
 )
 from offchain.registry import Attestia, DisputeOpened, DisputeResponded, InferenceRecorded
-from offchain.uri import UriError, read_uri
+from offchain.storage.atomic import atomic_write_bytes
+from offchain.storage.uri import UriError, read_uri
 
 if TYPE_CHECKING:  # imported where used: `dispute status` reads the chain, not numpy
     from offchain.attribution.trace import AttributionModel, Fraud, Trace

@@ -1,6 +1,6 @@
 """The requester's side: check one's own records and challenge a wrong attribution by itself.
 
-A home that paid for a request keeps its input, salt and reply key (``offchain.client``), so
+A home that paid for a request keeps its input, salt and reply key (``offchain.request.client``), so
 it can recompute the record's integer attribution exactly and, if the worker recorded another
 list, open a dispute, prove the lie in the worker's published trace, and resolve it when the
 deadline passes. ``attestia watch`` runs :func:`watch_once` in a loop; one bad request is
@@ -26,7 +26,6 @@ from offchain.attribution.integer import (
     shares_from_int_totals,
 )
 from offchain.attribution.trace import AttributionModel
-from offchain.client import LocalRequest
 from offchain.dispute.game import (
     DisputeError,
     challenge_closes_at,
@@ -36,9 +35,10 @@ from offchain.dispute.game import (
 )
 from offchain.errors import AttestiaError
 from offchain.models.encoding import commit, decode_tensor
-from offchain.privacy import EncryptionKey, open_result, output_salt
 from offchain.protocol import PROOF_ZK, DisputeState, Share
 from offchain.registry import Attestia, InferenceRecorded
+from offchain.request.client import LocalRequest
+from offchain.sealing import EncryptionKey, open_result, output_salt
 
 log = logging.getLogger("attestia.watch")
 
@@ -103,7 +103,7 @@ class WatchReport:
 
 
 def local_requests(data_dir: Path) -> list[LocalRequest]:
-    from offchain.client import load_local_request
+    from offchain.request.client import load_local_request
 
     out = []
     for path in sorted((data_dir / "requests").glob("0x*.json")):

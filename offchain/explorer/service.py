@@ -5,8 +5,8 @@ worker's stake, the claimable root, the ``attestia verify`` checklist).
 A batch file is never fetched here: the page shows the verdict the indexer's background check
 stored (``offchain.indexer.files``), with its time. The verify checklist, which reads a
 worker's attestation document or a batch file, runs in a small bounded pool under the
-service's ``FetchPolicy`` (``offchain.uri.fetch_policy``), and a request waits for it at most
-``VERIFY_WAIT`` seconds: a hanging document costs one pool thread, not the web server's.
+service's ``FetchPolicy`` (``offchain.storage.uri.fetch_policy``), and a request waits for it at
+most ``VERIFY_WAIT`` seconds: a hanging document costs one pool thread, not the web server's.
 
 Live answers are cached per record and indexed block (anything that can change with the
 chain: verify, revocation, stake, claims).
@@ -29,11 +29,11 @@ from sqlalchemy import Engine
 from offchain.errors import AttestiaError
 from offchain.explorer import queries as Q
 from offchain.indexer import schema as S
-from offchain.indexer.batches import BatchCheck
+from offchain.indexer.batch_checks import BatchCheck
 from offchain.indexer.files import BoundedPool, Busy
 from offchain.protocol import Inference
 from offchain.registry import Attestia
-from offchain.uri import FetchPolicy, fetch_policy
+from offchain.storage.uri import FetchPolicy, fetch_policy
 
 log = logging.getLogger("attestia.explorer")
 T = TypeVar("T")

@@ -1,6 +1,7 @@
 """Batch files checked off everyone's path: a few background threads fetch and check each
-committed batch's published file (``batches.check_batch``, under the service's
-``offchain.uri.FetchPolicy``) and store the verdict, which the pages then show with its time.
+committed batch's published file (``batch_checks.check_batch``, under the service's
+``offchain.storage.uri.FetchPolicy``) and store the verdict, which the pages then show with its
+time.
 
 Nothing else waits for a fetch: the indexer's block loop only queues what is due (a new batch,
 an unreadable or failed file to retry, a passed file to re-check), the queue has a cap (what
@@ -28,10 +29,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from offchain.errors import AttestiaError
 from offchain.indexer import schema as S
-from offchain.indexer.batches import FETCH_TIMEOUT, MAX_FILE_BYTES, BatchCheck, check_batch
+from offchain.indexer.batch_checks import FETCH_TIMEOUT, MAX_FILE_BYTES, BatchCheck, check_batch
 from offchain.indexer.project import Row, hex32
 from offchain.rewards.settlement import leaf_pools
-from offchain.uri import FetchPolicy
+from offchain.storage.uri import FetchPolicy
 
 log = logging.getLogger("attestia.indexer")
 T = TypeVar("T")

@@ -15,8 +15,8 @@ Each cycle:
    the window; the next cycle's re-check repairs it.
 3. **Batch files**: the batches whose file is due for a check (new, to retry, to re-check)
    are queued with ``files.BatchFileChecker``, whose background threads fetch them
-   (``offchain.uri`` under ``IndexerConfig.fetch``: no internal address, local files only in
-   the publish directories, time and size limits) and check them (``offchain.batchfile``);
+   (``offchain.storage.uri`` under ``IndexerConfig.fetch``: no internal address, local files only in
+   the publish directories, time and size limits) and check them (``offchain.record.batch_file``);
    the leaves of a file that passes are stored with their attribution lists, in the batch's
    block (a reorg drops them with it). The loop never waits for a fetch.
 
@@ -43,12 +43,12 @@ from web3.types import RPCEndpoint
 
 from offchain.errors import AttestiaError, ConfigError
 from offchain.indexer import schema as S
-from offchain.indexer.batches import FETCH_TIMEOUT, MAX_FILE_BYTES
+from offchain.indexer.batch_checks import FETCH_TIMEOUT, MAX_FILE_BYTES
 from offchain.indexer.decode import EventType
 from offchain.indexer.files import RECHECK_AFTER_S, RETRY_AFTER_S, BatchFileChecker
 from offchain.indexer.project import Context, Row, hex32, rows_of
 from offchain.registry import Attestia
-from offchain.uri import FetchPolicy
+from offchain.storage.uri import FetchPolicy
 
 log = logging.getLogger("attestia.indexer")
 

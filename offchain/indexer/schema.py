@@ -221,7 +221,7 @@ batch_files = Table(
     Column("fetched_at", BigInteger, nullable=False),
     _block(),  # the batch's block: a reorg that drops the batch drops this too
 )
-"""What the indexer found at each batch's dataURI, checked by ``offchain.batchfile``; the
+"""What the indexer found at each batch's dataURI, checked by ``offchain.record.batch_file``; the
 latest check only (a re-check replaces the row), ``fetched_at`` its time."""
 
 batch_checks = Table(

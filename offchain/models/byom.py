@@ -37,7 +37,6 @@ import onnx
 
 from offchain.attribution.errors import InvalidInputError
 from offchain.attribution.integer import quantization
-from offchain.fsutil import replacing_dir
 from offchain.models import runtime
 from offchain.models.errors import ModelError, PackageSchemaError
 from offchain.models.manifest import (
@@ -58,6 +57,7 @@ from offchain.models.package import (
     save_package,
 )
 from offchain.protocol import ZERO32
+from offchain.storage.atomic import replacing_dir
 
 LABEL_COLUMN = "label"
 CONTRIBUTOR_COLUMN = "contributor"

@@ -42,7 +42,6 @@ from offchain.attribution.integer import (
     quantize,
 )
 from offchain.attribution.trace import ItemsTree
-from offchain.fsutil import atomic_write_bytes
 from offchain.models import encoding
 from offchain.models.errors import (
     ModelPackageError,
@@ -67,9 +66,10 @@ from offchain.protocol import (
     attribution_spec_hash,
     sorted_roster,
 )
+from offchain.storage.atomic import atomic_write_bytes
 
 ATTRIBUTION_K = 5
-"""The K of the KNN utility every package's attribution uses (``offchain.engine``)."""
+"""The K of the KNN utility every package's attribution uses (``offchain.record.compute``)."""
 
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"

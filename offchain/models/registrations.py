@@ -33,10 +33,10 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from offchain.errors import ConfigError
-from offchain.fsutil import atomic_write_json
 from offchain.models.package import ModelPackage
 from offchain.protocol import Model, model_id
 from offchain.registry import Attestia
+from offchain.storage.atomic import atomic_write_json
 
 STORE_NAME = "model-ids.json"
 STORE_FORMAT = "attestia-model-ids/1"

@@ -55,9 +55,9 @@ from eth_utils import keccak
 from offchain.build import EVM_VERSION, SHIM, SOLC_VERSION
 from offchain.config import ANVIL_CHAIN_ID, REPO_ROOT
 from offchain.errors import AttestiaError, CompileError, ToolchainError
-from offchain.fsutil import atomic_write_json, replacing_dir
 from offchain.protocol import FIELD_MODULUS
 from offchain.protocol import ZkProof as OnchainZkProof
+from offchain.storage.atomic import atomic_write_json, replacing_dir
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Every figure is recomputed from on-chain data (InferenceRecorded payouts and attribution
 lists; batch deposits split by the leaves published at each batch's committed URI, read and
-checked against the commitment by :mod:`offchain.batchfile`), so ``verify`` can be run by
+checked against the commitment by :mod:`offchain.record.batch_file`), so ``verify`` can be run by
 anyone, and a batch published over https or IPFS settles like a local one.
 
 One bad batch never stalls or inflates a settlement (docs/design.md, "Settlement"):
@@ -10,7 +10,7 @@ One bad batch never stalls or inflates a settlement (docs/design.md, "Settlement
 * a batch pays at most its deposit: each leaf's pool is the contributor cut of its
   published fee under the split in force at the commit, scaled down pro rata if the leaves
   claim more than the deposit (:func:`offchain.rewards.settlement.leaf_pools`);
-* a batch whose file cannot be read (any :class:`~offchain.uri.UriError`: no gateway, a
+* a batch whose file cannot be read (any :class:`~offchain.storage.uri.UriError`: no gateway, a
   timeout, a missing file) or fails any loader check (dataHash, root, count, model, worker,
   attribution, roster) is **quarantined**: its deposit is swept like any other but stays
   unallocated, the settlement reports it with the reason, and every other record settles.
@@ -35,9 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from offchain.attribution.shares import shares_from_totals
-from offchain.batchfile import BatchFileError, DataHashMismatch, load_bytes
 from offchain.errors import AttestiaError
-from offchain.fsutil import atomic_write_bytes, atomic_write_json
 from offchain.merkle import StandardMerkleTree
 from offchain.protocol import (
     DisputeState,
@@ -49,6 +47,7 @@ from offchain.protocol import (
     epoch_end,
     share_of,
 )
+from offchain.record.batch_file import BatchFileError, DataHashMismatch, load_bytes
 from offchain.registry import Attestia, BatchCommitted, ModelRegistered, ModelTermsUpdated
 from offchain.rewards.settlement import (
     PoolShare,
@@ -58,8 +57,9 @@ from offchain.rewards.settlement import (
     proof_for,
     split_by_roster,
 )
+from offchain.storage.atomic import atomic_write_bytes, atomic_write_json
+from offchain.storage.uri import DEFAULT_TIMEOUT, UriError, read_uri
 from offchain.timefmt import iso_if_set
-from offchain.uri import DEFAULT_TIMEOUT, UriError, read_uri
 
 FETCH_THREADS = 8
 """Batch files fetched at once (a slow server holds one thread for at most its timeout)."""
@@ -82,7 +82,7 @@ class BatchOutcome:
     batch: BatchCommitted
     included: bool
     check: str = ""
-    """The failed check (a batchfile check name, ``unreadable``, or ``terms``)."""
+    """The failed check (a batch_file check name, ``unreadable``, or ``terms``)."""
     reason: str = ""
     leaves: tuple[PoolShare, ...] = ()
     capped: bool = False

@@ -19,11 +19,9 @@ from eth_utils import keccak, to_checksum_address
 from offchain.attribution.errors import InvalidSharesError
 from offchain.chain.eip712 import recover_signer
 from offchain.config import ANVIL_CHAIN_ID
-from offchain.engine import Evaluation
 from offchain.merkle import verify_proof
 from offchain.models.encoding import commit
 from offchain.models.package import ModelPackage, content_hash
-from offchain.privacy import output_salt
 from offchain.proofs.tee import AttestationError, check_key_binding, verify_attestation
 from offchain.proofs.tee.nitro import parse_nitro_document
 from offchain.proofs.tee.pki import Roots
@@ -48,6 +46,8 @@ from offchain.protocol import (
     model_id,
     result_hash,
 )
+from offchain.record.compute import Evaluation
+from offchain.sealing import output_salt
 from offchain.verify.evidence import ChainOracle, Evidence
 from offchain.verify.result import CheckResult, failed, passed, skipped, utc
 

@@ -18,8 +18,6 @@ from eth_typing import HexStr
 from eth_utils import to_checksum_address
 from web3.exceptions import BadFunctionCallOutput, ContractCustomError, ContractLogicError
 
-from offchain import batchfile
-from offchain.batchfile import BatchFile, BatchFileError
 from offchain.errors import AttestiaError
 from offchain.ids import parse_bytes32
 from offchain.proofs.zk import verifier_calldata
@@ -33,8 +31,10 @@ from offchain.protocol import (
     Worker,
     challenge_closes_at,
 )
+from offchain.record import batch_file
+from offchain.record.batch_file import BatchFile, BatchFileError
 from offchain.registry import Attestia, RevealedInput
-from offchain.uri import UriError, local_file_refused, read_uri
+from offchain.storage.uri import UriError, local_file_refused, read_uri
 
 MAX_ATTESTATION_BYTES = 1024 * 1024
 BATCH_METHODS = ("commitBatch", "commitBatchBySig")
@@ -287,7 +287,7 @@ def _gather_batched(attestia: Attestia, ref: RecordRef, base: Evidence,
             raise UriError(event.data_uri, refused)
         # dataHash, root, count, model, worker and lists; payees outside the roster are the
         # attribution line's to report (settlement quarantines such a batch).
-        published = batchfile.load(event.data_uri, event, roster=None)
+        published = batch_file.load(event.data_uri, event, roster=None)
     except (BatchFileError, UriError) as exc:
         problem = f"the batch file is not the committed batch ({exc})" if isinstance(
             exc, BatchFileError) else f"the batch file cannot be read ({exc})"

@@ -8,14 +8,14 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from offchain.client import load_local_request
-from offchain.engine import Evaluation, InferenceEngine
 from offchain.errors import AttestiaError
 from offchain.models import load_package
 from offchain.models.encoding import commit, encode_tensor
 from offchain.models.package import ModelPackage
 from offchain.protocol import PROOF_ZK
+from offchain.record.compute import Evaluation, InferenceEngine
 from offchain.registry import Attestia
+from offchain.request.client import load_local_request
 from offchain.verify import checks as C
 from offchain.verify.evidence import ChainOracle, Evidence, RecordRef, VerifyError, gather
 from offchain.verify.result import Report

@@ -31,10 +31,8 @@ from web3 import Web3
 from offchain.chain.connection import RPCUnavailable
 from offchain.chain.eip712 import sign_digest
 from offchain.chain.tx import Call, Sender
-from offchain.engine import InferenceEngine
 from offchain.errors import AttestiaError, ChainError, TransactionReverted
 from offchain.models.encoding import commit
-from offchain.privacy import EncryptionKey, open_request, seal_result
 from offchain.protocol import (
     PROOF_SIGNED,
     PROOF_TEE,
@@ -48,7 +46,9 @@ from offchain.protocol import (
     proof_kind_name,
     result_hash,
 )
+from offchain.record.compute import InferenceEngine
 from offchain.registry import Attestia
+from offchain.sealing import EncryptionKey, open_request, seal_result
 from offchain.worker import journal as J
 
 log = logging.getLogger("attestia.worker")

@@ -26,10 +26,11 @@ from eth_account.signers.local import LocalAccount
 
 from offchain.chain.eip712 import sign_digest
 from offchain.errors import ConfigError, TransactionReverted
-from offchain.fsutil import atomic_write_bytes
-from offchain.privacy import EncryptionKey
 from offchain.protocol import Worker, worker_registration_digest
 from offchain.registry import Attestia
+from offchain.request.market import dead_key_reason
+from offchain.sealing import EncryptionKey
+from offchain.storage.atomic import atomic_write_bytes
 
 log = logging.getLogger("attestia.worker")
 
@@ -72,27 +73,6 @@ def _conflict(attestia: Attestia, signer: str, info: Worker, operator: str) -> W
 class DeadWorkerKey(ConfigError):
     """The worker's signing key is registered but can never record again (unbonding,
     withdrawn, revoked or slashed)."""
-
-
-def worker_state(worker: Worker) -> str:
-    if worker.slashedAt:
-        return "slashed"
-    if worker.revokedAt:
-        return "revoked"
-    if worker.unbondingAt:
-        return "unbonding"
-    return "active"
-
-
-def dead_key_reason(worker: Worker) -> str | None:
-    """Why a registered worker key can never record again, in a few words (None while it is
-    active). An unbonding key never comes back: a new key must be registered and staked."""
-    if worker.active:
-        return None
-    state = worker_state(worker)
-    if state == "unbonding" and worker.stake == 0:
-        return "unbonding and its stake withdrawn"
-    return state
 
 
 def another_key_advice(local_dev: bool) -> str:

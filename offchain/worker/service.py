@@ -30,13 +30,13 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from offchain.engine import InferenceEngine
 from offchain.errors import AttestiaError, ConfigError
 from offchain.models import load_package
 from offchain.models.registrations import resolve_model_id
-from offchain.privacy import EncryptionKey
 from offchain.protocol import PROOF_SIGNED, PROOF_TEE, PROOF_ZK, contributors_hash, policy_bit
+from offchain.record.compute import InferenceEngine
 from offchain.registry import Attestia
+from offchain.sealing import EncryptionKey
 from offchain.worker.disputes import DisputeResponder
 from offchain.worker.journal import Journal
 from offchain.worker.node import TeeBinding, WorkerNode, WorkerOptions

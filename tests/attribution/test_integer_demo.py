@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from offchain.attribution import ContributorMap, KnnShapley
-from offchain.engine import InferenceEngine
 from offchain.models.demo import holdout
 from offchain.protocol import VALUE_SCALE
+from offchain.record.compute import InferenceEngine
 
 
 def test_demo_requests_integer_vs_float_reference(demo_package) -> None:
@@ -21,7 +21,7 @@ def test_demo_requests_integer_vs_float_reference(demo_package) -> None:
     reference = KnnShapley(demo_package.training.X, demo_package.training.y, 5)
     owners = ContributorMap(demo_package.row_owners())
     X, _ = holdout()
-    raws = [X[i % len(X)][None, :].astype("float32") for i in range(50)]  # offchain.demo
+    raws = [X[i % len(X)][None, :].astype("float32") for i in range(50)]  # offchain.demo.flow
     batch = engine.evaluate_batch(raws)
     differences = []
     for i, (raw, evaluation) in enumerate(zip(raws, batch, strict=True)):

@@ -9,9 +9,6 @@ import os
 import shutil
 from pathlib import Path
 
-from offchain.config import REPO_ROOT
-from offchain.protocol import contributors_cut, share_of
-from tests.cli.test_bad_input import run_in_process
 from tests.worker.test_batch import (
     CLIENT,
     FEE,
@@ -22,14 +19,18 @@ from tests.worker.test_batch import (
     rows,
 )
 
+from offchain.config import REPO_ROOT
+from offchain.protocol import contributors_cut, share_of
+from tests.cli.test_bad_input import run_in_process
+
 
 def test_contributor_totals_count_batch_leaves_and_a_leaf_reads_back(
     attestia, served_model, demo_package, demo_package_dir, tmp_path: Path, chain, attestia_home
 ) -> None:
     from offchain.attribution.onchain import all_recorded
-    from offchain.client import build_requests, send_requests, wait_for_outcomes
-    from offchain.worker.batch import run_batch_mode
-    from offchain.worker.inbox import submit_offchain
+    from offchain.request.client import build_requests, send_requests, wait_for_outcomes
+    from offchain.request.inbox import submit_offchain
+    from offchain.worker.batching import run_batch_mode
 
     node = make_node(attestia, demo_package_dir, tmp_path / "w")
     built = build_requests(attestia, served_model.model_id, rows(1), requester=CLIENT.address,

@@ -94,7 +94,7 @@ def test_the_read_commands_modules_import_no_numpy_or_models() -> None:
     # status: their modules
     # read the chain and files; numpy, onnxruntime and the package loader cost them a second
     # under load (bench/cli.py)
-    code = ("import offchain.listing, offchain.requests, offchain.batched, "
+    code = ("import offchain.request.market, offchain.request.status, offchain.request.submit, "
             "offchain.rewards.chain, offchain.attribution.onchain, offchain.cli.home, "
             "offchain.chain.codecheck, offchain.dispute.game" + _REPORT)
     modules, _ = _modules_after(code)

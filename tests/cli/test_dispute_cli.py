@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 from offchain.chain.accounts import dev_account
-from offchain.client import wait_for_outcomes
 from offchain.protocol import BPS, DisputeState
+from offchain.request.client import wait_for_outcomes
 from tests.rewards.helpers import cli, cli_home
 from tests.worker.helpers import CLIENT, lying_engine, make_worker, send_demo_requests
 

@@ -1,6 +1,6 @@
 """``attestia infer`` pays only a live worker (issue 10, blocker 2).
 
-A worker is live when it runs in this home (a fresh heartbeat: ``offchain.worker.heartbeat``)
+A worker is live when it runs in this home (a fresh heartbeat: ``offchain.request.heartbeat``)
 or recorded something in the last 10 minutes of chain time. A registered worker that is not
 running is never chosen; a named one is refused with one line unless ``--force``; with no live
 worker nothing is paid.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from offchain.chain.accounts import dev_account
 from offchain.config import REPO_ROOT
-from offchain.worker.heartbeat import STALE_AFTER, Heartbeat, fresh_heartbeats
+from offchain.request.heartbeat import STALE_AFTER, Heartbeat, fresh_heartbeats
 from tests.cli.test_cli_errors import assert_one_line_error, run
 
 REQUESTER = dev_account(2).address
@@ -40,8 +40,8 @@ def _register_idle_worker(home: Path, anvil, index: int) -> str:
     """A worker key registered and staked on chain, with no process behind it."""
     from offchain.chain.connection import connect
     from offchain.config import load_settings
-    from offchain.privacy import EncryptionKey
     from offchain.registry import Attestia
+    from offchain.sealing import EncryptionKey
 
     attestia = Attestia.load(connect(load_settings(home=home, rpc_url=anvil.url)))
     worker = dev_account(index)
@@ -113,7 +113,7 @@ def test_infer_picks_the_running_worker_over_a_newer_idle_one(
 
 
 def test_a_heartbeat_is_fresh_only_while_recent_and_its_process_exists(tmp_path: Path) -> None:
-    from offchain.worker.heartbeat import HEARTBEAT
+    from offchain.request.heartbeat import HEARTBEAT
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -76,8 +76,8 @@ def test_infer_reports_the_custom_error_before_paying(
     from offchain.chain.connection import connect
     from offchain.config import load_settings
     from offchain.models.demo import example_inputs
-    from offchain.privacy import EncryptionKey
     from offchain.registry import Attestia
+    from offchain.sealing import EncryptionKey
 
     home = project_home
     assert cli(home, anvil, "model", "register", str(demo_package_dir)).returncode == 0

@@ -53,7 +53,7 @@ def test_version() -> None:
 def test_withdraw_and_worker_stake(
     project_home: Path, anvil, chain, demo_package_dir: Path
 ) -> None:
-    from offchain.privacy import EncryptionKey
+    from offchain.sealing import EncryptionKey
 
     home = project_home
     model_hex, attestia = _registered(home, anvil, demo_package_dir)

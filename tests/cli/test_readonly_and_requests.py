@@ -364,8 +364,8 @@ def test_request_wait_timeout_is_the_commands_wall_time(world: World) -> None:
 
 
 def test_wait_request_counts_from_the_given_start(world: World) -> None:
-    from offchain.client import RequestFailed
-    from offchain.requests import wait_request
+    from offchain.request.client import RequestFailed
+    from offchain.request.status import wait_request
 
     polls: list[float] = []
     started = time.monotonic()

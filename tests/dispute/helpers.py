@@ -22,7 +22,6 @@ from offchain.attribution.trace import AttributionModel, ItemsTree, Trace, expec
 from offchain.merkle import IndexedTree
 from offchain.models.encoding import commit, encode_tensor, new_salt
 from offchain.models.manifest import Preprocessing
-from offchain.privacy import output_salt
 from offchain.protocol import (
     AttributionSpec,
     Inference,
@@ -31,6 +30,7 @@ from offchain.protocol import (
     attribution_spec_hash,
     sums_leaf,
 )
+from offchain.sealing import output_salt
 from tests.contracts.helpers import REQUESTER, WORKER, Harness, contributor
 
 

@@ -15,11 +15,11 @@ import logging
 import cbor2
 
 from offchain.chain.accounts import dev_account
-from offchain.client import wait_for_outcomes
 from offchain.dispute import game
 from offchain.models.encoding import encode_tensor
-from offchain.privacy import PAYLOAD_VERSION, seal
 from offchain.protocol import DisputeState
+from offchain.request.client import wait_for_outcomes
+from offchain.sealing import PAYLOAD_VERSION, seal
 from offchain.worker import disputes as responder
 from tests.rewards.helpers import cli, cli_home
 from tests.worker.helpers import CLIENT, lying_engine, make_worker, send_demo_requests

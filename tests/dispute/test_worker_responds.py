@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 from offchain.chain.accounts import dev_account
-from offchain.client import wait_for_outcomes
 from offchain.config import REPO_ROOT
 from offchain.dispute import game
 from offchain.models.encoding import encode_tensor
 from offchain.protocol import DisputeState
+from offchain.request.client import wait_for_outcomes
 from tests.rewards.helpers import cli_home
 from tests.worker.helpers import CLIENT, make_worker, send_demo_requests
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from offchain.config import REPO_ROOT, load_settings
-from offchain.demo import run_demo
+from offchain.demo.flow import run_demo
 from offchain.models.demo import holdout
 from offchain.models.encoding import encode_tensor
 

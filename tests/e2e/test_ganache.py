@@ -17,12 +17,12 @@ from offchain.chain.accounts import ANVIL_DEV_KEYS, dev_account
 from offchain.chain.anvil import free_port, rpc_call
 from offchain.chain.connection import connect
 from offchain.chain.deploy import deploy
-from offchain.client import wait_for_outcomes
 from offchain.config import REPO_ROOT, load_settings
-from offchain.demo import advance_time
+from offchain.demo.flow import advance_time
 from offchain.errors import ConfigError
 from offchain.models.onchain import register_model
 from offchain.registry import Attestia
+from offchain.request.client import wait_for_outcomes
 from offchain.rewards.chain import claim, settle
 from tests.worker.helpers import make_worker, send_demo_requests
 

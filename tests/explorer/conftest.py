@@ -27,7 +27,7 @@ from rich.console import Console
 from offchain.chain.anvil import EmbeddedChain, free_port
 from offchain.chain.connection import connect
 from offchain.config import REPO_ROOT, load_settings
-from offchain.demo import run_demo
+from offchain.demo.flow import run_demo
 from offchain.protocol import PROOF_SIGNED, policy_bit
 from offchain.registry import Attestia
 from tests.explorer.helpers import HOSTILE_URI, PG_BIN, Flow, new_postgres_database

@@ -12,7 +12,7 @@ from pathlib import Path
 from offchain.chain.anvil import EmbeddedChain
 from offchain.config import REPO_ROOT, Settings
 from offchain.registry import Attestia
-from offchain.uri import FetchPolicy
+from offchain.storage.uri import FetchPolicy
 from tests.rewards.helpers import Market
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

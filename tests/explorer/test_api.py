@@ -255,7 +255,7 @@ def test_a_public_explorer_reads_no_local_file_outside_its_home(explorer_flow: F
                                                                 tmp_path) -> None:
     """Whoever commits a batch picks its URI: file:///etc/hostname must not be read (its
     existence, size or hash would show on the page)."""
-    from offchain.indexer.batches import check_batch
+    from offchain.indexer.batch_checks import check_batch
 
     zero = "0x" + "00" * 32
     outside = check_batch(zero, "file:///etc/hostname", zero, zero, UNKNOWN_ADDRESS, 1, zero,

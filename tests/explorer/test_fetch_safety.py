@@ -21,13 +21,13 @@ import pytest
 import urllib3.util.connection
 from sqlalchemy import select
 
-from offchain.batchfile import data_hash
 from offchain.chain.anvil import free_port
 from offchain.explorer.app import RateLimit, create_app
 from offchain.explorer.service import Explorer
 from offchain.indexer import Indexer, IndexerConfig, open_engine
 from offchain.indexer import schema as S
-from offchain.uri import FetchPolicy, allow_list
+from offchain.record.batch_file import data_hash
+from offchain.storage.uri import FetchPolicy, allow_list
 from tests.explorer.helpers import Flow
 from tests.http_server import Route, serving
 

@@ -84,10 +84,10 @@ def test_a_bad_srs_leaves_the_artifacts_as_they_were(
 def test_a_running_worker_makes_zk_records_after_zk_setup(
     attestia, demo_package_dir: Path, zk_package_dir: Path, tmp_path: Path, caplog
 ) -> None:
-    from offchain.client import wait_for_outcomes
     from offchain.models import load_package
     from offchain.models.onchain import enable_zk, register_model
     from offchain.proofs.zk import load_artifacts
+    from offchain.request.client import wait_for_outcomes
     from tests.worker.helpers import make_worker, send_demo_requests
 
     package_dir = Path(shutil.copytree(demo_package_dir, tmp_path / "pkg"))

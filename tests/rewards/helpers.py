@@ -22,7 +22,6 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3.logs import DISCARD
 
-from offchain.batchfile import BatchFile, BatchLeaf, Published, write_batch_file
 from offchain.chain.accounts import dev_account
 from offchain.config import REPO_ROOT
 from offchain.protocol import (
@@ -40,6 +39,7 @@ from offchain.protocol import (
     result_hash,
     sorted_roster,
 )
+from offchain.record.batch_file import BatchFile, BatchLeaf, Published, write_batch_file
 from offchain.registry import (
     Attestia,
     BatchCommitted,

@@ -31,15 +31,12 @@ from eth_utils import keccak
 from onnx import numpy_helper
 from rich.console import Console
 
-from offchain.batchfile import BatchFile, BatchLeaf, write_batch_file
 from offchain.chain.accounts import dev_account
 from offchain.chain.connection import connect
 from offchain.chain.eip712 import sign_digest
 from offchain.cli.model import calibration_sample
-from offchain.client import LocalRequest, build_requests, send_requests
 from offchain.config import REPO_ROOT, load_settings
-from offchain.demo import run_demo
-from offchain.engine import InferenceEngine
+from offchain.demo.flow import run_demo
 from offchain.errors import ConfigError, TransactionReverted
 from offchain.models import load_package
 from offchain.models.demo import holdout
@@ -49,7 +46,10 @@ from offchain.models.registrations import resolve_model_id
 from offchain.proofs import zk
 from offchain.proofs.tee.simulated import SimulatedNitroEnclave, simulated_measurement
 from offchain.protocol import PROOF_SIGNED, PROOF_ZK, inference_digest, request_id, result_hash
+from offchain.record.batch_file import BatchFile, BatchLeaf, write_batch_file
+from offchain.record.compute import InferenceEngine
 from offchain.registry import Attestia
+from offchain.request.client import LocalRequest, build_requests, send_requests
 from offchain.verify import (
     ChainOracle,
     RecordRef,

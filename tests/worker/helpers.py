@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from offchain.chain.accounts import dev_account
-from offchain.client import LocalRequest, build_requests, send_requests
 from offchain.models.demo import holdout
 from offchain.models.registrations import resolve_model_id
 from offchain.protocol import BPS, Share
+from offchain.request.client import LocalRequest, build_requests, send_requests
 from offchain.worker.node import WorkerNode, WorkerOptions
 from offchain.worker.service import build_worker
 

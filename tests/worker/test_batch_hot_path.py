@@ -18,7 +18,6 @@ from eth_abi import encode
 
 from offchain.attribution import ContributorMap, KnnShapley
 from offchain.attribution.shares import shares_from_totals
-from offchain.engine import InferenceEngine
 from offchain.merkle import StandardMerkleTree
 from offchain.models.encoding import encode_tensor
 from offchain.protocol import (
@@ -31,8 +30,9 @@ from offchain.protocol import (
     encode_shares,
     model_id,
 )
-from offchain.worker.batch import batch_file, build_batch
-from offchain.worker.inbox import offchain_request, parse_request
+from offchain.record.compute import InferenceEngine
+from offchain.request.inbox import offchain_request, parse_request
+from offchain.worker.batching import batch_file, build_batch
 
 WORKER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 

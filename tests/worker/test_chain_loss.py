@@ -16,10 +16,10 @@ from offchain.chain.accounts import dev_account
 from offchain.chain.anvil import EmbeddedChain, free_port
 from offchain.chain.connection import connect
 from offchain.chain.deploy import deploy
-from offchain.client import wait_for_outcomes
 from offchain.config import REPO_ROOT, load_settings
 from offchain.models.onchain import register_model
 from offchain.registry import Attestia
+from offchain.request.client import wait_for_outcomes
 from tests.worker.helpers import send_demo_requests
 
 
@@ -182,7 +182,7 @@ def test_a_batching_worker_waits_for_a_lost_chain_and_commits_the_next_batch(
     ones; nothing is committed twice, no traceback."""
     from offchain.models.encoding import encode_tensor
     from offchain.models.registrations import resolve_model_id
-    from offchain.worker.inbox import offchain_request, submit_offchain
+    from offchain.request.inbox import offchain_request, submit_offchain
     from tests.worker.helpers import demo_inputs
 
     node = EmbeddedChain(tmp_path / "own-chain", free_port())

@@ -20,7 +20,7 @@ import pytest
 
 from offchain.chain.accounts import dev_account
 from offchain.config import REPO_ROOT
-from offchain.privacy import EncryptionKey
+from offchain.sealing import EncryptionKey
 from offchain.worker.registration import ensure_registered
 from tests.worker.helpers import send_demo_requests
 

@@ -15,17 +15,17 @@ import numpy as np
 import pytest
 
 from offchain.chain.accounts import dev_account
-from offchain.client import wait_for_outcomes
 from offchain.config import REPO_ROOT
 from offchain.errors import TransactionReverted
 from offchain.models.encoding import commit, encode_tensor, new_salt
-from offchain.privacy import (
+from offchain.protocol import BPS, ZERO32, ZERO_ADDRESS, Request, request_id, result_hash
+from offchain.request.client import wait_for_outcomes
+from offchain.sealing import (
     MAX_PAYLOAD_BYTES,
     EncryptionKey,
     RequestPayload,
     seal_request,
 )
-from offchain.protocol import BPS, ZERO32, ZERO_ADDRESS, Request, request_id, result_hash
 from offchain.worker import journal as J
 from tests.worker.helpers import CLIENT, make_worker, send_demo_requests
 

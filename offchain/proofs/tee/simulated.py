@@ -34,10 +34,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys
 
-from offchain.fsutil import atomic_write_bytes, atomic_write_json
 from offchain.proofs.tee.binding import binding_digest
 from offchain.proofs.tee.nitro import COSE_ALG_ES384, PCR_LENGTH, pcr_measurement, sig_structure
 from offchain.proofs.tee.result import id_of_measurement
+from offchain.storage.atomic import atomic_write_bytes, atomic_write_json
 
 ROOT_PEM_FILENAME = "root.pem"
 STATE_FILENAME = "state.json"

@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 from eth_utils import keccak, to_checksum_address
 
-from offchain import batchfile
-from offchain.batchfile import (
+from offchain.merkle import verify_proof
+from offchain.protocol import (
+    INFERENCE_ABI_TYPES,
+    PROOF_SIGNED,
+    Inference,
+    Share,
+    attribution_hash_unchecked,
+    batch_id,
+)
+from offchain.record import batch_file
+from offchain.record.batch_file import (
     CHECKS,
     FORMAT,
     AttributionMismatch,
@@ -30,16 +39,7 @@ from offchain.batchfile import (
     data_hash,
     write_batch_file,
 )
-from offchain.merkle import verify_proof
-from offchain.protocol import (
-    INFERENCE_ABI_TYPES,
-    PROOF_SIGNED,
-    Inference,
-    Share,
-    attribution_hash_unchecked,
-    batch_id,
-)
-from offchain.uri import UriNotFound
+from offchain.storage.uri import UriNotFound
 from tests.http_server import serving
 
 MODEL = keccak(text="model")
@@ -76,7 +76,7 @@ def committed(batch: BatchFile, **changes) -> Commitment:
 
 def load(uri: str, commitment: Commitment, roster: tuple[str, ...] | None = ROSTER
          ) -> BatchFile:
-    return batchfile.load(uri, commitment, roster=roster)
+    return batch_file.load(uri, commitment, roster=roster)
 
 
 def publish(tmp_path: Path, batch: BatchFile, edit=None) -> str:
@@ -146,7 +146,7 @@ def test_the_written_bytes_are_what_the_data_hash_names(tmp_path: Path) -> None:
     loaded = load(written.path.as_uri(), committed(batch, data_hash=written.data_hash))
     assert loaded.leaves == batch.leaves
     # A cached copy of the same bytes is the same file.
-    assert batchfile.load_bytes(data, committed(batch, data_hash=written.data_hash),
+    assert batch_file.load_bytes(data, committed(batch, data_hash=written.data_hash),
                                 roster=ROSTER, source="cache").root == batch.root
 
 

@@ -23,17 +23,17 @@ from web3.types import RPCEndpoint
 from offchain.chain.accounts import dev_account
 from offchain.chain.connection import Chain, connect
 from offchain.chain.deploy import deploy
-from offchain.client import build_requests, send_requests, wait_for_outcomes
 from offchain.config import Settings
 from offchain.errors import ChainError, ConfigError
-from offchain.listing import mean_attribution_bps
 from offchain.models import load_package
 from offchain.models.demo import CONTRIBUTORS, build_demo_package, holdout
 from offchain.models.onchain import register_model
-from offchain.privacy import EncryptionKey
 from offchain.protocol import epoch_at, epoch_end
 from offchain.registry import Attestia
+from offchain.request.client import build_requests, send_requests, wait_for_outcomes
+from offchain.request.market import mean_attribution_bps
 from offchain.rewards.chain import claim, settle
+from offchain.sealing import EncryptionKey
 from offchain.worker.registration import ensure_worker
 from offchain.worker.service import key_locks
 

@@ -46,7 +46,7 @@ The checks, in the order :func:`load` runs them (the first failure raises its ow
     registry checks this for single records; for batch leaves only readers can).
 
 A file that is not JSON, not this format, or inconsistent with itself raises
-:class:`MalformedBatchFile`; a URI that cannot be read raises :class:`offchain.uri.UriError`
+:class:`MalformedBatchFile`; a URI that cannot be read raises :class:`offchain.storage.uri.UriError`
 (not published, or not reachable now: a different remedy from a file that lies).
 """
 
@@ -63,7 +63,6 @@ from eth_utils import keccak, to_checksum_address
 
 from offchain.attribution.errors import InvalidSharesError
 from offchain.errors import AttestiaError
-from offchain.fsutil import atomic_write_bytes
 from offchain.merkle import StandardMerkleTree
 from offchain.protocol import (
     INFERENCE_ABI_TYPES,
@@ -72,7 +71,8 @@ from offchain.protocol import (
     attribution_hash,
     batch_id,
 )
-from offchain.uri import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, read_uri
+from offchain.storage.atomic import atomic_write_bytes
+from offchain.storage.uri import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, read_uri
 
 __all__ = [
     "CHECKS", "FORMAT", "LEAF_ENCODING", "AttributionMismatch", "BatchFile", "BatchFileError",
@@ -313,7 +313,7 @@ def load(uri: str, committed: Committed, *, roster: Collection[str] | None,
     every payee must be in it. None skips that one check (a worker re-reading its own file;
     ``verify``, which reports payees on its attribution line instead).
 
-    Raises :class:`offchain.uri.UriError` if it cannot be read, :class:`MalformedBatchFile`
+    Raises :class:`offchain.storage.uri.UriError` if it cannot be read, :class:`MalformedBatchFile`
     if it is not a well-formed batch file, or the :class:`BatchFileMismatch` subclass of the
     first failing check (module docstring).
     """

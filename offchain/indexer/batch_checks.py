@@ -1,12 +1,13 @@
 """A committed batch's published file, fetched and checked line by line for the explorer.
 
-The verdict is ``offchain.batchfile``'s loader (the one checked reader: dataHash, root, count,
-model, worker, attribution, roster, in that order; the first failure names its check). The
+The verdict is ``offchain.record.batch_file``'s loader (the one checked reader: dataHash, root,
+count, model, worker, attribution, roster, in that order; the first failure names its check). The
 page also shows *where* a file goes wrong, so this module recomputes, from whatever leaves the
 file lists, the root (compared with the committed one), each leaf's inclusion proof against
 the committed root, and each leaf's attribution list against its record's hash. The URI is
-read only through ``offchain.uri.read_uri`` (its schemes, a time and a size limit), under the
-service's ``FetchPolicy`` (no internal address, local files only in its publish directories);
+read only through ``offchain.storage.uri.read_uri`` (its schemes, a time and a size limit),
+under the service's ``FetchPolicy`` (no internal address, local files only in its publish
+directories);
 ``offchain.indexer.files`` runs these checks in the background and stores the verdicts.
 """
 
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from offchain.attribution.errors import AttributionError
-from offchain.batchfile import (
+from offchain.merkle import verify_proof
+from offchain.protocol import Inference, attribution_hash
+from offchain.record.batch_file import (
     LEAF_ENCODING,
     BatchFile,
     BatchFileError,
@@ -27,10 +30,8 @@ from offchain.batchfile import (
     leaf_tree,
     load_bytes,
 )
-from offchain.batchfile import data_hash as hash_of
-from offchain.merkle import verify_proof
-from offchain.protocol import Inference, attribution_hash
-from offchain.uri import FetchPolicy, UriError, local_file_refused, read_uri
+from offchain.record.batch_file import data_hash as hash_of
+from offchain.storage.uri import FetchPolicy, UriError, local_file_refused, read_uri
 
 FETCH_TIMEOUT = 10.0
 """Seconds one batch file may take to fetch (in a background check: nobody waits for it)."""

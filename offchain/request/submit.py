@@ -2,9 +2,9 @@
 submit`` / ``request status``).
 
 A batching worker (``attestia worker run --batch-size N``) drains an inbox directory
-(:mod:`offchain.worker.inbox`) into Merkle-batched records: one ``commitBatch`` per batch.
+(:mod:`offchain.request.inbox`) into Merkle-batched records: one ``commitBatch`` per batch.
 A client of the same home finds such a worker through its heartbeat
-(:mod:`offchain.worker.heartbeat`: it names the models served and the inbox), drops the
+(:mod:`offchain.request.heartbeat`: it names the models served and the inbox), drops the
 request there (the request id is :func:`offchain.protocol.request_id`, as on chain) and keeps
 what it sent under ``<data dir>/offchain-requests/<id>.json``: the input, the salt, the worker
 and its data directory. The request then goes
@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offchain.errors import ConfigError
-from offchain.fsutil import atomic_write_json
 from offchain.registry import Attestia
-from offchain.worker.heartbeat import Heartbeat, fresh_heartbeats
+from offchain.request.heartbeat import Heartbeat, fresh_heartbeats
+from offchain.storage.atomic import atomic_write_json
 
 if TYPE_CHECKING:
     import numpy as np
@@ -120,7 +120,7 @@ def submit(attestia: Attestia, model_id: bytes, raw: np.ndarray, *, requester: s
     import numpy as np
 
     from offchain.models.encoding import encode_tensor
-    from offchain.worker.inbox import offchain_request, submit_offchain
+    from offchain.request.inbox import offchain_request, submit_offchain
 
     model = attestia.registry.model(model_id)
     if model is None:
@@ -175,7 +175,7 @@ class BatchedStatus:
 
 def _results(worker_dir: Path, request_id: bytes) -> tuple[bytes, int | None] | None:
     """(batch id, label) from the worker's results documents (``outbox/<root>.json``)."""
-    from offchain.worker.batch import OUTBOX
+    from offchain.request.inbox import OUTBOX
 
     key = "0x" + request_id.hex()
     outbox = worker_dir / OUTBOX
@@ -193,7 +193,7 @@ def _results(worker_dir: Path, request_id: bytes) -> tuple[bytes, int | None] | 
 def batched_status(attestia: Attestia, sub: Submission) -> BatchedStatus:
     """Queued, batched or committed (with the leaf and its inclusion proof, read from the
     published batch file checked against the on-chain commitment)."""
-    from offchain import batchfile
+    from offchain.record import batch_file
 
     found = _results(Path(sub.worker_dir), sub.request_id)
     if found is None:
@@ -203,7 +203,7 @@ def batched_status(attestia: Attestia, sub: Submission) -> BatchedStatus:
     if not events:
         return BatchedStatus(sub, BATCHED, batch_id=batch_id, label=label)
     event = events[-1]
-    published = batchfile.load(event.data_uri, event, roster=None)
+    published = batch_file.load(event.data_uri, event, roster=None)
     leaf = published.index_of(sub.request_id)
     if leaf is None:
         raise ConfigError(f"batch 0x{batch_id.hex()} does not hold request "

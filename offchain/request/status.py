@@ -29,8 +29,8 @@ from offchain.protocol import (
 from offchain.registry import Attestia
 from offchain.timefmt import iso
 
-if TYPE_CHECKING:  # offchain.client is imported where used: it costs numpy and the models
-    from offchain.client import LocalRequest
+if TYPE_CHECKING:  # offchain.request.client is imported where used: it costs numpy and the models
+    from offchain.request.client import LocalRequest
 
 OPEN, RECORDED, REJECTED, CANCELLED, EXPIRED = "open", "recorded", "rejected", "cancelled", \
     "expired"
@@ -167,7 +167,7 @@ def wait_request(attestia: Attestia, request_id: bytes, *, timeout: float = 120.
                     f"0x{request_id.hex()}" if status.state == EXPIRED else
                     f"still {status.state}: is worker {status.request.worker} running? "
                     f"(attestia worker list)")
-            from offchain.client import RequestFailed
+            from offchain.request.client import RequestFailed
 
             raise RequestFailed(f"request 0x{request_id.hex()} got no record within "
                                 f"{timeout:.0f} s; {hint}")
@@ -177,7 +177,7 @@ def wait_request(attestia: Attestia, request_id: bytes, *, timeout: float = 120.
 
 def local_request(data_dir: Path, request_id: bytes) -> LocalRequest:
     """The request file this home kept when it paid; ConfigError if missing or unreadable."""
-    from offchain.client import load_local_request
+    from offchain.request.client import load_local_request
 
     try:
         local = load_local_request(data_dir, "0x" + request_id.hex())

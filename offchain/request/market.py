@@ -3,7 +3,7 @@ list``), read from the registry's events and current slots (nothing is sent).
 
 A worker's liveness, as a client judges it before paying (:func:`choose_worker`): its on-chain
 state (active, unbonding, revoked, slashed), and whether it is *live*: a fresh heartbeat in
-this home (``offchain.worker.heartbeat``: a running ``attestia worker run`` rewrites it every
+this home (``offchain.request.heartbeat``: a running ``attestia worker run`` rewrites it every
 few seconds), or else a record or batch in the last ``RECENT_RECORD`` seconds of chain time
 (the signing time of its newest ``InferenceRecorded``, or its newest batch commitment). A
 worker with neither is not chosen by default and a named one is refused without ``--force``.
@@ -19,9 +19,8 @@ from typing import Any
 from offchain.errors import ConfigError
 from offchain.protocol import Model, Worker
 from offchain.registry import Attestia
+from offchain.request.heartbeat import Heartbeat, fresh_heartbeats
 from offchain.timefmt import iso_if_set
-from offchain.worker.heartbeat import Heartbeat, fresh_heartbeats
-from offchain.worker.registration import dead_key_reason, worker_state
 
 RECENT_RECORD = 600
 """A worker with a record or batch in the last this many seconds of chain time is live."""
@@ -47,6 +46,27 @@ def model_state(model: Model) -> str:
     if model.deprecated:
         return "deprecated"
     return "active"
+
+
+def worker_state(worker: Worker) -> str:
+    if worker.slashedAt:
+        return "slashed"
+    if worker.revokedAt:
+        return "revoked"
+    if worker.unbondingAt:
+        return "unbonding"
+    return "active"
+
+
+def dead_key_reason(worker: Worker) -> str | None:
+    """Why a registered worker key can never record again, in a few words (None while it is
+    active). An unbonding key never comes back: a new key must be registered and staked."""
+    if worker.active:
+        return None
+    state = worker_state(worker)
+    if state == "unbonding" and worker.stake == 0:
+        return "unbonding and its stake withdrawn"
+    return state
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ reached a final state in the worker's journal, then moves to ``inbox/done/`` (fi
 not request files at all move to ``inbox/bad/``).
 
 This module is pure parsing plus small file helpers; the worker's journal decides what was
-already seen (``offchain.worker.batch``).
+already seen (``offchain.worker.batching``).
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from offchain.errors import AttestiaError
-from offchain.fsutil import atomic_write_bytes
 from offchain.models.encoding import SALT_SIZE, commit, new_salt
 from offchain.protocol import request_id as request_id_of
+from offchain.storage.atomic import atomic_write_bytes
 
 INBOX = "inbox"
+OUTBOX = "outbox"
+"""Where a batching worker leaves each off-chain request's sealed answer for its requester."""
 DONE = "done"
 BAD = "bad"
 MAX_FILE_BYTES = 64 * 1024 * 1024

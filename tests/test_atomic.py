@@ -1,4 +1,5 @@
-"""offchain.fsutil: atomic writes leave the old file or the new one, never a half or a temp."""
+"""offchain.storage.atomic: atomic writes leave the old file or the new one, never a half or a
+temp."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from offchain import fsutil
-from offchain.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text
-from offchain.worker.inbox import inbox_files, submit_offchain
+from offchain.request.inbox import inbox_files, submit_offchain
+from offchain.storage import atomic
+from offchain.storage.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 
 def _names(directory: Path) -> list[str]:
@@ -70,9 +71,9 @@ def test_failure_mid_write_leaves_old_file_and_no_temp(
             def write(self, data: bytes) -> int:
                 raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(fsutil.os, "fdopen", FullDisk)
+        monkeypatch.setattr(atomic.os, "fdopen", FullDisk)
     else:
-        monkeypatch.setattr(fsutil.os, failing, boom)
+        monkeypatch.setattr(atomic.os, failing, boom)
     with pytest.raises(OSError, match="No space left"):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
@@ -83,7 +84,7 @@ def test_interrupt_also_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fsutil.os, "replace", interrupted)
+    monkeypatch.setattr(atomic.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         atomic_write_bytes(tmp_path / "f", b"x")
     assert _names(tmp_path) == []
@@ -101,8 +102,8 @@ def test_file_and_directory_are_fsynced(tmp_path: Path, monkeypatch: pytest.Monk
         synced.append(("replace", False))
         real_replace(src, dst)
 
-    monkeypatch.setattr(fsutil.os, "fsync", fsync)
-    monkeypatch.setattr(fsutil.os, "replace", replace)
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "replace", replace)
     atomic_write_bytes(tmp_path / "f", b"x")
     # The data is on disk before the rename; the directory entry is flushed after it.
     assert synced == [("fsync", False), ("replace", False), ("fsync", True)]
@@ -117,7 +118,7 @@ def test_temp_file_is_hidden_in_the_same_directory(
         seen.append(Path(src))
         real_replace(src, dst)
 
-    monkeypatch.setattr(fsutil.os, "replace", replace)
+    monkeypatch.setattr(atomic.os, "replace", replace)
     atomic_write_bytes(tmp_path / "0001-req.json", b"{}")
     atomic_write_bytes(tmp_path / "0001-req.json", b"{}")
     (first, second) = seen
@@ -137,7 +138,7 @@ def test_inbox_reader_never_lists_a_temp_file(tmp_path: Path, monkeypatch: pytes
         listed.append(inbox_files(inbox))  # what a reader sees while the temp file exists
         real_replace(src, dst)
 
-    monkeypatch.setattr(fsutil.os, "replace", replace)
+    monkeypatch.setattr(atomic.os, "replace", replace)
     path = submit_offchain(inbox, {"requestId": "0x00"})
     assert listed == [[]]
     assert inbox_files(inbox) == [path]
@@ -177,7 +178,7 @@ def test_a_secret_is_owner_only_from_its_first_byte(
             created.append(mode)
         return real_open(path, flags, mode)
 
-    monkeypatch.setattr(fsutil.os, "open", spy)
+    monkeypatch.setattr(atomic.os, "open", spy)
     old = os.umask(0)  # even with no umask to narrow it
     try:
         atomic_write_text(tmp_path / "k", "secret", mode=0o600)
@@ -197,7 +198,7 @@ def test_no_replace_never_overwrites(tmp_path: Path) -> None:
 
 
 def test_encryption_key_is_created_once_owner_only(tmp_path: Path) -> None:
-    from offchain.privacy import EncryptionKey
+    from offchain.sealing import EncryptionKey
 
     path = tmp_path / "worker" / "encryption.key"
     key = EncryptionKey.load_or_create(path)
@@ -226,7 +227,7 @@ def _old_dir(parent: Path) -> Path:
 
 def test_replacing_dir_builds_a_new_directory(tmp_path: Path) -> None:
     target = tmp_path / "absent" / "pkg"
-    with fsutil.replacing_dir(target) as new:
+    with atomic.replacing_dir(target) as new:
         assert new.parent == target.parent and new.name.startswith(".pkg.")
         assert new.name.endswith(".tmp") and list(new.iterdir()) == []
         (new / "a").write_bytes(b"A")
@@ -237,7 +238,7 @@ def test_replacing_dir_builds_a_new_directory(tmp_path: Path) -> None:
 
 def test_replacing_dir_swaps_in_whole_and_removes_the_old(tmp_path: Path) -> None:
     target = _old_dir(tmp_path)
-    with fsutil.replacing_dir(target) as new:
+    with atomic.replacing_dir(target) as new:
         (new / "model.onnx").write_bytes(b"new model")
         assert (target / "model.onnx").read_bytes() == b"old model"
     assert sorted(p.name for p in target.iterdir()) == ["model.onnx"]
@@ -247,7 +248,7 @@ def test_replacing_dir_swaps_in_whole_and_removes_the_old(tmp_path: Path) -> Non
 
 def test_replacing_dir_keep_others_carries_what_the_new_lacks(tmp_path: Path) -> None:
     target = _old_dir(tmp_path)
-    with fsutil.replacing_dir(target, keep_others=True) as new:
+    with atomic.replacing_dir(target, keep_others=True) as new:
         (new / "model.onnx").write_bytes(b"new model")
     assert (target / "model.onnx").read_bytes() == b"new model"
     assert (target / "zk" / "pk.key").read_bytes() == b"old key"
@@ -260,7 +261,7 @@ def test_replacing_dir_failure_in_the_build_leaves_the_old_byte_for_byte(
     target = _old_dir(tmp_path)
     before = _tree(target)
     with pytest.raises(RuntimeError, match="ezkl"), \
-            fsutil.replacing_dir(target, keep_others=keep_others) as new:
+            atomic.replacing_dir(target, keep_others=keep_others) as new:
         (new / "model.onnx").write_bytes(b"half")
         raise RuntimeError("ezkl failed")
     assert _tree(target) == before
@@ -281,7 +282,7 @@ def test_replacing_dir_failure_in_the_swap_puts_the_old_back(
 
     monkeypatch.setattr(Path, "rename", rename)
     with pytest.raises(OSError, match="Input/output"), \
-            fsutil.replacing_dir(target, keep_others=keep_others) as new:
+            atomic.replacing_dir(target, keep_others=keep_others) as new:
         (new / "model.onnx").write_bytes(b"new model")
     assert _tree(target) == before
     assert _names(tmp_path) == ["pkg"]

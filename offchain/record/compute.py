@@ -18,8 +18,8 @@ from offchain.models import ModelPackage
 from offchain.models.encoding import commit, decode_tensor, encode_tensor
 from offchain.models.package import ATTRIBUTION_K
 from offchain.models.runtime import open_session, predicted_label
-from offchain.privacy import output_salt
 from offchain.protocol import PROOF_ZK, ZERO32, Inference, Share, attribution_hash
+from offchain.sealing import output_salt
 
 if TYPE_CHECKING:
     from offchain.attribution.trace import Trace

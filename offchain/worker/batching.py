@@ -3,8 +3,8 @@
 Requests paid off-chain arrive in the inbox (``inbox.py``). The worker takes up to
 ``batch_size`` of them for one model (or whatever is there once the oldest has waited
 ``max_latency`` seconds), runs and attributes them in one pass, builds the StandardMerkleTree
-over their Inference leaves, publishes the batch file (:mod:`offchain.batchfile`: the records
-with their attribution lists and fees) as ``<data_dir>/batches/<root>.json`` and commits the
+over their Inference leaves, publishes the batch file (:mod:`offchain.record.batch_file`: the
+records with their attribution lists and fees) as ``<data_dir>/batches/<root>.json`` and commits the
 root and the file's content hash (``dataHash``, keccak256 of the bytes written) with
 ``commitBatch`` (or, for an enclave key, ``commitBatchBySig`` relayed by the operator), paying
 the contributors' cut of the batch's fees as the deposit. A leaf whose attribution would pay
@@ -39,21 +39,9 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from offchain.batchfile import (
-    BatchFile,
-    BatchFileError,
-    BatchLeaf,
-    Commitment,
-    data_hash,
-    leaf_tree,
-    load_bytes,
-    write_batch_file,
-)
 from offchain.chain.eip712 import sign_digest
 from offchain.chain.tx import Call, NonceTooLow
-from offchain.engine import Evaluation, InferenceEngine
 from offchain.errors import AttestiaError, ChainError, TransactionReverted
-from offchain.fsutil import atomic_write_json
 from offchain.merkle import StandardMerkleTree
 from offchain.models.errors import EncodingError
 from offchain.protocol import (
@@ -69,12 +57,22 @@ from offchain.protocol import (
     data_uri_hash,
     epoch_at,
 )
-from offchain.uri import UriError, read_uri, resolve
-from offchain.worker import journal as J
-from offchain.worker.inbox import (
+from offchain.record.batch_file import (
+    BatchFile,
+    BatchFileError,
+    BatchLeaf,
+    Commitment,
+    data_hash,
+    leaf_tree,
+    load_bytes,
+    write_batch_file,
+)
+from offchain.record.compute import Evaluation, InferenceEngine
+from offchain.request.inbox import (
     BAD,
     DONE,
     INBOX,
+    OUTBOX,
     InboxError,
     OffchainRequest,
     inbox_files,
@@ -83,12 +81,14 @@ from offchain.worker.inbox import (
     read_inbox_file,
     request_key,
 )
+from offchain.storage.atomic import atomic_write_json
+from offchain.storage.uri import UriError, read_uri, resolve
+from offchain.worker import journal as J
 from offchain.worker.node import WorkerNode, WorkerStats
 
 log = logging.getLogger("attestia.worker")
 
 BATCHES = "batches"
-OUTBOX = "outbox"
 # Attribution threads: a sort over a large roster releases the GIL, a small one is not
 # worth a thread hand-off.
 PARALLEL_ROSTER = 20_000
@@ -262,7 +262,7 @@ def results_document(built: BuiltBatch) -> dict[str, Any]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Atomically (:mod:`offchain.fsutil`): readers see the old file or the new."""
+    """Atomically (:mod:`offchain.storage.atomic`): readers see the old file or the new."""
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, data, separators=(",", ":"))
 

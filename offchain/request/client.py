@@ -23,16 +23,8 @@ import numpy as np
 from offchain.attribution.onchain import FeeShare, fee_shares
 from offchain.chain.tx import Call
 from offchain.errors import AttestiaError, ConfigError
-from offchain.fsutil import atomic_write_json
 from offchain.models.encoding import commit, decode_tensor, encode_tensor, new_salt
 from offchain.models.package import ModelPackage
-from offchain.privacy import (
-    EncryptionKey,
-    RequestPayload,
-    open_result,
-    output_salt,
-    seal_request,
-)
 from offchain.protocol import (
     PROOF_ZK,
     ZERO32,
@@ -46,6 +38,14 @@ from offchain.protocol import (
     result_hash,
 )
 from offchain.registry import Attestia, InferenceRecorded
+from offchain.sealing import (
+    EncryptionKey,
+    RequestPayload,
+    open_result,
+    output_salt,
+    seal_request,
+)
+from offchain.storage.atomic import atomic_write_json
 
 GAS_REQUEST = 200_000
 

@@ -6,7 +6,7 @@ would sit in escrow until the request's deadline. The chain alone cannot say a w
 of the same home look: the heartbeat names the signer, its operator, the chain and registry,
 the models it serves, its pid and the wall-clock time of the beat, and, in batch mode, its
 inbox (where ``attestia request submit`` drops off-chain requests). The file is written
-atomically (:mod:`offchain.fsutil`) and removed when the worker stops.
+atomically (:mod:`offchain.storage.atomic`) and removed when the worker stops.
 
 A heartbeat is *fresh* when it is at most ``STALE_AFTER`` seconds old and its pid is still a
 process on this machine (a killed worker leaves its file behind; its pid is gone).
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from offchain.fsutil import atomic_write_json
+from offchain.storage.atomic import atomic_write_json
 
 HEARTBEAT = "heartbeat.json"
 BEAT_EVERY = 5.0

@@ -73,7 +73,7 @@ class UriError(AttestiaError):
 
 
 class UnsupportedUri(UriError):
-    """The URI's form is not one Attestia reads (see :mod:`offchain.uri`)."""
+    """The URI's form is not one Attestia reads (see :mod:`offchain.storage.uri`)."""
 
 
 class UriNotFound(UriError):

@@ -18,12 +18,10 @@ import numpy as np
 import pytest
 from eth_utils import keccak
 
-from offchain import batchfile
 from offchain.chain.accounts import dev_account
 from offchain.chain.tx import Sender
 from offchain.models.demo import holdout
 from offchain.models.encoding import commit, encode_tensor, new_salt
-from offchain.privacy import output_salt
 from offchain.protocol import (
     PROOF_SIGNED,
     PROOF_TEE,
@@ -32,12 +30,14 @@ from offchain.protocol import (
     batch_deposit,
     contributors_cut,
 )
+from offchain.record import batch_file
 from offchain.registry import BatchCommitted
+from offchain.request.inbox import offchain_request, submit_offchain
 from offchain.rewards.chain import settle
-from offchain.worker import batch as B
+from offchain.sealing import output_salt
+from offchain.worker import batching as B
 from offchain.worker import journal as J
-from offchain.worker.batch import BatchError, BatchOptions, BatchWorker, run_batch_mode
-from offchain.worker.inbox import offchain_request, submit_offchain
+from offchain.worker.batching import BatchError, BatchOptions, BatchWorker, run_batch_mode
 from offchain.worker.node import WorkerOptions
 from offchain.worker.service import build_worker
 
@@ -70,9 +70,9 @@ def committed_batches(attestia) -> list[BatchCommitted]:
     return attestia.registry.batches(0)
 
 
-def published(attestia, event: BatchCommitted) -> batchfile.BatchFile:
+def published(attestia, event: BatchCommitted) -> batch_file.BatchFile:
     """A committed batch's file, through every check settlement runs (dataHash, roster)."""
-    return batchfile.load(event.data_uri, event,
+    return batch_file.load(event.data_uri, event,
                           roster=attestia.registry.contributors(event.model_id))
 
 
@@ -419,7 +419,7 @@ def test_stop_event_finishes_in_flight_work_and_returns(
 def test_onchain_requests_are_still_served_in_batch_mode(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
-    from offchain.client import build_requests, send_requests, wait_for_outcomes
+    from offchain.request.client import build_requests, send_requests, wait_for_outcomes
 
     node = make_node(attestia, demo_package_dir, tmp_path / "w")
     built = build_requests(attestia, served_model.model_id, rows(2), requester=CLIENT.address,

@@ -21,7 +21,7 @@ from ecies.keys import PrivateKey
 from eth_utils import keccak
 
 from offchain.errors import AttestiaError
-from offchain.fsutil import atomic_write_text
+from offchain.storage.atomic import atomic_write_text
 
 PAYLOAD_VERSION = 1
 MAX_PAYLOAD_BYTES = 64 * 1024

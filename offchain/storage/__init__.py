@@ -1,0 +1,2 @@
+"""Files Attestia writes and documents it reads: atomic writes, and the one reader of a
+URI published on chain."""
