@@ -48,7 +48,7 @@ from offchain.protocol import (
     share_of,
 )
 from offchain.record.batch_file import BatchFileError, DataHashMismatch, load_bytes
-from offchain.registry import Attestia, BatchCommitted, ModelRegistered, ModelTermsUpdated
+from offchain.registry import Attestia, BatchCommitted, ModelRegistered, ModelTermsUpdated, Registry
 from offchain.rewards.settlement import (
     PoolShare,
     build_tree,
@@ -222,6 +222,17 @@ class Finality:
         return epoch_at(final_from, self.genesis, self.epoch_length), False
 
 
+def _rosters(reg: Registry) -> Callable[[bytes], frozenset[str]]:
+    """Each model's registered roster, read from the chain once per model."""
+    rosters: dict[bytes, frozenset[str]] = {}
+
+    def roster(model_id: bytes) -> frozenset[str]:
+        if model_id not in rosters:
+            rosters[model_id] = frozenset(reg.contributors(model_id) or ())
+        return rosters[model_id]
+    return roster
+
+
 def read_ledger(attestia: Attestia, through_epoch: int, *, cache: Path | None = None,
                 timeout: float = DEFAULT_TIMEOUT) -> Ledger:
     """Read and check everything settled through ``through_epoch``.
@@ -230,12 +241,7 @@ def read_ledger(attestia: Attestia, through_epoch: int, *, cache: Path | None = 
     after a file passes); None reads every file from its URI.
     """
     reg = attestia.registry
-    rosters: dict[bytes, frozenset[str]] = {}
-
-    def roster(model_id: bytes) -> frozenset[str]:
-        if model_id not in rosters:
-            rosters[model_id] = frozenset(reg.contributors(model_id) or ())
-        return rosters[model_id]
+    roster = _rosters(reg)
 
     singles: list[PoolShare] = []
     flagged: list[FlaggedRecord] = []
@@ -270,12 +276,7 @@ def batch_outcomes(attestia: Attestia, *, batch_id: bytes | None = None,
     else why not. The leaves are the records the explorer's indexer adds beside the single
     ones (``attestia attribution`` counts them too)."""
     reg = attestia.registry
-    rosters: dict[bytes, frozenset[str]] = {}
-
-    def roster(model_id: bytes) -> frozenset[str]:
-        if model_id not in rosters:
-            rosters[model_id] = frozenset(reg.contributors(model_id) or ())
-        return rosters[model_id]
+    roster = _rosters(reg)
 
     batches = [b for b in reg.batches() if batch_id is None or b.batch_id == batch_id]
     return checked_batches(attestia, batches, roster, cache=cache, timeout=timeout)

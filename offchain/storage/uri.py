@@ -358,16 +358,8 @@ def _read_http(uri: str, url: str, max_bytes: int, timeout: float,
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise _too_large(uri, max_bytes)
-            chunks: list[bytes] = []
-            size = 0
-            while chunk := response.raw.read1(_CHUNK, decode_content=True):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise _too_large(uri, max_bytes)
-                if time.monotonic() > deadline:
-                    raise UriTimeout(uri, f"{shown} did not finish within {timeout:g} s")
-                chunks.append(chunk)
-            return b"".join(chunks)
+            return _read_bounded(lambda: response.raw.read1(_CHUNK, decode_content=True),
+                                 uri, shown, max_bytes, deadline, timeout)
     except (requests.Timeout, ReadTimeoutError):
         raise UriTimeout(uri, f"{shown} did not answer within {timeout:g} s") from None
     except requests.ConnectionError as exc:
@@ -449,16 +441,8 @@ def _body(uri: str, shown: str, response: urllib3.BaseHTTPResponse, status: int,
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(uri, max_bytes)
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := response.read1(_CHUNK):
-        size += len(chunk)
-        if size > max_bytes:
-            raise _too_large(uri, max_bytes)
-        if time.monotonic() > deadline:
-            raise UriTimeout(uri, f"{shown} did not finish within {timeout:g} s")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return _read_bounded(lambda: response.read1(_CHUNK), uri, shown, max_bytes, deadline,
+                         timeout)
 
 
 def _too_large(uri: str, max_bytes: int) -> UriTooLarge:
@@ -488,3 +472,18 @@ def local_file_refused(uri: str, local_roots: Sequence[Path] | None,
             return (f"{uri}: a local file outside this service's home is not read ({what} is "
                     "read over http(s) or ipfs)")
     return ""
+
+
+def _read_bounded(read_chunk: Callable[[], bytes], uri: str, shown: str, max_bytes: int,
+                  deadline: float, timeout: float) -> bytes:
+    """A body read chunk by chunk, refused once it passes ``max_bytes`` or ``deadline``."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := read_chunk():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(uri, max_bytes)
+        if time.monotonic() > deadline:
+            raise UriTimeout(uri, f"{shown} did not finish within {timeout:g} s")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -9,7 +9,10 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.worker.test_batch import (
+from offchain.config import REPO_ROOT
+from offchain.protocol import contributors_cut, share_of
+from tests.cli.test_bad_input import run_in_process
+from tests.worker.test_batching import (
     CLIENT,
     FEE,
     committed_batches,
@@ -18,10 +21,6 @@ from tests.worker.test_batch import (
     requests_for,
     rows,
 )
-
-from offchain.config import REPO_ROOT
-from offchain.protocol import contributors_cut, share_of
-from tests.cli.test_bad_input import run_in_process
 
 
 def test_contributor_totals_count_batch_leaves_and_a_leaf_reads_back(

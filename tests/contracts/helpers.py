@@ -147,6 +147,10 @@ class Reverted:
     args: tuple = ()
 
 
+HONEST_TIP, ATTACKER_TIP = 1, 50
+"""Priority fees (gwei) of a mempool race: the attacker's transaction is mined first."""
+
+
 @contextmanager
 def reverts(error: str, *args: Any) -> Iterator[Reverted]:
     """Assert the block raises TransactionReverted with custom error ``error`` (and, if given,

@@ -14,6 +14,7 @@ import logging
 
 import cbor2
 
+from offchain.attribution.trace import AttributionModel
 from offchain.chain.accounts import dev_account
 from offchain.dispute import game
 from offchain.models.encoding import encode_tensor
@@ -84,7 +85,7 @@ def test_the_responder_answers_the_challenge_after_one_it_cannot_answer(
     opened = game.view(attestia, poison).opened
     assert opened is not None
     poison_query = tuple(opened.query)
-    trace = game.AttributionModel.trace
+    trace = AttributionModel.trace
 
     def untraceable(model, query, label):
         if tuple(query) == poison_query:
@@ -93,7 +94,7 @@ def test_the_responder_answers_the_challenge_after_one_it_cannot_answer(
 
     caplog.set_level(logging.INFO, logger="attestia.worker")
     with monkeypatch.context() as patch:
-        patch.setattr(game.AttributionModel, "trace", untraceable)
+        patch.setattr(AttributionModel, "trace", untraceable)
         patch.setattr(responder, "RETRY_SECONDS", 0.0)
         node.run(until_idle=True)
         assert attestia.slasher.dispute(real).state == DisputeState.RESPONDED
@@ -109,6 +110,6 @@ def test_the_responder_answers_the_challenge_after_one_it_cannot_answer(
     monkeypatch.setattr(responder, "RETRY_SECONDS", 0.0)
     node.run(until_idle=True)
     assert attestia.slasher.dispute(poison).state == DisputeState.RESPONDED
-    model = game.AttributionModel.of_package(demo_package)
+    model = AttributionModel.of_package(demo_package)
     assert game.find_fraud(attestia, model, poison) is None
     assert game.find_fraud(attestia, model, real) is None

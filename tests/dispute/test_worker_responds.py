@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from offchain.attribution.trace import AttributionModel
 from offchain.chain.accounts import dev_account
 from offchain.config import REPO_ROOT
 from offchain.dispute import game
@@ -40,7 +41,7 @@ def test_worker_answers_a_challenge_with_the_honest_trace(attestia, served_model
     (responded,) = attestia.slasher.responded(request_id=rid)
     assert responded.trace_uri.startswith("file://")
     assert (tmp_path / "w" / "traces" / f"trace-0x{rid.hex()}.json").is_file()
-    model = game.AttributionModel.of_package(demo_package)
+    model = AttributionModel.of_package(demo_package)
     assert game.find_fraud(attestia, model, rid) is None
     # Answered once: another round sends nothing.
     nonce = attestia.chain.w3.eth.get_transaction_count(node.operator.address)
@@ -83,7 +84,7 @@ def test_a_batch_mode_worker_process_answers_a_frivolous_challenge_and_keeps_its
         worker.send_signal(signal.SIGTERM)
         code = worker.wait(timeout=60)
     assert code == 0 and "Traceback" not in log_path.read_text(), log_path.read_text()
-    assert game.find_fraud(attestia, game.AttributionModel.of_package(demo_package),
+    assert game.find_fraud(attestia, AttributionModel.of_package(demo_package),
                            rid) is None
     w3 = attestia.chain.w3
     w3.provider.make_request("evm_increaseTime", [attestia.slasher.response_window() + 1])

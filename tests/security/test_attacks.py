@@ -33,9 +33,11 @@ from offchain.protocol import (
 from tests.contracts.helpers import (
     ADMIN,
     ATTACKER,
+    ATTACKER_TIP,
     CHALLENGE_WINDOW,
     ENCRYPTION_KEY,
     FEE,
+    HONEST_TIP,
     MIN_STAKE,
     OPERATOR,
     OUTSIDER,
@@ -54,7 +56,6 @@ from tests.contracts.helpers import (
     reverts,
 )
 
-HONEST_TIP, ATTACKER_TIP = 1, 50  # gwei: the attacker's transaction is mined first
 ACCOMPLICE = ATTACKER.address
 
 

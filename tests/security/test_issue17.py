@@ -34,7 +34,9 @@ from offchain.protocol import (
 from offchain.registry import Attestia
 from tests.contracts.helpers import (
     ADMIN,
+    ATTACKER_TIP,
     FEE,
+    HONEST_TIP,
     MIN_STAKE,
     OPERATOR,
     OUTSIDER,
@@ -50,8 +52,6 @@ from tests.contracts.helpers import (
     reverts,
 )
 from tests.dispute.helpers import Game, lie_totals
-
-HONEST_TIP, ATTACKER_TIP = 1, 50  # gwei: the attacker's transaction is mined first
 
 
 def failed_with(h: Harness, receipt: Any, error: str, *args: Any) -> None:
