@@ -12,7 +12,7 @@ APE_STAMP := $(APE_VENV)/.attestia-installed
 SLITHER_VENV := .venv-slither
 SLITHER_STAMP := $(SLITHER_VENV)/.attestia-installed
 
-.PHONY: setup demo test test-fast lint bench ape-check ape-setup forge-test slither chain-down clean chromium
+.PHONY: setup demo test test-slow test-fast lint bench ape-check ape-setup forge-test slither chain-down clean chromium
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -34,12 +34,17 @@ demo: setup
 
 # ruff, mypy, the Python suite (Anvil, Ganache, browsers where present), then the Solidity
 # fuzz/invariant suite and slither over the contracts.
+# The slow tests (marked `slow`: `make demo` from a fresh clone, about 3-5 minutes) run in
+# `make test-slow`; CI (.ci/run) runs both.
 test: setup $(SLITHER_STAMP) chromium
 	$(VENV)/bin/ruff check offchain tests bench scripts
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -m "not slow"
 	scripts/forge_test.sh
 	scripts/slither.sh
+
+test-slow: setup
+	$(VENV)/bin/pytest -m slow
 
 test-fast: setup
 	$(VENV)/bin/pytest -m "not slow"
