@@ -325,8 +325,9 @@ class Sender:
 
     def estimate(self, call: Call) -> int:
         try:
-            block = "pending" if call.commit is not None else None
-            return self.w3.eth.estimate_gas(self._tx(call), block)
+            if call.commit is not None:  # see commit_for
+                return self.w3.eth.estimate_gas(self._tx(call), "pending")
+            return self.w3.eth.estimate_gas(self._tx(call))
         except (ContractLogicError, ValueError, Web3RPCError) as exc:
             self._raise_revert(exc, call)
             raise
@@ -462,13 +463,13 @@ class Sender:
             self.commit_for(call, timeout)
         return self.check(self.wait(self.send(call, simulate=simulate), timeout), call)
 
-    def commit_for(self, call: Call, timeout: float = 120.0) -> int:
-        """Mine the commitment ``call`` reveals, from this account; returns its block. The
+    def commit_for(self, call: Call, timeout: float = 120.0) -> Any:
+        """Mine the commitment ``call`` reveals, from this account; returns its receipt. The
         call, sent after this receipt, can only land in a later block; its gas estimate runs
         on the pending block (:meth:`estimate`), since a node runs "latest" at the
         commitment's own block number, where the reveal is still RevealTooEarly."""
         assert call.commit is not None
-        return int(self.transact(call.commit(self.address), timeout)["blockNumber"])
+        return self.transact(call.commit(self.address), timeout)
 
     def transact_many(self, calls: Sequence[Call], timeout: float = 300.0) -> list[Any]:
         """Pipelined: sign and send all, then collect receipts; raise on the first failure.
