@@ -28,7 +28,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,7 @@ def measure(h: Harness, publish: Path, n: int, c: int, d: int) -> dict[str, Any]
                                           case.output_bytes, g.model.spec,
                                           attestia.slasher.dispute_bond())
         out["commit_finding"] = int(attestia.sender(REQUESTER).commit_for(call)["gasUsed"])
-        receipt = attestia.send(replace(call, commit=None), account=REQUESTER)
+        receipt = attestia.send(call, account=REQUESTER, committed=True)
         out["challenge"] = int(receipt["gasUsed"])
         receipt = game.respond(attestia, g.model, case.request_id, publish, account=WORKER,
                                trace=trace)

@@ -456,10 +456,13 @@ class Sender:
         raise TransactionReverted(
             f"{prefix}reverted (gas used {receipt['gasUsed']} of {mined['gas']}; {why})")
 
-    def transact(self, call: Call, timeout: float = 120.0, *, simulate: bool = True) -> Any:
+    def transact(self, call: Call, timeout: float = 120.0, *, simulate: bool = True,
+                 committed: bool = False) -> Any:
         """Send one transaction and wait for a successful receipt. A call with a fixed gas
-        limit is dry-run first (``simulate``), so a revert costs no gas."""
-        if call.commit is not None:
+        limit is dry-run first (``simulate``), so a revert costs no gas. A call that reveals
+        a commitment has it mined first, unless ``committed`` (:meth:`commit_for` was
+        called for it already)."""
+        if call.commit is not None and not committed:
             self.commit_for(call, timeout)
         return self.check(self.wait(self.send(call, simulate=simulate), timeout), call)
 
