@@ -12,6 +12,8 @@ N = 489, C = 5), from real receipts:
   totals, the zero and final sums roots built over C leaves);
 * ``prove_<kind>``: one fraud proof of each kind against a lying trace (item, order, value,
   sum, end, duplicate): log2(N)-deep step proofs, plus an item or sums proof;
+* ``commit_finding``: the commitment every challenge and proof reveals, mined a block before
+  it (design.md "Rewards bound to their finder"); the figures above are the reveals alone;
 * ``trace_build_s``: building the honest trace (N steps, running sums over C slots, the trace
   root) off chain, one core; ``trace_file_mb``: its published JSON.
 
@@ -65,8 +67,11 @@ def measure(h: Harness, publish: Path, n: int, c: int, d: int) -> dict[str, Any]
         trace = g.model.trace(case.query, case.label)
         out["trace_build_s"] = round(time.perf_counter() - started, 3)
         out["trace_file_mb"] = round(len(trace.dumps()) / 1e6, 2)
-        receipt = game.open_challenge(attestia, case.record, case.input_bytes, case.salt,
-                                      case.output_bytes, g.model.spec, account=REQUESTER)
+        call = attestia.slasher.challenge(case.record, case.input_bytes, case.salt,
+                                          case.output_bytes, g.model.spec,
+                                          attestia.slasher.dispute_bond())
+        out["commit_finding"] = int(attestia.sender(REQUESTER).commit_for(call)["gasUsed"])
+        receipt = attestia.send(call, account=REQUESTER, committed=True)
         out["challenge"] = int(receipt["gasUsed"])
         receipt = game.respond(attestia, g.model, case.request_id, publish, account=WORKER,
                                trace=trace)

@@ -19,7 +19,8 @@ normal operation are already non-zero: "steady state"):
 * ``slash_equivocation``: Slasher.slashEquivocation with two signed, conflicting 5-contributor
   records of one worker (the first slash: reporter and treasury credited for the first time,
   as every report of a new reporter is); ``slash_equivocation_warm``: another worker's, with
-  reporter and treasury already credited.
+  reporter and treasury already credited. Both are the reveal alone: ``commit_finding`` is the
+  reporter's commitment mined a block before it (design.md "Rewards bound to their finder").
 
 Records carry the model's 5-contributor roster and a 64-byte sealed result (resultHash);
 workers register with their key's EIP-712 consent, sent by the operator.
@@ -221,12 +222,16 @@ def measure_slashes(bench: Bench, model_id: bytes) -> dict[str, int]:
         request_id, commitment = bench.unique(), bench.unique()
         a = bench.record(request_id, model_id, commitment, shares, signer.address)
         b = bench.record(request_id, model_id, commitment, shares, signer.address)
-        figures.append(bench.gas(bench.slasher.slash_equivocation(
-            a, bench.sign(a, signer), b, bench.sign(b, signer)), RELAYER))
+        report = bench.slasher.slash_equivocation(a, bench.sign(a, signer), b,
+                                                  bench.sign(b, signer))
+        committed = bench.attestia.sender(RELAYER).commit_for(report)
+        figures.append(int(bench.attestia.send(report, account=RELAYER,
+                                               committed=True)["gasUsed"]))
         worker = bench.registry.worker(signer.address)
         if worker is None or not worker.slashed or worker.stake:
             raise RuntimeError(f"{signer.address} was not slashed")
-    return {"slash_equivocation": figures[0], "slash_equivocation_warm": figures[1]}
+    return {"slash_equivocation": figures[0], "slash_equivocation_warm": figures[1],
+            "commit_finding": int(committed["gasUsed"])}
 
 
 def measure_claims(bench: Bench) -> tuple[dict[str, int], float]:

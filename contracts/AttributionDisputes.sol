@@ -15,6 +15,7 @@ import {
     PROOF_ZK,
     TIMESTAMP_WINDOW,
     WINDOW_MARGIN,
+    MIN_RESPONSE_WINDOW,
     DISPUTE_WINDOWS,
     MAX_ROSTER_ITEMS,
     Unauthorized,
@@ -24,7 +25,9 @@ import {
     MODEL_CONTRIBUTORS_HASH_WORD,
     MODEL_DATA_ROOT_WORD,
     mappingSlot,
-    sumsLeaf
+    sumsLeaf,
+    findingCommitment,
+    fraudEvidenceId
 } from "./Common.sol";
 
 /// @title AttributionDisputes
@@ -42,6 +45,9 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
 
     mapping(bytes32 requestId => Dispute) private _disputes;
 
+    // The block of each finder's commitment (Common.findingCommitment); 0: none.
+    mapping(bytes32 commitment => uint256 blockNumber) private _findings;
+
     constructor(IInferenceRegistry registry_, uint256 disputeBond_, uint64 responseWindow_) {
         if (address(registry_) == address(0)) revert ZeroAddress();
         // Every record's dispute must end while the worker's stake is still slashable: a
@@ -51,7 +57,10 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         // second in which the stake can leave (issue 17, attack 4).
         uint256 needed = uint256(registry_.challengeWindow()) + TIMESTAMP_WINDOW
             + DISPUTE_WINDOWS * uint256(responseWindow_) + WINDOW_MARGIN;
-        if (responseWindow_ == 0 || registry_.unbondingDelay() < needed) {
+        if (responseWindow_ < MIN_RESPONSE_WINDOW) {
+            revert ResponseWindowTooShort(MIN_RESPONSE_WINDOW, responseWindow_);
+        }
+        if (registry_.unbondingDelay() < needed) {
             revert ResponseWindowTooLong(needed, registry_.unbondingDelay());
         }
         if (disputeBond_ == 0 || disputeBond_ > type(uint96).max) revert BadBond(disputeBond_);
@@ -63,8 +72,27 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
     ///         windows and WINDOW_MARGIN (needed = challengeWindow + TIMESTAMP_WINDOW +
     ///         DISPUTE_WINDOWS * responseWindow + WINDOW_MARGIN).
     error ResponseWindowTooLong(uint256 needed, uint256 unbondingDelay);
+    /// @notice The response window is shorter than MIN_RESPONSE_WINDOW: a finder's commitment
+    ///         and its reveal need two inclusions inside it.
+    error ResponseWindowTooShort(uint256 minimum, uint256 responseWindow);
     /// @notice The dispute bond must be positive and fit 96 bits.
     error BadBond(uint256 bond);
+
+    // ------------------------------------------------------------------ finders
+
+    /// @inheritdoc IAttributionDisputes
+    function commitFinding(bytes32 commitment) external {
+        // The first block counts: a copy of the commitment (anyone may send one) changes
+        // nothing, as the finder's address is inside it.
+        if (_findings[commitment] != 0) return;
+        _findings[commitment] = block.number;
+        emit FindingCommitted(commitment, msg.sender);
+    }
+
+    /// @inheritdoc IAttributionDisputes
+    function findingCommittedAt(bytes32 commitment) external view returns (uint256) {
+        return _findings[commitment];
+    }
 
     // ------------------------------------------------------------------ the game
 
@@ -77,6 +105,10 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         AttributionSpec calldata spec
     ) external payable nonReentrant {
         if (msg.value != disputeBond) revert IncorrectBond(disputeBond, msg.value);
+        // The challenger is paid on NO_RESPONSE: bound like any finder, with the input salt as
+        // the commitment's salt (secret until this call reveals it, so nobody else can have
+        // committed to it).
+        _revealFinding(record.requestId, salt);
         Dispute storage dispute = _challengeable(record);
         if (keccak256(abi.encodePacked(salt, input)) != record.inputCommitment) {
             revert InputMismatch();
@@ -135,7 +167,8 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         StepOpening calldata opened,
         DataItem calldata item,
         bytes32[] calldata itemProof,
-        int256[] calldata query
+        int256[] calldata query,
+        bytes32 salt
     ) external nonReentrant {
         Dispute storage dispute = _provable(requestId);
         TraceStep calldata step = _open(dispute, opened);
@@ -155,14 +188,16 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
                     && IntegerAttribution.squaredDistance(item.features, query) == step.distance
             ) revert NotFraud();
         }
-        _fraud(requestId, dispute, FraudKind.ITEM, opened.position);
+        _fraud(requestId, dispute, FraudKind.ITEM, opened.position, salt);
     }
 
     /// @inheritdoc IAttributionDisputes
-    function proveOrder(bytes32 requestId, StepOpening calldata opened, StepOpening calldata next)
-        external
-        nonReentrant
-    {
+    function proveOrder(
+        bytes32 requestId,
+        StepOpening calldata opened,
+        StepOpening calldata next,
+        bytes32 salt
+    ) external nonReentrant {
         Dispute storage dispute = _provable(requestId);
         TraceStep calldata step = _open(dispute, opened);
         TraceStep calldata after_ = _openNext(dispute, opened, next);
@@ -170,14 +205,16 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
             step.distance < after_.distance
                 || (step.distance == after_.distance && step.item < after_.item)
         ) revert NotFraud();
-        _fraud(requestId, dispute, FraudKind.ORDER, opened.position);
+        _fraud(requestId, dispute, FraudKind.ORDER, opened.position, salt);
     }
 
     /// @inheritdoc IAttributionDisputes
-    function proveValue(bytes32 requestId, StepOpening calldata opened, StepOpening calldata next)
-        external
-        nonReentrant
-    {
+    function proveValue(
+        bytes32 requestId,
+        StepOpening calldata opened,
+        StepOpening calldata next,
+        bytes32 salt
+    ) external nonReentrant {
         Dispute storage dispute = _provable(requestId);
         TraceStep calldata step = _open(dispute, opened);
         uint256 label = dispute.label;
@@ -193,7 +230,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
                 );
         }
         if (step.value == expected) revert NotFraud();
-        _fraud(requestId, dispute, FraudKind.VALUE, opened.position);
+        _fraud(requestId, dispute, FraudKind.VALUE, opened.position, salt);
     }
 
     /// @inheritdoc IAttributionDisputes
@@ -203,7 +240,8 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         StepOpening calldata previous,
         address account,
         int256 sum,
-        bytes32[] calldata sumsProof
+        bytes32[] calldata sumsProof,
+        bytes32 salt
     ) external nonReentrant {
         Dispute storage dispute = _provable(requestId);
         TraceStep calldata step = _open(dispute, opened);
@@ -222,26 +260,31 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
             );
             if (account == step.contributor && afterRoot == step.sumsRoot) revert NotFraud();
         }
-        _fraud(requestId, dispute, FraudKind.SUM, opened.position);
+        _fraud(requestId, dispute, FraudKind.SUM, opened.position, salt);
     }
 
     /// @inheritdoc IAttributionDisputes
-    function proveEnd(bytes32 requestId, StepOpening calldata last) external nonReentrant {
-        Dispute storage dispute = _provable(requestId);
-        if (last.position + 1 != dispute.n) revert BadPosition(last.position);
-        if (_open(dispute, last).sumsRoot == dispute.finalRoot) revert NotFraud();
-        _fraud(requestId, dispute, FraudKind.END, last.position);
-    }
-
-    /// @inheritdoc IAttributionDisputes
-    function proveDuplicate(bytes32 requestId, StepOpening calldata a, StepOpening calldata b)
+    function proveEnd(bytes32 requestId, StepOpening calldata last, bytes32 salt)
         external
         nonReentrant
     {
         Dispute storage dispute = _provable(requestId);
+        if (last.position + 1 != dispute.n) revert BadPosition(last.position);
+        if (_open(dispute, last).sumsRoot == dispute.finalRoot) revert NotFraud();
+        _fraud(requestId, dispute, FraudKind.END, last.position, salt);
+    }
+
+    /// @inheritdoc IAttributionDisputes
+    function proveDuplicate(
+        bytes32 requestId,
+        StepOpening calldata a,
+        StepOpening calldata b,
+        bytes32 salt
+    ) external nonReentrant {
+        Dispute storage dispute = _provable(requestId);
         if (a.position == b.position) revert BadPosition(b.position);
         if (_open(dispute, a).item != _open(dispute, b).item) revert NotFraud();
-        _fraud(requestId, dispute, FraudKind.DUPLICATE, a.position);
+        _fraud(requestId, dispute, FraudKind.DUPLICATE, a.position, salt);
     }
 
     /// @inheritdoc IAttributionDisputes
@@ -286,6 +329,16 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
 
     /// @dev Credits a withdrawable balance.
     function _credit(address account, uint256 amount) internal virtual;
+
+    /// @dev Spends msg.sender's commitment to `evidenceId` (Common.findingCommitment): it must
+    ///      exist and be from an earlier block. Every call that pays its sender starts here.
+    function _revealFinding(bytes32 evidenceId, bytes32 salt) internal {
+        bytes32 commitment = findingCommitment(msg.sender, evidenceId, salt);
+        uint256 committedAt = _findings[commitment];
+        if (committedAt == 0) revert FindingNotCommitted(commitment);
+        if (block.number <= committedAt) revert RevealTooEarly(committedAt);
+        delete _findings[commitment];
+    }
 
     // ------------------------------------------------------------------ internals
 
@@ -420,9 +473,14 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         return _open(dispute, next);
     }
 
-    function _fraud(bytes32 requestId, Dispute storage dispute, FraudKind kind, uint256 position)
-        private
-    {
+    function _fraud(
+        bytes32 requestId,
+        Dispute storage dispute,
+        FraudKind kind,
+        uint256 position,
+        bytes32 salt
+    ) private {
+        _revealFinding(fraudEvidenceId(requestId, uint8(kind), position), salt);
         dispute.state = DisputeState.FRAUD;
         dispute.kind = kind;
         _credit(dispute.challenger, dispute.bond);

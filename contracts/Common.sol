@@ -25,6 +25,12 @@ uint64 constant TIMESTAMP_WINDOW = 15 minutes;
 // be included (congestion, a censoring builder) before the stake could leave.
 uint64 constant WINDOW_MARGIN = 1 hours;
 
+// Shortest response window the Slasher accepts. Every reward-bearing call is the reveal of a
+// commitment made in an earlier block (issue 17, attack 2: findingCommitment below), so a finder
+// needs two inclusions inside a window the liar opens: this leaves room for both under
+// congestion, and a liar cannot shorten it (each window runs from the block that opens it).
+uint64 constant MIN_RESPONSE_WINDOW = 10 minutes;
+
 // Response windows a dispute may span after its challenge: the worker's response, then the
 // proofs (AttributionDisputes). A game with more rounds raises it (each round a window).
 uint256 constant DISPUTE_WINDOWS = 2;
@@ -311,6 +317,32 @@ function sumsLeaf(address account, int256 sum) pure returns (bytes32 leaf) {
         mstore(0x20, sum)
         leaf := keccak256(0x00, 0x40)
     }
+}
+
+/// @notice What a finder commits to before a reward-bearing call (issue 17, attack 2):
+///         keccak256(abi.encode(finder, evidenceId, salt)). The call reveals `salt` and pays
+///         msg.sender only if msg.sender's commitment for its evidence was made in an earlier
+///         block: a copy of the pending call from another account finds no commitment, and the
+///         copier could not have committed first without knowing the evidence (the evidence ids
+///         are fraudEvidenceId, equivocationEvidenceId, and a challenge's request id with the
+///         input salt as its salt).
+function findingCommitment(address finder, bytes32 evidenceId, bytes32 salt)
+    pure
+    returns (bytes32)
+{
+    return keccak256(abi.encode(finder, evidenceId, salt));
+}
+
+/// @notice The evidence id of a fraud proof: keccak256(abi.encode(requestId, kind, position)),
+///         kind the IAttributionDisputes.FraudKind value, position the one the proof names.
+function fraudEvidenceId(bytes32 requestId, uint8 kind, uint256 position) pure returns (bytes32) {
+    return keccak256(abi.encode(requestId, kind, position));
+}
+
+/// @notice The evidence id of an equivocation report: keccak256(abi.encode(digestA, digestB)),
+///         the EIP-712 digests of the two records in the order the report gives them.
+function equivocationEvidenceId(bytes32 digestA, bytes32 digestB) pure returns (bytes32) {
+    return keccak256(abi.encode(digestA, digestB));
 }
 
 /// @notice The caller may not do this.

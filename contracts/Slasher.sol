@@ -14,7 +14,8 @@ import {
     Unauthorized,
     ZeroAddress,
     InvalidSignature,
-    NothingToWithdraw
+    NothingToWithdraw,
+    equivocationEvidenceId
 } from "./Common.sol";
 
 /// @title Slasher
@@ -52,13 +53,15 @@ contract Slasher is ISlasher, AttributionDisputes {
         Inference calldata a,
         bytes calldata signatureA,
         Inference calldata b,
-        bytes calldata signatureB
+        bytes calldata signatureB,
+        bytes32 salt
     ) external nonReentrant returns (uint256 amount) {
         if (a.worker != b.worker) revert WorkerMismatch(a.worker, b.worker);
         if (a.requestId != b.requestId) revert RequestIdMismatch(a.requestId, b.requestId);
         if (_claim(a) == _claim(b)) revert RecordsDoNotConflict(a.requestId);
         bytes32 digestA = _attributed(a, signatureA);
         bytes32 digestB = _attributed(b, signatureB);
+        _revealFinding(equivocationEvidenceId(digestA, digestB), salt);
         emit EquivocationProven(a.worker, a.requestId, msg.sender, digestA, digestB);
         amount = registry.slashStake(a.worker);
         _share(a.worker, msg.sender, amount);

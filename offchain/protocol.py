@@ -51,6 +51,9 @@ WINDOW_MARGIN = 3600
 """Common.sol WINDOW_MARGIN: the slack every "must end before" between windows keeps."""
 DISPUTE_WINDOWS = 2
 """Common.sol DISPUTE_WINDOWS: response windows a dispute may span after its challenge."""
+MIN_RESPONSE_WINDOW = 600
+"""Common.sol MIN_RESPONSE_WINDOW: the shortest response window the Slasher accepts (a
+finder's commitment and its reveal are two inclusions inside one window)."""
 """Largest distance (seconds) between a record's signed timestamp and the block's."""
 
 MAX_CONTRIBUTORS = 1024
@@ -606,6 +609,25 @@ def terms_hash(fee: int, policy: int, worker_bps: int, owner_bps: int, verifier:
 def batch_id(root: bytes, model_id: bytes, worker: str) -> bytes:
     """``batchIdOf``: keccak256(abi.encode(root, modelId, worker))."""
     return keccak(encode(["bytes32", "bytes32", "address"], [root, model_id, worker]))
+
+
+def finding_commitment(finder: str, evidence_id: bytes, salt: bytes) -> bytes:
+    """``findingCommitment``: keccak256(abi.encode(finder, evidenceId, salt)), what a finder
+    commits (``commitFinding``) a block before the call that pays it (design.md "Rewards bound
+    to their finder")."""
+    return keccak(encode(["address", "bytes32", "bytes32"], [finder, evidence_id, salt]))
+
+
+def fraud_evidence_id(request_id: bytes, kind: int, position: int) -> bytes:
+    """``fraudEvidenceId``: keccak256(abi.encode(requestId, uint8 kind, position)) of a fraud
+    proof (kind a :class:`FraudKind`, position the one the proof names)."""
+    return keccak(encode(["bytes32", "uint8", "uint256"], [request_id, int(kind), position]))
+
+
+def equivocation_evidence_id(digest_a: bytes, digest_b: bytes) -> bytes:
+    """``equivocationEvidenceId``: keccak256(abi.encode(digestA, digestB)) of an equivocation
+    report (the records' EIP-712 digests, in the report's order)."""
+    return keccak(encode(["bytes32", "bytes32"], [digest_a, digest_b]))
 
 
 def leaf_hash(inference: Inference) -> bytes:

@@ -132,6 +132,17 @@ interface IAttributionDisputes {
         uint256 slashed
     );
 
+    /// @notice A finder committed to evidence it will reveal (commitFinding).
+    /// @param commitment findingCommitment(finder, evidenceId, salt).
+    /// @param sender Who sent it (not necessarily the finder).
+    event FindingCommitted(bytes32 indexed commitment, address indexed sender);
+
+    /// @notice msg.sender has no commitment to this evidence with this salt (a copy of another
+    ///         finder's call, or a call without its commitFinding).
+    error FindingNotCommitted(bytes32 commitment);
+    /// @notice The commitment was made in this block: the reveal must come in a later one.
+    error RevealTooEarly(uint256 committedAt);
+
     /// @notice The record is not the one the registry holds for its request (or is a batch
     ///         leaf: only single records are disputable).
     error RecordNotFound(bytes32 requestId);
@@ -174,6 +185,20 @@ interface IAttributionDisputes {
     /// @notice The checked step is correct: no fraud.
     error NotFraud();
 
+    /// @notice Records a finder's commitment (Common.findingCommitment: keccak256(abi.encode(
+    ///         finder, evidenceId, salt))) at this block. Every call that pays its sender
+    ///         (challenge, the prove* family, ISlasher.slashEquivocation) reveals one made in an
+    ///         earlier block by that sender, so a copy of the pending call from another account
+    ///         pays nothing (design.md "Rewards bound to their finder"). Anyone may send it; a
+    ///         commitment already recorded keeps its first block.
+    /// @param commitment The commitment.
+    function commitFinding(bytes32 commitment) external;
+
+    /// @notice The block a commitment was recorded in (0: none, or already revealed).
+    /// @param commitment The commitment.
+    /// @return The block number.
+    function findingCommittedAt(bytes32 commitment) external view returns (uint256);
+
     /// @notice Challenges a single record's attribution, posting disputeBond() and revealing
     ///         its input (this makes the input public, by the challenger's choice).
     /// @dev Within record.timestamp + challengeWindow. Checks: the record is the one the
@@ -181,6 +206,9 @@ interface IAttributionDisputes {
     ///      outputCommitment (SIGNED/TEE: keccak256(outputSalt || tensor bytes), outputSalt =
     ///      keccak256("attestia.output-salt.v1" || salt); ZK: keccak256(packed instances));
     ///      keccak256(abi.encode(spec)) == the model's dataRoot. Stores the query hash and label.
+    ///      The challenger is paid on NO_RESPONSE, so it must have committed
+    ///      findingCommitment(msg.sender, record.requestId, salt) (the input salt) in an
+    ///      earlier block (FindingNotCommitted, RevealTooEarly).
     /// @param record The record, as signed.
     /// @param input The canonical (1, d) float32 input tensor bytes.
     /// @param salt The input commitment's salt.
@@ -212,6 +240,12 @@ interface IAttributionDisputes {
         Share[] calldata shares
     ) external;
 
+    // Every prove* pays its sender the reporter's part of the stake, so it reveals the
+    // sender's commitment findingCommitment(msg.sender, fraudEvidenceId(requestId, kind,
+    // position), salt) made with commitFinding in an earlier block (FindingNotCommitted,
+    // RevealTooEarly); kind is the FraudKind the call proves and position the one it names
+    // (proveDuplicate: a.position; proveEnd: N - 1).
+
     /// @notice Fraud: the step names an item >= N, or its contributor, label or distance
     ///         differs from the roster item and the query.
     /// @param requestId The record's request id.
@@ -219,12 +253,14 @@ interface IAttributionDisputes {
     /// @param item The roster item the step names (ignored if the step's item >= N).
     /// @param itemProof Its proof in the items root.
     /// @param query The dispute's quantised input (DisputeOpened).
+    /// @param salt The salt of the prover's commitment (see the prove* note below).
     function proveItem(
         bytes32 requestId,
         StepOpening calldata opened,
         DataItem calldata item,
         bytes32[] calldata itemProof,
-        int256[] calldata query
+        int256[] calldata query,
+        bytes32 salt
     ) external;
 
     /// @notice Fraud: two adjacent steps (next.position == opened.position + 1) are not in
@@ -232,16 +268,26 @@ interface IAttributionDisputes {
     /// @param requestId The record's request id.
     /// @param opened A step.
     /// @param next The step after it.
-    function proveOrder(bytes32 requestId, StepOpening calldata opened, StepOpening calldata next)
-        external;
+    /// @param salt The salt of the prover's commitment.
+    function proveOrder(
+        bytes32 requestId,
+        StepOpening calldata opened,
+        StepOpening calldata next,
+        bytes32 salt
+    ) external;
 
     /// @notice Fraud: a step's value does not follow from the next step's (or, for the last
     ///         step, is not s_N; `next` is then ignored).
     /// @param requestId The record's request id.
     /// @param opened A step.
     /// @param next The step after it (position + 1), unless `opened` is the last.
-    function proveValue(bytes32 requestId, StepOpening calldata opened, StepOpening calldata next)
-        external;
+    /// @param salt The salt of the prover's commitment.
+    function proveValue(
+        bytes32 requestId,
+        StepOpening calldata opened,
+        StepOpening calldata next,
+        bytes32 salt
+    ) external;
 
     /// @notice Fraud: a step's sums root is not the previous one (the step before it, or
     ///         zeroRoot at position 0) with the slot's sum increased by the step's value, or
@@ -252,26 +298,34 @@ interface IAttributionDisputes {
     /// @param account The account at the step's slot in the previous sums root.
     /// @param sum Its sum there.
     /// @param sumsProof The proof of (account, sum) at the slot in the previous sums root.
+    /// @param salt The salt of the prover's commitment.
     function proveSum(
         bytes32 requestId,
         StepOpening calldata opened,
         StepOpening calldata previous,
         address account,
         int256 sum,
-        bytes32[] calldata sumsProof
+        bytes32[] calldata sumsProof,
+        bytes32 salt
     ) external;
 
     /// @notice Fraud: the last step's sums root is not finalRoot.
     /// @param requestId The record's request id.
     /// @param last The step at position N - 1.
-    function proveEnd(bytes32 requestId, StepOpening calldata last) external;
+    /// @param salt The salt of the prover's commitment.
+    function proveEnd(bytes32 requestId, StepOpening calldata last, bytes32 salt) external;
 
     /// @notice Fraud: two positions of the trace name the same item.
     /// @param requestId The record's request id.
     /// @param a A step.
     /// @param b Another step (another position) naming the same item.
-    function proveDuplicate(bytes32 requestId, StepOpening calldata a, StepOpening calldata b)
-        external;
+    /// @param salt The salt of the prover's commitment.
+    function proveDuplicate(
+        bytes32 requestId,
+        StepOpening calldata a,
+        StepOpening calldata b,
+        bytes32 salt
+    ) external;
 
     /// @notice Ends a dispute whose deadline passed: OPEN -> NO_RESPONSE (slash; the reward
     ///         and the bond go to the challenger), RESPONDED -> WORKER_WON (the bond goes to the

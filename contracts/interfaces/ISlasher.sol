@@ -73,17 +73,22 @@ interface ISlasher is IAttributionDisputes {
     ///      Each record is attributed to the worker by its EIP-712 signature in the registry's
     ///      domain (hashInference), or, with an empty signature, by being the record the
     ///      registry holds for the request (the worker sent or signed it). Reverts from the
-    ///      registry: WorkerNotFound, AlreadySlashed, NothingToSlash.
+    ///      registry: WorkerNotFound, AlreadySlashed, NothingToSlash. The reporter must have
+    ///      committed findingCommitment(msg.sender, equivocationEvidenceId(digestA, digestB),
+    ///      salt) with commitFinding in an earlier block (FindingNotCommitted, RevealTooEarly):
+    ///      a copy of the pending report from another account pays nobody.
     /// @param a The first record.
     /// @param signatureA The worker's 65-byte signature of a (or empty if a is recorded).
     /// @param b The second record.
     /// @param signatureB The worker's 65-byte signature of b (or empty if b is recorded).
+    /// @param salt The salt of the reporter's commitment.
     /// @return amount The stake slashed, in wei.
     function slashEquivocation(
         Inference calldata a,
         bytes calldata signatureA,
         Inference calldata b,
-        bytes calldata signatureB
+        bytes calldata signatureB,
+        bytes32 salt
     ) external returns (uint256 amount);
 
     /// @notice Sends the caller's whole credited balance (reporter rewards, treasury share).

@@ -29,7 +29,8 @@ class DeployParams:
     root_timelock: int = 3600
     # Attribution disputes (Slasher): a challenge posts this bond; the worker then has
     # response_window to respond and anyone as long again to prove fraud. The Slasher requires
-    # unbonding_delay >= challenge_window + 15 min + 2 * response_window + 1 h.
+    # unbonding_delay >= challenge_window + 15 min + 2 * response_window + 1 h, and
+    # response_window >= 10 min (MIN_RESPONSE_WINDOW: a finder's commitment and its reveal).
     dispute_bond: int = 10**16
     response_window: int = 3600
     reward_token: str | None = None

@@ -172,7 +172,14 @@ SENTENCES: dict[str, str] = {
     # disputes
     "ResponseWindowTooLong": "the dispute windows ({needed} s) must be shorter than the "
                              "unbonding delay ({unbondingDelay} s)",
+    "ResponseWindowTooShort": "the response window ({responseWindow} s) is shorter than "
+                              "{minimum} s: a finder's commitment and its reveal must fit in it",
     "BadBond": "the challenge bond {bond:eth} is not allowed",
+    "FindingNotCommitted": "this sender has no commitment to this evidence from an earlier "
+                           "block: the client commits before every challenge, proof and "
+                           "report (a copy of another finder's call is refused)",
+    "RevealTooEarly": "the commitment was made in block {committedAt}: send the call in a "
+                      "later block" + _ADVANCE,
     "RecordNotFound": "request {requestId} has no record on chain to dispute",
     "DisputeExists": "request {requestId} is disputed already: see `attestia dispute status`",
     "WrongDisputeState": "the dispute of {requestId} is {state:dispute}, so this step does "

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -160,13 +160,19 @@ class NonceTooLow(ChainError):
 
 @dataclass
 class Call:
-    """A transaction to make: destination, calldata, value and an optional fixed gas limit."""
+    """A transaction to make: destination, calldata, value and an optional fixed gas limit.
+
+    ``commit``, for a call that pays its sender (a challenge, a fraud proof, an equivocation
+    report), builds the commitment it reveals for a given sender: :meth:`Sender.transact`
+    mines that first, so the call lands in a later block (design.md "Rewards bound to their
+    finder")."""
 
     to: str
     data: bytes
     value: int = 0
     gas: int | None = None
     label: str = ""
+    commit: Callable[[str], Call] | None = None
 
     @classmethod
     def of(cls, fn: Any, *, value: int = 0, gas: int | None = None) -> Call:
@@ -319,6 +325,8 @@ class Sender:
 
     def estimate(self, call: Call) -> int:
         try:
+            if call.commit is not None:  # see commit_for
+                return self.w3.eth.estimate_gas(self._tx(call), "pending")
             return self.w3.eth.estimate_gas(self._tx(call))
         except (ContractLogicError, ValueError, Web3RPCError) as exc:
             self._raise_revert(exc, call)
@@ -448,13 +456,30 @@ class Sender:
         raise TransactionReverted(
             f"{prefix}reverted (gas used {receipt['gasUsed']} of {mined['gas']}; {why})")
 
-    def transact(self, call: Call, timeout: float = 120.0, *, simulate: bool = True) -> Any:
+    def transact(self, call: Call, timeout: float = 120.0, *, simulate: bool = True,
+                 committed: bool = False) -> Any:
         """Send one transaction and wait for a successful receipt. A call with a fixed gas
-        limit is dry-run first (``simulate``), so a revert costs no gas."""
+        limit is dry-run first (``simulate``), so a revert costs no gas. A call that reveals
+        a commitment has it mined first, unless ``committed`` (:meth:`commit_for` was
+        called for it already)."""
+        if call.commit is not None and not committed:
+            self.commit_for(call, timeout)
         return self.check(self.wait(self.send(call, simulate=simulate), timeout), call)
 
+    def commit_for(self, call: Call, timeout: float = 120.0) -> Any:
+        """Mine the commitment ``call`` reveals, from this account; returns its receipt. The
+        call, sent after this receipt, can only land in a later block; its gas estimate runs
+        on the pending block (:meth:`estimate`), since a node runs "latest" at the
+        commitment's own block number, where the reveal is still RevealTooEarly."""
+        assert call.commit is not None
+        return self.transact(call.commit(self.address), timeout)
+
     def transact_many(self, calls: Sequence[Call], timeout: float = 300.0) -> list[Any]:
-        """Pipelined: sign and send all, then collect receipts; raise on the first failure."""
+        """Pipelined: sign and send all, then collect receipts; raise on the first failure.
+        Commitments of calls that reveal one are mined first (:meth:`commit_for`)."""
+        for call in calls:
+            if call.commit is not None:
+                self.commit_for(call, timeout)
         hashes = [self.send(c) for c in calls]
         receipts = [self.wait(h, timeout) for h in hashes]
         return [self.check(r, c) for r, c in zip(receipts, calls, strict=True)]

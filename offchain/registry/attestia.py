@@ -113,10 +113,11 @@ class Attestia:
     def sender(self, account: Any = None) -> Sender:
         return self.chain.sender(account)
 
-    def send(self, call: Call, *, account: Any = None) -> Any:
+    def send(self, call: Call, *, account: Any = None, committed: bool = False) -> Any:
         """Send an unsent call (from the typed clients) from ``account`` (default: the
-        configured key); returns the receipt."""
-        return self.sender(account).transact(call)
+        configured key); returns the receipt. A call that pays its sender is preceded by its
+        commitment, unless ``committed`` (``sender(account).commit_for(call)`` sent it)."""
+        return self.sender(account).transact(call, committed=committed)
 
     def transact(self, fn: Any, *, value: int = 0, gas: int | None = None,
                  account: Any = None) -> Any:

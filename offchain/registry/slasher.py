@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -15,10 +17,15 @@ from offchain.protocol import (
     AttributionSpec,
     DataItem,
     Dispute,
+    FraudKind,
     Inference,
     Share,
     StepOpening,
+    equivocation_evidence_id,
+    finding_commitment,
+    fraud_evidence_id,
     from_abi,
+    inference_digest,
 )
 from offchain.registry.base import ContractClient
 from offchain.registry.events import (
@@ -40,16 +47,53 @@ class RevealedInput:
     tx_hash: str
 
 
+def new_salt() -> bytes:
+    """A finder's fresh commitment salt."""
+    return os.urandom(32)
+
+
 class Slasher(ContractClient):
-    """Typed reads, call builders and decoded events of the deployed ``Slasher``."""
+    """Typed reads, call builders and decoded events of the deployed ``Slasher``.
+
+    Every call that pays its sender (``challenge``, ``prove_*``, ``slash_equivocation``)
+    comes back with its ``commit``: the sender's commitment to the evidence, which
+    ``Sender.transact`` mines a block before it (design.md "Rewards bound to their finder").
+    ``salt`` defaults to a fresh random one; a challenge's is the input salt."""
+
+    # finders -------------------------------------------------------------------------------
+    def commit_finding(self, commitment: bytes) -> Call:
+        return Call.of(self._fn.commitFinding(commitment))
+
+    def finding_committed_at(self, commitment: bytes) -> int:
+        """The block a commitment was recorded in (0: none, or already revealed)."""
+        return int(self._fn.findingCommittedAt(commitment).call())
+
+    def _bound(self, fn: Any, evidence_id: bytes, salt: bytes, value: int = 0) -> Call:
+        call = Call.of(fn, value=value)
+        call.commit = lambda finder: self.commit_finding(
+            finding_commitment(finder, evidence_id, salt))
+        return call
+
+    def _fraud(self, fn: Any, request_id: bytes, kind: FraudKind, position: int,
+               salt: bytes) -> Call:
+        return self._bound(fn, fraud_evidence_id(request_id, kind, position), salt)
+
+    @cached_property
+    def _domain(self) -> tuple[int, str]:
+        """(chain id, registry): the EIP-712 domain the records are signed in."""
+        return int(self.contract.w3.eth.chain_id), str(self._fn.registry().call())
 
     # equivocation --------------------------------------------------------------------------
     def slash_equivocation(self, a: Inference, signature_a: bytes, b: Inference,
-                           signature_b: bytes) -> Call:
+                           signature_b: bytes, *, salt: bytes | None = None) -> Call:
         """Evidence that a worker signed two conflicting records for one request (a record
         the registry already holds needs no signature: pass b"")."""
-        return Call.of(self._fn.slashEquivocation(a.as_tuple(), signature_a, b.as_tuple(),
-                                                  signature_b))
+        salt = new_salt() if salt is None else salt
+        chain_id, registry = self._domain
+        evidence = equivocation_evidence_id(inference_digest(a, chain_id, registry),
+                                            inference_digest(b, chain_id, registry))
+        return self._bound(self._fn.slashEquivocation(a.as_tuple(), signature_a, b.as_tuple(),
+                                                      signature_b, salt), evidence, salt)
 
     def balance(self, account: str) -> int:
         """Slashed stake and bonds credited to a reporter, a prover or the treasury, pulled
@@ -72,8 +116,10 @@ class Slasher(ContractClient):
     # the dispute game: writes -------------------------------------------------------------
     def challenge(self, record: Inference, input_bytes: bytes, salt: bytes, output: bytes,
                   spec: AttributionSpec, bond: int) -> Call:
-        return Call.of(self._fn.challenge(record.as_tuple(), input_bytes, salt, output,
-                                          spec.as_tuple()), value=bond)
+        """The challenge reveals the input salt: it is also the commitment's salt (secret until
+        this call, so nobody else can have committed to it)."""
+        return self._bound(self._fn.challenge(record.as_tuple(), input_bytes, salt, output,
+                                              spec.as_tuple()), record.requestId, salt, bond)
 
     def respond(self, request_id: bytes, trace_root: bytes, trace_uri: str,
                 totals: Sequence[int], roster: Sequence[str], shares: Sequence[Share]) -> Call:
@@ -81,28 +127,46 @@ class Slasher(ContractClient):
                                         list(roster), [tuple(x) for x in shares]))
 
     def prove_item(self, request_id: bytes, opened: StepOpening, item: DataItem,
-                   item_proof: Sequence[bytes], query: Sequence[int]) -> Call:
-        return Call.of(self._fn.proveItem(request_id, opened.as_tuple(), item.as_tuple(),
-                                          list(item_proof), list(query)))
+                   item_proof: Sequence[bytes], query: Sequence[int], *,
+                   salt: bytes | None = None) -> Call:
+        salt = new_salt() if salt is None else salt
+        return self._fraud(self._fn.proveItem(request_id, opened.as_tuple(), item.as_tuple(),
+                                              list(item_proof), list(query), salt),
+                           request_id, FraudKind.ITEM, opened.position, salt)
 
-    def prove_order(self, request_id: bytes, opened: StepOpening, following: StepOpening
-                    ) -> Call:
-        return Call.of(self._fn.proveOrder(request_id, opened.as_tuple(), following.as_tuple()))
+    def prove_order(self, request_id: bytes, opened: StepOpening, following: StepOpening, *,
+                    salt: bytes | None = None) -> Call:
+        salt = new_salt() if salt is None else salt
+        return self._fraud(self._fn.proveOrder(request_id, opened.as_tuple(),
+                                               following.as_tuple(), salt),
+                           request_id, FraudKind.ORDER, opened.position, salt)
 
-    def prove_value(self, request_id: bytes, opened: StepOpening, following: StepOpening
-                    ) -> Call:
-        return Call.of(self._fn.proveValue(request_id, opened.as_tuple(), following.as_tuple()))
+    def prove_value(self, request_id: bytes, opened: StepOpening, following: StepOpening, *,
+                    salt: bytes | None = None) -> Call:
+        salt = new_salt() if salt is None else salt
+        return self._fraud(self._fn.proveValue(request_id, opened.as_tuple(),
+                                               following.as_tuple(), salt),
+                           request_id, FraudKind.VALUE, opened.position, salt)
 
     def prove_sum(self, request_id: bytes, opened: StepOpening, previous: StepOpening,
-                  account: str, total: int, sums_proof: Sequence[bytes]) -> Call:
-        return Call.of(self._fn.proveSum(request_id, opened.as_tuple(), previous.as_tuple(),
-                                         account, total, list(sums_proof)))
+                  account: str, total: int, sums_proof: Sequence[bytes], *,
+                  salt: bytes | None = None) -> Call:
+        salt = new_salt() if salt is None else salt
+        return self._fraud(self._fn.proveSum(request_id, opened.as_tuple(), previous.as_tuple(),
+                                             account, total, list(sums_proof), salt),
+                           request_id, FraudKind.SUM, opened.position, salt)
 
-    def prove_end(self, request_id: bytes, last: StepOpening) -> Call:
-        return Call.of(self._fn.proveEnd(request_id, last.as_tuple()))
+    def prove_end(self, request_id: bytes, last: StepOpening, *,
+                  salt: bytes | None = None) -> Call:
+        salt = new_salt() if salt is None else salt
+        return self._fraud(self._fn.proveEnd(request_id, last.as_tuple(), salt),
+                           request_id, FraudKind.END, last.position, salt)
 
-    def prove_duplicate(self, request_id: bytes, a: StepOpening, b: StepOpening) -> Call:
-        return Call.of(self._fn.proveDuplicate(request_id, a.as_tuple(), b.as_tuple()))
+    def prove_duplicate(self, request_id: bytes, a: StepOpening, b: StepOpening, *,
+                        salt: bytes | None = None) -> Call:
+        salt = new_salt() if salt is None else salt
+        return self._fraud(self._fn.proveDuplicate(request_id, a.as_tuple(), b.as_tuple(), salt),
+                           request_id, FraudKind.DUPLICATE, a.position, salt)
 
     def resolve(self, request_id: bytes) -> Call:
         return Call.of(self._fn.resolve(request_id))

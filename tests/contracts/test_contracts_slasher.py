@@ -165,8 +165,9 @@ def test_only_conflicting_claims_are_equivocation(h: Harness) -> None:
         replace(a, modelId=keccak(b"another model")),
     ]
     for other in conflicting:  # each would slash: check by simulation, then slash with one
-        h.attestia.sender(OUTSIDER).call(h.slasher.slash_equivocation(a, sig_a, other,
-                                                                  h.sign(other)))
+        report = h.slasher.slash_equivocation(a, sig_a, other, h.sign(other))
+        h.attestia.sender(OUTSIDER).commit_for(report)  # the simulation reveals it
+        h.attestia.sender(OUTSIDER).call(report, "pending")
     h.send(h.slasher.slash_equivocation(a, sig_a, conflicting[0], h.sign(conflicting[0])), OUTSIDER)
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from offchain.dispute import game
-from offchain.protocol import DataItem
+from offchain.protocol import ZERO32, DataItem
 from tests.contracts.helpers import OUTSIDER, REQUESTER, WORKER, Harness
 from tests.dispute.helpers import Game
 
@@ -42,13 +42,13 @@ def test_every_step_of_an_honest_trace_checks(attestia, tmp_path, n: int, d: int
         item = trace.items[p]
         data_item: DataItem = g.model.items.item(item)
         not_fraud(fn.proveItem(rid, opened[p], data_item.as_tuple(),
-                               g.model.items.proof(item), list(case.query)))
+                               g.model.items.proof(item), list(case.query), ZERO32))
         following = opened[p + 1] if p + 1 < trace.n else none
-        not_fraud(fn.proveValue(rid, opened[p], following))
+        not_fraud(fn.proveValue(rid, opened[p], following, ZERO32))
         account, total, proof = trace.sums_before(p)
         not_fraud(fn.proveSum(rid, opened[p], opened[p - 1] if p else none, account, total,
-                              proof))
+                              proof, ZERO32))
         if p + 1 < trace.n:
-            not_fraud(fn.proveOrder(rid, opened[p], opened[p + 1]))
-            not_fraud(fn.proveDuplicate(rid, opened[p], opened[p + 1]))
-    not_fraud(fn.proveEnd(rid, opened[-1]))
+            not_fraud(fn.proveOrder(rid, opened[p], opened[p + 1], ZERO32))
+            not_fraud(fn.proveDuplicate(rid, opened[p], opened[p + 1], ZERO32))
+    not_fraud(fn.proveEnd(rid, opened[-1], ZERO32))

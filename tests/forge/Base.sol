@@ -14,6 +14,7 @@ interface Vm {
     function startPrank(address msgSender) external;
     function stopPrank() external;
     function warp(uint256 newTimestamp) external;
+    function roll(uint256 newHeight) external;
     function assume(bool condition) external pure;
     function expectRevert() external;
     function expectRevert(bytes4 revertData) external;

@@ -54,8 +54,9 @@ contract GasTest is Fixture {
         Inference memory b = Attestia.signedRecord(request, worker, "B", list, uint64(block.timestamp));
         bytes memory sigA = _sign(a);
         bytes memory sigB = _sign(b);
+        _commitReport(relayer, a, b);
         vm.prank(relayer);
-        slasher.slashEquivocation(a, sigA, b, sigB);
+        slasher.slashEquivocation(a, sigA, b, sigB, Attestia.REPORT_SALT);
     }
 
     function _benchRequest() internal returns (Request memory) {

@@ -23,8 +23,11 @@ import {
     Unauthorized,
     ZeroAddress,
     InvalidSignature,
-    NothingToWithdraw
+    NothingToWithdraw,
+    findingCommitment,
+    equivocationEvidenceId
 } from "../../contracts/Common.sol";
+import {IAttributionDisputes} from "../../contracts/interfaces/IAttributionDisputes.sol";
 
 /// @notice Issue 9, class 10: a worker's stake is at risk. Equivocation (two conflicting records
 ///         for one request) is proven by anyone and slashes the whole stake: half to the
@@ -60,8 +63,9 @@ contract SlasherTest is Fixture {
             _conflicting(request, outputA, outputB);
         uint256 registryBefore = address(registry).balance;
 
+        _commitReport(reporter, a, b);
         vm.prank(reporter);
-        uint256 amount = slasher.slashEquivocation(a, sigA, b, sigB);
+        uint256 amount = slasher.slashEquivocation(a, sigA, b, sigB, Attestia.REPORT_SALT);
 
         uint256 reward = stake * SLASH_REPORTER_BPS / BPS;
         assertEq(amount, stake, "whole stake");
@@ -110,8 +114,9 @@ contract SlasherTest is Fixture {
         vm.prank(worker);
         registry.fulfill(request, a, _list(), roster, Attestia.SEALED);
 
+        _commitReport(reporter, a, b);
         vm.prank(reporter);
-        slasher.slashEquivocation(a, "", b, sigB);
+        slasher.slashEquivocation(a, "", b, sigB, Attestia.REPORT_SALT);
         assertEq(IRegistryViews(address(registry)).getWorker(worker).stake, 0, "slashed");
 
         // The lens now reports the record's worker as revoked after it.
@@ -124,9 +129,10 @@ contract SlasherTest is Fixture {
     function test_slashEquivocation_unsignedRecordMustBeTheRecordedOne() public {
         Request memory request = _request(MODEL, worker, "unsigned", FEE);
         (Inference memory a,, Inference memory b, bytes memory sigB) = _conflicting(request, "A", "B");
+        _commitReport(reporter, a, b);
         vm.expectRevert(abi.encodeWithSelector(ISlasher.NotRecorded.selector, a.requestId));
         vm.prank(reporter);
-        slasher.slashEquivocation(a, "", b, sigB);
+        slasher.slashEquivocation(a, "", b, sigB, Attestia.REPORT_SALT);
     }
 
     /// @dev Not equivocation: the same answer re-signed (new timestamp, re-sealed result), two
@@ -140,9 +146,10 @@ contract SlasherTest is Fixture {
         resigned.resultHash = keccak256("re-sealed");
         resigned.proofHash = bytes32(0);
         bytes memory sigResigned = _sign(resigned);
+        _commitReport(reporter, a, resigned);
         vm.expectRevert(abi.encodeWithSelector(ISlasher.RecordsDoNotConflict.selector, a.requestId));
         vm.prank(reporter);
-        slasher.slashEquivocation(a, sigA, resigned, sigResigned);
+        slasher.slashEquivocation(a, sigA, resigned, sigResigned, Attestia.REPORT_SALT);
 
         (address other, uint256 otherKey) = makeAccount("otherWorker");
         _registerWorker(otherKey, Attestia.MIN_STAKE);
@@ -150,32 +157,36 @@ contract SlasherTest is Fixture {
         byOther.worker = other;
         byOther.outputCommitment = "B";
         bytes memory sigOther = Attestia.sign(otherKey, registry.hashInference(byOther));
+        _commitReport(reporter, a, byOther);
         vm.expectRevert(abi.encodeWithSelector(ISlasher.WorkerMismatch.selector, worker, other));
         vm.prank(reporter);
-        slasher.slashEquivocation(a, sigA, byOther, sigOther);
+        slasher.slashEquivocation(a, sigA, byOther, sigOther, Attestia.REPORT_SALT);
 
         Inference memory otherRequest = _copy(a);
         otherRequest.requestId = keccak256("another request");
         otherRequest.outputCommitment = "B";
         bytes memory sigOtherRequest = _sign(otherRequest);
+        _commitReport(reporter, a, otherRequest);
         vm.expectRevert(
             abi.encodeWithSelector(ISlasher.RequestIdMismatch.selector, a.requestId, otherRequest.requestId)
         );
         vm.prank(reporter);
-        slasher.slashEquivocation(a, sigA, otherRequest, sigOtherRequest);
+        slasher.slashEquivocation(a, sigA, otherRequest, sigOtherRequest, Attestia.REPORT_SALT);
 
         // A conflicting record "signed" by another key is not the worker's.
         Inference memory forgedB = _copy(a);
         forgedB.outputCommitment = "B";
         bytes memory forged = Attestia.sign(otherKey, registry.hashInference(forgedB));
+        _commitReport(reporter, a, forgedB);
         vm.expectRevert(InvalidSignature.selector);
         vm.prank(reporter);
-        slasher.slashEquivocation(a, sigA, forgedB, forged);
+        slasher.slashEquivocation(a, sigA, forgedB, forged, Attestia.REPORT_SALT);
         // A signature in another domain (e.g. the raw struct hash) is not the worker's either.
         bytes memory raw = Attestia.sign(workerKey, keccak256(abi.encode(forgedB)));
+        _commitReport(reporter, a, forgedB);
         vm.expectRevert(InvalidSignature.selector);
         vm.prank(reporter);
-        slasher.slashEquivocation(a, sigA, forgedB, raw);
+        slasher.slashEquivocation(a, sigA, forgedB, raw, Attestia.REPORT_SALT);
 
         assertEq(IRegistryViews(address(registry)).getWorker(worker).stake, Attestia.MIN_STAKE, "nothing slashed");
     }
@@ -187,17 +198,20 @@ contract SlasherTest is Fixture {
         (Inference memory a, Inference memory b) = _pair(request, ghost, "A", "B");
         bytes memory sigA = Attestia.sign(ghostKey, registry.hashInference(a));
         bytes memory sigB = Attestia.sign(ghostKey, registry.hashInference(b));
+        _commitReport(reporter, a, b);
         vm.expectRevert(abi.encodeWithSelector(IWorkerRegistry.WorkerNotFound.selector, ghost));
         vm.prank(reporter);
-        slasher.slashEquivocation(a, sigA, b, sigB);
+        slasher.slashEquivocation(a, sigA, b, sigB, Attestia.REPORT_SALT);
 
         (Inference memory c, bytes memory sigC, Inference memory d, bytes memory sigD) =
             _conflicting(request, "C", "D");
+        _commitReport(reporter, c, d);
         vm.prank(reporter);
-        slasher.slashEquivocation(c, sigC, d, sigD);
+        slasher.slashEquivocation(c, sigC, d, sigD, Attestia.REPORT_SALT);
+        _commitReport(relayer, c, d);
         vm.expectRevert(abi.encodeWithSelector(IWorkerRegistry.AlreadySlashed.selector, worker));
         vm.prank(relayer);
-        slasher.slashEquivocation(c, sigC, d, sigD);
+        slasher.slashEquivocation(c, sigC, d, sigD, Attestia.REPORT_SALT);
 
         // A worker that unbonded and withdrew has nothing left to slash.
         (address gone, uint256 goneKey) = makeAccount("gone");
@@ -210,9 +224,44 @@ contract SlasherTest is Fixture {
         (Inference memory e, Inference memory f) = _pair(request, gone, "E", "F");
         bytes memory sigE = Attestia.sign(goneKey, registry.hashInference(e));
         bytes memory sigF = Attestia.sign(goneKey, registry.hashInference(f));
+        _commitReport(reporter, e, f);
         vm.expectRevert(abi.encodeWithSelector(IWorkerRegistry.NothingToSlash.selector, gone));
         vm.prank(reporter);
-        slasher.slashEquivocation(e, sigE, f, sigF);
+        slasher.slashEquivocation(e, sigE, f, sigF, Attestia.REPORT_SALT);
+    }
+
+    /// @dev Issue 17, attack 2: a report pays only the account that committed to its evidence
+    ///      in an earlier block; a copy from another account, a report in the commitment's own
+    ///      block and a report with another salt are refused, and nothing is slashed by them.
+    function test_slashEquivocation_paysOnlyItsCommittedReporter() public {
+        Request memory request = _request(MODEL, worker, "copied", FEE);
+        (Inference memory a, bytes memory sigA, Inference memory b, bytes memory sigB) =
+            _conflicting(request, "A", "B");
+        bytes32 evidence = equivocationEvidenceId(registry.hashInference(a), registry.hashInference(b));
+        bytes32 commitment = findingCommitment(reporter, evidence, Attestia.REPORT_SALT);
+        vm.prank(reporter);
+        slasher.commitFinding(commitment);
+        assertEq(slasher.findingCommittedAt(commitment), block.number, "committed");
+
+        vm.expectRevert(abi.encodeWithSelector(IAttributionDisputes.RevealTooEarly.selector, block.number));
+        vm.prank(reporter);
+        slasher.slashEquivocation(a, sigA, b, sigB, Attestia.REPORT_SALT);
+        vm.roll(block.number + 1);
+        bytes32 copied = findingCommitment(relayer, evidence, Attestia.REPORT_SALT);
+        vm.expectRevert(abi.encodeWithSelector(IAttributionDisputes.FindingNotCommitted.selector, copied));
+        vm.prank(relayer);
+        slasher.slashEquivocation(a, sigA, b, sigB, Attestia.REPORT_SALT);
+        bytes32 otherSalt = findingCommitment(reporter, evidence, keccak256("other"));
+        vm.expectRevert(abi.encodeWithSelector(IAttributionDisputes.FindingNotCommitted.selector, otherSalt));
+        vm.prank(reporter);
+        slasher.slashEquivocation(a, sigA, b, sigB, keccak256("other"));
+        assertEq(IRegistryViews(address(registry)).getWorker(worker).stake, Attestia.MIN_STAKE, "nothing slashed");
+
+        vm.prank(reporter);
+        slasher.slashEquivocation(a, sigA, b, sigB, Attestia.REPORT_SALT);
+        assertEq(slasher.balances(reporter), Attestia.MIN_STAKE / 2, "the committed reporter is paid");
+        assertEq(slasher.balances(relayer), 0, "the copier is not");
+        assertEq(slasher.findingCommittedAt(commitment), 0, "spent");
     }
 
     /// @dev A governance-revoked or unbonding worker can still be slashed (revocation or
@@ -227,8 +276,9 @@ contract SlasherTest is Fixture {
         registry.beginUnbonding(worker);
         uint64 revokedAt = IRegistryViews(address(registry)).getWorker(worker).revokedAt;
         vm.warp(block.timestamp + Attestia.UNBONDING_DELAY - 1);
+        _commitReport(reporter, a, b);
         vm.prank(reporter);
-        slasher.slashEquivocation(a, sigA, b, sigB);
+        slasher.slashEquivocation(a, sigA, b, sigB, Attestia.REPORT_SALT);
         assertEq(IRegistryViews(address(registry)).getWorker(worker).revokedAt, revokedAt, "first revocation kept");
         assertEq(slasher.balances(reporter), Attestia.MIN_STAKE / 2, "reporter paid");
     }
@@ -316,8 +366,9 @@ contract SlasherTest is Fixture {
         );
         vm.prank(operator);
         registry.withdrawStake(worker);
+        _commitReport(reporter, last, conflicting);
         vm.prank(reporter);
-        slasher.slashEquivocation(last, "", conflicting, sig);
+        slasher.slashEquivocation(last, "", conflicting, sig, Attestia.REPORT_SALT);
         assertEq(slasher.balances(reporter), Attestia.MIN_STAKE / 2, "still slashable");
     }
 

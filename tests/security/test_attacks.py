@@ -470,7 +470,9 @@ def test_class10_equivocation_is_slashed_and_the_stake_cannot_escape(h: Harness)
     registry_before = h.balance(h.registry.address)
     withdraw = h.signed_tx(h.registry.withdraw_stake(WORKER.address), OPERATOR,
                            tip_gwei=ATTACKER_TIP)
-    slash = h.signed_tx(h.slasher.slash_equivocation(*evidence), OUTSIDER)
+    report = h.slasher.slash_equivocation(*evidence)
+    h.attestia.sender(OUTSIDER).commit_for(report)  # a block before the report reveals it
+    slash = h.signed_tx(report, OUTSIDER)
     withdraw_receipt, slash_receipt = h.race(withdraw, slash,
                                              timestamp=recorded.timestamp + CHALLENGE_WINDOW)
     failed_with(h, withdraw_receipt, "UnbondingNotElapsed", unbonding_at + UNBONDING)

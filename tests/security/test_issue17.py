@@ -278,9 +278,11 @@ def test_attack4_stake_cannot_escape_a_fraud_proof_at_the_tightest_parameters(
     withdrawable_at = unbonding_at + attestia.registry.unbonding_delay()
 
     closes_at = case.record.timestamp + attestia.registry.challenge_window()
+    challenge = slasher.challenge(case.record, case.input_bytes, case.salt, case.output_bytes,
+                                  g.model.spec, slasher.dispute_bond())
+    attestia.sender(REQUESTER).commit_for(challenge)  # its commitment, blocks before
     chain.w3.provider.make_request("evm_setNextBlockTimestamp", [closes_at])
-    game.open_challenge(attestia, case.record, case.input_bytes, case.salt, case.output_bytes,
-                        g.model.spec, account=REQUESTER)
+    attestia.send(challenge, account=REQUESTER, committed=True)
     chain.w3.provider.make_request("evm_setNextBlockTimestamp", [closes_at + window])
     game.respond(attestia, g.model, case.request_id, tmp_path, account=WORKER,
                  trace=forged["trace"])
@@ -292,6 +294,7 @@ def test_attack4_stake_cannot_escape_a_fraud_proof_at_the_tightest_parameters(
     assert proof is not None
     escape = tight.signed_tx(attestia.registry.withdraw_stake(WORKER.address), OPERATOR,
                              tip_gwei=ATTACKER_TIP)
+    attestia.sender(OUTSIDER).commit_for(proof.call)  # the prover's commitment, a block before
     prove = tight.signed_tx(proof.call, OUTSIDER, tip_gwei=HONEST_TIP)
     escape_receipt, prove_receipt = tight.race(escape, prove, timestamp=prove_by)
     assert escape_receipt["transactionIndex"] < prove_receipt["transactionIndex"]

@@ -769,8 +769,9 @@ contract AttestiaHandler {
         (Inference memory a, bytes memory sigA) = _equivocation(w, requestId, "output A", reporterSeed);
         (Inference memory b, bytes memory sigB) = _equivocation(w, requestId, "output B", reporterSeed);
         bool expected = w.registered && !w.slashed && w.stake != 0;
+        Attestia.commitReport(slasher, registry, reporter, a, b);
         VM.prank(reporter);
-        try slasher.slashEquivocation(a, sigA, b, sigB) returns (uint256 amount) {
+        try slasher.slashEquivocation(a, sigA, b, sigB, Attestia.REPORT_SALT) returns (uint256 amount) {
             _outcome("slash", expected, true);
             _applySlash(w, reporter, amount);
         } catch (bytes memory err) {

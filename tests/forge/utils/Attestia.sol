@@ -2,7 +2,15 @@
 pragma solidity ^0.8.24;
 
 import {VM} from "../Base.sol";
-import {Share, Inference, Request, BPS, PROOF_SIGNED} from "../../../contracts/Common.sol";
+import {
+    Share,
+    Inference,
+    Request,
+    BPS,
+    PROOF_SIGNED,
+    findingCommitment,
+    equivocationEvidenceId
+} from "../../../contracts/Common.sol";
 import {InferenceRegistry} from "../../../contracts/InferenceRegistry.sol";
 import {Slasher} from "../../../contracts/Slasher.sol";
 
@@ -43,6 +51,24 @@ library Attestia {
     /// @dev The Slasher (equivocation and attribution disputes) with the test parameters.
     function deploySlasher(InferenceRegistry registry, address treasury) internal returns (Slasher) {
         return new Slasher(registry, treasury, DISPUTE_BOND, RESPONSE_WINDOW);
+    }
+
+    /// @dev The salt of every test reporter's commitment.
+    bytes32 internal constant REPORT_SALT = keccak256("report salt");
+
+    /// @dev What a reporter does a block before slashEquivocation(a, _, b, _, REPORT_SALT)
+    ///      (issue 17, attack 2): commit to the evidence, then let one block pass.
+    function commitReport(
+        Slasher slasher,
+        InferenceRegistry registry,
+        address reporter,
+        Inference memory a,
+        Inference memory b
+    ) internal {
+        bytes32 evidence = equivocationEvidenceId(registry.hashInference(a), registry.hashInference(b));
+        VM.prank(reporter);
+        slasher.commitFinding(findingCommitment(reporter, evidence, REPORT_SALT));
+        VM.roll(block.number + 1);
     }
 
     /// @dev A valid attribution list over a non-empty subset of `roster` (which must be sorted

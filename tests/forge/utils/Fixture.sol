@@ -184,6 +184,11 @@ abstract contract Fixture is Base {
         );
     }
 
+    /// @dev The reporter's commitment to the evidence (a, b), a block before its report.
+    function _commitReport(address reporter, Inference memory a, Inference memory b) internal {
+        Attestia.commitReport(slasher, registry, reporter, a, b);
+    }
+
     function _sign(Inference memory inference) internal view returns (bytes memory) {
         return Attestia.sign(workerKey, registry.hashInference(inference));
     }
