@@ -87,11 +87,12 @@ def phone(browser: Any) -> Any:
     return _tab(browser, PHONE, is_mobile=True, has_touch=True, device_scale_factor=3)
 
 
-@pytest.fixture(scope="module")
-def audited(browser: Any) -> Any:
-    """A phone tab where axe-core may run: the pages' CSP allows no script at all, so this
-    tab ignores it (pages hold no inline style either, so they render the same)."""
-    return _tab(browser, PHONE, is_mobile=True, has_touch=True, bypass_csp=True)
+@pytest.fixture(scope="module", params=[PHONE, 1280], ids=["phone", "desktop"])
+def audited(browser: Any, request: pytest.FixtureRequest) -> Any:
+    """A tab where axe-core may run, on a phone and on a desktop (their layouts differ): the
+    pages' CSP allows no script at all, so this tab ignores it (pages hold no inline style
+    either, so they render the same)."""
+    return _tab(browser, request.param, bypass_csp=True)
 
 
 def test_record_page_shows_the_verify_checklist(page: Any, server: str,
