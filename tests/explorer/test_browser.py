@@ -2,6 +2,11 @@
 record, contributor, batch and model pages of the demo run, and a batch whose published file
 was altered after its commit shown as failing. One browser, one page load per test.
 
+Then every page the explorer serves, on a phone (390 px wide): nothing scrolls sideways (wide
+tables scroll inside their own box), and axe-core finds no serious or critical accessibility
+violation. axe-core is the npm package pinned in package.json (``make setup`` installs it);
+ATTESTIA_AXE_JS may point at another copy of ``axe.min.js``.
+
 Set ATTESTIA_EXPLORER_SCREENSHOT=docs/explorer.png to refresh the README's screenshot.
 """
 
@@ -17,7 +22,11 @@ from typing import Any
 import pytest
 
 from offchain.chain.anvil import free_port
+from offchain.config import REPO_ROOT
+from offchain.explorer import pages
+from offchain.explorer import queries as Q
 from offchain.explorer.app import create_app
+from offchain.explorer.render import Pages
 from offchain.verify import CHECKS
 from tests.explorer.helpers import Flow
 
@@ -48,16 +57,42 @@ def server(indexed) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(server: str) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=["--no-sandbox"])
-        tab = browser.new_page(viewport={"width": 1280, "height": 900})
-        tab.set_default_timeout(20_000)
-        yield tab
-        browser.close()
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def _tab(browser: Any, width: int, **options: Any) -> Any:
+    tab = browser.new_context(viewport={"width": width, "height": 900}, **options).new_page()
+    tab.set_default_timeout(20_000)
+    return tab
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any) -> Any:
+    return _tab(browser, 1280)
+
+
+PHONE = 390
+"""CSS pixels: an iPhone 12-15's width, the narrowest common phone of today."""
+
+
+@pytest.fixture(scope="module")
+def phone(browser: Any) -> Any:
+    return _tab(browser, PHONE, is_mobile=True, has_touch=True, device_scale_factor=3)
+
+
+@pytest.fixture(scope="module", params=[PHONE, 1280], ids=["phone", "desktop"])
+def audited(browser: Any, request: pytest.FixtureRequest) -> Any:
+    """A tab where axe-core may run, on a phone and on a desktop (their layouts differ): the
+    pages' CSP allows no script at all, so this tab ignores it (pages hold no inline style
+    either, so they render the same)."""
+    return _tab(browser, request.param, bypass_csp=True)
 
 
 def test_record_page_shows_the_verify_checklist(page: Any, server: str,
@@ -122,3 +157,96 @@ def test_model_page_shows_roster_names_and_split(page: Any, server: str,
         assert name in roster
     assert "worker 20.00 % · owner 20.00 % · contributors 60.00 %" in page.inner_text("#split")
     assert page.locator("svg.chart").count() == 2
+
+
+# -- every page on a phone -----------------------------------------------------------------------
+
+PAGES = ["/", "/records", "/records?filtered", "/record/{request_id}", "/record/disputed",
+         "/search?q=batch-leaf", "/models", "/model/{model_id}", "/model/hostile", "/workers",
+         "/worker/{signer}", "/contributor/{account}", "/batches", "/batch/{batch_id}",
+         "/batch/tampered", "/epochs", "not found"]
+"""Each route of ``pages.router`` at least once, and the variants whose content is widest."""
+
+
+@pytest.fixture(scope="module")
+def urls(explorer_flow: Flow, indexed: Any) -> dict[str, str]:
+    f = explorer_flow
+    worker = indexed.read(Q.list_workers)[0]["signer"]
+    hostile = next(m["modelId"] for m in indexed.read(Q.list_models)
+                   if m["metadataURI"].startswith("<script>"))
+    return {"/": "/", "/records": "/records",
+            "/records?filtered": f"/records?model={f.demo_model}&worker={worker}&proof=signed",
+            "/record/{request_id}": f"/record/{f.demo_records[0]}",
+            "/record/disputed": f"/record/{f.disputed}",
+            "/search?q=batch-leaf": f"/search?q=batch:{f.good_batch}:0",
+            "/models": "/models", "/model/{model_id}": f"/model/{f.demo_model}",
+            "/model/hostile": f"/model/{hostile}", "/workers": "/workers",
+            "/worker/{signer}": f"/worker/{worker}",
+            "/contributor/{account}": f"/contributor/{f.contributor}",
+            "/batches": "/batches", "/batch/{batch_id}": f"/batch/{f.good_batch}",
+            "/batch/tampered": f"/batch/{f.tampered_batch}", "/epochs": "/epochs",
+            "not found": "/record/0x" + "00" * 32}
+
+
+def test_every_page_of_the_router_is_checked_on_a_phone(indexed: Any) -> None:
+    from fastapi.routing import APIRoute
+
+    served = {route.path for route in pages.router(indexed, Pages()).routes
+              if isinstance(route, APIRoute)}
+    assert "/records" in served
+    checked = {p.split("?")[0] for p in PAGES} | {"/search"}
+    assert served <= checked, f"add these pages to PAGES: {sorted(served - checked)}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_page_scrolls_sideways_on_a_phone(phone: Any, server: str, urls: dict[str, str],
+                                             name: str) -> None:
+    phone.goto(server + urls[name])
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    # For the failure message: the outermost elements that stick out of the screen.
+    wide = phone.evaluate("""(phone) => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > phone + 0.5
+                     && e.parentElement.getBoundingClientRect().right <= phone + 0.5)
+        .slice(0, 5).map(e => `${e.tagName}.${e.className} ${e.getBoundingClientRect().right}`)
+        """, PHONE)
+    assert width <= PHONE, (width, wide)
+    # Whichever data table scrolls with other data, a keyboard can reach and scroll it.
+    assert phone.locator("table:not(.kv):not([tabindex='0'])").count() == 0
+
+
+def test_a_skip_link_leads_past_the_navigation(page: Any, server: str) -> None:
+    page.goto(f"{server}/records")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Tab")  # the next stop is the page's first control, not the menu
+    assert page.evaluate("document.activeElement.name") == "model"
+
+
+def _axe_source() -> str:
+    path = Path(os.environ.get("ATTESTIA_AXE_JS")
+                or REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js")
+    if not path.exists():
+        pytest.fail(f"axe-core is missing ({path}): `make setup` installs it (npm ci; "
+                    "axe-core is a devDependency in package.json)")
+    return path.read_text()
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    return _axe_source()
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_axe_finds_no_serious_violation(audited: Any, server: str, urls: dict[str, str],
+                                        axe_source: str, name: str) -> None:
+    audited.goto(server + urls[name])
+    audited.add_script_tag(content=axe_source)
+    violations = audited.evaluate("""async () => (await axe.run(document, {
+        resultTypes: ['violations']})).violations
+        .filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': '
+                                                   + n.failureSummary)}))""")
+    assert violations == [], violations
