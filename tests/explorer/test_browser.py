@@ -4,8 +4,7 @@ was altered after its commit shown as failing. One browser, one page load per te
 
 Then every page the explorer serves, on a phone (390 px wide): nothing scrolls sideways (wide
 tables scroll inside their own box), and axe-core finds no serious or critical accessibility
-violation. axe-core is the npm package pinned in package.json (``make setup`` installs it);
-ATTESTIA_AXE_JS may point at another copy of ``axe.min.js``.
+violation. axe-core is the npm package pinned in package.json (``make setup`` installs it).
 
 Set ATTESTIA_EXPLORER_SCREENSHOT=docs/explorer.png to refresh the README's screenshot.
 """
@@ -225,8 +224,7 @@ def test_a_skip_link_leads_past_the_navigation(page: Any, server: str) -> None:
 
 
 def _axe_source() -> str:
-    path = Path(os.environ.get("ATTESTIA_AXE_JS")
-                or REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js")
+    path = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
     if not path.exists():
         pytest.fail(f"axe-core is missing ({path}): `make setup` installs it (npm ci; "
                     "axe-core is a devDependency in package.json)")
