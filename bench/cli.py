@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.private_chain import reuse_build, stop_on_sigterm  # noqa: E402
 from offchain.chain.anvil import EmbeddedChain, free_port  # noqa: E402
 from offchain.config import REPO_ROOT  # noqa: E402
 
@@ -62,20 +62,15 @@ def _attestia(env: dict[str, str], *args: str, check: bool = True) -> tuple[floa
     return seconds, done.stdout
 
 
-def _stop(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally that stops Anvil
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
-    signal.signal(signal.SIGTERM, _stop)
+    stop_on_sigterm()
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="attestia-bench-cli-") as tmp:
         home = Path(tmp)
-        if (REPO_ROOT / "build").is_dir():
-            (home / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
+        reuse_build(home)
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
         env |= {"ATTESTIA_HOME": str(home), "ATTESTIA_PORT": str(port), "COLUMNS": "200",

@@ -42,11 +42,12 @@ from eth_utils import keccak
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.private_chain import reuse_build, stop_on_sigterm  # noqa: E402
 from offchain.chain.accounts import dev_account  # noqa: E402
 from offchain.chain.anvil import EmbeddedChain, free_port  # noqa: E402
 from offchain.chain.connection import connect  # noqa: E402
 from offchain.chain.deploy import deploy  # noqa: E402
-from offchain.config import REPO_ROOT, load_settings  # noqa: E402
+from offchain.config import load_settings  # noqa: E402
 from offchain.protocol import (  # noqa: E402
     BPS,
     PROOF_SIGNED,
@@ -275,13 +276,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
+    stop_on_sigterm()
     tmp = Path(tempfile.mkdtemp(prefix="attestia-bench-explorer-"))
-    (tmp / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
+    reuse_build(tmp)
     node = EmbeddedChain(tmp / ".attestia", free_port())
-    node.up()
     result: dict[str, Any] = {"records": args.records}
     pg = None
     try:
+        node.up()
         settings = load_settings(home=tmp, rpc_url=node.url)
         chain = connect(settings)
         deployment, _ = deploy(chain, fresh=True)

@@ -9,10 +9,12 @@ whatever happens inside the block.
 
 from __future__ import annotations
 
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -23,14 +25,30 @@ from offchain.config import REPO_ROOT, load_settings
 from offchain.registry import Attestia
 
 
+def reuse_build(home: Path) -> None:
+    """Let ``home`` use the repository's compiled contracts when there are any (a fresh
+    checkout has none: the home then compiles, or copies the shared build cache)."""
+    build = REPO_ROOT / "build"
+    if build.is_dir():
+        (home / "build").symlink_to(build, target_is_directory=True)
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the nodes
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM ends the benchmark like Ctrl-C does: every ``finally`` runs (Anvil and
+    PostgreSQL are stopped, temporary homes removed)."""
+    signal.signal(signal.SIGTERM, _stop)
+
+
 @contextmanager
 def deployed(console: Console, prefix: str) -> Iterator[tuple[Path, Attestia]]:
     """(temporary home, the contracts deployed with the default parameters on a new Anvil)."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         home = Path(tmp)
-        build = REPO_ROOT / "build"
-        if build.is_dir():
-            (home / "build").symlink_to(build, target_is_directory=True)
+        reuse_build(home)
         node = EmbeddedChain(home / ".attestia", free_port())
         with console.status("starting Anvil"):
             node.up()
