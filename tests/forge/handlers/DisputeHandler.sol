@@ -131,6 +131,10 @@ contract DisputeHandler {
     ///         block and challenges with the bond (`fresh`, or nothing to challenge: a new record
     ///         first). Must succeed iff the challenge window is open.
     function challenge(uint256 recordSeed, uint256 challengerSeed, bool fresh, bool honest) external step {
+        _challenge(recordSeed, challengerSeed, fresh, honest);
+    }
+
+    function _challenge(uint256 recordSeed, uint256 challengerSeed, bool fresh, bool honest) private {
         if (fresh || _unchallenged.length == 0) {
             if (!_record(recordSeed, challengerSeed >> 8, recordSeed >> 8, honest)) return;
         }
@@ -163,9 +167,17 @@ contract DisputeHandler {
 
     /// @notice The worker (or its operator) responds: honestly (only possible when the record
     ///         is honest) or with one of the lies. Must succeed iff OPEN and before the deadline.
+    ///         With no dispute open in time, 7 in 8 seeds first challenge a fresh record (honest
+    ///         or not from `mode`'s top bit), so most sequences play whole games.
     function respond(uint256 gameSeed, uint8 mode, bool byOperator) external step {
+        if ((gameSeed >> 8) % 8 != 0 && !_anyLive(IAttributionDisputes.DisputeState.OPEN)) {
+            _challenge(gameSeed, gameSeed >> 16, true, mode < 0x80);
+        }
         if (_games.length == 0) return;
-        Game storage g = _games[gameSeed % _games.length];
+        _respond(_pickGame(gameSeed, IAttributionDisputes.DisputeState.OPEN, IAttributionDisputes.DisputeState.OPEN, true), mode, byOperator);
+    }
+
+    function _respond(Game storage g, uint8 mode, bool byOperator) private {
         Record storage r = _records[g.record];
         IAttributionDisputes.Dispute memory d = slasher.getDispute(r.inference.requestId);
         Response response = Response(1 + mode % 4);
@@ -188,34 +200,57 @@ contract DisputeHandler {
     /// @notice A prover proves the response's lie (or, against an honest response, tries a
     ///         false proof of a kind and position from `pick`, which must fail). Commit, a
     ///         block, reveal. A lie must be provable until the deadline.
+    ///         With no response to prove in time, 7 in 8 seeds first play the game up to one
+    ///         (a fresh challenge if none is open, then a response of the kind `pick` names).
     function prove(uint256 gameSeed, uint256 proverSeed, uint256 pick) external step {
+        IAttributionDisputes.DisputeState responded = IAttributionDisputes.DisputeState.RESPONDED;
+        IAttributionDisputes.DisputeState open = IAttributionDisputes.DisputeState.OPEN;
+        if ((gameSeed >> 8) % 8 != 0 && !_anyLive(responded)) {
+            if (!_anyLive(open)) _challenge(gameSeed, gameSeed >> 16, true, (pick >> 32) % 2 == 0);
+            if (_anyLive(open)) _respond(_pickGame(gameSeed, open, open, true), uint8(pick >> 24), (proverSeed >> 8) % 2 == 0);
+        }
         if (_games.length == 0) return;
-        Game storage g = _games[gameSeed % _games.length];
-        Record storage r = _records[g.record];
-        bytes32 requestId = r.inference.requestId;
-        IAttributionDisputes.Dispute memory d = slasher.getDispute(requestId);
+        _prove(_pickGame(gameSeed, responded, responded, true), proverSeed, pick);
+    }
+
+    function _prove(Game storage g, uint256 proverSeed, uint256 pick) private {
         if (g.response == Response.NONE) return;
+        Record storage r = _records[g.record];
+        IAttributionDisputes.Dispute memory d = slasher.getDispute(r.inference.requestId);
         address prover = main.reporters(proverSeed % 2);
         bool live = d.state == IAttributionDisputes.DisputeState.RESPONDED && main.now_() <= d.deadline;
-        bool lie = g.response != Response.HONEST;
-        bytes32 salt = keccak256(abi.encode("prove", ++_nonce));
-        (bytes memory call, uint8 kind, uint256 position) = _proofCall(r, g.response, pick, salt);
-        VM.prank(prover);
-        slasher.commitFinding(findingCommitment(prover, fraudEvidenceId(requestId, kind, position), salt));
-        VM.roll(block.number + 1);
-        uint256 before = address(slasher).balance;
-        VM.prank(prover);
-        (bool ok, bytes memory err) = address(slasher).call(call);
-        if (!lie) {
+        (bool ok, bytes memory err, uint256 moved) = _sendProof(r, g.response, prover, pick);
+        if (g.response == Response.HONEST) {
             if (ok) ++falseProofsAccepted;
-            _outcome("falseProofRefused", false, ok, err);
+            _outcome("falseProof", false, ok, err);
+            // While the dispute is live, refused as no fraud: the proof itself was well formed
+            // (its openings and proofs valid), so the honest trace is what kept it out.
+            if (live && !ok && bytes4(err) != IAttributionDisputes.NotFraud.selector) {
+                _outcome("falseProofRefusedAsNotFraud", true, false, err);
+            }
             return;
         }
         _outcome("proveLie", live, ok, err);
         if (!ok) return;
         liveBonds -= d.bond;
         main.noteBondCredit(d.challenger, d.bond);
-        _slashed(g, r, prover, address(slasher).balance - before);
+        _slashed(g, r, prover, moved);
+    }
+
+    /// @dev Commit, a block, reveal; `moved`: the stake that reached the slasher.
+    function _sendProof(Record storage r, Response response, address prover, uint256 pick)
+        private
+        returns (bool ok, bytes memory err, uint256 moved)
+    {
+        bytes32 salt = keccak256(abi.encode("prove", ++_nonce));
+        (bytes memory call, uint8 kind, uint256 position) = _proofCall(r, response, pick, salt);
+        VM.prank(prover);
+        slasher.commitFinding(findingCommitment(prover, fraudEvidenceId(r.inference.requestId, kind, position), salt));
+        VM.roll(block.number + 1);
+        uint256 before = address(slasher).balance;
+        VM.prank(prover);
+        (ok, err) = address(slasher).call(call);
+        moved = address(slasher).balance - before;
     }
 
     /// @notice Anyone resolves after the deadline (`wait`: first move the clock past it): no
@@ -223,7 +258,7 @@ contract DisputeHandler {
     ///         wrong pays the bond to the worker's operator.
     function resolve(uint256 gameSeed, bool wait) external step {
         if (_games.length == 0) return;
-        Game storage g = _games[gameSeed % _games.length];
+        Game storage g = _pickGame(gameSeed, IAttributionDisputes.DisputeState.OPEN, IAttributionDisputes.DisputeState.RESPONDED, false);
         Record storage r = _records[g.record];
         IAttributionDisputes.Dispute memory d = slasher.getDispute(r.inference.requestId);
         if (wait && main.now_() <= d.deadline) main.advanceTo(uint256(d.deadline) + 1);
@@ -267,6 +302,36 @@ contract DisputeHandler {
     }
 
     // ================================================================== internals
+
+    /// @dev The first game from `seed % games` whose dispute is in state `a` or `b` (and
+    ///      `inTime`: before its deadline), if any; 1 in 8 seeds (and no such game) the game at
+    ///      `seed % games` whatever its state, so calls in the wrong state or too late are made
+    ///      too (and must fail).
+    function _pickGame(uint256 seed, IAttributionDisputes.DisputeState a, IAttributionDisputes.DisputeState b, bool inTime)
+        private
+        view
+        returns (Game storage)
+    {
+        uint256 count = _games.length;
+        uint256 start = seed % count;
+        if ((seed >> 8) % 8 != 0) {
+            for (uint256 i; i < count; ++i) {
+                Game storage g = _games[(start + i) % count];
+                IAttributionDisputes.Dispute memory d = slasher.getDispute(_records[g.record].inference.requestId);
+                if ((d.state == a || d.state == b) && (!inTime || main.now_() <= d.deadline)) return g;
+            }
+        }
+        return _games[start];
+    }
+
+    /// @dev Whether some dispute is in `state` before its deadline.
+    function _anyLive(IAttributionDisputes.DisputeState state) private view returns (bool) {
+        for (uint256 i; i < _games.length; ++i) {
+            IAttributionDisputes.Dispute memory d = slasher.getDispute(_records[_games[i].record].inference.requestId);
+            if (d.state == state && main.now_() <= d.deadline) return true;
+        }
+        return false;
+    }
 
     function _addModel(address[] memory roster, uint256 n, uint256 k, uint256 seed) private {
         DataItem[] memory items = new DataItem[](n);
@@ -348,7 +413,7 @@ contract DisputeHandler {
 
     function _activeWorker(uint256 seed) private view returns (bool, address) {
         for (uint256 i; i < 5; ++i) {
-            (, address signer,, bool registered, uint256 unbondingAt, bool revoked,,) = main.workers((seed + i) % 5);
+            (, address signer,, bool registered, uint256 unbondingAt, bool revoked,,) = main.workers((seed % 5 + i) % 5);
             if (registered && unbondingAt == 0 && !revoked) return (true, signer);
         }
         return (false, address(0));
