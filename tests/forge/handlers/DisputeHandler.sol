@@ -62,6 +62,8 @@ contract DisputeHandler {
         uint256[] features;
         bool honest;
         bool challenged;
+        bytes totals; // abi.encode(int256[]): the totals its shares follow (honest or not)
+        bytes shares; // abi.encode(Share[]): the record's attribution list
     }
 
     struct Game {
@@ -76,6 +78,8 @@ contract DisputeHandler {
     address public immutable requester;
     address public immutable modelOwner;
 
+    /// @dev The main handler's roster (every model's), copied once.
+    address[] private _roster;
     DisputeModel[] private _models;
     Record[] private _records;
     Game[] private _games;
@@ -100,6 +104,7 @@ contract DisputeHandler {
         requester = VM.addr(0xD15E);
         modelOwner = VM.addr(0xD0E);
         address[] memory roster = main_.rosterList();
+        _roster = roster;
         // Two datasets: 5 items with k = 3 and 3 items with k = 1; contributors cover at least
         // two roster slots, so a lying total always has a step to hide in.
         _addModel(roster, 5, 3, 0xA);
@@ -183,8 +188,8 @@ contract DisputeHandler {
         Response response = Response(1 + mode % 4);
         if (response == Response.HONEST && !r.honest) response = Response.LIE_END;
         (TraceStep[] memory steps, int256[] memory totals) = _responseTrace(r, response);
-        address[] memory roster = main.rosterList();
-        Share[] memory list = abi.decode(abi.encode(_recordShares(r)), (Share[]));
+        address[] memory roster = _roster;
+        Share[] memory list = _recordShares(r);
         bool expected = d.state == IAttributionDisputes.DisputeState.OPEN && main.now_() <= d.deadline;
         address caller = byOperator ? IRegistryViews(address(registry)).getWorker(r.inference.worker).operator : r.inference.worker;
         bytes32 root = DisputeGame.traceRoot(steps);
@@ -393,11 +398,15 @@ contract DisputeHandler {
             requester, modelId, signer, 0, uint64(main.now_()), commitment, bytes32(0), terms.workerBps,
             terms.ownerBps, terms.policy, terms.verifier
         );
-        Share[] memory list = _recordShares(r);
+        (TraceStep[] memory steps, int256[] memory totals,) = _honest(r);
+        if (!honest) totals = _lie(steps, totals);
+        Share[] memory list = DisputeGame.shares(totals, _roster);
+        r.totals = abi.encode(totals);
+        r.shares = abi.encode(list);
         Inference memory inference = Attestia.signedRecord(
             request, signer, DisputeGame.outputCommitment(r.salt, r.output), list, uint64(main.now_())
         );
-        address[] memory roster = main.rosterList();
+        address[] memory roster = _roster;
         VM.prank(signer);
         try registry.fulfill(request, inference, list, roster, Attestia.SEALED) {
             _outcome("disputableRecord", true, true, "");
@@ -426,22 +435,18 @@ contract DisputeHandler {
     {
         items = _items(r.model);
         (steps, totals) = DisputeGame.honestTrace(
-            items, main.rosterList(), DisputeGame.query(r.features), r.label, _models[r.model].k
+            items, _roster, DisputeGame.query(r.features), r.label, _models[r.model].k
         );
     }
 
-    /// @dev The totals a record's shares follow: the honest ones, or for a lying record a
-    ///      single contributor with a step of its own whose sole share the honest ones are not.
     function _recordShares(Record storage r) private view returns (Share[] memory) {
-        address[] memory roster = main.rosterList();
-        (, int256[] memory totals,) = _honest(r);
-        if (r.honest) return DisputeGame.shares(totals, roster);
-        return DisputeGame.shares(_lyingTotals(r), roster);
+        return abi.decode(r.shares, (Share[]));
     }
 
-    function _lyingTotals(Record storage r) private view returns (int256[] memory lie) {
-        address[] memory roster = main.rosterList();
-        (TraceStep[] memory steps, int256[] memory totals,) = _honest(r);
+    /// @dev The totals a lying record's shares follow: a single contributor with a step of its
+    ///      own, whose sole share the honest totals do not give.
+    function _lie(TraceStep[] memory steps, int256[] memory totals) private view returns (int256[] memory lie) {
+        address[] memory roster = _roster;
         Share[] memory honestShares = DisputeGame.shares(totals, roster);
         lie = new int256[](roster.length);
         for (uint256 p; p < steps.length; ++p) {
@@ -476,9 +481,9 @@ contract DisputeHandler {
         int256[] memory honestTotals;
         (steps, honestTotals,) = _honest(r);
         if (response == Response.HONEST) return (steps, honestTotals);
-        totals = r.honest ? _sameSharesTotals(steps, honestTotals) : _lyingTotals(r);
+        totals = r.honest ? _sameSharesTotals(steps, honestTotals) : abi.decode(r.totals, (int256[]));
         if (response == Response.LIE_SUM) {
-            steps[steps.length - 1].sumsRoot = DisputeGame.sumsRoot(main.rosterList(), totals);
+            steps[steps.length - 1].sumsRoot = DisputeGame.sumsRoot(_roster, totals);
         } else if (response == Response.LIE_VALUE) {
             // Each contributor's difference goes into the value of its last step.
             for (uint256 slot; slot < totals.length; ++slot) {
@@ -491,7 +496,7 @@ contract DisputeHandler {
                     }
                 }
             }
-            DisputeGame.recomputeSums(steps, main.rosterList());
+            DisputeGame.recomputeSums(steps, _roster);
         }
     }
 
@@ -606,7 +611,7 @@ contract DisputeHandler {
     }
 
     function _sumProof(TraceStep[] memory steps, uint256 position) private view returns (SumProof memory p) {
-        address[] memory roster = main.rosterList();
+        address[] memory roster = _roster;
         TraceStep memory s = steps[position];
         int256[] memory before = DisputeGame.sumsBefore(steps, roster.length, position);
         p.opened = DisputeGame.opening(steps, position);
