@@ -5,6 +5,9 @@ import {Base} from "./Base.sol";
 import {IRegistryViews} from "../../contracts/interfaces/IRegistryViews.sol";
 import {Attestia} from "./utils/Attestia.sol";
 import {AttestiaHandler} from "./handlers/AttestiaHandler.sol";
+import {DisputeHandler} from "./handlers/DisputeHandler.sol";
+import {IAttributionDisputes} from "../../contracts/interfaces/IAttributionDisputes.sol";
+import {Worker} from "../../contracts/Common.sol";
 import {InferenceRegistry} from "../../contracts/InferenceRegistry.sol";
 import {RewardDistributor} from "../../contracts/RewardDistributor.sol";
 import {Slasher} from "../../contracts/Slasher.sol";
@@ -18,6 +21,7 @@ contract AttestiaInvariantTest is Base {
     RewardDistributor internal distributor;
     Slasher internal slasher;
     AttestiaHandler internal handler;
+    DisputeHandler internal disputes;
 
     function setUp() public {
         vm.warp(Attestia.START);
@@ -39,8 +43,12 @@ contract AttestiaInvariantTest is Base {
         for (uint256 i; i < 3; ++i) {
             handler.manageWorker(0, i, i << 128 | Attestia.MIN_STAKE, false);
         }
+        disputes = new DisputeHandler(handler, registry, slasher);
+        handler.setDisputes(address(disputes));
         targetContract(address(handler));
         targetSelector(address(handler), handler.selectors());
+        targetContract(address(disputes));
+        targetSelector(address(disputes), disputes.selectors());
     }
 
     /// @notice (a) The registry holds exactly what it owes: open-request escrow + withdrawable
@@ -90,8 +98,10 @@ contract AttestiaInvariantTest is Base {
     }
 
     /// @notice (d) The slasher holds exactly the slashed stakes not yet withdrawn, credited half
-    ///         to reporters and half to the treasury (issue 9 class 10); a slash moves exactly
-    ///         the stake out of the registry (invariant (a) counts the stakes left).
+    ///         to reporters and half to the treasury (issue 9 class 10), plus the dispute bonds:
+    ///         those credited back and not withdrawn, and those of live disputes (issue 17:
+    ///         bonds and stakes conserved); a slash moves exactly the stake out of the registry
+    ///         (invariant (a) counts the stakes left).
     function invariant_slasherHoldsWhatItOwes() public view {
         address[] memory accounts = handler.slashPayeeList();
         uint256 credited;
@@ -100,8 +110,70 @@ contract AttestiaInvariantTest is Base {
             assertEq(balance, handler.ghostSlashBalance(accounts[i]), "slasher credit");
             credited += balance;
         }
-        assertEq(address(slasher).balance, credited, "slasher ETH != reporter + treasury credits");
-        assertEq(credited, handler.ghostSlashed() - handler.ghostSlashWithdrawn(), "slashed - withdrawn");
+        assertEq(
+            address(slasher).balance, credited + _liveBonds(), "slasher ETH != credits + bonds of live disputes"
+        );
+        assertEq(disputes.liveBonds(), _liveBonds(), "live bonds");
+        assertEq(
+            credited,
+            handler.ghostSlashed() + handler.ghostBondsCredited() - handler.ghostSlashWithdrawn(),
+            "slashed + bonds credited - withdrawn"
+        );
+    }
+
+    /// @notice Issue 17: a proven lie always slashes. Every dispute that ended against the
+    ///         worker (FRAUD, NO_RESPONSE) left its key slashed with no stake; every lie the
+    ///         handler responded with was provable until its deadline, and every call of the
+    ///         game did what the handler's model predicted.
+    function invariant_provenLieAlwaysSlashes() public view {
+        assertEq(disputes.unexpected(), 0, string.concat("unexpected outcome: ", disputes.firstUnexpected()));
+        DisputeHandler.GameView[] memory games = disputes.games();
+        for (uint256 i; i < games.length; ++i) {
+            IAttributionDisputes.Dispute memory d = slasher.getDispute(games[i].requestId);
+            if (d.state == IAttributionDisputes.DisputeState.FRAUD) {
+                assertTrue(games[i].response > DisputeHandler.Response.HONEST, "FRAUD proven against an honest response");
+            }
+            if (d.state == IAttributionDisputes.DisputeState.FRAUD || d.state == IAttributionDisputes.DisputeState.NO_RESPONSE) {
+                Worker memory w = IRegistryViews(address(registry)).getWorker(games[i].worker);
+                assertEq(w.stake, 0, "the loser keeps stake");
+                // Slashed by this dispute or before it. A proof lands before its deadline, when
+                // the stake cannot have left yet: FRAUD always finds the key slashed. A
+                // no-response may be resolved late, after a withdrawal the registry allowed.
+                if (d.state == IAttributionDisputes.DisputeState.FRAUD) {
+                    assertTrue(w.slashedAt != 0, "a proven liar was not slashed");
+                } else {
+                    assertTrue(w.slashedAt != 0 || w.unbondingAt != 0, "a silent worker was not slashed");
+                }
+            }
+        }
+    }
+
+    /// @notice Issue 17: an honest record answered honestly is never slashed: no proof against
+    ///         its response succeeds (the handler keeps trying all six kinds at any position),
+    ///         its dispute never ends FRAUD or NO_RESPONSE, and no dispute of the game ever
+    ///         slashed its worker for it.
+    function invariant_honestRecordNeverSlashed() public view {
+        assertEq(disputes.falseProofsAccepted(), 0, "a proof against an honest response succeeded");
+        assertEq(disputes.honestSlashed(), 0, "an honest record answered honestly slashed its worker");
+        DisputeHandler.GameView[] memory games = disputes.games();
+        for (uint256 i; i < games.length; ++i) {
+            if (!games[i].honestRecord || games[i].response != DisputeHandler.Response.HONEST) continue;
+            IAttributionDisputes.DisputeState state = slasher.getDispute(games[i].requestId).state;
+            assertTrue(
+                state == IAttributionDisputes.DisputeState.RESPONDED || state == IAttributionDisputes.DisputeState.WORKER_WON,
+                "an honestly answered honest record lost its dispute"
+            );
+        }
+    }
+
+    function _liveBonds() private view returns (uint256 total) {
+        DisputeHandler.GameView[] memory games = disputes.games();
+        for (uint256 i; i < games.length; ++i) {
+            IAttributionDisputes.Dispute memory d = slasher.getDispute(games[i].requestId);
+            if (d.state == IAttributionDisputes.DisputeState.OPEN || d.state == IAttributionDisputes.DisputeState.RESPONDED) {
+                total += d.bond;
+            }
+        }
     }
 
     /// @notice A recorded request can't be recorded again (same record or another, direct or

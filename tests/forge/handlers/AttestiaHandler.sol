@@ -143,6 +143,12 @@ contract AttestiaHandler {
     mapping(address account => uint256) public ghostSlashBalance;
     uint256 public ghostSlashed;
     uint256 public ghostSlashWithdrawn;
+    /// @notice Dispute bonds credited back (to challengers, or to operators whose worker won).
+    uint256 public ghostBondsCredited;
+
+    /// @notice The DisputeHandler (set once): it reports the slashes and bond credits of the
+    ///         dispute game, which this handler books in the same ghost state as its own.
+    address public disputes;
 
     // ------------------------------------------------------------------ findings
     /// @notice Calls whose outcome (success or revert) differed from the handler's prediction.
@@ -821,6 +827,37 @@ contract AttestiaHandler {
         }
     }
 
+    // ================================================================== dispute game hooks
+
+    function setDisputes(address disputes_) external {
+        require(disputes == address(0), "disputes already set");
+        disputes = disputes_;
+    }
+
+    modifier onlyDisputes() {
+        require(msg.sender == disputes, "not the dispute handler");
+        _;
+    }
+
+    /// @notice A dispute ended against `signer`, `amount` reaching the slasher: it must be the
+    ///         whole stake this model holds for the key (0 once slashed or withdrawn).
+    function noteDisputeSlash(address signer, address reporter, uint256 amount) external onlyDisputes {
+        WorkerInfo storage w = workers[_workerIndex[signer] - 1];
+        uint256 expected = w.slashed ? 0 : w.stake;
+        _check(amount == expected, "dispute slash: not the worker's whole stake");
+        if (expected != 0) _applySlash(w, reporter, amount);
+    }
+
+    function noteBondCredit(address account, uint256 amount) external onlyDisputes {
+        ghostSlashBalance[account] += amount;
+        ghostBondsCredited += amount;
+    }
+
+    /// @notice The dispute handler waits out a deadline: every later action runs from then.
+    function advanceTo(uint256 t) external onlyDisputes {
+        if (t > now_) _setTime(t);
+    }
+
     // ================================================================== distributor
 
     /// @dev Anyone may fund the ETH distributor directly.
@@ -940,11 +977,13 @@ contract AttestiaHandler {
         for (uint256 i; i < WORKERS; ++i) list[k++] = workers[i].signer;
     }
 
-    /// @notice The accounts the slasher may credit: the reporters and the treasury.
+    /// @notice The accounts the slasher may credit: the reporters (who also challenge and
+    ///         prove), the treasury, and the operators (a bond when their worker wins a dispute).
     function slashPayeeList() public view returns (address[] memory list) {
-        list = new address[](reporters.length + 1);
+        list = new address[](reporters.length + 1 + operators.length);
         for (uint256 i; i < reporters.length; ++i) list[i] = reporters[i];
         list[reporters.length] = treasury;
+        for (uint256 i; i < operators.length; ++i) list[reporters.length + 1 + i] = operators[i];
     }
 
     /// @notice Everything the invariants read, in one call.
