@@ -34,8 +34,9 @@ demo: setup
 
 # ruff, mypy, the Python suite (Anvil, Ganache, browsers where present), then the Solidity
 # fuzz/invariant suite and slither over the contracts.
-# The slow tests (marked `slow`: `make demo` from a fresh clone, about 3-5 minutes) run in
-# `make test-slow`; CI (.ci/run) runs both.
+# The slow tests (marked `slow`: `make demo` from a fresh clone, the longest chain-loss,
+# kill-loop, watch, stateful and slow-file tests; about 3-4 minutes) run in `make test-slow`;
+# CI (.ci/run) runs both.
 test: setup $(SLITHER_STAMP) chromium
 	$(VENV)/bin/ruff check offchain tests bench scripts
 	$(VENV)/bin/mypy

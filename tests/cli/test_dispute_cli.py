@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from offchain.chain.accounts import dev_account
 from offchain.protocol import BPS, DisputeState
 from offchain.request.client import wait_for_outcomes
@@ -14,6 +16,7 @@ from tests.rewards.helpers import cli, cli_home
 from tests.worker.helpers import CLIENT, lying_engine, make_worker, send_demo_requests
 
 
+@pytest.mark.slow  # in `make test-slow` (CI runs it): keeps `make test` under 12 min
 def test_watch_catches_a_misattribution_and_the_deadline_slashes(
         attestia, served_model, demo_package, demo_package_dir, settings, tmp_path) -> None:
     home = cli_home(settings, tmp_path / "home")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -505,6 +506,7 @@ def _account(address: str):
     return next(a for a in (REQUESTER, OUTSIDER) if a.address == address)
 
 
+@pytest.mark.slow  # in `make test-slow` (CI runs it): keeps `make test` under 12 min
 def test_money_flow_state_machine(h: Harness) -> None:
     MODELS.clear()
     for fee, split in TERMS[:2]:

@@ -154,6 +154,7 @@ def test_internal_addresses_are_refused_without_connecting(chain: Flow, tmp_path
         assert not detail["fetched"] and detail["size"] == 0 and detail["dataHash"]["file"] is None
 
 
+@pytest.mark.slow  # in `make test-slow` (CI runs it): keeps `make test` under 12 min
 def test_slow_batch_files_stall_neither_the_indexer_loop_nor_the_pages(chain: Flow,
                                                                        tmp_path: Path) -> None:
     """13 batch files that hang, and 60 concurrent views of one of them: the indexer's cycles

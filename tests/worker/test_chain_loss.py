@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from offchain.chain.accounts import dev_account
 from offchain.chain.anvil import EmbeddedChain, free_port
 from offchain.chain.connection import connect
@@ -38,6 +40,7 @@ def _wait_for(what: str, check, proc: subprocess.Popen, log_path: Path,
         time.sleep(0.1)
 
 
+@pytest.mark.slow  # in `make test-slow` (CI runs it): keeps `make test` under 12 min
 def test_worker_waits_for_a_lost_chain_and_serves_the_next_request(
     project_home, demo_package, demo_package_dir, tmp_path
 ) -> None:
@@ -174,6 +177,7 @@ def test_a_round_that_fails_for_a_bug_is_logged_and_the_worker_goes_on(
     assert len(wait_for_outcomes(attestia, sent, timeout=10)) == 2
 
 
+@pytest.mark.slow  # in `make test-slow` (CI runs it): keeps `make test` under 12 min
 def test_a_batching_worker_waits_for_a_lost_chain_and_commits_the_next_batch(
     project_home, demo_package, demo_package_dir, tmp_path
 ) -> None:

@@ -76,6 +76,7 @@ def test_crash_at_each_point_then_restart(
     assert_each_recorded_once(attestia, sent, nonce)
 
 
+@pytest.mark.slow  # in `make test-slow` (CI runs it): keeps `make test` under 12 min
 def test_random_kills_in_a_loop(
     attestia, settings, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
