@@ -177,6 +177,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+
+def failed_with(h: Harness, receipt: Any, error: str, *args: Any) -> None:
+    """The mined transaction (an attacker's, or a copy from the mempool) failed, with this
+    custom error (and these arguments)."""
+    assert receipt["status"] == 0, "the attack's transaction succeeded"
+    with reverts(error, *args):
+        h.check(receipt)
+
+
+def succeeded(receipt: Any) -> None:
+    assert receipt["status"] == 1, "the honest transaction failed"
+
+
 @dataclass
 class Harness:
     """The deployed contracts plus the builders every contract test shares."""

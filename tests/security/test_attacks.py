@@ -53,7 +53,9 @@ from tests.contracts.helpers import (
     ZK,
     Harness,
     contributors_shares,
+    failed_with,
     reverts,
+    succeeded,
 )
 
 ACCOMPLICE = ATTACKER.address
@@ -68,17 +70,6 @@ def pending_call(h: Harness, tx_hash: bytes) -> tuple[str, list[Any]]:
     fn, _ = h.registry.contract.decode_function_input(data)
     types = [abi_type(p) for p in fn.abi["inputs"]]
     return fn.fn_name, list(abi_decode(types, data[4:]))
-
-
-def failed_with(h: Harness, receipt: Any, error: str, *args: Any) -> None:
-    """The mined transaction failed, with this custom error (and these arguments)."""
-    assert receipt["status"] == 0, "the attack's transaction succeeded"
-    with reverts(error, *args):
-        h.check(receipt)
-
-
-def succeeded(receipt: Any) -> None:
-    assert receipt["status"] == 1, "the honest transaction failed"
 
 
 def money(h: Harness, *accounts: str) -> tuple[int, ...]:

@@ -32,6 +32,7 @@ from tests.contracts.helpers import (
     REQUESTER,
     WORKER,
     Harness,
+    failed_with,
     reverts,
 )
 from tests.dispute.helpers import Case, Game, lie_value
@@ -62,12 +63,6 @@ def race_the_copier(h: Harness, call: Call, finder: LocalAccount) -> tuple[Any, 
     finder_receipt, copier_receipt = h.receipts([honest, copied])
     assert copier_receipt["transactionIndex"] < finder_receipt["transactionIndex"]
     return finder_receipt, copier_receipt
-
-
-def failed_with(h: Harness, receipt: Any, error: str, *args: Any) -> None:
-    assert receipt["status"] == 0, "the copy succeeded"
-    with reverts(error, *args):
-        h.check(receipt)
 
 
 def lying_case(g: Game, tmp_path) -> Case:

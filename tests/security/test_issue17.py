@@ -49,20 +49,11 @@ from tests.contracts.helpers import (
     ZK,
     Harness,
     contributors_shares,
+    failed_with,
     reverts,
+    succeeded,
 )
 from tests.dispute.helpers import Game, lie_totals
-
-
-def failed_with(h: Harness, receipt: Any, error: str, *args: Any) -> None:
-    """The mined transaction failed, with this custom error (and these arguments)."""
-    assert receipt["status"] == 0, "the attack's transaction succeeded"
-    with reverts(error, *args):
-        h.check(receipt)
-
-
-def succeeded(receipt: Any) -> None:
-    assert receipt["status"] == 1, "the honest transaction failed"
 
 
 def gas_paid(receipt: Any) -> int:
