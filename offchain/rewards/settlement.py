@@ -18,8 +18,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from eth_utils import to_checksum_address
-
+from offchain.ids import checksum_address
 from offchain.merkle import StandardMerkleTree
 from offchain.protocol import CLAIM_LEAF_TYPES, contributors_cut, share_of
 
@@ -63,7 +62,7 @@ def split_by_roster(shares: Iterable[tuple[str, int]], roster: Collection[str]
     kept: list[tuple[str, int]] = []
     outside: list[tuple[str, int]] = []
     for account, bps in shares:
-        (kept if to_checksum_address(account) in roster else outside).append((account, bps))
+        (kept if checksum_address(account) in roster else outside).append((account, bps))
     return tuple(kept), tuple(outside)
 
 
@@ -72,11 +71,15 @@ def cumulative_rewards(
 ) -> dict[str, int]:
     """Every contributor's cumulative reward over all epochs up to ``through_epoch``."""
     totals: dict[str, int] = defaultdict(int)
+    checksummed: dict[str, str] = {}  # each account once
     for record in records:
         if record.epoch > through_epoch:
             continue
         for account, bps in record.shares:
-            totals[to_checksum_address(account)] += share_of(record.pool, bps)
+            key = checksummed.get(account)
+            if key is None:
+                key = checksummed[account] = checksum_address(account)
+            totals[key] += share_of(record.pool, bps)
     return {account: amount for account, amount in sorted(totals.items()) if amount > 0}
 
 
@@ -93,9 +96,8 @@ def build_tree(cumulative: Mapping[str, int]) -> StandardMerkleTree:
 
 def proof_for(tree: StandardMerkleTree, account: str) -> tuple[int, list[str]]:
     """(cumulative amount, proof) for ``account`` from a settled tree."""
-    account = to_checksum_address(account)
-    for index, value in enumerate(tree.values):
-        leaf = value["value"] if isinstance(value, dict) else value
-        if to_checksum_address(leaf[0]) == account:
+    target = checksum_address(account).lower()
+    for index, leaf in tree.entries():  # the raw values: no dict or checksum per leaf
+        if str(leaf[0]).lower() == target:
             return int(leaf[1]), tree.get_proof(index)
     raise KeyError(f"{account} has no reward in this settlement")
