@@ -43,8 +43,9 @@ from offchain.registry.slasher import RevealedInput, Slasher
 __all__ = [
     "Attestia", "BatchCommitted", "ClaimableRoot", "Claimed", "DisputeOpened",
     "DisputeResolved", "DisputeResponded", "Distributor", "EventMeta", "Funding",
-    "InferenceRecorded", "InferenceRequested", "LeafChallenged", "MeasurementEvent", "ModelRegistered",
-    "ModelTermsUpdated", "Registry", "RegistryLens", "RequestCancelled", "RequestRejected",
+    "InferenceRecorded", "InferenceRequested", "LeafChallenged", "MeasurementEvent",
+    "ModelRegistered", "ModelTermsUpdated", "Registry", "RegistryLens", "RequestCancelled",
+    "RequestRejected",
     "RevealedInput", "RootProposed", "Slasher", "SubmittedRecord", "WorkerRegistered",
     "decode_batch_committed", "decode_recorded", "decode_requested",
 ]
