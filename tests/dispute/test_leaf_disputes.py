@@ -19,7 +19,9 @@ from offchain.dispute import game
 from offchain.dispute.game import DisputedLeaf
 from offchain.models.encoding import commit, encode_tensor, new_salt
 from offchain.protocol import (
+    DISPUTE_WINDOWS,
     PROOF_SIGNED,
+    WINDOW_MARGIN,
     ZERO32,
     DisputeState,
     FraudKind,
@@ -77,7 +79,8 @@ def g(attestia) -> Game:
 
 
 def commit_batch(g: Game, directory: Path, lies: Sequence[Lie],
-                 request_ids: Sequence[bytes | None] = ()) -> list[LeafCase]:
+                 request_ids: Sequence[bytes | None] = (),
+                 timestamps: Sequence[int] = ()) -> list[LeafCase]:
     """A batch committed by the harness's worker, one leaf per entry of ``lies`` (None: an
     honest attribution; else the attribution of that forged trace), published as a real batch
     file at a file:// URI with its data hash, the deposit covering every leaf's fee."""
@@ -95,7 +98,8 @@ def commit_batch(g: Game, directory: Path, lies: Sequence[Lie],
         rid = request_ids[i] if i < len(request_ids) and request_ids[i] else h.unique("leaf")
         inference = Inference(rid, g.model_id, commit(salt, input_bytes),
                               commit(output_salt(salt), output_bytes), attribution_hash(shares),
-                              PROOF_SIGNED, ZERO32, WORKER.address, h.now(), ZERO32)
+                              PROOF_SIGNED, ZERO32, WORKER.address,
+                              timestamps[i] if i < len(timestamps) else h.now(), ZERO32)
         leaves.append(BatchLeaf(inference, tuple(tuple(s) for s in shares), FEE))
         held.append((input_bytes, salt, output_bytes, honest, trace))
     model = h.attestia.registry.model(g.model_id)
@@ -299,3 +303,38 @@ def test_a_leaf_shares_read_from_the_batch_file(g: Game, tmp_path) -> None:
     assert shares == tuple(Share(a, b) for a, b in case.ref.leaf.shares)
     with pytest.raises(game.DisputeError, match="no single record nor batch leaf"):
         game.disputed_shares(g.h.attestia, g.h.unique("nothing"))
+
+
+def test_a_leafs_window_runs_from_its_commit_whatever_timestamp_it_carries(
+        g: Game, tmp_path) -> None:
+    """A leaf's timestamp is the worker's word (nobody checks it on chain): a liar that
+    backdates a leaf cannot close its window at once, and one that postdates it cannot stretch
+    its window past the stake's unbonding. The window is the commit's: a worker that begins
+    unbonding right after committing is still slashable for every leaf's whole dispute."""
+    h = g.h
+    attestia = h.attestia
+    slasher = attestia.slasher
+    far = h.now() + 10 * attestia.registry.unbonding_delay()
+    backdated, postdated = commit_batch(g, tmp_path, [helpers.lie_value, None],
+                                        timestamps=[1, far])
+    h.send(attestia.registry.begin_unbonding(WORKER.address), OPERATOR)
+    unbonding_at = attestia.registry.worker(WORKER.address).unbondingAt
+    closes = game.leaf_challenge_closes_at(attestia, backdated.ref)
+    assert closes == backdated.ref.committed_at + attestia.registry.challenge_window()
+    assert unbonding_at + attestia.registry.unbonding_delay() >= (
+        closes + DISPUTE_WINDOWS * slasher.response_window() + WINDOW_MARGIN)
+
+    def challenge_at(case: LeafCase, timestamp: int):
+        call = slasher.challenge_leaf(case.ref.batch_id, case.ref.inference, case.ref.proof,
+                                      case.input_bytes, case.salt, case.output_bytes,
+                                      g.model.spec, slasher.dispute_bond())
+        attestia.sender(REQUESTER).commit_for(call)
+        return h.send_at(timestamp, call, REQUESTER)
+
+    challenge_at(backdated, closes)  # its last second, whatever its timestamp says
+    assert slasher.dispute(backdated.dispute_id).state == DisputeState.OPEN
+    with reverts("ChallengeWindowClosed", closes):
+        challenge_at(postdated, closes + 1)
+    respond(g, backdated, tmp_path)
+    game.prove(attestia, g.model, backdated.dispute_id, account=OUTSIDER)
+    assert attestia.registry.worker(WORKER.address).stake == 0  # slashed while unbonding
