@@ -36,6 +36,7 @@ from offchain.protocol import (
 from offchain.record.batch_file import BatchFile, BatchLeaf, write_batch_file
 from offchain.rewards.chain import read_ledger
 from offchain.sealing import output_salt
+from offchain.verify import RecordRef, VerifyOptions, verify
 from tests.contracts.helpers import (
     ATTACKER,
     FEE,
@@ -146,6 +147,13 @@ def test_a_lying_leaf_is_challenged_proven_and_its_worker_slashed(g: Game, tmp_p
     assert resolved.kind == FraudKind.VALUE and resolved.slashed == MIN_STAKE
     # The batch's other leaf has no dispute: only the disputed leaf is.
     assert attestia.slasher.dispute(honest.dispute_id).state == DisputeState.NONE
+    # `verify` of each leaf says so on its dispute line (FAIL only for the lost one).
+    for case, status, words in ((lying, "FAIL", "lost an attribution dispute (value fraud"),
+                                (honest, "PASS", "not challenged")):
+        report = verify(attestia, RecordRef(batch_id=case.ref.batch_id, index=case.ref.index),
+                        VerifyOptions())
+        (line,) = [c for c in report.checks if c.name == "dispute"]
+        assert (line.status.value, words in line.reason) == (status, True), line
 
 
 def test_a_leaf_nobody_answers_for_slashes_its_worker(g: Game, tmp_path) -> None:
