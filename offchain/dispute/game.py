@@ -79,8 +79,8 @@ def view(attestia: Attestia, request_id: bytes) -> DisputeView:
 def recorded(attestia: Attestia, request_id: bytes) -> InferenceRecorded:
     records = attestia.registry.recorded(request_id=request_id)
     if not records:
-        raise DisputeError(f"request 0x{request_id.hex()} has no single record on chain "
-                           "(only single records can be disputed)")
+        raise DisputeError(f"request 0x{request_id.hex()} has no single record on chain (a "
+                           "batch leaf is named batch:0x<batchId>:<index>)")
     return records[-1]
 
 
