@@ -304,7 +304,7 @@ def test_a_copied_leaf_challenge_does_not_take_the_dispute(g: Game, tmp_path) ->
     assert slasher.balance(ATTACKER.address) == 0
 
 
-def test_a_leaf_shares_read_from_the_batch_file(g: Game, tmp_path) -> None:
+def test_a_leafs_list_is_read_from_its_checked_batch_file(g: Game, tmp_path) -> None:
     (case,) = commit_batch(g, tmp_path, [None])
     challenge(g, case)
     shares = game.disputed_shares(g.h.attestia, case.dispute_id)
