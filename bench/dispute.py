@@ -12,6 +12,10 @@ N = 489, C = 5), from real receipts:
   totals, the zero and final sums roots built over C leaves);
 * ``prove_<kind>``: one fraud proof of each kind against a lying trace (item, order, value,
   sum, end, duplicate): log2(N)-deep step proofs, plus an item or sums proof;
+* ``challenge_leaf`` (once, at the first size): challengeLeaf of a leaf of a committed
+  1,000-leaf batch (the same checks as ``challenge``, plus the batch slot read and a
+  10-node inclusion proof in place of the registry's record check), beside ``challenge`` of
+  a single record of the same shape; the rest of a leaf's game is a record's;
 * ``commit_finding``: the commitment every challenge and proof reveals, mined a block before
   it (design.md "Rewards bound to their finder"); the figures above are the reveals alone;
 * ``trace_build_s``: building the honest trace (N steps, running sums over C slots, the trace
@@ -110,6 +114,57 @@ def measure(h: Harness, publish: Path, n: int, c: int, d: int) -> dict[str, Any]
     return out
 
 
+BATCH_LEAVES = 1_000
+
+
+def measure_leaf(h: Harness, n: int, c: int, d: int) -> dict[str, Any]:
+    """challengeLeaf of one real leaf (its input and output committed as a worker commits
+    them) among 999 others in a committed batch, and challenge of a single record of the same
+    model, both from real receipts."""
+    import numpy as np
+
+    from offchain.attribution.integer import label_of_output, quantize, shares_from_int_totals
+    from offchain.merkle import StandardMerkleTree
+    from offchain.models.encoding import commit, encode_tensor, new_salt
+    from offchain.protocol import INFERENCE_ABI_TYPES, PROOF_SIGNED, ZERO32, Inference
+    from offchain.protocol import attribution_hash as hash_of
+    from offchain.sealing import output_salt
+
+    attestia = h.attestia
+    g = Game(h, n=n, d=d, c=c, k=5, seed=n + 1)
+    x = g.rng.normal(size=(1, d)).astype(np.float32)
+    logits = g.rng.normal(size=(1, 2)).astype(np.float32)
+    salt = new_salt()
+    input_bytes, output_bytes = encode_tensor(x), encode_tensor(logits)
+    honest = g.model.trace(tuple(int(v) for v in quantize(x, g.mu, g.rho)[0]),
+                           label_of_output(logits[0]))
+    shares = hash_of(shares_from_int_totals(honest.totals, g.roster))
+    leaves = [Inference(h.unique("leaf"), g.model_id, commit(salt, input_bytes),
+                        commit(output_salt(salt), output_bytes), shares, PROOF_SIGNED, ZERO32,
+                        WORKER.address, h.now(), ZERO32)]
+    leaves += [Inference(h.unique("leaf"), g.model_id, h.unique("in"), h.unique("out"), shares,
+                         PROOF_SIGNED, ZERO32, WORKER.address, h.now(), ZERO32)
+               for _ in range(BATCH_LEAVES - 1)]
+    tree = StandardMerkleTree.of([leaf.as_tuple() for leaf in leaves], list(INFERENCE_ABI_TYPES))
+    root = bytes.fromhex(tree.root[2:])
+    batch = h.commit_batch(g.model_id, root, BATCH_LEAVES)
+    proof = [bytes.fromhex(p[2:]) for p in tree.get_proof(0)]
+    bond = attestia.slasher.dispute_bond()
+    call = attestia.slasher.challenge_leaf(batch, leaves[0], proof, input_bytes, salt,
+                                           output_bytes, g.model.spec, bond)
+    attestia.sender(REQUESTER).commit_for(call)
+    leaf_gas = int(attestia.send(call, account=REQUESTER, committed=True)["gasUsed"])
+    case = g.case()
+    call = attestia.slasher.challenge(case.record, case.input_bytes, case.salt,
+                                      case.output_bytes, g.model.spec, bond)
+    attestia.sender(REQUESTER).commit_for(call)
+    single_gas = int(attestia.send(call, account=REQUESTER, committed=True)["gasUsed"])
+    console.log(f"N = {n:,}: challengeLeaf {leaf_gas:,} gas (1,000-leaf batch), challenge "
+                f"{single_gas:,} gas")
+    return {"n": n, "contributors": c, "features": d, "batch_leaves": BATCH_LEAVES,
+            "proof_nodes": len(proof), "challenge_leaf": leaf_gas, "challenge": single_gas}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="489:5,100000:5,100000:1024",
@@ -121,6 +176,7 @@ def main() -> int:
     result: dict[str, Any] = {"sizes": []}
     with deployed(console, "attestia-dispute-") as (home, attestia):
         h = Harness(attestia)
+        result["challenge_leaf"] = measure_leaf(h, *sizes[0], args.d)
         for n, c in sizes:
             result["sizes"].append(measure(h, home / "traces", n, c, args.d))
     result["seconds"] = round(time.monotonic() - started, 1)

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {IAttributionDisputes} from "./interfaces/IAttributionDisputes.sol";
 import {IInferenceRegistry} from "./interfaces/IInferenceRegistry.sol";
 import {IndexedMerkle} from "./libraries/IndexedMerkle.sol";
@@ -22,9 +23,14 @@ import {
     ZeroAddress,
     MODELS_SLOT,
     WORKERS_SLOT,
+    BATCHES_SLOT,
+    BATCH_TIME_SHIFT,
     MODEL_CONTRIBUTORS_HASH_WORD,
     MODEL_DATA_ROOT_WORD,
     mappingSlot,
+    batchLeafHash,
+    toBatchId,
+    toLeafDisputeId,
     sumsLeaf,
     findingCommitment,
     fraudEvidenceId
@@ -104,34 +110,39 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         bytes calldata output,
         AttributionSpec calldata spec
     ) external payable nonReentrant {
-        if (msg.value != disputeBond) revert IncorrectBond(disputeBond, msg.value);
-        // The challenger is paid on NO_RESPONSE: bound like any finder, with the input salt as
-        // the commitment's salt (secret until this call reveals it, so nobody else can have
-        // committed to it).
-        _revealFinding(record.requestId, salt);
-        Dispute storage dispute = _challengeable(record);
-        if (keccak256(abi.encodePacked(salt, input)) != record.inputCommitment) {
-            revert InputMismatch();
+        IInferenceRegistry registry = _registry();
+        bytes32 requestId = record.requestId;
+        if (registry.requestState(requestId) != registry.hashInference(record)) {
+            revert RecordNotFound(requestId);
         }
-        uint256 label = _label(record, salt, output);
-        int256[] memory query = _query(record.modelId, input, spec);
+        _openDispute(requestId, record, record.timestamp, input, salt, output, spec);
+    }
 
-        uint64 respondBy = uint64(block.timestamp) + responseWindow;
-        dispute.challenger = msg.sender;
-        dispute.state = DisputeState.OPEN;
-        dispute.deadline = respondBy;
-        dispute.worker = record.worker;
-        dispute.bond = uint96(msg.value);
-        dispute.modelId = record.modelId;
-        dispute.attributionHash = record.attributionHash;
-        dispute.queryHash = keccak256(abi.encode(query));
-        dispute.itemsRoot = spec.itemsRoot;
-        dispute.n = uint64(spec.n);
-        dispute.k = uint64(spec.k);
-        dispute.label = uint64(label);
-        emit DisputeOpened(
-            record.requestId, record.worker, msg.sender, msg.value, label, query, respondBy
+    /// @inheritdoc IAttributionDisputes
+    function challengeLeaf(
+        bytes32 batchId,
+        Inference calldata leaf,
+        bytes32[] calldata proof,
+        bytes calldata input,
+        bytes32 salt,
+        bytes calldata output,
+        AttributionSpec calldata spec
+    ) external payable nonReentrant {
+        // The batch slot (Common: deposit << 96 | committedAt << 32 | count) is non-zero once
+        // committed (count > 0), and the batch id binds the root to the leaf's model and worker.
+        uint256 packed = uint256(_registry().extsload(mappingSlot(batchId, BATCHES_SLOT)));
+        if (packed == 0) revert BatchNotFound(batchId);
+        bytes32 leafHash = batchLeafHash(leaf);
+        bytes32 root = MerkleProof.processProofCalldata(proof, leafHash);
+        if (toBatchId(root, leaf.modelId, leaf.worker) != batchId) revert LeafNotInBatch(batchId);
+        bytes32 disputeId = toLeafDisputeId(batchId, leafHash);
+        // The window runs from the commit (the registry's clock), as a single record's from a
+        // timestamp the registry bounded: the worker was active then, so the window closes
+        // inside the stake's unbonding delay (the constructor's inequality).
+        _openDispute(
+            disputeId, leaf, uint64(packed >> BATCH_TIME_SHIFT), input, salt, output, spec
         );
+        emit LeafChallenged(disputeId, batchId, leafHash);
     }
 
     /// @inheritdoc IAttributionDisputes
@@ -342,17 +353,49 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
 
     // ------------------------------------------------------------------ internals
 
-    // The record is the registry's, has no dispute yet and is inside its challenge window.
-    function _challengeable(Inference calldata record) private view returns (Dispute storage dispute) {
-        IInferenceRegistry registry = _registry();
-        bytes32 requestId = record.requestId;
-        if (registry.requestState(requestId) != registry.hashInference(record)) {
-            revert RecordNotFound(requestId);
-        }
-        dispute = _disputes[requestId];
-        if (dispute.state != DisputeState.NONE) revert DisputeExists(requestId);
-        uint64 closesAt = record.timestamp + registry.challengeWindow();
+    // The body of both challenges, once the record is shown to be the registry's: one
+    // dispute per id, inside the window from `from`, the challenger bound as a finder, the
+    // revealed input and output opening the record's commitments.
+    function _openDispute(
+        bytes32 disputeId,
+        Inference calldata record,
+        uint64 from,
+        bytes calldata input,
+        bytes32 salt,
+        bytes calldata output,
+        AttributionSpec calldata spec
+    ) private {
+        if (msg.value != disputeBond) revert IncorrectBond(disputeBond, msg.value);
+        // The challenger is paid on NO_RESPONSE: bound like any finder, with the input salt as
+        // the commitment's salt (secret until this call reveals it, so nobody else can have
+        // committed to it).
+        _revealFinding(disputeId, salt);
+        Dispute storage dispute = _disputes[disputeId];
+        if (dispute.state != DisputeState.NONE) revert DisputeExists(disputeId);
+        uint64 closesAt = from + _registry().challengeWindow();
         if (block.timestamp > closesAt) revert ChallengeWindowClosed(closesAt);
+        if (keccak256(abi.encodePacked(salt, input)) != record.inputCommitment) {
+            revert InputMismatch();
+        }
+        uint256 label = _label(record, salt, output);
+        int256[] memory query = _query(record.modelId, input, spec);
+
+        uint64 respondBy = uint64(block.timestamp) + responseWindow;
+        dispute.challenger = msg.sender;
+        dispute.state = DisputeState.OPEN;
+        dispute.deadline = respondBy;
+        dispute.worker = record.worker;
+        dispute.bond = uint96(msg.value);
+        dispute.modelId = record.modelId;
+        dispute.attributionHash = record.attributionHash;
+        dispute.queryHash = keccak256(abi.encode(query));
+        dispute.itemsRoot = spec.itemsRoot;
+        dispute.n = uint64(spec.n);
+        dispute.k = uint64(spec.k);
+        dispute.label = uint64(label);
+        emit DisputeOpened(
+            disputeId, record.worker, msg.sender, msg.value, label, query, respondBy
+        );
     }
 
     // The quantised input, once the spec is shown to be the model's.

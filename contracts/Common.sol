@@ -253,6 +253,20 @@ function toBatchId(bytes32 root, bytes32 modelId, address worker) pure returns (
     return keccak256(abi.encode(root, modelId, worker));
 }
 
+/// @notice The StandardMerkleTree leaf of a batch record (design.md "Batch leaves"):
+///         keccak256(bytes.concat(keccak256(abi.encode(inference)))).
+function batchLeafHash(Inference calldata inference) pure returns (bytes32) {
+    return keccak256(bytes.concat(keccak256(abi.encode(inference))));
+}
+
+/// @notice The dispute id of a batch leaf (`leafDisputeIdOf`): keccak256(abi.encode(batchId,
+///         leafHash)). One per leaf of a batch (two leaves of a batch are two disputes; the
+///         same leaf in two batches, two records); 64 bytes hashed, where a request id (the
+///         dispute id of a single record) hashes 96, so the two never collide.
+function toLeafDisputeId(bytes32 batchId, bytes32 leafHash) pure returns (bytes32) {
+    return keccak256(abi.encode(batchId, leafHash));
+}
+
 /// @notice A request's id (`requestIdOf`): keccak256(abi.encode(requester, modelId,
 ///         inputCommitment)).
 function toRequestId(address requester, bytes32 modelId, bytes32 inputCommitment)

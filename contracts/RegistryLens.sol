@@ -13,6 +13,7 @@ import {
     Worker,
     PROOF_TEE,
     ZeroAddress,
+    batchLeafHash,
     batchStructHash,
     toBatchId
 } from "./Common.sol";
@@ -86,7 +87,7 @@ contract RegistryLens is IRegistryLens {
 
     /// @inheritdoc IRegistryLens
     function leafHash(Inference calldata inference) public pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(inference))));
+        return batchLeafHash(inference);
     }
 
     function _fillRevocations(

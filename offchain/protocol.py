@@ -635,6 +635,13 @@ def leaf_hash(inference: Inference) -> bytes:
     return keccak(keccak(encode(list(INFERENCE_ABI_TYPES), list(inference.as_tuple()))))
 
 
+def leaf_dispute_id(batch: bytes, leaf: bytes) -> bytes:
+    """``toLeafDisputeId``: keccak256(abi.encode(batchId, leafHash)), the id a batch leaf's
+    dispute goes by in every call and event of the game (a single record's is its request id;
+    64 bytes hashed against a request id's 96, so the two never collide)."""
+    return keccak(encode(["bytes32", "bytes32"], [batch, leaf]))
+
+
 _OFFSET_WORD = (32).to_bytes(32, "big")
 _ADDRESS_PAD = bytes(12)
 

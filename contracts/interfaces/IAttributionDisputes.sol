@@ -103,6 +103,13 @@ interface IAttributionDisputes {
         uint64 respondBy
     );
 
+    /// @notice A batch leaf was challenged (DisputeOpened follows, under disputeId).
+    /// @param disputeId toLeafDisputeId(batchId, leafHash): the id every later call of the
+    ///        game takes in place of a request id.
+    /// @param batchId The leaf's committed batch.
+    /// @param leafHash The leaf's StandardMerkleTree hash (Common.batchLeafHash).
+    event LeafChallenged(bytes32 indexed disputeId, bytes32 indexed batchId, bytes32 leafHash);
+
     /// @notice The worker committed to its computation.
     /// @param requestId The record's request id.
     /// @param traceRoot Indexed Merkle root over the N trace steps.
@@ -143,14 +150,20 @@ interface IAttributionDisputes {
     /// @notice The commitment was made in this block: the reveal must come in a later one.
     error RevealTooEarly(uint256 committedAt);
 
-    /// @notice The record is not the one the registry holds for its request (or is a batch
-    ///         leaf: only single records are disputable).
+    /// @notice The record is not the one the registry holds for its request (a batch leaf is
+    ///         challenged with challengeLeaf).
     error RecordNotFound(bytes32 requestId);
+    /// @notice No batch with this id is committed on the registry.
+    error BatchNotFound(bytes32 batchId);
+    /// @notice The leaf and its proof do not rebuild the root of batch `batchId` (a wrong
+    ///         proof, or a leaf of another batch, model or worker).
+    error LeafNotInBatch(bytes32 batchId);
     /// @notice The record already has a dispute.
     error DisputeExists(bytes32 requestId);
     /// @notice The dispute is not in the state this call needs.
     error WrongDisputeState(bytes32 requestId, DisputeState state);
-    /// @notice The challenge window (record timestamp + challengeWindow) has closed.
+    /// @notice The challenge window (a single record's timestamp, or a batch's commit time,
+    ///         + challengeWindow) has closed.
     error ChallengeWindowClosed(uint64 closedAt);
     /// @notice The response or proof deadline has passed.
     error DeadlinePassed(uint64 deadline);
@@ -217,6 +230,33 @@ interface IAttributionDisputes {
     /// @param spec The model's attribution spec.
     function challenge(
         Inference calldata record,
+        bytes calldata input,
+        bytes32 salt,
+        bytes calldata output,
+        AttributionSpec calldata spec
+    ) external payable;
+
+    /// @notice Challenges a batch leaf's attribution, as `challenge` a single record's; the
+    ///         dispute's id is toLeafDisputeId(batchId, batchLeafHash(leaf)) (DisputeOpened,
+    ///         LeafChallenged), which respond, the prove* family and resolve then take.
+    /// @dev Within the batch's commit time + challengeWindow (the registry's time, not the
+    ///      leaf's timestamp, which nobody checks on chain: a worker could backdate it). Checks:
+    ///      the batch is committed (BatchNotFound); the leaf and proof rebuild a root whose
+    ///      toBatchId(root, leaf.modelId, leaf.worker) is batchId (LeafNotInBatch); no dispute
+    ///      of this leaf yet; then the input, output and spec checks of `challenge`. The
+    ///      challenger must have committed findingCommitment(msg.sender, disputeId, salt) (the
+    ///      input salt) in an earlier block.
+    /// @param batchId The committed batch (toBatchId(root, modelId, worker)).
+    /// @param leaf The leaf, as published in the batch file (resultHash 0).
+    /// @param proof Its StandardMerkleTree proof (sorted pairs) in the batch root.
+    /// @param input The canonical (1, d) float32 input tensor bytes.
+    /// @param salt The input commitment's salt.
+    /// @param output As for `challenge`.
+    /// @param spec The model's attribution spec.
+    function challengeLeaf(
+        bytes32 batchId,
+        Inference calldata leaf,
+        bytes32[] calldata proof,
         bytes calldata input,
         bytes32 salt,
         bytes calldata output,

@@ -181,10 +181,16 @@ SENTENCES: dict[str, str] = {
     "RevealTooEarly": "the commitment was made in block {committedAt}: send the call in a "
                       "later block" + _ADVANCE,
     "RecordNotFound": "request {requestId} has no record on chain to dispute",
-    "DisputeExists": "request {requestId} is disputed already: see `attestia dispute status`",
+    "DisputeExists": "{requestId} (a request id, or a batch leaf's dispute id) is disputed "
+                     "already: see `attestia dispute status`",
+    "LeafNotInBatch": "the leaf and its proof do not rebuild the root of batch {batchId} "
+                      "(a wrong proof, or a leaf of another batch): take both from the "
+                      "batch's published file",
     "WrongDisputeState": "the dispute of {requestId} is {state:dispute}, so this step does "
                          "not apply: see `attestia dispute status`",
-    "ChallengeWindowClosed": "the challenge window closed at {closedAt:time}",
+    "ChallengeWindowClosed": "the challenge window closed at {closedAt:time} (a single "
+                             "record's timestamp, or a batch's commit, + the challenge "
+                             "window)",
     "DeadlinePassed": "the deadline passed at {deadline:time}",
     "DeadlineNotReached": "the deadline is {deadline:time}: wait until then" + _ADVANCE,
     "InputMismatch": "the revealed input is not the one the request committed to: check "

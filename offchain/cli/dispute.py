@@ -27,10 +27,31 @@ _STYLE = {"none": "dim", "open": "cyan", "responded": "cyan", "fraud": "bold red
           "no_response": "bold red", "worker_won": "green"}
 
 
+_RECORD_HELP = "The record: its request id (0x…), or a batch leaf, batch:0x<batchId>:<index>."
+
+
 def _request_id(text: str) -> bytes:
     from offchain.ids import parse_bytes32
 
     return parse_bytes32(text, "request id")
+
+
+def _target(attestia: Any, text: str) -> tuple[bytes, Any]:
+    """(dispute id, the batch leaf or None) of a record named on the command line: a single
+    record's dispute goes by its request id, a batch leaf's by its leaf dispute id."""
+    if not text.startswith("batch:"):
+        return _request_id(text), None
+    from offchain.dispute.game import batch_leaf
+    from offchain.errors import ConfigError
+    from offchain.verify.evidence import RecordRef, VerifyError
+
+    try:
+        ref = RecordRef.parse(text)
+    except VerifyError as exc:
+        raise ConfigError(str(exc)) from None
+    assert ref.batch_id is not None and ref.index is not None
+    leaf = batch_leaf(attestia, ref.batch_id, ref.index)
+    return leaf.dispute_id, leaf
 
 
 def _package(path: Path) -> Any:
@@ -56,16 +77,21 @@ def _model_for(attestia: Any, package: Any, model_id: bytes) -> Any:
     return AttributionModel.of_package(package)
 
 
-def status_json(attestia: Any, rid: bytes) -> dict[str, Any]:
-    """A record's dispute state, with dates (ISO, local time) and names (stable keys)."""
-    from offchain.dispute.game import challenge_closes_at, view
+def status_json(attestia: Any, rid: bytes, leaf: Any = None) -> dict[str, Any]:
+    """A record's (or, given ``leaf``, a batch leaf's: ``rid`` is then its dispute id)
+    dispute state, with dates (ISO, local time) and names (stable keys)."""
+    from offchain.dispute.game import challenge_closes_at, leaf_challenge_closes_at, view
     from offchain.timefmt import iso_if_set
 
     current = view(attestia, rid)
     d = current.dispute
-    records = attestia.registry.recorded(request_id=rid)
     data: dict[str, Any] = {"requestId": "0x" + rid.hex(), "state": d.state.name.lower()}
-    if records:
+    if leaf is not None:
+        data = {"requestId": "0x" + leaf.inference.requestId.hex(), "leaf": leaf.ref,
+                "disputeId": "0x" + rid.hex(), "state": d.state.name.lower(),
+                "challengeWindowClosesAt": iso_if_set(leaf_challenge_closes_at(attestia,
+                                                                               leaf))}
+    elif records := attestia.registry.recorded(request_id=rid):
         closes = challenge_closes_at(attestia, records[-1].inference)
         data["challengeWindowClosesAt"] = iso_if_set(closes)
     if d.state.name == "NONE":
@@ -91,10 +117,11 @@ def status_json(attestia: Any, rid: bytes) -> dict[str, Any]:
 
 def _print_status(data: dict[str, Any]) -> None:
     state = data["state"]
-    console.print(f"dispute of {data['requestId']}: [{_STYLE.get(state, '')}]"
-                  f"{state.replace('_', ' ')}[/]", highlight=False, soft_wrap=True)
-    for key in ("challengeWindowClosesAt", "worker", "challenger", "respondBy", "proveBy",
-                "traceUri", "fraud", "slashed", "attribution"):
+    console.print(f"dispute of {data.get('leaf') or data['requestId']}: "
+                  f"[{_STYLE.get(state, '')}]{state.replace('_', ' ')}[/]", highlight=False,
+                  soft_wrap=True)
+    for key in ("disputeId", "challengeWindowClosesAt", "worker", "challenger", "respondBy",
+                "proveBy", "traceUri", "fraud", "slashed", "attribution"):
         if data.get(key) is not None:
             value = data[key]
             if key in ("slashed",):
@@ -105,20 +132,20 @@ def _print_status(data: dict[str, Any]) -> None:
 @dispute_app.command("status")
 def status_cmd(
     ctx: typer.Context,
-    request_id: str = typer.Argument(..., help="The record's request id (0x + 64 hex)."),
+    request_id: str = typer.Argument(..., help=_RECORD_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the dispute as JSON."),
 ) -> None:
     """Show a record's dispute: none, open, responded, fraud, no response or worker won.
 
-    Example: attestia dispute status 0x5f3a…
+    Example: attestia dispute status 0x5f3a…   |   attestia dispute status batch:0x91c2…:3
     """
     from offchain.errors import ConfigError
     from offchain.protocol import ZERO32
 
-    rid = _request_id(request_id)
     attestia = reader_of(ctx)
-    data = status_json(attestia, rid)
-    if data["state"] == "none" and "challengeWindowClosesAt" not in data \
+    rid, leaf = _target(attestia, request_id)
+    data = status_json(attestia, rid, leaf)
+    if leaf is None and data["state"] == "none" and "challengeWindowClosesAt" not in data \
             and attestia.registry.request_state(rid) == ZERO32:
         raise ConfigError(f"no request 0x{rid.hex()} on registry {attestia.registry.address} "
                           f"(chain {attestia.chain.chain_id}): check the id (`attestia "
@@ -132,7 +159,9 @@ def status_cmd(
 @dispute_app.command("open")
 def open_cmd(
     ctx: typer.Context,
-    request_id: str = typer.Argument(..., help="A request this home paid for."),
+    request_id: str = typer.Argument(..., help="A request this home paid for (its request "
+                                     "id), or the batch leaf of an off-chain request it "
+                                     "submitted (batch:0x<batchId>:<index>)."),
     model: Path = typer.Option(..., "--model", help=_PACKAGE_HELP),
     yes: bool = typer.Option(False, "--yes", help="Confirm: the challenge makes this "
                              "request's input public, on chain, for good."),
@@ -146,38 +175,65 @@ def open_cmd(
     The input becomes public by your choice, for this one request. The worker must answer
     with its trace; a lie in it, or no answer, slashes its stake.
 
+    A batch leaf is challenged the same way, with its inclusion proof in the batch's
+    published file (checked against the commitment).
+
     Example: attestia dispute open 0x5f3a… --model ./my-package --yes
     """
     from offchain.errors import ConfigError
 
     settings = settings_of(ctx)
-    rid = _request_id(request_id)
+    leaf_named = request_id.startswith("batch:")
+    rid = b"" if leaf_named else _request_id(request_id)
     if not yes:  # before anything heavy is imported or connected
         raise ConfigError("a challenge publishes this request's input and salt on chain for "
                           "good: add --yes to confirm")
     from offchain.dispute.game import recorded
-    from offchain.dispute.watch import honest_shares, material
-    from offchain.request.status import local_request
+    from offchain.dispute.watch import honest_shares, leaf_material, material
 
-    local = local_request(settings.data_dir, rid)
     package = _package(model)
     attestia = attestia_of(ctx)
-    record = recorded(attestia, rid)
-    dispute_model = _model_for(attestia, package, record.inference.modelId)
-    found = material(attestia, local, record)
-    if tuple(honest_shares(dispute_model, package, found)) == tuple(record.shares) and not force:
-        raise ConfigError("the recorded attribution is the honest one: a challenge would "
-                          "lose the bond (add --force to challenge anyway)")
     account = attestia.chain.account(dev_account)
     bond = attestia.slasher.dispute_bond()
-    attestia.send(attestia.slasher.challenge(record.inference, found.input_bytes, found.salt,
-                                              found.output, dispute_model.spec, bond),
-                  account=account)
-    data = status_json(attestia, rid)
+    leaf = None
+    if leaf_named:
+        from offchain.request.submit import load_submission
+
+        rid, leaf = _target(attestia, request_id)
+        inference = leaf.inference
+        sub = load_submission(settings.data_dir, inference.requestId)
+        if sub is None:
+            raise ConfigError(f"{leaf.ref} is off-chain request 0x{inference.requestId.hex()}, "
+                              "which this home did not submit: only its requester holds the "
+                              "input a challenge reveals")
+        found = leaf_material(sub, inference)
+        shares = tuple(leaf.leaf.shares)
+    else:
+        from offchain.request.status import local_request
+
+        local = local_request(settings.data_dir, rid)
+        record = recorded(attestia, rid)
+        inference = record.inference
+        found = material(attestia, local, record)
+        shares = tuple(record.shares)
+    dispute_model = _model_for(attestia, package, inference.modelId)
+    if tuple(honest_shares(dispute_model, package, found)) == shares and not force:
+        raise ConfigError("the recorded attribution is the honest one: a challenge would "
+                          "lose the bond (add --force to challenge anyway)")
+    if leaf is not None:
+        call = attestia.slasher.challenge_leaf(leaf.batch_id, inference, leaf.proof,
+                                               found.input_bytes, found.salt, found.output,
+                                               dispute_model.spec, bond)
+    else:
+        call = attestia.slasher.challenge(inference, found.input_bytes, found.salt,
+                                          found.output, dispute_model.spec, bond)
+    attestia.send(call, account=account)
+    data = status_json(attestia, rid, leaf)
     if as_json:
         print_json(data)
         return
-    console.print(f"challenged {data['requestId']} with a bond of {eth(bond)} ETH; its input "
+    console.print(f"challenged {data.get('leaf') or data['requestId']} with a bond of "
+                  f"{eth(bond)} ETH; its input "
                   "is now public", highlight=False, soft_wrap=True)
     _print_status(data)
 
@@ -185,7 +241,8 @@ def open_cmd(
 @dispute_app.command("respond")
 def respond_cmd(
     ctx: typer.Context,
-    request_id: str = typer.Argument(..., help="A challenged record of your worker."),
+    request_id: str = typer.Argument(..., help="A challenged record of your worker (request "
+                                     "id or batch:0x<batchId>:<index>)."),
     model: Path = typer.Option(..., "--model", help=_PACKAGE_HELP),
     publish_dir: Path = typer.Option(None, "--publish-dir", help="Where to write the trace "
                                      "file (default: <home>/traces); its file:// URI is "
@@ -200,14 +257,14 @@ def respond_cmd(
     from offchain.dispute.game import respond
 
     settings = settings_of(ctx)
-    rid = _request_id(request_id)
     package = _package(model)
     attestia = attestia_of(ctx)
+    rid, leaf = _target(attestia, request_id)
     dispute = attestia.slasher.dispute(rid)
     dispute_model = _model_for(attestia, package, dispute.modelId)
     respond(attestia, dispute_model, rid, publish_dir or settings.data_dir / "traces",
             account=attestia.chain.account(dev_account))
-    data = status_json(attestia, rid)
+    data = status_json(attestia, rid, leaf)
     if as_json:
         print_json(data)
     else:
@@ -217,7 +274,8 @@ def respond_cmd(
 @dispute_app.command("prove")
 def prove_cmd(
     ctx: typer.Context,
-    request_id: str = typer.Argument(..., help="A record whose dispute has a response."),
+    request_id: str = typer.Argument(..., help="A record whose dispute has a response "
+                                     "(request id or batch:0x<batchId>:<index>)."),
     model: Path = typer.Option(..., "--model", help=_PACKAGE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
     dev_account: int = dev_account_option(2, "prover"),
@@ -230,9 +288,9 @@ def prove_cmd(
     """
     from offchain.dispute.game import find_fraud
 
-    rid = _request_id(request_id)
     package = _package(model)
     attestia = attestia_of(ctx)
+    rid, leaf = _target(attestia, request_id)
     dispute = attestia.slasher.dispute(rid)
     proof = find_fraud(attestia, _model_for(attestia, package, dispute.modelId), rid)
     if proof is None:
@@ -243,7 +301,7 @@ def prove_cmd(
                           highlight=False)
         raise typer.Exit(1)
     attestia.send(proof.call, account=attestia.chain.account(dev_account))
-    data = status_json(attestia, rid)
+    data = status_json(attestia, rid, leaf)
     data["reason"] = proof.fraud.reason
     if as_json:
         print_json(data)
@@ -256,7 +314,8 @@ def prove_cmd(
 @dispute_app.command("resolve")
 def resolve_cmd(
     ctx: typer.Context,
-    request_id: str = typer.Argument(..., help="A record whose dispute deadline passed."),
+    request_id: str = typer.Argument(..., help="A record whose dispute deadline passed "
+                                     "(request id or batch:0x<batchId>:<index>)."),
     as_json: bool = typer.Option(False, "--json", help="Print the dispute as JSON."),
     dev_account: int = dev_account_option(2, "caller"),
 ) -> None:
@@ -268,10 +327,10 @@ def resolve_cmd(
     """
     from offchain.dispute.game import resolve
 
-    rid = _request_id(request_id)
     attestia = attestia_of(ctx)
+    rid, leaf = _target(attestia, request_id)
     resolve(attestia, rid, account=attestia.chain.account(dev_account))
-    data = status_json(attestia, rid)
+    data = status_json(attestia, rid, leaf)
     if as_json:
         print_json(data)
     else:

@@ -24,12 +24,17 @@ from offchain.protocol import (
     DisputeState,
     FraudKind,
     Inference,
+    Share,
     StepOpening,
     TraceStep,
+    leaf_dispute_id,
+    leaf_hash,
 )
 from offchain.protocol import (
     challenge_closes_at as closes_at,
 )
+from offchain.record.batch_file import BatchFileError, BatchLeaf
+from offchain.record.batch_file import load as load_batch_file
 from offchain.registry import Attestia, DisputeOpened, DisputeResponded, InferenceRecorded
 from offchain.storage.atomic import atomic_write_bytes
 from offchain.storage.uri import UriError, read_uri
@@ -74,14 +79,95 @@ def view(attestia: Attestia, request_id: bytes) -> DisputeView:
 def recorded(attestia: Attestia, request_id: bytes) -> InferenceRecorded:
     records = attestia.registry.recorded(request_id=request_id)
     if not records:
-        raise DisputeError(f"request 0x{request_id.hex()} has no single record on chain "
-                           "(only single records can be disputed)")
+        raise DisputeError(f"request 0x{request_id.hex()} has no single record on chain (a "
+                           "batch leaf is named batch:0x<batchId>:<index>)")
     return records[-1]
 
 
 def challenge_closes_at(attestia: Attestia, record: Inference) -> int:
     """The last second a record can be challenged (its timestamp + challengeWindow)."""
     return closes_at(record.timestamp, attestia.registry.challenge_window())
+
+
+# -- batch leaves (design.md "Disputes": a leaf is disputed like a single record) ------------
+
+@dataclass(frozen=True)
+class DisputedLeaf:
+    """A leaf of a committed batch, read from its published file checked against the
+    commitment, with its inclusion proof: what ``challengeLeaf`` takes."""
+
+    batch_id: bytes
+    index: int
+    leaf: BatchLeaf
+    proof: tuple[bytes, ...]
+    committed_at: int
+    """The commit's block time: the leaf's challenge window runs from it."""
+
+    @property
+    def inference(self) -> Inference:
+        return self.leaf.inference
+
+    @property
+    def dispute_id(self) -> bytes:
+        """``toLeafDisputeId(batchId, leafHash)``: the id the game knows this leaf by."""
+        return leaf_dispute_id(self.batch_id, leaf_hash(self.leaf.inference))
+
+    @property
+    def ref(self) -> str:
+        return f"batch:0x{self.batch_id.hex()}:{self.index}"
+
+
+def batch_leaf(attestia: Attestia, batch_id: bytes, index: int | None = None, *,
+               hashed: bytes | None = None) -> DisputedLeaf:
+    """Leaf ``index`` of batch ``batch_id`` (or the leaf whose hash is ``hashed``), from the
+    batch's published file once it passes the loader's checks against the commitment."""
+    from offchain.storage.uri import UriError
+
+    events = attestia.registry.batches(batch_id=batch_id)
+    if not events:
+        raise DisputeError(f"no batch 0x{batch_id.hex()} is committed on this registry")
+    event = events[-1]
+    try:
+        published = load_batch_file(event.data_uri, event, roster=None)
+    except (UriError, BatchFileError) as exc:
+        raise DisputeError(f"batch 0x{batch_id.hex()}'s file at {event.data_uri} cannot be "
+                           f"used: {exc}") from exc
+    if hashed is not None:
+        index = next((i for i, leaf in enumerate(published.leaves)
+                      if leaf_hash(leaf.inference) == hashed), None)
+        if index is None:
+            raise DisputeError(f"batch 0x{batch_id.hex()} has no leaf 0x{hashed.hex()}")
+    if index is None or not 0 <= index < published.count:
+        raise DisputeError(f"batch 0x{batch_id.hex()} has {published.count} leaves "
+                           f"(0 to {published.count - 1}), not {index}")
+    block = attestia.chain.w3.eth.get_block(event.meta.block)
+    return DisputedLeaf(batch_id, index, published.leaves[index],
+                        tuple(published.proof(index)), int(block["timestamp"]))
+
+
+def leaf_of_dispute(attestia: Attestia, dispute_id: bytes) -> DisputedLeaf | None:
+    """The batch leaf a dispute is of (None: a single record's dispute, or none)."""
+    found = attestia.slasher.leaves_challenged(dispute_id=dispute_id)
+    if not found:
+        return None
+    return batch_leaf(attestia, found[-1].batch_id, hashed=found[-1].leaf_hash)
+
+
+def disputed_shares(attestia: Attestia, dispute_id: bytes) -> tuple[Share, ...]:
+    """The attribution list a dispute is about: the single record's, or the leaf's."""
+    records = attestia.registry.recorded(request_id=dispute_id)
+    if records:
+        return tuple(records[-1].shares)
+    leaf = leaf_of_dispute(attestia, dispute_id)
+    if leaf is None:
+        raise DisputeError(f"dispute 0x{dispute_id.hex()} is of no single record nor batch "
+                           "leaf on chain")
+    return tuple(Share(account, bps) for account, bps in leaf.leaf.shares)
+
+
+def leaf_challenge_closes_at(attestia: Attestia, leaf: DisputedLeaf) -> int:
+    """The last second a batch leaf can be challenged (its batch's commit + challengeWindow)."""
+    return closes_at(leaf.committed_at, attestia.registry.challenge_window())
 
 
 # -- the three parties -----------------------------------------------------------------------
@@ -92,6 +178,17 @@ def open_challenge(attestia: Attestia, record: Inference, input_bytes: bytes, sa
     bond = attestia.slasher.dispute_bond()
     return attestia.send(attestia.slasher.challenge(record, input_bytes, salt, output, spec,
                                                      bond), account=account)
+
+
+def open_leaf_challenge(attestia: Attestia, leaf: DisputedLeaf, input_bytes: bytes,
+                        salt: bytes, output: bytes, spec: AttributionSpec, *,
+                        account: Any = None) -> Any:
+    """Challenge a batch leaf's attribution (``challengeLeaf``, with its inclusion proof)."""
+    bond = attestia.slasher.dispute_bond()
+    return attestia.send(attestia.slasher.challenge_leaf(leaf.batch_id, leaf.inference,
+                                                          leaf.proof, input_bytes, salt,
+                                                          output, spec, bond),
+                         account=account)
 
 
 def publish_trace(trace: Trace, directory: Path, request_id: bytes) -> str:
@@ -110,12 +207,12 @@ def respond(attestia: Attestia, model: AttributionModel, request_id: bytes, publ
     if current.state != DisputeState.OPEN or current.opened is None:
         raise DisputeError(f"request 0x{request_id.hex()} has no open challenge "
                            f"(state {current.state.name.lower()})")
-    record = recorded(attestia, request_id)
+    shares = disputed_shares(attestia, request_id)
     if trace is None:
         trace = model.trace(current.opened.query, current.opened.label)
     where = uri if uri is not None else publish_trace(trace, publish_dir, request_id)
     call = attestia.slasher.respond(request_id, trace.root, where, trace.totals,
-                                     list(trace.roster), record.shares)
+                                     list(trace.roster), shares)
     return attestia.send(call, account=account)
 
 

@@ -7,7 +7,10 @@ deadline passes. ``attestia watch`` runs :func:`watch_once` in a loop; one bad r
 reported and skipped, never fatal: whatever a worker sealed or recorded (a result that does
 not open, an output that is not a tensor) is one line for that request, and the requests
 after it, in the order they were paid, are still checked (a poisoned record must not shield
-a later lie until its window closes).
+a later lie until its window closes). Off-chain requests this home submitted to a batching
+worker are checked the same way once their batch is committed: the leaf is read from the
+checked batch file, the output from the worker's results, and a wrong list is challenged with
+the leaf's inclusion proof (``challengeLeaf``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +31,28 @@ from offchain.attribution.integer import (
 )
 from offchain.attribution.trace import AttributionModel
 from offchain.dispute.game import (
+    DisputedLeaf,
     DisputeError,
+    batch_leaf,
     challenge_closes_at,
     find_fraud,
+    leaf_challenge_closes_at,
     open_challenge,
+    open_leaf_challenge,
     resolve,
 )
 from offchain.errors import AttestiaError
 from offchain.models.encoding import commit, decode_tensor
-from offchain.protocol import PROOF_ZK, DisputeState, Share
+from offchain.protocol import PROOF_ZK, Dispute, DisputeState, Inference, Share
 from offchain.registry import Attestia, InferenceRecorded
 from offchain.request.client import LocalRequest
+from offchain.request.submit import (
+    COMMITTED,
+    Submission,
+    batched_output,
+    batched_status,
+    submissions,
+)
 from offchain.sealing import EncryptionKey, open_result, output_salt
 
 log = logging.getLogger("attestia.watch")
@@ -74,6 +89,33 @@ def material(attestia: Attestia, local: LocalRequest, record: InferenceRecorded)
                            "the one its worker committed to: it cannot be revealed")
     label = label_of_output(decode_tensor(output)[0])
     return Material(local.input_bytes, local.salt, output, label)
+
+
+def leaf_material(sub: Submission, leaf: Inference) -> Material:
+    """The challenge material of a batch leaf this home submitted off chain: its input and
+    salt as kept, the output the worker delivered (its results document), checked against
+    the leaf's output commitment before anything is revealed."""
+    output = batched_output(sub)
+    if output is None:
+        raise DisputeError(f"the worker delivered no output for off-chain request "
+                           f"0x{sub.request_id.hex()}: it cannot be revealed")
+    if commit(output_salt(sub.salt), output) != leaf.outputCommitment:
+        raise DisputeError(f"the output delivered for off-chain request "
+                           f"0x{sub.request_id.hex()} is not the one its batch leaf commits "
+                           "to: it cannot be revealed")
+    if commit(sub.salt, sub.input_bytes) != leaf.inputCommitment:
+        raise DisputeError(f"batch leaf of 0x{sub.request_id.hex()} commits to another input "
+                           "than the one this home sent")
+    return Material(sub.input_bytes, sub.salt, output,
+                    label_of_output(decode_tensor(output)[0]))
+
+
+def submitted_leaf(attestia: Attestia, sub: Submission) -> DisputedLeaf | None:
+    """The committed batch leaf of an off-chain request (None while it is not committed)."""
+    status = batched_status(attestia, sub)
+    if status.state != COMMITTED or status.batch_id is None or status.leaf is None:
+        return None
+    return batch_leaf(attestia, status.batch_id, status.leaf)
 
 
 def honest_shares(model: AttributionModel, package: Any, found: Material) -> list[Share]:
@@ -129,17 +171,54 @@ def watch_once(attestia: Attestia, package: Any, model_id: bytes, data_dir: Path
     for local in local_requests(data_dir):
         if local.model_id != model_id:
             continue
-        rid = "0x" + local.request_id.hex()
-        try:
-            _watch_one(attestia, package, model, local, now, account, report, note)
-        except AttestiaError as exc:  # one bad request never stops the watch
-            report.skipped.append((rid, str(exc)))
-            note(f"{rid}: skipped: {exc}")
-        except Exception as exc:  # noqa: BLE001 - bytes nobody foresaw: this request only
-            why = f"cannot check it: {type(exc).__name__}: {exc}"
-            report.skipped.append((rid, why))
-            note(f"{rid}: skipped: {why}")
+        _guarded("0x" + local.request_id.hex(), report, note, partial(
+            _watch_one, attestia, package, model, local, now, account, report, note))
+    for sub in submissions(data_dir):  # off-chain requests: their batch leaves
+        if sub.model_id != model_id:
+            continue
+        _guarded("0x" + sub.request_id.hex(), report, note, partial(
+            _watch_leaf, attestia, package, model, sub, now, account, report, note))
     return report
+
+
+def _guarded(rid: str, report: WatchReport, note: Callable[[str], None],
+             check: Callable[[], None]) -> None:
+    """One request checked; whatever it raises is one line, and the watch goes on."""
+    try:
+        check()
+    except AttestiaError as exc:  # one bad request never stops the watch
+        report.skipped.append((rid, str(exc)))
+        note(f"{rid}: skipped: {exc}")
+    except Exception as exc:  # noqa: BLE001 - bytes nobody foresaw: this request only
+        why = f"cannot check it: {type(exc).__name__}: {exc}"
+        report.skipped.append((rid, why))
+        note(f"{rid}: skipped: {why}")
+
+
+def _watch_leaf(attestia: Attestia, package: Any, model: AttributionModel, sub: Submission,
+                now: int, account: Any, report: WatchReport,
+                note: Callable[[str], None]) -> None:
+    leaf = submitted_leaf(attestia, sub)
+    if leaf is None:
+        return
+    dispute = attestia.slasher.dispute(leaf.dispute_id)
+    if dispute.state != DisputeState.NONE:
+        _follow(attestia, model, leaf.dispute_id, leaf.ref, dispute, now, account, report, note)
+        return
+    report.checked += 1
+    found = leaf_material(sub, leaf.inference)
+    if tuple(honest_shares(model, package, found)) == tuple(leaf.leaf.shares):
+        report.correct += 1
+        return
+    closes = leaf_challenge_closes_at(attestia, leaf)
+    if now > closes:
+        note(f"{leaf.ref}: WRONG attribution, but its challenge window closed at {closes}")
+        report.skipped.append((leaf.ref, "wrong attribution, window closed"))
+        return
+    open_leaf_challenge(attestia, leaf, found.input_bytes, found.salt, found.output,
+                        model.spec, account=account)
+    report.challenged.append(leaf.ref)
+    note(f"{leaf.ref}: WRONG attribution: challenged (its input is now public)")
 
 
 def _watch_one(attestia: Attestia, package: Any, model: AttributionModel,
@@ -167,14 +246,21 @@ def _watch_one(attestia: Attestia, package: Any, model: AttributionModel,
         report.challenged.append(rid_hex)
         note(f"{rid_hex}: WRONG attribution: challenged (its input is now public)")
         return
+    _follow(attestia, model, local.request_id, rid_hex, dispute, now, account, report, note)
+
+
+def _follow(attestia: Attestia, model: AttributionModel, dispute_id: bytes, name: str,
+            dispute: Dispute, now: int, account: Any, report: WatchReport,
+            note: Callable[[str], None]) -> None:
+    """A dispute under way: prove the lie in its response, or resolve it past its deadline."""
     if dispute.state == DisputeState.RESPONDED and now <= dispute.deadline:
-        proof = find_fraud(attestia, model, local.request_id)
+        proof = find_fraud(attestia, model, dispute_id)
         if proof is not None:
             attestia.send(proof.call, account=account)
-            report.proved.append(rid_hex)
-            note(f"{rid_hex}: proved {proof.fraud.kind.name.lower()} fraud: {proof.fraud.reason}")
+            report.proved.append(name)
+            note(f"{name}: proved {proof.fraud.kind.name.lower()} fraud: {proof.fraud.reason}")
         return
     if dispute.state in (DisputeState.OPEN, DisputeState.RESPONDED) and now > dispute.deadline:
-        resolve(attestia, local.request_id, account=account)
-        report.resolved.append(rid_hex)
-        note(f"{rid_hex}: dispute resolved after its deadline")
+        resolve(attestia, dispute_id, account=account)
+        report.resolved.append(name)
+        note(f"{name}: dispute resolved after its deadline")

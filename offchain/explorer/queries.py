@@ -14,7 +14,16 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.engine import Connection
 
 from offchain.indexer import schema as S
-from offchain.protocol import PROOF_KIND_NAMES, Split, kinds_of, proof_kind_name, share_of
+from offchain.protocol import (
+    PROOF_KIND_NAMES,
+    Inference,
+    Split,
+    kinds_of,
+    leaf_dispute_id,
+    leaf_hash,
+    proof_kind_name,
+    share_of,
+)
 from offchain.rewards.settlement import PoolShare, build_tree, cumulative_rewards
 
 MAX_LIMIT = 100
@@ -141,6 +150,7 @@ def get_record(conn: Connection, request_id: str) -> dict[str, Any]:
     row = conn.execute(select(S.records, _revoked_clause().label("revoked"),
                               _disputed_clause().label("disputed"))
                        .where(S.records.c.request_id == request_id)).first()
+    dispute_id = request_id  # a batch leaf's dispute goes by its leaf dispute id
     if row is not None:
         out = record_summary(row, bool(row.revoked), bool(row.disputed))
         out |= {
@@ -165,6 +175,8 @@ def get_record(conn: Connection, request_id: str) -> dict[str, Any]:
         if leaf is None:
             raise NotFound(f"no record or batch leaf has request id {request_id}")
         label = f"batch:{leaf.batch_id}:{int(leaf.leaf_index)}"
+        dispute_id = "0x" + leaf_dispute_id(bytes.fromhex(leaf.batch_id[2:]), leaf_hash(
+            Inference.from_json(leaf.inference))).hex()
         out = {
             "requestId": request_id, "modelId": leaf.model_id, "worker": leaf.worker,
             "requester": None, "proofKind": proof_kind_name(int(leaf.proof_kind)),
@@ -175,12 +187,15 @@ def get_record(conn: Connection, request_id: str) -> dict[str, Any]:
             "payout": {"epoch": int(leaf.epoch), "contributorCut": leaf.pool},
             "shares": _shares(conn, label, int(leaf.pool)),
         }
-    dispute = conn.execute(select(S.disputes).where(S.disputes.c.request_id == request_id)
+    dispute = conn.execute(select(S.disputes).where(S.disputes.c.request_id == dispute_id)
                            .order_by(S.disputes.c.block.desc(),
                                      S.disputes.c.log_index.desc())).first()
     out["dispute"] = None if dispute is None else {
         "state": dispute.state, "data": dispute.data, "timestamp": int(dispute.timestamp),
         "block": int(dispute.block)}
+    if dispute is not None and row is None:
+        out["status"] = "disputed"
+        out["dispute"]["disputeId"] = dispute_id
     request = conn.execute(select(S.requests).where(S.requests.c.request_id == request_id)
                            ).first()
     out["request"] = None if request is None else {

@@ -24,6 +24,7 @@ from offchain.registry.events import (
     EventMeta,
     InferenceRecorded,
     InferenceRequested,
+    LeafChallenged,
     MeasurementEvent,
     ModelRegistered,
     ModelTermsUpdated,
@@ -42,8 +43,9 @@ from offchain.registry.slasher import RevealedInput, Slasher
 __all__ = [
     "Attestia", "BatchCommitted", "ClaimableRoot", "Claimed", "DisputeOpened",
     "DisputeResolved", "DisputeResponded", "Distributor", "EventMeta", "Funding",
-    "InferenceRecorded", "InferenceRequested", "MeasurementEvent", "ModelRegistered",
-    "ModelTermsUpdated", "Registry", "RegistryLens", "RequestCancelled", "RequestRejected",
+    "InferenceRecorded", "InferenceRequested", "LeafChallenged", "MeasurementEvent",
+    "ModelRegistered", "ModelTermsUpdated", "Registry", "RegistryLens", "RequestCancelled",
+    "RequestRejected",
     "RevealedInput", "RootProposed", "Slasher", "SubmittedRecord", "WorkerRegistered",
     "decode_batch_committed", "decode_recorded", "decode_requested",
 ]

@@ -262,6 +262,23 @@ class DisputeResolved:
     meta: EventMeta
 
 
+@dataclass(frozen=True)
+class LeafChallenged:
+    """``LeafChallenged``: the dispute ``dispute_id`` is of the leaf ``leaf_hash`` of batch
+    ``batch_id`` (its DisputeOpened and every later event go by ``dispute_id``)."""
+
+    dispute_id: bytes
+    batch_id: bytes
+    leaf_hash: bytes
+    meta: EventMeta
+
+
+def decode_leaf_challenged(event: Any) -> LeafChallenged:
+    a = event["args"]
+    return LeafChallenged(bytes(a["disputeId"]), bytes(a["batchId"]), bytes(a["leafHash"]),
+                          EventMeta.of(event))
+
+
 def decode_dispute_opened(event: Any) -> DisputeOpened:
     a = event["args"]
     return DisputeOpened(bytes(a["requestId"]), a["worker"], a["challenger"], int(a["bond"]),

@@ -26,15 +26,19 @@ from offchain.protocol import (
     fraud_evidence_id,
     from_abi,
     inference_digest,
+    leaf_dispute_id,
+    leaf_hash,
 )
 from offchain.registry.base import ContractClient
 from offchain.registry.events import (
     DisputeOpened,
     DisputeResolved,
     DisputeResponded,
+    LeafChallenged,
     decode_dispute_opened,
     decode_dispute_resolved,
     decode_dispute_responded,
+    decode_leaf_challenged,
 )
 
 
@@ -121,6 +125,17 @@ class Slasher(ContractClient):
         return self._bound(self._fn.challenge(record.as_tuple(), input_bytes, salt, output,
                                               spec.as_tuple()), record.requestId, salt, bond)
 
+    def challenge_leaf(self, batch: bytes, leaf: Inference, proof: Sequence[bytes],
+                       input_bytes: bytes, salt: bytes, output: bytes, spec: AttributionSpec,
+                       bond: int) -> Call:
+        """A batch leaf's challenge (its proof in the batch root); the dispute then goes by
+        ``leaf_dispute_id(batch, leaf_hash(leaf))``, which is also the commitment's evidence
+        id (the input salt its salt, as for a single record)."""
+        dispute_id = leaf_dispute_id(batch, leaf_hash(leaf))
+        return self._bound(self._fn.challengeLeaf(batch, leaf.as_tuple(), list(proof),
+                                                  input_bytes, salt, output, spec.as_tuple()),
+                           dispute_id, salt, bond)
+
     def respond(self, request_id: bytes, trace_root: bytes, trace_uri: str,
                 totals: Sequence[int], roster: Sequence[str], shares: Sequence[Share]) -> Call:
         return Call.of(self._fn.respond(request_id, trace_root, trace_uri, list(totals),
@@ -183,6 +198,18 @@ class Slasher(ContractClient):
         return [decode_dispute_opened(e)
                 for e in self._events("DisputeOpened", from_block, to_block, filters or None)]
 
+    def leaves_challenged(self, from_block: int | None = None, to_block: int | None = None,
+                          *, dispute_id: bytes | None = None, batch_id: bytes | None = None
+                          ) -> list[LeafChallenged]:
+        """Which batch leaf each leaf dispute is of (single records' disputes have none)."""
+        filters: dict[str, Any] = {}
+        if dispute_id is not None:
+            filters["disputeId"] = dispute_id
+        if batch_id is not None:
+            filters["batchId"] = batch_id
+        return [decode_leaf_challenged(e)
+                for e in self._events("LeafChallenged", from_block, to_block, filters or None)]
+
     def revealed_input(self, request_id: bytes) -> RevealedInput | None:
         """The input and salt a challenge of ``request_id`` published: the arguments of the
         ``challenge`` transaction behind its DisputeOpened event (None: never challenged, or
@@ -196,7 +223,7 @@ class Slasher(ContractClient):
                 fn, args = self.contract.decode_function_input(tx["input"])
             except ValueError:
                 continue
-            if fn.fn_name == "challenge":
+            if fn.fn_name in ("challenge", "challengeLeaf"):
                 return RevealedInput(bytes(args["input"]), bytes(args["salt"]),
                                      opened.meta.tx_hash)
         return None

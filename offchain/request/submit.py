@@ -173,8 +173,9 @@ class BatchedStatus:
                 "label": self.label, "verify": self.ref}
 
 
-def _results(worker_dir: Path, request_id: bytes) -> tuple[bytes, int | None] | None:
-    """(batch id, label) from the worker's results documents (``outbox/<root>.json``)."""
+def _result(worker_dir: Path, request_id: bytes) -> tuple[bytes, dict[str, Any]] | None:
+    """(batch id, the request's entry) from the worker's results documents
+    (``outbox/<root>.json``: leaf, label and output per request)."""
     from offchain.request.inbox import OUTBOX
 
     key = "0x" + request_id.hex()
@@ -183,11 +184,40 @@ def _results(worker_dir: Path, request_id: bytes) -> tuple[bytes, int | None] | 
         try:
             document = json.loads(path.read_text())
             found = document["results"].get(key)
-            if found is not None:
-                return bytes.fromhex(document["batchId"][2:]), found.get("label")
+            if isinstance(found, dict):
+                return bytes.fromhex(document["batchId"][2:]), found
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
     return None
+
+
+def _results(worker_dir: Path, request_id: bytes) -> tuple[bytes, int | None] | None:
+    """(batch id, label) from the worker's results documents."""
+    found = _result(worker_dir, request_id)
+    return None if found is None else (found[0], found[1].get("label"))
+
+
+def batched_output(sub: Submission) -> bytes | None:
+    """The output the worker delivered for an off-chain request (its results document), what
+    a challenge of the request's batch leaf reveals; None if it delivered none."""
+    found = _result(Path(sub.worker_dir), sub.request_id)
+    if found is None:
+        return None
+    try:
+        return bytes.fromhex(str(found[1]["output"]).removeprefix("0x"))
+    except (KeyError, ValueError):
+        return None
+
+
+def submissions(data_dir: Path) -> list[Submission]:
+    """Every off-chain request this home submitted (a corrupt file is skipped)."""
+    out = []
+    for path in sorted((data_dir / FOLDER).glob("0x*.json")):
+        try:
+            out.append(Submission.from_json(json.loads(path.read_text())))
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            continue
+    return sorted(out, key=lambda sub: sub.submitted_at)
 
 
 def batched_status(attestia: Attestia, sub: Submission) -> BatchedStatus:

@@ -30,7 +30,7 @@ import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ from offchain.protocol import (
     challenge_closes_at,
     epoch_at,
     epoch_end,
+    leaf_dispute_id,
+    leaf_hash,
     share_of,
 )
 from offchain.record.batch_file import BatchFileError, DataHashMismatch, load_bytes
@@ -212,13 +214,21 @@ class Finality:
     def of(self, record: Inference) -> tuple[int | None, bool]:
         """(epoch the record became final in, or None while it is not; whether its worker
         lost a dispute)."""
-        rid = record.requestId
-        if rid in self.resolved:
-            when, lost = self.resolved[rid]
+        return self.of_dispute(record.requestId, record.timestamp)
+
+    def of_leaf(self, batch_id: bytes, leaf: Inference, committed_at: int
+                ) -> tuple[int | None, bool]:
+        """The same for a batch leaf: its window runs from its batch's commit (the chain's
+        time, as ``challengeLeaf`` counts it) and its dispute goes by its leaf dispute id."""
+        return self.of_dispute(leaf_dispute_id(batch_id, leaf_hash(leaf)), committed_at)
+
+    def of_dispute(self, dispute_id: bytes, window_from: int) -> tuple[int | None, bool]:
+        if dispute_id in self.resolved:
+            when, lost = self.resolved[dispute_id]
             return epoch_at(when, self.genesis, self.epoch_length), lost
-        if rid in self.disputed:
+        if dispute_id in self.disputed:
             return None, False
-        final_from = challenge_closes_at(record.timestamp, self.challenge_window) + 1
+        final_from = challenge_closes_at(window_from, self.challenge_window) + 1
         return epoch_at(final_from, self.genesis, self.epoch_length), False
 
 
@@ -264,8 +274,35 @@ def read_ledger(attestia: Attestia, through_epoch: int, *, cache: Path | None = 
         singles.append(PoolShare(final_epoch, cut, kept, "0x" + r.request_id.hex()))
 
     deposited = [b for b in reg.batches() if b.epoch <= through_epoch and b.deposit > 0]
-    outcomes = checked_batches(attestia, deposited, roster, cache=cache, timeout=timeout)
+    outcomes = [_final_leaves(attestia, outcome, finality, roster, through_epoch)
+                for outcome in checked_batches(attestia, deposited, roster, cache=cache,
+                                               timeout=timeout)]
     return Ledger(through_epoch, tuple(singles), tuple(outcomes), tuple(flagged))
+
+
+def _final_leaves(attestia: Attestia, outcome: BatchOutcome, finality: Finality,
+                  roster: Callable[[bytes], frozenset[str]], through_epoch: int
+                  ) -> BatchOutcome:
+    """A settled batch's leaves that are final through ``through_epoch``, each in the epoch
+    it became final in and, if its worker lost the leaf's dispute, by the equal split over
+    the roster (design.md "Disputes"): a leaf under dispute is held alone, the batch's other
+    leaves are paid as their window closes."""
+    if not outcome.included:
+        return outcome
+    batch = outcome.batch
+    committed_at = int(attestia.chain.w3.eth.get_block(batch.meta.block)["timestamp"])
+    leaves: list[PoolShare] = []
+    inferences: list[Inference] = []
+    for leaf, inference in zip(outcome.leaves, outcome.inferences, strict=True):
+        final_epoch, worker_lost = finality.of_leaf(batch.batch_id, inference, committed_at)
+        if final_epoch is None or final_epoch > through_epoch:
+            continue  # still challengeable or under dispute: a later settlement pays it
+        shares = leaf.shares
+        if worker_lost:
+            shares = tuple(shares_from_totals({}, roster=sorted(roster(batch.model_id))))
+        leaves.append(replace(leaf, epoch=final_epoch, shares=shares))
+        inferences.append(inference)
+    return replace(outcome, leaves=tuple(leaves), inferences=tuple(inferences))
 
 
 def batch_outcomes(attestia: Attestia, *, batch_id: bytes | None = None,

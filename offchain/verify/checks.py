@@ -43,6 +43,8 @@ from offchain.protocol import (
     contributors_hash,
     data_uri_hash,
     inference_digest,
+    leaf_dispute_id,
+    leaf_hash,
     model_id,
     result_hash,
 )
@@ -499,14 +501,17 @@ def check_tee(ev: Evidence, roots: Roots | None, roots_label: str = "") -> Check
 
 
 def check_dispute(ev: Evidence, oracle: ChainOracle) -> CheckResult:
-    """Where the record's attribution dispute stands (design.md "Disputes"): FAIL only when
-    its worker lost one (the recorded list is then not the one settlement pays)."""
+    """Where the record's (or batch leaf's) attribution dispute stands (design.md
+    "Disputes"): FAIL only when its worker lost one (the recorded list is then not the one
+    settlement pays)."""
     name = "dispute"
     if ev.inference is None:
         return skipped(name, "no record")
-    if ev.batched:
-        return skipped(name, "batch leaves are not disputable (single records only)")
-    state = oracle.dispute_state(ev.inference)
+    if ev.batch is not None:  # a leaf: its dispute id, its window from the batch's commit
+        state = oracle.dispute_state(
+            leaf_dispute_id(ev.batch.batch_id, leaf_hash(ev.inference)), ev.batch.committed_at)
+    else:
+        state = oracle.dispute_state(ev.inference.requestId, ev.inference.timestamp)
     if state is None:
         return skipped(name, "this deployment's Slasher has no attribution disputes")
     dispute, closes, now = state

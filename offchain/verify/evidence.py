@@ -168,14 +168,17 @@ class ChainOracle:
                          proof: tuple[bytes, ...]) -> bool:
         return self.attestia.lens.verify_inclusion(batch_id, inference, proof)
 
-    def dispute_state(self, inference: Inference) -> tuple[Dispute, int, int] | None:
-        """(the record's dispute, when its challenge window closes, the chain's time), or
-        None for a deployment whose Slasher predates attribution disputes."""
+    def dispute_state(self, dispute_id: bytes, window_from: int
+                      ) -> tuple[Dispute, int, int] | None:
+        """(the dispute ``dispute_id``, when the challenge window from ``window_from`` closes,
+        the chain's time), or None for a deployment whose Slasher predates attribution
+        disputes. A single record's dispute id is its request id and its window runs from its
+        timestamp; a batch leaf's are its leaf dispute id and its batch's commit."""
         try:
-            dispute = self.attestia.slasher.dispute(inference.requestId)
+            dispute = self.attestia.slasher.dispute(dispute_id)
         except (ContractLogicError, ContractCustomError, ValueError, BadFunctionCallOutput):
             return None
-        closes = challenge_closes_at(inference.timestamp, self.attestia.registry.challenge_window())
+        closes = challenge_closes_at(window_from, self.attestia.registry.challenge_window())
         now = int(self.w3.eth.get_block("latest")["timestamp"])
         return dispute, closes, now
 

@@ -101,3 +101,35 @@ def _wait_for(condition, process, log_path: Path, timeout: float = 90) -> None:
         assert process.poll() is None, log_path.read_text()
         assert time.monotonic() < deadline, log_path.read_text()
         time.sleep(0.2)
+
+
+def test_a_batching_worker_answers_a_challenge_to_its_own_batch_leaf(
+        attestia, served_model, demo_package, demo_package_dir, tmp_path) -> None:
+    """A leaf's challenge names the batch's worker; its responder reads the leaf's list from
+    its own published batch file and answers with the honest trace (no fraud to find)."""
+    from offchain.request.inbox import submit_offchain
+    from offchain.worker.batching import run_batch_mode
+    from tests.worker.test_batching import committed_batches, make_node, requests_for
+
+    worker_dir = tmp_path / "w"
+    node = make_node(attestia, demo_package_dir, worker_dir)
+    entries = requests_for(served_model, 2)
+    submit_offchain(worker_dir / "inbox", entries)
+    run_batch_mode(node, worker_dir, batch_size=2, max_latency=30, until_idle=True)
+    [event] = committed_batches(attestia)
+    leaf = game.batch_leaf(attestia, event.batch_id, 1)
+    (entry,) = [e for e in entries if e["requestId"] == "0x" + leaf.inference.requestId.hex()]
+    from offchain.dispute.watch import leaf_material
+    from offchain.request.submit import Submission
+
+    sub = Submission(leaf.inference.requestId, served_model.model_id, node.signer.address,
+                     str(worker_dir), "", bytes.fromhex(entry["inputBytes"][2:]),
+                     bytes.fromhex(entry["salt"][2:]), 0, dev_account(CLIENT).address, 0.0)
+    found = leaf_material(sub, leaf.inference)
+    game.open_leaf_challenge(attestia, leaf, found.input_bytes, found.salt, found.output,
+                             demo_package.attribution_spec(), account=dev_account(CLIENT))
+    run_batch_mode(node, worker_dir, batch_size=2, max_latency=30, until_idle=True)
+    dispute = attestia.slasher.dispute(leaf.dispute_id)
+    assert dispute.state == DisputeState.RESPONDED and dispute.n == 489
+    assert game.find_fraud(attestia, AttributionModel.of_package(demo_package),
+                           leaf.dispute_id) is None
