@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from offchain.errors import ConfigError
+from offchain.errors import AttestiaError, ConfigError
 from offchain.registry import Attestia
 from offchain.request.heartbeat import Heartbeat, fresh_heartbeats
 from offchain.storage.atomic import atomic_write_json
@@ -307,8 +307,7 @@ def _gateway_results(attestia: Attestia, sub: Submission
 def _label_of(sub: Submission, output: bytes | None, committed: bytes) -> int | None:
     """The label the committed output states (argmax), once the output the gateway handed
     over is checked against the leaf's output commitment."""
-    import numpy as np
-
+    from offchain.attribution.integer import label_of_output
     from offchain.models.encoding import commit, decode_tensor
     from offchain.sealing import output_salt
 
@@ -317,7 +316,10 @@ def _label_of(sub: Submission, output: bytes | None, committed: bytes) -> int | 
     if commit(output_salt(sub.salt), output) != committed:
         raise ConfigError(f"the sealed result of 0x{sub.request_id.hex()} is not the output "
                           "its leaf commits to: the gateway or the worker lied")
-    return int(np.argmax(decode_tensor(output)))
+    try:
+        return label_of_output(decode_tensor(output))
+    except AttestiaError:  # committed, but not one row of logits: no label to state
+        return None
 
 
 def _load_batch_file(sub: Submission, event: Any) -> Any:
