@@ -51,6 +51,8 @@ def gateway_cmd(
     for ref in model:
         check_model_ref(ref)
     with socket.socket() as probe:
+        # as uvicorn binds: a restart right after a crash finds its port in TIME_WAIT
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
