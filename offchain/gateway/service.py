@@ -123,20 +123,21 @@ class Gateway:
             raise Refused(401, "the signature is not the requester's over this request (chain "
                           f"{self.chain_id}, registry {self.registry})")
         rid = "0x" + sub.request_id.hex()
-        stored = self.queue.get(rid)
-        if stored is None:
-            fee, active = self._model(sub.model_id)
-            if not active:
-                raise Refused(400, f"model {model} takes no new requests")
-            if sub.fee < fee:
-                raise Refused(400, f"fee {sub.fee} wei is below the model's fee {fee} wei")
-            receipt = self._receipt(sub.request_id, sub.model_id)
+        fee, active = self._model(sub.model_id)
+        refusal = (f"model {model} takes no new requests" if not active else
+                   f"fee {sub.fee} wei is below the model's fee {fee} wei" if sub.fee < fee
+                   else None)
+        if refusal is not None:
+            # a replay of a request accepted before the terms changed is still a replay
+            stored = self.queue.get(rid)
+            if stored is None:
+                raise Refused(400, refusal)
+            outcome = "same" if stored.body == json.loads(sub.canonical()) else "conflict"
+        else:  # the common case is one INSERT; a replay or a conflict is its IntegrityError
             outcome, stored = self.queue.accept(
                 request_id=rid, model_id=model, requester=sub.requester, worker=sub.worker,
                 fee=sub.fee, body=sub.canonical().decode(), body_hash=sub.body_hash(),
-                receipt=receipt)
-        else:
-            outcome = "same" if stored.body == json.loads(sub.canonical()) else "conflict"
+                receipt=self._receipt(sub.request_id, sub.model_id))
         if outcome == "conflict":
             raise Refused(409, f"request {rid} was already submitted with another body")
         answer = {"requestId": rid, "state": _shown(stored.state), "receipt": stored.receipt}

@@ -282,7 +282,8 @@ class Queue:
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(requests).values(**row))
-            return "new", self.get(request_id)  # type: ignore[return-value]
+            return "new", QueuedRequest(request_id, model_id, requester, worker, int(fee),
+                                        json.loads(body), QUEUED, now, 0, receipt)
         except IntegrityError:
             stored = self.get(request_id)
             if stored is None:  # deleted meanwhile: nothing deletes rows; a bug if ever seen
