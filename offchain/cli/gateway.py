@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
+from collections.abc import Iterator
 
 import typer
 
@@ -80,7 +83,23 @@ def gateway_cmd(
                   f"{signer.address}, chain {attestia.chain.chain_id}, registry "
                   f"{attestia.registry.address}; {len(ids)} model(s); plain HTTP: TLS belongs "
                   "to a reverse proxy)", highlight=False, soft_wrap=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    class Server(uvicorn.Server):
+        """uvicorn's server, stopped by our handlers below: its own re-raise the signal after
+        the shutdown, so a SIGTERM would end the process with -15 instead of 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+
+    def stop(*_: object) -> None:
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.run()
+    console.print("gateway stopped (every accepted request is in the queue)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
