@@ -455,8 +455,8 @@ def gateway_run(args, settings, attestia, demo, demo_dir, raws, tmp, url: str,
         while queue.counts().get(S.COMMITTED, 0) < args.gateway:
             if any(p.poll() is not None for p in procs):
                 raise RuntimeError(f"a process exited: {queue.counts()}")
-            if time.perf_counter() - started > 900:
-                raise RuntimeError(f"not committed after 900 s: {queue.counts()}")
+            if time.perf_counter() - started > 600:
+                raise RuntimeError(f"not committed after 600 s: {queue.counts()}")
             time.sleep(0.02)
         seconds = time.perf_counter() - started
         cpu = [_cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]

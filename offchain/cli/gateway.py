@@ -30,7 +30,9 @@ def gateway_cmd(
                                       "promises the request's batch is committed within."),
     dev_account: int = dev_account_option(1, "worker operator (it signs receipts)"),
 ) -> None:
-    """Serve the gateway: POST /v1/requests takes a sealed off-chain request (the input
+    """Take sealed off-chain requests over HTTP into the fleet's queue (PostgreSQL or SQLite).
+
+    POST /v1/requests takes a sealed off-chain request (the input
     sealed to the worker key's on-chain encryption key: the gateway never sees it in clear)
     and answers its id and a receipt signed by the worker key; GET /v1/requests/{id} tells
     its requester where it stands (queued, batched, committed with leaf and inclusion proof)

@@ -150,7 +150,7 @@ class Gateway:
         return {"requestId": "0x" + request_id.hex(), "modelId": "0x" + model_id.hex(),
                 "worker": self.signer.address, "chainId": self.chain_id,
                 "registry": self.registry, "commitBy": iso(commit_by),
-                "commitByUnix": commit_by, "signature": "0x" + signature.hex()}
+                "signature": "0x" + signature.hex()}
 
     # -- GET /v1/requests/{id} -----------------------------------------------------------------
     def status(self, request_id: bytes, signature: str | None) -> dict[str, Any]:

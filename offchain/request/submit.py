@@ -18,6 +18,7 @@ and ``attestia verify batch:0x<batchId>:<leaf>`` checks the record as anyone can
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Callable
@@ -210,9 +211,10 @@ def submit_via_gateway(attestia: Attestia, model_id: bytes, raw: np.ndarray, *,
                            input_commitment=commit(salt, input_bytes), sealed=sealed)
     _, answer = client.submit(body)
     receipt = answer.get("receipt") or {}
-    try:
+    try:  # the worker signed the unix second that commitBy writes in ISO 8601
+        commit_by = int(dt.datetime.fromisoformat(str(receipt["commitBy"])).timestamp())
         signed = signer_of(receipt_message(chain_id, registry, body.request_id, model_id,
-                                           worker, int(receipt["commitByUnix"])),
+                                           worker, commit_by),
                            bytes.fromhex(str(receipt["signature"])[2:]))
     except (KeyError, TypeError, ValueError):
         signed = None
