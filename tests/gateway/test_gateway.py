@@ -277,3 +277,59 @@ def test_a_gateway_that_lies_about_the_deployment_is_refused(
         submit_via_gateway(attestia, served_model.model_id, rows(1)[0], account=CLIENT,
                            data_dir=tmp_path / "home", gateway=url)
     assert queue.counts() == {}
+
+
+def test_a_lost_database_is_one_line_and_a_wait_for_the_worker_and_503_for_the_gateway(
+        attestia, served_model, fleet, caplog: pytest.LogCaptureFixture, monkeypatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    node, queue, gateway, worker = fleet
+    client = TestClient(create_app(gateway))
+    body, _, _ = sealed_body(attestia, served_model.model_id, rows(1)[0])
+    real_accept = queue.accept
+
+    def down(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(queue, "accept", down)
+    refused = client.post("/v1/requests", content=body.canonical())
+    _json_error(refused, 503, "database is unavailable")
+    assert refused.headers["Retry-After"] == "5"
+    monkeypatch.setattr(queue, "accept", real_accept)
+    assert client.post("/v1/requests", content=body.canonical()).status_code == 202
+
+    real_renew, failures = queue.renew, {"left": 3}
+
+    def flaky(*args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            down()
+        return real_renew(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "renew", flaky)
+    monkeypatch.setattr("offchain.queue.worker.DB_RETRY_FIRST", 0.01)
+    with caplog.at_level(logging.INFO, logger="attestia.worker"):
+        worker.run(until_idle=True)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("queue database is unavailable" in m for m in messages) == 1, messages
+    assert sum("answers again" in m for m in messages) == 1, messages
+    assert queue.counts() == {S.COMMITTED: 1}
+
+
+def test_bad_options_are_one_error_line(project_home: Path) -> None:
+    from tests.cli.test_cli_errors import assert_one_line_error, run
+
+    model = "0x" + "11" * 32
+    assert_one_line_error(run(["gateway", "--queue", "redis://x", "--model", model],
+                              project_home), "--queue must be sqlite:///PATH or postgresql://")
+    assert_one_line_error(run(["gateway", "--queue", "sqlite:///q.sqlite", "--model", model,
+                               "--port", "0"], project_home), "--port must be 1..65535")
+    assert_one_line_error(run(["gateway", "--queue", "sqlite:///q.sqlite", "--model", model,
+                               "--commit-within", "0"], project_home), "--commit-within")
+    assert_one_line_error(run(["worker", "run", "--model", "x", "--queue", "mysql://x"],
+                              project_home), "--queue must be sqlite:///PATH or postgresql://")
+    assert_one_line_error(run(["worker", "run", "--model", "x", "--queue", "sqlite:///q",
+                               "--lease", "0.5"], project_home), "--lease must be above 1")
+    assert_one_line_error(run(["request", "submit", "--model", model, "--input", "x.json",
+                               "--gateway", "ftp://h"], project_home),
+                          "--gateway must be an http:// or https:// URL")
