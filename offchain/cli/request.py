@@ -187,7 +187,9 @@ def submit_cmd(
                       + f" (attestia request status {rid})", highlight=False, soft_wrap=True)
     if not wait:
         if as_json:
-            print_json(sub.to_json() | {"state": "queued"})
+            kept = sub.to_json()  # the file's content, less the secrets it keeps
+            print_json({k: v for k, v in kept.items()
+                        if k not in ("replySecret", "readSignature")} | {"state": "queued"})
         return
     status = wait_batched(attestia, sub, timeout=timeout, on_poll=_batched_waiting(rid))
     assert status.state == COMMITTED

@@ -74,6 +74,8 @@ log = logging.getLogger("attestia.worker")
 LEASE = 30.0
 """Seconds a lease lasts without renewal (renewed every round)."""
 DB_RETRY_FIRST, DB_RETRY_MAX = 1.0, 10.0
+POLL = 0.05
+"""Seconds an idle fleet worker waits between two looks at the queue."""
 
 
 def open_payload(node: WorkerNode, row: QueuedRequest) -> tuple[OffchainRequest, RequestPayload]:
@@ -112,6 +114,8 @@ class QueueWorker(BatchWorker):
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.models = ["0x" + m.hex() for m in node.engines]
         self._db_failures = 0
+        self._housekept = 0.0  # monotonic time of the last renewal and adoption
+        self._resume_mine = True  # after a start or a failed round: settle our own batches
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self, *, until_idle: bool = False, max_seconds: float | None = None) -> WorkerStats:
@@ -131,8 +135,10 @@ class QueueWorker(BatchWorker):
             except LeaseLost as exc:
                 log.info("%s; left to the worker that took it", exc)
             except (SQLAlchemyError, QueueError) as exc:
+                self._resume_mine = True
                 self._database_lost(exc)
             except Exception as exc:  # a long-running process outlives one failed round
+                self._resume_mine = True
                 self.node.round_failed(exc)
             if done or (deadline and time.monotonic() > deadline):
                 break
@@ -146,11 +152,26 @@ class QueueWorker(BatchWorker):
         self._db_failures += 1
         self.node.stop_event.wait(wait)
 
-    def _queue_round(self, until_idle: bool) -> bool:
+    def _housekeeping(self) -> None:
+        """Renew this worker's leases and adopt the open batches of dead workers, a few times
+        per lease (not every round: an idle fleet would hammer the database)."""
+        now = time.monotonic()
+        if now - self._housekept < self.lease / 4 and not self._resume_mine:
+            return
+        self._housekept = now
         self.queue.renew(self.owner, self.lease)
-        for open_batch in self.queue.mine(self.owner) + self.queue.adopt(self.owner,
-                                                                           self.lease):
+        adopted = self.queue.adopt(self.owner, self.lease)
+        for open_batch in adopted:
+            log.info("adopting batch %s (%s; its worker %s stopped renewing its lease)",
+                     open_batch.root[:18], open_batch.state, open_batch.owner)
+        if self._resume_mine:
+            adopted = self.queue.mine(self.owner) + adopted
+        for open_batch in adopted:
             self._resume_queued(open_batch)
+        self._resume_mine = False
+
+    def _queue_round(self, until_idle: bool) -> bool:
+        self._housekeeping()
         opts = self.options
         model = self.queue.due(self.models, batch_size=opts.batch_size,
                                max_latency=0.0 if until_idle else opts.max_latency)
@@ -162,6 +183,8 @@ class QueueWorker(BatchWorker):
             self.node.stop_event.wait(opts.poll_interval)
             return False
         taken, poisoned = self.queue.take(self.owner, model, opts.batch_size, self.lease)
+        if not taken and not poisoned:  # another worker locked them first
+            self.node.stop_event.wait(opts.poll_interval)
         for row in poisoned:
             self.stats.rejected += 1
             log.warning("rejected %s as poison: leased %d times, never batched",
@@ -370,6 +393,7 @@ def run_queue_mode(node: WorkerNode, data_dir: Path, queue: Queue, *, publish_di
                    batch_size: int, max_latency: float, lease: float = LEASE,
                    until_idle: bool = False, max_seconds: float | None = None) -> WorkerStats:
     """``attestia worker run --queue URL``: serve the shared queue."""
-    options = BatchOptions(batch_size=batch_size, max_latency=max_latency, onchain=False)
+    options = BatchOptions(batch_size=batch_size, max_latency=max_latency, onchain=False,
+                           poll_interval=POLL)
     worker = QueueWorker(node, data_dir, queue, publish_dir, options, lease)
     return worker.run(until_idle=until_idle, max_seconds=max_seconds)

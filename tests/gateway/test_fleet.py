@@ -119,6 +119,18 @@ def _committed_leaves(attestia) -> Counter[str]:
     return seen
 
 
+def _leases(queue: Queue) -> list:
+    """Who holds what right now: leased requests and open batches (owner as lease_owner)."""
+    from sqlalchemy import select
+
+    with queue.engine.connect() as conn:
+        held = conn.execute(select(S.requests.c.lease_owner).where(
+            S.requests.c.state == S.LEASED)).all()
+        held += conn.execute(select(S.batches.c.owner.label("lease_owner")).where(
+            S.batches.c.state.in_(S.OPEN_BATCH))).all()
+    return held
+
+
 @pytest.mark.slow
 def test_kill_loop_fleet_of_three_on_postgresql_records_every_request_exactly_once(
         attestia, settings, served_model, demo_package_dir: Path, tmp_path: Path,
@@ -156,11 +168,21 @@ def test_kill_loop_fleet_of_three_on_postgresql_records_every_request_exactly_on
                     accepted.append("0x" + body.request_id.hex())
                     time.sleep(0.1)
 
+            def busy() -> list[str]:
+                """Workers holding a lease or an open batch now (killing one is the case
+                that matters: its work must be taken over)."""
+                owners = {r.lease_owner for r in _leases(queue)}
+                return [n for n in names if any(f":{procs[n].pid}:" in (o or "")
+                                                for o in owners)]
+
             sender = threading.Thread(target=load)
             sender.start()
             while sender.is_alive():
-                time.sleep(rng.uniform(0.8, 2.0))
-                victim = rng.choice(names)
+                time.sleep(rng.uniform(0.5, 1.5))
+                deadline = time.monotonic() + 1.0
+                while not (holders := busy()) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                victim = rng.choice(holders or names)  # a random busy worker, else any
                 _kill(procs[victim])
                 kills += 1
                 procs[victim] = worker(victim)
@@ -178,11 +200,77 @@ def test_kill_loop_fleet_of_three_on_postgresql_records_every_request_exactly_on
         assert queue.batch_counts().keys() == {S.COMMITTED}
         taken_over = sum(r.attempts > 1 for r in queue.all_requests())
         texts = "".join(log.read_text(errors="replace") for log in logs.values())
+        adopted = texts.count("adopting batch")
         print(f"kill loop: {kills} kills, {len(leaves)} leaves in "
               f"{len(attestia.registry.batches(0))} batches, {taken_over} request(s) leased "
-              f"again after a kill, {texts.count('found committed on chain')} batch(es) "
-              f"found committed on chain, {texts.count('signing it again')} re-signed")
+              f"again after a kill, {adopted} batch(es) adopted, "
+              f"{texts.count('found committed on chain')} found committed on chain")
+        assert taken_over + adopted >= 1, "no kill ever hit a worker holding work"
     finally:
         for proc in procs.values():
             _kill(proc)
         queue.close()
+
+
+@pytest.mark.slow
+def test_a_fleet_worker_waits_for_a_lost_chain_and_commits_what_was_accepted_meanwhile(
+        project_home, demo_package, demo_package_dir, tmp_path, monkeypatch) -> None:
+    """The chain goes away under a fleet worker after a first batch; the gateway accepts
+    requests meanwhile (the model's fee is cached); the chain comes back and the same process
+    commits them; nothing twice, no traceback, exit 0 on SIGTERM."""
+    from offchain.chain.accounts import dev_account
+    from offchain.chain.anvil import EmbeddedChain
+    from offchain.chain.connection import connect
+    from offchain.chain.deploy import deploy
+    from offchain.config import load_settings
+    from offchain.models.onchain import register_model
+    from offchain.models.registrations import resolve_model_id
+    from offchain.registry import Attestia
+    from tests.gateway.helpers import gateway_of
+
+    monkeypatch.setattr("offchain.gateway.service.FEE_CACHE", 3600.0)
+    node = EmbeddedChain(tmp_path / "own-chain", free_port())
+    node.up()
+    worker = None
+    log = tmp_path / "worker.log"
+    queue_url = f"sqlite:///{tmp_path / 'queue.sqlite'}"
+    queue = Queue(queue_url)
+    try:
+        settings = load_settings(home=project_home, rpc_url=node.url)
+        attestia = Attestia(connect(settings), deploy(connect(settings), fresh=True)[0])
+        register_model(attestia, demo_package, fee=10**15, kinds=["signed"],
+                       account=dev_account(0))
+        model_id = resolve_model_id(attestia, demo_package).model_id
+        worker = _start(settings, log, "--rpc-url", node.url, "worker", "run", "--model",
+                        str(demo_package_dir), "--name", "fleet", "--queue", queue_url,
+                        "--batch-size", "2", "--max-latency", "0.5")
+        _wait_for(lambda: "ready: batching the shared queue" in log.read_text(), 120,
+                  "worker start", worker, log)
+        gateway = gateway_of(attestia, queue, model_id)
+        bodies = [sealed_body(attestia, model_id, raw)[0] for raw in rows(4)]
+        for body in bodies[:2]:
+            assert gateway.submit(body.canonical())[0] == 202
+        _wait_for(lambda: queue.counts().get(S.COMMITTED) == 2, 60, "first batch", worker,
+                  log)
+
+        assert node.down()
+        for body in bodies[2:]:  # accepted while the chain is away
+            assert gateway.submit(body.canonical())[0] == 202
+        # an idle fleet worker reads only the queue: it meets the lost chain with this work
+        _wait_for(lambda: "chain unreachable at " in log.read_text(), 30, "waiting line",
+                  worker, log)
+        time.sleep(2)
+        assert worker.poll() is None, log.read_text()
+        node.up()
+        _wait_for(lambda: queue.counts().get(S.COMMITTED) == 4, 90, "second batch", worker,
+                  log)
+        assert len(attestia.registry.batches()) == 2
+        assert "Traceback" not in log.read_text(), log.read_text()
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(60)
+        node.down()
+        queue.close()
+    assert worker.returncode == 0, log.read_text()
+    assert "stopped: 4 recorded" in log.read_text(), log.read_text()
