@@ -17,12 +17,14 @@ a worker, then measures:
   attribution roster has ``--big-rows`` training points over ``--big-contributors``
   contributors (exact attribution sorts the whole roster per query; 2 threads).
 * ``gateway``: ``--gateway`` off-chain requests, sealed and signed beforehand (the clients'
-  work), POSTed to an ``attestia gateway`` process by 4 client threads; timed from the first
-  POST until every request is in a committed leaf, with one ``attestia worker run --queue``
-  process and with two on the shared queue (a private PostgreSQL the bench starts when
-  PostgreSQL 15 is installed, else SQLite; ``--gateway-queue URL`` names another). Reports
-  records/s, the ratio two/one, and the CPU milliseconds per record of the workers and the
-  gateway (read from /proc over the timed window).
+  work), POSTed to an ``attestia gateway`` process by 4 client threads, with one ``attestia
+  worker run --queue`` process and with two on the shared queue (a private PostgreSQL the
+  bench starts when PostgreSQL 15 is installed, else SQLite; ``--gateway-queue URL`` names
+  another). Half of them end to end: timed from the first POST until every one is in a
+  committed leaf (``records_per_s``); the other half queued while the workers are stopped
+  (SIGSTOP), then timed from SIGCONT to the last committed leaf: the fleet alone
+  (``fleet_drain_records_per_s``). Ratios two/one, and the CPU milliseconds per record of the
+  workers and of the gateway (read from /proc over the timed windows).
 
 Progress goes to stderr so stdout stays machine-readable. The machine's load average is
 reported with the figures: other processes on a 2-core machine move them a lot.
@@ -37,6 +39,7 @@ import logging
 import os
 import pstats
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -357,7 +360,9 @@ def gateway_runs(args, settings, attestia, demo, demo_dir, raws, tmp, result) ->
         else "sqlite",
         "requests": args.gateway, "batch_size": args.gateway_batch_size,
         "one_worker": one, "two_workers": two,
-        "ratio_two_to_one": round(two["records_per_s"] / one["records_per_s"], 2)}
+        "ratio_two_to_one": round(two["records_per_s"] / one["records_per_s"], 2),
+        "drain_ratio_two_to_one": round(two["fleet_drain_records_per_s"]
+                                        / one["fleet_drain_records_per_s"], 2)}
 
 
 def gateway_run(args, settings, attestia, demo, demo_dir, raws, tmp, url: str,
@@ -431,9 +436,6 @@ def gateway_run(args, settings, attestia, demo, demo_dir, raws, tmp, url: str,
                 input_commitment=commit(salt, input_bytes), sealed=sealed))
         queue = Queue(url)
         pids = [p.pid for p in procs]
-        cpu_before = [_cpu_seconds(pid) for pid in pids]
-        say(f"gateway: {args.gateway} requests, {workers} worker process(es)")
-        started = time.perf_counter()
         failures: list[str] = []
 
         def post(chunk: list) -> None:
@@ -444,22 +446,46 @@ def gateway_run(args, settings, attestia, demo, demo_dir, raws, tmp, url: str,
                 except GatewayError as exc:
                     failures.append(str(exc))
 
-        threads = [threading.Thread(target=post, args=(bodies[i::4],)) for i in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        posted = time.perf_counter() - started
-        if failures:
-            raise RuntimeError(f"{len(failures)} submissions failed: {failures[0]}")
-        while queue.counts().get(S.COMMITTED, 0) < args.gateway:
-            if any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"a process exited: {queue.counts()}")
-            if time.perf_counter() - started > 600:
-                raise RuntimeError(f"not committed after 600 s: {queue.counts()}")
-            time.sleep(0.02)
-        seconds = time.perf_counter() - started
+        def send(batch: list) -> float:
+            threads = [threading.Thread(target=post, args=(batch[i::4],)) for i in range(4)]
+            begun = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if failures:
+                raise RuntimeError(f"{len(failures)} submissions failed: {failures[0]}")
+            return time.perf_counter() - begun
+
+        def committed(count: int, since: float) -> float:
+            while queue.counts().get(S.COMMITTED, 0) < count:
+                if any(p.poll() is not None for p in procs):
+                    raise RuntimeError(f"a process exited: {queue.counts()}")
+                if time.perf_counter() - since > 600:
+                    raise RuntimeError(f"not committed after 600 s: {queue.counts()}")
+                time.sleep(0.02)
+            return time.perf_counter() - since
+
+        half = args.gateway // 2
+        # 1. end to end: HTTP submission to committed leaf, everything running
+        say(f"gateway: {half} requests end to end, {workers} worker process(es)")
+        cpu_before = [_cpu_seconds(pid) for pid in pids]
+        started = time.perf_counter()
+        posted = send(bodies[:half])
+        seconds = committed(half, started)
         cpu = [_cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
+        # 2. the fleet alone: the other half queued through the gateway while the workers are
+        # stopped (SIGSTOP), then timed from SIGCONT to the last committed leaf
+        for proc in procs[:-1]:
+            proc.send_signal(signal.SIGSTOP)
+        send(bodies[half:])
+        drain_cpu_before = [_cpu_seconds(pid) for pid in pids[:-1]]
+        drain_started = time.perf_counter()
+        for proc in procs[:-1]:
+            proc.send_signal(signal.SIGCONT)
+        drained = committed(args.gateway, drain_started)
+        drain_cpu = sum(_cpu_seconds(pid) - before
+                        for pid, before in zip(pids[:-1], drain_cpu_before, strict=True))
         batches = queue.batch_counts().get(S.COMMITTED, 0)
         queue.close()
     finally:
@@ -470,13 +496,18 @@ def gateway_run(args, settings, attestia, demo, demo_dir, raws, tmp, url: str,
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    rate = args.gateway / seconds
-    say(f"  {args.gateway} in {seconds:.2f} s ({rate:,.0f}/s; POSTs done after {posted:.2f} s)"
-        f", {batches} batches")
+    rate = half / seconds
+    drain = (args.gateway - half) / drained
+    say(f"  end to end: {half} in {seconds:.2f} s ({rate:,.0f}/s; POSTs done after "
+        f"{posted:.2f} s, {half / posted:,.0f}/s); fleet alone: {args.gateway - half} in "
+        f"{drained:.2f} s ({drain:,.0f}/s); {batches} batches")
     return {"records_per_s": round(rate, 1), "seconds": round(seconds, 2),
-            "posts_done_s": round(posted, 2), "batches": batches,
-            "worker_cpu_ms_per_record": round(sum(cpu[:-1]) / args.gateway * 1000, 3),
-            "gateway_cpu_ms_per_record": round(cpu[-1] / args.gateway * 1000, 3)}
+            "gateway_posts_per_s": round(half / posted, 1),
+            "fleet_drain_records_per_s": round(drain, 1), "batches": batches,
+            "worker_cpu_ms_per_record": round(sum(cpu[:-1]) / half * 1000, 3),
+            "gateway_cpu_ms_per_record": round(cpu[-1] / half * 1000, 3),
+            "worker_cpu_ms_per_record_drain": round(drain_cpu / (args.gateway - half) * 1000,
+                                                    3)}
 
 
 if __name__ == "__main__":
