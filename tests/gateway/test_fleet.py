@@ -179,9 +179,9 @@ def test_kill_loop_fleet_of_three_on_postgresql_records_every_request_exactly_on
             sender.start()
             while sender.is_alive():
                 time.sleep(rng.uniform(0.5, 1.5))
-                deadline = time.monotonic() + 1.0
+                deadline = time.monotonic() + 3.0
                 while not (holders := busy()) and time.monotonic() < deadline:
-                    time.sleep(0.01)
+                    time.sleep(0.005)
                 victim = rng.choice(holders or names)  # a random busy worker, else any
                 _kill(procs[victim])
                 kills += 1
