@@ -16,6 +16,15 @@ a worker, then measures:
 * ``batch_inferences_per_s_100k``: the same for one batch against a synthetic model whose
   attribution roster has ``--big-rows`` training points over ``--big-contributors``
   contributors (exact attribution sorts the whole roster per query; 2 threads).
+* ``gateway``: ``--gateway`` off-chain requests, sealed and signed beforehand (the clients'
+  work), POSTed to an ``attestia gateway`` process by 4 client threads, with one ``attestia
+  worker run --queue`` process and with two on the shared queue (a private PostgreSQL the
+  bench starts when PostgreSQL 15 is installed, else SQLite; ``--gateway-queue URL`` names
+  another). Half of them end to end: timed from the first POST until every one is in a
+  committed leaf (``records_per_s``); the other half queued while the workers are stopped
+  (SIGSTOP), then timed from SIGCONT to the last committed leaf: the fleet alone
+  (``fleet_drain_records_per_s``). Ratios two/one, and the CPU milliseconds per record of the
+  workers and of the gateway (read from /proc over the timed windows).
 
 Progress goes to stderr so stdout stays machine-readable. The machine's load average is
 reported with the figures: other processes on a 2-core machine move them a lot.
@@ -30,6 +39,7 @@ import logging
 import os
 import pstats
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -148,7 +158,13 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of the timed batches to stderr")
     parser.add_argument("--profile-sort", default="tottime", help="pstats sort key")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["single", "batch", "big"],
+    parser.add_argument("--gateway", type=int, default=2000,
+                        help="requests per gateway run (one worker, then two)")
+    parser.add_argument("--gateway-batch-size", type=int, default=250)
+    parser.add_argument("--gateway-queue", default=None,
+                        help="queue database URL (default: a private PostgreSQL, or SQLite)")
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["single", "batch", "big", "gateway"],
                         help="leave out some measurements")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -182,6 +198,8 @@ def main() -> None:
             demo_batches(args, attestia, demo, demo_dir, raws, tmp, result)
         if "big" not in args.skip:
             big_batches(args, attestia, tmp, result)
+        if "gateway" not in args.skip:
+            gateway_runs(args, settings, attestia, demo, demo_dir, raws, tmp, result)
     finally:
         anvil.down()
         if not args.keep:
@@ -269,6 +287,228 @@ def big_batches(args, attestia, tmp, result) -> None:
     result["batch_inferences_per_s_100k"] = round(leaves / seconds, 1)
     result["roster_100k_rows"] = args.big_rows
     result["roster_100k_contributors"] = args.big_contributors
+
+
+# -- the gateway run ---------------------------------------------------------------------------
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a live process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _private_postgres(tmp: Path):
+    """A PostgreSQL 15 server of the bench's own (as the tests start one), or None."""
+    import shutil as sh
+    import subprocess
+
+    pg_bin = Path("/usr/lib/postgresql/15/bin")
+    if not (pg_bin / "initdb").exists():
+        return None
+    base = tmp / "pg"
+    base.mkdir(mode=0o755)
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:
+        if sh.which("runuser") is None:
+            return None
+        sh.chown(base, "postgres", "postgres")
+        tmp.chmod(0o755)
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    data = base / "data"
+    subprocess.run([*as_postgres, str(pg_bin / "initdb"), "-D", str(data), "-A", "trust",
+                    "-U", "postgres"], check=True, capture_output=True)
+    subprocess.run([*as_postgres, str(pg_bin / "pg_ctl"), "-D", str(data), "-l",
+                    str(base / "server.log"), "-w", "start", "-o",
+                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1"],
+                   check=True, capture_output=True)
+    stop = [*as_postgres, str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]
+    return f"postgresql://postgres@127.0.0.1:{port}", stop
+
+
+def _new_database(server: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{server}/{name}"
+
+
+def gateway_runs(args, settings, attestia, demo, demo_dir, raws, tmp, result) -> None:
+    """HTTP submission to committed leaf, through `attestia gateway` and `worker run --queue`
+    processes, with one worker and with two."""
+    import subprocess
+
+    server = _private_postgres(tmp) if args.gateway_queue is None else None
+    runs = {}
+    try:
+        for workers in (1, 2):
+            if args.gateway_queue is not None:
+                url = args.gateway_queue
+            elif server is not None:
+                url = _new_database(server[0], f"bench_{workers}")
+            else:
+                url = f"sqlite:///{tmp / f'queue-{workers}.sqlite'}"
+            runs[workers] = gateway_run(args, settings, attestia, demo, demo_dir, raws, tmp,
+                                        url, workers)
+    finally:
+        if server is not None:
+            subprocess.run(server[1], capture_output=True)
+    one, two = runs[1], runs[2]
+    result["gateway"] = {
+        "queue": "postgresql" if server or str(args.gateway_queue).startswith("postgres")
+        else "sqlite",
+        "requests": args.gateway, "batch_size": args.gateway_batch_size,
+        "one_worker": one, "two_workers": two,
+        "ratio_two_to_one": round(two["records_per_s"] / one["records_per_s"], 2),
+        "drain_ratio_two_to_one": round(two["fleet_drain_records_per_s"]
+                                        / one["fleet_drain_records_per_s"], 2)}
+
+
+def gateway_run(args, settings, attestia, demo, demo_dir, raws, tmp, url: str,
+                workers: int) -> dict:
+    import subprocess
+    import threading
+
+    from offchain.models.encoding import commit, new_salt
+    from offchain.queue import store as S
+    from offchain.queue.store import Queue
+    from offchain.request.gateway import GatewayClient, GatewayError, make_submission
+    from offchain.sealing import EncryptionKey, RequestPayload, seal_request
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
+    env |= {"ATTESTIA_HOME": str(settings.home), "ATTESTIA_RPC_URL": settings.rpc_url}
+    logs = tmp / f"gateway-run-{workers}"
+    logs.mkdir()
+
+    def start(log: str, *argv: str) -> subprocess.Popen:
+        with open(logs / log, "ab") as out:
+            return subprocess.Popen([sys.executable, "-m", "offchain.cli.main", *argv],
+                                    cwd=REPO_ROOT, env=env, stdout=out,
+                                    stderr=subprocess.STDOUT)
+
+    def wait_for(predicate, what: str, proc: subprocess.Popen, log: str) -> None:
+        deadline = time.monotonic() + 180
+        while not predicate():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} failed:\n{(logs / log).read_text()[-2000:]}")
+            time.sleep(0.05)
+
+    procs: list[subprocess.Popen] = []
+    try:
+        for index in range(workers):
+            name = f"w{index}.log"
+            proc = start(name, "worker", "run", "--model", str(demo_dir), "--queue", url,
+                         "--name", f"bench-{workers}-{index}", "--batch-size",
+                         str(args.gateway_batch_size), "--max-latency", "0.5",
+                         "--publish-dir", str(tmp / "published"))
+            procs.append(proc)
+            wait_for(lambda n=name: "ready:" in (logs / n).read_text(errors="replace"),
+                     "worker start", proc, name)
+        port = free_port()
+        gateway = start("gateway.log", "gateway", "--queue", url, "--model",
+                        "0x" + registered_id(demo).hex(), "--port", str(port),
+                        "--rate-limit", "100000")
+        procs.append(gateway)
+        base = f"http://127.0.0.1:{port}"
+
+        def answers() -> bool:
+            try:
+                GatewayClient(base, timeout=1).info()
+                return True
+            except GatewayError:
+                return False
+
+        wait_for(answers, "gateway start", gateway, "gateway.log")
+        say(f"gateway: sealing and signing {args.gateway} requests (client side, untimed)")
+        worker_key = attestia.registry.worker(dev_account(OPERATOR).address).encryptionKey
+        bodies = []
+        for index in range(args.gateway):
+            client = dev_account(3 + index % 5)
+            raw = raws[index % len(raws)]
+            input_bytes = encode_tensor(raw)
+            salt = new_salt()
+            sealed = seal_request(worker_key, RequestPayload(input_bytes, salt,
+                                                             EncryptionKey.generate().public))
+            bodies.append(make_submission(
+                client, chain_id=attestia.chain.chain_id, registry=attestia.registry.address,
+                model_id=registered_id(demo), worker=dev_account(OPERATOR).address, fee=FEE,
+                input_commitment=commit(salt, input_bytes), sealed=sealed))
+        queue = Queue(url)
+        pids = [p.pid for p in procs]
+        failures: list[str] = []
+
+        def post(chunk: list) -> None:
+            client = GatewayClient(base)
+            for body in chunk:
+                try:
+                    client.submit(body)
+                except GatewayError as exc:
+                    failures.append(str(exc))
+
+        def send(batch: list) -> float:
+            threads = [threading.Thread(target=post, args=(batch[i::4],)) for i in range(4)]
+            begun = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if failures:
+                raise RuntimeError(f"{len(failures)} submissions failed: {failures[0]}")
+            return time.perf_counter() - begun
+
+        def committed(count: int, since: float) -> float:
+            while queue.counts().get(S.COMMITTED, 0) < count:
+                if any(p.poll() is not None for p in procs):
+                    raise RuntimeError(f"a process exited: {queue.counts()}")
+                if time.perf_counter() - since > 600:
+                    raise RuntimeError(f"not committed after 600 s: {queue.counts()}")
+                time.sleep(0.02)
+            return time.perf_counter() - since
+
+        half = args.gateway // 2
+        # 1. end to end: HTTP submission to committed leaf, everything running
+        say(f"gateway: {half} requests end to end, {workers} worker process(es)")
+        cpu_before = [_cpu_seconds(pid) for pid in pids]
+        started = time.perf_counter()
+        posted = send(bodies[:half])
+        seconds = committed(half, started)
+        cpu = [_cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
+        # 2. the fleet alone: the other half queued through the gateway while the workers are
+        # stopped (SIGSTOP), then timed from SIGCONT to the last committed leaf
+        for proc in procs[:-1]:
+            proc.send_signal(signal.SIGSTOP)
+        send(bodies[half:])
+        drain_cpu_before = [_cpu_seconds(pid) for pid in pids[:-1]]
+        drain_started = time.perf_counter()
+        for proc in procs[:-1]:
+            proc.send_signal(signal.SIGCONT)
+        drained = committed(args.gateway, drain_started)
+        drain_cpu = sum(_cpu_seconds(pid) - before
+                        for pid, before in zip(pids[:-1], drain_cpu_before, strict=True))
+        batches = queue.batch_counts().get(S.COMMITTED, 0)
+        queue.close()
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    rate = half / seconds
+    drain = (args.gateway - half) / drained
+    say(f"  end to end: {half} in {seconds:.2f} s ({rate:,.0f}/s; POSTs done after "
+        f"{posted:.2f} s, {half / posted:,.0f}/s); fleet alone: {args.gateway - half} in "
+        f"{drained:.2f} s ({drain:,.0f}/s); {batches} batches")
+    return {"records_per_s": round(rate, 1), "seconds": round(seconds, 2),
+            "gateway_posts_per_s": round(half / posted, 1),
+            "fleet_drain_records_per_s": round(drain, 1), "batches": batches,
+            "worker_cpu_ms_per_record": round(sum(cpu[:-1]) / half * 1000, 3),
+            "gateway_cpu_ms_per_record": round(cpu[-1] / half * 1000, 3),
+            "worker_cpu_ms_per_record_drain": round(drain_cpu / (args.gateway - half) * 1000,
+                                                    3)}
+
 
 if __name__ == "__main__":
     main()

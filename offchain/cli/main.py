@@ -55,6 +55,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("explorer", "Index the contracts' events into a database (for the explorer)."),
     "explorer": ("explorer", "Serve the web explorer and its REST API (and index the chain "
                              "in the same process)."),
+    "gateway": ("gateway", "Take sealed off-chain requests over HTTP into the fleet's queue "
+                           "(PostgreSQL or SQLite)."),
 }
 
 

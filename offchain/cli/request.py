@@ -96,7 +96,10 @@ def _print_batched(status: Any) -> None:
                                 f"{', '.join(p[:10] + '…' for p in data['inclusionProof'])}"),
                   ("verify", f"attestia verify {status.ref}")]
     elif status.state == "queued":
-        lines.append(("inbox", status.submission.inbox_file))
+        lines.append(("gateway", status.submission.gateway) if status.submission.gateway
+                     else ("inbox", status.submission.inbox_file))
+    if status.reason:
+        lines.append(("reason", status.reason))
     for key, value in lines:
         console.print(f"  {key:>12}: {value}", highlight=False, soft_wrap=True)
 
@@ -111,6 +114,9 @@ def submit_cmd(
                                 "when --model is an id."),
     worker: str = typer.Option(None, "--worker", help="The batching worker's address "
                                "(default: one running in this home that serves the model)."),
+    gateway: str = typer.Option(None, "--gateway", metavar="URL", help="Submit through a "
+                                "worker fleet's gateway (attestia gateway) instead of a worker "
+                                "of this home, e.g. http://127.0.0.1:8700."),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until the batch holding "
                               "the request is committed on chain."),
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for the batch."),
@@ -118,7 +124,9 @@ def submit_cmd(
     dev_account: int = dev_account_option(2, "requester"),
 ) -> None:
     """Submit an off-chain request to a batching worker (worker run --batch-size N): it goes
-    to the worker's inbox, and is recorded as a leaf of a committed Merkle batch.
+    to the worker's inbox, and is recorded as a leaf of a committed Merkle batch. With
+    --gateway URL it goes to a worker fleet's gateway instead, from any home: the input is
+    sealed to the worker's on-chain encryption key and the worker's signed receipt checked.
 
     Shows the batch, the leaf and its inclusion proof once committed; `attestia verify
     batch:0x<batchId>:<leaf>` checks it. Nothing is paid on chain for the request itself
@@ -133,11 +141,15 @@ def submit_cmd(
     from offchain.errors import ConfigError
     from offchain.models import load_package
     from offchain.models.encoding import parse_input
-    from offchain.request.submit import COMMITTED, submit, wait_batched
+    from offchain.request.submit import COMMITTED, submit, submit_via_gateway, wait_batched
 
     if not timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
     named = parse_address(worker, "--worker") if worker is not None else None
+    if gateway is not None and named is not None:
+        raise ConfigError("--worker and --gateway: the gateway names its worker; give one")
+    if gateway is not None and not gateway.startswith(("http://", "https://")):
+        raise ConfigError(f"--gateway must be an http:// or https:// URL, got {gateway!r}")
     check_model_ref(model)
     try:
         payload = json.loads(Path(input_path).read_text())
@@ -160,15 +172,24 @@ def submit_cmd(
     if pkg.content_hash != registered.contentHash:
         raise ConfigError(f"{pkg.path} is not model 0x{model_id.hex()} (another ONNX file)")
     x = parse_input(payload, pkg.feature_names)
-    sub = submit(attestia, model_id, x, requester=account.address, data_dir=settings.data_dir,
-                 worker=named)
+    if gateway is not None:
+        sub = submit_via_gateway(attestia, model_id, x, account=account,
+                                 data_dir=settings.data_dir, gateway=gateway)
+    else:
+        sub = submit(attestia, model_id, x, requester=account.address,
+                     data_dir=settings.data_dir, worker=named)
     rid = "0x" + sub.request_id.hex()
+    if sub.receipt is not None:
+        err_console.print(f"receipt signed by worker {sub.worker}: batch committed by "
+                          f"{sub.receipt.get('commitBy')}", highlight=False, soft_wrap=True)
     err_console.print(f"queued off-chain request {rid} for batching worker {sub.worker}"
                       + (f"; waiting up to {timeout:.0f} s for its batch" if wait else "")
                       + f" (attestia request status {rid})", highlight=False, soft_wrap=True)
     if not wait:
         if as_json:
-            print_json(sub.to_json() | {"state": "queued"})
+            kept = sub.to_json()  # the file's content, less the secrets it keeps
+            print_json({k: v for k, v in kept.items()
+                        if k not in ("replySecret", "readSignature")} | {"state": "queued"})
         return
     status = wait_batched(attestia, sub, timeout=timeout, on_poll=_batched_waiting(rid))
     assert status.state == COMMITTED
@@ -200,7 +221,8 @@ def wait_cmd(
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait (> 0)."),
     as_json: bool = typer.Option(False, "--json", help="Print the final status as JSON."),
 ) -> None:
-    """Wait until a request is recorded, rejected or cancelled (exit 1 unless recorded).
+    """Wait until a request is recorded, rejected or cancelled (exit 1 unless recorded); for
+    an off-chain request this home submitted, until its batch is committed.
 
     Example: attestia request wait 0x5f3a… --timeout 300
     """
@@ -211,8 +233,18 @@ def wait_cmd(
     if not timeout > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
     from offchain.request.status import wait_request
+    from offchain.request.submit import load_submission, wait_batched
 
     attestia = reader_of(ctx)
+    submission = load_submission(settings_of(ctx).data_dir, rid)
+    if submission is not None:  # an off-chain request this home submitted (inbox or gateway)
+        batched = wait_batched(attestia, submission, timeout=timeout,
+                               on_poll=None if as_json else _batched_waiting("0x" + rid.hex()))
+        if as_json:
+            print_json(batched.to_json())
+        else:
+            _print_batched(batched)
+        return
     status = wait_request(attestia, rid, timeout=timeout, started=offchain.cli.STARTED,
                           on_poll=None if as_json else waiting_line(rid))
     if as_json:

@@ -24,6 +24,16 @@ def run(
     tee: str = typer.Option(None, help="'simulated': a SIMULATED Nitro enclave (no real TEE)."),
     batch_size: int = typer.Option(0, help="Batch mode: leaves per committed Merkle root."),
     max_latency: float = typer.Option(2.0, help="Batch mode: commit a partial batch after S s."),
+    queue: str = typer.Option(None, "--queue", metavar="URL", help="Fleet mode: batch the "
+                              "shared queue at this database URL (postgresql://... or "
+                              "sqlite:///PATH) that `attestia gateway` fills; any number of "
+                              "workers of one key may serve it."),
+    publish_dir: Path = typer.Option(None, "--publish-dir", metavar="DIR", help="Fleet mode: "
+                                     "where batch files are published (default "
+                                     ".attestia/published; share it across the fleet)."),
+    lease: float = typer.Option(30.0, "--lease", help="Fleet mode: seconds a lease on queued "
+                                "requests or a batch lasts unrenewed (a dead worker's work is "
+                                "taken over after it)."),
     until_idle: bool = typer.Option(False, "--until-idle", help="Exit when nothing is left."),
     progress: bool = typer.Option(False, "--progress", help="Show a live progress display."),
     dev_account: int = dev_account_option(1, "worker operator"),
@@ -55,6 +65,16 @@ def run(
         raise ConfigError(f"--max-latency must be a number of seconds >= 0, got {max_latency}")
     if tee not in (None, "simulated"):
         raise ConfigError(f"unknown --tee {tee!r}: only 'simulated' runs on this machine")
+    if queue is not None:
+        if not queue.startswith(("sqlite:", "postgresql:", "postgres:")):
+            raise ConfigError(f"--queue must be sqlite:///PATH or postgresql://..., got "
+                              f"{queue!r}")
+        if tee is not None:
+            raise ConfigError("--queue with --tee: a fleet shares one operator key; a "
+                              "simulated enclave key is one per worker")
+        if not lease > 1:
+            raise ConfigError(f"--lease must be above 1 second, got {lease}")
+        batch_size = batch_size or 1000
     if not name or name in (".", "..") or "/" in name or "\\" in name:
         raise ConfigError(f"--name must be a plain folder name under .attestia/workers (no "
                           f"path separators), got {name!r}")
@@ -64,30 +84,57 @@ def run(
     if tee == "simulated":
         _check_simulated_measurement(attestia)
     data_dir = settings.data_dir / "workers" / name
+    operator = attestia.chain.account(dev_account)
+    fleet = None
+    if queue is not None:
+        from offchain.queue.store import Queue
+
+        fleet = Queue(queue)  # before any key or transaction: a bad database stops here
     setup = build_worker(
-        attestia, operator=attestia.chain.account(dev_account), packages=model,
+        attestia, operator=operator, packages=model,
         data_dir=data_dir, tee=tee, options=WorkerOptions(), model_ids=given,
         project_dir=settings.data_dir,
         key_file=settings.keystore if settings.keystore and not settings.private_key else None,
+        fleet_key=_fleet_key(attestia, settings.data_dir, operator.address) if fleet else None,
     )
     node = setup.node
     signal.signal(signal.SIGTERM, lambda *_: node.stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: node.stop_event.set())
-    node.heartbeat = _heartbeater(attestia, setup, batch_size)
+    # a fleet worker drains the queue, not an inbox: its heartbeat names none
+    node.heartbeat = _heartbeater(attestia, setup, 0 if fleet else batch_size)
     node.heartbeat.beat(force=True)
     logging.getLogger("attestia.worker").info(
-        "ready: serving requests%s (attestia worker list shows it live)",
-        f" and batching the inbox {setup.data_dir / 'inbox'}" if batch_size else "")
+        "ready: %s (attestia worker list shows it live)",
+        "batching the shared queue (fleet mode: no on-chain requests, no challenges)"
+        if fleet else "serving requests" + (
+            f" and batching the inbox {setup.data_dir / 'inbox'}" if batch_size else ""))
     try:
-        stats = _serve(node, data_dir, batch_size=batch_size, max_latency=max_latency,
-                       until_idle=until_idle, progress=progress)
+        if fleet is not None:
+            from offchain.queue.worker import run_queue_mode
+
+            stats = run_queue_mode(node, data_dir, fleet,
+                                   publish_dir=publish_dir or settings.data_dir / "published",
+                                   batch_size=batch_size, max_latency=max_latency, lease=lease,
+                                   until_idle=until_idle)
+        else:
+            stats = _serve(node, data_dir, batch_size=batch_size, max_latency=max_latency,
+                           until_idle=until_idle, progress=progress)
     finally:
         node.heartbeat.clear()
+        if fleet is not None:
+            fleet.close()
     node.journal.close()
     console.print(
         f"worker {setup.signer} stopped: {stats.recorded} recorded, {stats.rejected} rejected, "
         f"{stats.skipped} skipped, {stats.failed} failed, gas {stats.gas:,}"
     )
+
+
+def _fleet_key(attestia, data_dir: Path, signer: str) -> Path:
+    """The encryption key every fleet worker of ``signer`` in this home shares (copy it to
+    the fleet's other machines: requests are sealed to the one key published on chain)."""
+    where = f"{attestia.chain.chain_id}-{str(attestia.registry.address).lower()}"
+    return data_dir / "workers" / ".fleet" / f"{where}-{signer.lower()}.key"
 
 
 def _heartbeater(attestia, setup, batch_size: int):

@@ -18,6 +18,7 @@ and ``attestia verify batch:0x<batchId>:<leaf>`` checks the record as anyone can
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from offchain.errors import ConfigError
+from offchain.errors import AttestiaError, ConfigError
 from offchain.registry import Attestia
 from offchain.request.heartbeat import Heartbeat, fresh_heartbeats
 from offchain.storage.atomic import atomic_write_json
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 
 FOLDER = "offchain-requests"
 QUEUED, BATCHED, COMMITTED = "queued", "batched", "committed"
+REJECTED, FAILED = "rejected", "failed"
+"""Gateway requests only: never batched (a sealed payload or input the worker refused), or
+in a batch that could not be committed."""
 
 
 @dataclass(frozen=True)
@@ -51,21 +55,39 @@ class Submission:
     fee: int
     requester: str
     submitted_at: float
+    gateway: str | None = None
+    """A request sent through a gateway (its URL); None: dropped into a local inbox."""
+    reply_secret: bytes | None = None
+    """Gateway requests: the one-time key the sealed result is sealed to."""
+    read_signature: bytes | None = None
+    """Gateway requests: the requester's signature that lets it read the request's state."""
+    receipt: dict[str, Any] | None = None
+    """Gateway requests: the worker key's signed receipt, as the gateway answered it."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"requestId": "0x" + self.request_id.hex(), "modelId": "0x" + self.model_id.hex(),
-                "worker": self.worker, "workerDir": self.worker_dir,
-                "inboxFile": self.inbox_file, "input": "0x" + self.input_bytes.hex(),
-                "salt": "0x" + self.salt.hex(), "feeWei": self.fee, "requester": self.requester,
-                "submittedAt": self.submitted_at}
+        out = {"requestId": "0x" + self.request_id.hex(), "modelId": "0x" + self.model_id.hex(),
+               "worker": self.worker, "workerDir": self.worker_dir,
+               "inboxFile": self.inbox_file, "input": "0x" + self.input_bytes.hex(),
+               "salt": "0x" + self.salt.hex(), "feeWei": self.fee, "requester": self.requester,
+               "submittedAt": self.submitted_at}
+        if self.gateway is not None:
+            assert self.reply_secret is not None and self.read_signature is not None
+            out |= {"gateway": self.gateway, "replySecret": "0x" + self.reply_secret.hex(),
+                    "readSignature": "0x" + self.read_signature.hex(),
+                    "receipt": self.receipt}
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Submission:
         h = bytes.fromhex
+        gateway = d.get("gateway")
         return cls(h(d["requestId"][2:]), h(d["modelId"][2:]), str(d["worker"]),
                    str(d["workerDir"]), str(d["inboxFile"]), h(d["input"][2:]),
                    h(d["salt"][2:]), int(d["feeWei"]), str(d["requester"]),
-                   float(d["submittedAt"]))
+                   float(d["submittedAt"]), gateway,
+                   h(d["replySecret"][2:]) if gateway else None,
+                   h(d["readSignature"][2:]) if gateway else None,
+                   d.get("receipt") if gateway else None)
 
     def save(self, data_dir: Path) -> Path:
         path = data_dir / FOLDER / f"0x{self.request_id.hex()}.json"
@@ -139,6 +161,74 @@ def submit(attestia: Attestia, model_id: bytes, raw: np.ndarray, *, requester: s
     return sub
 
 
+def submit_via_gateway(attestia: Attestia, model_id: bytes, raw: np.ndarray, *,
+                       account: Any, data_dir: Path, gateway: str) -> Submission:
+    """Send one off-chain request through a worker's gateway (from any home) and keep it
+    under ``<data_dir>/offchain-requests``, as :func:`submit` does for a local one.
+
+    Trusts the gateway for nothing it could lie about: the deployment it names must be this
+    one; the input is sealed to the worker's encryption key as published *on chain*; the
+    receipt must be signed by that worker key over this request. The fee named is the
+    model's current fee."""
+    import numpy as np
+
+    from offchain.models.encoding import commit, encode_tensor, new_salt
+    from offchain.request.gateway import (
+        GatewayClient,
+        make_submission,
+        read_message,
+        receipt_message,
+        sign_message,
+        signer_of,
+    )
+    from offchain.sealing import EncryptionKey, RequestPayload, seal_request
+
+    client = GatewayClient(gateway)
+    info = client.info()
+    chain_id, registry = attestia.chain.chain_id, str(attestia.registry.address)
+    if info.get("chainId") != chain_id or str(info.get("registry", "")).lower() != \
+            registry.lower():
+        raise ConfigError(f"gateway {gateway} serves chain {info.get('chainId')} registry "
+                          f"{info.get('registry')}, not chain {chain_id} registry {registry}: "
+                          "nothing was sent")
+    model = attestia.registry.model(model_id)
+    if model is None:
+        raise ConfigError(f"model 0x{model_id.hex()} is not registered")
+    if not model.active:
+        raise ConfigError(f"model 0x{model_id.hex()} no longer takes requests")
+    if "0x" + model_id.hex() not in [str(m).lower() for m in info.get("models", [])]:
+        raise ConfigError(f"gateway {gateway} does not serve model 0x{model_id.hex()}")
+    worker = str(info.get("worker"))
+    slot = attestia.registry.worker(worker)
+    if slot is None or not slot.active:
+        raise ConfigError(f"the gateway's worker {worker} is not an active registered worker "
+                          "on this chain: nothing was sent")
+    input_bytes = encode_tensor(np.asarray(raw, dtype=np.float32))
+    salt, reply = new_salt(), EncryptionKey.generate()
+    sealed = seal_request(slot.encryptionKey, RequestPayload(input_bytes, salt, reply.public))
+    body = make_submission(account, chain_id=chain_id, registry=registry, model_id=model_id,
+                           worker=worker, fee=model.fee,
+                           input_commitment=commit(salt, input_bytes), sealed=sealed)
+    _, answer = client.submit(body)
+    receipt = answer.get("receipt") or {}
+    try:  # the worker signed the unix second that commitBy writes in ISO 8601
+        commit_by = int(dt.datetime.fromisoformat(str(receipt["commitBy"])).timestamp())
+        signed = signer_of(receipt_message(chain_id, registry, body.request_id, model_id,
+                                           worker, commit_by),
+                           bytes.fromhex(str(receipt["signature"])[2:]))
+    except (KeyError, TypeError, ValueError):
+        signed = None
+    if signed != worker:
+        raise ConfigError(f"gateway {gateway} answered a receipt that worker {worker} did not "
+                          f"sign for request 0x{body.request_id.hex()}: do not rely on it")
+    sub = Submission(body.request_id, model_id, worker, "", "", input_bytes, salt, model.fee,
+                     account.address, time.time(), gateway.rstrip("/"), reply.secret,
+                     sign_message(account, read_message(chain_id, registry, body.request_id)),
+                     receipt)
+    sub.save(data_dir)
+    return sub
+
+
 @dataclass(frozen=True)
 class BatchedStatus:
     """Where an off-chain request stands."""
@@ -153,6 +243,7 @@ class BatchedStatus:
     epoch: int | None = None
     proof: tuple[bytes, ...] = ()
     label: int | None = None
+    reason: str | None = None
 
     @property
     def ref(self) -> str | None:
@@ -170,7 +261,8 @@ class BatchedStatus:
                 "root": "0x" + self.root.hex() if self.root else None,
                 "commitTx": self.tx_hash, "epoch": self.epoch,
                 "inclusionProof": ["0x" + p.hex() for p in self.proof],
-                "label": self.label, "verify": self.ref}
+                "label": self.label, "verify": self.ref, "gateway": s.gateway,
+                "reason": self.reason}
 
 
 def _result(worker_dir: Path, request_id: bytes) -> tuple[bytes, dict[str, Any]] | None:
@@ -220,25 +312,91 @@ def submissions(data_dir: Path) -> list[Submission]:
     return sorted(out, key=lambda sub: sub.submitted_at)
 
 
+def _gateway_results(attestia: Attestia, sub: Submission
+                     ) -> tuple[bytes, bytes | None] | BatchedStatus | None:
+    """(batch id, the output opened from the sealed result, None if it does not open) from
+    the gateway's answer; a final status when the gateway rejected the request; None while
+    it is queued."""
+    from offchain.request.gateway import GatewayClient
+    from offchain.sealing import EncryptionKey, PayloadError, open_result
+
+    assert sub.gateway is not None and sub.read_signature is not None
+    answer = GatewayClient(sub.gateway).status(sub.request_id, sub.read_signature)
+    state = answer.get("state")
+    if state in (REJECTED, FAILED):
+        return BatchedStatus(sub, str(state), reason=str(answer.get("reason") or ""))
+    if not answer.get("batchId"):
+        return None
+    sealed, output = answer.get("sealedResult"), None
+    if isinstance(sealed, str) and sub.reply_secret is not None:
+        try:
+            output = open_result(EncryptionKey(sub.reply_secret), bytes.fromhex(sealed[2:]))
+        except (PayloadError, ValueError):
+            output = None
+    return bytes.fromhex(str(answer["batchId"])[2:]), output
+
+
+def _label_of(sub: Submission, output: bytes | None, committed: bytes) -> int | None:
+    """The label the committed output states (argmax), once the output the gateway handed
+    over is checked against the leaf's output commitment."""
+    from offchain.attribution.integer import label_of_output
+    from offchain.models.encoding import commit, decode_tensor
+    from offchain.sealing import output_salt
+
+    if output is None:
+        return None
+    if commit(output_salt(sub.salt), output) != committed:
+        raise ConfigError(f"the sealed result of 0x{sub.request_id.hex()} is not the output "
+                          "its leaf commits to: the gateway or the worker lied")
+    try:
+        return label_of_output(decode_tensor(output))
+    except AttestiaError:  # committed, but not one row of logits: no label to state
+        return None
+
+
+def _load_batch_file(sub: Submission, event: Any) -> Any:
+    """The committed batch file, checked against the event; through the gateway's copy when
+    the published URI cannot be read from here (the gateway is trusted for availability
+    only: the bytes must hash to the committed dataHash)."""
+    from offchain.record import batch_file
+    from offchain.storage.uri import UriError
+
+    try:
+        return batch_file.load(event.data_uri, event, roster=None)
+    except UriError:
+        if sub.gateway is None:
+            raise
+    from offchain.request.gateway import GatewayClient
+
+    data = GatewayClient(sub.gateway).batch_file(event.batch_id)
+    return batch_file.load_bytes(data, event, roster=None, source=f"{sub.gateway} (copy)")
+
+
 def batched_status(attestia: Attestia, sub: Submission) -> BatchedStatus:
     """Queued, batched or committed (with the leaf and its inclusion proof, read from the
-    published batch file checked against the on-chain commitment)."""
-    from offchain.record import batch_file
-
-    found = _results(Path(sub.worker_dir), sub.request_id)
+    published batch file checked against the on-chain commitment); for a gateway request
+    also rejected or failed (with the reason). A gateway request's answer is checked: its
+    leaf's output commitment must be the commitment of the sealed result's output."""
+    found: Any = _gateway_results(attestia, sub) if sub.gateway else \
+        _results(Path(sub.worker_dir), sub.request_id)
+    if isinstance(found, BatchedStatus):
+        return found
     if found is None:
         return BatchedStatus(sub, QUEUED)
     batch_id, label = found
     events = attestia.registry.batches(batch_id=batch_id)
     if not events:
-        return BatchedStatus(sub, BATCHED, batch_id=batch_id, label=label)
+        return BatchedStatus(sub, BATCHED, batch_id=batch_id,
+                             label=None if sub.gateway else label)
     event = events[-1]
-    published = batch_file.load(event.data_uri, event, roster=None)
+    published = _load_batch_file(sub, event)
     leaf = published.index_of(sub.request_id)
     if leaf is None:
         raise ConfigError(f"batch 0x{batch_id.hex()} does not hold request "
                           f"0x{sub.request_id.hex()} (the worker's results disagree with its "
                           "published batch file)")
+    if sub.gateway:
+        label = _label_of(sub, label, published.leaves[leaf].inference.outputCommitment)
     return BatchedStatus(sub, COMMITTED, batch_id, leaf, published.count, published.root,
                          event.meta.tx_hash, event.epoch, tuple(published.proof(leaf)), label)
 
@@ -255,6 +413,9 @@ def wait_batched(attestia: Attestia, sub: Submission, *, timeout: float, poll: f
             on_poll(status, waited)
         if status.state == COMMITTED:
             return status
+        if status.state in (REJECTED, FAILED):
+            raise ConfigError(f"off-chain request 0x{sub.request_id.hex()} was {status.state}"
+                              f": {status.reason}")
         if waited >= timeout:
             raise ConfigError(f"off-chain request 0x{sub.request_id.hex()} is still "
                               f"{status.state} after {timeout:.0f} s: is worker {sub.worker} "

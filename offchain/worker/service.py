@@ -245,7 +245,7 @@ def build_worker(
     attestia: Attestia, *, operator: LocalAccount, packages: list[Path], data_dir: Path,
     tee: str | None = None, options: WorkerOptions | None = None, stake: int | None = None,
     model_ids: Sequence[bytes] = (), project_dir: Path | None = None,
-    key_file: Path | None = None,
+    key_file: Path | None = None, fleet_key: Path | None = None,
 ) -> WorkerSetup:
     """A worker for ``packages``, identity checked on chain (see ``registration.py``).
 
@@ -253,7 +253,10 @@ def build_worker(
     ambiguous; ``project_dir`` is the data directory holding ``model register``'s id records;
     ``key_file`` is the operator's keystore file, if it came from one (locked beside it).
     Everything is validated before the first file or transaction; the key is locked
-    (``KeyLock``) before its encryption key is read or rotated.
+    (``KeyLock``) before its encryption key is read or rotated. ``fleet_key``: one process of
+    a fleet on the shared queue (``offchain.queue``): the key is not locked (the fleet shares
+    it; the queue's commit lock orders its nonces) and the encryption key is that file, the
+    same for every process of the fleet.
     """
     if not packages:
         raise ConfigError("give at least one model package to serve (--model PATH)")
@@ -265,13 +268,13 @@ def build_worker(
     if data_dir.is_dir():
         lock.acquire()
     # A simulated enclave's key lives in the data directory, which ``lock`` already holds.
-    held = () if tee is not None else tuple(
+    held = () if tee is not None or fleet_key is not None else tuple(
         key_locks(attestia, operator.address, data_dir.parent, key_file))
     try:
         setup = _build_worker(attestia, operator=operator, packages=packages,
                               data_dir=data_dir, tee=tee, options=options, stake=stake,
                               model_ids=model_ids, project_dir=project_dir, lock=lock,
-                              key_locks=held)
+                              key_locks=held, fleet_key=fleet_key)
     except BaseException:
         for key_lock in held:
             key_lock.release()
@@ -289,7 +292,7 @@ def _build_worker(
     attestia: Attestia, *, operator: LocalAccount, packages: list[Path], data_dir: Path,
     tee: str | None, options: WorkerOptions | None, stake: int | None,
     model_ids: Sequence[bytes], project_dir: Path | None, lock: WorkerLock,
-    key_locks: Sequence[KeyLock] = (),
+    key_locks: Sequence[KeyLock] = (), fleet_key: Path | None = None,
 ) -> WorkerSetup:
     if tee is None:  # the operator's own key: refuse before anything is written
         info = check_operator(attestia, operator.address, operator.address)
@@ -309,7 +312,8 @@ def _build_worker(
         key_lock.acquire()
     data_dir.mkdir(parents=True, exist_ok=True)
     lock.acquire()
-    enc_key = EncryptionKey.load_or_create(data_dir / "encryption.key")
+    enc_key = _fleet_encryption_key(fleet_key) if fleet_key is not None else \
+        EncryptionKey.load_or_create(data_dir / "encryption.key")
     binding = None
     if tee == "simulated":
         binding = simulated_tee(attestia, data_dir, operator, enc_key, stake)
@@ -325,6 +329,15 @@ def _build_worker(
                                      start_block=options.start_block)
     root = data_dir / "simulated-enclave" / "root.pem" if binding else None
     return WorkerSetup(node, data_dir, node.signer.address, root)
+
+
+def _fleet_encryption_key(path: Path) -> EncryptionKey:
+    """The fleet's shared encryption key (made by the first process; two first processes
+    racing both read the one that was written)."""
+    try:
+        return EncryptionKey.load_or_create(path)
+    except FileExistsError:
+        return EncryptionKey.load_or_create(path)
 
 
 def log_banner(attestia: Attestia, setup: WorkerSetup, operator: LocalAccount) -> None:

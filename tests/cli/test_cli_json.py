@@ -21,6 +21,7 @@ NO_JSON = {
     "worker run": "a long-running process: its output is a log",
     "explorer": "a web server (issue 12)",
     "index run": "a long-running indexer (issue 12)",
+    "gateway": "a web server (issue 20); its API answers JSON",
 }
 CAMEL = re.compile(r"[a-z][a-zA-Z0-9]*")
 

@@ -6,8 +6,8 @@ The commands and their documented output are read from README.md itself ("Using 
 * ``$ attestia ...`` runs the CLI (its entry point ``offchain.cli.main.main``, in this process
   to save an interpreter start per command) in a fresh home (the repository's ``build/`` and
   ``docs/`` linked in) with the embedded chain on a free port; ``... &`` starts it as a
-  background process, as a user starts the worker, and ``$ kill %1`` stops that job with
-  SIGTERM;
+  background process, as a user starts the worker (numbered as a shell numbers jobs: the
+  lowest number free), and ``$ kill %N`` stops job N with SIGTERM;
 * every other line is a line the command must print, in order (stdout and stderr together):
   ``…`` matches any text, whitespace runs are one space, and a shortened id such as
   ``0x5f3a…`` is bound to the full id the first time it appears in the output and stands for
@@ -15,7 +15,8 @@ The commands and their documented output are read from README.md itself ("Using 
 * a command succeeds (exit 0) unless one of its documented lines starts with ``error:``;
 * ``NAME=VALUE attestia ...`` runs with that environment variable set (``$(mktemp -d)`` is a
   new empty directory: another user's home), and ``127.0.0.1:8545`` in a command is the
-  embedded chain's address (the test's chain listens on a free port).
+  embedded chain's address (the test's chain listens on a free port), as ``8700`` in
+  ``--port 8700`` and ``127.0.0.1:8700`` is the gateway's (another free port).
 
 Every command of the "Using it" table is run by the walkthrough, except those in ``NOT_WALKED``
 (each with the test that covers it).
@@ -52,6 +53,8 @@ PLACEHOLDER = re.compile(r"0x[0-9a-fA-F]*…")
 TOKEN = re.compile(r"(0x[0-9a-fA-F]*…|…)")
 BACKGROUND_TIMEOUT = 90.0
 README_RPC = "127.0.0.1:8545"
+README_GATEWAY_PORT = "8700"
+KILL = re.compile(r"kill %(\d+)")
 MKTEMP = "$(mktemp -d)"
 ASSIGNMENT = re.compile(r"([A-Z_][A-Z0-9_]*)=(\$\(mktemp -d\)|\S*) +")
 # Root options (offchain.cli.main._root) that take a value, as they appear before a command.
@@ -215,22 +218,24 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path, attestia_home: Path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
     env |= {"ATTESTIA_HOME": str(home), "ATTESTIA_PORT": str(free_port()),
             "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+    gateway_port = str(free_port())
     bindings = Bindings()
-    job: tuple[subprocess.Popen[bytes], Path, list[int]] | None = None
+    jobs: dict[int, tuple[subprocess.Popen[bytes], Path, list[int]]] = {}
     transcript: list[str] = []
     try:
         for step in steps:
             started = time.monotonic()
-            if step.command == "kill %1":
-                assert job is not None, "kill %1 without a background job"
-                proc, log_path, cursor = job
+            killed = KILL.fullmatch(step.command)
+            if killed:
+                number = int(killed.group(1))
+                assert number in jobs, f"{step.command} without such a background job"
+                proc, log_path, cursor = jobs.pop(number)
                 proc.send_signal(signal.SIGTERM)
                 code = proc.wait(timeout=60)
                 lines = log_path.read_text().splitlines()
                 done, _ = match_in_order(bindings, step.expected, lines, cursor[0])
                 assert code == 0 and done == len(step.expected), \
                     _report(step, lines, done, code, transcript)
-                job = None
                 continue
             assignments, command = split_command(step.command)
             assert command.startswith("attestia "), step.command
@@ -239,10 +244,14 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path, attestia_home: Path)
                               for name, value in assignments.items()}
             background = command.endswith("&")
             command = command.replace(README_RPC, f"127.0.0.1:{env['ATTESTIA_PORT']}")
+            command = command.replace(f"127.0.0.1:{README_GATEWAY_PORT}",
+                                      f"127.0.0.1:{gateway_port}")
+            command = command.replace(f"--port {README_GATEWAY_PORT}", f"--port {gateway_port}")
             args = bindings.substitute(command.removesuffix("&").strip())[1:]
             argv = [sys.executable, "-m", "offchain.cli.main", *args]
             if background:
-                log_path = tmp_path / "background.log"
+                number = min(set(range(1, len(jobs) + 2)) - set(jobs))
+                log_path = tmp_path / f"background-{len(transcript)}.log"
                 with log_path.open("w") as log:
                     proc = subprocess.Popen(argv, cwd=home, env=step_env, stdout=log,
                                             stderr=subprocess.STDOUT,
@@ -258,7 +267,7 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path, attestia_home: Path)
                     assert proc.poll() is None and time.monotonic() < deadline, \
                         _report(step, lines, done, proc.poll(), transcript)
                     time.sleep(0.2)
-                job = (proc, log_path, [at])
+                jobs[number] = (proc, log_path, [at])
                 transcript.append(f"$ {step.command}  [{time.monotonic() - started:.1f} s]")
                 continue
             code, output = run_in_process(args, step_env, home)
@@ -271,9 +280,10 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path, attestia_home: Path)
                 _report(step, lines, done, code, transcript)
         print("\n".join(transcript))
     finally:
-        if job is not None and job[0].poll() is None:
-            job[0].send_signal(signal.SIGTERM)
-            job[0].wait(timeout=60)
+        for proc, _, _ in jobs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=60)
         subprocess.run([sys.executable, "-m", "offchain.cli.main", "chain", "down"],
                        cwd=home, env=env, capture_output=True, timeout=60)
 
