@@ -1,7 +1,8 @@
 """The explorer's web application: the JSON API under ``/api`` (``api``; OpenAPI at ``/docs``,
 served from local files) and server-rendered pages (``pages``), in one FastAPI app.
 
-Read-only and public: every route is a GET, every parameter is checked
+Read-only and public: every route is a GET (and a HEAD, answered like the GET without its
+body: ``HeadAsGet``), every parameter is checked
 (``offchain.explorer.params``) before a query, page sizes are capped, each client has a rate
 limit (``RateLimit``: then 429), and every failure is a 4xx/5xx answer with a JSON error
 (``{"error": ...}``) under ``/api`` and ``/verify``, or an HTML page elsewhere. Templates
@@ -17,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,10 +29,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from offchain import __version__
 from offchain.errors import AttestiaError
-from offchain.explorer import api, pages
+from offchain.explorer import api, exports, pages
 from offchain.explorer import params as P
 from offchain.explorer import queries as Q
-from offchain.explorer.render import HERE, PAGE_CSP, Pages
+from offchain.explorer.render import HERE, PAGE_CSP, ChainLinks, Pages
 from offchain.explorer.service import Explorer
 from offchain.indexer.files import Busy
 
@@ -63,20 +65,48 @@ class RateLimit:
         return wait
 
 
-def create_app(explorer: Explorer, *, rate_limit: RateLimit | None = None) -> FastAPI:
-    """The app over ``explorer``; ``rate_limit`` None: ``RateLimit()``'s defaults."""
+class HeadAsGet:
+    """HEAD answered exactly like GET (status and headers, Content-Length included) without
+    the body, on every route: the request goes through as a GET and the body is dropped on
+    the way out. (FastAPI's GET routes answer HEAD with 405.)"""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headless(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app(dict(scope, method="GET"), receive, headless)
+
+
+def create_app(explorer: Explorer, *, rate_limit: RateLimit | None = None,
+               chain_explorer: str | None = None) -> FastAPI:
+    """The app over ``explorer``; ``rate_limit`` None: ``RateLimit()``'s defaults;
+    ``chain_explorer``: a public chain explorer's base URL for links to addresses and
+    transactions (None: no such links; checked by ``render.chain_explorer_base``)."""
     app = FastAPIOffline(
         title="Attestia explorer API", version=__version__,
         description="Read-only API over the indexed Attestia contracts: records, attribution, "
         "models, workers, contributors, batches, epochs, and the `attestia verify` checklist. "
         "Errors are `{\"error\": message}` with a 4xx status (5xx only when the chain or "
         "database is unavailable).")
-    rendered = Pages()
+    rendered = Pages(ChainLinks(chain_explorer))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _headers(app, rate_limit or RateLimit())
     _errors(app, rendered)
     app.include_router(api.router(explorer))
+    app.include_router(exports.router(explorer))
     app.include_router(pages.router(explorer, rendered))
+    app.add_middleware(HeadAsGet)
     return app
 
 

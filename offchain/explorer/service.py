@@ -107,6 +107,7 @@ class Explorer:
         self._cache = _Cache()
         self._packages: dict[bytes, Any] = {}
         self._checks = BoundedPool("verify", workers=verify_workers, capacity=verify_queue)
+        self._clock: tuple[int, int] | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
     def indexed_block(self) -> int:
@@ -126,6 +127,25 @@ class Explorer:
         except (AttestiaError, OSError):
             out["head"] = None
         return out
+
+    def epoch_clock(self) -> tuple[int, int] | None:
+        """The registry's (genesis, epoch length): immutable, read once; None while the chain
+        cannot answer."""
+        if self._clock is None:
+            try:
+                self._clock = (self.attestia.registry.genesis(),
+                               self.attestia.registry.epoch_length())
+            except (AttestiaError, OSError) as exc:
+                log.warning("explorer: the registry's epoch clock: %s", exc)
+        return self._clock
+
+    def chain_time(self) -> int | None:
+        return self.read(Q.chain_time)
+
+    def epochs(self) -> list[dict[str, Any]]:
+        """Epochs with their start and end (``Q.list_epochs``)."""
+        genesis, length = self.epoch_clock() or (None, None)
+        return self.read(Q.list_epochs, genesis=genesis, epoch_length=length)
 
     def record(self, request_id: str) -> dict[str, Any]:
         record = self.read(Q.get_record, request_id)

@@ -115,7 +115,10 @@ def test_record_page_shows_the_verify_checklist(page: Any, server: str,
 def test_a_disputed_record_shows_its_dispute(page: Any, server: str,
                                              explorer_flow: Flow) -> None:
     page.goto(f"{server}/record/{explorer_flow.disputed}")
-    assert page.inner_text("#dispute").startswith("responded since")
+    assert page.inner_text("#dispute-state").startswith("responded since")
+    assert page.inner_text("#dispute-deadline").startswith("prove fraud by 20")
+    assert page.inner_text("#dispute-challenger").startswith("0x")
+    assert page.inner_text("#dispute-bond").endswith(" ETH")
 
 
 def test_contributor_page_shows_shares_earnings_and_claims(page: Any, server: str,
