@@ -56,8 +56,7 @@ def router(explorer: Explorer, pages: Pages) -> APIRouter:
     @web.get("/record/{request_id}")
     def record_page(request_id: str) -> HTMLResponse:
         key = P.bytes32(request_id, "record id")
-        record = explorer.record(key)
-        report = explorer.verify(key)
+        record, report = explorer.record_page(key)
         return page("record.html", record=record, report=report, now=explorer.chain_time(),
                     chart=charts.bars([(s["account"], s["percent"]) for s in record["shares"]],
                                       title="Attribution per contributor", unit=" %"))

@@ -41,6 +41,11 @@ VERIFY_WAIT = 15.0
 """Seconds a request waits for a verify checklist being computed (then 503, retry)."""
 VERIFY_FETCH_TIMEOUT = 10.0
 """Seconds each document the checklist reads may take (under the service's policy)."""
+PAGE_WAIT = 0.2
+"""Seconds a record *page* waits for its checklist (computed in the background pool: ~0.2 s
+of web3 calls a record, uncached); after that the page shows the indexed record with the
+checklist marked as being computed (a reload shows it; ``/verify/{id}`` waits for it). Under
+many concurrent visitors of uncached records the page stays fast instead of queueing."""
 
 
 class _Cache:
@@ -97,7 +102,7 @@ class Explorer:
 
     def __init__(self, engine: Engine, attestia: Attestia, data_dir: Path | None = None,
                  *, fetch: FetchPolicy | None = None, verify_workers: int = 2,
-                 verify_queue: int = 16) -> None:
+                 verify_queue: int = 16, page_wait: float = PAGE_WAIT) -> None:
         self.engine = engine
         self.attestia = attestia
         self.data_dir = data_dir
@@ -108,6 +113,7 @@ class Explorer:
         self._packages: dict[bytes, Any] = {}
         self._checks = BoundedPool("verify", workers=verify_workers, capacity=verify_queue)
         self._clock: tuple[int, int] | None = None
+        self.page_wait = page_wait
 
     # -- plumbing ----------------------------------------------------------------------------
     def indexed_block(self) -> int:
@@ -179,26 +185,45 @@ class Explorer:
     def verify(self, request_id: str) -> dict[str, Any]:
         """``attestia verify``'s checklist for a record (single or batch leaf), cached per
         record and indexed block."""
+        return self._checked(self.read(Q.get_record, request_id), VERIFY_WAIT)
+
+    def record_page(self, request_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """What a record page shows: the indexed record and, when computed within
+        ``page_wait`` seconds (or cached), its checklist and revocation status; else None and
+        ``revocation`` "pending" (the background job goes on: a reload finds them)."""
         record = self.read(Q.get_record, request_id)
-        key = ("verify", request_id, self.indexed_block())
+        try:
+            report: dict[str, Any] | None = self._checked(record, self.page_wait)
+        except Busy:
+            report = None
+        found, revocation = self._cache.peek(("revocation", request_id, self.indexed_block()))
+        record["revocation"] = revocation if found else "pending"
+        return record, report
+
+    def _checked(self, record: dict[str, Any], wait: float) -> dict[str, Any]:
+        """The checklist of ``record`` (and its revocation status, cached beside it) from the
+        cache, else computed in the background pool; waits ``wait`` seconds at most."""
+        request_id, block = record["requestId"], self.indexed_block()
+        key = ("verify", request_id, block)
         found, report = self._cache.peek(key)
         if not found:  # not _cache.get: its per-key lock would queue the waits one by one
             def job() -> dict[str, Any]:
                 # cached by the job, not the request: a request that gave up waiting finds
                 # the answer at its retry instead of starting the checks again
                 computed = self._verify(record)
+                self._cache.put(("revocation", request_id, block), self._revocation(record))
                 self._cache.put(key, computed)
                 return computed
 
-            report = self._in_background(key, job)
+            report = self._in_background(key, job, wait)
         return report  # type: ignore[no-any-return]
 
-    def _in_background(self, key: Any, job: Callable[[], T]) -> T:
+    def _in_background(self, key: Any, job: Callable[[], T], wait: float = VERIFY_WAIT) -> T:
         """``job`` in the bounded pool (one run per key however many ask); raises
-        :class:`Busy` when the pool is full or the job outlasts ``VERIFY_WAIT``."""
+        :class:`Busy` when the pool is full or the job outlasts ``wait`` seconds."""
         future = self._checks.submit(key, job)
         try:
-            return future.result(timeout=VERIFY_WAIT)
+            return future.result(timeout=wait)
         except FutureTimeout:
             raise Busy("this record's checks are still running (a published document is "
                        "slow to answer); retry in a few seconds") from None

@@ -166,7 +166,8 @@ def test_model_page_shows_roster_names_and_split(page: Any, server: str,
 PAGES = ["/", "/records", "/records?filtered", "/record/{request_id}", "/record/disputed",
          "/search?q=batch-leaf", "/models", "/model/{model_id}", "/model/hostile", "/workers",
          "/worker/{signer}", "/contributor/{account}", "/batches", "/batch/{batch_id}",
-         "/batch/tampered", "/epochs", "not found"]
+         "/batch/tampered", "/epochs", "/disputes", "/search?q=several", "/search?q=nothing",
+         "not found"]
 """Each route of ``pages.router`` at least once, and the variants whose content is widest."""
 
 
@@ -187,6 +188,11 @@ def urls(explorer_flow: Flow, indexed: Any) -> dict[str, str]:
             "/contributor/{account}": f"/contributor/{f.contributor}",
             "/batches": "/batches", "/batch/{batch_id}": f"/batch/{f.good_batch}",
             "/batch/tampered": f"/batch/{f.tampered_batch}", "/epochs": "/epochs",
+            "/disputes": "/disputes",
+            # a claim's transaction also activated the root: two matches, listed
+            "/search?q=several": "/search?q=" + indexed.read(Q.get_contributor, f.contributor)[
+                "claims"][0]["txHash"],
+            "/search?q=nothing": "/search?q=0x424242424242",
             "not found": "/record/0x" + "00" * 32}
 
 
