@@ -17,7 +17,9 @@ JSON-RPC) in the next block. Then:
   another with no pause, ``--requests`` answers in all, through ``attestia explorer
   --no-index --workers N`` (a real server process) for each N of ``--workers`` (1,2): a
   random record each time (so the verify checklist mostly runs uncached) and one of the
-  five contributors (each attributed in every record).
+  five contributors (each attributed in every record). For the record page also
+  ``checklist_pending``: the answers that showed the record while its checklist was still
+  being computed in the background (``offchain.explorer.service.PAGE_WAIT``).
 
 Both on SQLite and, when PostgreSQL 15 is installed, on a server this script starts itself.
 Progress goes to stderr; the machine's load average is reported with the figures.
@@ -229,6 +231,7 @@ def load(base: str, kind: str, ids: list[str], clients: int, per_client: int
     throughput of the whole run."""
     samples: list[float] = []
     failures: list[str] = []
+    pending = [0]
     lock = threading.Lock()
 
     def client(seed: int) -> None:
@@ -243,6 +246,9 @@ def load(base: str, kind: str, ids: list[str], clients: int, per_client: int
             if response.status_code != 200:
                 with lock:
                     failures.append(f"{path}: HTTP {response.status_code}")
+            elif kind == "record_page" and "being computed" in response.text:
+                with lock:
+                    pending[0] += 1
         with lock:
             samples.extend(mine)
 
@@ -256,7 +262,10 @@ def load(base: str, kind: str, ids: list[str], clients: int, per_client: int
     wall = time.perf_counter() - started
     if failures:
         raise RuntimeError(f"{kind}: {len(failures)} failed, e.g. {failures[0]}")
-    return percentiles(samples) | {"n": len(samples), "per_s": round(len(samples) / wall, 1)}
+    out = percentiles(samples) | {"n": len(samples), "per_s": round(len(samples) / wall, 1)}
+    if kind == "record_page":  # pages that showed the record before its checklist was done
+        out["checklist_pending"] = pending[0]
+    return out
 
 
 class Served:

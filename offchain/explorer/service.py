@@ -192,8 +192,11 @@ class Explorer:
         ``page_wait`` seconds (or cached), its checklist and revocation status; else None and
         ``revocation`` "pending" (the background job goes on: a reload finds them)."""
         record = self.read(Q.get_record, request_id)
+        # Wait only for a check that starts now: one queued behind others would not finish
+        # within page_wait anyway (then the job is still queued, for the reload).
+        wait = self.page_wait if self._checks.backlog() < self._checks.workers else 0.0
         try:
-            report: dict[str, Any] | None = self._checked(record, self.page_wait)
+            report: dict[str, Any] | None = self._checked(record, wait)
         except Busy:
             report = None
         found, revocation = self._cache.peek(("revocation", request_id, self.indexed_block()))

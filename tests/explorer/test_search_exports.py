@@ -411,3 +411,30 @@ def test_a_record_page_answers_before_its_checklist_is_computed(indexed: Explore
         time.sleep(0.1)
     assert "Verified: every check passed" in page and "not revoked" in page
     assert client.get(f"/verify/{rid}").json()["ok"]  # the JSON twin waits: never pending
+
+
+def test_a_record_page_does_not_wait_behind_other_checks(indexed: Explorer,
+                                                          explorer_flow: Flow) -> None:
+    """While the checks pool is busy with other records (many visitors of uncached records),
+    a record page answers at once with its checklist queued, however long page_wait is."""
+    import threading
+    import time
+
+    patient = Explorer(indexed.engine, explorer_flow.attestia,
+                       explorer_flow.settings.data_dir, fetch=explorer_flow.fetch_policy,
+                       page_wait=30.0)
+    release = threading.Event()
+    for i in range(patient._checks.workers):
+        patient._checks.submit(("blocker", i), lambda: release.wait(60))
+    try:
+        client = TestClient(create_app(patient), raise_server_exceptions=False)
+        started = time.monotonic()
+        page = client.get(f"/record/{explorer_flow.market_records[1]}")
+        assert page.status_code == 200 and "being computed" in page.text
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+    deadline = time.monotonic() + 60
+    while "being computed" in client.get(f"/record/{explorer_flow.market_records[1]}").text:
+        assert time.monotonic() < deadline  # the queued check ran once the pool was free
+        time.sleep(0.1)
