@@ -16,7 +16,6 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from offchain import __version__
@@ -101,7 +101,7 @@ def create_app(explorer: Explorer, *, rate_limit: RateLimit | None = None,
         "database is unavailable).")
     rendered = Pages(ChainLinks(chain_explorer))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    _headers(app, rate_limit or RateLimit())
+    app.add_middleware(Guard, limit=rate_limit or RateLimit())
     _errors(app, rendered)
     app.include_router(api.router(explorer))
     app.include_router(exports.router(explorer))
@@ -110,23 +110,39 @@ def create_app(explorer: Explorer, *, rate_limit: RateLimit | None = None,
     return app
 
 
-def _headers(app: FastAPI, limit: RateLimit) -> None:
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                      ) -> Response:
-        wait = limit.wait_for(request.client.host if request.client else "")
+class Guard:
+    """Every answer's security headers, and the rate limit (429 before any work). A plain
+    ASGI middleware: ``@app.middleware("http")`` costs a task and two streams per request."""
+
+    def __init__(self, app: Any, limit: RateLimit) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        docs = scope["path"].startswith(("/docs", "/redoc", "/static-offline-docs"))
+
+        async def secured(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer"
+                if not docs:
+                    headers["Content-Security-Policy"] = PAGE_CSP
+            await send(message)
+
+        wait = self.limit.wait_for(client[0] if client else "")
         if wait:
-            response: Response = JSONResponse(
+            refused = JSONResponse(
                 {"error": f"too many requests from this address: retry in {wait:.1f} s",
                  "status": 429}, status_code=429,
                 headers={"Retry-After": str(max(1, math.ceil(wait)))})
-        else:
-            response = await call_next(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        if not request.url.path.startswith(("/docs", "/redoc", "/static-offline-docs")):
-            response.headers["Content-Security-Policy"] = PAGE_CSP
-        return response
+            await refused(scope, receive, secured)
+            return
+        await self.app(scope, receive, secured)
 
 
 def _errors(app: FastAPI, rendered: Pages) -> None:
