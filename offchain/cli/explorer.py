@@ -173,7 +173,8 @@ def explorer_cmd(
                   highlight=False, soft_wrap=True)
     try:
         if workers == 1:
-            app = create_app(Explorer(engine, attestia, settings.data_dir, fetch=fetch),
+            app = create_app(Explorer(engine, attestia, settings.data_dir, fetch=fetch,
+                                      verify_processes=VERIFY_PROCESSES),
                              rate_limit=RateLimit(rate, burst=max(1.0, rate * 5)),
                              chain_explorer=links)
             uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -181,6 +182,11 @@ def explorer_cmd(
             _serve_workers(ctx, attestia, db, fetch, allow, rate, links, host, port, workers)
     finally:
         stop.set()
+
+
+VERIFY_PROCESSES = 2
+"""Child processes running the verify checklist, per server process (``--workers 1``; one
+each with more workers): off the web server's GIL (``offchain.explorer.checks``)."""
 
 
 def _serve_workers(ctx: typer.Context, attestia: Any, db: str | None, fetch: Any,

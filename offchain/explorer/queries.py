@@ -656,30 +656,30 @@ def search(conn: Connection, query: tuple[str, str, int]) -> dict[str, Any]:
         return {"matches": [{"kind": "record", "id": str(leaf), "what": "batch leaf"}],
                 "more": False}
     room = SEARCH_LIMIT + 1
-    if True:  # every id and hash is 64 digits: any query may start one
-        for what, column in _ID_COLUMNS:
-            for (key,) in conn.execute(select(column).where(_prefix(column, digits))
-                                       .distinct().limit(room)):
-                add(what, str(key), "batch leaf" if column is S.leaves.c.request_id else what)
-        recorded_ids = {k for (kind_, k) in found if kind_ == "record"}
+    # every id and hash has 64 digits: any query may be one, or start one
+    for what, column in _ID_COLUMNS:
+        for (key,) in conn.execute(select(column).where(_prefix(column, digits))
+                                   .distinct().limit(room)):
+            add(what, str(key), "batch leaf" if column is S.leaves.c.request_id else what)
+    recorded_ids = {k for (kind_, k) in found if kind_ == "record"}
 
-        def recorded(rid: str) -> bool:
-            if rid in recorded_ids:
-                return True
-            return any(conn.execute(select(c).where(c == rid).limit(1)).first()
-                       for c in (S.records.c.request_id, S.leaves.c.request_id))
+    def recorded(rid: str) -> bool:
+        if rid in recorded_ids:
+            return True
+        return any(conn.execute(select(c).where(c == rid).limit(1)).first()
+                   for c in (S.records.c.request_id, S.leaves.c.request_id))
 
-        e = S.events.c
-        rows = conn.execute(select(e.tx_hash, e.contract, e.name, e.args)
-                            .where(_prefix(e.tx_hash, digits))
-                            .order_by(e.block, e.log_index).limit(room * 4)).all()
-        for tx, contract, name, args in rows:
-            target = _target(contract, name, dict(args or {}), recorded)
-            if target is None:
-                add("transaction", str(tx), f"transaction: {contract}.{name}", txHash=tx,
-                    event=name)
-            else:
-                add(*target, f"transaction: {contract}.{name}", txHash=tx, event=name)
+    e = S.events.c
+    rows = conn.execute(select(e.tx_hash, e["contract"], e.name, e.args)  # (a column)
+                        .where(_prefix(e.tx_hash, digits))
+                        .order_by(e.block, e.log_index).limit(room * 4)).all()
+    for tx, contract, name, args in rows:
+        target = _target(contract, name, dict(args or {}), recorded)
+        if target is None:
+            add("transaction", str(tx), f"transaction: {contract}.{name}", txHash=tx,
+                event=name)
+        else:
+            add(*target, f"transaction: {contract}.{name}", txHash=tx, event=name)
     if len(digits) <= 40:
         pattern = "0x" + digits + "%"
         for what, column in _ADDRESS_COLUMNS:
@@ -702,16 +702,6 @@ def search(conn: Connection, query: tuple[str, str, int]) -> dict[str, Any]:
         seen.add(match["id"])
         matches.append(match)
     return {"matches": matches[:SEARCH_LIMIT], "more": len(matches) > SEARCH_LIMIT}
-
-
-def _is_hex(text: str, size: int) -> bool:
-    if not text.lower().startswith("0x") or len(text) != 2 + 2 * size:
-        return False
-    try:
-        bytes.fromhex(text[2:])
-    except ValueError:
-        return False
-    return True
 
 
 PROOF_NAMES = {name: kind for kind, name in PROOF_KIND_NAMES.items()}

@@ -57,6 +57,7 @@ def app_from_spec() -> Any:
     attestia = Attestia(chain, Deployment(chain_id=int(data.pop("chainId")), **data))
     fetch = FetchPolicy.for_service([Path(d) for d in spec.publish_dirs], allow=spec.allow,
                                     secret_dirs=(settings.home, settings.data_dir))
-    explorer = Explorer(open_engine(spec.db), attestia, Path(spec.data_dir), fetch=fetch)
+    explorer = Explorer(open_engine(spec.db), attestia, Path(spec.data_dir), fetch=fetch,
+                        verify_processes=1)  # per server process
     return create_app(explorer, rate_limit=RateLimit(spec.rate, burst=max(1.0, spec.rate * 5)),
                       chain_explorer=spec.chain_explorer)

@@ -4,7 +4,8 @@ worker's stake, the claimable root, the ``attestia verify`` checklist).
 
 A batch file is never fetched here: the page shows the verdict the indexer's background check
 stored (``offchain.indexer.files``), with its time. The verify checklist, which reads a
-worker's attestation document or a batch file, runs in a small bounded pool under the
+worker's attestation document or a batch file, runs in a small bounded pool (its jobs on
+threads here, or handed to child processes: ``offchain.explorer.checks``) under the
 service's ``FetchPolicy`` (``offchain.storage.uri.fetch_policy``), and a request waits for it at
 most ``VERIFY_WAIT`` seconds: a hanging document costs one pool thread, not the web server's.
 
@@ -14,7 +15,6 @@ chain: verify, revocation, stake, claims).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -28,19 +28,18 @@ from sqlalchemy import Engine
 
 from offchain.errors import AttestiaError
 from offchain.explorer import queries as Q
+from offchain.explorer.checks import ProcessChecks, verify_record
 from offchain.indexer import schema as S
 from offchain.indexer.batch_checks import BatchCheck
 from offchain.indexer.files import BoundedPool, Busy
 from offchain.protocol import Inference
 from offchain.registry import Attestia
-from offchain.storage.uri import FetchPolicy, fetch_policy
+from offchain.storage.uri import FetchPolicy
 
 log = logging.getLogger("attestia.explorer")
 T = TypeVar("T")
 VERIFY_WAIT = 15.0
 """Seconds a request waits for a verify checklist being computed (then 503, retry)."""
-VERIFY_FETCH_TIMEOUT = 10.0
-"""Seconds each document the checklist reads may take (under the service's policy)."""
 PAGE_WAIT = 0.2
 """Seconds a record *page* waits for its checklist (computed in the background pool: ~0.2 s
 of web3 calls a record, uncached); after that the page shows the indexed record with the
@@ -102,7 +101,8 @@ class Explorer:
 
     def __init__(self, engine: Engine, attestia: Attestia, data_dir: Path | None = None,
                  *, fetch: FetchPolicy | None = None, verify_workers: int = 2,
-                 verify_queue: int = 16, page_wait: float = PAGE_WAIT) -> None:
+                 verify_queue: int = 16, page_wait: float = PAGE_WAIT,
+                 verify_processes: int = 0) -> None:
         self.engine = engine
         self.attestia = attestia
         self.data_dir = data_dir
@@ -114,6 +114,10 @@ class Explorer:
         self._checks = BoundedPool("verify", workers=verify_workers, capacity=verify_queue)
         self._clock: tuple[int, int] | None = None
         self.page_wait = page_wait
+        self._processes = None if verify_processes < 1 else ProcessChecks(
+            attestia, self.fetch, data_dir, verify_processes)
+        """The checklist in child processes (``offchain.explorer.checks``); 0: on the pool's
+        threads in this process."""
 
     # -- plumbing ----------------------------------------------------------------------------
     def indexed_block(self) -> int:
@@ -232,15 +236,9 @@ class Explorer:
                        "slow to answer); retry in a few seconds") from None
 
     def _verify(self, record: dict[str, Any]) -> dict[str, Any]:
-        from offchain.verify import RecordRef, VerifyOptions, verify
-
-        rid = bytes.fromhex(record["requestId"][2:])
-        batch = bytes.fromhex(record["batchId"][2:]) if record["batchId"] else None
-        with fetch_policy(dataclasses.replace(self.fetch, timeout=VERIFY_FETCH_TIMEOUT)):
-            report = verify(self.attestia, RecordRef(request_id=rid, batch_id=batch),
-                            VerifyOptions(data_dir=self.data_dir,
-                                          local_roots=self.fetch.publish_dirs))
-        return report.to_json()
+        if self._processes is not None:
+            return self._processes.verify(record)
+        return verify_record(self.attestia, self.fetch, self.data_dir, record)
 
     def model(self, model_id: str) -> dict[str, Any]:
         model = self.read(Q.get_model, model_id)

@@ -438,3 +438,20 @@ def test_a_record_page_does_not_wait_behind_other_checks(indexed: Explorer,
     while "being computed" in client.get(f"/record/{explorer_flow.market_records[1]}").text:
         assert time.monotonic() < deadline  # the queued check ran once the pool was free
         time.sleep(0.1)
+
+
+def test_the_checklist_in_a_child_process_is_the_same(indexed: Explorer,
+                                                      explorer_flow: Flow) -> None:
+    """`attestia explorer` runs the checklist in child processes (off the web server's GIL):
+    the same report as in-process, for a single record and a batch leaf."""
+    from offchain.explorer.checks import ProcessChecks
+
+    children = ProcessChecks(explorer_flow.attestia, explorer_flow.fetch_policy,
+                             explorer_flow.settings.data_dir, 1)
+    try:
+        leaf = indexed.batch(explorer_flow.good_batch)["check"]["leaves"][0]["requestId"]
+        for rid in (explorer_flow.demo_records[2], leaf):
+            record = indexed.read(Q.get_record, rid)
+            assert children.verify(record) == indexed.verify(rid)
+    finally:
+        children.close()
