@@ -124,6 +124,7 @@ def test_attestia_explorer_serves_and_indexes(explorer_flow: Flow) -> None:
     assert (explorer_flow.settings.data_dir / "explorer.sqlite").is_file()
 
 
+@pytest.mark.slow  # ~15 s quiet: two server processes and two checklist processes start
 def test_explorer_with_two_worker_processes(explorer_flow: Flow, tmp_path: Path) -> None:
     """`attestia explorer --workers 2`: two server processes (each building its app from the
     spec this process wrote), the indexer once in this process; both serve pages, HEAD, the
