@@ -156,6 +156,7 @@ def explorer_cmd(
     import uvicorn
 
     from offchain.explorer.app import RateLimit, create_app
+    from offchain.explorer.checks import VERIFY_PROCESSES
     from offchain.explorer.service import Explorer
 
     _logging()
@@ -182,11 +183,6 @@ def explorer_cmd(
             _serve_workers(ctx, attestia, db, fetch, allow, rate, links, host, port, workers)
     finally:
         stop.set()
-
-
-VERIFY_PROCESSES = 2
-"""Child processes running the verify checklist, per server process (``--workers 1``; one
-each with more workers): off the web server's GIL (``offchain.explorer.checks``)."""
 
 
 def _serve_workers(ctx: typer.Context, attestia: Any, db: str | None, fetch: Any,

@@ -23,6 +23,10 @@ from offchain.errors import ChainError
 from offchain.registry import Attestia
 from offchain.storage.uri import FetchPolicy, fetch_policy
 
+VERIFY_PROCESSES = 1
+"""Child processes running the checklist per server process of ``attestia explorer``: at
+most a core's worth of checks each, so a flood of uncached records cannot take every core
+from the pages."""
 VERIFY_FETCH_TIMEOUT = 10.0
 """Seconds each document the checklist reads may take (under the service's policy)."""
 

@@ -45,6 +45,7 @@ def app_from_spec() -> Any:
     from offchain.chain.plan import Deployment
     from offchain.config import load_settings
     from offchain.explorer.app import RateLimit, create_app
+    from offchain.explorer.checks import VERIFY_PROCESSES
     from offchain.explorer.service import Explorer
     from offchain.indexer import open_engine
     from offchain.registry import Attestia
@@ -58,6 +59,6 @@ def app_from_spec() -> Any:
     fetch = FetchPolicy.for_service([Path(d) for d in spec.publish_dirs], allow=spec.allow,
                                     secret_dirs=(settings.home, settings.data_dir))
     explorer = Explorer(open_engine(spec.db), attestia, Path(spec.data_dir), fetch=fetch,
-                        verify_processes=1)  # per server process
+                        verify_processes=VERIFY_PROCESSES)
     return create_app(explorer, rate_limit=RateLimit(spec.rate, burst=max(1.0, spec.rate * 5)),
                       chain_explorer=spec.chain_explorer)
