@@ -10,7 +10,8 @@ service's ``FetchPolicy`` (``offchain.storage.uri.fetch_policy``), and a request
 most ``VERIFY_WAIT`` seconds: a hanging document costs one pool thread, not the web server's.
 
 Live answers are cached per record and indexed block (anything that can change with the
-chain: verify, revocation, stake, claims).
+chain: verify, revocation, stake, claims), and so are the few answers that read the whole
+index (the status counts, the epochs, a contributor's attributions).
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ class Explorer:
 
     # -- answers -----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        out = self.read(Q.status)
+        out = dict(self._cache.get(("status", self.indexed_block()), lambda: self.read(Q.status)))
         try:
             out["head"] = int(self.attestia.chain.w3.eth.block_number)
         except (AttestiaError, OSError):
@@ -155,7 +156,8 @@ class Explorer:
     def epochs(self) -> list[dict[str, Any]]:
         """Epochs with their start and end (``Q.list_epochs``)."""
         genesis, length = self.epoch_clock() or (None, None)
-        return self.read(Q.list_epochs, genesis=genesis, epoch_length=length)
+        return self._cache.get(("epochs", self.indexed_block()), lambda: self.read(
+            Q.list_epochs, genesis=genesis, epoch_length=length))
 
     def record(self, request_id: str) -> dict[str, Any]:
         record = self.read(Q.get_record, request_id)
@@ -283,7 +285,9 @@ class Explorer:
                 "registeredAt": w.registeredAt, "active": w.active}
 
     def contributor(self, account: str) -> dict[str, Any]:
-        out = self.read(Q.get_contributor, account)
+        # indexed rows only change with the indexed block: one read per account and block
+        out = dict(self._cache.get(("contributor", account, self.indexed_block()),
+                                   lambda: self.read(Q.get_contributor, account)))
         out["rewards"] = self._cache.get(("rewards", account, self.indexed_block()),
                                          lambda: self._rewards(account))
         return out
