@@ -1,6 +1,7 @@
 """Benchmark the explorer: indexing throughput and API latency; prints one JSON object.
 
-    .venv/bin/python bench/explorer.py [--records 10000] [--requests 200] [--no-postgres]
+    .venv/bin/python bench/explorer.py [--records 10000] [--requests 400] [--clients 20]
+                                       [--workers 1,2] [--no-postgres]
 
 Starts its own Anvil (temporary data dir, free port), deploys, registers a model with a
 5-contributor roster and a worker key, then writes ``--records`` single records fast:
@@ -10,10 +11,15 @@ JSON-RPC) in the next block. Then:
 
 * ``index_events_per_s``: a fresh database indexed from the deployment to the head in one
   ``Indexer.step()`` (every event of the three contracts; wall time over events);
-* ``record_page_ms`` / ``contributor_page_ms`` (and their ``api_`` JSON twins): p50 and p99
-  over ``--requests`` GETs through a real HTTP server (uvicorn in this process), a random
-  record each time (so the verify checklist mostly runs uncached) and one of the five
-  contributors (each attributed in every record).
+* per page type (``PAGE_TYPES``: the record page and its JSON twin, a contributor's page and
+  its twin, the record list, the home page, a search by id prefix, the epochs), p50 and p99
+  in ms and the throughput, with ``--clients`` (20) clients asking at once, one after
+  another with no pause, ``--requests`` answers in all, through ``attestia explorer
+  --no-index --workers N`` (a real server process) for each N of ``--workers`` (1,2): a
+  random record each time (so the verify checklist mostly runs uncached) and one of the
+  five contributors (each attributed in every record). For the record page also
+  ``checklist_pending``: the answers that showed the record while its checklist was still
+  being computed in the background (``offchain.explorer.service.PAGE_WAIT``).
 
 Both on SQLite and, when PostgreSQL 15 is installed, on a server this script starts itself.
 Progress goes to stderr; the machine's load average is reported with the figures.
@@ -40,7 +46,8 @@ import requests
 from eth_account import Account
 from eth_utils import keccak
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 from bench.private_chain import reuse_build, stop_on_sigterm  # noqa: E402
 from offchain.chain.accounts import dev_account  # noqa: E402
@@ -193,12 +200,114 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": round(statistics.median(ordered), 2), "p99": round(p99, 2)}
 
 
-def measure(attestia: Attestia, url: str, ids: list[str], requests_n: int,
-            data_dir: Path) -> dict[str, Any]:
-    import uvicorn
+PAGE_TYPES = ("record_page", "api_record", "contributor_page", "api_contributor",
+              "records_page", "home_page", "search", "epochs_page")
+"""The page types each measured: a record page runs the verify checklist (uncached for most
+records: each request picks a random one), the contributor's attributes ~4,000 records."""
 
-    from offchain.explorer.app import RateLimit, create_app
-    from offchain.explorer.service import Explorer
+
+def paths_of(kind: str, ids: list[str], rng: random.Random) -> str:
+    if kind == "record_page":
+        return f"/record/{rng.choice(ids)}"
+    if kind == "api_record":
+        return f"/api/records/{rng.choice(ids)}"
+    if kind == "contributor_page":
+        return f"/contributor/{rng.choice(ROSTER)}"
+    if kind == "api_contributor":
+        return f"/api/contributors/{rng.choice(ROSTER)}"
+    if kind == "records_page":
+        return "/records"
+    if kind == "home_page":
+        return "/"
+    if kind == "search":
+        return f"/api/search?q={rng.choice(ids)[:12]}"
+    return "/epochs"
+
+
+def load(base: str, kind: str, ids: list[str], clients: int, per_client: int
+         ) -> dict[str, Any]:
+    """``clients`` threads, each with its own connection, asking one after another (no pause)
+    for ``per_client`` pages of ``kind``: latency percentiles over every answer, and the
+    throughput of the whole run."""
+    samples: list[float] = []
+    failures: list[str] = []
+    pending = [0]
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        session = requests.Session()
+        mine: list[float] = []
+        for _ in range(per_client):
+            path = paths_of(kind, ids, rng)
+            begin = time.perf_counter()
+            response = session.get(base + path, timeout=60)
+            mine.append((time.perf_counter() - begin) * 1000)
+            if response.status_code != 200:
+                with lock:
+                    failures.append(f"{path}: HTTP {response.status_code}")
+            elif kind == "record_page" and "being computed" in response.text:
+                with lock:
+                    pending[0] += 1
+        with lock:
+            samples.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(hash((kind, i)) & 0xFFFF,))
+               for i in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{kind}: {len(failures)} failed, e.g. {failures[0]}")
+    out = percentiles(samples) | {"n": len(samples), "per_s": round(len(samples) / wall, 1)}
+    if kind == "record_page":  # pages that showed the record before its checklist was done
+        out["checklist_pending"] = pending[0]
+    return out
+
+
+class Served:
+    """``attestia explorer --no-index --workers N`` on a free port (a real server process,
+    as a user runs it), stopped on exit."""
+
+    def __init__(self, home: Path, rpc_url: str, db: str, workers: int) -> None:
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
+        env |= {"ATTESTIA_HOME": str(home), "PYTHONPATH": str(REPO)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "offchain.cli.main", "--rpc-url", rpc_url, "explorer",
+             "--no-index", "--db", db, "--port", str(self.port), "--workers", str(workers),
+             "--rate-limit", "1000000"],
+            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Served:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the explorer exited: {self.process.stderr.read()[-2000:]}"
+                                   if self.process.stderr else "the explorer exited")
+            try:
+                if requests.get(self.base + "/api/status", timeout=5).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the explorer did not answer within 120 s")
+
+    def __exit__(self, *_: Any) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def measure(attestia: Attestia, url: str, ids: list[str], requests_n: int, home: Path,
+            clients: int, workers: list[int]) -> dict[str, Any]:
     from offchain.indexer import Indexer, open_engine
 
     engine = open_engine(url)
@@ -206,43 +315,19 @@ def measure(attestia: Attestia, url: str, ids: list[str], requests_n: int,
     started = time.perf_counter()
     stats = indexer.step()
     seconds = time.perf_counter() - started
+    engine.dispose()
     out: dict[str, Any] = {"events": stats.events, "index_seconds": round(seconds, 2),
                            "index_events_per_s": round(stats.events / seconds)}
     say(f"indexed {stats.events} events in {seconds:.1f} s")
-    port = free_port()
-    unlimited = RateLimit(rate=1e9, burst=1e9)  # one client asking as fast as it can
-    server = uvicorn.Server(uvicorn.Config(create_app(Explorer(engine, attestia, data_dir),
-                                                      rate_limit=unlimited),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    base = f"http://127.0.0.1:{port}"
-    session = requests.Session()
-    rng = random.Random(11)
-    try:
-        for name, paths in (
-            ("record_page_ms", [f"/record/{rng.choice(ids)}" for _ in range(requests_n)]),
-            ("api_record_ms", [f"/api/records/{rng.choice(ids)}" for _ in range(requests_n)]),
-            ("contributor_page_ms", [f"/contributor/{rng.choice(ROSTER)}"
-                                     for _ in range(requests_n)]),
-            ("api_contributor_ms", [f"/api/contributors/{rng.choice(ROSTER)}"
-                                    for _ in range(requests_n)]),
-        ):
-            samples = []
-            for path in paths:
-                begin = time.perf_counter()
-                response = session.get(base + path, timeout=60)
-                samples.append((time.perf_counter() - begin) * 1000)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{path}: HTTP {response.status_code}")
-            out[name] = percentiles(samples)
-            say(f"{name}: {out[name]}")
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        engine.dispose()
+    per_client = max(1, requests_n // clients)
+    for n in workers:
+        served: dict[str, Any] = {"clients": clients}
+        with Served(home, attestia.chain.url, url, n) as server:
+            load(server.base, "record_page", ids, clients, 2)  # warm-up: imports, pools
+            for kind in PAGE_TYPES:
+                served[kind] = load(server.base, kind, ids, clients, per_client)
+                say(f"workers={n} {kind}: {served[kind]}")
+        out[f"workers_{n}"] = served
     return out
 
 
@@ -273,9 +358,19 @@ def start_postgres() -> tuple[str, Path, list[str]] | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000)
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=400,
+                        help="answers per page type (split among the clients)")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--workers", default="1,2",
+                        help="server processes (attestia explorer --workers), comma-separated")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
+    try:
+        workers = [int(w) for w in args.workers.split(",")]
+    except ValueError:
+        parser.error(f"--workers must be numbers separated by commas, got {args.workers!r}")
+    if args.clients < 1 or args.requests < 1 or any(w < 1 for w in workers):
+        parser.error("--clients, --requests and --workers must be at least 1")
     stop_on_sigterm()
     tmp = Path(tempfile.mkdtemp(prefix="attestia-bench-explorer-"))
     reuse_build(tmp)
@@ -292,12 +387,13 @@ def main() -> None:
         _, ids = build_chain(attestia, args.records)
         result["build_chain_s"] = round(time.perf_counter() - started, 1)
         say(f"{args.records} records on chain in {result['build_chain_s']} s")
+        result["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
         result["sqlite"] = measure(attestia, f"sqlite:///{tmp / 'explorer.sqlite'}", ids,
-                                   args.requests, settings.data_dir)
+                                   args.requests, tmp, args.clients, workers)
         pg = None if args.no_postgres else start_postgres()
         if pg is not None:
-            result["postgresql"] = measure(attestia, pg[0], ids, args.requests,
-                                           settings.data_dir)
+            result["postgresql"] = measure(attestia, pg[0], ids, args.requests, tmp,
+                                           args.clients, workers)
         else:
             result["postgresql"] = "skipped: " + ("--no-postgres" if args.no_postgres else
                                                   f"PostgreSQL 15 not installed ({PG_BIN})")

@@ -120,6 +120,14 @@ def explorer_cmd(
     allow: str = typer.Option(None, "--allow-fetch", metavar="ADDRESSES", help=_ALLOW_HELP),
     rate: float = typer.Option(20.0, "--rate-limit", help="Requests per second per client "
                                "(bursts up to 5 s of it; then 429)."),
+    workers: int = typer.Option(1, "--workers", help="Server processes (uvicorn workers; "
+                                "each has its own rate limits and caches). The indexer runs "
+                                "once, in this process."),
+    chain_explorer: str = typer.Option(
+        None, "--chain-explorer", metavar="URL", envvar="ATTESTIA_CHAIN_EXPLORER",
+        help="Link addresses and transactions to a public chain explorer at URL/address/0x… "
+             "and URL/tx/0x… (https://, or http://localhost for a local one), e.g. "
+             "https://etherscan.io. Default: no such links (a local chain has none)."),
 ) -> None:
     """Serve the web explorer and its REST API (and index the chain in the same process).
 
@@ -128,12 +136,16 @@ def explorer_cmd(
     import threading
 
     from offchain.errors import ConfigError
+    from offchain.explorer.render import chain_explorer_base
 
     if not 0 < port < 65536:
         raise ConfigError(f"--port must be 1..65535, got {port}")
     _check_options(db, 1, 1)
     if rate <= 0:
         raise ConfigError(f"--rate-limit must be above 0, got {rate}")
+    if not 1 <= workers <= 64:
+        raise ConfigError(f"--workers must be 1..64, got {workers}")
+    links = None if chain_explorer is None else chain_explorer_base(chain_explorer)
     fetch = _fetch_policy(ctx, publish_dir, allow)
     with socket.socket() as probe:
         try:
@@ -144,6 +156,7 @@ def explorer_cmd(
     import uvicorn
 
     from offchain.explorer.app import RateLimit, create_app
+    from offchain.explorer.checks import VERIFY_PROCESSES
     from offchain.explorer.service import Explorer
 
     _logging()
@@ -153,17 +166,56 @@ def explorer_cmd(
         threading.Thread(target=indexer.run, args=(stop,), kwargs={"on_cycle": _report},
                          name="indexer", daemon=True).start()
     settings = settings_of(ctx)
-    app = create_app(Explorer(engine, attestia, settings.data_dir, fetch=fetch),
-                     rate_limit=RateLimit(rate, burst=max(1.0, rate * 5)))
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     console.print(f"explorer: http://{shown}:{port}  (API docs at /docs; chain "
                   f"{attestia.chain.chain_id}, registry {attestia.registry.address}; "
-                  f"{'not indexing' if no_index else 'indexing in this process'})",
+                  f"{'not indexing' if no_index else 'indexing in this process'}"
+                  f"{f'; {workers} worker processes' if workers > 1 else ''})",
                   highlight=False, soft_wrap=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        if workers == 1:
+            app = create_app(Explorer(engine, attestia, settings.data_dir, fetch=fetch,
+                                      verify_processes=VERIFY_PROCESSES),
+                             rate_limit=RateLimit(rate, burst=max(1.0, rate * 5)),
+                             chain_explorer=links)
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+        else:
+            _serve_workers(ctx, attestia, db, fetch, allow, rate, links, host, port, workers)
     finally:
         stop.set()
+
+
+def _serve_workers(ctx: typer.Context, attestia: Any, db: str | None, fetch: Any,
+                   allow: str | None, rate: float, links: str | None, host: str, port: int,
+                   workers: int) -> None:
+    """``workers`` uvicorn processes, each building its app from a spec file this process
+    writes (``offchain.explorer.serve``) and removes on exit."""
+    import os
+    import tempfile
+
+    import uvicorn
+
+    from offchain.explorer.serve import SPEC_ENV, ServeSpec
+    from offchain.indexer import default_url
+    from offchain.storage.uri import ALLOW_ENV
+
+    settings = settings_of(ctx)
+    spec = ServeSpec(home=str(settings.home), data_dir=str(settings.data_dir),
+                     rpc_url=str(attestia.chain.url), deployment=attestia.deployment.to_json(),
+                     db=db or default_url(settings.data_dir),
+                     publish_dirs=[str(d) for d in fetch.publish_dirs],
+                     allow=allow if allow is not None else os.environ.get(ALLOW_ENV, ""),
+                     rate=rate, chain_explorer=links)
+    handle, name = tempfile.mkstemp(prefix="explorer-spec-", suffix=".json")
+    os.close(handle)
+    path = Path(name)
+    try:
+        spec.write(path)
+        os.environ[SPEC_ENV] = str(path)
+        uvicorn.run("offchain.explorer.serve:app_from_spec", factory=True, host=host,
+                    port=port, workers=workers, log_level="warning")
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -107,13 +107,27 @@ def router(explorer: Explorer) -> APIRouter:
 
     @api.get("/api/epochs", tags=["epochs"])
     def api_epochs() -> list[dict[str, Any]]:
-        """Epochs: records, pools, deposits, sweeps and reward roots with their status."""
-        return explorer.read(Q.list_epochs)
+        """Epochs: start and end (`startsAt`, `endsAt`), records, pools, deposits, sweeps and
+        reward roots with their state (`attestia rewards status`'s words: pending, claimable,
+        superseded, cancelled)."""
+        return explorer.epochs()
+
+    @api.get("/api/disputes", tags=["disputes"])
+    def api_disputes(limit: str | None = None, cursor: str | None = None) -> dict[str, Any]:
+        """Attribution disputes, newest opened first: state (open, responded, fraud,
+        no_response, worker_won), challenger, bond, the deadline of the next step."""
+        return explorer.read(Q.list_disputes,
+                             limit=P.limit(P.integer(limit, "limit"), Q.DEFAULT_LIMIT),
+                             cursor=P.cursor(cursor)).to_json()
 
     @api.get("/api/search", tags=["search"])
-    def api_search(q: str = "") -> dict[str, str]:
-        """What a record/model/batch id or an address names."""
-        kind, key = explorer.read(Q.search, q[:200])
-        return {"kind": kind, "id": key, "url": url_of(kind, key)}
+    def api_search(q: str = "") -> dict[str, Any]:
+        """Everything a query names: a record, batch leaf, model or batch id, a transaction
+        hash, an address, or the first 6+ hex digits of any of them (`matches`, at most
+        20; `more` when there were others); 404 for none, 400 for a malformed query."""
+        found = explorer.read(Q.search, P.search_text(q[:200]))
+        for match in found["matches"]:
+            match["url"] = url_of(match["kind"], match["id"])
+        return {"query": q[:200]} | found
 
     return api

@@ -1,7 +1,8 @@
 """The explorer's web application: the JSON API under ``/api`` (``api``; OpenAPI at ``/docs``,
 served from local files) and server-rendered pages (``pages``), in one FastAPI app.
 
-Read-only and public: every route is a GET, every parameter is checked
+Read-only and public: every route is a GET (and a HEAD, answered like the GET without its
+body: ``HeadAsGet``), every parameter is checked
 (``offchain.explorer.params``) before a query, page sizes are capped, each client has a rate
 limit (``RateLimit``: then 429), and every failure is a 4xx/5xx answer with a JSON error
 (``{"error": ...}``) under ``/api`` and ``/verify``, or an HTML page elsewhere. Templates
@@ -15,22 +16,23 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from offchain import __version__
 from offchain.errors import AttestiaError
-from offchain.explorer import api, pages
+from offchain.explorer import api, exports, pages
 from offchain.explorer import params as P
 from offchain.explorer import queries as Q
-from offchain.explorer.render import HERE, PAGE_CSP, Pages
+from offchain.explorer.render import HERE, PAGE_CSP, ChainLinks, Pages
 from offchain.explorer.service import Explorer
 from offchain.indexer.files import Busy
 
@@ -63,40 +65,84 @@ class RateLimit:
         return wait
 
 
-def create_app(explorer: Explorer, *, rate_limit: RateLimit | None = None) -> FastAPI:
-    """The app over ``explorer``; ``rate_limit`` None: ``RateLimit()``'s defaults."""
+class HeadAsGet:
+    """HEAD answered exactly like GET (status and headers, Content-Length included) without
+    the body, on every route: the request goes through as a GET and the body is dropped on
+    the way out. (FastAPI's GET routes answer HEAD with 405.)"""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headless(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app(dict(scope, method="GET"), receive, headless)
+
+
+def create_app(explorer: Explorer, *, rate_limit: RateLimit | None = None,
+               chain_explorer: str | None = None) -> FastAPI:
+    """The app over ``explorer``; ``rate_limit`` None: ``RateLimit()``'s defaults;
+    ``chain_explorer``: a public chain explorer's base URL for links to addresses and
+    transactions (None: no such links; checked by ``render.chain_explorer_base``)."""
     app = FastAPIOffline(
         title="Attestia explorer API", version=__version__,
         description="Read-only API over the indexed Attestia contracts: records, attribution, "
         "models, workers, contributors, batches, epochs, and the `attestia verify` checklist. "
         "Errors are `{\"error\": message}` with a 4xx status (5xx only when the chain or "
         "database is unavailable).")
-    rendered = Pages()
+    rendered = Pages(ChainLinks(chain_explorer))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    _headers(app, rate_limit or RateLimit())
+    app.add_middleware(Guard, limit=rate_limit or RateLimit())
     _errors(app, rendered)
     app.include_router(api.router(explorer))
+    app.include_router(exports.router(explorer))
     app.include_router(pages.router(explorer, rendered))
+    app.add_middleware(HeadAsGet)
     return app
 
 
-def _headers(app: FastAPI, limit: RateLimit) -> None:
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                      ) -> Response:
-        wait = limit.wait_for(request.client.host if request.client else "")
+class Guard:
+    """Every answer's security headers, and the rate limit (429 before any work). A plain
+    ASGI middleware: ``@app.middleware("http")`` costs a task and two streams per request."""
+
+    def __init__(self, app: Any, limit: RateLimit) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        docs = scope["path"].startswith(("/docs", "/redoc", "/static-offline-docs"))
+
+        async def secured(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer"
+                if not docs:
+                    headers["Content-Security-Policy"] = PAGE_CSP
+            await send(message)
+
+        wait = self.limit.wait_for(client[0] if client else "")
         if wait:
-            response: Response = JSONResponse(
+            refused = JSONResponse(
                 {"error": f"too many requests from this address: retry in {wait:.1f} s",
                  "status": 429}, status_code=429,
                 headers={"Retry-After": str(max(1, math.ceil(wait)))})
-        else:
-            response = await call_next(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        if not request.url.path.startswith(("/docs", "/redoc", "/static-offline-docs")):
-            response.headers["Content-Security-Policy"] = PAGE_CSP
-        return response
+            await refused(scope, receive, secured)
+            return
+        await self.app(scope, receive, secured)
 
 
 def _errors(app: FastAPI, rendered: Pages) -> None:

@@ -4,6 +4,7 @@ what its API twin reads and renders it with ``render.Pages``."""
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -26,8 +27,15 @@ def router(explorer: Explorer, pages: Pages) -> APIRouter:
 
     @web.get("/search")
     def search(q: str = "") -> Response:
-        kind, key = explorer.read(Q.search, q[:200])
-        return RedirectResponse(url_of(kind, key), status_code=303)
+        """One match with a page: that page; several: the list; none: a 404 page saying so;
+        a malformed query: a 400 page."""
+        found = explorer.read(Q.search, P.search_text(q[:200]))
+        for match in found["matches"]:
+            match["url"] = url_of(match["kind"], match["id"])
+        matches = found["matches"]
+        if len(matches) == 1 and matches[0]["url"] is not None:
+            return RedirectResponse(matches[0]["url"], status_code=303)
+        return page("search.html", query=q[:200], matches=matches, more=found["more"])
 
     @web.get("/records")
     def records_page(model: str | None = None, worker: str | None = None,
@@ -43,14 +51,13 @@ def router(explorer: Explorer, pages: Pages) -> APIRouter:
                                    "proof": proof, "epoch": epoch, "status": status}.items()
                  if v}
         return page("records.html", records=result.items, next_cursor=result.next_cursor,
-                    filters=shown)
+                    filters=shown, csv_query=urlencode(shown))
 
     @web.get("/record/{request_id}")
     def record_page(request_id: str) -> HTMLResponse:
         key = P.bytes32(request_id, "record id")
-        record = explorer.record(key)
-        report = explorer.verify(key)
-        return page("record.html", record=record, report=report,
+        record, report = explorer.record_page(key)
+        return page("record.html", record=record, report=report, now=explorer.chain_time(),
                     chart=charts.bars([(s["account"], s["percent"]) for s in record["shares"]],
                                       title="Attribution per contributor", unit=" %"))
 
@@ -106,6 +113,14 @@ def router(explorer: Explorer, pages: Pages) -> APIRouter:
 
     @web.get("/epochs")
     def epochs_page() -> HTMLResponse:
-        return page("epochs.html", epochs=explorer.read(Q.list_epochs))
+        return page("epochs.html", epochs=explorer.epochs(), now=explorer.chain_time())
+
+    @web.get("/disputes")
+    def disputes_page(limit: str | None = None, cursor: str | None = None) -> HTMLResponse:
+        result = explorer.read(Q.list_disputes,
+                               limit=P.limit(P.integer(limit, "limit"), Q.DEFAULT_LIMIT),
+                               cursor=P.cursor(cursor))
+        return page("disputes.html", disputes=result.items, next_cursor=result.next_cursor,
+                    now=explorer.chain_time())
 
     return web

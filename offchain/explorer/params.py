@@ -123,3 +123,28 @@ def record_filters(model: str | None, worker: str | None, contributor: str | Non
 def _show(text: object) -> str:
     shown = repr(text)
     return shown if len(shown) <= 80 else shown[:77] + "...'"
+
+
+MIN_PREFIX = 6
+"""Hex digits a search needs at least (fewer would match a good part of the index)."""
+_HEX = re.compile(r"^(?:0x)?([0-9a-fA-F]+)$")
+_LEAF = re.compile(r"^batch:(0x[0-9a-fA-F]{64}):(\d{1,9})$")
+
+
+def search_text(text: str | None) -> tuple[str, str, int]:
+    """What a search asks for: ``("leaf", batch id, index)`` for ``batch:0x<id>:<index>``,
+    else ``("hex", lower-case digits without 0x, 0)``: a whole id, hash or address, or a prefix
+    of one (at least ``MIN_PREFIX`` digits, at most 64)."""
+    value = (text or "").strip()
+    leaf = _LEAF.match(value)
+    if leaf is not None:
+        return "leaf", leaf.group(1).lower(), int(leaf.group(2))
+    if value.startswith("batch:"):
+        raise BadInput(f"a batch leaf is batch:0x<batch id: 64 hex digits>:<index>, got "
+                       f"{_show(text)}")
+    digits = _HEX.match(value)
+    if digits is None or not MIN_PREFIX <= len(digits.group(1)) <= 64:
+        raise BadInput(f"search for an id, transaction hash or address, or the first "
+                       f"{MIN_PREFIX} or more hex digits of one (0x optional), or "
+                       f"batch:0x<batch id>:<index>; got {_show(text)}")
+    return "hex", digits.group(1).lower(), 0

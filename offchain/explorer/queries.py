@@ -6,7 +6,7 @@ the chain.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from offchain.protocol import (
     PROOF_KIND_NAMES,
     Inference,
     Split,
+    epoch_end,
     kinds_of,
     leaf_dispute_id,
     leaf_hash,
@@ -64,6 +65,17 @@ def status(conn: Connection) -> dict[str, Any]:
         "contributors": int(conn.execute(select(func.count(func.distinct(
             S.shares.c.account)))).scalar() or 0),
     }
+
+
+def chain_time(conn: Connection) -> int | None:
+    """The chain's time as indexed: the timestamp of the last block written (deadlines and
+    timelocks are compared with block time, not the server's clock)."""
+    current = S.read_cursor(conn)
+    if current is None:
+        return None
+    stamp = conn.execute(select(S.blocks.c.timestamp).where(
+        S.blocks.c.number == current[0])).scalar()
+    return None if stamp is None else int(stamp)
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -187,13 +199,10 @@ def get_record(conn: Connection, request_id: str) -> dict[str, Any]:
             "payout": {"epoch": int(leaf.epoch), "contributorCut": leaf.pool},
             "shares": _shares(conn, label, int(leaf.pool)),
         }
-    dispute = conn.execute(select(S.disputes).where(S.disputes.c.request_id == dispute_id)
-                           .order_by(S.disputes.c.block.desc(),
-                                     S.disputes.c.log_index.desc())).first()
-    out["dispute"] = None if dispute is None else {
-        "state": dispute.state, "data": dispute.data, "timestamp": int(dispute.timestamp),
-        "block": int(dispute.block)}
-    if dispute is not None and row is None:
+    rows = conn.execute(select(S.disputes).where(S.disputes.c.request_id == dispute_id)
+                        .order_by(S.disputes.c.block, S.disputes.c.log_index)).all()
+    out["dispute"] = _dispute_json(rows)
+    if out["dispute"] is not None and row is None:
         out["status"] = "disputed"
         out["dispute"]["disputeId"] = dispute_id
     request = conn.execute(select(S.requests).where(S.requests.c.request_id == request_id)
@@ -203,6 +212,83 @@ def get_record(conn: Connection, request_id: str) -> dict[str, Any]:
         "createdAt": int(request.created_at), "block": int(request.block),
         "txHash": request.tx_hash}
     return out
+
+
+# -- disputes --------------------------------------------------------------------------------
+
+RESOLVED = ("fraud", "no_response", "worker_won")
+
+
+def _dispute_json(rows: Sequence[Any]) -> dict[str, Any] | None:
+    """A record's latest dispute from its rows (oldest first): opened by whom with what bond,
+    where it stands (``state``, the CLI's words: open, responded, fraud, no_response,
+    worker_won), and the deadline of its next step (``respondBy`` while open, ``proveBy``
+    once answered; none once resolved). None: never disputed."""
+    opened = [i for i, row in enumerate(rows) if row.state == "open"]
+    if not opened:
+        return None
+    game = rows[opened[-1]:]
+    first, latest = game[0], game[-1]
+    out: dict[str, Any] = {
+        "requestId": first.request_id, "state": latest.state,
+        "worker": first.data.get("worker"), "challenger": first.data.get("challenger"),
+        "bond": str(first.data.get("bond", "0")), "label": first.data.get("label"),
+        "openedAt": int(first.timestamp), "respondBy": first.data.get("respondBy"),
+        "proveBy": None, "traceRoot": None, "traceURI": None, "resolvedAt": None,
+        "fraud": None, "slashed": None, "resolvedBy": None,
+        "timestamp": int(latest.timestamp), "block": int(latest.block), "data": latest.data}
+    for row in game[1:]:
+        if row.state == "responded":
+            out |= {"proveBy": row.data.get("proveBy"), "traceRoot": row.data.get("traceRoot"),
+                    "traceURI": row.data.get("traceURI")}
+        elif row.state in RESOLVED:
+            kind = row.data.get("kind")
+            out |= {"resolvedAt": int(row.timestamp), "slashed": row.data.get("slashed"),
+                    "fraud": None if kind in (None, "none") else kind,
+                    "resolvedBy": row.data.get("by")}
+    out["deadline"] = (out["respondBy"] if latest.state == "open" else
+                       out["proveBy"] if latest.state == "responded" else None)
+    return out
+
+
+def list_disputes(conn: Connection, *, limit: int = DEFAULT_LIMIT,
+                  cursor: tuple[int, int] | None = None) -> Page:
+    """Disputes, newest opened first (``limit`` per page, ``cursor`` as the records')."""
+    d = S.disputes.c
+    query = select(d.request_id, d.block, d.log_index).where(d.state == "open")
+    if cursor is not None:
+        query = query.where(or_(d.block < cursor[0],
+                                and_(d.block == cursor[0], d.log_index < cursor[1])))
+    opened = conn.execute(query.order_by(d.block.desc(), d.log_index.desc())
+                          .limit(limit + 1)).all()
+    shown = opened[:limit]
+    by_request: dict[str, list[Any]] = defaultdict(list)
+    ids = sorted({row.request_id for row in shown})
+    for row in conn.execute(select(S.disputes).where(d.request_id.in_(ids))
+                            .order_by(d.block, d.log_index)):
+        by_request[row.request_id].append(row)
+    items = []
+    for row in shown:
+        start, end = _position(row), _later_open(by_request[row.request_id], row)
+        game = [r for r in by_request[row.request_id]
+                if start <= _position(r) and (end is None or _position(r) < end)]
+        dispute = _dispute_json(game)
+        if dispute is not None:
+            items.append(dispute)
+    following = None
+    if len(opened) > limit:
+        following = f"{int(shown[-1].block)}-{int(shown[-1].log_index)}"
+    return Page(items, following)
+
+
+def _position(row: Any) -> tuple[int, int]:
+    return int(row.block), int(row.log_index)
+
+
+def _later_open(rows: list[Any], opened: Any) -> tuple[int, int] | None:
+    """The position of the next dispute of the same record after ``opened`` (None: none)."""
+    later = [_position(r) for r in rows if r.state == "open" and _position(r) > _position(opened)]
+    return min(later) if later else None
 
 
 def _shares(conn: Connection, record: str, pool: int) -> list[dict[str, Any]]:
@@ -341,14 +427,17 @@ def get_contributor(conn: Connection, account: str, *, limit: int = 200) -> dict
     for row in rows:
         per_epoch[int(row.epoch)] += share_of(int(row.pool), int(row.bps))
         per_model[row.model_id].append(int(row.bps))
+    shown = rows[:limit]
+    leaves = _leaf_ids(conn, [row.record for row in shown])
     return {
         "account": account,
         "records": len(rows),
-        "attributions": [{"record": row.record, "modelId": row.model_id, "bps": int(row.bps),
+        "attributions": [{"record": row.record, "requestId": leaves.get(row.record, row.record),
+                          "modelId": row.model_id, "bps": int(row.bps),
                           "percent": int(row.bps) / 100, "epoch": int(row.epoch),
                           "timestamp": int(row.timestamp),
                           "amount": str(share_of(int(row.pool), int(row.bps)))}
-                         for row in rows[:limit]],
+                         for row in shown],
         "earningsPerEpoch": [{"epoch": e, "amount": str(a)} for e, a in sorted(per_epoch.items())],
         "earned": str(sum(per_epoch.values())),
         "models": [{"modelId": m, "records": len(b), "meanPercent": sum(b) / len(b) / 100}
@@ -357,6 +446,23 @@ def get_contributor(conn: Connection, account: str, *, limit: int = 200) -> dict
                     "timestamp": int(c.timestamp), "txHash": c.tx_hash} for c in claims],
         "claimed": str(max((int(c.cumulative) for c in claims), default=0)),
     }
+
+
+def _leaf_ids(conn: Connection, labels: list[str]) -> dict[str, str]:
+    """``batch:0x<batchId>:<index>`` -> the leaf's request id (its record page), for the
+    batch leaves among ``labels``."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for label in labels:
+        if label.startswith("batch:"):
+            _, batch, index = label.split(":")
+            wanted[batch].add(int(index))
+    out: dict[str, str] = {}
+    for batch, indexes in wanted.items():
+        for index, rid in conn.execute(select(S.leaves.c.leaf_index, S.leaves.c.request_id)
+                                       .where(S.leaves.c.batch_id == batch)
+                                       .where(S.leaves.c.leaf_index.in_(sorted(indexes)))):
+            out[f"batch:{batch}:{int(index)}"] = str(rid)
+    return out
 
 
 def cumulative_through(conn: Connection, epoch: int) -> tuple[dict[str, int], str | None]:
@@ -438,9 +544,25 @@ def batch_check(conn: Connection, batch_id: str) -> dict[str, Any] | None:
 
 # -- epochs ----------------------------------------------------------------------------------
 
-def list_epochs(conn: Connection) -> list[dict[str, Any]]:
-    """Per epoch: records, contributor pools (single records), batch deposits, what was swept,
-    and its reward roots (each proposal with its latest status)."""
+def root_state(status: str, ready_at: int, now: int | None, claimable: bool) -> str:
+    """A reward root's state in ``attestia rewards status``'s words: cancelled, claimable (the
+    root claims are checked against now), pending (its timelock runs), or superseded (a newer
+    root covers it: roots are cumulative)."""
+    if status == "cancelled":
+        return "cancelled"
+    if claimable:
+        return "claimable"
+    if status == "proposed" and (now is None or ready_at > now):
+        return "pending"
+    return "superseded"
+
+
+def list_epochs(conn: Connection, *, genesis: int | None = None,
+                epoch_length: int | None = None) -> list[dict[str, Any]]:
+    """Per epoch: its start and end (``startsAt``/``endsAt``, unix seconds, when the
+    registry's ``genesis`` and ``epoch_length`` are given, else None), records, contributor
+    pools (single records), batch deposits, what was swept, and its reward roots (each with
+    its state as ``attestia rewards status`` words it, as of the indexed chain time)."""
     out: dict[int, dict[str, Any]] = {}
 
     def entry(epoch: int) -> dict[str, Any]:
@@ -467,60 +589,128 @@ def list_epochs(conn: Connection) -> list[dict[str, Any]]:
                           "proposedAt": int(row.timestamp), "status": "proposed"}
         elif key in roots:
             roots[key]["status"] = row.kind
-    for (epoch, _), root in roots.items():
-        entry(epoch)["roots"].append(root)
+    now = chain_time(conn)
+    ready = [key for key, r in roots.items() if r["status"] != "cancelled"
+             and (r["status"] == "activated" or (now is not None and r["readyAt"] <= now))]
+    claimable = max(ready) if ready else None
+    for key, root in roots.items():
+        root["state"] = root_state(root.pop("status"), root["readyAt"], now, key == claimable)
+        entry(key[0])["roots"].append(root)
     for e in out.values():
         for amount in ("pool", "deposits", "swept"):
             e[amount] = str(e[amount])
+        e["startsAt"] = e["endsAt"] = None
+        if genesis is not None and epoch_length:
+            e["startsAt"] = genesis + e["epoch"] * epoch_length
+            e["endsAt"] = epoch_end(e["epoch"], genesis, epoch_length)
     return [out[k] for k in sorted(out, reverse=True)]
 
 
 # -- search ----------------------------------------------------------------------------------
 
-def search(conn: Connection, text: str) -> tuple[str, str]:
-    """(kind, id) of what ``text`` names: a record, batch leaf, model or batch id, or a
-    worker, contributor or requester address. Raises NotFound."""
-    value = text.strip()
-    if value.startswith("batch:"):
-        parts = value.split(":")
-        if len(parts) == 3 and _is_hex(parts[1], 32) and parts[2].isdigit():
-            leaf = conn.execute(select(S.leaves.c.request_id).where(and_(
-                S.leaves.c.batch_id == parts[1].lower(),
-                S.leaves.c.leaf_index == int(parts[2])))).scalar()
-            if leaf is not None:
-                return "record", str(leaf)
-        raise NotFound(f"no batch leaf {value}")
-    if _is_hex(value, 32):
-        key = value.lower()
-        for kind, column in (("record", S.records.c.request_id),
-                             ("record", S.leaves.c.request_id),
-                             ("model", S.models.c.model_id), ("batch", S.batches.c.batch_id)):
-            if conn.execute(select(column).where(column == key).limit(1)).first():
-                return kind, key
-        raise NotFound(f"nothing on the indexed chain has id {key}")
-    if _is_hex(value, 20):
-        from eth_utils import to_checksum_address
+SEARCH_LIMIT = 20
+"""Matches a search lists at most (``more`` says when there were others)."""
 
-        address = to_checksum_address(value.lower())
-        for kind, column in (("worker", S.worker_changes.c.signer),
-                             ("contributor", S.shares.c.account),
-                             ("contributor", S.claims.c.account),
-                             ("requester", S.records.c.requester)):
-            if conn.execute(select(column).where(column == address).limit(1)).first():
-                return kind, address
-        raise NotFound(f"{address} is no worker, contributor or requester on the indexed chain")
-    raise NotFound("search for a record, model or batch id (0x + 64 hex digits), "
-                   "batch:0x<batchId>:<index>, or an address (0x + 40 hex digits)")
+_ID_COLUMNS = (("record", S.records.c.request_id), ("record", S.leaves.c.request_id),
+               ("model", S.models.c.model_id), ("batch", S.batches.c.batch_id))
+_ADDRESS_COLUMNS = (("worker", S.worker_changes.c.signer), ("contributor", S.shares.c.account),
+                    ("contributor", S.claims.c.account), ("requester", S.records.c.requester))
 
 
-def _is_hex(text: str, size: int) -> bool:
-    if not text.lower().startswith("0x") or len(text) != 2 + 2 * size:
-        return False
-    try:
-        bytes.fromhex(text[2:])
-    except ValueError:
-        return False
-    return True
+def _prefix(column: Any, digits: str) -> Any:
+    """``column`` (lower-case 0x hex) starts with ``digits``: a range, so the index serves it
+    on both databases (hex digits sort below "g")."""
+    return and_(column >= "0x" + digits, column < "0x" + digits + "g")
+
+
+def _target(contract: str, name: str, args: dict[str, Any],
+            recorded: Callable[[str], bool]) -> tuple[str, str] | None:
+    """The page a transaction's event names: (kind, id), None for an event with no page of
+    its own."""
+    if "requestId" in args and contract == "Slasher" and name.startswith("Dispute"):
+        return "dispute", str(args["requestId"])
+    if "requestId" in args:
+        rid = str(args["requestId"])
+        return ("record", rid) if recorded(rid) else ("request", rid)
+    if "batchId" in args:
+        return "batch", str(args["batchId"])
+    if "modelId" in args:
+        return "model", str(args["modelId"])
+    if "signer" in args:
+        return "worker", str(args["signer"])
+    if name == "Claimed":
+        return "contributor", str(args["account"])
+    if ("epoch" in args and contract == "RewardDistributor") or name == "EpochSwept":
+        return "epoch", str(int(args["epoch"]))
+    return None
+
+
+def search(conn: Connection, query: tuple[str, str, int]) -> dict[str, Any]:
+    """What ``query`` (``params.search_text``) names: every record, batch leaf, model, batch,
+    worker, contributor, requester or transaction whose id, address or hash is it or starts
+    with it. ``{"matches": [{kind, id, what, txHash?}], "more": bool}``; raises NotFound for
+    none."""
+    kind, digits, index = query
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(kind: str, key: str, what: str, **extra: Any) -> None:
+        found.setdefault((kind, key), {"kind": kind, "id": key, "what": what, **extra})
+
+    if kind == "leaf":
+        leaf = conn.execute(select(S.leaves.c.request_id).where(and_(
+            S.leaves.c.batch_id == digits, S.leaves.c.leaf_index == index))).scalar()
+        if leaf is None:
+            raise NotFound(f"nothing found: no batch leaf batch:{digits}:{index} on the "
+                           "indexed chain")
+        return {"matches": [{"kind": "record", "id": str(leaf), "what": "batch leaf"}],
+                "more": False}
+    room = SEARCH_LIMIT + 1
+    # every id and hash has 64 digits: any query may be one, or start one
+    for what, column in _ID_COLUMNS:
+        for (key,) in conn.execute(select(column).where(_prefix(column, digits))
+                                   .distinct().limit(room)):
+            add(what, str(key), "batch leaf" if column is S.leaves.c.request_id else what)
+    recorded_ids = {k for (kind_, k) in found if kind_ == "record"}
+
+    def recorded(rid: str) -> bool:
+        if rid in recorded_ids:
+            return True
+        return any(conn.execute(select(c).where(c == rid).limit(1)).first()
+                   for c in (S.records.c.request_id, S.leaves.c.request_id))
+
+    e = S.events.c
+    rows = conn.execute(select(e.tx_hash, e["contract"], e.name, e.args)  # (a column)
+                        .where(_prefix(e.tx_hash, digits))
+                        .order_by(e.block, e.log_index).limit(room * 4)).all()
+    for tx, contract, name, args in rows:
+        target = _target(contract, name, dict(args or {}), recorded)
+        if target is None:
+            add("transaction", str(tx), f"transaction: {contract}.{name}", txHash=tx,
+                event=name)
+        else:
+            add(*target, f"transaction: {contract}.{name}", txHash=tx, event=name)
+    if len(digits) <= 40:
+        pattern = "0x" + digits + "%"
+        for what, column in _ADDRESS_COLUMNS:
+            if len(digits) == 40:  # the whole address: its checksum form, by the index
+                from eth_utils import to_checksum_address
+
+                where = column == to_checksum_address("0x" + digits)
+            else:
+                where = func.lower(column).like(pattern)
+            for (key,) in conn.execute(select(column).where(where).distinct().limit(room)):
+                add(what, str(key), what)
+    if not found:
+        raise NotFound(f"nothing found: no id, transaction or address on the indexed chain "
+                       f"is or starts with 0x{digits}")
+    # one address is a worker, a contributor and a requester: the first (most specific) kind
+    matches, seen = [], set()
+    for match in found.values():
+        if match["id"] in seen and match["kind"] in ("contributor", "requester"):
+            continue
+        seen.add(match["id"])
+        matches.append(match)
+    return {"matches": matches[:SEARCH_LIMIT], "more": len(matches) > SEARCH_LIMIT}
 
 
 PROOF_NAMES = {name: kind for kind, name in PROOF_KIND_NAMES.items()}

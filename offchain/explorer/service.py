@@ -4,17 +4,18 @@ worker's stake, the claimable root, the ``attestia verify`` checklist).
 
 A batch file is never fetched here: the page shows the verdict the indexer's background check
 stored (``offchain.indexer.files``), with its time. The verify checklist, which reads a
-worker's attestation document or a batch file, runs in a small bounded pool under the
+worker's attestation document or a batch file, runs in a small bounded pool (its jobs on
+threads here, or handed to child processes: ``offchain.explorer.checks``) under the
 service's ``FetchPolicy`` (``offchain.storage.uri.fetch_policy``), and a request waits for it at
 most ``VERIFY_WAIT`` seconds: a hanging document costs one pool thread, not the web server's.
 
 Live answers are cached per record and indexed block (anything that can change with the
-chain: verify, revocation, stake, claims).
+chain: verify, revocation, stake, claims), and so are the few answers that read the whole
+index (the status counts, the epochs, a contributor's attributions).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -28,19 +29,23 @@ from sqlalchemy import Engine
 
 from offchain.errors import AttestiaError
 from offchain.explorer import queries as Q
+from offchain.explorer.checks import ProcessChecks, verify_record
 from offchain.indexer import schema as S
 from offchain.indexer.batch_checks import BatchCheck
 from offchain.indexer.files import BoundedPool, Busy
 from offchain.protocol import Inference
 from offchain.registry import Attestia
-from offchain.storage.uri import FetchPolicy, fetch_policy
+from offchain.storage.uri import FetchPolicy
 
 log = logging.getLogger("attestia.explorer")
 T = TypeVar("T")
 VERIFY_WAIT = 15.0
 """Seconds a request waits for a verify checklist being computed (then 503, retry)."""
-VERIFY_FETCH_TIMEOUT = 10.0
-"""Seconds each document the checklist reads may take (under the service's policy)."""
+PAGE_WAIT = 0.2
+"""Seconds a record *page* waits for its checklist (computed in the background pool: ~0.2 s
+of web3 calls a record, uncached); after that the page shows the indexed record with the
+checklist marked as being computed (a reload shows it; ``/verify/{id}`` waits for it). Under
+many concurrent visitors of uncached records the page stays fast instead of queueing."""
 
 
 class _Cache:
@@ -97,7 +102,8 @@ class Explorer:
 
     def __init__(self, engine: Engine, attestia: Attestia, data_dir: Path | None = None,
                  *, fetch: FetchPolicy | None = None, verify_workers: int = 2,
-                 verify_queue: int = 16) -> None:
+                 verify_queue: int = 16, page_wait: float = PAGE_WAIT,
+                 verify_processes: int = 0) -> None:
         self.engine = engine
         self.attestia = attestia
         self.data_dir = data_dir
@@ -107,6 +113,12 @@ class Explorer:
         self._cache = _Cache()
         self._packages: dict[bytes, Any] = {}
         self._checks = BoundedPool("verify", workers=verify_workers, capacity=verify_queue)
+        self._clock: tuple[int, int] | None = None
+        self.page_wait = page_wait
+        self._processes = None if verify_processes < 1 else ProcessChecks(
+            attestia, self.fetch, data_dir, verify_processes)
+        """The checklist in child processes (``offchain.explorer.checks``); 0: on the pool's
+        threads in this process."""
 
     # -- plumbing ----------------------------------------------------------------------------
     def indexed_block(self) -> int:
@@ -120,12 +132,32 @@ class Explorer:
 
     # -- answers -----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        out = self.read(Q.status)
+        out = dict(self._cache.get(("status", self.indexed_block()), lambda: self.read(Q.status)))
         try:
             out["head"] = int(self.attestia.chain.w3.eth.block_number)
         except (AttestiaError, OSError):
             out["head"] = None
         return out
+
+    def epoch_clock(self) -> tuple[int, int] | None:
+        """The registry's (genesis, epoch length): immutable, read once; None while the chain
+        cannot answer."""
+        if self._clock is None:
+            try:
+                self._clock = (self.attestia.registry.genesis(),
+                               self.attestia.registry.epoch_length())
+            except (AttestiaError, OSError) as exc:
+                log.warning("explorer: the registry's epoch clock: %s", exc)
+        return self._clock
+
+    def chain_time(self) -> int | None:
+        return self.read(Q.chain_time)
+
+    def epochs(self) -> list[dict[str, Any]]:
+        """Epochs with their start and end (``Q.list_epochs``)."""
+        genesis, length = self.epoch_clock() or (None, None)
+        return self._cache.get(("epochs", self.indexed_block()), lambda: self.read(
+            Q.list_epochs, genesis=genesis, epoch_length=length))
 
     def record(self, request_id: str) -> dict[str, Any]:
         record = self.read(Q.get_record, request_id)
@@ -159,40 +191,56 @@ class Explorer:
     def verify(self, request_id: str) -> dict[str, Any]:
         """``attestia verify``'s checklist for a record (single or batch leaf), cached per
         record and indexed block."""
+        return self._checked(self.read(Q.get_record, request_id), VERIFY_WAIT)
+
+    def record_page(self, request_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """What a record page shows: the indexed record and, when computed within
+        ``page_wait`` seconds (or cached), its checklist and revocation status; else None and
+        ``revocation`` "pending" (the background job goes on: a reload finds them)."""
         record = self.read(Q.get_record, request_id)
-        key = ("verify", request_id, self.indexed_block())
+        # Wait only for a check that starts now: one queued behind others would not finish
+        # within page_wait anyway (then the job is still queued, for the reload).
+        wait = self.page_wait if self._checks.backlog() < self._checks.workers else 0.0
+        try:
+            report: dict[str, Any] | None = self._checked(record, wait)
+        except Busy:
+            report = None
+        found, revocation = self._cache.peek(("revocation", request_id, self.indexed_block()))
+        record["revocation"] = revocation if found else "pending"
+        return record, report
+
+    def _checked(self, record: dict[str, Any], wait: float) -> dict[str, Any]:
+        """The checklist of ``record`` (and its revocation status, cached beside it) from the
+        cache, else computed in the background pool; waits ``wait`` seconds at most."""
+        request_id, block = record["requestId"], self.indexed_block()
+        key = ("verify", request_id, block)
         found, report = self._cache.peek(key)
         if not found:  # not _cache.get: its per-key lock would queue the waits one by one
             def job() -> dict[str, Any]:
                 # cached by the job, not the request: a request that gave up waiting finds
                 # the answer at its retry instead of starting the checks again
                 computed = self._verify(record)
+                self._cache.put(("revocation", request_id, block), self._revocation(record))
                 self._cache.put(key, computed)
                 return computed
 
-            report = self._in_background(key, job)
+            report = self._in_background(key, job, wait)
         return report  # type: ignore[no-any-return]
 
-    def _in_background(self, key: Any, job: Callable[[], T]) -> T:
+    def _in_background(self, key: Any, job: Callable[[], T], wait: float = VERIFY_WAIT) -> T:
         """``job`` in the bounded pool (one run per key however many ask); raises
-        :class:`Busy` when the pool is full or the job outlasts ``VERIFY_WAIT``."""
+        :class:`Busy` when the pool is full or the job outlasts ``wait`` seconds."""
         future = self._checks.submit(key, job)
         try:
-            return future.result(timeout=VERIFY_WAIT)
+            return future.result(timeout=wait)
         except FutureTimeout:
             raise Busy("this record's checks are still running (a published document is "
                        "slow to answer); retry in a few seconds") from None
 
     def _verify(self, record: dict[str, Any]) -> dict[str, Any]:
-        from offchain.verify import RecordRef, VerifyOptions, verify
-
-        rid = bytes.fromhex(record["requestId"][2:])
-        batch = bytes.fromhex(record["batchId"][2:]) if record["batchId"] else None
-        with fetch_policy(dataclasses.replace(self.fetch, timeout=VERIFY_FETCH_TIMEOUT)):
-            report = verify(self.attestia, RecordRef(request_id=rid, batch_id=batch),
-                            VerifyOptions(data_dir=self.data_dir,
-                                          local_roots=self.fetch.publish_dirs))
-        return report.to_json()
+        if self._processes is not None:
+            return self._processes.verify(record)
+        return verify_record(self.attestia, self.fetch, self.data_dir, record)
 
     def model(self, model_id: str) -> dict[str, Any]:
         model = self.read(Q.get_model, model_id)
@@ -237,7 +285,9 @@ class Explorer:
                 "registeredAt": w.registeredAt, "active": w.active}
 
     def contributor(self, account: str) -> dict[str, Any]:
-        out = self.read(Q.get_contributor, account)
+        # indexed rows only change with the indexed block: one read per account and block
+        out = dict(self._cache.get(("contributor", account, self.indexed_block()),
+                                   lambda: self.read(Q.get_contributor, account)))
         out["rewards"] = self._cache.get(("rewards", account, self.indexed_block()),
                                          lambda: self._rewards(account))
         return out

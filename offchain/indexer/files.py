@@ -87,6 +87,11 @@ class BoundedPool:
         with self._lock:
             return key in self._jobs
 
+    def backlog(self) -> int:
+        """Jobs queued or running now (at ``workers`` or more, a new job waits its turn)."""
+        with self._lock:
+            return len(self._jobs)
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until nothing is queued or running; False if ``timeout`` ran out first."""
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -78,7 +78,7 @@ events = Table(
     "events", metadata,
     _block(),
     Column("log_index", Integer, nullable=False),
-    Column("tx_hash", HEX32, nullable=False),
+    Column("tx_hash", HEX32, nullable=False, index=True),  # search by transaction
     Column("contract", String(32), nullable=False),
     Column("name", String(64), nullable=False, index=True),
     Column("timestamp", BigInteger, nullable=False),
@@ -366,6 +366,9 @@ def create_schema(engine: Engine) -> None:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                                  {"key": _SCHEMA_LOCK})
                 metadata.create_all(conn)
+                for table in metadata.sorted_tables:  # an index added since the table was
+                    for index in table.indexes:  # made (create_all skips existing tables)
+                        index.create(conn, checkfirst=True)
             return
         except (OperationalError, ProgrammingError, IntegrityError):
             if attempt == 2:

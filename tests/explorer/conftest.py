@@ -139,8 +139,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def indexed(explorer_flow: Flow, tmp_path_factory: pytest.TempPathFactory):
-    """The flow indexed once into SQLite, and the explorer service over it."""
-    from offchain.explorer.service import Explorer
+    """The flow indexed once into SQLite, and the explorer service over it (a record page
+    waits for its checklist as long as /verify does, so the pages' tests see it at once)."""
+    from offchain.explorer.service import VERIFY_WAIT, Explorer
     from offchain.indexer import Indexer, IndexerConfig, open_engine
 
     url = f"sqlite:///{tmp_path_factory.mktemp('explorer-db') / 'explorer.sqlite'}"
@@ -148,4 +149,4 @@ def indexed(explorer_flow: Flow, tmp_path_factory: pytest.TempPathFactory):
     policy = explorer_flow.fetch_policy
     Indexer(explorer_flow.attestia, engine, IndexerConfig(fetch=policy)).step()
     return Explorer(engine, explorer_flow.attestia, explorer_flow.settings.data_dir,
-                    fetch=policy)
+                    fetch=policy, page_wait=VERIFY_WAIT)

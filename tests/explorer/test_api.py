@@ -96,7 +96,8 @@ def test_a_batch_leaf_is_a_record_too(client: TestClient, explorer_flow: Flow) -
     assert record["kind"] == "batch-leaf" and record["batchId"] == explorer_flow.good_batch
     assert record["leafIndex"] == 2 and record["shares"]
     found = get(client, f"/api/search?q=batch:{explorer_flow.good_batch}:2")
-    assert found == {"kind": "record", "id": leaf, "url": f"/record/{leaf}"}
+    assert found["matches"] == [{"kind": "record", "id": leaf, "what": "batch leaf",
+                                 "url": f"/record/{leaf}"}] and not found["more"]
 
 
 def test_verify_is_the_attestia_verify_checklist(client: TestClient, explorer_flow: Flow) -> None:
@@ -145,7 +146,7 @@ def test_models_workers_contributors_batches_epochs(client: TestClient,
 
     epochs = get(client, "/api/epochs")
     settled = [e for e in epochs if e["roots"]]
-    assert settled and settled[0]["roots"][0]["status"] == "activated"  # claimed from
+    assert settled and settled[0]["roots"][0]["state"] == "claimable"  # claimed from
     assert sum(e["records"] for e in epochs) == 8
 
 
@@ -163,9 +164,9 @@ def test_search(client: TestClient, explorer_flow: Flow) -> None:
     for query, kind in ((flow.demo_records[0], "record"), (flow.demo_model, "model"),
                         (flow.good_batch, "batch"), (flow.contributor, "contributor"),
                         (flow.contributor.lower(), "contributor")):
-        assert get(client, f"/api/search?q={query}")["kind"] == kind
+        assert [m["kind"] for m in get(client, f"/api/search?q={query}")["matches"]] == [kind]
     worker = get(client, "/api/workers")[0]["signer"]
-    assert get(client, f"/api/search?q={worker}")["kind"] == "worker"
+    assert [m["kind"] for m in get(client, f"/api/search?q={worker}")["matches"]] == ["worker"]
     page = client.get(f"/search?q={flow.good_batch}", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == f"/batch/{flow.good_batch}"
 
@@ -206,10 +207,19 @@ def test_search(client: TestClient, explorer_flow: Flow) -> None:
     ("/api/records?worker=bob", 400),
     ("/api/records?contributor=0x", 400),
     ("/api/records?requester=%3Cscript%3E", 400),
-    ("/api/search?q=hello", 404),
+    ("/api/search?q=hello", 400),
+    ("/api/search?q=", 400),
+    ("/api/search?q=0x12345", 400),  # fewer than 6 hex digits
+    ("/api/search?q=12345g", 400),
+    ("/api/search?q=0x" + "1" * 65, 400),
+    ("/api/search?q=%00%00%00%00%00%00", 400),
     (f"/api/search?q={UNKNOWN_ID}", 404),
     (f"/api/search?q={UNKNOWN_ADDRESS}", 404),
-    ("/api/search?q=batch:0x12:1", 404),
+    ("/api/search?q=424242424242", 404),
+    ("/api/search?q=batch:0x12:1", 400),
+    (f"/api/search?q=batch:{UNKNOWN_ID}:1", 404),
+    ("/api/disputes?limit=0", 400),
+    ("/api/disputes?cursor=x", 400),
     ("/api/nothing", 404),
 ])
 def test_bad_input_is_a_4xx_json_error(client: TestClient, path: str, status: int) -> None:
@@ -225,7 +235,7 @@ def test_post_is_refused(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/records", "/models", "/workers", "/batches",
-                                  "/epochs", "/docs", "/openapi.json"])
+                                  "/epochs", "/disputes", "/docs", "/openapi.json"])
 def test_every_page_renders(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 200, response.text[:300]
@@ -245,7 +255,9 @@ def test_pages_escape_what_the_chain_says(client: TestClient, explorer_flow: Flo
 def test_bad_input_on_pages_is_an_html_4xx(client: TestClient) -> None:
     for path, status in ((f"/record/{UNKNOWN_ID}", 404), ("/record/0x1", 400),
                          ("/records?limit=0", 400), ("/contributor/nobody", 400),
-                         ("/search?q=nothing", 404), ("/no/such/page", 404)):
+                         ("/search?q=nothing", 400), ("/search?q=0x424242424242", 404),
+                         ("/disputes?cursor=x", 400), ("/records/csv?model=0x12", 400),
+                         ("/contributor/nobody/csv", 400), ("/no/such/page", 404)):
         response = client.get(path)
         assert response.status_code == status and "text/html" in \
             response.headers["content-type"], path

@@ -115,7 +115,10 @@ def test_record_page_shows_the_verify_checklist(page: Any, server: str,
 def test_a_disputed_record_shows_its_dispute(page: Any, server: str,
                                              explorer_flow: Flow) -> None:
     page.goto(f"{server}/record/{explorer_flow.disputed}")
-    assert page.inner_text("#dispute").startswith("responded since")
+    assert page.inner_text("#dispute-state").startswith("responded since")
+    assert page.inner_text("#dispute-deadline").startswith("prove fraud by 20")
+    assert page.inner_text("#dispute-challenger").startswith("0x")
+    assert page.inner_text("#dispute-bond").endswith(" ETH")
 
 
 def test_contributor_page_shows_shares_earnings_and_claims(page: Any, server: str,
@@ -163,7 +166,8 @@ def test_model_page_shows_roster_names_and_split(page: Any, server: str,
 PAGES = ["/", "/records", "/records?filtered", "/record/{request_id}", "/record/disputed",
          "/search?q=batch-leaf", "/models", "/model/{model_id}", "/model/hostile", "/workers",
          "/worker/{signer}", "/contributor/{account}", "/batches", "/batch/{batch_id}",
-         "/batch/tampered", "/epochs", "not found"]
+         "/batch/tampered", "/epochs", "/disputes", "/search?q=several", "/search?q=nothing",
+         "not found"]
 """Each route of ``pages.router`` at least once, and the variants whose content is widest."""
 
 
@@ -184,6 +188,11 @@ def urls(explorer_flow: Flow, indexed: Any) -> dict[str, str]:
             "/contributor/{account}": f"/contributor/{f.contributor}",
             "/batches": "/batches", "/batch/{batch_id}": f"/batch/{f.good_batch}",
             "/batch/tampered": f"/batch/{f.tampered_batch}", "/epochs": "/epochs",
+            "/disputes": "/disputes",
+            # a claim's transaction also activated the root: two matches, listed
+            "/search?q=several": "/search?q=" + indexed.read(Q.get_contributor, f.contributor)[
+                "claims"][0]["txHash"],
+            "/search?q=nothing": "/search?q=0x424242424242",
             "not found": "/record/0x" + "00" * 32}
 
 

@@ -72,6 +72,35 @@ def _wait_indexed(url: str, head: int, timeout: float = 60) -> dict[str, Any]:
         time.sleep(0.1)
 
 
+def _wait_checked(url: str, timeout: float = 60) -> None:
+    """A record page shows its verify checklist (at once, or after reloads while it is
+    computed in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(url, timeout=30) as page:
+            body = page.read()
+        if b"every check passed" in body:
+            return
+        assert b"being computed" in body, body[:2000]
+        assert time.monotonic() < deadline, f"{url}: no checklist after {timeout} s"
+        time.sleep(0.2)
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The uvicorn worker processes of ``pid`` (multiprocessing children running
+    spawn_main; not its resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as probe:
         try:
@@ -90,11 +119,38 @@ def test_attestia_explorer_serves_and_indexes(explorer_flow: Flow) -> None:
             assert url == f"http://127.0.0.1:{README_PORT}"
         status = _wait_indexed(url, head)
         assert status["records"] == 8
-        with urllib.request.urlopen(f"{url}/record/{explorer_flow.demo_records[0]}",
-                                    timeout=30) as page:
-            assert b"every check passed" in page.read()
+        _wait_checked(f"{url}/record/{explorer_flow.demo_records[0]}")
     assert child.returncode is not None
     assert (explorer_flow.settings.data_dir / "explorer.sqlite").is_file()
+
+
+@pytest.mark.slow  # ~15 s quiet: two server processes and two checklist processes start
+def test_explorer_with_two_worker_processes(explorer_flow: Flow, tmp_path: Path) -> None:
+    """`attestia explorer --workers 2`: two server processes (each building its app from the
+    spec this process wrote), the indexer once in this process; both serve pages, HEAD, the
+    chain-explorer links, and the spec file is gone after."""
+    port = free_port()
+    env = cli_env(explorer_flow) | {"TMPDIR": str(tmp_path)}
+    head = explorer_flow.attestia.chain.w3.eth.block_number
+    args = ["explorer", "--port", str(port), "--workers", "2", "--db",
+            f"sqlite:///{tmp_path / 'explorer.sqlite'}", "--chain-explorer",
+            "https://etherscan.io"]
+    with running(args, env) as (child, url):
+        assert url == f"http://127.0.0.1:{port}"
+        status = _wait_indexed(url, head, timeout=120)
+        assert status["records"] == 8
+        assert len(_workers_of(child.pid)) == 2
+        for _ in range(10):  # a new connection each: either process may answer
+            request = urllib.request.Request(f"{url}/api/status", method="HEAD")
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 200 and response.read() == b""
+            with urllib.request.urlopen(f"{url}/contributor/{explorer_flow.contributor}",
+                                        timeout=30) as page:
+                assert b'href="https://etherscan.io/address/' in page.read()
+        assert list(tmp_path.glob("explorer-spec-*.json"))
+        _wait_checked(f"{url}/record/{explorer_flow.demo_records[0]}")
+    assert child.returncode is not None
+    assert not list(tmp_path.glob("explorer-spec-*.json"))
 
 
 def test_explorer_of_another_chain_from_an_empty_home(explorer_flow: Flow,
@@ -141,6 +197,10 @@ def test_postgresql_with_a_separate_indexer(explorer_flow: Flow, postgres_server
     (["explorer", "--allow-fetch", "localhost"], "allow-list"),
     (["index", "run", "--allow-fetch", "10.0.0.0/33"], "allow-list"),
     (["explorer", "--publish-dir", "/nonexistent/batches"], "is not a directory"),
+    (["explorer", "--workers", "0"], "--workers must be 1..64"),
+    (["explorer", "--chain-explorer", "javascript:alert(1)"], "--chain-explorer must be an "
+     "https:// URL"),
+    (["explorer", "--chain-explorer", "http://etherscan.io"], "--chain-explorer must be"),
 ])
 def test_bad_options_are_one_error_line(explorer_flow: Flow, args: list[str],
                                         words: str) -> None:
