@@ -107,17 +107,18 @@ class Game:
 # -- lies ------------------------------------------------------------------------------------
 
 def rebuilt(trace: Trace, *, extra_at: int | None = None, **columns: Any) -> Trace:
-    """``trace`` with some columns replaced and its running sums (roots, totals) recomputed
-    from its values, so that only the intended check fails; ``extra_at`` adds a wrong amount
+    """``trace`` with some columns replaced and its running (suffix) sums (roots, totals)
+    recomputed from its values, so that only the intended check fails; ``extra_at`` adds a wrong amount
     to the running sum at that step (a wrong-sum lie)."""
     forged = replace(trace, **columns)
     tree = IndexedTree([sums_leaf(a, 0) for a in forged.roster])
     sums = [0] * len(forged.roster)
     roots = []
-    for p in range(forged.n):
+    for p in range(forged.n - 1, -1, -1):  # suffix sums: from the far end
         slot = forged.slots[p]
         sums[slot] += forged.values[p] + (10**9 if p == extra_at else 0)
         roots.append(tree.update(slot, sums_leaf(forged.roster[slot], sums[slot])))
+    roots.reverse()
     return replace(forged, sums_roots=roots, totals=sums)
 
 

@@ -87,7 +87,7 @@ def test_a_batch_mode_worker_process_answers_a_frivolous_challenge_and_keeps_its
     assert game.find_fraud(attestia, AttributionModel.of_package(demo_package),
                            rid) is None
     w3 = attestia.chain.w3
-    w3.provider.make_request("evm_increaseTime", [attestia.slasher.response_window() + 1])
+    w3.provider.make_request("evm_increaseTime", [3 * attestia.slasher.response_window() + 1])
     w3.provider.make_request("evm_mine", [])
     game.resolve(attestia, rid, account=dev_account(CLIENT))
     assert attestia.slasher.dispute(rid).state == DisputeState.WORKER_WON
