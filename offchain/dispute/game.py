@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from offchain.errors import AttestiaError
 from offchain.protocol import (
@@ -353,7 +353,18 @@ def _leaf_call(disputes: Any, model: AttributionModel, request_id: bytes, fraud:
     return disputes.prove_sum(request_id, opened, following, account, total, proof)
 
 
-def answer_reveals(attestia: Attestia, request_id: bytes, trace: Trace, *,
+class RevealSource(Protocol):
+    """What a reveal is read from: the committed tree's nodes and steps (a Trace has them)."""
+
+    @property
+    def root(self) -> bytes: ...
+
+    def node(self, height: int, index: int) -> bytes: ...
+
+    def step(self, position: int) -> TraceStep: ...
+
+
+def answer_reveals(attestia: Attestia, request_id: bytes, trace: RevealSource, *,
                    account: Any = None) -> int:
     """The responder side of every descent of a responded dispute that waits for a reveal:
     the nodes below its node (or, at a leaf, the step) from ``trace`` (the one whose root was
