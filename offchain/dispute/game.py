@@ -265,11 +265,13 @@ def _account(attestia: Attestia, account: Any) -> str:
 
 
 def play_descent(attestia: Attestia, model: AttributionModel, request_id: bytes, *,
-                 account: Any = None) -> str:
+                 account: Any = None, receipts: list[Any] | None = None) -> str:
     """One move of the challenger side of a responded dispute whose trace it cannot read:
     open its descent, pick the last revealed node that differs from the honest tree, or at
-    the leaf prove the step wrong. Returns what it did ("descended", "picked", "proved",
-    "waiting", "honest"); idempotent, so a loop calls it every pass."""
+    the leaf prove the step wrong; settle the descent once a clock ran out. Returns what it
+    did ("descended", "picked", "proved", "settled", "waiting", "honest"); idempotent, so a
+    loop calls it every pass. The receipt of the move sent (if any) is appended to
+    ``receipts``."""
     from offchain.attribution.trace import first_fraud, leaf_fraud
 
     current = view(attestia, request_id)
@@ -288,13 +290,21 @@ def play_descent(attestia: Attestia, model: AttributionModel, request_id: bytes,
         fraud = first_fraud(posted, honest)
         if fraud is None:
             return "honest"
-        attestia.send(_proof_call(attestia, model, request_id, fraud, posted, honest,
-                                  current.opened.query), account=account)
+        call = _proof_call(attestia, model, request_id, fraud, posted, honest,
+                           current.opened.query)
+        _sent(receipts, attestia.send(call, account=account))
         return "proved"
     me = _account(attestia, account)
     descent = disputes.descent(request_id, me)
+    now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
+    if descent.open and descent.round == dispute.round and now > descent.deadline:
+        # A clock ran out: the responder side's (NO_REVEAL: the liar is slashed) or ours.
+        _sent(receipts, attestia.send(disputes.settle_descent(request_id, me),
+                                      account=account))
+        return "settled"
     if not descent.open or descent.round != dispute.round:
-        attestia.send(disputes.descend(request_id, disputes.dispute_bond()), account=account)
+        call = disputes.descend(request_id, disputes.dispute_bond())
+        _sent(receipts, attestia.send(call, account=account))
         return "descended"
     if not descent.challengerTurn:
         return "waiting"
@@ -309,7 +319,8 @@ def play_descent(attestia: Attestia, model: AttributionModel, request_id: bytes,
         differing = [k for k, node in enumerate(nodes) if node != honest.node(below, base + k)]
         if not differing:
             raise DisputeError("every revealed node agrees with the honest trace")
-        attestia.send(disputes.pick(request_id, nodes, differing[-1]), account=account)
+        call = disputes.pick(request_id, nodes, differing[-1])
+        _sent(receipts, attestia.send(call, account=account))
         return "picked"
     position = descent.index
     steps = [r for r in disputes.steps_revealed(request_id, me) if r.position == position]
@@ -323,9 +334,16 @@ def play_descent(attestia: Attestia, model: AttributionModel, request_id: bytes,
     opened = tree.opening(position, step, honest)
     following = (tree.opening(position + 1, honest.step(position + 1), honest)
                  if position + 1 < honest.n else _NO_STEP)
-    attestia.send(_leaf_call(disputes, model, request_id, fraud, opened, following, honest,
-                             current.opened.query), account=account)
+    call = _leaf_call(disputes, model, request_id, fraud, opened, following, honest,
+                      current.opened.query)
+    _sent(receipts, attestia.send(call, account=account))
     return "proved"
+
+
+def _sent(receipts: list[Any] | None, receipt: Any) -> Any:
+    if receipts is not None:
+        receipts.append(receipt)
+    return receipt
 
 
 def _leaf_call(disputes: Any, model: AttributionModel, request_id: bytes, fraud: Fraud,
@@ -365,7 +383,7 @@ class RevealSource(Protocol):
 
 
 def answer_reveals(attestia: Attestia, request_id: bytes, trace: RevealSource, *,
-                   account: Any = None) -> int:
+                   account: Any = None, receipts: list[Any] | None = None) -> int:
     """The responder side of every descent of a responded dispute that waits for a reveal:
     the nodes below its node (or, at a leaf, the step) from ``trace`` (the one whose root was
     posted; anyone holding it may send them). How many reveals were sent."""
@@ -388,6 +406,41 @@ def answer_reveals(attestia: Attestia, request_id: bytes, trace: RevealSource, *
             below, base = descent.height - bits, descent.index << bits
             call = disputes.reveal_nodes(request_id, challenger,
                                          [trace.node(below, base + k) for k in range(1 << bits)])
-        attestia.send(call, account=account)
+        _sent(receipts, attestia.send(call, account=account))
         sent += 1
     return sent
+
+
+def defend(attestia: Attestia, model: AttributionModel, request_id: bytes, publish_dir: Path,
+           *, account: Any = None, early: bool = False) -> str:
+    """Defence by anyone (design.md "Defence by anyone"): for an honest record of a model
+    whose package this side holds, respond with the honest trace (posting the dispute bond)
+    when the worker has not by half its window (at once with ``early``), and answer every
+    descent's reveal of a responded honest root. Returns what it did ("responded",
+    "revealed", "lie": the record is not honest, never defended; "" otherwise)."""
+    from offchain.attribution.integer import shares_from_int_totals
+
+    current = view(attestia, request_id)
+    dispute = current.dispute
+    if current.opened is None or dispute.state not in (DisputeState.OPEN,
+                                                       DisputeState.RESPONDED):
+        return ""
+    honest = model.trace(current.opened.query, current.opened.label)
+    if dispute.state == DisputeState.RESPONDED:
+        sent = answer_reveals(attestia, request_id, honest, account=account)
+        return "revealed" if sent else ""
+    record = recorded(attestia, request_id)
+    if tuple(shares_from_int_totals(honest.totals, list(honest.roster))) != \
+            tuple(record.shares):
+        return "lie"
+    now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
+    window = attestia.slasher.response_window()
+    if dispute.round != 0 or now > dispute.deadline \
+            or (not early and dispute.deadline - now > window // 2):
+        return ""
+    where = publish_trace(honest, publish_dir, request_id)
+    attestia.send(attestia.slasher.respond(request_id, honest.root, where, honest.totals,
+                                           list(honest.roster), record.shares,
+                                           bond=attestia.slasher.dispute_bond()),
+                  account=account)
+    return "responded"

@@ -108,8 +108,8 @@ class Game:
 
 def rebuilt(trace: Trace, *, extra_at: int | None = None, **columns: Any) -> Trace:
     """``trace`` with some columns replaced and its running (suffix) sums (roots, totals)
-    recomputed from its values, so that only the intended check fails; ``extra_at`` adds a wrong amount
-    to the running sum at that step (a wrong-sum lie)."""
+    recomputed from its values, so that only the intended check fails; ``extra_at`` adds a
+    wrong amount to the running sum at that step (a wrong-sum lie)."""
     forged = replace(trace, **columns)
     tree = IndexedTree([sums_leaf(a, 0) for a in forged.roster])
     sums = [0] * len(forged.roster)

@@ -1,5 +1,6 @@
 """Property: on random rosters and queries, every one-step check the contract can run on an
-honest trace (suffix sums; skip tried with every roster item at every gap) says "not fraud". Python's integer attribution (the trace) and Solidity's step
+honest trace (suffix sums; skip tried with every roster item at every gap) says "not fraud".
+Python's integer attribution (the trace) and Solidity's step
 checks (IntegerAttribution, IndexedMerkle, the dispute game) agree on every step."""
 
 from __future__ import annotations
