@@ -23,6 +23,7 @@ from offchain.merkle import IndexedTree
 from offchain.models.encoding import commit, encode_tensor, new_salt
 from offchain.models.manifest import Preprocessing
 from offchain.protocol import (
+    VALUE_SCALE,
     AttributionSpec,
     Inference,
     Request,
@@ -165,6 +166,12 @@ def lie_duplicate(t: Trace) -> Trace:
 
 def lie_value(t: Trace) -> Trace:
     return rebuilt(t, values=[*t.values[:3], t.values[3] + 12_345, *t.values[4:]])
+
+
+def lie_value_rebuilt(t: Trace) -> Trace:
+    """A value lie at position 4, large enough to move the bps, with every sum recomputed
+    from it (the totals follow)."""
+    return rebuilt(t, values=[*t.values[:4], t.values[4] + 3 * VALUE_SCALE, *t.values[5:]])
 
 
 def lie_sum(t: Trace) -> Trace:
