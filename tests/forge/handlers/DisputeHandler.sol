@@ -8,6 +8,7 @@ import {AttestiaHandler} from "./AttestiaHandler.sol";
 import {InferenceRegistry} from "../../../contracts/InferenceRegistry.sol";
 import {Slasher} from "../../../contracts/Slasher.sol";
 import {IAttributionDisputes} from "../../../contracts/interfaces/IAttributionDisputes.sol";
+import {IDisputeProofs} from "../../../contracts/interfaces/IDisputeProofs.sol";
 import {IRegistryViews} from "../../../contracts/interfaces/IRegistryViews.sol";
 import {
     Share,
@@ -483,7 +484,7 @@ contract DisputeHandler {
         if (response == Response.HONEST) return (steps, honestTotals);
         totals = r.honest ? _sameSharesTotals(steps, honestTotals) : abi.decode(r.totals, (int256[]));
         if (response == Response.LIE_SUM) {
-            steps[steps.length - 1].sumsRoot = DisputeGame.sumsRoot(_roster, totals);
+            steps[0].sumsRoot = DisputeGame.sumsRoot(_roster, totals); // suffix sums: the first
         } else if (response == Response.LIE_VALUE) {
             // Each contributor's difference goes into the value of its last step.
             for (uint256 slot; slot < totals.length; ++slot) {
@@ -510,7 +511,7 @@ contract DisputeHandler {
         uint256 n = steps.length;
         bytes32 requestId = r.inference.requestId;
         if (response == Response.LIE_END) return _proveEnd(requestId, steps, salt);
-        if (response == Response.LIE_SUM) return _proveSum(r, steps, n - 1, salt);
+        if (response == Response.LIE_SUM) return _proveSum(r, steps, 0, salt);
         if (response == Response.LIE_VALUE) {
             (TraceStep[] memory honestSteps,,) = _honest(r);
             position = n;
@@ -531,13 +532,13 @@ contract DisputeHandler {
         if (which == 3) {
             if (position + 1 == n) position = n > 1 ? n - 2 : 0;
             IAttributionDisputes.StepOpening memory next = DisputeGame.opening(steps, position + 1 < n ? position + 1 : position);
-            call = abi.encodeCall(slasher.proveOrder, (requestId, DisputeGame.opening(steps, position), next, salt));
+            call = abi.encodeCall(IDisputeProofs.proveOrder, (requestId, DisputeGame.opening(steps, position), next, salt));
             return (call, uint8(IAttributionDisputes.FraudKind.ORDER), position);
         }
         if (which == 4) return _proveItem(r, steps, position, salt);
         uint256 other = (position + 1 + (pick >> 16) % (n > 1 ? n - 1 : 1)) % n;
         call = abi.encodeCall(
-            slasher.proveDuplicate,
+            IDisputeProofs.proveDuplicate,
             (requestId, DisputeGame.opening(steps, position), DisputeGame.opening(steps, other), salt)
         );
         return (call, uint8(IAttributionDisputes.FraudKind.DUPLICATE), position);
@@ -551,7 +552,7 @@ contract DisputeHandler {
         DataItem[] memory items = _items(r.model);
         uint256 item = steps[position].item;
         call = abi.encodeCall(
-            slasher.proveItem,
+            IDisputeProofs.proveItem,
             (
                 r.inference.requestId,
                 DisputeGame.opening(steps, position),
@@ -569,8 +570,8 @@ contract DisputeHandler {
         view
         returns (bytes memory call, uint8 kind, uint256 position)
     {
-        position = steps.length - 1;
-        call = abi.encodeCall(slasher.proveEnd, (requestId, DisputeGame.opening(steps, position), salt));
+        position = 0; // suffix sums: the first step's root holds the totals
+        call = abi.encodeCall(IDisputeProofs.proveEnd, (requestId, DisputeGame.opening(steps, position), salt));
         kind = uint8(IAttributionDisputes.FraudKind.END);
     }
 
@@ -581,14 +582,14 @@ contract DisputeHandler {
     {
         uint256 next = position + 1 < steps.length ? position + 1 : position;
         call = abi.encodeCall(
-            slasher.proveValue,
+            IDisputeProofs.proveValue,
             (requestId, DisputeGame.opening(steps, position), DisputeGame.opening(steps, next), salt)
         );
         return (call, uint8(IAttributionDisputes.FraudKind.VALUE), position);
     }
 
-    /// @dev SUM at `position`: the step's contributor's sum before it, proven in the previous
-    ///      step's sums root (the zero root at position 0).
+    /// @dev SUM at `position`: the step's contributor's sum over the positions after it, proven
+    ///      in the next step's sums root (the zero root at the last position; suffix sums).
     function _proveSum(Record storage r, TraceStep[] memory steps, uint256 position, bytes32 salt)
         private
         view
@@ -596,7 +597,7 @@ contract DisputeHandler {
     {
         SumProof memory p = _sumProof(steps, position);
         call = abi.encodeCall(
-            slasher.proveSum,
+            IDisputeProofs.proveSum,
             (r.inference.requestId, p.opened, p.previous, p.account, p.sum, p.proof, salt)
         );
         return (call, uint8(IAttributionDisputes.FraudKind.SUM), position);
@@ -615,7 +616,7 @@ contract DisputeHandler {
         TraceStep memory s = steps[position];
         int256[] memory before = DisputeGame.sumsBefore(steps, roster.length, position);
         p.opened = DisputeGame.opening(steps, position);
-        p.previous = DisputeGame.opening(steps, position == 0 ? 0 : position - 1);
+        p.previous = DisputeGame.opening(steps, position + 1 < steps.length ? position + 1 : position);
         p.account = s.contributor;
         p.sum = before[s.slot];
         p.proof = DisputeGame.proof(DisputeGame.sumsLeaves(roster, before), s.slot);
