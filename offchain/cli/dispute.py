@@ -59,6 +59,7 @@ def _model_for(attestia: Any, package: Any, model_id: bytes) -> Any:
 def status_json(attestia: Any, rid: bytes) -> dict[str, Any]:
     """A record's dispute state, with dates (ISO, local time) and names (stable keys)."""
     from offchain.dispute.game import challenge_closes_at, view
+    from offchain.protocol import ZERO_ADDRESS
     from offchain.timefmt import iso_if_set
 
     current = view(attestia, rid)
@@ -77,7 +78,7 @@ def status_json(attestia: Any, rid: bytes) -> dict[str, Any]:
     elif d.state.name == "RESPONDED":
         data["proveBy"] = iso_if_set(d.deadline)
         data["descents"] = d.descents
-    if d.defender != "0x0000000000000000000000000000000000000000":
+    if d.defender != ZERO_ADDRESS:
         data["defender"] = d.defender
     if d.round:
         data["reopened"] = True
