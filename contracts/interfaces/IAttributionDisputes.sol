@@ -7,7 +7,9 @@ import {Inference, Share, AttributionSpec, DataItem, TraceStep} from "../Common.
 /// @notice Anyone holding a record's input can dispute its attribution list; the worker must
 ///         then commit to its whole integer KNN-Shapley computation (a trace root and the
 ///         contributor totals the recorded basis points follow from), and anyone can prove one
-///         wrong step. Proven fraud or no response: the worker's stake is slashed (Slasher's
+///         wrong step: from the published trace, or, if it is withheld, at the end of a descent
+///         into the committed tree (IDisputeProofs: the responder side reveals, the challenger
+///         picks, each on a chess clock). Proven fraud or no response: the worker's stake is slashed (Slasher's
 ///         second trigger) and the record's contributor share is re-attributed by the equal
 ///         split over the model's roster. design.md "Disputes" states the rules.
 /// @dev Lives in the Slasher (the registry's set-once slashing hook). Every balance is a pull
@@ -330,6 +332,8 @@ interface IAttributionDisputes {
     /// @notice The bond a challenge posts, in wei.
     function disputeBond() external view returns (uint256);
 
-    /// @notice How long the worker has to respond, and then anyone to prove fraud (seconds).
+    /// @notice How long the worker has to respond (seconds); then descents open for as long,
+    ///         each side of one has a chess clock of as long, and fraud can be proven until
+    ///         three windows after the response.
     function responseWindow() external view returns (uint64);
 }
