@@ -1,4 +1,5 @@
-"""A running worker answers challenges to its records by itself (design.md "Disputes").
+"""A running worker answers challenges to its records by itself (design.md "Disputes"), and
+the reveals of every descent into a trace it posted (design.md "The descent").
 
 Each round the worker looks for ``DisputeOpened`` events naming its key, and for every
 dispute still OPEN before its deadline it builds the honest trace of the revealed query (the
@@ -78,9 +79,12 @@ class DisputeResponder:
                                   account=self.operator)
         except Exception as exc:  # noqa: BLE001 - one dispute never stops the others
             why = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-            log.error("revealing the trace of record 0x%s failed: %s (retrying)",
-                      request_id.hex(), why)
+            if self._failed.get(request_id) != why:  # the same failure again: said already
+                log.error("revealing the trace of record 0x%s failed: %s (retrying every "
+                          "round)", request_id.hex(), why)
+            self._failed[request_id] = why
             return
+        self._failed.pop(request_id, None)
         if sent:
             log.info("revealed %d node set(s) of the trace of record 0x%s", sent,
                      request_id.hex())
