@@ -106,7 +106,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         bytes32 salt,
         bytes calldata output,
         AttributionSpec calldata spec
-    ) external payable nonReentrant {
+    ) external payable virtual nonReentrant {
         if (msg.value != disputeBond) revert IncorrectBond(disputeBond, msg.value);
         // The challenger is paid on NO_RESPONSE: bound like any finder, with the input salt as
         // the commitment's salt (secret until this call reveals it, so nobody else can have
@@ -145,7 +145,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         int256[] calldata totals,
         address[] calldata roster,
         Share[] calldata shares
-    ) external payable nonReentrant {
+    ) external payable virtual nonReentrant {
         Dispute storage dispute = _inState(requestId, DisputeState.OPEN);
         if (block.timestamp > dispute.deadline) revert DeadlinePassed(dispute.deadline);
         address worker = dispute.worker;

@@ -6,7 +6,7 @@ import {IInferenceRegistry} from "./interfaces/IInferenceRegistry.sol";
 import {IndexedMerkle} from "./libraries/IndexedMerkle.sol";
 import {IntegerAttribution} from "./libraries/IntegerAttribution.sol";
 import {SlasherCore} from "./SlasherCore.sol";
-import {DataItem, TraceStep, sumsLeaf} from "./Common.sol";
+import {DataItem, TraceStep, Inference, AttributionSpec, Share, Unauthorized, sumsLeaf} from "./Common.sol";
 
 /// @title DisputeProofs
 /// @notice The proof half of the attribution-dispute game (IDisputeProofs): the one-step fraud
@@ -19,6 +19,27 @@ contract DisputeProofs is IDisputeProofs, SlasherCore {
     constructor(IInferenceRegistry registry_, address treasury_, uint256 disputeBond_, uint64 responseWindow_)
         SlasherCore(registry_, treasury_, disputeBond_, responseWindow_)
     {}
+
+    // The Slasher serves these itself; here they would only be dead weight (their code is most
+    // of the challenge's and the response's checks), so they are left out of this contract.
+
+    /// @dev Not served here: call the Slasher.
+    function challenge(Inference calldata, bytes calldata, bytes32, bytes calldata, AttributionSpec calldata)
+        external
+        payable
+        override
+    {
+        revert Unauthorized();
+    }
+
+    /// @dev Not served here: call the Slasher.
+    function respond(bytes32, bytes32, string calldata, int256[] calldata, address[] calldata, Share[] calldata)
+        external
+        payable
+        override
+    {
+        revert Unauthorized();
+    }
 
     /// @inheritdoc IDisputeProofs
     function proveItem(
