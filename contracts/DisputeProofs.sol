@@ -248,7 +248,7 @@ contract DisputeProofs is IDisputeProofs, SlasherCore {
         uint256 index = d.index * width + choice;
         if (index << height >= _disputes[requestId].n) {
             // All padding: the honest subtree is all zeros.
-            bytes32 zero;
+            bytes32 zero = bytes32(0);
             for (uint256 h; h < height; ++h) zero = IndexedMerkle.hashPair(zero, zero);
             if (node == zero) revert NotFraud();
             _settle(requestId, d, msg.sender);
