@@ -23,6 +23,14 @@ N = 489, C = 5), from real receipts:
 
 The lying traces are the test suite's (tests/dispute/helpers.py): each breaks exactly one
 kind of one-step check.
+
+``descent`` (issue 17, attack 1; ``--descent N:C``, default 100000:5): a fully played dispute
+against a liar that WITHHOLDS its trace and lies at one position (a value two thirds of the
+way in): the challenge (and its commitment), the response, the challenger's descent (bond),
+every reveal of the responder side and pick of the challenger, the revealed step and the
+one-step proof (and its commitment), each with its gas; ``rounds`` counts the responder side's
+moves paired with the challenger's (challenge + respond is round 1), ``total_gas`` sums both
+sides. Goal: total_gas <= 2,000,000 and rounds <= ceil(log2 N) + 3.
 """
 
 from __future__ import annotations
@@ -165,13 +173,80 @@ def measure_leaf(h: Harness, n: int, c: int, d: int) -> dict[str, Any]:
             "proof_nodes": len(proof), "challenge_leaf": leaf_gas, "challenge": single_gas}
 
 
+def measure_descent(h: Harness, n: int, c: int, d: int) -> dict[str, Any]:
+    attestia = h.attestia
+    slasher = attestia.slasher
+    with console.status(f"descent, N = {n:,}: roster items, spec and model"):
+        g = Game(h, n=n, d=d, c=c, k=5, seed=n + 1)
+    position = 2 * n // 3
+    made: dict[str, Any] = {}
+
+    def shares(honest: Any) -> Any:
+        values = list(honest.values)
+        values[position] += 12_345
+        made["trace"] = helpers.rebuilt(honest, values=values)
+        return g.shares_of(made["trace"])
+
+    moves: list[dict[str, Any]] = []
+
+    def note(side: str, receipts: list[Any], what: str | None = None) -> None:
+        for receipt in receipts:
+            label = what or attestia.chain.w3.eth.get_transaction(
+                receipt["transactionHash"])["input"][:4].hex()
+            moves.append({"side": side, "call": label, "gas": int(receipt["gasUsed"])})
+
+    with console.status(f"descent, N = {n:,}: a lying record, challenged, trace withheld"):
+        case = g.case(shares=shares)
+        call = slasher.challenge(case.record, case.input_bytes, case.salt, case.output_bytes,
+                                 g.model.spec, slasher.dispute_bond())
+        note("challenger", [attestia.sender(REQUESTER).commit_for(call)], "commitFinding")
+        note("challenger", [attestia.send(call, account=REQUESTER, committed=True)],
+             "challenge")
+        trace = made["trace"]
+        note("responder", [attestia.send(slasher.respond(
+            case.request_id, trace.root, "file:///withheld.json", trace.totals,
+            list(trace.roster), case.shares), account=WORKER)], "respond")
+    names = {"descended": "descend", "picked": "pick", "proved": "prove"}
+    with console.status(f"descent, N = {n:,}: played"):
+        while slasher.dispute(case.request_id).state.name == "RESPONDED":
+            receipts: list[Any] = []
+            did = game.play_descent(attestia, g.model, case.request_id, account=REQUESTER,
+                                    receipts=receipts)
+            if did == "proved":  # the proof's commitment, mined a block before it
+                moves.append({"side": "challenger", "call": "commitFinding",
+                              "gas": moves[0]["gas"]})
+            note("challenger", receipts, names.get(did, did))
+            receipts = []
+            game.answer_reveals(attestia, case.request_id, trace, account=WORKER,
+                                receipts=receipts)
+            descent = slasher.descent(case.request_id, REQUESTER.address)
+            note("responder", receipts, "revealStep" if descent.height == 0 and receipts
+                 and descent.challengerTurn else "revealNodes")
+    dispute = slasher.dispute(case.request_id)
+    responder_moves = sum(1 for m in moves if m["side"] == "responder")
+    import math
+
+    out = {"n": n, "contributors": c, "features": d, "lie_position": position,
+           "outcome": dispute.state.name.lower(), "kind": dispute.kind.name.lower(),
+           "moves": moves, "rounds": responder_moves,
+           "rounds_bound": math.ceil(math.log2(n)) + 3,
+           "total_gas": sum(m["gas"] for m in moves),
+           "challenger_gas": sum(m["gas"] for m in moves if m["side"] == "challenger"),
+           "responder_gas": sum(m["gas"] for m in moves if m["side"] == "responder")}
+    console.log(f"descent, N = {n:,}: {out['outcome']} ({out['kind']}), {out['rounds']} "
+                f"rounds, {out['total_gas']:,} gas")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="489:5,100000:5,100000:1024",
                         help="N:C pairs (roster items : contributors)")
     parser.add_argument("--d", type=int, default=30)
+    parser.add_argument("--descent", default="100000:5",
+                        help="N:C of the fully played descent (empty: skip)")
     args = parser.parse_args()
-    sizes = [tuple(int(v) for v in pair.split(":")) for pair in args.sizes.split(",")]
+    sizes = [tuple(int(v) for v in pair.split(":")) for pair in args.sizes.split(",") if pair]
     started = time.monotonic()
     result: dict[str, Any] = {"sizes": []}
     with deployed(console, "attestia-dispute-") as (home, attestia):
@@ -179,6 +254,9 @@ def main() -> int:
         result["challenge_leaf"] = measure_leaf(h, *sizes[0], args.d)
         for n, c in sizes:
             result["sizes"].append(measure(h, home / "traces", n, c, args.d))
+        if args.descent:
+            n, c = (int(v) for v in args.descent.split(":"))
+            result["descent"] = measure_descent(h, n, c, args.d)
     result["seconds"] = round(time.monotonic() - started, 1)
     result["load_average"] = [round(v, 2) for v in os.getloadavg()]
     result["cpus"] = os.cpu_count()

@@ -18,6 +18,7 @@ import {
     WINDOW_MARGIN,
     MIN_RESPONSE_WINDOW,
     DISPUTE_WINDOWS,
+    DESCENT_BITS,
     MAX_ROSTER_ITEMS,
     Unauthorized,
     ZeroAddress,
@@ -49,7 +50,9 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
     // offchain.privacy: outputSalt = keccak256("attestia.output-salt.v1" || input salt).
     bytes23 private constant OUTPUT_SALT_DOMAIN = "attestia.output-salt.v1";
 
-    mapping(bytes32 requestId => Dispute) private _disputes;
+    mapping(bytes32 requestId => Dispute) internal _disputes;
+
+    mapping(bytes32 requestId => mapping(address challenger => Descent)) internal _descents;
 
     // The block of each finder's commitment (Common.findingCommitment); 0: none.
     mapping(bytes32 commitment => uint256 blockNumber) private _findings;
@@ -109,7 +112,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         bytes32 salt,
         bytes calldata output,
         AttributionSpec calldata spec
-    ) external payable nonReentrant {
+    ) external payable virtual nonReentrant {
         IInferenceRegistry registry = _registry();
         bytes32 requestId = record.requestId;
         if (registry.requestState(requestId) != registry.hashInference(record)) {
@@ -127,7 +130,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         bytes32 salt,
         bytes calldata output,
         AttributionSpec calldata spec
-    ) external payable nonReentrant {
+    ) external payable virtual nonReentrant {
         // The batch slot (Common: deposit << 96 | committedAt << 32 | count) is non-zero once
         // committed (count > 0), and the batch id binds the root to the leaf's model and worker.
         uint256 packed = uint256(_registry().extsload(mappingSlot(batchId, BATCHES_SLOT)));
@@ -153,16 +156,22 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         int256[] calldata totals,
         address[] calldata roster,
         Share[] calldata shares
-    ) external nonReentrant {
+    ) external payable virtual nonReentrant {
         Dispute storage dispute = _inState(requestId, DisputeState.OPEN);
         if (block.timestamp > dispute.deadline) revert DeadlinePassed(dispute.deadline);
         address worker = dispute.worker;
         if (msg.sender != worker && msg.sender != _operatorOf(worker)) {
-            revert Unauthorized();
+            // Defence by anyone (design.md): a bonded third party, once; a reopened dispute
+            // is the worker's alone.
+            if (dispute.round != 0 || msg.value != disputeBond) revert ThirdPartyResponse();
+            dispute.defender = msg.sender;
+        } else if (msg.value != 0) {
+            revert IncorrectBond(0, msg.value);
         }
         _checkTotals(dispute, totals, roster, shares);
         (bytes32 zeroRoot, bytes32 finalRoot) = _sumsRoots(roster, totals);
-        uint64 proveBy = uint64(block.timestamp) + responseWindow;
+        // Descents open until one window from now; each ends within its two chess clocks.
+        uint64 proveBy = uint64(block.timestamp) + 3 * responseWindow;
         dispute.state = DisputeState.RESPONDED;
         dispute.deadline = proveBy;
         dispute.contributors = uint64(roster.length);
@@ -170,132 +179,6 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         dispute.zeroRoot = zeroRoot;
         dispute.finalRoot = finalRoot;
         emit DisputeResponded(requestId, traceRoot, traceURI, totals, proveBy);
-    }
-
-    /// @inheritdoc IAttributionDisputes
-    function proveItem(
-        bytes32 requestId,
-        StepOpening calldata opened,
-        DataItem calldata item,
-        bytes32[] calldata itemProof,
-        int256[] calldata query,
-        bytes32 salt
-    ) external nonReentrant {
-        Dispute storage dispute = _provable(requestId);
-        TraceStep calldata step = _open(dispute, opened);
-        uint256 n = dispute.n;
-        if (step.item < n) {
-            if (
-                item.index != step.item
-                    || !IndexedMerkle.verify(
-                        dispute.itemsRoot, n, keccak256(abi.encode(item)), item.index, itemProof
-                    )
-            ) revert InvalidItemProof(step.item);
-            if (keccak256(abi.encode(query)) != dispute.queryHash) revert QueryMismatch();
-            // A roster item of the wrong width is the model owner's fault, not the worker's.
-            if (item.features.length != query.length) revert InvalidItemProof(step.item);
-            if (
-                item.contributor == step.contributor && item.label == step.label
-                    && IntegerAttribution.squaredDistance(item.features, query) == step.distance
-            ) revert NotFraud();
-        }
-        _fraud(requestId, dispute, FraudKind.ITEM, opened.position, salt);
-    }
-
-    /// @inheritdoc IAttributionDisputes
-    function proveOrder(
-        bytes32 requestId,
-        StepOpening calldata opened,
-        StepOpening calldata next,
-        bytes32 salt
-    ) external nonReentrant {
-        Dispute storage dispute = _provable(requestId);
-        TraceStep calldata step = _open(dispute, opened);
-        TraceStep calldata after_ = _openNext(dispute, opened, next);
-        if (
-            step.distance < after_.distance
-                || (step.distance == after_.distance && step.item < after_.item)
-        ) revert NotFraud();
-        _fraud(requestId, dispute, FraudKind.ORDER, opened.position, salt);
-    }
-
-    /// @inheritdoc IAttributionDisputes
-    function proveValue(
-        bytes32 requestId,
-        StepOpening calldata opened,
-        StepOpening calldata next,
-        bytes32 salt
-    ) external nonReentrant {
-        Dispute storage dispute = _provable(requestId);
-        TraceStep calldata step = _open(dispute, opened);
-        uint256 label = dispute.label;
-        bool matches = step.label == label;
-        int256 expected;
-        if (opened.position + 1 == dispute.n) {
-            expected = IntegerAttribution.farValue(matches, dispute.n, dispute.k);
-        } else {
-            TraceStep calldata after_ = _openNext(dispute, opened, next);
-            expected = after_.value
-                + IntegerAttribution.stepDelta(
-                    matches, after_.label == label, opened.position + 1, dispute.k
-                );
-        }
-        if (step.value == expected) revert NotFraud();
-        _fraud(requestId, dispute, FraudKind.VALUE, opened.position, salt);
-    }
-
-    /// @inheritdoc IAttributionDisputes
-    function proveSum(
-        bytes32 requestId,
-        StepOpening calldata opened,
-        StepOpening calldata previous,
-        address account,
-        int256 sum,
-        bytes32[] calldata sumsProof,
-        bytes32 salt
-    ) external nonReentrant {
-        Dispute storage dispute = _provable(requestId);
-        TraceStep calldata step = _open(dispute, opened);
-        bytes32 before = dispute.zeroRoot;
-        if (opened.position != 0) {
-            if (previous.position + 1 != opened.position) revert BadPosition(previous.position);
-            before = _open(dispute, previous).sumsRoot;
-        }
-        uint256 c = dispute.contributors;
-        if (step.slot < c) {
-            if (
-                !IndexedMerkle.verify(before, c, sumsLeaf(account, sum), step.slot, sumsProof)
-            ) revert InvalidSumsProof(step.slot);
-            bytes32 afterRoot = IndexedMerkle.processProof(
-                sumsLeaf(account, sum + step.value), step.slot, sumsProof
-            );
-            if (account == step.contributor && afterRoot == step.sumsRoot) revert NotFraud();
-        }
-        _fraud(requestId, dispute, FraudKind.SUM, opened.position, salt);
-    }
-
-    /// @inheritdoc IAttributionDisputes
-    function proveEnd(bytes32 requestId, StepOpening calldata last, bytes32 salt)
-        external
-        nonReentrant
-    {
-        Dispute storage dispute = _provable(requestId);
-        if (last.position + 1 != dispute.n) revert BadPosition(last.position);
-        if (_open(dispute, last).sumsRoot == dispute.finalRoot) revert NotFraud();
-        _fraud(requestId, dispute, FraudKind.END, last.position, salt);
-    }
-
-    /// @inheritdoc IAttributionDisputes
-    function proveDuplicate(
-        bytes32 requestId,
-        StepOpening calldata a,
-        StepOpening calldata b,
-        bytes32 salt
-    ) external nonReentrant {
-        Dispute storage dispute = _provable(requestId);
-        if (a.position == b.position) revert BadPosition(b.position);
-        if (_open(dispute, a).item != _open(dispute, b).item) revert NotFraud();
-        _fraud(requestId, dispute, FraudKind.DUPLICATE, a.position, salt);
     }
 
     /// @inheritdoc IAttributionDisputes
@@ -318,10 +201,22 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
                 requestId, DisputeState.NO_RESPONSE, FraudKind.NO_RESPONSE, 0, msg.sender, slashed
             );
         } else {
+            if (dispute.descents != 0) revert DescentsOpen(dispute.descents);
             dispute.state = DisputeState.WORKER_WON;
             _credit(_operatorOf(dispute.worker), bond);
+            address defender = dispute.defender;
+            if (defender != address(0)) _credit(defender, disputeBond);
             emit DisputeResolved(requestId, DisputeState.WORKER_WON, FraudKind.NONE, 0, msg.sender, 0);
         }
+    }
+
+    /// @inheritdoc IAttributionDisputes
+    function getDescent(bytes32 requestId, address challenger)
+        external
+        view
+        returns (Descent memory)
+    {
+        return _descents[requestId][challenger];
     }
 
     /// @inheritdoc IAttributionDisputes
@@ -400,7 +295,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
 
     // The quantised input, once the spec is shown to be the model's.
     function _query(bytes32 modelId, bytes calldata input, AttributionSpec calldata spec)
-        private
+        internal
         view
         returns (int256[] memory)
     {
@@ -412,7 +307,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
     }
 
     function _label(Inference calldata record, bytes32 salt, bytes calldata output)
-        private
+        internal
         pure
         returns (uint256)
     {
@@ -430,7 +325,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
     }
 
     function _inState(bytes32 requestId, DisputeState wanted)
-        private
+        internal
         view
         returns (Dispute storage dispute)
     {
@@ -438,7 +333,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         if (dispute.state != wanted) revert WrongDisputeState(requestId, dispute.state);
     }
 
-    function _provable(bytes32 requestId) private view returns (Dispute storage dispute) {
+    function _provable(bytes32 requestId) internal view returns (Dispute storage dispute) {
         dispute = _inState(requestId, DisputeState.RESPONDED);
         if (block.timestamp > dispute.deadline) revert DeadlinePassed(dispute.deadline);
     }
@@ -450,7 +345,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         int256[] calldata totals,
         address[] calldata roster,
         Share[] calldata shares
-    ) private view {
+    ) internal view {
         bytes32 contributorsHash = _modelWord(dispute.modelId, MODEL_CONTRIBUTORS_HASH_WORD);
         if (keccak256(abi.encodePacked(roster)) != contributorsHash) revert RosterMismatch();
         if (totals.length != roster.length) {
@@ -461,21 +356,21 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
     }
 
     // One word of a registered model (the single field read, not a copy of the whole struct).
-    function _modelWord(bytes32 modelId, uint256 word) private view returns (bytes32) {
+    function _modelWord(bytes32 modelId, uint256 word) internal view returns (bytes32) {
         return _registry().extsload(
             bytes32(uint256(mappingSlot(modelId, MODELS_SLOT)) + word)
         );
     }
 
     // A worker's operator: the low 160 bits of its first word (Common.Worker).
-    function _operatorOf(address worker) private view returns (address) {
+    function _operatorOf(address worker) internal view returns (address) {
         bytes32 slot = mappingSlot(bytes32(uint256(uint160(worker))), WORKERS_SLOT);
         return address(uint160(uint256(_registry().extsload(slot))));
     }
 
     // Running-sums roots with every sum 0 and with the totals.
     function _sumsRoots(address[] calldata roster, int256[] calldata totals)
-        private
+        internal
         pure
         returns (bytes32 zeroRoot, bytes32 finalRoot)
     {
@@ -493,7 +388,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
 
     // The opened step, checked to be at its position of the trace root.
     function _open(Dispute storage dispute, StepOpening calldata opened)
-        private
+        internal
         view
         returns (TraceStep calldata step)
     {
@@ -511,7 +406,7 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         Dispute storage dispute,
         StepOpening calldata opened,
         StepOpening calldata next
-    ) private view returns (TraceStep calldata) {
+    ) internal view returns (TraceStep calldata) {
         if (next.position != opened.position + 1) revert BadPosition(next.position);
         return _open(dispute, next);
     }
@@ -522,12 +417,112 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
         FraudKind kind,
         uint256 position,
         bytes32 salt
-    ) private {
+    ) internal {
         _revealFinding(fraudEvidenceId(requestId, uint8(kind), position), salt);
+        Descent storage d = _descents[requestId][msg.sender];
+        if (d.open && d.round == dispute.round) _settle(requestId, d, msg.sender);
+        _lost(requestId, dispute, kind, position, msg.sender);
+    }
+
+    // The response was proven wrong (by `by`, who is paid): a third party's loses its bond and
+    // the dispute reopens for the worker alone; the worker's own is slashed.
+    function _lost(
+        bytes32 requestId,
+        Dispute storage dispute,
+        FraudKind kind,
+        uint256 position,
+        address by
+    ) internal {
+        address defender = dispute.defender;
+        if (defender != address(0)) {
+            _credit(by, disputeBond);
+            uint64 respondBy = uint64(block.timestamp) + responseWindow;
+            dispute.state = DisputeState.OPEN;
+            dispute.deadline = respondBy;
+            dispute.defender = address(0);
+            dispute.round = 1;
+            dispute.descents = 0;
+            dispute.traceRoot = bytes32(0);
+            emit DisputeReopened(requestId, defender, kind, by, respondBy);
+            return;
+        }
         dispute.state = DisputeState.FRAUD;
         dispute.kind = kind;
         _credit(dispute.challenger, dispute.bond);
-        uint256 slashed = _slashFor(dispute.worker, msg.sender);
-        emit DisputeResolved(requestId, DisputeState.FRAUD, kind, position, msg.sender, slashed);
+        uint256 slashed = _slashFor(dispute.worker, by);
+        emit DisputeResolved(requestId, DisputeState.FRAUD, kind, position, by, slashed);
+    }
+
+    // A descent won by its challenger: closed, its bond back.
+    function _settle(bytes32 requestId, Descent storage d, address challenger) internal {
+        d.open = false;
+        --_disputes[requestId].descents;
+        _credit(challenger, disputeBond);
+        emit DescentSettled(requestId, challenger, false);
+    }
+
+    // The open descent of this round whose side to move is `challengerTurn`, before its clock
+    // runs out.
+    function _moving(bytes32 requestId, address challenger, bool challengerTurn)
+        internal
+        view
+        returns (Descent storage d)
+    {
+        Dispute storage dispute = _inState(requestId, DisputeState.RESPONDED);
+        d = _descents[requestId][challenger];
+        if (!d.open || d.round != dispute.round) revert NoDescent(challenger);
+        if (d.challengerTurn != challengerTurn) revert NotYourTurn();
+        if (block.timestamp > d.deadline) revert DeadlinePassed(d.deadline);
+    }
+
+    // The chess clocks: the mover keeps what it did not spend; the other side's starts.
+    function _moved(Descent storage d) internal {
+        uint64 left = d.deadline - uint64(block.timestamp);
+        d.deadline = uint64(block.timestamp) + d.otherClock;
+        d.otherClock = left;
+        d.challengerTurn = !d.challengerTurn;
+    }
+
+    // Nodes a reveal at `height` shows: 2^min(DESCENT_BITS, height).
+    function _width(uint256 height) internal pure returns (uint256) {
+        return uint256(1) << (height < DESCENT_BITS ? height : DESCENT_BITS);
+    }
+
+    function _log2(uint256 width) internal pure returns (uint256 bits) {
+        while (width > 1) {
+            width >>= 1;
+            ++bits;
+        }
+    }
+
+    function _rootOf(bytes32[] calldata nodes) internal pure returns (bytes32) {
+        return IndexedMerkle.rootOf(nodes);
+    }
+
+    // (distance, index) order: a strictly before b.
+    function _before(uint256 distanceA, uint256 indexA, uint256 distanceB, uint256 indexB)
+        internal
+        pure
+        returns (bool)
+    {
+        return distanceA < distanceB || (distanceA == distanceB && indexA < indexB);
+    }
+
+    // A roster item, shown to be at its index of the items root, and its distance to the query.
+    function _distance(
+        Dispute storage dispute,
+        DataItem calldata item,
+        bytes32[] calldata itemProof,
+        int256[] calldata query
+    ) internal view returns (uint256) {
+        if (
+            !IndexedMerkle.verify(
+                dispute.itemsRoot, dispute.n, keccak256(abi.encode(item)), item.index, itemProof
+            )
+        ) revert InvalidItemProof(item.index);
+        if (keccak256(abi.encode(query)) != dispute.queryHash) revert QueryMismatch();
+        // A roster item of the wrong width is the model owner's fault, not the worker's.
+        if (item.features.length != query.length) revert InvalidItemProof(item.index);
+        return IntegerAttribution.squaredDistance(item.features, query);
     }
 }

@@ -31,9 +31,15 @@ uint64 constant WINDOW_MARGIN = 1 hours;
 // congestion, and a liar cannot shorten it (each window runs from the block that opens it).
 uint64 constant MIN_RESPONSE_WINDOW = 10 minutes;
 
-// Response windows a dispute may span after its challenge: the worker's response, then the
-// proofs (AttributionDisputes). A game with more rounds raises it (each round a window).
-uint256 constant DISPUTE_WINDOWS = 2;
+// Response windows a dispute may span after its challenge (AttributionDisputes, design.md
+// "The descent"): a response (W), descents opened within W of it, each ending within its two
+// chess clocks (2 W); then once more if a third party's response was proven wrong (the worker's
+// own response, W, and its descents, 3 W): 4 W + 4 W.
+uint256 constant DISPUTE_WINDOWS = 8;
+
+// A descent step reveals the 2^DESCENT_BITS nodes DESCENT_BITS levels below the current node
+// of the worker's trace tree (fewer at the last step): 5 steps at N = 100,000 (depth 17).
+uint256 constant DESCENT_BITS = 4;
 
 // Largest contributor roster a model may register (the roster is passed with every single
 // record: calldata grows with it).

@@ -5,7 +5,8 @@ import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {ISlasher} from "./interfaces/ISlasher.sol";
 import {IWorkerRegistry} from "./interfaces/IWorkerRegistry.sol";
-import {AttributionDisputes} from "./AttributionDisputes.sol";
+import {SlasherCore} from "./SlasherCore.sol";
+import {DisputeProofs} from "./DisputeProofs.sol";
 import {IInferenceRegistry} from "./interfaces/IInferenceRegistry.sol";
 import {
     Inference,
@@ -21,14 +22,11 @@ import {
 /// @title Slasher
 /// @notice The evidence logic of slashing and the sharing of slashed stakes; the registry only
 ///         removes the stake and revokes the key (slashStake, callable only by this contract).
-contract Slasher is ISlasher, AttributionDisputes {
-    /// @inheritdoc ISlasher
-    IInferenceRegistry public immutable registry;
-    /// @inheritdoc ISlasher
-    address public immutable treasury;
-
-    /// @inheritdoc ISlasher
-    mapping(address account => uint256) public balances;
+///         The dispute game's proofs and descent (IDisputeProofs) run in DisputeProofs, by
+///         DELEGATECALL from the fallback, for this contract's size (EIP-170).
+contract Slasher is ISlasher, SlasherCore {
+    // DisputeProofs, deployed by the constructor with the same parameters.
+    address private immutable _proofs;
 
     /// @param registry_ The registry (its admin must then call setSlasher(this), once).
     /// @param treasury_ Credited the non-reporter part of every slashed stake.
@@ -37,15 +35,42 @@ contract Slasher is ISlasher, AttributionDisputes {
         address treasury_,
         uint256 disputeBond_,
         uint64 responseWindow_
-    ) AttributionDisputes(registry_, disputeBond_, responseWindow_) {
-        if (address(registry_) == address(0) || treasury_ == address(0)) revert ZeroAddress();
-        registry = registry_;
-        treasury = treasury_;
+    ) SlasherCore(registry_, treasury_, disputeBond_, responseWindow_) {
+        _proofs = address(new DisputeProofs(registry_, treasury_, disputeBond_, responseWindow_));
+    }
+
+    /// @inheritdoc ISlasher
+    function registry() external view returns (IInferenceRegistry) {
+        return _reg;
+    }
+
+    /// @inheritdoc ISlasher
+    function treasury() external view returns (address) {
+        return _treasury;
+    }
+
+    /// @inheritdoc ISlasher
+    function balances(address account) external view returns (uint256) {
+        return _balances[account];
     }
 
     /// @dev Slashed stakes arrive from the registry only.
     receive() external payable {
-        if (msg.sender != address(registry)) revert Unauthorized();
+        if (msg.sender != address(_reg)) revert Unauthorized();
+    }
+
+    /// @notice Serves IDisputeProofs: any other selector runs in DisputeProofs on this
+    ///         contract's storage (payable: a descent posts its bond).
+    fallback() external payable {
+        address proofs = _proofs;
+        // Not memory-safe, and needs not be: the call ends here with return or revert.
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), proofs, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
     }
 
     /// @inheritdoc ISlasher
@@ -63,57 +88,17 @@ contract Slasher is ISlasher, AttributionDisputes {
         bytes32 digestB = _attributed(b, signatureB);
         _revealFinding(equivocationEvidenceId(digestA, digestB), salt);
         emit EquivocationProven(a.worker, a.requestId, msg.sender, digestA, digestB);
-        amount = registry.slashStake(a.worker);
+        amount = _reg.slashStake(a.worker);
         _share(a.worker, msg.sender, amount);
     }
 
     /// @inheritdoc ISlasher
     function withdraw() external nonReentrant {
-        uint256 amount = balances[msg.sender];
+        uint256 amount = _balances[msg.sender];
         if (amount == 0) revert NothingToWithdraw();
-        balances[msg.sender] = 0;
+        _balances[msg.sender] = 0;
         emit Withdrawn(msg.sender, amount);
         Address.sendValue(payable(msg.sender), amount);
-    }
-
-    /// @dev Takes the worker's whole stake from the registry (which reverts if there is none
-    ///      or it was slashed before) and shares it. Every trigger ends here.
-    function _registry() internal view override returns (IInferenceRegistry) {
-        return registry;
-    }
-
-    function _credit(address account, uint256 amount) internal override {
-        balances[account] += amount;
-    }
-
-    function _slashFor(address worker, address reporter) internal override returns (uint256 amount) {
-        // A worker already slashed (or with no stake left) still loses the dispute; any other
-        // failure, out of gas included, reverts the whole proof, so nobody can prove fraud in a
-        // way that skips the slash.
-        try registry.slashStake(worker) returns (uint256 slashed) {
-            amount = slashed;
-        } catch (bytes memory reason) {
-            bytes4 selector = bytes4(reason);
-            if (
-                selector != IWorkerRegistry.AlreadySlashed.selector
-                    && selector != IWorkerRegistry.NothingToSlash.selector
-            ) {
-                assembly ("memory-safe") {
-                    revert(add(reason, 0x20), mload(reason))
-                }
-            }
-            return 0;
-        }
-        _share(worker, reporter, amount);
-    }
-
-    function _share(address worker, address reporter, uint256 amount) private {
-        // The registry is trusted (it named this contract its slasher) and sends the stake to
-        // receive(), which does nothing else; nonReentrant guards every entry point.
-        uint256 reward = amount * SLASH_REPORTER_BPS / BPS;
-        balances[reporter] += reward;
-        balances[treasury] += amount - reward;
-        emit Slashed(worker, reporter, amount, reward, amount - reward);
     }
 
     function _claim(Inference calldata record) private pure returns (bytes32) {
@@ -131,9 +116,9 @@ contract Slasher is ISlasher, AttributionDisputes {
         view
         returns (bytes32 digest)
     {
-        digest = registry.hashInference(record);
+        digest = _reg.hashInference(record);
         if (signature.length == 0) {
-            if (registry.requestState(record.requestId) != digest) revert NotRecorded(record.requestId);
+            if (_reg.requestState(record.requestId) != digest) revert NotRecorded(record.requestId);
             return digest;
         }
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);

@@ -49,8 +49,13 @@ POLICY_MASK = 0x0E
 TIMESTAMP_WINDOW = 15 * 60
 WINDOW_MARGIN = 3600
 """Common.sol WINDOW_MARGIN: the slack every "must end before" between windows keeps."""
-DISPUTE_WINDOWS = 2
-"""Common.sol DISPUTE_WINDOWS: response windows a dispute may span after its challenge."""
+DISPUTE_WINDOWS = 8
+"""Common.sol DISPUTE_WINDOWS: response windows a dispute may span after its challenge (a
+response, descents opened within a window of it, each within its two chess clocks; twice, if a
+third party's response was proven wrong)."""
+DESCENT_BITS = 4
+"""Common.sol DESCENT_BITS: a descent step reveals the 2**DESCENT_BITS nodes that many levels
+below the current node (fewer at the last step)."""
 MIN_RESPONSE_WINDOW = 600
 """Common.sol MIN_RESPONSE_WINDOW: the shortest response window the Slasher accepts (a
 finder's commitment and its reveal are two inclusions inside one window)."""
@@ -786,6 +791,9 @@ class FraudKind(IntEnum):
     END = 5
     DUPLICATE = 6
     NO_RESPONSE = 7
+    SKIP = 8
+    PADDING = 9
+    NO_REVEAL = 10
 
 
 @dataclass(frozen=True)
@@ -853,6 +861,9 @@ class Dispute:
     traceRoot: bytes
     zeroRoot: bytes
     finalRoot: bytes
+    defender: str
+    round: int
+    descents: int
 
     @property
     def worker_lost(self) -> bool:
@@ -862,6 +873,21 @@ class Dispute:
     @property
     def pending(self) -> bool:
         return self.state in (DisputeState.OPEN, DisputeState.RESPONDED)
+
+
+@dataclass(frozen=True)
+class Descent:
+    """``IAttributionDisputes.Descent``: one challenger's descent into a responded trace tree
+    (``getDescent``)."""
+
+    node: bytes
+    index: int
+    height: int
+    challengerTurn: bool
+    open: bool
+    round: int
+    deadline: int
+    otherClock: int
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ import {Inference, Share, AttributionSpec, DataItem, TraceStep} from "../Common.
 /// @notice Anyone holding a record's input can dispute its attribution list; the worker must
 ///         then commit to its whole integer KNN-Shapley computation (a trace root and the
 ///         contributor totals the recorded basis points follow from), and anyone can prove one
-///         wrong step. Proven fraud or no response: the worker's stake is slashed (Slasher's
+///         wrong step: from the published trace, or, if it is withheld, at the end of a descent
+///         into the committed tree (IDisputeProofs: the responder side reveals, the challenger
+///         picks, each on a chess clock). Proven fraud or no response: the worker's stake is slashed (Slasher's
 ///         second trigger) and the record's contributor share is re-attributed by the equal
 ///         split over the model's roster. design.md "Disputes" states the rules.
 /// @dev Lives in the Slasher (the registry's set-once slashing hook). Every balance is a pull
@@ -34,7 +36,10 @@ interface IAttributionDisputes {
         SUM,
         END,
         DUPLICATE,
-        NO_RESPONSE
+        NO_RESPONSE,
+        SKIP,
+        PADDING,
+        NO_REVEAL
     }
 
     /// @notice One record's dispute.
@@ -55,6 +60,11 @@ interface IAttributionDisputes {
     /// @param traceRoot The worker's trace root (set by the response).
     /// @param zeroRoot The running-sums root with every sum 0 (set by the response).
     /// @param finalRoot The running-sums root of the worker's totals (set by the response).
+    /// @param defender A third party that responded for the worker with a bond (0: the worker's
+    ///        own response, or none yet).
+    /// @param round 0; 1 once a third party's response was proven wrong and the dispute
+    ///        reopened for the worker alone.
+    /// @param descents Descents of this round not settled yet.
     struct Dispute {
         address challenger;
         DisputeState state;
@@ -73,6 +83,30 @@ interface IAttributionDisputes {
         bytes32 traceRoot;
         bytes32 zeroRoot;
         bytes32 finalRoot;
+        address defender;
+        uint8 round;
+        uint32 descents;
+    }
+
+    /// @notice One challenger's descent into the worker's trace tree (design.md "The descent").
+    /// @param node The current node of the worker's tree.
+    /// @param index The node's index at its height (the leaf's position at height 0).
+    /// @param height Levels above the leaves (the tree's depth at the root).
+    /// @param challengerTurn The node's nodes below (or, at a leaf, its step) were revealed:
+    ///        the challenger picks (or proves); otherwise the responder side reveals.
+    /// @param open Not settled yet.
+    /// @param round The dispute round it plays against (a reopened dispute voids it).
+    /// @param deadline The side to move must move by this (its chess clock runs out).
+    /// @param otherClock Seconds left on the waiting side's clock.
+    struct Descent {
+        bytes32 node;
+        uint64 index;
+        uint8 height;
+        bool challengerTurn;
+        bool open;
+        uint8 round;
+        uint64 deadline;
+        uint64 otherClock;
     }
 
     /// @notice A trace step with its position and its proof in the trace root.
@@ -139,6 +173,32 @@ interface IAttributionDisputes {
         uint256 slashed
     );
 
+    /// @notice A challenger opened a descent (posting disputeBond): the responder side reveals.
+    event DescentOpened(bytes32 indexed requestId, address indexed challenger, uint64 revealBy);
+
+    /// @notice The responder side revealed the nodes below a descent's node (left to right).
+    /// @param index The node's index at its height before the reveal.
+    /// @param height Its height.
+    event NodesRevealed(
+        bytes32 indexed requestId, address indexed challenger, uint256 index, uint256 height,
+        bytes32[] nodes
+    );
+
+    /// @notice The responder side revealed the trace step of the leaf a descent reached.
+    event StepRevealed(
+        bytes32 indexed requestId, address indexed challenger, uint256 position, TraceStep step
+    );
+
+    /// @notice A descent ended. challengerLost: its clock ran out (bond to the worker's
+    ///         operator); otherwise its bond went back to the challenger.
+    event DescentSettled(bytes32 indexed requestId, address indexed challenger, bool challengerLost);
+
+    /// @notice A third party's response was proven wrong: its bond went to `by` and the
+    ///         dispute is OPEN again for the worker (or its operator) alone, until respondBy.
+    event DisputeReopened(
+        bytes32 indexed requestId, address defender, FraudKind kind, address by, uint64 respondBy
+    );
+
     /// @notice A finder committed to evidence it will reveal (commitFinding).
     /// @param commitment findingCommitment(finder, evidenceId, salt).
     /// @param sender Who sent it (not necessarily the finder).
@@ -197,6 +257,18 @@ interface IAttributionDisputes {
     error BadPosition(uint256 position);
     /// @notice The checked step is correct: no fraud.
     error NotFraud();
+    /// @notice The caller has an open descent in this round already.
+    error DescentExists(address challenger);
+    /// @notice Descents of this round are still open: settle them first (settleDescent).
+    error DescentsOpen(uint256 count);
+    /// @notice No open descent of this challenger in the dispute's round.
+    error NoDescent(address challenger);
+    /// @notice It is the other side's turn in the descent, or the descent is at its leaf.
+    error NotYourTurn();
+    /// @notice The revealed nodes do not hash to the descent's node (or are not 2^bits).
+    error BadReveal();
+    /// @notice A third party may respond only once per dispute, with disputeBond.
+    error ThirdPartyResponse();
 
     /// @notice Records a finder's commitment (Common.findingCommitment: keccak256(abi.encode(
     ///         finder, evidenceId, salt))) at this block. Every call that pays its sender
@@ -263,7 +335,10 @@ interface IAttributionDisputes {
         AttributionSpec calldata spec
     ) external payable;
 
-    /// @notice The worker commits to its computation (signer or operator, before the deadline).
+    /// @notice Commits to the computation (before the deadline). The worker's signer or
+    ///         operator sends no value; anyone else defends the record with disputeBond, once
+    ///         (round 0): if that response is proven wrong its bond goes to the prover and the
+    ///         dispute reopens for the worker alone (design.md "Defence by anyone").
     /// @param requestId The record's request id.
     /// @param traceRoot Indexed Merkle root over the N trace steps.
     /// @param traceURI Where the trace is published.
@@ -278,94 +353,13 @@ interface IAttributionDisputes {
         int256[] calldata totals,
         address[] calldata roster,
         Share[] calldata shares
-    ) external;
+    ) external payable;
 
-    // Every prove* pays its sender the reporter's part of the stake, so it reveals the
-    // sender's commitment findingCommitment(msg.sender, fraudEvidenceId(requestId, kind,
-    // position), salt) made with commitFinding in an earlier block (FindingNotCommitted,
-    // RevealTooEarly); kind is the FraudKind the call proves and position the one it names
-    // (proveDuplicate: a.position; proveEnd: N - 1).
-
-    /// @notice Fraud: the step names an item >= N, or its contributor, label or distance
-    ///         differs from the roster item and the query.
-    /// @param requestId The record's request id.
-    /// @param opened The step, opened in the trace root.
-    /// @param item The roster item the step names (ignored if the step's item >= N).
-    /// @param itemProof Its proof in the items root.
-    /// @param query The dispute's quantised input (DisputeOpened).
-    /// @param salt The salt of the prover's commitment (see the prove* note below).
-    function proveItem(
-        bytes32 requestId,
-        StepOpening calldata opened,
-        DataItem calldata item,
-        bytes32[] calldata itemProof,
-        int256[] calldata query,
-        bytes32 salt
-    ) external;
-
-    /// @notice Fraud: two adjacent steps (next.position == opened.position + 1) are not in
-    ///         ascending (distance, item) order.
-    /// @param requestId The record's request id.
-    /// @param opened A step.
-    /// @param next The step after it.
-    /// @param salt The salt of the prover's commitment.
-    function proveOrder(
-        bytes32 requestId,
-        StepOpening calldata opened,
-        StepOpening calldata next,
-        bytes32 salt
-    ) external;
-
-    /// @notice Fraud: a step's value does not follow from the next step's (or, for the last
-    ///         step, is not s_N; `next` is then ignored).
-    /// @param requestId The record's request id.
-    /// @param opened A step.
-    /// @param next The step after it (position + 1), unless `opened` is the last.
-    /// @param salt The salt of the prover's commitment.
-    function proveValue(
-        bytes32 requestId,
-        StepOpening calldata opened,
-        StepOpening calldata next,
-        bytes32 salt
-    ) external;
-
-    /// @notice Fraud: a step's sums root is not the previous one (the step before it, or
-    ///         zeroRoot at position 0) with the slot's sum increased by the step's value, or
-    ///         the slot's account is not the step's contributor, or the slot is >= C.
-    /// @param requestId The record's request id.
-    /// @param opened A step.
-    /// @param previous The step before it (ignored at position 0).
-    /// @param account The account at the step's slot in the previous sums root.
-    /// @param sum Its sum there.
-    /// @param sumsProof The proof of (account, sum) at the slot in the previous sums root.
-    /// @param salt The salt of the prover's commitment.
-    function proveSum(
-        bytes32 requestId,
-        StepOpening calldata opened,
-        StepOpening calldata previous,
-        address account,
-        int256 sum,
-        bytes32[] calldata sumsProof,
-        bytes32 salt
-    ) external;
-
-    /// @notice Fraud: the last step's sums root is not finalRoot.
-    /// @param requestId The record's request id.
-    /// @param last The step at position N - 1.
-    /// @param salt The salt of the prover's commitment.
-    function proveEnd(bytes32 requestId, StepOpening calldata last, bytes32 salt) external;
-
-    /// @notice Fraud: two positions of the trace name the same item.
-    /// @param requestId The record's request id.
-    /// @param a A step.
-    /// @param b Another step (another position) naming the same item.
-    /// @param salt The salt of the prover's commitment.
-    function proveDuplicate(
-        bytes32 requestId,
-        StepOpening calldata a,
-        StepOpening calldata b,
-        bytes32 salt
-    ) external;
+    /// @notice A challenger's descent in a record's dispute.
+    function getDescent(bytes32 requestId, address challenger)
+        external
+        view
+        returns (Descent memory);
 
     /// @notice Ends a dispute whose deadline passed: OPEN -> NO_RESPONSE (slash; the reward
     ///         and the bond go to the challenger), RESPONDED -> WORKER_WON (the bond goes to the
@@ -378,6 +372,8 @@ interface IAttributionDisputes {
     /// @notice The bond a challenge posts, in wei.
     function disputeBond() external view returns (uint256);
 
-    /// @notice How long the worker has to respond, and then anyone to prove fraud (seconds).
+    /// @notice How long the worker has to respond (seconds); then descents open for as long,
+    ///         each side of one has a chess clock of as long, and fraud can be proven until
+    ///         three windows after the response.
     function responseWindow() external view returns (uint64);
 }

@@ -153,30 +153,38 @@ class Trace:
         return _sums_tree(self.roster, self.totals).root
 
     def root_before(self, position: int) -> bytes:
-        """The sums root a step starts from: the previous step's, or ``zeroRoot``."""
-        return self.zero_root if position == 0 else self.sums_roots[position - 1]
+        """The sums root a step starts from (suffix sums): the next step's, or ``zeroRoot``
+        after the last step."""
+        return self.zero_root if position + 1 == self.n else self.sums_roots[position + 1]
 
     def sums_before(self, position: int, slot: int | None = None
                     ) -> tuple[str, int, list[bytes]]:
         """``(account, sum, proof)`` of step ``position``'s slot (or of ``slot``: the one a
-        published step names) in the sums root it starts from, replaying this trace's own
-        values; raises if that replay does not reach the root the trace states there (then
-        an earlier step is the fraud)."""
+        published step names) in the sums root it starts from (the sums over the positions
+        after it), replaying this trace's own values; raises if that replay does not reach
+        the root the trace states there (then a later step is the fraud)."""
         if slot is None:
             slot = self.slots[position]
         if not 0 <= slot < len(self.roster):
             raise TraceError(f"step {position} names slot {slot}, outside the roster")
         sums = [0] * len(self.roster)
-        for p in range(position):
+        for p in range(position + 1, self.n):
             s = self.slots[p]
             if not 0 <= s < len(sums):
                 raise TraceError(f"step {p} names slot {s}, outside the roster")
             sums[s] += self.values[p]
         tree = _sums_tree(self.roster, sums)
         if tree.root != self.root_before(position):
-            raise TraceError(f"replaying steps 0..{position - 1} does not give the sums root "
-                             f"step {position} starts from")
+            raise TraceError(f"replaying steps {position + 1}..{self.n - 1} does not give the "
+                             f"sums root step {position} starts from")
         return self.roster[slot], sums[slot], tree.proof(slot)
+
+    def node(self, height: int, index: int) -> bytes:
+        """The node at ``height`` (0: the leaves) and ``index`` of the trace tree (padding:
+        the all-zero subtree)."""
+        tree = self.tree
+        level = tree._levels[height]
+        return level[index] if index < len(level) else tree._zeros[height]
 
     # -- file form -------------------------------------------------------------------------
 
@@ -209,19 +217,22 @@ class Trace:
 
 def build_trace(index: IntegerKnnShapley, contributors: IntegerContributors, zq: np.ndarray,
                 label: int, *, meta: dict[str, Any] | None = None) -> Trace:
-    """The honest trace of one query (quantised ``zq``, query ``label``)."""
+    """The honest trace of one query (quantised ``zq``, query ``label``). Sums are suffix
+    sums: step p's root holds each contributor's sum over positions p..N-1, so every local
+    check anchors at the far end (design.md "The trace a worker commits to")."""
     if contributors.n_points != index.n:
         raise InvalidInputError(f"{contributors.n_points} item owners for {index.n} items")
     order, dist = index.ranked(zq)
     values = index.values_by_rank(order, label)
     slots = contributors.slots[order]
     roster = contributors.roster
-    # Each step's new sum for its slot: a cumulative sum within each slot's steps.
-    by_slot = np.argsort(slots, kind="stable")
-    running = np.cumsum(values[by_slot])
-    starts = np.searchsorted(slots[by_slot], slots[by_slot], side="left")
+    # Walk from the far end: reversed columns, a cumulative sum within each slot's steps.
+    rev_slots, rev_values = slots[::-1], values[::-1]
+    by_slot = np.argsort(rev_slots, kind="stable")
+    running = np.cumsum(rev_values[by_slot])
+    starts = np.searchsorted(rev_slots[by_slot], rev_slots[by_slot], side="left")
     before = np.concatenate(([0], running))[starts]
-    new_sum = np.empty_like(values)
+    new_sum = np.empty_like(rev_values)
     new_sum[by_slot] = running - before
     totals = np.zeros(len(roster), dtype=np.int64)
     np.add.at(totals, slots, values)
@@ -236,7 +247,7 @@ def build_trace(index: IntegerKnnShapley, contributors: IntegerContributors, zq:
                                              - len(levels[height]))
     roots: list[bytes] = []
     append = roots.append
-    for slot, total in zip(slots.tolist(), new_sum.tolist(), strict=True):
+    for slot, total in zip(rev_slots.tolist(), new_sum.tolist(), strict=True):
         # protocol.sums_leaf spelled inline (one call saved per step of N); the test of the
         # honest trace opens every sums root with protocol.sums_leaf.
         node = keccak_256(words[slot] + total.to_bytes(32, "big", signed=True)).digest()
@@ -248,6 +259,7 @@ def build_trace(index: IntegerKnnShapley, contributors: IntegerContributors, zq:
             position >>= 1
             levels[height + 1][position] = node
         append(node)
+    roots.reverse()
     items = order.tolist()
     return Trace(
         items=items,
@@ -418,8 +430,8 @@ def first_fraud(published: Trace, honest: Trace) -> Fraud | None:
     """The first one-step fraud in ``published`` against the ``honest`` trace of the same
     query, or None if it is honest. Kinds are tried in the order DUPLICATE, ITEM, ORDER,
     VALUE, SUM, END (lowest position first within a kind); once the first four pass, the
-    published steps are the honest ones but for their sums roots, so SUM is the first
-    position whose root differs and its predecessor's root is the honest one."""
+    published steps are the honest ones but for their sums roots, so SUM is the last
+    position whose root differs and its successor's root is the honest one (suffix sums)."""
     n = honest.n
     if published.n != n:
         raise TraceError(f"the published trace has {published.n} steps; the roster has {n}")
@@ -464,11 +476,49 @@ def first_fraud(published: Trace, honest: Trace) -> Fraud | None:
         if not 0 <= slot < len(honest.roster) or honest.roster[slot] != published.contributors[p]:
             return Fraud(FraudKind.SUM, (p,), f"step {p} names slot {slot}, which is not its "
                          f"contributor {published.contributors[p]}'s")
-    for p in range(n):
+    for p in range(n - 1, -1, -1):
         if published.sums_roots[p] != honest.sums_roots[p]:
-            return Fraud(FraudKind.SUM, (p,), f"step {p}'s sums root is not the previous one "
+            return Fraud(FraudKind.SUM, (p,), f"step {p}'s sums root is not the next one "
                          "with the slot's sum plus the step's value")
-    if published.sums_roots[-1] != published.final_root:
-        return Fraud(FraudKind.END, (n - 1,), "the last step's sums root is not the posted "
+    if published.sums_roots[0] != published.final_root:
+        return Fraud(FraudKind.END, (0,), "the first step's sums root is not the posted "
                      "final sums root")
     return None
+
+
+def leaf_fraud(step: TraceStep, position: int, honest: Trace) -> Fraud:
+    """The one-step fraud of a worker's step that differs from the honest one at
+    ``position``, checked against the honest step after it (the descent's end: every leaf
+    after ``position`` agrees with the honest trace). Kinds tried: ITEM, ORDER, SKIP (the
+    honest step lies between), VALUE, SUM; one always applies (design.md "The descent")."""
+    n = honest.n
+    honest_step = honest.step(position)
+    if step == honest_step:
+        raise TraceError(f"the step at position {position} is the honest one: no fraud there")
+    item = step.item
+    if item >= n:
+        return Fraud(FraudKind.ITEM, (position,), f"step {position} names item {item} >= N")
+    rank = honest.items.index(item)
+    for what, stated, actual in (("contributor", step.contributor, honest.contributors[rank]),
+                                 ("label", step.label, honest.labels[rank]),
+                                 ("distance", step.distance, honest.distances[rank])):
+        if stated != actual:
+            return Fraud(FraudKind.ITEM, (position,), f"step {position} (item {item}) states "
+                         f"{what} {stated}, the roster and query give {actual}")
+    key = (step.distance, item)
+    if position + 1 < n:
+        after = (honest.distances[position + 1], honest.items[position + 1])
+        if not key < after:
+            return Fraud(FraudKind.ORDER, (position, position + 1),
+                         f"steps {position} and {position + 1} are out of order")
+    if item != honest_step.item:
+        return Fraud(FraudKind.SKIP, (position, honest_step.item),
+                     f"item {honest_step.item} lies between step {position} and the next")
+    labels = [*honest.labels[:position], step.label, *honest.labels[position + 1:]]
+    want = expected_value(position, labels, honest.values, n, honest.k, honest.label)
+    if step.value != want:
+        return Fraud(FraudKind.VALUE, (position,) if position + 1 == n
+                     else (position, position + 1),
+                     f"step {position} states value {step.value}, the recursion gives {want}")
+    return Fraud(FraudKind.SUM, (position,), f"step {position}'s slot or sums root is not the "
+                 "next step's sums with the slot's sum plus the value")

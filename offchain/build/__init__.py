@@ -102,6 +102,7 @@ def cache_key(sources: dict[str, str]) -> str:
     digest = hashlib.sha256()
     digest.update(SOLC_VERSION.encode())
     digest.update(json.dumps(COMPILER_SETTINGS, sort_keys=True).encode())
+    digest.update(json.dumps(SERVED_BY_FALLBACK, sort_keys=True).encode())  # merged ABIs
     lock = REPO_ROOT / "package-lock.json"
     if lock.exists():
         digest.update(lock.read_bytes())
@@ -190,14 +191,16 @@ def compile_contracts(
 
 # Contracts whose fallback serves another contract's functions at their own address (by
 # DELEGATECALL): their artifact ABI lists those functions too, so every client binds one ABI.
-SERVED_BY_FALLBACK = {"InferenceRegistry": "RegistryViews"}
+SERVED_BY_FALLBACK = {"InferenceRegistry": "RegistryViews", "Slasher": "DisputeProofs"}
 
 
 def _abi_with_served(name: str, contracts: dict) -> list:
     abi = list(contracts[name]["abi"])
     served = SERVED_BY_FALLBACK.get(name)
     if served is not None:
-        abi += [item for item in contracts[served]["abi"] if item["type"] == "function"]
+        have = {item.get("name") for item in abi if item["type"] == "function"}
+        abi += [item for item in contracts[served]["abi"]
+                if item["type"] == "function" and item["name"] not in have]
     return abi
 
 

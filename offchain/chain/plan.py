@@ -27,12 +27,17 @@ class DeployParams:
     request_timeout: int = 3600
     epoch_length: int = 86400
     root_timelock: int = 3600
-    # Attribution disputes (Slasher): a challenge posts this bond; the worker then has
-    # response_window to respond and anyone as long again to prove fraud. The Slasher requires
-    # unbonding_delay >= challenge_window + 15 min + 2 * response_window + 1 h, and
-    # response_window >= 10 min (MIN_RESPONSE_WINDOW: a finder's commitment and its reveal).
+    # Attribution disputes (Slasher): a challenge posts this bond; the worker (or anyone
+    # defending it, with the same bond) then has response_window to respond; descents open
+    # within a window of the response, each side of one on a chess clock of a window. The
+    # Slasher requires unbonding_delay >= challenge_window + 15 min + 8 * response_window
+    # (DISPUTE_WINDOWS) + 1 h, and response_window >= 10 min (MIN_RESPONSE_WINDOW).
+    # 6 h (design.md "Defence by anyone"): an operator paged at night answers within it, and
+    # its worker's reveals are one clock of 6 h; anyone holding the package defends meanwhile
+    # (watch --defend responds at half the window). 8 windows (48 h) + 2 h 15 min fit the 7-day
+    # unbonding delay with days to spare.
     dispute_bond: int = 10**16
-    response_window: int = 3600
+    response_window: int = 6 * 3600
     reward_token: str | None = None
 
 

@@ -209,6 +209,14 @@ SENTENCES: dict[str, str] = {
     "RequestIdMismatch": "the two records name different requests ({expected}, {actual})",
     "RecordsDoNotConflict": "the two records of {requestId} agree: there is nothing to slash",
     "NotRecorded": "request {requestId} has no record on chain",
+    "DescentExists": "{challenger} already has a descent in this dispute's round",
+    "DescentsOpen": "{count} descents of this dispute are not settled yet: settle them "
+                    "first (`attestia dispute settle`)",
+    "NoDescent": "{challenger} has no open descent in this dispute's round",
+    "NotYourTurn": "it is the other side's turn in this descent",
+    "BadReveal": "the nodes or step given are not the ones below the descent's node",
+    "ThirdPartyResponse": "only the worker or its operator responds without a bond; anyone "
+                          "else defends once, with the dispute bond",
     # the integer attribution library and test contracts
     "BadTensor": "a tensor does not have the shape the attribution spec gives",
     "BadSpec": "the attribution spec is malformed",

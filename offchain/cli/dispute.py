@@ -81,6 +81,7 @@ def status_json(attestia: Any, rid: bytes, leaf: Any = None) -> dict[str, Any]:
     """A record's (or, given ``leaf``, a batch leaf's: ``rid`` is then its dispute id)
     dispute state, with dates (ISO, local time) and names (stable keys)."""
     from offchain.dispute.game import challenge_closes_at, leaf_challenge_closes_at, view
+    from offchain.protocol import ZERO_ADDRESS
     from offchain.timefmt import iso_if_set
 
     current = view(attestia, rid)
@@ -102,6 +103,11 @@ def status_json(attestia: Any, rid: bytes, leaf: Any = None) -> dict[str, Any]:
         data["respondBy"] = iso_if_set(d.deadline)
     elif d.state.name == "RESPONDED":
         data["proveBy"] = iso_if_set(d.deadline)
+        data["descents"] = d.descents
+    if d.defender != ZERO_ADDRESS:
+        data["defender"] = d.defender
+    if d.round:
+        data["reopened"] = True
     if current.responded is not None:
         data["traceRoot"] = "0x" + current.responded.trace_root.hex()
         data["traceUri"] = current.responded.trace_uri
@@ -282,17 +288,37 @@ def prove_cmd(
 ) -> None:
     """Find the first lie in the worker's published trace and prove it on chain.
 
-    Anyone may: the input is public once challenged. Exit 1 if the trace is honest.
+    Anyone may: the input is public once challenged. Exit 1 if the trace is honest. When the
+    trace cannot be read (withheld), plays ONE move of the descent into the committed trace
+    tree instead (open it, pick, or prove at the leaf) and says so: run it again after the
+    worker's next reveal (`attestia watch` plays every move by itself).
 
     Example: attestia dispute prove 0x5f3a… --model ./my-package
     """
-    from offchain.dispute.game import find_fraud
+    from offchain.dispute.game import DisputeError, find_fraud, play_descent
 
     package = _package(model)
     attestia = attestia_of(ctx)
     rid, leaf = _target(attestia, request_id)
     dispute = attestia.slasher.dispute(rid)
-    proof = find_fraud(attestia, _model_for(attestia, package, dispute.modelId), rid)
+    dispute_model = _model_for(attestia, package, dispute.modelId)
+    account = attestia.chain.account(dev_account)
+    try:
+        proof = find_fraud(attestia, dispute_model, rid)
+    except DisputeError as exc:
+        if dispute.state.name != "RESPONDED":
+            raise
+        did = play_descent(attestia, dispute_model, rid, account=account)
+        data = status_json(attestia, rid, leaf)
+        data["descent"] = did
+        if as_json:
+            print_json(data)
+        else:
+            console.print(f"{exc}; descent: {did}", highlight=False, soft_wrap=True)
+            _print_status(data)
+        if did == "honest":
+            raise typer.Exit(1) from None
+        return
     if proof is None:
         if as_json:
             print_json({"requestId": "0x" + rid.hex(), "fraud": None})
@@ -300,7 +326,7 @@ def prove_cmd(
             console.print("the worker's trace is honest: there is nothing to prove",
                           highlight=False)
         raise typer.Exit(1)
-    attestia.send(proof.call, account=attestia.chain.account(dev_account))
+    attestia.send(proof.call, account=account)
     data = status_json(attestia, rid, leaf)
     data["reason"] = proof.fraud.reason
     if as_json:
@@ -309,6 +335,37 @@ def prove_cmd(
     console.print(f"proved {proof.fraud.kind.name.lower()} fraud: {proof.fraud.reason}",
                   highlight=False, soft_wrap=True)
     _print_status(data)
+
+
+@dispute_app.command("settle")
+def settle_cmd(
+    ctx: typer.Context,
+    request_id: str = typer.Argument(..., help="A record whose dispute has descents."),
+    challenger: str = typer.Argument(..., help="The descent's challenger (0x address)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the dispute as JSON."),
+    dev_account: int = dev_account_option(2, "caller"),
+) -> None:
+    """Settle a descent whose clock ran out, or that a reopen or the dispute's end voided
+    (anyone may): the side that did not move in time loses.
+
+    Example: attestia dispute settle 0x5f3a… 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+    """
+    from eth_utils import is_address, to_checksum_address
+
+    from offchain.errors import ConfigError
+
+    if not is_address(challenger):
+        raise ConfigError(f"the challenger must be a 0x-prefixed 20-byte address, got "
+                          f"{challenger!r}")
+    rid = _request_id(request_id)
+    attestia = attestia_of(ctx)
+    attestia.send(attestia.slasher.settle_descent(rid, to_checksum_address(challenger)),
+                  account=attestia.chain.account(dev_account))
+    data = status_json(attestia, rid)
+    if as_json:
+        print_json(data)
+    else:
+        _print_status(data)
 
 
 @dispute_app.command("resolve")
@@ -343,19 +400,24 @@ def watch_cmd(
     once: bool = typer.Option(False, "--once", help="One pass, then exit."),
     interval: float = typer.Option(10.0, "--interval", help="Seconds between passes (> 0)."),
     as_json: bool = typer.Option(False, "--json", help="Print each pass as a JSON line."),
+    defend: bool = typer.Option(False, "--defend", help="Also defend honest records of the "
+                                "model (anyone's): respond for a worker that has not by half "
+                                "its window (posting the dispute bond) and answer reveals."),
     dev_account: int = dev_account_option(2, "requester"),
 ) -> None:
     """Watch this home's own records of a model and dispute a wrong attribution by itself.
 
     Each pass checks every record of the model this home requested (it holds their inputs),
     challenges a wrong attribution (revealing that request's input), proves the lie in the
-    worker's answer, and resolves disputes past their deadline. Runs until interrupted.
+    worker's answer (descending into its trace tree, one move a pass, if the trace is
+    withheld), and resolves disputes past their deadline. With --defend it also defends
+    honest records of the model. Runs until interrupted.
 
     Example: attestia watch --model ./my-package --once
     """
     import time
 
-    from offchain.dispute.watch import watch_once
+    from offchain.dispute.watch import defend_once, watch_once
     from offchain.errors import ConfigError
     from offchain.models.registrations import resolve_model_id
 
@@ -372,6 +434,9 @@ def watch_cmd(
         try:
             report = watch_once(attestia, package, model_id, settings.data_dir,
                                 account=account, note=note)
+            if defend:
+                defend_once(attestia, package, model_id, settings.data_dir / "traces",
+                            account=account, note=note, report=report)
         except Exception as exc:  # a lost chain or a bad pass never ends the watch
             if once:
                 raise

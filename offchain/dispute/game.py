@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from offchain.errors import AttestiaError
 from offchain.protocol import (
+    DESCENT_BITS,
     ZERO32,
     ZERO_ADDRESS,
     AttributionSpec,
@@ -295,25 +296,248 @@ def _proof_call(attestia: Attestia, model: AttributionModel, request_id: bytes, 
         following = published.opening(p + 1) if p + 1 < published.n else _NO_STEP
         return disputes.prove_value(request_id, published.opening(p), following)
     if kind == FraudKind.END:
-        return disputes.prove_end(request_id, published.opening(published.n - 1))
+        return disputes.prove_end(request_id, published.opening(0))
     return _sum_proof(disputes, request_id, published, honest)
 
 
 def _sum_proof(disputes: Any, request_id: bytes, published: Trace, honest: Trace) -> Any:
-    """The first step whose slot or sums root differs from the honest trace: every root
-    before it is honest, so the slot's leaf opens in the honest tree of the sums so far."""
+    """The last step whose slot or sums root differs from the honest trace: every root
+    after it is honest (suffix sums), so the slot's leaf opens in the honest tree of the
+    sums after it."""
     roster = honest.roster
-    for p in range(published.n):
+    for p in range(published.n - 1, -1, -1):
         slot = published.slots[p]
         wrong_slot = not 0 <= slot < len(roster) or roster[slot] != published.contributors[p]
         if wrong_slot or published.sums_roots[p] != honest.sums_roots[p]:
             break
     else:
         raise DisputeError("no step of the published trace has a wrong sum")
-    previous = published.opening(p - 1) if p > 0 else _NO_STEP
+    following = published.opening(p + 1) if p + 1 < published.n else _NO_STEP
     if not 0 <= slot < len(roster):
-        return disputes.prove_sum(request_id, published.opening(p), previous,
+        return disputes.prove_sum(request_id, published.opening(p), following,
                                   ZERO_ADDRESS, 0, [])
     account, total, proof = honest.sums_before(p, slot)
-    return disputes.prove_sum(request_id, published.opening(p), previous, account, total,
+    return disputes.prove_sum(request_id, published.opening(p), following, account, total,
                               proof)
+
+
+# -- the descent (design.md "The descent") -----------------------------------------------------
+
+def _hash_pair(a: bytes, b: bytes) -> bytes:
+    from sha3 import keccak_256
+
+    return keccak_256(a + b).digest()
+
+
+class RevealedTree:
+    """The nodes of a worker's trace tree that reveals made public, by (height, index): the
+    revealed ones and every node they hash to below the descent's node."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[tuple[int, int], bytes] = {}
+
+    def add(self, index: int, height: int, nodes: tuple[bytes, ...]) -> None:
+        bits = len(nodes).bit_length() - 1
+        level, h, base = list(nodes), height - bits, index << bits
+        while True:
+            for k, node in enumerate(level):
+                self.nodes[(h, base + k)] = node
+            if len(level) == 1:
+                return
+            level = [_hash_pair(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+            h, base = h + 1, base >> 1
+
+    def opening(self, position: int, step: TraceStep, honest: Trace) -> StepOpening:
+        """Step ``position`` opened in the worker's root: each sibling is a revealed node,
+        else the honest one (every node right of the descent's path agrees with it)."""
+        siblings = []
+        for h in range(honest.tree.depth):
+            at = (h, (position >> h) ^ 1)
+            siblings.append(self.nodes[at] if at in self.nodes else honest.node(*at))
+        return StepOpening(position, step, tuple(siblings))
+
+
+def _account(attestia: Attestia, account: Any) -> str:
+    return str(attestia.sender(account).address)
+
+
+def play_descent(attestia: Attestia, model: AttributionModel, request_id: bytes, *,
+                 account: Any = None, receipts: list[Any] | None = None) -> str:
+    """One move of the challenger side of a responded dispute whose trace it cannot read:
+    open its descent, pick the last revealed node that differs from the honest tree, or at
+    the leaf prove the step wrong; settle the descent once a clock ran out. Returns what it
+    did ("descended", "picked", "proved", "settled", "waiting", "honest"); idempotent, so a
+    loop calls it every pass. The receipt of the move sent (if any) is appended to
+    ``receipts``."""
+    from offchain.attribution.trace import first_fraud, leaf_fraud
+
+    current = view(attestia, request_id)
+    if current.state != DisputeState.RESPONDED or current.opened is None \
+            or current.responded is None:
+        raise DisputeError(f"request 0x{request_id.hex()} has no responded dispute "
+                           f"(state {current.state.name.lower()})")
+    dispute = current.dispute
+    honest = model.trace(current.opened.query, current.opened.label)
+    disputes = attestia.slasher
+    if dispute.traceRoot == honest.root:
+        # The honest steps: only the posted totals can be wrong (END), proven from our copy.
+        from dataclasses import replace
+
+        posted = replace(honest, totals=list(current.responded.totals))
+        fraud = first_fraud(posted, honest)
+        if fraud is None:
+            return "honest"
+        call = _proof_call(attestia, model, request_id, fraud, posted, honest,
+                           current.opened.query)
+        _sent(receipts, attestia.send(call, account=account))
+        return "proved"
+    me = _account(attestia, account)
+    descent = disputes.descent(request_id, me)
+    now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
+    if descent.open and descent.round == dispute.round and now > descent.deadline:
+        # A clock ran out: the responder side's (NO_REVEAL: the liar is slashed) or ours.
+        _sent(receipts, attestia.send(disputes.settle_descent(request_id, me),
+                                      account=account))
+        return "settled"
+    if not descent.open or descent.round != dispute.round:
+        call = disputes.descend(request_id, disputes.dispute_bond())
+        _sent(receipts, attestia.send(call, account=account))
+        return "descended"
+    if not descent.challengerTurn:
+        return "waiting"
+    if descent.height > 0:
+        reveals = [r for r in disputes.nodes_revealed(request_id, me)
+                   if (r.index, r.height) == (descent.index, descent.height)]
+        if not reveals:
+            raise DisputeError("the reveal of the descent's node is not in the chain's logs")
+        nodes = reveals[-1].nodes
+        bits = len(nodes).bit_length() - 1
+        below, base = descent.height - bits, descent.index << bits
+        differing = [k for k, node in enumerate(nodes) if node != honest.node(below, base + k)]
+        if not differing:
+            raise DisputeError("every revealed node agrees with the honest trace")
+        call = disputes.pick(request_id, nodes, differing[-1])
+        _sent(receipts, attestia.send(call, account=account))
+        return "picked"
+    position = descent.index
+    steps = [r for r in disputes.steps_revealed(request_id, me) if r.position == position]
+    if not steps:
+        raise DisputeError("the revealed step is not in the chain's logs")
+    step = steps[-1].step
+    tree = RevealedTree()
+    for r in disputes.nodes_revealed(request_id, me):
+        tree.add(r.index, r.height, r.nodes)
+    fraud = leaf_fraud(step, position, honest)
+    opened = tree.opening(position, step, honest)
+    following = (tree.opening(position + 1, honest.step(position + 1), honest)
+                 if position + 1 < honest.n else _NO_STEP)
+    call = _leaf_call(disputes, model, request_id, fraud, opened, following, honest,
+                      current.opened.query)
+    _sent(receipts, attestia.send(call, account=account))
+    return "proved"
+
+
+def _sent(receipts: list[Any] | None, receipt: Any) -> Any:
+    if receipts is not None:
+        receipts.append(receipt)
+    return receipt
+
+
+def _leaf_call(disputes: Any, model: AttributionModel, request_id: bytes, fraud: Fraud,
+               opened: StepOpening, following: StepOpening, honest: Trace,
+               query: tuple[int, ...]) -> Any:
+    step = opened.step
+    kind = fraud.kind
+    if kind == FraudKind.ITEM:
+        if step.item >= honest.n:
+            return disputes.prove_item(request_id, opened, _NO_ITEM, [], query)
+        return disputes.prove_item(request_id, opened, model.items.item(step.item),
+                                   model.items.proof(step.item), query)
+    if kind == FraudKind.ORDER:
+        return disputes.prove_order(request_id, opened, following)
+    if kind == FraudKind.SKIP:
+        skipped = honest.items[opened.position]
+        return disputes.prove_skip(request_id, opened, following, model.items.item(skipped),
+                                   model.items.proof(skipped), query)
+    if kind == FraudKind.VALUE:
+        return disputes.prove_value(request_id, opened, following)
+    slot = step.slot
+    if not 0 <= slot < len(honest.roster):
+        return disputes.prove_sum(request_id, opened, following, ZERO_ADDRESS, 0, [])
+    account, total, proof = honest.sums_before(opened.position, slot)
+    return disputes.prove_sum(request_id, opened, following, account, total, proof)
+
+
+class RevealSource(Protocol):
+    """What a reveal is read from: the committed tree's nodes and steps (a Trace has them)."""
+
+    @property
+    def root(self) -> bytes: ...
+
+    def node(self, height: int, index: int) -> bytes: ...
+
+    def step(self, position: int) -> TraceStep: ...
+
+
+def answer_reveals(attestia: Attestia, request_id: bytes, trace: RevealSource, *,
+                   account: Any = None, receipts: list[Any] | None = None) -> int:
+    """The responder side of every descent of a responded dispute that waits for a reveal:
+    the nodes below its node (or, at a leaf, the step) from ``trace`` (the one whose root was
+    posted; anyone holding it may send them). How many reveals were sent."""
+    disputes = attestia.slasher
+    dispute = disputes.dispute(request_id)
+    if dispute.state != DisputeState.RESPONDED or dispute.traceRoot != trace.root:
+        return 0
+    sent = 0
+    now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
+    for challenger in sorted({e.challenger for e in disputes.descents_opened(
+            request_id=request_id)}):
+        descent = disputes.descent(request_id, challenger)
+        if not descent.open or descent.round != dispute.round or descent.challengerTurn \
+                or now > descent.deadline:
+            continue
+        if descent.height == 0:
+            call = disputes.reveal_step(request_id, challenger, trace.step(descent.index))
+        else:
+            bits = min(DESCENT_BITS, descent.height)
+            below, base = descent.height - bits, descent.index << bits
+            call = disputes.reveal_nodes(request_id, challenger,
+                                         [trace.node(below, base + k) for k in range(1 << bits)])
+        _sent(receipts, attestia.send(call, account=account))
+        sent += 1
+    return sent
+
+
+def defend(attestia: Attestia, model: AttributionModel, request_id: bytes, publish_dir: Path,
+           *, account: Any = None, early: bool = False) -> str:
+    """Defence by anyone (design.md "Defence by anyone"): for an honest record of a model
+    whose package this side holds, respond with the honest trace (posting the dispute bond)
+    when the worker has not by half its window (at once with ``early``), and answer every
+    descent's reveal of a responded honest root. Returns what it did ("responded",
+    "revealed", "lie": the record is not honest, never defended; "" otherwise)."""
+    from offchain.attribution.integer import shares_from_int_totals
+
+    current = view(attestia, request_id)
+    dispute = current.dispute
+    if current.opened is None or dispute.state not in (DisputeState.OPEN,
+                                                       DisputeState.RESPONDED):
+        return ""
+    honest = model.trace(current.opened.query, current.opened.label)
+    if dispute.state == DisputeState.RESPONDED:
+        sent = answer_reveals(attestia, request_id, honest, account=account)
+        return "revealed" if sent else ""
+    record = recorded(attestia, request_id)
+    if tuple(shares_from_int_totals(honest.totals, list(honest.roster))) != \
+            tuple(record.shares):
+        return "lie"
+    now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
+    window = attestia.slasher.response_window()
+    if dispute.round != 0 or now > dispute.deadline \
+            or (not early and dispute.deadline - now > window // 2):
+        return ""
+    where = publish_trace(honest, publish_dir, request_id)
+    attestia.send(attestia.slasher.respond(request_id, honest.root, where, honest.totals,
+                                           list(honest.roster), record.shares,
+                                           bond=attestia.slasher.dispute_bond()),
+                  account=account)
+    return "responded"

@@ -35,10 +35,12 @@ from offchain.dispute.game import (
     DisputeError,
     batch_leaf,
     challenge_closes_at,
+    defend,
     find_fraud,
     leaf_challenge_closes_at,
     open_challenge,
     open_leaf_challenge,
+    play_descent,
     resolve,
 )
 from offchain.errors import AttestiaError
@@ -135,12 +137,15 @@ class WatchReport:
     challenged: list[str] = field(default_factory=list)
     proved: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
+    descent: list[dict[str, str]] = field(default_factory=list)
+    defended: list[dict[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"checked": self.checked, "correct": self.correct,
                 "challenged": self.challenged, "proved": self.proved,
-                "resolved": self.resolved,
+                "resolved": self.resolved, "descent": self.descent,
+                "defended": self.defended,
                 "skipped": [{"requestId": r, "reason": why} for r, why in self.skipped]}
 
 
@@ -254,13 +259,62 @@ def _follow(attestia: Attestia, model: AttributionModel, dispute_id: bytes, name
             note: Callable[[str], None]) -> None:
     """A dispute under way: prove the lie in its response, or resolve it past its deadline."""
     if dispute.state == DisputeState.RESPONDED and now <= dispute.deadline:
-        proof = find_fraud(attestia, model, dispute_id)
+        try:
+            proof = find_fraud(attestia, model, dispute_id)
+        except DisputeError as exc:
+            # The trace cannot be read (withheld, or not the committed one): descend into the
+            # committed tree instead, one move per pass (design.md "The descent").
+            did = play_descent(attestia, model, dispute_id, account=account)
+            if did == "waiting":
+                return
+            report.descent.append({"requestId": name, "move": did})
+            note(f"{name}: the worker's trace cannot be read ({exc}); descent: {did}")
+            if did == "proved":
+                report.proved.append(name)
+            return
         if proof is not None:
             attestia.send(proof.call, account=account)
             report.proved.append(name)
             note(f"{name}: proved {proof.fraud.kind.name.lower()} fraud: {proof.fraud.reason}")
         return
     if dispute.state in (DisputeState.OPEN, DisputeState.RESPONDED) and now > dispute.deadline:
+        me = attestia.sender(account).address
+        mine = attestia.slasher.descent(dispute_id, me)
+        if mine.open:  # a descent of ours still counts against resolve: settle it first
+            attestia.send(attestia.slasher.settle_descent(dispute_id, me),
+                          account=account)
         resolve(attestia, dispute_id, account=account)
         report.resolved.append(name)
         note(f"{name}: dispute resolved after its deadline")
+
+
+def defend_once(attestia: Attestia, package: Any, model_id: bytes, publish_dir: Path, *,
+                account: Any = None, note: Callable[[str], None] = log.info,
+                report: WatchReport | None = None) -> WatchReport:
+    """``watch --defend``: every pending dispute of ``model_id`` (anyone's record): respond
+    for an honest record whose worker has not by half its window, and answer the reveals of
+    responded honest roots (:func:`offchain.dispute.game.defend`). One dispute that cannot be
+    handled is one line; the others go on."""
+    report = report if report is not None else WatchReport()
+    model = AttributionModel.of_package(package)
+    slasher = attestia.slasher
+    seen: set[bytes] = set()
+    for opened in slasher.opened():
+        rid = opened.request_id
+        if rid in seen:
+            continue
+        seen.add(rid)
+        rid_hex = "0x" + rid.hex()
+        try:
+            if slasher.dispute(rid).modelId != model_id:
+                continue
+            did = defend(attestia, model, rid, publish_dir, account=account)
+        except Exception as exc:  # noqa: BLE001 - one dispute never stops the defence
+            why = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            report.skipped.append((rid_hex, f"cannot defend it: {why}"))
+            note(f"{rid_hex}: cannot defend it: {why}")
+            continue
+        if did in ("responded", "revealed"):
+            report.defended.append({"requestId": rid_hex, "move": did})
+            note(f"{rid_hex}: defended the honest record: {did}")
+    return report

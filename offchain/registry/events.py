@@ -22,6 +22,7 @@ from offchain.protocol import (
     Request,
     Share,
     Split,
+    TraceStep,
     from_abi,
 )
 
@@ -298,6 +299,61 @@ def decode_dispute_resolved(event: Any) -> DisputeResolved:
     return DisputeResolved(bytes(a["requestId"]), DisputeState(int(a["outcome"])),
                            FraudKind(int(a["kind"])), int(a["position"]), a["by"],
                            int(a["slashed"]), EventMeta.of(event))
+
+
+@dataclass(frozen=True)
+class NodesRevealed:
+    """``NodesRevealed``: the nodes below a descent's node (``index`` at ``height``), left to
+    right, as the responder side revealed them."""
+
+    request_id: bytes
+    challenger: str
+    index: int
+    height: int
+    nodes: tuple[bytes, ...]
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
+class StepRevealed:
+    """``StepRevealed``: the trace step of the leaf a descent reached."""
+
+    request_id: bytes
+    challenger: str
+    position: int
+    step: TraceStep
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
+class DescentOpened:
+    """``DescentOpened``: a challenger's descent began; the responder side reveals by
+    ``reveal_by``."""
+
+    request_id: bytes
+    challenger: str
+    reveal_by: int
+    meta: EventMeta
+
+
+def decode_nodes_revealed(event: Any) -> NodesRevealed:
+    a = event["args"]
+    return NodesRevealed(bytes(a["requestId"]), to_checksum_address(a["challenger"]),
+                         int(a["index"]), int(a["height"]),
+                         tuple(bytes(n) for n in a["nodes"]), EventMeta.of(event))
+
+
+def decode_step_revealed(event: Any) -> StepRevealed:
+    a = event["args"]
+    return StepRevealed(bytes(a["requestId"]), to_checksum_address(a["challenger"]),
+                        int(a["position"]), from_abi(TraceStep, a["step"]),
+                        EventMeta.of(event))
+
+
+def decode_descent_opened(event: Any) -> DescentOpened:
+    a = event["args"]
+    return DescentOpened(bytes(a["requestId"]), to_checksum_address(a["challenger"]),
+                         int(a["revealBy"]), EventMeta.of(event))
 
 
 # -- RewardDistributor ------------------------------------------------------------------------

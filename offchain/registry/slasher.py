@@ -16,11 +16,13 @@ from offchain.chain.tx import Call
 from offchain.protocol import (
     AttributionSpec,
     DataItem,
+    Descent,
     Dispute,
     FraudKind,
     Inference,
     Share,
     StepOpening,
+    TraceStep,
     equivocation_evidence_id,
     finding_commitment,
     fraud_evidence_id,
@@ -31,14 +33,20 @@ from offchain.protocol import (
 )
 from offchain.registry.base import ContractClient
 from offchain.registry.events import (
+    DescentOpened,
     DisputeOpened,
     DisputeResolved,
     DisputeResponded,
     LeafChallenged,
+    NodesRevealed,
+    StepRevealed,
+    decode_descent_opened,
     decode_dispute_opened,
     decode_dispute_resolved,
     decode_dispute_responded,
     decode_leaf_challenged,
+    decode_nodes_revealed,
+    decode_step_revealed,
 )
 
 
@@ -111,6 +119,9 @@ class Slasher(ContractClient):
     def dispute(self, request_id: bytes) -> Dispute:
         return from_abi(Dispute, self._fn.getDispute(request_id).call())
 
+    def descent(self, request_id: bytes, challenger: str) -> Descent:
+        return from_abi(Descent, self._fn.getDescent(request_id, challenger).call())
+
     def dispute_bond(self) -> int:
         return int(self._fn.disputeBond().call())
 
@@ -137,9 +148,12 @@ class Slasher(ContractClient):
                            dispute_id, salt, bond)
 
     def respond(self, request_id: bytes, trace_root: bytes, trace_uri: str,
-                totals: Sequence[int], roster: Sequence[str], shares: Sequence[Share]) -> Call:
+                totals: Sequence[int], roster: Sequence[str], shares: Sequence[Share], *,
+                bond: int = 0) -> Call:
+        """The worker's signer or operator sends no value; a third party defending the record
+        posts ``bond`` (the dispute bond)."""
         return Call.of(self._fn.respond(request_id, trace_root, trace_uri, list(totals),
-                                        list(roster), [tuple(x) for x in shares]))
+                                        list(roster), [tuple(x) for x in shares]), value=bond)
 
     def prove_item(self, request_id: bytes, opened: StepOpening, item: DataItem,
                    item_proof: Sequence[bytes], query: Sequence[int], *,
@@ -163,19 +177,50 @@ class Slasher(ContractClient):
                                                following.as_tuple(), salt),
                            request_id, FraudKind.VALUE, opened.position, salt)
 
-    def prove_sum(self, request_id: bytes, opened: StepOpening, previous: StepOpening,
+    def prove_sum(self, request_id: bytes, opened: StepOpening, following: StepOpening,
                   account: str, total: int, sums_proof: Sequence[bytes], *,
                   salt: bytes | None = None) -> Call:
+        """``following``: the step after ``opened`` (ignored for the last step); (account,
+        total) at the step's slot in its sums root (suffix sums)."""
         salt = new_salt() if salt is None else salt
-        return self._fraud(self._fn.proveSum(request_id, opened.as_tuple(), previous.as_tuple(),
-                                             account, total, list(sums_proof), salt),
+        return self._fraud(self._fn.proveSum(request_id, opened.as_tuple(),
+                                             following.as_tuple(), account, total,
+                                             list(sums_proof), salt),
                            request_id, FraudKind.SUM, opened.position, salt)
 
-    def prove_end(self, request_id: bytes, last: StepOpening, *,
+    def prove_end(self, request_id: bytes, first: StepOpening, *,
                   salt: bytes | None = None) -> Call:
         salt = new_salt() if salt is None else salt
-        return self._fraud(self._fn.proveEnd(request_id, last.as_tuple(), salt),
-                           request_id, FraudKind.END, last.position, salt)
+        return self._fraud(self._fn.proveEnd(request_id, first.as_tuple(), salt),
+                           request_id, FraudKind.END, first.position, salt)
+
+    def prove_skip(self, request_id: bytes, opened: StepOpening, following: StepOpening,
+                   item: DataItem, item_proof: Sequence[bytes], query: Sequence[int], *,
+                   salt: bytes | None = None) -> Call:
+        """Roster ``item`` lies strictly between ``opened`` and ``following`` (or after the
+        last step) in (distance, index) order."""
+        salt = new_salt() if salt is None else salt
+        return self._fraud(self._fn.proveSkip(request_id, opened.as_tuple(),
+                                              following.as_tuple(), item.as_tuple(),
+                                              list(item_proof), list(query), salt),
+                           request_id, FraudKind.SKIP, opened.position, salt)
+
+    # the descent (design.md "The descent") -------------------------------------------------
+    def descend(self, request_id: bytes, bond: int) -> Call:
+        """Open the sender's descent into the responded trace tree, posting ``bond``."""
+        return Call.of(self._fn.descend(request_id), value=bond)
+
+    def reveal_nodes(self, request_id: bytes, challenger: str, nodes: Sequence[bytes]) -> Call:
+        return Call.of(self._fn.revealNodes(request_id, challenger, list(nodes)))
+
+    def reveal_step(self, request_id: bytes, challenger: str, step: TraceStep) -> Call:
+        return Call.of(self._fn.revealStep(request_id, challenger, step.as_tuple()))
+
+    def pick(self, request_id: bytes, nodes: Sequence[bytes], choice: int) -> Call:
+        return Call.of(self._fn.pick(request_id, list(nodes), choice))
+
+    def settle_descent(self, request_id: bytes, challenger: str) -> Call:
+        return Call.of(self._fn.settleDescent(request_id, challenger))
 
     def prove_duplicate(self, request_id: bytes, a: StepOpening, b: StepOpening, *,
                         salt: bytes | None = None) -> Call:
@@ -233,6 +278,28 @@ class Slasher(ContractClient):
         filters = {"requestId": request_id} if request_id is not None else None
         return [decode_dispute_responded(e)
                 for e in self._events("DisputeResponded", from_block, to_block, filters)]
+
+    def descents_opened(self, from_block: int | None = None, to_block: int | None = None, *,
+                        request_id: bytes | None = None) -> list[DescentOpened]:
+        filters = {"requestId": request_id} if request_id is not None else None
+        return [decode_descent_opened(e)
+                for e in self._events("DescentOpened", from_block, to_block, filters)]
+
+    def nodes_revealed(self, request_id: bytes, challenger: str | None = None
+                       ) -> list[NodesRevealed]:
+        filters: dict[str, Any] = {"requestId": request_id}
+        if challenger is not None:
+            filters["challenger"] = challenger
+        return [decode_nodes_revealed(e)
+                for e in self._events("NodesRevealed", None, None, filters)]
+
+    def steps_revealed(self, request_id: bytes, challenger: str | None = None
+                       ) -> list[StepRevealed]:
+        filters: dict[str, Any] = {"requestId": request_id}
+        if challenger is not None:
+            filters["challenger"] = challenger
+        return [decode_step_revealed(e)
+                for e in self._events("StepRevealed", None, None, filters)]
 
     def resolved(self, from_block: int | None = None, to_block: int | None = None, *,
                  request_id: bytes | None = None) -> list[DisputeResolved]:

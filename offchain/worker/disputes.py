@@ -1,4 +1,5 @@
-"""A running worker answers challenges to its records by itself (design.md "Disputes").
+"""A running worker answers challenges to its records by itself (design.md "Disputes"), and
+the reveals of every descent into a trace it posted (design.md "The descent").
 
 Each round the worker looks for ``DisputeOpened`` events naming its key, and for every
 dispute still OPEN before its deadline it builds the honest trace of the revealed query (the
@@ -18,9 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from offchain.attribution.trace import AttributionModel
-from offchain.dispute.game import respond
-from offchain.protocol import DisputeState
+from offchain.attribution.trace import AttributionModel, Trace
+from offchain.dispute.game import answer_reveals, respond
+from offchain.protocol import ZERO_ADDRESS, DisputeState
 from offchain.registry import Attestia
 
 log = logging.getLogger("attestia.worker")
@@ -45,6 +46,7 @@ class DisputeResponder:
         self._due: dict[bytes, float] = {}  # challenge not answered yet -> next try (monotonic)
         self._failed: dict[bytes, str] = {}  # last failure logged per challenge
         self._models: dict[bytes, AttributionModel] = {}
+        self._traces: dict[bytes, Trace] = {}  # answered challenge -> the trace posted
 
     def check(self) -> int:
         """Answer every open challenge seen since the last round, and retry the ones whose
@@ -62,7 +64,30 @@ class DisputeResponder:
         for request_id in [r for r, at in self._due.items() if at <= now]:
             if self._try(request_id):
                 answered += 1
+        for request_id in list(self._traces):
+            self._reveal(request_id)
         return answered
+
+    def _reveal(self, request_id: bytes) -> None:
+        """Answer the descents into a trace this worker posted (design.md "The descent");
+        forgotten once the dispute is over. A failure is one line and retried next round."""
+        try:
+            if self.attestia.slasher.dispute(request_id).state != DisputeState.RESPONDED:
+                del self._traces[request_id]
+                return
+            sent = answer_reveals(self.attestia, request_id, self._traces[request_id],
+                                  account=self.operator)
+        except Exception as exc:  # noqa: BLE001 - one dispute never stops the others
+            why = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            if self._failed.get(request_id) != why:  # the same failure again: said already
+                log.error("revealing the trace of record 0x%s failed: %s (retrying every "
+                          "round)", request_id.hex(), why)
+            self._failed[request_id] = why
+            return
+        self._failed.pop(request_id, None)
+        if sent:
+            log.info("revealed %d node set(s) of the trace of record 0x%s", sent,
+                     request_id.hex())
 
     def _try(self, request_id: bytes) -> bool:
         """One try at one challenge (True if it was answered now); its failure is its own:
@@ -98,6 +123,9 @@ class DisputeResponder:
         raises on failure."""
         dispute = self.attestia.slasher.dispute(request_id)
         rid = "0x" + request_id.hex()
+        if dispute.state == DisputeState.RESPONDED and dispute.round == 0 \
+                and dispute.defender != ZERO_ADDRESS:
+            return _LATER  # defended by a third party: answer if its response is disproven
         if dispute.state != DisputeState.OPEN:
             return _DONE
         now = int(self.attestia.chain.w3.eth.get_block("latest")["timestamp"])
@@ -113,7 +141,11 @@ class DisputeResponder:
                           "the stake", rid, dispute.modelId.hex(), dispute.deadline)
             self._failed[request_id] = _NOT_SERVED
             return _LATER
-        respond(self.attestia, model, request_id, self.publish_dir, account=self.operator)
+        opened = self.attestia.slasher.opened(request_id=request_id)[-1]
+        trace = model.trace(opened.query, opened.label)
+        respond(self.attestia, model, request_id, self.publish_dir, account=self.operator,
+                trace=trace)
+        self._traces[request_id] = trace
         log.info("answered the challenge to record %s with its trace (published in %s)", rid,
                  self.publish_dir)
         return _ANSWERED

@@ -60,7 +60,7 @@ def test_fast_leaves_are_the_protocol_leaves() -> None:
 def test_honest_trace_is_consistent() -> None:
     trace, index, contributors = honest()
     assert first_fraud(trace, trace) is None
-    assert trace.sums_roots[-1] == trace.final_root
+    assert trace.sums_roots[0] == trace.final_root  # suffix sums: step 0 holds them all
     values = np.empty(trace.n, dtype=np.int64)
     values[trace.items] = trace.values
     assert trace.totals == contributors.totals(values)
@@ -166,7 +166,7 @@ def test_each_lie_is_found_with_its_kind_and_position() -> None:
     # Honest steps, other posted totals: the end does not match.
     totals = list(trace.totals)
     totals[0] += 1
-    assert found(lie(trace, totals=totals)) == (FraudKind.END, (n - 1,))
+    assert found(lie(trace, totals=totals)) == (FraudKind.END, (0,))
 
 
 def test_misattribution_with_an_honest_output_is_a_value_lie() -> None:
@@ -185,7 +185,7 @@ def test_honest_traces_check_at_every_step(n: int, k: int, seed: int, spread: in
                                            label: int) -> None:
     trace, _, _ = honest(label=label, n=n, k=k, seed=seed, spread=spread)
     assert first_fraud(trace, trace) is None
-    assert trace.sums_roots[-1] == trace.final_root
+    assert trace.sums_roots[0] == trace.final_root  # suffix sums: step 0 holds them all
     assert parse_trace(trace.dumps()).root == trace.root
 
 
@@ -201,5 +201,5 @@ def test_trace_of_100k_items_builds_in_seconds() -> None:
     trace = build_trace(index, contributors, rng.integers(-50_000, 50_000, d), 1)
     root = trace.root
     elapsed = time.perf_counter() - started
-    assert trace.sums_roots[-1] == trace.final_root and len(root) == 32
+    assert trace.sums_roots[0] == trace.final_root and len(root) == 32
     assert elapsed < 15, elapsed

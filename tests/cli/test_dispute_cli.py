@@ -143,7 +143,7 @@ def test_frivolous_challenge_by_hand_respond_prove_resolve(
     early = cli(settings, home, "dispute", "resolve", rid, "--dev-account", str(CLIENT))
     assert early.returncode == 1 and "DeadlineNotReached" in early.stderr
     attestia.chain.w3.provider.make_request("evm_increaseTime",
-                                            [attestia.slasher.response_window() + 1])
+                                            [3 * attestia.slasher.response_window() + 1])
     attestia.chain.w3.provider.make_request("evm_mine", [])
     done = cli(settings, home, "dispute", "resolve", rid, "--json", "--dev-account",
                str(CLIENT))

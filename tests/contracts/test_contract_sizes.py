@@ -20,8 +20,9 @@ from offchain.config import REPO_ROOT
 EIP170_LIMIT = 24_576  # bytes of deployed (runtime) code, EIP-170
 ROOM = 3_000
 
-# The plan's contracts, and RegistryViews, which the registry's constructor deploys.
-DEPLOYED = [name for name, _ in PLAN] + ["RegistryViews"]
+# The plan's contracts, and RegistryViews and DisputeProofs, which the registry's and the
+# Slasher's constructors deploy.
+DEPLOYED = [name for name, _ in PLAN] + ["RegistryViews", "DisputeProofs"]
 
 
 def _artifacts() -> dict[str, Artifact]:
@@ -31,8 +32,9 @@ def _artifacts() -> dict[str, Artifact]:
 
 def test_the_contracts_measured_are_the_deployed_ones() -> None:
     assert set(DEPLOYED) == {"RewardDistributor", "InferenceRegistry", "Slasher",
-                             "RegistryLens", "RegistryViews"}
+                             "RegistryLens", "RegistryViews", "DisputeProofs"}
     assert "new RegistryViews()" in (REPO_ROOT / "contracts/InferenceRegistry.sol").read_text()
+    assert "new DisputeProofs(" in (REPO_ROOT / "contracts/Slasher.sol").read_text()
 
 
 @pytest.mark.parametrize("name", DEPLOYED)

@@ -23,6 +23,7 @@ from offchain.merkle import IndexedTree
 from offchain.models.encoding import commit, encode_tensor, new_salt
 from offchain.models.manifest import Preprocessing
 from offchain.protocol import (
+    VALUE_SCALE,
     AttributionSpec,
     Inference,
     Request,
@@ -107,17 +108,18 @@ class Game:
 # -- lies ------------------------------------------------------------------------------------
 
 def rebuilt(trace: Trace, *, extra_at: int | None = None, **columns: Any) -> Trace:
-    """``trace`` with some columns replaced and its running sums (roots, totals) recomputed
-    from its values, so that only the intended check fails; ``extra_at`` adds a wrong amount
-    to the running sum at that step (a wrong-sum lie)."""
+    """``trace`` with some columns replaced and its running (suffix) sums (roots, totals)
+    recomputed from its values, so that only the intended check fails; ``extra_at`` adds a
+    wrong amount to the running sum at that step (a wrong-sum lie)."""
     forged = replace(trace, **columns)
     tree = IndexedTree([sums_leaf(a, 0) for a in forged.roster])
     sums = [0] * len(forged.roster)
     roots = []
-    for p in range(forged.n):
+    for p in range(forged.n - 1, -1, -1):  # suffix sums: from the far end
         slot = forged.slots[p]
         sums[slot] += forged.values[p] + (10**9 if p == extra_at else 0)
         roots.append(tree.update(slot, sums_leaf(forged.roster[slot], sums[slot])))
+    roots.reverse()
     return replace(forged, sums_roots=roots, totals=sums)
 
 
@@ -164,6 +166,12 @@ def lie_duplicate(t: Trace) -> Trace:
 
 def lie_value(t: Trace) -> Trace:
     return rebuilt(t, values=[*t.values[:3], t.values[3] + 12_345, *t.values[4:]])
+
+
+def lie_value_rebuilt(t: Trace) -> Trace:
+    """A value lie at position 4, large enough to move the bps, with every sum recomputed
+    from it (the totals follow)."""
+    return rebuilt(t, values=[*t.values[:4], t.values[4] + 3 * VALUE_SCALE, *t.values[5:]])
 
 
 def lie_sum(t: Trace) -> Trace:

@@ -86,11 +86,11 @@ def test_honest_worker_survives_a_frivolous_challenge_and_collects_the_bond(g: G
         g.h.send(attestia.slasher.prove_value(case.request_id, opening(0), opening(1)),
                  OUTSIDER)
     with reverts("NotFraud"):
-        g.h.send(attestia.slasher.prove_end(case.request_id, opening(case.honest.n - 1)),
-                 OUTSIDER)
+        g.h.send(attestia.slasher.prove_end(case.request_id, opening(0)), OUTSIDER)
     with reverts("DeadlineNotReached"):
         g.h.send(attestia.slasher.resolve(case.request_id), OUTSIDER)
-    g.h.travel(attestia.slasher.response_window() + 1)
+    # Proofs (and descents opened within a window of the response) run for 3 windows.
+    g.h.travel(3 * attestia.slasher.response_window() + 1)
     with reverts("DeadlinePassed"):  # too late to prove anything
         g.h.send(attestia.slasher.prove_value(case.request_id, opening(0), opening(1)),
                  OUTSIDER)
@@ -206,11 +206,10 @@ def test_one_dispute_per_record_and_only_the_worker_responds(g: Game, tmp_path) 
     trace = case.honest
     call = attestia.slasher.respond(case.request_id, trace.root, "file:///nowhere",
                                      trace.totals, list(trace.roster), case.shares)
-    with reverts("Unauthorized"):
+    with reverts("ThirdPartyResponse"):  # a third party defends only with the bond
         g.h.send(call, OUTSIDER)
     with reverts("WrongDisputeState"):  # nothing to prove before a response
-        g.h.send(attestia.slasher.prove_end(case.request_id, trace.opening(trace.n - 1)),
-                 OUTSIDER)
+        g.h.send(attestia.slasher.prove_end(case.request_id, trace.opening(0)), OUTSIDER)
     with reverts("RosterMismatch"):
         g.h.send(attestia.slasher.respond(case.request_id, trace.root, "x", trace.totals,
                                            list(reversed(trace.roster)), case.shares), WORKER)
@@ -265,7 +264,7 @@ def test_settlement_waits_for_the_dispute_and_pays_by_its_outcome(g: Game, tmp_p
     assert final(quiet)[0] is not None  # final when its window closes
     game.prove(attestia, g.model, fraud.request_id, account=OUTSIDER)
     assert final(fraud) == (reg.current_epoch(), True)  # ended now: the worker lost
-    g.h.travel(attestia.slasher.response_window() + 1)
+    g.h.travel(3 * attestia.slasher.response_window() + 1)
     assert final(upheld) == (None, False)  # deadline passed, not resolved yet
     game.resolve(attestia, upheld.request_id, account=OUTSIDER)
     assert final(upheld) == (reg.current_epoch(), False)

@@ -1,5 +1,6 @@
 """Property: on random rosters and queries, every one-step check the contract can run on an
-honest trace says "not fraud". Python's integer attribution (the trace) and Solidity's step
+honest trace (suffix sums; skip tried with every roster item at every gap) says "not fraud".
+Python's integer attribution (the trace) and Solidity's step
 checks (IntegerAttribution, IndexedMerkle, the dispute game) agree on every step."""
 
 from __future__ import annotations
@@ -46,9 +47,14 @@ def test_every_step_of_an_honest_trace_checks(attestia, tmp_path, n: int, d: int
         following = opened[p + 1] if p + 1 < trace.n else none
         not_fraud(fn.proveValue(rid, opened[p], following, ZERO32))
         account, total, proof = trace.sums_before(p)
-        not_fraud(fn.proveSum(rid, opened[p], opened[p - 1] if p else none, account, total,
-                              proof, ZERO32))
+        not_fraud(fn.proveSum(rid, opened[p], following, account, total, proof, ZERO32))
         if p + 1 < trace.n:
             not_fraud(fn.proveOrder(rid, opened[p], opened[p + 1], ZERO32))
             not_fraud(fn.proveDuplicate(rid, opened[p], opened[p + 1], ZERO32))
-    not_fraud(fn.proveEnd(rid, opened[-1], ZERO32))
+        # No roster item lies between adjacent honest steps, nor after the last: each item
+        # tried at every gap (skip), including the steps' own items.
+        for other in range(trace.n):
+            candidate = g.model.items.item(other)
+            not_fraud(fn.proveSkip(rid, opened[p], following, candidate.as_tuple(),
+                                   g.model.items.proof(other), list(case.query), ZERO32))
+    not_fraud(fn.proveEnd(rid, opened[0], ZERO32))

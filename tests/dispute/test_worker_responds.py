@@ -47,6 +47,20 @@ def test_worker_answers_a_challenge_with_the_honest_trace(attestia, served_model
     nonce = attestia.chain.w3.eth.get_transaction_count(node.operator.address)
     node.run(until_idle=True)
     assert attestia.chain.w3.eth.get_transaction_count(node.operator.address) == nonce
+    # A challenger descends anyway (picking the first node each time): the running worker
+    # answers every reveal down to the step, and nothing is provable there.
+    challenger = dev_account(CLIENT)
+    slasher = attestia.slasher
+    attestia.send(slasher.descend(rid, slasher.dispute_bond()), account=challenger)
+    for _ in range(3):  # N = 489: depth 9, reveals of 16, 16 and 2 nodes
+        node.run(until_idle=True)
+        reveal = slasher.nodes_revealed(rid, challenger.address)[-1]
+        attestia.send(slasher.pick(rid, reveal.nodes, 0), account=challenger)
+    node.run(until_idle=True)
+    (step,) = slasher.steps_revealed(rid, challenger.address)
+    assert step.position == 0 and step.step == model.trace(
+        game.view(attestia, rid).opened.query, dispute.label).step(0)  # type: ignore[union-attr]
+    assert len(slasher.nodes_revealed(rid)) == 3
 
 
 def test_a_batch_mode_worker_process_answers_a_frivolous_challenge_and_keeps_its_stake(
@@ -87,7 +101,7 @@ def test_a_batch_mode_worker_process_answers_a_frivolous_challenge_and_keeps_its
     assert game.find_fraud(attestia, AttributionModel.of_package(demo_package),
                            rid) is None
     w3 = attestia.chain.w3
-    w3.provider.make_request("evm_increaseTime", [attestia.slasher.response_window() + 1])
+    w3.provider.make_request("evm_increaseTime", [3 * attestia.slasher.response_window() + 1])
     w3.provider.make_request("evm_mine", [])
     game.resolve(attestia, rid, account=dev_account(CLIENT))
     assert attestia.slasher.dispute(rid).state == DisputeState.WORKER_WON

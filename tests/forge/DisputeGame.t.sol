@@ -82,6 +82,33 @@ contract DisputeGameTest is Base {
         assertEq(handler.unexpected(), 0, handler.firstUnexpected());
     }
 
+    /// @dev Issue 17, attack 1 (the trace withheld): a SUM lie and a VALUE lie about lying
+    ///      records, each found by a played descent and proven at its leaf; a descent into an
+    ///      honest response ends at a leaf nothing proves and its clock settles it (bond to the
+    ///      operator); the honest worker wins.
+    function test_descentPaths() public {
+        bool[3] memory honestRecord = [true, false, false];
+        for (uint256 i; i < 3; ++i) disputes.challenge(i, i << 8, true, honestRecord[i]);
+        assertEq(disputes.successCount("challenge"), 3, "challenges");
+        for (uint256 g; g < 3; ++g) disputes.respond(g, uint8(g == 0 ? 0 : g + 1), false); // HONEST, LIE_SUM, LIE_VALUE
+        for (uint256 g = 1; g < 3; ++g) {
+            disputes.descend(g, g, 0);
+            _assertState(g, IAttributionDisputes.DisputeState.FRAUD);
+            assertEq(IRegistryViews(address(registry)).getWorker(_worker(g)).stake, 0, "liar slashed");
+        }
+        assertEq(disputes.successCount("descentLie"), 2, "every descended lie proven");
+        disputes.descend(0, 1, 3);
+        assertEq(disputes.successCount("descentHonest"), 1, "the descent into an honest trace lost");
+        disputes.resolve(0, true);
+        _assertState(0, IAttributionDisputes.DisputeState.WORKER_WON);
+        assertTrue(IRegistryViews(address(registry)).getWorker(_worker(0)).stake != 0, "honest worker keeps its stake");
+        assertEq(disputes.unexpected(), 0, disputes.firstUnexpected());
+        assertEq(handler.unexpected(), 0, handler.firstUnexpected());
+        assertEq(disputes.liveBonds(), 0, "no live bond");
+        for (uint256 i; i < 6; ++i) handler.withdrawSlashed(i);
+        assertEq(address(slasher).balance, 0, "slasher empty");
+    }
+
     function _assertState(uint256 game, IAttributionDisputes.DisputeState state) private view {
         assertEq(uint256(slasher.getDispute(disputes.games()[game].requestId).state), uint256(state), "state");
     }

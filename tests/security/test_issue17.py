@@ -34,6 +34,7 @@ from offchain.protocol import (
 from offchain.registry import Attestia
 from tests.contracts.helpers import (
     ADMIN,
+    ATTACKER,
     ATTACKER_TIP,
     FEE,
     HONEST_TIP,
@@ -194,17 +195,17 @@ def test_attack5_no_request_can_be_captured_by_another_worker(h: Harness) -> Non
 
 def _tightest_params() -> DeployParams:
     """The tightest parameters the constructors accept: every window at its default and the
-    unbonding delay exactly challenge window + 15 min + DISPUTE_WINDOWS response windows +
-    WINDOW_MARGIN."""
+    unbonding delay exactly challenge window + 15 min + DISPUTE_WINDOWS (8) response windows
+    + WINDOW_MARGIN."""
     base = DeployParams()
     return replace(base, unbonding_delay=base.challenge_window + TIMESTAMP_WINDOW
                    + DISPUTE_WINDOWS * base.response_window + WINDOW_MARGIN)
 
 
 def test_attack4_constructors_refuse_windows_without_a_margin(h: Harness) -> None:
-    """Attack 4's parameters (unbonding delay = challenge window + 15 min + 2 response windows,
-    equalities without a margin) are refused by both constructors with custom errors; the
-    tightest accepted ones are WINDOW_MARGIN (1 h) longer."""
+    """Attack 4's parameters (unbonding delay = challenge window + 15 min + DISPUTE_WINDOWS
+    response windows, equalities without a margin) are refused by both constructors with
+    custom errors; the tightest accepted ones are WINDOW_MARGIN (1 h) longer."""
     p = _tightest_params()
     reg_args = [ADMIN.address, h.distributor.address, MIN_STAKE, 0, p.challenge_window,
                 p.request_timeout, 0, p.epoch_length]
@@ -278,7 +279,7 @@ def test_attack4_stake_cannot_escape_a_fraud_proof_at_the_tightest_parameters(
     game.respond(attestia, g.model, case.request_id, tmp_path, account=WORKER,
                  trace=forged["trace"])
     prove_by = slasher.dispute(case.request_id).deadline
-    assert prove_by == closes_at + 2 * window
+    assert prove_by == closes_at + 4 * window  # descents open within a window, 2 clocks each
     assert withdrawable_at >= prove_by + WINDOW_MARGIN
 
     proof = game.find_fraud(attestia, g.model, case.request_id)
@@ -297,3 +298,94 @@ def test_attack4_stake_cannot_escape_a_fraud_proof_at_the_tightest_parameters(
 
     with reverts("ZeroAmount"):
         tight.send_at(withdrawable_at, attestia.registry.withdraw_stake(WORKER.address), OPERATOR)
+
+
+def test_attack4_the_longest_game_ends_before_the_stake_can_leave(h: Harness) -> None:
+    """The longest dispute the rules allow, every move at the last second its clock permits,
+    at the tightest accepted parameters: the liar's record (timestamp 15 min ahead), its
+    unbonding begun at once; the challenge at the window's last second; a puppet's bonded
+    defence at the response's last second; a descent opened at the last second it may be,
+    the puppet revealing and the challenger picking each with its whole clock; the puppet
+    then cannot move (its clock is spent): the descent is settled (NO_REVEAL), the puppet's
+    bond goes to the challenger and the dispute reopens for the worker; the liar responds
+    with its lie at the last second, the same descent again, and the final settle (which
+    slashes) is raced by the liar's withdrawStake in its block: the withdrawal fails
+    (UnbondingNotElapsed), the slash lands. DISPUTE_WINDOWS = 8 covers it with the margin."""
+    from tests.dispute.helpers import lie_value_rebuilt
+
+    chain = h.attestia.chain
+    path = deployment_path(chain)
+    saved = path.read_bytes()
+    try:
+        deployment, _ = deploy(chain, fresh=True, params=_tightest_params())
+    finally:
+        path.write_bytes(saved)
+    attestia = Attestia(chain, deployment)
+    tight = Harness(attestia)
+    g = Game(tight)
+    slasher = attestia.slasher
+    window = slasher.response_window()
+    record = tight.record
+
+    def ahead(*args: Any, **kwargs: Any) -> Any:
+        return record(*args, timestamp=tight.now() + TIMESTAMP_WINDOW, **kwargs)
+
+    tight.record = ahead  # type: ignore[method-assign]
+    case = g.case(shares=lambda t: g.shares_of(lie_value_rebuilt(t)))
+    del tight.record
+    forged = lie_value_rebuilt(case.honest)
+    tight.send(attestia.registry.begin_unbonding(WORKER.address), OPERATOR)
+    withdrawable_at = (attestia.registry.worker(WORKER.address).unbondingAt
+                       + attestia.registry.unbonding_delay())
+    closes_at = case.record.timestamp + attestia.registry.challenge_window()
+    bond = slasher.dispute_bond()
+    challenge = slasher.challenge(case.record, case.input_bytes, case.salt, case.output_bytes,
+                                  g.model.spec, bond)
+    attestia.sender(REQUESTER).commit_for(challenge)
+    chain.w3.provider.make_request("evm_setNextBlockTimestamp", [closes_at])
+    attestia.send(challenge, account=REQUESTER, committed=True)
+
+    def respond_at(ts: int, account: Any, value: int) -> None:
+        tight.send_at(ts, slasher.respond(case.request_id, forged.root, "file:///withheld",
+                                          forged.totals, list(forged.roster), case.shares,
+                                          bond=value), account)
+
+    def longest_descent() -> int:
+        """Open at the last second, reveal and pick each with a whole clock; returns the
+        second after which the responder side has lost."""
+        deadline = slasher.dispute(case.request_id).deadline
+        tight.send_at(deadline - 2 * window, slasher.descend(case.request_id, bond), REQUESTER)
+        nodes = [forged.node(0, k) for k in range(16)]
+        tight.send_at(deadline - window, slasher.reveal_nodes(
+            case.request_id, REQUESTER.address, nodes), ATTACKER)
+        tight.send_at(deadline, slasher.pick(case.request_id, nodes, 4), REQUESTER)
+        descent = slasher.descent(case.request_id, REQUESTER.address)
+        assert descent.deadline == deadline and descent.height == 0  # no clock left
+        return deadline
+
+    respond_at(closes_at + window, ATTACKER, bond)  # the puppet's defence
+    ended = longest_descent()
+    tight.send_at(ended + 1, slasher.settle_descent(case.request_id, REQUESTER.address),
+                  OUTSIDER)
+    reopened = slasher.dispute(case.request_id)
+    assert reopened.state == DisputeState.OPEN and reopened.round == 1
+    assert reopened.deadline == closes_at + 4 * window + 1 + window
+    respond_at(reopened.deadline, WORKER, 0)  # the liar itself, at the last second
+    ended = longest_descent()
+    assert ended == closes_at + 8 * window + 1  # 8 windows and the reopen's settle second
+    # The stake leaves WINDOW_MARGIN after the 8 windows at the earliest (less the seconds
+    # between the record's signed time and the unbonding call): the settles a second after
+    # each deadline eat seconds of the hour, never the hour.
+    assert withdrawable_at - (ended + 1) >= WINDOW_MARGIN - 60
+    escape = tight.signed_tx(attestia.registry.withdraw_stake(WORKER.address), OPERATOR,
+                             tip_gwei=ATTACKER_TIP)
+    settle = tight.signed_tx(slasher.settle_descent(case.request_id, REQUESTER.address),
+                             OUTSIDER, tip_gwei=HONEST_TIP)
+    escape_receipt, settle_receipt = tight.race(escape, settle, timestamp=ended + 1)
+    failed_with(tight, escape_receipt, "UnbondingNotElapsed", withdrawable_at)
+    succeeded(settle_receipt)
+    dispute = slasher.dispute(case.request_id)
+    assert dispute.state == DisputeState.FRAUD and dispute.kind.name == "NO_REVEAL"
+    assert attestia.registry.worker(WORKER.address).stake == 0
+    # Both descent bonds back, the puppet's bond, the challenge bond, half the stake.
+    assert slasher.balance(REQUESTER.address) == 4 * bond + MIN_STAKE * SLASH_REPORTER_BPS // BPS

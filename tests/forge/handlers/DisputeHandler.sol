@@ -8,6 +8,8 @@ import {AttestiaHandler} from "./AttestiaHandler.sol";
 import {InferenceRegistry} from "../../../contracts/InferenceRegistry.sol";
 import {Slasher} from "../../../contracts/Slasher.sol";
 import {IAttributionDisputes} from "../../../contracts/interfaces/IAttributionDisputes.sol";
+import {IDisputeProofs} from "../../../contracts/interfaces/IDisputeProofs.sol";
+import {IndexedMerkle} from "../../../contracts/libraries/IndexedMerkle.sol";
 import {IRegistryViews} from "../../../contracts/interfaces/IRegistryViews.sol";
 import {
     Share,
@@ -112,12 +114,13 @@ contract DisputeHandler {
     }
 
     function selectors() external pure returns (bytes4[] memory s) {
-        s = new bytes4[](5);
+        s = new bytes4[](6);
         s[0] = this.record.selector;
         s[1] = this.challenge.selector;
         s[2] = this.respond.selector;
         s[3] = this.prove.selector;
         s[4] = this.resolve.selector;
+        s[5] = this.descend.selector;
     }
 
     modifier step() {
@@ -256,6 +259,86 @@ contract DisputeHandler {
         VM.prank(prover);
         (ok, err) = address(slasher).call(call);
         moved = address(slasher).balance - before;
+    }
+
+    /// @notice A challenger that cannot read the trace plays a whole descent (issue 17, attack
+    ///         1): it posts the bond; the responder side reveals the leaves (anyone may: here
+    ///         the model owner, not the worker); the challenger picks the last leaf that
+    ///         differs from the honest trace (any leaf when none does); the step is revealed.
+    ///         A lie there is proven (commit, a block, reveal) and slashes, the descent's bond
+    ///         back; otherwise the challenger cannot prove anything, its clock runs out and
+    ///         the descent is settled: its bond to the worker's operator. Must open iff the
+    ///         dispute is RESPONDED within a window of its response.
+    function descend(uint256 gameSeed, uint256 challengerSeed, uint256 pick) external step {
+        if (_games.length == 0) return;
+        IAttributionDisputes.DisputeState responded = IAttributionDisputes.DisputeState.RESPONDED;
+        Game storage g = _pickGame(gameSeed, responded, responded, true);
+        if (g.response == Response.NONE) return;
+        Record storage r = _records[g.record];
+        bytes32 rid = r.inference.requestId;
+        IAttributionDisputes.Dispute memory d = slasher.getDispute(rid);
+        address challenger = main.reporters(challengerSeed % 2);
+        uint256 bond = slasher.disputeBond();
+        bool expected = d.state == responded
+            && main.now_() + 2 * uint256(slasher.responseWindow()) <= d.deadline
+            && !slasher.getDescent(rid, challenger).open;
+        VM.deal(challenger, challenger.balance + bond);
+        VM.prank(challenger);
+        try IDisputeProofs(address(slasher)).descend{value: bond}(rid) {
+            _outcome("descend", expected, true, "");
+        } catch (bytes memory err) {
+            _outcome("descend", expected, false, err);
+            return;
+        }
+        liveBonds += bond;
+        (uint256 j, bool lie, bytes32[] memory leaves, TraceStep memory leaf) = _descentEnd(r, g.response, pick);
+        VM.prank(modelOwner);
+        IDisputeProofs(address(slasher)).revealNodes(rid, challenger, leaves);
+        VM.prank(challenger);
+        IDisputeProofs(address(slasher)).pick(rid, leaves, j);
+        VM.prank(modelOwner);
+        IDisputeProofs(address(slasher)).revealStep(rid, challenger, leaf);
+        if (lie) {
+            (bool ok, bytes memory err, uint256 moved) = _sendProof(r, g.response, challenger, 0);
+            _outcome("descentLie", true, ok, err);
+            if (!ok) return;
+            liveBonds -= d.bond + bond;
+            main.noteBondCredit(d.challenger, d.bond);
+            main.noteBondCredit(challenger, bond);
+            _slashed(g, r, challenger, moved);
+            return;
+        }
+        main.advanceTo(uint256(slasher.getDescent(rid, challenger).deadline) + 1);
+        VM.warp(main.now_());
+        try IDisputeProofs(address(slasher)).settleDescent(rid, challenger) {
+            _outcome("descentHonest", true, true, "");
+            liveBonds -= bond;
+            main.noteBondCredit(IRegistryViews(address(registry)).getWorker(d.worker).operator, bond);
+        } catch (bytes memory err) {
+            _outcome("descentHonest", true, false, err);
+        }
+    }
+
+    /// @dev Where the descent ends: the last leaf where the response's tree differs from the
+    ///      honest one (`lie`), else a leaf from `pick`; the response's leaves (padded) and
+    ///      the step there.
+    function _descentEnd(Record storage r, Response response, uint256 pick)
+        private
+        view
+        returns (uint256 j, bool lie, bytes32[] memory leaves, TraceStep memory leaf)
+    {
+        (TraceStep[] memory steps,) = _responseTrace(r, response);
+        (TraceStep[] memory honestSteps,,) = _honest(r);
+        uint256 n = steps.length;
+        leaves = new bytes32[](uint256(1) << IndexedMerkle.depthOf(n));
+        bytes32[] memory mine = DisputeGame.traceLeaves(steps);
+        bytes32[] memory honest = DisputeGame.traceLeaves(honestSteps);
+        j = pick % n;
+        for (uint256 i; i < n; ++i) {
+            leaves[i] = mine[i];
+            if (mine[i] != honest[i]) (j, lie) = (i, true);
+        }
+        leaf = steps[j];
     }
 
     /// @notice Anyone resolves after the deadline (`wait`: first move the clock past it): no
@@ -483,7 +566,7 @@ contract DisputeHandler {
         if (response == Response.HONEST) return (steps, honestTotals);
         totals = r.honest ? _sameSharesTotals(steps, honestTotals) : abi.decode(r.totals, (int256[]));
         if (response == Response.LIE_SUM) {
-            steps[steps.length - 1].sumsRoot = DisputeGame.sumsRoot(_roster, totals);
+            steps[0].sumsRoot = DisputeGame.sumsRoot(_roster, totals); // suffix sums: the first
         } else if (response == Response.LIE_VALUE) {
             // Each contributor's difference goes into the value of its last step.
             for (uint256 slot; slot < totals.length; ++slot) {
@@ -510,7 +593,7 @@ contract DisputeHandler {
         uint256 n = steps.length;
         bytes32 requestId = r.inference.requestId;
         if (response == Response.LIE_END) return _proveEnd(requestId, steps, salt);
-        if (response == Response.LIE_SUM) return _proveSum(r, steps, n - 1, salt);
+        if (response == Response.LIE_SUM) return _proveSum(r, steps, 0, salt);
         if (response == Response.LIE_VALUE) {
             (TraceStep[] memory honestSteps,,) = _honest(r);
             position = n;
@@ -531,13 +614,13 @@ contract DisputeHandler {
         if (which == 3) {
             if (position + 1 == n) position = n > 1 ? n - 2 : 0;
             IAttributionDisputes.StepOpening memory next = DisputeGame.opening(steps, position + 1 < n ? position + 1 : position);
-            call = abi.encodeCall(slasher.proveOrder, (requestId, DisputeGame.opening(steps, position), next, salt));
+            call = abi.encodeCall(IDisputeProofs.proveOrder, (requestId, DisputeGame.opening(steps, position), next, salt));
             return (call, uint8(IAttributionDisputes.FraudKind.ORDER), position);
         }
         if (which == 4) return _proveItem(r, steps, position, salt);
         uint256 other = (position + 1 + (pick >> 16) % (n > 1 ? n - 1 : 1)) % n;
         call = abi.encodeCall(
-            slasher.proveDuplicate,
+            IDisputeProofs.proveDuplicate,
             (requestId, DisputeGame.opening(steps, position), DisputeGame.opening(steps, other), salt)
         );
         return (call, uint8(IAttributionDisputes.FraudKind.DUPLICATE), position);
@@ -551,7 +634,7 @@ contract DisputeHandler {
         DataItem[] memory items = _items(r.model);
         uint256 item = steps[position].item;
         call = abi.encodeCall(
-            slasher.proveItem,
+            IDisputeProofs.proveItem,
             (
                 r.inference.requestId,
                 DisputeGame.opening(steps, position),
@@ -566,29 +649,29 @@ contract DisputeHandler {
 
     function _proveEnd(bytes32 requestId, TraceStep[] memory steps, bytes32 salt)
         private
-        view
+        pure
         returns (bytes memory call, uint8 kind, uint256 position)
     {
-        position = steps.length - 1;
-        call = abi.encodeCall(slasher.proveEnd, (requestId, DisputeGame.opening(steps, position), salt));
+        position = 0; // suffix sums: the first step's root holds the totals
+        call = abi.encodeCall(IDisputeProofs.proveEnd, (requestId, DisputeGame.opening(steps, position), salt));
         kind = uint8(IAttributionDisputes.FraudKind.END);
     }
 
     function _proveValue(bytes32 requestId, TraceStep[] memory steps, uint256 position, bytes32 salt)
         private
-        view
+        pure
         returns (bytes memory call, uint8 kind, uint256 position_)
     {
         uint256 next = position + 1 < steps.length ? position + 1 : position;
         call = abi.encodeCall(
-            slasher.proveValue,
+            IDisputeProofs.proveValue,
             (requestId, DisputeGame.opening(steps, position), DisputeGame.opening(steps, next), salt)
         );
         return (call, uint8(IAttributionDisputes.FraudKind.VALUE), position);
     }
 
-    /// @dev SUM at `position`: the step's contributor's sum before it, proven in the previous
-    ///      step's sums root (the zero root at position 0).
+    /// @dev SUM at `position`: the step's contributor's sum over the positions after it, proven
+    ///      in the next step's sums root (the zero root at the last position; suffix sums).
     function _proveSum(Record storage r, TraceStep[] memory steps, uint256 position, bytes32 salt)
         private
         view
@@ -596,7 +679,7 @@ contract DisputeHandler {
     {
         SumProof memory p = _sumProof(steps, position);
         call = abi.encodeCall(
-            slasher.proveSum,
+            IDisputeProofs.proveSum,
             (r.inference.requestId, p.opened, p.previous, p.account, p.sum, p.proof, salt)
         );
         return (call, uint8(IAttributionDisputes.FraudKind.SUM), position);
@@ -615,7 +698,7 @@ contract DisputeHandler {
         TraceStep memory s = steps[position];
         int256[] memory before = DisputeGame.sumsBefore(steps, roster.length, position);
         p.opened = DisputeGame.opening(steps, position);
-        p.previous = DisputeGame.opening(steps, position == 0 ? 0 : position - 1);
+        p.previous = DisputeGame.opening(steps, position + 1 < steps.length ? position + 1 : position);
         p.account = s.contributor;
         p.sum = before[s.slot];
         p.proof = DisputeGame.proof(DisputeGame.sumsLeaves(roster, before), s.slot);

@@ -24,10 +24,10 @@ library Attestia {
     ///      registry requires.
     uint64 internal constant CHALLENGE_WINDOW = 3 days;
     uint64 internal constant REQUEST_TIMEOUT = 1 hours;
-    /// @dev Attribution disputes: UNBONDING_DELAY >= CHALLENGE_WINDOW + 15 min + 2 * RESPONSE_WINDOW
-    ///      + WINDOW_MARGIN.
+    /// @dev Attribution disputes: UNBONDING_DELAY >= CHALLENGE_WINDOW + 15 min + 8 * RESPONSE_WINDOW
+    ///      (DISPUTE_WINDOWS) + WINDOW_MARGIN: 3 d + 15 min + 80 h + 1 h <= 7 d.
     uint256 internal constant DISPUTE_BOND = 0.1 ether;
-    uint64 internal constant RESPONSE_WINDOW = 1 days;
+    uint64 internal constant RESPONSE_WINDOW = 10 hours;
     uint64 internal constant EPOCH_LENGTH = 1 days;
     uint64 internal constant TIMELOCK = 1 days;
     /// @dev The sealed result every test record carries (its hash is the record's resultHash).

@@ -119,24 +119,25 @@ library DisputeGame {
         totals = recomputeSums(steps, roster);
     }
 
-    /// @dev Sets every step's sumsRoot from the values (as a trace consistent in its sums);
-    ///      returns the final sums.
+    /// @dev Sets every step's sumsRoot from the values (suffix sums: step p's root holds the
+    ///      sums over positions p..n-1, built from the far end); returns the final sums.
     function recomputeSums(TraceStep[] memory steps, address[] memory roster)
         internal
         pure
         returns (int256[] memory sums)
     {
         sums = new int256[](roster.length);
-        for (uint256 p; p < steps.length; ++p) {
-            sums[steps[p].slot] += steps[p].value;
-            steps[p].sumsRoot = sumsRoot(roster, sums);
+        for (uint256 p = steps.length; p > 0; --p) {
+            sums[steps[p - 1].slot] += steps[p - 1].value;
+            steps[p - 1].sumsRoot = sumsRoot(roster, sums);
         }
     }
 
-    /// @dev The running sums before position p (of the values, whatever the sumsRoots say).
+    /// @dev The sums step p starts from: over the positions after p (of the values, whatever
+    ///      the sumsRoots say).
     function sumsBefore(TraceStep[] memory steps, uint256 slots, uint256 p) internal pure returns (int256[] memory sums) {
         sums = new int256[](slots);
-        for (uint256 i; i < p; ++i) sums[steps[i].slot] += steps[i].value;
+        for (uint256 i = p + 1; i < steps.length; ++i) sums[steps[i].slot] += steps[i].value;
     }
 
     function sumsLeaves(address[] memory roster, int256[] memory sums) internal pure returns (bytes32[] memory leaves) {
