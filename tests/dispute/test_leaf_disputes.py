@@ -176,9 +176,9 @@ def test_an_honest_leaf_survives_a_frivolous_challenge(g: Game, tmp_path) -> Non
     assert game.find_fraud(attestia, g.model, case.dispute_id) is None
     opening = case.honest.opening
     with reverts("NotFraud"):
-        g.h.send(attestia.slasher.prove_end(case.dispute_id, opening(case.honest.n - 1)),
+        g.h.send(attestia.slasher.prove_end(case.dispute_id, opening(0)),
                  OUTSIDER)
-    g.h.travel(attestia.slasher.response_window() + 1)
+    g.h.travel(3 * attestia.slasher.response_window() + 1)  # the prove window
     game.resolve(attestia, case.dispute_id, account=OUTSIDER)
     assert attestia.slasher.dispute(case.dispute_id).state == DisputeState.WORKER_WON
     assert attestia.slasher.balance(OPERATOR.address) == attestia.slasher.dispute_bond()
@@ -276,7 +276,7 @@ def test_settlement_holds_exactly_the_disputed_leaves_and_pays_them_by_outcome(
     assert paid(later) == {key(quiet): quiet.ref.leaf.shares}
     game.prove(attestia, g.model, fraud.dispute_id, account=OUTSIDER)
     assert set(paid(later)) == {key(quiet), key(fraud)}  # its dispute ended: final now
-    g.h.travel(attestia.slasher.response_window() + 1)
+    g.h.travel(3 * attestia.slasher.response_window() + 1)  # the prove window
     assert set(paid(later)) == {key(quiet), key(fraud)}  # past its deadline, not resolved
     game.resolve(attestia, upheld.dispute_id, account=OUTSIDER)
     settled = paid(reg.current_epoch() + 1)
