@@ -192,10 +192,10 @@ def enable_zk(attestia: Attestia, package: ModelPackage, artifacts: Any, account
 
     chain, reg = attestia.chain, attestia.registry
     require_secure_srs(artifacts, chain.chain_id)
-    if artifacts.content_hash != package.content_hash:
+    if artifacts.content_hash != package.onnx_sha256:
         raise ConfigError(f"the zk artifacts in {artifacts.directory} are for the ONNX file "
                           f"0x{artifacts.content_hash.hex()}, not this package's "
-                          f"0x{package.content_hash.hex()}: run the zk setup again")
+                          f"0x{package.onnx_sha256.hex()}: run the zk setup again")
     sender = attestia.sender(account)
     mid = model_id_ if model_id_ is not None else model_id(sender.address, package.content_hash)
     if reg.model(mid) is None:

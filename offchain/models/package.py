@@ -95,6 +95,8 @@ MODEL_FILE = "model.onnx"
 NETWORK_FILE = "network.json"
 MANIFEST_FILE = "manifest.json"
 TRAIN_FILE = "train.npz"
+PACKAGE_FILES = (MODEL_FILE, NETWORK_FILE, MANIFEST_FILE, TRAIN_FILE)
+"""Every file of a package (what a copy of one copies)."""
 
 _TRAIN_ARRAYS = ("X", "X_raw", "y", "owner")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -128,6 +130,12 @@ class ModelPackage:
         (``offchain.protocol.model_id``), one per registering owner; find it with
         ``offchain.models.registrations.resolve_model_id``."""
         return self._content_hash
+
+    @property
+    def onnx_sha256(self) -> bytes:
+        """sha-256 of model.onnx: what the package's zk artifacts are made for (the circuit
+        is per file) and the ``ModelSpec.onnxSha256`` the content hash commits to."""
+        return self.manifest.model_sha256
 
     def model_spec(self) -> ModelSpec:
         """The ``ModelSpec`` the content hash commits to: sha-256 of model.onnx, the weights

@@ -97,7 +97,7 @@ class InferenceEngine:
         if not (directory / "zk.json").exists():
             return None
         artifacts = load_artifacts(directory)
-        if artifacts.content_hash != self.package.content_hash:
+        if artifacts.content_hash != self.package.onnx_sha256:
             from offchain.proofs.zk import ZkArtifactsError
 
             raise ZkArtifactsError(f"{directory} was set up for another ONNX file "

@@ -410,7 +410,8 @@ def check_attribution_recompute(ev: Evidence, revealed: Revealed | None,
                   f"recorded list ({len(mine)} entries)")
 
 
-def check_zk(ev: Evidence, oracle: ChainOracle, artifacts: ZkArtifacts | None) -> CheckResult:
+def check_zk(ev: Evidence, oracle: ChainOracle, artifacts: ZkArtifacts | None,
+             package: ModelPackage | None = None) -> CheckResult:
     name = "zk"
     if ev.inference is None:
         return skipped(name, "no record")
@@ -436,10 +437,12 @@ def check_zk(ev: Evidence, oracle: ChainOracle, artifacts: ZkArtifacts | None) -
         return failed(name, f"the model's verifier {model.verifier} rejects the proof ({said})")
     note = "the verifier's code was not compared with zk artifacts (no package zk/ given)"
     if artifacts is not None:
-        if artifacts.content_hash != model.contentHash:
+        # the circuit is per ONNX file; the registered content is the ModelSpec over it
+        if (package is None or artifacts.content_hash != package.onnx_sha256
+                or package.content_hash != model.contentHash):
             return failed(name, f"the package's zk artifacts are for model file "
-                          f"{_hex(artifacts.content_hash)}, not the registered content "
-                          f"{_hex(model.contentHash)}")
+                          f"{_hex(artifacts.content_hash)}, not the ONNX file of the registered "
+                          f"content {_hex(model.contentHash)}")
         if oracle.runtime_of(artifacts.verifier_bytecode) != oracle.code_at(model.verifier):
             return failed(name, f"the registered verifier {model.verifier} is not the package's "
                           "circuit (its code differs from the zk artifacts' verifier)")

@@ -155,7 +155,7 @@ def run_checks(ev: Evidence, oracle: ChainOracle, r: Recomputed, tee_roots: byte
         C.check_input(ev, r.revealed),
         C.check_output(ev, r.revealed, r.evaluation, r.zk_instances, r.why_not),
         C.check_attribution_recompute(ev, r.revealed, r.evaluation, r.why_not),
-        C.check_zk(ev, oracle, r.artifacts),  # type: ignore[arg-type]
+        C.check_zk(ev, oracle, r.artifacts, r.package),  # type: ignore[arg-type]
         C.check_tee(ev, tee_roots, roots_label),
         C.check_dispute(ev, oracle),
     ]
