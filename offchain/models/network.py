@@ -127,15 +127,20 @@ class IntegerNetwork:
         a = _inputs(z, self.widths[0])
         out = [a]
         last = self.layers - 1
-        for layer, (w, b, s) in enumerate(zip(self.weights, self.biases, self.shifts,
-                                              strict=True)):
-            acc = a @ w.T
+        for layer, (w_t, b, s) in enumerate(self._plan):
+            acc = a @ w_t
             acc += b
-            a = np.clip(acc >> s, -ACTIVATION_LIMIT, ACTIVATION_LIMIT)
-            if layer < last:
-                a = np.maximum(a, 0)
+            acc >>= s
+            # ReLU and the clamp in one: [0, LIMIT] on hidden layers, [-LIMIT, LIMIT] last
+            a = np.clip(acc, -ACTIVATION_LIMIT if layer == last else 0, ACTIVATION_LIMIT)
             out.append(a)
         return out
+
+    @cached_property
+    def _plan(self) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
+        """Per layer: the weights transposed (fan_in, fan_out) and contiguous, bias, shifts."""
+        return tuple((np.ascontiguousarray(w.T), b, s)
+                     for w, b, s in zip(self.weights, self.biases, self.shifts, strict=True))
 
     def logits(self, z: np.ndarray) -> np.ndarray:
         """The integer logits ``(batch, n_labels)`` int64 (units ``2**-16``)."""

@@ -77,6 +77,7 @@ from offchain.models.network import (
     matches_layers,
     network_from_json,
     network_to_json,
+    quantise_layers,
 )
 from offchain.protocol import (
     ROSTER_LEAF_TYPES,
@@ -310,14 +311,14 @@ def save_package(
     X_raw: np.ndarray,
     y: np.ndarray,
     owner: np.ndarray,
-    network: IntegerNetwork,
+    network: IntegerNetwork | None = None,
 ) -> Path:
     """Write a package (deterministically: same arguments, same bytes) and load it back.
 
     ``X_raw`` is the float32 data as contributed; ``X`` is derived with ``preprocessing``
-    so it cannot disagree; ``network`` is the graph's integer network
-    (``network.quantise_layers``). Returns the package directory; raises if it does not
-    validate.
+    so it cannot disagree; ``network`` is the graph's integer network (quantised here with
+    ``network.quantise_layers`` when not given). Returns the package directory; raises if it
+    does not validate.
     """
     X_raw = np.asarray(X_raw)
     if X_raw.dtype != np.float32 or X_raw.ndim != 2:
@@ -334,6 +335,8 @@ def save_package(
         RosterItem(contributors[int(o)].address, encoding.item_hash(row, int(label)))
         for row, label, o in zip(X_raw, y, owner, strict=True)
     ]
+    if network is None:
+        network = quantise_layers(dense_layers(_parse_onnx(onnx_bytes)))
     network_bytes = dumps_network(network)
     manifest = build_manifest(
         name=name,
