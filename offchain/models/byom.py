@@ -299,7 +299,7 @@ def _precheck_manifest(name: str, version: str, input_schema: InputSchema,
     zero = ZERO32
     roster = tuple(RosterItem(contributors[int(o)].address, zero) for o in owner)
     parse_manifest(manifest_to_json(Manifest(
-        name, version, zero, zero, input_schema, output_schema, pre, zero, len(roster),
+        name, version, zero, zero, zero, input_schema, output_schema, pre, zero, len(roster),
         tuple(contributors), roster)))
 
 

@@ -1,12 +1,13 @@
 """A model package's life on chain: register it, change its terms, enable ZK for it.
 
-A package registers under ``modelId = keccak256(abi.encode(owner, contentHash))``: its
-content hash (sha-256 of model.onnx), its contributor roster (the manifest's contributors,
-sorted ascending), its data root, policy, fee and split. Re-registering is a no-op when this
-owner already registered it with the same parameters, and an error saying what differs when
-the parameters differ (terms change with :func:`set_terms`; roster, data root and metadata URI
-never change). Reads come back as :class:`offchain.protocol.Model` (from the typed registry
-client); writes go through its named call builders.
+A package registers under ``modelId = keccak256(abi.encode(owner, contentHash))``: its content
+hash (the ModelSpec hash: model.onnx and its integer weights), its contributor roster (the
+manifest's contributors, sorted ascending), its data root, policy, fee and split.
+Re-registering is a no-op when this owner already registered it with the same parameters, and an
+error saying what differs when the parameters differ (terms change with :func:`set_terms`;
+roster, data root and metadata URI never change). Reads come back as
+:class:`offchain.protocol.Model` (from the typed registry client); writes go through its named
+call builders.
 """
 
 from __future__ import annotations

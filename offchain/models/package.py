@@ -343,6 +343,8 @@ def save_package(
         version=version,
         model_sha256=hashlib.sha256(onnx_bytes).digest(),
         network_sha256=hashlib.sha256(network_bytes).digest(),
+        content_hash=model_spec_hash(ModelSpec(hashlib.sha256(onnx_bytes).digest(),
+                                               network.weights_root, network.widths)),
         input_schema=input_schema,
         output_schema=output_schema,
         preprocessing=preprocessing,
@@ -376,7 +378,12 @@ def load_package(path: str | Path) -> ModelPackage:
     train_bytes = _read(root / TRAIN_FILE)
     _check_sha(train_bytes, manifest.train_sha256, root / TRAIN_FILE)
     training = _check_training(_load_npz(train_bytes), manifest)
-    return ModelPackage(root, manifest, training, network)
+    package = ModelPackage(root, manifest, training, network)
+    if package.content_hash != manifest.content_hash:
+        raise PackageIntegrityError(
+            f"manifest.json declares content hash 0x{manifest.content_hash.hex()}, but "
+            f"model.onnx and network.json hash to 0x{package.content_hash.hex()}")
+    return package
 
 
 def dumps_network(network: IntegerNetwork) -> bytes:

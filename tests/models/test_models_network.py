@@ -309,3 +309,14 @@ def test_packaging_refuses_a_model_outside_the_bounds(demo_package: ModelPackage
         build_package(tmp_path / "out", onnx_bytes, name="big", version="1",
                       labels=("a", "b"), contributors=contributors, training=training)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_manifest_declaring_another_content_hash_is_refused(demo_package: ModelPackage,
+                                                              package_copy: Path) -> None:
+    manifest = json.loads((package_copy / MANIFEST_FILE).read_text())
+    assert manifest["model"]["contentHash"] == "0x" + demo_package.content_hash.hex()
+    manifest["model"]["contentHash"] = "0x" + "11" * 32
+    (package_copy / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(PackageIntegrityError, match="declares content hash 0x1111.*but "
+                       "model.onnx and network.json hash to"):
+        load_package(package_copy)
