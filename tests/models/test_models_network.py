@@ -154,6 +154,35 @@ def test_quantised_float_networks_keep_the_bound_and_equal_the_reference(
     assert np.array_equal(logits_from_float32(logits_to_float32(arr)), arr)
 
 
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 6), data=st.data())
+def test_a_row_is_accepted_exactly_when_its_accumulator_bound_holds(n: int,
+                                                                     data: st.DataObject) -> None:
+    """Random rows around the edge: accepted iff |B| + sum |W| * LIMIT <= 2**63 - 1 (the
+    bound in Python integers), and the quantiser never emits a row outside it."""
+    edge = ACCUMULATOR_LIMIT // (LIMIT * n)
+    w = data.draw(st.lists(st.integers(-edge - 3, edge + 3), min_size=n, max_size=n))
+    b = data.draw(st.integers(-(2**62), 2**62))
+    holds = abs(b) + sum(abs(v) for v in w) * LIMIT <= ACCUMULATOR_LIMIT
+    make = lambda: IntegerNetwork((np.array([w], dtype=np.int64),),  # noqa: E731
+                                  (np.array([b], dtype=np.int64),),
+                                  (np.array([0], dtype=np.int64),))
+    if holds:
+        make()
+    else:
+        with pytest.raises(NetworkBoundsError, match="exceeds the int64 accumulator bound"):
+            make()
+    scale = data.draw(st.sampled_from([1.0, 2.0**20, 2.0**30, 1e12]))
+    layer = FloatLayer(np.array([[v * scale / (edge + 1)] for v in w], dtype=np.float32),
+                       np.zeros(1, dtype=np.float32))
+    try:
+        net = quantise_layers([layer])
+    except NetworkBoundsError as exc:  # refused at packaging: one line, naming the neuron
+        assert str(exc).startswith("layer 0 neuron 0:") and "\n" not in str(exc)
+    else:
+        assert row_bound(net.weights[0][0], int(net.biases[0][0])) <= ACCUMULATOR_LIMIT
+
+
 def test_rounding_is_floor_of_an_arithmetic_shift_and_clamps() -> None:
     w = (np.array([[1]], dtype=np.int64),)
     net = IntegerNetwork(w, (np.array([0], dtype=np.int64),), (np.array([2], dtype=np.int64),))
