@@ -54,6 +54,7 @@ bench: setup
 	$(PY) bench/gas.py
 	$(PY) bench/attribution.py
 	$(PY) bench/pipeline.py
+	$(PY) bench/inference.py
 	$(PY) bench/zk.py
 	$(PY) bench/explorer.py
 	$(PY) bench/dispute.py

@@ -94,6 +94,26 @@ MAX_MU = 2**127
 MAX_RHO = 2**90
 """Bounds on the quantisation parameters (``|mu| < MAX_MU``, ``1 <= rho < MAX_RHO``)."""
 
+# Integer inference (design.md "Integer inference"): the fixed-point dense ReLU network.
+ACTIVATION_LIMIT = Z_LIMIT
+"""Every activation (the quantised input, each hidden value, each logit) is clamped to
+``[-ACTIVATION_LIMIT, ACTIVATION_LIMIT]``: exactly representable in float32 at any power-of-two
+scale, so the logits' float32 tensor states the integer logits exactly."""
+
+ACTIVATION_SCALE = FEATURE_SCALE
+"""Activations are integers in units of ``1 / ACTIVATION_SCALE`` (the input's 1/65536 std)."""
+
+ACCUMULATOR_LIMIT = 2**63 - 1
+"""Each neuron row must satisfy ``|bias| + sum |w_j| * ACTIVATION_LIMIT <= ACCUMULATOR_LIMIT``,
+so every partial sum of its accumulation fits an int64 (and, a fortiori, an int256)."""
+
+MAX_NEURON_SHIFT = 62
+"""A row's declared shift (its weights are in units of ``2**-shift``) is in ``0..62``."""
+
+MAX_NETWORK_LAYERS = 16
+MAX_LAYER_WIDTH = 4096
+"""Most dense layers and most neurons (or input features) per layer a package may declare."""
+
 FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 """The BN254 scalar field: a ZK record's instances are elements of it, and the label they state
 reads ``v > p/2`` as ``v - p`` (``IntegerAttribution.labelOfInstances``)."""
@@ -769,6 +789,10 @@ TRACE_STEP_ABI_TYPES = ("uint256", "address", "uint256", "uint256", "uint256", "
                         "bytes32")
 
 
+NEURON_ROW_ABI_TYPE = "(uint256,uint256,int256[],int256,uint256)"
+MODEL_SPEC_ABI_TYPE = "(bytes32,bytes32,uint256[])"
+
+
 class DisputeState(IntEnum):
     """``Slasher.DisputeState``: where a record's attribution dispute stands."""
 
@@ -838,6 +862,40 @@ class TraceStep:
     def as_tuple(self) -> tuple:
         return (self.item, self.contributor, self.slot, self.label, self.distance, self.value,
                 self.sumsRoot)
+
+
+@dataclass(frozen=True)
+class NeuronRow:
+    """One neuron of the integer network (a leaf of the model's ``weightsRoot``): layer
+    ``layer`` (0 = the first dense layer), neuron ``neuron`` of it, its integer weights (one per
+    input of the layer, in units of ``2**-shift``), its bias (in units of
+    ``2**-(16 + shift)``, the accumulator's) and its declared ``shift``."""
+
+    layer: int
+    neuron: int
+    weights: tuple[int, ...]
+    bias: int
+    shift: int
+
+    def as_tuple(self) -> tuple:
+        return (self.layer, self.neuron, list(self.weights), self.bias, self.shift)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model's registered ``contentHash`` commits to: ``keccak256(abi.encode(spec))``.
+
+    ``onnxSha256`` is sha-256 of the package's model.onnx (the float graph, still run as a
+    cross-check and proven by EZKL), ``weightsRoot`` the indexed Merkle root of the integer
+    network's neuron rows (layer-major: position = rows of the earlier layers + neuron),
+    ``widths`` the layer widths, input first (``[30, 16, 2]`` for the demo MLP)."""
+
+    onnxSha256: bytes
+    weightsRoot: bytes
+    widths: tuple[int, ...]
+
+    def as_tuple(self) -> tuple:
+        return (self.onnxSha256, self.weightsRoot, list(self.widths))
 
 
 @dataclass(frozen=True)
@@ -912,6 +970,16 @@ def challenge_closes_at(timestamp: int, challenge_window: int) -> int:
 def attribution_spec_hash(spec: AttributionSpec) -> bytes:
     """A model's ``dataRoot``: ``keccak256(abi.encode(AttributionSpec))``."""
     return keccak(encode([ATTRIBUTION_SPEC_ABI_TYPE], [spec.as_tuple()]))
+
+
+def model_spec_hash(spec: ModelSpec) -> bytes:
+    """A model's registered ``contentHash``: ``keccak256(abi.encode(ModelSpec))``."""
+    return keccak(encode([MODEL_SPEC_ABI_TYPE], [spec.as_tuple()]))
+
+
+def neuron_row_leaf(row: NeuronRow) -> bytes:
+    """Leaf of a ``weightsRoot``: ``keccak256(abi.encode(NeuronRow))``."""
+    return keccak(encode([NEURON_ROW_ABI_TYPE], [row.as_tuple()]))
 
 
 def data_item_leaf(item: DataItem) -> bytes:

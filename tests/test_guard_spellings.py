@@ -77,6 +77,8 @@ ABI_TYPE_STRINGS = {
     P.SHARES_ABI_TYPE: "SHARES_ABI_TYPE",
     P.ATTRIBUTION_SPEC_ABI_TYPE: "ATTRIBUTION_SPEC_ABI_TYPE",
     P.DATA_ITEM_ABI_TYPE: "DATA_ITEM_ABI_TYPE",
+    P.NEURON_ROW_ABI_TYPE: "NEURON_ROW_ABI_TYPE",
+    P.MODEL_SPEC_ABI_TYPE: "MODEL_SPEC_ABI_TYPE",
 }
 STRUCT_TYPE_LISTS = {
     tuple(P.INFERENCE_ABI_TYPES): "INFERENCE_ABI_TYPES",
@@ -95,6 +97,8 @@ DERIVATION_TYPE_LISTS = {
     ("int256[]",): "protocol.query_hash",
     (P.ATTRIBUTION_SPEC_ABI_TYPE,): "protocol.attribution_spec_hash",
     (P.DATA_ITEM_ABI_TYPE,): "protocol.data_item_leaf",
+    (P.NEURON_ROW_ABI_TYPE,): "protocol.neuron_row_leaf",
+    (P.MODEL_SPEC_ABI_TYPE,): "protocol.model_spec_hash",
 }
 """Short: a copy only where they are ABI-encoded (an id or leaf derived again)."""
 ENCODERS = frozenset({"encode", "abi_encode", "encode_abi", "encode_packed"})

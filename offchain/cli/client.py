@@ -146,7 +146,7 @@ def _wait_visibly(attestia, local, timeout: float):
 
 def _find_package(data_dir: Path, content_hash: bytes):
     """This project's package with this content hash: one it registered (wherever it lives),
-    else one under <data dir>/models (sha-256 of model.onnx)."""
+    else one under <data dir>/models (design.md "Integer inference": the ModelSpec hash)."""
     from offchain.models.registrations import find_package
 
     return find_package(data_dir, content_hash)
@@ -158,17 +158,17 @@ def _share_rows(shares) -> list[dict]:
 
 def _roster_names(data_dir: Path, content_hash: bytes) -> dict[str, str]:
     """Contributor address -> name from the manifest of a package under <data dir>/models
-    whose model.onnx has this content hash: the names only label a table, so the package is
-    not loaded (that costs numpy and onnx, most of a read's second)."""
-    import hashlib
+    that declares this content hash: the names only label a table, so the package is not
+    loaded nor its content hash recomputed (that costs numpy and onnx, most of a read's
+    second)."""
     import json
 
     models = data_dir / "models"
     for path in sorted(models.glob("*")) if models.exists() else []:
         try:
-            if hashlib.sha256((path / "model.onnx").read_bytes()).digest() != content_hash:
-                continue
             manifest = json.loads((path / "manifest.json").read_text())
+            if manifest["model"]["contentHash"] != "0x" + content_hash.hex():
+                continue
             return {str(c["address"]).lower(): str(c["name"])
                     for c in manifest["contributors"]}
         except (OSError, ValueError, KeyError, TypeError):

@@ -286,7 +286,7 @@ def zk_setup_cmd(
     if owned.contentHash != pkg.content_hash:
         raise ConfigError(f"model 0x{target.hex()} is not a registration of {pkg.path}")
     directory = pkg.path / "zk"
-    artifacts = _reusable(directory, pkg.content_hash, srs)
+    artifacts = _reusable(directory, pkg.onnx_sha256, srs)
     if artifacts is None:
         with err_console.status("EZKL: settings, calibration, circuit, keys, verifier "
                                 f"(its output: {directory / 'ezkl.log'})"):

@@ -1,6 +1,8 @@
 """Models: packages on disk, the canonical tensor encoding, and deterministic execution.
 
-``package`` saves/loads validated model packages (content hash = sha-256 of model.onnx),
+``package`` saves/loads validated model packages (content hash = keccak256 of the
+``ModelSpec``: model.onnx's sha-256 and the integer network's weights root), ``network`` is
+the integer network a record's output comes from,
 ``onchain`` registers a package and ``registrations`` finds its on-chain model id (one per
 owner), ``encoding`` is the one byte encoding of inputs, outputs and training items (and the
 commitments over them), ``runtime`` runs ONNX deterministically, ``demo`` builds the demo
@@ -17,7 +19,7 @@ from offchain.models.errors import (
     PackageIntegrityError,
     PackageSchemaError,
 )
-from offchain.models.package import ModelPackage, content_hash, load_package, save_package
+from offchain.models.package import ModelPackage, load_package, onnx_sha256, save_package
 
 __all__ = [
     "EncodingError",
@@ -29,7 +31,7 @@ __all__ = [
     "PackageFileMissing",
     "PackageIntegrityError",
     "PackageSchemaError",
-    "content_hash",
     "load_package",
+    "onnx_sha256",
     "save_package",
 ]

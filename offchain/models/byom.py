@@ -2,8 +2,10 @@
 
 The demo package and ``attestia model package`` go through the one builder here,
 :func:`build_package`, which derives the manifest's input/output schema from the graph, the
-standardisation from the contributed rows, runs the graph over every training row, and only
-then writes (into a temporary directory next to the destination, loaded back with
+standardisation from the contributed rows, runs the graph over every training row, quantises
+its weights into the integer network (``offchain.models.network``: dense Gemm/MatMul/Add/Relu
+graphs only, every neuron inside the int64 accumulator bound), and only then writes (into a
+temporary directory next to the destination, loaded back with
 :func:`offchain.models.package.load_package` before it is renamed into place), so a failure
 leaves nothing behind.
 
@@ -49,6 +51,7 @@ from offchain.models.manifest import (
     manifest_to_json,
     parse_manifest,
 )
+from offchain.models.network import dense_layers, quantise_layers
 from offchain.models.package import (
     ModelPackage,
     _parse_onnx,
@@ -125,6 +128,9 @@ def build_package(
     if int(training.y.max(initial=0)) >= len(labels):
         raise PackageSchemaError(f"the training data has labels outside 0..{len(labels) - 1}")
     _check_runs(onnx_bytes, pre, training.X_raw, len(labels))
+    # The weights are quantised once, here (design.md "Integer inference"); a graph outside
+    # the dense ReLU family or a row outside the int64 accumulator bound is refused.
+    network = quantise_layers(dense_layers(model))
     # The manifest's own rules (names, addresses, label names) before any file is written.
     _precheck_manifest(name, version, input_schema, output_schema, pre, contributors,
                        training.owner)
@@ -134,7 +140,7 @@ def build_package(
         save_package(tmp, onnx_bytes, name=name, version=version, input_schema=input_schema,
                      output_schema=output_schema, preprocessing=pre,
                      contributors=contributors, X_raw=training.X_raw, y=training.y,
-                     owner=training.owner)
+                     owner=training.owner, network=network)
     load_package(out)
     return out
 
@@ -293,7 +299,7 @@ def _precheck_manifest(name: str, version: str, input_schema: InputSchema,
     zero = ZERO32
     roster = tuple(RosterItem(contributors[int(o)].address, zero) for o in owner)
     parse_manifest(manifest_to_json(Manifest(
-        name, version, zero, input_schema, output_schema, pre, zero, len(roster),
+        name, version, zero, zero, zero, input_schema, output_schema, pre, zero, len(roster),
         tuple(contributors), roster)))
 
 

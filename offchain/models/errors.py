@@ -19,7 +19,8 @@ class ModelPackageError(ModelError):
 
 
 class PackageFileMissing(ModelPackageError):
-    """A file the package needs (model.onnx, manifest.json, train.npz) is not there."""
+    """A file the package needs (model.onnx, network.json, manifest.json, train.npz) is
+    not there."""
 
 
 class PackageIntegrityError(ModelPackageError):

@@ -24,7 +24,8 @@ from eth_utils import is_checksum_address, is_hex_address
 
 from offchain.models.errors import PackageSchemaError
 
-FORMAT = "attestia-model-package/1"
+FORMAT = "attestia-model-package/2"
+FORMAT_V1 = "attestia-model-package/1"
 PREPROCESSING_KIND = "standardise"
 PREPROCESSING_STAGE = "before-graph"
 DTYPE = "float32"
@@ -98,6 +99,10 @@ class Manifest:
     name: str
     version: str
     model_sha256: bytes
+    network_sha256: bytes
+    content_hash: bytes
+    """What a registration names (design.md "Integer inference": the ModelSpec hash); the
+    loader recomputes it from model.onnx and network.json."""
     input: InputSchema
     output: OutputSchema
     preprocessing: Preprocessing
@@ -120,14 +125,21 @@ def parse_manifest(data: Mapping[str, Any]) -> Manifest:
         raise PackageSchemaError("manifest must be a JSON object")
     _expect_keys(data, {"format", "name", "version", "model", "input", "output",
                         "preprocessing", "training", "contributors", "roster"}, "manifest")
+    if data["format"] == FORMAT_V1:
+        raise PackageSchemaError(
+            f"this package is {FORMAT_V1!r}, made before integer inference (no network.json); "
+            "rebuild it with `attestia model package` (its model id changes)"
+        )
     if data["format"] != FORMAT:
         raise PackageSchemaError(
             f"unsupported package format {data['format']!r}; this code reads {FORMAT!r}"
         )
     name = _nonempty_str(data["name"], "name")
     version = _nonempty_str(data["version"], "version")
-    model = _object(data["model"], {"sha256"}, "model")
+    model = _object(data["model"], {"sha256", "network", "contentHash"}, "model")
     model_sha = _hex32(model["sha256"], "model.sha256")
+    network_sha = _hex32(model["network"], "model.network")
+    content = _hex32(model["contentHash"], "model.contentHash")
 
     raw_in = _object(data["input"], {"name", "dtype", "shape", "features"}, "input")
     _expect_dtype(raw_in["dtype"], "input.dtype")
@@ -173,7 +185,7 @@ def parse_manifest(data: Mapping[str, Any]) -> Manifest:
         raise PackageSchemaError(
             f"roster lists {len(roster)} items but training.rows is {rows}; one item per row"
         )
-    return Manifest(name, version, model_sha, input_schema, output_schema,
+    return Manifest(name, version, model_sha, network_sha, content, input_schema, output_schema,
                     Preprocessing(mean, std), train_sha, rows, contributors, roster)
 
 
@@ -183,7 +195,8 @@ def manifest_to_json(m: Manifest) -> dict[str, Any]:
         "format": FORMAT,
         "name": m.name,
         "version": m.version,
-        "model": {"sha256": _hex(m.model_sha256)},
+        "model": {"sha256": _hex(m.model_sha256), "network": _hex(m.network_sha256),
+                  "contentHash": _hex(m.content_hash)},
         "input": {"name": m.input.name, "dtype": DTYPE, "shape": list(m.input.shape),
                   "features": list(m.input.features)},
         "output": {"name": m.output.name, "dtype": DTYPE, "shape": list(m.output.shape),
@@ -331,6 +344,8 @@ def build_manifest(
     name: str,
     version: str,
     model_sha256: bytes,
+    network_sha256: bytes,
+    content_hash: bytes,
     input_schema: InputSchema,
     output_schema: OutputSchema,
     preprocessing: Preprocessing,
@@ -339,6 +354,7 @@ def build_manifest(
     roster: Sequence[RosterItem],
 ) -> Manifest:
     """Assemble a manifest and validate it by a JSON round trip (one set of rules)."""
-    m = Manifest(name, version, model_sha256, input_schema, output_schema, preprocessing,
-                 train_sha256, len(roster), tuple(contributors), tuple(roster))
+    m = Manifest(name, version, model_sha256, network_sha256, content_hash, input_schema,
+                 output_schema, preprocessing, train_sha256, len(roster), tuple(contributors),
+                 tuple(roster))
     return parse_manifest(json.loads(dumps_manifest(m)))

@@ -1,12 +1,13 @@
 """A model package's life on chain: register it, change its terms, enable ZK for it.
 
-A package registers under ``modelId = keccak256(abi.encode(owner, contentHash))``: its
-content hash (sha-256 of model.onnx), its contributor roster (the manifest's contributors,
-sorted ascending), its data root, policy, fee and split. Re-registering is a no-op when this
-owner already registered it with the same parameters, and an error saying what differs when
-the parameters differ (terms change with :func:`set_terms`; roster, data root and metadata URI
-never change). Reads come back as :class:`offchain.protocol.Model` (from the typed registry
-client); writes go through its named call builders.
+A package registers under ``modelId = keccak256(abi.encode(owner, contentHash))``: its content
+hash (the ModelSpec hash: model.onnx and its integer weights), its contributor roster (the
+manifest's contributors, sorted ascending), its data root, policy, fee and split.
+Re-registering is a no-op when this owner already registered it with the same parameters, and an
+error saying what differs when the parameters differ (terms change with :func:`set_terms`;
+roster, data root and metadata URI never change). Reads come back as
+:class:`offchain.protocol.Model` (from the typed registry client); writes go through its named
+call builders.
 """
 
 from __future__ import annotations
@@ -192,10 +193,10 @@ def enable_zk(attestia: Attestia, package: ModelPackage, artifacts: Any, account
 
     chain, reg = attestia.chain, attestia.registry
     require_secure_srs(artifacts, chain.chain_id)
-    if artifacts.content_hash != package.content_hash:
+    if artifacts.content_hash != package.onnx_sha256:
         raise ConfigError(f"the zk artifacts in {artifacts.directory} are for the ONNX file "
                           f"0x{artifacts.content_hash.hex()}, not this package's "
-                          f"0x{package.content_hash.hex()}: run the zk setup again")
+                          f"0x{package.onnx_sha256.hex()}: run the zk setup again")
     sender = attestia.sender(account)
     mid = model_id_ if model_id_ is not None else model_id(sender.address, package.content_hash)
     if reg.model(mid) is None:

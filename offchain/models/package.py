@@ -2,15 +2,23 @@
 
 A package is a directory::
 
-    model.onnx      the graph; its sha-256 is the content hash registered on chain (the on-chain
-                    model id is keccak256(owner, content hash): see ``registrations.py``)
-    manifest.json   schema, preprocessing, contributors, roster (see ``manifest.py``)
+    model.onnx      the float graph (run by ONNX Runtime as a cross-check, proven by EZKL)
+    network.json    the integer network quantised from it once by the builder
+                    (``network.py``): what a record's output is
+    manifest.json   schema, preprocessing, contributors, roster, both files' sha-256
+                    (see ``manifest.py``)
     train.npz       X (standardised float64), X_raw (float32 as contributed), y (int64),
                     owner (int64 index into manifest contributors), one row per roster item
 
-Loading trusts nothing: it checks both sha-256s, the ONNX graph's input/output names and
-shapes against the manifest, every array's dtype and shape, that ``X`` is exactly
-``standardise(X_raw)``, and that each roster item is ``(contributor of the row,
+The registered content hash is ``keccak256(abi.encode(ModelSpec(sha256(model.onnx),
+weightsRoot, widths)))`` (design.md "Integer inference"): the weights root is the indexed
+Merkle root of the integer network's neuron rows, so one row can be proven on chain with one
+proof (the on-chain model id is keccak256(owner, content hash): see ``registrations.py``).
+
+Loading trusts nothing: it checks the three sha-256s, the ONNX graph's input/output names and
+shapes against the manifest, that network.json is the graph's weights quantised at its
+declared shifts and inside the accumulator bounds, every array's dtype and shape, that
+``X`` is exactly ``standardise(X_raw)``, and that each roster item is ``(contributor of the row,
 keccak256(canonical row + label))``. A package that loads is one whose roster, content
 hash and attribution data all describe the same thing.
 
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,10 +69,22 @@ from offchain.models.manifest import (
     dumps_manifest,
     loads_manifest,
 )
+from offchain.models.network import (
+    IntegerNetwork,
+    dense_layers,
+    labels_of,
+    logits_to_float32,
+    matches_layers,
+    network_from_json,
+    network_to_json,
+    quantise_layers,
+)
 from offchain.protocol import (
     ROSTER_LEAF_TYPES,
     AttributionSpec,
+    ModelSpec,
     attribution_spec_hash,
+    model_spec_hash,
     sorted_roster,
 )
 from offchain.storage.atomic import atomic_write_bytes
@@ -72,8 +93,11 @@ ATTRIBUTION_K = 5
 """The K of the KNN utility every package's attribution uses (``offchain.record.compute``)."""
 
 MODEL_FILE = "model.onnx"
+NETWORK_FILE = "network.json"
 MANIFEST_FILE = "manifest.json"
 TRAIN_FILE = "train.npz"
+PACKAGE_FILES = (MODEL_FILE, NETWORK_FILE, MANIFEST_FILE, TRAIN_FILE)
+"""Every file of a package (what a copy of one copies)."""
 
 _TRAIN_ARRAYS = ("X", "X_raw", "y", "owner")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -96,15 +120,50 @@ class ModelPackage:
     path: Path
     manifest: Manifest
     training: TrainingData
+    network: IntegerNetwork
 
     @property
     def content_hash(self) -> bytes:
-        """sha-256 of model.onnx (bytes32): the ``contentHash`` a registration names.
+        """``keccak256(abi.encode(model_spec()))`` (bytes32): the ``contentHash`` a
+        registration names. It commits to model.onnx and to the integer network's weights.
 
         Not the on-chain model id: that is ``keccak256(abi.encode(owner, contentHash))``
         (``offchain.protocol.model_id``), one per registering owner; find it with
         ``offchain.models.registrations.resolve_model_id``."""
+        return self._content_hash
+
+    @property
+    def onnx_sha256(self) -> bytes:
+        """sha-256 of model.onnx: what the package's zk artifacts are made for (the circuit
+        is per file) and the ``ModelSpec.onnxSha256`` the content hash commits to."""
         return self.manifest.model_sha256
+
+    def model_spec(self) -> ModelSpec:
+        """The ``ModelSpec`` the content hash commits to: sha-256 of model.onnx, the weights
+        root and the layer widths."""
+        return ModelSpec(self.manifest.model_sha256, self.network.weights_root,
+                         self.network.widths)
+
+    @cached_property
+    def _content_hash(self) -> bytes:
+        return model_spec_hash(self.model_spec())
+
+    # -- integer inference (design.md "Integer inference") ----------------------------------
+
+    def integer_logits(self, raw: np.ndarray) -> np.ndarray:
+        """Raw float32 features ``(batch, d)`` -> the integer network's int64 logits, one row
+        per input (vectorised; every row is independent of the others)."""
+        return self.network.logits(self.quantise(np.asarray(raw).reshape(-1, len(
+            self.feature_names))))
+
+    def integer_labels(self, raw: np.ndarray) -> np.ndarray:
+        """The integer network's labels of raw float32 rows (argmax, ties to the lowest)."""
+        return labels_of(self.integer_logits(raw))
+
+    def output_tensor(self, logits: np.ndarray) -> np.ndarray:
+        """One row of integer logits as the float32 ``(1, n_labels)`` output tensor a record
+        commits to (``L / 2**16``, exact)."""
+        return logits_to_float32(np.asarray(logits).reshape(self.manifest.output.shape))
 
     @property
     def roster(self) -> list[str]:
@@ -210,8 +269,9 @@ class ModelPackage:
         return IntegerContributors(self.row_owners(), roster=self.roster)
 
 
-def content_hash(onnx_path: str | Path) -> bytes:
-    """sha-256 of an ONNX file's bytes: the bytes32 content hash (design.md)."""
+def onnx_sha256(onnx_path: str | Path) -> bytes:
+    """sha-256 of an ONNX file's bytes: the ``ModelSpec.onnxSha256`` the content hash
+    commits to (design.md "Integer inference")."""
     return hashlib.sha256(_read(Path(onnx_path))).digest()
 
 
@@ -251,11 +311,14 @@ def save_package(
     X_raw: np.ndarray,
     y: np.ndarray,
     owner: np.ndarray,
+    network: IntegerNetwork | None = None,
 ) -> Path:
     """Write a package (deterministically: same arguments, same bytes) and load it back.
 
     ``X_raw`` is the float32 data as contributed; ``X`` is derived with ``preprocessing``
-    so it cannot disagree. Returns the package directory; raises if it does not validate.
+    so it cannot disagree; ``network`` is the graph's integer network (quantised here with
+    ``network.quantise_layers`` when not given). Returns the package directory; raises if it
+    does not validate.
     """
     X_raw = np.asarray(X_raw)
     if X_raw.dtype != np.float32 or X_raw.ndim != 2:
@@ -272,10 +335,16 @@ def save_package(
         RosterItem(contributors[int(o)].address, encoding.item_hash(row, int(label)))
         for row, label, o in zip(X_raw, y, owner, strict=True)
     ]
+    if network is None:
+        network = quantise_layers(dense_layers(_parse_onnx(onnx_bytes)))
+    network_bytes = dumps_network(network)
     manifest = build_manifest(
         name=name,
         version=version,
         model_sha256=hashlib.sha256(onnx_bytes).digest(),
+        network_sha256=hashlib.sha256(network_bytes).digest(),
+        content_hash=model_spec_hash(ModelSpec(hashlib.sha256(onnx_bytes).digest(),
+                                               network.weights_root, network.widths)),
         input_schema=input_schema,
         output_schema=output_schema,
         preprocessing=preprocessing,
@@ -286,6 +355,7 @@ def save_package(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / MODEL_FILE, onnx_bytes)
+    atomic_write_bytes(out / NETWORK_FILE, network_bytes)
     atomic_write_bytes(out / TRAIN_FILE, train_bytes)
     atomic_write_bytes(out / MANIFEST_FILE, dumps_manifest(manifest))
     load_package(out)
@@ -300,11 +370,42 @@ def load_package(path: str | Path) -> ModelPackage:
     manifest = loads_manifest(_read(root / MANIFEST_FILE))
     onnx_bytes = _read(root / MODEL_FILE)
     _check_sha(onnx_bytes, manifest.model_sha256, root / MODEL_FILE)
-    _check_graph(_parse_onnx(onnx_bytes), manifest)
+    model = _parse_onnx(onnx_bytes)
+    _check_graph(model, manifest)
+    network_bytes = _read(root / NETWORK_FILE)
+    _check_sha(network_bytes, manifest.network_sha256, root / NETWORK_FILE)
+    network = _check_network(network_bytes, model, manifest)
     train_bytes = _read(root / TRAIN_FILE)
     _check_sha(train_bytes, manifest.train_sha256, root / TRAIN_FILE)
     training = _check_training(_load_npz(train_bytes), manifest)
-    return ModelPackage(root, manifest, training)
+    package = ModelPackage(root, manifest, training, network)
+    if package.content_hash != manifest.content_hash:
+        raise PackageIntegrityError(
+            f"manifest.json declares content hash 0x{manifest.content_hash.hex()}, but "
+            f"model.onnx and network.json hash to 0x{package.content_hash.hex()}")
+    return package
+
+
+def dumps_network(network: IntegerNetwork) -> bytes:
+    """Deterministic ``network.json`` bytes (compact, sorted keys, trailing newline)."""
+    return (json.dumps(network_to_json(network), sort_keys=True, separators=(",", ":"))
+            + "\n").encode()
+
+
+def _check_network(data: bytes, model: onnx.ModelProto, manifest: Manifest) -> IntegerNetwork:
+    try:
+        network = network_from_json(json.loads(data))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PackageSchemaError(f"network.json is not valid JSON: {exc}") from exc
+    widths = (manifest.input.shape[1], manifest.output.shape[1])
+    if (network.widths[0], network.widths[-1]) != widths:
+        raise PackageIntegrityError(f"network.json has widths {list(network.widths)}; the "
+                                    f"manifest declares {widths[0]} inputs and {widths[1]} "
+                                    "logits")
+    why = matches_layers(network, dense_layers(model))
+    if why is not None:
+        raise PackageIntegrityError(f"network.json is not model.onnx quantised: {why}")
+    return network
 
 
 def _read(path: Path) -> bytes:

@@ -1,10 +1,10 @@
 """Which on-chain model id a package has: recorded at registration, resolved later.
 
 A registration is keyed by its owner: ``modelId = keccak256(abi.encode(owner, contentHash))``
-(``offchain.protocol.model_id``), where the content hash is the sha-256 of the package's
-``model.onnx``. One package can therefore be registered under several ids (its owner's, and
-whoever else registered the same file: a front-runner only ever gets its own id). Users meet
-the id in three places:
+(``offchain.protocol.model_id``), where the content hash is the package's ModelSpec hash
+(``model.onnx`` and its integer weights). One package can therefore be registered under several
+ids (its owner's, and whoever else registered the same file: a front-runner only ever gets its
+own id). Users meet the id in three places:
 
 - ``attestia model register PACKAGE`` prints it and records it here, in the project's data
   directory (``<data dir>/model-ids.json``), keyed by chain id and registry address, then
@@ -100,7 +100,7 @@ def record_model_id(data_dir: Path, chain_id: int, registry: str, content_hash: 
 
 
 def find_package(data_dir: Path | None, content_hash: bytes) -> ModelPackage | None:
-    """This project's package whose model.onnx has this content hash: one it registered
+    """This project's package with this content hash: one it registered
     (the path ``record_model_id`` kept, wherever it lives), else one under ``<data
     dir>/models``; None if neither. Contributor names come from it."""
     from offchain.errors import AttestiaError

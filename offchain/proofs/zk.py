@@ -123,8 +123,9 @@ class ZkArtifacts:
 
     @property
     def content_hash(self) -> bytes:
-        """sha-256 of the circuit's ONNX file: the package's content hash (the on-chain
-        model id is per owner; the circuit is per file)."""
+        """sha-256 of the circuit's ONNX file: the package's ``onnx_sha256`` (its registered
+        content hash is the ModelSpec over it and the integer weights; the on-chain model id
+        is per owner; the circuit is per file)."""
         return bytes.fromhex(self.manifest["content_hash"][2:])
 
     @property

@@ -3,6 +3,12 @@
 The same code serves the worker (to make a record) and the verifier (to recompute one), so
 a stranger re-running an inference gets the very bytes the worker committed to. It sits
 below both (``offchain.worker`` and ``offchain.verify`` import it; it imports neither).
+
+The answer is the package's integer network (design.md "Integer inference"): the same bits
+on every CPU. The output tensor a record commits to holds its logits as float32 ``L / 2**16``
+(exact), so the tensor format, the commitment and the attribution dispute's label rule are
+unchanged. ONNX Runtime's float32 answer is computed only when asked (``cross_check``: the
+verifier reports it beside the integer one); it is not reproducible bit for bit across CPUs.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from offchain.attribution import label_of_instances
 from offchain.models import ModelPackage
 from offchain.models.encoding import commit, decode_tensor, encode_tensor
 from offchain.models.package import ATTRIBUTION_K
-from offchain.models.runtime import open_session, predicted_label
+from offchain.models.runtime import ModelSession, open_session, predicted_label
 from offchain.protocol import PROOF_ZK, ZERO32, Inference, Share, attribution_hash
 from offchain.sealing import output_salt
 
@@ -39,9 +45,19 @@ class Evaluation:
 
     input_bytes: bytes
     logits: np.ndarray
+    """The output tensor: float32 ``(1, n_labels)``, the integer logits over 2**16."""
     label: int
     output_bytes: bytes
     shares: tuple[Share, ...]
+    integer_logits: np.ndarray | None = None
+    """The integer network's int64 logits (units 2**-16)."""
+    float_logits: np.ndarray | None = None
+    """ONNX Runtime's float32 logits, when a cross-check was asked for."""
+
+    @property
+    def float_label(self) -> int | None:
+        """ONNX Runtime's label (the float cross-check), or None if it was not run."""
+        return None if self.float_logits is None else predicted_label(self.float_logits)
 
     @property
     def attribution_hash(self) -> bytes:
@@ -62,7 +78,8 @@ class InferenceEngine:
             raise ValueError(f"a model id is 32 bytes, got {len(model_id)}")
         self.package = package
         self.model_id = bytes(model_id)
-        self.session = open_session(package.onnx_path)
+        self.network = package.network
+        """The integer network (``offchain.models.network``): what a record's output is."""
         self.knn = package.integer_index(k)
         """The prepared integer KNN-Shapley index (``IntegerKnnShapley``) over the roster."""
         self.contributors = package.integer_contributors()
@@ -80,7 +97,7 @@ class InferenceEngine:
         if not (directory / "zk.json").exists():
             return None
         artifacts = load_artifacts(directory)
-        if artifacts.content_hash != self.package.content_hash:
+        if artifacts.content_hash != self.package.onnx_sha256:
             from offchain.proofs.zk import ZkArtifactsError
 
             raise ZkArtifactsError(f"{directory} was set up for another ONNX file "
@@ -102,15 +119,29 @@ class InferenceEngine:
         """Canonical input bytes -> raw float32 features; raises EncodingError if malformed."""
         return decode_tensor(input_bytes, shape=self.input_shape)
 
-    def evaluate(self, raw: np.ndarray) -> Evaluation:
-        logits = self.session.run(self.package.model_input(raw))
-        label = predicted_label(logits)
+    @cached_property
+    def session(self) -> ModelSession:
+        """ONNX Runtime on model.onnx: the float cross-check (opened on first use)."""
+        return open_session(self.package.onnx_path)
+
+    def float_logits(self, raw: np.ndarray) -> np.ndarray:
+        """ONNX Runtime's float32 logits of one raw input (CPU-dependent bits)."""
+        return self.session.run(self.package.model_input(raw))
+
+    def evaluate(self, raw: np.ndarray, *, cross_check: bool = False) -> Evaluation:
+        """The integer network's answer to one raw input and its attribution; with
+        ``cross_check`` ONNX Runtime's float logits too."""
+        integer = self.package.integer_logits(raw)[0]
+        logits = self.package.output_tensor(integer)
+        label = int(np.argmax(integer))
         return Evaluation(
             input_bytes=encode_tensor(raw),
             logits=logits,
             label=label,
             output_bytes=encode_tensor(logits),
             shares=self.attribute(raw, label),
+            integer_logits=integer,
+            float_logits=self.float_logits(raw) if cross_check else None,
         )
 
     def attribute(self, raw: np.ndarray, label: int) -> tuple[Share, ...]:
@@ -138,16 +169,18 @@ class InferenceEngine:
 
     def evaluate_batch(self, raws: list[np.ndarray], *, workers: int = 1,
                        chunk_size: int = 16) -> list[Evaluation]:
-        """Many inputs: the model runs one row at a time (bytes must not depend on batch
-        size); attribution runs as one batched integer KNN-Shapley pass, streamed ``chunk_size``
+        """Many inputs: the integer network runs on all of them at once (integer results do
+        not depend on the batch size, unlike a float kernel's); attribution runs as one
+        batched integer KNN-Shapley pass, streamed ``chunk_size``
         queries at a time (memory stays at a few chunks of per-point values, not
         ``len(raws) * N``) on ``workers`` threads. Results do not depend on either knob."""
         if not raws:
             return []
-        logits = [self.session.run(self.package.model_input(raw)) for raw in raws]
-        labels = np.array([predicted_label(v) for v in logits])
         queries = self.package.quantise(np.vstack([np.asarray(raw).reshape(1, -1)
                                                    for raw in raws]))
+        integer = self.network.logits(queries)
+        labels = np.argmax(integer, axis=1)
+        logits = [self.package.output_tensor(row) for row in integer]
         shares = [
             tuple(self.contributors.shares(row))
             for block in self.knn.iter_values(queries, labels, chunk_size=chunk_size,
@@ -161,8 +194,10 @@ class InferenceEngine:
                 label=int(label),
                 output_bytes=encode_tensor(out),
                 shares=share_list,
+                integer_logits=row,
             )
-            for raw, out, label, share_list in zip(raws, logits, labels, shares, strict=True)
+            for raw, out, label, share_list, row in zip(raws, logits, labels, shares, integer,
+                                                        strict=True)
         ]
 
     def record(

@@ -133,7 +133,7 @@ def zk_artifacts_of(package: ModelPackage | None) -> Any:
     from offchain.proofs.zk import ZkArtifactsError, load_artifacts
 
     artifacts = load_artifacts(package.path / "zk")
-    if artifacts.content_hash != package.content_hash:
+    if artifacts.content_hash != package.onnx_sha256:
         raise ZkArtifactsError(f"{package.path}/zk was set up for another ONNX file: run the "
                                "zk setup again")
     return artifacts

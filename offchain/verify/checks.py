@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
@@ -21,7 +22,7 @@ from offchain.chain.eip712 import recover_signer
 from offchain.config import ANVIL_CHAIN_ID
 from offchain.merkle import verify_proof
 from offchain.models.encoding import commit
-from offchain.models.package import ModelPackage, content_hash
+from offchain.models.package import ModelPackage, onnx_sha256
 from offchain.proofs.tee import AttestationError, check_key_binding, verify_attestation
 from offchain.proofs.tee.nitro import parse_nitro_document
 from offchain.proofs.tee.pki import Roots
@@ -46,6 +47,7 @@ from offchain.protocol import (
     leaf_dispute_id,
     leaf_hash,
     model_id,
+    model_spec_hash,
     result_hash,
 )
 from offchain.record.compute import Evaluation
@@ -128,8 +130,9 @@ def check_record(ev: Evidence) -> CheckResult:
 
 def check_model(ev: Evidence, package: ModelPackage | None = None) -> CheckResult:
     """The model is registered, its id is ``modelIdOf(owner, contentHash)``, it was not
-    revoked before the record, and (given the package) its content hash is sha-256 of the
-    package's model.onnx."""
+    revoked before the record, and (given the package) its content hash is the package's
+    ``ModelSpec`` hash over sha-256 of its model.onnx and its integer network's weights
+    root."""
     name = "model"
     if ev.inference is None:
         return skipped(name, "no record")
@@ -149,11 +152,14 @@ def check_model(ev: Evidence, package: ModelPackage | None = None) -> CheckResul
                       f"this record ({utc(ev.recorded_at)})")
     file_note = "no package given to hash"
     if package is not None:
-        actual = content_hash(package.onnx_path)
+        spec = replace(package.model_spec(), onnxSha256=onnx_sha256(package.onnx_path))
+        actual = model_spec_hash(spec)
         if actual != model.contentHash:
-            return failed(name, f"sha-256 of {package.onnx_path} is {_hex(actual)}, the model's "
-                          f"registered contentHash is {_hex(model.contentHash)}")
-        file_note = "contentHash is sha-256 of the package's model.onnx"
+            return failed(name, f"the ModelSpec of {package.path} (sha-256 of model.onnx, "
+                          f"weights root {_short(spec.weightsRoot)}) hashes to {_hex(actual)}, "
+                          f"the model's registered contentHash is {_hex(model.contentHash)}")
+        file_note = ("contentHash is the package's ModelSpec (model.onnx and the integer "
+                     "network's weights root)")
     note = _later(model.revokedAt, ev.recorded_at, "model") or "not revoked"
     return passed(name, f"model {_short(ev.inference.modelId)} = modelIdOf(owner, contentHash) "
                   f"registered at {utc(model.registeredAt)} by {model.owner}; {file_note}; "
@@ -336,9 +342,11 @@ def check_output(ev: Evidence, revealed: Revealed | None, evaluation: Evaluation
                  zk_instances: Sequence[int] | None = None, why_not: str = "") -> CheckResult:
     """Re-running the model reproduces the output commitment.
 
-    SIGNED/TEE: keccak256(output_salt(salt) || canonical logits). ZK: re-running the circuit
-    on the revealed input gives exactly the recorded public instances (Poseidon input hash,
-    quantized logits), whose keccak256 is the output commitment.
+    SIGNED/TEE: re-executing the integer network (design.md "Integer inference") gives
+    keccak256(output_salt(salt) || canonical logits): the same verdict on every CPU. ONNX
+    Runtime's float label is reported beside it ("float check"), never decides it. ZK:
+    re-running the circuit on the revealed input gives exactly the recorded public instances
+    (Poseidon input hash, quantized logits), whose keccak256 is the output commitment.
     """
     name = "output"
     if ev.inference is None:
@@ -363,11 +371,24 @@ def check_output(ev: Evidence, revealed: Revealed | None, evaluation: Evaluation
                       f"quantized logits) and the output commitment; model logits {logits}")
     assert revealed is not None  # _input_ok
     actual = commit(output_salt(revealed.salt), evaluation.output_bytes)
+    integer = ", ".join(str(int(v)) for v in np.asarray(evaluation.integer_logits).reshape(-1))
     if actual != inf.outputCommitment:
-        return failed(name, f"re-running the model gives output commitment {_hex(actual)}, the "
-                      f"record has {_hex(inf.outputCommitment)}")
-    return passed(name, f"re-running the model gives label {evaluation.label} (logits {logits}) "
-                  "and reproduces the output commitment")
+        return failed(name, f"re-executing the integer network gives label {evaluation.label} "
+                      f"(integer logits {integer}) and output commitment {_hex(actual)}, the "
+                      f"record has {_hex(inf.outputCommitment)}; {_float_check(evaluation)}")
+    return passed(name, f"re-executing the integer network gives label {evaluation.label} "
+                  f"(integer logits {integer}, units 2^-16) and reproduces the output "
+                  f"commitment; {_float_check(evaluation)}")
+
+
+def _float_check(evaluation: Evaluation) -> str:
+    """ONNX Runtime's label beside the integer one (a cross-check: float bits vary by CPU)."""
+    float_label = evaluation.float_label
+    if float_label is None:
+        return "float check: not run"
+    if float_label == evaluation.label:
+        return "float check: same label"
+    return f"float check: ONNX Runtime says label {float_label} (a near tie)"
 
 
 def check_attribution_recompute(ev: Evidence, revealed: Revealed | None,
@@ -391,7 +412,8 @@ def check_attribution_recompute(ev: Evidence, revealed: Revealed | None,
                   f"recorded list ({len(mine)} entries)")
 
 
-def check_zk(ev: Evidence, oracle: ChainOracle, artifacts: ZkArtifacts | None) -> CheckResult:
+def check_zk(ev: Evidence, oracle: ChainOracle, artifacts: ZkArtifacts | None,
+             package: ModelPackage | None = None) -> CheckResult:
     name = "zk"
     if ev.inference is None:
         return skipped(name, "no record")
@@ -417,10 +439,12 @@ def check_zk(ev: Evidence, oracle: ChainOracle, artifacts: ZkArtifacts | None) -
         return failed(name, f"the model's verifier {model.verifier} rejects the proof ({said})")
     note = "the verifier's code was not compared with zk artifacts (no package zk/ given)"
     if artifacts is not None:
-        if artifacts.content_hash != model.contentHash:
+        # the circuit is per ONNX file; the registered content is the ModelSpec over it
+        if (package is None or artifacts.content_hash != package.onnx_sha256
+                or package.content_hash != model.contentHash):
             return failed(name, f"the package's zk artifacts are for model file "
-                          f"{_hex(artifacts.content_hash)}, not the registered content "
-                          f"{_hex(model.contentHash)}")
+                          f"{_hex(artifacts.content_hash)}, not the ONNX file of the registered "
+                          f"content {_hex(model.contentHash)}")
         if oracle.runtime_of(artifacts.verifier_bytecode) != oracle.code_at(model.verifier):
             return failed(name, f"the registered verifier {model.verifier} is not the package's "
                           "circuit (its code differs from the zk artifacts' verifier)")

@@ -119,7 +119,10 @@ def recompute(ev: Evidence, options: VerifyOptions) -> Recomputed:
     except AttestiaError as exc:
         return Recomputed(package, revealed, None, None, artifacts,
                           f"the revealed input is not a valid input of this model: {exc}")
-    evaluation = engine.evaluate(raw)
+    try:  # the integer answer is the record's; ONNX Runtime's label is reported beside it
+        evaluation = engine.evaluate(raw, cross_check=True)
+    except AttestiaError:  # the float graph failed to run: the integer answer still stands
+        evaluation = engine.evaluate(raw)
     recorded = ev.submission.zk_instances if ev.submission is not None else None
     if inf.proofKind == PROOF_ZK and recorded:  # its label is the instances' (design.md)
         # malformed instances keep the logits' label: the zk line fails the record anyway
@@ -152,7 +155,7 @@ def run_checks(ev: Evidence, oracle: ChainOracle, r: Recomputed, tee_roots: byte
         C.check_input(ev, r.revealed),
         C.check_output(ev, r.revealed, r.evaluation, r.zk_instances, r.why_not),
         C.check_attribution_recompute(ev, r.revealed, r.evaluation, r.why_not),
-        C.check_zk(ev, oracle, r.artifacts),  # type: ignore[arg-type]
+        C.check_zk(ev, oracle, r.artifacts, r.package),  # type: ignore[arg-type]
         C.check_tee(ev, tee_roots, roots_label),
         C.check_dispute(ev, oracle),
     ]

@@ -16,7 +16,7 @@ import pytest
 from offchain.models import load_package
 from offchain.models.byom import package_from_files
 from offchain.models.demo import CONTRIBUTORS, LABELS, NAME, VERSION, demo_data
-from offchain.models.package import MANIFEST_FILE, MODEL_FILE, TRAIN_FILE
+from offchain.models.package import MODEL_FILE, PACKAGE_FILES
 from tests.cli.test_cli_errors import assert_one_line_error, run
 
 
@@ -54,7 +54,7 @@ def test_demo_files_package_to_the_demo_package(tmp_path: Path, demo_package_dir
     assert summary["contentHash"] == "0x" + demo_package.content_hash.hex()
     assert summary["dataRoot"] == "0x" + demo_package.data_root().hex()
     assert summary["trainRows"] == demo_package.manifest.train_rows
-    for member in (MODEL_FILE, MANIFEST_FILE, TRAIN_FILE):  # byte for byte the demo package
+    for member in PACKAGE_FILES:  # byte for byte the demo package
         assert (out / member).read_bytes() == (demo_package_dir / member).read_bytes(), member
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 

@@ -16,9 +16,9 @@ from offchain.models import demo, runtime
 from offchain.models.export import ALLOWED_OPS, IR_VERSION, OPSET
 from offchain.models.package import (
     ModelPackage,
-    content_hash,
     graph_op_types,
     load_package,
+    onnx_sha256,
 )
 
 ACCURACY_FLOOR = 0.93
@@ -26,8 +26,8 @@ ACCURACY_FLOOR = 0.93
 
 def test_build_is_deterministic(demo_dir: Path, tmp_path: Path) -> None:
     second = demo.build_demo_package(tmp_path / "second")
-    assert content_hash(second / "model.onnx") == content_hash(demo_dir / "model.onnx")
-    for name in ("model.onnx", "manifest.json", "train.npz"):
+    assert onnx_sha256(second / "model.onnx") == onnx_sha256(demo_dir / "model.onnx")
+    for name in ("model.onnx", "network.json", "manifest.json", "train.npz"):
         assert (second / name).read_bytes() == (demo_dir / name).read_bytes(), name
 
 

@@ -30,13 +30,15 @@ from offchain.models.manifest import dumps_manifest, loads_manifest
 from offchain.models.package import (
     MANIFEST_FILE,
     MODEL_FILE,
+    NETWORK_FILE,
     TRAIN_FILE,
     ModelPackage,
-    content_hash,
     graph_op_types,
     load_package,
+    onnx_sha256,
     save_package,
 )
+from offchain.protocol import ModelSpec, model_spec_hash
 
 
 def edit_manifest(pkg: Path, change: Callable[[dict[str, Any]], None]) -> None:
@@ -65,9 +67,11 @@ def training_arrays(pkg: ModelPackage) -> dict[str, np.ndarray]:
 
 def test_round_trip(demo_package: ModelPackage, tmp_path: Path) -> None:
     m = demo_package.manifest
-    assert demo_package.content_hash == content_hash(demo_package.onnx_path)
-    assert demo_package.content_hash == hashlib.sha256(
-        demo_package.onnx_path.read_bytes()).digest()
+    # The content hash is the ModelSpec's: the ONNX file's sha-256, the weights root, widths.
+    assert onnx_sha256(demo_package.onnx_path) == hashlib.sha256(
+        demo_package.onnx_path.read_bytes()).digest() == m.model_sha256
+    assert demo_package.content_hash == model_spec_hash(ModelSpec(
+        m.model_sha256, demo_package.network.weights_root, (30, 16, 2)))
     # The roster the registry takes: every contributor once, ascending as 20-byte integers.
     roster = demo_package.roster
     assert sorted(roster, key=lambda a: int(a, 16)) == roster
@@ -81,9 +85,9 @@ def test_round_trip(demo_package: ModelPackage, tmp_path: Path) -> None:
         version=m.version, input_schema=m.input, output_schema=m.output,
         preprocessing=m.preprocessing, contributors=m.contributors,
         X_raw=demo_package.training.X_raw, y=demo_package.training.y,
-        owner=demo_package.training.owner,
+        owner=demo_package.training.owner, network=demo_package.network,
     )
-    for name in (MODEL_FILE, MANIFEST_FILE, TRAIN_FILE):
+    for name in (MODEL_FILE, NETWORK_FILE, MANIFEST_FILE, TRAIN_FILE):
         assert (again / name).read_bytes() == (demo_package.path / name).read_bytes()
     assert loads_manifest(dumps_manifest(m)) == m
 
@@ -154,7 +158,7 @@ def test_missing_file(package_copy: Path, name: str) -> None:
 
 def test_content_hash_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PackageFileMissing, match="missing"):
-        content_hash(tmp_path / "model.onnx")
+        onnx_sha256(tmp_path / "model.onnx")
 
 
 @pytest.mark.parametrize("name", [MODEL_FILE, TRAIN_FILE])
@@ -179,7 +183,9 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (_set("format", "attestia-model-package/2"), "unsupported package format"),
+        (_set("format", "attestia-model-package/3"), "unsupported package format"),
+        (_set("format", "attestia-model-package/1"), "made before integer inference.*rebuild"),
+        (_set("model.network", "0x12"), "model.network must be 0x"),
         (lambda m: m.pop("roster"), "missing keys \\['roster'\\]"),
         (_set("extra", 1), "unexpected keys \\['extra'\\]"),
         (_set("name", ""), "name must be a non-empty string"),
@@ -333,6 +339,7 @@ def test_save_package_rejects_bad_arrays(demo_package: ModelPackage, tmp_path: P
     common: dict[str, Any] = dict(
         name=m.name, version=m.version, input_schema=m.input, output_schema=m.output,
         preprocessing=m.preprocessing, contributors=m.contributors,
+        network=demo_package.network,
     )
     onnx_bytes = demo_package.onnx_path.read_bytes()
     cases = [

@@ -40,8 +40,15 @@ from offchain.demo.flow import run_demo
 from offchain.errors import ConfigError, TransactionReverted
 from offchain.models import load_package
 from offchain.models.demo import holdout
-from offchain.models.encoding import commit, encode_tensor, input_to_json, new_salt
+from offchain.models.encoding import (
+    commit,
+    decode_tensor,
+    encode_tensor,
+    input_to_json,
+    new_salt,
+)
 from offchain.models.onchain import enable_zk
+from offchain.models.package import PACKAGE_FILES
 from offchain.models.registrations import resolve_model_id
 from offchain.proofs import zk
 from offchain.proofs.tee.simulated import SimulatedNitroEnclave, simulated_measurement
@@ -50,6 +57,7 @@ from offchain.record.batch_file import BatchFile, BatchLeaf, write_batch_file
 from offchain.record.compute import InferenceEngine
 from offchain.registry import Attestia
 from offchain.request.client import LocalRequest, build_requests, send_requests
+from offchain.sealing import output_salt
 from offchain.verify import (
     ChainOracle,
     RecordRef,
@@ -188,7 +196,7 @@ def flow(session_chain, anvil, tmp_path_factory):
     attestia.transact(fn.allowMeasurement(simulated_measurement()), account=dev_account(ADMIN))
     nozk_dir = home / "demo-without-zk"  # the same model, served by an enclave key
     nozk_dir.mkdir()
-    for name in ("model.onnx", "manifest.json", "train.npz"):
+    for name in PACKAGE_FILES:
         shutil.copyfile(package_dir / name, nozk_dir / name)
     [tee_id] = _serve(attestia, settings, nozk_dir, model_id, "tee", dev_account(TEE_OPERATOR),
                       X[20:21], tee="simulated")
@@ -328,9 +336,37 @@ def test_flipped_output_commitment_fails_output_and_record(flow: Flow) -> None:
     flipped = bytes([ev.inference.outputCommitment[0] ^ 1]) + ev.inference.outputCommitment[1:]
     tampered = replace(ev, inference=replace(ev.inference, outputCommitment=flipped))
     report = _report(flow, tampered)
-    _fails_on(report, "output", "re-running the model gives output commitment")
+    _fails_on(report, "output", "re-executing the integer network gives label",
+              "and output commitment")
     _fails_on(report, "record", "not the one recorded")
     assert report.check("input").status is Status.PASS
+
+
+def test_the_worker_records_the_integer_answer_and_a_float_answer_fails_output(
+        flow: Flow) -> None:
+    """The worker (a real ``build_worker`` run) committed to the integer network's output
+    tensor; verify re-executes it in integers and reports ONNX Runtime's label beside it. A
+    record of ONNX Runtime's float logits instead (the old answer, CPU-dependent) fails."""
+    ev = gather(flow.attestia, RecordRef(request_id=flow.signed_ids[0]))
+    r = recompute(ev, _options(flow))
+    assert r.evaluation is not None and r.revealed is not None
+    line = run_checks(ev, ChainOracle(flow.attestia), r, None).check("output")
+    assert line.status is Status.PASS, line
+    assert "re-executing the integer network gives label" in line.reason
+    assert line.reason.endswith("float check: same label")
+    package = load_package(flow.package_dir)
+    raw = decode_tensor(r.revealed.input_bytes)
+    integer = package.integer_logits(raw)[0]
+    assert r.evaluation.integer_logits.tolist() == integer.tolist()
+    assert r.evaluation.output_bytes == encode_tensor(package.output_tensor(integer))
+    salt = output_salt(r.revealed.salt)
+    assert commit(salt, r.evaluation.output_bytes) == ev.inference.outputCommitment
+    float_bytes = encode_tensor(r.evaluation.float_logits)
+    assert float_bytes != r.evaluation.output_bytes
+    lied = replace(ev, inference=replace(ev.inference,
+                                         outputCommitment=commit(salt, float_bytes)))
+    _fails_on(_report(flow, lied), "output", "re-executing the integer network gives label",
+              "float check: same label")
 
 
 def test_forged_signature_fails_signature(flow: Flow) -> None:
@@ -563,12 +599,15 @@ def test_batch_package_and_list_failure_paths(flow: Flow) -> None:
     other_file = replace(ev, model=replace(ev.model, contentHash=bytes(32)))
     _fails_on(_quick(flow, other_file, flow.package_dir), "package", "was registered for")
     _fails_on(_quick(flow, other_file, flow.package_dir), "model", "is not modelIdOf")
-    # The model line hashes the package's model.onnx against the registered contentHash.
-    impostor = SimpleNamespace(onnx_path=flow.package_dir / "manifest.json")
+    # The model line hashes the package's model.onnx (with the weights root: the ModelSpec)
+    # against the registered contentHash.
+    real = load_package(flow.package_dir)
+    impostor = SimpleNamespace(onnx_path=flow.package_dir / "manifest.json", path=real.path,
+                               model_spec=real.model_spec)
     line = check_model(ev, impostor)  # type: ignore[arg-type]
     assert line.status is Status.FAIL and "registered contentHash" in line.reason
-    assert "contentHash is sha-256 of the package's model.onnx" in check_model(
-        ev, load_package(flow.package_dir)).reason
+    assert "contentHash is the package's ModelSpec (model.onnx and the integer network's " \
+        "weights root)" in check_model(ev, real).reason
     other_roster = replace(ev, model=replace(ev.model, contributorsHash=bytes(32)))
     _fails_on(_quick(flow, other_roster, flow.package_dir), "package", "contributorsHash")
     short = replace(ev, shares=((ev.shares[0][0], 9_999),) + ev.shares[1:])
