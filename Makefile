@@ -36,11 +36,12 @@ demo: setup
 # fuzz/invariant suite and slither over the contracts.
 # The slow tests (marked `slow`: `make demo` from a fresh clone, the longest chain-loss,
 # kill-loop, watch, stateful and slow-file tests; about 3-4 minutes) run in `make test-slow`;
-# CI (.ci/run) runs both.
+# CI (.ci/run) runs both. --durations=30 lists the slowest tests: where to look when make test
+# grows past its 12-minute budget.
 test: setup $(SLITHER_STAMP) chromium
 	$(VENV)/bin/ruff check offchain tests bench scripts
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -m "not slow"
+	$(VENV)/bin/pytest -m "not slow" --durations=30
 	scripts/forge_test.sh
 	scripts/slither.sh
 
@@ -48,7 +49,7 @@ test-slow: setup
 	$(VENV)/bin/pytest -m slow
 
 test-fast: setup
-	$(VENV)/bin/pytest -m "not slow"
+	$(VENV)/bin/pytest -m "not slow" --durations=30
 
 bench: setup
 	$(PY) bench/gas.py
