@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from offchain.chain.tx import NonceTooLow
 from offchain.errors import AttestiaError, TransactionReverted
 from offchain.models.encoding import commit
-from offchain.protocol import PROOF_SIGNED, PROOF_TEE, ZERO32, batch_deposit
+from offchain.protocol import batch_deposit
 from offchain.protocol import request_id as request_id_of
 from offchain.queue.store import (
     ASSIGNED,
@@ -62,11 +62,9 @@ from offchain.request.inbox import OffchainRequest
 from offchain.sealing import PayloadError, RequestPayload, open_request, seal_result
 from offchain.storage.atomic import atomic_write_bytes
 from offchain.worker.batching import (
-    PARALLEL_ROSTER,
     BatchOptions,
     BatchWorker,
     batch_file,
-    build_batch,
 )
 from offchain.worker.node import WorkerNode, WorkerStats
 
@@ -202,7 +200,6 @@ class QueueWorker(BatchWorker):
     # -- one batch ---------------------------------------------------------------------------------
     def _make_queued_batch(self, model: str, rows: list[QueuedRequest]) -> None:
         model_id = bytes.fromhex(model[2:])
-        engine = self.node.engines[model_id]
         requests: list[tuple[str, OffchainRequest]] = []
         payloads: dict[str, RequestPayload] = {}
         rejected: list[tuple[str, str]] = []
@@ -214,13 +211,7 @@ class QueueWorker(BatchWorker):
                 continue
             requests.append((row.request_id, request))
             payloads[row.request_id] = payload
-        kind, proof_hash = (PROOF_TEE, self.node.tee.attestation_hash) if self.node.tee else (
-            PROOF_SIGNED, ZERO32)
-        workers = self.options.attribution_workers or (
-            2 if engine.knn.n_train >= PARALLEL_ROSTER else 1)
-        built = build_batch(engine, requests, worker=self.node.signer.address,
-                            timestamp=int(time.time()), proof_kind=kind, proof_hash=proof_hash,
-                            attribution_workers=workers, roster=self._roster(model_id))
+        built = self._build(model_id, requests)
         rejected += built.rejected
         if rejected:
             self.queue.reject(self.owner, rejected)

@@ -443,22 +443,27 @@ class BatchWorker:
             self.journal.mark_file(name, J.DONE)
 
     # -- one batch ---------------------------------------------------------------------------------
-    def _make_batch(self, model_id: bytes, entries: list[J.OffchainEntry]) -> None:
+    def _build(self, model_id: bytes, requests: list[tuple[str, OffchainRequest]]) -> BuiltBatch:
+        """This node's batch of ``requests`` (signed, or TEE with its attestation), attribution
+        on two workers for a large roster unless the options say how many."""
         engine = self.node.engines[model_id]
-        requests = []
+        kind, proof_hash = (PROOF_TEE, self.node.tee.attestation_hash) if self.node.tee else (
+            PROOF_SIGNED, ZERO32)
+        workers = self.options.attribution_workers or (
+            2 if engine.knn.n_train >= PARALLEL_ROSTER else 1)
+        return build_batch(engine, requests, worker=self.node.signer.address,
+                           timestamp=int(time.time()), proof_kind=kind, proof_hash=proof_hash,
+                           attribution_workers=workers, roster=self._roster(model_id))
+
+    def _make_batch(self, model_id: bytes, entries: list[J.OffchainEntry]) -> None:
+        requests: list[tuple[str, OffchainRequest]] = []
         malformed = []
         for entry in entries:
             try:
                 requests.append((entry.request_id, parse_request(entry.request)))
             except InboxError as exc:  # journaled as parsed: only if the journal was edited
                 malformed.append((entry.request_id, f"malformed request: {exc}"))
-        kind, proof_hash = (PROOF_TEE, self.node.tee.attestation_hash) if self.node.tee else (
-            PROOF_SIGNED, ZERO32)
-        workers = self.options.attribution_workers or (
-            2 if engine.knn.n_train >= PARALLEL_ROSTER else 1)
-        built = build_batch(engine, requests, worker=self.node.signer.address,
-                            timestamp=int(time.time()), proof_kind=kind, proof_hash=proof_hash,
-                            attribution_workers=workers, roster=self._roster(model_id))
+        built = self._build(model_id, requests)
         rejected = malformed + built.rejected
         if rejected:
             self.journal.reject_offchain(rejected)
