@@ -332,23 +332,39 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_engine(url: str, *, synchronous: str, immediate: bool = False) -> Engine:
+    """An SQLite engine (its directory made) in WAL mode with a 30 s busy timeout, so several
+    processes take turns; ``synchronous`` is the durability asked of a commit; ``immediate``:
+    every transaction ``BEGIN IMMEDIATE`` (the writer lock taken at the start: the queue's
+    stand-in for SKIP LOCKED)."""
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        if immediate:
+            dbapi_connection.isolation_level = None  # BEGIN is said below
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    if immediate:
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    return engine
+
+
 def open_engine(url: str) -> Engine:
     """An engine on ``url`` with the schema created; SQLite in WAL mode (readers never wait
     for the indexer's writes), and a busy timeout so two processes take turns."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        path = url.removeprefix("sqlite:///")
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cur = dbapi_connection.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
+        engine = sqlite_engine(url, synchronous="NORMAL")
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
     create_schema(engine)

@@ -58,7 +58,6 @@ from sqlalchemy import (
     Text,
     and_,
     create_engine,
-    event,
     func,
     insert,
     or_,
@@ -69,7 +68,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from offchain.errors import AttestiaError
-from offchain.indexer.schema import normalise_url
+from offchain.indexer.schema import normalise_url, sqlite_engine
 
 log = logging.getLogger("attestia.queue")
 
@@ -219,23 +218,7 @@ def open_engine(url: str) -> Engine:
         raise QueueError(f"--queue must be sqlite:///PATH or postgresql://..., got {url!r}")
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        path = url.removeprefix("sqlite:///")
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # we say BEGIN ourselves, below
-            cur = dbapi_connection.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        engine = sqlite_engine(url, synchronous="FULL", immediate=True)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
     for attempt in range(3):
