@@ -6,6 +6,7 @@ temporary directory, so running the tests never touches a developer's own chain.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 import time
@@ -27,8 +28,11 @@ os.environ["ATTESTIA_CACHE_DIR"] = tempfile.mkdtemp(prefix="attestia-test-cache-
 def attestia_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("attestia-home")
     # Compile once into the repository's build/ (a no-op when current); every test home links
-    # to it, so no test pays for another solc run.
-    compile_contracts(REPO_ROOT / "build")
+    # to it, so no test pays for another solc run. Under pytest-xdist every worker process gets
+    # here: the lock lets one compile while the others wait and then find it current.
+    with open(REPO_ROOT / "build.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        compile_contracts(REPO_ROOT / "build")
     (home / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
     return home
 
