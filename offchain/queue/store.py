@@ -65,10 +65,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from offchain.errors import AttestiaError
-from offchain.indexer.schema import normalise_url, sqlite_engine
+from offchain.indexer.schema import create_tables, normalise_url, sqlite_engine
 
 log = logging.getLogger("attestia.queue")
 
@@ -221,17 +221,7 @@ def open_engine(url: str) -> Engine:
         engine = sqlite_engine(url, synchronous="FULL", immediate=True)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
-    for attempt in range(3):
-        try:
-            with engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
-                metadata.create_all(conn)
-            break
-        except (IntegrityError, ProgrammingError):
-            if attempt == 2:
-                raise
-            time.sleep(0.2)
+    create_tables(engine, metadata, _SCHEMA_LOCK)
     return engine
 
 
