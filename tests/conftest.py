@@ -14,11 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from offchain.build import compile_contracts
 from offchain.chain.anvil import EmbeddedChain, free_port
 from offchain.chain.connection import Chain, connect
 from offchain.config import REPO_ROOT, Settings, load_settings
+
+# Hypothesis's per-example deadline (200 ms) measures the machine's load as much as the code:
+# on a busy 2-core machine a 25 ms example took 404 ms once and failed the run. No deadline;
+# each test's own max_examples bounds its time, and pytest-timeout bounds a hung one.
+settings.register_profile("attestia", deadline=None)
+settings.load_profile("attestia")
 
 # The shared build cache (offchain.build.shared_cache_dir) of this test run: never the user's.
 os.environ["ATTESTIA_CACHE_DIR"] = tempfile.mkdtemp(prefix="attestia-test-cache-")
