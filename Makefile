@@ -12,9 +12,10 @@ APE_STAMP := $(APE_VENV)/.attestia-installed
 SLITHER_VENV := .venv-slither
 SLITHER_STAMP := $(SLITHER_VENV)/.attestia-installed
 # The fast suite runs in one pytest-xdist process per core, at most 4 (each has its own Anvil
-# and session fixtures; a test module stays in one process, so module fixtures are shared).
+# and session fixtures; a test module stays in one process, so module fixtures are shared, and
+# the modules on the explorer's session flow share one process: tests/conftest.py).
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
-PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
 
 .PHONY: setup demo test test-slow test-fast lint bench ape-check ape-setup forge-test slither chain-down clean chromium
 

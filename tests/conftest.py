@@ -147,3 +147,13 @@ def zk_package_dir(demo_package_dir: Path, tmp_path_factory: pytest.TempPathFact
     zk_setup(package.onnx_path, path / "zk", chain_id=31337,
              sample_input=calibration_sample(package))
     return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadgroup``, ``make test``): a test module runs in one
+    worker process (its module fixtures made once), and the modules that share the explorer's
+    session flow (a whole demo run) run in one worker together, so it is made once too."""
+    shared = {item.path for item in items if "explorer_flow" in item.fixturenames}
+    for item in items:
+        group = "explorer-flow" if item.path in shared else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
