@@ -69,7 +69,6 @@ from offchain.record.batch_file import (
 from offchain.request.inbox import OffchainRequest
 from offchain.sealing import PayloadError, RequestPayload, open_request, seal_result
 from offchain.storage.atomic import atomic_write_bytes
-from offchain.worker import journal as J
 from offchain.worker.batching import (
     BatchOptions,
     BatchWorker,
@@ -178,19 +177,13 @@ class QueueWorker(BatchWorker):
             log.info("serving the key's on-chain requests and challenges%s",
                      f" (taken over from {taken_from}: its lease expired)" if taken_from else "")
             self._on_duty, self._duty_recovered = True, False
-        busy = False
         with self.queue.commit_lock(signer):
             self.sender.resync()  # another process of the fleet sent since
             if not self._duty_recovered:  # this data dir's journal, from an earlier run
                 self.node.recover()
                 self._duty_recovered = True
-            self.node.poll()
-            entries = self.journal.entries(J.NEW)[: self.node.options.pipeline]
-            if entries:
-                self.node.process(entries)
-                busy = True
-            if self.node.disputes is not None:
-                self.node.disputes.check()
+            _, busy = self.serve_onchain()
+            self.answer_challenges()
         return busy
 
     def _database_lost(self, exc: Exception) -> None:

@@ -335,17 +335,10 @@ class BatchWorker:
         """One round: ingest the inbox, serve on-chain requests, answer challenges, form and
         commit a batch (or wait a little). True when ``until_idle`` and nothing is left."""
         new = self.ingest()
-        onchain_new, onchain_busy = 0, False
-        if self.options.onchain:
-            onchain_new = self.node.poll()
-            entries = self.journal.entries(J.NEW)[: self.node.options.pipeline]
-            if entries:
-                self.node.process(entries)
-                onchain_busy = True
+        onchain_new, onchain_busy = self.serve_onchain() if self.options.onchain else (0, False)
         # Challenges to this key's on-chain records are answered here as in the single-record
         # loop: a batching worker that went unanswered would lose its whole stake to each one.
-        if self.node.disputes is not None:
-            self.node.disputes.check()
+        self.answer_challenges()
         idle = new == 0 and onchain_new == 0 and not onchain_busy
         made = self.step(flush=until_idle and idle)
         if not made and not onchain_busy:
@@ -353,6 +346,19 @@ class BatchWorker:
                 return True
             self.node.stop_event.wait(self._sleep_time())
         return False
+
+    def serve_onchain(self) -> tuple[int, bool]:
+        """Journal new on-chain requests naming this key and fulfill a pipeline of them.
+        Returns (how many were new, whether any were processed)."""
+        new = self.node.poll()
+        entries = self.journal.entries(J.NEW)[: self.node.options.pipeline]
+        if entries:
+            self.node.process(entries)
+        return new, bool(entries)
+
+    def answer_challenges(self) -> None:
+        if self.node.disputes is not None:
+            self.node.disputes.check()
 
     def recover(self) -> None:
         """Settle what a previous run left: single records, journaled commits, assigned

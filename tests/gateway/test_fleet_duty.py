@@ -12,14 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from offchain.chain.accounts import dev_account
-from offchain.dispute import game
-from offchain.models.encoding import encode_tensor
 from offchain.protocol import DisputeState
 from offchain.queue.store import Queue
-from offchain.request.client import wait_for_outcomes
 from tests.gateway.helpers import fleet_node, queue_worker
-from tests.worker.helpers import CLIENT, send_demo_requests
+from tests.worker.helpers import challenge_record, send_demo_requests
 
 LEASE = 2.0
 
@@ -91,13 +87,7 @@ def test_the_duty_holder_answers_a_challenge_to_the_fleets_record(
     signer = a.node.signer.address
     (local,) = send_demo_requests(attestia, demo_package, tmp_path, 1, worker=signer)
     _rounds(a, 2.0)
-    outcome = wait_for_outcomes(attestia, [local], timeout=5)[local.request_id]
-    assert outcome.output is not None
-    rid = local.request_id
-    game.open_challenge(attestia, outcome.inference, local.input_bytes, local.salt,
-                        encode_tensor(outcome.output), demo_package.attribution_spec(),
-                        account=dev_account(CLIENT))
-    assert attestia.slasher.dispute(rid).state == DisputeState.OPEN
+    rid = challenge_record(attestia, demo_package, local)
     time.sleep(LEASE + 0.2)  # a is gone: b takes the duty and answers
     _rounds(b, 3.0)
     assert queue.duty_holder(signer) == b.owner

@@ -57,3 +57,20 @@ def lying_engine(node: WorkerNode, model_id: bytes) -> None:
         return replace(evaluation, shares=(Share(ranked[0], BPS),))
 
     engine.evaluate = evaluate  # type: ignore[method-assign]
+
+
+def challenge_record(attestia, package, local: LocalRequest, timeout: float = 5) -> bytes:
+    """The client challenges its recorded request's attribution (input, salt and output
+    revealed; the dispute bond posted): the dispute is open. Returns the request id."""
+    from offchain.dispute import game
+    from offchain.models.encoding import encode_tensor
+    from offchain.protocol import DisputeState
+    from offchain.request.client import wait_for_outcomes
+
+    outcome = wait_for_outcomes(attestia, [local], timeout=timeout)[local.request_id]
+    assert outcome.output is not None
+    game.open_challenge(attestia, outcome.inference, local.input_bytes, local.salt,
+                        encode_tensor(outcome.output), package.attribution_spec(),
+                        account=dev_account(CLIENT))
+    assert attestia.slasher.dispute(local.request_id).state == DisputeState.OPEN
+    return local.request_id
