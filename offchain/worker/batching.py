@@ -165,14 +165,16 @@ class BuiltBatch:
         return batch_id(self.root, self.model_id, self.worker)
 
 
-def _evaluate(engine: InferenceEngine, raws: list[np.ndarray], workers: int
-              ) -> list[Evaluation | str]:
-    """Evaluations, or the reason a row failed (one bad row must not sink the batch)."""
+def _evaluate(engine: InferenceEngine, raws: list[np.ndarray], workers: int,
+              input_bytes: list[bytes | None] | None = None) -> list[Evaluation | str]:
+    """Evaluations, or the reason a row failed (one bad row must not sink the batch).
+    ``input_bytes``: the requests' canonical tensor bytes, where they carried them."""
     try:
         if workers > 1:  # attribution threads each run BLAS: one BLAS thread apiece
             with threadpool_limits(limits=1):
-                return list(engine.evaluate_batch(raws, workers=workers))
-        return list(engine.evaluate_batch(raws))
+                return list(engine.evaluate_batch(raws, workers=workers,
+                                                  input_bytes=input_bytes))
+        return list(engine.evaluate_batch(raws, input_bytes=input_bytes))
     except Exception:  # noqa: BLE001 - find the row that failed, one at a time
         pass
     results: list[Evaluation | str] = []
@@ -210,8 +212,9 @@ def build_batch(
         except Exception as exc:  # noqa: BLE001 - else it fails every batch it is pending in
             rejected.append((key, f"bad input: {type(exc).__name__}: {exc}"))
     built = BuiltBatch(engine.model_id, worker, [], [], [], [], [], [], [], None, rejected)
-    for (key, request), result in zip(accepted, _evaluate(engine, raws, attribution_workers),
-                                      strict=True):
+    known = [request.input_bytes for _, request in accepted]  # canonical, as decoded
+    for (key, request), result in zip(accepted, _evaluate(engine, raws, attribution_workers,
+                                                          known), strict=True):
         if isinstance(result, str):
             rejected.append((key, result))
             continue
