@@ -26,6 +26,13 @@ a worker, then measures:
   (``fleet_drain_records_per_s``). Ratios two/one, and the CPU milliseconds per record of the
   workers and of the gateway (read from /proc over the timed windows).
 
+``--profile`` adds ``profile``: for the single path and each batch run, the microseconds per
+record of every stage (client send, poll, state read, decrypt, inference, attribution,
+signing, dry run, broadcast, receipts, journal; ingest, decode, Merkle tree, batch file,
+commit), exclusive of nested stages, with ``other`` the rest (``bench/stages.py``); the
+wrappers cost a little, so take the throughput figures from a run without it.
+``--cprofile`` prints a cProfile of the timed batches to stderr.
+
 Progress goes to stderr so stdout stays machine-readable. The machine's load average is
 reported with the figures: other processes on a 2-core machine move them a lot.
 """
