@@ -331,7 +331,64 @@ def _leaf_hashes(leaf_encoding: Sequence[str], values: Sequence[LeafValue]) -> l
     # many static leaves: hash views into one buffer (no bytes object per encoding)
     joined = memoryview(_encode_bulk(leaf_encoding, encoders, values))
     size = _WORD * len(encoders)
-    return [k(k(joined[i:i + size]).digest()).digest() for i in range(0, len(joined), size)]
+    if len(values) >= PARALLEL_LEAVES:
+        hashed = _hash_in_two_processes(joined, size)
+        if hashed is not None:
+            return hashed
+    return _double_hashes(joined, size, 0, len(joined))
+
+
+def _double_hashes(joined: memoryview, size: int, start: int, stop: int) -> list[bytes]:
+    """keccak(keccak(leaf)) of the ``size``-byte leaves in ``joined[start:stop]``."""
+    k = keccak_256
+    return [k(k(joined[i:i + size]).digest()).digest() for i in range(start, stop, size)]
+
+
+PARALLEL_LEAVES = 200_000
+"""From this many leaves on (a settlement's reward tree), a forked child hashes the second
+half of the leaves while this process hashes the first."""
+
+
+def _hash_in_two_processes(joined: memoryview, size: int) -> list[bytes] | None:
+    """The leaf hashes with the second half computed by a forked child (it writes them
+    into a shared anonymous mapping and exits), or None when that cannot be done safely
+    here: one CPU, no ``fork``, or other threads running (a fork copies only the calling
+    thread, so locks they hold would stay held in the child). A child that fails also
+    gives None, and the caller hashes everything itself."""
+    import mmap
+    import os
+    import threading
+
+    if (os.cpu_count() or 1) < 2 or not hasattr(os, "fork") \
+            or threading.active_count() > 1:
+        return None
+    count = len(joined) // size
+    middle = (count // 2) * size
+    theirs = count - count // 2
+    shared = mmap.mmap(-1, theirs * _WORD)
+    try:
+        pid = os.fork()
+    except OSError:
+        shared.close()
+        return None
+    if pid == 0:  # the child: hash the second half, nothing else (no flush, no cleanup)
+        status = 1
+        try:
+            shared[:] = b"".join(_double_hashes(joined, size, middle, len(joined)))
+            status = 0
+        finally:
+            os._exit(status)
+    try:
+        first = _double_hashes(joined, size, 0, middle)
+    finally:  # the child is always reaped
+        _, status = os.waitpid(pid, 0)
+    try:
+        if status != 0:
+            return None
+        second = bytes(shared)
+    finally:
+        shared.close()
+    return first + [second[i:i + _WORD] for i in range(0, len(second), _WORD)]
 
 
 def _leaf_hash(leaf_encoding: Sequence[str], value: LeafValue) -> bytes:

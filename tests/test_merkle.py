@@ -4,9 +4,11 @@ the fast encoding path against eth_abi, and every error path."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -351,3 +353,43 @@ def test_proof_format_errors() -> None:
     with pytest.raises(InvalidArgumentError, match="32 bytes"):
         verify_proof("0x11", REWARDS, leaf, [])
     assert verify_multi_proof(node, REWARDS, MultiProof([], [node], []))
+
+
+_TWO_PROCESSES = """
+import os, random, sys, threading
+from offchain import merkle
+assert threading.active_count() == 1
+rng = random.Random(5)
+values = [["0x" + rng.randbytes(20).hex(), rng.getrandbits(100)] for _ in range(1001)]
+serial = merkle.StandardMerkleTree.of(values, ["address", "uint256"]).dump()
+merkle.PARALLEL_LEAVES = 16
+parent = os.getpid()
+real = merkle._double_hashes
+calls = []
+def spy(joined, size, start, stop):
+    calls.append((start, stop))
+    return real(joined, size, start, stop)
+merkle._double_hashes = spy
+assert merkle.StandardMerkleTree.of(values, ["address", "uint256"]).dump() == serial
+assert calls == [(0, 500 * 64)]  # this process hashed the first half, the child the rest
+def failing(joined, size, start, stop):
+    if os.getpid() != parent:
+        raise RuntimeError("the child fails")
+    return real(joined, size, start, stop)
+merkle._double_hashes = failing
+joined = memoryview(b"".join(bytes([i % 256]) * 64 for i in range(1001)))
+assert merkle._hash_in_two_processes(joined, 64) is None  # a failed child: no answer
+assert merkle.StandardMerkleTree.of(values, ["address", "uint256"]).dump() == serial
+print("ok")
+"""
+
+
+def test_leaves_hashed_in_two_processes_equal_one_process() -> None:
+    """A settlement-sized tree hashes the second half of its leaves in a forked child; the
+    tree is the one-process tree, and a child that fails leaves the work to the parent. In a
+    fresh interpreter: the fork is used only with no other thread running."""
+    done = subprocess.run([sys.executable, "-c", _TWO_PROCESSES], capture_output=True,
+                          text=True, timeout=120, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
