@@ -440,8 +440,10 @@ class Sender:
             if error is None:
                 out.append(None)
                 continue
-            reverted = self._revert_of(_rpc_error(error), call.label, call.to)
-            if reverted is None:
+            exc = _rpc_error(error)
+            reverted = self._revert_of(exc, call.label, call.to)
+            if reverted is None:  # not a revert: an unfunded sender is said in one line
+                self._raise_unfunded(exc, call)
                 raise ChainError(f"{call.label or 'eth_call'}: {error}")
             out.append(reverted)
         return out
