@@ -74,6 +74,8 @@ class OutCase:
     honest: Layers
     layers: Layers
     """The worker's own trace: the record's logits are its last layer."""
+    shares: tuple = ()
+    """The record's attribution list."""
 
     @property
     def dispute_id(self) -> bytes:
@@ -121,7 +123,7 @@ class OutGame:
         record = self.h.record(request, shares,
                                output_commitment=commit(output_salt(salt), output_bytes))
         self.h.fulfill(request, record, shares)
-        return OutCase(request, record, input_bytes, salt, output_bytes, honest, layers)
+        return OutCase(request, record, input_bytes, salt, output_bytes, honest, layers, shares)
 
 
 # -- lies (each returns the liar's whole trace; its last layer is the recorded logits) -------

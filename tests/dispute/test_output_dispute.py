@@ -433,3 +433,47 @@ def test_the_slasher_refuses_an_output_game_with_other_parameters(h_plain: Harne
 @pytest.fixture
 def h_plain(attestia) -> Harness:
     return Harness(attestia)
+
+
+def test_settlement_waits_on_an_output_dispute_and_pays_by_its_outcome(g: OutGame) -> None:
+    """A record under output dispute is not final; once the worker loses, its contributors'
+    share goes by the equal split (as for a lost attribution dispute); a record whose honest
+    answer survived is paid by its own attribution; a record with both disputes waits for
+    both."""
+    from offchain.rewards.chain import Finality, read_ledger
+
+    attestia = g.h.attestia
+    reg = attestia.registry
+    lying, upheld, both = g.case(lies.lie_hidden), g.case(), g.case()
+    for case in (lying, upheld, both):
+        challenge(g, case)
+        respond(g, case)
+    # `both` also has its attribution disputed (and never answered there).
+    from offchain.dispute import game as attribution_game
+
+    attribution_game.open_challenge(attestia, both.record, both.input_bytes, both.salt,
+                                    both.output_bytes, g.attribution_spec, account=REQUESTER)
+
+    def final(case: OutCase) -> tuple[int | None, bool]:
+        return Finality.read(attestia).of(case.record)
+
+    assert final(lying) == final(upheld) == final(both) == (None, False)
+    out.prove_output(attestia, g.net, lying.dispute_id, account=OUTSIDER)
+    assert final(lying) == (reg.current_epoch(), True)
+    g.h.travel(attestia.slasher.response_window() + 1)
+    for case in (upheld, both):
+        out.resolve_output(attestia, case.dispute_id, account=OUTSIDER)
+    assert final(upheld) == (reg.current_epoch(), False)
+    assert final(both) == (None, False)  # its attribution dispute is still open
+    attribution_game.resolve(attestia, both.record.requestId, account=OUTSIDER)
+    assert final(both) == (reg.current_epoch(), True)  # no response there: lost
+    length = reg.epoch_length()
+    g.h.travel(length - (g.h.now() - reg.genesis()) % length + 1)
+    settled = {r.record: r.shares
+               for r in read_ledger(attestia, reg.current_epoch() - 1).singles}
+    roster = g.game.roster
+    equal = tuple(tuple(s) for s in g.game.shares_of(
+        replace(g.game.model.trace(tuple(lying.honest[0]), 0), totals=[0] * len(roster))))
+    assert settled["0x" + lying.record.requestId.hex()] == equal
+    assert settled["0x" + upheld.record.requestId.hex()] == tuple(tuple(s) for s in upheld.shares)
+    assert settled["0x" + both.record.requestId.hex()] == equal
