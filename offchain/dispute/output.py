@@ -70,6 +70,23 @@ def first_wrong_neuron(net: IntegerNetwork, layers: Sequence[Sequence[int]]
     return None
 
 
+def honest_output(package: Any, input_bytes: bytes, output: bytes) -> bool:
+    """Whether a record's output tensor is the package's integer network's answer to its
+    input (a tensor that is not integer logits at all is not)."""
+    import numpy as np
+
+    from offchain.models.encoding import EncodingError, decode_tensor
+    from offchain.models.network import logits_from_float32
+
+    try:
+        stated = logits_from_float32(decode_tensor(output))
+    except (ValueError, EncodingError):
+        return False
+    raw = decode_tensor(input_bytes).astype(np.float32)
+    honest = package.integer_logits(raw)
+    return stated.shape == honest.shape and bool(np.array_equal(stated, honest))
+
+
 # -- reading the game's state ----------------------------------------------------------------
 
 @dataclass(frozen=True)
