@@ -477,3 +477,70 @@ def test_settlement_waits_on_an_output_dispute_and_pays_by_its_outcome(g: OutGam
     assert settled["0x" + lying.record.requestId.hex()] == equal
     assert settled["0x" + upheld.record.requestId.hex()] == tuple(tuple(s) for s in upheld.shares)
     assert settled["0x" + both.record.requestId.hex()] == equal
+
+
+def test_the_longest_output_game_ends_before_the_stake_can_leave(g: OutGame) -> None:
+    """Margins at the tightest parameters the constructors accept: the liar's record is
+    signed 15 min ahead of its block and it begins unbonding at once; the challenge comes at
+    the window's last second, a puppet's bonded defence at the response's last second, its
+    disproof at the proof window's last second (the dispute reopens for the worker), the
+    worker's own lie at the last second again, and the final proof at the last second of its
+    window is raced by the liar's withdrawStake in its block: the withdrawal fails
+    (UnbondingNotElapsed), the proof slashes; 4 windows of the 8 reserved, and the margin."""
+    from offchain.chain.deploy import deploy, deployment_path
+    from offchain.protocol import TIMESTAMP_WINDOW, WINDOW_MARGIN
+    from offchain.registry import Attestia
+    from tests.contracts.helpers import ATTACKER_TIP, HONEST_TIP, failed_with, succeeded
+    from tests.security.test_issue17 import _tightest_params
+
+    chain = g.h.attestia.chain
+    path = deployment_path(chain)
+    saved = path.read_bytes()
+    try:
+        deployment, _ = deploy(chain, fresh=True, params=_tightest_params())
+    finally:
+        path.write_bytes(saved)
+    attestia = Attestia(chain, deployment)
+    tight = Harness(attestia)
+    t = OutGame(tight)
+    slasher, reg = attestia.slasher, attestia.registry
+    window = slasher.response_window()
+    record = tight.record
+
+    def ahead(*args, **kwargs):
+        return record(*args, timestamp=tight.now() + TIMESTAMP_WINDOW, **kwargs)
+
+    tight.record = ahead  # type: ignore[method-assign]
+    case = t.case(lies.lie_hidden)
+    del tight.record
+    tight.send(reg.begin_unbonding(WORKER.address), OPERATOR)
+    withdrawable_at = reg.worker(WORKER.address).unbondingAt + reg.unbonding_delay()
+
+    closes_at = case.record.timestamp + reg.challenge_window()
+    challenge_call = slasher.challenge_output(case.record, case.input_bytes, case.salt,
+                                              case.output_bytes, t.attribution_spec, t.spec,
+                                              slasher.dispute_bond())
+    attestia.sender(REQUESTER).commit_for(challenge_call)
+    tight.send_at(closes_at, challenge_call, REQUESTER)
+    bond = slasher.dispute_bond()
+    tight.send_at(closes_at + window, slasher.respond_output(case.dispute_id, case.hidden,
+                                                             bond=bond), ADMIN)  # the puppet
+    proof = out.find_wrong_neuron(attestia, t.net, case.dispute_id)
+    attestia.sender(OUTSIDER).commit_for(proof.call)
+    tight.send_at(closes_at + 2 * window, proof.call, OUTSIDER)
+    assert slasher.output_dispute(case.dispute_id).round == 1
+    tight.send_at(closes_at + 3 * window, slasher.respond_output(case.dispute_id, case.hidden),
+                  WORKER)
+    prove_by = slasher.output_dispute(case.dispute_id).deadline
+    assert prove_by == closes_at + 4 * window
+    assert withdrawable_at >= prove_by + WINDOW_MARGIN
+    proof = out.find_wrong_neuron(attestia, t.net, case.dispute_id)
+    escape = tight.signed_tx(reg.withdraw_stake(WORKER.address), OPERATOR, tip_gwei=ATTACKER_TIP)
+    attestia.sender(OUTSIDER).commit_for(proof.call)
+    prove = tight.signed_tx(proof.call, OUTSIDER, tip_gwei=HONEST_TIP)
+    escape_receipt, prove_receipt = tight.race(escape, prove, timestamp=prove_by)
+    assert escape_receipt["transactionIndex"] < prove_receipt["transactionIndex"]
+    failed_with(tight, escape_receipt, "UnbondingNotElapsed", withdrawable_at)
+    succeeded(prove_receipt)
+    assert slasher.output_dispute(case.dispute_id).state == DisputeState.FRAUD
+    assert reg.worker(WORKER.address).stake == 0
