@@ -589,9 +589,15 @@ def watch_cmd(
             if as_json:
                 print_json(report.to_json())
             else:
+                answers = (report.output_challenged, report.output_proved,
+                           report.output_resolved)
+                extra = ("" if not any(answers) else
+                         f"; wrong answers: {len(answers[0])} challenged, {len(answers[1])} "
+                         f"proved, {len(answers[2])} resolved")
                 console.print(f"checked {report.checked} record(s): {report.correct} correct, "
                               f"{len(report.challenged)} challenged, {len(report.proved)} "
-                              f"proved, {len(report.resolved)} resolved", highlight=False)
+                              f"proved, {len(report.resolved)} resolved{extra}",
+                              highlight=False)
         if once:
             return
         time.sleep(interval)
