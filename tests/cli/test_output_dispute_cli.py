@@ -73,3 +73,8 @@ def test_a_wrong_answer_is_challenged_proven_and_slashed_by_hand_and_by_watch(
     assert attestia.registry.worker(node.signer.address).slashedAt != 0
     again = cli(settings, home, "dispute", "prove", hand_id, "--output", "--model", pkg, *dev)
     assert again.returncode == 1 and len(again.stderr.strip().splitlines()) == 1
+    # verify: the record whose answer was proven wrong fails its dispute line.
+    lost = cli(settings, home, "verify", hand_id, "--json")
+    assert lost.returncode == 1
+    line = next(c for c in json.loads(lost.stdout)["checks"] if c["name"] == "dispute")
+    assert line["status"] == "FAIL" and "OUTPUT dispute" in line["reason"], line
