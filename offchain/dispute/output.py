@@ -182,3 +182,26 @@ def resolve_output(attestia: Attestia, dispute_id: bytes, *, account: Any = None
     """End an output dispute whose deadline passed (no response: slash; no proof: the worker
     takes the bond)."""
     return attestia.send(attestia.slasher.resolve_output(dispute_id), account=account)
+
+
+def defend_output(attestia: Attestia, net: IntegerNetwork, dispute_id: bytes, *,
+                  account: Any = None, early: bool = False) -> str:
+    """Defence by anyone for an output dispute: when the record's logits are the network's
+    answer to the revealed input and its worker has not responded by half its window (at once
+    with ``early``), respond with the honest hidden layers, posting the dispute bond. Returns
+    "responded", "lie" (the record's answer is wrong: never defended) or ""."""
+    dispute = attestia.slasher.output_dispute(dispute_id)
+    opened = attestia.slasher.outputs_opened(dispute_id=dispute_id)
+    if dispute.state != DisputeState.OPEN or not opened:
+        return ""
+    layers = honest_layers(net, opened[-1].input)
+    if tuple(layers[-1]) != tuple(opened[-1].logits):
+        return "lie"
+    now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
+    window = attestia.slasher.response_window()
+    if dispute.round != 0 or now > dispute.deadline \
+            or (not early and dispute.deadline - now > window // 2):
+        return ""
+    respond_output(attestia, net, dispute_id, account=account,
+                   bond=attestia.slasher.dispute_bond())
+    return "responded"

@@ -398,4 +398,35 @@ def defend_once(attestia: Attestia, package: Any, model_id: bytes, publish_dir: 
         if did in ("responded", "revealed"):
             report.defended.append({"requestId": rid_hex, "move": did})
             note(f"{rid_hex}: defended the honest record: {did}")
+    _defend_outputs(attestia, package, model_id, account, note, report)
     return report
+
+
+def _defend_outputs(attestia: Attestia, package: Any, model_id: bytes, account: Any,
+                    note: Callable[[str], None], report: WatchReport) -> None:
+    """``watch --defend`` for output disputes: respond for an honest answer whose worker has
+    not by half its window (:func:`offchain.dispute.output.defend_output`)."""
+    from offchain.dispute.output import defend_output
+
+    registered = attestia.registry.model(model_id)
+    if registered is None or registered.contentHash != package.content_hash:
+        return
+    seen: set[bytes] = set()
+    for opened in attestia.slasher.outputs_opened():
+        did = opened.dispute_id
+        if did in seen:
+            continue
+        seen.add(did)
+        name = "0x" + opened.record_id.hex()
+        try:
+            if attestia.slasher.output_dispute(did).modelId != model_id:
+                continue
+            move = defend_output(attestia, package.network, did, account=account)
+        except Exception as exc:  # noqa: BLE001 - one dispute never stops the defence
+            why = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            report.skipped.append((name, f"cannot defend its answer: {why}"))
+            note(f"{name}: cannot defend its answer: {why}")
+            continue
+        if move == "responded":
+            report.defended.append({"requestId": name, "move": "responded (answer)"})
+            note(f"{name}: defended the honest answer: responded")

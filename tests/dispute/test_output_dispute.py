@@ -544,3 +544,25 @@ def test_the_longest_output_game_ends_before_the_stake_can_leave(g: OutGame) -> 
     succeeded(prove_receipt)
     assert slasher.output_dispute(case.dispute_id).state == DisputeState.FRAUD
     assert reg.worker(WORKER.address).stake == 0
+
+
+def test_anyone_defends_an_honest_answer_at_half_the_window_never_a_lie(g: OutGame) -> None:
+    """Defence by anyone (``defend_output``, what ``watch --defend`` runs): nothing before
+    half the response window, then the honest hidden layers with the bond; a wrong answer is
+    never defended; the defended honest answer survives and the defender gets its bond back."""
+    attestia = g.h.attestia
+    slasher = attestia.slasher
+    honest, lying = g.case(), g.case(lies.lie_hidden)
+    challenge(g, honest)
+    challenge(g, lying)
+    assert out.defend_output(attestia, g.net, honest.dispute_id, account=ADMIN) == ""
+    assert out.defend_output(attestia, g.net, lying.dispute_id, account=ADMIN) == "lie"
+    g.h.travel(slasher.response_window() // 2 + 1)
+    assert out.defend_output(attestia, g.net, honest.dispute_id, account=ADMIN) == "responded"
+    assert out.defend_output(attestia, g.net, lying.dispute_id, account=ADMIN) == "lie"
+    dispute = slasher.output_dispute(honest.dispute_id)
+    assert dispute.state == DisputeState.RESPONDED and dispute.defender == ADMIN.address
+    assert out.find_wrong_neuron(attestia, g.net, honest.dispute_id) is None
+    g.h.travel_to(dispute.deadline + 1)
+    out.resolve_output(attestia, honest.dispute_id, account=OUTSIDER)
+    assert slasher.balance(ADMIN.address) == slasher.dispute_bond()
