@@ -516,6 +516,7 @@ def resolve_cmd(
     ctx: typer.Context,
     request_id: str = typer.Argument(..., help="A record whose dispute deadline passed "
                                      "(request id or batch:0x<batchId>:<index>)."),
+    output: bool = typer.Option(False, "--output", help="End the record's output dispute."),
     as_json: bool = typer.Option(False, "--json", help="Print the dispute as JSON."),
     dev_account: int = dev_account_option(2, "caller"),
 ) -> None:
@@ -523,12 +524,24 @@ def resolve_cmd(
 
     No response slashes the worker; no fraud proven gives the bond to the worker.
 
-    Example: attestia dispute resolve 0x5f3a…
+    Example: attestia dispute resolve 0x5f3a…   |   attestia dispute resolve 0x5f3a… --output
     """
     from offchain.dispute.game import resolve
 
     attestia = attestia_of(ctx)
     rid, leaf = _target(attestia, request_id)
+    if output:
+        from offchain.dispute.output import resolve_output
+        from offchain.protocol import output_dispute_id
+
+        resolve_output(attestia, output_dispute_id(rid),
+                       account=attestia.chain.account(dev_account))
+        found = output_status_json(attestia, rid)
+        if as_json:
+            print_json(found)
+        else:
+            _print_output_status(found)
+        return
     resolve(attestia, rid, account=attestia.chain.account(dev_account))
     data = status_json(attestia, rid, leaf)
     if as_json:

@@ -78,3 +78,24 @@ def test_a_wrong_answer_is_challenged_proven_and_slashed_by_hand_and_by_watch(
     assert lost.returncode == 1
     line = next(c for c in json.loads(lost.stdout)["checks"] if c["name"] == "dispute")
     assert line["status"] == "FAIL" and "OUTPUT dispute" in line["reason"], line
+
+
+def test_output_dispute_bad_input_is_one_line_and_sends_nothing(
+        attestia, served_model, settings, demo_package_dir, tmp_path) -> None:
+    home = cli_home(settings, tmp_path / "home")
+    w3 = attestia.chain.w3
+    nonce = w3.eth.get_transaction_count(dev_account(CLIENT).address)
+    missing = "0x" + "ab" * 32
+    pkg = str(demo_package_dir)
+    cases = [
+        (["dispute", "open", missing, "--output", "--model", pkg, "--yes"], "no local request"),
+        (["dispute", "prove", missing, "--output", "--model", pkg], "not registered"),
+        (["dispute", "resolve", missing, "--output"], "WrongOutputState"),
+    ]
+    for args, expected in cases:
+        out = cli(settings, home, *args, "--dev-account", str(CLIENT))
+        assert out.returncode != 0, (args, out.stdout)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in out.stderr, (args, out.stderr)
+        assert expected in lines[0], (args, lines[0])
+    assert w3.eth.get_transaction_count(dev_account(CLIENT).address) == nonce
