@@ -185,19 +185,27 @@ def watch_once(attestia: Attestia, package: Any, model_id: bytes, data_dir: Path
         if local.model_id != model_id:
             continue
         _guarded("0x" + local.request_id.hex(), report, note, partial(
-            _watch_one, attestia, package, model, local, now, account, report, note))
-        if answers:
-            _guarded("0x" + local.request_id.hex(), report, note, partial(
-                _watch_answer, attestia, package, local, None, now, account, report, note))
+            _both, answers, partial(_watch_one, attestia, package, model, local, now, account,
+                                    report, note),
+            partial(_watch_answer, attestia, package, local, None, now, account, report,
+                    note)))
     for sub in submissions(data_dir):  # off-chain requests: their batch leaves
         if sub.model_id != model_id:
             continue
         _guarded("0x" + sub.request_id.hex(), report, note, partial(
-            _watch_leaf, attestia, package, model, sub, now, account, report, note))
-        if answers:
-            _guarded("0x" + sub.request_id.hex(), report, note, partial(
-                _watch_answer, attestia, package, None, sub, now, account, report, note))
+            _both, answers, partial(_watch_leaf, attestia, package, model, sub, now, account,
+                                    report, note),
+            partial(_watch_answer, attestia, package, None, sub, now, account, report,
+                    note)))
     return report
+
+
+def _both(answers: bool, attribution: Callable[[], None], answer: Callable[[], None]) -> None:
+    """One request's checks, under one guard (a request that cannot be read is one line):
+    its attribution, then (when the package is the registered model's) its answer."""
+    attribution()
+    if answers:
+        answer()
 
 
 def _watch_answer(attestia: Attestia, package: Any, local: LocalRequest | None,

@@ -34,3 +34,45 @@ def test_worker_answers_an_output_challenge_with_the_honest_activations(
     nonce = attestia.chain.w3.eth.get_transaction_count(node.operator.address)
     node.run(until_idle=True)  # answered once
     assert attestia.chain.w3.eth.get_transaction_count(node.operator.address) == nonce
+
+
+def test_the_responder_answers_the_output_challenge_after_one_it_cannot_answer(
+        attestia, served_model, demo_package, demo_package_dir, tmp_path, monkeypatch,
+        caplog) -> None:
+    """Poison before a real case: an output challenge whose answer fails (whatever the
+    reason) is one log line, retried; the one opened after it is answered."""
+    import logging
+
+    from offchain.worker import disputes as responder
+
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    sent = send_demo_requests(attestia, demo_package, tmp_path, 2, worker=node.signer.address)
+    node.run(until_idle=True)
+    outcomes = wait_for_outcomes(attestia, sent, timeout=5)
+    for local in sent:
+        outcome = outcomes[local.request_id]
+        out.open_output_challenge(attestia, outcome.inference, local.input_bytes, local.salt,
+                                  encode_tensor(outcome.output), demo_package.attribution_spec(),
+                                  demo_package.model_spec(), account=dev_account(CLIENT))
+    poison, real = (output_dispute_id(local.request_id) for local in sent)
+    answer = responder.respond_output
+
+    def failing(attestia_, net, dispute_id, **kwargs):
+        if dispute_id == poison:
+            raise ValueError("cannot answer this one")
+        return answer(attestia_, net, dispute_id, **kwargs)
+
+    caplog.set_level(logging.INFO, logger="attestia.worker")
+    with monkeypatch.context() as patch:
+        patch.setattr(responder, "respond_output", failing)
+        patch.setattr(responder, "RETRY_SECONDS", 0.0)
+        node.run(until_idle=True)
+        node.run(until_idle=True)  # retried, failed again: nothing more said
+    assert attestia.slasher.output_dispute(real).state == DisputeState.RESPONDED
+    assert attestia.slasher.output_dispute(poison).state == DisputeState.OPEN
+    failed = [r.getMessage() for r in caplog.records
+              if r.levelno >= logging.ERROR and poison.hex() in r.getMessage()]
+    assert len(failed) == 1 and "cannot answer this one" in failed[0]
+    monkeypatch.setattr(responder, "RETRY_SECONDS", 0.0)
+    node.run(until_idle=True)
+    assert attestia.slasher.output_dispute(poison).state == DisputeState.RESPONDED
