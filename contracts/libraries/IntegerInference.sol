@@ -58,7 +58,7 @@ library IntegerInference {
             if (exponent == 0) exponent = 1;
             else mantissa |= 1 << 23;
             // value = mantissa * 2^(exponent - 150); times 2^16: mantissa * 2^(exponent - 134).
-            uint256 magnitude;
+            uint256 magnitude = 0;
             if (exponent >= 134) {
                 if (exponent - 134 > 24) return (false, logits); // far beyond the limit
                 magnitude = mantissa << (exponent - 134);
