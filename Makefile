@@ -66,6 +66,7 @@ bench: setup
 	$(PY) bench/zk.py
 	$(PY) bench/explorer.py
 	$(PY) bench/dispute.py
+	$(PY) bench/output_dispute.py
 	$(PY) bench/settlement.py
 
 # The explorer's browser tests (tests/explorer/test_browser.py) drive Debian's Chromium through
