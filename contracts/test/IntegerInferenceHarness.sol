@@ -45,10 +45,10 @@ contract IntegerInferenceHarness {
         if (
             row.layer != layer - 1 || row.neuron != neuron_ || row.weights.length != previous.length
                 || !IndexedMerkle.verify(weightsRoot, rows, keccak256(abi.encode(row)), position, rowProof)
-        ) revert InvalidRow();
+        ) revert InvalidRow(layer, neuron_);
         bool last = layer == IntegerInference.layers(packed);
         return IntegerInference.neuron(previous, row, last) != claimed[neuron_];
     }
 
-    error InvalidRow();
+    error InvalidRow(uint256 layer, uint256 neuron);
 }

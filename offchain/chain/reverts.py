@@ -217,6 +217,20 @@ SENTENCES: dict[str, str] = {
     "BadReveal": "the nodes or step given are not the ones below the descent's node",
     "ThirdPartyResponse": "only the worker or its operator responds without a bond; anyone "
                           "else defends once, with the dispute bond",
+    # output disputes (OutputDisputes)
+    "OutputsMismatch": "the OutputDisputes contract given to the Slasher was deployed with "
+                       "other parameters (registry, treasury, bond or window)",
+    "ZkRecord": "a ZK record's proof already binds its output: it has no output dispute",
+    "ModelSpecMismatch": "the model spec {actual} is not the model's registered content hash "
+                         "{expected}: use the model's own package",
+    "BadModelSpec": "the model's spec is outside the integer network's bounds or does not fit "
+                    "its attribution spec: its answers cannot be disputed on chain",
+    "WrongOutputState": "the output dispute {disputeId} is {state}, so this step does not "
+                        "apply: see `attestia dispute status --output`",
+    "BadTrace": "hidden layer {layer} of the response does not have the model's width",
+    "LayerMismatch": "the activations given for layer {layer} are not the committed ones",
+    "InvalidRow": "neuron {neuron} of layer {layer} does not exist, or its row is not proven "
+                  "at its place in the model's weights root",
     # the integer attribution library and test contracts
     "BadTensor": "a tensor does not have the shape the attribution spec gives",
     "BadSpec": "the attribution spec is malformed",

@@ -50,7 +50,7 @@ def test_demo_records_settles_and_every_contributor_claims(demo_run, chain) -> N
     settings, summary, _ = demo_run
     assert summary.recorded == REQUESTS and summary.rejected == 0
     assert set(summary.addresses) == {"InferenceRegistry", "RewardDistributor", "RegistryLens",
-                                      "Slasher"}
+                                      "Slasher", "OutputDisputes"}
     assert len(summary.contributors) == 5
     assert all(c["claimed"] > 0 for c in summary.contributors)
     claimed = sum(c["claimed"] for c in summary.contributors)
