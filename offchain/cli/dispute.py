@@ -148,7 +148,7 @@ def status_cmd(
     from offchain.errors import ConfigError
     from offchain.protocol import ZERO32
 
-    attestia = reader_of(ctx)
+    attestia = reader_of(ctx, light=True)
     rid, leaf = _target(attestia, request_id)
     data = status_json(attestia, rid, leaf)
     if leaf is None and data["state"] == "none" and "challengeWindowClosesAt" not in data \
