@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from offchain.chain.anvil import EmbeddedChain
 from offchain.chain.light import (
@@ -71,6 +71,13 @@ class Chain:
     @property
     def is_light(self) -> bool:
         return isinstance(self.w3, LightWeb3)
+
+    def light(self) -> Chain:
+        """The same endpoint read through offchain.chain.light (no web3; it never sends)."""
+        if self.is_light:
+            return self
+        return Chain(settings=self.settings, url=self.url, w3=cast("Web3", LightWeb3(self.url)),
+                     chain_id=self.chain_id)
 
     @cached_property
     def decoder(self) -> ErrorDecoder:

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eth_abi import decode, encode
+from eth_abi.exceptions import DecodingError
 from eth_utils import function_abi_to_4byte_selector, keccak
 from hexbytes import HexBytes
 
@@ -51,7 +52,8 @@ class RPCUnavailable(ChainError):
 
 class RPCError(ChainError):
     """The node answered a request with a JSON-RPC error (a reverted view call, a bad
-    parameter, a range the node will not scan)."""
+    parameter, a range the node will not scan), or a view call with nothing its ABI decodes
+    (no contract there: web3's BadFunctionCallOutput)."""
 
     def __init__(self, message: str, data: Any = None) -> None:
         super().__init__(message)
@@ -263,10 +265,12 @@ class LightFunction:
         tx = {**(transaction or {}), "to": self.address, "data": self.calldata()}
         data = bytes(self.contract.w3.eth.call(tx, block_identifier))
         outputs = self.abi.get("outputs", [])
-        if outputs and not data:
-            raise ChainError(f"{self.fn_name}: empty answer from {self.address} (is a contract "
-                             "deployed there, on this chain?)")
-        return call_result(outputs, data)
+        try:
+            return call_result(outputs, data)
+        except DecodingError:
+            raise RPCError(f"{self.fn_name}: {len(data)} bytes from {self.address} do not "
+                           "decode as its outputs (is the contract deployed there, on this "
+                           "chain?)") from None
 
 
 class _Functions:
