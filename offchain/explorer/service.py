@@ -151,7 +151,11 @@ class Explorer:
         return self._clock
 
     def chain_time(self) -> int | None:
-        return self.read(Q.chain_time)
+        """The chain's time as indexed (``Q.chain_time``), read once per indexed block."""
+        block = self.indexed_block()
+        if block < 0:
+            return None
+        return self._cache.get(("chain time", block), lambda: self.read(Q.block_time, block))
 
     def epochs(self) -> list[dict[str, Any]]:
         """Epochs with their start and end (``Q.list_epochs``)."""
@@ -197,22 +201,27 @@ class Explorer:
         """What a record page shows: the indexed record and, when computed within
         ``page_wait`` seconds (or cached), its checklist and revocation status; else None and
         ``revocation`` "pending" (the background job goes on: a reload finds them)."""
-        record = self.read(Q.get_record, request_id)
+        block = self.indexed_block()  # once: every answer below is keyed by it
+        record = dict(self._cache.get(("record", request_id, block),
+                                      lambda: self.read(Q.get_record, request_id)))
         # Wait only for a check that starts now: one queued behind others would not finish
         # within page_wait anyway (then the job is still queued, for the reload).
         wait = self.page_wait if self._checks.backlog() < self._checks.workers else 0.0
         try:
-            report: dict[str, Any] | None = self._checked(record, wait)
+            report: dict[str, Any] | None = self._checked(record, wait, block)
         except Busy:
             report = None
-        found, revocation = self._cache.peek(("revocation", request_id, self.indexed_block()))
+        found, revocation = self._cache.peek(("revocation", request_id, block))
         record["revocation"] = revocation if found else "pending"
         return record, report
 
-    def _checked(self, record: dict[str, Any], wait: float) -> dict[str, Any]:
+    def _checked(self, record: dict[str, Any], wait: float, block: int | None = None
+                 ) -> dict[str, Any]:
         """The checklist of ``record`` (and its revocation status, cached beside it) from the
-        cache, else computed in the background pool; waits ``wait`` seconds at most."""
-        request_id, block = record["requestId"], self.indexed_block()
+        cache, else computed in the background pool; waits ``wait`` seconds at most. ``block``:
+        the indexed block the caller read (default: read it now)."""
+        request_id = record["requestId"]
+        block = self.indexed_block() if block is None else block
         key = ("verify", request_id, block)
         found, report = self._cache.peek(key)
         if not found:  # not _cache.get: its per-key lock would queue the waits one by one
