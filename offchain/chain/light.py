@@ -15,12 +15,16 @@ signs or sends: a light contract has no ``Call`` encoding, so a write through it
 Transport: like the web3 provider (``offchain.chain.connection.make_web3``), ``RPC_ATTEMPTS``
 attempts in all per request on a connection error, a timeout or HTTP 429/502/503/504 (every
 method here is a read), then one :class:`RPCUnavailable` naming the host only (a URL's path
-may hold an API key).
+may hold an API key); connections are kept alive, one per thread, like web3's session.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
+import itertools
 import json
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -71,7 +75,9 @@ class AttrDict(dict[str, Any]):
 
 
 class JsonRpc:
-    """One JSON-RPC endpoint over urllib."""
+    """One JSON-RPC endpoint: HTTP/1.1 over ``http.client``, one kept-alive connection per
+    thread (a remote https endpoint costs one TLS handshake, not one a call), or urllib when
+    the environment names a proxy for the endpoint's host."""
 
     def __init__(self, url: str, *, attempts: int = RPC_ATTEMPTS, backoff: float = RPC_BACKOFF,
                  timeout: float = RPC_TIMEOUT) -> None:
@@ -79,29 +85,44 @@ class JsonRpc:
         self.attempts = attempts
         self.backoff = backoff
         self.timeout = timeout
-        self._ids = 0
+        parts = urllib.parse.urlsplit(url)
+        self._https = parts.scheme == "https"
+        self._address = (parts.hostname or "", parts.port)
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if parts.username is not None:  # user:password@host, as requests would send it
+            token = f"{urllib.parse.unquote(parts.username)}:" \
+                    f"{urllib.parse.unquote(parts.password or '')}"
+            self._headers["Authorization"] = "Basic " + base64.b64encode(token.encode()).decode()
+        self._proxied = bool(urllib.request.getproxies()) and not urllib.request.proxy_bypass(
+            parts.hostname or "")
+        self._shown = parts.hostname + (f":{parts.port}" if parts.port else "") \
+            if parts.hostname else "?"  # no path (keys hide there), no user or password
+        self._local = threading.local()
+        self._ids = itertools.count(1)
 
     def request(self, method: str, params: Sequence[Any] = ()) -> Any:
-        self._ids += 1
-        body = json.dumps({"jsonrpc": "2.0", "id": self._ids, "method": method,
+        body = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method,
                            "params": list(params)}).encode()
         for attempt in range(self.attempts):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
-            request = urllib.request.Request(self.url, data=body, headers={
-                "Content-Type": "application/json", "Accept": "application/json"})
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                    reply = json.loads(response.read())
-                break
-            except urllib.error.HTTPError as exc:
+                status, reason, answer = self._post(body)
+            except (OSError, http.client.HTTPException, urllib.error.URLError) as exc:
                 failure: Exception = exc
-                if exc.code not in RETRY_STATUS:
-                    raise self._unavailable(method, attempt + 1, exc) from None
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                failure = exc
+                continue
+            if status == 200:
+                break
+            failure = _HttpStatus(status, reason)
+            if status not in RETRY_STATUS:
+                raise self._unavailable(method, attempt + 1, failure) from None
         else:
             raise self._unavailable(method, self.attempts, failure) from None
+        try:
+            reply = json.loads(answer)
+        except ValueError:
+            reply = None
         if not isinstance(reply, dict):
             raise RPCError(f"{method}: the node's answer is not a JSON-RPC reply")
         if reply.get("error"):
@@ -109,12 +130,65 @@ class JsonRpc:
             raise RPCError(f"{method}: {error.get('message', error)}", error.get("data"))
         return reply.get("result")
 
+    def _post(self, body: bytes) -> tuple[int, str, bytes]:
+        if self._proxied:
+            return self._post_via_urllib(body)
+        kept = getattr(self._local, "connection", None)
+        try:
+            return self._exchange(kept or self._connect(), body)
+        except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+            if kept is None:
+                raise
+        # the server closed the kept-alive connection while it was idle: that is no attempt
+        # at this request, which is sent once more on a new connection
+        return self._exchange(self._connect(), body)
+
+    def _connect(self) -> http.client.HTTPConnection:
+        host, port = self._address
+        connection: http.client.HTTPConnection
+        if self._https:
+            import ssl
+
+            connection = http.client.HTTPSConnection(
+                host, port, timeout=self.timeout, context=ssl.create_default_context())
+        else:
+            connection = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        self._local.connection = connection
+        return connection
+
+    def _exchange(self, connection: http.client.HTTPConnection, body: bytes
+                  ) -> tuple[int, str, bytes]:
+        try:
+            connection.request("POST", self._path, body, self._headers)
+            response = connection.getresponse()
+            answer = response.read()
+        except BaseException:
+            connection.close()
+            self._local.connection = None
+            raise
+        if response.will_close:
+            connection.close()
+            self._local.connection = None
+        return response.status, response.reason, answer
+
+    def _post_via_urllib(self, body: bytes) -> tuple[int, str, bytes]:
+        request = urllib.request.Request(self.url, data=body, headers=self._headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return int(response.status), str(response.reason), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, str(exc.reason), b""
+
     def _unavailable(self, what: str, attempts: int, exc: Exception) -> RPCUnavailable:
-        host = urllib.parse.urlsplit(self.url).netloc  # no path: keys hide there
-        why = (f"HTTP {exc.code} {exc.reason}" if isinstance(exc, urllib.error.HTTPError)
+        why = (str(exc) if isinstance(exc, _HttpStatus)
                else type(getattr(exc, "reason", None) or exc).__name__)
         return RPCUnavailable(
-            f"{what}: the RPC endpoint {host} failed {attempts} attempt(s): {why}")
+            f"{what}: the RPC endpoint {self._shown} failed {attempts} attempt(s): {why}")
+
+
+class _HttpStatus(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"HTTP {status} {reason}")
 
 
 # web3's result formatters, for the fields a read looks at: quantities become ints, hashes and
