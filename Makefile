@@ -11,6 +11,11 @@ PY_STAMP := $(VENV)/.attestia-installed
 APE_STAMP := $(APE_VENV)/.attestia-installed
 SLITHER_VENV := .venv-slither
 SLITHER_STAMP := $(SLITHER_VENV)/.attestia-installed
+# The fast suite runs in one pytest-xdist process per core, at most 4 (each has its own Anvil
+# and session fixtures; a test module stays in one process, so module fixtures are shared, and
+# the modules on the explorer's session flow share one process: tests/conftest.py).
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
 
 .PHONY: setup demo test test-slow test-fast lint bench ape-check ape-setup forge-test slither chain-down clean chromium
 
@@ -35,21 +40,23 @@ demo: setup
 # ruff, mypy, the Python suite (Anvil, Ganache, browsers where present), then the Solidity
 # fuzz/invariant suite and slither over the contracts.
 # The slow tests (marked `slow`: `make demo` from a fresh clone, the longest chain-loss,
-# kill-loop, watch, stateful and slow-file tests; about 3-4 minutes) run in `make test-slow`;
-# CI (.ci/run) runs both. --durations=30 lists the slowest tests: where to look when make test
-# grows past its 12-minute budget.
+# kill-loop, watch, stateful, slow-file and multi-process CLI tests) and the forge suite at full
+# depth (256 runs x depth 100 per invariant; `make test` runs foundry.toml's `quick` profile)
+# run in `make test-slow`; CI (.ci/run) runs both. --durations=30 lists the slowest tests:
+# where to look when make test grows past its 12-minute budget.
 test: setup $(SLITHER_STAMP) chromium
 	$(VENV)/bin/ruff check offchain tests bench scripts
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -m "not slow" --durations=30
-	scripts/forge_test.sh
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_PARALLEL) --durations=30
+	FOUNDRY_PROFILE=quick scripts/forge_test.sh
 	scripts/slither.sh
 
 test-slow: setup
 	$(VENV)/bin/pytest -m slow
+	scripts/forge_test.sh
 
 test-fast: setup
-	$(VENV)/bin/pytest -m "not slow" --durations=30
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_PARALLEL) --durations=30
 
 bench: setup
 	$(PY) bench/gas.py
@@ -59,6 +66,7 @@ bench: setup
 	$(PY) bench/zk.py
 	$(PY) bench/explorer.py
 	$(PY) bench/dispute.py
+	$(PY) bench/output_dispute.py
 	$(PY) bench/settlement.py
 
 # The explorer's browser tests (tests/explorer/test_browser.py) drive Debian's Chromium through

@@ -26,6 +26,13 @@ a worker, then measures:
   (``fleet_drain_records_per_s``). Ratios two/one, and the CPU milliseconds per record of the
   workers and of the gateway (read from /proc over the timed windows).
 
+``--profile`` adds ``profile``: for the single path and each batch run, the microseconds per
+record of every stage (client send, poll, state read, decrypt, inference, attribution,
+signing, dry run, broadcast, receipts, journal; ingest, decode, Merkle tree, batch file,
+commit), exclusive of nested stages, with ``other`` the rest (``bench/stages.py``); the
+wrappers cost a little, so take the throughput figures from a run without it.
+``--cprofile`` prints a cProfile of the timed batches to stderr.
+
 Progress goes to stderr so stdout stays machine-readable. The machine's load average is
 reported with the figures: other processes on a 2-core machine move them a lot.
 """
@@ -146,6 +153,84 @@ def time_batches(worker: BatchWorker, model_id: bytes, raws: list[np.ndarray],
     return total, gas, leaves
 
 
+def _stage_timer(path: str):
+    """A StageTimer over the functions of the single or the batch path (bench/stages.py)."""
+    import offchain.worker.batching as batching_mod
+    import offchain.worker.node as node_mod
+    from offchain.attribution.integer import IntegerContributors, IntegerKnnShapley
+    from offchain.chain.tx import Sender
+    from offchain.models.network import IntegerNetwork
+    from offchain.protocol import Inference
+    from offchain.record import compute
+    from offchain.registry.inference import Registry
+    from offchain.worker import journal as J
+    from offchain.worker.batching import BatchWorker
+    from offchain.worker.node import WorkerNode
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from stages import StageTimer
+
+    timer = StageTimer()
+    common = [
+        (IntegerNetwork, "logits", "inference (integer network)"),
+        (IntegerKnnShapley, "iter_values", "attribution (KNN-Shapley values)"),
+        (IntegerKnnShapley, "values", "attribution (KNN-Shapley values)"),
+        (IntegerContributors, "shares", "attribution (shares per contributor)"),
+        (compute, "encode_tensor", "tensor encoding"),
+        (compute.Evaluation, "attribution_hash", "attribution hash (ABI + keccak)"),
+        (compute.InferenceEngine, "record", "record (commitments, keccak)"),
+        (Inference, "to_json", "record JSON form"),
+        (Sender, "sign", "sign transaction"),
+        (Sender, "broadcast", "broadcast (eth_sendRawTransaction)"),
+        (Sender, "wait", "receipt wait (RPC polling)"),
+        (Sender, "receipt", "receipt wait (RPC polling)"),
+        (Sender, "simulate", "dry run (eth_call)"),
+        (Sender, "simulate_many", "dry run (eth_call)"),
+        (Sender, "call_many", "state reads (eth_call)"),
+        (Sender, "broadcast_many", "broadcast (eth_sendRawTransaction)"),
+        (Sender, "wait_many", "receipt wait (RPC polling)"),
+        (J.Journal, "update", "journal (SQLite)"),
+        (J.Journal, "entries", "journal (SQLite)"),
+        (J.Journal, "add_requests", "journal (SQLite)"),
+    ]
+    if path == "single":
+        common += [
+            (sys.modules[__name__], "send_requests", "client: send requests (dry run, sign, send, "
+                                          "receipts, save)"),
+            (WorkerNode, "poll", "worker: poll (eth_getLogs, decode, journal)"),
+            (WorkerNode, "_still_open", "worker: request still open (check)"),
+            (node_mod, "open_request", "worker: decrypt request"),
+            (node_mod, "seal_result", "worker: seal result"),
+            (node_mod, "commit", "worker: input commitment check"),
+            (Registry, "fulfill", "worker: fulfill calldata (ABI)"),
+        ]
+    else:
+        common += [
+            (sys.modules[__name__], "submit_offchain", "client: inbox file write"),
+            (BatchWorker, "ingest", "ingest (read inbox, parse)"),
+            (batching_mod, "decode_request", "decode + check input"),
+            (batching_mod, "leaf_tree", "Merkle tree (leaf ABI, keccak)"),
+            (batching_mod, "results_document", "results document (outbox)"),
+            (batching_mod, "write_json", "results document (outbox)"),
+            (batching_mod, "batch_file", "batch file (build)"),
+            (batching_mod, "write_batch_file", "batch file (JSON, keccak, write, fsync)"),
+            (J.Journal, "ingest_file", "journal (SQLite)"),
+            (J.Journal, "pending_for", "journal (SQLite)"),
+            (J.Journal, "oldest_pending", "journal (SQLite)"),
+            (J.Journal, "assign_batch", "journal (SQLite)"),
+            (J.Journal, "update_batch", "journal (SQLite)"),
+            (J.Journal, "finish_batch", "journal (SQLite)"),
+            (J.Journal, "settled_files", "journal (SQLite)"),
+            (J.Journal, "mark_file", "journal (SQLite)"),
+            (Registry, "current_epoch", "chain reads (epoch, split, roster)"),
+            (BatchWorker, "_split", "chain reads (epoch, split, roster)"),
+            (BatchWorker, "_roster", "chain reads (epoch, split, roster)"),
+        ]
+    timer.wrap_all(common)
+    timer.wrap_context(J.Journal, "transaction", "journal (SQLite)")
+    return timer
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=200)
@@ -156,6 +241,9 @@ def main() -> None:
     parser.add_argument("--big-batches", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--profile", action="store_true",
+                        help="time each stage of the single and batch paths (microseconds "
+                             "per record, exclusive of nested stages): 'profile' in the JSON")
+    parser.add_argument("--cprofile", action="store_true",
                         help="print a cProfile of the timed batches to stderr")
     parser.add_argument("--profile-sort", default="tottime", help="pstats sort key")
     parser.add_argument("--gateway", type=int, default=2000,
@@ -223,11 +311,17 @@ def single(args, attestia, demo, demo_dir, raws, tmp, result) -> None:
     built = build_requests(attestia, registered_id(demo), raws[:args.single],
                            requester=client.address, worker=node.signer.address)
     say(f"single: {args.single} on-chain requests")
+    timer = _stage_timer("single") if args.profile else None
     started = time.perf_counter()
     send_requests(attestia, built, client, tmp / "client")
     sent_s = time.perf_counter() - started
     stats = node.run(until_idle=True)
     seconds = time.perf_counter() - started
+    if timer is not None:
+        timer.restore()
+        result.setdefault("profile", {})["single"] = {
+            "records": args.single, "total_s": round(seconds, 3),
+            "stages": timer.table(seconds, args.single)}
     if stats.recorded != args.single:
         raise RuntimeError(f"single: recorded {stats.recorded} of {args.single}")
     result["single_inferences_per_s"] = round(args.single / seconds, 1)
@@ -238,7 +332,8 @@ def single(args, attestia, demo, demo_dir, raws, tmp, result) -> None:
 
 
 def measured_batches(args, attestia, package_dir: Path, package, raws, data_dir: Path,
-                     batches: int, tag: int, profile: bool = False) -> tuple[float, int, int]:
+                     batches: int, tag: int, profile: bool = False,
+                     stages: dict | None = None) -> tuple[float, int, int]:
     """A batch worker warmed up on 16 requests, then ``batches`` timed full batches."""
     node = build_worker(attestia, operator=dev_account(OPERATOR), packages=[package_dir],
                         data_dir=data_dir).node
@@ -247,6 +342,7 @@ def measured_batches(args, attestia, package_dir: Path, package, raws, data_dir:
     time_batches(worker, registered_id(package), raws, 16, 1, tag=tag)  # warm-up (not timed)
     worker.options = BatchOptions(batch_size=args.batch_size, max_latency=3600)
     profiler = cProfile.Profile() if profile else None
+    timer = _stage_timer("batch") if stages is not None else None
     if profiler:
         profiler.enable()
     measured = time_batches(worker, registered_id(package), raws, args.batch_size, batches,
@@ -254,6 +350,10 @@ def measured_batches(args, attestia, package_dir: Path, package, raws, data_dir:
     if profiler:
         profiler.disable()
         pstats.Stats(profiler, stream=sys.stderr).sort_stats(args.profile_sort).print_stats(30)
+    if timer is not None and stages is not None:
+        timer.restore()
+        stages.update(records=measured[2], total_s=round(measured[0], 3),
+                      stages=timer.table(measured[0], measured[2]))
     node.journal.close()
     return measured
 
@@ -261,9 +361,12 @@ def measured_batches(args, attestia, package_dir: Path, package, raws, data_dir:
 def demo_batches(args, attestia, demo, demo_dir, raws, tmp, result) -> None:
     say(f"batch: {args.batches} x {args.batch_size}, demo roster "
         f"({demo.manifest.train_rows} points)")
+    stages: dict | None = {} if args.profile else None
     seconds, gas, leaves = measured_batches(args, attestia, demo_dir, demo, raws,
                                             tmp / "worker-batch", args.batches, tag=10,
-                                            profile=args.profile)
+                                            profile=args.cprofile, stages=stages)
+    if stages is not None:
+        result.setdefault("profile", {})["batch"] = stages
     result["batch_inferences_per_s"] = round(leaves / seconds, 1)
     result["batch_size"] = args.batch_size
     result["batch_gas_per_commit"] = gas // args.batches
@@ -281,9 +384,12 @@ def big_batches(args, attestia, tmp, result) -> None:
     width = len(big.feature_names)
     raws = [rng.standard_normal((1, width)).astype(np.float32) for _ in range(args.batch_size)]
     say(f"batch: {args.big_batches} x {args.batch_size}, {args.big_rows:,}-point roster")
+    stages: dict | None = {} if args.profile else None
     seconds, _, leaves = measured_batches(args, attestia, big_dir, big, raws,
                                           tmp / "worker-big", args.big_batches, tag=20,
-                                          profile=args.profile)
+                                          profile=args.cprofile, stages=stages)
+    if stages is not None:
+        result.setdefault("profile", {})["batch_100k"] = stages
     result["batch_inferences_per_s_100k"] = round(leaves / seconds, 1)
     result["roster_100k_rows"] = args.big_rows
     result["roster_100k_contributors"] = args.big_contributors

@@ -315,13 +315,18 @@ abstract contract AttributionDisputes is IAttributionDisputes, ReentrancyGuard {
             if (keccak256(output) != record.outputCommitment) revert OutputMismatch();
             return IntegerAttribution.labelOfInstances(output);
         }
-        bytes32 outputSalt = keccak256(
-            abi.encodePacked(OUTPUT_SALT_DOMAIN, salt)
-        );
-        if (keccak256(abi.encodePacked(outputSalt, output)) != record.outputCommitment) {
-            revert OutputMismatch();
-        }
+        if (_outputCommitment(salt, output) != record.outputCommitment) revert OutputMismatch();
         return IntegerAttribution.labelOfTensor(output);
+    }
+
+    // A SIGNED/TEE record's output commitment of `output` under the input salt `salt`.
+    function _outputCommitment(bytes32 salt, bytes calldata output)
+        internal
+        pure
+        returns (bytes32)
+    {
+        bytes32 outputSalt = keccak256(abi.encodePacked(OUTPUT_SALT_DOMAIN, salt));
+        return keccak256(abi.encodePacked(outputSalt, output));
     }
 
     function _inState(bytes32 requestId, DisputeState wanted)

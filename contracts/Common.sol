@@ -58,6 +58,13 @@ int256 constant VALUE_SCALE = 2 ** 40;
 int256 constant MAX_MU = 2 ** 127;
 int256 constant MAX_RHO = 2 ** 90;
 
+// Integer inference (design.md "Integer inference"): every activation is clamped to +-this.
+int256 constant ACTIVATION_LIMIT = 2 ** 24 - 1;
+uint256 constant MAX_NETWORK_LAYERS = 16;
+uint256 constant MAX_LAYER_WIDTH = 4096;
+// The tag of output-dispute ids (toOutputDisputeId).
+bytes32 constant OUTPUT_DISPUTE_TAG = "attestia.output-dispute.v1";
+
 // EIP-712 domain of the InferenceRegistry: this name and version, the chain id, the registry.
 string constant EIP712_NAME = "Attestia";
 string constant EIP712_VERSION = "1";
@@ -313,6 +320,7 @@ uint256 constant USED_PROOFS_SLOT = 13; // mapping(bytes32 proofHash => bool)
 
 // Word offsets inside a Model and a Worker (Common.Model, Common.Worker).
 uint256 constant MODEL_CONTRIBUTORS_HASH_WORD = 2;
+uint256 constant MODEL_CONTENT_HASH_WORD = 3;
 uint256 constant MODEL_DATA_ROOT_WORD = 4;
 
 // A batch slot: swept << 255 | deposit << 96 | committedAt << 32 | count.
@@ -365,6 +373,14 @@ function equivocationEvidenceId(bytes32 digestA, bytes32 digestB) pure returns (
     return keccak256(abi.encode(digestA, digestB));
 }
 
+/// @notice The id of a record's output dispute (`outputDisputeIdOf`): keccak256(abi.encode(
+///         recordId, OUTPUT_DISPUTE_TAG)), recordId the record's attribution-dispute id (its
+///         request id, or its leaf dispute id). Distinct from every attribution-dispute id, so
+///         the two disputes of one record never share a finder's evidence id.
+function toOutputDisputeId(bytes32 recordId) pure returns (bytes32) {
+    return keccak256(abi.encode(recordId, OUTPUT_DISPUTE_TAG));
+}
+
 /// @notice The caller may not do this.
 error Unauthorized();
 /// @notice The id is already taken (a model, worker, request or batch).
@@ -406,4 +422,20 @@ struct TraceStep {
     uint256 distance;
     int256 value;
     bytes32 sumsRoot;
+}
+
+// What a model's registered contentHash commits to: keccak256(abi.encode(ModelSpec)).
+struct ModelSpec {
+    bytes32 onnxSha256;
+    bytes32 weightsRoot;
+    uint256[] widths;
+}
+
+// One neuron of the integer network (a leaf of weightsRoot: keccak256(abi.encode(NeuronRow))).
+struct NeuronRow {
+    uint256 layer;
+    uint256 neuron;
+    int256[] weights;
+    int256 bias;
+    uint256 shift;
 }

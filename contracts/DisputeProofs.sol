@@ -6,6 +6,7 @@ import {IInferenceRegistry} from "./interfaces/IInferenceRegistry.sol";
 import {IndexedMerkle} from "./libraries/IndexedMerkle.sol";
 import {IntegerAttribution} from "./libraries/IntegerAttribution.sol";
 import {SlasherCore} from "./SlasherCore.sol";
+import {OutputDisputes} from "./OutputDisputes.sol";
 import {DataItem, TraceStep, Inference, AttributionSpec, Share, Unauthorized, sumsLeaf} from "./Common.sol";
 
 /// @title DisputeProofs
@@ -14,11 +15,50 @@ import {DataItem, TraceStep, Inference, AttributionSpec, Share, Unauthorized, su
 ///         constructor and run only by DELEGATECALL from the Slasher's fallback, on the
 ///         Slasher's storage (both are SlasherCore: one storage layout, no variable of their
 ///         own). Called directly it sees its own empty storage: every dispute is NONE and
-///         every call reverts (WrongDisputeState).
+///         every call reverts (WrongDisputeState). Its fallback serves the output disputes
+///         (OutputDisputes) the same way, one DELEGATECALL further.
 contract DisputeProofs is IDisputeProofs, SlasherCore {
-    constructor(IInferenceRegistry registry_, address treasury_, uint256 disputeBond_, uint64 responseWindow_)
-        SlasherCore(registry_, treasury_, disputeBond_, responseWindow_)
-    {}
+    // OutputDisputes (IOutputDisputes): deployed on its own (the Slasher's initcode, which
+    // holds this contract's, would pass the EIP-3860 limit with it) with the same parameters.
+    address private immutable _outputs;
+
+    constructor(
+        IInferenceRegistry registry_,
+        address treasury_,
+        uint256 disputeBond_,
+        uint64 responseWindow_,
+        OutputDisputes outputs_
+    ) SlasherCore(registry_, treasury_, disputeBond_, responseWindow_) {
+        // Same parameters, or its slashing and bonds would not be this game's.
+        if (
+            address(outputs_.registry()) != address(registry_) || outputs_.treasury() != treasury_
+                || outputs_.disputeBond() != disputeBond_
+                || outputs_.responseWindow() != responseWindow_
+        ) revert OutputsMismatch();
+        _outputs = address(outputs_);
+    }
+
+    /// @notice The OutputDisputes given to the constructor was built with other parameters.
+    error OutputsMismatch();
+
+    /// @dev Plain transfers are refused (the fallback serves calls only).
+    receive() external payable {
+        revert Unauthorized();
+    }
+
+    /// @notice Serves IOutputDisputes: any other selector runs in OutputDisputes, on the
+    ///         storage this call runs on (the Slasher's, reached by its own fallback).
+    fallback() external payable {
+        address outputs = _outputs;
+        // Not memory-safe, and needs not be: the call ends here with return or revert.
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), outputs, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
+    }
 
     // The Slasher serves these itself; here they would only be dead weight (their code is most
     // of the challenge's and the response's checks), so they are left out of this contract.

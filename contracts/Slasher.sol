@@ -7,6 +7,7 @@ import {ISlasher} from "./interfaces/ISlasher.sol";
 import {IWorkerRegistry} from "./interfaces/IWorkerRegistry.sol";
 import {SlasherCore} from "./SlasherCore.sol";
 import {DisputeProofs} from "./DisputeProofs.sol";
+import {OutputDisputes} from "./OutputDisputes.sol";
 import {IInferenceRegistry} from "./interfaces/IInferenceRegistry.sol";
 import {
     Inference,
@@ -30,13 +31,18 @@ contract Slasher is ISlasher, SlasherCore {
 
     /// @param registry_ The registry (its admin must then call setSlasher(this), once).
     /// @param treasury_ Credited the non-reporter part of every slashed stake.
+    /// @param outputs_ The output-dispute game (OutputDisputes), deployed with the same
+    ///        parameters; served through DisputeProofs' fallback.
     constructor(
         IInferenceRegistry registry_,
         address treasury_,
         uint256 disputeBond_,
-        uint64 responseWindow_
+        uint64 responseWindow_,
+        OutputDisputes outputs_
     ) SlasherCore(registry_, treasury_, disputeBond_, responseWindow_) {
-        _proofs = address(new DisputeProofs(registry_, treasury_, disputeBond_, responseWindow_));
+        _proofs = address(
+            new DisputeProofs(registry_, treasury_, disputeBond_, responseWindow_, outputs_)
+        );
     }
 
     /// @inheritdoc ISlasher

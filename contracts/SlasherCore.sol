@@ -5,17 +5,23 @@ import {ISlasher} from "./interfaces/ISlasher.sol";
 import {IWorkerRegistry} from "./interfaces/IWorkerRegistry.sol";
 import {IInferenceRegistry} from "./interfaces/IInferenceRegistry.sol";
 import {AttributionDisputes} from "./AttributionDisputes.sol";
+import {IOutputDisputes} from "./interfaces/IOutputDisputes.sol";
 import {BPS, SLASH_REPORTER_BPS, ZeroAddress} from "./Common.sol";
 
 /// @title SlasherCore
-/// @notice What the Slasher and DisputeProofs (run by DELEGATECALL on the Slasher's storage)
-///         share: the dispute game's storage and internals (AttributionDisputes), the pull-payment
+/// @notice What the Slasher, DisputeProofs and OutputDisputes (both run by DELEGATECALL on the
+///         Slasher's storage) share: the dispute game's storage and internals (AttributionDisputes), the pull-payment
 ///         balances and the slashing. Neither adds a storage variable, so the layouts are one.
 abstract contract SlasherCore is AttributionDisputes {
     IInferenceRegistry internal immutable _reg;
     address internal immutable _treasury;
 
     mapping(address account => uint256) internal _balances;
+
+    // The output disputes (OutputDisputes, run by DELEGATECALL on the Slasher's storage) and
+    // their committed layer hashes.
+    mapping(bytes32 disputeId => IOutputDisputes.OutputDispute) internal _outputDisputes;
+    mapping(bytes32 disputeId => mapping(uint256 layer => bytes32)) internal _layerHashes;
 
     constructor(
         IInferenceRegistry registry_,

@@ -24,13 +24,21 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, get_type_hints
 
 from eth_abi import encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from sha3 import keccak_256
 
 from offchain.errors import InvalidInputError, InvalidSharesError
 
 if TYPE_CHECKING:  # numpy loads only where arrays are built: a read command never pays for it
     import numpy as np
+
+
+def keccak(primitive: bytes | bytearray = b"", *, text: str | None = None) -> bytes:
+    """keccak256 of bytes (or of ``text`` in UTF-8), as ``eth_utils.keccak`` gives it, straight
+    from pysha3: eth_utils' wrapper costs about ten times the hash of a small input, and a
+    batch record hashes about six of them (commitments, attribution list, leaf)."""
+    return keccak_256(text.encode("utf-8") if text is not None else primitive).digest()
+
 
 # -- constants (Common.sol) ----------------------------------------------------------------
 
@@ -958,6 +966,84 @@ class StepOpening:
 
     def as_tuple(self) -> tuple:
         return (self.position, self.step.as_tuple(), list(self.proof))
+
+
+class OutputFraud(IntEnum):
+    """``IOutputDisputes.OutputFraud``: how a worker lost an output dispute."""
+
+    NONE = 0
+    NO_RESPONSE = 1
+    NEURON = 2
+    MALFORMED_OUTPUT = 3
+
+
+OUTPUT_DISPUTE_TAG = b"attestia.output-dispute.v1".ljust(32, b"\0")
+"""``Common.OUTPUT_DISPUTE_TAG`` (a bytes32 string literal: left-aligned, zero-padded)."""
+
+
+@dataclass(frozen=True)
+class OutputDispute:
+    """``IOutputDisputes.OutputDispute``: one record's output dispute (``getOutputDispute``).
+    ``state`` is a :class:`DisputeState` (the two enums have the same values); ``widths`` the
+    model's layer widths packed as ``IntegerInference.packWidths`` (:func:`unpack_widths`)."""
+
+    challenger: str
+    deadline: int
+    state: DisputeState
+    kind: OutputFraud
+    round: int
+    worker: str
+    bond: int
+    defender: str
+    recordId: bytes
+    modelId: bytes
+    weightsRoot: bytes
+    widths: int
+
+    @property
+    def worker_lost(self) -> bool:
+        return self.state in (DisputeState.FRAUD, DisputeState.NO_RESPONSE)
+
+    @property
+    def pending(self) -> bool:
+        return self.state in (DisputeState.OPEN, DisputeState.RESPONDED)
+
+
+@dataclass(frozen=True)
+class NeuronOpening:
+    """``IOutputDisputes.NeuronOpening``: neuron ``neuron`` of layer ``layer`` (1 = the first
+    dense layer's output) and the committed activations of layers ``layer - 1`` and ``layer``."""
+
+    layer: int
+    neuron: int
+    previous: tuple[int, ...]
+    claimed: tuple[int, ...]
+
+    def as_tuple(self) -> tuple:
+        return (self.layer, self.neuron, list(self.previous), list(self.claimed))
+
+
+def output_dispute_id(record_id: bytes) -> bytes:
+    """``toOutputDisputeId``: keccak256(abi.encode(recordId, OUTPUT_DISPUTE_TAG)), recordId the
+    record's attribution-dispute id (request id, or :func:`leaf_dispute_id`)."""
+    return keccak(encode(["bytes32", "bytes32"], [record_id, OUTPUT_DISPUTE_TAG]))
+
+
+def layer_hash(values: Sequence[int]) -> bytes:
+    """A committed layer of an output dispute: keccak256(abi.encode(int256[] values))."""
+    return keccak(encode(["int256[]"], [[int(v) for v in values]]))
+
+
+def neuron_evidence_id(dispute_id: bytes, layer: int, neuron: int) -> bytes:
+    """The evidence id of ``proveNeuron``: fraudEvidenceId(disputeId, NEURON, layer << 32 |
+    neuron)."""
+    return fraud_evidence_id(dispute_id, OutputFraud.NEURON, layer << 32 | neuron)
+
+
+def unpack_widths(packed: int) -> tuple[int, ...]:
+    """The layer widths of ``IntegerInference.packWidths``: count in the low 8 bits, each
+    width - 1 in 12 bits from bit 8."""
+    return tuple(((packed >> (8 + 12 * i)) & 0xFFF) + 1 for i in range(packed & 0xFF))
 
 
 def challenge_closes_at(timestamp: int, challenge_window: int) -> int:

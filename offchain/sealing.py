@@ -18,7 +18,7 @@ from pathlib import Path
 import cbor2
 import ecies
 from ecies.keys import PrivateKey
-from eth_utils import keccak
+from sha3 import keccak_256
 
 from offchain.errors import AttestiaError
 from offchain.storage.atomic import atomic_write_text
@@ -34,7 +34,7 @@ class PayloadError(AttestiaError):
 
 def output_salt(input_salt: bytes) -> bytes:
     """The output commitment's salt: fixed by the input salt, private as long as it is."""
-    return keccak(_OUTPUT_SALT_DOMAIN + input_salt)
+    return keccak_256(_OUTPUT_SALT_DOMAIN + input_salt).digest()
 
 
 @dataclass(frozen=True)

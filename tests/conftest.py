@@ -6,6 +6,7 @@ temporary directory, so running the tests never touches a developer's own chain.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 import time
@@ -13,11 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from offchain.build import compile_contracts
 from offchain.chain.anvil import EmbeddedChain, free_port
 from offchain.chain.connection import Chain, connect
 from offchain.config import REPO_ROOT, Settings, load_settings
+
+# Hypothesis's per-example deadline (200 ms) measures the machine's load as much as the code:
+# on a busy 2-core machine a 25 ms example took 404 ms once and failed the run. No deadline;
+# each test's own max_examples bounds its time, and pytest-timeout bounds a hung one.
+settings.register_profile("attestia", deadline=None)
+settings.load_profile("attestia")
 
 # The shared build cache (offchain.build.shared_cache_dir) of this test run: never the user's.
 os.environ["ATTESTIA_CACHE_DIR"] = tempfile.mkdtemp(prefix="attestia-test-cache-")
@@ -27,8 +35,11 @@ os.environ["ATTESTIA_CACHE_DIR"] = tempfile.mkdtemp(prefix="attestia-test-cache-
 def attestia_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("attestia-home")
     # Compile once into the repository's build/ (a no-op when current); every test home links
-    # to it, so no test pays for another solc run.
-    compile_contracts(REPO_ROOT / "build")
+    # to it, so no test pays for another solc run. Under pytest-xdist every worker process gets
+    # here: the lock lets one compile while the others wait and then find it current.
+    with open(REPO_ROOT / "build.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        compile_contracts(REPO_ROOT / "build")
     (home / "build").symlink_to(REPO_ROOT / "build", target_is_directory=True)
     return home
 
@@ -136,3 +147,13 @@ def zk_package_dir(demo_package_dir: Path, tmp_path_factory: pytest.TempPathFact
     zk_setup(package.onnx_path, path / "zk", chain_id=31337,
              sample_input=calibration_sample(package))
     return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadgroup``, ``make test``): a test module runs in one
+    worker process (its module fixtures made once), and the modules that share the explorer's
+    session flow (a whole demo run) run in one worker together, so it is made once too."""
+    shared = {item.path for item in items if "explorer_flow" in item.fixturenames}
+    for item in items:
+        group = "explorer-flow" if item.path in shared else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))

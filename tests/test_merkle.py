@@ -4,9 +4,11 @@ the fast encoding path against eth_abi, and every error path."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +145,49 @@ def test_bulk_columns_equal_eth_abi_for_many_leaves() -> None:
     assert tree.root == expected.root
     assert [e["value"] for e in tree.dump()["values"]] == \
         [e["value"] for e in expected.dump()["values"]]
+
+
+def _reference_tree(values: list, types: list[str]) -> tuple[list[bytes], list[int]]:
+    """The JS library's algorithm, leaf by leaf with eth_abi: (nodes, tree index per value)."""
+    hashes = [keccak(keccak(encode(types, value))) for value in values]
+    order = sorted(range(len(values)), key=hashes.__getitem__)  # stable, as JS sort
+    nodes = [b""] * (len(values) - 1) + [hashes[i] for i in reversed(order)]
+    for i in range(len(values) - 2, -1, -1):
+        a, b = nodes[2 * i + 1], nodes[2 * i + 2]
+        nodes[i] = keccak(a + b if a <= b else b + a)
+    index = [0] * len(values)
+    for position, i in enumerate(order):
+        index[i] = len(nodes) - 1 - position
+    return nodes, index
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bulk_tree_equals_the_reference_algorithm_on_random_leaves(seed: int) -> None:
+    """The bulk path (numpy columns, one buffer hashed by views, numpy's stable argsort) gives
+    the nodes and tree indices of the leaf-by-leaf algorithm: amounts either side of 2**64
+    (numpy's uint64 path and to_bytes), addresses in any case, duplicated leaves (equal hashes
+    keep their given order), sizes around the bulk threshold."""
+    rng = random.Random(seed)
+    types = ["address", "uint256", "bytes4", "uint64"]
+    n = rng.choice([16, 17, 31, 64, 257, 1000])
+    values = []
+    for _ in range(n):
+        account = "0x" + rng.randbytes(20).hex()
+        account = rng.choice([account, account.upper().replace("0X", "0x"),
+                              to_checksum_address(account)])
+        amount = rng.choice([0, 1, 2**64 - 1, 2**64, rng.getrandbits(rng.choice([8, 64, 65,
+                                                                                  256]))])
+        values.append([account, amount, rng.randbytes(4), rng.getrandbits(64)])
+    values += [list(values[0]), list(values[1])]  # duplicates
+    rng.shuffle(values)
+    if seed % 2:  # every amount below 2**64: the uint64 column path only
+        values = [[a, v % 2**64, b, c] for a, v, b, c in values]
+    tree = StandardMerkleTree.of(values, types)
+    nodes, index = _reference_tree([[bytes.fromhex(v[0][2:]), *v[1:]] for v in values], types)
+    assert tree.dump()["tree"] == ["0x" + node.hex() for node in nodes]
+    assert [entry["treeIndex"] for entry in tree.dump()["values"]] == index
+    for i in range(0, len(values), 37):
+        assert verify_proof(tree.root, types, values[i], tree.get_proof(i))
 
 
 @pytest.mark.parametrize("bad", ["0X" + "ab" * 32, "0x" + "ab" * 15 + "0x" + "ab" * 16,
@@ -308,3 +353,43 @@ def test_proof_format_errors() -> None:
     with pytest.raises(InvalidArgumentError, match="32 bytes"):
         verify_proof("0x11", REWARDS, leaf, [])
     assert verify_multi_proof(node, REWARDS, MultiProof([], [node], []))
+
+
+_TWO_PROCESSES = """
+import os, random, sys, threading
+from offchain import merkle
+assert threading.active_count() == 1
+rng = random.Random(5)
+values = [["0x" + rng.randbytes(20).hex(), rng.getrandbits(100)] for _ in range(1001)]
+serial = merkle.StandardMerkleTree.of(values, ["address", "uint256"]).dump()
+merkle.PARALLEL_LEAVES = 16
+parent = os.getpid()
+real = merkle._double_hashes
+calls = []
+def spy(joined, size, start, stop):
+    calls.append((start, stop))
+    return real(joined, size, start, stop)
+merkle._double_hashes = spy
+assert merkle.StandardMerkleTree.of(values, ["address", "uint256"]).dump() == serial
+assert calls == [(0, 500 * 64)]  # this process hashed the first half, the child the rest
+def failing(joined, size, start, stop):
+    if os.getpid() != parent:
+        raise RuntimeError("the child fails")
+    return real(joined, size, start, stop)
+merkle._double_hashes = failing
+joined = memoryview(b"".join(bytes([i % 256]) * 64 for i in range(1001)))
+assert merkle._hash_in_two_processes(joined, 64) is None  # a failed child: no answer
+assert merkle.StandardMerkleTree.of(values, ["address", "uint256"]).dump() == serial
+print("ok")
+"""
+
+
+def test_leaves_hashed_in_two_processes_equal_one_process() -> None:
+    """A settlement-sized tree hashes the second half of its leaves in a forked child; the
+    tree is the one-process tree, and a child that fails leaves the work to the parent. In a
+    fresh interpreter: the fork is used only with no other thread running."""
+    done = subprocess.run([sys.executable, "-c", _TWO_PROCESSES], capture_output=True,
+                          text=True, timeout=120, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

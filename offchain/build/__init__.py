@@ -191,16 +191,19 @@ def compile_contracts(
 
 # Contracts whose fallback serves another contract's functions at their own address (by
 # DELEGATECALL): their artifact ABI lists those functions too, so every client binds one ABI.
-SERVED_BY_FALLBACK = {"InferenceRegistry": "RegistryViews", "Slasher": "DisputeProofs"}
+# DisputeProofs' own fallback serves OutputDisputes, so the Slasher's ABI lists both.
+SERVED_BY_FALLBACK = {"InferenceRegistry": "RegistryViews", "Slasher": "DisputeProofs",
+                      "DisputeProofs": "OutputDisputes"}
 
 
 def _abi_with_served(name: str, contracts: dict) -> list:
     abi = list(contracts[name]["abi"])
     served = SERVED_BY_FALLBACK.get(name)
-    if served is not None:
-        have = {item.get("name") for item in abi if item["type"] == "function"}
+    while served is not None:
+        have = {item.get("name") for item in abi if item["type"] in ("function", "event", "error")}
         abi += [item for item in contracts[served]["abi"]
-                if item["type"] == "function" and item["name"] not in have]
+                if item["type"] in ("function", "event", "error") and item["name"] not in have]
+        served = SERVED_BY_FALLBACK.get(served)
     return abi
 
 

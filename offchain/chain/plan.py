@@ -82,8 +82,12 @@ PLAN: list[tuple[str, ArgsFn]] = [
     # Slashing evidence (equivocation, attribution disputes) lives beside the registry; half of
     # a slashed stake goes to the reporter, the rest to the treasury (the deployer here; a
     # multisig in production).
+    # The output-dispute game runs on the Slasher's storage (DELEGATECALL from DisputeProofs'
+    # fallback); deployed on its own for the EIP-3860 initcode limit, with the same parameters.
+    ("OutputDisputes", lambda d, me, p: [d.address("InferenceRegistry"), me, p.dispute_bond,
+                                         p.response_window]),
     ("Slasher", lambda d, me, p: [d.address("InferenceRegistry"), me, p.dispute_bond,
-                                  p.response_window]),
+                                  p.response_window, d.address("OutputDisputes")]),
     # Read-only views moved out of the registry for its size (record/batch status, inclusion).
     ("RegistryLens", lambda d, me, p: [d.address("InferenceRegistry")]),
 ]

@@ -43,6 +43,8 @@ if TYPE_CHECKING:  # a Sender holds a Web3, so web3 is imported by then; the lig
     from web3.types import TxParams
 
 GWEI = 10**9
+BATCH_MAX = 100
+"""JSON-RPC requests per batch (public endpoints commonly cap a batch at 100 or more)."""
 _PANIC_REASONS = {
     0x01: "assertion failed",
     0x11: "arithmetic overflow or underflow",
@@ -128,6 +130,19 @@ def revert_data(exc: BaseException) -> bytes | None:
             except ValueError:
                 continue
     return None
+
+
+def _rpc_error(error: Any) -> Exception:
+    """A JSON-RPC error object as the exception web3 raises for it: a ContractLogicError
+    (carrying the revert data) for a revert, else a ValueError with the node's message."""
+    from web3.exceptions import ContractLogicError  # a sender's: web3 is loaded by then
+
+    if not isinstance(error, dict):
+        return ValueError(str(error))
+    message = str(error.get("message", error))
+    if error.get("data") is not None or "revert" in message.lower():
+        return ContractLogicError(message, data=error.get("data"))
+    return ValueError(message)
 
 
 # How nodes (geth, erigon, nethermind, reth, anvil) answer a resend of a transaction they hold.
@@ -216,6 +231,7 @@ class Sender:
         self._lock = threading.Lock()
         self._base_fee: tuple[float, int] | None = None
         self.gas_used_total = 0
+        self._batches = hasattr(w3.provider, "make_batch_request")
 
     # -- fees and nonces -------------------------------------------------------------
     def _max_fee(self) -> int:
@@ -377,19 +393,135 @@ class Sender:
         try:
             self.w3.eth.send_raw_transaction(raw)
         except (ValueError, Web3RPCError) as exc:
-            message = str(exc).lower()
-            if any(known in message for known in _ALREADY_KNOWN):
-                return tx_hash  # a resend of bytes that did reach the node
-            if "nonce too low" in message and self._known(tx_hash):
-                return tx_hash  # a resend of bytes that were mined in the meantime
-            self.resync()
-            self._raise_unfunded(exc)
-            if "nonce too low" in message:
-                raise NonceTooLow(
-                    "nonce too low: another process sent from this account; retry"
-                ) from None
-            raise ChainError(f"the node refused the transaction: {exc}") from None
+            self._refused(tx_hash, exc)
         return tx_hash
+
+    def _refused(self, tx_hash: bytes, exc: BaseException) -> None:
+        """A node's answer to a broadcast that was an error: returns if it says the bytes
+        are already there (a resend), else raises NonceTooLow, InsufficientFunds or
+        ChainError."""
+        message = str(exc).lower()
+        if any(known in message for known in _ALREADY_KNOWN):
+            return  # a resend of bytes that did reach the node
+        if "nonce too low" in message and self._known(tx_hash):
+            return  # a resend of bytes that were mined in the meantime
+        self.resync()
+        self._raise_unfunded(exc)
+        if "nonce too low" in message:
+            raise NonceTooLow(
+                "nonce too low: another process sent from this account; retry"
+            ) from None
+        raise ChainError(f"the node refused the transaction: {exc}") from None
+
+    # -- many at once: one JSON-RPC batch (one HTTP round trip) per BATCH_MAX requests --------
+    def _batch(self, method: str, params: Sequence[list[Any]]) -> list[dict[str, Any]]:
+        """The raw JSON-RPC responses (``result`` or ``error``) to ``method`` called with
+        each of ``params``, in order. A node that does not take batches gets them one by
+        one. A lost transport raises RPCUnavailable (the provider's)."""
+        responses: list[dict[str, Any]] = []
+        provider: Any = self.w3.provider
+        for start in range(0, len(params), BATCH_MAX):
+            chunk = params[start:start + BATCH_MAX]
+            answer: Any = None
+            if self._batches and len(chunk) > 1:
+                answer = provider.make_batch_request([(method, p) for p in chunk])
+                if not isinstance(answer, list) or len(answer) != len(chunk):
+                    self._batches = False  # the node refused the batch itself
+                    answer = None
+            if answer is None:
+                answer = [provider.make_request(method, p) for p in chunk]
+            responses += [dict(a) for a in answer]
+        return responses
+
+    def simulate_many(self, calls: Sequence[Call]) -> list[TransactionReverted | None]:
+        """:meth:`simulate` of many calls at once, all on the same pending state (none of
+        them is sent): for each, the decoded revert or None."""
+        params = [[self._json_tx(call), "pending"] for call in calls]
+        out: list[TransactionReverted | None] = []
+        for call, response in zip(calls, self._batch("eth_call", params), strict=True):
+            error = response.get("error")
+            if error is None:
+                out.append(None)
+                continue
+            exc = _rpc_error(error)
+            reverted = self._revert_of(exc, call.label, call.to)
+            if reverted is None:  # not a revert: an unfunded sender is said in one line
+                self._raise_unfunded(exc, call)
+                raise ChainError(f"{call.label or 'eth_call'}: {error}")
+            out.append(reverted)
+        return out
+
+    def call_many(self, calls: Sequence[Call], block: str = "latest") -> list[bytes]:
+        """The return data of many view calls at once; a revert raises (as :meth:`call`)."""
+        params = [[self._json_tx(call), block] for call in calls]
+        out = []
+        for call, response in zip(calls, self._batch("eth_call", params), strict=True):
+            error = response.get("error")
+            if error is not None:
+                self._raise_revert(_rpc_error(error), call)
+            out.append(bytes.fromhex(str(response["result"])[2:]))
+        return out
+
+    def broadcast_many(self, signed: Sequence[tuple[bytes, bytes]]) -> None:
+        """:meth:`broadcast` of many signed transactions in one round trip; a refusal is
+        judged as there (a resend is fine) and the first real one raises after all were
+        sent."""
+        responses = self._batch("eth_sendRawTransaction", [["0x" + raw.hex()]
+                                                           for _, raw in signed])
+        first: Exception | None = None
+        for (tx_hash, _), response in zip(signed, responses, strict=True):
+            error = response.get("error")
+            if error is None:
+                continue
+            try:
+                self._refused(tx_hash, ChainError(str(error.get("message", error))))
+            except ChainError as exc:
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def wait_many(self, tx_hashes: Sequence[bytes], timeout: float = 120.0) -> list[Any]:
+        """:meth:`wait` for many transactions: the unmined ones are polled together (one
+        round trip a poll), then all receipts are read in one web3 batch (formatted as
+        ``get_transaction_receipt`` gives them)."""
+        deadline = time.monotonic() + timeout
+        pending = list(dict.fromkeys(tx_hashes))
+        while pending:
+            answers = self._batch("eth_getTransactionReceipt",
+                                  [["0x" + h.hex()] for h in pending])
+            for response in answers:
+                if response.get("error") is not None:
+                    raise ChainError(f"eth_getTransactionReceipt: {response['error']}")
+            pending = [h for h, a in zip(pending, answers, strict=True)
+                       if a.get("result") is None]
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                raise ChainError(f"no receipt for 0x{pending[0].hex()} after {timeout:.0f} s")
+            time.sleep(self.poll_interval)
+        receipts: dict[bytes, Any] = {}
+        unique = list(dict.fromkeys(tx_hashes))
+        for start in range(0, len(unique), BATCH_MAX):
+            chunk = unique[start:start + BATCH_MAX]
+            if len(chunk) == 1 or not self._batches:
+                found = [self.w3.eth.get_transaction_receipt(HexBytes(h)) for h in chunk]
+            else:
+                with self.w3.batch_requests() as batch:
+                    for h in chunk:
+                        batch.add(self.w3.eth.get_transaction_receipt(HexBytes(h)))
+                    found = cast(list[Any], batch.execute())
+            receipts.update(zip(chunk, found, strict=True))
+        return [receipts[h] for h in tx_hashes]
+
+    def _json_tx(self, call: Call) -> dict[str, Any]:
+        """The call as an eth_call's JSON transaction object (what :meth:`_tx` gives web3)."""
+        tx: dict[str, Any] = {"from": self.address, "data": "0x" + bytes(call.data).hex(),
+                              "value": hex(call.value)}
+        if call.to:
+            tx["to"] = checksum(call.to)
+        if call.gas is not None:
+            tx["gas"] = hex(call.gas)
+        return tx
 
     def _known(self, tx_hash: bytes) -> bool:
         from web3.exceptions import TransactionNotFound
@@ -487,6 +619,13 @@ class Sender:
         for call in calls:
             if call.commit is not None:
                 self.commit_for(call, timeout)
-        hashes = [self.send(c) for c in calls]
-        receipts = [self.wait(h, timeout) for h in hashes]
+        signed = [self.sign(c) for c in calls]
+        try:
+            self.broadcast_many(signed)
+        except NonceTooLow:  # another process used our nonces: sign again what did not land
+            hashes = [h if self._known(h) else self.send(c)
+                      for (h, _), c in zip(signed, calls, strict=True)]
+        else:
+            hashes = [h for h, _ in signed]
+        receipts = self.wait_many(hashes, timeout)
         return [self.check(r, c) for r, c in zip(receipts, calls, strict=True)]

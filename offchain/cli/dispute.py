@@ -77,6 +77,67 @@ def _model_for(attestia: Any, package: Any, model_id: bytes) -> Any:
     return AttributionModel.of_package(package)
 
 
+def _network_for(attestia: Any, package: Any, model_id: bytes) -> Any:
+    """The package's integer network, refused unless its ModelSpec is the record's model's
+    registered contentHash."""
+    from offchain.errors import ConfigError
+
+    registered = attestia.registry.model(model_id)
+    if registered is None:
+        raise ConfigError(f"model 0x{model_id.hex()} is not registered on this chain")
+    if registered.contentHash != package.content_hash:
+        raise ConfigError(f"the package at {package.path} is not model 0x{model_id.hex()[:16]}…'s"
+                          " (its ModelSpec hashes to another contentHash)")
+    return package.network
+
+
+def output_status_json(attestia: Any, record_id: bytes) -> dict[str, Any]:
+    """A record's output dispute (``record_id``: request id or leaf dispute id)."""
+    from offchain.protocol import ZERO_ADDRESS, output_dispute_id, unpack_widths
+    from offchain.timefmt import iso_if_set
+
+    did = output_dispute_id(record_id)
+    d = attestia.slasher.output_dispute(did)
+    data: dict[str, Any] = {"recordId": "0x" + record_id.hex(), "outputDisputeId": "0x" + did.hex(),
+                            "state": d.state.name.lower()}
+    if d.state.name == "NONE":
+        return data
+    data.update({"worker": d.worker, "challenger": d.challenger, "bond": str(d.bond),
+                 "widths": list(unpack_widths(d.widths))})
+    if d.state.name == "OPEN":
+        data["respondBy"] = iso_if_set(d.deadline)
+    elif d.state.name == "RESPONDED":
+        data["proveBy"] = iso_if_set(d.deadline)
+    if d.defender != ZERO_ADDRESS:
+        data["defender"] = d.defender
+    if d.round:
+        data["reopened"] = True
+    if d.state.name in ("FRAUD", "NO_RESPONSE", "WORKER_WON"):
+        (resolved, *_) = reversed(attestia.slasher.outputs_resolved(dispute_id=did))
+        data["fraud"] = d.kind.name.lower() if d.kind.name != "NONE" else None
+        if d.kind.name == "NEURON":
+            data["neuron"] = {"layer": resolved.layer, "neuron": resolved.neuron}
+        data["slashed"] = str(resolved.slashed)
+        data["resolvedBy"] = resolved.by
+        data["answer"] = ("wrong: the record's output and attribution are void (equal split)"
+                          if d.worker_lost else "stands as recorded")
+    return data
+
+
+def _print_output_status(data: dict[str, Any]) -> None:
+    state = data["state"]
+    console.print(f"output dispute of {data['recordId']}: "
+                  f"[{_STYLE.get(state, '')}]{state.replace('_', ' ')}[/]", highlight=False,
+                  soft_wrap=True)
+    for key in ("outputDisputeId", "worker", "challenger", "respondBy", "proveBy", "fraud",
+                "neuron", "slashed", "answer"):
+        if data.get(key) is not None:
+            value = data[key]
+            if key == "slashed":
+                value = f"{eth(int(value))} ETH"
+            console.print(f"  {key:>24}: {value}", highlight=False, soft_wrap=True)
+
+
 def status_json(attestia: Any, rid: bytes, leaf: Any = None) -> dict[str, Any]:
     """A record's (or, given ``leaf``, a batch leaf's: ``rid`` is then its dispute id)
     dispute state, with dates (ISO, local time) and names (stable keys)."""
@@ -139,6 +200,7 @@ def _print_status(data: dict[str, Any]) -> None:
 def status_cmd(
     ctx: typer.Context,
     request_id: str = typer.Argument(..., help=_RECORD_HELP),
+    output: bool = typer.Option(False, "--output", help="Show the record's output dispute."),
     as_json: bool = typer.Option(False, "--json", help="Print the dispute as JSON."),
 ) -> None:
     """Show a record's dispute: none, open, responded, fraud, no response or worker won.
@@ -150,6 +212,13 @@ def status_cmd(
 
     attestia = reader_of(ctx, light=True)
     rid, leaf = _target(attestia, request_id)
+    if output:
+        found = output_status_json(attestia, rid)
+        if as_json:
+            print_json(found)
+        else:
+            _print_output_status(found)
+        return
     data = status_json(attestia, rid, leaf)
     if leaf is None and data["state"] == "none" and "challengeWindowClosesAt" not in data \
             and attestia.registry.request_state(rid) == ZERO32:
@@ -172,11 +241,16 @@ def open_cmd(
     yes: bool = typer.Option(False, "--yes", help="Confirm: the challenge makes this "
                              "request's input public, on chain, for good."),
     force: bool = typer.Option(False, "--force", help="Challenge even though the recorded "
-                               "attribution is the honest one (the bond is then lost)."),
+                               "attribution (or, with --output, answer) is the honest one "
+                               "(the bond is then lost)."),
+    output: bool = typer.Option(False, "--output", help="Challenge the record's ANSWER (an "
+                                "output dispute: the worker must post its hidden activations, "
+                                "one wrong neuron slashes it) instead of its attribution."),
     as_json: bool = typer.Option(False, "--json", help="Print the dispute as JSON."),
     dev_account: int = dev_account_option(2, "challenger"),
 ) -> None:
-    """Challenge a record's attribution: posts the bond and REVEALS the input.
+    """Challenge a record's attribution (or, with --output, its answer): posts the bond and
+    REVEALS the input.
 
     The input becomes public by your choice, for this one request. The worker must answer
     with its trace; a lie in it, or no answer, slashes its stake.
@@ -185,6 +259,7 @@ def open_cmd(
     published file (checked against the commitment).
 
     Example: attestia dispute open 0x5f3a… --model ./my-package --yes
+             attestia dispute open 0x5f3a… --output --model ./my-package --yes
     """
     from offchain.errors import ConfigError
 
@@ -222,6 +297,10 @@ def open_cmd(
         inference = record.inference
         found = material(attestia, local, record)
         shares = tuple(record.shares)
+    if output:
+        _open_output(attestia, package, inference, found, leaf, rid, force=force,
+                     account=account, as_json=as_json)
+        return
     dispute_model = _model_for(attestia, package, inference.modelId)
     if tuple(honest_shares(dispute_model, package, found)) == shares and not force:
         raise ConfigError("the recorded attribution is the honest one: a challenge would "
@@ -242,6 +321,37 @@ def open_cmd(
                   f"{eth(bond)} ETH; its input "
                   "is now public", highlight=False, soft_wrap=True)
     _print_status(data)
+
+
+def _open_output(attestia: Any, package: Any, inference: Any, found: Any, leaf: Any,
+                 record_id: bytes, *, force: bool, account: Any, as_json: bool) -> None:
+    """``dispute open --output``: challenge the record's answer."""
+    from offchain.errors import ConfigError
+
+    _network_for(attestia, package, inference.modelId)
+    from offchain.dispute.output import honest_output
+
+    if honest_output(package, found.input_bytes, found.output) and not force:
+        raise ConfigError("the recorded answer is the integer network's: an output challenge "
+                          "would lose the bond (add --force to challenge anyway)")
+    bond = attestia.slasher.dispute_bond()
+    spec, model_spec = package.attribution_spec(), package.model_spec()
+    if leaf is not None:
+        call = attestia.slasher.challenge_output_leaf(leaf.batch_id, inference, leaf.proof,
+                                                      found.input_bytes, found.salt,
+                                                      found.output, spec, model_spec, bond)
+    else:
+        call = attestia.slasher.challenge_output(inference, found.input_bytes, found.salt,
+                                                 found.output, spec, model_spec, bond)
+    attestia.send(call, account=account)
+    data = output_status_json(attestia, record_id)
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"challenged the answer of {leaf.ref if leaf is not None else data['recordId']}"
+                  f" with a bond of {eth(bond)} ETH; its input is now public", highlight=False,
+                  soft_wrap=True)
+    _print_output_status(data)
 
 
 @dispute_app.command("respond")
@@ -277,16 +387,46 @@ def respond_cmd(
         _print_status(data)
 
 
+def _prove_output(attestia: Any, package: Any, record_id: bytes, *, account: Any,
+                  as_json: bool) -> None:
+    """``dispute prove --output``: the first wrong neuron of the responded trace."""
+    from offchain.dispute.output import find_wrong_neuron
+    from offchain.protocol import output_dispute_id
+
+    did = output_dispute_id(record_id)
+    dispute = attestia.slasher.output_dispute(did)
+    net = _network_for(attestia, package, dispute.modelId)
+    proof = find_wrong_neuron(attestia, net, did)
+    if proof is None:
+        if as_json:
+            print_json({"recordId": "0x" + record_id.hex(), "fraud": None})
+        else:
+            console.print("every neuron of the worker's activations is the network's: there is "
+                          "nothing to prove", highlight=False)
+        raise typer.Exit(1)
+    attestia.send(proof.call, account=account)
+    data = output_status_json(attestia, record_id)
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"proved neuron {proof.neuron} of layer {proof.layer} wrong", highlight=False)
+    _print_output_status(data)
+
+
 @dispute_app.command("prove")
 def prove_cmd(
     ctx: typer.Context,
     request_id: str = typer.Argument(..., help="A record whose dispute has a response "
                                      "(request id or batch:0x<batchId>:<index>)."),
     model: Path = typer.Option(..., "--model", help=_PACKAGE_HELP),
+    output: bool = typer.Option(False, "--output", help="Prove the first wrong neuron of the "
+                                "record's OUTPUT dispute (the responder's posted activations) "
+                                "instead."),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
     dev_account: int = dev_account_option(2, "prover"),
 ) -> None:
-    """Find the first lie in the worker's published trace and prove it on chain.
+    """Find the first lie in the worker's published trace (or, with --output, its first wrong
+    neuron) and prove it on chain.
 
     Anyone may: the input is public once challenged. Exit 1 if the trace is honest. When the
     trace cannot be read (withheld), plays ONE move of the descent into the committed trace
@@ -300,9 +440,12 @@ def prove_cmd(
     package = _package(model)
     attestia = attestia_of(ctx)
     rid, leaf = _target(attestia, request_id)
+    account = attestia.chain.account(dev_account)
+    if output:
+        _prove_output(attestia, package, rid, account=account, as_json=as_json)
+        return
     dispute = attestia.slasher.dispute(rid)
     dispute_model = _model_for(attestia, package, dispute.modelId)
-    account = attestia.chain.account(dev_account)
     try:
         proof = find_fraud(attestia, dispute_model, rid)
     except DisputeError as exc:
@@ -373,6 +516,7 @@ def resolve_cmd(
     ctx: typer.Context,
     request_id: str = typer.Argument(..., help="A record whose dispute deadline passed "
                                      "(request id or batch:0x<batchId>:<index>)."),
+    output: bool = typer.Option(False, "--output", help="End the record's output dispute."),
     as_json: bool = typer.Option(False, "--json", help="Print the dispute as JSON."),
     dev_account: int = dev_account_option(2, "caller"),
 ) -> None:
@@ -380,12 +524,24 @@ def resolve_cmd(
 
     No response slashes the worker; no fraud proven gives the bond to the worker.
 
-    Example: attestia dispute resolve 0x5f3a…
+    Example: attestia dispute resolve 0x5f3a…   |   attestia dispute resolve 0x5f3a… --output
     """
     from offchain.dispute.game import resolve
 
     attestia = attestia_of(ctx)
     rid, leaf = _target(attestia, request_id)
+    if output:
+        from offchain.dispute.output import resolve_output
+        from offchain.protocol import output_dispute_id
+
+        resolve_output(attestia, output_dispute_id(rid),
+                       account=attestia.chain.account(dev_account))
+        found = output_status_json(attestia, rid)
+        if as_json:
+            print_json(found)
+        else:
+            _print_output_status(found)
+        return
     resolve(attestia, rid, account=attestia.chain.account(dev_account))
     data = status_json(attestia, rid, leaf)
     if as_json:
@@ -446,9 +602,15 @@ def watch_cmd(
             if as_json:
                 print_json(report.to_json())
             else:
+                answers = (report.output_challenged, report.output_proved,
+                           report.output_resolved)
+                extra = ("" if not any(answers) else
+                         f"; wrong answers: {len(answers[0])} challenged, {len(answers[1])} "
+                         f"proved, {len(answers[2])} resolved")
                 console.print(f"checked {report.checked} record(s): {report.correct} correct, "
                               f"{len(report.challenged)} challenged, {len(report.proved)} "
-                              f"proved, {len(report.resolved)} resolved", highlight=False)
+                              f"proved, {len(report.resolved)} resolved{extra}",
+                              highlight=False)
         if once:
             return
         time.sleep(interval)

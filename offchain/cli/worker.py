@@ -105,7 +105,8 @@ def run(
     node.heartbeat.beat(force=True)
     logging.getLogger("attestia.worker").info(
         "ready: %s (attestia worker list shows it live)",
-        "batching the shared queue (fleet mode: no on-chain requests, no challenges)"
+        "batching the shared queue (fleet mode: on-chain requests and challenges by the "
+        "worker holding the key's duty)"
         if fleet else "serving requests" + (
             f" and batching the inbox {setup.data_dir / 'inbox'}" if batch_size else ""))
     try:

@@ -140,12 +140,17 @@ class WatchReport:
     descent: list[dict[str, str]] = field(default_factory=list)
     defended: list[dict[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    output_challenged: list[str] = field(default_factory=list)
+    output_proved: list[str] = field(default_factory=list)
+    output_resolved: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"checked": self.checked, "correct": self.correct,
                 "challenged": self.challenged, "proved": self.proved,
                 "resolved": self.resolved, "descent": self.descent,
                 "defended": self.defended,
+                "outputChallenged": self.output_challenged,
+                "outputProved": self.output_proved, "outputResolved": self.output_resolved,
                 "skipped": [{"requestId": r, "reason": why} for r, why in self.skipped]}
 
 
@@ -173,17 +178,101 @@ def watch_once(attestia: Attestia, package: Any, model_id: bytes, data_dir: Path
     report = WatchReport()
     model = AttributionModel.of_package(package)
     now = int(attestia.chain.w3.eth.get_block("latest")["timestamp"])
+    registered = attestia.registry.model(model_id)
+    # Answers are checked (output disputes) when the package is the registered model's.
+    answers = registered is not None and registered.contentHash == package.content_hash
     for local in local_requests(data_dir):
         if local.model_id != model_id:
             continue
         _guarded("0x" + local.request_id.hex(), report, note, partial(
-            _watch_one, attestia, package, model, local, now, account, report, note))
+            _both, answers, partial(_watch_one, attestia, package, model, local, now, account,
+                                    report, note),
+            partial(_watch_answer, attestia, package, local, None, now, account, report,
+                    note)))
     for sub in submissions(data_dir):  # off-chain requests: their batch leaves
         if sub.model_id != model_id:
             continue
         _guarded("0x" + sub.request_id.hex(), report, note, partial(
-            _watch_leaf, attestia, package, model, sub, now, account, report, note))
+            _both, answers, partial(_watch_leaf, attestia, package, model, sub, now, account,
+                                    report, note),
+            partial(_watch_answer, attestia, package, None, sub, now, account, report,
+                    note)))
     return report
+
+
+def _both(answers: bool, attribution: Callable[[], None], answer: Callable[[], None]) -> None:
+    """One request's checks, under one guard (a request that cannot be read is one line):
+    its attribution, then (when the package is the registered model's) its answer."""
+    attribution()
+    if answers:
+        answer()
+
+
+def _watch_answer(attestia: Attestia, package: Any, local: LocalRequest | None,
+                  sub: Submission | None, now: int, account: Any, report: WatchReport,
+                  note: Callable[[str], None]) -> None:
+    """The record's ANSWER (issue 18): re-executed in integers; a wrong one is challenged
+    (an output dispute), a responded output dispute proven at its first wrong neuron, one
+    past its deadline resolved."""
+    from offchain.dispute.output import (
+        find_wrong_neuron,
+        honest_output,
+        open_output_challenge,
+        open_output_leaf_challenge,
+    )
+    from offchain.dispute.output import resolve_output as resolve_out
+    from offchain.protocol import output_dispute_id
+
+    leaf = None
+    if sub is not None:
+        leaf = submitted_leaf(attestia, sub)
+        if leaf is None:
+            return
+        inference, record_id, name = leaf.inference, leaf.dispute_id, leaf.ref
+        closes = leaf_challenge_closes_at(attestia, leaf)
+    else:
+        assert local is not None
+        records = attestia.registry.recorded(from_block=local.block,
+                                             request_id=local.request_id)
+        if not records:
+            return
+        inference, record_id = records[-1].inference, local.request_id
+        name = "0x" + record_id.hex()
+        closes = challenge_closes_at(attestia, inference)
+    if inference.proofKind == PROOF_ZK:
+        return  # its proof binds the output
+    dispute_id = output_dispute_id(record_id)
+    dispute = attestia.slasher.output_dispute(dispute_id)
+    if dispute.state == DisputeState.NONE:
+        found = (leaf_material(sub, inference) if sub is not None
+                 else material(attestia, local, records[-1]))  # type: ignore[arg-type]
+        if honest_output(package, found.input_bytes, found.output):
+            return
+        if now > closes:
+            note(f"{name}: WRONG answer, but its challenge window closed at {closes}")
+            report.skipped.append((name, "wrong answer, window closed"))
+            return
+        spec, model_spec = package.attribution_spec(), package.model_spec()
+        if leaf is not None:
+            open_output_leaf_challenge(attestia, leaf, found.input_bytes, found.salt,
+                                       found.output, spec, model_spec, account=account)
+        else:
+            open_output_challenge(attestia, inference, found.input_bytes, found.salt,
+                                  found.output, spec, model_spec, account=account)
+        report.output_challenged.append(name)
+        note(f"{name}: WRONG answer: output challenged (its input is now public)")
+        return
+    if dispute.state == DisputeState.RESPONDED and now <= dispute.deadline:
+        proof = find_wrong_neuron(attestia, package.network, dispute_id)
+        if proof is not None:
+            attestia.send(proof.call, account=account)
+            report.output_proved.append(name)
+            note(f"{name}: proved neuron {proof.neuron} of layer {proof.layer} wrong")
+        return
+    if dispute.state in (DisputeState.OPEN, DisputeState.RESPONDED) and now > dispute.deadline:
+        resolve_out(attestia, dispute_id, account=account)
+        report.output_resolved.append(name)
+        note(f"{name}: output dispute resolved after its deadline")
 
 
 def _guarded(rid: str, report: WatchReport, note: Callable[[str], None],
@@ -317,4 +406,35 @@ def defend_once(attestia: Attestia, package: Any, model_id: bytes, publish_dir: 
         if did in ("responded", "revealed"):
             report.defended.append({"requestId": rid_hex, "move": did})
             note(f"{rid_hex}: defended the honest record: {did}")
+    _defend_outputs(attestia, package, model_id, account, note, report)
     return report
+
+
+def _defend_outputs(attestia: Attestia, package: Any, model_id: bytes, account: Any,
+                    note: Callable[[str], None], report: WatchReport) -> None:
+    """``watch --defend`` for output disputes: respond for an honest answer whose worker has
+    not by half its window (:func:`offchain.dispute.output.defend_output`)."""
+    from offchain.dispute.output import defend_output
+
+    registered = attestia.registry.model(model_id)
+    if registered is None or registered.contentHash != package.content_hash:
+        return
+    seen: set[bytes] = set()
+    for opened in attestia.slasher.outputs_opened():
+        did = opened.dispute_id
+        if did in seen:
+            continue
+        seen.add(did)
+        name = "0x" + opened.record_id.hex()
+        try:
+            if attestia.slasher.output_dispute(did).modelId != model_id:
+                continue
+            move = defend_output(attestia, package.network, did, account=account)
+        except Exception as exc:  # noqa: BLE001 - one dispute never stops the defence
+            why = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            report.skipped.append((name, f"cannot defend its answer: {why}"))
+            note(f"{name}: cannot defend its answer: {why}")
+            continue
+        if move == "responded":
+            report.defended.append({"requestId": name, "move": "responded (answer)"})
+            note(f"{name}: defended the honest answer: responded")

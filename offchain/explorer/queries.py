@@ -22,6 +22,7 @@ from offchain.protocol import (
     kinds_of,
     leaf_dispute_id,
     leaf_hash,
+    output_dispute_id,
     proof_kind_name,
     share_of,
 )
@@ -208,6 +209,15 @@ def get_record(conn: Connection, request_id: str) -> dict[str, Any]:
     if out["dispute"] is not None and row is None:
         out["status"] = "disputed"
         out["dispute"]["disputeId"] = dispute_id
+    # Its answer's dispute (issue 18), keyed by the output dispute id of the same record id.
+    output_id = "0x" + output_dispute_id(bytes.fromhex(dispute_id[2:])).hex()
+    rows = conn.execute(select(S.disputes).where(S.disputes.c.request_id == output_id)
+                        .order_by(S.disputes.c.block, S.disputes.c.log_index)).all()
+    out["outputDispute"] = _dispute_json(rows)
+    if out["outputDispute"] is not None:
+        out["outputDispute"]["disputeId"] = output_id
+        if out["status"] == "valid":
+            out["status"] = "disputed"
     request = conn.execute(select(S.requests).where(S.requests.c.request_id == request_id)
                            ).first()
     out["request"] = None if request is None else {
@@ -232,8 +242,11 @@ def _dispute_json(rows: Sequence[Any]) -> dict[str, Any] | None:
         return None
     game = rows[opened[-1]:]
     first, latest = game[0], game[-1]
+    output = first.data.get("type") == "output"
     out: dict[str, Any] = {
-        "requestId": first.request_id, "state": latest.state,
+        "requestId": first.data.get("recordId", first.request_id) if output
+        else first.request_id, "type": "output" if output else "attribution",
+        "state": latest.state,
         "worker": first.data.get("worker"), "challenger": first.data.get("challenger"),
         "bond": str(first.data.get("bond", "0")), "label": first.data.get("label"),
         "openedAt": int(first.timestamp), "respondBy": first.data.get("respondBy"),
@@ -249,6 +262,9 @@ def _dispute_json(rows: Sequence[Any]) -> dict[str, Any] | None:
             out |= {"resolvedAt": int(row.timestamp), "slashed": row.data.get("slashed"),
                     "fraud": None if kind in (None, "none") else kind,
                     "resolvedBy": row.data.get("by")}
+            if kind == "neuron":
+                out["neuron"] = {"layer": row.data.get("layer"),
+                                 "neuron": row.data.get("neuron")}
     out["deadline"] = (out["respondBy"] if latest.state == "open" else
                        out["proveBy"] if latest.state == "responded" else None)
     return out
@@ -632,6 +648,9 @@ def _target(contract: str, name: str, args: dict[str, Any],
     its own."""
     if "requestId" in args and contract == "Slasher" and name.startswith("Dispute"):
         return "dispute", str(args["requestId"])
+    if "recordId" in args and contract == "Slasher" and name.startswith("Output"):
+        rid = str(args["recordId"])
+        return ("record", rid) if recorded(rid) else ("dispute", str(args["disputeId"]))
     if "requestId" in args:
         rid = str(args["requestId"])
         return ("record", rid) if recorded(rid) else ("request", rid)

@@ -14,7 +14,7 @@ from sqlalchemy import Table
 
 from offchain.indexer import schema as S
 from offchain.indexer.decode import checksum as to_checksum_address
-from offchain.protocol import DisputeState, FraudKind, Split, from_abi
+from offchain.protocol import DisputeState, FraudKind, OutputFraud, Split, from_abi
 from offchain.registry import decode_batch_committed, decode_recorded, decode_requested
 
 Row = tuple[Table, dict[str, Any]]
@@ -205,6 +205,29 @@ def _dispute(e: Any, c: Context) -> list[Row]:
                           "timestamp": c.timestamp, **c.at})]
 
 
+def _output_dispute(e: Any, c: Context) -> list[Row]:
+    """OutputDisputeOpened / OutputResponded / OutputDisputeResolved (issue 18): rows of the
+    same table, keyed by the output dispute id, ``data.type = "output"`` and the record they
+    are of (``data.recordId``)."""
+    a = e["args"]
+    if "outcome" in a:
+        state = DisputeState(int(a["outcome"])).name.lower()
+        data = {"kind": OutputFraud(int(a["kind"])).name.lower(), "layer": int(a["layer"]),
+                "neuron": int(a["neuron"]), "by": a["by"], "slashed": str(int(a["slashed"]))}
+    elif "hidden" in a:
+        state = "responded"
+        data = {"responder": a["responder"], "proveBy": int(a["proveBy"])}
+    else:
+        state = "open"
+        data = {"worker": a["worker"], "challenger": a["challenger"], "bond": str(int(a["bond"])),
+                "logits": [str(int(v)) for v in a["logits"]], "respondBy": int(a["respondBy"])}
+    if "recordId" in a:
+        data["recordId"] = hex32(a["recordId"])
+    data["type"] = "output"
+    return [(S.disputes, {"request_id": hex32(a["disputeId"]), "state": state, "data": data,
+                          "timestamp": c.timestamp, **c.at})]
+
+
 PROJECTIONS: dict[tuple[str, str], Callable[[Any, Context], list[Row]]] = {
     ("InferenceRegistry", "ModelRegistered"): _model_registered,
     ("InferenceRegistry", "ModelTermsUpdated"): _model_change("terms"),
@@ -235,6 +258,9 @@ PROJECTIONS: dict[tuple[str, str], Callable[[Any, Context], list[Row]]] = {
     ("Slasher", "DisputeOpened"): _dispute,
     ("Slasher", "DisputeResponded"): _dispute,
     ("Slasher", "DisputeResolved"): _dispute,
+    ("Slasher", "OutputDisputeOpened"): _output_dispute,
+    ("Slasher", "OutputResponded"): _output_dispute,
+    ("Slasher", "OutputDisputeResolved"): _output_dispute,
 }
 """(contract, event) -> its typed rows. Events not listed (Withdrawn, Funded, measurement
 governance, ...) are kept in ``events`` only."""

@@ -372,18 +372,25 @@ def open_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the tables that are missing. Two processes starting at once (an indexer and an
-    explorer) may both find a table missing: PostgreSQL serialises them with an advisory
-    lock; on SQLite the loser's CREATE fails and it looks again."""
+    """Create the explorer's tables that are missing, and any index added since."""
+    create_tables(engine, metadata, _SCHEMA_LOCK, add_indexes=True)
+
+
+def create_tables(engine: Engine, tables: MetaData, lock_key: int, *,
+                  add_indexes: bool = False) -> None:
+    """Create the tables of ``tables`` that are missing (the explorer's, the queue's). Two
+    processes starting at once (an indexer and an explorer, two fleet workers) may both find a
+    table missing: PostgreSQL serialises them with the advisory lock ``lock_key``; on SQLite
+    the loser's CREATE fails and it looks again. ``add_indexes``: also an index added since
+    the table was made (create_all skips existing tables)."""
     for attempt in range(3):
         try:
             with engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                                 {"key": _SCHEMA_LOCK})
-                metadata.create_all(conn)
-                for table in metadata.sorted_tables:  # an index added since the table was
-                    for index in table.indexes:  # made (create_all skips existing tables)
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
+                tables.create_all(conn)
+                for table in tables.sorted_tables if add_indexes else ():
+                    for index in table.indexes:
                         index.create(conn, checkfirst=True)
             return
         except (OperationalError, ProgrammingError, IntegrityError):

@@ -42,7 +42,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from eth_utils import keccak
+from sha3 import keccak_256
 
 from offchain.models.errors import EncodingError, InputFormatError
 
@@ -56,7 +56,6 @@ SALT_SIZE = 32
 MAX_LABEL = 2**32 - 1
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-_NEGATIVE_ZERO = struct.pack("<f", -0.0)
 
 
 def encode_tensor(
@@ -123,7 +122,7 @@ def decode_tensor(
     values = np.frombuffer(payload, dtype="<f4").astype(np.float32).reshape(dims)
     if not np.all(np.isfinite(values)):
         raise EncodingError("tensor bytes contain NaN or infinity")
-    if any(payload[i : i + 4] == _NEGATIVE_ZERO for i in range(0, len(payload), 4)):
+    if np.any((values == 0) & np.signbit(values)):  # the bytes 00 00 00 80
         raise EncodingError("tensor bytes contain -0.0; the canonical encoding writes +0.0")
     return values
 
@@ -152,7 +151,7 @@ def commit(salt: bytes, data: bytes) -> bytes:
         raise EncodingError(f"salt must be exactly {SALT_SIZE} bytes; use new_salt()")
     if not isinstance(data, bytes | bytearray):
         raise EncodingError(f"data must be bytes, got {type(data).__name__}")
-    return keccak(bytes(salt) + bytes(data))
+    return keccak_256(bytes(salt) + bytes(data)).digest()  # keccak256, without eth_utils' wrapper
 
 
 def new_salt() -> bytes:
@@ -251,4 +250,4 @@ def encode_training_item(row: np.ndarray, label: int) -> bytes:
 
 def item_hash(row: np.ndarray, label: int) -> bytes:
     """``keccak256(encode_training_item(row, label))``: the roster's bytes32 for one item."""
-    return keccak(encode_training_item(row, label))
+    return keccak_256(encode_training_item(row, label)).digest()

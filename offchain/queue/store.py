@@ -65,10 +65,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from offchain.errors import AttestiaError
-from offchain.indexer.schema import normalise_url, sqlite_engine
+from offchain.indexer.schema import create_tables, normalise_url, sqlite_engine
 
 log = logging.getLogger("attestia.queue")
 
@@ -134,6 +134,17 @@ batches = Table(
     Column("reason", Text),
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
+)
+
+# The key's on-chain duty (serving on-chain requests naming it, answering challenges to its
+# records and leaves): held by one fleet worker at a time under a lease, taken over when the
+# holder stops renewing it (Queue.hold_duty).
+duty = Table(
+    "queue_duty", metadata,
+    Column("signer", ADDRESS, primary_key=True),
+    Column("owner", String(96), nullable=False),
+    Column("lease_until", Double, nullable=False),
+    Column("since", Double, nullable=False),
 )
 
 _SCHEMA_LOCK = 0x51756575  # advisory lock keys: the schema, and one per signing key below
@@ -221,17 +232,7 @@ def open_engine(url: str) -> Engine:
         engine = sqlite_engine(url, synchronous="FULL", immediate=True)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
-    for attempt in range(3):
-        try:
-            with engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
-                metadata.create_all(conn)
-            break
-        except (IntegrityError, ProgrammingError):
-            if attempt == 2:
-                raise
-            time.sleep(0.2)
+    create_tables(engine, metadata, _SCHEMA_LOCK)
     return engine
 
 
@@ -461,6 +462,46 @@ class Queue:
                 requests.c.batch_id == batch_id, requests.c.state == BATCHED).values(
                 state=COMMITTED if committed else FAILED, reason=reason,
                 updated_at=now)).rowcount)
+
+    def hold_duty(self, signer: str, owner: str, lease: float,
+                  now: float | None = None) -> tuple[bool, str | None]:
+        """Take or renew ``signer``'s on-chain duty for ``owner`` until ``now + lease``: granted
+        when nobody holds it, ``owner`` already does, or the holder's lease has expired.
+        Returns (held, the owner it was taken over from, if any)."""
+        now = time.time() if now is None else now
+        try:
+            return self._hold_duty(signer, owner, lease, now)
+        except IntegrityError:  # another worker inserted the first row at the same time
+            return False, None
+
+    def _hold_duty(self, signer: str, owner: str, lease: float,
+                   now: float) -> tuple[bool, str | None]:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(duty).where(duty.c.signer == signer)
+                               .with_for_update()).first()
+            if row is None:
+                conn.execute(insert(duty).values(signer=signer, owner=owner,
+                                                 lease_until=now + lease, since=now))
+                return True, None
+            if row.owner != owner and float(row.lease_until) >= now:
+                return False, None
+            conn.execute(update(duty).where(duty.c.signer == signer).values(
+                owner=owner, lease_until=now + lease,
+                since=row.since if row.owner == owner else now))
+            return True, (None if row.owner == owner else str(row.owner))
+
+    def drop_duty(self, signer: str, owner: str) -> None:
+        """Give the duty up (a worker stopping cleanly): the next worker takes it at once."""
+        with self.engine.begin() as conn:
+            conn.execute(update(duty).where(duty.c.signer == signer, duty.c.owner == owner)
+                         .values(lease_until=0.0))
+
+    def duty_holder(self, signer: str, now: float | None = None) -> str | None:
+        """Who holds ``signer``'s duty now (None when nobody's lease runs)."""
+        now = time.time() if now is None else now
+        with self.engine.connect() as conn:
+            row = conn.execute(select(duty).where(duty.c.signer == signer)).first()
+        return None if row is None or float(row.lease_until) < now else str(row.owner)
 
     @contextlib.contextmanager
     def commit_lock(self, signer: str) -> Iterator[None]:

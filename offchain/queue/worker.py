@@ -16,12 +16,20 @@ is one line and a wait (1 s doubling to 10 s); a lost chain is the node's wait
 (``WorkerNode.round_failed``); both end in the next round, which starts by settling what this
 worker owns.
 
-A fleet does not serve on-chain requests nor answer challenges (one process of the key would
-race the others for its nonces): run those in one ordinary worker of another key.
+The key's on-chain duty (on-chain requests naming it, and challenges to its records and
+batch leaves) is served by one fleet worker at a time: the one holding the key's duty lease
+in the database (:meth:`Queue.hold_duty`, renewed every half second or so). It polls and
+fulfills exactly as the single worker does (its own journal) and answers challenges (the
+dispute responder), every transaction signed and broadcast under the key's commit lock, so the
+fleet keeps one nonce sequence. When it dies its lease expires and another worker takes the
+duty over: that one scans from the deployment's first block, so every request still open is
+served (``WorkerNode.poll`` skips what the chain already holds: the registry accepts one record
+per request, so a request is never recorded twice), and every open challenge is answered.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -74,6 +82,8 @@ LEASE = 30.0
 DB_RETRY_FIRST, DB_RETRY_MAX = 1.0, 10.0
 POLL = 0.05
 """Seconds an idle fleet worker waits between two looks at the queue."""
+DUTY_EVERY = 0.5
+"""Seconds between two rounds of the key's on-chain duty (requests, challenges)."""
 
 
 def open_payload(node: WorkerNode, row: QueuedRequest) -> tuple[OffchainRequest, RequestPayload]:
@@ -114,6 +124,9 @@ class QueueWorker(BatchWorker):
         self._db_failures = 0
         self._housekept = 0.0  # monotonic time of the last renewal and adoption
         self._resume_mine = True  # after a start or a failed round: settle our own batches
+        self._duty_at = 0.0  # monotonic time of the last duty round
+        self._on_duty = False
+        self._duty_recovered = False
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self, *, until_idle: bool = False, max_seconds: float | None = None) -> WorkerStats:
@@ -140,7 +153,38 @@ class QueueWorker(BatchWorker):
                 self.node.round_failed(exc)
             if done or (deadline and time.monotonic() > deadline):
                 break
+        if self._on_duty:  # the next worker takes the duty at once, not after the lease
+            with contextlib.suppress(SQLAlchemyError, QueueError):
+                self.queue.drop_duty(self.node.signer.address, self.owner)
         return self.stats
+
+    def _serve_duty(self) -> bool:
+        """The key's on-chain duty, when this worker holds (or takes) its lease: journal the
+        on-chain requests naming the key, fulfill them and answer challenges, under the key's
+        commit lock. True when it had requests to serve."""
+        now = time.monotonic()
+        if now - self._duty_at < min(DUTY_EVERY, self.lease / 8):
+            return False
+        self._duty_at = now
+        signer = self.node.signer.address
+        held, taken_from = self.queue.hold_duty(signer, self.owner, self.lease)
+        if not held:
+            if self._on_duty:
+                log.info("the key's on-chain duty passed to another worker")
+            self._on_duty = False
+            return False
+        if not self._on_duty:
+            log.info("serving the key's on-chain requests and challenges%s",
+                     f" (taken over from {taken_from}: its lease expired)" if taken_from else "")
+            self._on_duty, self._duty_recovered = True, False
+        with self.queue.commit_lock(signer):
+            self.sender.resync()  # another process of the fleet sent since
+            if not self._duty_recovered:  # this data dir's journal, from an earlier run
+                self.node.recover()
+                self._duty_recovered = True
+            _, busy = self.serve_onchain()
+            self.answer_challenges()
+        return busy
 
     def _database_lost(self, exc: Exception) -> None:
         if not self._db_failures:
@@ -170,10 +214,13 @@ class QueueWorker(BatchWorker):
 
     def _queue_round(self, until_idle: bool) -> bool:
         self._housekeeping()
+        onchain_busy = self._serve_duty()
         opts = self.options
         model = self.queue.due(self.models, batch_size=opts.batch_size,
                                max_latency=0.0 if until_idle else opts.max_latency)
         if model is None:
+            if onchain_busy:
+                return False
             if until_idle:
                 counts = self.queue.counts()
                 if not any(counts.get(s) for s in (QUEUED, LEASED, BATCHED)):

@@ -13,6 +13,7 @@ verifier reports it beside the integer one); it is not reproducible bit for bit 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -168,12 +169,15 @@ class InferenceEngine:
                            label, meta=meta)
 
     def evaluate_batch(self, raws: list[np.ndarray], *, workers: int = 1,
-                       chunk_size: int = 16) -> list[Evaluation]:
+                       chunk_size: int = 16,
+                       input_bytes: Sequence[bytes | None] | None = None) -> list[Evaluation]:
         """Many inputs: the integer network runs on all of them at once (integer results do
         not depend on the batch size, unlike a float kernel's); attribution runs as one
         batched integer KNN-Shapley pass, streamed ``chunk_size``
         queries at a time (memory stays at a few chunks of per-point values, not
-        ``len(raws) * N``) on ``workers`` threads. Results do not depend on either knob."""
+        ``len(raws) * N``) on ``workers`` threads. Results do not depend on either knob.
+        ``input_bytes``: each raw's canonical tensor bytes where already known (the request
+        carried them and ``decode_tensor`` accepts only canonical bytes), else None."""
         if not raws:
             return []
         queries = self.package.quantise(np.vstack([np.asarray(raw).reshape(1, -1)
@@ -187,17 +191,18 @@ class InferenceEngine:
                                               workers=workers)
             for row in block
         ]
+        given = list(input_bytes) if input_bytes is not None else [None] * len(raws)
         return [
             Evaluation(
-                input_bytes=encode_tensor(raw),
+                input_bytes=encode_tensor(raw) if known is None else known,
                 logits=out,
                 label=int(label),
                 output_bytes=encode_tensor(out),
                 shares=share_list,
                 integer_logits=row,
             )
-            for raw, out, label, share_list, row in zip(raws, logits, labels, shares, integer,
-                                                        strict=True)
+            for raw, known, out, label, share_list, row in zip(
+                raws, given, logits, labels, shares, integer, strict=True)
         ]
 
     def record(

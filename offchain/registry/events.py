@@ -390,3 +390,72 @@ def decode_claimed(event: Any) -> Claimed:
     a = event["args"]
     return Claimed(a["account"], int(a["epoch"]), int(a["amount"]), int(a["cumulative"]),
                    EventMeta.of(event))
+
+
+# -- output disputes (IOutputDisputes) --------------------------------------------------------
+
+@dataclass(frozen=True)
+class OutputDisputeOpened:
+    """``OutputDisputeOpened``: an output challenge; the quantised input (layer 0) and the
+    record's integer logits (the last layer) are now public."""
+
+    dispute_id: bytes
+    record_id: bytes
+    worker: str
+    challenger: str
+    bond: int
+    input: tuple[int, ...]
+    logits: tuple[int, ...]
+    respond_by: int
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
+class OutputResponded:
+    """``OutputResponded``: the responder's hidden layers (1 .. layers - 1)."""
+
+    dispute_id: bytes
+    responder: str
+    hidden: tuple[tuple[int, ...], ...]
+    prove_by: int
+    meta: EventMeta
+
+
+@dataclass(frozen=True)
+class OutputDisputeResolved:
+    """``OutputDisputeResolved``: how an output dispute ended (FRAUD/NO_RESPONSE: the record's
+    attribution is void, its contributor share goes by the equal split)."""
+
+    dispute_id: bytes
+    record_id: bytes
+    outcome: DisputeState
+    kind: int
+    layer: int
+    neuron: int
+    by: str
+    slashed: int
+    meta: EventMeta
+
+
+def decode_output_opened(event: Any) -> OutputDisputeOpened:
+    a = event["args"]
+    return OutputDisputeOpened(bytes(a["disputeId"]), bytes(a["recordId"]), a["worker"],
+                               a["challenger"], int(a["bond"]),
+                               tuple(int(v) for v in a["input"]),
+                               tuple(int(v) for v in a["logits"]), int(a["respondBy"]),
+                               EventMeta.of(event))
+
+
+def decode_output_responded(event: Any) -> OutputResponded:
+    a = event["args"]
+    return OutputResponded(bytes(a["disputeId"]), a["responder"],
+                           tuple(tuple(int(v) for v in layer) for layer in a["hidden"]),
+                           int(a["proveBy"]), EventMeta.of(event))
+
+
+def decode_output_resolved(event: Any) -> OutputDisputeResolved:
+    a = event["args"]
+    return OutputDisputeResolved(bytes(a["disputeId"]), bytes(a["recordId"]),
+                                 DisputeState(int(a["outcome"])), int(a["kind"]),
+                                 int(a["layer"]), int(a["neuron"]), a["by"], int(a["slashed"]),
+                                 EventMeta.of(event))

@@ -86,6 +86,11 @@ class Registry(ContractClient):
     def request_state(self, request_id: bytes) -> bytes:
         return bytes(self._fn.requestState(request_id).call())
 
+    def request_state_call(self, request_id: bytes) -> Call:
+        """``requestState`` as a Call (for ``Sender.call_many``: many read in one round
+        trip); its return data is the bytes32 itself."""
+        return Call.of(self._fn.requestState(request_id))
+
     def proof_used(self, proof_hash: bytes) -> bool:
         return bool(self._fn.proofUsed(proof_hash).call())
 

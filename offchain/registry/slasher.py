@@ -1,5 +1,6 @@
 """The typed client of the ``Slasher``: equivocation slashing, the attribution-dispute game
-(IAttributionDisputes) and the slashed stake it credits."""
+(IAttributionDisputes), the output-dispute game (IOutputDisputes, served at the Slasher's
+address) and the slashed stake they credit."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ from offchain.protocol import (
     Dispute,
     FraudKind,
     Inference,
+    ModelSpec,
+    NeuronOpening,
+    NeuronRow,
+    OutputDispute,
     Share,
     StepOpening,
     TraceStep,
@@ -28,8 +33,11 @@ from offchain.protocol import (
     fraud_evidence_id,
     from_abi,
     inference_digest,
+    layer_hash,
     leaf_dispute_id,
     leaf_hash,
+    neuron_evidence_id,
+    output_dispute_id,
 )
 from offchain.registry.base import ContractClient
 from offchain.registry.events import (
@@ -39,6 +47,9 @@ from offchain.registry.events import (
     DisputeResponded,
     LeafChallenged,
     NodesRevealed,
+    OutputDisputeOpened,
+    OutputDisputeResolved,
+    OutputResponded,
     StepRevealed,
     decode_descent_opened,
     decode_dispute_opened,
@@ -46,6 +57,9 @@ from offchain.registry.events import (
     decode_dispute_responded,
     decode_leaf_challenged,
     decode_nodes_revealed,
+    decode_output_opened,
+    decode_output_resolved,
+    decode_output_responded,
     decode_step_revealed,
 )
 
@@ -306,3 +320,86 @@ class Slasher(ContractClient):
         filters = {"requestId": request_id} if request_id is not None else None
         return [decode_dispute_resolved(e)
                 for e in self._events("DisputeResolved", from_block, to_block, filters)]
+
+    # the output-dispute game (IOutputDisputes) ------------------------------------------
+    def output_dispute(self, dispute_id: bytes) -> OutputDispute:
+        """An output dispute by its id (:func:`offchain.protocol.output_dispute_id` of the
+        record's request id or leaf dispute id)."""
+        return from_abi(OutputDispute, self._fn.getOutputDispute(dispute_id).call())
+
+    def output_layer_hash(self, dispute_id: bytes, layer: int) -> bytes:
+        return bytes(self._fn.outputLayerHash(dispute_id, layer).call())
+
+    def challenge_output(self, record: Inference, input_bytes: bytes, salt: bytes,
+                         output: bytes, spec: AttributionSpec, model: ModelSpec,
+                         bond: int) -> Call:
+        """Challenge a single record's answer; the commitment's evidence is its output
+        dispute id, its salt the input salt (revealed by this call)."""
+        return self._bound(self._fn.challengeOutput(record.as_tuple(), input_bytes, salt, output,
+                                                    spec.as_tuple(), model.as_tuple()),
+                           output_dispute_id(record.requestId), salt, bond)
+
+    def challenge_output_leaf(self, batch: bytes, leaf: Inference, proof: Sequence[bytes],
+                              input_bytes: bytes, salt: bytes, output: bytes,
+                              spec: AttributionSpec, model: ModelSpec, bond: int) -> Call:
+        """A batch leaf's output challenge (its proof in the batch root)."""
+        dispute_id = output_dispute_id(leaf_dispute_id(batch, leaf_hash(leaf)))
+        return self._bound(self._fn.challengeOutputLeaf(batch, leaf.as_tuple(), list(proof),
+                                                        input_bytes, salt, output,
+                                                        spec.as_tuple(), model.as_tuple()),
+                           dispute_id, salt, bond)
+
+    def respond_output(self, dispute_id: bytes, hidden: Sequence[Sequence[int]], *,
+                       bond: int = 0) -> Call:
+        """The hidden layers' activations (layers 1 .. layers - 1); a third party defending
+        posts ``bond``."""
+        return Call.of(self._fn.respondOutput(dispute_id,
+                                              [[int(v) for v in layer] for layer in hidden]),
+                       value=bond)
+
+    def prove_neuron(self, dispute_id: bytes, opening: NeuronOpening, row: NeuronRow,
+                     row_proof: Sequence[bytes], *, salt: bytes | None = None) -> Call:
+        salt = new_salt() if salt is None else salt
+        return self._bound(self._fn.proveNeuron(dispute_id, opening.as_tuple(), row.as_tuple(),
+                                                list(row_proof), salt),
+                           neuron_evidence_id(dispute_id, opening.layer, opening.neuron), salt)
+
+    def resolve_output(self, dispute_id: bytes) -> Call:
+        return Call.of(self._fn.resolveOutput(dispute_id))
+
+    def outputs_opened(self, from_block: int | None = None, to_block: int | None = None, *,
+                       dispute_id: bytes | None = None, worker: str | None = None
+                       ) -> list[OutputDisputeOpened]:
+        filters: dict[str, Any] = {}
+        if dispute_id is not None:
+            filters["disputeId"] = dispute_id
+        if worker is not None:
+            filters["worker"] = worker
+        return [decode_output_opened(e) for e in
+                self._events("OutputDisputeOpened", from_block, to_block, filters or None)]
+
+    def outputs_responded(self, from_block: int | None = None, to_block: int | None = None, *,
+                          dispute_id: bytes | None = None) -> list[OutputResponded]:
+        filters = {"disputeId": dispute_id} if dispute_id is not None else None
+        return [decode_output_responded(e)
+                for e in self._events("OutputResponded", from_block, to_block, filters)]
+
+    def outputs_resolved(self, from_block: int | None = None, to_block: int | None = None, *,
+                         dispute_id: bytes | None = None) -> list[OutputDisputeResolved]:
+        filters = {"disputeId": dispute_id} if dispute_id is not None else None
+        return [decode_output_resolved(e)
+                for e in self._events("OutputDisputeResolved", from_block, to_block, filters)]
+
+    def committed_layers(self, dispute_id: bytes) -> list[tuple[int, ...]] | None:
+        """Every layer of a responded output dispute (input, hidden, logits), from its events,
+        checked against the stored layer hashes (None: not responded, or the events do not
+        match: a reopened dispute not yet answered again)."""
+        opened = self.outputs_opened(dispute_id=dispute_id)
+        responded = self.outputs_responded(dispute_id=dispute_id)
+        if not opened or not responded:
+            return None
+        layers = [opened[-1].input, *responded[-1].hidden, opened[-1].logits]
+        for index, values in enumerate(layers):
+            if layer_hash(values) != self.output_layer_hash(dispute_id, index):
+                return None
+        return layers

@@ -197,8 +197,9 @@ def send_requests(attestia: Attestia, built: list[tuple[LocalRequest, Call]], ac
     """Pay for the built requests (each dry-run first: a revert is reported by its custom
     error before any is sent), keep each locally with the Request the chain stored."""
     sender = attestia.sender(account)
-    for _, call in built:
-        sender.simulate(call)
+    for reverted in sender.simulate_many([call for _, call in built]):  # one round trip
+        if reverted is not None:
+            raise reverted
     receipts = sender.transact_many([call for _, call in built])
     done = []
     for (local, _), receipt in zip(built, receipts, strict=True):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -187,10 +188,11 @@ class Finality:
     """When each single record's contributor share becomes payable (design.md "Disputes").
 
     A record is final once its challenge window has closed without a challenge (its signed
-    timestamp + challengeWindow) or its dispute has been resolved (the resolving block's
-    time); it is paid in the settlement of the epoch it became final in. A record whose
-    worker lost its dispute is paid by the equal split over the model's roster. Everything
-    here is chain data, so every settler (and ``rewards verify``) decides alike.
+    timestamp + challengeWindow) or its disputes have been resolved (attribution and output:
+    the last resolving block's time); it is paid in the settlement of the epoch it became
+    final in. A record whose worker lost either dispute is paid by the equal split over the
+    model's roster. Everything here is chain data, so every settler (and ``rewards verify``)
+    decides alike.
     """
 
     challenge_window: int
@@ -203,13 +205,23 @@ class Finality:
     def read(cls, attestia: Attestia) -> Finality:
         reg = attestia.registry
         disputes = attestia.slasher
-        opened = frozenset(e.request_id for e in disputes.opened())
-        resolved: dict[bytes, tuple[int, bool]] = {}
-        for event in disputes.resolved():
-            block = attestia.chain.w3.eth.get_block(event.meta.block)
-            lost = event.outcome in (DisputeState.FRAUD, DisputeState.NO_RESPONSE)
-            resolved[event.request_id] = (int(block["timestamp"]), lost)
-        return cls(reg.challenge_window(), reg.genesis(), reg.epoch_length(), opened, resolved)
+        # A record can have two disputes (its attribution's and its output's, issue 18), both
+        # known by its record id (request id or leaf dispute id): it is final once every one
+        # opened has resolved (at the last resolution), and lost if its worker lost either.
+        opened = ([e.request_id for e in disputes.opened()]
+                  + [e.record_id for e in disputes.outputs_opened()])
+        ended = ([(e.request_id, e.outcome, e.meta.block) for e in disputes.resolved()]
+                 + [(e.record_id, e.outcome, e.meta.block) for e in disputes.outputs_resolved()])
+        count = Counter(opened)
+        done: dict[bytes, list[tuple[int, bool]]] = {}
+        for record, outcome, block_number in ended:
+            block = attestia.chain.w3.eth.get_block(block_number)
+            lost = outcome in (DisputeState.FRAUD, DisputeState.NO_RESPONSE)
+            done.setdefault(record, []).append((int(block["timestamp"]), lost))
+        resolved = {record: (max(t for t, _ in ends), any(lost for _, lost in ends))
+                    for record, ends in done.items() if len(ends) >= count.get(record, 0)}
+        return cls(reg.challenge_window(), reg.genesis(), reg.epoch_length(),
+                   frozenset(opened), resolved)
 
     def of(self, record: Inference) -> tuple[int | None, bool]:
         """(epoch the record became final in, or None while it is not; whether its worker

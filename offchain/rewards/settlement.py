@@ -18,8 +18,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from offchain.ids import checksum_address
-from offchain.merkle import StandardMerkleTree
+from offchain.ids import checksum_address, checksum_addresses
+from offchain.merkle import StandardMerkleTree, gc_paused
 from offchain.protocol import CLAIM_LEAF_TYPES, contributors_cut, share_of
 
 
@@ -69,18 +69,25 @@ def split_by_roster(shares: Iterable[tuple[str, int]], roster: Collection[str]
 def cumulative_rewards(
     records: Iterable[PoolShare], through_epoch: int
 ) -> dict[str, int]:
-    """Every contributor's cumulative reward over all epochs up to ``through_epoch``."""
-    totals: dict[str, int] = defaultdict(int)
-    checksummed: dict[str, str] = {}  # each account once
-    for record in records:
-        if record.epoch > through_epoch:
-            continue
-        for account, bps in record.shares:
-            key = checksummed.get(account)
-            if key is None:
-                key = checksummed[account] = checksum_address(account)
-            totals[key] += share_of(record.pool, bps)
-    return {account: amount for account, amount in sorted(totals.items()) if amount > 0}
+    """Every contributor's cumulative reward over all epochs up to ``through_epoch``.
+
+    Summed per account as the records spell it, then every spelling checksummed at once
+    (:func:`checksum_addresses`) and spellings of one account merged: a share's amount does
+    not depend on the spelling, so the totals are the same as checksumming share by share."""
+    spelled: dict[str, int] = defaultdict(int)
+    share = share_of
+    with gc_paused():
+        for record in records:
+            if record.epoch > through_epoch:
+                continue
+            pool = record.pool
+            for account, bps in record.shares:
+                spelled[account] += share(pool, bps)
+        totals: dict[str, int] = {}
+        for key, amount in zip(checksum_addresses(list(spelled)), spelled.values(),
+                               strict=True):
+            totals[key] = totals.get(key, 0) + amount
+        return {account: totals[account] for account in sorted(totals) if totals[account] > 0}
 
 
 def pool_total(records: Iterable[PoolShare], through_epoch: int) -> int:
@@ -90,8 +97,9 @@ def pool_total(records: Iterable[PoolShare], through_epoch: int) -> int:
 def build_tree(cumulative: Mapping[str, int]) -> StandardMerkleTree:
     if not cumulative:
         raise ValueError("nothing to settle: no contributor has earned a reward yet")
-    values = [[account, amount] for account, amount in sorted(cumulative.items())]
-    return StandardMerkleTree.of(values, CLAIM_LEAF_TYPES)
+    with gc_paused():
+        values = list(map(list, sorted(cumulative.items())))  # [account, amount] pairs
+        return StandardMerkleTree.of(values, CLAIM_LEAF_TYPES)
 
 
 def proof_for(tree: StandardMerkleTree, account: str) -> tuple[int, list[str]]:

@@ -532,10 +532,22 @@ def check_dispute(ev: Evidence, oracle: ChainOracle) -> CheckResult:
     if ev.inference is None:
         return skipped(name, "no record")
     if ev.batch is not None:  # a leaf: its dispute id, its window from the batch's commit
-        state = oracle.dispute_state(
-            leaf_dispute_id(ev.batch.batch_id, leaf_hash(ev.inference)), ev.batch.committed_at)
+        record_id = leaf_dispute_id(ev.batch.batch_id, leaf_hash(ev.inference))
+        state = oracle.dispute_state(record_id, ev.batch.committed_at)
     else:
-        state = oracle.dispute_state(ev.inference.requestId, ev.inference.timestamp)
+        record_id = ev.inference.requestId
+        state = oracle.dispute_state(record_id, ev.inference.timestamp)
+    output = oracle.output_dispute(record_id)
+    if output is not None and output.worker_lost:
+        how = ("no response" if output.state == DisputeState.NO_RESPONSE
+               else f"{output.kind.name.lower()} fraud proven")
+        return failed(name, f"the worker lost an OUTPUT dispute ({how}): its answer is not the "
+                      "integer network's, its stake was slashed, and this record's output and "
+                      "attribution are void (its contributor share is paid by the equal split)")
+    if output is not None and output.pending:
+        return passed(name, f"its ANSWER is CHALLENGED by {output.challenger} (an output "
+                      f"dispute, {output.state.name.lower()} until {utc(output.deadline)}): "
+                      "settlement waits")
     if state is None:
         return skipped(name, "this deployment's Slasher has no attribution disputes")
     dispute, closes, now = state

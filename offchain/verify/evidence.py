@@ -27,9 +27,11 @@ from offchain.protocol import (
     Inference,
     MeasurementStatus,
     Model,
+    OutputDispute,
     Share,
     Worker,
     challenge_closes_at,
+    output_dispute_id,
 )
 from offchain.record import batch_file
 from offchain.record.batch_file import BatchFile, BatchFileError
@@ -192,6 +194,14 @@ class ChainOracle:
         closes = challenge_closes_at(window_from, self.attestia.registry.challenge_window())
         now = int(self.w3.eth.get_block("latest")["timestamp"])
         return dispute, closes, now
+
+    def output_dispute(self, record_id: bytes) -> OutputDispute | None:
+        """The output dispute of a record (its record id: request id or leaf dispute id), or
+        None for a deployment whose Slasher predates output disputes."""
+        try:
+            return self.attestia.slasher.output_dispute(output_dispute_id(record_id))
+        except self._call_failed:
+            return None
 
     def code_at(self, address: str) -> bytes:
         return bytes(self.w3.eth.get_code(to_checksum_address(address)))

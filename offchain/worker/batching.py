@@ -119,11 +119,17 @@ class BatchStats:
 
 # -- pure core ------------------------------------------------------------------------------
 
-def decode_request(engine: InferenceEngine, request: OffchainRequest) -> np.ndarray:
+OVERFLOW = "the standardised input overflows float32"
+
+
+def decode_request(engine: InferenceEngine, request: OffchainRequest, *,
+                   check_overflow: bool = True) -> np.ndarray:
     """The raw float32 input of a request, checked as the model needs it.
 
     Raises EncodingError (wrong shape, NaN or infinity, bytes that are not canonical,
-    features that do not fit the schema, or a standardised value beyond float32).
+    features that do not fit the schema, or, unless ``check_overflow`` is off because the
+    caller checks a whole batch at once (:func:`overflowing_rows`), a standardised value
+    beyond float32).
     """
     if request.model_id != engine.model_id:
         raise EncodingError(f"request is for model 0x{request.model_id.hex()}, not this one")
@@ -131,11 +137,21 @@ def decode_request(engine: InferenceEngine, request: OffchainRequest) -> np.ndar
         raw = engine.decode_input(request.input_bytes)
     else:
         raw = engine.package.parse_input(request.features)
-    with np.errstate(over="ignore"):  # an overflow is the error reported just below
-        model_input = engine.package.model_input(raw)
-    if not np.all(np.isfinite(model_input)):
-        raise EncodingError("the standardised input overflows float32")
+    if check_overflow and overflowing_rows(engine, [raw]):
+        raise EncodingError(OVERFLOW)
     return raw
+
+
+def overflowing_rows(engine: InferenceEngine, raws: Sequence[np.ndarray]) -> set[int]:
+    """The positions of the raw inputs whose standardised form overflows float32: one
+    vectorised pass over the batch (standardising is elementwise: a row's result does not
+    depend on the others)."""
+    if not raws:
+        return set()
+    stacked = np.vstack([np.asarray(raw).reshape(1, -1) for raw in raws])
+    with np.errstate(over="ignore"):  # an overflow is what is looked for
+        model_input = engine.package.model_input(stacked)
+    return set(np.flatnonzero(~np.isfinite(model_input).all(axis=1)).tolist())
 
 
 @dataclass
@@ -165,14 +181,16 @@ class BuiltBatch:
         return batch_id(self.root, self.model_id, self.worker)
 
 
-def _evaluate(engine: InferenceEngine, raws: list[np.ndarray], workers: int
-              ) -> list[Evaluation | str]:
-    """Evaluations, or the reason a row failed (one bad row must not sink the batch)."""
+def _evaluate(engine: InferenceEngine, raws: list[np.ndarray], workers: int,
+              input_bytes: list[bytes | None] | None = None) -> list[Evaluation | str]:
+    """Evaluations, or the reason a row failed (one bad row must not sink the batch).
+    ``input_bytes``: the requests' canonical tensor bytes, where they carried them."""
     try:
         if workers > 1:  # attribution threads each run BLAS: one BLAS thread apiece
             with threadpool_limits(limits=1):
-                return list(engine.evaluate_batch(raws, workers=workers))
-        return list(engine.evaluate_batch(raws))
+                return list(engine.evaluate_batch(raws, workers=workers,
+                                                  input_bytes=input_bytes))
+        return list(engine.evaluate_batch(raws, input_bytes=input_bytes))
     except Exception:  # noqa: BLE001 - find the row that failed, one at a time
         pass
     results: list[Evaluation | str] = []
@@ -203,15 +221,22 @@ def build_batch(
     rejected: list[tuple[str, str]] = []
     for key, request in requests:
         try:
-            raws.append(decode_request(engine, request))
+            raws.append(decode_request(engine, request, check_overflow=False))
             accepted.append((key, request))
         except AttestiaError as exc:
             rejected.append((key, f"bad input: {exc}"))
         except Exception as exc:  # noqa: BLE001 - else it fails every batch it is pending in
             rejected.append((key, f"bad input: {type(exc).__name__}: {exc}"))
+    overflowing = overflowing_rows(engine, raws)  # the whole batch at once
+    if overflowing:
+        rejected += [(key, f"bad input: {OVERFLOW}")
+                     for i, (key, _) in enumerate(accepted) if i in overflowing]
+        accepted = [a for i, a in enumerate(accepted) if i not in overflowing]
+        raws = [r for i, r in enumerate(raws) if i not in overflowing]
     built = BuiltBatch(engine.model_id, worker, [], [], [], [], [], [], [], None, rejected)
-    for (key, request), result in zip(accepted, _evaluate(engine, raws, attribution_workers),
-                                      strict=True):
+    known = [request.input_bytes for _, request in accepted]  # canonical, as decoded
+    for (key, request), result in zip(accepted, _evaluate(engine, raws, attribution_workers,
+                                                          known), strict=True):
         if isinstance(result, str):
             rejected.append((key, result))
             continue
@@ -335,17 +360,10 @@ class BatchWorker:
         """One round: ingest the inbox, serve on-chain requests, answer challenges, form and
         commit a batch (or wait a little). True when ``until_idle`` and nothing is left."""
         new = self.ingest()
-        onchain_new, onchain_busy = 0, False
-        if self.options.onchain:
-            onchain_new = self.node.poll()
-            entries = self.journal.entries(J.NEW)[: self.node.options.pipeline]
-            if entries:
-                self.node.process(entries)
-                onchain_busy = True
+        onchain_new, onchain_busy = self.serve_onchain() if self.options.onchain else (0, False)
         # Challenges to this key's on-chain records are answered here as in the single-record
         # loop: a batching worker that went unanswered would lose its whole stake to each one.
-        if self.node.disputes is not None:
-            self.node.disputes.check()
+        self.answer_challenges()
         idle = new == 0 and onchain_new == 0 and not onchain_busy
         made = self.step(flush=until_idle and idle)
         if not made and not onchain_busy:
@@ -353,6 +371,19 @@ class BatchWorker:
                 return True
             self.node.stop_event.wait(self._sleep_time())
         return False
+
+    def serve_onchain(self) -> tuple[int, bool]:
+        """Journal new on-chain requests naming this key and fulfill a pipeline of them.
+        Returns (how many were new, whether any were processed)."""
+        new = self.node.poll()
+        entries = self.journal.entries(J.NEW)[: self.node.options.pipeline]
+        if entries:
+            self.node.process(entries)
+        return new, bool(entries)
+
+    def answer_challenges(self) -> None:
+        if self.node.disputes is not None:
+            self.node.disputes.check()
 
     def recover(self) -> None:
         """Settle what a previous run left: single records, journaled commits, assigned

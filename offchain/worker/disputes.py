@@ -1,5 +1,6 @@
 """A running worker answers challenges to its records by itself (design.md "Disputes"), and
-the reveals of every descent into a trace it posted (design.md "The descent").
+the reveals of every descent into a trace it posted (design.md "The descent"); and output
+challenges (design.md "The output dispute") with the hidden activations of the revealed input.
 
 Each round the worker looks for ``DisputeOpened`` events naming its key, and for every
 dispute still OPEN before its deadline it builds the honest trace of the revealed query (the
@@ -21,6 +22,7 @@ from typing import Any
 
 from offchain.attribution.trace import AttributionModel, Trace
 from offchain.dispute.game import answer_reveals, respond
+from offchain.dispute.output import respond_output
 from offchain.protocol import ZERO_ADDRESS, DisputeState
 from offchain.registry import Attestia
 
@@ -47,6 +49,7 @@ class DisputeResponder:
         self._failed: dict[bytes, str] = {}  # last failure logged per challenge
         self._models: dict[bytes, AttributionModel] = {}
         self._traces: dict[bytes, Trace] = {}  # answered challenge -> the trace posted
+        self._outputs: set[bytes] = set()  # keys of _due that are output dispute ids
 
     def check(self) -> int:
         """Answer every open challenge seen since the last round, and retry the ones whose
@@ -54,15 +57,22 @@ class DisputeResponder:
         latest = int(self.attestia.chain.w3.eth.block_number)
         if latest > self.cursor:
             opened = self.attestia.slasher.opened(self.cursor + 1, latest, worker=self.signer)
+            outputs = self.attestia.slasher.outputs_opened(self.cursor + 1, latest,
+                                                           worker=self.signer)
             self.cursor = latest
             now = time.monotonic()
             for event in opened:
                 if event.request_id not in self.answered:
                     self._due.setdefault(event.request_id, now)
+            for output in outputs:
+                if output.dispute_id not in self.answered:
+                    self._outputs.add(output.dispute_id)
+                    self._due.setdefault(output.dispute_id, now)
         now = time.monotonic()
         answered = 0
         for request_id in [r for r, at in self._due.items() if at <= now]:
-            if self._try(request_id):
+            answer = self._answer_output if request_id in self._outputs else self._answer
+            if self._try(request_id, answer):
                 answered += 1
         for request_id in list(self._traces):
             self._reveal(request_id)
@@ -89,11 +99,11 @@ class DisputeResponder:
             log.info("revealed %d node set(s) of the trace of record 0x%s", sent,
                      request_id.hex())
 
-    def _try(self, request_id: bytes) -> bool:
+    def _try(self, request_id: bytes, answer: Any) -> bool:
         """One try at one challenge (True if it was answered now); its failure is its own:
         one line, retried later."""
         try:
-            outcome = self._answer(request_id)
+            outcome = answer(request_id)
         except Exception as exc:  # noqa: BLE001 - one challenge never stops the others
             why = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
             if self._failed.get(request_id) != why:  # the same failure again: said already
@@ -148,4 +158,32 @@ class DisputeResponder:
         self._traces[request_id] = trace
         log.info("answered the challenge to record %s with its trace (published in %s)", rid,
                  self.publish_dir)
+        return _ANSWERED
+
+    def _answer_output(self, dispute_id: bytes) -> str:
+        """Answer an output challenge with the honest hidden layers of its revealed input (the
+        OutputDisputeOpened event carries the quantised input); as :meth:`_answer`."""
+        dispute = self.attestia.slasher.output_dispute(dispute_id)
+        did = "0x" + dispute_id.hex()
+        if dispute.state == DisputeState.RESPONDED and dispute.round == 0 \
+                and dispute.defender != ZERO_ADDRESS:
+            return _LATER  # defended by a third party: answer if its response is disproven
+        if dispute.state != DisputeState.OPEN:
+            return _DONE
+        now = int(self.attestia.chain.w3.eth.get_block("latest")["timestamp"])
+        if now > dispute.deadline:
+            log.error("the output challenge %s was not answered by its deadline %d: it can no "
+                      "longer be answered", did, dispute.deadline)
+            return _DONE
+        engine = self.engines.get(dispute.modelId)
+        if engine is None:
+            if self._failed.get(dispute_id) != _NOT_SERVED:
+                log.error("output challenge %s to a record of model 0x%s, which this worker "
+                          "does not serve now: start it with that model's package before %d "
+                          "or lose the stake", did, dispute.modelId.hex(), dispute.deadline)
+            self._failed[dispute_id] = _NOT_SERVED
+            return _LATER
+        respond_output(self.attestia, engine.package.network, dispute_id, account=self.operator)
+        log.info("answered the output challenge %s (record 0x%s) with its hidden activations",
+                 did, dispute.recordId.hex())
         return _ANSWERED

@@ -281,11 +281,12 @@ class Journal:
         now = time.time()
         added = 0
         with self.transaction() as db:
-            for request_id, model_id, request in requests:
-                added += db.execute(
+            if requests:  # one statement for the file (rowcount: the rows inserted)
+                added += db.executemany(
                     "INSERT OR IGNORE INTO offchain_requests(request_id, file, model_id, state,"
                     " request, received_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?)",
-                    (request_id, name, model_id, PENDING, json.dumps(request), now, now),
+                    [(request_id, name, model_id, PENDING, json.dumps(request), now, now)
+                     for request_id, model_id, request in requests],
                 ).rowcount
             for request_id, model_id, request, reason in rejected:
                 added += db.execute(

@@ -306,13 +306,17 @@ class WorkerNode:
 
     # -- one round --------------------------------------------------------------------------
     def process(self, entries: list[J.JournalEntry]) -> None:
+        # One round trip each for the round's state reads and for its dry runs (JSON-RPC
+        # batches): all run on the same state, since nothing of the round is sent before.
+        open_now = [entry for entry, state in zip(
+            entries, self.sender.call_many([self._state_call(e) for e in entries]),
+            strict=True) if self._still_open(entry, state)]
+        items = [item for item in map(self._prepare_or_reject, open_now) if item is not None]
         prepared: list[Prepared] = []
-        for entry in entries:
-            if not self._still_open(entry):
-                continue
-            item = self._prepare_or_reject(entry)
-            if item is not None:
-                prepared.append(item)
+        for item, error in zip(items, self._simulate_many(items), strict=True):
+            checked = item if error is None or item.rejected else self._refused(item, error)
+            if checked is not None:
+                prepared.append(checked)
         if not prepared:
             return
         # Journal every signed transaction before any is broadcast.
@@ -332,10 +336,10 @@ class WorkerNode:
                 )
                 signed.append((item, tx_hash, raw))
         crash_point("after-journal")
-        for index, (_, tx_hash, raw) in enumerate(signed):
-            self.sender.broadcast(tx_hash, raw)
-            if index == len(signed) // 2:
-                crash_point("mid-broadcast")
+        half = len(signed) // 2 + 1
+        self.sender.broadcast_many([(tx_hash, raw) for _, tx_hash, raw in signed[:half]])
+        crash_point("mid-broadcast")
+        self.sender.broadcast_many([(tx_hash, raw) for _, tx_hash, raw in signed[half:]])
         with self.journal.transaction():
             for item, _, _ in signed:
                 state = J.REJECT_SENT if item.rejected else J.SENT
@@ -344,13 +348,14 @@ class WorkerNode:
         self._confirm(self.journal.entries(J.SENT, J.REJECT_SENT, J.SIGNED, J.REJECT_SIGNED))
 
     def _prepare_or_reject(self, entry: J.JournalEntry) -> Prepared | None:
-        """The transaction this request gets: its record, or (when anything about this one
-        request fails: payload, input, model, attribution, witness, proof, or the record's
-        dry run) its rejection with the reason, which refunds the requester. Only a lost chain
-        connection escapes: one request never stops the worker."""
+        """The transaction this request gets: its record (dry-run by the caller:
+        :meth:`_refused` when it would revert), or (when anything about this one request
+        fails: payload, input, model, attribution, witness, proof) its rejection with the
+        reason, which refunds the requester. Only a lost chain connection escapes: one
+        request never stops the worker."""
         short = entry.request_id[:10]
         try:
-            item = self._prepare(entry)
+            return self._prepare(entry)
         except Rejection as exc:
             return self._reject(entry, str(exc))
         except ChainError:
@@ -358,19 +363,40 @@ class WorkerNode:
         except Exception as exc:  # a bug or an input nobody foresaw: this request only
             log.exception("preparing %s failed", short)
             return self._reject(entry, f"worker error: {type(exc).__name__}: {exc}")
-        error = self._simulate(item)
-        if error is None:
-            return item
+
+    def _refused(self, item: Prepared, error: str) -> Prepared | None:
+        """A record whose dry run reverted: skipped if its request is no longer open, else
+        the request is rejected with the reason."""
+        entry = item.entry
         if not self._still_open_quiet(entry):
             self.journal.update(entry.request_id, J.SKIPPED,
                                 reason=f"no longer open: not sent: {error}")
             self.stats.skipped += 1
-            log.info("skipped %s: no longer open: %s", short, error)
+            log.info("skipped %s: no longer open: %s", entry.request_id[:10], error)
             return None
         return self._reject(entry, f"record refused: {error}")
 
-    def _still_open(self, entry: J.JournalEntry) -> bool:
-        state = self.registry.request_state(_request_id(entry))
+    def _simulate_many(self, items: list[Prepared]) -> list[str | None]:
+        """:meth:`_simulate` of many items in one round trip (rejections were dry-run when
+        they were made: None for them)."""
+        if not self.options.simulate:
+            return [None] * len(items)
+        records = [item for item in items if not item.rejected]
+        errors = iter(self.sender.simulate_many([item.call for item in records]))
+        out: list[str | None] = []
+        for item in items:
+            error = None if item.rejected else next(errors)
+            out.append(None if error is None else str(error))
+        return out
+
+    def _state_call(self, entry: J.JournalEntry) -> Call:
+        return self.registry.request_state_call(_request_id(entry))
+
+    def _still_open(self, entry: J.JournalEntry, state: bytes | None = None) -> bool:
+        """Whether the request is still open (``state``: its requestState, read already);
+        if not, it is journaled as skipped with the reason."""
+        if state is None:
+            state = self.registry.request_state(_request_id(entry))
         if state == Request.from_json(entry.request).hash:
             return True
         reason = {ZERO32: "unknown request", REQUEST_CANCELLED: "cancelled",
@@ -553,9 +579,9 @@ class WorkerNode:
             self._confirm_each(entries)
 
     def _confirm_each(self, entries: list[J.JournalEntry]) -> None:
-        for entry in entries:
+        receipts = self.sender.wait_many([entry.signed_hash for entry in entries], timeout=120)
+        for entry, receipt in zip(entries, receipts, strict=True):
             tx_hash = entry.signed_hash
-            receipt = self.sender.wait(tx_hash, timeout=120)
             rejecting = entry.state in (J.REJECT_SIGNED, J.REJECT_SENT)
             short = entry.request_id[:10]
             self.stats.gas += int(receipt["gasUsed"])

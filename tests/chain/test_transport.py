@@ -41,10 +41,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        method = json.loads(body)["method"]
+        parsed = json.loads(body)
+        method = (f"batch:{parsed[0]['method']}x{len(parsed)}" if isinstance(parsed, list)
+                  else parsed["method"])  # a JSON-RPC batch: "batch:<first method>x<count>"
         self.server.seen.append(method)
-        queue = self.server.faults.get(method, [])
+        queue = self.server.faults.get(method.split("x")[0] if method.startswith("batch:")
+                                       else method, [])
         action = queue.pop(0) if queue else "forward"
+        if action == "no-batches":  # a node that takes no batches: one error object
+            answer = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"no batch"}}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+            return
         if action in ("503", "401"):
             self.send_response(int(action))
             self.send_header("Content-Length", "0")
@@ -188,3 +199,60 @@ def test_a_gas_limit_too_low_is_reported_as_out_of_gas(attestia) -> None:
     with pytest.raises(TransactionReverted, match="withdraw: ran out of gas"):
         sender.transact(starved, simulate=False)  # mined, failed, replayed
     assert w3.eth.get_transaction_count(account.address) == nonce + 1
+
+
+def test_many_calls_sends_and_receipts_are_one_round_trip_each_judged_one_by_one(
+    flaky: FlakyRPC, attestia
+) -> None:
+    """The worker's and the client's rounds: dry runs, state reads, broadcasts and receipts
+    of many transactions go as one JSON-RPC batch each, and each answer is judged alone."""
+    chain = attestia.chain
+    account = dev_account(8)
+    sender = Sender(make_web3(flaky.url), account, chain_id=chain.chain_id,
+                    decoder=chain.decoder)
+    functions = attestia.registry.contract.functions
+    withdraw = Call.of(functions.withdraw(), gas=100_000)
+    starved = Call.of(functions.withdraw(), gas=21_500)
+    pay = Call(to=dev_account(9).address, data=b"", value=1, gas=21_000)
+    # dry runs: a revert by name, a success, running out of gas; one request
+    flaky.seen.clear()
+    reverted, fine, out_of_gas = sender.simulate_many([withdraw, pay, starved])
+    assert reverted is not None and reverted.error == "NothingToWithdraw"
+    assert fine is None
+    assert out_of_gas is not None and "ran out of gas" in str(out_of_gas)
+    assert flaky.seen == ["batch:eth_callx3"]
+    # views: the return data of each, one request
+    flaky.seen.clear()
+    states = sender.call_many([attestia.registry.request_state_call(bytes([i]) * 32)
+                               for i in range(3)])
+    assert states == [b"\0" * 32] * 3
+    assert flaky.seen == ["batch:eth_callx3"]
+    # broadcasts: three transfers and a resend of the first (already known: not an error)
+    nonce = chain.w3.eth.get_transaction_count(account.address)
+    signed = [sender.sign(pay) for _ in range(3)]
+    flaky.seen.clear()
+    sender.broadcast_many([*signed, signed[0]])
+    # the resend is "already known", or "nonce too low" once Anvil mined the first (then
+    # recognised by its hash)
+    assert flaky.seen[0] == "batch:eth_sendRawTransactionx4"
+    assert flaky.seen[1:] in ([], ["eth_getTransactionByHash"])
+    receipts = sender.wait_many([h for h, _ in signed])
+    assert [bytes(r["transactionHash"]) for r in receipts] == [h for h, _ in signed]
+    assert all(r["status"] == 1 for r in receipts)
+    assert chain.w3.eth.get_transaction_count(account.address) == nonce + 3
+    # a refused one (a nonce already used, not by these bytes) raises once all were sent
+    sender._nonce = nonce  # as if another process had sent from this account
+    stale = sender.sign(Call(to=dev_account(9).address, data=b"", value=2, gas=21_000))
+    sender.resync()
+    fresh = sender.sign(pay)
+    with pytest.raises(ChainError, match="nonce too low"):
+        sender.broadcast_many([stale, fresh])
+    assert sender.wait_many([fresh[0]])[0]["status"] == 1  # the good one was sent
+    # a node that takes no batches: the same answers, one request at a time
+    flaky.faults["batch:eth_call"] = ["no-batches"]
+    flaky.seen.clear()
+    assert [r is None for r in sender.simulate_many([withdraw, pay])] == [False, True]
+    assert flaky.seen == ["batch:eth_callx2", "eth_call", "eth_call"]
+    flaky.seen.clear()
+    sender.simulate_many([withdraw, pay])
+    assert flaky.seen == ["eth_call", "eth_call"]  # not asked again

@@ -81,6 +81,7 @@ def test_watch_catches_a_misattribution_and_the_deadline_slashes(
     assert line["status"] == "PASS" and "not challenged" in line["reason"]
 
 
+@pytest.mark.slow
 def test_dispute_bad_input_is_one_line_and_sends_nothing(attestia, served_model, settings,
                                                          demo_package_dir, tmp_path) -> None:
     home = cli_home(settings, tmp_path / "home")
@@ -107,6 +108,7 @@ def test_dispute_bad_input_is_one_line_and_sends_nothing(attestia, served_model,
     assert w3.eth.get_transaction_count(dev_account(CLIENT).address) == nonce
 
 
+@pytest.mark.slow
 def test_frivolous_challenge_by_hand_respond_prove_resolve(
         attestia, served_model, demo_package, demo_package_dir, settings, tmp_path) -> None:
     """open --force on an honest record, the operator answers with `dispute respond` (no

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from offchain.chain.accounts import dev_account
 from offchain.config import REPO_ROOT
 from offchain.request.heartbeat import STALE_AFTER, Heartbeat, fresh_heartbeats
@@ -74,6 +76,7 @@ def test_no_live_worker_nothing_is_paid(project_home: Path, anvil, chain,
     assert [(w["signer"], w["live"]) for w in listed] == [(idle, False)]
 
 
+@pytest.mark.slow
 def test_infer_picks_the_running_worker_over_a_newer_idle_one(
     project_home: Path, anvil, chain, demo_package_dir: Path
 ) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from offchain.chain.accounts import dev_account
 from offchain.protocol import model_id
 from tests.cli.test_cli_errors import assert_one_line_error, run
@@ -20,6 +22,7 @@ def cli(home: Path, anvil, *args: str):
     return run(list(args), home, ATTESTIA_RPC_URL=anvil.url)
 
 
+@pytest.mark.slow
 def test_register_prints_records_and_refuses_other_parameters(
     project_home: Path, anvil, chain, demo_package, demo_package_dir: Path
 ) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from offchain.chain.accounts import dev_account
 from tests.cli.test_cli_errors import assert_one_line_error, run
 
@@ -50,6 +52,7 @@ def test_version() -> None:
     assert _ok(result).strip() == f"attestia {__version__}"
 
 
+@pytest.mark.slow
 def test_withdraw_and_worker_stake(
     project_home: Path, anvil, chain, demo_package_dir: Path
 ) -> None:
@@ -116,6 +119,7 @@ def test_withdraw_and_worker_stake(
     assert worker is not None and worker.stake == 0
 
 
+@pytest.mark.slow
 def test_model_deprecate_and_revoke(
     project_home: Path, anvil, chain, demo_package_dir: Path
 ) -> None:
@@ -138,6 +142,7 @@ def test_model_deprecate_and_revoke(
     assert model is not None and model.revokedAt
 
 
+@pytest.mark.slow
 def test_cancel_root_and_measurements(
     project_home: Path, anvil, chain, demo_package_dir: Path, tmp_path: Path
 ) -> None:

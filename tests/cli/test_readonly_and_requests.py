@@ -264,7 +264,8 @@ def test_deploy_check_from_a_stranger_home(world: World, tmp_path: Path) -> None
     assert bad.returncode == 1, bad.stdout + bad.stderr
     fail = [line for line in bad.stdout.splitlines() if line.startswith("FAIL")]
     assert len(fail) == 1 and "Slasher" in fail[0] and "code size" in fail[0], bad.stdout
-    assert "1 of 4 contract(s) do not match the build" in bad.stdout
+    # the deployment file also names OutputDisputes (the registry alone does not lead to it)
+    assert "1 of 5 contract(s) do not match the build" in bad.stdout
 
 
 # -- model list, worker list ----------------------------------------------------------------
@@ -329,6 +330,7 @@ def test_light_reads_answer_what_web3_answers(world: World) -> None:
     from offchain.admin import measurements
     from offchain.attribution.onchain import all_recorded, recorded_attribution
     from offchain.dispute.game import recorded as dispute_record
+    from offchain.protocol import output_dispute_id
     from offchain.request.market import list_models, list_workers
     from offchain.request.status import list_requests, request_status
     from offchain.rewards.chain import status as ledger_status
@@ -357,6 +359,8 @@ def test_light_reads_answer_what_web3_answers(world: World) -> None:
         "funding": lambda a: a.distributor.funding(),
         "roots": lambda a: a.distributor.roots_proposed(),
         "dispute": lambda a: a.slasher.dispute(rid), "opened": lambda a: a.slasher.opened(),
+        "output dispute": lambda a: a.slasher.output_dispute(output_dispute_id(rid)),
+        "outputs opened": lambda a: (a.slasher.outputs_opened(), a.slasher.outputs_resolved()),
         "revealed": lambda a: a.slasher.revealed_input(rid),
         "block": lambda a: {k: a.chain.w3.eth.get_block(record.meta.block)[k]
                             for k in ("number", "timestamp", "hash")},
@@ -466,7 +470,10 @@ def test_request_wait_timeout_is_the_commands_wall_time(world: World) -> None:
                ATTESTIA_RPC_URL=world.url)
     elapsed = time.monotonic() - started
     assert done.returncode != 0 and "got no record within 3 s" in done.stderr, done.stderr
-    assert 3.0 <= elapsed < max(3.0, one_read) + 1.5, (elapsed, one_read)
+    # the allowance grows with the machine's load (measured by the reads): under load 15 the
+    # wait's own start-up took 2 s longer than either read; the bug this guards against took
+    # 12 s for a 3 s timeout on a quiet machine
+    assert 3.0 <= elapsed < max(3.0, one_read) + max(1.5, one_read), (elapsed, one_read)
 
 
 def test_wait_request_counts_from_the_given_start(world: World) -> None:

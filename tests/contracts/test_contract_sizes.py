@@ -32,7 +32,7 @@ def _artifacts() -> dict[str, Artifact]:
 
 def test_the_contracts_measured_are_the_deployed_ones() -> None:
     assert set(DEPLOYED) == {"RewardDistributor", "InferenceRegistry", "Slasher",
-                             "RegistryLens", "RegistryViews", "DisputeProofs"}
+                             "RegistryLens", "RegistryViews", "DisputeProofs", "OutputDisputes"}
     assert "new RegistryViews()" in (REPO_ROOT / "contracts/InferenceRegistry.sol").read_text()
     assert "new DisputeProofs(" in (REPO_ROOT / "contracts/Slasher.sol").read_text()
 

@@ -58,12 +58,12 @@ def test_zero_addresses_are_refused_when_wiring(h: Harness) -> None:
     with reverts("ZeroAddress"):
         h.send(fresh.functions.setSlasher(ZERO_ADDRESS), ADMIN)
     with reverts("ZeroAddress"):
-        h.deploy("Slasher", ZERO_ADDRESS, ADMIN.address, BOND, WINDOW)
+        h.deploy_slasher(ZERO_ADDRESS, ADMIN.address, BOND, WINDOW)
     with reverts("ZeroAddress"):
-        h.deploy("Slasher", fresh.address, ZERO_ADDRESS, BOND, WINDOW)
+        h.deploy_slasher(fresh.address, ZERO_ADDRESS, BOND, WINDOW)
     with reverts("ZeroAddress"):
         h.deploy("RegistryLens", ZERO_ADDRESS)
-    slasher = h.deploy("Slasher", fresh.address, OUTSIDER.address, BOND, WINDOW)
+    slasher = h.deploy_slasher(fresh.address, OUTSIDER.address, BOND, WINDOW)
     receipt = h.send(fresh.functions.setSlasher(slasher.address), ADMIN)
     (event,) = h.events(fresh, "SlasherSet", receipt)
     assert event["slasher"] == slasher.address

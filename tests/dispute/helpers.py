@@ -58,7 +58,7 @@ class Game:
     """A model whose dataRoot is its attribution spec, served by the harness's worker."""
 
     def __init__(self, h: Harness, *, n: int = 10, d: int = 3, c: int = 3, k: int = 3,
-                 seed: int = 7) -> None:
+                 seed: int = 7, content_hash: bytes | None = None) -> None:
         rng = np.random.default_rng(seed)
         self.h = h
         raw = rng.normal(size=(n, d)).astype(np.float32)
@@ -75,7 +75,7 @@ class Game:
                                       IntegerContributors(owners, self.roster), items)
         self.model_id = h.register_model(contributors=self.roster,
                                          data_root=attribution_spec_hash(spec),
-                                         content_hash=secrets.token_bytes(32))
+                                         content_hash=content_hash or secrets.token_bytes(32))
         if h.attestia.registry.worker(WORKER.address) is None:
             self.h.register_worker()
         self.rng = rng

@@ -22,6 +22,7 @@ NOT_FRAUD = "0x" + keccak(text="NotFraud()")[:4].hex()
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(n=st.integers(1, 9), d=st.integers(1, 4), c=st.integers(1, 4), k=st.integers(1, 6),
        seed=st.integers(0, 2**32 - 1))
+@pytest.mark.slow
 def test_every_step_of_an_honest_trace_checks(attestia, tmp_path, n: int, d: int, c: int,
                                               k: int, seed: int) -> None:
     g = Game(Harness(attestia), n=n, d=d, c=min(c, n), k=k, seed=seed)

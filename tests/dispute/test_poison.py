@@ -13,6 +13,7 @@ import json
 import logging
 
 import cbor2
+import pytest
 
 from offchain.attribution.trace import AttributionModel
 from offchain.chain.accounts import dev_account
@@ -31,6 +32,7 @@ def _no_output(reply_key: bytes, output_bytes: bytes) -> bytes:
     return seal(reply_key, cbor2.dumps({"v": PAYLOAD_VERSION}))
 
 
+@pytest.mark.slow
 def test_watch_skips_a_poisoned_result_and_still_challenges_the_lie_after_it(
         attestia, served_model, demo_package, demo_package_dir, settings, tmp_path,
         monkeypatch) -> None:

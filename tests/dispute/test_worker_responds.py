@@ -14,11 +14,10 @@ from offchain.attribution.trace import AttributionModel
 from offchain.chain.accounts import dev_account
 from offchain.config import REPO_ROOT
 from offchain.dispute import game
-from offchain.models.encoding import encode_tensor
 from offchain.protocol import DisputeState
 from offchain.request.client import wait_for_outcomes
 from tests.rewards.helpers import cli_home
-from tests.worker.helpers import CLIENT, make_worker, send_demo_requests
+from tests.worker.helpers import CLIENT, challenge_record, make_worker, send_demo_requests
 
 
 def test_worker_answers_a_challenge_with_the_honest_trace(attestia, served_model,
@@ -28,13 +27,7 @@ def test_worker_answers_a_challenge_with_the_honest_trace(attestia, served_model
     (local,) = send_demo_requests(attestia, demo_package, tmp_path, 1,
                                   worker=node.signer.address)
     node.run(until_idle=True)
-    outcome = wait_for_outcomes(attestia, [local], timeout=5)[local.request_id]
-    assert outcome.output is not None
-    rid = local.request_id
-    game.open_challenge(attestia, outcome.inference, local.input_bytes, local.salt,
-                        encode_tensor(outcome.output), demo_package.attribution_spec(),
-                        account=dev_account(CLIENT))
-    assert attestia.slasher.dispute(rid).state == DisputeState.OPEN
+    rid = challenge_record(attestia, demo_package, local)
     node.run(until_idle=True)  # one round: the worker sees the challenge and answers it
     dispute = attestia.slasher.dispute(rid)
     assert dispute.state == DisputeState.RESPONDED and dispute.n == 489
@@ -84,14 +77,10 @@ def test_a_batch_mode_worker_process_answers_a_frivolous_challenge_and_keeps_its
                   worker, log_path)
         (local,) = send_demo_requests(attestia, demo_package, tmp_path, 1,
                                       worker=operator.address)
-        outcome = wait_for_outcomes(attestia, [local], timeout=60)[local.request_id]
-        assert outcome.output is not None
+        wait_for_outcomes(attestia, [local], timeout=60)
         stake = attestia.registry.worker(operator.address).stake
         credited = attestia.slasher.balance(operator.address)
-        rid = local.request_id
-        game.open_challenge(attestia, outcome.inference, local.input_bytes, local.salt,
-                            encode_tensor(outcome.output), demo_package.attribution_spec(),
-                            account=dev_account(CLIENT))
+        rid = challenge_record(attestia, demo_package, local)
         _wait_for(lambda: attestia.slasher.dispute(rid).state == DisputeState.RESPONDED, worker,
                   log_path)
     finally:

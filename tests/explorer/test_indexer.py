@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
 from offchain.chain.connection import make_web3
@@ -148,6 +149,7 @@ def test_reorg_deeper_than_one_block_is_rolled_back_and_replayed(explorer_flow: 
     _assert_matches_chain(flow, engine)
 
 
+@pytest.mark.slow
 def test_indexer_killed_mid_window_resumes_without_loss_or_duplicates(explorer_flow: Flow,
                                                                      db_url: str) -> None:
     flow, market = explorer_flow, explorer_flow.market

@@ -9,6 +9,7 @@ import {IWorkerRegistry} from "../../contracts/interfaces/IWorkerRegistry.sol";
 import {ISlasher} from "../../contracts/interfaces/ISlasher.sol";
 import {InferenceRegistry} from "../../contracts/InferenceRegistry.sol";
 import {Slasher} from "../../contracts/Slasher.sol";
+import {OutputDisputes} from "../../contracts/OutputDisputes.sol";
 import {
     Share,
     Inference,
@@ -317,8 +318,9 @@ contract SlasherTest is Fixture {
         vm.prank(relayer);
         (bool ok,) = address(slasher).call{value: 1 ether}("");
         assertTrue(!ok, "stranger's ETH accepted");
+        // The Slasher's own base constructor refuses it (its OutputDisputes would too, first).
         vm.expectRevert(ZeroAddress.selector);
-        Attestia.deploySlasher(registry, address(0));
+        new Slasher(registry, address(0), Attestia.DISPUTE_BOND, Attestia.RESPONSE_WINDOW, OutputDisputes(address(0)));
     }
 
     // ------------------------------------------------------------------ stake vs challenge window

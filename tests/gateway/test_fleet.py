@@ -1,6 +1,7 @@
 """The fleet as operators run it, in real processes: a gateway SIGKILLed and restarted loses
 nothing it accepted; three workers on one PostgreSQL queue, SIGKILLed at random under load,
-put every accepted request in exactly one committed leaf."""
+put every accepted request in exactly one committed leaf, and every on-chain request naming
+the fleet's key in exactly one record."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from offchain.request.gateway import GatewayClient, GatewayError, read_message, 
 from tests.explorer.conftest import postgres_server  # noqa: F401 - the indexer's fixture
 from tests.explorer.helpers import new_postgres_database
 from tests.gateway.helpers import CLIENT, fleet_node, queue_worker, rows, sealed_body
+from tests.worker.helpers import send_demo_requests
 
 
 def _env(settings) -> dict[str, str]:
@@ -119,6 +121,11 @@ def _committed_leaves(attestia) -> Counter[str]:
     return seen
 
 
+def _recorded(attestia) -> Counter[str]:
+    """Every on-chain record's request id (duplicates counted)."""
+    return Counter("0x" + e.request_id.hex() for e in attestia.registry.recorded(0))
+
+
 def _leases(queue: Queue) -> list:
     """Who holds what right now: leased requests and open batches (owner as lease_owner)."""
     from sqlalchemy import select
@@ -133,7 +140,7 @@ def _leases(queue: Queue) -> list:
 
 @pytest.mark.slow
 def test_kill_loop_fleet_of_three_on_postgresql_records_every_request_exactly_once(
-        attestia, settings, served_model, demo_package_dir: Path, tmp_path: Path,
+        attestia, settings, served_model, demo_package, demo_package_dir: Path, tmp_path: Path,
         postgres_server: str) -> None:  # noqa: F811 - the fixture imported above
     from tests.gateway.helpers import gateway_of, served
 
@@ -156,16 +163,21 @@ def test_kill_loop_fleet_of_three_on_postgresql_records_every_request_exactly_on
     gateway = gateway_of(attestia, queue, served_model.model_id)
     gateway.check_ready()
     accepted: list[str] = []
+    onchain: list[str] = []
+    signer = gateway.signer.address
     kills = 0
     rng = random.Random(20)
     try:
         with served(gateway) as url:
             def load() -> None:
-                for raw in rows(72):
+                for i, raw in enumerate(rows(72)):
                     body = sealed_body(attestia, served_model.model_id, raw)[0]
                     status, _ = GatewayClient(url).submit(body)
                     assert status == 202
                     accepted.append("0x" + body.request_id.hex())
+                    if i % 12 == 5:  # on-chain requests naming the fleet's key, meanwhile
+                        onchain.extend("0x" + r.request_id.hex() for r in send_demo_requests(
+                            attestia, demo_package, tmp_path, 1, worker=signer, offset=i))
                     time.sleep(0.1)
 
             def busy() -> list[str]:
@@ -190,10 +202,14 @@ def test_kill_loop_fleet_of_three_on_postgresql_records_every_request_exactly_on
 
             def settled() -> bool:
                 counts = queue.counts()
-                return counts.get(S.COMMITTED, 0) == len(accepted)
+                return counts.get(S.COMMITTED, 0) == len(accepted) and set(onchain) <= set(
+                    _recorded(attestia))
 
-            _wait_for(settled, 180, f"every request committed (queue {queue.counts()})")
-        assert len(accepted) == 72 and kills >= 3
+            _wait_for(settled, 180, f"every request committed (queue {queue.counts()}) and "
+                                    f"recorded")
+        assert len(accepted) == 72 and kills >= 3 and len(onchain) == 6
+        recorded = _recorded(attestia)
+        assert set(recorded) == set(onchain) and max(recorded.values()) == 1
         leaves = _committed_leaves(attestia)
         assert set(leaves) == set(accepted), set(accepted) ^ set(leaves)
         assert max(leaves.values()) == 1, [k for k, n in leaves.items() if n > 1]

@@ -40,6 +40,7 @@ def _cli(home: Path, anvil, *args: str) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL)
 
 
+@pytest.mark.slow
 def test_zk_setup_json_is_clean_and_ezkl_output_goes_to_its_log(
     project_home: Path, anvil, chain, demo_package_dir: Path, tmp_path: Path
 ) -> None:

@@ -197,6 +197,7 @@ def test_a_short_count_batch_is_quarantined_and_everyone_else_claims(attestia, t
     assert check.ok and [b.batch.batch_id for b in check.quarantined] == [bad.batch_id]
 
 
+@pytest.mark.slow
 def test_an_unreadable_batch_is_quarantined_then_settled_once_readable(
     attestia, settings, tmp_path
 ) -> None:

@@ -4,6 +4,7 @@ same answers as the straightforward ones. No chain."""
 from __future__ import annotations
 
 import os
+import random
 
 import pytest
 from eth_utils import to_checksum_address
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from bench.settlement import measure
 from offchain import merkle
-from offchain.ids import checksum_address
+from offchain.ids import checksum_address, checksum_addresses
 from offchain.merkle import StandardMerkleTree, verify_proof
 from offchain.protocol import CLAIM_LEAF_TYPES
 from offchain.rewards.settlement import PoolShare, build_tree, cumulative_rewards, proof_for
@@ -79,3 +80,50 @@ def test_the_settlement_bench_measures_a_small_run() -> None:
     assert result["records"] == 3  # 1,024 shares per record
     assert result["proofHashes"] in (11, 12)  # ceil(log2 3000) = 12; sorted tree, unbalanced
     assert result["dumpBytes"] > 3_000 * 42
+
+
+def _reference_cumulative(records: list[PoolShare], through: int) -> dict[str, int]:
+    """Share by share, each account checksummed with eth_utils (the straightforward form)."""
+    totals: dict[str, int] = {}
+    for record in records:
+        if record.epoch <= through:
+            for account, bps in record.shares:
+                key = to_checksum_address(account)
+                totals[key] = totals.get(key, 0) + record.pool * bps // 10_000
+    return {account: amount for account, amount in sorted(totals.items()) if amount > 0}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_cumulative_rewards_equal_the_reference_on_random_records(seed: int) -> None:
+    """The bulk path (summed per spelling, checksummed at once, spellings merged) gives the
+    share-by-share totals: accounts spelled in several cases, zero shares, pools of any size,
+    epochs after the cut left out; and the tree built from them is the reference tree."""
+    rng = random.Random(seed)
+    accounts = ["0x" + rng.randbytes(20).hex() for _ in range(rng.choice([1, 30, 300]))]
+    records = []
+    for _ in range(rng.randrange(1, 40)):
+        group = rng.sample(accounts, rng.randrange(1, len(accounts) + 1))
+        spelled = [rng.choice([a, a.upper().replace("0X", "0x"), to_checksum_address(a),
+                               a[2:]]) for a in group]
+        shares = tuple((a, rng.choice([0, 1, rng.randrange(10_001)])) for a in spelled)
+        records.append(PoolShare(epoch=rng.randrange(1, 4), pool=rng.getrandbits(
+            rng.choice([10, 70, 128])), shares=shares))
+    for through in (1, 2, 3):
+        expected = _reference_cumulative(records, through)
+        got = cumulative_rewards(records, through)
+        assert list(got.items()) == list(expected.items())
+        if expected:
+            assert build_tree(got).root == StandardMerkleTree.of(
+                [[a, v] for a, v in expected.items()], CLAIM_LEAF_TYPES,
+            ).root
+
+
+def test_checksum_addresses_in_bulk_equal_one_at_a_time() -> None:
+    rng = random.Random(3)
+    raw = [rng.randbytes(20).hex() for _ in range(500)]
+    spelled = [rng.choice(["0x" + r, "0X" + r, r.upper(), "0x" + r.upper()]) for r in raw]
+    assert checksum_addresses(spelled) == [checksum_address(a) for a in spelled]
+    assert checksum_addresses([]) == []
+    for bad in ("0x" + "a" * 38 + " a", "0x" + "g" * 40, "0x" + "a" * 39, "0x0x" + "a" * 38):
+        with pytest.raises(ValueError, match="not a 20-byte hex address"):
+            checksum_addresses([*spelled[:3], bad])

@@ -36,7 +36,7 @@ def test_parse_addresses_keeps_only_name_address_lines_in_order():
 
 def test_the_plan_deploys_slasher_and_lens_after_the_registry():
     assert ape_check.plan_names() == [
-        "RewardDistributor", "InferenceRegistry", "Slasher", "RegistryLens"]
+        "RewardDistributor", "InferenceRegistry", "OutputDisputes", "Slasher", "RegistryLens"]
 
 
 def test_deployed_names_must_equal_plan_in_order():

@@ -177,5 +177,5 @@ def test_a_fraud_proof_without_its_commitment_is_refused(h: Harness, tmp_path) -
 
 def test_the_response_window_leaves_room_for_a_commitment_and_its_reveal(h: Harness) -> None:
     with reverts("ResponseWindowTooShort", MIN_RESPONSE_WINDOW, MIN_RESPONSE_WINDOW - 1):
-        h.deploy("Slasher", h.registry.address, ADMIN.address, 10**15, MIN_RESPONSE_WINDOW - 1)
-    h.deploy("Slasher", h.registry.address, ADMIN.address, 10**15, MIN_RESPONSE_WINDOW)
+        h.deploy_slasher(h.registry.address, ADMIN.address, 10**15, MIN_RESPONSE_WINDOW - 1)
+    h.deploy_slasher(h.registry.address, ADMIN.address, 10**15, MIN_RESPONSE_WINDOW)

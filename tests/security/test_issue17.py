@@ -217,10 +217,10 @@ def test_attack4_constructors_refuse_windows_without_a_margin(h: Harness) -> Non
     reg_args[3] = old_tightest
     registry = h.deploy("InferenceRegistry", *reg_args)  # the registry alone accepts it
     with reverts("ResponseWindowTooLong", p.unbonding_delay, old_tightest):
-        h.deploy("Slasher", registry.address, ADMIN.address, p.dispute_bond, p.response_window)
+        h.deploy_slasher(registry.address, ADMIN.address, p.dispute_bond, p.response_window)
     reg_args[3] = p.unbonding_delay
     registry = h.deploy("InferenceRegistry", *reg_args)
-    slasher = h.deploy("Slasher", registry.address, ADMIN.address, p.dispute_bond,
+    slasher = h.deploy_slasher(registry.address, ADMIN.address, p.dispute_bond,
                        p.response_window)
     assert slasher.functions.responseWindow().call() == p.response_window
 

@@ -14,6 +14,7 @@ from dataclasses import astuple
 from fractions import Fraction
 
 import numpy as np
+import pytest
 from eth_abi import encode
 
 from offchain.attribution import ContributorMap, KnnShapley
@@ -178,3 +179,31 @@ def test_build_batch_rejects_a_request_whose_list_pays_outside_the_roster(demo_p
     assert all(f"pays {missing}" in reason for _, reason in built.rejected)
     assert len(built.records) == len(parsed) - len(paying)
     assert all(s.account != missing for shares in built.shares for s in shares)
+
+
+def test_build_batch_rejects_inputs_that_overflow_once_standardised(demo_package) -> None:
+    """The overflow check runs over the whole batch at once: exactly the rows whose
+    standardised form leaves float32 are rejected, with the reason a single request gets;
+    the others are built as if alone."""
+    from offchain.models.errors import EncodingError
+    from offchain.worker.batching import decode_request
+
+    engine = InferenceEngine(demo_package, model_id(WORKER, demo_package.content_hash))
+    rng = np.random.default_rng(3)
+    raws = [rng.standard_normal((1, 30)).astype(np.float32) for _ in range(20)]
+    narrow = int(np.argmin(demo_package.manifest.preprocessing.std))  # std < 1: x/std grows
+    for i in (3, 11, 12):
+        raws[i][0, narrow] = np.finfo(np.float32).max
+    parsed = [(r["requestId"], parse_request(r)) for r in (
+        offchain_request(engine.model_id, encode_tensor(raw), fee=7, requester=WORKER)
+        for raw in raws)]
+    built = build_batch(engine, parsed, worker=WORKER, timestamp=5)
+    keys = [key for key, _ in parsed]
+    assert built.rejected == [(keys[i], "bad input: the standardised input overflows float32")
+                              for i in (3, 11, 12)]
+    assert built.request_ids == [k for i, k in enumerate(keys) if i not in (3, 11, 12)]
+    alone = build_batch(engine, [p for i, p in enumerate(parsed) if i not in (3, 11, 12)],
+                        worker=WORKER, timestamp=5)
+    assert built.records == alone.records
+    with pytest.raises(EncodingError, match="overflows float32"):  # one request alone
+        decode_request(engine, parsed[3][1])

@@ -141,7 +141,12 @@ def test_a_connection_lost_mid_broadcast_resumes_with_the_journaled_bytes(
                                  "attempt(s): ConnectionError")
         return real(tx_hash, raw)
 
+    def flaky_many(signed: list[tuple[bytes, bytes]]) -> None:  # a round's batch, in order
+        for tx_hash, raw in signed:
+            flaky(tx_hash, raw)
+
     monkeypatch.setattr(node.sender, "broadcast", flaky)
+    monkeypatch.setattr(node.sender, "broadcast_many", flaky_many)
     stats = node.run(until_idle=True)
     assert stats.recorded == 3 and stats.failed == 0
     assert node.journal.counts() == {J.DONE: 3}

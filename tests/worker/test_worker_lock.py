@@ -126,6 +126,7 @@ def _wait_for_line(proc: subprocess.Popen, log_path: Path, text: str) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_a_second_worker_on_the_same_key_refuses_until_the_first_is_killed(
     attestia, served_model, settings, demo_package_dir, tmp_path
 ) -> None:

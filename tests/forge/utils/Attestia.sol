@@ -13,6 +13,7 @@ import {
 } from "../../../contracts/Common.sol";
 import {InferenceRegistry} from "../../../contracts/InferenceRegistry.sol";
 import {Slasher} from "../../../contracts/Slasher.sol";
+import {OutputDisputes} from "../../../contracts/OutputDisputes.sol";
 
 /// @notice Test helpers shared by the fuzz tests and the invariant handler: deployment
 ///         parameters, attribution lists, records, fee split, signatures.
@@ -50,7 +51,8 @@ library Attestia {
 
     /// @dev The Slasher (equivocation and attribution disputes) with the test parameters.
     function deploySlasher(InferenceRegistry registry, address treasury) internal returns (Slasher) {
-        return new Slasher(registry, treasury, DISPUTE_BOND, RESPONSE_WINDOW);
+        OutputDisputes outputs = new OutputDisputes(registry, treasury, DISPUTE_BOND, RESPONSE_WINDOW);
+        return new Slasher(registry, treasury, DISPUTE_BOND, RESPONSE_WINDOW, outputs);
     }
 
     /// @dev The salt of every test reporter's commitment.
