@@ -1,7 +1,8 @@
 """Benchmark the explorer: indexing throughput and API latency; prints one JSON object.
 
     .venv/bin/python bench/explorer.py [--records 10000] [--requests 400] [--clients 20]
-                                       [--workers 1,2] [--no-postgres]
+                                       [--workers 1,2] [--pages record_page,...]
+                                       [--no-postgres]
 
 Starts its own Anvil (temporary data dir, free port), deploys, registers a model with a
 5-contributor roster and a worker key, then writes ``--records`` single records fast:
@@ -307,7 +308,8 @@ class Served:
 
 
 def measure(attestia: Attestia, url: str, ids: list[str], requests_n: int, home: Path,
-            clients: int, workers: list[int]) -> dict[str, Any]:
+            clients: int, workers: list[int], pages: tuple[str, ...] = PAGE_TYPES
+            ) -> dict[str, Any]:
     from offchain.indexer import Indexer, open_engine
 
     engine = open_engine(url)
@@ -324,7 +326,7 @@ def measure(attestia: Attestia, url: str, ids: list[str], requests_n: int, home:
         served: dict[str, Any] = {"clients": clients}
         with Served(home, attestia.chain.url, url, n) as server:
             load(server.base, "record_page", ids, clients, 2)  # warm-up: imports, pools
-            for kind in PAGE_TYPES:
+            for kind in pages:
                 served[kind] = load(server.base, kind, ids, clients, per_client)
                 say(f"workers={n} {kind}: {served[kind]}")
         out[f"workers_{n}"] = served
@@ -363,8 +365,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--workers", default="1,2",
                         help="server processes (attestia explorer --workers), comma-separated")
+    parser.add_argument("--pages", default=",".join(PAGE_TYPES),
+                        help=f"page types to measure, comma-separated (default: all of "
+                        f"{', '.join(PAGE_TYPES)})")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
+    pages = tuple(p.strip() for p in args.pages.split(",") if p.strip())
+    if not pages or set(pages) - set(PAGE_TYPES):
+        parser.error(f"--pages must name page types among {', '.join(PAGE_TYPES)}, got "
+                     f"{args.pages!r}")
     try:
         workers = [int(w) for w in args.workers.split(",")]
     except ValueError:
@@ -389,11 +398,11 @@ def main() -> None:
         say(f"{args.records} records on chain in {result['build_chain_s']} s")
         result["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
         result["sqlite"] = measure(attestia, f"sqlite:///{tmp / 'explorer.sqlite'}", ids,
-                                   args.requests, tmp, args.clients, workers)
+                                   args.requests, tmp, args.clients, workers, pages)
         pg = None if args.no_postgres else start_postgres()
         if pg is not None:
             result["postgresql"] = measure(attestia, pg[0], ids, args.requests, tmp,
-                                           args.clients, workers)
+                                           args.clients, workers, pages)
         else:
             result["postgresql"] = "skipped: " + ("--no-postgres" if args.no_postgres else
                                                   f"PostgreSQL 15 not installed ({PG_BIN})")

@@ -15,9 +15,8 @@ from typing import Any
 
 from offchain.errors import ConfigError
 from offchain.registry import Attestia
-from offchain.request.market import model_state
+from offchain.request.market import dead_key_reason, model_state
 from offchain.timefmt import iso_if_set
-from offchain.worker.registration import another_key_advice, dead_key_reason
 
 
 @dataclass(frozen=True)
@@ -86,6 +85,8 @@ def add_stake(attestia: Attestia, signer: str, amount: int, account: Any) -> Sta
     worker = _worker(attestia, signer)
     dead = dead_key_reason(worker)
     if dead is not None:  # the registry would revert WorkerNotActive: say what to do instead
+        from offchain.worker.registration import another_key_advice  # (imports eth-account)
+
         raise ConfigError(f"worker {signer} is {dead}: a key that stopped being active takes "
                           f"no stake and never records again; nothing was sent. To keep "
                           f"serving, {another_key_advice(attestia.chain.is_local_dev)}")

@@ -9,7 +9,8 @@ a bound contract's ``.functions`` / ``.events.Name`` / ``.abi`` / ``.contract``,
 (``offchain.chain.contracts``, ``offchain.chain.events``, ``web3.contract``).
 
 The named exceptions: the layer the clients are built on (``offchain/chain``'s binding, paged
-log reader, calldata of a bound function and custom-error decoding), the bootstrap that deploys
+log reader, calldata of a bound function, custom-error decoding, and the light read path that
+answers the clients' reads without web3), the bootstrap that deploys
 and wires the contracts, the generic log follower that decodes every event of every ABI in one
 ``eth_getLogs`` window, and a bench that deploys a model's own zk verifier (not a contract of
 the deployment). Tests are not scanned: contract tests send what the typed clients refuse, raw,
@@ -34,6 +35,9 @@ EXCEPTIONS = {
     "offchain/chain/connection.py": "decodes custom errors with every artifact's ABI",
     "offchain/chain/deploy.py": "the bootstrap: deploys and wires the contracts",
     "offchain/indexer/follower.py": "the generic log follower (every event of every ABI)",
+    "offchain/chain/light.py": "the light read path: the web3 contract interface the clients "
+                               "read through, without web3",
+    "offchain/chain/abi.py": "decodes an event or a view's outputs by its ABI entry",
     "bench/zk.py": "binds a model's own Halo2 verifier, not a contract of the deployment",
 }
 

@@ -239,3 +239,103 @@ def test_a_package_init_counts_but_not_its_own_submodules(tmp_path: Path) -> Non
                                              "offchain.y.k"]]
     _plant(tmp_path, {"offchain/y/k.py": ""})
     assert _cycles(_module_edges(tmp_path)) == []
+
+
+# -- the everyday reads stay light -----------------------------------------------------------
+# `attestia model list`, `worker list`, `request status`, `attribution`, `rewards status`,
+# `dispute status` and `governance measurements` read through offchain.chain.light: web3 (with
+# aiohttp and requests) alone took most of a second to import. What those commands import when
+# they run is checked on a live chain by tests/cli/test_readonly_and_requests.py
+# (test_everyday_reads_import_nothing_heavy); this static check fails earlier and names the
+# import: no module they load imports a heavy package at module level (imports inside
+# functions and under ``if TYPE_CHECKING:`` are deferred, so they are not counted).
+READ_PATH = (
+    "offchain.cli.common", "offchain.cli.model", "offchain.cli.worker", "offchain.cli.request",
+    "offchain.cli.client", "offchain.cli.rewards", "offchain.cli.dispute",
+    "offchain.cli.governance", "offchain.chain.light", "offchain.chain.connection",
+    "offchain.registry", "offchain.request.market", "offchain.request.status",
+    "offchain.request.submit", "offchain.attribution.onchain", "offchain.rewards.chain",
+    "offchain.dispute.game", "offchain.admin",
+)
+HEAVY_FOR_READS = frozenset({"web3", "aiohttp", "requests", "eth_account", "numpy",
+                             "onnxruntime", "onnx", "sklearn", "cryptography", "fastapi",
+                             "sqlalchemy", "solcx", "ezkl"})
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _eager_imports(module: str, path: Path) -> list[tuple[str, int]]:
+    """The names ``module`` imports while it is being imported: module level, class bodies,
+    ``try`` and ``if`` blocks, except ``if TYPE_CHECKING:``; never inside a function."""
+    is_package = path.name == "__init__.py"
+    found: list[tuple[str, int]] = []
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                found.extend(_named(module, is_package, node))
+            elif isinstance(node, ast.If):
+                if not _is_type_checking(node.test):
+                    visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+                for handler in node.handlers:
+                    visit(handler.body)
+                visit(node.orelse)
+                visit(node.finalbody)
+            elif isinstance(node, ast.ClassDef | ast.With):
+                visit(node.body)
+
+    visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body)
+    return found
+
+
+def _heavy_at_import(start: str, root: Path = ROOT) -> list[str]:
+    """Each heavy package importing ``start`` loads, as the chain of imports that loads it."""
+    files = _files(root)
+    seen: dict[str, list[str]] = {start: [start]}
+    queue = deque([start])
+    heavy: list[str] = []
+    while queue:
+        module = queue.popleft()
+        for name, line in _eager_imports(module, files[module]):
+            where = f"{files[module].relative_to(root)}:{line}"
+            top = name.split(".")[0]
+            if top != PACKAGE:
+                if top in HEAVY_FOR_READS:
+                    heavy.append(" -> ".join([*seen[module], f"{top} ({where})"]))
+                continue
+            while name not in files:
+                name = name.rsplit(".", 1)[0]
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):
+                target = ".".join(parts[:depth])
+                if target not in seen:
+                    seen[target] = [*seen[module], f"{target} ({where})"]
+                    queue.append(target)
+    return heavy
+
+
+@pytest.mark.parametrize("module", READ_PATH)
+def test_the_everyday_reads_import_nothing_heavy_at_module_level(module: str) -> None:
+    heavy = _heavy_at_import(module)
+    assert not heavy, "\n".join(heavy)
+
+
+def test_the_heavy_import_check_sees_a_chain_of_imports(tmp_path: Path) -> None:
+    """A heavy package two modules away, under a class body, is found; one imported in a
+    function or under TYPE_CHECKING is not."""
+    _plant(tmp_path, {
+        "offchain/__init__.py": "",
+        "offchain/a.py": "from offchain import b\n",
+        "offchain/b.py": "class C:\n    import web3\n",
+        "offchain/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                         "    import web3\ndef f():\n    import requests\n",
+    })
+    assert [h.split(" (")[0] for h in _heavy_at_import("offchain.a", tmp_path)] == [
+        "offchain.a -> offchain.b"]
+    assert _heavy_at_import("offchain.c", tmp_path) == []

@@ -6,30 +6,31 @@ reasoning in ``offchain.chain.tx``): ``RPC_ATTEMPTS`` attempts in total per requ
 
 from __future__ import annotations
 
-import urllib.parse
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-import requests
-from eth_account.signers.local import LocalAccount
-from web3 import HTTPProvider, Web3
-from web3.providers.rpc.utils import ExceptionRetryConfiguration
-
-from offchain.build import compile_contracts
-from offchain.chain.accounts import resolve_account
 from offchain.chain.anvil import EmbeddedChain
-from offchain.chain.tx import ErrorDecoder, Sender
+from offchain.chain.light import (
+    RETRY_STATUS,
+    RPC_ATTEMPTS,
+    RPC_BACKOFF,
+    RPC_TIMEOUT,
+    LightWeb3,
+    RPCUnavailable,
+)
 from offchain.config import Settings
 from offchain.errors import ChainError, ConfigError
 
-# Attempts per RPC request in total (first try included), and the backoff before each retry:
-# sleeps of RPC_BACKOFF * 2**i, so 0.1 s then 0.2 s. With the 30 s timeout, a dead endpoint
-# costs at most 3 timeouts + 0.3 s before one RPCUnavailable.
-RPC_ATTEMPTS = 3
-RPC_BACKOFF = 0.1
-RPC_TIMEOUT = 30
-RETRY_STATUS = frozenset({429, 502, 503, 504})
+if TYPE_CHECKING:  # web3 is imported when a Web3 is made, not by a read (offchain.chain.light)
+    from eth_account.signers.local import LocalAccount
+    from web3 import Web3
+
+    from offchain.chain.tx import ErrorDecoder, Sender
+
+__all__ = ["RETRY_METHODS", "RETRY_STATUS", "RPC_ATTEMPTS", "RPC_BACKOFF", "RPC_TIMEOUT", "Chain",
+           "RPCUnavailable", "connect", "make_web3"]
+
 # Methods web3 may resend. All are reads except eth_sendRawTransaction, which is idempotent
 # (same signed bytes, same hash; Sender.broadcast recognises its own resent transaction).
 # Not listed, so never resent: eth_sendTransaction (node-side signing) and dev-node methods
@@ -43,75 +44,19 @@ RETRY_METHODS = (
 )
 
 
-class RetryableStatus(requests.HTTPError):
-    """An HTTP status worth another attempt (rate limited, or a gateway error)."""
-
-
-class RPCUnavailable(ChainError):
-    """An RPC request failed at the transport level (after web3's retries, if it retries
-    that method and that error)."""
-
-
-def _raise_retryable_status(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    if response.status_code in RETRY_STATUS:
-        raise RetryableStatus(f"HTTP {response.status_code} {response.reason}",
-                              response=response)
-
-
-class RPCProvider(HTTPProvider):
-    """web3's HTTPProvider; a transport failure that outlasts its retries is one ChainError."""
-
-    def make_request(self, method: Any, params: Any) -> Any:
-        try:
-            return super().make_request(method, params)
-        except requests.RequestException as exc:
-            config, attempts = self.exception_retry_configuration, 1
-            if (config is not None and method in config.method_allowlist
-                    and isinstance(exc, tuple(config.errors))):
-                attempts = config.retries
-            raise self._unavailable(method, attempts, exc) from exc
-
-    def make_batch_request(self, batch_requests: Any) -> Any:
-        try:  # web3 never retries a batch
-            return super().make_batch_request(batch_requests)
-        except requests.RequestException as exc:
-            raise self._unavailable("batch request", 1, exc) from exc
-
-    def _unavailable(self, what: str, attempts: int, exc: Exception) -> RPCUnavailable:
-        host = urllib.parse.urlsplit(str(self.endpoint_uri)).netloc  # no path: keys hide there
-        return RPCUnavailable(
-            f"{what}: the RPC endpoint {host} failed {attempts} attempt(s): {_what(exc)}")
-
-
-def _what(exc: Exception) -> str:
-    """The failure without the URL (requests puts it, path and any API key, in messages)."""
-    response = getattr(exc, "response", None)
-    if response is not None:
-        return f"HTTP {response.status_code} {response.reason}"
-    return type(exc).__name__
-
-
 def make_web3(url: str, *, attempts: int = RPC_ATTEMPTS, backoff: float = RPC_BACKOFF) -> Web3:
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.hooks["response"].append(_raise_retryable_status)
-    retry = ExceptionRetryConfiguration(
-        errors=(requests.ConnectionError, requests.Timeout, RetryableStatus),
-        retries=attempts, backoff_factor=backoff, method_allowlist=list(RETRY_METHODS),
-    )
-    # web3's validation middleware asks for the chain id before every eth_call and gas
-    # estimate (two requests each); the chain id of an endpoint does not change, so cache it.
-    provider = RPCProvider(url, session=session, request_kwargs={"timeout": RPC_TIMEOUT},
-                           exception_retry_configuration=retry, cache_allowed_requests=True,
-                           cacheable_requests={"eth_chainId"})
-    return Web3(provider)
+    """A web3 over ``url`` with the one retry layer (offchain.chain.provider)."""
+    from offchain.chain.provider import make_web3 as make
+
+    return make(url, attempts=attempts, backoff=backoff, timeout=RPC_TIMEOUT,
+                methods=RETRY_METHODS)
 
 
 @dataclass
 class Chain:
-    """A live connection: web3, chain id, settings, and senders keyed by account."""
+    """A live connection: web3, chain id, settings, and senders keyed by account. A chain
+    opened ``light`` (see :func:`connect`) holds a :class:`~offchain.chain.light.LightWeb3`:
+    it reads, it never signs."""
 
     settings: Settings
     url: str
@@ -123,8 +68,22 @@ class Chain:
     def is_local_dev(self) -> bool:
         return self.chain_id in (31337, 1337)
 
+    @property
+    def is_light(self) -> bool:
+        return isinstance(self.w3, LightWeb3)
+
+    def light(self) -> Chain:
+        """The same endpoint read through offchain.chain.light (no web3; it never sends)."""
+        if self.is_light:
+            return self
+        return Chain(settings=self.settings, url=self.url, w3=cast("Web3", LightWeb3(self.url)),
+                     chain_id=self.chain_id)
+
     @cached_property
     def decoder(self) -> ErrorDecoder:
+        from offchain.build import compile_contracts
+        from offchain.chain.tx import ErrorDecoder
+
         settings = self.settings
         artifacts, _, _ = compile_contracts(
             settings.build_dir, contracts_dir=settings.contracts_dir
@@ -132,9 +91,16 @@ class Chain:
         return ErrorDecoder(a.abi for a in artifacts.values())
 
     def account(self, dev_index: int = 0) -> LocalAccount:
+        from offchain.chain.accounts import resolve_account
+
         return resolve_account(self.settings, self.chain_id, dev_index)
 
     def sender(self, account: LocalAccount | None = None) -> Sender:
+        from offchain.chain.tx import Sender
+
+        if self.is_light:
+            raise ChainError("a light (read-only) connection cannot send: connect without "
+                             "light=True")
         account = account or self.account()
         if account.address not in self._senders:
             self._senders[account.address] = Sender(
@@ -143,9 +109,11 @@ class Chain:
         return self._senders[account.address]
 
 
-def connect(settings: Settings, *, start: bool = True) -> Chain:
+def connect(settings: Settings, *, start: bool = True, light: bool = False) -> Chain:
     """Open the configured RPC, or attach the embedded Anvil when none is configured (starting
-    it unless ``start`` is False: then a chain that is not running is a ConfigError)."""
+    it unless ``start`` is False: then a chain that is not running is a ConfigError).
+    ``light``: read through :mod:`offchain.chain.light` (no web3 import; nothing can be
+    sent)."""
     if settings.embedded:
         embedded = EmbeddedChain(settings.data_dir, settings.port)
         if not start:
@@ -162,7 +130,7 @@ def connect(settings: Settings, *, start: bool = True) -> Chain:
         url = str(settings.rpc_url)
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"RPC URL must start with http:// or https://, got {url!r}")
-    w3 = make_web3(url)
+    w3: Any = LightWeb3(url) if light else make_web3(url)
     try:
         chain_id = int(w3.eth.chain_id)
     except (RPCUnavailable, OSError, ValueError) as exc:

@@ -8,20 +8,26 @@ and writes the contracts through the typed clients.
 from __future__ import annotations
 
 from pathlib import Path
-
-from web3 import Web3
-from web3.contract import Contract
+from typing import TYPE_CHECKING, cast
 
 from offchain.build import Artifact, load_artifact
+from offchain.chain.abi import checksum
 from offchain.chain.connection import Chain
 from offchain.chain.deploy import Deployment
+from offchain.chain.light import LightContract, LightWeb3
 from offchain.config import REPO_ROOT
+
+if TYPE_CHECKING:
+    from web3.contract import Contract
 
 
 def bind(chain: Chain, deployment: Deployment, name: str) -> Contract:
-    """The web3 contract ``name`` of ``deployment``, with the ABI of its compiled artifact."""
+    """The web3 contract ``name`` of ``deployment``, with the ABI of its compiled artifact
+    (on a light chain, a LightContract answering the same reads)."""
     artifact = _artifact(chain.settings.build_dir, name)
-    address = Web3.to_checksum_address(deployment.address(name))
+    address = checksum(deployment.address(name))
+    if isinstance(chain.w3, LightWeb3):
+        return cast("Contract", LightContract(chain.w3, address, artifact.abi))
     # decode_tuples: struct outputs come back as named tuples, so offchain.protocol maps
     # them by field name (never by position).
     return chain.w3.eth.contract(address=address, abi=artifact.abi, decode_tuples=True)

@@ -12,9 +12,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from web3 import Web3
-
 from offchain.build import Artifact, compile_contracts
+from offchain.chain.abi import checksum
 from offchain.chain.connection import Chain
 from offchain.chain.plan import PLAN, WIRING, Deployment, DeployParams
 from offchain.chain.tx import Call
@@ -53,7 +52,7 @@ def _still_valid(chain: Chain, deployment: Deployment, artifacts: dict[str, Arti
         entry = deployment.contracts.get(name)
         if entry is None or entry.get("artifactHash") != artifacts[name].artifact_hash:
             return False
-        if len(chain.w3.eth.get_code(Web3.to_checksum_address(entry["address"]))) == 0:
+        if len(chain.w3.eth.get_code(checksum(entry["address"]))) == 0:
             return False
     return True
 
@@ -95,7 +94,7 @@ def deploy(
         if on_step:
             on_step(name)
     for name, function, args_fn in WIRING:
-        contract = chain.w3.eth.contract(address=Web3.to_checksum_address(deployment.address(name)),
+        contract = chain.w3.eth.contract(address=checksum(deployment.address(name)),
                                          abi=artifacts[name].abi)
         fn = getattr(contract.functions, function)(*args_fn(deployment, sender.address, params))
         sender.transact(Call.of(fn))

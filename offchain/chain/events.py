@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_abi.exceptions import DecodingError
-from web3.contract import Contract
+
+if TYPE_CHECKING:
+    from web3.contract import Contract
 
 PAGE_BLOCKS = 5_000
 log = logging.getLogger("attestia.chain")

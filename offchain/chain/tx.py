@@ -25,23 +25,22 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from eth_abi import decode as abi_decode
 from eth_abi.exceptions import EncodingError
-from eth_account.signers.local import LocalAccount
 from eth_utils import abi_to_signature, get_abi_input_types, keccak
 from hexbytes import HexBytes
-from web3 import Web3
-from web3.exceptions import (
-    ContractLogicError,
-    TransactionNotFound,
-    Web3RPCError,
-)
-from web3.types import TxParams
 
+from offchain.chain.abi import abi_type, checksum
 from offchain.chain.reverts import explain
 from offchain.errors import ChainError, TransactionReverted
+
+if TYPE_CHECKING:  # a Sender holds a Web3, so web3 is imported by then; the light read path
+    # (offchain.chain.light) imports this module for Call and abi_type without importing web3
+    from eth_account.signers.local import LocalAccount
+    from web3 import Web3
+    from web3.types import TxParams
 
 GWEI = 10**9
 BATCH_MAX = 100
@@ -54,14 +53,6 @@ _PANIC_REASONS = {
     0x32: "array index out of bounds",
     0x41: "out of memory",
 }
-
-
-def abi_type(param: dict) -> str:
-    """The canonical ABI type string of an ABI parameter (tuples spelled out)."""
-    if param["type"].startswith("tuple"):
-        inner = ",".join(abi_type(c) for c in param["components"])
-        return f"({inner}){param['type'][5:]}"
-    return param["type"]
 
 
 class ErrorDecoder:
@@ -144,6 +135,8 @@ def revert_data(exc: BaseException) -> bytes | None:
 def _rpc_error(error: Any) -> Exception:
     """A JSON-RPC error object as the exception web3 raises for it: a ContractLogicError
     (carrying the revert data) for a revert, else a ValueError with the node's message."""
+    from web3.exceptions import ContractLogicError  # a sender's: web3 is loaded by then
+
     if not isinstance(error, dict):
         return ValueError(str(error))
     message = str(error.get("message", error))
@@ -269,16 +262,18 @@ class Sender:
             "chainId": self.chain_id,
         }
         if call.to:  # an empty destination creates a contract
-            tx["to"] = Web3.to_checksum_address(call.to)
+            tx["to"] = checksum(call.to)
         if call.gas is not None:
             tx["gas"] = call.gas
-        return cast(TxParams, tx)
+        return cast("TxParams", tx)
 
     def _revert_of(self, exc: BaseException, label: str, to: str | None = None
                    ) -> TransactionReverted | None:
         """The decoded revert an eth_call / gas estimate failed with; None if ``exc`` is not
         a revert (nor running out of gas). ``to``, the called contract, lets a missing role
         name who holds it."""
+        from web3.exceptions import ContractLogicError
+
         prefix = f"{label}: " if label else ""
         data = revert_data(exc)
         if data is None and not isinstance(exc, ContractLogicError):
@@ -299,11 +294,13 @@ class Sender:
         """Who holds ``role`` on ``contract`` now, from its RoleGranted / RoleRevoked events
         (OpenZeppelin's AccessControl does not enumerate holders); None when the node will
         not answer the log query (public endpoints limit block ranges)."""
+        from web3.exceptions import Web3RPCError
+
         topics = {keccak(text=f"{e}(bytes32,address,address)"): e
                   for e in ("RoleGranted", "RoleRevoked")}
         try:
             logs = self.w3.eth.get_logs({
-                "address": Web3.to_checksum_address(contract), "fromBlock": 0,
+                "address": checksum(contract), "fromBlock": 0,
                 "toBlock": "latest",
                 "topics": [[HexBytes(t) for t in topics], HexBytes(role)],
             })
@@ -311,7 +308,7 @@ class Sender:
             return None
         holders: dict[str, bool] = {}
         for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
-            account = Web3.to_checksum_address(bytes(log["topics"][2])[-20:])
+            account = checksum("0x" + bytes(log["topics"][2])[-20:].hex())
             holders[account] = topics[bytes(log["topics"][0])] == "RoleGranted"
         return [account for account, held in holders.items() if held]
 
@@ -338,6 +335,8 @@ class Sender:
         ) from None
 
     def estimate(self, call: Call) -> int:
+        from web3.exceptions import ContractLogicError, Web3RPCError
+
         try:
             if call.commit is not None:  # see commit_for
                 return self.w3.eth.estimate_gas(self._tx(call), "pending")
@@ -348,6 +347,8 @@ class Sender:
 
     def call(self, call: Call, block: Any = "latest") -> bytes:
         """eth_call with revert decoding (for views built as Calls and for dry runs)."""
+        from web3.exceptions import ContractLogicError, Web3RPCError
+
         try:
             return bytes(self.w3.eth.call(self._tx(call), block))
         except (ContractLogicError, ValueError, Web3RPCError) as exc:
@@ -387,6 +388,8 @@ class Sender:
 
     def broadcast(self, tx_hash: bytes, raw: bytes) -> bytes:
         """Send signed bytes (web3's retry layer may resend them: same bytes, same hash)."""
+        from web3.exceptions import Web3RPCError
+
         try:
             self.w3.eth.send_raw_transaction(raw)
         except (ValueError, Web3RPCError) as exc:
@@ -515,12 +518,14 @@ class Sender:
         tx: dict[str, Any] = {"from": self.address, "data": "0x" + bytes(call.data).hex(),
                               "value": hex(call.value)}
         if call.to:
-            tx["to"] = Web3.to_checksum_address(call.to)
+            tx["to"] = checksum(call.to)
         if call.gas is not None:
             tx["gas"] = hex(call.gas)
         return tx
 
     def _known(self, tx_hash: bytes) -> bool:
+        from web3.exceptions import TransactionNotFound
+
         try:
             self.w3.eth.get_transaction(HexBytes(tx_hash))
         except TransactionNotFound:
@@ -539,6 +544,8 @@ class Sender:
         """The transaction's receipt, or None while it is not mined (or not known). Only a
         missing receipt is None: a transport failure (RPCUnavailable once the retry layer
         gives up) propagates, so a caller never takes a lost node for an unmined transaction."""
+        from web3.exceptions import TransactionNotFound
+
         try:
             return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
         except TransactionNotFound:
@@ -563,6 +570,8 @@ class Sender:
         data, value and gas limit, read back from the node) as an eth_call, first on the state
         before its block, then, if that succeeds (the cause landed earlier in the same block),
         on the state after it. ``call`` only labels the message."""
+        from web3.exceptions import ContractLogicError, Web3RPCError
+
         self.gas_used_total += int(receipt["gasUsed"])
         if receipt["status"] == 1:
             return receipt
@@ -575,7 +584,7 @@ class Sender:
         block, why = int(receipt["blockNumber"]), "its replay does not revert"
         for at in (block - 1, block):
             try:
-                self.w3.eth.call(cast(TxParams, replay), at)
+                self.w3.eth.call(cast("TxParams", replay), at)
             except (ContractLogicError, ValueError, Web3RPCError) as exc:
                 reverted = self._revert_of(exc, label, mined.get("to"))
                 if reverted is not None:

@@ -232,7 +232,7 @@ def attribution(
         leaf_ref = RecordRef.parse(inference_id)
     record_id = (parse_bytes32(inference_id, "inference id") if not who and leaf_ref is None
                  else b"")
-    attestia = reader_of(ctx)
+    attestia = reader_of(ctx, light=True)
     cache = batch_cache(settings_of(ctx).data_dir / "rewards")
     if who:
         from offchain.request.market import mean_attribution_bps

@@ -66,10 +66,11 @@ def wire(data: Any, key: str = "") -> Any:
     return data
 
 
-def read_chain_of(ctx: typer.Context) -> Chain:
+def read_chain_of(ctx: typer.Context, *, light: bool = False) -> Chain:
     """The chain a read-only command reads: never starts one. Contracts named by --registry or
     --deployment live on some chain the user must name: without an RPC URL that is one error
-    line saying to add it (not a start of this home's embedded chain)."""
+    line saying to add it (not a start of this home's embedded chain). ``light``: read without
+    web3 (offchain.chain.light), for the everyday reads that must answer fast."""
     from offchain.chain.connection import connect
     from offchain.errors import ConfigError
 
@@ -81,7 +82,7 @@ def read_chain_of(ctx: typer.Context) -> Chain:
         raise ConfigError(f"{given} names contracts on a chain this home cannot guess: add "
                           "--rpc-url URL before the command (or set ATTESTIA_RPC_URL), e.g. "
                           f"attestia --rpc-url http://127.0.0.1:8545 {given} … verify 0x…")
-    return connect(settings, start=False)
+    return connect(settings, start=False, light=light)
 
 
 def print_json(data: Any) -> None:
@@ -122,17 +123,18 @@ def _located(ctx: typer.Context, chain: Any) -> Any:
     return None
 
 
-def reader_of(ctx: typer.Context):
+def reader_of(ctx: typer.Context, *, light: bool = False):
     """Chain + deployed contracts for a read-only command: never starts a chain, never
     deploys, never needs a key (none is resolved: nothing here signs or asks for a keystore
     password). The contracts
     are the global --deployment FILE, else --registry ADDRESS, else this home's
-    deployments/<chain id>.json."""
+    deployments/<chain id>.json. ``light``: through offchain.chain.light (no web3 import;
+    tests/test_import_graph.py keeps web3 out of the commands that pass it)."""
     from offchain.chain.deploy import deployment_path
     from offchain.errors import ConfigError
     from offchain.registry import Attestia
 
-    chain = read_chain_of(ctx)
+    chain = read_chain_of(ctx, light=light)
     located = _located(ctx, chain)
     if located is not None:
         return located

@@ -210,7 +210,7 @@ def status_cmd(
     from offchain.errors import ConfigError
     from offchain.protocol import ZERO32
 
-    attestia = reader_of(ctx)
+    attestia = reader_of(ctx, light=True)
     rid, leaf = _target(attestia, request_id)
     if output:
         found = output_status_json(attestia, rid)

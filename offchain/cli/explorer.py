@@ -174,7 +174,8 @@ def explorer_cmd(
                   highlight=False, soft_wrap=True)
     try:
         if workers == 1:
-            app = create_app(Explorer(engine, attestia, settings.data_dir, fetch=fetch,
+            # the pages only read: through offchain.chain.light (the indexer keeps web3)
+            app = create_app(Explorer(engine, attestia.light(), settings.data_dir, fetch=fetch,
                                       verify_processes=VERIFY_PROCESSES),
                              rate_limit=RateLimit(rate, burst=max(1.0, rate * 5)),
                              chain_explorer=links)

@@ -102,7 +102,7 @@ def measurements_cmd(
     from offchain.admin import measurements
     from offchain.cli.common import print_json, reader_of
 
-    entries = measurements(reader_of(ctx))
+    entries = measurements(reader_of(ctx, light=True))
     if as_json:
         print_json([e.to_json() for e in entries])
         return

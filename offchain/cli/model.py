@@ -379,7 +379,7 @@ def list_cmd(
     from offchain.cli.common import reader_of
     from offchain.request.market import list_models
 
-    entries = list_models(reader_of(ctx))
+    entries = list_models(reader_of(ctx, light=True))
     if as_json:
         print_json([e.to_json() for e in entries])
         return

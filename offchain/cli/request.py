@@ -67,13 +67,13 @@ def status_cmd(
     rid = _request_id(request_id)
     submission = load_submission(settings_of(ctx).data_dir, rid)
     if submission is not None:
-        batched = batched_status(reader_of(ctx), submission)
+        batched = batched_status(reader_of(ctx, light=True), submission)
         if as_json:
             print_json(batched.to_json())
         else:
             _print_batched(batched)
         return
-    status = request_status(reader_of(ctx), rid)
+    status = request_status(reader_of(ctx, light=True), rid)
     if as_json:
         print_json(status.to_json())
     else:
@@ -235,7 +235,7 @@ def wait_cmd(
     from offchain.request.status import wait_request
     from offchain.request.submit import load_submission, wait_batched
 
-    attestia = reader_of(ctx)
+    attestia = reader_of(ctx, light=True)
     submission = load_submission(settings_of(ctx).data_dir, rid)
     if submission is not None:  # an off-chain request this home submitted (inbox or gateway)
         batched = wait_batched(attestia, submission, timeout=timeout,
@@ -318,7 +318,7 @@ def list_cmd(
     if state is not None and state not in STATES:
         raise ConfigError(f"--state must be one of {', '.join(STATES)}, got {state!r}")
     settings = settings_of(ctx)
-    rows = list_requests(reader_of(ctx), data_dir=settings.data_dir if mine else None)
+    rows = list_requests(reader_of(ctx, light=True), data_dir=settings.data_dir if mine else None)
     if state is not None:
         rows = [r for r in rows if r.state == state]
     if as_json:

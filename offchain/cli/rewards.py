@@ -208,7 +208,7 @@ def status_cmd(
     from offchain.rewards.chain import status as ledger_status
 
     who = parse_address(account, "--account") if account else None
-    attestia = reader_of(ctx)
+    attestia = reader_of(ctx, light=True)
     dist = attestia.distributor
     clock = Clock.of(attestia)
     claimable_now = dist.claimable_root()

@@ -44,7 +44,7 @@ def verify_cmd(
             raise VerifyError(f"--salt must be hex, got {salt!r}") from None
     ref = RecordRef.parse(inference_id, batch)
     settings = settings_of(ctx)
-    report = verify(reader_of(ctx), ref, VerifyOptions(
+    report = verify(reader_of(ctx, light=True), ref, VerifyOptions(
         data_dir=settings.data_dir, input_path=input_path, salt=salt_bytes,
         package_path=package, tee_root=tee_root))
     if as_json:

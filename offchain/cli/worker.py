@@ -249,7 +249,7 @@ def list_cmd(
     from offchain.cli.common import eth, reader_of
     from offchain.request.market import list_workers
 
-    entries = list_workers(reader_of(ctx), settings_of(ctx).data_dir)
+    entries = list_workers(reader_of(ctx, light=True), settings_of(ctx).data_dir)
     if as_json:
         from offchain.cli.common import print_json
 

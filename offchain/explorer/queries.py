@@ -72,10 +72,13 @@ def chain_time(conn: Connection) -> int | None:
     """The chain's time as indexed: the timestamp of the last block written (deadlines and
     timelocks are compared with block time, not the server's clock)."""
     current = S.read_cursor(conn)
-    if current is None:
-        return None
+    return None if current is None else block_time(conn, current[0])
+
+
+def block_time(conn: Connection, number: int) -> int | None:
+    """The timestamp of indexed block ``number`` (None: not indexed, or rolled back)."""
     stamp = conn.execute(select(S.blocks.c.timestamp).where(
-        S.blocks.c.number == current[0])).scalar()
+        S.blocks.c.number == number)).scalar()
     return None if stamp is None else int(stamp)
 
 

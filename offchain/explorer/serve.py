@@ -53,7 +53,7 @@ def app_from_spec() -> Any:
 
     spec = ServeSpec.read(Path(os.environ[SPEC_ENV]))
     settings = load_settings(home=spec.home, rpc_url=spec.rpc_url)
-    chain = connect(settings, start=False)
+    chain = connect(settings, start=False, light=True)  # a worker only reads
     data = dict(spec.deployment)
     attestia = Attestia(chain, Deployment(chain_id=int(data.pop("chainId")), **data))
     fetch = FetchPolicy.for_service([Path(d) for d in spec.publish_dirs], allow=spec.allow,

@@ -1,85 +1,8 @@
-"""Logs -> events with arguments by name, decoded with eth_abi from the contracts' ABIs.
-
-web3's ``process_log`` is general (normalisers, validation, AttributeDicts) and costs ~2 ms a
-log; the indexer reads tens of thousands, so this decodes each event's topics and data once
-per type with ``eth_abi`` and names every value by the ABI (structs become dicts by component
-name, addresses are checksummed), which is what ``offchain.registry``'s decoders and
-``protocol.from_abi`` read.
-"""
+"""Logs -> events with arguments by name: the decoder lives in :mod:`offchain.chain.abi`
+(eth_abi only, shared with the light read path); this module keeps the indexer's names."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import lru_cache
-from typing import Any
+from offchain.chain.abi import EventType, checksum
 
-from eth_abi import decode
-from eth_utils import to_checksum_address
-from eth_utils.abi import event_abi_to_log_topic
-
-from offchain.chain.tx import abi_type
-
-
-@lru_cache(maxsize=65_536)
-def checksum(address: str) -> str:
-    return str(to_checksum_address(address))
-
-
-def _named(param: Mapping[str, Any], value: Any) -> Any:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        components = param["components"]
-        if kind.endswith("]"):
-            inner = dict(param, type="tuple")
-            return [_named(inner, item) for item in value]
-        return {c["name"]: _named(c, v) for c, v in zip(components, value, strict=True)}
-    if kind == "address":
-        return checksum(value)
-    if kind == "address[]":
-        return [checksum(v) for v in value]
-    return value
-
-
-def _topic(kind: str, word: bytes) -> Any:
-    """An indexed value from its 32-byte topic (the static types, read directly; a dynamic
-    value is logged as its hash, which is what a topic holds)."""
-    if kind == "address":
-        return checksum("0x" + word[12:].hex())
-    if kind.startswith("uint"):
-        return int.from_bytes(word, "big")
-    if kind.startswith("int"):
-        return int.from_bytes(word, "big", signed=True)
-    if kind == "bool":
-        return word[-1] == 1
-    if kind.startswith("bytes") and kind != "bytes":
-        return word[:int(kind[5:])]
-    return word
-
-
-class EventType:
-    """One event of one contract: its topic and how to name its values."""
-
-    def __init__(self, abi: Mapping[str, Any]) -> None:
-        self.name = str(abi["name"])
-        self.topic = bytes(event_abi_to_log_topic(dict(abi)))  # type: ignore[arg-type]
-        inputs = list(abi["inputs"])
-        self.indexed = [p for p in inputs if p.get("indexed")]
-        self.data = [p for p in inputs if not p.get("indexed")]
-        self.data_types = [abi_type(p) for p in self.data]
-        self.order = [p["name"] for p in inputs]
-
-    def decode(self, log: Mapping[str, Any]) -> dict[str, Any]:
-        """``{"args": {...}, "blockNumber", "transactionHash", "logIndex"}`` of a raw log."""
-        args: dict[str, Any] = {}
-        topics = log["topics"][1:]
-        if len(topics) != len(self.indexed):
-            raise ValueError(f"{self.name}: {len(topics)} indexed topics, the ABI has "
-                             f"{len(self.indexed)}")
-        for param, topic in zip(self.indexed, topics, strict=True):
-            args[param["name"]] = _topic(abi_type(param), bytes(topic))
-        values = decode(self.data_types, bytes(log["data"]))
-        for param, value in zip(self.data, values, strict=True):
-            args[param["name"]] = _named(param, value)
-        return {"args": {name: args[name] for name in self.order},
-                "blockNumber": log["blockNumber"], "transactionHash": log["transactionHash"],
-                "logIndex": log["logIndex"]}
+__all__ = ["EventType", "checksum"]

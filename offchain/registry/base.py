@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
-
-from web3.contract import Contract
+from typing import TYPE_CHECKING, Any
 
 from offchain.chain.events import iter_events
+
+if TYPE_CHECKING:
+    from web3.contract import Contract
 
 
 class ContractClient:
     """A typed client over one deployed contract.
 
-    ``contract`` is the raw web3 contract: only this package (and the generic log follower)
-    touches it; ``tests/test_guard_contract_access.py`` fails when anything else does.
+    ``contract`` is the raw web3 contract (or, on the light read path, a
+    :class:`offchain.chain.light.LightContract` answering the same reads): only this package
+    (and the generic log follower) touches it; ``tests/test_guard_contract_access.py`` fails
+    when anything else does.
     """
 
     def __init__(self, contract: Contract, first_block: int) -> None:

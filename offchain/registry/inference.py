@@ -11,7 +11,6 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import function_abi_to_4byte_selector
 from hexbytes import HexBytes
-from web3.logs import DISCARD
 
 from offchain.chain.tx import Call, abi_type
 from offchain.protocol import (
@@ -298,12 +297,16 @@ class Registry(ContractClient):
     # events --------------------------------------------------------------------------------
     def requested_in(self, receipt: Any) -> list[InferenceRequested]:
         """The ``InferenceRequested`` events of a transaction receipt (other logs skipped)."""
+        from web3.logs import DISCARD  # a receipt comes from a sender: web3 is loaded
+
         event = self.contract.events.InferenceRequested()
         return [decode_requested(log)
                 for log in event.process_receipt(receipt, errors=DISCARD)]
 
     def recorded_in(self, receipt: Any) -> list[InferenceRecorded]:
         """The ``InferenceRecorded`` events of a transaction receipt (other logs skipped)."""
+        from web3.logs import DISCARD
+
         event = self.contract.events.InferenceRecorded()
         return [decode_recorded(log) for log in event.process_receipt(receipt, errors=DISCARD)]
 

@@ -39,14 +39,14 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import certifi
-import requests
-import urllib3
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ReadTimeoutError
+from typing import TYPE_CHECKING
 
 from offchain.errors import AttestiaError
+
+if TYPE_CHECKING:  # the HTTP stack is imported when an http(s) URI is read, not before:
+    # a read that only meets file:// or local paths (`attestia rewards status`) stays fast
+    import requests
+    import urllib3
 
 __all__ = [
     "ALLOW_ENV", "DEFAULT_IPFS_GATEWAY", "DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT",
@@ -340,6 +340,10 @@ def _read_file(uri: str, path: Path, max_bytes: int) -> bytes:
 
 def _read_http(uri: str, url: str, max_bytes: int, timeout: float,
                session: requests.Session | None) -> bytes:
+    import requests
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import ReadTimeoutError
+
     shown = uri if url == uri else f"{uri} (via {url})"
     deadline = time.monotonic() + timeout
     http = session or requests
@@ -377,6 +381,11 @@ def _read_http_checked(uri: str, url: str, max_bytes: int, timeout: float,
     connection per hop made to the address :func:`checked_address` passed (TLS still checks
     the certificate against the host name), redirects followed by hand so each hop is
     checked."""
+    import certifi
+    import urllib3
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import ReadTimeoutError
+
     deadline = time.monotonic() + timeout
     for _ in range(policy.max_redirects + 1):
         shown = uri if url == uri else f"{uri} (via {url})"

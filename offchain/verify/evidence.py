@@ -16,8 +16,8 @@ from typing import Any
 
 from eth_typing import HexStr
 from eth_utils import to_checksum_address
-from web3.exceptions import BadFunctionCallOutput, ContractCustomError, ContractLogicError
 
+from offchain.chain.light import RPCError
 from offchain.errors import AttestiaError
 from offchain.ids import parse_bytes32
 from offchain.proofs.zk import verifier_calldata
@@ -152,6 +152,17 @@ class ChainOracle:
     def __init__(self, attestia: Attestia) -> None:
         self.attestia = attestia
         self.w3 = attestia.chain.w3
+        self._call_failed: tuple[type[BaseException], ...] = (RPCError, ValueError)
+        """What a view call that reverts (or answers nothing decodable) raises: RPCError on a
+        light chain (offchain.chain.light), web3's errors on a web3 one."""
+        if not attestia.chain.is_light:
+            from web3.exceptions import (
+                BadFunctionCallOutput,
+                ContractCustomError,
+                ContractLogicError,
+            )
+
+            self._call_failed += (ContractLogicError, ContractCustomError, BadFunctionCallOutput)
 
     def verify_zk(self, verifier: str, proof: bytes, instances: tuple[int, ...]
                   ) -> tuple[bool, str]:
@@ -159,7 +170,7 @@ class ChainOracle:
         try:
             out = bytes(self.w3.eth.call({"to": to_checksum_address(verifier),
                                           "data": verifier_calldata(proof, instances)}))
-        except (ContractLogicError, ContractCustomError, ValueError) as exc:
+        except self._call_failed as exc:
             return False, f"the verifier reverted ({type(exc).__name__})"
         if len(out) != 32 or int.from_bytes(out, "big") not in (0, 1):
             return False, f"the verifier returned {len(out)} bytes, not a bool"
@@ -178,7 +189,7 @@ class ChainOracle:
         timestamp; a batch leaf's are its leaf dispute id and its batch's commit."""
         try:
             dispute = self.attestia.slasher.dispute(dispute_id)
-        except (ContractLogicError, ContractCustomError, ValueError, BadFunctionCallOutput):
+        except self._call_failed:
             return None
         closes = challenge_closes_at(window_from, self.attestia.registry.challenge_window())
         now = int(self.w3.eth.get_block("latest")["timestamp"])
@@ -189,7 +200,7 @@ class ChainOracle:
         None for a deployment whose Slasher predates output disputes."""
         try:
             return self.attestia.slasher.output_dispute(output_dispute_id(record_id))
-        except (ContractLogicError, ContractCustomError, ValueError, BadFunctionCallOutput):
+        except self._call_failed:
             return None
 
     def code_at(self, address: str) -> bytes:

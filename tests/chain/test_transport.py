@@ -119,6 +119,35 @@ def test_transient_errors_are_retried_a_bounded_number_of_times_then_one_chain_e
     assert chain.w3.eth.block_number == latest + 1
 
 
+def test_the_light_read_path_retries_the_same_way(flaky: FlakyRPC, chain) -> None:
+    """offchain.chain.light (the everyday reads, without web3): the same bounded retries on a
+    dropped connection or HTTP 503, one attempt on HTTP 401, one RPCUnavailable naming the
+    host only; a JSON-RPC error answer is one RPCError, never retried."""
+    from offchain.chain.light import LightWeb3, RPCError
+
+    w3 = LightWeb3(flaky.url + "/secret-api-key")
+    latest = chain.w3.eth.block_number
+    flaky.faults["eth_blockNumber"] = ["drop", "503"]
+    assert w3.eth.block_number == latest
+    assert flaky.seen.count("eth_blockNumber") == 3
+    flaky.seen.clear()
+    flaky.faults["eth_getBalance"] = ["503"] * (RPC_ATTEMPTS + 5)
+    with pytest.raises(RPCUnavailable, match=rf"eth_getBalance: .* failed {RPC_ATTEMPTS} "
+                       r"attempt\(s\): HTTP 503") as failed:
+        w3.eth.get_balance(dev_account(0).address)
+    assert "secret-api-key" not in str(failed.value)
+    assert flaky.seen == ["eth_getBalance"] * RPC_ATTEMPTS
+    flaky.seen.clear()
+    flaky.faults["eth_chainId"] = ["401"]
+    with pytest.raises(RPCUnavailable, match="failed 1 attempt.*HTTP 401"):
+        w3.eth.chain_id  # noqa: B018
+    assert flaky.seen == ["eth_chainId"]
+    flaky.seen.clear()
+    with pytest.raises(RPCError, match="eth_getBlockByNumber"):
+        w3.eth.get_block("not-a-block")
+    assert flaky.seen == ["eth_getBlockByNumber"]
+
+
 def test_a_send_whose_answer_was_lost_is_resent_as_the_same_transaction(
     flaky: FlakyRPC, chain
 ) -> None:

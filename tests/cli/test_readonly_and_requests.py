@@ -8,6 +8,7 @@ The cancel tests advance chain time, so they run last in this file.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -303,6 +304,114 @@ def test_list_with_a_wrong_registry_is_one_error_line(world: World, tmp_path: Pa
     assert_one_line_error(done, "--registry must be a 0x-prefixed 20-byte address")
     empty = run(tmp_path, group, "list", ATTESTIA_RPC_URL=world.url)
     assert_one_line_error(empty, "no deployment of chain 31337")
+
+
+# -- the light read path ---------------------------------------------------------------------
+# The everyday reads go through offchain.chain.light (JSON-RPC + eth_abi, no web3: importing
+# web3 took most of a second). It must answer exactly as the web3 contracts do.
+
+EVERYDAY_READS = [["model", "list"], ["worker", "list"], ["request", "status", "RID"],
+                  ["attribution", "RID"], ["rewards", "status"], ["dispute", "status", "RID"],
+                  ["governance", "measurements"]]
+
+
+def _light_twin(world: World) -> Any:
+    from offchain.chain.connection import connect
+    from offchain.registry import Attestia
+
+    chain = connect(load_settings(home=world.home, rpc_url=world.url), start=False, light=True)
+    assert chain.is_light and not world.attestia.chain.is_light
+    return Attestia(chain, world.attestia.deployment)
+
+
+def test_light_reads_answer_what_web3_answers(world: World) -> None:
+    """Every typed read the everyday commands make, through both paths: the same values of
+    the same types (repr compares list against tuple, bytes against str, int against bool)."""
+    from offchain.admin import measurements
+    from offchain.attribution.onchain import all_recorded, recorded_attribution
+    from offchain.dispute.game import recorded as dispute_record
+    from offchain.protocol import output_dispute_id
+    from offchain.request.market import list_models, list_workers
+    from offchain.request.status import list_requests, request_status
+    from offchain.rewards.chain import status as ledger_status
+
+    light, heavy = _light_twin(world), world.attestia
+    rid, open_id = bytes.fromhex(world.recorded[0][2:]), bytes.fromhex(world.open_id[2:])
+    [record] = heavy.registry.recorded(request_id=rid)
+    model_id = record.inference.modelId
+    reads: dict[str, Any] = {
+        "models": list_models, "workers": lambda a: list_workers(a, world.home / ".attestia"),
+        "status": lambda a: request_status(a, rid),
+        "open status": lambda a: request_status(a, open_id), "requests": list_requests,
+        "recorded": all_recorded, "attribution": lambda a: recorded_attribution(a, rid),
+        "measurements": measurements, "ledger": lambda a: ledger_status(a),
+        "dispute record": lambda a: dispute_record(a, rid),
+        "model": lambda a: a.registry.model(model_id),
+        "worker": lambda a: a.registry.worker(world.worker),
+        "contributors": lambda a: a.registry.contributors(model_id),
+        "requested": lambda a: a.registry.requested(), "rejected": lambda a: a.registry.rejected(),
+        "submitted": lambda a: a.registry.submitted(bytes(a.chain.w3.eth.get_transaction(
+            record.meta.tx_hash)["input"])),
+        "sealed result": lambda a: a.registry.sealed_result(record.meta.tx_hash),
+        "record status": lambda a: a.lens.record_status(rid, record.inference),
+        "epoch": lambda a: (a.registry.current_epoch(), a.registry.epoch_length(),
+                            a.registry.genesis(), a.registry.challenge_window()),
+        "funding": lambda a: a.distributor.funding(),
+        "roots": lambda a: a.distributor.roots_proposed(),
+        "dispute": lambda a: a.slasher.dispute(rid), "opened": lambda a: a.slasher.opened(),
+        "output dispute": lambda a: a.slasher.output_dispute(output_dispute_id(rid)),
+        "outputs opened": lambda a: (a.slasher.outputs_opened(), a.slasher.outputs_resolved()),
+        "revealed": lambda a: a.slasher.revealed_input(rid),
+        "block": lambda a: {k: a.chain.w3.eth.get_block(record.meta.block)[k]
+                            for k in ("number", "timestamp", "hash")},
+    }
+    for name, read in reads.items():
+        assert repr(read(light)) == repr(read(heavy)), name
+
+
+def test_a_light_chain_reads_but_never_sends(world: World) -> None:
+    from offchain.errors import ChainError
+
+    light = _light_twin(world)
+    with pytest.raises(ChainError, match="cannot send"):
+        light.sender(dev_account(2))
+    with pytest.raises(AttributeError):  # a light contract has no write interface
+        light.send(light.registry.withdraw(), account=dev_account(2))
+
+
+def test_a_light_view_that_reverts_is_one_chain_error(world: World) -> None:
+    from offchain.chain.light import LightContract, RPCError
+
+    light = _light_twin(world)
+    # the registry's ABI at the distributor's address: no such function there, it reverts
+    wrong = LightContract(light.chain.w3, light.distributor.address, light.registry.contract.abi)
+    with pytest.raises(RPCError, match="revert"):
+        wrong.functions.currentEpoch().call()
+
+
+def test_everyday_reads_import_nothing_heavy(world: World) -> None:
+    """The seven everyday reads, run in one new interpreter as a user runs them, load no
+    web3, aiohttp, requests, eth-account, numpy, onnxruntime, cryptography, FastAPI or
+    SQLAlchemy (tests/test_import_graph.py checks the same statically)."""
+    from tests.test_import_graph import HEAVY_FOR_READS
+
+    reads = [[world.recorded[0] if a == "RID" else a for a in r] + ["--json"]
+             for r in EVERYDAY_READS]
+    script = (
+        "import sys\nfrom offchain.cli.main import main\ncodes = []\n"
+        f"for args in {reads!r}:\n"
+        "    try:\n        main(args)\n    except SystemExit as exc:\n"
+        "        codes.append(exc.code)\n"
+        "print(codes, sorted({m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTESTIA_")}
+    env |= {"ATTESTIA_HOME": str(world.home), "ATTESTIA_RPC_URL": world.url,
+            "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    codes, loaded = done.stderr.strip().splitlines()[-1].split("] ", 1)
+    assert codes == "[" + ", ".join(["0"] * len(EVERYDAY_READS)), done.stderr
+    heavy = sorted(HEAVY_FOR_READS & set(ast.literal_eval(loaded)))
+    assert not heavy, heavy
 
 
 # -- attestia request ------------------------------------------------------------------------

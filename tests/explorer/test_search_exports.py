@@ -413,10 +413,12 @@ def test_a_record_page_answers_before_its_checklist_is_computed(indexed: Explore
     assert client.get(f"/verify/{rid}").json()["ok"]  # the JSON twin waits: never pending
 
 
+@pytest.mark.parametrize("busy", ["one check", "every worker"])
 def test_a_record_page_does_not_wait_behind_other_checks(indexed: Explorer,
-                                                          explorer_flow: Flow) -> None:
-    """While the checks pool is busy with other records (many visitors of uncached records),
-    a record page answers at once with its checklist queued, however long page_wait is."""
+                                                          explorer_flow: Flow, busy: str) -> None:
+    """While the checks pool works on other records (many visitors of uncached records: even
+    one other check, with a pool thread free), a record page answers at once with its
+    checklist queued, however long page_wait is."""
     import threading
     import time
 
@@ -424,7 +426,7 @@ def test_a_record_page_does_not_wait_behind_other_checks(indexed: Explorer,
                        explorer_flow.settings.data_dir, fetch=explorer_flow.fetch_policy,
                        page_wait=30.0)
     release = threading.Event()
-    for i in range(patient._checks.workers):
+    for i in range(1 if busy == "one check" else patient._checks.workers):
         patient._checks.submit(("blocker", i), lambda: release.wait(60))
     try:
         client = TestClient(create_app(patient), raise_server_exceptions=False)
@@ -438,6 +440,29 @@ def test_a_record_page_does_not_wait_behind_other_checks(indexed: Explorer,
     while "being computed" in client.get(f"/record/{explorer_flow.market_records[1]}").text:
         assert time.monotonic() < deadline  # the queued check ran once the pool was free
         time.sleep(0.1)
+
+
+def test_the_explorer_over_the_light_read_path_answers_the_same(indexed: Explorer,
+                                                                 explorer_flow: Flow) -> None:
+    """`attestia explorer` serves over ``Attestia.light()`` (no web3): every live answer (the
+    lens's revocation status, a worker's slot, a contributor's claims, the checklist of a
+    record, a disputed record and a batch leaf) equals the web3 service's."""
+    from offchain.explorer.service import VERIFY_WAIT
+
+    light = Explorer(indexed.engine, explorer_flow.attestia.light(),
+                     explorer_flow.settings.data_dir, fetch=explorer_flow.fetch_policy,
+                     page_wait=VERIFY_WAIT)
+    assert light.attestia.chain.is_light and not indexed.attestia.chain.is_light
+    leaf = indexed.batch(explorer_flow.good_batch)["check"]["leaves"][0]["requestId"]
+    worker = indexed.record(explorer_flow.demo_records[0])["worker"]
+    for rid in (explorer_flow.demo_records[0], explorer_flow.disputed, leaf):
+        assert light.record(rid) == indexed.record(rid), rid
+        assert light.verify(rid) == indexed.verify(rid), rid
+    assert light.worker(worker) == indexed.worker(worker)
+    assert light.contributor(explorer_flow.contributor) == indexed.contributor(
+        explorer_flow.contributor)
+    assert light.model(explorer_flow.demo_model) == indexed.model(explorer_flow.demo_model)
+    assert light.epochs() == indexed.epochs()
 
 
 def test_the_checklist_in_a_child_process_is_the_same(indexed: Explorer,
