@@ -17,7 +17,7 @@ SLITHER_STAMP := $(SLITHER_VENV)/.attestia-installed
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
 
-.PHONY: setup demo test test-slow test-fast lint bench ape-check ape-setup forge-test slither chain-down clean chromium
+.PHONY: setup demo test test-slow test-fast lint bench ape-check ape-setup forge-test slither chain-down clean chromium qemu
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -51,7 +51,7 @@ test: setup $(SLITHER_STAMP) chromium
 	FOUNDRY_PROFILE=quick scripts/forge_test.sh
 	scripts/slither.sh
 
-test-slow: setup
+test-slow: setup qemu
 	$(VENV)/bin/pytest -m slow
 	scripts/forge_test.sh
 
@@ -79,6 +79,18 @@ chromium:
 	  apt-get install -y -q chromium >/dev/null 2>&1 || \
 	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || \
 	  echo "warning: could not install Chromium; the browser tests will be skipped"; \
+	fi
+
+# The integer-inference test compares outputs natively and under an emulated SSE-only CPU
+# (tests/models/test_integer_vs_float.py, slow): qemu-user from Debian, installed here when
+# missing if we run as root with apt-get (~9 s, once); otherwise that test skips and says why.
+qemu:
+	@if ! command -v qemu-x86_64 >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing qemu-user for the SSE-only CPU test (apt-get install qemu-user)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q qemu-user >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q qemu-user >/dev/null 2>&1; } || \
+	  echo "warning: could not install qemu-user; the SSE-only CPU test will be skipped"; \
 	fi
 
 $(APE_STAMP): requirements/ape.lock $(NPM_STAMP)

@@ -125,12 +125,17 @@ def output_status_json(attestia: Any, record_id: bytes) -> dict[str, Any]:
 
 
 def _print_output_status(data: dict[str, Any]) -> None:
+    _print_dispute(f"output dispute of {data['recordId']}", data, (
+        "outputDisputeId", "worker", "challenger", "respondBy", "proveBy", "fraud", "neuron",
+        "slashed", "answer"))
+
+
+def _print_dispute(title: str, data: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """A dispute's state on one line, then its ``keys`` that are set (amounts in ETH)."""
     state = data["state"]
-    console.print(f"output dispute of {data['recordId']}: "
-                  f"[{_STYLE.get(state, '')}]{state.replace('_', ' ')}[/]", highlight=False,
-                  soft_wrap=True)
-    for key in ("outputDisputeId", "worker", "challenger", "respondBy", "proveBy", "fraud",
-                "neuron", "slashed", "answer"):
+    console.print(f"{title}: [{_STYLE.get(state, '')}]{state.replace('_', ' ')}[/]",
+                  highlight=False, soft_wrap=True)
+    for key in keys:
         if data.get(key) is not None:
             value = data[key]
             if key == "slashed":
@@ -183,17 +188,9 @@ def status_json(attestia: Any, rid: bytes, leaf: Any = None) -> dict[str, Any]:
 
 
 def _print_status(data: dict[str, Any]) -> None:
-    state = data["state"]
-    console.print(f"dispute of {data.get('leaf') or data['requestId']}: "
-                  f"[{_STYLE.get(state, '')}]{state.replace('_', ' ')}[/]", highlight=False,
-                  soft_wrap=True)
-    for key in ("disputeId", "challengeWindowClosesAt", "worker", "challenger", "respondBy",
-                "proveBy", "traceUri", "fraud", "slashed", "attribution"):
-        if data.get(key) is not None:
-            value = data[key]
-            if key in ("slashed",):
-                value = f"{eth(int(value))} ETH"
-            console.print(f"  {key:>24}: {value}", highlight=False, soft_wrap=True)
+    _print_dispute(f"dispute of {data.get('leaf') or data['requestId']}", data, (
+        "disputeId", "challengeWindowClosesAt", "worker", "challenger", "respondBy", "proveBy",
+        "traceUri", "fraud", "slashed", "attribution"))
 
 
 @dispute_app.command("status")

@@ -127,22 +127,31 @@ class DisputeResponder:
             self._models[model_id] = AttributionModel.of_package(engine.package)
         return self._models[model_id]
 
+    def _needs_no_answer(self, dispute: Any, what: str) -> str | None:
+        """``_LATER`` or ``_DONE`` when ``dispute`` (an attribution or output dispute) wants no
+        answer now: defended by a third party (answered if that defence is disproven), no
+        longer open, or past its deadline (one error line); None when it is to be answered."""
+        if dispute.state == DisputeState.RESPONDED and dispute.round == 0 \
+                and dispute.defender != ZERO_ADDRESS:
+            return _LATER
+        if dispute.state != DisputeState.OPEN:
+            return _DONE
+        now = int(self.attestia.chain.w3.eth.get_block("latest")["timestamp"])
+        if now > dispute.deadline:
+            log.error("%s was not answered by its deadline %d: it can no longer be answered",
+                      what, dispute.deadline)
+            return _DONE
+        return None
+
     def _answer(self, request_id: bytes) -> str:
         """Answer the challenge to ``request_id``: ``_ANSWERED`` now, ``_DONE`` when there is
         nothing left to do (no longer open, or past its deadline), ``_LATER`` to try again;
         raises on failure."""
         dispute = self.attestia.slasher.dispute(request_id)
         rid = "0x" + request_id.hex()
-        if dispute.state == DisputeState.RESPONDED and dispute.round == 0 \
-                and dispute.defender != ZERO_ADDRESS:
-            return _LATER  # defended by a third party: answer if its response is disproven
-        if dispute.state != DisputeState.OPEN:
-            return _DONE
-        now = int(self.attestia.chain.w3.eth.get_block("latest")["timestamp"])
-        if now > dispute.deadline:
-            log.error("the challenge to record %s was not answered by its deadline %d: it "
-                      "can no longer be answered", rid, dispute.deadline)
-            return _DONE
+        skip = self._needs_no_answer(dispute, f"the challenge to record {rid}")
+        if skip is not None:
+            return skip
         model = self._model(dispute.modelId)
         if model is None:
             if self._failed.get(request_id) != _NOT_SERVED:
@@ -165,16 +174,9 @@ class DisputeResponder:
         OutputDisputeOpened event carries the quantised input); as :meth:`_answer`."""
         dispute = self.attestia.slasher.output_dispute(dispute_id)
         did = "0x" + dispute_id.hex()
-        if dispute.state == DisputeState.RESPONDED and dispute.round == 0 \
-                and dispute.defender != ZERO_ADDRESS:
-            return _LATER  # defended by a third party: answer if its response is disproven
-        if dispute.state != DisputeState.OPEN:
-            return _DONE
-        now = int(self.attestia.chain.w3.eth.get_block("latest")["timestamp"])
-        if now > dispute.deadline:
-            log.error("the output challenge %s was not answered by its deadline %d: it can no "
-                      "longer be answered", did, dispute.deadline)
-            return _DONE
+        skip = self._needs_no_answer(dispute, f"the output challenge {did}")
+        if skip is not None:
+            return skip
         engine = self.engines.get(dispute.modelId)
         if engine is None:
             if self._failed.get(dispute_id) != _NOT_SERVED:
