@@ -906,8 +906,23 @@ class ModelSpec:
         return (self.onnxSha256, self.weightsRoot, list(self.widths))
 
 
+class _DisputeOutcome:
+    """What an attribution dispute and an output dispute say alike, from their ``state``."""
+
+    state: DisputeState
+
+    @property
+    def worker_lost(self) -> bool:
+        """Fraud proven or no response: the record is re-attributed by the equal split."""
+        return self.state in (DisputeState.FRAUD, DisputeState.NO_RESPONSE)
+
+    @property
+    def pending(self) -> bool:
+        return self.state in (DisputeState.OPEN, DisputeState.RESPONDED)
+
+
 @dataclass(frozen=True)
-class Dispute:
+class Dispute(_DisputeOutcome):
     """``IAttributionDisputes.Dispute``: one record's attribution dispute (``getDispute``)."""
 
     challenger: str
@@ -930,15 +945,6 @@ class Dispute:
     defender: str
     round: int
     descents: int
-
-    @property
-    def worker_lost(self) -> bool:
-        """Fraud proven or no response: the record is re-attributed by the equal split."""
-        return self.state in (DisputeState.FRAUD, DisputeState.NO_RESPONSE)
-
-    @property
-    def pending(self) -> bool:
-        return self.state in (DisputeState.OPEN, DisputeState.RESPONDED)
 
 
 @dataclass(frozen=True)
@@ -982,7 +988,7 @@ OUTPUT_DISPUTE_TAG = b"attestia.output-dispute.v1".ljust(32, b"\0")
 
 
 @dataclass(frozen=True)
-class OutputDispute:
+class OutputDispute(_DisputeOutcome):
     """``IOutputDisputes.OutputDispute``: one record's output dispute (``getOutputDispute``).
     ``state`` is a :class:`DisputeState` (the two enums have the same values); ``widths`` the
     model's layer widths packed as ``IntegerInference.packWidths`` (:func:`unpack_widths`)."""
@@ -999,14 +1005,6 @@ class OutputDispute:
     modelId: bytes
     weightsRoot: bytes
     widths: int
-
-    @property
-    def worker_lost(self) -> bool:
-        return self.state in (DisputeState.FRAUD, DisputeState.NO_RESPONSE)
-
-    @property
-    def pending(self) -> bool:
-        return self.state in (DisputeState.OPEN, DisputeState.RESPONDED)
 
 
 @dataclass(frozen=True)

@@ -91,10 +91,27 @@ def _network_for(attestia: Any, package: Any, model_id: bytes) -> Any:
     return package.network
 
 
+def _open_fields(d: Any) -> dict[str, Any]:
+    """An attribution or output dispute's next deadline (``respondBy`` while open,
+    ``proveBy`` once responded), its third-party defender and whether it was reopened."""
+    from offchain.protocol import ZERO_ADDRESS
+    from offchain.timefmt import iso_if_set
+
+    data: dict[str, Any] = {}
+    if d.state.name == "OPEN":
+        data["respondBy"] = iso_if_set(d.deadline)
+    elif d.state.name == "RESPONDED":
+        data["proveBy"] = iso_if_set(d.deadline)
+    if d.defender != ZERO_ADDRESS:
+        data["defender"] = d.defender
+    if d.round:
+        data["reopened"] = True
+    return data
+
+
 def output_status_json(attestia: Any, record_id: bytes) -> dict[str, Any]:
     """A record's output dispute (``record_id``: request id or leaf dispute id)."""
-    from offchain.protocol import ZERO_ADDRESS, output_dispute_id, unpack_widths
-    from offchain.timefmt import iso_if_set
+    from offchain.protocol import output_dispute_id, unpack_widths
 
     did = output_dispute_id(record_id)
     d = attestia.slasher.output_dispute(did)
@@ -104,14 +121,7 @@ def output_status_json(attestia: Any, record_id: bytes) -> dict[str, Any]:
         return data
     data.update({"worker": d.worker, "challenger": d.challenger, "bond": str(d.bond),
                  "widths": list(unpack_widths(d.widths))})
-    if d.state.name == "OPEN":
-        data["respondBy"] = iso_if_set(d.deadline)
-    elif d.state.name == "RESPONDED":
-        data["proveBy"] = iso_if_set(d.deadline)
-    if d.defender != ZERO_ADDRESS:
-        data["defender"] = d.defender
-    if d.round:
-        data["reopened"] = True
+    data.update(_open_fields(d))
     if d.state.name in ("FRAUD", "NO_RESPONSE", "WORKER_WON"):
         (resolved, *_) = reversed(attestia.slasher.outputs_resolved(dispute_id=did))
         data["fraud"] = d.kind.name.lower() if d.kind.name != "NONE" else None
@@ -147,7 +157,6 @@ def status_json(attestia: Any, rid: bytes, leaf: Any = None) -> dict[str, Any]:
     """A record's (or, given ``leaf``, a batch leaf's: ``rid`` is then its dispute id)
     dispute state, with dates (ISO, local time) and names (stable keys)."""
     from offchain.dispute.game import challenge_closes_at, leaf_challenge_closes_at, view
-    from offchain.protocol import ZERO_ADDRESS
     from offchain.timefmt import iso_if_set
 
     current = view(attestia, rid)
@@ -165,15 +174,9 @@ def status_json(attestia: Any, rid: bytes, leaf: Any = None) -> dict[str, Any]:
         return data
     data.update({"worker": d.worker, "challenger": d.challenger, "bond": str(d.bond),
                  "label": d.label, "items": d.n, "k": d.k})
-    if d.state.name == "OPEN":
-        data["respondBy"] = iso_if_set(d.deadline)
-    elif d.state.name == "RESPONDED":
-        data["proveBy"] = iso_if_set(d.deadline)
+    data.update(_open_fields(d))
+    if d.state.name == "RESPONDED":
         data["descents"] = d.descents
-    if d.defender != ZERO_ADDRESS:
-        data["defender"] = d.defender
-    if d.round:
-        data["reopened"] = True
     if current.responded is not None:
         data["traceRoot"] = "0x" + current.responded.trace_root.hex()
         data["traceUri"] = current.responded.trace_uri
