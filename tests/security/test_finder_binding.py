@@ -14,6 +14,7 @@ from eth_account.signers.local import LocalAccount
 
 from offchain.chain.tx import Call
 from offchain.dispute import game
+from offchain.dispute import output as out
 from offchain.protocol import (
     BPS,
     MIN_RESPONSE_WINDOW,
@@ -35,7 +36,9 @@ from tests.contracts.helpers import (
     failed_with,
     reverts,
 )
+from tests.dispute import output_helpers as lies
 from tests.dispute.helpers import Case, Game, lie_value
+from tests.dispute.output_helpers import OutGame
 
 HONEST_TIP, COPIER_TIP = 1, 50  # gwei: the copy is mined first
 REWARD = MIN_STAKE * SLASH_REPORTER_BPS // BPS
@@ -128,6 +131,41 @@ def test_a_copied_challenge_does_not_take_the_dispute(h: Harness) -> None:
                 finding_commitment(ATTACKER.address, case.request_id, case.salt))
     assert finder["status"] == 1
     assert slasher.dispute(case.request_id).challenger == REQUESTER.address
+
+
+def test_a_copied_output_proof_pays_the_copier_nothing(h: Harness) -> None:
+    """Issue 18's one-neuron proof, copied from the mempool with a higher fee: the copy is
+    mined first and refused; the finder's proof slashes the liar and pays the finder."""
+    g = OutGame(h)
+    case = g.case(lies.lie_hidden)
+    slasher = h.attestia.slasher
+    out.open_output_challenge(h.attestia, case.record, case.input_bytes, case.salt,
+                              case.output_bytes, g.attribution_spec, g.spec, account=REQUESTER)
+    out.respond_output(h.attestia, g.net, case.dispute_id, account=WORKER, hidden=case.hidden)
+    proof = out.find_wrong_neuron(h.attestia, g.net, case.dispute_id)
+    assert proof is not None
+    finder, copier = race_the_copier(h, proof.call, OUTSIDER)
+    failed_with(h, copier, "FindingNotCommitted")
+    assert finder["status"] == 1
+    assert slasher.output_dispute(case.dispute_id).state == DisputeState.FRAUD
+    assert slasher.balance(OUTSIDER.address) == REWARD
+    assert slasher.balance(ATTACKER.address) == 0
+
+
+def test_a_copied_output_challenge_does_not_take_the_dispute(h: Harness) -> None:
+    """An output challenge copied from the mempool: the copier has no commitment (it would
+    need the input salt the pending challenge reveals); the requester keeps its seat."""
+    g = OutGame(h)
+    case = g.case()
+    slasher = h.attestia.slasher
+    call = slasher.challenge_output(case.record, case.input_bytes, case.salt,
+                                    case.output_bytes, g.attribution_spec, g.spec,
+                                    slasher.dispute_bond())
+    finder, copier = race_the_copier(h, call, REQUESTER)
+    failed_with(h, copier, "FindingNotCommitted",
+                finding_commitment(ATTACKER.address, case.dispute_id, case.salt))
+    assert finder["status"] == 1
+    assert slasher.output_dispute(case.dispute_id).challenger == REQUESTER.address
 
 
 def test_a_reveal_needs_its_own_commitment_from_an_earlier_block(h: Harness) -> None:
