@@ -15,8 +15,9 @@ only, so Python, the ``Slasher``'s one-step checks and any stranger get the same
 Speed without giving up exactness: distances go through one float64 BLAS product only when
 ``4 d max(|z|, |q|)**2 < 2**53`` (every product and partial sum is then an integer that
 float64 holds exactly, whatever the summation order or FMA use); otherwise through int64.
-The order sorts unique keys ``distance << b | index`` (radix passes on the top bits, then a
-timsort of the nearly sorted keys); distances too wide for that get an LSD radix sort.
+The order sorts unique keys ``distance << b | index`` (numpy's vectorised sort of int64);
+distances too wide for that get an LSD radix sort. Contributor totals are summed by slot
+straight from the values in rank order (``iter_totals``).
 """
 
 from __future__ import annotations
@@ -264,7 +265,7 @@ class IntegerKnnShapley:
         self._step_inexact = (VALUE_SCALE % widths != 0).astype(np.int64)
         # The same for ranks N-1 .. 1, contiguous, in the order the recursion runs.
         self._up_reversed = np.ascontiguousarray(self._step_up[-2::-1])
-        self._inexact_reversed = np.ascontiguousarray(self._step_inexact[-2::-1])
+        self._inexact_reversed = self._step_inexact[-2::-1].astype(np.int8)
 
     @property
     def n(self) -> int:
@@ -329,6 +330,33 @@ class IntegerKnnShapley:
         """Yield the values of ``chunk_size`` queries at a time, in query order (memory stays
         at ``workers`` chunks); chunks run on ``workers`` threads (sorting releases the
         GIL)."""
+        yield from self._stream(self._chunk, zqs, labels, chunk_size, workers)
+
+    def iter_totals(self, zqs: np.ndarray, labels: Sequence[int] | np.ndarray,
+                    contributors: IntegerContributors, *, chunk_size: int = 16,
+                    workers: int = 1) -> Iterator[np.ndarray]:
+        """Yield each chunk's exact contributor totals, int64 ``(m, len(roster))``: row ``i``
+        is ``contributors.totals(values of query i)``, bit for bit, without putting the
+        values back in item order (they are summed by slot in rank order)."""
+        if contributors.n_points != self.n:
+            raise InvalidInputError(f"{contributors.n_points} item owners for a roster of "
+                                    f"{self.n} items")
+        slots, width = contributors.slots, len(contributors.roster)
+
+        def chunk(q: np.ndarray, y: np.ndarray) -> np.ndarray:
+            # ranks N .. 1 (the recursion's direction), contiguous for the gathers
+            backwards = self._order(self._distances(q), backwards=True)
+            values = self._values_backwards(backwards, y)
+            totals = np.zeros((len(q), width), dtype=np.int64)
+            cells = slots[backwards]
+            cells += (np.arange(len(q), dtype=np.int64) * width)[:, None]
+            np.add.at(totals.reshape(-1), cells.reshape(-1), values.reshape(-1))
+            return totals
+
+        yield from self._stream(chunk, zqs, labels, chunk_size, workers)
+
+    def _stream(self, work: Any, zqs: np.ndarray, labels: Sequence[int] | np.ndarray,
+                chunk_size: int, workers: int) -> Iterator[np.ndarray]:
         q = np.asarray(zqs)
         if q.ndim != 2:
             raise InvalidInputError(f"queries must be 2-D (n_query, d); got shape {q.shape}")
@@ -340,14 +368,19 @@ class IntegerKnnShapley:
                                     f"{workers})")
         queries = np.vstack([self._query(row) for row in q]) if len(q) else q
         bounds = [(s, min(s + chunk_size, len(q))) for s in range(0, len(q), chunk_size)]
+        return self._run(work, queries, y, bounds, workers)
+
+    @staticmethod
+    def _run(work: Any, queries: np.ndarray, y: np.ndarray, bounds: list[tuple[int, int]],
+             workers: int) -> Iterator[np.ndarray]:
         if workers == 1:
             for start, stop in bounds:
-                yield self._chunk(queries[start:stop], y[start:stop])
+                yield work(queries[start:stop], y[start:stop])
             return
         with ThreadPoolExecutor(max_workers=workers) as pool:
             pending: deque[Future[np.ndarray]] = deque()
             for start, stop in bounds:
-                pending.append(pool.submit(self._chunk, queries[start:stop], y[start:stop]))
+                pending.append(pool.submit(work, queries[start:stop], y[start:stop]))
                 if len(pending) >= workers:
                     yield pending.popleft().result()
             while pending:
@@ -385,54 +418,55 @@ class IntegerKnnShapley:
         dots += qq[:, None]
         return dots
 
-    def _order(self, dist: np.ndarray) -> np.ndarray:
-        """Row-wise ranks of ``(m, N)`` distances: ascending (distance, index).
+    def _order(self, dist: np.ndarray, *, backwards: bool = False) -> np.ndarray:
+        """Row-wise ranks of ``(m, N)`` distances: ascending (distance, index), or with
+        ``backwards`` descending (contiguous).
 
-        Keys ``distance << b | index`` are unique, so any sort of them is the order. Two
-        radix passes (numpy's stable argsort of uint16 is a counting sort) on the top 32 bits
-        of the distance and a final timsort of the nearly sorted keys are a few times faster
-        than a comparison sort of N int64. Distances too wide to share a word with the index
-        get a full LSD radix sort of the distance (stable: ties keep the index order).
+        Keys ``distance << b | index`` are unique, so any sort of them is the order, and
+        numpy's sort of int64 (vectorised where the CPU has AVX2/AVX-512) sorts all rows in
+        one call. Distances too wide to share a word with the index get a full LSD radix
+        sort of the distance (stable: ties keep the index order).
         """
-        out = np.empty(dist.shape, dtype=np.int64)
-        for row in range(dist.shape[0]):  # 1-D gathers: far cheaper than take_along_axis
-            out[row] = self._order_row(dist[row])
-        return out
-
-    def _order_row(self, dist: np.ndarray) -> np.ndarray:
         bits = self._index_bits
-        dist_bits = int(dist.max()).bit_length()
-        passes = range(0, dist_bits, _DIGIT_BITS)
-        if dist_bits + bits <= 63:  # carry the index in the low bits of one unique key
+        if dist.size and int(dist.max()).bit_length() + bits <= 63:
             keys = dist << bits
             keys |= self._index
-            # Radix passes on the top 32 bits of the distance leave only short unsorted runs
-            # (equal top bits), which the final stable sort (timsort) merges in near-linear
-            # time; that sort alone fixes the order, the passes only make it cheap.
-            for shift in range(max(dist_bits - 2 * _DIGIT_BITS, 0), dist_bits, _DIGIT_BITS):
-                digits = ((keys >> (shift + bits)) & _DIGIT_MASK).astype(np.uint16)
-                keys = keys[np.argsort(digits, kind="stable")]
-            keys.sort(kind="stable")
+            _sort_rows(keys)
+            if backwards:  # the reversal and the unmasking in one pass, contiguous
+                return np.bitwise_and(keys[:, ::-1], (1 << bits) - 1,
+                                      out=np.empty_like(keys))
             keys &= (1 << bits) - 1
             return keys
+        out = np.empty(dist.shape, dtype=np.int64)
+        for row in range(dist.shape[0]):  # 1-D gathers: far cheaper than take_along_axis
+            out[row] = self._radix_order(dist[row])
+        return np.ascontiguousarray(out[:, ::-1]) if backwards else out
+
+    def _radix_order(self, dist: np.ndarray) -> np.ndarray:
         perm = self._index
-        for shift in passes:
+        for shift in range(0, int(dist.max()).bit_length(), _DIGIT_BITS):
             digits = ((dist[perm] >> shift) & _DIGIT_MASK).astype(np.uint16)
             perm = perm[np.argsort(digits, kind="stable")]
         return perm
 
     def _values_by_rank(self, order: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Theorem 1 in integers for each row of ``order`` (rows: queries, columns: ranks)."""
-        a = (self._y_small[order] == labels[:, None]).view(np.int8)
-        n = order.shape[1]
-        terms = np.empty(order.shape, dtype=np.int64)  # reversed: [s_N, step_{N-1}, .., step_1]
-        terms[:, 0] = a[:, -1] * self._step_up[n - 1]
+        return self._values_backwards(np.ascontiguousarray(order[:, ::-1]), labels)[:, ::-1]
+
+    def _values_backwards(self, backwards: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """``s_N .. s_1`` for each row of ``backwards`` (item indices by rank, farthest
+        first): the recursion's order, so the running sum is one forward cumsum."""
+        a = (self._y_small[backwards] == labels[:, None]).view(np.int8)
+        n = backwards.shape[1]
+        terms = np.empty(backwards.shape, dtype=np.int64)  # [s_N, step_{N-1}, .., step_1]
+        terms[:, 0] = a[:, 0] * self._step_up[n - 1]
         if n > 1:
-            diff = a[:, -2::-1] - a[:, :0:-1]  # a_r - a_{r+1} for r = N-1 .. 1, int8
+            diff = a[:, 1:] - a[:, :-1]  # a_r - a_{r+1} for r = N-1 .. 1, int8
             np.multiply(diff, self._up_reversed, out=terms[:, 1:])
-            np.subtract(terms[:, 1:], self._inexact_reversed, out=terms[:, 1:], where=diff < 0)
-        np.cumsum(terms, axis=1, out=terms)
-        return terms[:, ::-1]
+            # a falling step floors one lower when inexact (int8 masks: no masked ufunc)
+            terms[:, 1:] -= (diff < 0).view(np.int8) & self._inexact_reversed
+        _cumsum_rows(terms)
+        return terms
 
     def _chunk(self, q: np.ndarray, labels: np.ndarray) -> np.ndarray:
         order = self._order(self._distances(q))
@@ -441,6 +475,29 @@ class IntegerKnnShapley:
         for row in range(order.shape[0]):
             out[row, order[row]] = by_rank[row]
         return out
+
+
+ROWWISE_FROM = 4096
+"""Rows at least this long are sorted and summed one at a time: numpy releases the GIL for a
+1-D sort or cumsum but not for a 2-D one along an axis (measured here: two attribution
+threads gained nothing over one), so two threads' rows then run in parallel. Shorter rows go
+in one call (fewer Python calls); both give the same bits."""
+
+
+def _sort_rows(keys: np.ndarray) -> None:
+    if keys.shape[1] < ROWWISE_FROM:
+        keys.sort(axis=1)
+        return
+    for row in keys:
+        row.sort()
+
+
+def _cumsum_rows(terms: np.ndarray) -> None:
+    if terms.shape[1] < ROWWISE_FROM:
+        np.cumsum(terms, axis=1, out=terms)
+        return
+    for row in terms:
+        np.cumsum(row, out=row)
 
 
 # -- contributors and basis points ----------------------------------------------------------
@@ -493,8 +550,13 @@ class IntegerContributors:
 
     def shares(self, values: np.ndarray) -> list[Share]:
         """The share list of one query from its item values (design.md)."""
+        return self.shares_of_totals(self.totals(values))
+
+    def shares_of_totals(self, totals: Sequence[int] | np.ndarray) -> list[Share]:
+        """The share list of one query from its exact slot totals (``totals``,
+        ``IntegerKnnShapley.iter_totals``)."""
         # The roster is canonical already: skip re-checking C addresses per query.
-        return _clipped_shares(dict(zip(self.roster, self.totals(values), strict=True)),
+        return _clipped_shares(dict(zip(self.roster, map(int, totals), strict=True)),
                                self.roster)
 
 

@@ -186,9 +186,9 @@ class InferenceEngine:
         labels = np.argmax(integer, axis=1)
         logits = [self.package.output_tensor(row) for row in integer]
         shares = [
-            tuple(self.contributors.shares(row))
-            for block in self.knn.iter_values(queries, labels, chunk_size=chunk_size,
-                                              workers=workers)
+            tuple(self.contributors.shares_of_totals(row))
+            for block in self.knn.iter_totals(queries, labels, self.contributors,
+                                              chunk_size=chunk_size, workers=workers)
             for row in block
         ]
         given = list(input_bytes) if input_bytes is not None else [None] * len(raws)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from offchain.attribution import ContributorMap, KnnShapley, shares_from_totals
 from offchain.attribution.errors import InvalidInputError
+from offchain.attribution import integer as integer_module
 from offchain.attribution.integer import (
     IntegerContributors,
     IntegerKnnShapley,
@@ -165,6 +166,59 @@ def test_values_are_the_declared_integers_within_n_of_the_rationals(case: tuple)
     # Batch variants give the same rows.
     batch = index.values_batch(np.vstack([q, q]), [label, label], chunk_size=1, workers=2)
     assert (batch == values).all()
+    # Totals summed by slot in rank order are the item-order values' totals, bit for bit.
+    owners = [("0x" + f"{1 + (i * 7) % 3:040x}") for i in range(n)]
+    contributors = IntegerContributors(owners)
+    for workers in (1, 2):
+        rows = [row.tolist() for block in index.iter_totals(
+            np.vstack([q, q]), [label, (label + 1) % 3], contributors, chunk_size=1,
+            workers=workers) for row in block]
+        assert rows == [contributors.totals(values),
+                        contributors.totals(index.values(q, (label + 1) % 3))]
+
+
+@pytest.mark.parametrize("rowwise_from", [1, 10**9], ids=["row by row", "whole chunk"])
+def test_long_rosters_give_the_declared_totals_row_by_row_or_whole(
+        monkeypatch: pytest.MonkeyPatch, rowwise_from: int) -> None:
+    """A roster past ``ROWWISE_FROM`` (sorted and summed one row at a time so threads run in
+    parallel) and the same one in whole-chunk calls: the order against an independent
+    lexsort, every value against the recursion in Python integers, the totals against plain
+    sums; many ties (coordinates in -3..3) and three labels."""
+    monkeypatch.setattr(integer_module, "ROWWISE_FROM", rowwise_from)
+    rng = np.random.default_rng(5)
+    n, d, k = 5000, 3, 7
+    z = rng.integers(-3, 4, size=(n, d))
+    y = rng.integers(0, 3, n)
+    owners = [f"0x{1 + int(i):040x}" for i in rng.integers(0, 9, n)]
+    index = IntegerKnnShapley(z, y, k)
+    contributors = IntegerContributors(owners)
+    queries = rng.integers(-3, 4, size=(5, d))
+    labels = [0, 1, 2, 1, 0]
+    got = [row.tolist() for block in index.iter_totals(queries, labels, contributors,
+                                                       chunk_size=2, workers=2)
+           for row in block]
+    for q, label, totals in zip(queries, labels, got, strict=True):
+        dist = ((z - q) ** 2).sum(axis=1)
+        order = np.lexsort((np.arange(n), dist))
+        assert index.order(q).tolist() == order.tolist()
+        a = [int(y[i] == label) for i in order]
+        s = [0] * n
+        s[n - 1] = a[n - 1] * min(k, n) * VALUE_SCALE // (n * k)
+        for r in range(n - 1, 0, -1):
+            s[r - 1] = s[r] + (a[r - 1] - a[r]) * min(k, r) * VALUE_SCALE // (k * r)
+        values = index.values(q, label)
+        assert [int(values[i]) for i in order] == s
+        expected = dict.fromkeys(contributors.roster, 0)
+        for rank, item in enumerate(order):
+            expected[contributors.roster[contributors.slots[item]]] += s[rank]
+        assert totals == list(expected.values())
+
+
+def test_iter_totals_refuses_a_contributor_map_of_another_roster() -> None:
+    index = IntegerKnnShapley(np.zeros((3, 1), dtype=np.int64), np.zeros(3, dtype=np.int64), 1)
+    with pytest.raises(InvalidInputError, match="2 item owners for a roster of 3 items"):
+        next(index.iter_totals(np.zeros((1, 1), dtype=np.int64), [0],
+                               IntegerContributors([A, B])))
 
 
 def test_ties_go_to_the_lower_index() -> None:
@@ -352,3 +406,6 @@ def test_wide_coordinates_take_the_int64_paths() -> None:
                              for row in z.tolist()]
     assert int(dist.max()).bit_length() + (n - 1).bit_length() > 63
     assert index.order(q).tolist() == sorted(range(n), key=lambda i: (int(dist[i]), i))
+    contributors = IntegerContributors([(A, B, C)[i % 3] for i in range(n)])
+    totals = next(index.iter_totals(q[None, :], [1], contributors))
+    assert totals.tolist() == [contributors.totals(index.values(q, 1))]
