@@ -161,6 +161,39 @@ def test_max_latency_commits_a_partial_batch(
     assert waited >= 0.4
 
 
+def test_start_up_heap_is_set_aside_from_the_collector_before_serving(
+    attestia, served_model, demo_package, demo_package_dir, tmp_path
+) -> None:
+    """Recovery ends with ``gc.freeze``: what start-up built is set aside, so full
+    collections in a batch scan only what serving made; garbage cycles made before it are
+    collected first, not frozen."""
+    import gc
+    import weakref
+
+    class Cycle:
+        pass
+
+    gc.unfreeze()
+    node = make_node(attestia, demo_package_dir, tmp_path / "w")
+    cycle = Cycle()
+    cycle.me = cycle  # type: ignore[attr-defined]
+    dead = weakref.ref(cycle)
+    del cycle
+    try:
+        assert gc.get_freeze_count() == 0
+        submit_offchain(tmp_path / "w" / "inbox", requests_for(served_model, 2))
+        stats = run_batch_mode(node, tmp_path / "w", batch_size=2, max_latency=30,
+                               until_idle=True)
+        assert stats.recorded == 2
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000, frozen
+        assert dead() is None  # collected before the freeze, not kept by it
+        gc.collect()
+        assert gc.get_freeze_count() == frozen  # a full collection leaves them aside
+    finally:
+        gc.unfreeze()
+
+
 def test_full_batches_are_cut_at_batch_size(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
