@@ -225,7 +225,7 @@ def _stage_timer(path: str):
             (J.Journal, "settled_files", "journal (SQLite)"),
             (J.Journal, "mark_file", "journal (SQLite)"),
             (Registry, "current_epoch", "chain reads (epoch, split, roster)"),
-            (BatchWorker, "_split", "chain reads (epoch, split, roster)"),
+            (BatchWorker, "_terms", "chain reads (epoch, split, roster)"),
             (BatchWorker, "_roster", "chain reads (epoch, split, roster)"),
         ]
     timer.wrap_all(common)

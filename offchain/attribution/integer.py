@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ import numpy as np
 from offchain.attribution.errors import InvalidInputError
 from offchain.attribution.shares import _largest_remainder
 from offchain.protocol import (
+    BPS,
     FEATURE_FRAC_BITS,
     FEATURE_SCALE,
     FIELD_MODULUS,
@@ -366,7 +367,12 @@ class IntegerKnnShapley:
         if chunk_size < 1 or workers < 1:
             raise InvalidInputError(f"chunk_size and workers must be >= 1 (got {chunk_size}, "
                                     f"{workers})")
-        queries = np.vstack([self._query(row) for row in q]) if len(q) else q
+        if q.dtype.kind not in "iu" or q.shape[1] != self.dim:
+            raise InvalidInputError(f"a quantised query is {self.dim} integers; got "
+                                    f"{q.dtype}{list(q.shape[1:])}")
+        queries = q.astype(np.int64)
+        if queries.size and int(np.abs(queries).max()) > Z_LIMIT:
+            raise InvalidInputError(f"query holds values beyond +-Z_LIMIT ({Z_LIMIT})")
         bounds = [(s, min(s + chunk_size, len(q))) for s in range(0, len(q), chunk_size)]
         return self._run(work, queries, y, bounds, workers)
 
@@ -554,10 +560,28 @@ class IntegerContributors:
 
     def shares_of_totals(self, totals: Sequence[int] | np.ndarray) -> list[Share]:
         """The share list of one query from its exact slot totals (``totals``,
-        ``IntegerKnnShapley.iter_totals``)."""
-        # The roster is canonical already: skip re-checking C addresses per query.
-        return _clipped_shares(dict(zip(self.roster, map(int, totals), strict=True)),
-                               self.roster)
+        ``IntegerKnnShapley.iter_totals``): what :func:`shares_from_int_totals` gives, in
+        integers over the roster's slots (canonical and ascending already, so neither
+        checked nor sorted again per query)."""
+        weights = [t if t > 0 else 0 for t in map(int, totals)]
+        if len(weights) != len(self.roster):
+            raise InvalidInputError(f"{len(weights)} totals for a roster of "
+                                    f"{len(self.roster)}")
+        whole = sum(weights)
+        if not whole:
+            return list(self._equal_split)
+        scaled = [w * BPS for w in weights]
+        bps = [v // whole for v in scaled]
+        leftover = BPS - sum(bps)
+        if leftover:  # largest remainders first, ties to the lower address (= lower slot)
+            remainders = [v - b * whole for v, b in zip(scaled, bps, strict=True)]
+            for slot in sorted(range(len(bps)), key=lambda i: -remainders[i])[:leftover]:
+                bps[slot] += 1
+        return [Share(a, b) for a, b in zip(self.roster, bps, strict=True) if b]
+
+    @cached_property
+    def _equal_split(self) -> list[Share]:
+        return _clipped_shares(dict.fromkeys(self.roster, 0), self.roster)
 
 
 def shares_from_int_totals(totals: Sequence[int] | Mapping[str, int],

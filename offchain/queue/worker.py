@@ -267,9 +267,8 @@ class QueueWorker(BatchWorker):
                 log.info("rejected %s: %s", key[:18], reason)
         if not built.records:
             return
-        worker_bps, owner_bps = self._split(model_id)
+        worker_bps, owner_bps, epoch = self._terms(model_id)
         deposit = batch_deposit(built.fees, worker_bps, owner_bps)
-        epoch = self.registry.current_epoch()
         published = batch_file(built, epoch=epoch, deposit=deposit)
         data = published.encode()
         root = published.tree.root

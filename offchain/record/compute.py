@@ -22,7 +22,8 @@ import numpy as np
 
 from offchain.attribution import label_of_instances
 from offchain.models import ModelPackage
-from offchain.models.encoding import commit, decode_tensor, encode_tensor
+from offchain.models.encoding import commit, decode_tensor, encode_tensor, encode_tensors
+from offchain.models.network import logits_to_float32
 from offchain.models.package import ATTRIBUTION_K
 from offchain.models.runtime import ModelSession, open_session, predicted_label
 from offchain.protocol import PROOF_ZK, ZERO32, Inference, Share, attribution_hash
@@ -169,13 +170,13 @@ class InferenceEngine:
                            label, meta=meta)
 
     def evaluate_batch(self, raws: list[np.ndarray], *, workers: int = 1,
-                       chunk_size: int = 16,
+                       chunk_size: int | None = None,
                        input_bytes: Sequence[bytes | None] | None = None) -> list[Evaluation]:
         """Many inputs: the integer network runs on all of them at once (integer results do
         not depend on the batch size, unlike a float kernel's); attribution runs as one
-        batched integer KNN-Shapley pass, streamed ``chunk_size``
-        queries at a time (memory stays at a few chunks of per-point values, not
-        ``len(raws) * N``) on ``workers`` threads. Results do not depend on either knob.
+        batched integer KNN-Shapley pass, streamed ``chunk_size`` queries at a time
+        (default: about 2**16 roster items' worth, at least 16 queries; memory stays at a
+        few chunks of per-point values, not ``len(raws) * N``) on ``workers`` threads. Results do not depend on either knob.
         ``input_bytes``: each raw's canonical tensor bytes where already known (the request
         carried them and ``decode_tensor`` accepts only canonical bytes), else None."""
         if not raws:
@@ -184,7 +185,12 @@ class InferenceEngine:
                                                    for raw in raws]))
         integer = self.network.logits(queries)
         labels = np.argmax(integer, axis=1)
-        logits = [self.package.output_tensor(row) for row in integer]
+        # One conversion for the batch (elementwise: each row as output_tensor makes it).
+        logits = list(logits_to_float32(integer).reshape(
+            (len(raws), *self.package.manifest.output.shape)))
+        outputs = encode_tensors(np.stack(logits))
+        if chunk_size is None:  # small rosters: many queries per numpy call
+            chunk_size = max(16, 2**16 // self.knn.n)
         shares = [
             tuple(self.contributors.shares_of_totals(row))
             for block in self.knn.iter_totals(queries, labels, self.contributors,
@@ -197,12 +203,12 @@ class InferenceEngine:
                 input_bytes=encode_tensor(raw) if known is None else known,
                 logits=out,
                 label=int(label),
-                output_bytes=encode_tensor(out),
+                output_bytes=output,
                 shares=share_list,
                 integer_logits=row,
             )
-            for raw, known, out, label, share_list, row in zip(
-                raws, given, logits, labels, shares, integer, strict=True)
+            for raw, known, out, output, label, share_list, row in zip(
+                raws, given, logits, outputs, labels, shares, integer, strict=True)
         ]
 
     def record(

@@ -12,7 +12,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import function_abi_to_4byte_selector
 from hexbytes import HexBytes
 
-from offchain.chain.tx import Call, abi_type
+from offchain.chain.tx import Call, Sender, abi_type
 from offchain.protocol import (
     ZERO32,
     BatchInfo,
@@ -67,6 +67,13 @@ class Registry(ContractClient):
         """The registered model, or None when the id is not registered."""
         model = from_abi(Model, self._fn.getModel(model_id).call())
         return model if model.exists else None
+
+    def model_and_epoch(self, model_id: bytes, reader: Sender) -> tuple[Model | None, int]:
+        """:meth:`model` and :meth:`current_epoch` in one round trip (``reader``'s JSON-RPC
+        batch): what a batch commit needs, read per batch."""
+        model, epoch = reader.read_many([self._fn.getModel(model_id), self._fn.currentEpoch()])
+        found = from_abi(Model, model)
+        return (found if found.exists else None), int(epoch)
 
     def worker(self, signer: str) -> Worker | None:
         """The registered worker key, or None when it never registered."""

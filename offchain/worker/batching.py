@@ -34,7 +34,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -43,6 +43,7 @@ from offchain.chain.eip712 import sign_digest
 from offchain.chain.tx import Call, NonceTooLow
 from offchain.errors import AttestiaError, ChainError, TransactionReverted
 from offchain.merkle import StandardMerkleTree
+from offchain.models.encoding import decode_tensors
 from offchain.models.errors import EncodingError
 from offchain.protocol import (
     PROOF_SIGNED,
@@ -142,6 +143,28 @@ def decode_request(engine: InferenceEngine, request: OffchainRequest, *,
     return raw
 
 
+def decode_requests(engine: InferenceEngine, requests: Sequence[OffchainRequest]
+                    ) -> list[np.ndarray | Exception]:
+    """:func:`decode_request` (``check_overflow`` off) of each request, or the exception it
+    raises: the canonical input tensors of a batch are decoded together
+    (``encoding.decode_tensors``), anything else one at a time."""
+    ours = [i for i, r in enumerate(requests)
+            if r.model_id == engine.model_id and r.input_bytes is not None]
+    out: list[np.ndarray | Exception | None] = [None] * len(requests)
+    if ours:
+        decoded = decode_tensors([requests[i].input_bytes for i in ours],  # type: ignore[misc]
+                                 shape=engine.input_shape)
+        for i, result in zip(ours, decoded, strict=True):
+            out[i] = result
+    for i, request in enumerate(requests):
+        if out[i] is None:
+            try:
+                out[i] = decode_request(engine, request, check_overflow=False)
+            except Exception as exc:  # noqa: BLE001 - else it fails every batch it is in
+                out[i] = exc
+    return cast("list[np.ndarray | Exception]", out)
+
+
 def overflowing_rows(engine: InferenceEngine, raws: Sequence[np.ndarray]) -> set[int]:
     """The positions of the raw inputs whose standardised form overflows float32: one
     vectorised pass over the batch (standardising is elementwise: a row's result does not
@@ -219,14 +242,15 @@ def build_batch(
     accepted: list[tuple[str, OffchainRequest]] = []
     raws: list[np.ndarray] = []
     rejected: list[tuple[str, str]] = []
-    for key, request in requests:
-        try:
-            raws.append(decode_request(engine, request, check_overflow=False))
+    for (key, request), raw in zip(requests, decode_requests(engine, [r for _, r in requests]),
+                                   strict=True):
+        if isinstance(raw, AttestiaError):
+            rejected.append((key, f"bad input: {raw}"))
+        elif isinstance(raw, Exception):
+            rejected.append((key, f"bad input: {type(raw).__name__}: {raw}"))
+        else:
+            raws.append(raw)
             accepted.append((key, request))
-        except AttestiaError as exc:
-            rejected.append((key, f"bad input: {exc}"))
-        except Exception as exc:  # noqa: BLE001 - else it fails every batch it is pending in
-            rejected.append((key, f"bad input: {type(exc).__name__}: {exc}"))
     overflowing = overflowing_rows(engine, raws)  # the whole batch at once
     if overflowing:
         rejected += [(key, f"bad input: {OVERFLOW}")
@@ -504,9 +528,8 @@ class BatchWorker:
         if not built.records:
             self.settle_files()
             return
-        worker_bps, owner_bps = self._split(model_id)
+        worker_bps, owner_bps, epoch = self._terms(model_id)
         deposit = batch_deposit(built.fees, worker_bps, owner_bps)
-        epoch = self.registry.current_epoch()
         root = built.tree.root  # type: ignore[union-attr]
         path = (self.batch_dir / f"{root}.json").resolve()
         batch = J.BatchEntry(
@@ -644,13 +667,14 @@ class BatchWorker:
         timestamp = int(self.node.chain.w3.eth.get_block(block_number)["timestamp"])
         return epoch_at(timestamp, *self._epochs)
 
-    def _split(self, model_id: bytes) -> tuple[int, int]:
-        """The model's split now (read per batch: settlement pays each leaf by the split in
-        force at the commit, so a cached split would mis-size the deposit after setTerms)."""
-        model = self.registry.model(model_id)
+    def _terms(self, model_id: bytes) -> tuple[int, int, int]:
+        """The model's split and the current epoch, in one round trip (read per batch:
+        settlement pays each leaf by the split in force at the commit, so a cached split
+        would mis-size the deposit after setTerms)."""
+        model, epoch = self.registry.model_and_epoch(model_id, self.sender)
         if model is None:
             raise BatchError(f"model 0x{model_id.hex()} is not registered on this chain")
-        return model.workerBps, model.ownerBps
+        return model.workerBps, model.ownerBps, epoch
 
     def _roster(self, model_id: bytes) -> frozenset[str]:
         """The model's registered roster (fixed at registration, so read once)."""

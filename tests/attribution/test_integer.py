@@ -214,11 +214,21 @@ def test_long_rosters_give_the_declared_totals_row_by_row_or_whole(
         assert totals == list(expected.values())
 
 
-def test_iter_totals_refuses_a_contributor_map_of_another_roster() -> None:
+def test_iter_totals_refuses_a_contributor_map_of_another_roster_and_bad_queries() -> None:
     index = IntegerKnnShapley(np.zeros((3, 1), dtype=np.int64), np.zeros(3, dtype=np.int64), 1)
     with pytest.raises(InvalidInputError, match="2 item owners for a roster of 3 items"):
         next(index.iter_totals(np.zeros((1, 1), dtype=np.int64), [0],
                                IntegerContributors([A, B])))
+    contributors = IntegerContributors([A, B, C])
+    for bad, why in ((np.zeros((2, 2), dtype=np.int64), "is 1 integers"),
+                     (np.zeros((2, 1)), "is 1 integers"),
+                     (np.asarray([[0], [Z_LIMIT + 1]]), "beyond"),
+                     (np.asarray([[0], [-Z_LIMIT - 1]]), "beyond"),
+                     (np.zeros(2, dtype=np.int64), "must be 2-D")):
+        with pytest.raises(InvalidInputError, match=why):
+            next(index.iter_totals(bad, [0] * len(bad), contributors))
+        with pytest.raises(InvalidInputError, match=why):
+            next(index.iter_values(bad, [0] * len(bad)))
 
 
 def test_ties_go_to_the_lower_index() -> None:
@@ -305,6 +315,25 @@ def test_totals_are_exact_integer_sums() -> None:
     values = np.asarray([big, -3, big, 7, 1], dtype=np.int64)
     assert contributors.roster == tuple(map(canonical, (A, B, C)))
     assert contributors.totals(values) == [-2, 2 * big, 7]
+
+
+@settings(max_examples=200, deadline=None)
+@given(totals=st.lists(st.one_of(st.integers(-2**63, 2**63 - 1), st.integers(-3, 3),
+                                 st.sampled_from([0, 1, 2**62, 3 * 2**40])),
+                       min_size=1, max_size=12))
+def test_shares_of_totals_is_the_largest_remainder_rule(totals: list[int]) -> None:
+    """The per-query fast path (integers over the roster's slots) against the generic rule
+    (shares_from_int_totals): same list, bit for bit, for any int64 totals, ties, zeros,
+    negatives and all-zero (the equal split)."""
+    roster = [f"0x{(i * 2654435761) % 2**160:040x}" for i in range(1, len(totals) + 1)]
+    contributors = IntegerContributors(roster)
+    by_slot = dict(zip(map(canonical, roster), totals, strict=True))
+    ordered = [by_slot[a] for a in contributors.roster]
+    expected = shares_from_int_totals(ordered, contributors.roster)
+    assert contributors.shares_of_totals(np.asarray(ordered, dtype=np.int64)) == expected
+    assert contributors.shares_of_totals(ordered) == expected
+    with pytest.raises(InvalidInputError):
+        contributors.shares_of_totals(ordered + [1])
 
 
 def test_all_zero_is_an_equal_split_over_the_roster() -> None:

@@ -45,6 +45,48 @@ def test_decode_inverts_encode(x: np.ndarray) -> None:
     assert encoding.encode_tensor(back) == data
 
 
+@given(hnp.arrays(np.float32, st.tuples(st.integers(1, 5), st.just(1), st.integers(1, 4)),
+                  elements=st.floats(width=32)))
+def test_batch_encoding_is_each_rows_encoding(rows: np.ndarray) -> None:
+    """encode_tensors and decode_tensors (a batch in a few numpy passes) are the one-at-a-time
+    functions, bit for bit, error for error: NaN, infinities and -0.0 included."""
+    def one(row: np.ndarray) -> bytes | str:
+        try:
+            return encoding.encode_tensor(row)
+        except EncodingError as exc:
+            return str(exc)
+
+    expected = [one(row) for row in rows]
+    if all(isinstance(e, bytes) for e in expected):
+        assert encoding.encode_tensors(rows) == expected
+    else:
+        with pytest.raises(EncodingError):
+            encoding.encode_tensors(rows)
+    # Decoding: every row's canonical bytes, then the same bytes made non-canonical in turn.
+    good = [encoding.encode_tensor(np.nan_to_num(row, posinf=1.0, neginf=-1.0))
+            for row in rows]
+    shape = rows.shape[1:]
+    negative_zero = struct.pack("<f", -0.0)
+    datas: list = [*good, good[0][:-4] + negative_zero, good[0][:-4] + struct.pack("<f", np.nan),
+                   good[0][:-1], good[0] + b"\0", bytearray(good[0]), good[0].replace(
+                       b"ATTN\x01", b"ATTN\x02", 1), "not bytes",
+                   encoding.encode_tensor(np.zeros((1, shape[1] + 1), dtype=np.float32))]
+
+    def decoded(data: object) -> tuple:
+        try:
+            value = encoding.decode_tensor(data, shape=shape)  # type: ignore[arg-type]
+            return ("ok", value.dtype.str, value.shape, value.tobytes())
+        except EncodingError as exc:
+            return ("error", str(exc))
+
+    got = [("error", str(v)) if isinstance(v, EncodingError)
+           else ("ok", v.dtype.str, v.shape, v.tobytes())
+           for v in encoding.decode_tensors(datas, shape=shape)]
+    assert got == [decoded(d) for d in datas]
+    assert [g[0] for g in got[len(good):]] == ["error", "error", "error", "error", "ok",
+                                                "error", "error", "error"]
+
+
 def test_negative_zero_is_canonicalised() -> None:
     neg = encoding.encode_tensor(np.array([-0.0, 1.0], dtype=np.float32))
     pos = encoding.encode_tensor(np.array([0.0, 1.0], dtype=np.float32))

@@ -194,6 +194,18 @@ def test_start_up_heap_is_set_aside_from_the_collector_before_serving(
         gc.unfreeze()
 
 
+def test_a_batch_reads_the_split_and_epoch_in_one_round_trip(
+    attestia, served_model, demo_package_dir, tmp_path
+) -> None:
+    """``model_and_epoch`` (one JSON-RPC batch) answers what ``model`` and ``current_epoch``
+    answer, one by one; an unknown model reads as None."""
+    node = make_node(attestia, demo_package_dir, tmp_path / "w")
+    model, epoch = attestia.registry.model_and_epoch(served_model.model_id, node.sender)
+    assert model == attestia.registry.model(served_model.model_id) == served_model.model
+    assert epoch == attestia.registry.current_epoch()
+    assert attestia.registry.model_and_epoch(b"\x01" * 32, node.sender) == (None, epoch)
+
+
 def test_full_batches_are_cut_at_batch_size(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
