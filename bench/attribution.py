@@ -9,7 +9,8 @@ Data: float32 Gaussian rows (as contributed), standardised for the float path an
 
 * ``int_ms_per_query_100k`` (also ``ms_per_query_100k``, the figure README's table tracks:
   the path workers record): one query's integer KNN-Shapley values against a prepared
-  ``IntegerKnnShapley`` (exact int64 distances, radix-sorted order, fixed-point recursion);
+  ``IntegerKnnShapley`` (exact int64 distances, sorted (distance, index) keys, fixed-point
+  recursion);
   ``int_shares_ms_per_query_100k`` adds the exact contributor totals and basis points.
 * ``float_ms_per_query_100k``: the same query through the float64 ``KnnShapley``.
 * ``argsort_ms_100k``: a plain ``np.argsort`` of that query's integer distances: the floor any
@@ -17,7 +18,9 @@ Data: float32 Gaussian rows (as contributed), standardised for the float path an
   The three are timed interleaved, query by query (BLAS on one thread), medians of
   ``--repeats``, so the machine's load moves them together; ``*_cpu_ms`` are the same medians
   in this thread's CPU time (time spent waiting for a core on a loaded machine left out).
-* ``*_queries_per_s_batch_100k``: ``--queries`` queries through ``iter_values`` on every core.
+* ``*_queries_per_s_batch_100k``: ``--queries`` queries through ``iter_values`` on every core;
+  ``int_shares_queries_per_s_batch_100k``: through ``iter_totals`` and ``shares_of_totals``,
+  each query's basis points (what a batch worker runs).
 * ``trace_build_s_100k``: the honest dispute trace of one query (sums roots over
   ``--contributors`` contributors and the trace root), as a challenged worker builds it.
 
@@ -137,6 +140,15 @@ def main() -> None:
             for block in chunks:
                 progress.advance(task, block.shape[0])
             rates[name] = round(args.queries / (time.perf_counter() - started), 1)
+        task = progress.add_task(f"int shares, batch of {args.queries} ({workers} threads)",
+                                 total=args.queries)
+        started = time.perf_counter()
+        for block in int_index.iter_totals(zq, labels, contributors, chunk_size=16,
+                                           workers=workers):
+            for row in block:
+                contributors.shares_of_totals(row)
+            progress.advance(task, block.shape[0])
+        rates["int_shares"] = round(args.queries / (time.perf_counter() - started), 1)
 
     int_ms, argsort_ms = _ms(t_int), _ms(t_argsort)
     print(json.dumps({
@@ -161,6 +173,7 @@ def main() -> None:
         "queries_per_s_batch_100k": rates["int"],
         "int_queries_per_s_batch_100k": rates["int"],
         "float_queries_per_s_batch_100k": rates["float"],
+        "int_shares_queries_per_s_batch_100k": rates["int_shares"],
         "trace_build_s_100k": round(trace_s, 3),
         "prepare_index_s": {"int": round(int_prepare_s, 3), "float": round(float_prepare_s, 3)},
         "efficiency_abs_error": efficiency_error,
