@@ -106,7 +106,11 @@ def _revoked_clause() -> Any:
 
 
 def _disputed_clause() -> Any:
-    return exists().where(S.disputes.c.request_id == S.records.c.request_id)
+    """An attribution dispute (keyed by the record's id) or an output dispute (keyed by its
+    own id; its opening row names the record in ``data.recordId``)."""
+    d = S.disputes.c
+    return or_(exists().where(d.request_id == S.records.c.request_id),
+               exists().where(d.data["recordId"].as_string() == S.records.c.request_id))
 
 
 def record_summary(row: Any, revoked: bool = False, disputed: bool = False) -> dict[str, Any]:

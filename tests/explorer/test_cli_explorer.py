@@ -186,6 +186,10 @@ def test_postgresql_with_a_separate_indexer(explorer_flow: Flow, postgres_server
                     env) as (_, served):
         status = _wait_indexed(served, head)
         assert status["records"] == 8 and indexer.poll() is None
+        # The status filter's dispute clause (JSON field included) runs on PostgreSQL too.
+        with urllib.request.urlopen(f"{served}/api/records?status=disputed", timeout=30) as r:
+            listed = json.load(r)["items"]
+        assert [item["requestId"] for item in listed] == [explorer_flow.disputed]
 
 
 @pytest.mark.parametrize("args, words", [

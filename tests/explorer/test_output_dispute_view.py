@@ -71,3 +71,36 @@ def test_a_records_output_dispute_is_shown_with_its_neuron(tmp_path) -> None:
         assert d["proveBy"] == 200 and d["challenger"] == CHALLENGER
         (listed,) = list_disputes(conn).items
         assert listed["type"] == "output" and listed["requestId"] == "0x" + record_id.hex()
+
+
+def test_a_single_record_under_an_output_dispute_is_listed_as_disputed(tmp_path) -> None:
+    """The records list's status filter counts output disputes too (they are keyed by their
+    own id; the opening row names the record)."""
+    from offchain.explorer.queries import list_records
+
+    engine = S.open_engine(f"sqlite:///{tmp_path / 'index.sqlite'}")
+    ids = [bytes([n]) * 32 for n in (1, 2)]
+    with engine.begin() as conn:
+        conn.execute(S.records.insert(), [{
+            "request_id": "0x" + rid.hex(), "model_id": "0x" + "0d" * 32, "worker": WORKER,
+            "requester": None, "input_commitment": "0x" + "01" * 32,
+            "output_commitment": "0x" + "02" * 32, "attribution_hash": "0x" + "03" * 32,
+            "proof_kind": PROOF_SIGNED, "proof_hash": "0x" + ZERO32.hex(),
+            "timestamp": 1_800_000_000, "result_hash": "0x" + ZERO32.hex(),
+            "digest": "0x" + "04" * 32, "epoch": 3, "worker_cut": "1", "owner_cut": "1",
+            "contributor_cut": "1", "block": 5 + n, "log_index": 0,
+            "tx_hash": "0x" + "ee" * 32} for n, rid in enumerate(ids)])
+        opened = _event(disputeId=output_dispute_id(ids[0]), recordId=ids[0], worker=WORKER,
+                        challenger=CHALLENGER, bond=10, input=[1], logits=[3, -4],
+                        respondBy=100)
+        context = Context(9, 0, "0x" + "ab" * 32, 50, lambda _: None)
+        for table, row in rows_of("Slasher", "OutputDisputeOpened", opened, context):
+            conn.execute(table.insert(), [row])
+    with engine.connect() as conn:
+        disputed = list_records(conn, status="disputed").items
+        valid = list_records(conn, status="valid").items
+        everything = list_records(conn).items
+    assert [r["requestId"] for r in disputed] == ["0x" + ids[0].hex()]
+    assert [r["requestId"] for r in valid] == ["0x" + ids[1].hex()]
+    assert {r["requestId"]: r["status"] for r in everything} == {
+        "0x" + ids[0].hex(): "disputed", "0x" + ids[1].hex(): "valid"}
