@@ -176,7 +176,8 @@ class InferenceEngine:
         not depend on the batch size, unlike a float kernel's); attribution runs as one
         batched integer KNN-Shapley pass, streamed ``chunk_size`` queries at a time
         (default: about 2**16 roster items' worth, at least 16 queries; memory stays at a
-        few chunks of per-point values, not ``len(raws) * N``) on ``workers`` threads. Results do not depend on either knob.
+        few chunks of per-point values, not ``len(raws) * N``) on ``workers`` threads.
+        Results do not depend on either knob.
         ``input_bytes``: each raw's canonical tensor bytes where already known (the request
         carried them and ``decode_tensor`` accepts only canonical bytes), else None."""
         if not raws:

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offchain.attribution import ContributorMap, KnnShapley, shares_from_totals
-from offchain.attribution.errors import InvalidInputError
 from offchain.attribution import integer as integer_module
+from offchain.attribution.errors import InvalidInputError
 from offchain.attribution.integer import (
     IntegerContributors,
     IntegerKnnShapley,
