@@ -62,12 +62,26 @@ log = logging.getLogger("attestia.watch")
 
 @dataclass(frozen=True)
 class Material:
-    """What a challenge reveals: the input bytes, its salt, and the committed output."""
+    """What a challenge reveals: the input bytes, its salt, and the committed output;
+    ``label`` is the query label the output states, None when the output is not a tensor of
+    logits at all (its answer is then wrong on its face: an output dispute slashes it at the
+    challenge, and its attribution has no label to be checked against)."""
 
     input_bytes: bytes
     salt: bytes
     output: bytes
-    label: int
+    label: int | None
+
+
+NOT_A_TENSOR = ("its output is not a tensor of logits: there is no label to check its "
+                "attribution against (its answer is wrong on its face: dispute open --output)")
+
+
+def _stated_label(output: bytes) -> int | None:
+    try:
+        return label_of_output(decode_tensor(output)[0])
+    except AttestiaError:  # not a canonical tensor, or not one row of finite logits
+        return None
 
 
 def material(attestia: Attestia, local: LocalRequest, record: InferenceRecorded) -> Material:
@@ -89,8 +103,7 @@ def material(attestia: Attestia, local: LocalRequest, record: InferenceRecorded)
     if commit(output_salt(local.salt), output) != inference.outputCommitment:
         raise DisputeError(f"the output sealed in record 0x{record.request_id.hex()} is not "
                            "the one its worker committed to: it cannot be revealed")
-    label = label_of_output(decode_tensor(output)[0])
-    return Material(local.input_bytes, local.salt, output, label)
+    return Material(local.input_bytes, local.salt, output, _stated_label(output))
 
 
 def leaf_material(sub: Submission, leaf: Inference) -> Material:
@@ -108,8 +121,7 @@ def leaf_material(sub: Submission, leaf: Inference) -> Material:
     if commit(sub.salt, sub.input_bytes) != leaf.inputCommitment:
         raise DisputeError(f"batch leaf of 0x{sub.request_id.hex()} commits to another input "
                            "than the one this home sent")
-    return Material(sub.input_bytes, sub.salt, output,
-                    label_of_output(decode_tensor(output)[0]))
+    return Material(sub.input_bytes, sub.salt, output, _stated_label(output))
 
 
 def submitted_leaf(attestia: Attestia, sub: Submission) -> DisputedLeaf | None:
@@ -122,6 +134,8 @@ def submitted_leaf(attestia: Attestia, sub: Submission) -> DisputedLeaf | None:
 
 def honest_shares(model: AttributionModel, package: Any, found: Material) -> list[Share]:
     """The attribution list the record should carry (the integer KNN-Shapley)."""
+    if found.label is None:
+        raise DisputeError(NOT_A_TENSOR)
     raw = decode_tensor(found.input_bytes).astype(np.float32)
     query = package.quantise(raw)[0]
     trace = model.trace(query, found.label)
@@ -275,6 +289,13 @@ def _watch_answer(attestia: Attestia, package: Any, local: LocalRequest | None,
         note(f"{name}: output dispute resolved after its deadline")
 
 
+def _not_a_tensor(name: str, report: WatchReport, note: Callable[[str], None]) -> None:
+    """A record whose output is not a tensor: its attribution is not checked (one line); its
+    answer is, next (``_both``), when the package is the registered model's."""
+    report.skipped.append((name, NOT_A_TENSOR))
+    note(f"{name}: skipped: {NOT_A_TENSOR}")
+
+
 def _guarded(rid: str, report: WatchReport, note: Callable[[str], None],
              check: Callable[[], None]) -> None:
     """One request checked; whatever it raises is one line, and the watch goes on."""
@@ -299,8 +320,11 @@ def _watch_leaf(attestia: Attestia, package: Any, model: AttributionModel, sub: 
     if dispute.state != DisputeState.NONE:
         _follow(attestia, model, leaf.dispute_id, leaf.ref, dispute, now, account, report, note)
         return
-    report.checked += 1
     found = leaf_material(sub, leaf.inference)
+    if found.label is None:
+        _not_a_tensor(leaf.ref, report, note)
+        return
+    report.checked += 1
     if tuple(honest_shares(model, package, found)) == tuple(leaf.leaf.shares):
         report.correct += 1
         return
@@ -325,8 +349,11 @@ def _watch_one(attestia: Attestia, package: Any, model: AttributionModel,
     record = records[-1]
     dispute = attestia.slasher.dispute(local.request_id)
     if dispute.state == DisputeState.NONE:
-        report.checked += 1
         found = material(attestia, local, record)
+        if found.label is None:
+            _not_a_tensor(rid_hex, report, note)
+            return
+        report.checked += 1
         if tuple(honest_shares(model, package, found)) == tuple(record.shares):
             report.correct += 1
             return

@@ -99,3 +99,35 @@ def test_output_dispute_bad_input_is_one_line_and_sends_nothing(
         assert len(lines) == 1 and "Traceback" not in out.stderr, (args, out.stderr)
         assert expected in lines[0], (args, lines[0])
     assert w3.eth.get_transaction_count(dev_account(CLIENT).address) == nonce
+
+
+def test_an_answer_that_is_not_a_tensor_is_refused_for_attribution_and_slashed_as_an_output(
+        attestia, served_model, demo_package, demo_package_dir, settings, tmp_path) -> None:
+    """`dispute open` (attribution) of a record whose output is not a tensor at all: one line
+    saying why, nothing sent; `dispute open --output` slashes it at the challenge."""
+    from dataclasses import replace
+
+    from offchain.protocol import OutputFraud
+
+    home = cli_home(settings, tmp_path / "home")
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    engine = node.engines[served_model.model_id]
+    honest = engine.evaluate
+    engine.evaluate = lambda raw: replace(honest(raw), output_bytes=b"\x00" * 7)
+    (garbage,) = send_demo_requests(attestia, demo_package, home / ".attestia", 1,
+                                    worker=node.signer.address)
+    node.run(until_idle=True)
+    rid, pkg = "0x" + garbage.request_id.hex(), str(demo_package_dir)
+    dev = ["--dev-account", str(CLIENT)]
+    client = dev_account(CLIENT).address
+    nonce = attestia.chain.w3.eth.get_transaction_count(client)
+    refused = cli(settings, home, "dispute", "open", rid, "--model", pkg, "--yes", *dev)
+    assert refused.returncode == 1 and "not a tensor of logits" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert attestia.chain.w3.eth.get_transaction_count(client) == nonce
+    opened = cli(settings, home, "dispute", "open", rid, "--output", "--model", pkg, "--yes",
+                 "--json", *dev)
+    assert opened.returncode == 0, opened.stderr
+    dispute = attestia.slasher.output_dispute(output_dispute_id(garbage.request_id))
+    assert dispute.state == DisputeState.FRAUD and dispute.kind == OutputFraud.MALFORMED_OUTPUT
+    assert json.loads(opened.stdout)["state"] == "fraud"

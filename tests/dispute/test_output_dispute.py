@@ -210,6 +210,18 @@ def test_an_output_that_is_not_integer_logits_is_fraud_at_the_challenge(g: OutGa
                    REQUESTER.address)
 
 
+@pytest.mark.parametrize("garbage", [b"not a tensor", b"", b"ATTN\x01\x01\x02\x00"],
+                         ids=["text", "empty", "header only"])
+def test_an_output_that_is_not_a_tensor_at_all_is_fraud_at_the_challenge(
+        g: OutGame, garbage: bytes) -> None:
+    """Bytes that are not a tensor (no header, nothing, a header without its shape): the
+    worker committed to them, so the challenge reveals them and slashes at once."""
+    case = g.case(output_bytes=garbage)
+    challenge(g, case)
+    assert_slashed(g, case, DisputeState.FRAUD, OutputFraud.MALFORMED_OUTPUT,
+                   REQUESTER.address)
+
+
 def test_a_wrong_width_output_is_fraud_at_the_challenge(g: OutGame) -> None:
     case = g.case(output_bytes=encode_tensor(np.zeros((1, 2), dtype=np.float32)))
     challenge(g, case)

@@ -115,3 +115,41 @@ def test_the_responder_answers_the_challenge_after_one_it_cannot_answer(
     model = AttributionModel.of_package(demo_package)
     assert game.find_fraud(attestia, model, poison) is None
     assert game.find_fraud(attestia, model, real) is None
+
+
+def test_watch_challenges_an_answer_that_is_not_a_tensor_and_still_checks_the_next(
+        attestia, served_model, demo_package, demo_package_dir, tmp_path) -> None:
+    """A worker commits to (and seals) bytes that are not a tensor at all, then lies in the
+    attribution of a later record. The watch says one line about the first's attribution
+    (no label to check it against), challenges its answer, which the challenge itself
+    slashes, and still challenges the second's attribution."""
+    from dataclasses import replace
+
+    from offchain.dispute.watch import NOT_A_TENSOR, watch_once
+    from offchain.protocol import OutputFraud, output_dispute_id
+
+    data_dir = tmp_path / "home"
+    node = make_worker(attestia, demo_package_dir, tmp_path / "w")
+    engine = node.engines[served_model.model_id]
+    honest = engine.evaluate
+    engine.evaluate = lambda raw: replace(honest(raw), output_bytes=b"not a tensor")
+    (garbage,) = send_demo_requests(attestia, demo_package, data_dir, 1,
+                                    worker=node.signer.address)
+    node.run(until_idle=True)
+    engine.evaluate = honest  # type: ignore[method-assign]
+    lying_engine(node, served_model.model_id)
+    (lie,) = send_demo_requests(attestia, demo_package, data_dir, 1, offset=3,
+                                worker=node.signer.address)
+    node.run(until_idle=True)
+    assert all(attestia.registry.recorded(request_id=r.request_id) for r in (garbage, lie))
+
+    lines: list[str] = []
+    report = watch_once(attestia, demo_package, served_model.model_id, data_dir,
+                        account=dev_account(CLIENT), note=lines.append)
+    garbage_id, lie_id = ("0x" + r.request_id.hex() for r in (garbage, lie))
+    assert report.skipped == [(garbage_id, NOT_A_TENSOR)]
+    assert report.output_challenged == [garbage_id] and report.challenged == [lie_id]
+    assert f"{garbage_id}: skipped: {NOT_A_TENSOR}" in lines
+    dispute = attestia.slasher.output_dispute(output_dispute_id(garbage.request_id))
+    assert dispute.state == DisputeState.FRAUD and dispute.kind == OutputFraud.MALFORMED_OUTPUT
+    assert attestia.slasher.dispute(lie.request_id).state == DisputeState.OPEN
