@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from eth_abi.exceptions import DecodingError
 
+from offchain.chain.light import arg_matches, event_reader
+
 if TYPE_CHECKING:
     from web3.contract import Contract
 
@@ -26,7 +28,7 @@ def iter_events(
     """Decoded logs of ``event`` in [from_block, to_block], in chain order."""
     w3 = contract.w3
     last = to_block if to_block is not None else w3.eth.block_number
-    handle = getattr(contract.events, event)
+    handle = event_reader(contract, event)  # decoded by eth_abi, in web3's shapes
     start = max(from_block, 0)
     while start <= last:
         stop = min(start + page - 1, last)
@@ -34,7 +36,7 @@ def iter_events(
             found = handle.get_logs(
                 from_block=start, to_block=stop, argument_filters=argument_filters
             )
-        except (DecodingError, ValueError):  # web3 decodes the whole page or nothing
+        except (DecodingError, ValueError):  # a page is decoded whole or not at all
             found = list(_decodable(contract, handle, start, stop, argument_filters))
         yield from found
         start = stop + 1
@@ -54,14 +56,7 @@ def _decodable(contract: Contract, handle: Any, start: int, stop: int,
                         entry["blockNumber"], entry["logIndex"],
                         " ".join(str(exc).split())[:200] or type(exc).__name__)
             continue
-        if all(_matches(decoded["args"].get(name), wanted)
+        if all(arg_matches(decoded["args"].get(name), wanted)
                for name, wanted in (argument_filters or {}).items()):
             yield decoded
 
-
-def _matches(value: Any, wanted: Any) -> bool:
-    if isinstance(wanted, list | tuple):
-        return any(_matches(value, w) for w in wanted)
-    if isinstance(value, str) and isinstance(wanted, str):
-        return value.lower() == wanted.lower()
-    return bool(value == wanted)

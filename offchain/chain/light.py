@@ -383,9 +383,9 @@ def _topic_of(param: Mapping[str, Any], value: Any) -> Any:
     return encode([kind], [value])
 
 
-def _matches(value: Any, wanted: Any) -> bool:
+def arg_matches(value: Any, wanted: Any) -> bool:
     if isinstance(wanted, list | tuple):
-        return any(_matches(value, w) for w in wanted)
+        return any(arg_matches(value, w) for w in wanted)
     if isinstance(value, str) and isinstance(wanted, str):
         return value.lower() == wanted.lower()
     return bool(value == wanted)
@@ -394,8 +394,8 @@ def _matches(value: Any, wanted: Any) -> bool:
 class LightEvent:
     """An event of a light contract, like web3's ``ContractEvent`` for reading logs."""
 
-    def __init__(self, contract: LightContract, abi: Mapping[str, Any]) -> None:
-        self.contract = contract
+    def __init__(self, contract: Any, abi: Mapping[str, Any]) -> None:
+        self.contract = contract  # a LightContract, or a web3 contract (event_reader)
         self.type = EventType(abi)
         self.event_name = self.type.name
         self.abi = abi
@@ -429,7 +429,35 @@ class LightEvent:
             "toBlock": to_block if to_block is not None else "latest", "topics": topics})
         events = [self.process_log(log) for log in logs]
         return [e for e in events
-                if all(_matches(e["args"].get(k), v) for k, v in filters.items())]
+                if all(arg_matches(e["args"].get(k), v) for k, v in filters.items())]
+
+
+def event_reader(contract: Any, name: str) -> LightEvent:
+    """A :class:`LightEvent` over any contract with ``w3``, ``address`` and ``abi`` (a web3
+    contract too: its logs are then fetched by web3 and decoded here, ~10x cheaper than
+    web3's own event decoding, in the same shapes)."""
+    for entry in contract.abi:
+        if entry.get("type") == "event" and entry.get("name") == name:
+            return LightEvent(contract, entry)
+    raise AttributeError(f"the ABI has no event {name!r}")
+
+
+def receipt_events(contract: Any, name: str, receipt: Mapping[str, Any]) -> list[AttrDict]:
+    """The ``name`` events ``contract`` emitted in a transaction receipt, decoded; other
+    logs, and logs that do not decode, are skipped (web3's ``process_receipt`` with
+    ``errors=DISCARD``)."""
+    reader = event_reader(contract, name)
+    address = str(contract.address).lower()
+    out = []
+    for entry in receipt["logs"]:
+        if str(entry["address"]).lower() != address or not entry["topics"] \
+                or bytes(entry["topics"][0]) != reader.type.topic:
+            continue
+        try:
+            out.append(reader.process_log(entry))
+        except (DecodingError, ValueError):
+            continue
+    return out
 
 
 class _Events:
@@ -437,10 +465,7 @@ class _Events:
         self._contract = contract
 
     def __getattr__(self, name: str) -> LightEvent:
-        for entry in self._contract.abi:
-            if entry.get("type") == "event" and entry.get("name") == name:
-                return LightEvent(self._contract, entry)
-        raise AttributeError(f"the ABI has no event {name!r}")
+        return event_reader(self._contract, name)
 
 
 class LightContract:

@@ -12,6 +12,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import function_abi_to_4byte_selector
 from hexbytes import HexBytes
 
+from offchain.chain.light import receipt_events
 from offchain.chain.tx import Call, Sender, abi_type
 from offchain.protocol import (
     ZERO32,
@@ -304,18 +305,13 @@ class Registry(ContractClient):
     # events --------------------------------------------------------------------------------
     def requested_in(self, receipt: Any) -> list[InferenceRequested]:
         """The ``InferenceRequested`` events of a transaction receipt (other logs skipped)."""
-        from web3.logs import DISCARD  # a receipt comes from a sender: web3 is loaded
-
-        event = self.contract.events.InferenceRequested()
         return [decode_requested(log)
-                for log in event.process_receipt(receipt, errors=DISCARD)]
+                for log in receipt_events(self.contract, "InferenceRequested", receipt)]
 
     def recorded_in(self, receipt: Any) -> list[InferenceRecorded]:
         """The ``InferenceRecorded`` events of a transaction receipt (other logs skipped)."""
-        from web3.logs import DISCARD
-
-        event = self.contract.events.InferenceRecorded()
-        return [decode_recorded(log) for log in event.process_receipt(receipt, errors=DISCARD)]
+        return [decode_recorded(log)
+                for log in receipt_events(self.contract, "InferenceRecorded", receipt)]
 
     def models_registered(self, from_block: int | None = None, to_block: int | None = None, *,
                           model_id: bytes | None = None, content_hash: bytes | None = None
