@@ -34,9 +34,8 @@ from typing import Any
 import numpy as np
 
 from offchain.attribution.errors import InvalidInputError
-from offchain.attribution.shares import _largest_remainder
+from offchain.attribution.shares import _largest_remainder, apportion
 from offchain.protocol import (
-    BPS,
     FEATURE_FRAC_BITS,
     FEATURE_SCALE,
     FIELD_MODULUS,
@@ -367,12 +366,7 @@ class IntegerKnnShapley:
         if chunk_size < 1 or workers < 1:
             raise InvalidInputError(f"chunk_size and workers must be >= 1 (got {chunk_size}, "
                                     f"{workers})")
-        if q.dtype.kind not in "iu" or q.shape[1] != self.dim:
-            raise InvalidInputError(f"a quantised query is {self.dim} integers; got "
-                                    f"{q.dtype}{list(q.shape[1:])}")
-        queries = q.astype(np.int64)
-        if queries.size and int(np.abs(queries).max()) > Z_LIMIT:
-            raise InvalidInputError(f"query holds values beyond +-Z_LIMIT ({Z_LIMIT})")
+        queries = self._queries(q)
         bounds = [(s, min(s + chunk_size, len(q))) for s in range(0, len(q), chunk_size)]
         return self._run(work, queries, y, bounds, workers)
 
@@ -396,13 +390,18 @@ class IntegerKnnShapley:
 
     def _query(self, zq: np.ndarray) -> np.ndarray:
         q = np.asarray(zq)
-        if q.shape != (self.dim,) or q.dtype.kind not in "iu":
+        return self._queries(q[None, ...])[0]
+
+    def _queries(self, q: np.ndarray) -> np.ndarray:
+        """``(m, d)`` quantised queries as int64, checked: integers, ``d`` of them each,
+        within +-Z_LIMIT."""
+        if q.shape[1:] != (self.dim,) or q.dtype.kind not in "iu":
             raise InvalidInputError(f"a quantised query is {self.dim} integers; got "
-                                    f"{q.dtype}{list(q.shape)}")
-        q = q.astype(np.int64)
-        if int(np.abs(q).max()) > Z_LIMIT:
+                                    f"{q.dtype}{list(q.shape[1:])}")
+        out = q.astype(np.int64)
+        if out.size and int(np.abs(out).max()) > Z_LIMIT:
             raise InvalidInputError(f"query holds values beyond +-Z_LIMIT ({Z_LIMIT})")
-        return q
+        return out
 
     def _distances(self, q: np.ndarray) -> np.ndarray:
         """``(m, N)`` exact distances of m queries: ||z||^2 - 2 z.q + ||q||^2.
@@ -475,11 +474,11 @@ class IntegerKnnShapley:
         return terms
 
     def _chunk(self, q: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        order = self._order(self._distances(q))
-        by_rank = self._values_by_rank(order, labels)
+        backwards = self._order(self._distances(q), backwards=True)
+        by_rank = self._values_backwards(backwards, labels)
         out = np.empty_like(by_rank)
-        for row in range(order.shape[0]):
-            out[row, order[row]] = by_rank[row]
+        for row in range(backwards.shape[0]):
+            out[row, backwards[row]] = by_rank[row]
         return out
 
 
@@ -567,17 +566,10 @@ class IntegerContributors:
         if len(weights) != len(self.roster):
             raise InvalidInputError(f"{len(weights)} totals for a roster of "
                                     f"{len(self.roster)}")
-        whole = sum(weights)
-        if not whole:
+        if not any(weights):
             return list(self._equal_split)
-        scaled = [w * BPS for w in weights]
-        bps = [v // whole for v in scaled]
-        leftover = BPS - sum(bps)
-        if leftover:  # largest remainders first, ties to the lower address (= lower slot)
-            remainders = [v - b * whole for v, b in zip(scaled, bps, strict=True)]
-            for slot in sorted(range(len(bps)), key=lambda i: -remainders[i])[:leftover]:
-                bps[slot] += 1
-        return [Share(a, b) for a, b in zip(self.roster, bps, strict=True) if b]
+        # slots ascend by address: apportion's ties go to the lower address
+        return [Share(a, b) for a, b in zip(self.roster, apportion(weights), strict=True) if b]
 
     @cached_property
     def _equal_split(self) -> list[Share]:

@@ -121,25 +121,30 @@ def _largest_remainder(weights: Mapping[str, float]) -> list[Share]:
     """Largest remainder on the exact values of the (finite, non-negative) float weights.
 
     Every float is an integer over a power of two, so scaling all of them to the largest
-    denominator gives exact integers ``a_i``: quota_i = a_i * 10,000 / sum(a), its floor
-    and remainder are integer divisions, and remainders share one denominator. Same
-    result as exact fractions, without allocating any.
+    denominator gives exact integers ``a_i``, apportioned by :func:`apportion`. Same result
+    as exact fractions, without allocating any. Entries ascend by address.
     """
-    addresses = list(weights)
-    ratios = [weight.as_integer_ratio() for weight in weights.values()]
+    addresses = sorted(weights, key=address_key)
+    ratios = [weights[a].as_integer_ratio() for a in addresses]
     denominator = max(d for _, d in ratios)
-    scaled = [n * (denominator // d) * BPS for n, d in ratios]
-    total = sum(scaled) // BPS
-    bps = [s // total for s in scaled]
-    remainders = [s - b * total for s, b in zip(scaled, bps, strict=True)]
+    bps = apportion([n * (denominator // d) for n, d in ratios])
+    return [Share(a, b) for a, b in zip(addresses, bps, strict=True) if b > 0]
+
+
+def apportion(weights: Sequence[int]) -> list[int]:
+    """Basis points of non-negative integer weights (not all zero) by largest remainder:
+    quota_i = w_i * 10,000 / sum(w), its floor and remainder integer divisions (remainders
+    share one denominator); the leftover points go to the largest remainders, ties to the
+    lower position (callers order positions by address)."""
+    whole = sum(weights)
+    scaled = [w * BPS for w in weights]
+    bps = [v // whole for v in scaled]
     leftover = BPS - sum(bps)
     if leftover:
-        by_remainder = sorted(range(len(addresses)),
-                              key=lambda i: (-remainders[i], address_key(addresses[i])))
-        for i in by_remainder[:leftover]:
+        remainders = [v - b * whole for v, b in zip(scaled, bps, strict=True)]
+        for i in sorted(range(len(bps)), key=lambda i: -remainders[i])[:leftover]:
             bps[i] += 1
-    return sorted((Share(a, b) for a, b in zip(addresses, bps, strict=True) if b > 0),
-                  key=lambda s: address_key(s[0]))
+    return bps
 
 
 def decode_shares(data: bytes) -> list[Share]:
