@@ -80,9 +80,14 @@ def encode_tensor(
     if not np.all(np.isfinite(array)):
         raise EncodingError("tensor contains NaN or infinity; only finite values can be encoded")
     canonical = np.where(array == 0, np.float32(0.0), array).astype("<f4", copy=False)
-    header = MAGIC + bytes([FORMAT_VERSION, DTYPE_FLOAT32, array.ndim, 0])
-    dims = struct.pack(f">{array.ndim}I", *array.shape)
-    return header + dims + np.ascontiguousarray(canonical).tobytes(order="C")
+    return _header(array.shape) + np.ascontiguousarray(canonical).tobytes(order="C")
+
+
+def _header(shape: Sequence[int]) -> bytes:
+    """The bytes before a float32 tensor's values: magic, version, dtype, ndim, reserved,
+    then the dimensions (uint32 big-endian)."""
+    return (MAGIC + bytes([FORMAT_VERSION, DTYPE_FLOAT32, len(shape), 0])
+            + struct.pack(f">{len(shape)}I", *shape))
 
 
 def encode_tensors(rows: np.ndarray, *, max_elements: int = MAX_ELEMENTS) -> list[bytes]:
@@ -95,8 +100,7 @@ def encode_tensors(rows: np.ndarray, *, max_elements: int = MAX_ELEMENTS) -> lis
         return [encode_tensor(row, max_elements=max_elements) for row in array]
     shape = tuple(array.shape[1:])
     _check_shape(shape, None, max_elements)
-    prefix = (MAGIC + bytes([FORMAT_VERSION, DTYPE_FLOAT32, len(shape), 0])
-              + struct.pack(f">{len(shape)}I", *shape))
+    prefix = _header(shape)
     canonical = np.where(array == 0, np.float32(0.0), array).astype("<f4", copy=False)
     body = np.ascontiguousarray(canonical).tobytes(order="C")
     size = len(body) // array.shape[0]
@@ -110,8 +114,7 @@ def decode_tensors(datas: Sequence[bytes], *, shape: Sequence[int],
     and -0.0 check over all of them); any other goes through :func:`decode_tensor` alone."""
     dims = tuple(int(d) for d in shape)
     count = _check_shape(dims, None, max_elements)
-    prefix = (MAGIC + bytes([FORMAT_VERSION, DTYPE_FLOAT32, len(dims), 0])
-              + struct.pack(f">{len(dims)}I", *dims))
+    prefix = _header(dims)
     size = len(prefix) + 4 * count
     fast = [i for i, data in enumerate(datas)
             if isinstance(data, bytes) and len(data) == size and data.startswith(prefix)]
