@@ -450,10 +450,9 @@ def receipt_events(contract: Any, name: str, receipt: Mapping[str, Any]) -> list
     address = str(contract.address).lower()
     out = []
     for entry in receipt["logs"]:
-        if str(entry["address"]).lower() != address or not entry["topics"] \
-                or bytes(entry["topics"][0]) != reader.type.topic:
+        if str(entry["address"]).lower() != address:
             continue
-        try:
+        try:  # process_log refuses another event's log (ValueError)
             out.append(reader.process_log(entry))
         except (DecodingError, ValueError):
             continue

@@ -187,9 +187,9 @@ class InferenceEngine:
         integer = self.network.logits(queries)
         labels = np.argmax(integer, axis=1)
         # One conversion for the batch (elementwise: each row as output_tensor makes it).
-        logits = list(logits_to_float32(integer).reshape(
-            (len(raws), *self.package.manifest.output.shape)))
-        outputs = encode_tensors(np.stack(logits))
+        tensors = logits_to_float32(integer).reshape(
+            (len(raws), *self.package.manifest.output.shape))
+        outputs, logits = encode_tensors(tensors), list(tensors)
         if chunk_size is None:  # small rosters: many queries per numpy call
             chunk_size = max(16, 2**16 // self.knn.n)
         shares = [
