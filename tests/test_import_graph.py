@@ -79,6 +79,15 @@ def _named(module: str, is_package: bool, node: ast.AST) -> Iterable[tuple[str, 
             yield f"{source}.{alias.name}", node.lineno  # a submodule, or a name in source
 
 
+def _loaded(name: str, files: dict[str, Path]) -> list[str]:
+    """The package modules importing ``name`` loads: the module that defines it (a name in a
+    module resolves to that module) and every package above it, outermost first."""
+    while name not in files:
+        name = name.rsplit(".", 1)[0]
+    parts = name.split(".")
+    return [".".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
+
+
 def _module_edges(root: Path = ROOT,
                   allowed: frozenset[tuple[str, str]] = _PENDING_OTHER_BRANCH) -> list[Edge]:
     files = _files(root)
@@ -91,11 +100,7 @@ def _module_edges(root: Path = ROOT,
             for name, line in _named(module, is_package, node):
                 if name != PACKAGE and not name.startswith(PACKAGE + "."):
                     continue
-                while name not in files:
-                    name = name.rsplit(".", 1)[0]
-                parts = name.split(".")
-                for depth in range(1, len(parts) + 1):
-                    target = ".".join(parts[:depth])
+                for target in _loaded(name, files):
                     if target not in own:
                         edges.append(Edge(module, target, f"{path.relative_to(root)}:{line}"))
     return [e for e in edges if (e.source, e.target) not in allowed]
@@ -309,11 +314,7 @@ def _heavy_at_import(start: str, root: Path = ROOT) -> list[str]:
                 if top in HEAVY_FOR_READS:
                     heavy.append(" -> ".join([*seen[module], f"{top} ({where})"]))
                 continue
-            while name not in files:
-                name = name.rsplit(".", 1)[0]
-            parts = name.split(".")
-            for depth in range(1, len(parts) + 1):
-                target = ".".join(parts[:depth])
+            for target in _loaded(name, files):
                 if target not in seen:
                     seen[target] = [*seen[module], f"{target} ({where})"]
                     queue.append(target)

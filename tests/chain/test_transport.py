@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import requests
@@ -89,27 +90,34 @@ def flaky(chain) -> Iterator[FlakyRPC]:
     server.server_close()
 
 
-def test_transient_errors_are_retried_a_bounded_number_of_times_then_one_chain_error(
-    flaky: FlakyRPC, chain
-) -> None:
-    w3 = make_web3(flaky.url)
-    latest = chain.w3.eth.block_number
-    # Fewer failures than attempts: the read succeeds, after exactly that many retries.
+def _bounded_retries(flaky: FlakyRPC, w3: Any, latest: int, exhausted: type[Exception],
+                     exhausted_match: str) -> Exception:
+    """What both read paths do: fewer failures than attempts, the read succeeds after exactly
+    that many retries; as many as attempts, one ``exhausted`` error and no more requests;
+    not transient (HTTP 401), one attempt. Returns the exhausted error."""
     flaky.faults["eth_blockNumber"] = ["drop", "503"]
     assert w3.eth.block_number == latest
     assert flaky.seen.count("eth_blockNumber") == 3
-    # As many failures as attempts: one RPCUnavailable (a ChainError), no more requests.
     flaky.seen.clear()
     flaky.faults["eth_getBalance"] = ["503"] * (RPC_ATTEMPTS + 5)
-    with pytest.raises(ChainError, match=rf"eth_getBalance: .* failed {RPC_ATTEMPTS} attempt"):
+    with pytest.raises(exhausted, match=exhausted_match) as failed:
         w3.eth.get_balance(dev_account(0).address)
     assert flaky.seen == ["eth_getBalance"] * RPC_ATTEMPTS
-    # Not transient (HTTP 401): one attempt.
     flaky.seen.clear()
     flaky.faults["eth_chainId"] = ["401"]
     with pytest.raises(RPCUnavailable, match="failed 1 attempt.*HTTP 401"):
         w3.eth.chain_id  # noqa: B018
     assert flaky.seen == ["eth_chainId"]
+    return failed.value
+
+
+def test_transient_errors_are_retried_a_bounded_number_of_times_then_one_chain_error(
+    flaky: FlakyRPC, chain
+) -> None:
+    w3 = make_web3(flaky.url)
+    latest = chain.w3.eth.block_number
+    _bounded_retries(flaky, w3, latest, ChainError,
+                     rf"eth_getBalance: .* failed {RPC_ATTEMPTS} attempt")
     # A method that changes state and is not idempotent (evm_mine) is never resent.
     flaky.seen.clear()
     flaky.faults["evm_mine"] = ["lose"]
@@ -126,22 +134,10 @@ def test_the_light_read_path_retries_the_same_way(flaky: FlakyRPC, chain) -> Non
     from offchain.chain.light import LightWeb3, RPCError
 
     w3 = LightWeb3(flaky.url + "/secret-api-key")
-    latest = chain.w3.eth.block_number
-    flaky.faults["eth_blockNumber"] = ["drop", "503"]
-    assert w3.eth.block_number == latest
-    assert flaky.seen.count("eth_blockNumber") == 3
-    flaky.seen.clear()
-    flaky.faults["eth_getBalance"] = ["503"] * (RPC_ATTEMPTS + 5)
-    with pytest.raises(RPCUnavailable, match=rf"eth_getBalance: .* failed {RPC_ATTEMPTS} "
-                       r"attempt\(s\): HTTP 503") as failed:
-        w3.eth.get_balance(dev_account(0).address)
-    assert "secret-api-key" not in str(failed.value)
-    assert flaky.seen == ["eth_getBalance"] * RPC_ATTEMPTS
-    flaky.seen.clear()
-    flaky.faults["eth_chainId"] = ["401"]
-    with pytest.raises(RPCUnavailable, match="failed 1 attempt.*HTTP 401"):
-        w3.eth.chain_id  # noqa: B018
-    assert flaky.seen == ["eth_chainId"]
+    failed = _bounded_retries(flaky, w3, chain.w3.eth.block_number, RPCUnavailable,
+                              rf"eth_getBalance: .* failed {RPC_ATTEMPTS} "
+                              r"attempt\(s\): HTTP 503")
+    assert "secret-api-key" not in str(failed)
     flaky.seen.clear()
     with pytest.raises(RPCError, match="eth_getBlockByNumber"):
         w3.eth.get_block("not-a-block")
