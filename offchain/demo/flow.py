@@ -78,6 +78,19 @@ def seconds_to_next_epoch(attestia: Attestia) -> int:
     return epoch_end(epoch_at(now, genesis, length), genesis, length) - now + 1
 
 
+def end_challenge_windows(attestia: Attestia) -> int:
+    """Travel past every record's challenge window, then into the next epoch; returns the
+    epoch that ended, in which (or before which) every record so far is final.
+
+    Advancing one epoch length is not enough: a record made in the last challenge window of
+    an epoch becomes final in the next one, which that settlement does not cover yet.
+    """
+    chain = attestia.chain
+    advance_time(chain, attestia.registry.challenge_window() + 1)
+    advance_time(chain, seconds_to_next_epoch(attestia))
+    return attestia.registry.current_epoch() - 1
+
+
 def _start_worker(settings: Settings, chain: Chain, package: Path, log_path: Path):
     cmd = [sys.executable, "-m", "offchain.cli.main", "--rpc-url", chain.url, "worker", "run",
            "--model", str(package), "--name", "demo", "--dev-account", str(WORKER)]
@@ -163,10 +176,7 @@ def run_demo(settings: Settings, *, requests: int = 50, console: Console | None 
         raise ChainError(f"the worker did not stop cleanly (exit {code})")
     recorded = [o for o in outcomes.values() if not o.rejected]
 
-    # Past every record's challenge window, then into the next epoch: every record is final
-    # in an ended epoch, so this settlement pays them all.
-    advance_time(chain, attestia.registry.challenge_window() + 1)
-    advance_time(chain, seconds_to_next_epoch(attestia))
+    end_challenge_windows(attestia)  # every record final in an ended epoch: all are paid
     settlement = settle(attestia, settings.data_dir / "rewards", account=admin)
     advance_time(chain, attestia.distributor.timelock() + 1)
     contributors = []

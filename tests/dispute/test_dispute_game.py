@@ -28,12 +28,6 @@ from tests.dispute.helpers import Case, Game
 REWARD = MIN_STAKE // 2
 
 
-def travel_to_next_epoch(h: Harness) -> None:
-    reg = h.attestia.registry
-    length = reg.epoch_length()
-    h.travel(length - (h.now() - reg.genesis()) % length + 1)
-
-
 @pytest.fixture
 def g(attestia) -> Game:
     return Game(Harness(attestia))
@@ -268,7 +262,7 @@ def test_settlement_waits_for_the_dispute_and_pays_by_its_outcome(g: Game, tmp_p
     assert final(upheld) == (None, False)  # deadline passed, not resolved yet
     game.resolve(attestia, upheld.request_id, account=OUTSIDER)
     assert final(upheld) == (reg.current_epoch(), False)
-    travel_to_next_epoch(g.h)
+    g.h.next_epoch()
     settled = {r.record: r.shares for r in read_ledger(attestia, reg.current_epoch() - 1).singles}
     equal = tuple(tuple(s) for s in g.shares_of(helpers.lie_totals(fraud.honest,
                                                                    [0] * len(g.roster))))

@@ -479,8 +479,7 @@ def test_settlement_waits_on_an_output_dispute_and_pays_by_its_outcome(g: OutGam
     assert final(both) == (None, False)  # its attribution dispute is still open
     attribution_game.resolve(attestia, both.record.requestId, account=OUTSIDER)
     assert final(both) == (reg.current_epoch(), True)  # no response there: lost
-    length = reg.epoch_length()
-    g.h.travel(length - (g.h.now() - reg.genesis()) % length + 1)
+    g.h.next_epoch()
     settled = {r.record: r.shares
                for r in read_ledger(attestia, reg.current_epoch() - 1).singles}
     roster = g.game.roster

@@ -18,7 +18,7 @@ from offchain.chain.anvil import free_port, rpc_call
 from offchain.chain.connection import connect
 from offchain.chain.deploy import deploy
 from offchain.config import REPO_ROOT, load_settings
-from offchain.demo.flow import advance_time
+from offchain.demo.flow import advance_time, end_challenge_windows
 from offchain.errors import ConfigError
 from offchain.models.onchain import register_model
 from offchain.registry import Attestia
@@ -76,7 +76,7 @@ def test_full_flow_on_ganache(ganache_url, project_home: Path, demo_package,
     outcomes = wait_for_outcomes(attestia, sent, timeout=30)
     assert all(o.output is not None for o in outcomes.values())
     assert {o.inference.modelId for o in outcomes.values()} == {registration.model_id}
-    advance_time(chain, attestia.registry.epoch_length())
+    end_challenge_windows(attestia)
     s = settle(attestia, tmp_path / "rewards", account=dev_account(0))
     advance_time(chain, attestia.distributor.timelock() + 1)
     paid = sum(claim(attestia, a, tmp_path / "rewards", dev_account(0)) for a in s.cumulative)

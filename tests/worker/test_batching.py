@@ -20,6 +20,7 @@ from eth_utils import keccak
 
 from offchain.chain.accounts import dev_account
 from offchain.chain.tx import Sender
+from offchain.demo.flow import advance_time, end_challenge_windows, seconds_to_next_epoch
 from offchain.models.demo import holdout
 from offchain.models.encoding import commit, encode_tensor, new_salt
 from offchain.protocol import (
@@ -532,13 +533,16 @@ def test_a_worker_batch_settles_and_every_leaf_pays_its_fees_cut(
     attestia, served_model, demo_package, demo_package_dir, tmp_path
 ) -> None:
     """The full flow: the worker's batch (file hashed and committed), the next epoch's
-    settlement checks it (dataHash, count, roster...) and pays each leaf its fee's cut."""
+    settlement checks it (dataHash, count, roster...) and pays each leaf its fee's cut.
+    Committed ten minutes before its epoch ends, inside the last challenge window: its
+    leaves become final in the next epoch, which the settlement must wait for."""
+    late = (seconds_to_next_epoch(attestia) - 601) % attestia.registry.epoch_length()
+    advance_time(attestia.chain, late)
     node = make_node(attestia, demo_package_dir, tmp_path / "w")
     submit_offchain(tmp_path / "w" / "inbox", requests_for(served_model, 5))
     run_batch_mode(node, tmp_path / "w", batch_size=5, max_latency=30, until_idle=True)
     (event,) = committed_batches(attestia)
-    attestia.chain.w3.provider.make_request("evm_increaseTime", [attestia.registry.epoch_length()])
-    attestia.chain.w3.provider.make_request("evm_mine", [])
+    end_challenge_windows(attestia)  # whenever in its epoch the batch was committed
     s = settle(attestia, tmp_path / "rewards", account=dev_account(0))
     (outcome,) = s.batches
     assert outcome.included and not outcome.capped and s.quarantined == []
