@@ -78,3 +78,16 @@ def cli_env(flow: Flow) -> dict[str, str]:
     return env | {"ATTESTIA_HOME": str(flow.settings.home),
                   "ATTESTIA_RPC_URL": str(flow.settings.rpc_url), "COLUMNS": "200"}
 
+
+
+def shared_client(explorer, **options):
+    """A TestClient over ``explorer``'s app that a whole module shares. Its rate limit is
+    far above anything the module sends: with the default bucket (100 at once, 20 a second)
+    one test's allowance depended on how fast the tests before it ran. The limit itself is
+    tested with its own client (test_fetch_safety.py)."""
+    from fastapi.testclient import TestClient
+
+    from offchain.explorer.app import RateLimit, create_app
+
+    return TestClient(create_app(explorer, rate_limit=RateLimit(rate=10_000, burst=10_000),
+                                 **options), raise_server_exceptions=False)

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from offchain.explorer.app import create_app
-from tests.explorer.helpers import HOSTILE_URI, Flow
+from tests.explorer.helpers import HOSTILE_URI, Flow, shared_client
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx`")  # starlette's httpx2 notice
@@ -20,7 +19,7 @@ UNKNOWN_ADDRESS = "0x" + "42" * 20
 
 @pytest.fixture(scope="module")
 def client(indexed) -> TestClient:
-    return TestClient(create_app(indexed), raise_server_exceptions=False)
+    return shared_client(indexed)
 
 
 def get(client: TestClient, path: str, status: int = 200) -> Any:

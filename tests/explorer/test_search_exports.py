@@ -24,7 +24,7 @@ from offchain.explorer.service import Explorer
 from offchain.indexer import open_engine
 from offchain.indexer import schema as S
 from tests.contracts.helpers import REQUESTER
-from tests.explorer.helpers import Flow
+from tests.explorer.helpers import Flow, shared_client
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx`")
@@ -35,7 +35,7 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 @pytest.fixture(scope="module")
 def client(indexed: Explorer) -> TestClient:
-    return TestClient(create_app(indexed), raise_server_exceptions=False)
+    return shared_client(indexed)
 
 
 def api(client: TestClient, path: str, status: int = 200) -> Any:
