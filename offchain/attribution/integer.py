@@ -23,8 +23,10 @@ straight from the values in rank order (``iter_totals``).
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -56,7 +58,6 @@ _FAST_LIMIT = 2**62
 _INT64_MAX = 2**63 - 1
 _LOW32 = 2**32 - 1
 _DIGIT_BITS = 16
-_DIGIT_MASK = (1 << _DIGIT_BITS) - 1
 _CLAMP_AT = (Z_LIMIT + 1) << QUANT_SHIFT  # |(X - mu) * rho| >= this: z is clamped
 
 
@@ -228,7 +229,15 @@ class IntegerKnnShapley:
     item labels. Queries are quantised the same way. Arrays are copied.
     """
 
-    def __init__(self, z_items: np.ndarray, labels: np.ndarray, k: int) -> None:
+    def __init__(self, z_items: np.ndarray, labels: np.ndarray, k: int, *,
+                 row_sort: str | None = None) -> None:
+        """``row_sort``: how rows of at least ``ROWWISE_FROM`` items are ordered, ``"keys"``
+        or ``"radix"`` (``ROW_SORTS``; the same order either way), None: the faster of the
+        two on this CPU, measured once on this roster's first such row."""
+        if row_sort is not None and row_sort not in ROW_SORTS:
+            raise InvalidInputError(f"row_sort must be one of {ROW_SORTS}; got {row_sort!r}")
+        self._row_sort = row_sort
+        self._row_sort_lock = threading.Lock()
         z = np.array(z_items, copy=True)
         if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0 or z.dtype.kind not in "iu":
             raise InvalidInputError(f"z_items must be a non-empty 2-D integer array; got "
@@ -433,7 +442,8 @@ class IntegerKnnShapley:
         sort of the distance (stable: ties keep the index order).
         """
         bits = self._index_bits
-        if dist.size and int(dist.max()).bit_length() + bits <= 63:
+        fits = dist.size and int(dist.max()).bit_length() + bits <= 63
+        if fits and (dist.shape[1] < ROWWISE_FROM or self._long_row_sort(dist[0]) == "keys"):
             keys = dist << bits
             keys |= self._index
             _sort_rows(keys)
@@ -444,15 +454,40 @@ class IntegerKnnShapley:
             return keys
         out = np.empty(dist.shape, dtype=np.int64)
         for row in range(dist.shape[0]):  # 1-D gathers: far cheaper than take_along_axis
-            out[row] = self._radix_order(dist[row])
-        return np.ascontiguousarray(out[:, ::-1]) if backwards else out
+            perm = self._radix_order(dist[row])
+            out[row] = perm[::-1] if backwards else perm
+        return out
 
     def _radix_order(self, dist: np.ndarray) -> np.ndarray:
-        perm = self._index
-        for shift in range(0, int(dist.max()).bit_length(), _DIGIT_BITS):
-            digits = ((dist[perm] >> shift) & _DIGIT_MASK).astype(np.uint16)
-            perm = perm[np.argsort(digits, kind="stable")]
+        """One row's order by an LSD radix sort of its distances in 16-bit digits: numpy's
+        stable sort of uint16 is a radix sort, and stable passes keep ties by index."""
+        perm: np.ndarray | None = None
+        for shift in range(0, max(int(dist.max()).bit_length(), 1), _DIGIT_BITS):
+            digits = (dist if perm is None else dist[perm]) >> shift
+            step = np.argsort(digits.astype(np.uint16), kind="stable")  # the low 16 bits
+            perm = step if perm is None else perm[step]
+        assert perm is not None
         return perm
+
+    def _long_row_sort(self, row: np.ndarray) -> str:
+        """``row_sort`` for long rows: as given, or measured once (best of three each) on
+        ``row``: numpy's int64 sort is vectorised on some CPUs (AVX-512 here: 0.75 ms for
+        100,000 keys) and not on others (3.8 ms), where the radix passes take 1.2 ms."""
+        if self._row_sort is None:
+            with self._row_sort_lock:
+                if self._row_sort is None:
+                    bits = self._index_bits
+
+                    def keys() -> None:
+                        k = row << bits
+                        k |= self._index
+                        k.sort()
+
+                    timings = {name: min(_seconds(run) for _ in range(3))
+                               for name, run in (("keys", keys),
+                                                 ("radix", lambda: self._radix_order(row)))}
+                    self._row_sort = min(timings, key=timings.__getitem__)
+        return self._row_sort
 
     def _values_by_rank(self, order: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Theorem 1 in integers for each row of ``order`` (rows: queries, columns: ranks)."""
@@ -482,11 +517,19 @@ class IntegerKnnShapley:
         return out
 
 
+ROW_SORTS = ("keys", "radix")
+
 ROWWISE_FROM = 4096
 """Rows at least this long are sorted and summed one at a time: numpy releases the GIL for a
 1-D sort or cumsum but not for a 2-D one along an axis (measured here: two attribution
 threads gained nothing over one), so two threads' rows then run in parallel. Shorter rows go
 in one call (fewer Python calls); both give the same bits."""
+
+
+def _seconds(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
 
 
 def _sort_rows(keys: np.ndarray) -> None:

@@ -15,6 +15,7 @@ from offchain.attribution import ContributorMap, KnnShapley, shares_from_totals
 from offchain.attribution import integer as integer_module
 from offchain.attribution.errors import InvalidInputError
 from offchain.attribution.integer import (
+    ROW_SORTS,
     IntegerContributors,
     IntegerKnnShapley,
     label_of_instances,
@@ -177,20 +178,21 @@ def test_values_are_the_declared_integers_within_n_of_the_rationals(case: tuple)
                         contributors.totals(index.values(q, (label + 1) % 3))]
 
 
-@pytest.mark.parametrize("rowwise_from", [1, 10**9], ids=["row by row", "whole chunk"])
+@pytest.mark.parametrize(("rowwise_from", "row_sort"), [(1, "keys"), (1, "radix"), (10**9, None)],
+                         ids=["row by row, keys", "row by row, radix", "whole chunk"])
 def test_long_rosters_give_the_declared_totals_row_by_row_or_whole(
-        monkeypatch: pytest.MonkeyPatch, rowwise_from: int) -> None:
-    """A roster past ``ROWWISE_FROM`` (sorted and summed one row at a time so threads run in
-    parallel) and the same one in whole-chunk calls: the order against an independent
-    lexsort, every value against the recursion in Python integers, the totals against plain
-    sums; many ties (coordinates in -3..3) and three labels."""
+        monkeypatch: pytest.MonkeyPatch, rowwise_from: int, row_sort: str | None) -> None:
+    """A roster past ``ROWWISE_FROM`` (sorted, by either long-row sort, and summed one row at
+    a time so threads run in parallel) and the same one in whole-chunk calls: the order
+    against an independent lexsort, every value against the recursion in Python integers, the
+    totals against plain sums; many ties (coordinates in -3..3) and three labels."""
     monkeypatch.setattr(integer_module, "ROWWISE_FROM", rowwise_from)
     rng = np.random.default_rng(5)
     n, d, k = 5000, 3, 7
     z = rng.integers(-3, 4, size=(n, d))
     y = rng.integers(0, 3, n)
     owners = [f"0x{1 + int(i):040x}" for i in rng.integers(0, 9, n)]
-    index = IntegerKnnShapley(z, y, k)
+    index = IntegerKnnShapley(z, y, k, row_sort=row_sort)
     contributors = IntegerContributors(owners)
     queries = rng.integers(-3, 4, size=(5, d))
     labels = [0, 1, 2, 1, 0]
@@ -212,6 +214,61 @@ def test_long_rosters_give_the_declared_totals_row_by_row_or_whole(
         for rank, item in enumerate(order):
             expected[contributors.roster[contributors.slots[item]]] += s[rank]
         assert totals == list(expected.values())
+
+
+def test_both_long_row_sorts_give_the_order_at_the_digit_edges(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The radix passes (16-bit digits of the distance) and the key sort agree with
+    (distance, index) order at the edges: one item, all distances 0, distances one below and
+    at 2**16 and 2**32 (one more digit pass), and many ties; forwards and backwards."""
+    monkeypatch.setattr(integer_module, "ROWWISE_FROM", 1)
+    rng = np.random.default_rng(11)
+    rosters = [np.asarray([[3]]), np.zeros((40, 2), dtype=np.int64),
+               rng.integers(-2, 3, size=(300, 3))]
+    for edge in (2**8, 2**16):  # squared: distances around 2**16 and 2**32
+        rosters.append(np.asarray([[edge - 1], [edge], [edge + 1], [-edge], [0], [edge]] * 5))
+    for z in rosters:
+        q = np.zeros(z.shape[1], dtype=np.int64)
+        dist = ((z - q) ** 2).sum(axis=1)
+        expected = sorted(range(len(z)), key=lambda i: (int(dist[i]), i))
+        y = np.arange(len(z)) % 2
+        for row_sort in ROW_SORTS:
+            index = IntegerKnnShapley(z, y, 2, row_sort=row_sort)
+            assert index.order(q).tolist() == expected, row_sort
+            backwards = index._order(index.distances(q)[None, :], backwards=True)
+            assert backwards[0].tolist() == expected[::-1], row_sort
+    with pytest.raises(InvalidInputError, match="row_sort"):
+        IntegerKnnShapley(rosters[0], np.asarray([0]), 1, row_sort="quick")
+
+
+@pytest.mark.parametrize(("timings", "chosen"), [((5, 5, 5, 1, 1, 1), "radix"),
+                                                 ((1, 1, 1, 5, 5, 5), "keys")])
+def test_the_long_row_sort_is_the_faster_measured_once_per_roster(
+        monkeypatch: pytest.MonkeyPatch, timings: tuple[int, ...], chosen: str) -> None:
+    """Without ``row_sort`` the first long row times each sort three times (keys, then
+    radix) and keeps the faster for that roster; later queries, on any thread, reuse it."""
+    monkeypatch.setattr(integer_module, "ROWWISE_FROM", 1)
+    clock = iter(timings)
+    calls = []
+
+    def fake_seconds(run):
+        run()
+        calls.append(1)
+        return next(clock)
+
+    monkeypatch.setattr(integer_module, "_seconds", fake_seconds)
+    rng = np.random.default_rng(4)
+    z = rng.integers(-5, 6, size=(200, 2))
+    index = IntegerKnnShapley(z, rng.integers(0, 2, 200), 3)
+    contributors = IntegerContributors([(A, B, C)[i % 3] for i in range(200)])
+    queries = rng.integers(-5, 6, size=(6, 2))
+    got = [row.tolist() for block in index.iter_totals(queries, [0, 1] * 3, contributors,
+                                                       chunk_size=1, workers=2)
+           for row in block]
+    assert index._row_sort == chosen and len(calls) == 6
+    assert got == [contributors.totals(index.values(q, label))
+                   for q, label in zip(queries, [0, 1] * 3, strict=True)]
+    assert len(calls) == 6
 
 
 def test_iter_totals_refuses_a_contributor_map_of_another_roster_and_bad_queries() -> None:
