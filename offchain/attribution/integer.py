@@ -470,9 +470,10 @@ class IntegerKnnShapley:
         return perm
 
     def _long_row_sort(self, row: np.ndarray) -> str:
-        """``row_sort`` for long rows: as given, or measured once (best of three each) on
-        ``row``: numpy's int64 sort is vectorised on some CPUs (AVX-512 here: 0.75 ms for
-        100,000 keys) and not on others (3.8 ms), where the radix passes take 1.2 ms."""
+        """``row_sort`` for long rows: as given, or measured once (best of three each,
+        interleaved) on ``row``: numpy's int64 sort is vectorised on some CPUs (0.75 ms for
+        100,000 keys on an Intel CPU) and not on others (3.8 ms on an AMD EPYC, where the
+        radix passes take 1.2 ms)."""
         if self._row_sort is None:
             with self._row_sort_lock:
                 if self._row_sort is None:
@@ -483,9 +484,11 @@ class IntegerKnnShapley:
                         k |= self._index
                         k.sort()
 
-                    timings = {name: min(_seconds(run) for _ in range(3))
-                               for name, run in (("keys", keys),
-                                                 ("radix", lambda: self._radix_order(row)))}
+                    runs = {"keys": keys, "radix": lambda: self._radix_order(row)}
+                    timings: dict[str, float] = {}
+                    for _ in range(3):  # interleaved: both see the same moments of load
+                        for name, run in runs.items():
+                            timings[name] = min(timings.get(name, math.inf), _seconds(run))
                     self._row_sort = min(timings, key=timings.__getitem__)
         return self._row_sort
 
