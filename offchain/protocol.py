@@ -686,16 +686,19 @@ _HEX_ADDRESS = re.compile(r"(0[xX])?[0-9a-fA-F]{40}")
 
 def canonical_address(value: object) -> str:
     """The EIP-55 checksummed form of an address; mixed case must already be a valid checksum."""
+    if isinstance(value, str):
+        return _canonical_hex(value)
     if isinstance(value, bytes) and len(value) == 20:
         return _checksum(value.hex())
-    if not isinstance(value, str) or not _HEX_ADDRESS.fullmatch(value):
-        raise InvalidInputError(f"{value!r} is not a 20-byte hex address")
-    return _canonical_hex(value)
+    raise InvalidInputError(f"{value!r} is not a 20-byte hex address")
 
 
 @lru_cache(maxsize=1 << 16)
 def _canonical_hex(value: str) -> str:
-    # Cached and computed directly (eth_utils' version costs ~0.1 ms): rosters repeat.
+    # Cached (only what is valid: an error is not cached) and computed directly (eth_utils'
+    # version costs ~0.1 ms): rosters repeat, and a hit skips the pattern too.
+    if not _HEX_ADDRESS.fullmatch(value):
+        raise InvalidInputError(f"{value!r} is not a 20-byte hex address")
     body = value[-40:]
     checksummed = _checksum(body.lower())
     if body != body.lower() and body != body.upper() and body != checksummed[2:]:
@@ -724,6 +727,10 @@ def check_shares(shares: Iterable[Sequence[object]]) -> list[Share]:
     rule. (That every account is in the model's roster needs the roster: the verifier checks
     it.)"""
     result: list[Share] = []
+    numpy = sys.modules.get("numpy")  # a numpy integer exists only once numpy is loaded
+    integers = int if numpy is None else (int, numpy.integer)
+    previous = -1  # the last entry's address_key
+    total = 0
     for position, entry in enumerate(shares):
         if len(entry) != 2:
             raise InvalidSharesError(f"share #{position} must be (address, bps); got {entry!r}")
@@ -732,25 +739,26 @@ def check_shares(shares: Iterable[Sequence[object]]) -> list[Share]:
             address = canonical_address(raw)
         except InvalidInputError as exc:
             raise InvalidSharesError(f"share #{position}: {exc}") from exc
-        numpy = sys.modules.get("numpy")  # a numpy integer exists only once numpy is loaded
-        if isinstance(bps, bool) or not isinstance(
-                bps, int if numpy is None else int | numpy.integer):
+        if isinstance(bps, bool) or not isinstance(bps, integers):
             raise InvalidSharesError(f"share #{position} bps must be an int; got {bps!r}")
-        if not 0 < int(bps) <= BPS:
+        points = int(bps)
+        if not 0 < points <= BPS:
             raise InvalidSharesError(
                 f"share #{position} ({address}) has {bps} bps; each must be in 1..{BPS}"
                 " (omit zero entries)"
             )
-        if result and address_key(address) <= address_key(result[-1][0]):
+        key = address_key(address)
+        if key <= previous:
             raise InvalidSharesError(
                 f"share #{position} ({address}) is not above {result[-1][0]}: addresses must be"
                 " unique and sorted ascending"
             )
+        previous = key
         # A list already checked is canonical Shares: reuse them (the worker's hot path).
         if type(entry) is not Share or entry[0] != address or type(bps) is not int:
-            entry = Share(address, int(bps))
+            entry = Share(address, points)
         result.append(entry)
-    total = sum(bps for _, bps in result)
+        total += points
     if total != BPS:
         raise InvalidSharesError(f"shares sum to {total} bps; they must sum to {BPS}")
     return result

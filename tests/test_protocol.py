@@ -5,6 +5,7 @@ derivation the Python side states is checked against what the registry computes 
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import fields
 
 import numpy as np
@@ -247,6 +248,27 @@ def test_check_shares_is_the_registrys_rule(n: int, data) -> None:
         for checked in (P.check_shares, P.encode_shares, P.attribution_hash):
             with pytest.raises(InvalidSharesError):
                 checked(entries)
+
+
+def test_check_shares_takes_numpy_integers_and_byte_addresses_and_gives_canonical_shares() -> None:
+    """What a worker hands over (numpy integers, lower-case or 20-byte addresses) comes back
+    as ``Share``s of checksummed addresses and Python ints; a bool, a float, a short address
+    or a wrong-length entry is refused by name."""
+    low, high = "0x" + "0a" * 20, "0x" + "fb" * 20
+    got = P.check_shares([(low, np.int64(4_000)), (bytes.fromhex("fb" * 20), np.uint16(6_000))])
+    assert got == [(P.canonical_address(low), 4_000), (P.canonical_address(high), 6_000)]
+    assert all(type(s) is P.Share and type(s.bps) is int for s in got)
+    assert P.check_shares(got) is not got and P.check_shares(got) == got
+    for entries, needle in (([(low, True), (high, 9_999)], "must be an int"),
+                            ([(low, 4_000.0), (high, 6_000)], "must be an int"),
+                            ([("0x" + "0a" * 19, 10_000)], "20-byte hex address"),
+                            ([(bytes(19), 10_000)], "20-byte hex address"),
+                            ([(low, 4_000, 1)], "must be (address, bps)"),
+                            ([(high, 4_000), (low, 6_000)], "sorted ascending"),
+                            ([(low, 4_000), (low.upper().replace("0X", "0x"), 6_000)],
+                             "sorted ascending")):
+        with pytest.raises(InvalidSharesError, match=re.escape(needle)):
+            P.check_shares(entries)
 
 
 small_uint = st.integers(0, 2**62)
