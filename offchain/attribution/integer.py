@@ -15,9 +15,10 @@ only, so Python, the ``Slasher``'s one-step checks and any stranger get the same
 Speed without giving up exactness: distances go through one float64 BLAS product only when
 ``4 d max(|z|, |q|)**2 < 2**53`` (every product and partial sum is then an integer that
 float64 holds exactly, whatever the summation order or FMA use); otherwise through int64.
-The order sorts unique keys ``distance << b | index`` (numpy's vectorised sort of int64);
-distances too wide for that get an LSD radix sort. Contributor totals are summed by slot
-straight from the values in rank order (``iter_totals``).
+The order sorts unique keys ``distance << b | index`` (numpy's sort of int64, vectorised on
+some CPUs); long rows use instead an LSD radix sort of the distance where that was faster on
+the roster's first long row, and distances too wide for the keys always do. Contributor
+totals are summed by slot straight from the values in rank order (``iter_totals``).
 """
 
 from __future__ import annotations
@@ -444,9 +445,7 @@ class IntegerKnnShapley:
         bits = self._index_bits
         fits = dist.size and int(dist.max()).bit_length() + bits <= 63
         if fits and (dist.shape[1] < ROWWISE_FROM or self._long_row_sort(dist[0]) == "keys"):
-            keys = dist << bits
-            keys |= self._index
-            _sort_rows(keys)
+            keys = self._sorted_keys(dist)
             if backwards:  # the reversal and the unmasking in one pass, contiguous
                 return np.bitwise_and(keys[:, ::-1], (1 << bits) - 1,
                                       out=np.empty_like(keys))
@@ -457,6 +456,14 @@ class IntegerKnnShapley:
             perm = self._radix_order(dist[row])
             out[row] = perm[::-1] if backwards else perm
         return out
+
+    def _sorted_keys(self, dist: np.ndarray) -> np.ndarray:
+        """The unique keys ``distance << b | index`` of each row of ``(m, N)`` ``dist``,
+        sorted row by row."""
+        keys = dist << self._index_bits
+        keys |= self._index
+        _sort_rows(keys)
+        return keys
 
     def _radix_order(self, dist: np.ndarray) -> np.ndarray:
         """One row's order by an LSD radix sort of its distances in 16-bit digits: numpy's
@@ -476,15 +483,9 @@ class IntegerKnnShapley:
         radix passes take 1.2 ms)."""
         if self._row_sort is None:
             with self._row_sort_lock:
-                if self._row_sort is None:
-                    bits = self._index_bits
-
-                    def keys() -> None:
-                        k = row << bits
-                        k |= self._index
-                        k.sort()
-
-                    runs = {"keys": keys, "radix": lambda: self._radix_order(row)}
+                if self._row_sort is None:  # each timed as _order runs it
+                    runs = {"keys": lambda: self._sorted_keys(row[None, :]),
+                            "radix": lambda: self._radix_order(row)}
                     timings: dict[str, float] = {}
                     for _ in range(3):  # interleaved: both see the same moments of load
                         for name, run in runs.items():
