@@ -31,6 +31,7 @@ from offchain.build import load_artifact
 from offchain.chain.accounts import dev_account
 from offchain.chain.eip712 import sign_digest
 from offchain.chain.tx import Call
+from offchain.demo.flow import seconds_to_next_epoch
 from offchain.errors import TransactionReverted
 from offchain.merkle import StandardMerkleTree
 from offchain.protocol import (
@@ -303,8 +304,7 @@ class Harness:
     def next_epoch(self) -> int:
         """Travel to just after the start of the next epoch; returns the epoch that ended."""
         ended = self.epoch()
-        length = self.registry.epoch_length()
-        self.travel(length - (self.now() - self.genesis()) % length + 1)
+        self.travel(seconds_to_next_epoch(self.attestia))
         assert self.epoch() == ended + 1
         return ended
 
